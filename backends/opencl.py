@@ -1,0 +1,140 @@
+"""The opencl backend: every OpenCL platform and device found, through pyopencl.
+
+Devices are numbered GPUs first, then accelerators, then CPUs, simulators (Oclgrind,
+which claims every device type) last, so the numbering does not follow the ICD
+loader's order. Kernels are OpenCL C 1.2 from the portable dialect; program binaries
+go through the kernel cache.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import pyopencl as cl
+
+from hal import cache, counters
+from hal.device import KIND_ORDER, BufferDevice, DeviceInfo
+from hal.dialect import kernel_signatures, render
+from hal.errors import CompileError
+from hal.registry import BackendUnavailable
+
+_DTYPE_OF = {"i8": np.int8, "u8": np.uint8, "i16": np.int16, "u16": np.uint16, "i32": np.int32,
+             "u32": np.uint32, "i64": np.int64, "u64": np.uint64, "f32": np.float32, "f64": np.float64}
+
+
+class Timing:
+    seconds: float = 0.0
+
+
+class OpenCLDevice(BufferDevice):
+    def __init__(self, index: int, cl_device: cl.Device, info: DeviceInfo, fingerprint: str):
+        self.cl_device = cl_device
+        self.context = cl.Context([cl_device])
+        self.queue = cl.CommandQueue(self.context, properties=cl.command_queue_properties.PROFILING_ENABLE)
+        self.max_alloc = cl_device.max_mem_alloc_size
+        super().__init__("opencl", index, info, fingerprint)
+
+    def alloc(self, nbytes: int) -> cl.Buffer:
+        if nbytes > self.max_alloc:
+            raise MemoryError(f"larger than the device's largest buffer ({self.max_alloc} bytes)")
+        try:
+            return cl.Buffer(self.context, cl.mem_flags.READ_WRITE, nbytes)
+        except cl.Error as e:
+            if e.code in (cl.status_code.MEM_OBJECT_ALLOCATION_FAILURE, cl.status_code.OUT_OF_RESOURCES,
+                          cl.status_code.OUT_OF_HOST_MEMORY, cl.status_code.INVALID_BUFFER_SIZE):
+                raise MemoryError(str(e)) from None
+            raise
+
+    def free(self, handle: cl.Buffer) -> None:
+        handle.release()
+
+    def copyin(self, handle: cl.Buffer, byte_offset: int, host: np.ndarray) -> None:
+        cl.enqueue_copy(self.queue, handle, host, dst_offset=byte_offset, is_blocking=True)
+
+    def copyout(self, host: np.ndarray, handle: cl.Buffer, byte_offset: int) -> None:
+        cl.enqueue_copy(self.queue, host, handle, src_offset=byte_offset, is_blocking=True)
+
+    def compile(self, source: str, defines: dict | None = None) -> "Module":
+        defines = {**(defines or {}), **({"HAL_FP64": 1} if self.info.fp64 else {})}
+        full = render(source, "opencl", defines)
+        binary = cache.cached("opencl", (full, _OPTIONS, self.fingerprint), lambda: self._build(full))
+        program = cl.Program(self.context, [self.cl_device], [binary]).build(_OPTIONS)
+        return Module(self, program, kernel_signatures(source))
+
+    def _build(self, full: str) -> bytes:
+        counters.count("kernel_compiles")
+        try:
+            program = cl.Program(self.context, full).build(_OPTIONS)
+        except cl.RuntimeError as e:
+            raise CompileError(f"OpenCL ({self.name})", str(e), full) from None
+        return program.get_info(cl.program_info.BINARIES)[0]
+
+    def synchronize(self) -> None:
+        self.queue.finish()
+
+    @contextlib.contextmanager
+    def timer(self):
+        """Device time between two profiling markers around the enclosed launches."""
+        timing = Timing()
+        start = cl.enqueue_marker(self.queue)
+        yield timing
+        end = cl.enqueue_marker(self.queue)
+        end.wait()
+        timing.seconds = (end.profile.end - start.profile.start) * 1e-9
+
+
+_OPTIONS = "-cl-std=CL1.2"
+
+
+class Module:
+    """A built program: ``module[name]`` is a launchable kernel."""
+
+    def __init__(self, device: OpenCLDevice, program: cl.Program, signatures: dict):
+        self.device, self.program, self.signatures = device, program, signatures
+
+    def __getitem__(self, name: str) -> "Program":
+        return Program(self.device, getattr(self.program, name), self.signatures[name])
+
+
+class Program:
+    def __init__(self, device: OpenCLDevice, kernel: cl.Kernel, params: list):
+        self.queue, self.kernel = device.queue, kernel
+        kernel.set_scalar_arg_dtypes([None if ptr else _DTYPE_OF[t] for t, ptr in params])
+
+    def __call__(self, global_size: tuple, local_size: tuple | None, *args):
+        """Launch; buffer arguments are ``hal.memory.Buffer``s, the rest scalars."""
+        counters.counters["kernel_launches"] += 1
+        handles = [a.handle if hasattr(a, "handle") else a for a in args]
+        if local_size is not None:  # OpenCL 1.2: the global size is a multiple of the local
+            global_size = tuple(-(-g // l) * l for g, l in zip(global_size, local_size))
+        return self.kernel(self.queue, global_size, local_size, *handles)
+
+
+def _kind(d: cl.Device) -> str:
+    t = d.type
+    if bin(t & 0xF).count("1") > 1 or "oclgrind" in d.platform.name.lower():
+        return "simulator"  # Oclgrind reports every device type at once
+    if t & cl.device_type.GPU:
+        return "gpu"
+    if t & cl.device_type.ACCELERATOR:
+        return "accelerator"
+    return "cpu"
+
+
+def _info(d: cl.Device) -> DeviceInfo:
+    return DeviceInfo(description=d.name.strip(), vendor=d.vendor.strip(),
+                      driver=f"{d.platform.version.strip()} / driver {d.driver_version}", kind=_kind(d),
+                      memory=d.global_mem_size, fp64=bool(d.double_fp_config),
+                      fp16="cl_khr_fp16" in d.extensions, max_work_group=d.max_work_group_size,
+                      local_memory=d.local_mem_size)
+
+
+def discover() -> list[OpenCLDevice]:
+    try:
+        found = [d for p in cl.get_platforms() for d in p.get_devices()]
+    except cl.Error as e:
+        raise BackendUnavailable(f"no OpenCL platform: {e}") from None
+    ranked = sorted(found, key=lambda d: (KIND_ORDER.index(_kind(d)), d.platform.name, d.name))
+    return [OpenCLDevice(i, d, _info(d), "|".join((d.platform.name, d.platform.version, d.name,
+                                                   d.vendor, d.driver_version, d.opencl_c_version)))
+            for i, d in enumerate(ranked)]

@@ -1,0 +1,197 @@
+"""hal.Array: the array object of the standard ("Array object", 2025.12) on any device.
+
+An Array is a device plus a payload: a NumPy array on the cpu, a ``hal.memory.Strided``
+view on buffer devices. Operators delegate to the namespace functions, so each
+operation has one implementation.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._indexing import normalize_key
+from .errors import DeviceError
+
+_DLPACK_CPU = 1
+
+
+class Array:
+    __slots__ = ("_data", "_device", "__weakref__")
+    __hash__ = None
+    __array_ufunc__ = None  # NumPy defers to hal's operators instead of pulling x to the host
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("create arrays with hal.asarray, hal.zeros and the other creation functions")
+
+    @classmethod
+    def _new(cls, data, device) -> "Array":
+        obj = object.__new__(cls)
+        obj._data, obj._device = data, device
+        return obj
+
+    # -- attributes --------------------------------------------------------
+    @property
+    def dtype(self):
+        return self._data.dtype
+
+    @property
+    def shape(self) -> tuple:
+        return self._data.shape
+
+    @property
+    def ndim(self) -> int:
+        return len(self._data.shape)
+
+    @property
+    def size(self) -> int:
+        return self._data.size
+
+    @property
+    def device(self):
+        return self._device
+
+    @property
+    def mT(self) -> "Array":
+        from ._manipulation import matrix_transpose
+        return matrix_transpose(self)
+
+    @property
+    def T(self) -> "Array":
+        if self.ndim != 2:
+            raise ValueError(f"x.T requires a 2-D array, got {self.ndim}-D; use x.mT or permute_dims")
+        from ._manipulation import permute_dims
+        return permute_dims(self, (1, 0))
+
+    def __array_namespace__(self, *, api_version: str | None = None):
+        import hal
+        if api_version not in (None, hal.__array_api_version__):
+            raise ValueError(f"hal implements array API {hal.__array_api_version__}, not {api_version}")
+        return hal
+
+    # -- host and device movement --------------------------------------------
+    def to_device(self, device, /, *, stream=None) -> "Array":
+        from .device import device as as_device
+        target = as_device(device)
+        if target == self._device:
+            return self
+        host = self._device.to_host(self._data)
+        target.check_dtype(self.dtype)
+        return Array._new(target.from_host(host.copy() if target.family == "numpy" else host), target)
+
+    def __array__(self, dtype=None, copy=None):
+        if copy is False and self._device.family != "numpy":
+            raise ValueError(f"an array on {self._device} cannot be seen from the host without a copy")
+        host = self._device.to_host(self._data)
+        if dtype is not None:
+            host = host.astype(dtype, copy=False)
+        return host.copy() if copy and host is self._data else host
+
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        """DLPack export; arrays off the cpu are copied to the host when the consumer
+        asks for a cpu array (``dl_device=(1, 0)``) and allows a copy."""
+        if self._device.family == "numpy":
+            host = self._data
+        elif dl_device is not None and tuple(dl_device)[0] == _DLPACK_CPU and copy is not False:
+            host = self._device.to_host(self._data)
+        else:
+            raise BufferError(f"{self._device} memory cannot be shared through DLPack; "
+                              f"use numpy.from_dlpack(x, device='cpu') or x.to_device('cpu')")
+        kwargs = {"max_version": max_version} if max_version is not None else {}
+        return host.__dlpack__(stream=stream, copy=copy, **kwargs) if copy is not None else host.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self) -> tuple:
+        if self._device.family == "numpy":
+            return (_DLPACK_CPU, 0)
+        return (4, self._device.index)  # kDLOpenCL: no memory sharing, see __dlpack__
+
+    def _scalar(self, kind):
+        if self.ndim != 0:
+            raise TypeError(f"only 0-d arrays convert to Python {kind.__name__}; this one has shape {self.shape}")
+        return kind(self._device.to_host(self._data)[()])
+
+    def __bool__(self):
+        return self._scalar(bool)
+
+    def __int__(self):
+        return self._scalar(int)
+
+    def __float__(self):
+        return self._scalar(float)
+
+    def __complex__(self):
+        return self._scalar(complex)
+
+    def __index__(self):
+        if self.dtype.kind not in "iu":
+            raise TypeError(f"only integer arrays can be used as an index, not {self.dtype}")
+        return self._scalar(int)
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d array")
+        return self.shape[0]
+
+    def __repr__(self):
+        body = np.array2string(np.asarray(self), separator=", ", prefix="Array(")
+        return f"Array({body}, dtype={self.dtype}, device={self._device.name!r})"
+
+    # -- indexing ----------------------------------------------------------
+    def __getitem__(self, key) -> "Array":
+        return Array._new(_view(self, normalize_key(key, self.shape)), self._device)
+
+    def __setitem__(self, key, value):
+        from ._creation import operand
+        target = _view(self, normalize_key(key, self.shape))
+        value = operand(value, self.dtype, self._device)
+        shape = getattr(value, "shape", ())
+        from .shapes import broadcast_shapes
+        if broadcast_shapes(shape, target.shape) != target.shape:
+            raise ValueError(f"cannot assign an array of shape {shape} to a selection of shape {target.shape}")
+        if getattr(value, "buf", None) is getattr(target, "buf", False):  # overlapping: read before write
+            value = self._device.impl("copy")(self._device, value)
+        self._device.impl("assign")(self._device, target, value)
+
+
+def _view(x: Array, key: tuple):
+    if x._device.family == "numpy":
+        return x._data[key + (Ellipsis,)]  # the Ellipsis keeps a 0-d result an array
+    return x._data.getitem(key)
+
+
+def same_device(*arrays: Array):
+    """The one device of ``arrays``; DeviceError if they live on different devices."""
+    device = arrays[0]._device
+    for a in arrays[1:]:
+        if a._device is not device and a._device != device:
+            raise DeviceError(f"arrays are on different devices ({device} and {a._device}); "
+                              f"move one with x.to_device(...)")
+    return device
+
+
+
+def _inplace(fn):
+    def method(self, other):
+        result = fn(self, other)
+        if result.dtype != self.dtype or result.shape != self.shape:
+            raise TypeError(f"in-place {fn.__name__} would change {self.dtype}{list(self.shape)} into "
+                            f"{result.dtype}{list(result.shape)}")
+        self._device.impl("assign")(self._device, self._data, result._data)
+        return self
+    return method
+
+
+def _operators():
+    """Bind the operators to the namespace functions (after Array exists: they import it)."""
+    from . import _elementwise as ew
+    from ._linalg import matmul
+    binary = {"add": ew.add, "sub": ew.subtract, "mul": ew.multiply, "truediv": ew.divide,
+              "floordiv": ew.floor_divide, "mod": ew.remainder, "pow": ew.pow, "matmul": matmul,
+              "and": ew.bitwise_and, "or": ew.bitwise_or, "xor": ew.bitwise_xor,
+              "lshift": ew.bitwise_left_shift, "rshift": ew.bitwise_right_shift}
+    for name, fn in binary.items():
+        setattr(Array, f"__{name}__", fn)
+        setattr(Array, f"__r{name}__", lambda self, other, fn=fn: fn(other, self))
+        setattr(Array, f"__i{name}__", _inplace(fn))
+    for name, fn in {"eq": ew.equal, "ne": ew.not_equal, "lt": ew.less, "le": ew.less_equal,
+                     "gt": ew.greater, "ge": ew.greater_equal, "neg": ew.negative, "pos": ew.positive,
+                     "abs": ew.abs, "invert": ew.bitwise_invert}.items():
+        setattr(Array, f"__{name}__", fn)

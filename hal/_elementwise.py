@@ -1,0 +1,88 @@
+"""Elementwise functions ("Element-wise Functions", array API 2025.12), plus ``where``.
+
+Each function is generated from its definition in ``ops/elementwise.py`` (dtype rule,
+NumPy reference, kernel expression): it checks the operands, promotes their dtypes as
+the standard says, and calls the device's implementation.
+"""
+from __future__ import annotations
+
+from hal.ops.elementwise import OPS, Elementwise
+
+from . import dtypes
+from ._array import Array, same_device
+from ._creation import scalar_operand
+from .shapes import broadcast_shapes
+
+__all__ = list(OPS) + ["where"]
+
+
+def _result(op: Elementwise, compute, device):
+    if op.result == "bool":
+        return compute, dtypes.bool
+    if op.result == "float" and compute.kind != "f":
+        compute = device.default_float
+    return compute, compute
+
+
+def _unary(op: Elementwise):
+    def fn(x: Array, /) -> Array:
+        if not isinstance(x, Array):
+            raise TypeError(f"{op.name} expects a hal array, got {type(x).__name__}")
+        device, data = x._device, x._data
+        dtypes.check_kind(data.dtype, op.kind, op.name)
+        compute, out = _result(op, data.dtype, device)
+        return Array._new(device.impl(op.name)(device, compute, out, data), device)
+    return fn
+
+
+def _binary(op: Elementwise):
+    def fn(x1, x2, /) -> Array:
+        if isinstance(x1, Array):
+            device, a = x1._device, x1._data
+            if isinstance(x2, Array):
+                if x2._device is not device:
+                    same_device(x1, x2)
+                b = x2._data
+                compute = dtypes.result_type(a.dtype, b.dtype)
+            else:
+                b, compute = x2, scalar_operand(x2, a.dtype, device)
+        elif isinstance(x2, Array):
+            device, b, a = x2._device, x2._data, x1
+            compute = scalar_operand(x1, b.dtype, device)
+        else:
+            raise TypeError(f"{op.name} expects at least one hal array, got {type(x1).__name__} "
+                            f"and {type(x2).__name__}")
+        dtypes.check_kind(compute, op.kind, op.name)
+        compute, out = _result(op, compute, device)
+        return Array._new(device.impl(op.name)(device, compute, out, a, b), device)
+    return fn
+
+
+def _define(op: Elementwise):
+    fn = (_unary if op.nin == 1 else _binary)(op)
+    fn.__name__ = fn.__qualname__ = op.name
+    fn.__doc__ = (f"{op.name} elementwise, as the array API standard (2025.12) specifies; "
+                  f"reference semantics: numpy.{op.ufunc.__name__}. Accepts {op.kind} dtypes.")
+    return fn
+
+
+globals().update({name: _define(op) for name, op in OPS.items()})
+
+
+def where(condition: Array, x1, x2, /) -> Array:
+    """Elements of ``x1`` where ``condition`` is true, else of ``x2`` (array API
+    "Searching Functions"); ``x1`` or ``x2`` may be Python scalars."""
+    if not isinstance(condition, Array) or condition.dtype != dtypes.bool:
+        raise TypeError("where: condition must be a bool hal array")
+    arrays = [v for v in (x1, x2) if isinstance(v, Array)]
+    device = same_device(condition, *arrays)
+    if len(arrays) == 2:
+        dtype = dtypes.result_type(x1.dtype, x2.dtype)
+    elif arrays:
+        dtype = scalar_operand(x2 if arrays[0] is x1 else x1, arrays[0].dtype, device)
+    else:
+        raise TypeError("where: x1 or x2 must be a hal array")
+    values = [v._data if isinstance(v, Array) else v for v in (x1, x2)]
+    shape = broadcast_shapes(condition.shape, *(v.shape for v in arrays))
+    return Array._new(device.impl("where")(device, dtype, shape, condition._data, *values), device)
+

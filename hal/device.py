@@ -1,0 +1,178 @@
+"""Devices: the driver contract every backend implements, names, and the default device.
+
+Device strings are ``"cpu"``, ``"opencl:N"``, ``"cuda:N"``, ``"rocm:N"``. Numbering
+inside a backend is stable and does not follow the driver's enumeration order: real
+GPUs first, then accelerators, then CPUs, simulators last.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import counters, dispatch, registry
+from .dtypes import ALL as _ALL_DTYPES
+from .errors import DeviceError, UnsupportedDTypeError
+from .memory import Pool, Strided
+
+KIND_ORDER = ("gpu", "accelerator", "cpu", "simulator")
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """What a device is and can do, as ``python -m hal devices`` shows it."""
+    description: str
+    vendor: str
+    driver: str
+    kind: str            # one of KIND_ORDER
+    memory: int          # bytes
+    fp64: bool
+    fp16: bool
+    max_work_group: int
+    local_memory: int    # bytes per work-group
+
+
+class Device:
+    """One device of one backend. Subclasses implement the driver contract:
+
+    - ``family``: "numpy" (arrays are NumPy arrays) or "buffer" (``hal.memory.Strided``)
+    - ``empty(shape, dtype)``, ``from_host(ndarray)``, ``to_host(payload) -> ndarray``
+    - ``compile(source, defines) -> module`` whose ``[name]`` is a launchable program
+    - ``synchronize()``, ``timer()`` (a context manager measuring device time)
+    """
+    family = "numpy"
+
+    def __init__(self, backend_name: str, index: int | None, info: DeviceInfo, fingerprint: str):
+        self.backend_name, self.index, self.info = backend_name, index, info
+        self.name = backend_name if index is None else f"{backend_name}:{index}"
+        self.fingerprint = fingerprint
+        self._impls: dict = {}
+        self.programs: dict = {}  # compiled kernels, see ops.templates.program
+        self.dtypes = tuple(d for d in _ALL_DTYPES if d != np.float64 or info.fp64)
+
+    def impl(self, op: str):
+        """The implementation of ``op`` here (memoized dispatch)."""
+        try:
+            return self._impls[op]
+        except KeyError:
+            fn = self._impls[op] = dispatch.resolve(op, self)
+            return fn
+
+    def check_dtype(self, dtype) -> None:
+        if dtype not in self.dtypes:
+            raise UnsupportedDTypeError(f"{self.name} ({self.info.description}) has no {dtype} support; "
+                                        f"its dtypes are {', '.join(map(str, self.dtypes))}")
+
+    @property
+    def default_float(self):
+        return np.dtype(np.float64 if self.info.fp64 else np.float32)
+
+    def __repr__(self):
+        return f"Device({self.name!r})"
+
+    def __str__(self):
+        return self.name
+
+    def __eq__(self, other):
+        return self is other or (isinstance(other, Device) and other.name == self.name)
+
+    def __hash__(self):
+        return hash(self.name)
+
+
+
+def devices() -> list[Device]:
+    """Every device of every available backend, best first within each backend."""
+    return [d for name in registry.names() for d in registry.devices_of(name)]
+
+
+def device(spec) -> Device:
+    """The Device for a device string or Device; DeviceError if there is no such device."""
+    if isinstance(spec, Device):
+        return spec
+    if not isinstance(spec, str):
+        raise DeviceError(f"a device is a Device or a string such as 'cpu' or 'opencl:0', not {spec!r}")
+    name, _, index = spec.partition(":")
+    found = registry.devices_of(name) if name in registry.names() else None
+    if found is None:
+        raise DeviceError(f"unknown device {spec!r}: backends are {', '.join(registry.names())}")
+    if not found:
+        why = registry.unavailable().get(name, "no devices")
+        raise DeviceError(f"no device {spec!r}: the {name} backend is unavailable ({why})")
+    if not index:
+        return found[0]
+    if not index.isdigit() or int(index) >= len(found):
+        raise DeviceError(f"no device {spec!r}: {name} has {', '.join(d.name for d in found)}")
+    return found[int(index)]
+
+
+_default: contextvars.ContextVar = contextvars.ContextVar("hal_default_device", default=None)
+
+
+def get_default_device() -> Device:
+    """``with hal.default_device(...)`` or ``hal.set_default_device``, else ``HAL_DEVICE``,
+    else the best device found: a GPU, else the cpu."""
+    dev = _default.get()
+    if dev is None:
+        env = os.environ.get("HAL_DEVICE")
+        dev = device(env) if env else _best()
+        _default.set(dev)
+    return dev
+
+
+def _best() -> Device:
+    gpus = [d for d in devices() if d.info.kind == "gpu"]
+    return gpus[0] if gpus else device("cpu")
+
+
+def set_default_device(spec) -> None:
+    _default.set(device(spec))
+
+
+@contextlib.contextmanager
+def default_device(spec):
+    """Make ``spec`` the default device inside a ``with`` block."""
+    token = _default.set(device(spec))
+    try:
+        yield _default.get()
+    finally:
+        _default.reset(token)
+
+
+class BufferDevice(Device):
+    """A device whose arrays are ``Strided`` views of pooled buffers and whose ops are
+    portable kernels. Subclasses provide the raw driver: ``alloc(nbytes)``,
+    ``free(handle)``, ``copyin(handle, byte_offset, host)``, ``copyout(host, handle,
+    byte_offset)``."""
+    family = "buffer"
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.pool = Pool(self.name, self.alloc, self.free)
+
+    def empty(self, shape: tuple, dtype) -> Strided:
+        shape = tuple(shape)
+        return Strided(self.pool.take(math.prod(shape) * dtype.itemsize), shape, dtype)
+
+    def from_host(self, host: np.ndarray) -> Strided:
+        out = self.empty(host.shape, host.dtype)
+        if host.size:
+            host = np.ascontiguousarray(host)
+            self.copyin(out.buf.handle, 0, host)
+            counters.count("host_to_device")
+            counters.count("bytes_to_device", host.nbytes)
+        return out
+
+    def to_host(self, payload: Strided) -> np.ndarray:
+        if not payload.contiguous:
+            payload = self.impl("copy")(self, payload)
+        host = np.empty(payload.shape, payload.dtype)
+        if host.size:
+            self.copyout(host, payload.buf.handle, payload.offset * payload.dtype.itemsize)
+            counters.count("device_to_host")
+            counters.count("bytes_to_host", host.nbytes)
+        return host

@@ -1,0 +1,127 @@
+"""The portable kernel dialect: one kernel source, compiled for OpenCL C 1.2, CUDA C and C.
+
+A kernel is written against a few portable words that a short prelude per target
+defines (DESIGN.md, "Kernel dialect"):
+
+    KERNEL void scale(GLOBAL f32 *out, GLOBAL const f32 *x, f32 a, i64 n) {
+        i64 i = GLOBAL_ID(0);
+        if (i < n) out[i] = a * x[i];
+    }
+
+Words: ``KERNEL``, ``GLOBAL``, ``LOCAL`` (work-group shared arrays), ``RESTRICT``,
+``INLINE`` (helper functions), ``GLOBAL_ID(d)``, ``LOCAL_ID(d)``, ``GROUP_ID(d)``,
+``LOCAL_SIZE(d)``, ``NUM_GROUPS(d)``, ``BARRIER()``, ``ATOMIC_ADD_I32(p, v)``;
+fixed-width types ``i8 u8 i16 u16 i32 u32 i64 u64 f32 f64``; math through the
+overloaded OpenCL names (``exp``, ``log``, ``sqrt``, ``fabs``, ``floor``, ``rint``, ...).
+Kernels are specialized with ``#define``d constants (``defines=``), which is what the
+autotuner varies. Grids follow OpenCL: global sizes in work-items, and kernels guard
+their own tails because a backend may round the global size up to the work-group size.
+"""
+from __future__ import annotations
+
+import re
+
+TARGETS = ("opencl", "cuda", "c")
+
+_OPENCL = r"""
+#define KERNEL __kernel
+#define GLOBAL __global
+#define LOCAL __local
+#define RESTRICT restrict
+#define INLINE inline
+#define GLOBAL_ID(d) ((i64)get_global_id(d))
+#define LOCAL_ID(d) ((i64)get_local_id(d))
+#define GROUP_ID(d) ((i64)get_group_id(d))
+#define LOCAL_SIZE(d) ((i64)get_local_size(d))
+#define NUM_GROUPS(d) ((i64)get_num_groups(d))
+#define BARRIER() barrier(CLK_LOCAL_MEM_FENCE)
+#define ATOMIC_ADD_I32(p, v) atomic_add((p), (v))
+typedef char i8; typedef uchar u8; typedef short i16; typedef ushort u16;
+typedef int i32; typedef uint u32; typedef long i64; typedef ulong u64;
+typedef float f32;
+#ifdef HAL_FP64
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+typedef double f64;
+#endif
+"""
+
+# CUDA's math headers already overload the float versions (exp(float), rint(float), ...);
+# defining one again is ambiguous under nvcc.
+_CUDA = r"""
+#define KERNEL extern "C" __global__
+#define GLOBAL
+#define LOCAL __shared__
+#define RESTRICT __restrict__
+#define INLINE __device__ inline
+typedef signed char i8; typedef unsigned char u8; typedef short i16; typedef unsigned short u16;
+typedef int i32; typedef unsigned int u32; typedef long long i64; typedef unsigned long long u64;
+typedef float f32; typedef double f64;
+__device__ inline i64 hal_dim(const dim3 &v, int d) { return d == 0 ? v.x : d == 1 ? v.y : v.z; }
+__device__ inline i64 hal_dim(const uint3 &v, int d) { return d == 0 ? v.x : d == 1 ? v.y : v.z; }
+#define LOCAL_ID(d) hal_dim(threadIdx, d)
+#define GROUP_ID(d) hal_dim(blockIdx, d)
+#define LOCAL_SIZE(d) hal_dim(blockDim, d)
+#define NUM_GROUPS(d) hal_dim(gridDim, d)
+#define GLOBAL_ID(d) (GROUP_ID(d) * LOCAL_SIZE(d) + LOCAL_ID(d))
+#define BARRIER() __syncthreads()
+#define ATOMIC_ADD_I32(p, v) atomicAdd((p), (v))
+"""
+
+# The C target runs each work-group of size 1 as one iteration of an OpenMP loop over
+# the grid (see backends/cc.py): a barrier is then a no-op and LOCAL memory is private,
+# so kernels written for any work-group size stay correct.
+_C = r"""
+#include <stdint.h>
+#include <tgmath.h>
+#define KERNEL static inline
+#define GLOBAL
+#define LOCAL
+#define RESTRICT restrict
+#define INLINE static inline
+#define GLOBAL_ID(d) ((i64)hal_gid[d])
+#define GROUP_ID(d) ((i64)hal_gid[d])
+#define LOCAL_ID(d) ((i64)0)
+#define LOCAL_SIZE(d) ((i64)1)
+#define NUM_GROUPS(d) ((i64)hal_grid[d])
+#define BARRIER()
+#define ATOMIC_ADD_I32(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
+typedef int8_t i8; typedef uint8_t u8; typedef int16_t i16; typedef uint16_t u16;
+typedef int32_t i32; typedef uint32_t u32; typedef int64_t i64; typedef uint64_t u64;
+typedef float f32; typedef double f64;
+"""
+
+PRELUDES = {"opencl": _OPENCL, "cuda": _CUDA, "c": _C}
+
+
+def render(source: str, target: str, defines: dict | None = None) -> str:
+    """The full source for ``target``: specialization constants, then the prelude, then
+    the kernel source."""
+    if target not in PRELUDES:
+        raise ValueError(f"unknown kernel target {target!r}; expected one of {TARGETS}")
+    consts = "".join(f"#define {k} {_literal(v)}\n" for k, v in sorted((defines or {}).items()))
+    return consts + PRELUDES[target] + source
+
+
+def _literal(value) -> str:
+    if isinstance(value, bool):
+        return str(int(value))
+    return str(value)
+
+
+_KERNEL_RE = re.compile(r"KERNEL\s+void\s+(\w+)\s*\(([^)]*)\)", re.S)
+
+
+def kernel_signatures(source: str) -> dict[str, list[tuple[str, bool]]]:
+    """Each kernel's parameters as (type word, is_pointer), in order.
+
+    Backends need them to pass Python scalars with the right C type (OpenCL scalar
+    argument dtypes, the C target's launcher declaration)."""
+    return {name: [_param(p) for p in params.split(",") if p.strip()]
+            for name, params in _KERNEL_RE.findall(source)}
+
+
+def _param(text: str) -> tuple[str, bool]:
+    words = [w for w in re.split(r"[\s*]+", text.replace("*", " * ")) if w]
+    pointer = "*" in text
+    kept = [w for w in words if w not in ("GLOBAL", "const", "RESTRICT", "LOCAL")]
+    return kept[0], pointer

@@ -1,0 +1,84 @@
+"""Data types and the array API standard's type promotion rules.
+
+hal's dtype objects are NumPy's (``hal.float32 is numpy.dtype("float32")``): they
+compare equal to NumPy's, describe host copies exactly, and cost nothing to convert.
+Promotion follows the standard's table ("Type Promotion Rules", 2025.12): within a kind
+to the wider type, signed with unsigned to the signed type that holds both. Where the
+standard leaves a case to the library, hal picks what a NumPy user expects and what is
+the same on every device: integer with floating goes to the floating type; int64 with
+uint64 and bool with a number are TypeErrors.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+bool = np.dtype("bool")  # noqa: A001  (the standard's name)
+int8, int16, int32, int64 = (np.dtype(f"int{b}") for b in (8, 16, 32, 64))
+uint8, uint16, uint32, uint64 = (np.dtype(f"uint{b}") for b in (8, 16, 32, 64))
+float32, float64 = np.dtype("float32"), np.dtype("float64")
+
+SIGNED = (int8, int16, int32, int64)
+UNSIGNED = (uint8, uint16, uint32, uint64)
+INTEGER = SIGNED + UNSIGNED
+FLOATING = (float32, float64)
+NUMERIC = INTEGER + FLOATING
+ALL = (bool,) + NUMERIC
+
+# Kinds that ops accept, named as the standard's function signatures name them.
+KINDS = {
+    "bool": (bool,),
+    "signed integer": SIGNED,
+    "unsigned integer": UNSIGNED,
+    "integral": INTEGER,
+    "real floating": FLOATING,
+    "real numeric": NUMERIC,
+    "numeric": NUMERIC,
+    "integer or boolean": (bool,) + INTEGER,
+    "any": ALL,
+}
+
+_promotions: dict = {}
+
+
+def result_type(a: np.dtype, b: np.dtype) -> np.dtype:
+    """The promoted dtype of two array dtypes (memoized: this is on every op's path)."""
+    try:
+        return _promotions[a, b]
+    except KeyError:
+        _promotions[a, b] = _promotions[b, a] = out = _promote(a, b)
+        return out
+
+
+def _promote(a: np.dtype, b: np.dtype) -> np.dtype:
+    if a == b:
+        return a
+    if a == bool or b == bool:
+        raise TypeError(f"{a} and {b} cannot be promoted together: bool mixes with no number type")
+    if {a, b} == {int64, uint64}:
+        raise TypeError("int64 and uint64 have no common integer type")
+    if a in FLOATING or b in FLOATING:
+        return max((d for d in (a, b) if d in FLOATING), key=lambda d: d.itemsize)
+    return np.promote_types(a, b)
+
+
+def check_kind(dtype: np.dtype, kind: str, op: str) -> None:
+    """Raise the standard's TypeError when an op receives a dtype outside its kind."""
+    if dtype not in KINDS[kind]:
+        raise TypeError(f"{op} requires {kind} dtypes, got {dtype}")
+
+
+def as_dtype(dtype) -> np.dtype:
+    """A dtype object for anything naming one of hal's dtypes (a dtype, a NumPy type,
+    a string such as "float32"); TypeError for anything else."""
+    try:
+        out = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{dtype!r} is not a dtype") from None
+    if out not in ALL:
+        raise TypeError(f"hal has no dtype {out}; dtypes are {', '.join(map(str, ALL))}")
+    return out
+
+
+def iinfo_bounds(dtype: np.dtype) -> tuple[int, int]:
+    info = np.iinfo(dtype)
+    return int(info.min), int(info.max)

@@ -1,0 +1,40 @@
+"""hal's exception and warning types (DESIGN.md, "Errors").
+
+Where the array API standard names an exception type (TypeError for bad dtypes,
+ValueError for bad shapes and devices), hal raises a subclass of it, so code written
+for the standard catches hal's errors unchanged.
+"""
+
+
+class DeviceError(ValueError):
+    """A device string that names no device, or arrays on two different devices."""
+
+
+class UnsupportedDTypeError(TypeError):
+    """A dtype the device cannot hold, such as float64 on a device without fp64."""
+
+
+class OutOfMemoryError(MemoryError):
+    """A device allocation failed; the message names the device and the bytes asked for."""
+
+    def __init__(self, device: str, nbytes: int, detail: str = ""):
+        self.device, self.nbytes = device, nbytes
+        super().__init__(f"out of memory on {device}: could not allocate {nbytes} bytes"
+                         + (f" ({detail})" if detail else ""))
+
+
+class CompileError(RuntimeError):
+    """A kernel failed to compile; carries the compiler log and the source."""
+
+    def __init__(self, target: str, log: str, source: str):
+        self.target, self.log, self.source = target, log, source
+        super().__init__(f"{target} kernel failed to compile:\n{log.strip()}\n"
+                         f"--- source ---\n{_numbered(source)}")
+
+
+class HostFallbackWarning(UserWarning):
+    """An op ran through the host because the device has no native implementation."""
+
+
+def _numbered(source: str) -> str:
+    return "\n".join(f"{i:4d} | {line}" for i, line in enumerate(source.splitlines(), 1))

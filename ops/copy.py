@@ -1,0 +1,79 @@
+"""Data movement and filling: copy, astype, assign (``x[key] = value``), full, arange,
+eye. On buffer backends they are all the elementwise template with a different
+expression or a strided output; on the cpu they are NumPy."""
+from __future__ import annotations
+
+import numpy as np
+
+from hal.dispatch import register
+
+from .templates import run_elementwise
+
+
+@register("copy", on=("buffer",))
+def copy(device, x):
+    """A contiguous copy (also how a strided view reaches the host in one transfer)."""
+    return run_elementwise(device, "x0", device.empty(x.shape, x.dtype), [x], [x.dtype])
+
+
+@register("astype", on=("buffer",))
+def astype(device, x, dtype):
+    expr = "x0 != 0" if dtype == np.bool_ else "x0"
+    return run_elementwise(device, expr, device.empty(x.shape, dtype), [x], [x.dtype])
+
+
+@register("astype", on=("cpu",), kind="library")
+def astype_cpu(device, x, dtype):
+    return x.astype(dtype)
+
+
+@register("assign", on=("buffer",))
+def assign(device, target, value):
+    """Write ``value`` (an array broadcast to the target, or a scalar) into the view
+    ``target``."""
+    expr = "x0 != 0" if target.dtype == np.bool_ and getattr(value, "dtype", None) != np.bool_ else "x0"
+    value_type = value.dtype if hasattr(value, "dtype") else target.dtype
+    run_elementwise(device, expr, target, [value], [value_type])
+
+
+@register("assign", on=("cpu",), kind="library")
+def assign_cpu(device, target, value):
+    target[...] = value
+
+
+@register("full", on=("buffer",))
+def full(device, shape, dtype, value):
+    return run_elementwise(device, "x0", device.empty(shape, dtype), [value], [dtype])
+
+
+@register("full", on=("cpu",), kind="library")
+def full_cpu(device, shape, dtype, value):
+    return np.full(shape, value, dtype)
+
+
+@register("arange", on=("buffer",))
+def arange(device, n, start, step, dtype):
+    """``start + i * step``, computed in ``dtype`` as NumPy does."""
+    from .templates import C_TYPE
+    return run_elementwise(device, f"x0 + ({C_TYPE[dtype]})i * x1", device.empty((n,), dtype),
+                           [start, step], [dtype, dtype])
+
+
+@register("arange", on=("cpu",), kind="library")
+def arange_cpu(device, n, start, step, dtype):
+    return start + np.arange(n, dtype=dtype) * np.asarray(step, dtype)
+
+
+@register("eye", on=("buffer",))
+def eye(device, n_rows, n_cols, k, dtype):
+    out = full(device, (n_rows, n_cols), dtype, 0)
+    length = max(0, min(n_rows, n_cols - k) if k >= 0 else min(n_rows + k, n_cols))
+    if length:
+        start = k if k >= 0 else -k * n_cols
+        assign(device, out.view((length,), (n_cols + 1,), start), 1)
+    return out
+
+
+@register("eye", on=("cpu",), kind="library")
+def eye_cpu(device, n_rows, n_cols, k, dtype):
+    return np.eye(n_rows, n_cols, k, dtype)

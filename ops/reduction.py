@@ -1,0 +1,86 @@
+"""Reductions over axes: sum, prod, max, min. On buffer backends the reduced axes are
+moved last and made contiguous, then the row-reduction template folds each row with
+one work-group; a long row over few outputs is folded in two passes so every compute
+unit has work."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from hal.dispatch import register
+
+from .templates import C_TYPE, program, reduction_source, run_elementwise
+
+# name -> (NumPy reference, combine expression, identity for an empty reduction)
+REDUCTIONS = {
+    "sum": (np.sum, "a + b", "0"),
+    "prod": (np.prod, "a * b", "1"),
+    "max": (np.max, "(a != a || a > b) ? a : b", None),
+    "min": (np.min, "(a != a || a < b) ? a : b", None),
+}
+_WG = 256          # work-items folding one row on a device with work-groups
+_SPLIT_ROWS = 64   # fewer output rows than this and long rows: fold in two passes
+
+
+def _cpu(name: str):
+    reference = REDUCTIONS[name][0]
+
+    def impl(device, x, axes, keepdims, dtype):
+        out = reference(x, axis=axes, keepdims=keepdims, dtype=dtype if name in ("sum", "prod") else None)
+        return np.asarray(out, dtype)
+    return impl
+
+
+def _kernel(name: str):
+    _, combine, identity = REDUCTIONS[name]
+
+    def impl(device, x, axes, keepdims, dtype):
+        kept = [a for a in range(x.ndim) if a not in axes]
+        out_shape = tuple(x.shape[a] for a in kept)
+        rows, cols = math.prod(out_shape), math.prod(x.shape[a] for a in axes)
+        moved = x.permute(tuple(kept) + tuple(axes))
+        if not moved.contiguous:
+            moved = run_elementwise(device, "x0", device.empty(moved.shape, x.dtype), [moved], [x.dtype])
+        out = device.empty(out_shape, dtype)
+        if rows and cols:
+            _reduce_rows(device, combine, identity, moved, rows, cols, out)
+        elif rows:
+            run_elementwise(device, "x0", out, [int(identity)], [dtype])
+        if keepdims:
+            out = out.view([1 if a in axes else n for a, n in enumerate(x.shape)],
+                           [0 if a in axes else s for a, s in zip(range(x.ndim), _expand(out.strides, axes, x.ndim))],
+                           out.offset)
+        return out
+    return impl
+
+
+def _expand(strides, axes, ndim):
+    it = iter(strides)
+    return [0 if a in axes else next(it) for a in range(ndim)]
+
+
+def _reduce_rows(device, combine, identity, x, rows, cols, out):
+    """Fold ``rows`` contiguous rows of ``cols`` values of ``x`` into ``out``."""
+    wg = min(_WG, device.info.max_work_group, 1 << (cols - 1).bit_length())
+    if rows < _SPLIT_ROWS and cols > 16 * wg and wg > 1:
+        chunk = max(16 * wg, -(-cols * rows // (4 * _SPLIT_ROWS)))
+        chunks = -(-cols // chunk)
+        partial = device.empty((rows, chunks), out.dtype)
+        _launch(device, combine, identity, x, rows, cols, chunk, chunks, partial, wg)
+        x, cols = partial, chunks
+        wg = min(wg, 1 << (cols - 1).bit_length())
+    _launch(device, combine, identity, x, rows, cols, cols, 1, out, wg)
+
+
+def _launch(device, combine, identity, x, rows, cols, chunk, chunks, out, wg):
+    acc = C_TYPE[out.dtype]
+    init = f"({acc}){identity}" if identity is not None else f"({acc})p[begin]"
+    source = reduction_source(C_TYPE[x.dtype], acc, acc, combine, init)
+    program(device, source, "reduce", WG=wg)((rows * chunks * wg,), (wg,), out.buf, out.offset,
+                                             x.buf, x.offset, cols, chunk, chunks)
+
+
+for _name in REDUCTIONS:
+    register(_name, on=("cpu",), kind="library")(_cpu(_name))
+    register(_name, on=("buffer",))(_kernel(_name))

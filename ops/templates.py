@@ -1,0 +1,133 @@
+"""Kernel templates: the generated kernels (elementwise over broadcast strided operands,
+row reductions) and the launch helpers every "buffer" backend shares.
+
+Sources are generated once per specialization (memoized), so a steady-state launch
+costs a dict lookup for the source, one for the compiled program, and the launch.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from hal.memory import Strided
+
+C_TYPE = {np.dtype(k): v for k, v in {
+    "bool": "u8", "int8": "i8", "uint8": "u8", "int16": "i16", "uint16": "u16", "int32": "i32",
+    "uint32": "u32", "int64": "i64", "uint64": "u64", "float32": "f32", "float64": "f64"}.items()}
+
+
+def program(device, source: str, name: str, **defines):
+    """The compiled kernel ``name`` of ``source`` with ``defines`` on ``device``
+    (memoized per device)."""
+    key = (source, name, *defines.items())
+    try:
+        return device.programs[key]
+    except KeyError:
+        prog = device.programs[key] = device.compile(source, defines)[name]
+        return prog
+
+
+@lru_cache(maxsize=None)
+def elementwise_source(expr: str, out_t: str, operands: tuple, out_strided: bool, ndim: int,
+                       helpers: str = "") -> str:
+    """A kernel ``ew`` computing ``out[i] = (out_t)(expr)`` over ``n`` elements.
+
+    ``operands`` holds one (mode, storage type, value type) per input: mode "c" is a
+    contiguous array of the output's shape (read at ``off + i``), "s" a strided or
+    broadcast array (read through the multi-index), "k" a scalar argument. In ``expr``
+    the inputs are ``x0, x1, ...`` (already converted to their value types) and ``i``
+    is the flat output index.
+    """
+    strided = out_strided or any(m == "s" for m, _, _ in operands)
+    dims = range(ndim) if strided else ()
+    params = [f"GLOBAL {out_t} *out", "i64 out_off"] + ([f"i64 os{d}" for d in dims] if out_strided else [])
+    loads = []
+    for j, (mode, storage, value) in enumerate(operands):
+        if mode == "k":
+            params.append(f"{value} k{j}")
+            loads.append(f"{value} x{j} = k{j};")
+            continue
+        params += [f"GLOBAL const {storage} *in{j}", f"i64 off{j}"]
+        if mode == "s":
+            params += [f"i64 s{j}_{d}" for d in dims]
+            index = " + ".join([f"off{j}"] + [f"j{d} * s{j}_{d}" for d in dims])
+        else:
+            index = f"off{j} + i"
+        loads.append(f"{value} x{j} = ({value})in{j}[{index}];")
+    params += ["i64 n"] + [f"i64 d{d}" for d in dims]
+    unravel = ["i64 r = i;"] + [f"i64 j{d} = r % d{d}; r /= d{d};" for d in reversed(dims)] if strided else []
+    out_index = " + ".join(["out_off"] + [f"j{d} * os{d}" for d in dims]) if out_strided else "out_off + i"
+    body = "\n    ".join(unravel + loads + [f"out[{out_index}] = ({out_t})({expr});"])
+    return f"""{helpers}
+KERNEL void ew({", ".join(params)}) {{
+    i64 i = GLOBAL_ID(0);
+    if (i >= n) return;
+    {body}
+}}
+"""
+
+
+def _contiguous_like(x: Strided, shape: tuple) -> bool:
+    return x.shape == shape and x.contiguous
+
+
+def run_elementwise(device, expr: str, out: Strided, inputs: list, value_types: list,
+                    helpers: str = "") -> Strided:
+    """Launch ``expr`` over ``out``'s shape. ``inputs`` are Strided arrays (broadcast to
+    ``out.shape`` here) or scalars; ``value_types`` are the NumPy dtypes the expression
+    sees for each input."""
+    n = out.size
+    if n == 0:
+        return out
+    shape, ndim = out.shape, out.ndim
+    operands, args = [], []
+    for x, vt in zip(inputs, value_types):
+        value = C_TYPE[vt]
+        if not isinstance(x, Strided):
+            operands.append(("k", value, value))
+            args.append(x)
+            continue
+        if x.shape != shape:
+            x = x.broadcast(shape)
+        mode = "c" if _contiguous_like(x, shape) else "s"
+        operands.append((mode, C_TYPE[x.dtype], value))
+        args += [x.buf, x.offset] + (list(x.strides) if mode == "s" else [])
+    out_strided = not out.contiguous
+    strided = out_strided or any(m == "s" for m, _, _ in operands)
+    head = [out.buf, out.offset] + (list(out.strides) if out_strided else [])
+    tail = [n] + (list(shape) if strided else [])
+    source = elementwise_source(expr, C_TYPE[out.dtype], tuple(operands), out_strided,
+                                ndim if strided else 0, helpers)
+    program(device, source, "ew")((n,), None, *head, *args, *tail)
+    return out
+
+
+@lru_cache(maxsize=None)
+def reduction_source(in_t: str, acc_t: str, out_t: str, combine: str, init: str) -> str:
+    """A kernel ``reduce``: work-group ``g`` folds segment ``g % chunks`` (``chunk``
+    values) of row ``g / chunks`` of a contiguous (rows, cols) array.
+
+    Each work-item folds a strided slice of the segment, then the group folds its
+    partial results in local memory (``WG`` items, a power of two). With a work-group of
+    one item (the C target) the same code folds the whole segment in one item.
+    ``combine`` is an expression of ``a`` and ``b``; ``init`` may read ``p[begin]``."""
+    return f"""
+INLINE {acc_t} combine({acc_t} a, {acc_t} b) {{ return {combine}; }}
+KERNEL void reduce(GLOBAL {out_t} *out, i64 out_off, GLOBAL const {in_t} *x, i64 x_off,
+                   i64 cols, i64 chunk, i64 chunks) {{
+    LOCAL {acc_t} partial[WG];
+    i64 g = GROUP_ID(0), lid = LOCAL_ID(0), wg = LOCAL_SIZE(0);
+    i64 begin = (g % chunks) * chunk, end = begin + chunk < cols ? begin + chunk : cols;
+    GLOBAL const {in_t} *p = x + x_off + (g / chunks) * cols;
+    {acc_t} acc = {init};
+    for (i64 c = begin + lid; c < end; c += wg) acc = combine(acc, ({acc_t})p[c]);
+    partial[lid] = acc;
+    BARRIER();
+    for (i64 step = wg / 2; step > 0; step /= 2) {{
+        if (lid < step) partial[lid] = combine(partial[lid], partial[lid + step]);
+        BARRIER();
+    }}
+    if (lid == 0) out[out_off + g] = ({out_t})partial[0];
+}}
+"""

@@ -1,0 +1,23 @@
+"""hal: one array API, any accelerator. The repository shows the architecture
+(hal/ the core, backends/ the drivers, ops/ the ops); the install owns one name, hal."""
+from setuptools import setup
+
+setup(
+    name="hal",
+    version="0.1.0",
+    description="A hardware-abstraction runtime: the Python array API on CUDA, ROCm, OpenCL and CPU",
+    python_requires=">=3.10",
+    packages=["hal", "hal.backends", "hal.ops"],
+    package_dir={"hal": "hal", "hal.backends": "backends", "hal.ops": "ops"},
+    install_requires=["numpy>=1.26", "cffi>=1.16", "platformdirs>=3"],
+    extras_require={
+        # PoCL from PyPI (pyopencl[pocl]) is built with LLVM 14, which cannot target some
+        # newer CPUs; on Debian/Ubuntu install the pocl-opencl-icd package instead.
+        "opencl": ["pyopencl>=2024.1"],
+        "opencl-pocl": ["pyopencl[pocl]>=2024.1"],
+        "cuda12": ["cupy-cuda12x>=13"],
+        "cuda13": ["cupy-cuda13x>=13"],
+        "test": ["pytest>=8", "hypothesis>=6", "pyopencl>=2024.1", "nvidia-cuda-nvrtc-cu12"],
+    },
+    entry_points={"console_scripts": ["hal=hal.__main__:main"]},
+)
