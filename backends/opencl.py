@@ -123,7 +123,7 @@ def _kind(d: cl.Device) -> str:
 
 def _info(d: cl.Device) -> DeviceInfo:
     return DeviceInfo(description=d.name.strip(), vendor=d.vendor.strip(),
-                      driver=f"{d.platform.version.strip()} / driver {d.driver_version}", kind=_kind(d),
+                      driver=f"{d.version.split()[0]} {d.version.split()[1]} / {d.driver_version}", kind=_kind(d),
                       memory=d.global_mem_size, fp64=bool(d.double_fp_config),
                       fp16="cl_khr_fp16" in d.extensions, max_work_group=d.max_work_group_size,
                       local_memory=d.local_mem_size)

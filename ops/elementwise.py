@@ -131,16 +131,16 @@ def _cpu(op: Elementwise):
 
 
 @lru_cache(maxsize=None)
-def _specialize(op: Elementwise, compute: np.dtype) -> tuple[str, str]:
-    """The expression and helper functions of ``op`` for one compute dtype."""
-    t = C_TYPE[compute]
+def _specialize(name: str, compute: np.dtype) -> tuple[str, str]:
+    """The expression and helper functions of op ``name`` for one compute dtype."""
+    op, t = OPS[name], C_TYPE[compute]
     expr = op.expression(compute).replace("{T}", t).replace("BITS", str(compute.itemsize * 8))
     return expr, (op.helpers.format(T=t) if "{T}" in op.expression(compute) else "")
 
 
 def _kernel(op: Elementwise):
     def impl(device, compute, out_dtype, *xs):
-        expr, helpers = _specialize(op, compute)
+        expr, helpers = _specialize(op.name, compute)
         out = device.empty(broadcast_shapes(*(x.shape for x in xs if isinstance(x, Strided))), out_dtype)
         return run_elementwise(device, expr, out, xs, (compute,) * len(xs), helpers)
     return impl

@@ -26,8 +26,10 @@ _SPLIT_ROWS = 64   # fewer output rows than this and long rows: fold in two pass
 def _cpu(name: str):
     reference = REDUCTIONS[name][0]
 
+    accumulates = name in ("sum", "prod")
+
     def impl(device, x, axes, keepdims, dtype):
-        out = reference(x, axis=axes, keepdims=keepdims, dtype=dtype if name in ("sum", "prod") else None)
+        out = reference(x, axis=axes, keepdims=keepdims, **({"dtype": dtype} if accumulates else {}))
         return np.asarray(out, dtype)
     return impl
 
