@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import platform
 import time
@@ -9,6 +10,7 @@ import time
 import numpy as np
 
 from hal.device import Device, DeviceInfo
+from hal.errors import OutOfMemoryError
 
 
 class Timing:
@@ -19,7 +21,10 @@ class CPUDevice(Device):
     family = "numpy"
 
     def empty(self, shape: tuple, dtype) -> np.ndarray:
-        return np.empty(shape, dtype)
+        try:
+            return np.empty(shape, dtype)
+        except MemoryError:
+            raise OutOfMemoryError(self.name, math.prod(shape) * dtype.itemsize) from None
 
     def from_host(self, host: np.ndarray) -> np.ndarray:
         return host  # already where it lives; callers copy when the standard asks

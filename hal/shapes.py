@@ -25,6 +25,7 @@ def normalize_axis(axis: int, ndim: int) -> int:
     return axis % ndim
 
 
+@lru_cache(maxsize=4096)
 def normalize_axes(axis, ndim: int) -> tuple:
     """``axis`` (None, an int or a tuple) as a sorted tuple of non-negative axes."""
     if axis is None:
