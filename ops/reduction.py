@@ -12,25 +12,23 @@ from hal.dispatch import register
 
 from .templates import C_TYPE, program, reduction_source, run_elementwise
 
-# name -> (NumPy reference, combine expression, identity for an empty reduction)
+# name -> (the NumPy ufunc whose reduce is the reference, combine expression, identity)
 REDUCTIONS = {
-    "sum": (np.sum, "a + b", "0"),
-    "prod": (np.prod, "a * b", "1"),
-    "max": (np.max, "(a != a || a > b) ? a : b", None),
-    "min": (np.min, "(a != a || a < b) ? a : b", None),
+    "sum": (np.add, "a + b", "0"),
+    "prod": (np.multiply, "a * b", "1"),
+    "max": (np.maximum, "(a != a || a > b) ? a : b", None),
+    "min": (np.minimum, "(a != a || a < b) ? a : b", None),
 }
 _WG = 256          # work-items folding one row on a device with work-groups
 _SPLIT_ROWS = 64   # fewer output rows than this and long rows: fold in two passes
 
 
 def _cpu(name: str):
-    reference = REDUCTIONS[name][0]
-
-    accumulates = name in ("sum", "prod")
+    reduce = REDUCTIONS[name][0].reduce
 
     def impl(device, x, axes, keepdims, dtype):
-        out = reference(x, axis=axes, keepdims=keepdims, **({"dtype": dtype} if accumulates else {}))
-        return np.asarray(out, dtype)
+        out = reduce(x, axes, dtype, None, keepdims)  # ufunc.reduce: np.sum without its dispatch layers
+        return out if type(out) is np.ndarray else np.asarray(out)
     return impl
 
 

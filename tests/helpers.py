@@ -1,0 +1,59 @@
+"""Helpers for the array-layer tests: comparing a hal array with its NumPy reference
+(in the spirit of CuPy's ``numpy_cupy_allclose``), dtype lists, and test data."""
+import numpy as np
+
+import hal
+
+SIGNED = [hal.int8, hal.int16, hal.int32, hal.int64]
+UNSIGNED = [hal.uint8, hal.uint16, hal.uint32, hal.uint64]
+INTEGER = SIGNED + UNSIGNED
+FLOATING = [hal.float32, hal.float64]
+NUMERIC = INTEGER + FLOATING
+ALL = [hal.bool] + NUMERIC
+
+# Per floating dtype: (rtol, atol). Integers and bools compare exactly.
+TOLERANCE = {np.dtype(np.float32): (1e-5, 1e-6), np.dtype(np.float64): (1e-12, 1e-12)}
+
+
+def assert_matches(actual, expected, *, rtol=None, atol=None, device=None):
+    """``actual`` (a hal.Array) equals the NumPy ``expected``: same dtype and shape (also
+    of the host copy), on ``device`` if given; ints and bools exactly, floats within the
+    dtype's tolerance, with NaN where NumPy has NaN."""
+    assert isinstance(actual, hal.Array), f"expected a hal.Array, got {type(actual).__name__}"
+    expected = np.asarray(expected)
+    assert actual.dtype == expected.dtype, f"dtype {actual.dtype}, expected {expected.dtype}"
+    assert actual.shape == expected.shape, f"shape {actual.shape}, expected {expected.shape}"
+    if device is not None:
+        assert actual.device == device, f"on {actual.device}, expected {device}"
+    host = np.asarray(actual)
+    assert host.dtype == expected.dtype and host.shape == expected.shape, \
+        f"host copy is {host.dtype}{host.shape}, array says {actual.dtype}{actual.shape}"
+    if expected.dtype.kind in "biu":
+        np.testing.assert_array_equal(host, expected, strict=True)
+    else:
+        default_rtol, default_atol = TOLERANCE[expected.dtype]
+        np.testing.assert_allclose(host, expected, equal_nan=True, rtol=default_rtol if rtol is None else rtol,
+                                   atol=default_atol if atol is None else atol, strict=True)
+
+
+def data(shape, dtype, seed=0, *, positive=False, nonzero=False):
+    """Random test values of ``dtype``, small enough that products of two stay in range
+    for every integer dtype; ``positive`` keeps them > 0 (and finite logs, exact sums)."""
+    rng = np.random.default_rng(seed)
+    dtype = np.dtype(dtype)
+    if dtype == np.bool_:
+        return rng.random(shape) < 0.5
+    if dtype.kind in "iu":
+        low = 1 if positive or (nonzero and dtype.kind == "u") else 0 if dtype.kind == "u" else -10
+        out = rng.integers(low, 11, shape).astype(dtype)
+        if nonzero:
+            out[out == 0] = 1
+        return out
+    out = rng.standard_normal(shape)
+    return (np.abs(out) + 0.1 if positive else out).astype(dtype)
+
+
+def put(a, device):
+    """A device copy of the NumPy array ``a`` (never sharing ``a``'s memory, so that
+    writing through the hal array cannot change the reference)."""
+    return hal.asarray(a, device=device, copy=True)
