@@ -32,6 +32,8 @@ from cffi.recompiler import make_c_source
 from hal import cache, counters, dialect
 from hal.errors import CompileError
 
+# -ffp-contract=off: no fused multiply-adds, so results match NumPy and the other targets;
+# -fno-math-errno: kernels never read errno, and without it sqrt() is a call, not an instruction.
 FLAGS = ("-O3", "-march=native", "-fopenmp", "-ffp-contract=off", "-fno-math-errno",
          "-shared", "-fPIC")
 
@@ -50,26 +52,30 @@ _LAUNCHERS_PRELUDE = """
 #define HAL_OMP_MIN_ITEMS 4096
 #endif
 #define HAL_GRID_LOOP(call, begin, end) \\
-    for (i64 r = (begin) / g0; r * g0 < (end); r++) { \\
-        const i64 i1 = r % g1, i2 = r / g1; \\
-        const i64 lo = r * g0 < (begin) ? (begin) - r * g0 : 0; \\
-        const i64 hi = (r + 1) * g0 > (end) ? (end) - r * g0 : g0; \\
-        for (i64 i0 = lo; i0 < hi; i0++) { const i64 gid[3] = {i0, i1, i2}; call; } \\
+    for (i64 hal_r = (begin) / hal_g0; hal_r * hal_g0 < (end); hal_r++) { \\
+        const i64 hal_i1 = hal_r % hal_g1, hal_i2 = hal_r / hal_g1; \\
+        const i64 hal_lo = hal_r * hal_g0 < (begin) ? (begin) - hal_r * hal_g0 : 0; \\
+        const i64 hal_hi = (hal_r + 1) * hal_g0 > (end) ? (end) - hal_r * hal_g0 : hal_g0; \\
+        for (i64 hal_i0 = hal_lo; hal_i0 < hal_hi; hal_i0++) { \\
+            const i64 hal_id[3] = {hal_i0, hal_i1, hal_i2}; \\
+            call; \\
+        } \\
     }
 """
 
+# Local names start with hal_ so that they cannot shadow a kernel's name.
 _LAUNCHER = """
 {decl} {{
-    const i64 grid[3] = {{g0, g1, g2}}, total = g0 * g1 * g2;
-    if (g0 <= 0 || g1 <= 0 || g2 <= 0) return;
-    if (total < HAL_OMP_MIN_ITEMS) {{
-        HAL_GRID_LOOP({call}, 0, total)
+    const i64 hal_size[3] = {{hal_g0, hal_g1, hal_g2}}, hal_total = hal_g0 * hal_g1 * hal_g2;
+    if (hal_g0 <= 0 || hal_g1 <= 0 || hal_g2 <= 0) return;
+    if (hal_total < HAL_OMP_MIN_ITEMS) {{
+        HAL_GRID_LOOP({call}, 0, hal_total)
         return;
     }}
     #pragma omp parallel
     {{
-        const i64 t = omp_get_thread_num(), nt = omp_get_num_threads();
-        HAL_GRID_LOOP({call}, total * t / nt, total * (t + 1) / nt)
+        const i64 hal_t = omp_get_thread_num(), hal_nt = omp_get_num_threads();
+        HAL_GRID_LOOP({call}, hal_total * hal_t / hal_nt, hal_total * (hal_t + 1) / hal_nt)
     }}
 }}
 """
@@ -161,9 +167,9 @@ def compile_c(source: str, defines: dict | None = None) -> CModule:
                       text)
         ctypes = ["void *" if pointer else _ctype(name, word, source, defines)
                   for word, pointer in params]
-        decl = f"void hal_launch_{name}(int64_t g0, int64_t g1, int64_t g2" + "".join(
-            f", {t} a{i}" for i, t in enumerate(ctypes)) + ")"
-        call = f"{name}(gid, grid" + "".join(f", a{i}" for i in range(len(ctypes))) + ")"
+        decl = f"void hal_launch_{name}(int64_t hal_g0, int64_t hal_g1, int64_t hal_g2" + "".join(
+            f", {t} hal_a{i}" for i, t in enumerate(ctypes)) + ")"
+        call = f"{name}(hal_id, hal_size" + "".join(f", hal_a{i}" for i in range(len(ctypes))) + ")"
         text += _LAUNCHER.format(decl=decl, call=call)
         kernels[name] = ctypes
         decls.append(decl + ";")

@@ -11,12 +11,8 @@ import pytest
 
 import cuda_compile
 from hal import cache, dialect
+from hal.backends import cc
 from hal.errors import CompileError
-
-try:
-    from hal.backends import cc
-except ImportError:  # not installed yet: the repository layout, run from its root
-    from backends import cc
 
 REPO = pathlib.Path(dialect.__file__).resolve().parents[1]
 
@@ -248,10 +244,7 @@ def test_unknown_scalar_type_is_reported():
 CHILD = """
 import sys, numpy as np
 from hal import cache
-try:
-    from hal.backends import cc
-except ImportError:
-    from backends import cc
+from hal.backends import cc
 if sys.argv[1] == "load":
     def no_build(*args):
         raise AssertionError("compiled although the disk cache holds the kernel")
