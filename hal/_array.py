@@ -132,7 +132,8 @@ class Array:
 
     def __repr__(self):
         body = np.array2string(np.asarray(self), separator=", ", prefix="Array(")
-        return f"Array({body}, dtype={self.dtype}, device={self._device.name!r})"
+        shape = f"shape={self.shape}, " if self.size == 0 and self.ndim != 1 else ""  # "[]" alone is ambiguous
+        return f"Array({body}, {shape}dtype={self.dtype}, device={self._device.name!r})"
 
     # -- indexing ----------------------------------------------------------
     def __getitem__(self, key) -> "Array":
@@ -171,9 +172,10 @@ def same_device(*arrays: Array):
 def _inplace(fn):
     def method(self, other):
         result = fn(self, other)
-        if result.dtype != self.dtype or result.shape != self.shape:
-            raise TypeError(f"in-place {fn.__name__} would change {self.dtype}{list(self.shape)} into "
-                            f"{result.dtype}{list(result.shape)}")
+        if result.dtype != self.dtype:
+            raise TypeError(f"in-place {fn.__name__} would change the dtype {self.dtype} into {result.dtype}")
+        if result.shape != self.shape:  # a broadcasting error, a ValueError as for x[...] = value
+            raise ValueError(f"in-place {fn.__name__} would change the shape {self.shape} into {result.shape}")
         self._device.impl("assign")(self._device, self._data, result._data)
         return self
     return method

@@ -130,12 +130,26 @@ def _to_numpy(obj, dtype, device: Device, copy) -> np.ndarray:
     except (OverflowError, ValueError, TypeError) as e:
         raise type(e)(f"cannot convert {type(obj).__name__} to an array: {e}") from None
     if explicit is None:
+        if host.dtype == np.uint64 or host.dtype == object:  # NumPy's pick for large Python ints
+            _check_default_int(obj)
         if host.dtype == np.float64:
             host = host.astype(device.default_float, copy=False)
         elif host.dtype == object:
             raise TypeError("cannot convert a ragged or mixed-type sequence to an array")
         dtypes.as_dtype(host.dtype)
     return host
+
+
+def _check_default_int(obj) -> None:
+    """Python ints take the default integer dtype, int64, as the standard says: an
+    OverflowError for one that does not fit (where NumPy would pick uint64 or object)."""
+    try:
+        np.array(obj, dtype=np.int64)
+    except OverflowError:
+        raise OverflowError("a Python int in the data does not fit the default integer dtype int64; "
+                            "pass dtype=hal.uint64 for values up to 2**64 - 1") from None
+    except (TypeError, ValueError):
+        pass  # not all ints: the caller reports what it is
 
 
 def empty(shape, *, dtype=None, device=None) -> Array:

@@ -37,7 +37,7 @@ def sum(x: Array, /, *, axis=None, dtype=None, keepdims: bool = False) -> Array:
 
 
 def prod(x: Array, /, *, axis=None, dtype=None, keepdims: bool = False) -> Array:
-    dtypes.check_kind(x.dtype, "any", "prod")
+    dtypes.check_kind(x.dtype, "numeric", "prod")  # unlike sum, no meaning for a mask
     return _reduce("prod", x, axis, keepdims, _accumulator(x, dtype))
 
 

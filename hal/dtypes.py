@@ -5,8 +5,8 @@ compare equal to NumPy's, describe host copies exactly, and cost nothing to conv
 Promotion follows the standard's table ("Type Promotion Rules", 2025.12): within a kind
 to the wider type, signed with unsigned to the signed type that holds both. Where the
 standard leaves a case to the library, hal picks what a NumPy user expects and what is
-the same on every device: integer with floating goes to the floating type; int64 with
-uint64 and bool with a number are TypeErrors.
+the same on every device: integer with floating goes to the floating type; a signed
+integer with uint64 and bool with a number are TypeErrors.
 """
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ KINDS = {
     "unsigned integer": UNSIGNED,
     "integral": INTEGER,
     "real floating": FLOATING,
+    "complex floating": (),  # a kind the standard names; hal has no complex dtypes
     "real numeric": NUMERIC,
     "numeric": NUMERIC,
     "integer or boolean": (bool,) + INTEGER,
@@ -54,8 +55,8 @@ def _promote(a: np.dtype, b: np.dtype) -> np.dtype:
         return a
     if a == bool or b == bool:
         raise TypeError(f"{a} and {b} cannot be promoted together: bool mixes with no number type")
-    if {a, b} == {int64, uint64}:
-        raise TypeError("int64 and uint64 have no common integer type")
+    if uint64 in (a, b) and (a in SIGNED or b in SIGNED):  # NumPy would say float64
+        raise TypeError(f"{a} and {b} have no common integer type: no signed type holds every uint64")
     if a in FLOATING or b in FLOATING:
         return max((d for d in (a, b) if d in FLOATING), key=lambda d: d.itemsize)
     return np.promote_types(a, b)

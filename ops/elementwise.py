@@ -67,6 +67,17 @@ INLINE {T} ipow_{T}({T} b, {T} e) {{
     return r;
 }}
 """
+# Oclgrind cannot run the llvm.abs intrinsic that clang makes of "a < 0 ? -a : a", so
+# OpenCL C takes its integer abs builtin (which returns the unsigned type) instead.
+_IABS = """
+INLINE {T} iabs_{T}({T} a) {{
+#ifdef __OPENCL_VERSION__
+    return ({T})abs(a);
+#else
+    return a < 0 ? -a : a;
+#endif
+}}
+"""
 _NAN_MAX = "(x0 != x0 || x0 > x1) ? x0 : x1"
 _NAN_MIN = "(x0 != x0 || x0 < x1) ? x0 : x1"
 
@@ -107,7 +118,8 @@ OPS = {op.name: op for op in [
                 "(x1 < 0 || x1 >= BITS) ? (x0 < 0 ? -1 : 0) : x0 >> x1"),
     Elementwise("negative", np.negative, "numeric", "-x0"),
     Elementwise("positive", np.positive, "numeric", "x0"),
-    Elementwise("abs", np.abs, "numeric", {"signed": "x0 < 0 ? -x0 : x0", "unsigned": "x0", "float": "fabs(x0)"}),
+    Elementwise("abs", np.abs, "numeric", {"signed": "iabs_{T}(x0)", "unsigned": "x0", "float": "fabs(x0)"},
+                helpers=_IABS),
     Elementwise("exp", np.exp, "numeric", "exp(x0)", result="float"),
     Elementwise("log", np.log, "numeric", "log(x0)", result="float"),
     Elementwise("sqrt", np.sqrt, "numeric", "sqrt(x0)", result="float"),

@@ -19,6 +19,9 @@ REDUCTIONS = {
     "max": (np.maximum, "(a != a || a > b) ? a : b", None),
     "min": (np.minimum, "(a != a || a < b) ? a : b", None),
 }
+# Integers need no NaN check, and "a != a" on them is a compiler warning that pyopencl
+# shows the user.
+_INTEGER_COMBINE = {"max": "a > b ? a : b", "min": "a < b ? a : b"}
 _WG = 256          # work-items folding one row on a device with work-groups
 _SPLIT_ROWS = 64   # fewer output rows than this and long rows: fold in two passes
 
@@ -33,9 +36,11 @@ def _cpu(name: str):
 
 
 def _kernel(name: str):
-    _, combine, identity = REDUCTIONS[name]
+    _, float_combine, identity = REDUCTIONS[name]
+    int_combine = _INTEGER_COMBINE.get(name, float_combine)
 
     def impl(device, x, axes, keepdims, dtype):
+        combine = float_combine if dtype.kind == "f" else int_combine
         kept = [a for a in range(x.ndim) if a not in axes]
         out_shape = tuple(x.shape[a] for a in kept)
         rows, cols = math.prod(out_shape), math.prod(x.shape[a] for a in axes)

@@ -68,6 +68,12 @@ KERNEL void ew({", ".join(params)}) {{
 """
 
 
+# Work-items per group of an elementwise launch. Fixed rather than left to the driver:
+# PoCL compiles a kernel again for every work-group size it picks, which follows the
+# array's size, so each new size would cost a compile.
+_EW_GROUP = 256
+
+
 def _contiguous_like(x: Strided, shape: tuple) -> bool:
     return x.shape == shape and x.contiguous
 
@@ -99,7 +105,8 @@ def run_elementwise(device, expr: str, out: Strided, inputs: list, value_types: 
     tail = [n] + (list(shape) if strided else [])
     source = elementwise_source(expr, C_TYPE[out.dtype], tuple(operands), out_strided,
                                 ndim if strided else 0, helpers)
-    program(device, source, "ew")((n,), None, *head, *args, *tail)
+    group = min(_EW_GROUP, device.info.max_work_group)
+    program(device, source, "ew")((n,), (group,), *head, *args, *tail)
     return out
 
 

@@ -1,0 +1,210 @@
+"""Manipulation functions on every device, against NumPy: reshape (views, copies, -1,
+copy=), permute_dims and the transposes, expand_dims, squeeze, concat (incl. axis=None),
+stack, broadcast_to and broadcast_arrays, on contiguous arrays and on strided views."""
+import numpy as np
+import pytest
+
+import hal
+from helpers import ALL, assert_matches, data, put
+
+
+@pytest.mark.parametrize("shape", [(4, 6), (2, -1), (-1,), (3, 2, 4), (-1, 2, 3), (24,), (1, 24, 1), (2, 3, 2, 2)],
+                         ids=str)
+def test_reshape(device, shape):
+    a = np.arange(24, dtype=np.int32).reshape(6, 4)
+    assert_matches(hal.reshape(put(a, device), shape), a.reshape(shape), device=device)
+
+
+def test_reshape_of_a_contiguous_array_is_a_view(device):
+    x = hal.asarray(np.arange(12.0).reshape(3, 4), device=device)
+    y = hal.reshape(x, (2, -1))
+    x[0, 1] = -1.0
+    y[1, 5] = -2.0
+    expected = np.arange(12.0)
+    expected[[1, 11]] = -1.0, -2.0
+    assert_matches(y, expected.reshape(2, 6))
+    assert_matches(x, expected.reshape(3, 4))
+    z = hal.reshape(x, (12,), copy=False)
+    z[0] = 5.0
+    assert float(x[0, 0]) == 5.0
+
+
+@pytest.mark.parametrize("dtype", ALL, ids=str)
+def test_reshape_of_strided_views(device, dtype):
+    a = data((4, 6), dtype)
+    x = put(a, device)
+    assert_matches(hal.reshape(x.T, (3, 8)), a.T.reshape(3, 8))
+    assert_matches(hal.reshape(x[::-1, 1::2], (-1,)), a[::-1, 1::2].reshape(-1))
+    assert_matches(hal.reshape(x[:, ::2], (4, 1, 3)), a[:, ::2].reshape(4, 1, 3))  # a view: only unit dims added
+    assert_matches(hal.reshape(x[1:2, ::3], (2,)), a[1:2, ::3].reshape(2))
+    b = hal.broadcast_to(x[0], (2, 6))
+    assert_matches(hal.reshape(b, (3, 4)), np.broadcast_to(a[0], (2, 6)).reshape(3, 4))
+
+
+def test_reshape_copy_argument(device):
+    a = np.arange(6.0).reshape(2, 3)
+    x = put(a, device)
+    y = hal.reshape(x, (3, 2), copy=True)
+    x[...] = 0.0
+    assert_matches(y, a.reshape(3, 2))
+    with pytest.raises(ValueError):
+        hal.reshape(x.T, (6,), copy=False)  # a transposed view cannot be flattened without a copy
+    t = hal.reshape(x.T, (6,))
+    assert_matches(t, np.zeros(6))
+
+
+def test_reshape_empty_and_0d(device):
+    assert_matches(hal.reshape(hal.zeros((0, 3), device=device), (3, 0)), np.zeros((3, 0)))
+    assert_matches(hal.reshape(hal.zeros((0, 3), device=device), (-1, 3)), np.zeros((0, 3)))
+    assert_matches(hal.reshape(hal.asarray([7], device=device), ()), np.array(7))
+    assert_matches(hal.reshape(hal.asarray(7, device=device), (1, 1)), np.array([[7]]))
+
+
+@pytest.mark.parametrize("axes", [(0, 1, 2), (2, 0, 1), (1, 2, 0), (-1, -3, -2), (2, 1, 0)], ids=str)
+def test_permute_dims(device, axes):
+    a = data((2, 3, 4), hal.float32)
+    x = put(a, device)
+    assert_matches(hal.permute_dims(x, axes), np.transpose(a, axes), device=device)
+    assert_matches(hal.permute_dims(x[:, ::-1, 1:], axes), np.transpose(a[:, ::-1, 1:], axes))
+    # chained views and an op on them: the result is read through the permuted strides
+    assert_matches(hal.permute_dims(x, axes) + 1, np.transpose(a, axes) + np.float32(1))
+
+
+def test_transposes(device):
+    a = data((2, 3, 4), hal.int64)
+    x = put(a, device)
+    assert_matches(x.mT, np.swapaxes(a, -1, -2))
+    assert_matches(hal.matrix_transpose(x), np.swapaxes(a, -1, -2))
+    assert_matches(x[0].T, a[0].T)
+    assert_matches(x[0].T.T, a[0])
+    with pytest.raises(ValueError):
+        x.T
+    with pytest.raises(ValueError):
+        hal.matrix_transpose(x[0, 0])
+
+
+def test_permute_dims_errors(device):
+    x = hal.zeros((2, 3), device=device)
+    with pytest.raises(ValueError):
+        hal.permute_dims(x, (0, 0))
+    with pytest.raises(ValueError):
+        hal.permute_dims(x, (0,))
+    with pytest.raises(IndexError):
+        hal.permute_dims(x, (0, 2))
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2, -1, -2, -3], ids=str)
+def test_expand_dims(device, axis):
+    a = data((3, 4), hal.uint16)
+    assert_matches(hal.expand_dims(put(a, device), axis=axis), np.expand_dims(a, axis), device=device)
+    assert_matches(hal.expand_dims(put(a, device)[::2, ::-1], axis=axis), np.expand_dims(a[::2, ::-1], axis))
+
+
+def test_expand_dims_out_of_range(device):
+    with pytest.raises(IndexError):
+        hal.expand_dims(hal.zeros((3, 4), device=device), axis=3)
+    with pytest.raises(IndexError):
+        hal.expand_dims(hal.zeros((3, 4), device=device), axis=-4)
+
+
+@pytest.mark.parametrize("axis", [0, 2, -1, (0, 2), (0, -1, 2), (3,)], ids=str)
+def test_squeeze(device, axis):
+    a = data((1, 3, 1, 1), hal.int8)
+    assert_matches(hal.squeeze(put(a, device), axis=axis), np.squeeze(a, axis), device=device)
+
+
+def test_squeeze_errors(device):
+    x = hal.zeros((1, 3), device=device)
+    with pytest.raises(ValueError):
+        hal.squeeze(x, axis=1)
+    with pytest.raises(IndexError):
+        hal.squeeze(x, axis=2)
+    assert_matches(hal.squeeze(x[:, 1:2], axis=(0, 1)), np.array(0.0))
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1, -2], ids=str)
+def test_concat(device, axis):
+    parts = [data((2, 3), hal.float64, 1), data((2, 3), hal.float64, 2), data((2, 3), hal.float64, 3)]
+    if axis in (1, -1):
+        parts[1] = data((2, 5), hal.float64, 4)
+    else:
+        parts[1] = data((4, 3), hal.float64, 4)
+    out = hal.concat([put(p, device) for p in parts], axis=axis)
+    assert_matches(out, np.concatenate(parts, axis=axis), device=device)
+
+
+def test_concat_axis_none_and_views(device):
+    a, b = data((2, 3), hal.int32, 1), data((4,), hal.int32, 2)
+    x, y = put(a, device), put(b, device)
+    assert_matches(hal.concat([x, y], axis=None), np.concatenate([a, b], axis=None))
+    assert_matches(hal.concat([x.T, y[::2, None]], axis=None), np.concatenate([a.T, b[::2, None]], axis=None))
+    assert_matches(hal.concat((x[:, ::-1], x[:1], x[1:, :]), axis=0), np.concatenate([a[:, ::-1], a[:1], a[1:]]))
+    assert_matches(hal.concat([x]), a)
+    assert_matches(hal.concat([x, x[:0]]), a)  # an empty member
+
+
+def test_concat_promotes(device):
+    a, b = data((2,), hal.int8), data((3,), hal.uint8, 1)
+    out = hal.concat([put(a, device), put(b, device)])
+    assert_matches(out, np.concatenate([a.astype(np.int16), b.astype(np.int16)]))
+    f = data((2,), hal.float32, 2)
+    assert_matches(hal.concat([put(f, device), hal.asarray([1.5], device=device)]),
+                   np.concatenate([f.astype(np.float64), [1.5]]))
+    with pytest.raises(TypeError):
+        hal.concat([put(a, device), hal.ones(2, dtype=hal.bool, device=device)])
+
+
+def test_concat_errors(device):
+    x = hal.zeros((2, 3), device=device)
+    with pytest.raises(ValueError):
+        hal.concat([x, hal.zeros((2, 4), device=device)], axis=0)
+    with pytest.raises(ValueError):
+        hal.concat([x, hal.zeros((3,), device=device)])
+    with pytest.raises(ValueError):
+        hal.concat([])
+    with pytest.raises(ValueError):
+        hal.concat([hal.asarray(1.0, device=device)])  # 0-d arrays have no axis to join
+    with pytest.raises(IndexError):
+        hal.concat([x, x], axis=2)
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2, -1, -3], ids=str)
+def test_stack(device, axis):
+    parts = [data((2, 3), hal.int16, i) for i in range(3)]
+    assert_matches(hal.stack([put(p, device) for p in parts], axis=axis), np.stack(parts, axis=axis), device=device)
+
+
+def test_stack_views_promotion_and_errors(device):
+    a, b = data((3, 2), hal.uint8, 1), data((2, 3), hal.uint32, 2)
+    x, y = put(a, device), put(b, device)
+    assert_matches(hal.stack([x.T, y, y[::-1]], axis=1), np.stack([a.T, b, b[::-1]], axis=1).astype(np.uint32))
+    assert_matches(hal.stack([hal.asarray(1.0, device=device), hal.asarray(2.0, device=device)]), np.array([1.0, 2.0]))
+    with pytest.raises(ValueError):
+        hal.stack([x, y])
+    with pytest.raises(ValueError):
+        hal.stack([])
+
+
+@pytest.mark.parametrize("src, shape", [((3, 1), (2, 3, 4)), ((4,), (3, 4)), ((), (2, 2)), ((2, 1, 3), (2, 5, 3)),
+                                        ((1,), (0,)), ((3,), (3,))], ids=str)
+def test_broadcast_to(device, src, shape):
+    a = data(src, hal.int32)
+    out = hal.broadcast_to(put(a, device), shape)
+    assert_matches(out, np.broadcast_to(a, shape), device=device)
+    assert_matches(out * 2, np.broadcast_to(a, shape) * np.int32(2))
+
+
+def test_broadcast_to_errors(device):
+    x = hal.zeros((3, 2), device=device)
+    for shape in [(3,), (2, 2), (3, 3, 1), (4, 3, 3)]:
+        with pytest.raises(ValueError):
+            hal.broadcast_to(x, shape)
+
+
+def test_broadcast_arrays(device):
+    a, b, c = data((3, 1), hal.float32, 1), data((4,), hal.float32, 2), data((), hal.float32, 3)
+    out = hal.broadcast_arrays(put(a, device), put(b, device), put(c, device))
+    for got, ref in zip(out, np.broadcast_arrays(a, b, c)):
+        assert_matches(got, ref)
+    with pytest.raises(ValueError):
+        hal.broadcast_arrays(put(a, device), hal.zeros((2, 2), device=device))
