@@ -80,6 +80,8 @@ class Array:
     def __array__(self, dtype=None, copy=None):
         if copy is False and self._device.family != "numpy":
             raise ValueError(f"an array on {self._device} cannot be seen from the host without a copy")
+        if copy is False and dtype is not None and np.dtype(dtype) != self.dtype:
+            raise ValueError(f"copy=False, but converting {self.dtype} to {np.dtype(dtype)} needs a copy")
         host = self._device.to_host(self._data)
         if dtype is not None:
             host = host.astype(dtype, copy=False)

@@ -10,6 +10,9 @@ INTEGER = SIGNED + UNSIGNED
 FLOATING = [hal.float32, hal.float64]
 NUMERIC = INTEGER + FLOATING
 ALL = [hal.bool] + NUMERIC
+# Where a dtype matters only through its C type class, a sample: small signed, small
+# unsigned, int, and 64-bit unsigned (each dtype costs a kernel compile per device).
+SAMPLE_INT = [hal.int8, hal.uint16, hal.int32, hal.uint64]
 
 # Per floating dtype: (rtol, atol). Integers and bools compare exactly.
 TOLERANCE = {np.dtype(np.float32): (1e-5, 1e-6), np.dtype(np.float64): (1e-12, 1e-12)}

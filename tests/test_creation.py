@@ -114,10 +114,15 @@ def test_zeros_ones_default_dtype(device):
 
 
 @pytest.mark.parametrize("dtype", ALL, ids=str)
-def test_empty(device, dtype):
-    x = hal.empty((3, 0, 2) if dtype == hal.bool else (4, 5), dtype=dtype, device=device)
-    assert (x.shape, x.dtype, x.device) == (((3, 0, 2) if dtype == hal.bool else (4, 5)), dtype, device)
-    assert np.asarray(x).shape == x.shape
+@pytest.mark.parametrize("shape", [(4, 5), (3, 0, 2), ()], ids=str)
+def test_empty(device, dtype, shape):
+    x = hal.empty(shape, dtype=dtype, device=device)
+    assert (x.shape, x.dtype, x.device) == (shape, dtype, device)
+    host = np.asarray(x)
+    assert (host.shape, host.dtype) == (shape, dtype)
+
+
+def test_empty_default_dtype(device):
     y = hal.empty(7, device=device)
     assert (y.shape, y.dtype) == ((7,), hal.float64)
 
@@ -267,9 +272,18 @@ def test_astype(device, src, dst):
     a = cast_values(src, dst)
     with np.errstate(all="ignore"):
         expected = a.astype(dst)
-    out = hal.astype(put(a, device), dst)
-    assert_matches(out, expected, device=device)
-    assert_matches(hal.astype(put(a, device)[::-2], dst), expected[::-2])
+    assert_matches(hal.astype(put(a, device), dst), expected, device=device)
+
+
+@pytest.mark.parametrize("src, dst", [(hal.int8, hal.float64), (hal.float32, hal.uint16), (hal.bool, hal.int32),
+                                      (hal.float64, hal.bool)], ids=str)
+def test_astype_of_views(device, src, dst):
+    a = cast_values(src, dst)
+    with np.errstate(all="ignore"):
+        expected = a.astype(dst)
+    x = put(np.stack([a, a[::-1]]), device)
+    assert_matches(hal.astype(x[1, ::-2], dst), expected[::2])
+    assert_matches(hal.astype(x.T, dst), np.stack([expected, expected[::-1]]).T)
 
 
 def test_astype_float64_to_float32_rounds_and_overflows(device):

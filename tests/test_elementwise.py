@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import hal
-from helpers import ALL, FLOATING, INTEGER, NUMERIC, SIGNED, UNSIGNED, assert_matches, data, put
+from helpers import ALL, FLOATING, INTEGER, NUMERIC, SAMPLE_INT, SIGNED, UNSIGNED, assert_matches, data, put
 
 
 def standard_promotion(a, b):
@@ -36,21 +36,33 @@ def standard_promotion(a, b):
 @pytest.mark.parametrize("b", ALL, ids=str)
 @pytest.mark.parametrize("a", ALL, ids=str)
 def test_promotion_of_two_arrays(device, a, b):
-    x, y = put(data((2, 3), a, 1, positive=True), device), put(data((3,), b, 2, positive=True), device)
+    # Empty operands: the dtype rule for every pair without a kernel for each; the
+    # values of mixed pairs are checked below and in test_astype.
+    x, y = hal.zeros((0, 3), dtype=a, device=device), hal.zeros((3,), dtype=b, device=device)
     try:
         expected = standard_promotion(a, b)
     except TypeError:
-        with pytest.raises(TypeError):
-            hal.result_type(a, b)
-        with pytest.raises(TypeError):
-            hal.equal(x, y)
+        for fn in (hal.result_type, hal.equal, hal.where):
+            with pytest.raises(TypeError):
+                fn(x, y) if fn is not hal.where else fn(x == x, x, y)
         return
     assert hal.result_type(a, b) == hal.result_type(x, y) == expected
-    ref = np.asarray(x).astype(expected) == np.asarray(y).astype(expected)
-    assert_matches(hal.equal(x, y), ref, device=device)
+    assert (x == y).dtype == hal.bool and hal.where(x == x, x, y).dtype == expected
     if expected != hal.bool:
-        ref = np.asarray(x).astype(expected) + np.asarray(y).astype(expected)
-        assert_matches(x + y, ref, device=device)
+        assert (x + y).dtype == (y * x).dtype == hal.maximum(x, y).dtype == expected
+
+
+MIXED = [(hal.int8, hal.int64), (hal.uint8, hal.uint32), (hal.uint16, hal.uint64), (hal.int16, hal.int32),
+         (hal.uint8, hal.float32), (hal.int64, hal.float32), (hal.uint64, hal.float64), (hal.int8, hal.float64),
+         (hal.float32, hal.float64), (hal.int16, hal.uint8)]
+
+
+@pytest.mark.parametrize("a, b", MIXED, ids=str)
+def test_promotion_values(device, a, b):
+    x, y = put(data((2, 3), a, 1), device), put(data((3,), b, 2), device)
+    out = standard_promotion(a, b)
+    assert_matches(x + y, np.asarray(x).astype(out) + np.asarray(y).astype(out), device=device)
+    assert_matches(y < x, np.asarray(y).astype(out) < np.asarray(x).astype(out))
 
 
 @pytest.mark.parametrize("a, b", [(hal.int8, hal.uint8), (hal.int16, hal.uint16), (hal.int32, hal.uint32),
@@ -67,7 +79,7 @@ def test_mixed_sign_promotion_keeps_extreme_values(device, a, b):
     assert_matches(hal.maximum(x, y), np.maximum(ref_x, ref_y))
 
 
-@pytest.mark.parametrize("dtype", INTEGER, ids=str)
+@pytest.mark.parametrize("dtype", SAMPLE_INT, ids=str)
 def test_integer_array_with_float_array_takes_the_float_type(device, dtype):
     x = put(data((4,), dtype), device)
     y = put(data((4,), hal.float32, 3), device)
@@ -82,13 +94,11 @@ def test_python_int_keeps_the_array_dtype(device, dtype):
     x = put(a, device)
     s = dtype.type(3)
     assert_matches(x + 3, a + s)
-    assert_matches(3 + x, s + a)
-    assert_matches(x * 2, a * dtype.type(2))
     assert_matches(20 - x, dtype.type(20) - a)
     assert_matches(x == 3, a == s)
 
 
-@pytest.mark.parametrize("dtype", NUMERIC, ids=str)
+@pytest.mark.parametrize("dtype", SAMPLE_INT + FLOATING, ids=str)
 def test_python_float_with_array(device, dtype):
     a = data((5,), dtype, positive=True)
     out = dtype if dtype.kind == "f" else hal.float64  # integers: the device's default float
@@ -135,28 +145,34 @@ def test_python_scalar_kind_mismatch_raises(device):
 
 # -- binary operators ---------------------------------------------------------------
 
-# name -> (operator, reflected-capable hal function, NumPy reference, dtypes)
+# name -> (operator, hal function, NumPy reference, dtypes). Ops whose C code depends on
+# the width (division, powers, shifts) run on every dtype; the others on a sample.
+SAMPLE = SAMPLE_INT + FLOATING
 BINARY = {
-    "add": (operator.add, hal.add, np.add, NUMERIC),
-    "subtract": (operator.sub, hal.subtract, np.subtract, NUMERIC),
-    "multiply": (operator.mul, hal.multiply, np.multiply, NUMERIC),
-    "divide": (operator.truediv, hal.divide, np.divide, NUMERIC),
+    "add": (operator.add, hal.add, np.add, SAMPLE),
+    "subtract": (operator.sub, hal.subtract, np.subtract, SAMPLE),
+    "multiply": (operator.mul, hal.multiply, np.multiply, SAMPLE),
+    "divide": (operator.truediv, hal.divide, np.divide, SAMPLE),
     "floor_divide": (operator.floordiv, hal.floor_divide, np.floor_divide, NUMERIC),
     "remainder": (operator.mod, hal.remainder, np.remainder, NUMERIC),
     "pow": (operator.pow, hal.pow, np.power, NUMERIC),
-    "bitwise_and": (operator.and_, hal.bitwise_and, np.bitwise_and, [hal.bool] + INTEGER),
-    "bitwise_or": (operator.or_, hal.bitwise_or, np.bitwise_or, [hal.bool] + INTEGER),
-    "bitwise_xor": (operator.xor, hal.bitwise_xor, np.bitwise_xor, [hal.bool] + INTEGER),
+    "bitwise_and": (operator.and_, hal.bitwise_and, np.bitwise_and, [hal.bool, hal.int8, hal.uint64]),
+    "bitwise_or": (operator.or_, hal.bitwise_or, np.bitwise_or, [hal.bool, hal.uint16, hal.int32]),
+    "bitwise_xor": (operator.xor, hal.bitwise_xor, np.bitwise_xor, [hal.bool, hal.int8, hal.uint64]),
     "bitwise_left_shift": (operator.lshift, hal.bitwise_left_shift, np.left_shift, INTEGER),
     "bitwise_right_shift": (operator.rshift, hal.bitwise_right_shift, np.right_shift, INTEGER),
-    "equal": (operator.eq, hal.equal, np.equal, ALL),
-    "not_equal": (operator.ne, hal.not_equal, np.not_equal, ALL),
-    "less": (operator.lt, hal.less, np.less, NUMERIC),
-    "less_equal": (operator.le, hal.less_equal, np.less_equal, NUMERIC),
-    "greater": (operator.gt, hal.greater, np.greater, NUMERIC),
-    "greater_equal": (operator.ge, hal.greater_equal, np.greater_equal, NUMERIC),
+    "equal": (operator.eq, hal.equal, np.equal, [hal.bool] + SAMPLE),
+    "not_equal": (operator.ne, hal.not_equal, np.not_equal, [hal.bool, hal.int8, hal.uint64, hal.float32]),
+    "less": (operator.lt, hal.less, np.less, SAMPLE),
+    "less_equal": (operator.le, hal.less_equal, np.less_equal, [hal.int8, hal.uint64, hal.float64]),
+    "greater": (operator.gt, hal.greater, np.greater, [hal.uint16, hal.int32, hal.float32]),
+    "greater_equal": (operator.ge, hal.greater_equal, np.greater_equal, [hal.int8, hal.uint64, hal.float64]),
 }
 CASES = [pytest.param(name, dtype, id=f"{name}-{dtype}") for name, (*_, dts) in BINARY.items() for dtype in dts]
+# The operators with a Python scalar on either side, and the in-place forms: one integer
+# dtype, one floating, and bool where the op takes it.
+SCALAR_CASES = [pytest.param(name, dtype, id=f"{name}-{dtype}") for name, (*_, dts) in BINARY.items()
+                for dtype in (hal.bool, hal.int16, hal.float32) if dtype in dts or dtype == hal.int16]
 INPLACE = {operator.add: operator.iadd, operator.sub: operator.isub, operator.mul: operator.imul,
            operator.truediv: operator.itruediv, operator.floordiv: operator.ifloordiv,
            operator.mod: operator.imod, operator.pow: operator.ipow, operator.and_: operator.iand,
@@ -192,18 +208,25 @@ def result_dtype(name, dtype):
 @pytest.mark.parametrize("name, dtype", CASES)
 def test_binary(device, name, dtype):
     op, fn, ref, _ = BINARY[name]
+    a, b, _ = operands(name, dtype)
+    x, y = put(a, device), put(b, device)
+    expected = reference(ref, a, b, result_dtype(name, dtype))
+    assert_matches(fn(x, y), expected, device=device)
+    assert_matches(op(x, y), expected)
+
+
+@pytest.mark.parametrize("name, dtype", SCALAR_CASES)
+def test_binary_with_python_scalars(device, name, dtype):
+    op, fn, ref, _ = BINARY[name]
     a, b, s = operands(name, dtype)
     x, y = put(a, device), put(b, device)
     out = result_dtype(name, dtype)
-    expected = reference(ref, a, b, out)
-    assert_matches(fn(x, y), expected, device=device)
-    assert_matches(op(x, y), expected)
-    assert_matches(op(x, s), reference(ref, a, dtype.type(s), out))
+    assert_matches(op(x, s), reference(ref, a, dtype.type(s), out), device=device)
     assert_matches(op(s, y), reference(ref, dtype.type(s), b, out))  # reflected: y is a valid right operand
-    assert_matches(fn(x[1, 2], y), reference(ref, a[1, 2], b, out))  # 0-d with 1-d
+    assert_matches(fn(x[1, 2], s), reference(ref, a[1, 2], dtype.type(s), out))  # 0-d with a scalar
 
 
-@pytest.mark.parametrize("name, dtype", [c for c in CASES if BINARY[c.values[0]][0] in INPLACE])
+@pytest.mark.parametrize("name, dtype", [c for c in SCALAR_CASES if BINARY[c.values[0]][0] in INPLACE])
 def test_inplace(device, name, dtype):
     op, _, ref, _ = BINARY[name]
     a, b, s = operands(name, dtype)
@@ -388,7 +411,7 @@ def test_unary_float(device, name, dtype):
     assert_matches(getattr(hal, name)(put(a, device)), expected, device=device)
 
 
-@pytest.mark.parametrize("dtype", INTEGER, ids=str)
+@pytest.mark.parametrize("dtype", [hal.int8, hal.uint64], ids=str)
 @pytest.mark.parametrize("name", list(UNARY))
 def test_unary_integer(device, name, dtype):
     a = data((3, 4), dtype, positive=name in ("log", "sqrt"))
@@ -447,7 +470,7 @@ def test_maximum_minimum_propagate_nan(device, name, dtype):
     assert_matches(fn(put(a, device), 0.5), ref(a, dtype.type(0.5)))
 
 
-@pytest.mark.parametrize("dtype", INTEGER, ids=str)
+@pytest.mark.parametrize("dtype", SAMPLE_INT, ids=str)
 @pytest.mark.parametrize("name", ["maximum", "minimum"])
 def test_maximum_minimum_integer(device, name, dtype):
     a, b = data((3, 4), dtype, 1), data((4,), dtype, 2)

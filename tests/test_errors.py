@@ -28,7 +28,8 @@ def names_shapes(error, *shapes):
     return re.search(".*".join(re.escape(str(s).replace(" ", "")) for s in shapes), text) is not None
 
 
-@pytest.mark.parametrize("fn", [hal.add, hal.less, hal.logical_and, hal.maximum, hal.bitwise_xor], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("fn", [hal.add, hal.less, hal.logical_and, hal.maximum, hal.bitwise_xor],
+                         ids=lambda f: f.__name__)
 def test_shape_mismatch_names_both_shapes(device, fn):
     dtype = hal.bool if fn in (hal.logical_and, hal.bitwise_xor) else hal.float32
     x, y = hal.zeros((2, 3), dtype=dtype, device=device), hal.zeros((4,), dtype=dtype, device=device)
@@ -139,11 +140,12 @@ def no_fp64(device, monkeypatch):
 
 def test_float64_on_a_device_without_fp64(no_fp64):
     dev = no_fp64
-    creators = [lambda: hal.asarray(np.ones(3), device=dev), lambda: hal.asarray([1.0], dtype=hal.float64, device=dev),
-                lambda: hal.zeros(3, dtype=hal.float64, device=dev), lambda: hal.ones(2, dtype="float64", device=dev),
-                lambda: hal.empty(2, dtype=hal.float64, device=dev), lambda: hal.full(2, 1.0, dtype=hal.float64, device=dev),
-                lambda: hal.arange(3, dtype=hal.float64, device=dev), lambda: hal.eye(2, dtype=hal.float64, device=dev),
-                lambda: hal.linspace(0, 1, 3, dtype=hal.float64, device=dev)]
+    f64 = hal.float64
+    creators = [lambda: hal.asarray(np.ones(3), device=dev), lambda: hal.asarray([1.0], dtype=f64, device=dev),
+                lambda: hal.zeros(3, dtype=f64, device=dev), lambda: hal.ones(2, dtype="float64", device=dev),
+                lambda: hal.empty(2, dtype=f64, device=dev), lambda: hal.full(2, 1.0, dtype=f64, device=dev),
+                lambda: hal.arange(3, dtype=f64, device=dev), lambda: hal.eye(2, dtype=f64, device=dev),
+                lambda: hal.linspace(0, 1, 3, dtype=f64, device=dev)]
     for create in creators:
         with pytest.raises(hal.UnsupportedDTypeError, match=f"{dev.name}.*float64"):
             create()

@@ -31,6 +31,8 @@ def test_numpy_asarray_copy_semantics(device):
         shared = np.asarray(x, copy=False)
         shared[1] = 20
         assert_matches(x, np.array([1.0, 20.0]))
+        with pytest.raises(ValueError):
+            np.asarray(x, dtype=np.float32, copy=False)  # a conversion is a copy
     else:
         with pytest.raises(ValueError):
             np.asarray(x, copy=False)

@@ -36,9 +36,9 @@ def test_dtypes(device, dtype):
     assert_matches(put(a, device) @ put(b, device), a @ b)
 
 
-@pytest.mark.parametrize("t1, t2, out", [(hal.int8, hal.int16, hal.int16), (hal.int8, hal.uint8, hal.int16),
-                                         (hal.float32, hal.float64, hal.float64), (hal.int32, hal.float32, hal.float32)],
-                         ids=str)
+@pytest.mark.parametrize("t1, t2, out", [
+    (hal.int8, hal.int16, hal.int16), (hal.int8, hal.uint8, hal.int16), (hal.float32, hal.float64, hal.float64),
+    (hal.int32, hal.float32, hal.float32)], ids=str)
 def test_mixed_dtypes(device, t1, t2, out):
     a, b = whole((3, 4), t1, 1), whole((4, 2), t2, 2)
     assert_matches(put(a, device) @ put(b, device), a.astype(out) @ b.astype(out))

@@ -43,11 +43,8 @@ def test_dtypes(device, name, dtype):
     a = data((4, 7), dtype, positive=name == "prod")
     if name == "prod" and dtype.kind in "iu":
         a = a % 3 + 1  # 7 factors of at most 3 fit in every integer dtype
-    x = put(a, device)
-    fn = getattr(hal, name)
-    assert_matches(fn(x), reference(name, a))
-    assert_matches(fn(x, axis=1), reference(name, a, 1))
-    assert_matches(fn(x, axis=0, keepdims=True), reference(name, a, 0, True))
+    # one reduction per dtype (each is a kernel compile per device); the axes are test_axes's
+    assert_matches(getattr(hal, name)(put(a, device), axis=1, keepdims=True), reference(name, a, 1, True))
 
 
 @pytest.mark.parametrize("name", ["max", "min", "prod", "mean"])
@@ -81,13 +78,13 @@ def test_strided_views(device, name):
     a = data((6, 5, 8), hal.float64, positive=True)
     x = put(a, device)
     fn = getattr(hal, name)
-    views = [(x[::2, ::-1, 1:], a[::2, ::-1, 1:]), (hal.permute_dims(x, (2, 0, 1)), a.transpose(2, 0, 1)),
-             (x[1, :, ::3], a[1, :, ::3]), (x[..., 2:3], a[..., 2:3]),
-             (hal.broadcast_to(x[:1, 0, :], (3, 8)), np.broadcast_to(a[:1, 0, :], (3, 8)))]
+    # Each view's reduced lengths are 5 to 8, so they share one kernel per op (its
+    # work-group size follows the length); test_axes varies the axes.
+    views = [(x[::-1, ::2, 1:], a[::-1, ::2, 1:]), (hal.permute_dims(x, (2, 0, 1)), a.transpose(2, 0, 1)),
+             (x[:, 1:, ::-1], a[:, 1:, ::-1]), (x[2, ::-1, 1:7], a[2, ::-1, 1:7]),
+             (hal.broadcast_to(x[:1, 0, :], (6, 8)), np.broadcast_to(a[:1, 0, :], (6, 8)))]
     for v, ref in views:
-        for axis in (None, 0, -1, (0, 1)):
-            if axis == (0, 1) and v.ndim < 2:
-                continue
+        for axis in (0, -1):
             assert_matches(fn(v, axis=axis), reference(name, ref, axis))
             assert_matches(fn(v, axis=axis, keepdims=True), reference(name, ref, axis, True))
 
@@ -134,17 +131,18 @@ def test_nan_and_inf(device, dtype):
 @pytest.mark.parametrize("dtype", INTEGER, ids=str)
 def test_max_min_integer_extremes(device, dtype):
     info = np.iinfo(dtype)
-    a = np.array([[info.min, 0, info.max], [5, info.max, info.min], [1, 2, 3]], dtype)
+    a = np.array([[info.min, 0, info.max, 5, 1], [5, info.max, info.min, 2, 3], [1, 2, 3, info.min, info.max]], dtype)
     x = put(a, device)
-    for axis in (None, 0, 1):
-        assert_matches(hal.max(x, axis=axis), np.asarray(np.max(a, axis=axis)))
-        assert_matches(hal.min(x, axis=axis), np.asarray(np.min(a, axis=axis)))
+    for view, ref, axis in ((x, a, 1), (x.T, a.T, 0)):
+        assert_matches(hal.max(view, axis=axis), np.max(ref, axis=axis))
+        assert_matches(hal.min(view, axis=axis), np.min(ref, axis=axis))
 
 
-@pytest.mark.parametrize("dtype", NUMERIC, ids=str)
-def test_mean_dtype(device, dtype):
-    a = data((3, 6), dtype, positive=True)
-    assert_matches(hal.mean(put(a, device), axis=-1), reference("mean", a, -1))
+def launches(fn, *args, **kwargs):
+    """``fn``'s result and the number of kernels it launched."""
+    hal.reset_stats()
+    out = fn(*args, **kwargs)
+    return out, hal.stats()["kernel_launches"]
 
 
 @pytest.mark.parametrize("shape, axis", [((5000,), None), ((3, 4500), 1), ((4100, 2), 0), ((2, 2100, 2), (0, 1))],
@@ -154,7 +152,10 @@ def test_two_pass_reduction(device, shape, axis):
     a = data(shape, hal.float64, positive=True)
     i = data(shape, hal.int32, 1)
     x, y = put(a, device), put(i, device)
-    assert_matches(hal.sum(x, axis=axis), reference("sum", a, axis))
+    out, kernels = launches(hal.sum, x, axis=axis)
+    assert_matches(out, reference("sum", a, axis))
+    if device.family == "buffer" and len(shape) == 1:
+        assert kernels == 2, "a long row should be folded in two passes"
     assert_matches(hal.max(x, axis=axis), reference("max", a, axis))
     assert_matches(hal.min(y, axis=axis), reference("min", i, axis))
     assert_matches(hal.sum(y, axis=axis), reference("sum", i, axis))
@@ -167,7 +168,9 @@ def test_large_1d_sum(device, dtype):
     a = data((n,), dtype, positive=True)
     x = put(a, device)
     # float32 accumulates a million terms in a different order than NumPy's pairwise sum
-    assert_matches(hal.sum(x), reference("sum", a), rtol=1e-4 if dtype == hal.float32 else None)
+    out, kernels = launches(hal.sum, x)
+    assert_matches(out, reference("sum", a), rtol=1e-4 if dtype == hal.float32 else None)
+    assert kernels == (2 if device.family == "buffer" else 0), "the two-pass path"
     assert_matches(hal.max(x), reference("max", a))
     assert_matches(hal.mean(x), reference("mean", a), rtol=1e-4 if dtype == hal.float32 else None)
     assert_matches(hal.sum(x[::3]), reference("sum", a[::3]), rtol=1e-4 if dtype == hal.float32 else None)
