@@ -90,12 +90,13 @@ def contiguous_strides(shape: tuple) -> tuple:
 
 class Strided:
     """A view of a device buffer: shape, strides and offset counted in elements."""
-    __slots__ = ("buf", "shape", "strides", "offset", "dtype")
+    __slots__ = ("buf", "shape", "strides", "offset", "dtype", "writable")
 
     def __init__(self, buf: Buffer, shape: tuple, dtype: np.dtype, strides: tuple | None = None,
-                 offset: int = 0):
+                 offset: int = 0, writable: bool = True):
         self.buf, self.shape, self.dtype, self.offset = buf, shape, dtype, offset
         self.strides = contiguous_strides(shape) if strides is None else strides
+        self.writable = writable  # False for broadcast views, whose elements share memory
 
     @property
     def ndim(self) -> int:
@@ -111,7 +112,7 @@ class Strided:
                    if n != 1)
 
     def view(self, shape, strides, offset) -> "Strided":
-        return Strided(self.buf, tuple(shape), self.dtype, tuple(strides), offset)
+        return Strided(self.buf, tuple(shape), self.dtype, tuple(strides), offset, self.writable)
 
     def getitem(self, key: tuple) -> "Strided":
         """Basic indexing; ``key`` is already normalized to ints, slices and None with
@@ -142,7 +143,7 @@ class Strided:
         lead = len(shape) - self.ndim
         strides = [0] * lead + [0 if n == 1 and m != 1 else s
                                 for n, m, s in zip(self.shape, shape[lead:], self.strides)]
-        return self.view(shape, strides, self.offset)
+        return Strided(self.buf, tuple(shape), self.dtype, tuple(strides), self.offset, writable=False)
 
     def reshaped(self, shape: tuple) -> "Strided | None":
         """A view with the new shape, or None where the data would have to move."""

@@ -31,6 +31,9 @@ def astype_cpu(device, x, dtype):
 def assign(device, target, value):
     """Write ``value`` (an array broadcast to the target, or a scalar) into the view
     ``target``."""
+    if not target.writable:
+        raise ValueError("cannot write into a broadcast view: its elements share memory "
+                         "(read-only, as NumPy's broadcast_to views)")
     expr = "x0 != 0" if target.dtype == np.bool_ and getattr(value, "dtype", None) != np.bool_ else "x0"
     value_type = value.dtype if hasattr(value, "dtype") else target.dtype
     run_elementwise(device, expr, target, [value], [value_type])

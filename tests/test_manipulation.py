@@ -208,3 +208,9 @@ def test_broadcast_arrays(device):
         assert_matches(got, ref)
     with pytest.raises(ValueError):
         hal.broadcast_arrays(put(a, device), hal.zeros((2, 2), device=device))
+
+
+def test_writing_into_a_broadcast_view_raises(device):
+    x = hal.broadcast_to(hal.zeros((1, 3), device=device), (4, 3))
+    with pytest.raises(ValueError):
+        x[0, 0] = 1.0
