@@ -9,12 +9,8 @@ import time
 
 import numpy as np
 
-from hal.device import Device, DeviceInfo
+from hal.device import Device, DeviceInfo, Timing
 from hal.errors import OutOfMemoryError
-
-
-class Timing:
-    seconds: float = 0.0
 
 
 class CPUDevice(Device):

@@ -13,17 +13,13 @@ import numpy as np
 import pyopencl as cl
 
 from hal import cache, counters
-from hal.device import KIND_ORDER, BufferDevice, DeviceInfo
+from hal.device import KIND_ORDER, BufferDevice, DeviceInfo, Timing
 from hal.dialect import kernel_signatures, render
 from hal.errors import CompileError
 from hal.registry import BackendUnavailable
 
 _DTYPE_OF = {"i8": np.int8, "u8": np.uint8, "i16": np.int16, "u16": np.uint16, "i32": np.int32,
              "u32": np.uint32, "i64": np.int64, "u64": np.uint64, "f32": np.float32, "f64": np.float64}
-
-
-class Timing:
-    seconds: float = 0.0
 
 
 class OpenCLDevice(BufferDevice):

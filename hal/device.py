@@ -36,6 +36,11 @@ class DeviceInfo:
     local_memory: int    # bytes per work-group
 
 
+class Timing:
+    """What ``device.timer()`` yields: the device time of the enclosed work, set on exit."""
+    seconds: float = 0.0
+
+
 class Device:
     """One device of one backend. Subclasses implement the driver contract:
 

@@ -11,6 +11,7 @@ import numpy as np
 from hal.dispatch import register
 from hal.shapes import broadcast_shapes
 
+from .copy import copy
 from .templates import C_TYPE, program, run_elementwise
 
 MATMUL = """
@@ -82,6 +83,6 @@ def _batched(device, x, batch):
     if len(batch) == 0:
         return x.view((1,) + x.shape, (0,) + x.strides, x.offset)
     if not x.contiguous:
-        x = run_elementwise(device, "x0", device.empty(x.shape, x.dtype), [x], [x.dtype])
+        x = copy(device, x)
     return x.reshaped((math.prod(batch),) + x.shape[-2:])
 

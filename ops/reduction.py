@@ -10,6 +10,7 @@ import numpy as np
 
 from hal.dispatch import register
 
+from .copy import copy
 from .templates import C_TYPE, program, reduction_source, run_elementwise
 
 # name -> (the NumPy ufunc whose reduce is the reference, combine expression, identity)
@@ -46,7 +47,7 @@ def _kernel(name: str):
         rows, cols = math.prod(out_shape), math.prod(x.shape[a] for a in axes)
         moved = x.permute(tuple(kept) + tuple(axes))
         if not moved.contiguous:
-            moved = run_elementwise(device, "x0", device.empty(moved.shape, x.dtype), [moved], [x.dtype])
+            moved = copy(device, moved)
         out = device.empty(out_shape, dtype)
         if rows and cols:
             _reduce_rows(device, combine, identity, moved, rows, cols, out)
@@ -54,8 +55,7 @@ def _kernel(name: str):
             run_elementwise(device, "x0", out, [int(identity)], [dtype])
         if keepdims:
             out = out.view([1 if a in axes else n for a, n in enumerate(x.shape)],
-                           [0 if a in axes else s for a, s in zip(range(x.ndim), _expand(out.strides, axes, x.ndim))],
-                           out.offset)
+                           _expand(out.strides, axes, x.ndim), out.offset)
         return out
     return impl
 
