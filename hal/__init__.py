@@ -11,15 +11,19 @@ __array_api_version__ = "2025.12"
 
 from . import ops as _ops  # noqa: F401,E402  (registers every op's implementations)
 from ._array import Array, _operators  # noqa: E402
-from ._creation import (arange, asarray, empty, empty_like, eye, from_dlpack, full, full_like,  # noqa: E402
-                        linspace, ones, ones_like, zeros, zeros_like)
-from ._data_type import astype, can_cast, finfo, iinfo, isdtype, result_type  # noqa: E402
+# One module per function group of the standard, each with its __all__.
+from ._creation import *  # noqa: F401,F403,E402
+from ._data_type import *  # noqa: F401,F403,E402
 from ._elementwise import *  # noqa: F401,F403,E402
-from ._elementwise import where  # noqa: E402
-from ._linalg import matmul  # noqa: E402
-from ._manipulation import (broadcast_arrays, broadcast_to, concat, expand_dims, matrix_transpose,  # noqa: E402
-                            permute_dims, reshape, squeeze, stack)
-from ._statistical import max, mean, min, prod, sum  # noqa: E402
+from ._indexing_functions import *  # noqa: F401,F403,E402
+from ._info import *  # noqa: F401,F403,E402
+from ._linalg import *  # noqa: F401,F403,E402
+from ._manipulation import *  # noqa: F401,F403,E402
+from ._searching import *  # noqa: F401,F403,E402
+from ._set import *  # noqa: F401,F403,E402
+from ._sorting import *  # noqa: F401,F403,E402
+from ._statistical import *  # noqa: F401,F403,E402
+from ._utility import *  # noqa: F401,F403,E402
 from .device import Device, default_device, device, devices, get_default_device, set_default_device  # noqa: E402
 from .dtypes import (bool, float32, float64, int8, int16, int32, int64, uint8, uint16, uint32,  # noqa: E402
                      uint64)

@@ -13,6 +13,8 @@ from .device import Device, get_default_device
 from .device import device as as_device
 from .errors import DeviceError
 
+__all__ = ["arange", "asarray", "empty", "empty_like", "eye", "from_dlpack", "full", "full_like", "linspace", "ones", "ones_like", "zeros", "zeros_like"]
+
 _PY_KIND = {builtins.bool: "b", int: "i", float: "f"}
 
 

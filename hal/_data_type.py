@@ -7,6 +7,8 @@ from . import dtypes
 from ._array import Array
 from .device import device as as_device
 
+__all__ = ["astype", "can_cast", "finfo", "iinfo", "isdtype", "result_type"]
+
 
 def astype(x: Array, dtype, /, *, copy: bool = True, device=None) -> Array:
     """``x`` converted to ``dtype`` (and moved to ``device``), on the device."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 from . import dtypes
 from ._array import Array, same_device
 
+__all__ = ["matmul"]
+
 
 def matmul(x1: Array, x2: Array, /) -> Array:
     """The matrix product with the standard's rules: 1-D operands gain and then lose a

@@ -11,6 +11,8 @@ from . import dtypes
 from ._array import Array, same_device
 from .shapes import broadcast_shapes, normalize_axis
 
+__all__ = ["broadcast_arrays", "broadcast_to", "concat", "expand_dims", "matrix_transpose", "permute_dims", "reshape", "squeeze", "stack"]
+
 
 def _numpy(x: Array) -> bool:
     return x._device.family == "numpy"

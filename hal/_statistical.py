@@ -8,6 +8,8 @@ from . import dtypes
 from ._array import Array
 from .shapes import normalize_axes
 
+__all__ = ["max", "mean", "min", "prod", "sum"]
+
 
 def _accumulator(x: Array, dtype):
     """sum and prod accumulate small integers in the default integer of their signedness
