@@ -48,7 +48,7 @@ def can_cast(from_, to, /) -> bool:
 
 def finfo(type, /):
     dtype = type.dtype if isinstance(type, Array) else dtypes.as_dtype(type)
-    if dtype.kind != "f":
+    if dtype.kind not in "fc":
         raise TypeError(f"finfo takes a floating dtype, not {dtype}")
     return np.finfo(dtype)
 

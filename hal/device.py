@@ -16,6 +16,7 @@ import numpy as np
 
 from . import counters, dispatch, registry
 from .dtypes import ALL as _ALL_DTYPES
+from .dtypes import COMPLEX
 from .errors import DeviceError, UnsupportedDTypeError
 from .memory import Pool, Strided
 
@@ -57,7 +58,7 @@ class Device:
         self.fingerprint = fingerprint
         self._impls: dict = {}
         self.programs: dict = {}  # compiled kernels, see ops.templates.program
-        self.dtypes = tuple(d for d in _ALL_DTYPES if d != np.float64 or info.fp64)
+        self.dtypes = tuple(d for d in _ALL_DTYPES if d not in (np.float64, np.complex128) or info.fp64)
 
     def impl(self, op: str):
         """The implementation of ``op`` here (memoized dispatch)."""
@@ -157,6 +158,7 @@ class BufferDevice(Device):
 
     def __init__(self, *args):
         super().__init__(*args)
+        self.dtypes = tuple(d for d in self.dtypes if d not in COMPLEX)  # TODO(issue 3): complex kernels
         self.pool = Pool(self.name, self.alloc, self.free)
 
     def empty(self, shape: tuple, dtype) -> Strided:

@@ -16,12 +16,16 @@ bool = np.dtype("bool")  # noqa: A001  (the standard's name)
 int8, int16, int32, int64 = (np.dtype(f"int{b}") for b in (8, 16, 32, 64))
 uint8, uint16, uint32, uint64 = (np.dtype(f"uint{b}") for b in (8, 16, 32, 64))
 float32, float64 = np.dtype("float32"), np.dtype("float64")
+complex64, complex128 = np.dtype("complex64"), np.dtype("complex128")
 
 SIGNED = (int8, int16, int32, int64)
 UNSIGNED = (uint8, uint16, uint32, uint64)
 INTEGER = SIGNED + UNSIGNED
-FLOATING = (float32, float64)
-NUMERIC = INTEGER + FLOATING
+REAL_FLOATING = (float32, float64)
+COMPLEX = (complex64, complex128)
+FLOATING = REAL_FLOATING + COMPLEX
+REAL = INTEGER + REAL_FLOATING
+NUMERIC = REAL + COMPLEX
 ALL = (bool,) + NUMERIC
 
 # Kinds that ops accept, named as the standard's function signatures name them.
@@ -30,15 +34,17 @@ KINDS = {
     "signed integer": SIGNED,
     "unsigned integer": UNSIGNED,
     "integral": INTEGER,
-    "real floating": FLOATING,
-    "complex floating": (),  # a kind the standard names; hal has no complex dtypes
-    "real numeric": NUMERIC,
+    "real floating": REAL_FLOATING,
+    "complex floating": COMPLEX,
+    "real numeric": REAL,
     "numeric": NUMERIC,
     "integer or boolean": (bool,) + INTEGER,
+    "floating": FLOATING,
     "any": ALL,
 }
 
 _promotions: dict = {}
+_PRECISION = {float32: 4, float64: 8, complex64: 4, complex128: 8}  # bytes per real component
 
 
 def result_type(a: np.dtype, b: np.dtype) -> np.dtype:
@@ -57,6 +63,9 @@ def _promote(a: np.dtype, b: np.dtype) -> np.dtype:
         raise TypeError(f"{a} and {b} cannot be promoted together: bool mixes with no number type")
     if uint64 in (a, b) and (a in SIGNED or b in SIGNED):  # NumPy would say float64
         raise TypeError(f"{a} and {b} have no common integer type: no signed type holds every uint64")
+    if a in COMPLEX or b in COMPLEX:  # complex with a real type keeps the wider precision
+        wide = max(_PRECISION.get(a, 4), _PRECISION.get(b, 4))
+        return complex128 if wide == 8 else complex64
     if a in FLOATING or b in FLOATING:
         return max((d for d in (a, b) if d in FLOATING), key=lambda d: d.itemsize)
     return np.promote_types(a, b)
