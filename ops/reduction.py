@@ -5,13 +5,14 @@ unit has work."""
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
 from hal.dispatch import register
 
 from .copy import copy
-from .templates import C_TYPE, program, reduction_source, run_elementwise
+from .templates import C_TYPE, program, run_elementwise
 
 # name -> (the NumPy ufunc whose reduce is the reference, combine expression, identity)
 REDUCTIONS = {
@@ -25,6 +26,36 @@ REDUCTIONS = {
 _INTEGER_COMBINE = {"max": "a > b ? a : b", "min": "a < b ? a : b"}
 _WG = 256          # work-items folding one row on a device with work-groups
 _SPLIT_ROWS = 64   # fewer output rows than this and long rows: fold in two passes
+
+
+@lru_cache(maxsize=None)
+def reduction_source(in_t: str, acc_t: str, out_t: str, combine: str, init: str) -> str:
+    """A kernel ``reduce``: work-group ``g`` folds segment ``g % chunks`` (``chunk``
+    values) of row ``g / chunks`` of a contiguous (rows, cols) array.
+
+    Each work-item folds a strided slice of the segment, then the group folds its
+    partial results in local memory (``WG`` items, a power of two). With a work-group of
+    one item (the C target) the same code folds the whole segment in one item.
+    ``combine`` is an expression of ``a`` and ``b``; ``init`` may read ``p[begin]``."""
+    return f"""
+INLINE {acc_t} combine({acc_t} a, {acc_t} b) {{ return {combine}; }}
+KERNEL void reduce(GLOBAL {out_t} *out, i64 out_off, GLOBAL const {in_t} *x, i64 x_off,
+                   i64 cols, i64 chunk, i64 chunks) {{
+    LOCAL {acc_t} partial[WG];
+    i64 g = GROUP_ID(0), lid = LOCAL_ID(0), wg = LOCAL_SIZE(0);
+    i64 begin = (g % chunks) * chunk, end = begin + chunk < cols ? begin + chunk : cols;
+    GLOBAL const {in_t} *p = x + x_off + (g / chunks) * cols;
+    {acc_t} acc = {init};
+    for (i64 c = begin + lid; c < end; c += wg) acc = combine(acc, ({acc_t})p[c]);
+    partial[lid] = acc;
+    BARRIER();
+    for (i64 step = wg / 2; step > 0; step /= 2) {{
+        if (lid < step) partial[lid] = combine(partial[lid], partial[lid + step]);
+        BARRIER();
+    }}
+    if (lid == 0) out[out_off + g] = ({out_t})partial[0];
+}}
+"""
 
 
 def _cpu(name: str):

@@ -1,5 +1,6 @@
-"""Kernel templates: the generated kernels (elementwise over broadcast strided operands,
-row reductions) and the launch helpers every "buffer" backend shares.
+"""Kernel templates: the generated elementwise kernel (over broadcast strided operands),
+the dtype-to-C-type map with its conversions, and the launch helper every "buffer"
+backend shares.
 
 Sources are generated once per specialization (memoized), so a steady-state launch
 costs a dict lookup for the source, one for the compiled program, and the launch.
@@ -15,6 +16,16 @@ from hal.memory import Strided
 C_TYPE = {np.dtype(k): v for k, v in {
     "bool": "u8", "int8": "i8", "uint8": "u8", "int16": "i16", "uint16": "u16", "int32": "i32",
     "uint32": "u32", "int64": "i64", "uint64": "u64", "float32": "f32", "float64": "f64"}.items()}
+
+
+def convert(expr: str, src: np.dtype, dst: np.dtype) -> str:
+    """A C expression converting ``expr`` of dtype ``src`` into ``dst``, as NumPy's
+    ``astype`` does. Use it wherever a kernel changes a value's type."""
+    if src == dst:
+        return f"({expr})"
+    if dst == np.bool_:
+        return f"(({expr}) != 0)"
+    return f"(({C_TYPE[dst]})({expr}))"
 
 
 def program(device, source: str, name: str, **defines):
@@ -108,33 +119,3 @@ def run_elementwise(device, expr: str, out: Strided, inputs: list, value_types: 
     group = min(_EW_GROUP, device.info.max_work_group)
     program(device, source, "ew")((n,), (group,), *head, *args, *tail)
     return out
-
-
-@lru_cache(maxsize=None)
-def reduction_source(in_t: str, acc_t: str, out_t: str, combine: str, init: str) -> str:
-    """A kernel ``reduce``: work-group ``g`` folds segment ``g % chunks`` (``chunk``
-    values) of row ``g / chunks`` of a contiguous (rows, cols) array.
-
-    Each work-item folds a strided slice of the segment, then the group folds its
-    partial results in local memory (``WG`` items, a power of two). With a work-group of
-    one item (the C target) the same code folds the whole segment in one item.
-    ``combine`` is an expression of ``a`` and ``b``; ``init`` may read ``p[begin]``."""
-    return f"""
-INLINE {acc_t} combine({acc_t} a, {acc_t} b) {{ return {combine}; }}
-KERNEL void reduce(GLOBAL {out_t} *out, i64 out_off, GLOBAL const {in_t} *x, i64 x_off,
-                   i64 cols, i64 chunk, i64 chunks) {{
-    LOCAL {acc_t} partial[WG];
-    i64 g = GROUP_ID(0), lid = LOCAL_ID(0), wg = LOCAL_SIZE(0);
-    i64 begin = (g % chunks) * chunk, end = begin + chunk < cols ? begin + chunk : cols;
-    GLOBAL const {in_t} *p = x + x_off + (g / chunks) * cols;
-    {acc_t} acc = {init};
-    for (i64 c = begin + lid; c < end; c += wg) acc = combine(acc, ({acc_t})p[c]);
-    partial[lid] = acc;
-    BARRIER();
-    for (i64 step = wg / 2; step > 0; step /= 2) {{
-        if (lid < step) partial[lid] = combine(partial[lid], partial[lid + step]);
-        BARRIER();
-    }}
-    if (lid == 0) out[out_off + g] = ({out_t})partial[0];
-}}
-"""

@@ -6,7 +6,8 @@ import pytest
 from cuda_compile import compile_cuda, compilers, supports
 from hal.dialect import render
 from hal.ops import elementwise, linalg, reduction
-from hal.ops.templates import C_TYPE, elementwise_source, reduction_source
+from hal.ops.reduction import reduction_source
+from hal.ops.templates import C_TYPE, elementwise_source
 
 ARCHS = ("sm_70", "sm_80", "sm_90")
 _SAMPLE = {"bool": np.dtype("bool"), "int": np.dtype("int32"), "uint": np.dtype("uint8"),
