@@ -183,3 +183,12 @@ class BufferDevice(Device):
             counters.count("device_to_host")
             counters.count("bytes_to_host", host.nbytes)
         return host
+
+    def read_size(self, payload: Strided) -> int:
+        """The one integer in ``payload``: how an op with a data-dependent output shape
+        (nonzero, unique, boolean masks) learns its size. Counted as a ``size_reads``,
+        not as a data transfer: the array data stays on the device."""
+        host = np.empty((), payload.dtype)
+        self.copyout(host, payload.buf.handle, payload.offset * payload.dtype.itemsize)
+        counters.count("size_reads")
+        return int(host)
