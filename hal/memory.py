@@ -136,6 +136,13 @@ class Strided:
         strides.extend(self.strides[dim:])
         return self.view(shape, strides, offset)
 
+    def components(self) -> "Strided":
+        """A complex array seen as its real components: shape ``shape + (2,)`` of the
+        real dtype (real part at ``[..., 0]``, imaginary at ``[..., 1]``), no copy."""
+        real = np.dtype(f"f{self.dtype.itemsize // 2}")
+        return Strided(self.buf, self.shape + (2,), real, tuple(2 * s for s in self.strides) + (1,),
+                       2 * self.offset, self.writable)
+
     def permute(self, axes: tuple) -> "Strided":
         return self.view([self.shape[a] for a in axes], [self.strides[a] for a in axes], self.offset)
 
