@@ -2,4 +2,66 @@
 searchsorted, which shares their kernels."""
 from __future__ import annotations
 
-__all__ = []
+from . import dtypes
+from ._array import Array, same_device
+from ._creation import asarray, scalar_operand
+from ._data_type import astype
+from .shapes import normalize_axis
+
+__all__ = ["argsort", "searchsorted", "sort"]
+
+_SORTABLE = (dtypes.bool,) + dtypes.REAL
+
+
+def _check(name: str, x, axis: int):
+    if not isinstance(x, Array):
+        raise TypeError(f"{name} expects a hal array, got {type(x).__name__}")
+    if x.dtype not in _SORTABLE:
+        raise TypeError(f"{name} requires real-valued (or bool) dtypes, got {x.dtype}: "
+                        f"complex numbers have no order")
+    if x.ndim == 0:
+        raise ValueError(f"{name} needs at least one dimension; got a 0-d array")
+    return normalize_axis(axis, x.ndim)
+
+
+def sort(x: Array, /, *, axis: int = -1, descending: bool = False, stable: bool = True) -> Array:
+    """A sorted copy of ``x`` along ``axis`` (NaNs last, first when ``descending``).
+    hal's sorts are always stable."""
+    axis = _check("sort", x, axis)
+    return Array._new(x._device.impl("sort")(x._device, x._data, axis, descending, stable), x._device)
+
+
+def argsort(x: Array, /, *, axis: int = -1, descending: bool = False, stable: bool = True) -> Array:
+    """The int64 indices that sort ``x`` along ``axis``; equal values keep their
+    original order, ascending or descending."""
+    axis = _check("argsort", x, axis)
+    return Array._new(x._device.impl("argsort")(x._device, x._data, axis, descending, stable), x._device)
+
+
+def searchsorted(x1: Array, x2, /, *, side: str = "left", sorter: Array | None = None) -> Array:
+    """Indices at which to insert ``x2`` (an array or a Python scalar) into the sorted
+    1-D ``x1`` to keep it sorted ("Searching Functions"); int64, ``x2``'s shape. With
+    ``sorter``, ``x1[sorter]`` is the sorted array."""
+    if not isinstance(x1, Array):
+        raise TypeError(f"searchsorted expects a hal array x1, got {type(x1).__name__}")
+    if x1.ndim != 1:
+        raise ValueError(f"searchsorted needs a 1-D x1, got shape {x1.shape}")
+    if side not in ("left", "right"):
+        raise ValueError(f"side is 'left' or 'right', not {side!r}")
+    if x1.dtype not in dtypes.REAL:
+        raise TypeError(f"searchsorted requires real-valued dtypes, got {x1.dtype}")
+    device = x1._device
+    if isinstance(x2, Array):
+        same_device(x1, x2)
+        dtype = dtypes.result_type(x1.dtype, x2.dtype)
+    else:
+        dtype = scalar_operand(x2, x1.dtype, device)
+        x2 = asarray(x2, dtype=dtype, device=device)
+    if sorter is not None:
+        same_device(x1, sorter)
+        if sorter.dtype not in dtypes.INTEGER or sorter.shape != x1.shape:
+            raise ValueError(f"sorter must be an integer array of x1's shape {x1.shape}, "
+                             f"got {sorter.dtype} {sorter.shape}")
+        sorter = astype(sorter, dtypes.int64, copy=False)._data
+    x1, x2 = astype(x1, dtype, copy=False), astype(x2, dtype, copy=False)
+    return Array._new(device.impl("searchsorted")(device, x1._data, x2._data, side, sorter), device)
