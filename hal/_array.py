@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._indexing import normalize_key
+from ._indexing import advanced_kind, normalize_key
 from .errors import DeviceError
 
 _DLPACK_CPU = 1
@@ -139,9 +139,17 @@ class Array:
 
     # -- indexing ----------------------------------------------------------
     def __getitem__(self, key) -> "Array":
+        kind = advanced_kind(key)
+        if kind:
+            from ._indexing_functions import getitem_array
+            return getitem_array(self, key, kind)
         return Array._new(_view(self, normalize_key(key, self.shape)), self._device)
 
     def __setitem__(self, key, value):
+        kind = advanced_kind(key)
+        if kind:
+            from ._indexing_functions import setitem_array
+            return setitem_array(self, key, kind, value)
         from ._creation import operand
         target = _view(self, normalize_key(key, self.shape))
         value = operand(value, self.dtype, self._device)

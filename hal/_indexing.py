@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import operator
 
+import numpy as np
+
 
 def normalize_key(key, shape: tuple) -> tuple:
     """``key`` as a tuple of ints, slices and None, one int or slice per dimension,
@@ -46,3 +48,45 @@ def _is_int(k) -> bool:
         return True
     except TypeError:
         return False
+
+
+# -- array indices: "Boolean Array Indexing" and "Integer Array Indexing" ----------------
+def advanced_kind(key) -> str | None:
+    """"mask" for a sole boolean array index, "integer" for a tuple of integers and
+    integer arrays (at least one array), None for basic indexing."""
+    from ._array import Array
+    parts = key if isinstance(key, tuple) else (key,)
+    arrays = [k for k in parts if isinstance(k, Array)]
+    if not arrays:
+        return None
+    if any(a.dtype == np.bool_ for a in arrays):
+        if len(parts) != 1:
+            raise IndexError("a boolean array index must be the sole index (no integers, slices, "
+                             "'...' or None beside it)")
+        return "mask"
+    if any(a.dtype.kind not in "iu" for a in arrays):
+        raise IndexError(f"array indices must be integer or bool arrays, not {arrays[0].dtype}")
+    return "integer"
+
+
+def check_mask(mask, shape: tuple) -> None:
+    """The standard's rules: ``mask`` has at most ``len(shape)`` dimensions, each equal
+    to the indexed one or 0."""
+    if mask.ndim > len(shape) or any(m not in (n, 0) for m, n in zip(mask.shape, shape)):
+        raise IndexError(f"a boolean index of shape {mask.shape} does not match an array of shape {shape}")
+
+
+def integer_key(key, shape: tuple) -> list:
+    """``key`` (integers and integer arrays, an optional trailing ``...``) as a list of
+    one entry per leading dimension indexed; integers are bounds-checked."""
+    from ._array import Array
+    parts = list(key) if isinstance(key, tuple) else [key]
+    if parts and parts[-1] is Ellipsis:
+        parts.pop()
+    for k in parts:
+        if not (isinstance(k, Array) or _is_int(k)):
+            raise IndexError("hal combines integer arrays only with integers (and a trailing '...'): "
+                             f"got {type(k).__name__}; index in two steps instead")
+    if len(parts) > len(shape):
+        raise IndexError(f"too many indices ({len(parts)}) for an array of {len(shape)} dimensions")
+    return [k if isinstance(k, Array) else normalize_key(k, shape[d:d + 1])[0] for d, k in enumerate(parts)]

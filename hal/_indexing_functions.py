@@ -7,6 +7,7 @@ import math
 from . import dtypes
 from ._array import Array, same_device
 from ._data_type import astype
+from ._indexing import check_mask, integer_key
 from ._manipulation import broadcast_to, reshape
 from .shapes import broadcast_shapes, normalize_axis
 
@@ -77,3 +78,122 @@ def take_along_axis(x: Array, indices: Array, /, *, axis: int = -1) -> Array:
     if x.ndim == 0:
         raise ValueError("take_along_axis needs at least one dimension")
     return gather(x, normalize_axis(axis, x.ndim), indices)
+
+
+# -- x[key] and x[key] = value with array indices (the standard's "Indexing") ------------
+def getitem_array(x: Array, key, kind: str) -> Array:
+    """``x[key]`` for a boolean mask (``kind="mask"``) or integer arrays ("integer")."""
+    if kind == "mask":
+        x, mask = _masked(x, key)
+        rest = x.shape[mask.ndim:]
+        if mask.size == 0:
+            return Array._new(x._device.empty((0,) + rest, x.dtype), x._device)
+        rows = nonzero(reshape(mask, (-1,)))[0]
+        return take(reshape(x, (mask.size,) + rest), rows, axis=0)
+    parts = integer_key(key, x.shape)
+    if x._device.family == "numpy":  # NumPy's own vectorized indexing, with its bounds checks
+        return Array._new(x._data[tuple(_payload(k) for k in parts) + (Ellipsis,)], x._device)
+    flat, rest = _flat_index(x, parts), x.shape[len(parts):]
+    out = take(reshape(x, (-1,) + rest), reshape(flat, (-1,)), axis=0)
+    return reshape(out, flat.shape + rest)
+
+
+def setitem_array(x: Array, key, kind: str, value) -> None:
+    """``x[key] = value`` for a boolean mask or integer arrays; ``value`` broadcasts to
+    ``x[key]``'s shape. With duplicate integer indices, which value lands is unspecified."""
+    from ._creation import operand
+    if isinstance(value, Array):
+        same_device(x, value)
+        value = astype(value, x.dtype, copy=False)
+    else:
+        value = operand(value, x.dtype, x._device)  # checks the scalar's kind and range
+    shape = value.shape if isinstance(value, Array) else ()
+    if kind == "mask":
+        target, mask = _masked(x, key)
+        rest = target.shape[mask.ndim:]
+        if mask.size and (len(shape) <= len(rest) or shape[0] == 1):  # one value row: no compaction
+            _where_into(target, mask, rest, value, shape[1:] if len(shape) > len(rest) else shape)
+            return
+        rows = nonzero(reshape(mask, (-1,)))[0] if mask.size else None
+        _check_value(shape, (0 if rows is None else rows.size,) + rest)
+        if rows is not None and rows.size:
+            _scatter_rows(target, mask.size, rest, rows, value)
+        return
+    parts = integer_key(key, x.shape)
+    if x._device.family == "numpy":
+        flat_shape = broadcast_shapes(*(k.shape for k in parts if isinstance(k, Array)))
+        _check_value(shape, flat_shape + x.shape[len(parts):])
+        x._data[tuple(_payload(k) for k in parts) + (Ellipsis,)] = _payload(value)
+        return
+    flat, rest = _flat_index(x, parts), x.shape[len(parts):]
+    _check_value(shape, flat.shape + rest)
+    if flat.size and math.prod(rest):
+        _scatter_rows(x, math.prod(x.shape[:len(parts)]), rest, reshape(flat, (-1,)), value)
+
+
+def _payload(k):
+    return k._data if isinstance(k, Array) else k
+
+
+def _check_value(shape: tuple, selection: tuple) -> None:
+    if broadcast_shapes(shape, selection) != selection:
+        raise ValueError(f"cannot assign an array of shape {shape} to a selection of shape {selection}")
+
+
+def _masked(x: Array, key):
+    """(``x``, mask) with the standard's checks; a 0-d mask indexes a new leading axis."""
+    mask = key[0] if isinstance(key, tuple) else key
+    same_device(x, mask)
+    check_mask(mask, x.shape)
+    if mask.ndim == 0:
+        return x[None], reshape(mask, (1,))
+    return x, mask
+
+
+def _flat_index(x: Array, parts: list) -> Array:
+    """The row-major position of each index tuple among ``x``'s leading
+    ``len(parts)`` dimensions (negative indices counted from each axis's end)."""
+    from ._elementwise import where
+    flat = 0
+    for k, n in zip(parts, x.shape):
+        if isinstance(k, Array):
+            k = astype(k, dtypes.int64, copy=False)
+            k = where(k < 0, k + n, k)
+        flat = flat * n + k
+    return flat
+
+
+def _where_into(target: Array, mask: Array, rest: tuple, value, value_rest: tuple) -> None:
+    _check_value(value_rest, rest)
+    cond = broadcast_to(reshape(mask, mask.shape + (1,) * len(rest)), target.shape)
+    if isinstance(value, Array):
+        value = broadcast_to(reshape(value, value_rest), target.shape)._data
+    target._device.impl("where_into")(target._device, target._data, cond._data, value)
+
+
+def _scatter_rows(target: Array, rows: int, rest: tuple, index: Array, value) -> None:
+    """Write ``value`` (broadcast to ``(index.size,) + rest``) into rows ``index`` of
+    ``target`` seen as ``(rows,) + rest``, in place."""
+    device, inner, m = target._device, math.prod(rest), index.size
+    view = _view3(target, rows, inner)
+    if view is None:  # no such view of this layout: scatter into a copy, then write it back
+        staged = astype(target, target.dtype, copy=True)
+        _scatter_rows(staged, rows, rest, index, value)
+        target[...] = staged
+        return
+    idx = broadcast_to(reshape(index, (1, m, 1)), (1, m, inner))
+    if isinstance(value, Array):
+        value = reshape(broadcast_to(value, (m,) + rest), (1, m, inner))._data
+    device.impl("scatter")(device, view, idx._data, value)
+
+
+def _view3(x: Array, rows: int, inner: int):
+    """``x``'s payload as a (1, rows, inner) view sharing its memory, or None."""
+    if x._device.family == "numpy":
+        view = x._data.view()
+        try:
+            view.shape = (1, rows, inner)
+        except AttributeError:
+            return None
+        return view
+    return x._data.reshaped((1, rows, inner))
