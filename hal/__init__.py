@@ -30,6 +30,7 @@ from .dtypes import (bool, complex64, complex128, float32, float64, int8, int16,
 from .errors import (CompileError, DeviceError, HostFallbackWarning, OutOfMemoryError,  # noqa: E402
                      UnsupportedDTypeError)
 from .counters import reset_stats, stats  # noqa: E402
+from . import fft, linalg  # noqa: E402
 
 _operators()
 

@@ -1,34 +1,96 @@
-"""Linear algebra functions ("Linear Algebra Functions", array API 2025.12): matmul."""
+"""Linear algebra functions ("Linear Algebra Functions", array API 2025.12): matmul,
+matrix_transpose, tensordot, vecdot. Each is a matmul on the device after views
+(permutes, reshapes, broadcasts)."""
 from __future__ import annotations
+
+import math
+import operator
 
 from . import dtypes
 from ._array import Array, same_device
+from ._manipulation import broadcast_to, matrix_transpose, permute_dims, reshape
+from .shapes import broadcast_shapes, normalize_axis
 
-__all__ = ["matmul"]
+__all__ = ["matmul", "matrix_transpose", "tensordot", "vecdot"]
+
+
+def _operands(name: str, x1, x2):
+    """The device and the promoted numeric dtype of two hal arrays."""
+    if not (isinstance(x1, Array) and isinstance(x2, Array)):
+        raise TypeError(f"{name} expects two hal arrays, got {type(x1).__name__} and {type(x2).__name__}")
+    device = same_device(x1, x2)
+    dtype = dtypes.result_type(x1.dtype, x2.dtype)
+    dtypes.check_kind(dtype, "numeric", name)
+    return device, dtype
+
+
+def _cast(x: Array, dtype):
+    return x._data if x.dtype == dtype else x._device.impl("astype")(x._device, x._data, dtype)
 
 
 def matmul(x1: Array, x2: Array, /) -> Array:
-    """The matrix product with the standard's rules: 1-D operands gain and then lose a
-    dimension, batch dimensions broadcast, the contracted sizes must match."""
-    if not (isinstance(x1, Array) and isinstance(x2, Array)):
-        raise TypeError("matmul expects two hal arrays")
-    device = same_device(x1, x2)
+    """"matmul": 1-D operands gain and then lose a dimension, batch dimensions
+    broadcast, the contracted sizes must match (ValueError)."""
+    device, dtype = _operands("matmul", x1, x2)
     if x1.ndim == 0 or x2.ndim == 0:
         raise ValueError("matmul does not take 0-d arrays; use multiply")
-    dtype = dtypes.result_type(x1.dtype, x2.dtype)
-    dtypes.check_kind(dtype, "numeric", "matmul")
-    a = (x1 if x1.ndim > 1 else x1[None, :])._data
-    b = (x2 if x2.ndim > 1 else x2[:, None])._data
+    a = x1 if x1.ndim > 1 else x1[None, :]
+    b = x2 if x2.ndim > 1 else x2[:, None]
     if a.shape[-1] != b.shape[-2]:
         raise ValueError(f"matmul: shapes {x1.shape} and {x2.shape} do not align "
                          f"({a.shape[-1]} != {b.shape[-2]})")
-    if a.dtype != dtype:
-        a = device.impl("astype")(device, a, dtype)
-    if b.dtype != dtype:
-        b = device.impl("astype")(device, b, dtype)
-    out = Array._new(device.impl("matmul")(device, a, b), device)
+    broadcast_shapes(a.shape[:-2], b.shape[:-2])  # ValueError for batches that do not broadcast
+    out = Array._new(device.impl("matmul")(device, _cast(a, dtype), _cast(b, dtype)), device)
     if x2.ndim == 1:  # drop the dimensions that 1-D operands gained
         out = out[..., 0]
     if x1.ndim == 1:
         out = out[..., 0, :] if x2.ndim > 1 else out[..., 0]
     return out
+
+
+def tensordot(x1: Array, x2: Array, /, *, axes=2) -> Array:
+    """"tensordot": contract ``axes`` (the last N of ``x1`` with the first N of ``x2``,
+    or two explicit sequences) as one matmul of the permuted, flattened operands; no
+    conjugation."""
+    _operands("tensordot", x1, x2)
+    if isinstance(axes, int):
+        if axes < 0 or axes > min(x1.ndim, x2.ndim):
+            raise ValueError(f"tensordot: axes={axes} must be in [0, {min(x1.ndim, x2.ndim)}]")
+        a1, a2 = tuple(range(x1.ndim - axes, x1.ndim)), tuple(range(axes))
+    else:
+        a1, a2 = (tuple(normalize_axis(operator.index(a), x.ndim) for a in ax) for x, ax in zip((x1, x2), axes))
+    if len(a1) != len(a2) or len(set(a1)) != len(a1) or len(set(a2)) != len(a2):
+        raise ValueError(f"tensordot: axes {axes} are not two sequences of unique axes of one length")
+    if any(x1.shape[i] != x2.shape[j] for i, j in zip(a1, a2)):
+        raise ValueError(f"tensordot: contracted axes of {x1.shape} and {x2.shape} differ in size")
+    free1 = tuple(a for a in range(x1.ndim) if a not in a1)
+    free2 = tuple(a for a in range(x2.ndim) if a not in a2)
+    inner = math.prod(x1.shape[a] for a in a1)
+    left = reshape(permute_dims(x1, free1 + a1), (math.prod(x1.shape[a] for a in free1), inner))
+    right = reshape(permute_dims(x2, a2 + free2), (inner, math.prod(x2.shape[a] for a in free2)))
+    out = matmul(left, right)
+    return reshape(out, tuple(x1.shape[a] for a in free1) + tuple(x2.shape[a] for a in free2))
+
+
+def vecdot(x1: Array, x2: Array, /, *, axis: int = -1) -> Array:
+    """"vecdot": the dot product ``sum(conj(x1) * x2)`` along ``axis`` (counted from
+    the end of each operand), other axes broadcast; one batched matmul of the vectors
+    as rows and columns."""
+    _, dtype = _operands("vecdot", x1, x2)
+    ndim = min(x1.ndim, x2.ndim)
+    if ndim == 0 or not -ndim <= axis < 0 and not 0 <= axis < ndim:
+        raise ValueError(f"vecdot: axis {axis} is out of range for shapes {x1.shape} and {x2.shape}")
+    axis = axis - ndim if axis >= 0 else axis
+    a, b = (_to_last(x, x.ndim + axis) for x in (x1, x2))
+    if a.shape[-1] != b.shape[-1]:
+        raise ValueError(f"vecdot: shapes {x1.shape} and {x2.shape} differ along axis {axis}")
+    batch = broadcast_shapes(a.shape[:-1], b.shape[:-1])
+    a, b = broadcast_to(a, batch + a.shape[-1:]), broadcast_to(b, batch + b.shape[-1:])
+    if dtype in dtypes.COMPLEX:
+        from ._elementwise import conj
+        a = conj(a)
+    return matmul(a[..., None, :], b[..., :, None])[..., 0, 0]
+
+
+def _to_last(x: Array, axis: int) -> Array:
+    return permute_dims(x, tuple(a for a in range(x.ndim) if a != axis) + (axis,))

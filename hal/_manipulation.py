@@ -1,25 +1,44 @@
 """Manipulation functions ("Manipulation Functions", array API 2025.12). Reshapes,
-permutations, broadcasts and squeezes are views where the data allows; concat and stack
-write each input into a slice of the result on the device."""
+permutations, flips, broadcasts, squeezes and unstacks are views where the data allows
+(a flip is a negative stride); concat, stack, roll and tile write into a new array on
+the device (copy / assign kernels), and repeat with an array of counts is a kernel."""
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 
-from . import dtypes
+from . import dtypes, shapes
 from ._array import Array, same_device
-from .shapes import broadcast_shapes, normalize_axis
+from .shapes import normalize_axis
 
-__all__ = ["broadcast_arrays", "broadcast_to", "concat", "expand_dims", "matrix_transpose", "permute_dims", "reshape", "squeeze", "stack"]
+__all__ = ["broadcast_arrays", "broadcast_shapes", "broadcast_to", "concat", "expand_dims", "flip", "moveaxis",
+           "permute_dims", "repeat", "reshape", "roll", "squeeze", "stack", "tile", "unstack"]
 
 
 def _numpy(x: Array) -> bool:
     return x._device.family == "numpy"
 
 
+def _check(x, name: str) -> None:
+    if not isinstance(x, Array):
+        raise TypeError(f"{name} expects a hal array, got {type(x).__name__}")
+
+
+def _axes(axis, ndim: int) -> tuple:
+    """An int or a tuple of ints as unique non-negative axes (in the given order)."""
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    out = tuple(normalize_axis(operator.index(a), ndim) for a in axes)
+    if len(set(out)) != len(out):
+        raise ValueError(f"repeated axis in {axis}")
+    return out
+
+
 def reshape(x: Array, /, shape, *, copy: bool | None = None) -> Array:
-    shape = _infer(tuple(shape), x.size, x.shape)
+    """"reshape": a view where the strides allow, else a copy (ValueError with copy=False)."""
+    _check(x, "reshape")
+    shape = _infer(tuple(operator.index(n) for n in shape), x.size, x.shape)
     if _numpy(x):
         data = x._data.reshape(shape, copy=copy)
     else:
@@ -45,6 +64,8 @@ def _infer(shape: tuple, size: int, old: tuple) -> tuple:
 
 
 def permute_dims(x: Array, /, axes: tuple) -> Array:
+    """"permute_dims" (negative axes allowed since 2025.12): a view."""
+    _check(x, "permute_dims")
     axes = tuple(normalize_axis(a, x.ndim) for a in axes)
     if sorted(axes) != list(range(x.ndim)):
         raise ValueError(f"axes {axes} are not a permutation of the {x.ndim} dimensions")
@@ -53,41 +74,89 @@ def permute_dims(x: Array, /, axes: tuple) -> Array:
 
 
 def matrix_transpose(x: Array, /) -> Array:
+    """"matrix_transpose" (a linear algebra function; here because ``x.mT`` uses it):
+    a view swapping the last two axes."""
+    _check(x, "matrix_transpose")
     if x.ndim < 2:
         raise ValueError(f"matrix_transpose needs at least 2 dimensions, got shape {x.shape}")
     return permute_dims(x, tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2))
 
 
-def expand_dims(x: Array, /, axis: int = 0) -> Array:
-    axis = normalize_axis(axis, x.ndim + 1)
-    return x[(slice(None),) * axis + (None, ...)]
+def moveaxis(x: Array, source, destination, /) -> Array:
+    """"moveaxis": the permutation that puts each ``source`` axis at its ``destination``."""
+    _check(x, "moveaxis")
+    source, destination = _axes(source, x.ndim), _axes(destination, x.ndim)
+    if len(source) != len(destination):
+        raise ValueError(f"moveaxis: {len(source)} source axes but {len(destination)} destinations")
+    rest = iter(a for a in range(x.ndim) if a not in source)
+    placed = dict(zip(destination, source))
+    return permute_dims(x, tuple(placed[d] if d in placed else next(rest) for d in range(x.ndim)))
+
+
+def expand_dims(x: Array, /, axis=0) -> Array:
+    """"expand_dims": size-1 axes at the positions ``axis`` (an int or, since 2025.12, a
+    tuple) of the result; a view."""
+    _check(x, "expand_dims")
+    ndim = x.ndim + (1 if isinstance(axis, int) else len(axis))
+    new = set(_axes(axis, ndim))
+    return x[tuple(None if d in new else slice(None) for d in range(ndim))]
 
 
 def squeeze(x: Array, /, axis) -> Array:
-    axes = {normalize_axis(a, x.ndim) for a in ((axis,) if isinstance(axis, int) else axis)}
+    """"squeeze": drop the size-1 axes ``axis`` (ValueError for a larger one); a view."""
+    _check(x, "squeeze")
+    axes = set(_axes(axis, x.ndim))
     if any(x.shape[a] != 1 for a in axes):
         raise ValueError(f"cannot squeeze axes {sorted(axes)} of shape {x.shape}: only size-1 axes go")
     return x[tuple(0 if a in axes else slice(None) for a in range(x.ndim))]
 
 
+def flip(x: Array, /, *, axis=None) -> Array:
+    """"flip": a view with negated strides along ``axis`` (every axis if None)."""
+    _check(x, "flip")
+    axes = set(range(x.ndim) if axis is None else _axes(axis, x.ndim))
+    return x[tuple(slice(None, None, -1) if a in axes else slice(None) for a in range(x.ndim))]
+
+
+def unstack(x: Array, /, *, axis: int = 0) -> tuple:
+    """"unstack": the views ``x[..., i, ...]`` along ``axis``."""
+    _check(x, "unstack")
+    if x.ndim == 0:
+        raise ValueError("unstack needs an array of at least 1 dimension")
+    axis = normalize_axis(axis, x.ndim)
+    return tuple(x[(slice(None),) * axis + (i,)] for i in range(x.shape[axis]))
+
+
+def broadcast_shapes(*shapes_) -> tuple:
+    """"broadcast_shapes" (2025.12): the shape the given shapes broadcast to; ValueError
+    if they do not."""
+    return shapes.broadcast_shapes(*(tuple(s) for s in shapes_))
+
+
 def broadcast_to(x: Array, /, shape) -> Array:
+    """"broadcast_to": a read-only view (its elements share memory, as NumPy's)."""
+    _check(x, "broadcast_to")
     shape = tuple(shape)
-    if broadcast_shapes(x.shape, shape) != shape:
+    if shapes.broadcast_shapes(x.shape, shape) != shape:
         raise ValueError(f"cannot broadcast shape {x.shape} to {shape}")
     data = np.broadcast_to(x._data, shape) if _numpy(x) else x._data.broadcast(shape)
     return Array._new(data, x._device)
 
 
-def broadcast_arrays(*arrays: Array) -> list[Array]:
-    shape = broadcast_shapes(*(a.shape for a in arrays))
-    return [broadcast_to(a, shape) for a in arrays]
+def broadcast_arrays(*arrays: Array) -> tuple:
+    """"broadcast_arrays": a tuple (2025.12) of views of one broadcast shape."""
+    shape = shapes.broadcast_shapes(*(a.shape for a in arrays))
+    return tuple(broadcast_to(a, shape) for a in arrays)
 
 
 def concat(arrays, /, *, axis: int | None = 0) -> Array:
-    """Join arrays along an existing axis (``axis=None``: flattened first)."""
+    """"concat": join arrays along an existing axis (``axis=None``: flattened first),
+    each written into its slice of the result on the device."""
     arrays = list(arrays)
     if not arrays:
         raise ValueError("concat needs at least one array")
+    for a in arrays:
+        _check(a, "concat")
     device = same_device(*arrays)
     if axis is None:
         arrays, axis = [reshape(a, (-1,)) for a in arrays], 0
@@ -106,15 +175,115 @@ def concat(arrays, /, *, axis: int | None = 0) -> Array:
     out = Array._new(device.empty(tuple(shape), dtype), device)
     start = 0
     for a in arrays:
-        out[(slice(None),) * axis + (slice(start, start + a.shape[axis]),)] = a
+        if a.size:
+            out[(slice(None),) * axis + (slice(start, start + a.shape[axis]),)] = _as(a, dtype)
         start += a.shape[axis]
     return out
 
 
+def _as(x: Array, dtype) -> Array:
+    if x.dtype == dtype:
+        return x
+    return Array._new(x._device.impl("astype")(x._device, x._data, dtype), x._device)
+
+
 def stack(arrays, /, *, axis: int = 0) -> Array:
-    """Join arrays of one shape along a new axis."""
+    """"stack": join arrays of one shape along a new axis."""
     arrays = list(arrays)
+    for a in arrays:
+        _check(a, "stack")
     if not arrays or len({a.shape for a in arrays}) != 1:
         raise ValueError(f"stack needs arrays of one shape, got {[a.shape for a in arrays]}")
     axis = normalize_axis(axis, arrays[0].ndim + 1)
     return concat([expand_dims(a, axis=axis) for a in arrays], axis=axis)
+
+
+def roll(x: Array, /, shift, *, axis=None) -> Array:
+    """"roll": along each axis, the last ``shift`` elements move to the front; two
+    slice copies per axis on the device (``axis=None``: over the flattened array)."""
+    _check(x, "roll")
+    if axis is None:
+        if not isinstance(shift, int):
+            raise ValueError("roll with axis=None takes one integer shift")
+        return reshape(roll(reshape(x, (-1,)), shift, axis=0), x.shape)
+    axes = _axes(axis, x.ndim) if isinstance(axis, int) else tuple(normalize_axis(a, x.ndim) for a in axis)
+    shifts = (shift,) * len(axes) if isinstance(shift, int) else tuple(shift)
+    if len(shifts) != len(axes):
+        raise ValueError(f"roll: {len(shifts)} shifts for {len(axes)} axes")
+    total = {}
+    for a, s in zip(axes, shifts):
+        total[a] = total.get(a, 0) + operator.index(s)
+    if not total:
+        return _copy(x)
+    if _numpy(x):
+        return Array._new(np.roll(x._data, tuple(total.values()), tuple(total)), x._device)
+    out = x
+    for a, s in total.items():
+        out = _roll_axis(out, s, a)
+    return out
+
+
+def _roll_axis(x: Array, shift: int, axis: int) -> Array:
+    n = x.shape[axis]
+    shift = shift % n if n else 0
+    out = Array._new(x._device.empty(x.shape, x.dtype), x._device)
+    if not x.size:
+        return out
+    before = (slice(None),) * axis
+    out[before + (slice(shift, None),)] = x[before + (slice(0, n - shift),)]
+    if shift:
+        out[before + (slice(0, shift),)] = x[before + (slice(n - shift, None),)]
+    return out
+
+
+def _copy(x: Array) -> Array:
+    data = x._data.copy() if _numpy(x) else x._device.impl("copy")(x._device, x._data)
+    return Array._new(data, x._device)
+
+
+def tile(x: Array, repetitions, /) -> Array:
+    """"tile": a broadcast view with a repetition axis before each axis, copied into
+    the tiled shape."""
+    _check(x, "tile")
+    reps = tuple(operator.index(r) for r in repetitions)
+    if any(r < 0 for r in reps):
+        raise ValueError(f"tile: repetitions must be non-negative, got {reps}")
+    ndim = max(x.ndim, len(reps))
+    reps = (1,) * (ndim - len(reps)) + reps
+    shape = (1,) * (ndim - x.ndim) + x.shape
+    spread = reshape(x, tuple(n for s in shape for n in (1, s)))
+    wide = broadcast_to(spread, tuple(n for r, s in zip(reps, shape) for n in (r, s)))
+    return reshape(wide, tuple(r * s for r, s in zip(reps, shape)), copy=True)
+
+
+def repeat(x: Array, repeats, /, *, axis: int | None = None) -> Array:
+    """"repeat": each element ``repeats`` times along ``axis`` (flattened if None). An
+    int is a broadcast view copied; an integer array of counts runs as a kernel, and
+    its total (the output size, one integer) is all that is read back."""
+    _check(x, "repeat")
+    if axis is None:
+        x, axis = reshape(x, (-1,)), 0
+    axis = normalize_axis(axis, x.ndim)
+    n = x.shape[axis]
+    if isinstance(repeats, Array):
+        same_device(x, repeats)
+        if repeats.dtype not in dtypes.INTEGER:
+            raise TypeError(f"repeat: counts must have an integer dtype, not {repeats.dtype}")
+        if repeats.ndim != 1 or repeats.shape[0] not in (1, n):
+            raise ValueError(f"repeat: counts of shape {repeats.shape} do not broadcast to ({n},)")
+        if repeats.shape[0] == 1 and n != 1:
+            repeats = broadcast_to(repeats, (n,))
+        return _repeat_counts(x, repeats, axis)
+    repeats = operator.index(repeats)
+    if repeats < 0:
+        raise ValueError(f"repeat: counts must be non-negative, got {repeats}")
+    spread = expand_dims(x, axis=axis + 1)
+    wide = broadcast_to(spread, spread.shape[:axis + 1] + (repeats,) + spread.shape[axis + 2:])
+    return reshape(wide, x.shape[:axis] + (n * repeats,) + x.shape[axis + 1:], copy=True)
+
+
+def _repeat_counts(x: Array, repeats: Array, axis: int) -> Array:
+    device = x._device
+    if _numpy(x):
+        return Array._new(np.repeat(x._data, repeats._data, axis=axis), device)
+    return Array._new(device.impl("repeat")(device, x._data, repeats._data, axis), device)

@@ -4,6 +4,7 @@ Where the array API standard names an exception type (TypeError for bad dtypes,
 ValueError for bad shapes and devices), hal raises a subclass of it, so code written
 for the standard catches hal's errors unchanged.
 """
+import warnings
 
 
 class DeviceError(ValueError):
@@ -34,6 +35,21 @@ class CompileError(RuntimeError):
 
 class HostFallbackWarning(UserWarning):
     """An op ran through the host because the device has no native implementation."""
+
+
+_fallbacks_warned: set = set()
+
+
+def warn_host_fallback(op: str, device) -> None:
+    """Say once per (op, device) that ``op`` copies its operands to the host, runs
+    there (NumPy) and copies the result back (DESIGN.md, "Ops": never silently)."""
+    key = (op, device.name)
+    if key in _fallbacks_warned:
+        return
+    _fallbacks_warned.add(key)
+    warnings.warn(f"{op} has no kernel on {device.name}: it runs on the host (NumPy), "
+                  f"with its operands and result copied between host and device",
+                  HostFallbackWarning, stacklevel=4)
 
 
 def _numbered(source: str) -> str:

@@ -1,7 +1,8 @@
 """matmul: NumPy (BLAS) on the cpu; on buffer backends a tiled kernel in which each
 work-item computes a WPT x WPT block of a TS x TS output tile from tiles staged in
 local memory. Operands are read through their strides, so transposed views need no
-copy. (TS, WPT) is what the autotuner varies."""
+copy. (TS, WPT) is what the autotuner varies. Complex operands are four real products
+of their real and imaginary parts (``Strided.components`` views, no copy)."""
 from __future__ import annotations
 
 import math
@@ -57,6 +58,8 @@ def matmul_cpu(device, a, b):
 @register("matmul", on=("buffer",))
 def matmul(device, a, b):
     """``a`` (..., M, K) @ ``b`` (..., K, N), both at least 2-D, batch dims broadcast."""
+    if a.dtype.kind == "c":
+        return _complex_matmul(device, a, b)
     batch = broadcast_shapes(a.shape[:-2], b.shape[:-2])
     (m, k), n = a.shape[-2:], b.shape[-1]
     a, b = (_batched(device, x, batch) for x in (a, b))
@@ -86,3 +89,23 @@ def _batched(device, x, batch):
         x = copy(device, x)
     return x.reshaped((math.prod(batch),) + x.shape[-2:])
 
+
+
+def _parts(x):
+    """The real and imaginary parts of the complex ``x`` as real strided views."""
+    comps = x.components()
+    whole = (slice(None),) * x.ndim
+    return comps.getitem(whole + (0,)), comps.getitem(whole + (1,))
+
+
+def _complex_matmul(device, a, b):
+    """(ar + i ai)(br + i bi) = (ar br - ai bi) + i (ar bi + ai br): four real matmuls
+    combined into the real and imaginary parts of the result."""
+    (ar, ai), (br, bi) = _parts(a), _parts(b)
+    real = matmul(device, ar, br), matmul(device, ai, bi)
+    imag = matmul(device, ar, bi), matmul(device, ai, br)
+    out = device.empty(real[0].shape, a.dtype)
+    out_re, out_im = _parts(out)
+    run_elementwise(device, "x0 - x1", out_re, list(real), [ar.dtype, ar.dtype])
+    run_elementwise(device, "x0 + x1", out_im, list(imag), [ar.dtype, ar.dtype])
+    return out

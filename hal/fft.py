@@ -1,0 +1,122 @@
+"""The Fourier transform extension ("Fourier Transform Functions", ``fft``, array API
+2025.12): ``hal.fft``.
+
+The transforms are NumPy's (``numpy.fft``, which keeps single precision): on the cpu
+directly, on buffer devices through the host with a one-time
+``hal.HostFallbackWarning``. fftfreq, rfftfreq (arange) and fftshift, ifftshift (roll)
+run on the device.
+"""
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+from . import dtypes
+from ._array import Array
+from ._creation import _device, _dtype, arange
+from ._elementwise import multiply
+from ._manipulation import roll
+from .linalg import on_host
+from .shapes import normalize_axis
+
+__all__ = ["fft", "ifft", "fftn", "ifftn", "rfft", "irfft", "rfftn", "irfftn", "hfft", "ihfft", "fftfreq",
+           "rfftfreq", "fftshift", "ifftshift"]
+
+_NORMS = ("backward", "ortho", "forward")
+
+
+def _check(x, op: str, kind: str, norm: str) -> None:
+    if not isinstance(x, Array):
+        raise TypeError(f"{op} expects a hal array, got {type(x).__name__}")
+    dtypes.check_kind(x.dtype, kind, op)
+    if norm not in _NORMS:
+        raise ValueError(f"{op}: norm is one of {', '.join(_NORMS)}, not {norm!r}")
+
+
+def _one_axis(name: str, kind: str, doc: str):
+    numpy_fn = getattr(np.fft, name)
+
+    def fn(x: Array, /, *, n: int | None = None, axis: int = -1, norm: str = "backward") -> Array:
+        _check(x, name, kind, norm)
+        normalize_axis(axis, x.ndim)
+        if n is not None and operator.index(n) < 1:
+            raise ValueError(f"{name}: n must be at least 1, got {n}")
+        return on_host(f"fft.{name}", numpy_fn, x, n=n, axis=axis, norm=norm)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f'"{name}" (array API 2025.12): {doc}; host on buffer devices.'
+    return fn
+
+
+def _n_axes(name: str, kind: str, doc: str):
+    numpy_fn = getattr(np.fft, name)
+
+    def fn(x: Array, /, *, s=None, axes=None, norm: str = "backward") -> Array:
+        _check(x, name, kind, norm)
+        if axes is not None:
+            axes = tuple(normalize_axis(a, x.ndim) for a in axes)
+        if s is not None:
+            s = tuple(x.shape[a] if n == -1 else n for a, n in zip(axes or range(x.ndim - len(s), x.ndim), s))
+        return on_host(f"fft.{name}", numpy_fn, x, s=s, axes=axes, norm=norm)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f'"{name}" (array API 2025.12): {doc}; host on buffer devices.'
+    return fn
+
+
+fft = _one_axis("fft", "complex floating", "the 1-D discrete Fourier transform")
+ifft = _one_axis("ifft", "complex floating", "the 1-D inverse discrete Fourier transform")
+rfft = _one_axis("rfft", "real floating", "the 1-D transform of a real signal (n//2 + 1 outputs)")
+irfft = _one_axis("irfft", "complex floating", "the inverse of rfft, a real signal of n samples")
+hfft = _one_axis("hfft", "complex floating", "the transform of a Hermitian-symmetric signal (real output)")
+ihfft = _one_axis("ihfft", "real floating", "the inverse of hfft")
+fftn = _n_axes("fftn", "complex floating", "the n-D discrete Fourier transform")
+ifftn = _n_axes("ifftn", "complex floating", "the n-D inverse discrete Fourier transform")
+rfftn = _n_axes("rfftn", "real floating", "the n-D transform of a real signal")
+irfftn = _n_axes("irfftn", "complex floating", "the inverse of rfftn")
+
+
+def _freq_dtype(dtype, device):
+    dtype = _dtype(dtype, device, "float")
+    dtypes.check_kind(dtype, "real floating", "fftfreq")
+    return dtype
+
+
+def fftfreq(n: int, /, *, d: float = 1.0, dtype=None, device=None) -> Array:
+    """"fftfreq": the sample frequencies ``[0, 1, ..., n//2 - 1 (or (n-1)//2), -n//2,
+    ..., -1] / (d n)`` of an n-point transform; arange and roll on the device."""
+    n = operator.index(n)
+    if n < 1:
+        raise ValueError(f"fftfreq: n must be at least 1, got {n}")
+    device = _device(device)
+    dtype = _freq_dtype(dtype, device)
+    ordered = arange(-(n // 2), n - n // 2, dtype=dtype, device=device)
+    return multiply(roll(ordered, -(n // 2)), 1.0 / (n * d))
+
+
+def rfftfreq(n: int, /, *, d: float = 1.0, dtype=None, device=None) -> Array:
+    """"rfftfreq": ``[0, 1, ..., n//2] / (d n)``, the frequencies of rfft's outputs."""
+    n = operator.index(n)
+    if n < 1:
+        raise ValueError(f"rfftfreq: n must be at least 1, got {n}")
+    device = _device(device)
+    return multiply(arange(n // 2 + 1, dtype=_freq_dtype(dtype, device), device=device), 1.0 / (n * d))
+
+
+def _shift(x: Array, axes, sign: int) -> Array:
+    if not isinstance(x, Array):
+        raise TypeError(f"fftshift expects a hal array, got {type(x).__name__}")
+    axes = tuple(range(x.ndim)) if axes is None else (axes,) if isinstance(axes, int) else tuple(axes)
+    axes = tuple(normalize_axis(a, x.ndim) for a in axes)
+    if not axes:
+        return roll(x, (), axis=())
+    return roll(x, tuple(sign * (x.shape[a] // 2) for a in axes), axis=axes)
+
+
+def fftshift(x: Array, /, *, axes=None) -> Array:
+    """"fftshift": the zero frequency moved to the middle (a roll by n//2 per axis)."""
+    return _shift(x, axes, 1)
+
+
+def ifftshift(x: Array, /, *, axes=None) -> Array:
+    """"ifftshift": the inverse of fftshift (a roll by -(n//2) per axis)."""
+    return _shift(x, axes, -1)
