@@ -1,19 +1,21 @@
 """Statistical functions ("Statistical Functions", array API 2025.12): sum, prod, max,
-min, mean, with ``axis`` and ``keepdims``."""
+min, mean, std, var, cumulative_sum, cumulative_prod."""
 from __future__ import annotations
 
 import math
+import operator
 
 from . import dtypes
 from ._array import Array
-from .shapes import normalize_axes
+from .shapes import normalize_axes, normalize_axis
 
-__all__ = ["max", "mean", "min", "prod", "sum"]
+__all__ = ["cumulative_prod", "cumulative_sum", "max", "mean", "min", "prod", "std", "sum", "var"]
 
 
 def _accumulator(x: Array, dtype):
-    """sum and prod accumulate small integers in the default integer of their signedness
-    (the standard's rule), floats in their own dtype."""
+    """The ``dtype`` keyword's rule (sum, prod, cumulative_sum, cumulative_prod): integers
+    narrower than the default integer accumulate in it (unsigned: uint64), bool counts as
+    the default integer, floats and complex stay."""
     if dtype is not None:
         return dtypes.as_dtype(dtype)
     if x.dtype == dtypes.bool or x.dtype in dtypes.SIGNED:
@@ -23,9 +25,13 @@ def _accumulator(x: Array, dtype):
     return x.dtype
 
 
-def _reduce(name: str, x: Array, axis, keepdims: bool, dtype) -> Array:
+def _check_array(x, name: str) -> None:
     if not isinstance(x, Array):
         raise TypeError(f"{name} expects a hal array, got {type(x).__name__}")
+
+
+def _reduce(name: str, x: Array, axis, keepdims: bool, dtype) -> Array:
+    _check_array(x, name)
     axes = normalize_axes(axis, x.ndim)
     if name in ("max", "min") and any(x.shape[a] == 0 for a in axes):
         raise ValueError(f"{name} of an empty selection has no identity; it is undefined")
@@ -34,30 +40,99 @@ def _reduce(name: str, x: Array, axis, keepdims: bool, dtype) -> Array:
 
 
 def sum(x: Array, /, *, axis=None, dtype=None, keepdims: bool = False) -> Array:
+    """"sum" (2025.12): the empty sum is 0; ``dtype`` per the standard's accumulation rule."""
+    _check_array(x, "sum")
     dtypes.check_kind(x.dtype, "any", "sum")  # bool too: summing a mask counts it
     return _reduce("sum", x, axis, keepdims, _accumulator(x, dtype))
 
 
 def prod(x: Array, /, *, axis=None, dtype=None, keepdims: bool = False) -> Array:
+    """"prod" (2025.12): the empty product is 1; ``dtype`` as for sum."""
+    _check_array(x, "prod")
     dtypes.check_kind(x.dtype, "numeric", "prod")  # unlike sum, no meaning for a mask
     return _reduce("prod", x, axis, keepdims, _accumulator(x, dtype))
 
 
 def max(x: Array, /, *, axis=None, keepdims: bool = False) -> Array:
+    """"max" (2025.12): NaN propagates; an empty selection is a ValueError."""
+    _check_array(x, "max")
     dtypes.check_kind(x.dtype, "real numeric", "max")
     return _reduce("max", x, axis, keepdims, x.dtype)
 
 
 def min(x: Array, /, *, axis=None, keepdims: bool = False) -> Array:
+    """"min" (2025.12): NaN propagates; an empty selection is a ValueError."""
+    _check_array(x, "min")
     dtypes.check_kind(x.dtype, "real numeric", "min")
     return _reduce("min", x, axis, keepdims, x.dtype)
 
 
+def _float_dtype(x: Array):
+    """Statistics of integers are computed in the device's default float."""
+    return x.dtype if x.dtype in dtypes.FLOATING else x._device.default_float
+
+
 def mean(x: Array, /, *, axis=None, keepdims: bool = False) -> Array:
-    """The arithmetic mean, accumulated in the result's floating dtype (integers take
-    the device's default float); NaN over an empty selection."""
+    """"mean" (2025.12): accumulated in the result's floating dtype (integers take the
+    device's default float); NaN (NaN + NaN j) over an empty selection."""
+    _check_array(x, "mean")
     dtypes.check_kind(x.dtype, "numeric", "mean")
-    dtype = x.dtype if x.dtype.kind == "f" else x._device.default_float
     count = math.prod(x.shape[a] for a in normalize_axes(axis, x.ndim))
-    total = _reduce("sum", x, axis, keepdims, dtype)
+    total = _reduce("sum", x, axis, keepdims, _float_dtype(x))
     return total / count if count else total * float("nan")
+
+
+def _variance(name: str, x: Array, axis, correction, keepdims: bool) -> Array:
+    """The mean squared deviation from the mean, divided by ``M - correction``; composed
+    of device ops (mean, subtract, multiply, sum), so no data leaves the device."""
+    _check_array(x, name)
+    dtypes.check_kind(x.dtype, "real numeric", name)
+    if not isinstance(correction, (int, float)) or isinstance(correction, bool):
+        raise TypeError(f"{name}: correction is an int or a float, not {type(correction).__name__}")
+    axes = normalize_axes(axis, x.ndim)
+    if x.dtype not in dtypes.FLOATING:
+        from ._data_type import astype
+        x = astype(x, _float_dtype(x))
+    centered = x - mean(x, axis=axes, keepdims=True)
+    total = sum(centered * centered, axis=axes, keepdims=keepdims)
+    dof = math.prod(x.shape[a] for a in axes) - correction
+    return total / dof if dof > 0 else total * float("nan")  # the standard: NaN if M - c <= 0
+
+
+def var(x: Array, /, *, axis=None, correction=0.0, keepdims: bool = False) -> Array:
+    """"var" (2025.12)."""
+    return _variance("var", x, axis, correction, keepdims)
+
+
+def std(x: Array, /, *, axis=None, correction=0.0, keepdims: bool = False) -> Array:
+    """"std" (2025.12): the square root of var."""
+    from ._elementwise import sqrt
+    return sqrt(_variance("std", x, axis, correction, keepdims))
+
+
+def _cumulative(name: str, x: Array, axis, dtype, include_initial: bool) -> Array:
+    _check_array(x, name)
+    dtypes.check_kind(x.dtype, "any" if name == "cumulative_sum" else "numeric", name)
+    if x.ndim == 0:
+        raise ValueError(f"{name} needs an array of at least one dimension")
+    if axis is None:
+        if x.ndim > 1:
+            raise ValueError(f"{name} of a {x.ndim}-dimensional array needs an axis")
+        axis = 0
+    axis = normalize_axis(operator.index(axis), x.ndim)
+    dtype = _accumulator(x, dtype)
+    x._device.check_dtype(dtype)
+    out = x._device.impl(name)(x._device, x._data, axis, dtype, bool(include_initial))
+    return Array._new(out, x._device)
+
+
+def cumulative_sum(x: Array, /, *, axis=None, dtype=None, include_initial: bool = False) -> Array:
+    """"cumulative_sum" (2025.12): running sums along ``axis`` (optional for 1-D
+    arrays), with a leading 0 if ``include_initial``; ``dtype`` as for sum."""
+    return _cumulative("cumulative_sum", x, axis, dtype, include_initial)
+
+
+def cumulative_prod(x: Array, /, *, axis=None, dtype=None, include_initial: bool = False) -> Array:
+    """"cumulative_prod" (2025.12): running products along ``axis``, with a leading 1 if
+    ``include_initial``; ``dtype`` as for prod."""
+    return _cumulative("cumulative_prod", x, axis, dtype, include_initial)

@@ -1,7 +1,10 @@
-"""Reductions over axes: sum, prod, max, min. On buffer backends the reduced axes are
-moved last and made contiguous, then the row-reduction template folds each row with
-one work-group; a long row over few outputs is folded in two passes so every compute
-unit has work."""
+"""Reductions over axes: sum, prod, max, min, all, any, count_nonzero, and the (value,
+index) reductions argmax and argmin. On buffer backends the reduced axes are moved last
+and made contiguous, then a row-reduction template folds each row with one work-group;
+a long row over few outputs is folded in two passes so every compute unit has work.
+
+Complex sums reduce the ``components()`` view (real kernels, no copy); complex
+products combine with the ``c64_mul``/``c128_mul`` helpers."""
 from __future__ import annotations
 
 import math
@@ -10,9 +13,10 @@ from functools import lru_cache
 import numpy as np
 
 from hal.dispatch import register
+from hal.memory import Strided
 
 from .copy import copy
-from .templates import C_TYPE, program, run_elementwise
+from .templates import C_TYPE, convert, program, run_elementwise
 
 # name -> (the NumPy ufunc whose reduce is the reference, combine expression, identity)
 REDUCTIONS = {
@@ -20,25 +24,34 @@ REDUCTIONS = {
     "prod": (np.multiply, "a * b", "1"),
     "max": (np.maximum, "(a != a || a > b) ? a : b", None),
     "min": (np.minimum, "(a != a || a < b) ? a : b", None),
+    "all": (np.logical_and, "a && b", "1"),
+    "any": (np.logical_or, "a || b", "0"),
 }
 # Integers need no NaN check, and "a != a" on them is a compiler warning that pyopencl
 # shows the user.
 _INTEGER_COMBINE = {"max": "a > b ? a : b", "min": "a < b ? a : b"}
+# A sum or product accumulated in bool is NumPy's logical or / and.
+_BOOL_AS = {"sum": "any", "prod": "all"}
 _WG = 256          # work-items folding one row on a device with work-groups
 _SPLIT_ROWS = 64   # fewer output rows than this and long rows: fold in two passes
+_SERIAL = 32       # rows at most this long are folded by one work-item
 
 
 @lru_cache(maxsize=None)
-def reduction_source(in_t: str, acc_t: str, out_t: str, combine: str, init: str) -> str:
+def reduction_source(in_t: str, acc_t: str, out_t: str, combine: str, init: str, load: str = "") -> str:
     """A kernel ``reduce``: work-group ``g`` folds segment ``g % chunks`` (``chunk``
     values) of row ``g / chunks`` of a contiguous (rows, cols) array.
 
     Each work-item folds a strided slice of the segment, then the group folds its
     partial results in local memory (``WG`` items, a power of two). With a work-group of
     one item (the C target) the same code folds the whole segment in one item.
-    ``combine`` is an expression of ``a`` and ``b``; ``init`` may read ``p[begin]``."""
+    ``combine`` is an expression of ``a`` and ``b``; ``load`` of ``v`` (an input value,
+    default: a cast to the accumulator); ``init`` may read ``p[begin]``."""
+    load = load or f"({acc_t})v"
+    store = "partial[0]" if out_t == acc_t else f"({out_t})partial[0]"
     return f"""
 INLINE {acc_t} combine({acc_t} a, {acc_t} b) {{ return {combine}; }}
+INLINE {acc_t} load({in_t} v) {{ return {load}; }}
 KERNEL void reduce(GLOBAL {out_t} *out, i64 out_off, GLOBAL const {in_t} *x, i64 x_off,
                    i64 cols, i64 chunk, i64 chunks) {{
     LOCAL {acc_t} partial[WG];
@@ -46,17 +59,65 @@ KERNEL void reduce(GLOBAL {out_t} *out, i64 out_off, GLOBAL const {in_t} *x, i64
     i64 begin = (g % chunks) * chunk, end = begin + chunk < cols ? begin + chunk : cols;
     GLOBAL const {in_t} *p = x + x_off + (g / chunks) * cols;
     {acc_t} acc = {init};
-    for (i64 c = begin + lid; c < end; c += wg) acc = combine(acc, ({acc_t})p[c]);
+    for (i64 c = begin + lid; c < end; c += wg) acc = combine(acc, load(p[c]));
     partial[lid] = acc;
     BARRIER();
     for (i64 step = wg / 2; step > 0; step /= 2) {{
         if (lid < step) partial[lid] = combine(partial[lid], partial[lid + step]);
         BARRIER();
     }}
-    if (lid == 0) out[out_off + g] = ({out_t})partial[0];
+    if (lid == 0) out[out_off + g] = {store};
 }}
 """
 
+
+@lru_cache(maxsize=None)
+def arg_reduction_source(t: str, better: str) -> str:
+    """A kernel ``argreduce``: the (value, index) fold of ``reduce``. ``better`` is an
+    expression of ``va, ia, vb, ib``: whether (vb, ib) replaces (va, ia). Indices come
+    from ``xi`` (a first pass's output) when ``has_index``, else are the columns."""
+    return f"""
+INLINE int better({t} va, i64 ia, {t} vb, i64 ib) {{ return {better}; }}
+KERNEL void argreduce(GLOBAL {t} *out_v, GLOBAL i64 *out_i, GLOBAL const {t} *x, i64 x_off,
+                      GLOBAL const i64 *xi, i64 has_index, i64 cols, i64 chunk, i64 chunks) {{
+    LOCAL {t} pv[WG];
+    LOCAL i64 pi[WG];
+    i64 g = GROUP_ID(0), lid = LOCAL_ID(0), wg = LOCAL_SIZE(0);
+    i64 begin = (g % chunks) * chunk, end = begin + chunk < cols ? begin + chunk : cols;
+    i64 row = (g / chunks) * cols;
+    GLOBAL const {t} *p = x + x_off + row;
+    {t} bv = p[begin];
+    i64 bi = has_index ? xi[row + begin] : begin;
+    for (i64 c = begin + lid; c < end; c += wg) {{
+        i64 i = has_index ? xi[row + c] : c;
+        if (better(bv, bi, p[c], i)) {{ bv = p[c]; bi = i; }}
+    }}
+    pv[lid] = bv;
+    pi[lid] = bi;
+    BARRIER();
+    for (i64 step = wg / 2; step > 0; step /= 2) {{
+        if (lid < step && better(pv[lid], pi[lid], pv[lid + step], pi[lid + step])) {{
+            pv[lid] = pv[lid + step];
+            pi[lid] = pi[lid + step];
+        }}
+        BARRIER();
+    }}
+    if (lid == 0) {{ out_v[g] = pv[0]; out_i[g] = pi[0]; }}
+}}
+"""
+
+
+def _better(name: str, dtype: np.dtype) -> str:
+    """argmax/argmin's order: the first occurrence wins a tie; NaN (floats) beats every
+    number and the first NaN wins, as NumPy."""
+    cmp = ">" if name == "argmax" else "<"
+    plain = f"vb {cmp} va || (vb == va && ib < ia)"
+    if dtype.kind != "f":
+        return plain
+    return f"(va != va) ? (vb != vb && ib < ia) : (vb != vb || {plain})"
+
+
+# ---------------------------------------------------------------- cpu (NumPy)
 
 def _cpu(name: str):
     reduce = REDUCTIONS[name][0].reduce
@@ -67,56 +128,172 @@ def _cpu(name: str):
     return impl
 
 
-def _kernel(name: str):
-    _, float_combine, identity = REDUCTIONS[name]
-    int_combine = _INTEGER_COMBINE.get(name, float_combine)
+@register("count_nonzero", on=("cpu",), kind="library")
+def count_nonzero_cpu(device, x, axes, keepdims):
+    return np.asarray(np.count_nonzero(x, axis=axes, keepdims=keepdims), np.int64)
 
-    def impl(device, x, axes, keepdims, dtype):
-        combine = float_combine if dtype.kind == "f" else int_combine
-        kept = [a for a in range(x.ndim) if a not in axes]
-        out_shape = tuple(x.shape[a] for a in kept)
-        rows, cols = math.prod(out_shape), math.prod(x.shape[a] for a in axes)
-        moved = x.permute(tuple(kept) + tuple(axes))
-        if not moved.contiguous:
-            moved = copy(device, moved)
-        out = device.empty(out_shape, dtype)
-        if rows and cols:
-            _reduce_rows(device, combine, identity, moved, rows, cols, out)
-        elif rows:
-            run_elementwise(device, "x0", out, [int(identity)], [dtype])
-        if keepdims:
-            out = out.view([1 if a in axes else n for a, n in enumerate(x.shape)],
-                           _expand(out.strides, axes, x.ndim), out.offset)
-        return out
+
+def _arg_cpu(name: str):
+    fn = getattr(np, name)
+
+    def impl(device, x, axis, keepdims):
+        if axis is None:
+            out = fn(x.reshape(-1))
+            out = np.reshape(out, (1,) * x.ndim) if keepdims else out
+        else:
+            out = fn(x, axis=axis, keepdims=keepdims)
+        return np.asarray(out, np.int64)
     return impl
 
 
-def _expand(strides, axes, ndim):
-    it = iter(strides)
-    return [0 if a in axes else next(it) for a in range(ndim)]
+# ---------------------------------------------------------------- buffer devices
+
+def _fold_kind(name: str, dtype: np.dtype) -> str:
+    return _BOOL_AS.get(name, name) if dtype == np.bool_ else name
 
 
-def _reduce_rows(device, combine, identity, x, rows, cols, out):
-    """Fold ``rows`` contiguous rows of ``cols`` values of ``x`` into ``out``."""
-    wg = min(_WG, device.info.max_work_group, 1 << (cols - 1).bit_length())
+def _kernel(name: str):
+    def impl(device, x, axes, keepdims, dtype):
+        kind = _fold_kind(name, dtype)
+        if dtype.kind == "c" and name == "sum":
+            return _complex_sum(device, x, axes, keepdims, dtype)
+        _, combine, identity = REDUCTIONS[kind]
+        if dtype.kind in "iub":
+            combine = _INTEGER_COMBINE.get(kind, combine)
+        if dtype.kind == "c":  # prod: complex values are structs with helper functions
+            combine = f"{C_TYPE[dtype]}_mul(a, b)"
+        return reduce_axes(device, x, axes, keepdims, dtype, combine, identity, convert("v", x.dtype, dtype))
+    return impl
+
+
+def _complex_sum(device, x, axes, keepdims, dtype):
+    """Sum the real and imaginary parts as real arrays (``components()``), then see the
+    contiguous (..., 2) result as complex."""
+    if x.dtype != dtype:
+        x = device.impl("astype")(device, x, dtype)
+    parts = x.components()
+    out = reduce_axes(device, parts, axes, False, parts.dtype, "a + b", "0", "")
+    whole = Strided(out.buf, out.shape[:-1], dtype, None, out.offset // 2)
+    return _keep_dims(whole, x.ndim, axes) if keepdims else whole
+
+
+@register("count_nonzero", on=("buffer",))
+def count_nonzero(device, x, axes, keepdims):
+    load = f"(i64){convert('v', x.dtype, np.dtype(np.bool_))}"
+    return reduce_axes(device, x, axes, keepdims, np.dtype(np.int64), "a + b", "0", load)
+
+
+def _moved_rows(device, x, axes):
+    """``x`` with the reduced axes last, contiguous, and the output's shape."""
+    kept = [a for a in range(x.ndim) if a not in axes]
+    moved = x.permute(tuple(kept) + tuple(axes))
+    if not moved.contiguous:
+        moved = copy(device, moved)
+    return moved, tuple(x.shape[a] for a in kept), math.prod(x.shape[a] for a in axes)
+
+
+def reduce_axes(device, x, axes, keepdims, dtype, combine, identity, load):
+    """Fold ``axes`` of ``x`` with ``combine`` into a new array of ``dtype``: each value
+    is ``load``ed (an expression of ``v``), ``identity`` (None: the row's first value)
+    is what an empty row folds to."""
+    moved, out_shape, cols = _moved_rows(device, x, axes)
+    rows = math.prod(out_shape)
+    out = device.empty(out_shape, dtype)
+    if rows and cols:
+        _reduce_rows(device, combine, identity, load, moved, rows, cols, out)
+    elif rows:
+        fill_identity(device, out, identity)
+    return _keep_dims(out, x.ndim, axes) if keepdims else out
+
+
+def fill_identity(device, out, identity):
+    """Fill the contiguous ``out`` with ``identity`` (a number or its C literal)."""
+    if out.dtype.kind == "c":  # the identity's real part, a zero imaginary part
+        run_elementwise(device, f"(i % 2 == 0) ? {identity} : 0", out.components(), [], [])
+    else:
+        run_elementwise(device, "x0", out, [int(identity)], [out.dtype])
+
+
+def _keep_dims(out, ndim, axes):
+    it = iter(out.strides)
+    strides = [0 if a in axes else next(it) for a in range(ndim)]
+    it = iter(out.shape)
+    return out.view([1 if a in axes else next(it) for a in range(ndim)], strides, out.offset)
+
+
+def _group_size(device, cols):
+    """One of two fixed sizes (PoCL compiles a kernel again for every work-group size):
+    short rows are folded serially by one work-item, longer ones by a work-group."""
+    return 1 if cols <= _SERIAL else 1 << (min(_WG, device.info.max_work_group).bit_length() - 1)
+
+
+def _chunking(device, rows, cols):
+    """(chunk, chunks) of a first pass over long rows of few outputs, or None."""
+    wg = _group_size(device, cols)
     if rows < _SPLIT_ROWS and cols > 16 * wg and wg > 1:
         chunk = max(16 * wg, -(-cols * rows // (4 * _SPLIT_ROWS)))
-        chunks = -(-cols // chunk)
+        return chunk, -(-cols // chunk)
+    return None
+
+
+def _reduce_rows(device, combine, identity, load, x, rows, cols, out):
+    """Fold ``rows`` contiguous rows of ``cols`` values of ``x`` into ``out``."""
+    split = _chunking(device, rows, cols)
+    if split:
+        chunk, chunks = split
         partial = device.empty((rows, chunks), out.dtype)
-        _launch(device, combine, identity, x, rows, cols, chunk, chunks, partial, wg)
-        x, cols = partial, chunks
-        wg = min(wg, 1 << (cols - 1).bit_length())
-    _launch(device, combine, identity, x, rows, cols, cols, 1, out, wg)
+        _launch(device, combine, identity, load, x, rows, cols, chunk, chunks, partial)
+        x, cols, load = partial, chunks, ""
+    _launch(device, combine, identity, load, x, rows, cols, cols, 1, out)
 
 
-def _launch(device, combine, identity, x, rows, cols, chunk, chunks, out, wg):
+def _launch(device, combine, identity, load, x, rows, cols, chunk, chunks, out):
     acc = C_TYPE[out.dtype]
-    init = f"({acc}){identity}" if identity is not None else f"({acc})p[begin]"
-    source = reduction_source(C_TYPE[x.dtype], acc, acc, combine, init)
+    if identity is None:
+        init = "load(p[begin])"
+    elif out.dtype.kind == "c":
+        init = f"{acc}_make({identity}, 0)"
+    else:
+        init = f"({acc}){identity}"
+    source = reduction_source(C_TYPE[x.dtype], acc, acc, combine, init, load)
+    wg = _group_size(device, chunk)
     program(device, source, "reduce", WG=wg)((rows * chunks * wg,), (wg,), out.buf, out.offset,
                                              x.buf, x.offset, cols, chunk, chunks)
+
+
+def _arg_kernel(name: str):
+    def impl(device, x, axis, keepdims):
+        axes = tuple(range(x.ndim)) if axis is None else (axis,)
+        moved, out_shape, cols = _moved_rows(device, x, axes)
+        rows = math.prod(out_shape)
+        out = device.empty(out_shape, np.dtype(np.int64))
+        if rows:
+            source = arg_reduction_source(C_TYPE[x.dtype], _better(name, x.dtype))
+            values, indices, split = moved, None, _chunking(device, rows, cols)
+            if split:
+                chunk, chunks = split
+                values, indices = _arg_launch(device, source, moved, None, rows, cols, chunk, chunks)
+                cols = chunks
+            _arg_launch(device, source, values, indices, rows, cols, cols, 1, out)
+        return _keep_dims(out, x.ndim, axes) if keepdims else out
+    return impl
+
+
+def _arg_launch(device, source, x, indices, rows, cols, chunk, chunks, out_i=None):
+    """One (value, index) pass; returns the values and indices it wrote."""
+    out_v = device.empty((rows, chunks), x.dtype)
+    if out_i is None:
+        out_i = device.empty((rows, chunks), np.dtype(np.int64))
+    wg = _group_size(device, chunk)
+    program(device, source, "argreduce", WG=wg)(
+        (rows * chunks * wg,), (wg,), out_v.buf, out_i.buf, x.buf, x.offset,
+        (x if indices is None else indices).buf, int(indices is not None), cols, chunk, chunks)
+    return out_v, out_i
 
 
 for _name in REDUCTIONS:
     register(_name, on=("cpu",), kind="library")(_cpu(_name))
     register(_name, on=("buffer",))(_kernel(_name))
+for _name in ("argmax", "argmin"):
+    register(_name, on=("cpu",), kind="library")(_arg_cpu(_name))
+    register(_name, on=("buffer",))(_arg_kernel(_name))

@@ -11,12 +11,16 @@ exclusive). ``add_back`` then folds each block's exclusive total into its values
 """
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import numpy as np
 
+from hal.dispatch import register
 from hal.memory import Strided
 
+from .copy import copy
+from .reduction import fill_identity
 from .templates import C_TYPE, convert, program
 
 _WG = 256        # work-items per group scanning a long row
@@ -119,3 +123,43 @@ def scan_rows_into(device, x: Strided, out: Strided, op: str = "sum", exclusive:
     group = min(_ADD_GROUP, device.info.max_work_group)
     program(device, source, "add_back", WG=wg)(
         (n,), (group,), out.buf, out.offset, out.strides[0], offsets.buf, nblocks, block, cols, n)
+
+
+# ---------------------------------------------------------------- cumulative_sum, cumulative_prod
+
+_IDENTITY = {"sum": 0, "prod": 1}
+
+
+def _cpu(op: str):
+    fold = np.cumsum if op == "sum" else np.cumprod
+
+    def impl(device, x, axis, dtype, include_initial):
+        out = fold(x, axis=axis, dtype=dtype)
+        if include_initial:
+            first = np.full(x.shape[:axis] + (1,) + x.shape[axis + 1:], _IDENTITY[op], dtype)
+            out = np.concatenate([first, out], axis=axis)
+        return out
+    return impl
+
+
+def _kernel(op: str):
+    def impl(device, x, axis, dtype, include_initial):
+        """Move ``axis`` last, scan the (rows, cols) view into a contiguous result (after a
+        column of the identity if ``include_initial``), and move the axis back."""
+        order = tuple(a for a in range(x.ndim) if a != axis) + (axis,)
+        moved = x.permute(order)
+        rows, cols = math.prod(moved.shape[:-1]), moved.shape[-1]
+        flat = moved.reshaped((rows, cols)) or copy(device, moved).reshaped((rows, cols))
+        width = cols + include_initial
+        out = device.empty(moved.shape[:-1] + (width,), dtype)
+        if include_initial:
+            fill_identity(device, out, _IDENTITY[op])
+        table = out.view((rows, width), (width, 1), out.offset)
+        scan_rows_into(device, flat, table.getitem((slice(None), slice(int(include_initial), None))), op)
+        return out.permute(tuple(order.index(a) for a in range(x.ndim)))
+    return impl
+
+
+for _op in ("sum", "prod"):
+    register(f"cumulative_{_op}", on=("cpu",), kind="library")(_cpu(_op))
+    register(f"cumulative_{_op}", on=("buffer",))(_kernel(_op))
