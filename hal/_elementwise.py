@@ -2,9 +2,15 @@
 
 Each function is generated from its definition in ``ops/elementwise.py`` (dtype rule,
 NumPy reference, kernel expression): it checks the operands, promotes their dtypes as
-the standard says, and calls the device's implementation.
+the standard says, and calls the device's implementation. ``clip`` (the one ternary
+function, whose bounds are optional and do not take part in promotion) is written out.
 """
 from __future__ import annotations
+
+import builtins
+import math
+
+import numpy as np
 
 from hal.ops.elementwise import OPS, Elementwise
 
@@ -17,11 +23,21 @@ __all__ = list(OPS) + ["where"]
 
 
 def _result(op: Elementwise, compute, device):
-    if op.result == "bool":
-        return compute, dtypes.bool
-    if op.result == "float" and compute.kind != "f":
+    """(compute dtype, result dtype) of ``op`` on operands promoted to ``compute``."""
+    if op.result == "float" and compute.kind not in "fc":
         compute = device.default_float
-    return compute, compute
+    return compute, op.out_dtype(compute)
+
+
+def _scalar_compute(value, dtype, device):
+    """The compute dtype of an array of ``dtype`` with the Python scalar ``value``: a
+    complex scalar takes the complex type of the array's precision ("Mixing arrays with
+    Python scalars"; with an integer array the standard leaves it open, hal refuses)."""
+    if isinstance(value, (complex, np.complexfloating)):
+        if dtype.kind not in "fc":
+            raise TypeError(f"a Python complex does not mix with a {dtype} array")
+        return dtypes.complex128 if dtype in (dtypes.float64, dtypes.complex128) else dtypes.complex64
+    return scalar_operand(value, dtype, device)
 
 
 def _unary(op: Elementwise):
@@ -45,10 +61,10 @@ def _binary(op: Elementwise):
                 b = x2._data
                 compute = dtypes.result_type(a.dtype, b.dtype)
             else:
-                b, compute = x2, scalar_operand(x2, a.dtype, device)
+                b, compute = x2, _scalar_compute(x2, a.dtype, device)
         elif isinstance(x2, Array):
             device, b, a = x2._device, x2._data, x1
-            compute = scalar_operand(x1, b.dtype, device)
+            compute = _scalar_compute(x1, b.dtype, device)
         else:
             raise TypeError(f"{op.name} expects at least one hal array, got {type(x1).__name__} "
                             f"and {type(x2).__name__}")
@@ -66,7 +82,42 @@ def _define(op: Elementwise):
     return fn
 
 
-globals().update({name: _define(op) for name, op in OPS.items()})
+globals().update({name: _define(op) for name, op in OPS.items() if op.nin < 3})
+
+
+def clip(x: Array, /, min=None, max=None) -> Array:
+    """``x`` clamped to ``[min, max]`` elementwise (array API "clip"): bounds are arrays
+    or Python scalars, broadcast with ``x``; the result keeps ``x``'s dtype (bounds do
+    not take part in promotion), and NaN in ``x`` or a bound gives NaN. An integer
+    array's scalar bounds clamp to the integers the dtype admits."""
+    if not isinstance(x, Array):
+        raise TypeError(f"clip expects a hal array, got {type(x).__name__}")
+    device, dtype = x._device, x.dtype
+    dtypes.check_kind(dtype, "real numeric", "clip")
+    bounds = [_bound(x, b, lower) for b, lower in ((min, True), (max, False))]
+    return Array._new(device.impl("clip")(device, dtype, dtype, x._data, *bounds), device)
+
+
+def _bound(x: Array, value, lower: bool):
+    """A clip bound as a payload of ``x``'s dtype or a Python scalar (None: unbounded)."""
+    dtype, device = x.dtype, x._device
+    if isinstance(value, Array):
+        same_device(x, value)
+        if value.dtype != dtype:
+            return device.impl("astype")(device, value._data, dtype)
+        return value._data
+    if value is None:
+        value = -math.inf if lower else math.inf
+    if isinstance(value, (builtins.bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"clip bounds are hal arrays or Python ints and floats, not {type(value).__name__}")
+    if dtype.kind == "f":
+        return float(value)
+    if math.isnan(value):
+        raise ValueError(f"clip: a NaN bound of a {dtype} array")
+    if math.isfinite(value):  # the integers within a float bound
+        value = math.ceil(value) if lower else math.floor(value)
+    lo, hi = dtypes.iinfo_bounds(dtype)
+    return lo if value < lo else hi if value > hi else int(value)
 
 
 def where(condition: Array, x1, x2, /) -> Array:

@@ -158,7 +158,6 @@ class BufferDevice(Device):
 
     def __init__(self, *args):
         super().__init__(*args)
-        self.dtypes = tuple(d for d in self.dtypes if d not in COMPLEX)  # TODO(issue 3): complex kernels
         self.pool = Pool(self.name, self.alloc, self.free)
 
     def empty(self, shape: tuple, dtype) -> Strided:

@@ -13,6 +13,11 @@ Words: ``KERNEL``, ``GLOBAL``, ``LOCAL`` (work-group shared arrays), ``RESTRICT`
 ``LOCAL_SIZE(d)``, ``NUM_GROUPS(d)``, ``BARRIER()``, ``ATOMIC_ADD_I32(p, v)``;
 fixed-width types ``i8 u8 i16 u16 i32 u32 i64 u64 f32 f64``; math through the
 overloaded OpenCL names (``exp``, ``log``, ``sqrt``, ``fabs``, ``floor``, ``rint``, ...).
+Complex numbers are the structs ``c64`` / ``c128`` (``{ f32 re, im; }`` / ``{ f64 re, im; }``,
+NumPy's layout; ``c128`` only where ``f64`` exists) with ``c64_make(re, im)``,
+``c64_add``, ``c64_sub``, ``c64_mul``, ``c64_div``, ``c64_eq``, ``c64_to_c128`` (and the
+``c128`` ones): a C cast to or from a struct is invalid, so kernels change types through
+``ops.templates.convert``.
 Kernels are specialized with ``#define``d constants (``defines=``), which is what the
 autotuner varies. Grids follow OpenCL: global sizes in work-items, and kernels guard
 their own tails because a backend may round the global size up to the work-group size.
@@ -90,7 +95,37 @@ typedef int32_t i32; typedef uint32_t u32; typedef int64_t i64; typedef uint64_t
 typedef float f32; typedef double f64;
 """
 
-PRELUDES = {"opencl": _OPENCL, "cuda": _CUDA, "c": _C}
+# Complex arithmetic as NumPy does it: the schoolbook product, Smith's quotient (no
+# overflow of c*c + d*d for large divisors).
+_COMPLEX = r"""
+typedef struct {{ {R} re, im; }} {C};
+INLINE {C} {C}_make({R} re, {R} im) {{ {C} z; z.re = re; z.im = im; return z; }}
+INLINE {C} {C}_add({C} a, {C} b) {{ return {C}_make(a.re + b.re, a.im + b.im); }}
+INLINE {C} {C}_sub({C} a, {C} b) {{ return {C}_make(a.re - b.re, a.im - b.im); }}
+INLINE {C} {C}_mul({C} a, {C} b) {{
+    return {C}_make(a.re * b.re - a.im * b.im, a.re * b.im + a.im * b.re);
+}}
+INLINE {C} {C}_div({C} a, {C} b) {{
+    {R} abs_br = fabs(b.re), abs_bi = fabs(b.im);
+    if (abs_br >= abs_bi) {{
+        if (abs_br == 0 && abs_bi == 0) return {C}_make(a.re / abs_br, a.im / abs_bi);
+        {R} rat = b.im / b.re, scl = ({R})1 / (b.re + b.im * rat);
+        return {C}_make((a.re + a.im * rat) * scl, (a.im - a.re * rat) * scl);
+    }}
+    {R} rat = b.re / b.im, scl = ({R})1 / (b.im + b.re * rat);
+    return {C}_make((a.re * rat + a.im) * scl, (a.im * rat - a.re) * scl);
+}}
+INLINE int {C}_eq({C} a, {C} b) {{ return a.re == b.re && a.im == b.im; }}
+INLINE int {C}_nonzero({C} a) {{ return a.re != 0 || a.im != 0; }}
+"""
+_C64 = _COMPLEX.format(C="c64", R="f32")
+_C128 = _COMPLEX.format(C="c128", R="f64") + r"""
+INLINE c128 c64_to_c128(c64 z) { return c128_make((f64)z.re, (f64)z.im); }
+INLINE c64 c128_to_c64(c128 z) { return c64_make((f32)z.re, (f32)z.im); }
+"""
+
+PRELUDES = {"opencl": _OPENCL + _C64 + "#ifdef HAL_FP64\n" + _C128 + "#endif\n",
+            "cuda": _CUDA + _C64 + _C128, "c": _C + _C64 + _C128}
 
 
 def render(source: str, target: str, defines: dict | None = None) -> str:

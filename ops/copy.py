@@ -18,8 +18,9 @@ def copy(device, x):
 
 @register("astype", on=("buffer",))
 def astype(device, x, dtype):
-    expr = "x0 != 0" if dtype == np.bool_ else "x0"
-    return run_elementwise(device, expr, device.empty(x.shape, dtype), [x], [x.dtype])
+    """``x`` in ``dtype``, each value converted as NumPy's ``astype`` does (through
+    ``templates.convert``: complex values are structs, which C does not cast)."""
+    return run_elementwise(device, "x0", device.empty(x.shape, dtype), [x], [x.dtype], expr_type=x.dtype)
 
 
 @register("astype", on=("cpu",), kind="library")
@@ -34,9 +35,8 @@ def assign(device, target, value):
     if not target.writable:
         raise ValueError("cannot write into a broadcast view: its elements share memory "
                          "(read-only, as NumPy's broadcast_to views)")
-    expr = "x0 != 0" if target.dtype == np.bool_ and getattr(value, "dtype", None) != np.bool_ else "x0"
     value_type = value.dtype if hasattr(value, "dtype") else target.dtype
-    run_elementwise(device, expr, target, [value], [value_type])
+    run_elementwise(device, "x0", target, [value], [value_type], expr_type=value_type)
 
 
 @register("assign", on=("cpu",), kind="library")

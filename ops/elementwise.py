@@ -1,11 +1,14 @@
 """Elementwise ops: each defined once by its dtype rule, its NumPy reference and its
-kernel expression, and registered for the cpu (the NumPy ufunc) and for every buffer
-backend (the elementwise kernel template).
+kernel expression, and registered for the cpu (NumPy) and for every buffer backend (the
+elementwise kernel template).
 
 Expressions use ``x0``, ``x1``, ``x2`` (inputs converted to the compute dtype) and may
-differ per dtype class: "signed", "unsigned", "float", "bool". Integer division,
-remainder and shifts are guarded so that no input can trap or reach undefined behavior
-on any target, and match NumPy's results.
+differ per dtype class: "signed", "unsigned", "float", "complex", "bool" ("int" stands
+for both integer classes). ``{T}`` is the compute type's C name (``f32``, ``c64``, ...),
+``{R}`` its real component's. Integer division, remainder and shifts are guarded so
+that no input can trap or reach undefined behavior on any target, and match NumPy's
+results. Complex values are the dialect's structs; their functions (``c64_exp``, ...)
+are in ``_COMPLEX_MATH``, which follows the standard's (C99 Annex G) special cases.
 """
 from __future__ import annotations
 
@@ -18,28 +21,36 @@ from hal.dispatch import register
 from hal.memory import Strided
 from hal.shapes import broadcast_shapes
 
-from .templates import C_TYPE, run_elementwise
+from .templates import C_TYPE, real_dtype, run_elementwise
 
 
 @dataclass(frozen=True)
 class Elementwise:
     name: str
-    ufunc: np.ufunc
+    ufunc: object                  # the NumPy reference: a ufunc, or a function of nin arrays
     kind: str                      # dtypes accepted (hal.dtypes.KINDS)
     expr: dict | str               # C expression, or one per dtype class
-    result: str = "promote"        # "promote", "bool" (comparisons) or "float"
-    helpers: str = ""              # INLINE functions with {T} for the compute type
-    nin: int = field(init=False)
+    result: str = "promote"        # "promote", "bool", "float" (integers compute in the
+                                   # default float) or "real" (complex gives its real part's dtype)
+    helpers: str = ""              # INLINE functions with {T} for a real compute type
+    nin: int = field(default=0)
 
     def __post_init__(self):
-        object.__setattr__(self, "nin", self.ufunc.nin)
+        if not self.nin:
+            object.__setattr__(self, "nin", self.ufunc.nin)
 
-    def expression(self, dtype: np.dtype) -> str:
+    def expression(self, dtype: np.dtype) -> str | None:
+        """The C expression for compute dtype ``dtype`` (None: the op has none)."""
         if isinstance(self.expr, str):
             return self.expr
-        cls = ("bool" if dtype == np.bool_ else "float" if dtype.kind == "f"
+        cls = ("bool" if dtype == np.bool_ else "float" if dtype.kind == "f" else "complex" if dtype.kind == "c"
                else "unsigned" if dtype.kind == "u" else "signed")
         return self.expr.get(cls, self.expr.get("int" if cls in ("signed", "unsigned") else cls))
+
+    def out_dtype(self, compute: np.dtype) -> np.dtype:
+        if self.result == "bool":
+            return np.dtype(np.bool_)
+        return real_dtype(compute) if self.result == "real" else compute
 
 
 _FLOORDIV_F = """
@@ -80,12 +91,197 @@ INLINE {T} iabs_{T}({T} a) {{
 """
 _NAN_MAX = "(x0 != x0 || x0 > x1) ? x0 : x1"
 _NAN_MIN = "(x0 != x0 || x0 < x1) ? x0 : x1"
+_LOGADDEXP = """
+INLINE {T} logaddexp_{T}({T} a, {T} b) {{
+    if (a == b) return a + ({T})0.69314718055994530942;  /* also inf + inf, without inf - inf */
+    {T} d = a - b;
+    if (d != d) return d;
+    return d > 0 ? a + log1p(exp(-d)) : b + log1p(exp(d));
+}}
+"""
+# NaN propagates from x, min or max; then min bounds before max does (NumPy's order).
+_CLIP_F = """
+INLINE {T} clip_{T}({T} x, {T} lo, {T} hi) {{
+    if (x != x || lo != lo || hi != hi) return x + lo + hi;
+    return x < lo ? (lo > hi ? hi : lo) : x > hi ? hi : x;
+}}
+"""
+_COMPLEX_MATH = """INLINE {R} {C}_abs({C} z) {{ return hypot(z.re, z.im); }}
+INLINE {C} {C}_neg({C} z) {{ return {C}_make(-z.re, -z.im); }}
+INLINE {C} {C}_conj({C} z) {{ return {C}_make(z.re, -z.im); }}
+INLINE {C} {C}_square({C} z) {{ return {C}_mul(z, z); }}
+INLINE {C} {C}_rint({C} z) {{ return {C}_make(rint(z.re), rint(z.im)); }}
+INLINE int {C}_isnan({C} z) {{ return z.re != z.re || z.im != z.im; }}
+INLINE int {C}_isinf({C} z) {{ return isinf(z.re) || isinf(z.im); }}
+INLINE int {C}_isfinite({C} z) {{ return isfinite(z.re) && isfinite(z.im); }}
+INLINE {C} {C}_sign({C} z) {{
+    if (z.re == 0 && z.im == 0) return {C}_make(0, 0);
+    {R} r = hypot(z.re, z.im);
+    return {C}_make(z.re / r, z.im / r);
+}}
+INLINE {C} {C}_exp({C} z) {{
+    if (z.im == 0) return {C}_make(exp(z.re), z.im);
+    if (isinf(z.re) && !isfinite(z.im)) return z.re < 0 ? {C}_make(0, 0) : {C}_make(z.re, z.im - z.im);
+    {R} e = exp(z.re);
+    return {C}_make(e * cos(z.im), e * sin(z.im));
+}}
+INLINE {C} {C}_expm1({C} z) {{
+    if (z.im == 0) return {C}_make(expm1(z.re), z.im);
+    if (!isfinite(z.re) || !isfinite(z.im)) {{ {C} e = {C}_exp(z); return {C}_make(e.re - 1, e.im); }}
+    {R} s = sin(z.im * ({R})0.5);
+    return {C}_make(expm1(z.re) * cos(z.im) - 2 * s * s, exp(z.re) * sin(z.im));
+}}
+INLINE {C} {C}_log({C} z) {{ return {C}_make(log(hypot(z.re, z.im)), atan2(z.im, z.re)); }}
+INLINE {C} {C}_log1p({C} z) {{
+    {R} a = z.re, b = z.im;
+    if (fabs(a) < ({R})0.5 && fabs(b) < ({R})0.5)  /* |1 + z| close to 1: log1p keeps the digits */
+        return {C}_make(({R})0.5 * log1p(a * (2 + a) + b * b), atan2(b, 1 + a));
+    return {C}_log({C}_make(1 + a, b));
+}}
+INLINE {C} {C}_log2({C} z) {{ {C} l = {C}_log(z); return {C}_make(l.re / {LN2}, l.im / {LN2}); }}
+INLINE {C} {C}_log10({C} z) {{ {C} l = {C}_log(z); return {C}_make(l.re / {LN10}, l.im / {LN10}); }}
+INLINE {C} {C}_sqrt({C} z) {{
+    {R} a = z.re, b = z.im;
+    if (a == 0 && b == 0) return {C}_make(0, b);
+    if (isinf(b)) return {C}_make(fabs(b), b);
+    if (a != a) return {C}_make(a, a);
+    if (isinf(a)) return a > 0 ? {C}_make(a, b != b ? b : copysign(({R})0, b))
+                               : {C}_make(b != b ? b : ({R})0, copysign(-a, b));
+    {R} t = sqrt((fabs(a) + hypot(a, b)) * ({R})0.5);
+    return a >= 0 ? {C}_make(t, b / (2 * t)) : {C}_make(fabs(b) / (2 * t), copysign(t, b));
+}}
+INLINE {C} {C}_ipow({C} z, int n) {{
+    {C} r = {C}_make(1, 0), p = z;
+    for (int k = n < 0 ? -n : n; k > 0; k >>= 1) {{
+        if (k & 1) r = {C}_mul(r, p);
+        p = {C}_mul(p, p);
+    }}
+    return n < 0 ? {C}_div({C}_make(1, 0), r) : r;
+}}
+INLINE {C} {C}_pow({C} z, {C} w) {{
+    if (w.re == 0 && w.im == 0) return {C}_make(1, 0);
+    if (z.re == 0 && z.im == 0) return w.re > 0 ? {C}_make(0, 0) : {C}_make(sqrt(({R})-1), sqrt(({R})-1));
+    if (w.im == 0 && w.re == floor(w.re) && fabs(w.re) < 100) return {C}_ipow(z, (int)w.re);
+    return {C}_exp({C}_mul(w, {C}_log(z)));
+}}
+INLINE {C} {C}_sinh({C} z) {{
+    {R} a = z.re, b = z.im;
+    if (b == 0) return {C}_make(sinh(a), b);
+    if ((a == 0 || isinf(a)) && !isfinite(b)) return {C}_make(a, b - b);
+    return {C}_make(sinh(a) * cos(b), cosh(a) * sin(b));
+}}
+INLINE {C} {C}_cosh({C} z) {{
+    {R} a = z.re, b = z.im;
+    if (b == 0) return {C}_make(cosh(a), isfinite(a) ? sinh(a) * b : copysign(({R})0, a) * b);
+    if (a == 0 && !isfinite(b)) return {C}_make(b - b, 0);
+    if (isinf(a) && !isfinite(b)) return {C}_make(fabs(a), b - b);
+    return {C}_make(cosh(a) * cos(b), sinh(a) * sin(b));
+}}
+INLINE {C} {C}_tanh({C} z) {{
+    {R} a = z.re, b = z.im;
+    if (isinf(a)) return {C}_make(copysign(({R})1, a), copysign(({R})0, isfinite(b) ? sin(2 * b) : b));
+    if (b == 0) return {C}_make(tanh(a), b);
+    if (!isfinite(b)) return {C}_make(a == 0 ? a : b - b, b - b);
+    if (fabs(a) > 22) {{  /* Kahan's formula below overflows; tanh is 1 to the last digit */
+        {R} e = exp(-fabs(a));
+        return {C}_make(copysign(({R})1, a), 4 * sin(b) * cos(b) * e * e);
+    }}
+    {R} t = tan(b), beta = 1 + t * t, s = sinh(a), rho = sqrt(1 + s * s), d = 1 + beta * s * s;
+    return {C}_make(beta * rho * s / d, t / d);
+}}
+/* sin, cos, tan and the inverse functions through the hyperbolic ones, as C99 defines
+   them: sin(z) = -i sinh(iz), cos(z) = cosh(iz), tan(z) = -i tanh(iz). */
+INLINE {C} {C}_mul_i({C} z) {{ return {C}_make(-z.im, z.re); }}
+INLINE {C} {C}_div_i({C} z) {{ return {C}_make(z.im, -z.re); }}
+INLINE {C} {C}_sin({C} z) {{ return {C}_div_i({C}_sinh({C}_mul_i(z))); }}
+INLINE {C} {C}_cos({C} z) {{ return {C}_cosh({C}_mul_i(z)); }}
+INLINE {C} {C}_tan({C} z) {{ return {C}_div_i({C}_tanh({C}_mul_i(z))); }}
+INLINE {C} {C}_asinh({C} z) {{
+    {R} a = z.re, b = z.im;
+    if (isinf(a)) return {C}_make(a, b != b ? b : isinf(b) ? copysign({PI} / 4, b) : copysign(({R})0, b));
+    if (isinf(b)) return a != a ? {C}_make(fabs(b), a) : {C}_make(copysign(fabs(b), a), copysign({PI} / 2, b));
+    if (a != a || b != b) return b == 0 ? z : {C}_make(a + b, a + b);
+    /* In the first quadrant, then mirrored: asinh is odd and commutes with conj. */
+    {C} w = {C}_make(fabs(a), fabs(b)), r;
+    if (w.re + w.im > ({R})1e8) {{  /* sqrt(w^2 + 1) is w to the last digit */
+        r = {C}_log(w);
+        r.re += {LN2};
+    }} else {{  /* log1p(w + w^2 / (sqrt(w^2 + 1) + 1)): no cancellation for small w */
+        {C} w2 = {C}_mul(w, w), s = {C}_sqrt({C}_make(w2.re + 1, w2.im));
+        r = {C}_log1p({C}_add(w, {C}_div(w2, {C}_make(s.re + 1, s.im))));
+    }}
+    return {C}_make(copysign(r.re, a), copysign(r.im, b));
+}}
+INLINE {C} {C}_asin({C} z) {{ return {C}_div_i({C}_asinh({C}_mul_i(z))); }}
+INLINE {C} {C}_acos({C} z) {{
+    {R} a = z.re, b = z.im;
+    if (isinf(b)) return {C}_make(a != a ? a : isinf(a) ? (a < 0 ? 3 * {PI} / 4 : {PI} / 4) : {PI} / 2, -b);
+    if (isinf(a)) return b != b ? {C}_make(b, fabs(a)) : {C}_make(a < 0 ? {PI} : 0, copysign(fabs(a), -b));
+    if (b != b) return {C}_make(a == 0 ? {PI} / 2 : b, b);
+    if (a != a) return {C}_make(a, a);
+    {C} s = {C}_asin(z);
+    return {C}_make({PI} / 2 - s.re, -s.im);
+}}
+INLINE {C} {C}_acosh({C} z) {{
+    {C} w = {C}_acos(z);
+    if (w.re != w.re && w.im != w.im) return {C}_make(w.im, w.re);
+    if (w.re != w.re) return {C}_make(fabs(w.im), w.re);
+    if (w.im != w.im) return {C}_make(w.im, w.im);
+    return {C}_make(fabs(w.im), copysign(w.re, z.im));
+}}
+INLINE {C} {C}_atanh({C} z) {{
+    {R} a = z.re, b = z.im;
+    if (isinf(b)) return {C}_make(copysign(({R})0, a), copysign({PI} / 2, b));
+    if (isinf(a)) return {C}_make(copysign(({R})0, a), b != b ? b : copysign({PI} / 2, b));
+    if (a != a || b != b) return a == 0 ? z : {C}_make(a + b, a + b);
+    {R} x = fabs(a), y = fabs(b), re, im;
+    if (x > ({R})1e8 || y > ({R})1e8) {{  /* (1 - x)^2 + y^2 would overflow: atanh(z) ~ 1/z */
+        {R} h = hypot(x, y);
+        re = x / h / h;
+        im = {PI} / 2;
+    }} else {{
+        re = ({R})0.25 * log1p(4 * x / ((1 - x) * (1 - x) + y * y));
+        im = ({R})0.5 * atan2(2 * y, (1 - x) * (1 + x) - y * y);
+    }}
+    return {C}_make(copysign(re, a), copysign(im, b));
+}}
+INLINE {C} {C}_atan({C} z) {{ return {C}_div_i({C}_atanh({C}_mul_i(z))); }}
+"""
+_CONSTANTS = {"PI": "3.14159265358979323846", "LN2": "0.69314718055994530942", "LN10": "2.30258509299404568402"}
+
+
+def complex_math(c_type: str) -> str:
+    """The complex functions for ``c64`` or ``c128`` (literals typed for its parts)."""
+    suffix = "f" if c_type == "c64" else ""
+    return _COMPLEX_MATH.format(C=c_type, R="f32" if c_type == "c64" else "f64",
+                                **{k: v + suffix for k, v in _CONSTANTS.items()})
+
+
+def _math(name, ufunc, kind="numeric", real_expr=None, complex_expr=None, **kw):
+    """A function computed in floating point (integers compute in the default float);
+    complex arguments go to its ``{T}_name`` in ``_COMPLEX_MATH``."""
+    expr = {"float": real_expr or f"{name}(x0)"}
+    if kind == "numeric":
+        expr["complex"] = complex_expr or "{T}_%s(x0)" % name
+    return Elementwise(name, ufunc, kind, expr, result="float", **kw)
+
+
+def _real_part(x):
+    return np.real(x).copy()  # np.real of a real array is the array itself
+
+
+def _imag_part(x):
+    return np.imag(x).copy()  # read-only zeros for a real array
+
 
 OPS = {op.name: op for op in [
-    Elementwise("add", np.add, "numeric", "x0 + x1"),
-    Elementwise("subtract", np.subtract, "numeric", "x0 - x1"),
-    Elementwise("multiply", np.multiply, "numeric", "x0 * x1"),
-    Elementwise("divide", np.divide, "numeric", "x0 / x1", result="float"),
+    Elementwise("add", np.add, "numeric", {"complex": "{T}_add(x0, x1)", "int": "x0 + x1", "float": "x0 + x1"}),
+    Elementwise("subtract", np.subtract, "numeric", {"complex": "{T}_sub(x0, x1)", "int": "x0 - x1",
+                                                     "float": "x0 - x1"}),
+    Elementwise("multiply", np.multiply, "numeric", {"complex": "{T}_mul(x0, x1)", "int": "x0 * x1",
+                                                     "float": "x0 * x1"}),
+    Elementwise("divide", np.divide, "numeric", {"complex": "{T}_div(x0, x1)", "float": "x0 / x1"},
+                result="float"),
     Elementwise("floor_divide", np.floor_divide, "real numeric", {
         "signed": "x1 == 0 ? 0 : x1 == -1 ? -x0 : x0 / x1 - ((x0 % x1 != 0) && ((x0 < 0) != (x1 < 0)))",
         "unsigned": "x1 == 0 ? 0 : x0 / x1",
@@ -94,12 +290,14 @@ OPS = {op.name: op for op in [
         "signed": "(x1 == 0 || x1 == -1) ? 0 : (x0 % x1 != 0 && ((x0 % x1 < 0) != (x1 < 0))) ? x0 % x1 + x1 : x0 % x1",
         "unsigned": "x1 == 0 ? 0 : x0 % x1",
         "float": "remainder_{T}(x0, x1)"}, helpers=_REMAINDER_F),
-    Elementwise("pow", np.power, "numeric", {"int": "ipow_{T}(x0, x1)", "float": "pow(x0, x1)"},
-                helpers=_IPOW),
+    Elementwise("pow", np.power, "numeric", {"int": "ipow_{T}(x0, x1)", "float": "pow(x0, x1)",
+                                             "complex": "{T}_pow(x0, x1)"}, helpers=_IPOW),
     Elementwise("maximum", np.maximum, "real numeric", {"int": "x0 > x1 ? x0 : x1", "float": _NAN_MAX}),
     Elementwise("minimum", np.minimum, "real numeric", {"int": "x0 < x1 ? x0 : x1", "float": _NAN_MIN}),
-    Elementwise("equal", np.equal, "any", "x0 == x1", result="bool"),
-    Elementwise("not_equal", np.not_equal, "any", "x0 != x1", result="bool"),
+    Elementwise("equal", np.equal, "any", {"complex": "{T}_eq(x0, x1)", "bool": "x0 == x1", "int": "x0 == x1",
+                                           "float": "x0 == x1"}, result="bool"),
+    Elementwise("not_equal", np.not_equal, "any", {"complex": "!{T}_eq(x0, x1)", "bool": "x0 != x1",
+                                                   "int": "x0 != x1", "float": "x0 != x1"}, result="bool"),
     Elementwise("less", np.less, "real numeric", "x0 < x1", result="bool"),
     Elementwise("less_equal", np.less_equal, "real numeric", "x0 <= x1", result="bool"),
     Elementwise("greater", np.greater, "real numeric", "x0 > x1", result="bool"),
@@ -116,19 +314,46 @@ OPS = {op.name: op for op in [
                 "(x1 < 0 || x1 >= BITS) ? 0 : x0 << x1"),
     Elementwise("bitwise_right_shift", np.right_shift, "integral",
                 "(x1 < 0 || x1 >= BITS) ? (x0 < 0 ? -1 : 0) : x0 >> x1"),
-    Elementwise("negative", np.negative, "numeric", "-x0"),
+    Elementwise("negative", np.negative, "numeric", {"int": "-x0", "float": "-x0", "complex": "{T}_neg(x0)"}),
     Elementwise("positive", np.positive, "numeric", "x0"),
-    Elementwise("abs", np.abs, "numeric", {"signed": "iabs_{T}(x0)", "unsigned": "x0", "float": "fabs(x0)"},
-                helpers=_IABS),
-    Elementwise("exp", np.exp, "numeric", "exp(x0)", result="float"),
-    Elementwise("log", np.log, "numeric", "log(x0)", result="float"),
-    Elementwise("sqrt", np.sqrt, "numeric", "sqrt(x0)", result="float"),
-    Elementwise("sin", np.sin, "numeric", "sin(x0)", result="float"),
-    Elementwise("cos", np.cos, "numeric", "cos(x0)", result="float"),
-    Elementwise("tanh", np.tanh, "numeric", "tanh(x0)", result="float"),
+    Elementwise("abs", np.abs, "numeric", {"signed": "iabs_{T}(x0)", "unsigned": "x0", "float": "fabs(x0)",
+                                           "complex": "{T}_abs(x0)"}, result="real", helpers=_IABS),
+    Elementwise("square", np.square, "numeric", {"int": "x0 * x0", "float": "x0 * x0", "complex": "{T}_square(x0)"}),
+    Elementwise("sign", np.sign, "numeric", {
+        "signed": "(x0 > 0) - (x0 < 0)", "unsigned": "x0 > 0", "complex": "{T}_sign(x0)",
+        "float": "x0 > 0 ? 1 : x0 < 0 ? -1 : x0 == 0 ? 0 : x0"}),
+    Elementwise("conj", np.conj, "numeric", {"int": "x0", "float": "x0", "complex": "{T}_conj(x0)"}),
+    Elementwise("real", _real_part, "numeric", {"int": "x0", "float": "x0", "complex": "x0.re"},
+                result="real", nin=1),
+    Elementwise("imag", _imag_part, "complex floating", "x0.im", result="real", nin=1),
+    Elementwise("isnan", np.isnan, "numeric", {"int": "0", "float": "x0 != x0", "complex": "{T}_isnan(x0)"},
+                result="bool"),
+    Elementwise("isinf", np.isinf, "numeric", {"int": "0", "float": "isinf(x0) != 0",
+                                               "complex": "{T}_isinf(x0)"}, result="bool"),
+    Elementwise("isfinite", np.isfinite, "numeric", {"int": "1", "float": "isfinite(x0) != 0",
+                                                     "complex": "{T}_isfinite(x0)"}, result="bool"),
+    Elementwise("signbit", np.signbit, "real numeric", {"signed": "x0 < 0", "unsigned": "0",
+                                                        "float": "signbit(x0) != 0"}, result="bool"),
     Elementwise("floor", np.floor, "real numeric", {"int": "x0", "float": "floor(x0)"}),
     Elementwise("ceil", np.ceil, "real numeric", {"int": "x0", "float": "ceil(x0)"}),
-    Elementwise("round", np.rint, "numeric", {"int": "x0", "float": "rint(x0)"}),
+    Elementwise("trunc", np.trunc, "real numeric", {"int": "x0", "float": "trunc(x0)"}),
+    # rint rounds half to even (the standard's rule for round) in the default rounding mode.
+    Elementwise("round", np.rint, "numeric", {"int": "x0", "float": "rint(x0)", "complex": "{T}_rint(x0)"}),
+    Elementwise("clip", np.clip, "real numeric", {"signed": "x0 < x1 ? x1 : x0 > x2 ? x2 : x0",
+                                                  "unsigned": "x0 < x1 ? x1 : x0 > x2 ? x2 : x0",
+                                                  "float": "clip_{T}(x0, x1, x2)"}, helpers=_CLIP_F, nin=3),
+    _math("exp", np.exp), _math("expm1", np.expm1), _math("log", np.log), _math("log1p", np.log1p),
+    _math("log2", np.log2), _math("log10", np.log10), _math("sqrt", np.sqrt),
+    _math("sin", np.sin), _math("cos", np.cos), _math("tan", np.tan),
+    _math("asin", np.arcsin), _math("acos", np.arccos), _math("atan", np.arctan),
+    _math("sinh", np.sinh), _math("cosh", np.cosh), _math("tanh", np.tanh),
+    _math("asinh", np.arcsinh), _math("acosh", np.arccosh), _math("atanh", np.arctanh),
+    _math("reciprocal", np.reciprocal, real_expr="1 / x0", complex_expr="{T}_div({T}_make(1, 0), x0)"),
+    _math("atan2", np.arctan2, "real numeric", "atan2(x0, x1)"),
+    _math("hypot", np.hypot, "real numeric", "hypot(x0, x1)"),
+    _math("copysign", np.copysign, "real numeric", "copysign(x0, x1)"),
+    _math("nextafter", np.nextafter, "real numeric", "nextafter(x0, x1)"),
+    _math("logaddexp", np.logaddexp, "real numeric", "logaddexp_{T}(x0, x1)", helpers=_LOGADDEXP),
 ]}
 
 
@@ -137,7 +362,8 @@ def _cpu(op: Elementwise):
 
     def impl(device, compute, out_dtype, *xs):
         xs = [x.astype(compute) if type(x) is np.ndarray and x.dtype != compute else x for x in xs]
-        out = ufunc(*xs)
+        with np.errstate(all="ignore"):  # the standard defines inf and NaN results, not warnings
+            out = ufunc(*xs)
         return out if type(out) is np.ndarray and out.dtype == out_dtype else np.asarray(out, out_dtype)
     return impl
 
@@ -146,8 +372,12 @@ def _cpu(op: Elementwise):
 def _specialize(name: str, compute: np.dtype) -> tuple[str, str]:
     """The expression and helper functions of op ``name`` for one compute dtype."""
     op, t = OPS[name], C_TYPE[compute]
-    expr = op.expression(compute).replace("{T}", t).replace("BITS", str(compute.itemsize * 8))
-    return expr, (op.helpers.format(T=t) if "{T}" in op.expression(compute) else "")
+    template = op.expression(compute)
+    expr = (template.replace("{T}", t).replace("{R}", C_TYPE[real_dtype(compute)])
+            .replace("BITS", str(compute.itemsize * 8)))
+    if compute.kind == "c":
+        return expr, complex_math(t)
+    return expr, (op.helpers.format(T=t) if "{T}" in template else "")
 
 
 def _kernel(op: Elementwise):

@@ -15,14 +15,33 @@ from hal.memory import Strided
 
 C_TYPE = {np.dtype(k): v for k, v in {
     "bool": "u8", "int8": "i8", "uint8": "u8", "int16": "i16", "uint16": "u16", "int32": "i32",
-    "uint32": "u32", "int64": "i64", "uint64": "u64", "float32": "f32", "float64": "f64"}.items()}
+    "uint32": "u32", "int64": "i64", "uint64": "u64", "float32": "f32", "float64": "f64",
+    "complex64": "c64", "complex128": "c128"}.items()}
+# The dtype a C type word stands for (u8 reads as uint8: bool and uint8 convert alike).
+_DTYPE_OF = {v: k for k, v in reversed(C_TYPE.items())}
+
+
+def real_dtype(dtype: np.dtype) -> np.dtype:
+    """The dtype of a complex dtype's components (a real dtype stays itself)."""
+    return np.dtype(f"f{dtype.itemsize // 2}") if dtype.kind == "c" else dtype
 
 
 def convert(expr: str, src: np.dtype, dst: np.dtype) -> str:
     """A C expression converting ``expr`` of dtype ``src`` into ``dst``, as NumPy's
-    ``astype`` does. Use it wherever a kernel changes a value's type."""
+    ``astype`` does (complex to real keeps the real part). Use it wherever a kernel
+    changes a value's type: complex values are structs, which C does not cast."""
+    src, dst = np.dtype(src), np.dtype(dst)
     if src == dst:
         return f"({expr})"
+    if src.kind == "c" and dst.kind == "c":
+        return f"{C_TYPE[src]}_to_{C_TYPE[dst]}({expr})"
+    if src.kind == "c":
+        if dst == np.bool_:
+            return f"{C_TYPE[src]}_nonzero({expr})"
+        return convert(f"({expr}).re", real_dtype(src), dst)
+    if dst.kind == "c":
+        part = real_dtype(dst)
+        return f"{C_TYPE[dst]}_make({convert(expr, src, part)}, ({C_TYPE[part]})0)"
     if dst == np.bool_:
         return f"(({expr}) != 0)"
     return f"(({C_TYPE[dst]})({expr}))"
@@ -39,37 +58,53 @@ def program(device, source: str, name: str, **defines):
         return prog
 
 
-@lru_cache(maxsize=None)
-def elementwise_source(expr: str, out_t: str, operands: tuple, out_strided: bool, ndim: int,
-                       helpers: str = "") -> str:
-    """A kernel ``ew`` computing ``out[i] = (out_t)(expr)`` over ``n`` elements.
+def _dtype(t) -> np.dtype:
+    return _DTYPE_OF[t] if isinstance(t, str) else np.dtype(t)
 
-    ``operands`` holds one (mode, storage type, value type) per input: mode "c" is a
-    contiguous array of the output's shape (read at ``off + i``), "s" a strided or
-    broadcast array (read through the multi-index), "k" a scalar argument. In ``expr``
-    the inputs are ``x0, x1, ...`` (already converted to their value types) and ``i``
-    is the flat output index.
+
+@lru_cache(maxsize=None)
+def elementwise_source(expr: str, out_t, operands: tuple, out_strided: bool, ndim: int,
+                       helpers: str = "", expr_t=None) -> str:
+    """A kernel ``ew`` computing ``out[i] = expr`` over ``n`` elements.
+
+    Types are dtypes or C type words. ``operands`` holds one (mode, storage type, value
+    type) per input: mode "c" is a contiguous array of the output's shape (read at
+    ``off + i``), "s" a strided or broadcast array (read through the multi-index), "k" a
+    scalar argument (a complex one as two real arguments). In ``expr`` the inputs are
+    ``x0, x1, ...`` (already converted to their value types) and ``i`` is the flat
+    output index; ``expr`` is of type ``expr_t`` (default: the output's), converted to
+    the output's type on the store.
     """
+    out_dtype = _dtype(out_t)
+    expr_dtype = out_dtype if expr_t is None else _dtype(expr_t)
     strided = out_strided or any(m == "s" for m, _, _ in operands)
     dims = range(ndim) if strided else ()
-    params = [f"GLOBAL {out_t} *out", "i64 out_off"] + ([f"i64 os{d}" for d in dims] if out_strided else [])
+    params = [f"GLOBAL {C_TYPE[out_dtype]} *out", "i64 out_off"] + (
+        [f"i64 os{d}" for d in dims] if out_strided else [])
     loads = []
     for j, (mode, storage, value) in enumerate(operands):
-        if mode == "k":
-            params.append(f"{value} k{j}")
-            loads.append(f"{value} x{j} = k{j};")
+        storage, value = _dtype(storage), _dtype(value)
+        vt = C_TYPE[value]
+        if mode == "k" and value.kind == "c":
+            part = C_TYPE[real_dtype(value)]
+            params += [f"{part} k{j}_re", f"{part} k{j}_im"]
+            loads.append(f"{vt} x{j} = {vt}_make(k{j}_re, k{j}_im);")
             continue
-        params += [f"GLOBAL const {storage} *in{j}", f"i64 off{j}"]
+        if mode == "k":
+            params.append(f"{vt} k{j}")
+            loads.append(f"{vt} x{j} = k{j};")
+            continue
+        params += [f"GLOBAL const {C_TYPE[storage]} *in{j}", f"i64 off{j}"]
         if mode == "s":
             params += [f"i64 s{j}_{d}" for d in dims]
             index = " + ".join([f"off{j}"] + [f"j{d} * s{j}_{d}" for d in dims])
         else:
             index = f"off{j} + i"
-        loads.append(f"{value} x{j} = ({value})in{j}[{index}];")
+        loads.append(f"{vt} x{j} = {convert(f'in{j}[{index}]', storage, value)};")
     params += ["i64 n"] + [f"i64 d{d}" for d in dims]
     unravel = ["i64 r = i;"] + [f"i64 j{d} = r % d{d}; r /= d{d};" for d in reversed(dims)] if strided else []
     out_index = " + ".join(["out_off"] + [f"j{d} * os{d}" for d in dims]) if out_strided else "out_off + i"
-    body = "\n    ".join(unravel + loads + [f"out[{out_index}] = ({out_t})({expr});"])
+    body = "\n    ".join(unravel + loads + [f"out[{out_index}] = {convert(expr, expr_dtype, out_dtype)};"])
     return f"""{helpers}
 KERNEL void ew({", ".join(params)}) {{
     i64 i = GLOBAL_ID(0);
@@ -90,32 +125,33 @@ def _contiguous_like(x: Strided, shape: tuple) -> bool:
 
 
 def run_elementwise(device, expr: str, out: Strided, inputs: list, value_types: list,
-                    helpers: str = "") -> Strided:
+                    helpers: str = "", expr_type: np.dtype | None = None) -> Strided:
     """Launch ``expr`` over ``out``'s shape. ``inputs`` are Strided arrays (broadcast to
     ``out.shape`` here) or scalars; ``value_types`` are the NumPy dtypes the expression
-    sees for each input."""
+    sees for each input; ``expr_type`` is the expression's dtype (default: the output's),
+    converted to the output's on the store."""
     n = out.size
     if n == 0:
         return out
     shape, ndim = out.shape, out.ndim
     operands, args = [], []
     for x, vt in zip(inputs, value_types):
-        value = C_TYPE[vt]
+        vt = np.dtype(vt)
         if not isinstance(x, Strided):
-            operands.append(("k", value, value))
-            args.append(x)
+            operands.append(("k", vt, vt))
+            args += [x.real, x.imag] if vt.kind == "c" else [x]
             continue
         if x.shape != shape:
             x = x.broadcast(shape)
         mode = "c" if _contiguous_like(x, shape) else "s"
-        operands.append((mode, C_TYPE[x.dtype], value))
+        operands.append((mode, x.dtype, vt))
         args += [x.buf, x.offset] + (list(x.strides) if mode == "s" else [])
     out_strided = not out.contiguous
     strided = out_strided or any(m == "s" for m, _, _ in operands)
     head = [out.buf, out.offset] + (list(out.strides) if out_strided else [])
     tail = [n] + (list(shape) if strided else [])
-    source = elementwise_source(expr, C_TYPE[out.dtype], tuple(operands), out_strided,
-                                ndim if strided else 0, helpers)
+    source = elementwise_source(expr, out.dtype, tuple(operands), out_strided,
+                                ndim if strided else 0, helpers, expr_type)
     group = min(_EW_GROUP, device.info.max_work_group)
     program(device, source, "ew")((n,), (group,), *head, *args, *tail)
     return out
