@@ -2,6 +2,9 @@
 kind of axis (None, int, negative, tuple, empty tuple) with and without keepdims, every
 dtype and its accumulator, strided views, empty selections, NaN, and the two-pass path
 of long rows."""
+import math
+import warnings
+
 import numpy as np
 import pytest
 
@@ -192,3 +195,202 @@ def test_bad_axes(device):
         hal.max(x, axis=-3)
     with pytest.raises(ValueError):
         hal.sum(x, axis=(0, -2))
+
+
+# ---------------------------------------------------------------- std, var
+
+@pytest.mark.parametrize("name", ["std", "var"])
+@pytest.mark.parametrize("axis, correction, keepdims", [(None, 0.0, False), (1, 1, True), ((0, 2), 0.5, False),
+                                                        (-1, 5, False), ((), 0, True)], ids=str)
+def test_std_var(device, name, axis, correction, keepdims):
+    """"std"/"var" (2025.12): the divisor is M - correction; NaN where it is <= 0."""
+    a = data((3, 4, 5), hal.float64)
+    out = getattr(hal, name)(put(a, device), axis=axis, correction=correction, keepdims=keepdims)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # NumPy warns where M - correction <= 0
+        expected = getattr(np, name)(a, axis=axis, ddof=correction, keepdims=keepdims)
+    if correction >= (a.size if axis is None else math.prod(a.shape[i] for i in np.atleast_1d(axis))):
+        expected = np.full_like(expected, np.nan)
+    assert_matches(out, np.asarray(expected), device=device)
+
+
+@pytest.mark.parametrize("dtype", [hal.float32, hal.int16], ids=str)
+def test_std_var_dtypes(device, dtype):
+    a = data((4, 6), dtype)
+    result = np.float32 if dtype == hal.float32 else device.default_float
+    assert_matches(hal.var(put(a, device), axis=0), np.var(a.astype(result), axis=0))
+    assert_matches(hal.std(put(a, device)), np.asarray(np.std(a.astype(result))), rtol=1e-5)
+
+
+def test_std_var_errors(device):
+    x = hal.ones((2, 3), device=device)
+    with pytest.raises(IndexError):
+        hal.var(x, axis=2)
+    with pytest.raises(TypeError):
+        hal.std(hal.ones(3, dtype=hal.bool, device=device))
+
+
+# ---------------------------------------------------------------- cumulative_sum, cumulative_prod
+
+def cumulative_reference(name, a, axis, dtype, include_initial):
+    fold = np.cumsum if name == "cumulative_sum" else np.cumprod
+    out = fold(a, axis=axis, dtype=dtype)
+    if include_initial:
+        shape = list(a.shape)
+        shape[axis] = 1
+        out = np.concatenate([np.full(shape, 0 if name == "cumulative_sum" else 1, dtype), out], axis=axis)
+    return out
+
+
+@pytest.mark.parametrize("include_initial", [False, True])
+@pytest.mark.parametrize("axis", [0, 1, -1])
+@pytest.mark.parametrize("name", ["cumulative_sum", "cumulative_prod"])
+def test_cumulative_axes(device, name, axis, include_initial):
+    a = data((3, 4, 5), hal.int32, nonzero=True)
+    out = getattr(hal, name)(put(a, device), axis=axis, include_initial=include_initial)
+    assert_matches(out, cumulative_reference(name, a, axis, np.int64, include_initial), device=device)
+
+
+@pytest.mark.parametrize("dtype, out_dtype", [(hal.bool, None), (hal.uint8, None), (hal.int16, hal.int32),
+                                              (hal.float32, None), (hal.float32, hal.float64), (hal.int64, None)],
+                         ids=str)
+def test_cumulative_dtypes(device, dtype, out_dtype):
+    """The standard's dtype rule: narrow integers widen to the default integer of their
+    signedness, bool counts as int64, floats stay; ``dtype`` casts first."""
+    a = data((2, 40), dtype)
+    x = put(a, device)
+    expected_dtype = out_dtype or accumulator(dtype)
+    assert_matches(hal.cumulative_sum(x, axis=1, dtype=out_dtype), np.cumsum(a, axis=1, dtype=expected_dtype),
+                   atol=1e-5)
+    if dtype != hal.bool:
+        small = a % 3 + 1 if dtype.kind in "iu" else a
+        assert_matches(hal.cumulative_prod(put(small, device), axis=1, dtype=out_dtype),
+                       np.cumprod(small, axis=1, dtype=expected_dtype))
+
+
+def test_cumulative_1d_and_views(device):
+    a = data((700,), hal.float64)
+    x = put(a, device)
+    assert_matches(hal.cumulative_sum(x), np.cumsum(a))  # axis is optional for 1-D arrays
+    assert_matches(hal.cumulative_sum(x[::-3], include_initial=True), cumulative_reference(
+        "cumulative_sum", a[::-3], 0, np.float64, True))
+    m = data((6, 5), hal.int8)
+    assert_matches(hal.cumulative_sum(put(m, device).T, axis=1), np.cumsum(m.T, axis=1, dtype=np.int64))
+    assert_matches(hal.cumulative_sum(put(np.zeros((0, 3)), device), axis=0, include_initial=True), np.zeros((1, 3)))
+
+
+def test_cumulative_errors(device):
+    x = hal.ones((2, 3), device=device)
+    with pytest.raises(ValueError):
+        hal.cumulative_sum(x)  # more than one dimension: the axis is required
+    with pytest.raises(IndexError):
+        hal.cumulative_prod(x, axis=2)
+    with pytest.raises(ValueError):
+        hal.cumulative_sum(hal.asarray(1.0, device=device))
+    with pytest.raises(TypeError):
+        hal.cumulative_prod(hal.ones(3, dtype=hal.bool, device=device))
+
+
+@pytest.mark.heavy
+def test_cumulative_long_row(device):
+    a = data((3, 200_000), hal.int32)
+    assert_matches(hal.cumulative_sum(put(a, device), axis=1), np.cumsum(a, axis=1, dtype=np.int64))
+
+
+# ---------------------------------------------------------------- all, any, diff
+
+@pytest.mark.parametrize("dtype", [hal.bool, hal.int8, hal.uint64, hal.float32, hal.float64], ids=str)
+@pytest.mark.parametrize("name", ["all", "any"])
+def test_all_any(device, name, dtype):
+    a = data((4, 6), dtype)
+    a[0] = 0  # a row of zeros
+    a[1] = 1  # a row without one
+    if dtype.kind == "f":
+        a[2, 0] = np.nan  # NaN is nonzero
+    x = put(a, device)
+    fn, ref = getattr(hal, name), getattr(np, name)
+    for axis in (None, 0, 1, (0, 1), ()):
+        assert_matches(fn(x, axis=axis), np.asarray(ref(a, axis=axis)), device=device)
+    assert_matches(fn(x[:, ::-2], axis=1, keepdims=True), ref(a[:, ::-2], axis=1, keepdims=True))
+    assert_matches(fn(put(np.zeros((0, 3), dtype), device), axis=0), ref(np.zeros((0, 3), dtype), axis=0))
+
+
+@pytest.mark.parametrize("dtype", [hal.int16, hal.uint8, hal.float32], ids=str)
+def test_diff(device, dtype):
+    a = data((4, 7), dtype)
+    x = put(a, device)
+    for axis, n in ((-1, 1), (0, 2), (1, 3), (1, 0)):
+        assert_matches(hal.diff(x, axis=axis, n=n), np.diff(a, axis=axis, n=n), device=device)
+    pre, app = data((4, 2), dtype, 1), data((4, 1), dtype, 2)
+    assert_matches(hal.diff(x, prepend=put(pre, device), append=put(app, device)),
+                   np.diff(a, prepend=pre, append=app))
+    assert_matches(hal.diff(x.T[::-1], axis=0, n=9), np.diff(a.T[::-1], axis=0, n=9))  # n > length: empty
+
+
+def test_diff_errors(device):
+    x = hal.ones((2, 3), device=device)
+    with pytest.raises(IndexError):
+        hal.diff(x, axis=2)
+    with pytest.raises(ValueError):
+        hal.diff(x, n=-1)
+    with pytest.raises(ValueError):
+        hal.diff(x, axis=1, prepend=hal.ones((3, 1), device=device))
+    with pytest.raises(TypeError):
+        hal.diff(hal.ones(3, dtype=hal.bool, device=device))
+
+
+# ---------------------------------------------------------------- dtype keyword, bool, complex
+
+def test_sum_prod_in_bool(device):
+    """sum/prod accumulated in bool are NumPy's logical or / and."""
+    a = np.array([[True, False, True], [False, False, False]])
+    x = put(a, device)
+    assert_matches(hal.sum(x, axis=1, dtype=hal.bool), np.sum(a, axis=1, dtype=bool))
+    assert_matches(hal.prod(put(a.astype(np.int8), device), axis=1, dtype=hal.bool), np.prod(a, axis=1, dtype=bool))
+
+
+def assert_complex_matches(actual, expected, rtol=1e-5, atol=1e-5):
+    """assert_matches for complex results (compared as their real and imaginary parts)."""
+    expected = np.asarray(expected)
+    assert actual.dtype == expected.dtype and actual.shape == expected.shape, \
+        f"{actual.dtype}{actual.shape}, expected {expected.dtype}{expected.shape}"
+    host = np.asarray(actual)
+    assert host.dtype == expected.dtype and host.shape == expected.shape
+    for part in (np.real, np.imag):
+        np.testing.assert_allclose(part(host), part(expected), rtol=rtol, atol=atol, equal_nan=True)
+
+
+def complex_or_skip(device, dtype=hal.complex64):
+    if dtype not in device.dtypes:
+        pytest.skip(f"{device} has no {dtype} yet")
+
+
+@pytest.mark.parametrize("dtype", [hal.complex64, hal.complex128], ids=str)
+def test_complex_sum_prod_mean(device, dtype):
+    complex_or_skip(device, dtype)
+    rng = np.random.default_rng(1)
+    a = (rng.standard_normal((3, 4, 5)) + 1j * rng.standard_normal((3, 4, 5))).astype(dtype)
+    x = put(a, device)
+    for axis in (None, 1, (0, 2)):
+        assert_complex_matches(hal.sum(x, axis=axis), np.asarray(np.sum(a, axis=axis)))
+        assert_complex_matches(hal.prod(x, axis=axis, keepdims=True), np.prod(a, axis=axis, keepdims=True),
+                               rtol=1e-4)
+        assert_complex_matches(hal.mean(x, axis=axis), np.asarray(np.mean(a, axis=axis)))
+    assert_complex_matches(hal.sum(x[:, ::-2].mT, axis=-1, keepdims=True),
+                           np.sum(a[:, ::-2].swapaxes(-1, -2), -1, keepdims=True))
+    empty = put(np.zeros((0, 2), dtype), device)
+    assert_complex_matches(hal.sum(empty, axis=0), np.zeros(2, dtype))
+    assert_complex_matches(hal.prod(empty, axis=0), np.ones(2, dtype))
+
+
+def test_complex_cumulative_and_any(device):
+    complex_or_skip(device)
+    a = np.array([[1 + 2j, 0, 3 - 1j, 0.5j], [0, 0, 0, 0]], np.complex64)
+    x = put(a, device)
+    assert_complex_matches(hal.cumulative_sum(x, axis=1), np.cumsum(a, axis=1))
+    assert_complex_matches(hal.cumulative_prod(x, axis=1, include_initial=True),
+                           cumulative_reference("cumulative_prod", a, 1, np.complex64, True))
+    assert_matches(hal.any(x, axis=1), np.any(a, axis=1))
+    assert_matches(hal.all(x, axis=0), np.all(a, axis=0))
+    assert_complex_matches(hal.sum(put(a.real.copy(), device), dtype=hal.complex64),
+                           np.asarray(np.sum(a.real, dtype=np.complex64)))
