@@ -13,9 +13,10 @@ from .device import Device, get_default_device
 from .device import device as as_device
 from .errors import DeviceError
 
-__all__ = ["arange", "asarray", "empty", "empty_like", "eye", "from_dlpack", "full", "full_like", "linspace", "ones", "ones_like", "zeros", "zeros_like"]
+__all__ = ["arange", "asarray", "empty", "empty_like", "eye", "from_dlpack", "full", "full_like", "linspace",
+           "meshgrid", "ones", "ones_like", "tril", "triu", "zeros", "zeros_like"]
 
-_PY_KIND = {builtins.bool: "b", int: "i", float: "f"}
+_PY_KIND = {builtins.bool: "b", int: "i", float: "f", complex: "c"}
 
 
 def _device(device) -> Device:
@@ -31,30 +32,39 @@ def _dtype(dtype, device: Device, default=None):
     return dtype
 
 
-def scalar_dtype(value, device: Device):
-    """The dtype a Python scalar takes on its own: bool, int64 or the default float."""
+def default_complex(device: Device):
+    """The complex dtype of the device's default float's precision."""
+    return dtypes.complex128 if device.default_float == dtypes.float64 else dtypes.complex64
+
+
+def _scalar_kind(value):
     kind = _PY_KIND.get(type(value))
     if kind is None:
-        if isinstance(value, (builtins.bool, np.bool_)):
-            return dtypes.bool
-        if isinstance(value, (int, np.integer)):
-            return dtypes.int64
-        if isinstance(value, (float, np.floating)):
-            return device.default_float
-        raise TypeError(f"expected an array or a Python scalar, got {type(value).__name__}")
-    return dtypes.bool if kind == "b" else dtypes.int64 if kind == "i" else device.default_float
+        kind = ("b" if isinstance(value, (builtins.bool, np.bool_)) else "i" if isinstance(value, (int, np.integer))
+                else "f" if isinstance(value, (float, np.floating))
+                else "c" if isinstance(value, (complex, np.complexfloating)) else None)
+    if kind is None:
+        raise TypeError(f"expected a hal array or a Python scalar, got {type(value).__name__}")
+    return kind
+
+
+def scalar_dtype(value, device: Device):
+    """The dtype a Python scalar takes on its own: bool, int64, the default float or
+    the default complex."""
+    kind = _scalar_kind(value)
+    return (dtypes.bool if kind == "b" else dtypes.int64 if kind == "i" else device.default_float if kind == "f"
+            else default_complex(device))
 
 
 def scalar_operand(value, dtype, device: Device):
     """The compute dtype of an array of ``dtype`` combined with the Python scalar
     ``value`` (the standard's "Mixing arrays with Python scalars"): the array's dtype,
-    except a float with an integer array, which computes in the default float. A bool
-    mixes only with bool arrays; an int must fit an integer dtype (OverflowError)."""
-    kind = _PY_KIND.get(type(value)) or (
-        "b" if isinstance(value, np.bool_) else "i" if isinstance(value, np.integer)
-        else "f" if isinstance(value, np.floating) else None)
-    if kind is None:
-        raise TypeError(f"expected a hal array or a Python scalar, got {type(value).__name__}")
+    except a complex with a real floating array, which computes in the complex dtype
+    of the array's precision, and a float with an integer array, which computes in the
+    default float. Where the standard leaves it open, hal refuses a complex with an
+    integer array (TypeError). A bool mixes only with bool arrays; an int must fit an
+    integer dtype (OverflowError)."""
+    kind = _scalar_kind(value)
     if (kind == "b") != (dtype == dtypes.bool):
         raise TypeError(f"a Python {type(value).__name__} does not mix with a {dtype} array")
     if kind == "i" and dtype.kind in "iu":
@@ -63,6 +73,10 @@ def scalar_operand(value, dtype, device: Device):
             raise OverflowError(f"{value} does not fit in {dtype}")
     if kind == "f" and dtype.kind in "iu":
         return device.default_float
+    if kind == "c" and dtype.kind in "iu":
+        raise TypeError(f"a Python complex does not mix with a {dtype} array")
+    if kind == "c" and dtype.kind == "f":
+        return dtypes.complex64 if dtype == dtypes.float32 else dtypes.complex128
     return dtype
 
 
@@ -77,7 +91,8 @@ def operand(value, dtype, device: Device):
         raise TypeError(f"a Python bool cannot be written into a {dtype} array")
     if dtype == dtypes.bool and not isinstance(value, (builtins.bool, np.bool_)):
         raise TypeError(f"only a Python bool can be written into a bool array, got {value!r}")
-    scalar_operand(value, dtype, device)  # raises on a kind mismatch or an overflow
+    if scalar_operand(value, dtype, device).kind == "c" and dtype.kind != "c":
+        raise TypeError(f"a Python complex cannot be written into a {dtype} array")
     return dtype.type(value).item()
 
 
@@ -136,6 +151,8 @@ def _to_numpy(obj, dtype, device: Device, copy) -> np.ndarray:
             _check_default_int(obj)
         if host.dtype == np.float64:
             host = host.astype(device.default_float, copy=False)
+        elif host.dtype == np.complex128:
+            host = host.astype(default_complex(device), copy=False)
         elif host.dtype == object:
             raise TypeError("cannot convert a ragged or mixed-type sequence to an array")
         dtypes.as_dtype(host.dtype)
@@ -205,16 +222,35 @@ def arange(start, /, stop=None, step=1, *, dtype=None, device=None) -> Array:
 
 
 def linspace(start, stop, /, num: int, *, dtype=None, device=None, endpoint: bool = True) -> Array:
+    """"linspace": ``num`` evenly spaced values from ``start`` to ``stop``, computed on
+    the device as ``start + i * step``; complex endpoints give the default complex."""
     if num < 0:
         raise ValueError(f"linspace: num must be non-negative, got {num}")
     device = _device(device)
-    dtype = _dtype(dtype, device, "float")
-    if dtype.kind != "f":
-        raise TypeError(f"linspace returns a floating dtype, not {dtype}")
+    is_complex = isinstance(start, complex) or isinstance(stop, complex)
+    dtype = _dtype(dtype, device, default_complex(device) if is_complex else "float")
+    if dtype.kind not in "fc" or (is_complex and dtype.kind != "c"):
+        raise TypeError(f"linspace of {type(start).__name__} and {type(stop).__name__} cannot return {dtype}")
+    if dtype.kind == "c":  # real and imaginary parts are two real linspaces
+        start, stop, real = complex(start), complex(stop), np.finfo(dtype).dtype
+        parts = [linspace(getattr(start, p), getattr(stop, p), num, dtype=real, device=device, endpoint=endpoint)
+                 for p in ("real", "imag")]
+        return _from_parts(*parts, dtype)
     step = (stop - start) / max(num - 1 if endpoint else num, 1)
     out = Array._new(device.impl("arange")(device, num, start, step, dtype), device)
     if endpoint and num > 1:
         out[-1] = float(stop)
+    return out
+
+
+def _from_parts(real: Array, imag: Array, dtype) -> Array:
+    """The complex array ``real + i imag``, each part written into its components."""
+    device = real.device
+    out = empty(real.shape, dtype=dtype, device=device)
+    parts = out._data.view(np.finfo(dtype).dtype).reshape(out.shape + (2,)) if device.family == "numpy" \
+        else out._data.components()
+    parts = Array._new(parts, device)
+    parts[..., 0], parts[..., 1] = real, imag
     return out
 
 
@@ -226,13 +262,59 @@ def eye(n_rows: int, n_cols: int | None = None, /, *, k: int = 0, dtype=None, de
 
 
 def from_dlpack(x, /, *, device=None, copy=None) -> Array:
-    """An array from any DLPack exporter (NumPy, hal, ...): on the cpu without a copy
-    where possible, then moved to ``device`` if one is named."""
+    """"from_dlpack": an array from any DLPack exporter (NumPy, hal, ...), on the
+    exporter's device unless ``device`` names another (the data then moves, which
+    ``copy=False`` forbids); host memory is shared where ``copy`` allows."""
     if isinstance(x, Array):
         return asarray(x, device=device, copy=copy)
     kwargs = {"copy": copy} if copy is not None else {}
     host = np.from_dlpack(x, **kwargs)
-    return asarray(host, device=device, copy=None if copy is None else copy)
+    return asarray(host, device="cpu" if device is None else device, copy=copy)
+
+
+def meshgrid(*arrays: Array, indexing: str = "xy") -> tuple:
+    """"meshgrid": coordinate arrays from 1-D arrays of one dtype ("xy": the first two
+    output axes swapped, as for Cartesian plots; "ij": matrix indexing), written out on
+    the device from broadcast views."""
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"meshgrid: indexing is 'xy' or 'ij', not {indexing!r}")
+    if any(not isinstance(a, Array) or a.ndim != 1 for a in arrays):
+        raise ValueError("meshgrid takes 1-D hal arrays")
+    if len({a.dtype for a in arrays}) > 1:
+        raise TypeError(f"meshgrid takes arrays of one dtype, got {[str(a.dtype) for a in arrays]}")
+    from ._manipulation import broadcast_to, reshape
+    sizes = [a.size for a in arrays]
+    if indexing == "xy" and len(arrays) > 1:
+        sizes[0], sizes[1] = sizes[1], sizes[0]
+    out = []
+    for i, a in enumerate(arrays):
+        axis = (1 - i if i < 2 else i) if indexing == "xy" and len(arrays) > 1 else i
+        shape = tuple(a.size if d == axis else 1 for d in range(len(arrays)))
+        out.append(asarray(broadcast_to(reshape(a, shape), tuple(sizes)), copy=True))
+    return tuple(out)
+
+
+def _triangle(x: Array, k: int, name: str, keep) -> Array:
+    if not isinstance(x, Array) or x.ndim < 2:
+        raise ValueError(f"{name} takes a hal array of at least 2 dimensions")
+    from ._elementwise import subtract, where
+    m, n = x.shape[-2:]
+    rows = arange(m, device=x.device)[:, None]
+    cols = arange(n, device=x.device)[None, :]
+    return where(keep(subtract(cols, rows), k), x, x.dtype.type(0).item())
+
+
+def tril(x: Array, /, *, k: int = 0) -> Array:
+    """"tril": the elements on and below the ``k``-th diagonal (column - row <= k) of
+    each matrix, zeros elsewhere; a where over index masks on the device."""
+    from ._elementwise import less_equal
+    return _triangle(x, k, "tril", less_equal)
+
+
+def triu(x: Array, /, *, k: int = 0) -> Array:
+    """"triu": the elements on and above the ``k``-th diagonal (column - row >= k)."""
+    from ._elementwise import greater_equal
+    return _triangle(x, k, "triu", greater_equal)
 
 
 def _shape(shape) -> tuple:
