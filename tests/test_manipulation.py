@@ -214,3 +214,159 @@ def test_writing_into_a_broadcast_view_raises(device):
     x = hal.broadcast_to(hal.zeros((1, 3), device=device), (4, 3))
     with pytest.raises(ValueError):
         x[0, 0] = 1.0
+
+
+def on_device_only(device, fn):
+    """``fn()``, asserting that on a buffer device it moved no array data to or from
+    the host (the output size of a data-dependent op is a ``size_reads``)."""
+    hal.reset_stats()
+    out = fn()
+    stats = hal.stats()
+    assert stats["device_to_host"] == stats["host_to_device"] == 0, stats
+    return out
+
+
+def complex_data(shape, dtype, seed=0):
+    real = np.finfo(dtype).dtype
+    return data(shape, real, seed) + 1j * data(shape, real, seed + 1)
+
+
+def needs(device, dtype):
+    if dtype not in device.dtypes:
+        pytest.skip(f"{device} has no {dtype}")
+
+
+@pytest.mark.parametrize("axis", [None, 0, -1, (0, 2), (1,), ()], ids=str)
+def test_flip(device, axis):
+    a = data((2, 3, 4), hal.int16)
+    x = put(a, device)
+    out = on_device_only(device, lambda: hal.flip(x, axis=axis))
+    assert_matches(out, np.flip(a, axis))
+    assert_matches(hal.flip(x[:, ::2], axis=axis), np.flip(a[:, ::2], axis))  # a flip of a strided view
+
+
+def test_flip_is_a_view(device):
+    x = put(np.arange(6.0), device)
+    y = hal.flip(x)
+    x[0] = -1.0
+    assert float(y[5]) == -1.0
+
+
+@pytest.mark.parametrize("source, destination", [(0, 2), (-1, 0), ((0, 1), (2, 0)), ((2, 0), (0, 1)), ((), ())],
+                         ids=str)
+def test_moveaxis(device, source, destination):
+    a = data((2, 3, 4), hal.float32)
+    assert_matches(hal.moveaxis(put(a, device), source, destination), np.moveaxis(a, source, destination))
+
+
+def test_moveaxis_errors(device):
+    x = hal.zeros((2, 3), device=device)
+    with pytest.raises(ValueError):
+        hal.moveaxis(x, (0, 1), (1,))
+    with pytest.raises(ValueError):
+        hal.moveaxis(x, (0, 0), (0, 1))
+    with pytest.raises(IndexError):
+        hal.moveaxis(x, 2, 0)
+
+
+@pytest.mark.parametrize("shift, axis", [(1, None), (-7, None), (2, 0), (-1, 1), ((1, 2), (0, 2)), (5, (1, 2)),
+                                         ((1, -1), (1, 1)), (0, 2), (4, 2)], ids=str)
+@pytest.mark.parametrize("dtype", [hal.bool, hal.uint8, hal.float64], ids=str)
+def test_roll(device, shift, axis, dtype):
+    a = data((2, 3, 4), dtype)
+    x = put(a, device)
+    assert_matches(on_device_only(device, lambda: hal.roll(x, shift, axis=axis)), np.roll(a, shift, axis))
+    assert_matches(hal.roll(x.mT, shift, axis=axis), np.roll(a.swapaxes(-1, -2), shift, axis))
+
+
+def test_roll_is_a_copy_and_of_empty(device):
+    x = put(np.arange(4.0), device)
+    y = hal.roll(x, 0)
+    x[0] = 9.0
+    assert_matches(y, np.arange(4.0))
+    assert_matches(hal.roll(hal.zeros((0, 3), device=device), 2, axis=0), np.zeros((0, 3)))
+    with pytest.raises(ValueError):
+        hal.roll(x, (1, 2), axis=(0,))
+
+
+@pytest.mark.parametrize("shape, reps", [((3,), (2,)), ((2, 3), (2, 1)), ((2, 3), (3,)), ((2,), (2, 1, 3)),
+                                         ((2, 3), (0, 2)), ((), (3,)), ((2, 1, 2), ())], ids=str)
+def test_tile(device, shape, reps):
+    a = data(shape, hal.int32)
+    x = put(a, device)
+    assert_matches(on_device_only(device, lambda: hal.tile(x, reps)), np.tile(a, reps))
+
+
+@pytest.mark.parametrize("repeats, axis", [(2, None), (3, 0), (1, 1), (0, 2), (2, -1)], ids=str)
+def test_repeat_int(device, repeats, axis):
+    a = data((2, 3, 2), hal.float32)
+    x = put(a, device)
+    assert_matches(on_device_only(device, lambda: hal.repeat(x, repeats, axis=axis)), np.repeat(a, repeats, axis))
+    assert_matches(hal.repeat(x[:, ::-1], repeats, axis=axis), np.repeat(a[:, ::-1], repeats, axis))
+
+
+@pytest.mark.parametrize("counts, axis", [([2, 0, 3], 1), ([1, 2], 0), ([4], 2), ([0, 0, 0], 1), ([3], None),
+                                          (list(range(12)), None)], ids=str)
+@pytest.mark.parametrize("dtype", [hal.int8, hal.float64], ids=str)
+def test_repeat_array_of_counts(device, counts, axis, dtype):
+    a = data((2, 3, 2), dtype)
+    x, r = put(a, device), hal.asarray(np.array(counts, np.int32), device=device)
+    out = on_device_only(device, lambda: hal.repeat(x, r, axis=axis))
+    assert_matches(out, np.repeat(a, np.broadcast_to(counts, (a.size if axis is None else a.shape[axis],)), axis))
+    if device.family == "buffer":
+        assert hal.stats()["size_reads"] == 1  # the total, the only value read back
+
+
+def test_repeat_errors(device):
+    x = hal.zeros((2, 3), device=device)
+    with pytest.raises(TypeError):
+        hal.repeat(x, hal.asarray([1.0, 2.0, 1.0], device=device), axis=1)
+    with pytest.raises(ValueError):
+        hal.repeat(x, hal.asarray([1, 2], device=device), axis=1)
+    with pytest.raises(ValueError):
+        hal.repeat(x, -1)
+    with pytest.raises(IndexError):
+        hal.repeat(x, 2, axis=2)
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1], ids=str)
+def test_unstack(device, axis):
+    a = data((2, 3, 4), hal.uint16)
+    parts = hal.unstack(put(a, device), axis=axis)
+    assert isinstance(parts, tuple) and len(parts) == a.shape[axis]
+    for got, ref in zip(parts, np.moveaxis(a, axis, 0)):
+        assert_matches(got, ref)
+    with pytest.raises(ValueError):
+        hal.unstack(hal.asarray(1, device=device))
+
+
+def test_expand_dims_tuple(device):
+    a = data((2, 3), hal.float32)
+    for axis in [(0, 1), (0, -1), (3, 1), (-4, 2)]:
+        assert_matches(hal.expand_dims(put(a, device), axis=axis), np.expand_dims(a, axis))
+    with pytest.raises(ValueError):
+        hal.expand_dims(put(a, device), axis=(1, 1))
+    with pytest.raises(IndexError):
+        hal.expand_dims(put(a, device), axis=(0, 4))
+
+
+def test_broadcast_shapes():
+    assert hal.broadcast_shapes((2, 1), (3,), ()) == (2, 3)
+    assert hal.broadcast_shapes() == ()
+    assert isinstance(hal.broadcast_arrays(hal.zeros((2,), device="cpu")), tuple)
+    with pytest.raises(ValueError):
+        hal.broadcast_shapes((2,), (3,))
+
+
+@pytest.mark.parametrize("dtype", [hal.complex64, hal.complex128], ids=str)
+def test_complex(device, dtype):
+    needs(device, dtype)
+    a = complex_data((2, 3), dtype)
+    x = put(a, device)
+    assert_matches(hal.flip(x, axis=1), np.flip(a, 1))
+    assert_matches(hal.roll(x, 1, axis=1), np.roll(a, 1, 1))
+    assert_matches(hal.tile(x, (2, 1)), np.tile(a, (2, 1)))
+    assert_matches(hal.repeat(x, hal.asarray([1, 0, 2], device=device), axis=1), np.repeat(a, [1, 0, 2], 1))
+    assert_matches(hal.concat([x, x[:1]]), np.concatenate([a, a[:1]]))
+    assert_matches(hal.stack([x, x], axis=2), np.stack([a, a], 2))
+    assert_matches(hal.reshape(x.mT, (6,)), a.T.reshape(6))
