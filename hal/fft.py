@@ -56,7 +56,9 @@ def _n_axes(name: str, kind: str, doc: str):
         if axes is not None:
             axes = tuple(normalize_axis(a, x.ndim) for a in axes)
         if s is not None:
-            s = tuple(x.shape[a] if n == -1 else n for a, n in zip(axes or range(x.ndim - len(s), x.ndim), s))
+            if axes is None or len(axes) != len(s):
+                raise ValueError(f"{name}: with s, give axes too, one per entry of s")
+            s = tuple(x.shape[a] if n == -1 else n for a, n in zip(axes, s))
         return on_host(f"fft.{name}", numpy_fn, x, s=s, axes=axes, norm=norm)
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f'"{name}" (array API 2025.12): {doc}; host on buffer devices.'
