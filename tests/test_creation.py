@@ -1,6 +1,7 @@
 """Creation functions on every device, against NumPy: asarray (lists, scalars, NumPy
-arrays, hal arrays, copy semantics), zeros, ones, empty, full, arange, linspace, eye and
-the *_like functions, for every dtype."""
+arrays, hal arrays, copy semantics), zeros, ones, empty, full, arange, linspace, eye,
+meshgrid, tril, triu and the *_like functions, for every dtype; complex Python scalars
+and complex creation; from_dlpack's device and copy."""
 import numpy as np
 import pytest
 
@@ -329,3 +330,99 @@ def test_data_type_functions():
     assert not hal.isdtype(hal.float64, "complex floating")  # a kind of the standard that hal has none of
     with pytest.raises(ValueError):
         hal.isdtype(hal.int8, "float")
+
+
+# -- meshgrid, tril, triu ----------------------------------------------------------
+
+@pytest.mark.parametrize("indexing", ["xy", "ij"])
+@pytest.mark.parametrize("sizes", [(3,), (2, 3), (2, 3, 4), (0, 2)], ids=str)
+def test_meshgrid(device, indexing, sizes):
+    vectors = [data((n,), hal.float32, seed) for seed, n in enumerate(sizes)]
+    out = hal.meshgrid(*(put(v, device) for v in vectors), indexing=indexing)
+    assert isinstance(out, tuple)
+    for got, ref in zip(out, np.meshgrid(*vectors, indexing=indexing)):
+        assert_matches(got, ref, device=device)
+    if out[0].size:
+        out[0][(0,) * len(sizes)] = 7.0  # writable copies, not shared broadcast views
+        assert float(out[0][(0,) * len(sizes)]) == 7.0
+
+
+def test_meshgrid_errors(device):
+    with pytest.raises(ValueError):
+        hal.meshgrid(hal.ones((2, 2), device=device))
+    with pytest.raises(TypeError):
+        hal.meshgrid(hal.ones(2, device=device), hal.ones(2, dtype=hal.int32, device=device))
+    with pytest.raises(ValueError):
+        hal.meshgrid(hal.ones(2, device=device), indexing="xz")
+
+
+@pytest.mark.parametrize("k", [0, 1, -1, 3, -5], ids=str)
+@pytest.mark.parametrize("dtype", [hal.bool, hal.int8, hal.float64], ids=str)
+def test_tril_triu(device, k, dtype):
+    a = data((2, 3, 4), dtype)
+    x = put(a, device)
+    hal.reset_stats()
+    lower, upper = hal.tril(x, k=k), hal.triu(x.mT, k=k)
+    assert hal.stats()["device_to_host"] == 0
+    assert_matches(lower, np.tril(a, k))
+    assert_matches(upper, np.triu(a.swapaxes(-1, -2), k))
+    with pytest.raises(ValueError):
+        hal.tril(x[0, 0])
+
+
+# -- complex ------------------------------------------------------------------------
+
+def needs(device, dtype):
+    if dtype not in device.dtypes:
+        pytest.skip(f"{device} has no {dtype}")
+
+
+def test_complex_python_scalars(device):
+    needs(device, hal.complex64)
+    default = hal.complex128 if device.default_float == hal.float64 else hal.complex64
+    assert hal.asarray(1 + 2j, device=device).dtype == default
+    assert hal.full((2,), 1j, device=device).dtype == default
+    assert_matches(hal.full((2,), 1 - 1j, dtype=hal.complex64, device=device), np.full(2, 1 - 1j, np.complex64))
+    assert (hal.ones(2, dtype=hal.float32, device=device) * 1j).dtype == hal.complex64
+    with pytest.raises(TypeError):
+        hal.ones(2, dtype=hal.int32, device=device) + 1j  # the standard leaves it open; hal refuses
+    with pytest.raises(TypeError):
+        hal.ones(2, dtype=hal.bool, device=device) + 1j
+    x = hal.ones(2, device=device)
+    with pytest.raises(TypeError):
+        x[0] = 1j
+
+
+@pytest.mark.parametrize("start, stop, num, endpoint", [(0, 1j, 5, True), (1 + 1j, -2, 4, False), (2j, 2j, 3, True),
+                                                        (0j, 1, 1, True)], ids=str)
+def test_complex_linspace(device, start, stop, num, endpoint):
+    needs(device, hal.complex128)
+    assert_matches(hal.linspace(start, stop, num, endpoint=endpoint, device=device),
+                   np.linspace(start, stop, num, endpoint=endpoint))
+    assert_matches(hal.linspace(start, stop, num, endpoint=endpoint, dtype=hal.complex64, device=device),
+                   np.linspace(start, stop, num, endpoint=endpoint, dtype=np.complex64))
+    with pytest.raises(TypeError):
+        hal.linspace(start, stop, num, dtype=hal.float64, device=device)
+
+
+@pytest.mark.parametrize("dtype", [hal.complex64, hal.complex128], ids=str)
+def test_complex_eye_zeros_ones(device, dtype):
+    needs(device, dtype)
+    assert_matches(hal.eye(3, 4, k=1, dtype=dtype, device=device), np.eye(3, 4, 1, dtype))
+    assert_matches(hal.zeros((2, 2), dtype=dtype, device=device), np.zeros((2, 2), dtype))
+    assert_matches(hal.ones_like(hal.zeros(3, dtype=dtype, device=device)), np.ones(3, dtype))
+    a = data((2, 3), np.finfo(dtype).dtype).astype(dtype) * (1 - 2j)
+    assert_matches(hal.tril(put(a, device)), np.tril(a))
+    assert_matches(hal.asarray(a, device=device, copy=True), a)
+
+
+def test_from_dlpack_device_and_copy(device):
+    a = np.arange(4.0)
+    x = hal.from_dlpack(a)
+    assert x.device == hal.device("cpu")  # a NumPy exporter's data is on the cpu
+    y = hal.from_dlpack(a, device=device, copy=True)
+    a[0] = 9.0
+    assert_matches(y, np.arange(4.0), device=device)
+    if device.family == "buffer":
+        with pytest.raises(ValueError):
+            hal.from_dlpack(a, device=device, copy=False)

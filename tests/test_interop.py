@@ -1,6 +1,6 @@
 """Crossing between devices and libraries: numpy.asarray, to_device between every pair
 of devices, DLPack both ways with NumPy, the Python scalar conversions, repr, len and
-the namespace."""
+the namespace (also as array-api-compat finds it)."""
 import operator
 
 import numpy as np
@@ -178,3 +178,12 @@ def test_len_and_namespace(device):
         hash(x)
     with pytest.raises(TypeError):
         hal.Array()
+
+
+def test_array_api_compat_finds_hal(device):
+    array_api_compat = pytest.importorskip("array_api_compat")
+    x, y = hal.ones((2, 2), device=device), hal.zeros(3, device=device)
+    assert array_api_compat.array_namespace(x) is hal
+    assert array_api_compat.array_namespace(x, y) is hal
+    assert array_api_compat.device(x) == device
+    assert array_api_compat.is_array_api_obj(x)
