@@ -46,8 +46,9 @@ def reduction_source(in_t: str, acc_t: str, out_t: str, combine: str, init: str,
     partial results in local memory (``WG`` items, a power of two). With a work-group of
     one item (the C target) the same code folds the whole segment in one item.
     ``combine`` is an expression of ``a`` and ``b``; ``load`` of ``v`` (an input value,
-    default: a cast to the accumulator); ``init`` may read ``p[begin]``."""
-    load = load or f"({acc_t})v"
+    default: a cast to the accumulator, none between equal types, which complex structs
+    need); ``init`` may read ``p[begin]``."""
+    load = load or ("v" if in_t == acc_t else f"({acc_t})v")
     store = "partial[0]" if out_t == acc_t else f"({out_t})partial[0]"
     return f"""
 INLINE {acc_t} combine({acc_t} a, {acc_t} b) {{ return {combine}; }}
@@ -137,12 +138,7 @@ def _arg_cpu(name: str):
     fn = getattr(np, name)
 
     def impl(device, x, axis, keepdims):
-        if axis is None:
-            out = fn(x.reshape(-1))
-            out = np.reshape(out, (1,) * x.ndim) if keepdims else out
-        else:
-            out = fn(x, axis=axis, keepdims=keepdims)
-        return np.asarray(out, np.int64)
+        return np.asarray(fn(x, axis=axis, keepdims=keepdims), np.int64)
     return impl
 
 

@@ -394,3 +394,11 @@ def test_complex_cumulative_and_any(device):
     assert_matches(hal.all(x, axis=0), np.all(a, axis=0))
     assert_complex_matches(hal.sum(put(a.real.copy(), device), dtype=hal.complex64),
                            np.asarray(np.sum(a.real, dtype=np.complex64)))
+
+
+def test_complex_two_pass_prod(device):
+    """A long complex product: the second pass folds complex partial products."""
+    complex_or_skip(device, hal.complex128)
+    a = np.exp(1j * data((5000,), hal.float64))  # on the unit circle: the product stays finite
+    assert_complex_matches(hal.prod(put(a, device)), np.asarray(np.prod(a)), rtol=1e-9, atol=1e-9)
+    assert_complex_matches(hal.sum(put(a, device)), np.asarray(np.sum(a)), rtol=1e-9, atol=1e-9)
