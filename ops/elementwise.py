@@ -53,9 +53,11 @@ class Elementwise:
         return real_dtype(compute) if self.result == "real" else compute
 
 
+# An infinite operand gives floor(a / b), as the standard's special cases ask (+-inf for
+# inf // finite, a signed zero for finite // inf), where NumPy's fmod-based rule gives NaN and -1.
 _FLOORDIV_F = """
 INLINE {T} floordiv_{T}({T} a, {T} b) {{
-    if (b == 0) return a / b;
+    if (b == 0 || isinf(a) || isinf(b)) return floor(a / b);
     {T} mod = fmod(a, b), div = (a - mod) / b;
     if (mod != 0 && ((b < 0) != (mod < 0))) div -= 1;
     if (div == 0) return copysign(({T})0, a / b);
@@ -126,7 +128,7 @@ INLINE {C} {C}_exp({C} z) {{
     return {C}_make(e * cos(z.im), e * sin(z.im));
 }}
 INLINE {C} {C}_expm1({C} z) {{
-    if (z.im == 0) return {C}_make(expm1(z.re), z.im);
+    if (z.im == 0) return {C}_make(z.re == 0 ? 0 : expm1(z.re), z.im);  /* +0 for -0 too */
     if (!isfinite(z.re) || !isfinite(z.im)) {{ {C} e = {C}_exp(z); return {C}_make(e.re - 1, e.im); }}
     {R} s = sin(z.im * ({R})0.5);
     return {C}_make(expm1(z.re) * cos(z.im) - 2 * s * s, exp(z.re) * sin(z.im));
@@ -179,7 +181,7 @@ INLINE {C} {C}_cosh({C} z) {{
 }}
 INLINE {C} {C}_tanh({C} z) {{
     {R} a = z.re, b = z.im;
-    if (isinf(a)) return {C}_make(copysign(({R})1, a), copysign(({R})0, isfinite(b) ? sin(2 * b) : b));
+    if (isinf(a)) return {C}_make(copysign(({R})1, a), copysign(({R})0, b));
     if (b == 0) return {C}_make(tanh(a), b);
     if (!isfinite(b)) return {C}_make(a == 0 ? a : b - b, b - b);
     if (fabs(a) > 22) {{  /* Kahan's formula below overflows; tanh is 1 to the last digit */
@@ -226,7 +228,7 @@ INLINE {C} {C}_acosh({C} z) {{
     {C} w = {C}_acos(z);
     if (w.re != w.re && w.im != w.im) return {C}_make(w.im, w.re);
     if (w.re != w.re) return {C}_make(fabs(w.im), w.re);
-    if (w.im != w.im) return {C}_make(w.im, w.im);
+    if (w.im != w.im) return {C}_make(w.im, w.re);
     return {C}_make(fabs(w.im), copysign(w.re, z.im));
 }}
 INLINE {C} {C}_atanh({C} z) {{
@@ -266,6 +268,30 @@ def _math(name, ufunc, kind="numeric", real_expr=None, complex_expr=None, **kw):
     return Elementwise(name, ufunc, kind, expr, result="float", **kw)
 
 
+# NumPy references where NumPy departs from the standard's special cases.
+def floor_divide(x1, x2):
+    """np.floor_divide, with floor(x1 / x2) where an operand is infinite (see _FLOORDIV_F)."""
+    out = np.floor_divide(x1, x2)
+    if np.asarray(out).dtype.kind != "f":
+        return out
+    return np.where(np.isinf(x1) | np.isinf(x2), np.floor(np.divide(x1, x2)), out)
+
+
+def expm1(x):
+    """np.expm1, with the standard's results for complex arguments that are real or not
+    finite (NumPy's complex expm1 loses the sign of zero and infinities there)."""
+    out = np.expm1(x)
+    if np.asarray(x).dtype.kind != "c":
+        return out
+    x = np.asarray(x)
+    e = np.exp(x)
+    re = np.where(x.imag == 0, np.where(x.real == 0, 0, np.expm1(x.real)), np.where(np.isfinite(x), out.real, e.real - 1))
+    im = np.where(x.imag == 0, x.imag, np.where(np.isfinite(x), out.imag, e.imag))
+    out = np.empty(x.shape, x.dtype)
+    out.real, out.imag = re, im
+    return out
+
+
 def _real_part(x):
     return np.real(x).copy()  # np.real of a real array is the array itself
 
@@ -282,10 +308,10 @@ OPS = {op.name: op for op in [
                                                      "float": "x0 * x1"}),
     Elementwise("divide", np.divide, "numeric", {"complex": "{T}_div(x0, x1)", "float": "x0 / x1"},
                 result="float"),
-    Elementwise("floor_divide", np.floor_divide, "real numeric", {
+    Elementwise("floor_divide", floor_divide, "real numeric", {
         "signed": "x1 == 0 ? 0 : x1 == -1 ? -x0 : x0 / x1 - ((x0 % x1 != 0) && ((x0 < 0) != (x1 < 0)))",
         "unsigned": "x1 == 0 ? 0 : x0 / x1",
-        "float": "floordiv_{T}(x0, x1)"}, helpers=_FLOORDIV_F),
+        "float": "floordiv_{T}(x0, x1)"}, helpers=_FLOORDIV_F, nin=2),
     Elementwise("remainder", np.remainder, "real numeric", {
         "signed": "(x1 == 0 || x1 == -1) ? 0 : (x0 % x1 != 0 && ((x0 % x1 < 0) != (x1 < 0))) ? x0 % x1 + x1 : x0 % x1",
         "unsigned": "x1 == 0 ? 0 : x0 % x1",
@@ -342,7 +368,7 @@ OPS = {op.name: op for op in [
     Elementwise("clip", np.clip, "real numeric", {"signed": "x0 < x1 ? x1 : x0 > x2 ? x2 : x0",
                                                   "unsigned": "x0 < x1 ? x1 : x0 > x2 ? x2 : x0",
                                                   "float": "clip_{T}(x0, x1, x2)"}, helpers=_CLIP_F, nin=3),
-    _math("exp", np.exp), _math("expm1", np.expm1), _math("log", np.log), _math("log1p", np.log1p),
+    _math("exp", np.exp), _math("expm1", expm1, nin=1), _math("log", np.log), _math("log1p", np.log1p),
     _math("log2", np.log2), _math("log10", np.log10), _math("sqrt", np.sqrt),
     _math("sin", np.sin), _math("cos", np.cos), _math("tan", np.tan),
     _math("asin", np.arcsin), _math("acos", np.arccos), _math("atan", np.arctan),

@@ -8,14 +8,18 @@ SIGNED = [hal.int8, hal.int16, hal.int32, hal.int64]
 UNSIGNED = [hal.uint8, hal.uint16, hal.uint32, hal.uint64]
 INTEGER = SIGNED + UNSIGNED
 FLOATING = [hal.float32, hal.float64]
-NUMERIC = INTEGER + FLOATING
+NUMERIC = INTEGER + FLOATING  # real: tests of real-only ops use these
 ALL = [hal.bool] + NUMERIC
+COMPLEX = [hal.complex64, hal.complex128]
+ALL_WITH_COMPLEX = ALL + COMPLEX
 # Where a dtype matters only through its C type class, a sample: small signed, small
 # unsigned, int, and 64-bit unsigned (each dtype costs a kernel compile per device).
 SAMPLE_INT = [hal.int8, hal.uint16, hal.int32, hal.uint64]
 
 # Per floating dtype: (rtol, atol). Integers and bools compare exactly.
 TOLERANCE = {np.dtype(np.float32): (1e-5, 1e-6), np.dtype(np.float64): (1e-12, 1e-12)}
+TOLERANCE.update({np.dtype(np.complex64): TOLERANCE[np.dtype(np.float32)],
+                  np.dtype(np.complex128): TOLERANCE[np.dtype(np.float64)]})
 
 
 def assert_matches(actual, expected, *, rtol=None, atol=None, device=None):
@@ -52,6 +56,9 @@ def data(shape, dtype, seed=0, *, positive=False, nonzero=False):
         if nonzero:
             out[out == 0] = 1
         return out
+    if dtype.kind == "c":  # both parts random; ``positive`` keeps the real part > 0
+        re, im = data(shape, f"f{dtype.itemsize // 2}", seed, positive=positive), data(shape, np.float64, seed + 1)
+        return (re + 1j * im).astype(dtype)
     out = rng.standard_normal(shape)
     return (np.abs(out) + 0.1 if positive else out).astype(dtype)
 

@@ -1,8 +1,9 @@
 """Elementwise functions and operators on every device, against NumPy: the standard's
 type promotion (arrays with arrays, arrays with Python scalars), every arithmetic,
 comparison, logical and bitwise operator in its plain, reflected and in-place forms,
-broadcasting, strided operands, the math functions, NaN handling, integer division by
-zero, shifts past the width, and where."""
+broadcasting, strided operands, every math function of the standard (with inf, NaN and
+signed zeros), NaN handling, integer division by zero, shifts past the width, clip and
+where."""
 import operator
 
 import numpy as np
@@ -167,12 +168,20 @@ BINARY = {
     "less_equal": (operator.le, hal.less_equal, np.less_equal, [hal.int8, hal.uint64, hal.float64]),
     "greater": (operator.gt, hal.greater, np.greater, [hal.uint16, hal.int32, hal.float32]),
     "greater_equal": (operator.ge, hal.greater_equal, np.greater_equal, [hal.int8, hal.uint64, hal.float64]),
+    # Functions without an operator, of real floating arguments.
+    "atan2": (None, hal.atan2, np.arctan2, FLOATING),
+    "hypot": (None, hal.hypot, np.hypot, FLOATING),
+    "copysign": (None, hal.copysign, np.copysign, FLOATING),
+    "logaddexp": (None, hal.logaddexp, np.logaddexp, FLOATING),
+    "nextafter": (None, hal.nextafter, np.nextafter, FLOATING),
 }
+FLOAT_FUNCTIONS = ("atan2", "hypot", "copysign", "logaddexp", "nextafter")
 CASES = [pytest.param(name, dtype, id=f"{name}-{dtype}") for name, (*_, dts) in BINARY.items() for dtype in dts]
 # The operators with a Python scalar on either side, and the in-place forms: one integer
 # dtype, one floating, and bool where the op takes it.
 SCALAR_CASES = [pytest.param(name, dtype, id=f"{name}-{dtype}") for name, (*_, dts) in BINARY.items()
-                for dtype in (hal.bool, hal.int16, hal.float32) if dtype in dts or dtype == hal.int16]
+                for dtype in (hal.bool, hal.int16, hal.float32)
+                if dtype in dts or (dtype == hal.int16 and name not in FLOAT_FUNCTIONS)]
 INPLACE = {operator.add: operator.iadd, operator.sub: operator.isub, operator.mul: operator.imul,
            operator.truediv: operator.itruediv, operator.floordiv: operator.ifloordiv,
            operator.mod: operator.imod, operator.pow: operator.ipow, operator.and_: operator.iand,
@@ -212,12 +221,14 @@ def test_binary(device, name, dtype):
     x, y = put(a, device), put(b, device)
     expected = reference(ref, a, b, result_dtype(name, dtype))
     assert_matches(fn(x, y), expected, device=device)
-    assert_matches(op(x, y), expected)
+    if op is not None:
+        assert_matches(op(x, y), expected)
 
 
 @pytest.mark.parametrize("name, dtype", SCALAR_CASES)
 def test_binary_with_python_scalars(device, name, dtype):
     op, fn, ref, _ = BINARY[name]
+    op = op or fn
     a, b, s = operands(name, dtype)
     x, y = put(a, device), put(b, device)
     out = result_dtype(name, dtype)
@@ -330,7 +341,9 @@ def test_float_floor_divide_and_remainder(device, dtype):
     a = np.array([7.5, -7.5, 7.5, -7.5, 1, -1, 0, inf, -inf, nan, 5, -5, 5, -0.0, 3, 0.3, -4], dtype)
     b = np.array([2, 2, -2, -2, 0, 0, 0, 2, 2, 1, inf, inf, -inf, 3, nan, 0.1, 2], dtype)
     with np.errstate(all="ignore"):
-        assert_matches(put(a, device) // put(b, device), a // b)
+        # The standard's special cases: an infinite operand gives floor(a / b) (NumPy: NaN, -1).
+        expected = np.where(np.isinf(a) | np.isinf(b), np.floor(a / b), a // b)
+        assert_matches(put(a, device) // put(b, device), expected)
         assert_matches(put(a, device) % put(b, device), a % b)
 
 
@@ -397,9 +410,15 @@ SPECIAL = np.array([0.0, -0.0, 1, -1, 0.5, -0.5, 1.5, 2.5, -2.5, 3.7, -3.7, 1e-3
 UNARY = {
     "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "sin": np.sin, "cos": np.cos, "tanh": np.tanh,
     "abs": np.abs, "negative": np.negative, "positive": np.positive, "floor": np.floor, "ceil": np.ceil,
-    "round": np.round,
+    "round": np.round, "acos": np.arccos, "acosh": np.arccosh, "asin": np.arcsin, "asinh": np.arcsinh,
+    "atan": np.arctan, "atanh": np.arctanh, "cosh": np.cosh, "sinh": np.sinh, "tan": np.tan,
+    "expm1": np.expm1, "log1p": np.log1p, "log2": np.log2, "log10": np.log10, "reciprocal": np.reciprocal,
+    "sign": np.sign, "square": np.square, "trunc": np.trunc, "conj": np.conj, "real": np.real,
+    "isfinite": np.isfinite, "isinf": np.isinf, "isnan": np.isnan, "signbit": np.signbit,
 }
-TO_FLOAT = ("exp", "log", "sqrt", "sin", "cos", "tanh")
+TO_FLOAT = ("exp", "log", "sqrt", "sin", "cos", "tanh", "acos", "acosh", "asin", "asinh", "atan", "atanh",
+            "cosh", "sinh", "tan", "expm1", "log1p", "log2", "log10", "reciprocal")
+WHOLE = ("floor", "ceil", "round", "trunc")  # integers are already whole
 
 
 @pytest.mark.parametrize("dtype", FLOATING, ids=str)
@@ -416,9 +435,12 @@ def test_unary_float(device, name, dtype):
 def test_unary_integer(device, name, dtype):
     a = data((3, 4), dtype, positive=name in ("log", "sqrt"))
     if name in TO_FLOAT:  # integers compute in the device's default float
-        expected = UNARY[name](a.astype(np.float64))
-    elif name in ("floor", "ceil", "round"):
-        expected = a  # integers are already whole
+        with np.errstate(all="ignore"):
+            expected = UNARY[name](a.astype(np.float64))
+    elif name in WHOLE:
+        expected = a
+    elif name == "signbit":
+        expected = a < 0
     else:
         with np.errstate(all="ignore"):
             expected = UNARY[name](a)
@@ -475,6 +497,65 @@ def test_maximum_minimum_propagate_nan(device, name, dtype):
 def test_maximum_minimum_integer(device, name, dtype):
     a, b = data((3, 4), dtype, 1), data((4,), dtype, 2)
     assert_matches(getattr(hal, name)(put(a, device), put(b, device)), getattr(np, name)(a, b))
+
+
+@pytest.mark.parametrize("dtype", FLOATING, ids=str)
+@pytest.mark.parametrize("name", FLOAT_FUNCTIONS)
+def test_binary_float_functions_on_special_values(device, name, dtype):
+    # Every pair of special values (inf, NaN, signed zeros, ...): the standard's special
+    # cases, which NumPy follows for these functions.
+    a, b = (v.ravel().astype(dtype) for v in np.meshgrid(SPECIAL, SPECIAL))
+    _, fn, ref, _ = BINARY[name]
+    with np.errstate(all="ignore"):
+        expected = ref(a, b)
+    assert_matches(fn(put(a, device), put(b, device)), expected, device=device)
+
+
+@pytest.mark.parametrize("dtype", FLOATING, ids=str)
+def test_sign_and_signbit_of_zeros_and_nan(device, dtype):
+    a = np.array([-0.0, 0.0, -2.5, 3, np.nan, -np.inf, np.inf], dtype)
+    out = np.asarray(hal.sign(put(a, device)))
+    assert_matches(hal.sign(put(a, device)), np.sign(a))
+    assert not np.signbit(out[:2]).any()  # the standard: sign(-0) is +0
+    assert_matches(hal.signbit(put(a, device)), np.signbit(a))
+
+
+def test_real_number_functions_reject_other_kinds(device):
+    x, b = hal.ones(3, device=device), hal.ones(3, dtype=hal.bool, device=device)
+    with pytest.raises(TypeError):
+        hal.imag(x)  # imag takes complex arrays only
+    for fn in (hal.atan2, hal.hypot, hal.copysign, hal.logaddexp, hal.nextafter):
+        with pytest.raises(TypeError):
+            fn(b, b)
+    with pytest.raises(TypeError):
+        hal.clip(b, 0, 1)
+
+
+# -- clip ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", SAMPLE_INT + FLOATING, ids=str)
+def test_clip_with_array_and_scalar_bounds(device, dtype):
+    a = data((3, 4), dtype, 1)
+    lo, hi = data((4,), dtype, 2) // 2 if dtype.kind in "iu" else data((4,), dtype, 2) / 2, dtype.type(5)
+    x = put(a, device)
+    assert_matches(hal.clip(x, put(lo, device), 5), np.clip(a, lo, hi), device=device)
+    assert_matches(hal.clip(x, min=2), np.clip(a, dtype.type(2), None))
+    assert_matches(hal.clip(x, max=put(lo[:1], device)), np.clip(a, None, lo[:1]))
+    assert_matches(hal.clip(x), a)
+    assert_matches(hal.clip(x[::2, ::-1], 1, put(np.full((2, 1), 3, dtype), device)),
+                   np.clip(a[::2, ::-1], dtype.type(1), np.full((2, 1), 3, dtype)))
+
+
+def test_clip_keeps_the_dtype_of_x(device):
+    a = np.array([-128, -5, 0, 7, 127], np.int8)
+    x = put(a, device)
+    # Bounds outside int8 and float bounds of an integer array clamp to what int8 admits.
+    assert_matches(hal.clip(x, -1000, 1000), a)
+    assert_matches(hal.clip(x, -2.5, 6.5), np.clip(a, -2, 6).astype(np.int8))
+    assert_matches(hal.clip(x, put(np.array([-3], np.int16), device), 3), np.clip(a, -3, 3).astype(np.int8))
+    f = np.array([np.nan, -np.inf, 0.5, 2, np.inf], np.float32)
+    assert_matches(hal.clip(put(f, device), 0, 1), np.clip(f, np.float32(0), np.float32(1)))
+    assert_matches(hal.clip(put(f, device), np.nan, 1), np.full(5, np.nan, np.float32))
 
 
 # -- where --------------------------------------------------------------------------
