@@ -153,14 +153,9 @@ def _masked(x: Array, key):
 def _flat_index(x: Array, parts: list) -> Array:
     """The row-major position of each index tuple among ``x``'s leading
     ``len(parts)`` dimensions (negative indices counted from each axis's end)."""
-    from ._elementwise import where
-    flat = 0
-    for k, n in zip(parts, x.shape):
-        if isinstance(k, Array):
-            k = astype(k, dtypes.int64, copy=False)
-            k = where(k < 0, k + n, k)
-        flat = flat * n + k
-    return flat
+    shape = broadcast_shapes(*(k.shape for k in parts if isinstance(k, Array)))
+    flat = x._device.impl("flat_index")(x._device, shape, [_payload(k) for k in parts], x.shape[:len(parts)])
+    return Array._new(flat, x._device)
 
 
 def _where_into(target: Array, mask: Array, rest: tuple, value, value_rest: tuple) -> None:

@@ -22,11 +22,13 @@ from hal.dispatch import register
 
 from .copy import copy
 from .scan import scan_rows
-from .sorting import sort_rows
+from .sorting import order_helpers, sort_rows
 from .templates import C_TYPE, program, run_elementwise
 
 _GROUP = 256
 _I64 = np.dtype(np.int64)
+# Gathers and scatters only move values: one kernel per element size serves every dtype.
+_STORAGE = {1: "u8", 2: "u16", 4: "u32", 8: "u64", 16: "c128"}
 
 
 def _launch(device, source: str, name: str, n: int, *args, **defines):
@@ -126,7 +128,7 @@ def gather(device, x, idx):
     m = idx.shape[1]
     x = _contiguous(device, x)
     out = device.empty((outer, m, inner), x.dtype)
-    _launch(device, gather_source(C_TYPE[x.dtype]), "gather", out.size if n else 0,
+    _launch(device, gather_source(_STORAGE[x.dtype.itemsize]), "gather", out.size if n else 0,
             out.buf, x.buf, x.offset, idx.buf, idx.offset, *idx.strides, m, n, inner, out.size)
     return out
 
@@ -149,7 +151,7 @@ def scatter(device, x, idx, value):
     if not hasattr(value, "buf"):
         value = run_elementwise(device, "x0", device.empty((1, 1, 1), x.dtype), [value], [x.dtype])
     value = value.broadcast((outer, m, inner))
-    _launch(device, gather_source(C_TYPE[x.dtype]), "scatter", outer * m * inner if n else 0,
+    _launch(device, gather_source(_STORAGE[x.dtype.itemsize]), "scatter", outer * m * inner if n else 0,
             target.buf, target.offset, idx.buf, idx.offset, *idx.strides,
             value.buf, value.offset, *value.strides, m, n, inner, outer * m * inner)
     if target is not x:
@@ -176,17 +178,18 @@ def where_into_cpu(device, x, condition, value):
 
 
 @lru_cache(maxsize=None)
-def unique_source(t: str) -> str:
+def unique_source(dtype: np.dtype) -> str:
     """Kernels over the sorted values ``s`` (and their original indices ``perm``):
     ``unique_mark`` flags the first of each run of equal values (every NaN differs from
     every value, itself included, so each NaN is a run); ``unique_scatter`` writes each
     run's value, first index and start, and each element's run number (the inverse);
     ``unique_counts`` turns starts into counts."""
-    return f"""
+    t = C_TYPE[dtype]
+    return order_helpers(dtype) + f"""
 KERNEL void unique_mark(GLOBAL u8 *flags, GLOBAL const {t} *s, i64 n) {{
     i64 i = GLOBAL_ID(0);
     if (i >= n) return;
-    flags[i] = (u8)(i == 0 || s[i] != s[i - 1]);
+    flags[i] = (u8)(i == 0 || !eq(s[i], s[i - 1]));
 }}
 KERNEL void unique_scatter(GLOBAL {t} *values, GLOBAL i64 *first, GLOBAL i64 *inverse, GLOBAL i64 *starts,
                            GLOBAL const {t} *s, GLOBAL const i64 *perm, GLOBAL const u8 *flags,
@@ -218,7 +221,7 @@ def unique(device, x):
         return device.empty((0,), x.dtype), empty, empty, empty
     flat = _contiguous(device, x).reshaped((1, n))
     s, perm = sort_rows(device, flat, False)
-    source = unique_source(C_TYPE[x.dtype])
+    source = unique_source(x.dtype)
     flags = device.empty((n,), np.dtype(np.bool_))
     _launch(device, source, "unique_mark", n, flags.buf, s.buf, n)
     run, k = _positions(device, flags)
@@ -244,3 +247,16 @@ def unique_cpu(device, x):
     counts = np.diff(np.append(starts, flat.size)).astype(np.int64)
     return s[starts], perm[starts].astype(np.int64), inverse, counts
 
+
+
+@register("flat_index", on=("buffer",))
+def flat_index(device, shape, parts, sizes):
+    """The row-major position of each index tuple among dimensions of ``sizes``:
+    ``parts`` are index arrays (broadcast to ``shape``) or ints, one per dimension;
+    negative entries count from their axis's end. One elementwise launch; the sizes are
+    arguments, so one kernel serves every shape."""
+    k = len(parts)
+    expr = "0"
+    for j in range(k):
+        expr = f"({expr}) * x{k + j} + (x{j} < 0 ? x{j} + x{k + j} : x{j})"
+    return run_elementwise(device, expr, device.empty(shape, _I64), list(parts) + list(sizes), [_I64] * (2 * k))

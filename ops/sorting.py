@@ -18,32 +18,39 @@ from hal.dispatch import register
 from hal.memory import contiguous_strides
 
 from .copy import copy, full
-from .templates import C_TYPE, program
+from .templates import C_TYPE, convert, program, real_dtype
 
 _GROUP = 256
 
 
 @lru_cache(maxsize=None)
-def _less(dtype: np.dtype) -> str:
-    """``lt(a, b)``: a comes before b in ascending order, NaNs last."""
+def order_helpers(dtype: np.dtype) -> str:
+    """``lt(a, b)``: a comes before b in ascending order, NaNs last (complex numbers by
+    real part, then imaginary part, as NumPy); ``eq(a, b)``: a equals b."""
     t = C_TYPE[dtype]
-    body = "return a < b || (b != b && a == a);" if dtype.kind == "f" else "return a < b;"
-    return f"INLINE int lt({t} a, {t} b) {{ {body} }}\n"
+    if dtype.kind == "c":
+        r = C_TYPE[real_dtype(dtype)]
+        return f"""INLINE int flt({r} a, {r} b) {{ return a < b || (b != b && a == a); }}
+INLINE int lt({t} a, {t} b) {{ return flt(a.re, b.re) || (!flt(b.re, a.re) && flt(a.im, b.im)); }}
+INLINE int eq({t} a, {t} b) {{ return {t}_eq(a, b); }}
+"""
+    less = "a < b || (b != b && a == a)" if dtype.kind == "f" else "a < b"
+    return f"INLINE int lt({t} a, {t} b) {{ return {less}; }}\nINLINE int eq({t} a, {t} b) {{ return a == b; }}\n"
 
 
 @lru_cache(maxsize=None)
 def sort_source(dtype: np.dtype) -> str:
     """Kernels ``sort_init`` (rows of ``n`` keys into padded rows of ``p`` pairs) and
     ``sort_step`` (one compare-exchange pass ``(k, j)`` of the bitonic network, one
-    work-item per pair). ``DESCENDING`` is a define."""
+    work-item per pair), ascending or ``descending``."""
     t = C_TYPE[dtype]
-    return _less(dtype) + f"""
+    return order_helpers(dtype) + f"""
 /* Whether pair a goes before pair b: padding (index >= n) last, then by key, then by index. */
-INLINE int before({t} ka, i64 ia, {t} kb, i64 ib, i64 n) {{
+INLINE int before({t} ka, i64 ia, {t} kb, i64 ib, i64 n, i64 descending) {{
     if ((ia >= n) != (ib >= n)) return ib >= n;
     if (ia >= n) return ia < ib;
-    int a_first = DESCENDING ? lt(kb, ka) : lt(ka, kb);
-    int b_first = DESCENDING ? lt(ka, kb) : lt(kb, ka);
+    int a_first = descending ? lt(kb, ka) : lt(ka, kb);
+    int b_first = descending ? lt(ka, kb) : lt(kb, ka);
     return a_first || (!b_first && ia < ib);
 }}
 KERNEL void sort_init(GLOBAL {t} *keys, GLOBAL i64 *idx, GLOBAL const {t} *x, i64 x_off,
@@ -51,10 +58,11 @@ KERNEL void sort_init(GLOBAL {t} *keys, GLOBAL i64 *idx, GLOBAL const {t} *x, i6
     i64 t = GLOBAL_ID(0);
     if (t >= rows * p) return;
     i64 r = t / p, c = t % p;
-    keys[t] = c < n ? x[x_off + r * n + c] : ({t})0;
+    keys[t] = c < n ? x[x_off + r * n + c] : {convert('0', np.dtype(np.int64), dtype)};
     idx[t] = c;
 }}
-KERNEL void sort_step(GLOBAL {t} *keys, GLOBAL i64 *idx, i64 rows, i64 n, i64 p, i64 k, i64 j) {{
+KERNEL void sort_step(GLOBAL {t} *keys, GLOBAL i64 *idx, i64 rows, i64 n, i64 p, i64 k, i64 j,
+                      i64 descending) {{
     i64 t = GLOBAL_ID(0), pairs = p / 2;
     if (t >= rows * pairs) return;
     i64 q = t % pairs, i = 2 * j * (q / j) + q % j, l = i + j;
@@ -62,7 +70,7 @@ KERNEL void sort_step(GLOBAL {t} *keys, GLOBAL i64 *idx, i64 rows, i64 n, i64 p,
     GLOBAL i64 *ir = idx + (t / pairs) * p;
     {t} ka = kr[i], kb = kr[l];
     i64 ia = ir[i], ib = ir[l];
-    int swap = (i & k) == 0 ? before(kb, ib, ka, ia, n) : before(ka, ia, kb, ib, n);
+    int swap = (i & k) == 0 ? before(kb, ib, ka, ia, n, descending) : before(ka, ia, kb, ib, n, descending);
     if (swap) {{ kr[i] = kb; kr[l] = ka; ir[i] = ib; ir[l] = ia; }}
 }}
 """
@@ -79,15 +87,14 @@ def sort_rows(device, x, descending: bool):
     if rows and n:
         source = sort_source(x.dtype)
         group = min(_GROUP, device.info.max_work_group)
-        defines = {"DESCENDING": int(descending)}
-        program(device, source, "sort_init", **defines)((rows * p,), (group,), keys.buf, idx.buf,
-                                                        x.buf, x.offset, rows, n, p)
-        step = program(device, source, "sort_step", **defines)
+        program(device, source, "sort_init")((rows * p,), (group,), keys.buf, idx.buf,
+                                             x.buf, x.offset, rows, n, p)
+        step = program(device, source, "sort_step")
         k = 2
         while k <= p:
             j = k // 2
             while j:
-                step((rows * p // 2,), (group,), keys.buf, idx.buf, rows, n, p, k, j)
+                step((rows * p // 2,), (group,), keys.buf, idx.buf, rows, n, p, k, j, int(descending))
                 j //= 2
             k *= 2
     return keys.view((rows, n), (p, 1), 0), idx.view((rows, n), (p, 1), 0)
@@ -135,29 +142,30 @@ def sort_cpu(device, x, axis, descending, stable):
 @lru_cache(maxsize=None)
 def search_source(dtype: np.dtype) -> str:
     """Kernels over one value of ``v`` per work-item, binary-searching the sorted ``a``
-    (read through ``sorter`` if ``SORTER``): ``search`` writes the insertion index
-    (``RIGHT``: after equal values), ``member`` whether the value is in ``a``."""
+    (through ``sorter`` unless ``direct``): ``search`` writes the insertion index
+    (after equal values if ``right``), ``member`` whether the value is in ``a``."""
     t = C_TYPE[dtype]
-    return _less(dtype) + f"""
+    return order_helpers(dtype) + f"""
 INLINE i64 at(GLOBAL const i64 *sorter, i64 s_off, i64 i, i64 n) {{
-    if (!SORTER) return i;
+    if (s_off < 0) return i;  /* no sorter */
     i64 s = sorter[s_off + i];
     return s < 0 ? 0 : s >= n ? n - 1 : s;  /* a bad sorter must not read out of bounds */
 }}
-INLINE i64 find(GLOBAL const {t} *a, i64 n, GLOBAL const i64 *sorter, i64 s_off, {t} x) {{
+INLINE i64 find(GLOBAL const {t} *a, i64 n, GLOBAL const i64 *sorter, i64 s_off, {t} x, i64 right) {{
     i64 lo = 0, hi = n;
     while (lo < hi) {{
         i64 mid = lo + (hi - lo) / 2;
         {t} y = a[at(sorter, s_off, mid, n)];
-        if (RIGHT ? !lt(x, y) : lt(y, x)) lo = mid + 1; else hi = mid;
+        if (right ? !lt(x, y) : lt(y, x)) lo = mid + 1; else hi = mid;
     }}
     return lo;
 }}
 KERNEL void search(GLOBAL i64 *out, GLOBAL const {t} *a, i64 a_off, i64 n,
-                   GLOBAL const i64 *sorter, i64 s_off, GLOBAL const {t} *v, i64 v_off, i64 m) {{
+                   GLOBAL const i64 *sorter, i64 s_off, GLOBAL const {t} *v, i64 v_off, i64 m,
+                   i64 right) {{
     i64 t = GLOBAL_ID(0);
     if (t >= m) return;
-    out[t] = find(a + a_off, n, sorter, s_off, v[v_off + t]);
+    out[t] = find(a + a_off, n, sorter, s_off, v[v_off + t], right);
 }}
 KERNEL void member(GLOBAL u8 *out, GLOBAL const {t} *a, i64 a_off, i64 n,
                    GLOBAL const i64 *sorter, i64 s_off, GLOBAL const {t} *v, i64 v_off, i64 m,
@@ -165,8 +173,8 @@ KERNEL void member(GLOBAL u8 *out, GLOBAL const {t} *a, i64 a_off, i64 n,
     i64 t = GLOBAL_ID(0);
     if (t >= m) return;
     {t} x = v[v_off + t];
-    i64 i = find(a + a_off, n, sorter, s_off, x);
-    out[t] = (u8)((i < n && a[a_off + at(sorter, s_off, i, n)] == x) != (invert != 0));
+    i64 i = find(a + a_off, n, sorter, s_off, x, 0);
+    out[t] = (u8)((i < n && eq(a[a_off + at(sorter, s_off, i, n)], x)) != (invert != 0));
 }}
 """
 
@@ -175,17 +183,16 @@ def _contiguous(device, x):
     return x if x.contiguous else copy(device, x)
 
 
-def _search(device, kernel: str, out, a, sorter, v, right: bool, *extra):
+def _search(device, kernel: str, out, a, sorter, v, last):
     a, v = _contiguous(device, a), _contiguous(device, v)
     if sorter is not None:
         sorter = _contiguous(device, sorter)
     m = v.size
     if m:
-        defines = {"SORTER": int(sorter is not None), "RIGHT": int(right)}
-        s_buf, s_off = (sorter.buf, sorter.offset) if sorter is not None else (a.buf, 0)
+        s_buf, s_off = (sorter.buf, sorter.offset) if sorter is not None else (a.buf, -1)
         group = min(_GROUP, device.info.max_work_group)
-        program(device, search_source(a.dtype), kernel, **defines)(
-            (m,), (group,), out.buf, a.buf, a.offset, a.size, s_buf, s_off, v.buf, v.offset, m, *extra)
+        program(device, search_source(a.dtype), kernel)(
+            (m,), (group,), out.buf, a.buf, a.offset, a.size, s_buf, s_off, v.buf, v.offset, m, last)
     return out
 
 
@@ -193,7 +200,7 @@ def _search(device, kernel: str, out, a, sorter, v, right: bool, *extra):
 def searchsorted(device, x1, x2, side, sorter):
     """Insertion indices of ``x2`` (same dtype as the 1-D ``x1``) into sorted ``x1``."""
     out = device.empty(x2.shape, np.dtype(np.int64))
-    return _search(device, "search", out, x1, sorter, x2, side == "right")
+    return _search(device, "search", out, x1, sorter, x2, int(side == "right"))
 
 
 @register("searchsorted", on=("cpu",), kind="library")
@@ -209,7 +216,7 @@ def isin(device, x1, x2, invert):
     if x2.size == 0:
         return full(device, x1.shape, out.dtype, bool(invert))
     keys = sort_rows(device, _contiguous(device, x2).reshaped((1, x2.size)), False)[0]
-    return _search(device, "member", out, keys, None, x1, False, int(invert))
+    return _search(device, "member", out, keys, None, x1, int(invert))
 
 
 @register("isin", on=("cpu",), kind="library")
