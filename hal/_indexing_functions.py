@@ -91,6 +91,7 @@ def getitem_array(x: Array, key, kind: str) -> Array:
         rows = nonzero(reshape(mask, (-1,)))[0]
         return take(reshape(x, (mask.size,) + rest), rows, axis=0)
     parts = integer_key(key, x.shape)
+    _index_shape(parts)
     if x._device.family == "numpy":  # NumPy's own vectorized indexing, with its bounds checks
         return Array._new(x._data[tuple(_payload(k) for k in parts) + (Ellipsis,)], x._device)
     flat, rest = _flat_index(x, parts), x.shape[len(parts):]
@@ -121,14 +122,13 @@ def setitem_array(x: Array, key, kind: str, value) -> None:
         return
     parts = integer_key(key, x.shape)
     if x._device.family == "numpy":
-        flat_shape = broadcast_shapes(*(k.shape for k in parts if isinstance(k, Array)))
-        _check_value(shape, flat_shape + x.shape[len(parts):])
+        _check_value(shape, _index_shape(parts) + x.shape[len(parts):])
         x._data[tuple(_payload(k) for k in parts) + (Ellipsis,)] = _payload(value)
         return
     flat, rest = _flat_index(x, parts), x.shape[len(parts):]
     _check_value(shape, flat.shape + rest)
     if flat.size and math.prod(rest):
-        _scatter_rows(x, math.prod(x.shape[:len(parts)]), rest, reshape(flat, (-1,)), value)
+        _scatter_rows(x, math.prod(x.shape[:len(parts)]), rest, flat, value)
 
 
 def _payload(k):
@@ -150,10 +150,18 @@ def _masked(x: Array, key):
     return x, mask
 
 
+def _index_shape(parts: list) -> tuple:
+    """The broadcast shape of the index arrays; IndexError if they do not broadcast."""
+    try:
+        return broadcast_shapes(*(k.shape for k in parts if isinstance(k, Array)))
+    except ValueError as e:
+        raise IndexError(f"index arrays do not broadcast together: {e}") from None
+
+
 def _flat_index(x: Array, parts: list) -> Array:
     """The row-major position of each index tuple among ``x``'s leading
     ``len(parts)`` dimensions (negative indices counted from each axis's end)."""
-    shape = broadcast_shapes(*(k.shape for k in parts if isinstance(k, Array)))
+    shape = _index_shape(parts)
     flat = x._device.impl("flat_index")(x._device, shape, [_payload(k) for k in parts], x.shape[:len(parts)])
     return Array._new(flat, x._device)
 
@@ -167,7 +175,7 @@ def _where_into(target: Array, mask: Array, rest: tuple, value, value_rest: tupl
 
 
 def _scatter_rows(target: Array, rows: int, rest: tuple, index: Array, value) -> None:
-    """Write ``value`` (broadcast to ``(index.size,) + rest``) into rows ``index`` of
+    """Write ``value`` (broadcast to ``index.shape + rest``) into rows ``index`` of
     ``target`` seen as ``(rows,) + rest``, in place."""
     device, inner, m = target._device, math.prod(rest), index.size
     view = _view3(target, rows, inner)
@@ -178,7 +186,7 @@ def _scatter_rows(target: Array, rows: int, rest: tuple, index: Array, value) ->
         return
     idx = broadcast_to(reshape(index, (1, m, 1)), (1, m, inner))
     if isinstance(value, Array):
-        value = reshape(broadcast_to(value, (m,) + rest), (1, m, inner))._data
+        value = reshape(broadcast_to(value, index.shape + rest), (1, m, inner))._data
     device.impl("scatter")(device, view, idx._data, value)
 
 
