@@ -1,7 +1,8 @@
 """Reductions on every device, against NumPy: sum, prod, max, min and mean over every
 kind of axis (None, int, negative, tuple, empty tuple) with and without keepdims, every
 dtype and its accumulator, strided views, empty selections, NaN, and the two-pass path
-of long rows."""
+of long rows; std and var, cumulative_sum and cumulative_prod, all, any and diff; complex
+sums, products and means; and the errors of bad input."""
 import math
 import warnings
 
