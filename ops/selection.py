@@ -168,6 +168,8 @@ def scatter_cpu(device, x, idx, value):
 def where_into(device, x, condition, value):
     """``x[condition] = value`` in place where ``value`` is the same for every selected
     row (a scalar, or broadcast over them): no compaction needed."""
+    if not x.writable:
+        raise ValueError("cannot write into a broadcast view: its elements share memory")
     run_elementwise(device, "x0 ? x1 : x2", x, [condition, value, x],
                     [np.dtype(np.bool_), x.dtype, x.dtype])
 

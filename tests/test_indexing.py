@@ -333,8 +333,8 @@ def test_getitem_integer_array_dtypes(device, dtype):
     assert_matches(put(a, device).mT[put(idx, device), 1], a.T[idx, 1])
 
 
-@pytest.mark.parametrize("key", [(np.array([2, 0, -1]),), (np.array([[1, 0], [2, 2]]), np.array([3, -4])),
-                                 (1, np.array([0, 3, -1])), (np.array([0, 1]), 2, np.array([[4], [0]])),
+@pytest.mark.parametrize("key", [(np.array([2, 0, -2]),), (np.array([[1, 0], [2, 2]]), np.array([3, -4])),
+                                 (1, np.array([0, 3, -2])), (np.array([0, 1]), 2, np.array([[4], [0]])),
                                  (np.array(2), np.array(-1), 0)], ids=repr)
 def test_setitem_integer_arrays(device, key):
     a = data((3, 4, 5), hal.int32)
@@ -349,13 +349,20 @@ def test_setitem_integer_arrays(device, key):
     assert_matches(x, a)
 
 
-def test_setitem_integer_arrays_duplicates_and_views(device):
+def test_setitem_integer_arrays_duplicates(device):
+    if device.info.kind == "simulator":
+        pytest.skip("duplicate indices write one element from several work-items: a race Oclgrind reports")
     a = data((4, 6), hal.float32)
     x = put(a, device)
     idx = np.array([1, 3, 1, 1])
     x[put(idx, device)] = 2.0  # duplicates writing one value: defined
     a[idx] = 2.0
     assert_matches(x, a)
+
+
+def test_setitem_integer_arrays_into_views(device):
+    a = data((4, 6), hal.float32)
+    x = put(a, device)
     view, ref = x.mT[::2], a.T[::2]
     view[put(np.array([2, 0]), device), 1] = put(np.array([8.0, 9.0], np.float32), device)
     ref[[2, 0], 1] = [8.0, 9.0]
