@@ -40,9 +40,11 @@ INLINE int eq({t} a, {t} b) {{ return {t}_eq(a, b); }}
 
 @lru_cache(maxsize=None)
 def sort_source(dtype: np.dtype) -> str:
-    """Kernels ``sort_init`` (rows of ``n`` keys into padded rows of ``p`` pairs) and
-    ``sort_step`` (one compare-exchange pass ``(k, j)`` of the bitonic network, one
-    work-item per pair), ascending or ``descending``."""
+    """Kernels ``sort_init`` (rows of ``n`` keys into padded rows of ``p`` pairs),
+    ``sort_step`` (one compare-exchange pass ``(k, j)`` of the bitonic network over
+    global memory, one work-item per pair) and ``sort_block`` (every pass ``j < block``
+    of the stages ``k_first..k_last``, in local memory: one work-group per block of
+    ``block <= 2 * WG`` pairs), ascending or ``descending``."""
     t = C_TYPE[dtype]
     return order_helpers(dtype) + f"""
 /* Whether pair a goes before pair b: padding (index >= n) last, then by key, then by index. */
@@ -73,6 +75,30 @@ KERNEL void sort_step(GLOBAL {t} *keys, GLOBAL i64 *idx, i64 rows, i64 n, i64 p,
     int swap = (i & k) == 0 ? before(kb, ib, ka, ia, n, descending) : before(ka, ia, kb, ib, n, descending);
     if (swap) {{ kr[i] = kb; kr[l] = ka; ir[i] = ib; ir[l] = ia; }}
 }}
+KERNEL void sort_block(GLOBAL {t} *keys, GLOBAL i64 *idx, i64 n, i64 p, i64 block,
+                       i64 k_first, i64 k_last, i64 descending) {{
+    LOCAL {t} lk[2 * WG];
+    LOCAL i64 li[2 * WG];
+    i64 lid = LOCAL_ID(0), wg = LOCAL_SIZE(0), blocks = p / block;
+    i64 first = (GROUP_ID(0) % blocks) * block;  /* the block's position in its row */
+    i64 base = (GROUP_ID(0) / blocks) * p + first;
+    for (i64 e = lid; e < block; e += wg) {{ lk[e] = keys[base + e]; li[e] = idx[base + e]; }}
+    BARRIER();
+    for (i64 k = k_first; k <= k_last; k *= 2) {{
+        for (i64 j = (k < block ? k : block) / 2; j > 0; j /= 2) {{
+            for (i64 q = lid; q < block / 2; q += wg) {{
+                i64 i = 2 * j * (q / j) + q % j, l = i + j;
+                {t} ka = lk[i], kb = lk[l];
+                i64 ia = li[i], ib = li[l];
+                int swap = ((first + i) & k) == 0 ? before(kb, ib, ka, ia, n, descending)
+                                                  : before(ka, ia, kb, ib, n, descending);
+                if (swap) {{ lk[i] = kb; lk[l] = ka; li[i] = ib; li[l] = ia; }}
+            }}
+            BARRIER();
+        }}
+    }}
+    for (i64 e = lid; e < block; e += wg) {{ keys[base + e] = lk[e]; idx[base + e] = li[e]; }}
+}}
 """
 
 
@@ -87,15 +113,20 @@ def sort_rows(device, x, descending: bool):
     if rows and n:
         source = sort_source(x.dtype)
         group = min(_GROUP, device.info.max_work_group)
-        program(device, source, "sort_init")((rows * p,), (group,), keys.buf, idx.buf,
-                                             x.buf, x.offset, rows, n, p)
-        step = program(device, source, "sort_step")
-        k = 2
-        while k <= p:
+        program(device, source, "sort_init", WG=group)((rows * p,), (group,), keys.buf, idx.buf,
+                                                       x.buf, x.offset, rows, n, p)
+        step = program(device, source, "sort_step", WG=group)
+        local = program(device, source, "sort_block", WG=group)
+        block = min(p, 2 * group)
+        blocks = (rows * p // block * group,), (group,)
+        local(*blocks, keys.buf, idx.buf, n, p, block, 2, block, int(descending))  # sorted blocks
+        k = 2 * block
+        while k <= p:  # merge them: long strides in global memory, the rest in local
             j = k // 2
-            while j:
+            while j >= block:
                 step((rows * p // 2,), (group,), keys.buf, idx.buf, rows, n, p, k, j, int(descending))
                 j //= 2
+            local(*blocks, keys.buf, idx.buf, n, p, block, k, k, int(descending))
             k *= 2
     return keys.view((rows, n), (p, 1), 0), idx.view((rows, n), (p, 1), 0)
 

@@ -81,6 +81,13 @@ def test_views_and_results(device):
     assert_matches(out[1:3, ::-1], np.sort(a, axis=0)[1:3, ::-1])
 
 
+def test_rows_longer_than_a_work_group_block(device):
+    """Rows of more than 512 pairs: sorted in local-memory blocks, merged through global memory."""
+    a = values((2, 600), hal.int16, seed=7)
+    x = put(a, device)
+    assert_matches(hal.argsort(x, descending=True), reference_argsort(a, 1, True))
+
+
 @pytest.mark.heavy
 def test_long_rows(device):
     a = values((2, 5000), hal.float64, seed=3)
