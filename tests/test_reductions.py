@@ -403,3 +403,17 @@ def test_complex_two_pass_prod(device):
     a = np.exp(1j * data((5000,), hal.float64))  # on the unit circle: the product stays finite
     assert_complex_matches(hal.prod(put(a, device)), np.asarray(np.prod(a)), rtol=1e-9, atol=1e-9)
     assert_complex_matches(hal.sum(put(a, device)), np.asarray(np.sum(a)), rtol=1e-9, atol=1e-9)
+
+
+def test_no_host_transfers(buffer_device):
+    """Every function here runs as kernels: no array data passes through the host."""
+    x = put(data((3, 50), hal.float32), buffer_device)
+    hal.reset_stats()
+    for fn in (hal.sum, hal.prod, hal.max, hal.min, hal.mean, hal.std, hal.var, hal.all, hal.any,
+               hal.argmax, hal.argmin, hal.count_nonzero):
+        fn(x, axis=1)
+    hal.cumulative_sum(x, axis=1, include_initial=True)
+    hal.cumulative_prod(x, axis=0)
+    hal.diff(x, n=2, prepend=x)
+    stats = hal.stats()
+    assert stats["host_to_device"] == stats["device_to_host"] == stats["size_reads"] == 0, stats
