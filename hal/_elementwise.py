@@ -130,7 +130,7 @@ def where(condition: Array, x1, x2, /) -> Array:
     if len(arrays) == 2:
         dtype = dtypes.result_type(x1.dtype, x2.dtype)
     elif arrays:
-        dtype = scalar_operand(x2 if arrays[0] is x1 else x1, arrays[0].dtype, device)
+        dtype = _scalar_compute(x2 if arrays[0] is x1 else x1, arrays[0].dtype, device)
     else:
         raise TypeError("where: x1 or x2 must be a hal array")
     values = [v._data if isinstance(v, Array) else v for v in (x1, x2)]

@@ -175,6 +175,7 @@ def test_where_and_clip_kinds(device, dtype):
     a, b = data((2, 3), dtype, 1), data((3,), dtype, 2)
     c = np.array([True, False, True])
     assert_matches(hal.where(put(c, device), put(a, device), put(b, device)), np.where(c, a, b))
+    assert_matches(hal.where(put(c, device), 1j, put(b, device)), np.where(c, dtype.type(1j), b))
     with pytest.raises(TypeError):
         hal.clip(put(a, device), 0, 1)  # clip takes real numbers
     with pytest.raises(TypeError):
