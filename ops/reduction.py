@@ -217,10 +217,16 @@ def _keep_dims(out, ndim, axes):
     return out.view([1 if a in axes else next(it) for a in range(ndim)], strides, out.offset)
 
 
+def _full_group(device):
+    """The work-group size of long rows, a power of two; also the local arrays' size
+    (``WG``) of every launch, so one build serves both group sizes."""
+    return 1 << (min(_WG, device.info.max_work_group).bit_length() - 1)
+
+
 def _group_size(device, cols):
     """One of two fixed sizes (PoCL compiles a kernel again for every work-group size):
     short rows are folded serially by one work-item, longer ones by a work-group."""
-    return 1 if cols <= _SERIAL else 1 << (min(_WG, device.info.max_work_group).bit_length() - 1)
+    return 1 if cols <= _SERIAL else _full_group(device)
 
 
 def _chunking(device, rows, cols):
@@ -253,7 +259,7 @@ def _launch(device, combine, identity, load, x, rows, cols, chunk, chunks, out):
         init = f"({acc}){identity}"
     source = reduction_source(C_TYPE[x.dtype], acc, acc, combine, init, load)
     wg = _group_size(device, chunk)
-    program(device, source, "reduce", WG=wg)((rows * chunks * wg,), (wg,), out.buf, out.offset,
+    program(device, source, "reduce", WG=_full_group(device))((rows * chunks * wg,), (wg,), out.buf, out.offset,
                                              x.buf, x.offset, cols, chunk, chunks)
 
 
@@ -281,7 +287,7 @@ def _arg_launch(device, source, x, indices, rows, cols, chunk, chunks, out_i=Non
     if out_i is None:
         out_i = device.empty((rows, chunks), np.dtype(np.int64))
     wg = _group_size(device, chunk)
-    program(device, source, "argreduce", WG=wg)(
+    program(device, source, "argreduce", WG=_full_group(device))(
         (rows * chunks * wg,), (wg,), out_v.buf, out_i.buf, x.buf, x.offset,
         (x if indices is None else indices).buf, int(indices is not None), cols, chunk, chunks)
     return out_v, out_i

@@ -40,8 +40,8 @@ def _combine_and_identity(op: str, dtype: np.dtype) -> tuple[str, str]:
 
 @lru_cache(maxsize=None)
 def scan_source(in_dtype: np.dtype, out_dtype: np.dtype, op: str) -> str:
-    """Kernels ``scan_blocks`` and ``add_back`` (see the module docstring); ``WG`` is the
-    work-group size of ``scan_blocks`` (a define: it sizes the local array)."""
+    """Kernels ``scan_blocks`` and ``add_back`` (see the module docstring); ``WG`` (a define)
+    sizes the local array: the largest work-group ``scan_blocks`` is launched with."""
     t = C_TYPE[out_dtype]
     combine, identity = _combine_and_identity(op, out_dtype)
     load = convert(f"p[c * x_cs]", in_dtype, out_dtype)
@@ -106,14 +106,14 @@ def scan_rows_into(device, x: Strided, out: Strided, op: str = "sum", exclusive:
     rows, cols = x.shape
     if rows == 0 or cols == 0:
         return
-    short = cols <= _SHORT or device.info.max_work_group == 1
-    wg = 1 if short else min(_WG, device.info.max_work_group)
+    full = min(_WG, device.info.max_work_group)  # the local array's size in every launch: one build
+    wg = 1 if cols <= _SHORT else full
     items = cols if cols <= _SHORT else _ITEMS if wg > 1 else _SHORT
     block = wg * items
     nblocks = -(-cols // block)
     totals = device.empty((rows, nblocks), out.dtype)
     source = scan_source(x.dtype, out.dtype, op)
-    program(device, source, "scan_blocks", WG=wg)(
+    program(device, source, "scan_blocks", WG=full)(
         (rows * nblocks * wg,), (wg,), out.buf, out.offset, out.strides[0], totals.buf,
         x.buf, x.offset, x.strides[0], x.strides[1], cols, items, nblocks, int(exclusive))
     if nblocks == 1:
@@ -121,7 +121,7 @@ def scan_rows_into(device, x: Strided, out: Strided, op: str = "sum", exclusive:
     offsets = scan_rows(device, totals, out.dtype, op, exclusive=True)
     n = rows * cols
     group = min(_ADD_GROUP, device.info.max_work_group)
-    program(device, source, "add_back", WG=wg)(
+    program(device, source, "add_back", WG=full)(
         (n,), (group,), out.buf, out.offset, out.strides[0], offsets.buf, nblocks, block, cols, n)
 
 
