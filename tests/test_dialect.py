@@ -78,7 +78,25 @@ ADD = {"OP(a, b)": "((a) + (b))"}
 MUL = {"OP(a, b)": "((a) * (b))"}
 
 # (source, defines) pairs compiled for CUDA below.
+# The prelude's complex type C (c64 or c128) and its helpers; FN(op) names C's op.
+COMPLEX = r"""
+#define PASTE(a, b) a##b
+#define FN(op) PASTE2(C, op)
+#define PASTE2(a, b) PASTE(a, b)
+KERNEL void complex_ops(GLOBAL C *out, GLOBAL i32 *equal, GLOBAL const C *x, GLOBAL const C *y, i64 n) {
+    i64 i = GLOBAL_ID(0);
+    if (i >= n) return;
+    out[4 * i] = FN(_add)(x[i], y[i]);
+    out[4 * i + 1] = FN(_sub)(x[i], y[i]);
+    out[4 * i + 2] = FN(_mul)(x[i], y[i]);
+    out[4 * i + 3] = FN(_div)(x[i], FN(_make)(y[i].re, y[i].im));
+    equal[i] = FN(_eq)(x[i], y[i]) + 2 * FN(_nonzero)(x[i]);
+}
+"""
+
 SOURCES = [
+    (COMPLEX, {"C": "c64"}),
+    (COMPLEX, {"C": "c128"}),
     (ELEMENTWISE, {"T": "f32", **ADD}),
     (ELEMENTWISE, {"T": "i32", **MUL}),
     (GRID2D, {}),
@@ -129,6 +147,33 @@ def test_elementwise(t, dtype, defines, ref):
     out2 = np.zeros(n, dtype)
     binary([n], None, out2, base[7::3], 0, 3, y, n)
     np.testing.assert_array_equal(out2, out)
+
+
+@pytest.mark.parametrize("c, dtype", [("c64", np.complex64), ("c128", np.complex128)])
+def test_complex_prelude(c, dtype):
+    # The structs have NumPy's layout, and the helpers compute as NumPy does (Smith's
+    # quotient included; a zero divisor gives NumPy's inf/NaN components).
+    rng = np.random.default_rng(1)
+    n = 101
+    x = (rng.standard_normal(n) + 1j * rng.standard_normal(n)).astype(dtype)
+    y = (rng.standard_normal(n) + 1j * rng.standard_normal(n)).astype(dtype)
+    y[:3], x[3], x[4] = x[:3], 0, 1e30 + 1e30j
+    y[5], y[4] = 0, 1e30 - 1e30j
+    out, equal = np.zeros((n, 4), dtype), np.zeros(n, np.int32)
+    cc.compile_c(COMPLEX, {"C": c})["complex_ops"]((n,), None, out, equal, x, y, n)
+    with np.errstate(all="ignore"):
+        for k, ref in enumerate((np.add, np.subtract, np.multiply, np.divide)):
+            np.testing.assert_allclose(out[:, k], ref(x, y), rtol=1e-6, equal_nan=True)
+    np.testing.assert_array_equal(equal, (x == y) + 2 * (x != 0))
+
+
+def test_c128_exists_only_with_fp64_on_opencl():
+    # An OpenCL device without cl_khr_fp64 must still compile every source: c128 and
+    # its helpers sit inside the HAL_FP64 guard that f64 has.
+    source = dialect.render("", "opencl")
+    guard = source.index("#ifdef HAL_FP64", source.index("c64_nonzero"))
+    assert source.index("} c128;") > guard and source.index("c128_to_c64") > guard
+    assert "} c128;" in dialect.render("", "cuda") and "} c128;" in dialect.render("", "c")
 
 
 def test_elementwise_tails_only_touch_n():
