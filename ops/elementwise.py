@@ -268,7 +268,7 @@ def _math(name, ufunc, kind="numeric", real_expr=None, complex_expr=None, **kw):
     return Elementwise(name, ufunc, kind, expr, result="float", **kw)
 
 
-# NumPy references where NumPy departs from the standard's special cases.
+# NumPy references where NumPy departs from the standard (special cases, views).
 def floor_divide(x1, x2):
     """np.floor_divide, with floor(x1 / x2) where an operand is infinite (see _FLOORDIV_F)."""
     out = np.floor_divide(x1, x2)
@@ -292,12 +292,14 @@ def expm1(x):
     return out
 
 
-def _real_part(x):
-    return np.real(x).copy()  # np.real of a real array is the array itself
+def real(x):
+    """np.real, as a new array: np.real of a real array is the array itself."""
+    return np.real(x).copy()
 
 
-def _imag_part(x):
-    return np.imag(x).copy()  # read-only zeros for a real array
+def imag(x):
+    """np.imag, as a new, writable array."""
+    return np.imag(x).copy()
 
 
 OPS = {op.name: op for op in [
@@ -349,9 +351,9 @@ OPS = {op.name: op for op in [
         "signed": "(x0 > 0) - (x0 < 0)", "unsigned": "x0 > 0", "complex": "{T}_sign(x0)",
         "float": "x0 > 0 ? 1 : x0 < 0 ? -1 : x0 == 0 ? 0 : x0"}),
     Elementwise("conj", np.conj, "numeric", {"int": "x0", "float": "x0", "complex": "{T}_conj(x0)"}),
-    Elementwise("real", _real_part, "numeric", {"int": "x0", "float": "x0", "complex": "x0.re"},
+    Elementwise("real", real, "numeric", {"int": "x0", "float": "x0", "complex": "x0.re"},
                 result="real", nin=1),
-    Elementwise("imag", _imag_part, "complex floating", "x0.im", result="real", nin=1),
+    Elementwise("imag", imag, "complex floating", "x0.im", result="real", nin=1),
     Elementwise("isnan", np.isnan, "numeric", {"int": "0", "float": "x0 != x0", "complex": "{T}_isnan(x0)"},
                 result="bool"),
     Elementwise("isinf", np.isinf, "numeric", {"int": "0", "float": "isinf(x0) != 0",
