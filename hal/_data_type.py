@@ -7,6 +7,7 @@ import numpy as np
 
 from . import dtypes
 from ._array import Array
+from ._creation import scalar_operand
 from .device import device as as_device
 from .device import get_default_device
 
@@ -43,7 +44,6 @@ def result_type(*arrays_and_dtypes):
     """The dtype the standard's promotion rules give for arrays, dtypes and Python
     scalars; scalars are weak: they join the promoted dtype of the rest as they would
     in an operation with an array of it ("Mixing arrays with Python scalars")."""
-    from ._elementwise import _scalar_compute  # the one rule for scalars in operations
     scalars = [a for a in arrays_and_dtypes if isinstance(a, (bool, int, float, complex))]
     arrays = [a for a in arrays_and_dtypes if isinstance(a, Array)]
     types = [a.dtype if isinstance(a, Array) else dtypes.as_dtype(a) for a in arrays_and_dtypes
@@ -55,7 +55,7 @@ def result_type(*arrays_and_dtypes):
         out = dtypes.result_type(out, t)
     device = arrays[0]._device if arrays else get_default_device()
     for s in scalars:
-        out = _scalar_compute(s, out, device)
+        out = scalar_operand(s, out, device)
     return out
 
 

@@ -29,17 +29,6 @@ def _result(op: Elementwise, compute, device):
     return compute, op.out_dtype(compute)
 
 
-def _scalar_compute(value, dtype, device):
-    """The compute dtype of an array of ``dtype`` with the Python scalar ``value``: a
-    complex scalar takes the complex type of the array's precision ("Mixing arrays with
-    Python scalars"; with an integer array the standard leaves it open, hal refuses)."""
-    if isinstance(value, (complex, np.complexfloating)):
-        if dtype.kind not in "fc":
-            raise TypeError(f"a Python complex does not mix with a {dtype} array")
-        return dtypes.complex128 if dtype in (dtypes.float64, dtypes.complex128) else dtypes.complex64
-    return scalar_operand(value, dtype, device)
-
-
 def _unary(op: Elementwise):
     def fn(x: Array, /) -> Array:
         if not isinstance(x, Array):
@@ -61,10 +50,10 @@ def _binary(op: Elementwise):
                 b = x2._data
                 compute = dtypes.result_type(a.dtype, b.dtype)
             else:
-                b, compute = x2, _scalar_compute(x2, a.dtype, device)
+                b, compute = x2, scalar_operand(x2, a.dtype, device)
         elif isinstance(x2, Array):
             device, b, a = x2._device, x2._data, x1
-            compute = _scalar_compute(x1, b.dtype, device)
+            compute = scalar_operand(x1, b.dtype, device)
         else:
             raise TypeError(f"{op.name} expects at least one hal array, got {type(x1).__name__} "
                             f"and {type(x2).__name__}")
@@ -130,7 +119,7 @@ def where(condition: Array, x1, x2, /) -> Array:
     if len(arrays) == 2:
         dtype = dtypes.result_type(x1.dtype, x2.dtype)
     elif arrays:
-        dtype = _scalar_compute(x2 if arrays[0] is x1 else x1, arrays[0].dtype, device)
+        dtype = scalar_operand(x2 if arrays[0] is x1 else x1, arrays[0].dtype, device)
     else:
         raise TypeError("where: x1 or x2 must be a hal array")
     values = [v._data if isinstance(v, Array) else v for v in (x1, x2)]
