@@ -4,6 +4,7 @@ permutations, flips, broadcasts, squeezes and unstacks are views where the data 
 the device (copy / assign kernels), and repeat with an array of counts is a kernel."""
 from __future__ import annotations
 
+import itertools
 import math
 import operator
 
@@ -199,46 +200,38 @@ def stack(arrays, /, *, axis: int = 0) -> Array:
 
 
 def roll(x: Array, /, shift, *, axis=None) -> Array:
-    """"roll": along each axis, the last ``shift`` elements move to the front; two
-    slice copies per axis on the device (``axis=None``: over the flattened array)."""
+    """"roll": along each axis, the last ``shift`` elements move to the front
+    (``axis=None``: over the flattened array). On buffer devices each block of the
+    result is one slice copy from ``x``: two blocks per rolled axis."""
     _check(x, "roll")
     if axis is None:
         if not isinstance(shift, int):
             raise ValueError("roll with axis=None takes one integer shift")
         return reshape(roll(reshape(x, (-1,)), shift, axis=0), x.shape)
-    axes = _axes(axis, x.ndim) if isinstance(axis, int) else tuple(normalize_axis(a, x.ndim) for a in axis)
+    axes = tuple(normalize_axis(a, x.ndim) for a in ((axis,) if isinstance(axis, int) else axis))
     shifts = (shift,) * len(axes) if isinstance(shift, int) else tuple(shift)
     if len(shifts) != len(axes):
         raise ValueError(f"roll: {len(shifts)} shifts for {len(axes)} axes")
-    total = {}
+    total = dict.fromkeys(axes, 0)
     for a, s in zip(axes, shifts):
-        total[a] = total.get(a, 0) + operator.index(s)
-    if not total:
-        return _copy(x)
+        total[a] += operator.index(s)  # an axis named twice rolls by the sum, as NumPy
     if _numpy(x):
-        return Array._new(np.roll(x._data, tuple(total.values()), tuple(total)), x._device)
-    out = x
-    for a, s in total.items():
-        out = _roll_axis(out, s, a)
-    return out
-
-
-def _roll_axis(x: Array, shift: int, axis: int) -> Array:
-    n = x.shape[axis]
-    shift = shift % n if n else 0
+        data = np.roll(x._data, tuple(total.values()), tuple(total)) if total else x._data.copy()
+        return Array._new(data, x._device)
     out = Array._new(x._device.empty(x.shape, x.dtype), x._device)
-    if not x.size:
-        return out
-    before = (slice(None),) * axis
-    out[before + (slice(shift, None),)] = x[before + (slice(0, n - shift),)]
-    if shift:
-        out[before + (slice(0, shift),)] = x[before + (slice(n - shift, None),)]
+    for blocks in itertools.product(*(_roll_blocks(x.shape[a], total.get(a, 0)) if a in total
+                                      else [(slice(None), slice(None))] for a in range(x.ndim))):
+        target, source = zip(*blocks) if blocks else ((), ())
+        if out[target].size:
+            out[target] = x[source]
     return out
 
 
-def _copy(x: Array) -> Array:
-    data = x._data.copy() if _numpy(x) else x._device.impl("copy")(x._device, x._data)
-    return Array._new(data, x._device)
+def _roll_blocks(n: int, shift: int) -> list:
+    """(destination, source) slices of one axis rolled by ``shift``."""
+    shift = shift % n if n else 0
+    blocks = [(slice(shift, None), slice(0, n - shift))]
+    return blocks + [(slice(0, shift), slice(n - shift, None))] if shift else blocks
 
 
 def tile(x: Array, repetitions, /) -> Array:
