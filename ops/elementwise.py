@@ -292,6 +292,18 @@ def expm1(x):
     return out
 
 
+def tanh(x):
+    """np.tanh, with the standard's 1 + 0j (sign of the imaginary zero: the argument's)
+    for an infinite real part, where NumPy takes C99's sign of sin(2 * imag)."""
+    out = np.tanh(x)
+    if np.asarray(x).dtype.kind != "c":
+        return out
+    x, out = np.asarray(x), np.array(out)
+    edge = np.isinf(x.real)
+    out.imag = np.where(edge, np.copysign(0, x.imag), out.imag)
+    return out
+
+
 def real(x):
     """np.real, as a new array: np.real of a real array is the array itself."""
     return np.real(x).copy()
@@ -374,7 +386,7 @@ OPS = {op.name: op for op in [
     _math("log2", np.log2), _math("log10", np.log10), _math("sqrt", np.sqrt),
     _math("sin", np.sin), _math("cos", np.cos), _math("tan", np.tan),
     _math("asin", np.arcsin), _math("acos", np.arccos), _math("atan", np.arctan),
-    _math("sinh", np.sinh), _math("cosh", np.cosh), _math("tanh", np.tanh),
+    _math("sinh", np.sinh), _math("cosh", np.cosh), _math("tanh", tanh, nin=1),
     _math("asinh", np.arcsinh), _math("acosh", np.arccosh), _math("atanh", np.arctanh),
     _math("reciprocal", np.reciprocal, real_expr="1 / x0", complex_expr="{T}_div({T}_make(1, 0), x0)"),
     _math("atan2", np.arctan2, "real numeric", "atan2(x0, x1)"),
