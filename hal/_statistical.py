@@ -7,6 +7,8 @@ import operator
 
 from . import dtypes
 from ._array import Array
+from ._data_type import astype
+from ._elementwise import sqrt
 from .shapes import normalize_axes, normalize_axis
 
 __all__ = ["cumulative_prod", "cumulative_sum", "max", "mean", "min", "prod", "std", "sum", "var"]
@@ -91,7 +93,6 @@ def _variance(name: str, x: Array, axis, correction, keepdims: bool) -> Array:
         raise TypeError(f"{name}: correction is an int or a float, not {type(correction).__name__}")
     axes = normalize_axes(axis, x.ndim)
     if x.dtype not in dtypes.FLOATING:
-        from ._data_type import astype
         x = astype(x, _float_dtype(x))
     centered = x - mean(x, axis=axes, keepdims=True)
     total = sum(centered * centered, axis=axes, keepdims=keepdims)
@@ -106,7 +107,6 @@ def var(x: Array, /, *, axis=None, correction=0.0, keepdims: bool = False) -> Ar
 
 def std(x: Array, /, *, axis=None, correction=0.0, keepdims: bool = False) -> Array:
     """"std" (2025.12): the square root of var."""
-    from ._elementwise import sqrt
     return sqrt(_variance("std", x, axis, correction, keepdims))
 
 

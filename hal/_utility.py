@@ -5,6 +5,8 @@ import operator
 
 from . import dtypes
 from ._array import Array
+from ._elementwise import subtract
+from ._manipulation import concat
 from ._statistical import _reduce
 from .shapes import normalize_axis
 
@@ -26,8 +28,6 @@ def any(x: Array, /, *, axis=None, keepdims: bool = False) -> Array:
 def diff(x: Array, /, *, axis: int = -1, n: int = 1, prepend=None, append=None) -> Array:
     """"diff" (2025.12): the ``n``-th forward difference ``out[i] = x[i+1] - x[i]``
     along ``axis``, of ``prepend``, ``x`` and ``append`` joined along it."""
-    from ._elementwise import subtract
-    from ._manipulation import concat
     if not isinstance(x, Array):
         raise TypeError(f"diff expects a hal array, got {type(x).__name__}")
     dtypes.check_kind(x.dtype, "numeric", "diff")
