@@ -5,7 +5,7 @@ import pytest
 
 from cuda_compile import compile_cuda, compilers, supports
 from hal.dialect import render
-from hal.ops import elementwise, linalg, reduction
+from hal.ops import elementwise, linalg, manipulation, reduction, scan, selection, sorting
 from hal.ops.reduction import reduction_source
 from hal.ops.templates import C_TYPE, elementwise_source
 
@@ -37,8 +37,26 @@ def _other_kernels():
         for in_t, acc in (("f32", "f32"), ("i8", "i64"), ("f64", "f64")):
             init = f"({acc}){identity}" if identity is not None else f"({acc})p[begin]"
             yield f"{name}-{in_t}", reduction_source(in_t, acc, acc, combine, init), {"WG": 256}
+    yield "prod-c64", reduction_source("c64", "c64", "c64", "c64_mul(a, b)", "c64_make(1, 0)"), {"WG": 256}
+    yield "count_nonzero-f64", reduction_source("f64", "i64", "i64", "a + b", "(i64)0", "(i64)((v) != 0)"), {"WG": 64}
+    for name, dtype in (("argmax", np.dtype("float32")), ("argmin", np.dtype("int8"))):
+        t = C_TYPE[dtype]
+        yield f"{name}-{t}", reduction.arg_reduction_source(t, reduction._better(name, dtype)), {"WG": 256}
     for t in ("f32", "f64", "i32"):
         yield f"matmul-{t}", linalg.MATMUL, {"T": t, "TS": 16, "WPT": 2}
+    for src, dst, op in (("int32", "int64", "sum"), ("complex64", "complex64", "prod"), ("bool", "int64", "sum")):
+        yield f"scan-{src}-{op}", scan.scan_source(np.dtype(src), np.dtype(dst), op), {"WG": 256}
+    for dtype in map(np.dtype, ("float32", "float64", "int8", "uint64", "complex64")):
+        if dtype.kind != "c":
+            yield f"sort-{dtype}", sorting.sort_source(dtype), {"WG": 256}
+        yield f"search-{dtype}", sorting.search_source(dtype), {}
+        yield f"unique-{dtype}", selection.unique_source(dtype), {}
+    for t in ("u8", "u16", "u32", "u64", "c128"):
+        yield f"gather-{t}", selection.gather_source(t), {}
+    for ndim in (1, 3):
+        yield f"nonzero-{ndim}d", selection.nonzero_source(ndim), {}
+    for t, c in (("f32", "i64"), ("u8", "i32"), ("c64", "i32")):
+        yield f"repeat-{t}", manipulation.REPEAT, {"T": t, "C": c}
 
 
 KERNELS = list(_elementwise_kernels()) + list(_other_kernels())
