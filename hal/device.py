@@ -16,7 +16,6 @@ import numpy as np
 
 from . import counters, dispatch, registry
 from .dtypes import ALL as _ALL_DTYPES
-from .dtypes import COMPLEX
 from .errors import DeviceError, UnsupportedDTypeError
 from .memory import Pool, Strided
 
