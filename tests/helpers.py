@@ -1,5 +1,7 @@
 """Helpers for the array-layer tests: comparing a hal array with its NumPy reference
 (in the spirit of CuPy's ``numpy_cupy_allclose``), dtype lists, and test data."""
+import warnings
+
 import numpy as np
 
 import hal
@@ -67,3 +69,11 @@ def put(a, device):
     """A device copy of the NumPy array ``a`` (never sharing ``a``'s memory, so that
     writing through the hal array cannot change the reference)."""
     return hal.asarray(a, device=device, copy=True)
+
+
+def fallback_warnings(run) -> list[str]:
+    """The messages of the hal.HostFallbackWarnings that ``run()`` emits."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run()
+    return [str(w.message) for w in caught if issubclass(w.category, hal.HostFallbackWarning)]

@@ -1,13 +1,12 @@
 """hal.fft on every device, against numpy.fft: the transforms (NumPy through the host on
 buffer devices, with a HostFallbackWarning once per op and never on the cpu), and
 fftfreq, rfftfreq, fftshift, ifftshift, which run on the device."""
-import warnings
 
 import numpy as np
 import pytest
 
 import hal
-from helpers import assert_matches, data, put
+from helpers import assert_matches, data, fallback_warnings, put
 
 pytestmark = pytest.mark.filterwarnings("ignore::hal.HostFallbackWarning")
 
@@ -81,13 +80,8 @@ def test_fallback_warns_once_per_op_on_buffer_devices(device, monkeypatch):
     needs(device, hal.complex128)
     monkeypatch.setattr(hal.errors, "_fallbacks_warned", set())
     x = put(signal((4,), hal.complex128), device)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        hal.fft.fft(x)
-        hal.fft.fft(x)
-        hal.fft.ifft(x)
-        hal.fft.fftshift(x)  # a device op: no warning
-    fallbacks = [str(w.message) for w in caught if issubclass(w.category, hal.HostFallbackWarning)]
+    fallbacks = fallback_warnings(lambda: (hal.fft.fft(x), hal.fft.fft(x), hal.fft.ifft(x),
+                                           hal.fft.fftshift(x)))  # fftshift: a device op, no warning
     if device.family == "numpy":
         assert fallbacks == []
     else:

@@ -4,13 +4,12 @@ contractions, integer, mixed and complex dtypes), tensordot, vecdot, and hal.lin
 the ops that run on the device (no host transfer), the decompositions and solvers that
 run through the host on buffer devices (a HostFallbackWarning once per op, never on the
 cpu), and the errors the standard asks for."""
-import warnings
 
 import numpy as np
 import pytest
 
 import hal
-from helpers import assert_matches, data, put
+from helpers import assert_matches, data, fallback_warnings, put
 
 
 def whole(shape, dtype, seed):
@@ -351,13 +350,8 @@ def test_qr_and_svd_reconstruct(device):
 def test_fallback_warns_once_per_op_on_buffer_devices(device, monkeypatch):
     monkeypatch.setattr(hal.errors, "_fallbacks_warned", set())
     x = put(GENERAL, device)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        hal.linalg.inv(x)
-        hal.linalg.inv(x)
-        hal.linalg.det(x)
-        hal.linalg.trace(x)  # a device op: no warning
-    fallbacks = [str(w.message) for w in caught if issubclass(w.category, hal.HostFallbackWarning)]
+    fallbacks = fallback_warnings(lambda: (hal.linalg.inv(x), hal.linalg.inv(x), hal.linalg.det(x),
+                                           hal.linalg.trace(x)))  # trace: a device op, no warning
     if device.family == "numpy":
         assert fallbacks == []
     else:
