@@ -44,7 +44,7 @@ def scan_source(in_dtype: np.dtype, out_dtype: np.dtype, op: str) -> str:
     sizes the local array: the largest work-group ``scan_blocks`` is launched with."""
     t = C_TYPE[out_dtype]
     combine, identity = _combine_and_identity(op, out_dtype)
-    load = convert(f"p[c * x_cs]", in_dtype, out_dtype)
+    load = convert("p[c * x_cs]", in_dtype, out_dtype)
     return f"""
 INLINE {t} combine({t} a, {t} b) {{ return {combine}; }}
 KERNEL void scan_blocks(GLOBAL {t} *out, i64 out_off, i64 out_rs, GLOBAL {t} *totals,

@@ -13,7 +13,6 @@ never read or write out of bounds. On the cpu these ops are NumPy.
 """
 from __future__ import annotations
 
-import math
 from functools import lru_cache
 
 import numpy as np
