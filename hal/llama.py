@@ -1,0 +1,219 @@
+"""A llama-architecture language model (SmolLM2, TinyLlama, Llama 2/3 shapes) from a
+GGUF file, on any hal device, with its weights kept quantized on the device.
+
+    model = hal.llama.Llama.load(path, "opencl:0")
+    result = model.generate(model.tokenizer.encode("The capital of France is"), 16)
+
+The forward pass is llama.cpp's LLM_ARCH_LLAMA graph: token embedding; per block
+rms_norm, q/k/v projections, rope ("normal" mode: the GGUF converter permutes q and k
+for it), grouped-query causal attention over a KV cache, the output projection and a
+residual, rms_norm and the SiLU-gated MLP and a residual; a final rms_norm and the
+output projection (the token embedding when the file has no ``output.weight``).
+"""
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import hal
+from hal import nn
+
+from . import gguf
+from .gguf import GGUFError
+from .tokenizer import Tokenizer
+
+BLOCK_TENSORS = ("attn_norm", "attn_q", "attn_k", "attn_v", "attn_output",
+                 "ffn_norm", "ffn_gate", "ffn_up", "ffn_down")
+
+
+@dataclass(frozen=True)
+class Config:
+    n_layers: int
+    dim: int
+    n_heads: int
+    n_kv_heads: int
+    ffn_dim: int
+    vocab_size: int
+    context_length: int
+    rope_theta: float
+    eps: float
+
+    @property
+    def head_dim(self) -> int:
+        return self.dim // self.n_heads
+
+    @classmethod
+    def from_gguf(cls, file: gguf.GGUFFile) -> "Config":
+        """The hyper-parameters from the ``{arch}.*`` metadata fields."""
+        arch = file.field("general.architecture")
+        if arch != "llama":
+            raise GGUFError(f"{file.path}: general.architecture is '{arch}'; hal runs 'llama' models")
+        n_heads = int(file.field("llama.attention.head_count"))
+        dim = int(file.field("llama.embedding_length"))
+        vocab = file.field("llama.vocab_size", None) or len(file.field("tokenizer.ggml.tokens"))
+        config = cls(n_layers=int(file.field("llama.block_count")), dim=dim, n_heads=n_heads,
+                     n_kv_heads=int(file.field("llama.attention.head_count_kv", n_heads)),
+                     ffn_dim=int(file.field("llama.feed_forward_length")), vocab_size=int(vocab),
+                     context_length=int(file.field("llama.context_length", 2048)),
+                     rope_theta=float(file.field("llama.rope.freq_base", 10000.0)),
+                     eps=float(file.field("llama.attention.layer_norm_rms_epsilon", 1e-5)))
+        if n_heads <= 0 or dim % n_heads or config.n_kv_heads <= 0 or n_heads % config.n_kv_heads:
+            raise GGUFError(f"{file.path}: llama.attention.head_count {n_heads} and head_count_kv "
+                            f"{config.n_kv_heads} do not divide llama.embedding_length {dim}")
+        rope_dim = file.field("llama.rope.dimension_count", config.head_dim)
+        if rope_dim != config.head_dim:
+            raise GGUFError(f"{file.path}: llama.rope.dimension_count is {rope_dim}; hal rotates whole "
+                            f"heads of {config.head_dim}")
+        if "rope_freqs.weight" in file.tensors or file.field("llama.rope.scaling.type", "none") not in ("none",):
+            raise GGUFError(f"{file.path}: rope scaling (llama.rope.scaling.*, rope_freqs.weight) is not supported")
+        return config
+
+    def shapes(self) -> dict:
+        """Every tensor's expected (rows, cols) or (n,), by its GGUF name."""
+        kv = self.n_kv_heads * self.head_dim
+        block = {"attn_norm": (self.dim,), "attn_q": (self.dim, self.dim), "attn_k": (kv, self.dim),
+                 "attn_v": (kv, self.dim), "attn_output": (self.dim, self.dim), "ffn_norm": (self.dim,),
+                 "ffn_gate": (self.ffn_dim, self.dim), "ffn_up": (self.ffn_dim, self.dim),
+                 "ffn_down": (self.dim, self.ffn_dim)}
+        shapes = {"token_embd.weight": (self.vocab_size, self.dim), "output_norm.weight": (self.dim,),
+                  "output.weight": (self.vocab_size, self.dim)}
+        for i in range(self.n_layers):
+            shapes.update({f"blk.{i}.{name}.weight": shape for name, shape in block.items()})
+        return shapes
+
+
+@dataclass
+class KVCache:
+    """Per block, the keys and values (capacity, n_kv_heads, head_dim) of the positions
+    seen so far; ``length`` of them are valid."""
+    keys: list
+    values: list
+    length: int = 0
+
+    @property
+    def capacity(self) -> int:
+        return self.keys[0].shape[0]
+
+
+@dataclass
+class Generation:
+    prompt_ids: list
+    token_ids: list = field(default_factory=list)
+    prefill_s: float = 0.0
+    decode_s: float = 0.0
+
+    @property
+    def prefill_tok_s(self) -> float:
+        return len(self.prompt_ids) / self.prefill_s if self.prefill_s else 0.0
+
+    @property
+    def decode_tok_s(self) -> float:
+        """Tokens after the first (which the prefill produces) per second of decoding."""
+        steps = len(self.token_ids) - 1
+        return steps / self.decode_s if steps > 0 and self.decode_s else 0.0
+
+
+class Llama:
+    def __init__(self, config: Config, weights: dict, tokenizer: Tokenizer, device, name: str = ""):
+        self.config, self.weights, self.tokenizer = config, weights, tokenizer
+        self.device, self.name = hal.device(device) if isinstance(device, str) else device, name
+        self.output = weights.get("output.weight", weights["token_embd.weight"])
+
+    @classmethod
+    def load(cls, path, device, progress=None) -> "Llama":
+        """The model in the GGUF file at ``path`` on ``device``; ``progress(nbytes)`` is
+        called after each tensor reaches the device."""
+        file = gguf.read(path)
+        config = Config.from_gguf(file)
+        tokenizer = Tokenizer(file.metadata)
+        if tokenizer.vocab_size != config.vocab_size:
+            raise GGUFError(f"{file.path}: tokenizer.ggml.tokens has {tokenizer.vocab_size} tokens but "
+                            f"llama.vocab_size is {config.vocab_size}")
+        weights = {}
+        for name, shape in config.shapes().items():
+            if name == "output.weight" and name not in file.tensors:
+                continue  # tied: the output projection is the token embedding
+            tensor = file.tensor(name)
+            if tensor.shape != shape:
+                raise GGUFError(f"{file.path}: tensor '{name}' has shape {tensor.shape}, expected {shape}")
+            weights[name] = gguf.load_tensor(tensor, device)
+            if progress is not None:
+                progress(tensor.nbytes)
+        return cls(config, weights, tokenizer, device, file.metadata.get("general.name", str(path)))
+
+    @staticmethod
+    def file_bytes(path) -> int:
+        return sum(t.nbytes for t in gguf.read(path).tensors.values())
+
+    @property
+    def bytes_per_token(self) -> int:
+        """Weight bytes one decode step reads: every matrix but the embedding (one row),
+        and the output projection (which is the embedding when tied)."""
+        matrices = [w for n, w in self.weights.items() if isinstance(w, nn.QuantizedWeight) and n != "token_embd.weight"]
+        return sum(w.nbytes for w in matrices) + (0 if "output.weight" in self.weights else self.output.nbytes)
+
+    def new_cache(self, capacity: int) -> KVCache:
+        c = self.config
+        if not 0 < capacity <= c.context_length:
+            raise ValueError(f"a KV cache of {capacity} positions; the model's context is {c.context_length}")
+        shape = (capacity, c.n_kv_heads, c.head_dim)
+        zeros = lambda: hal.zeros(shape, dtype=hal.float32, device=self.device)  # noqa: E731
+        return KVCache([zeros() for _ in range(c.n_layers)], [zeros() for _ in range(c.n_layers)])
+
+    def forward(self, ids, cache: KVCache, *, all_logits: bool = False):
+        """Logits (vocab,) after the tokens ``ids`` (or (len(ids), vocab) with
+        ``all_logits``), which follow the ``cache.length`` tokens already in ``cache``."""
+        c, n_past, seq = self.config, cache.length, len(ids)
+        if n_past + seq > cache.capacity:
+            raise ValueError(f"{n_past} cached + {seq} new tokens exceed the KV cache's {cache.capacity}")
+        tokens = hal.asarray(np.asarray(ids, dtype=np.int64), device=self.device)
+        positions = hal.arange(n_past, n_past + seq, dtype=hal.int64, device=self.device)
+        x = nn.embedding(self.weights["token_embd.weight"], tokens)
+        for i in range(c.n_layers):
+            x = self._block(i, x, positions, cache, n_past)
+        cache.length = n_past + seq
+        x = nn.rms_norm(x if all_logits else x[-1:], self.weights["output_norm.weight"], c.eps)
+        logits = nn.linear(x, self.output)
+        return logits if all_logits else hal.reshape(logits, (c.vocab_size,))
+
+    def _block(self, i: int, x, positions, cache: KVCache, n_past: int):
+        c, w = self.config, {name: self.weights[f"blk.{i}.{name}.weight"] for name in BLOCK_TENSORS}
+        seq = x.shape[0]
+        h = nn.rms_norm(x, w["attn_norm"], c.eps)
+        q = nn.rope(hal.reshape(nn.linear(h, w["attn_q"]), (seq, c.n_heads, c.head_dim)), positions, c.rope_theta)
+        k = nn.rope(hal.reshape(nn.linear(h, w["attn_k"]), (seq, c.n_kv_heads, c.head_dim)), positions, c.rope_theta)
+        v = hal.reshape(nn.linear(h, w["attn_v"]), (seq, c.n_kv_heads, c.head_dim))
+        cache.keys[i][n_past:n_past + seq] = k
+        cache.values[i][n_past:n_past + seq] = v
+        attended = nn.attention(q, cache.keys[i], cache.values[i], n_past)
+        x = x + nn.linear(hal.reshape(attended, (seq, c.dim)), w["attn_output"])
+        h = nn.rms_norm(x, w["ffn_norm"], c.eps)
+        return x + nn.linear(nn.silu_mul(nn.linear(h, w["ffn_gate"]), nn.linear(h, w["ffn_up"])), w["ffn_down"])
+
+    def generate(self, prompt_ids, n: int, *, temperature: float = 0.0, top_k: int = 0, top_p: float = 1.0,
+                 seed=None, on_token=None, stop_at_eos: bool = True) -> Generation:
+        """Up to ``n`` tokens after ``prompt_ids``: greedy when ``temperature`` is 0,
+        else sampled (seeded: the same ``seed`` gives the same tokens on every device).
+        ``on_token(id)`` is called as each token is chosen; an end-of-sequence token
+        stops generation (and is not returned) unless ``stop_at_eos`` is False."""
+        prompt_ids = list(prompt_ids)
+        if not prompt_ids:
+            raise ValueError("generate needs at least one prompt token")
+        result = Generation(prompt_ids)
+        if n <= 0:
+            return result
+        cache = self.new_cache(min(len(prompt_ids) + n, self.config.context_length))
+        sampler = nn.Sampler(seed, temperature=temperature, top_k=top_k, top_p=top_p)
+        start = time.perf_counter()
+        token = sampler(self.forward(prompt_ids, cache))  # reading the id back waits for the device
+        result.prefill_s = time.perf_counter() - start
+        start = time.perf_counter()
+        while not (stop_at_eos and token in self.tokenizer.stop_ids):
+            result.token_ids.append(token)
+            if on_token is not None:
+                on_token(token)
+            if len(result.token_ids) == n or cache.length == cache.capacity:
+                break
+            token = sampler(self.forward([token], cache))
+        result.decode_s = time.perf_counter() - start
+        return result
