@@ -31,6 +31,7 @@ from .errors import (CompileError, DeviceError, HostFallbackWarning, OutOfMemory
                      UnsupportedDTypeError)
 from .counters import reset_stats, stats  # noqa: E402
 from . import fft, linalg  # noqa: E402
+from . import nn  # noqa: E402
 
 _operators()
 

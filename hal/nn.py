@@ -1,0 +1,340 @@
+"""hal.nn: the neural-net ops a LLaMA needs, on every device, beyond the array API.
+
+    w = hal.nn.QuantizedWeight.from_raw(raw, "Q4_1", (rows, cols), device="opencl:0")
+    y = hal.nn.linear(x, w)                       # x @ w.T, reading the blocks directly
+    h = hal.nn.rms_norm(x, norm_weight, 1e-5)
+    q = hal.nn.rope(q, positions, theta=10000.0)
+    o = hal.nn.attention(q, k_cache, v_cache, n_past)
+    token = hal.nn.sample(logits, temperature=0.8, top_k=40, top_p=0.95, seed=sampler)
+
+Weights keep their GGUF block layout on the device (ops/quant.py); the other ops are
+NumPy on the cpu and kernels elsewhere (ops/nn.py). Activations are float32. Nothing
+here moves array data through the host; ``sample`` reads back the chosen id only.
+"""
+from __future__ import annotations
+
+import math
+import operator
+
+import numpy as np
+
+from . import dtypes
+from ._array import Array, same_device
+from .device import device as as_device
+from .device import get_default_device
+from .errors import DeviceError
+
+__all__ = ["QuantizedWeight", "Sampler", "attention", "embedding", "linear", "rms_norm", "rope",
+           "sample", "silu_mul", "softmax", "GGML_TYPES"]
+
+
+def _quant():
+    from hal.ops import quant  # ops is importable only once hal is
+    return quant
+
+
+def _type_name(ggml_type) -> str:
+    name = getattr(ggml_type, "name", ggml_type)
+    if not isinstance(name, str):
+        raise TypeError(f"ggml_type must be a gguf.GGMLQuantizationType or its name, got {ggml_type!r}")
+    if name.upper() not in _quant().TYPES:
+        raise TypeError(f"unsupported GGUF tensor type {name!r}; hal.nn supports {', '.join(GGML_TYPES)}")
+    return name.upper()
+
+
+GGML_TYPES = ("F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q6_K", "Q4_K", "Q5_K")
+
+
+class QuantizedWeight:
+    """A 2-D weight (rows output features x cols input features) in its GGUF block
+    layout on a device: the file's bytes, row-major, ``cols / block_size`` blocks per row."""
+    __slots__ = ("raw", "shape", "ggml_type", "device")
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("create a QuantizedWeight with QuantizedWeight.from_raw(raw, ggml_type, shape, device)")
+
+    @classmethod
+    def from_raw(cls, raw, ggml_type, shape, device=None) -> "QuantizedWeight":
+        """``raw``: bytes or a NumPy array holding the tensor's data as the file stores it
+        (any dtype: its bytes are taken, e.g. gguf's float16 arrays for F16 tensors)."""
+        name = _type_name(ggml_type)
+        qtype = _quant().TYPES[name]
+        rows, cols = (operator.index(n) for n in shape)
+        if rows < 0 or cols < 0:
+            raise ValueError(f"{name} weight: negative shape {tuple(shape)}")
+        if cols % qtype.qk:
+            raise ValueError(f"{name} weight: {cols} columns is not a multiple of the block size {qtype.qk}")
+        data = np.frombuffer(raw, np.uint8) if isinstance(raw, (bytes, bytearray, memoryview)) \
+            else np.ascontiguousarray(raw).reshape(-1).view(np.uint8)
+        expected = rows * _quant().row_bytes(qtype, cols)
+        if data.size != expected:
+            raise ValueError(f"{name} weight of shape ({rows}, {cols}) takes {expected} bytes "
+                             f"({cols // qtype.qk} blocks of {qtype.block_bytes} bytes per row), got {data.size}")
+        dev = get_default_device() if device is None else as_device(device)
+        obj = object.__new__(cls)
+        obj.raw, obj.shape, obj.ggml_type, obj.device = dev.from_host(data), (rows, cols), name, dev
+        return obj
+
+    @property
+    def nbytes(self) -> int:
+        return self.raw.size
+
+    def dequantize(self) -> Array:
+        """The float32 (rows, cols) matrix, computed on the device."""
+        return Array._new(self.device.impl("quant_dequantize")(self.device, self), self.device)
+
+    def __repr__(self):
+        return f"QuantizedWeight({self.ggml_type}, shape={self.shape}, device={self.device.name!r})"
+
+
+# ---------------------------------------------------------------- argument checks
+
+def _array(x, name: str, what: str = "x") -> Array:
+    if not isinstance(x, Array):
+        raise TypeError(f"{name}: {what} must be a hal array, got {type(x).__name__}")
+    return x
+
+
+def _float32(x: Array, name: str, what: str = "x") -> Array:
+    """``x`` as float32 (real floating dtypes only)."""
+    _array(x, name, what)
+    if x.dtype not in dtypes.REAL_FLOATING:
+        raise TypeError(f"{name}: {what} must be a real floating array, got {x.dtype}")
+    if x.dtype != dtypes.float32:
+        from ._data_type import astype
+        x = astype(x, dtypes.float32)
+    return x
+
+
+def _contiguous(x: Array):
+    """The payload of ``x``, C-contiguous (a copy on the device when it is a view)."""
+    if x._device.family == "numpy":
+        return np.ascontiguousarray(x._data)
+    return x._data if x._data.contiguous else x._device.impl("copy")(x._device, x._data)
+
+
+def _result(payload, device) -> Array:
+    return Array._new(payload, device)
+
+
+def _same_device(name: str, x: Array, w) -> None:
+    if isinstance(w, QuantizedWeight):
+        if w.device != x._device:
+            raise DeviceError(f"{name}: the input is on {x._device} and the weight on {w.device}; "
+                              f"move one of them")
+    else:
+        same_device(x, w)
+
+
+# ---------------------------------------------------------------- ops
+
+def linear(x: Array, w) -> Array:
+    """``x @ w.T``: x (..., cols), w a QuantizedWeight or a float array (rows, cols);
+    returns (..., rows) float32. A QuantizedWeight is read block by block (a mat-vec for
+    one row of x, tiles of rows of x sharing each decoded block for many)."""
+    x = _float32(x, "linear")
+    if not isinstance(w, QuantizedWeight):
+        w = _float32(w, "linear", "w")
+        if w.ndim != 2:
+            raise ValueError(f"linear: w must be 2-D (rows, cols), got shape {w.shape}")
+    _same_device("linear", x, w)
+    rows, cols = w.shape
+    if x.ndim == 0 or x.shape[-1] != cols:
+        raise ValueError(f"linear: x of shape {x.shape} does not end in the weight's {cols} columns")
+    from ._linalg import matmul
+    from ._manipulation import matrix_transpose, reshape
+    if not isinstance(w, QuantizedWeight):
+        return matmul(x, matrix_transpose(w))
+    lead = x.shape[:-1]
+    n = math.prod(lead)
+    if n == 0 or cols == 0 or rows == 0:
+        from ._creation import zeros
+        return zeros(lead + (rows,), dtype=dtypes.float32, device=x._device)
+    flat = reshape(x, (n, cols))
+    out = x._device.impl("quant_linear")(x._device, _contiguous(flat), w)
+    return reshape(_result(out, x._device), lead + (rows,))
+
+
+def embedding(w, ids) -> Array:
+    """The rows of ``w`` (a QuantizedWeight or a 2-D array) at the integer ``ids`` (any
+    shape): ids.shape + (cols,) float32. An id out of range is an IndexError on the cpu;
+    on other devices (where checking would read the ids back) its row is NaN."""
+    ids = _array(ids, "embedding", "ids")
+    if ids.dtype not in dtypes.INTEGER:
+        raise TypeError(f"embedding: ids must be an integer array, got {ids.dtype}")
+    from ._data_type import astype
+    from ._manipulation import reshape
+    if not isinstance(w, QuantizedWeight):
+        w = _array(w, "embedding", "w")
+        if w.ndim != 2:
+            raise ValueError(f"embedding: w must be 2-D (rows, cols), got shape {w.shape}")
+    _same_device("embedding", ids, w)
+    rows, cols = w.shape
+    flat = reshape(ids, (ids.size,))
+    device = ids._device
+    if device.family == "numpy" and flat.size and (int(np.min(flat._data)) < 0 or int(np.max(flat._data)) >= rows):
+        raise IndexError(f"embedding: ids must be in [0, {rows}), got values in "
+                         f"[{int(np.min(flat._data))}, {int(np.max(flat._data))}]")
+    if not isinstance(w, QuantizedWeight):
+        from ._indexing_functions import take
+        return reshape(_float32(take(w, flat, axis=0), "embedding", "w"), ids.shape + (cols,))
+    flat = astype(flat, dtypes.int64, copy=False)
+    out = device.impl("quant_embedding")(device, w, _contiguous(flat))
+    return reshape(_result(out, device), ids.shape + (cols,))
+
+
+def rms_norm(x: Array, weight: Array, eps: float = 1e-5) -> Array:
+    """Over the last axis: ``x / sqrt(mean(x^2) + eps) * weight`` (weight: (cols,))."""
+    x, weight = _float32(x, "rms_norm"), _float32(weight, "rms_norm", "weight")
+    same_device(x, weight)
+    if x.ndim == 0 or weight.shape != x.shape[-1:]:
+        raise ValueError(f"rms_norm: weight of shape {weight.shape} does not match x's last axis ({x.shape})")
+    if x.size == 0:
+        return x
+    out = x._device.impl("nn_rms_norm")(x._device, _contiguous(x), _contiguous(weight), float(eps))
+    return _result(out, x._device)
+
+
+def rope(x: Array, positions, theta: float = 10000.0) -> Array:
+    """Rotary position embedding, llama.cpp's "normal" mode (GGUF llama models): for x
+    (seq, n_heads, head_dim) and integer positions (seq,), each adjacent pair
+    (x[2i], x[2i+1]) of every head rotates by ``pos * theta^(-2i/head_dim)``."""
+    x = _float32(x, "rope")
+    if x.ndim != 3 or x.shape[-1] % 2:
+        raise ValueError(f"rope: x must be (seq, n_heads, head_dim) with an even head_dim, got {x.shape}")
+    if not isinstance(positions, Array):
+        from ._creation import asarray
+        positions = asarray(np.asarray(positions, dtype=np.int64), device=x._device)
+    if positions.dtype not in dtypes.INTEGER:
+        raise TypeError(f"rope: positions must be integers, got {positions.dtype}")
+    same_device(x, positions)
+    if positions.shape != x.shape[:1]:
+        raise ValueError(f"rope: positions of shape {positions.shape} do not match x's {x.shape[0]} rows")
+    if x.size == 0:
+        return x
+    from ._data_type import astype
+    positions = astype(positions, dtypes.int64, copy=False)
+    out = x._device.impl("nn_rope")(x._device, _contiguous(x), _contiguous(positions), float(theta))
+    return _result(out, x._device)
+
+
+def softmax(x: Array, axis: int = -1) -> Array:
+    """``exp(x - max) / sum(exp(x - max))`` along ``axis`` (float32)."""
+    x = _float32(x, "softmax")
+    if x.ndim == 0:
+        raise ValueError("softmax needs at least one axis")
+    from ._manipulation import moveaxis
+    from .shapes import normalize_axis
+    axis = normalize_axis(operator.index(axis), x.ndim)
+    if x.size == 0:
+        return x
+    moved = moveaxis(x, axis, -1) if axis != x.ndim - 1 else x
+    out = _result(x._device.impl("nn_softmax")(x._device, _contiguous(moved)), x._device)
+    return moveaxis(out, -1, axis) if axis != x.ndim - 1 else out
+
+
+def silu_mul(gate: Array, up: Array) -> Array:
+    """``silu(gate) * up`` = ``gate / (1 + exp(-gate)) * up`` (the SiLU-gated MLP)."""
+    gate, up = _float32(gate, "silu_mul", "gate"), _float32(up, "silu_mul", "up")
+    same_device(gate, up)
+    if gate.shape != up.shape:
+        raise ValueError(f"silu_mul: gate {gate.shape} and up {up.shape} differ in shape")
+    return _result(gate._device.impl("nn_silu_mul")(gate._device, gate._data, up._data), gate._device)
+
+
+def attention(q: Array, k_cache: Array, v_cache: Array, n_past: int, scale: float | None = None) -> Array:
+    """Causal grouped-query attention over a KV cache. q (seq, n_heads, head_dim);
+    k_cache, v_cache (capacity, n_kv_heads, head_dim) whose first n_past + seq rows are
+    valid; head h reads kv head h // (n_heads // n_kv_heads); query i sees cache
+    positions 0 .. n_past + i. ``scale`` defaults to 1 / sqrt(head_dim)."""
+    q = _float32(q, "attention", "q")
+    k_cache, v_cache = _float32(k_cache, "attention", "k_cache"), _float32(v_cache, "attention", "v_cache")
+    same_device(q, k_cache)
+    same_device(q, v_cache)
+    n_past = operator.index(n_past)
+    if q.ndim != 3 or k_cache.ndim != 3 or k_cache.shape != v_cache.shape:
+        raise ValueError(f"attention: q (seq, heads, dim) and equal k/v caches (capacity, kv_heads, dim) "
+                         f"expected, got {q.shape}, {k_cache.shape}, {v_cache.shape}")
+    seq, heads, dim = q.shape
+    capacity, kv_heads, kdim = k_cache.shape
+    if kdim != dim or kv_heads == 0 or heads % kv_heads:
+        raise ValueError(f"attention: {heads} heads of {dim} do not group over {kv_heads} kv heads of {kdim}")
+    if n_past < 0 or n_past + seq > capacity:
+        raise ValueError(f"attention: n_past {n_past} + seq {seq} exceeds the cache capacity {capacity}")
+    scale = 1.0 / math.sqrt(dim) if scale is None else float(scale)
+    if q.size == 0:
+        return q
+    n_kv = n_past + seq
+    out = q._device.impl("nn_attention")(q._device, _contiguous(q), _contiguous(k_cache[:n_kv]),
+                                         _contiguous(v_cache[:n_kv]), n_past, scale)
+    return _result(out, q._device)
+
+
+# ---------------------------------------------------------------- sampling
+
+class Sampler:
+    """A seeded source of the uniform numbers ``sample`` draws, one per sampled token,
+    so the same seed gives the same tokens on every device. Calling it samples."""
+
+    def __init__(self, seed=None, *, temperature: float = 0.0, top_k: int = 0, top_p: float = 1.0):
+        self.rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        self.temperature, self.top_k, self.top_p = temperature, top_k, top_p
+
+    def uniform(self) -> float:
+        return float(self.rng.random())
+
+    def __call__(self, logits: Array) -> int:
+        return sample(logits, temperature=self.temperature, top_k=self.top_k, top_p=self.top_p, seed=self)
+
+
+def sample(logits: Array, *, temperature: float = 0.0, top_k: int = 0, top_p: float = 1.0, seed=None) -> int:
+    """The next token id from 1-D ``logits`` (or (1, vocab)): the argmax when
+    ``temperature == 0`` (the lowest index on ties); otherwise softmax(logits /
+    temperature) restricted to the ``top_k`` most likely ids (0: all) and to the
+    smallest prefix of them whose probability reaches ``top_p``, renormalized, sampled
+    with one uniform number from ``seed`` (an int, a Sampler or a NumPy Generator).
+    The filtering runs on the device; the chosen id is the one value read back."""
+    from ._data_type import astype
+    from ._indexing_functions import take
+    from ._manipulation import reshape
+    from ._searching import argmax
+    from ._sorting import argsort
+    from ._statistical import cumulative_sum, sum as total
+    logits = _float32(logits, "sample", "logits")
+    if logits.size == 0 or logits.ndim == 0 or logits.size != logits.shape[-1]:
+        raise ValueError(f"sample: logits must be one non-empty row, got shape {logits.shape}")
+    logits = reshape(logits, (logits.size,))
+    if temperature < 0 or not 0 < top_p <= 1 or top_k < 0:
+        raise ValueError(f"sample: temperature >= 0, 0 < top_p <= 1 and top_k >= 0 needed, got "
+                         f"{temperature}, {top_p}, {top_k}")
+    if temperature == 0:
+        return _read_index(argmax(logits))
+    sampler = seed if isinstance(seed, Sampler) else Sampler(seed)
+    order = argsort(logits, descending=True, stable=True)  # ties: the lower id first
+    probs = softmax(take(logits, order) * (1.0 / temperature))
+    n = logits.size if top_k == 0 else min(top_k, logits.size)
+    probs = probs[:n]
+    # Keep ids while the mass before them is below top_p (the first always stays).
+    cum = cumulative_sum(probs)
+    kept = astype((cum - probs) < top_p, dtypes.float32) * probs
+    cum = cumulative_sum(kept)
+    # The pick: the first kept id whose cumulative mass exceeds u * (kept mass); the
+    # count of positions at or below the threshold is its rank.
+    threshold = cum[-1] * sampler.uniform()
+    rank = total(astype(cum <= threshold, dtypes.int64))
+    rank = _minimum(rank, total(astype(kept > 0, dtypes.int64)) - 1)
+    return _read_index(take(order, reshape(rank, (1,))))
+
+
+def _minimum(a: Array, b: Array) -> Array:
+    from ._elementwise import minimum
+    return minimum(a, b)
+
+
+def _read_index(index: Array) -> int:
+    """The one integer read back from the device (counted as a size read, not a transfer)."""
+    device = index._device
+    if device.family == "numpy":
+        return int(np.asarray(index._data).reshape(()))
+    from ._manipulation import reshape
+    return device.read_size(reshape(index, ())._data)
