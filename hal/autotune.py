@@ -63,7 +63,6 @@ import math
 import os
 import pathlib
 import sqlite3
-import statistics
 import time
 import warnings
 from dataclasses import dataclass, field

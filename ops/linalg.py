@@ -1,23 +1,70 @@
-"""matmul: NumPy (BLAS) on the cpu; on buffer backends a tiled kernel in which each
-work-item computes a WPT x WPT block of a TS x TS output tile from tiles staged in
-local memory. Operands are read through their strides, so transposed views need no
-copy. (TS, WPT) is what the autotuner varies. Complex operands are four real products
-of their real and imaginary parts (``Strided.components`` views, no copy)."""
+"""matmul: general (GEMM, batched), matrix-vector (GEMV) and the choice between them,
+each a tunable implementation (hal.autotune) whose configuration is looked up per
+device, dtype and shape bucket at call time.
+
+Kernels (one source each, for every target):
+
+- ``block``: each work-item computes an RM x RN block of the output, RN contiguous
+  columns, from registers: per k one row segment of ``b`` (a vector load on CPUs'
+  OpenCL) and RM values of ``a``. Interior blocks run without bounds checks; the
+  ragged edge takes a guarded loop. What PoCL and the C target vectorize well.
+- ``tiled``: TS x TS output tiles staged through local memory, each work-item a
+  WPT x WPT block; what GPUs want.
+- ``gemv``: ``a`` (M, K) times a vector: each work-item folds RM rows over KV
+  independent lanes of contiguous k (vectorizable without reassociating a sum), then
+  adds its lanes.
+
+On the cpu the library call (NumPy's BLAS) is one more candidate (and the default).
+Operands are read through their strides (``a`` and the batch dimensions of both);
+``b`` is copied when its columns are not contiguous. Complex operands are four real
+products of their real and imaginary parts (``Strided.components`` views, no copy)."""
 from __future__ import annotations
 
 import math
 
 import numpy as np
 
+from hal import autotune
 from hal.dispatch import register
 from hal.shapes import broadcast_shapes
 
 from .copy import copy
 from .templates import C_TYPE, program, run_elementwise
 
-MATMUL = """
-KERNEL void matmul(GLOBAL T *c, i64 c_off, GLOBAL const T *a, i64 a_off, i64 sab, i64 sam, i64 sak,
-                   GLOBAL const T *b, i64 b_off, i64 sbb, i64 sbk, i64 sbn, i64 M, i64 N, i64 K) {
+BLOCK_SOURCE = """
+KERNEL void gemm_block(GLOBAL T *c, i64 c_off, GLOBAL const T *a, i64 a_off, i64 sab, i64 sam, i64 sak,
+                       GLOBAL const T *b, i64 b_off, i64 sbb, i64 sbk, i64 M, i64 N, i64 K) {
+    i64 col0 = GLOBAL_ID(0) * RN, row0 = GLOBAL_ID(1) * RM, batch = GLOBAL_ID(2);
+    if (row0 >= M || col0 >= N) return;
+    a += a_off + batch * sab + row0 * sam;
+    b += b_off + batch * sbb + col0;
+    c += c_off + (batch * M + row0) * N + col0;
+    i64 rows = M - row0 < RM ? M - row0 : RM, cols = N - col0 < RN ? N - col0 : RN;
+    T acc[RM][RN];
+    for (int i = 0; i < RM; i++)
+        for (int j = 0; j < RN; j++) acc[i][j] = 0;
+    if (rows == RM && cols == RN) {  /* interior: fixed trip counts the compiler unrolls and vectorizes */
+        for (i64 k = 0; k < K; k++) {
+            T bv[RN];
+            for (int j = 0; j < RN; j++) bv[j] = b[k * sbk + j];
+            for (int i = 0; i < RM; i++) {
+                T av = a[i * sam + k * sak];
+                for (int j = 0; j < RN; j++) acc[i][j] += av * bv[j];
+            }
+        }
+    } else {
+        for (i64 k = 0; k < K; k++)
+            for (int i = 0; i < rows; i++)
+                for (int j = 0; j < cols; j++) acc[i][j] += a[i * sam + k * sak] * b[k * sbk + j];
+    }
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) c[i * N + j] = acc[i][j];
+}
+"""
+
+TILED_SOURCE = """
+KERNEL void gemm_tiled(GLOBAL T *c, i64 c_off, GLOBAL const T *a, i64 a_off, i64 sab, i64 sam, i64 sak,
+                       GLOBAL const T *b, i64 b_off, i64 sbb, i64 sbk, i64 sbn, i64 M, i64 N, i64 K) {
     LOCAL T ta[TS][TS + 1];
     LOCAL T tb[TS][TS + 1];
     const i64 LS = TS / WPT;
@@ -47,12 +94,52 @@ KERNEL void matmul(GLOBAL T *c, i64 c_off, GLOBAL const T *a, i64 a_off, i64 sab
         }
 }
 """
-DEFAULT_TILE = (16, 2)   # (TS, WPT): 8x8 work-items, each computing 2x2 outputs
+
+GEMV_SOURCE = """
+KERNEL void gemv(GLOBAL T *y, i64 y_off, GLOBAL const T *a, i64 a_off, i64 sab, i64 sam,
+                 GLOBAL const T *x, i64 x_off, i64 sxb, i64 sxk, i64 M, i64 K) {
+    i64 row0 = GLOBAL_ID(0) * RM, batch = GLOBAL_ID(1);
+    if (row0 >= M) return;
+    a += a_off + batch * sab + row0 * sam;
+    x += x_off + batch * sxb;
+    y += y_off + batch * M + row0;
+    i64 rows = M - row0 < RM ? M - row0 : RM, body = K / KV * KV;
+    T acc[RM][KV];
+    for (int i = 0; i < RM; i++)
+        for (int v = 0; v < KV; v++) acc[i][v] = 0;
+    if (rows == RM && sxk == 1) {
+        for (i64 k = 0; k < body; k += KV) {
+            T xv[KV];
+            for (int v = 0; v < KV; v++) xv[v] = x[k + v];
+            for (int i = 0; i < RM; i++)
+                for (int v = 0; v < KV; v++) acc[i][v] += a[i * sam + k + v] * xv[v];
+        }
+    } else {
+        for (i64 k = 0; k < body; k += KV)
+            for (int i = 0; i < rows; i++)
+                for (int v = 0; v < KV; v++) acc[i][v] += a[i * sam + k + v] * x[(k + v) * sxk];
+    }
+    for (int i = 0; i < rows; i++) {
+        T sum = 0;
+        for (int v = 0; v < KV; v++) sum += acc[i][v];
+        for (i64 k = body; k < K; k++) sum += a[i * sam + k] * x[k * sxk];
+        y[i] = sum;
+    }
+}
+"""
 
 
 @register("matmul", on=("cpu",), kind="library")
 def matmul_cpu(device, a, b):
-    return np.matmul(a, b)
+    """NumPy unless a tuning run found a kernel faster for this shape (NumPy is the default)."""
+    if a.dtype.kind != "f" or 0 in a.shape or 0 in b.shape:
+        return np.matmul(a, b)
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    a3, b3 = (np.broadcast_to(x, batch + x.shape[-2:]).reshape((-1,) + x.shape[-2:]) for x in (a, b))
+    out = np.empty((a3.shape[0], a.shape[-2], b.shape[-1]), a.dtype)
+    if not _product(device, out, a3, b3):
+        return np.matmul(a, b)
+    return out.reshape(batch + out.shape[1:])
 
 
 @register("matmul", on=("buffer",))
@@ -63,18 +150,198 @@ def matmul(device, a, b):
     batch = broadcast_shapes(a.shape[:-2], b.shape[:-2])
     (m, k), n = a.shape[-2:], b.shape[-1]
     a, b = (_batched(device, x, batch) for x in (a, b))
-    nbatch = math.prod(batch)
-    out = device.empty((nbatch, m, n), a.dtype)
+    out = device.empty((math.prod(batch), m, n), a.dtype)
     if out.size and k == 0:
         run_elementwise(device, "x0", out, [0], [a.dtype])
     elif out.size:
-        ts, wpt = DEFAULT_TILE
-        ls = ts // wpt
-        grid = (-(-n // ts) * ls, -(-m // ts) * ls, nbatch)
-        prog = program(device, MATMUL, "matmul", T=C_TYPE[a.dtype], TS=ts, WPT=wpt)
-        prog(grid, (ls, ls, 1), out.buf, out.offset, a.buf, a.offset, *a.strides,
-             b.buf, b.offset, *b.strides, m, n, k)
+        _product(device, out, a, b)
     return out.reshaped(batch + (m, n))
+
+
+def _product(device, out, a, b) -> bool:
+    """``out`` (B, M, N) = ``a`` (B, M, K) @ ``b`` (B, K, N) with the configuration
+    chosen for this device, dtype and shape bucket; False (nothing done) when that is
+    the library call."""
+    nbatch, m, k = a.shape
+    op, config = _config(device, a.dtype, nbatch, m, b.shape[2], k, _strides(device, a), _strides(device, b))
+    if config["kind"] == "library":
+        return False  # the caller's library call (NumPy) is faster than writing into ``out``
+    (gemv_into if op == "gemv" else gemm_into)(device, config, out, a, b)
+    return True
+
+
+def _config(device, dtype, nbatch, m, n, k, a_strides=(0, 0, 1), b_strides=(0, 1, 0)):
+    """("gemv" or "gemm", its configuration): matrix-vector products (one output column
+    from rows of ``a``, or one output row from a ``b`` stored transposed) are gemv."""
+    if k > 1 and ((n == 1 and a_strides[2] == 1) or (m == 1 and b_strides[1] == 1 and n > 1)):
+        rows = m if n == 1 else n
+        return "gemv", autotune.choose(device, "gemv", _gemv_key(dtype, nbatch, rows, k))
+    return "gemm", autotune.choose(device, "gemm", _gemm_key(dtype, nbatch, m, n, k))
+
+
+def _gemm_key(dtype, nbatch, m, n, k):
+    return (np.dtype(dtype).name, tuple(autotune.bucket(d) for d in (nbatch, m, n, k)))
+
+
+def _gemv_key(dtype, nbatch, rows, k):
+    return (np.dtype(dtype).name, tuple(autotune.bucket(d) for d in (nbatch, rows, k)))
+
+
+def _strides(device, x):
+    """Element strides of a payload (NumPy's are in bytes)."""
+    return tuple(s // x.dtype.itemsize for s in x.strides) if device.family == "numpy" else x.strides
+
+
+def _arg(device, x):
+    """(pointer argument, element offset) of a payload."""
+    return (x, 0) if device.family == "numpy" else (x.buf, x.offset)
+
+
+def _local(device, size):
+    """Work-groups of ``size`` items, or of one where the target has no work-groups (C)."""
+    return None if device.family == "numpy" else size
+
+
+def gemm_into(device, config, out, a, b):
+    """``out`` (B, M, N), contiguous, = ``a`` (B, M, K) @ ``b`` (B, K, N) as ``config`` says."""
+    nbatch, m, k = a.shape
+    n = b.shape[2]
+    kind = config["kind"]
+    if kind == "library":
+        np.matmul(a, b, out=out)
+        return
+    if kind == "block" and _strides(device, b)[2] != 1:
+        b = copy(device, b) if device.family == "buffer" else np.ascontiguousarray(b)
+    (sab, sam, sak), (sbb, sbk, sbn) = _strides(device, a), _strides(device, b)
+    T = C_TYPE[a.dtype]
+    if kind == "block":
+        rm, rn = config["RM"], config["RN"]
+        prog = program(device, BLOCK_SOURCE, "gemm_block", T=T, RM=rm, RN=rn)
+        grid = (-(-n // rn), -(-m // rm), nbatch)
+        prog(grid, _local(device, (config["WX"], config["WY"], 1)), *_arg(device, out), *_arg(device, a),
+             sab, sam, sak, *_arg(device, b), sbb, sbk, m, n, k)
+    else:
+        ts, wpt = config["TS"], config["WPT"]
+        ls = ts // wpt
+        prog = program(device, TILED_SOURCE, "gemm_tiled", T=T, TS=ts, WPT=wpt)
+        grid = (-(-n // ts) * ls, -(-m // ts) * ls, nbatch)
+        prog(grid, (ls, ls, 1), *_arg(device, out), *_arg(device, a), sab, sam, sak,
+             *_arg(device, b), sbb, sbk, sbn, m, n, k)
+
+
+def gemv_into(device, config, out, a, b):
+    """``out`` (B, M, N) = ``a`` @ ``b`` where N == 1 (rows of ``a`` times a column of
+    ``b``) or M == 1 and ``b`` has contiguous columns (rows of ``b``ᵀ times ``a``'s row)."""
+    nbatch, m, k = a.shape
+    n = b.shape[2]
+    if config["kind"] == "library":
+        np.matmul(a, b, out=out)
+        return
+    (sab, sam, sak), (sbb, sbk, sbn) = _strides(device, a), _strides(device, b)
+    if n == 1 and sak == 1:  # matrix a, vector b[:, :, 0]
+        rows, matrix, (s_batch, s_row), vector, (v_batch, v_k) = m, a, (sab, sam), b, (sbb, sbk)
+    else:                    # matrix b^T (its columns are contiguous), vector a[:, 0, :]
+        rows, matrix, (s_batch, s_row), vector, (v_batch, v_k) = n, b, (sbb, sbn), a, (sab, sak)
+    rm, kv = config["RM"], config["KV"]
+    prog = program(device, GEMV_SOURCE, "gemv", T=C_TYPE[a.dtype], RM=rm, KV=kv)
+    prog((-(-rows // rm), nbatch), _local(device, (config["WX"], 1)), *_arg(device, out),
+         *_arg(device, matrix), s_batch, s_row, *_arg(device, vector), v_batch, v_k, rows, k)
+
+
+# --- tunable declarations ----------------------------------------------------------------
+
+def _fits(device, items: int) -> bool:
+    return device.family == "numpy" or items <= device.info.max_work_group
+
+
+def _gemm_space(device, key):
+    m = key[1][1]
+    rms = (1,) if m == 1 else (4, 8, 12)
+    groups = ((1, 1),) if device.family == "numpy" else ((16, 1), (4, 1)) if m == 1 else ((1, 8), (4, 1), (2, 4))
+    space = [{"kind": "library"}] if device.family == "numpy" else []
+    space += [{"kind": "block", "RM": rm, "RN": rn, "WX": wx, "WY": wy}
+              for rm in rms for rn in (16, 32, 64) for wx, wy in groups
+              if rm * rn <= 384 and _fits(device, wx * wy)]
+    if device.family == "buffer":
+        itemsize = np.dtype(key[0]).itemsize
+        space += [{"kind": "tiled", "TS": ts, "WPT": wpt} for ts, wpt in ((16, 2), (16, 4), (32, 4), (32, 2), (64, 8))
+                  if _fits(device, (ts // wpt) ** 2) and 2 * ts * (ts + 1) * itemsize <= device.info.local_memory]
+    return space
+
+
+def _gemm_default(device, key):
+    """NumPy on the cpu; register blocks where the OpenCL device is a CPU (or simulates
+    one); local-memory tiles on GPUs."""
+    if device.family == "numpy":
+        return {"kind": "library"}
+    if device.info.kind in ("gpu", "accelerator"):
+        return {"kind": "tiled", "TS": 16, "WPT": 2}
+    if key[1][1] == 1:
+        return {"kind": "block", "RM": 1, "RN": 32, "WX": 4, "WY": 1}
+    return {"kind": "block", "RM": 8, "RN": 32, "WX": 1, "WY": 8}
+
+
+def _gemv_space(device, key):
+    groups = (1,) if device.family == "numpy" else (16, 64)
+    space = [{"kind": "library"}] if device.family == "numpy" else []
+    return space + [{"kind": "rows", "RM": rm, "KV": kv, "WX": wx}
+                    for rm in (1, 2, 4) for kv in (8, 16, 32) for wx in groups if _fits(device, wx)]
+
+
+def _gemv_default(device, key):
+    if device.family == "numpy":
+        return {"kind": "library"}
+    return {"kind": "rows", "RM": 2, "KV": 16, "WX": 16 if _fits(device, 16) else 1}
+
+
+def _ragged(d: int) -> int:
+    """A size of the same kind as ``d`` (1 stays 1) that fills no tile or vector: the
+    edge paths of every candidate run during verification."""
+    return d if d <= 1 else max(2, min(d, 100) - 3)
+
+
+def _gemm_problem(key, ragged, rng):
+    nbatch, m, n, k = (_ragged(d) for d in key[1]) if ragged else key[1]
+    nbatch = min(nbatch, 3) if ragged else nbatch
+    dtype = np.dtype(key[0])
+    return (rng.standard_normal((nbatch, m, k)).astype(dtype), rng.standard_normal((nbatch, k, n)).astype(dtype))
+
+
+def _gemm_work(key):
+    nbatch, m, n, k = key[1]
+    return 2 * nbatch * m * n * k, np.dtype(key[0]).itemsize * nbatch * (m * k + k * n + m * n)
+
+
+def _gemv_problem(key, ragged, rng):
+    nbatch, rows, k = (_ragged(d) for d in key[1]) if ragged else key[1]
+    nbatch = min(nbatch, 3) if ragged else nbatch
+    dtype = np.dtype(key[0])
+    return (rng.standard_normal((nbatch, rows, k)).astype(dtype), rng.standard_normal((nbatch, k, 1)).astype(dtype))
+
+
+def _gemv_work(key):
+    nbatch, rows, k = key[1]
+    return 2 * nbatch * rows * k, np.dtype(key[0]).itemsize * nbatch * (rows * k + k + rows)
+
+
+def _gemm_presets(device):
+    """Square GEMMs, the LLaMA-sized products (a 576-wide model: 1 or 64 tokens times
+    the 576 x 1536 MLP and the 576 x 49152 vocabulary projection) and attention-like batches."""
+    shapes = [(1, n, n, n) for n in (256, 512, 1024, 2048)]
+    shapes += [(1, 1, 1536, 576), (1, 64, 1536, 576), (1, 1, 49152, 576), (8, 128, 128, 64)]
+    return [_gemm_key(np.float32, *s) for s in shapes]
+
+
+def _gemv_presets(device):
+    return [_gemv_key(np.float32, *s) for s in ((1, 1536, 576), (1, 576, 1536), (1, 49152, 576))]
+
+
+GEMM = autotune.declare(autotune.Tunable(
+    op="gemm", space=_gemm_space, default=_gemm_default, run=gemm_into, reference=np.matmul,
+    problem=_gemm_problem, work=_gemm_work, presets=_gemm_presets))
+GEMV = autotune.declare(autotune.Tunable(
+    op="gemv", space=_gemv_space, default=_gemv_default, run=gemv_into, reference=np.matmul,
+    problem=_gemv_problem, work=_gemv_work, presets=_gemv_presets))
 
 
 def _batched(device, x, batch):
@@ -88,7 +355,6 @@ def _batched(device, x, batch):
     if not x.contiguous:
         x = copy(device, x)
     return x.reshaped((math.prod(batch),) + x.shape[-2:])
-
 
 
 def _parts(x):

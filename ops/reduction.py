@@ -2,6 +2,8 @@
 index) reductions argmax and argmin. On buffer backends the reduced axes are moved last
 and made contiguous, then a row-reduction template folds each row with one work-group;
 a long row over few outputs is folded in two passes so every compute unit has work.
+The work-group size of the row folds is tunable (hal.autotune op "reduce_rows", per
+dtype and (rows, cols) bucket); argmax/argmin keep the default.
 
 Complex sums reduce the ``components()`` view (real kernels, no copy); complex
 products combine with the ``c64_mul``/``c128_mul`` helpers."""
@@ -12,6 +14,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from hal import autotune
 from hal.dispatch import register
 from hal.memory import Strided
 
@@ -223,33 +226,38 @@ def _full_group(device):
     return 1 << (min(_WG, device.info.max_work_group).bit_length() - 1)
 
 
-def _group_size(device, cols):
+def _group_size(device, cols, full=None):
     """One of two fixed sizes (PoCL compiles a kernel again for every work-group size):
-    short rows are folded serially by one work-item, longer ones by a work-group."""
-    return 1 if cols <= _SERIAL else _full_group(device)
+    short rows are folded serially by one work-item, longer ones by a work-group of
+    ``full`` (default: ``_full_group``)."""
+    return 1 if cols <= _SERIAL else full or _full_group(device)
 
 
-def _chunking(device, rows, cols):
+def _chunking(device, rows, cols, full=None):
     """(chunk, chunks) of a first pass over long rows of few outputs, or None."""
-    wg = _group_size(device, cols)
+    wg = _group_size(device, cols, full)
     if rows < _SPLIT_ROWS and cols > 16 * wg and wg > 1:
         chunk = max(16 * wg, -(-cols * rows // (4 * _SPLIT_ROWS)))
         return chunk, -(-cols // chunk)
     return None
 
 
-def _reduce_rows(device, combine, identity, load, x, rows, cols, out):
-    """Fold ``rows`` contiguous rows of ``cols`` values of ``x`` into ``out``."""
-    split = _chunking(device, rows, cols)
+def _reduce_rows(device, combine, identity, load, x, rows, cols, out, full=None):
+    """Fold ``rows`` contiguous rows of ``cols`` values of ``x`` into ``out`` with
+    work-groups of ``full`` items (default: the tuned size for this shape)."""
+    if full is None:
+        key = (x.dtype.name, (autotune.bucket(rows), autotune.bucket(cols)))
+        full = autotune.choose(device, "reduce_rows", key)["WG"]
+    split = _chunking(device, rows, cols, full)
     if split:
         chunk, chunks = split
         partial = device.empty((rows, chunks), out.dtype)
-        _launch(device, combine, identity, load, x, rows, cols, chunk, chunks, partial)
+        _launch(device, combine, identity, load, x, rows, cols, chunk, chunks, partial, full)
         x, cols, load = partial, chunks, ""
-    _launch(device, combine, identity, load, x, rows, cols, cols, 1, out)
+    _launch(device, combine, identity, load, x, rows, cols, cols, 1, out, full)
 
 
-def _launch(device, combine, identity, load, x, rows, cols, chunk, chunks, out):
+def _launch(device, combine, identity, load, x, rows, cols, chunk, chunks, out, full):
     acc = C_TYPE[out.dtype]
     if identity is None:
         init = "load(p[begin])"
@@ -258,8 +266,8 @@ def _launch(device, combine, identity, load, x, rows, cols, chunk, chunks, out):
     else:
         init = f"({acc}){identity}"
     source = reduction_source(C_TYPE[x.dtype], acc, acc, combine, init, load)
-    wg = _group_size(device, chunk)
-    program(device, source, "reduce", WG=_full_group(device))((rows * chunks * wg,), (wg,), out.buf, out.offset,
+    wg = _group_size(device, chunk, full)
+    program(device, source, "reduce", WG=full)((rows * chunks * wg,), (wg,), out.buf, out.offset,
                                              x.buf, x.offset, cols, chunk, chunks)
 
 
@@ -299,3 +307,38 @@ for _name in REDUCTIONS:
 for _name in ("argmax", "argmin"):
     register(_name, on=("cpu",), kind="library")(_arg_cpu(_name))
     register(_name, on=("buffer",))(_arg_kernel(_name))
+
+
+def _sum_rows_into(device, config, out, x):
+    """The tuning candidate: ``out`` (rows,) = row sums of the contiguous ``x`` (rows, cols)."""
+    _reduce_rows(device, "a + b", "0", "", x, x.shape[0], x.shape[1], out, full=config["WG"])
+
+
+def _rows_problem(key, ragged, rng):
+    rows, cols = key[1]
+    if ragged:  # keep long rows long: the two-pass split is what a wrong chunking breaks
+        rows, cols = max(1, min(rows, 37) - 2), max(2, min(cols, 20000) - 3)
+    return (rng.standard_normal((rows, cols)).astype(key[0]),)
+
+
+def _rows_work(key):
+    rows, cols = key[1]
+    return rows * cols, np.dtype(key[0]).itemsize * rows * (cols + 1)
+
+
+def _rows_presets(device):
+    """Rows of a 576-wide model (norms of 1 or 64 tokens, its 1536-wide MLP) and of its
+    49152-entry vocabulary, and a square case."""
+    if device.family != "buffer":
+        return []
+    return [("float32", (autotune.bucket(r), autotune.bucket(c)))
+            for r, c in ((1, 576), (64, 576), (64, 1536), (1, 49152), (1024, 1024))]
+
+
+REDUCE_ROWS = autotune.declare(autotune.Tunable(
+    op="reduce_rows",
+    space=lambda device, key: [{"WG": wg} for wg in (16, 32, 64, 128, 256, 512)
+                               if wg <= _full_group(device) * 2 and wg <= device.info.max_work_group],
+    default=lambda device, key: {"WG": _full_group(device)},
+    run=_sum_rows_into, reference=lambda x: x.sum(axis=1), problem=_rows_problem, work=_rows_work,
+    presets=_rows_presets))
