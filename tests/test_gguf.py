@@ -21,7 +21,7 @@ MERGES = ["Ġ t", "h e", "Ġt he", "i n", "Ġ a", "a t", "Ġa t"]
 LAYER_TYPES = [
     dict(attn_q=T.F32, attn_k=T.F16, attn_v=T.BF16, attn_output=T.Q8_0, ffn_gate=T.Q4_0, ffn_up=T.Q4_1, ffn_down=T.Q6_K),
     dict(attn_q=T.Q4_1, attn_k=T.Q4_0, attn_v=T.Q8_0, attn_output=T.F16, ffn_gate=T.BF16, ffn_up=T.F32, ffn_down=T.Q4_K),
-    dict(attn_q=T.Q8_0, attn_k=T.Q4_1, attn_v=T.F16, attn_output=T.Q4_0, ffn_gate=T.Q8_0, ffn_up=T.Q6_K, ffn_down=T.Q5_K),
+    dict(attn_q=T.Q8_0, attn_k=T.Q4_1, attn_v=T.F16, attn_output=T.Q4_0, ffn_gate=T.Q8_0, ffn_up=T.Q4_1, ffn_down=T.Q5_K),
 ]
 K_QUANT_SCALES = {T.Q6_K: [208], T.Q4_K: [0, 2], T.Q5_K: [0, 2]}  # byte offsets of the f16 d (and dmin)
 

