@@ -1,4 +1,5 @@
-"""``python -m hal devices | cache [--clear]``: what hal sees on this machine."""
+"""``python -m hal devices | cache [--clear] | tune [...]``: what hal sees on this machine,
+and ahead-of-time tuning of its tunable ops (hal.autotune)."""
 from __future__ import annotations
 
 import argparse
@@ -7,7 +8,7 @@ import sys
 import numpy as np
 
 import hal
-from hal import cache, registry
+from hal import autotune, cache, registry
 
 
 def self_test(device) -> str:
@@ -60,13 +61,86 @@ def cache_report(clear: bool) -> str:
             f"entries: {i['entries']}, size: {_size(i['bytes'])}")
 
 
+def _rate(tunable, result) -> str:
+    if tunable.bound == "memory":
+        return f"{result.bytes / result.seconds / 1e9:.1f} GB/s"
+    return f"{result.flops / result.seconds / 1e9:.1f} GFLOP/s"
+
+
+def _config_text(config: dict) -> str:
+    return " ".join(f"{k}={v}" for k, v in config.items())
+
+
+def tune(device, ops: list[str] | None, budget: float, plot: str | None) -> str:
+    """Tune every preset key of ``ops`` (default: all tunables) on ``device``; the table
+    of what won."""
+    known = autotune.tunables()
+    unknown = sorted(set(ops or ()) - set(known))
+    if unknown:
+        raise SystemExit(f"unknown ops {', '.join(unknown)}; tunable ops are {', '.join(sorted(known))}")
+    head = ("op", "dtype", "shape bucket", "best config", "time", "throughput", "vs default")
+    rows, results = [head], []
+    for name in ops or sorted(known):
+        tunable = known[name]
+        for key in tunable.presets(device):
+            r = autotune.tune(device, name, key, budget=budget, progress=True)
+            results.append(r)
+            rows.append((name, key[0], "x".join(map(str, key[1])), _config_text(r.config),
+                         f"{r.seconds * 1e3:.3f} ms", _rate(tunable, r), f"{r.speedup:.2f}x"))
+    if plot:
+        plot_candidates(device, results, plot)
+    widths = [max(len(r[c]) for r in rows) for c in range(len(head))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join([f"tuned on {device.name} ({device.info.description}), "
+                      f"stored in {autotune.db_path()}", *lines])
+
+
+def plot_candidates(device, results, path: str) -> None:
+    """One panel per op: the throughput of every candidate that passed verification,
+    per shape bucket; the default circled, the winner starred."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    ops = sorted({r.op for r in results})
+    fig, axes = plt.subplots(len(ops), 1, figsize=(10, 3.5 * len(ops)), squeeze=False)
+    for ax, op in zip(axes[:, 0], ops):
+        tunable = autotune.tunables()[op]
+        mine = [r for r in results if r.op == op]
+        work = "bytes" if tunable.bound == "memory" else "flops"
+        for x, r in enumerate(mine):
+            default = tunable.default(device, r.key)
+            for m in r.candidates:
+                if m.status == "ok":
+                    rate = getattr(r, work) / m.seconds / 1e9
+                    ax.plot(x, rate, "k.", alpha=0.5)
+                    if m.config == default:
+                        ax.plot(x, rate, "o", mfc="none", mec="tab:blue", ms=10)
+            ax.plot(x, getattr(r, work) / r.seconds / 1e9, "*", color="tab:red", ms=12)
+        ax.set_xticks(range(len(mine)), [f"{r.key[0]}\n{'x'.join(map(str, r.key[1]))}" for r in mine], fontsize=7)
+        ax.set_ylabel("GB/s" if work == "bytes" else "GFLOP/s")
+        ax.set_title(f"{op} on {device.name}: candidates (dots), default (circle), chosen (star)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hal", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("devices", help="list devices, their capabilities and a self-test")
     cache_cmd = sub.add_parser("cache", help="show the kernel cache, or clear it")
     cache_cmd.add_argument("--clear", action="store_true", help="delete every cached kernel")
+    tune_cmd = sub.add_parser("tune", help="tune the tunable ops ahead of time and show what won")
+    tune_cmd.add_argument("--device", help="device to tune (default: hal's default device)")
+    tune_cmd.add_argument("--ops", nargs="+", help="ops to tune (default: every tunable op)")
+    tune_cmd.add_argument("--budget", type=float, default=autotune.DEFAULT_BUDGET,
+                          help="seconds per op and shape bucket (default: %(default)s)")
+    tune_cmd.add_argument("--plot", metavar="FILE.png", help="draw the measured candidates per op")
     args = parser.parse_args(argv)
+    if args.command == "tune":
+        device = hal.device(args.device) if args.device else hal.get_default_device()
+        print(tune(device, args.ops, args.budget, args.plot))
+        return 0
     if args.command == "devices":
         table = devices_table()
         print(table)

@@ -341,7 +341,7 @@ GEMM = autotune.declare(autotune.Tunable(
     problem=_gemm_problem, work=_gemm_work, presets=_gemm_presets))
 GEMV = autotune.declare(autotune.Tunable(
     op="gemv", space=_gemv_space, default=_gemv_default, run=gemv_into, reference=np.matmul,
-    problem=_gemv_problem, work=_gemv_work, presets=_gemv_presets))
+    problem=_gemv_problem, work=_gemv_work, presets=_gemv_presets, bound="memory"))
 
 
 def _batched(device, x, batch):

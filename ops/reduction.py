@@ -341,4 +341,4 @@ REDUCE_ROWS = autotune.declare(autotune.Tunable(
                                if wg <= _full_group(device) * 2 and wg <= device.info.max_work_group],
     default=lambda device, key: {"WG": _full_group(device)},
     run=_sum_rows_into, reference=lambda x: x.sum(axis=1), problem=_rows_problem, work=_rows_work,
-    presets=_rows_presets))
+    presets=_rows_presets, bound="memory"))
