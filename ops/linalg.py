@@ -170,7 +170,7 @@ def _product(device, out, a, b) -> bool:
     return True
 
 
-def _config(device, dtype, nbatch, m, n, k, a_strides=(0, 0, 1), b_strides=(0, 1, 0)):
+def _config(device, dtype, nbatch, m, n, k, a_strides, b_strides):
     """("gemv" or "gemm", its configuration): matrix-vector products (one output column
     from rows of ``a``, or one output row from a ``b`` stored transposed) are gemv."""
     if k > 1 and ((n == 1 and a_strides[2] == 1) or (m == 1 and b_strides[1] == 1 and n > 1)):

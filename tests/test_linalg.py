@@ -84,6 +84,32 @@ def test_transposed_and_strided_views(device):
     assert_matches(hal.permute_dims(z, (1, 0, 2)) @ z[0].T, c.transpose(1, 0, 2) @ c[0].T)
 
 
+@pytest.mark.parametrize("dtype", [hal.float32, hal.float64, hal.int32], ids=str)
+def test_matrix_vector_products(device, dtype):
+    """The GEMV kernel's two ways in: rows of a matrix times a column, and a row times a
+    matrix stored transposed (how a model applies its weights), batched too; lengths
+    that fill no vector of lanes."""
+    w, v = whole((45, 131), dtype, 1), whole((131,), dtype, 2)
+    batch_w, batch_v = whole((3, 7, 131), dtype, 3), whole((3, 131, 1), dtype, 4)
+    x, y, bx, by = put(w, device), put(v, device), put(batch_w, device), put(batch_v, device)
+    assert_matches(x @ y, w @ v)
+    assert_matches(y @ x.T, v @ w.T)
+    assert_matches(y[None, :] @ x.T, v[None, :] @ w.T)
+    assert_matches(bx @ by, batch_w @ batch_v)
+    assert_matches(by.mT @ bx.mT, batch_v.swapaxes(-1, -2) @ batch_w.swapaxes(-1, -2))
+    assert_matches(x.T[:, :5].T @ y, w.T[:, :5].T @ v)          # rows with unit stride, a column view
+    assert_matches(x[:, ::2] @ y[::2], w[:, ::2] @ v[::2])      # rows that are not contiguous
+    assert_matches(y[::3] @ x.T[::3], v[::3] @ w.T[::3])        # a strided vector
+
+
+@pytest.mark.heavy
+@pytest.mark.parametrize("m, k, n", [(1, 576, 1536), (64, 576, 1536), (130, 257, 259), (2, 1000, 3)], ids=str)
+def test_model_sized_products(device, m, k, n):
+    a, b = whole((m, k), np.float32, 1), whole((k, n), np.float32, 2)
+    assert_matches(put(a, device) @ put(b, device), a @ b)
+    assert_matches(put(a, device) @ put(np.ascontiguousarray(b.T), device).T, a @ b)
+
+
 def test_broadcast_batch_views(device):
     a, b = whole((4, 3), np.float32, 1), whole((2, 3, 5), np.float32, 2)
     x = hal.broadcast_to(put(a, device), (2, 2, 4, 3))

@@ -1,0 +1,161 @@
+"""float32 GEMM in one run: on PoCL (OpenCL on the CPU) hal tuned vs hal untuned (the
+declared defaults, HAL_TUNE=off) vs CLBlast (pyclblast, its untuned defaults); on the
+cpu device hal's matmul vs NumPy. Shapes (M x K x N): squares of 256 to 2048 and the
+products of a 576-wide LLaMA (one token and 64 tokens through the 576 x 1536 MLP, one
+token through the 576 x 49152 vocabulary projection).
+
+    python benchmarks/gemm.py [--budget 60] [--retune] [--repeats 5]
+
+"tuned" uses what the tuning database holds for each shape's bucket (``python -m hal
+tune`` fills it); a bucket with nothing stored is tuned first, within ``--budget``
+seconds (``--retune`` tunes every bucket again). Each figure is the best of
+``--repeats`` timed batches of calls (wall clock around the calls and a queue finish,
+the same for every contender): the machine may be shared, so compare the ratios, which
+are measured in the same run, and read the load average printed with them.
+"""
+import argparse
+import os
+import time
+
+import numpy as np
+
+import hal
+from hal import autotune
+from hal.ops import linalg
+
+SHAPES = [(n, n, n) for n in (256, 512, 1024, 2048)] + [(1, 576, 1536), (64, 576, 1536), (1, 576, 49152)]
+
+
+def best_seconds(fn, sync, repeats: int) -> float:
+    """Seconds per call: the best of ``repeats`` batches, each long enough (>= 50 ms) to
+    hide launch and timer granularity."""
+    fn()
+    sync()
+    start = time.perf_counter()
+    fn()
+    sync()
+    calls = max(1, int(0.05 / max(time.perf_counter() - start, 1e-6)))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        sync()
+        times.append((time.perf_counter() - start) / calls)
+    return min(times)
+
+
+def with_tune_mode(mode: str, fn):
+    """Run ``fn`` with HAL_TUNE=``mode`` (the chosen configurations looked up afresh)."""
+    old = os.environ.get("HAL_TUNE")
+    os.environ["HAL_TUNE"] = mode
+    autotune.forget()
+    try:
+        return fn()
+    finally:
+        if old is None:
+            del os.environ["HAL_TUNE"]
+        else:
+            os.environ["HAL_TUNE"] = old
+        autotune.forget()
+
+
+def ensure_tuned(device, m, k, n, budget: float, retune: bool) -> dict:
+    """The stored configuration of the (op, bucket) this shape runs as; tuned if missing."""
+    op, _ = linalg._config(device, np.dtype(np.float32), 1, m, n, k, (m * k, k, 1), (k * n, n, 1))
+    key = linalg._gemm_key(np.float32, 1, m, n, k) if op == "gemm" else linalg._gemv_key(np.float32, 1, n, k)
+    stored = autotune.lookup(device, op, key)
+    if stored is None or retune:
+        stored = autotune.tune(device, op, key, budget=budget, progress=True).config
+    return {"op": op, **stored}
+
+
+def clblast_gemm(device, a_np, b_np):
+    """A callable running CLBlast's SGEMM on hal's OpenCL context and queue."""
+    import pyclblast
+    import pyopencl.array as cla
+    m, k = a_np.shape
+    n = b_np.shape[1]
+    a, b = cla.to_device(device.queue, a_np), cla.to_device(device.queue, b_np)
+    c = cla.zeros(device.queue, (m, n), np.float32)
+    return lambda: pyclblast.gemm(device.queue, m, n, k, a, b, c, a_ld=k, b_ld=n, c_ld=n), c
+
+
+def gflops(m, k, n, seconds):
+    return 2 * m * k * n / seconds / 1e9
+
+
+def pocl_rows(device, args):
+    rows = []
+    for m, k, n in SHAPES:
+        rng = np.random.default_rng(0)
+        a_np, b_np = rng.standard_normal((m, k), np.float32), rng.standard_normal((k, n), np.float32)
+        config = ensure_tuned(device, m, k, n, args.budget, args.retune)
+        a, b = hal.asarray(a_np, device=device), hal.asarray(b_np, device=device)
+        want = a_np @ b_np
+        timed = {}
+        for mode in ("cached", "off"):
+            got = with_tune_mode(mode, lambda: np.asarray(hal.matmul(a, b)))
+            assert np.allclose(got, want, rtol=1e-3, atol=1e-3 * np.abs(want).max()), (mode, m, k, n)
+            timed[mode] = with_tune_mode(mode, lambda: best_seconds(lambda: hal.matmul(a, b),
+                                                                   device.synchronize, args.repeats))
+        run, c = clblast_gemm(device, a_np, b_np)
+        run()
+        assert np.allclose(c.get(), want, rtol=1e-3, atol=1e-3 * np.abs(want).max())
+        clblast = best_seconds(run, device.queue.finish, args.repeats)
+        tuned, untuned, clb = (gflops(m, k, n, s) for s in (timed["cached"], timed["off"], clblast))
+        rows.append((f"{m}x{k}x{n}", f"{tuned:.1f}", f"{untuned:.1f}", f"{clb:.1f}", f"{tuned / clb:.2f}",
+                     f"{tuned / untuned:.2f}", " ".join(f"{key}={v}" for key, v in config.items())))
+        print(f"  {rows[-1][0]}: tuned {tuned:.1f}, untuned {untuned:.1f}, CLBlast {clb:.1f} GFLOP/s", flush=True)
+    return rows
+
+
+def cpu_rows(args):
+    cpu = hal.device("cpu")
+    rows = []
+    for m, k, n in SHAPES:
+        rng = np.random.default_rng(0)
+        a_np, b_np = rng.standard_normal((m, k), np.float32), rng.standard_normal((k, n), np.float32)
+        a, b = hal.asarray(a_np, device=cpu), hal.asarray(b_np, device=cpu)
+        hal_s = best_seconds(lambda: hal.matmul(a, b), lambda: None, args.repeats)
+        np_s = best_seconds(lambda: a_np @ b_np, lambda: None, args.repeats)
+        h, p = gflops(m, k, n, hal_s), gflops(m, k, n, np_s)
+        rows.append((f"{m}x{k}x{n}", f"{h:.1f}", f"{p:.1f}", f"{h / p:.2f}"))
+    return rows
+
+
+def table(head, rows) -> str:
+    rows = [head] + rows
+    widths = [max(len(r[c]) for r in rows) for c in range(len(head))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budget", type=float, default=60, help="seconds to tune a bucket with nothing stored")
+    parser.add_argument("--retune", action="store_true", help="tune every bucket again")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    pocl = next((d for d in hal.devices() if d.family == "buffer" and d.info.kind == "cpu"), None)
+    print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    if pocl is not None:
+        print(f"{pocl.name}: {pocl.info.description} ({pocl.info.driver})")
+        rows = pocl_rows(pocl, args)
+        print(table(("M x K x N", "hal tuned", "hal untuned", "CLBlast", "tuned/CLBlast", "tuned/untuned",
+                     "tuned config"), rows))
+        target = next(float(r[4]) for r in rows if r[0] == "1024x1024x1024")
+        print(f"target tuned/CLBlast >= 3 at n=1024: {target:.2f} ({'met' if target >= 3 else 'NOT met'})")
+    else:
+        print("no OpenCL CPU device (PoCL) found: skipping hal vs CLBlast")
+    rows = cpu_rows(args)
+    print("cpu (GFLOP/s):")
+    print(table(("M x K x N", "hal matmul", "NumPy", "hal/NumPy"), rows))
+    worst = min(float(r[3]) for r in rows)
+    print(f"target cpu hal/NumPy >= 0.95: worst {worst:.2f} ({'met' if worst >= 0.95 else 'NOT met'})")
+    print(f"load average at end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+
+
+if __name__ == "__main__":
+    main()
