@@ -9,7 +9,7 @@ setup(
     python_requires=">=3.10",
     packages=["hal", "hal.backends", "hal.ops"],
     package_dir={"hal": "hal", "hal.backends": "backends", "hal.ops": "ops"},
-    install_requires=["numpy>=1.26", "cffi>=1.16", "platformdirs>=3"],
+    install_requires=["numpy>=1.26", "cffi>=1.16", "platformdirs>=3", "tqdm>=4.60"],
     extras_require={
         # PoCL from PyPI (pyopencl[pocl]) is built with LLVM 14, which cannot target some
         # newer CPUs; on Debian/Ubuntu install the pocl-opencl-icd package instead.
@@ -17,6 +17,9 @@ setup(
         "opencl-pocl": ["pyopencl[pocl]>=2024.1"],
         "cuda12": ["cupy-cuda12x>=13"],
         "cuda13": ["cupy-cuda13x>=13"],
+        # benchmarks/gemm.py's peer (build it against Debian's libclblast-dev) and
+        # `python -m hal tune --plot`.
+        "bench": ["pyclblast>=1.4", "matplotlib>=3.7"],
         "test": ["pytest>=8", "hypothesis>=6", "pyopencl>=2024.1", "nvidia-cuda-nvrtc-cu12"],
     },
     entry_points={"console_scripts": ["hal=hal.__main__:main"]},
