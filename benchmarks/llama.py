@@ -1,0 +1,87 @@
+"""Prefill and decode speed of a GGUF LLaMA on every device (Oclgrind, a simulator, is
+left out), with llama.cpp (llama-cpp-python) on the same file in the same run where it
+is installed.
+
+    python benchmarks/llama.py [--model PATH] [--prompt-tokens 64] [--decode-tokens 32]
+
+GB/s is the weight bytes one forward pass reads (every matrix once; the token
+embedding one row) times passes per second: for decode the memory-bandwidth figure
+that bounds a token's time; for prefill it shows how far a batch of tokens amortizes
+the weights. Each figure is the best of --repeats runs after a warm-up run.
+"""
+import argparse
+import os
+import sys
+import time
+
+import hal
+import hal.gguf
+from hal.llama import Llama
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
+from llama import default_model  # noqa: E402  (examples/llama.py)
+
+TEXT = "The quick brown fox jumps over the lazy dog while the band plays a song about rivers and stars. "
+
+
+def prompt_ids(model: Llama, n: int) -> list[int]:
+    ids = []
+    while len(ids) < n:
+        ids += model.tokenizer.encode(TEXT)
+    return ids[:n]
+
+
+def measure_hal(model: Llama, prompt: list, n: int, repeats: int) -> tuple[float, float]:
+    """(prefill seconds, decode seconds per token): the best of ``repeats``."""
+    model.generate(prompt, 2, stop_at_eos=False)  # warm-up: kernel builds, memory pools
+    runs = [model.generate(prompt, n, stop_at_eos=False) for _ in range(repeats)]
+    return min(r.prefill_s for r in runs), min(r.decode_s / (len(r.token_ids) - 1) for r in runs)
+
+
+def measure_llama_cpp(path: str, prompt: list, n: int, repeats: int):
+    try:
+        from llama_cpp import Llama as LlamaCpp
+    except ImportError:
+        return None
+    llm = LlamaCpp(path, n_ctx=len(prompt) + n + 8, n_threads=os.cpu_count(), verbose=False)
+    prefill, decode = [], []
+    for _ in range(repeats + 1):
+        llm.reset()
+        start = time.perf_counter()
+        llm.eval(prompt)
+        prefill.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        for _ in range(n - 1):
+            llm.eval([int(llm.scores[llm.n_tokens - 1].argmax())])
+        decode.append((time.perf_counter() - start) / (n - 1))
+    return min(prefill[1:]), min(decode[1:])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--prompt-tokens", type=int, default=64)
+    parser.add_argument("--decode-tokens", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    path = args.model or default_model()
+    file = hal.gguf.read(path)
+    rows = []
+    for device in [d for d in hal.devices() if d.info.kind != "simulator"]:
+        model = Llama.load(file, device)
+        prompt = prompt_ids(model, args.prompt_tokens)
+        rows.append((f"hal {device.name}", *measure_hal(model, prompt, args.decode_tokens, args.repeats)))
+    peer = measure_llama_cpp(path, prompt, args.decode_tokens, args.repeats)
+    if peer is not None:
+        rows.append(("llama.cpp (cpu)", *peer))
+    gb = model.bytes_per_token / 1e9
+    print(f"{os.path.basename(path)}: {model.bytes_per_token / 1e6:.1f} MB of weights per forward pass, "
+          f"prompt {len(prompt)} tokens, {args.decode_tokens} decoded")
+    print(f"{'':18} {'prefill tok/s':>14} {'prefill GB/s':>13} {'decode tok/s':>13} {'decode GB/s':>12}")
+    for name, prefill_s, decode_s in rows:
+        print(f"{name:18} {len(prompt) / prefill_s:14.1f} {gb / prefill_s:13.2f} {1 / decode_s:13.1f} "
+              f"{gb / decode_s:12.2f}")
+
+
+if __name__ == "__main__":
+    main()
