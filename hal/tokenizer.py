@@ -57,7 +57,9 @@ class Tokenizer:
         self._hf.add_special_tokens(specials)
         self.bos_id = metadata.get("tokenizer.ggml.bos_token_id")
         self.eos_id = metadata.get("tokenizer.ggml.eos_token_id")
-        self.add_bos = metadata.get("tokenizer.ggml.add_bos_token", kind == "llama") and self.bos_id is not None
+        # Without add_bos_token, llama.cpp adds BOS for sentencepiece and Llama 3 vocabularies.
+        default_bos = kind == "llama" or metadata.get("tokenizer.ggml.pre") in _IGNORE_MERGES
+        self.add_bos = metadata.get("tokenizer.ggml.add_bos_token", default_bos) and self.bos_id is not None
         self.chat_template = metadata.get("tokenizer.chat_template")
         eot = metadata.get("tokenizer.ggml.eot_token_id")
         self.stop_ids = {i for i in (self.eos_id, eot) if i is not None}

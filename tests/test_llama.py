@@ -183,3 +183,32 @@ def test_smollm2_chat(smollm2_cpu):
     assert ids[:1] == tok.encode("<|im_start|>") and ids[-len(tail):] == tail
     text = tok.decode(smollm2_cpu.generate(ids, 12).token_ids)
     assert "Paris" in text
+
+
+def llama_cpp_greedy(llm, ids: list, n: int, eos: int) -> list:
+    """llama.cpp's greedy continuation: argmax of its logits, token by token."""
+    llm.reset()
+    llm.eval(ids)
+    out = []
+    while len(out) < n:
+        token = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+        if token == eos:
+            break
+        out.append(token)
+        llm.eval([token])
+    return out
+
+
+@needs_smollm2
+@pytest.mark.heavy
+def test_smollm2_tokens_equal_llama_cpp(smollm2_cpu):
+    """The same prompt ids and the same greedy continuation as llama.cpp (the
+    llama-cpp-python binding) on the same file; skipped where it is not installed."""
+    llama_cpp = pytest.importorskip("llama_cpp")
+    llm = llama_cpp.Llama(smollm2_path(), n_ctx=512, n_threads=os.cpu_count(), verbose=False)
+    tokenizer = smollm2_cpu.tokenizer
+    chat = tokenizer.chat("Name three colours.")
+    for prompt in PROMPTS + [chat]:
+        ids = llm.tokenize(prompt.encode(), add_bos=True, special=True)
+        assert tokenizer.encode(prompt) == ids, prompt
+        assert smollm2_cpu.generate(ids, 16).token_ids == llama_cpp_greedy(llm, ids, 16, tokenizer.eos_id), prompt
