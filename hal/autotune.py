@@ -142,7 +142,10 @@ def tunables() -> dict[str, Tunable]:
 
 def bucket(n: int) -> int:
     """The power of two nearest to ``n`` on a log scale (0 stays 0): sizes that tune alike."""
-    return 0 if n <= 0 else 1 << round(math.log2(n))
+    if n <= 0:
+        return 0
+    low = 1 << (n.bit_length() - 1)
+    return low * 2 if n * n > 2 * low * low else low
 
 
 def mode() -> str:
@@ -160,16 +163,38 @@ def stats() -> dict:
 def forget() -> None:
     """Drop this process's memo of chosen configurations (after the database changed)."""
     _chosen.clear()
+    _generation[0] += 1
+
+
+def generation() -> int:
+    """A number that changes whenever choices made earlier may no longer hold (the
+    memo was dropped, HAL_TUNE or HAL_CACHE_DIR changed): ops that memoize their own
+    plans on top of ``choose`` keep them while it stays the same."""
+    _follow_environment()
+    return _generation[0]
+
+
+_environment = [None]
+_generation = [0]
+
+
+def _follow_environment() -> None:
+    """Forget the memo when HAL_TUNE or HAL_CACHE_DIR changed since the last call."""
+    now = (os.environ.get("HAL_TUNE"), os.environ.get("HAL_CACHE_DIR"))
+    if now != _environment[0]:
+        _environment[0] = now
+        forget()
 
 
 def choose(device, op: str, key: tuple) -> dict:
     """The configuration ``op`` should use on ``device`` for ``key``, per ``HAL_TUNE``."""
-    how = mode()
-    memo = (device.fingerprint, op, key, how, str(cache.cache_dir()))
+    _follow_environment()
+    memo = (device.fingerprint, op, key)
     try:
         return _chosen[memo]
     except KeyError:
         pass
+    how = mode()
     tunable = _tunables[op]
     config = None
     if how != "off":

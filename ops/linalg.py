@@ -135,7 +135,10 @@ def matmul_cpu(device, a, b):
     if a.dtype.kind != "f" or 0 in a.shape or 0 in b.shape:
         return np.matmul(a, b)
     batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    a3, b3 = (np.broadcast_to(x, batch + x.shape[-2:]).reshape((-1,) + x.shape[-2:]) for x in (a, b))
+    if batch:
+        a3, b3 = (np.broadcast_to(x, batch + x.shape[-2:]).reshape((-1,) + x.shape[-2:]) for x in (a, b))
+    else:
+        a3, b3 = a[None], b[None]
     out = np.empty((a3.shape[0], a.shape[-2], b.shape[-1]), a.dtype)
     if not _product(device, out, a3, b3):
         return np.matmul(a, b)
@@ -158,12 +161,24 @@ def matmul(device, a, b):
     return out.reshaped(batch + (m, n))
 
 
+_plans: dict = {}
+
+
 def _product(device, out, a, b) -> bool:
     """``out`` (B, M, N) = ``a`` (B, M, K) @ ``b`` (B, K, N) with the configuration
     chosen for this device, dtype and shape bucket; False (nothing done) when that is
     the library call."""
-    nbatch, m, k = a.shape
-    op, config = _config(device, a.dtype, nbatch, m, b.shape[2], k, _strides(device, a), _strides(device, b))
+    # Plans memoized per exact call signature: the per-call cost of a small matmul
+    # stays a dict lookup (bucketing and the autotuner's own memo cost microseconds).
+    plan_key = (device.name, a.dtype.char, a.shape, b.shape, a.strides, b.strides, autotune.generation())
+    try:
+        op, config = _plans[plan_key]
+    except KeyError:
+        if len(_plans) > 4096:
+            _plans.clear()
+        nbatch, m, k = a.shape
+        op, config = _plans[plan_key] = _config(device, a.dtype, nbatch, m, b.shape[2], k,
+                                                _strides(device, a), _strides(device, b))
     if config["kind"] == "library":
         return False  # the caller's library call (NumPy) is faster than writing into ``out``
     (gemv_into if op == "gemv" else gemm_into)(device, config, out, a, b)
@@ -291,7 +306,7 @@ def _gemv_space(device, key):
 def _gemv_default(device, key):
     if device.family == "numpy":
         return {"kind": "library"}
-    return {"kind": "rows", "RM": 2, "KV": 16, "WX": 16 if _fits(device, 16) else 1}
+    return {"kind": "rows", "RM": 2, "KV": 8, "WX": 16 if _fits(device, 16) else 1}
 
 
 def _ragged(d: int) -> int:
