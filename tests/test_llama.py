@@ -135,6 +135,19 @@ def test_seeded_sampling_is_the_same_on_every_device(tiny_path, device):
     assert Llama.load(tiny_path, device).generate(prompt, 5, **options).token_ids == expected
 
 
+def test_a_decode_step_moves_only_token_ids(tiny_path, buffer_device):
+    """Weights and the KV cache stay on the device: a step uploads the token id and
+    reads back the chosen id (a size read), nothing else."""
+    model = Llama.load(tiny_path, buffer_device)
+    cache = model.new_cache(8)
+    model.forward([3, 4], cache)
+    hal.reset_stats()
+    hal.nn.sample(model.forward([5], cache))
+    stats = hal.stats()
+    assert (stats["host_to_device"], stats["bytes_to_device"], stats["device_to_host"], stats["size_reads"]) \
+        == (1, 8, 0, 1)
+
+
 def test_streaming_and_limits(tiny_path):
     model = Llama.load(tiny_path, "cpu")
     seen = []
