@@ -10,7 +10,10 @@ absolute 1e-4 (tiny) and 5e-4 (SmolLM2): well above rounding, far below the gap 
 competing tokens that a wrong op (a mis-rotated head, a shifted block) would make.
 """
 import importlib.util
+import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -158,6 +161,21 @@ def test_streaming_and_limits(tiny_path):
         model.forward([3, 4, 5], model.new_cache(2))
     with pytest.raises(ValueError, match="context"):
         model.new_cache(10_000)
+
+
+def test_cli_json_is_the_last_line(tiny_path):
+    script = os.path.join(os.path.dirname(__file__), "..", "examples", "llama.py")
+    run = subprocess.run([sys.executable, script, "--model", str(tiny_path), "--device", "cpu",
+                          "--prompt", "the cat", "-n", "5", "--json"], capture_output=True, text=True, check=True)
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+    assert set(report) == {"device", "model", "prompt_token_ids", "token_ids", "text", "prefill_tok_s",
+                           "decode_tok_s", "decode_GB_s"}
+    model = Llama.load(tiny_path, "cpu")
+    assert report["prompt_token_ids"] == model.tokenizer.encode("the cat")
+    assert report["token_ids"] == model.generate(report["prompt_token_ids"], 5).token_ids
+    assert run.stdout.startswith("the cat") and report["device"] == "cpu"
+    bad = subprocess.run([sys.executable, script, "--model", str(tiny_path) + ".missing"], capture_output=True, text=True)
+    assert bad.returncode == 1 and "cannot read" in bad.stderr
 
 
 # ---------------------------------------------------------------- SmolLM2-135M-Instruct
