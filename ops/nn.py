@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from hal import autotune
 from hal.dispatch import register
 
 from .templates import program, run_elementwise
 
-_WG = 256  # work-items folding one row (rms_norm, softmax); TODO: tunable via hal/autotune.py
+_WG = 256  # work-items folding one row (rms_norm, softmax) on a GPU; tuned by hal.autotune
 _GROUP = 64  # elementwise-style launches
 _MASKED = -3.0e38  # a masked score: exp(masked - max) is 0, and no INFINITY macro is needed
 
@@ -173,36 +174,84 @@ KERNEL void attn_values(GLOBAL f32 *out, GLOBAL const f32 *p, GLOBAL const f32 *
 """
 
 
-def _row_group(device) -> int:
-    return 1 << (min(_WG, device.info.max_work_group).bit_length() - 1)
-
-
 def _flat_group(device) -> tuple:
     return (min(_GROUP, device.info.max_work_group),)
 
 
+def _rows(x) -> tuple:
+    cols = x.shape[-1]
+    return x.size // cols, cols
+
+
+def rms_norm_into(device, config, out, x, weight, eps=1e-5):
+    rows, cols = _rows(x)
+    wg = config["WG"]
+    program(device, ROW_KERNELS, "rms_norm", WG=wg)((rows * wg,), (wg,), out.buf, x.buf, x.offset,
+                                                     weight.buf, weight.offset, cols, np.float32(eps))
+
+
+def softmax_into(device, config, out, x):
+    rows, cols = _rows(x)
+    wg = config["WG"]
+    program(device, ROW_KERNELS, "softmax", WG=wg)((rows * wg,), (wg,), out.buf, x.buf, x.offset, cols)
+
+
 @register("nn_rms_norm", on=("buffer",))
 def rms_norm(device, x, weight, eps):
-    cols = x.shape[-1]
-    rows = x.size // cols
     out = device.empty(x.shape, _F32)
-    if rows:
-        wg = _row_group(device)
-        program(device, ROW_KERNELS, "rms_norm", WG=wg)((rows * wg,), (wg,), out.buf, x.buf, x.offset,
-                                                         weight.buf, weight.offset, cols, np.float32(eps))
+    rms_norm_into(device, autotune.choose(device, "nn_rms_norm", _row_key(*_rows(x))), out, x, weight, eps)
     return out
 
 
 @register("nn_softmax", on=("buffer",))
 def softmax(device, x):
     """Over the last axis (at least one element)."""
-    cols = x.shape[-1]
-    rows = x.size // cols
     out = device.empty(x.shape, _F32)
-    if rows:
-        wg = _row_group(device)
-        program(device, ROW_KERNELS, "softmax", WG=wg)((rows * wg,), (wg,), out.buf, x.buf, x.offset, cols)
+    softmax_into(device, autotune.choose(device, "nn_softmax", _row_key(*_rows(x))), out, x)
     return out
+
+
+# ---------------------------------------------------------------- autotuning the row folds
+
+def _row_key(rows: int, cols: int) -> tuple:
+    return ("float32", (autotune.bucket(rows), autotune.bucket(cols)))
+
+
+def _row_space(device, key) -> list:
+    return [{"WG": wg} for wg in (1, 16, 64, 256) if wg <= device.info.max_work_group]
+
+
+def _row_default(device, key) -> dict:
+    """A CPU device (PoCL) folds a row fastest in one work-item (measured up to 49152
+    columns); a GPU with a work-group."""
+    if device.info.kind == "cpu":
+        return {"WG": 1}
+    return {"WG": 1 << (min(_WG, device.info.max_work_group).bit_length() - 1)}
+
+
+def _row_problem(with_weight: bool):
+    def problem(key, ragged, rng):
+        _, (rows, cols) = key
+        rows, cols = (rows + 1, cols + 3) if ragged else (rows, cols)
+        x = rng.standard_normal((rows, cols)).astype(np.float32)
+        return (x, rng.standard_normal(cols).astype(np.float32)) if with_weight else (x,)
+    return problem
+
+
+def _row_work(key) -> tuple:
+    _, (rows, cols) = key
+    return 5 * rows * cols, 8 * rows * cols
+
+
+_PRESETS = [_row_key(rows, cols) for rows in (1, 64) for cols in (576, 2048)]
+autotune.declare(autotune.Tunable(
+    op="nn_rms_norm", space=_row_space, default=_row_default, run=rms_norm_into,
+    reference=lambda x, w: rms_norm_cpu(None, x, w, 1e-5), problem=_row_problem(True), work=_row_work,
+    presets=lambda device: _PRESETS))
+autotune.declare(autotune.Tunable(
+    op="nn_softmax", space=_row_space, default=_row_default, run=softmax_into,
+    reference=lambda x: softmax_cpu(None, x), problem=_row_problem(False), work=_row_work,
+    presets=lambda device: _PRESETS + [_row_key(1, 49152)]))
 
 
 @register("nn_rope", on=("buffer",))

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hal import autotune
 from hal.dispatch import register
 
 from .templates import program
@@ -30,6 +31,7 @@ class QuantType:
     block_bytes: int
     sub: int           # values decoded per unit
     decode: str        # body of ``decode(b, s, v)``: unit ``s`` of the block at ``b`` into ``v[SUB]``
+    scales: tuple = () # byte offsets of the f16 scales in a block (for random test blocks)
 
 
 # Reading f16 / bf16 / f32 from bytes: blocks are only 2-byte aligned (Q8_0 is 34 bytes),
@@ -45,14 +47,13 @@ INLINE f32 f32_from_bits(u32 u) {
 #endif
 }
 INLINE u32 load_u16(GLOBAL const u8 *p) { return (u32)p[0] | ((u32)p[1] << 8); }
+/* f16 bits to f32 without branches (they keep loops from vectorizing): the f16 exponent
+   and mantissa placed in an f32 and scaled by 2^112 is exact for normal and subnormal
+   values; exponent 31 (inf, NaN) maps to 255. */
 INLINE f32 half_to_f32(u32 h) {
-    u32 sign = (h & 0x8000u) << 16, e = (h >> 10) & 0x1Fu, m = h & 0x3FFu;
-    if (e == 0) {  /* zero or subnormal: m * 2^-24, exact in f32 */
-        f32 x = (f32)m * 5.9604644775390625e-8f;
-        return sign ? -x : x;
-    }
-    if (e == 31) return f32_from_bits(sign | 0x7F800000u | (m << 13));
-    return f32_from_bits(sign | ((e + 112u) << 23) | (m << 13));
+    u32 sign = (h & 0x8000u) << 16, bits = (h & 0x7FFFu) << 13;
+    f32 scaled = f32_from_bits(sign | bits) * 5.192296858534828e+33f;
+    return (h & 0x7C00u) == 0x7C00u ? f32_from_bits(sign | bits | 0x7F800000u) : scaled;
 }
 INLINE f32 load_half(GLOBAL const u8 *p) { return half_to_f32(load_u16(p)); }
 /* ggml's get_scale_min_k4: the 6-bit scale and min of sub-block j of a Q4_K/Q5_K block. */
@@ -66,58 +67,58 @@ INLINE void scale_min_k4(i32 j, GLOBAL const u8 *q, f32 *sc, f32 *mn) {
 """
 
 TYPES = {t.name: t for t in (
+    # Float types have no blocks: a unit is SUB consecutive values (see ``defines``).
     QuantType("F32", 1, 4, 1, """
-    v[0] = f32_from_bits(load_u16(b) | (load_u16(b + 2) << 16));"""),
+    for (int j = 0; j < SUB; j++) v[j] = f32_from_bits(load_u16(b + 4 * j) | (load_u16(b + 4 * j + 2) << 16));"""),
     QuantType("F16", 1, 2, 1, """
-    v[0] = load_half(b);"""),
+    for (int j = 0; j < SUB; j++) v[j] = load_half(b + 2 * j);"""),
     QuantType("BF16", 1, 2, 1, """
-    v[0] = f32_from_bits(load_u16(b) << 16);"""),
+    for (int j = 0; j < SUB; j++) v[j] = f32_from_bits(load_u16(b + 2 * j) << 16);"""),
     QuantType("Q8_0", 32, 34, 32, """
     f32 d = load_half(b);
-    for (int j = 0; j < 32; j++) v[j] = (f32)(i8)b[2 + j] * d;"""),
+    for (int j = 0; j < 32; j++) v[j] = (f32)(i8)b[2 + j] * d;""", (0,)),
     QuantType("Q4_0", 32, 18, 32, """
     f32 d = load_half(b);
     for (int j = 0; j < 16; j++) {
         u8 q = b[2 + j];
         v[j] = (f32)((i32)(q & 15) - 8) * d;
         v[j + 16] = (f32)((i32)(q >> 4) - 8) * d;
-    }"""),
+    }""", (0,)),
     QuantType("Q4_1", 32, 20, 32, """
     f32 d = load_half(b), m = load_half(b + 2);
     for (int j = 0; j < 16; j++) {
         u8 q = b[4 + j];
         v[j] = (f32)(q & 15) * d + m;
         v[j + 16] = (f32)(q >> 4) * d + m;
-    }"""),
+    }""", (0, 2)),
     # 256 values: ql[128] (low 4 bits), qh[64] (high 2 bits), int8 scales[16], f16 d.
     # Unit s (32 values) is quadrant k of half n; 16 values share a scale.
     QuantType("Q6_K", 256, 210, 32, """
-    i32 n = s / 4, k = s % 4;
+    i32 n = s / 4, k = s % 4, lo_shift = (k / 2) * 4, hi_shift = 2 * k;
     f32 d = load_half(b + 208);
     GLOBAL const u8 *ql = b + n * 64 + (k & 1) * 32, *qh = b + 128 + n * 32;
-    GLOBAL const u8 *sc = b + 192 + n * 8 + 2 * k;
-    for (int l = 0; l < 32; l++) {
-        i32 lo = (k < 2) ? (ql[l] & 15) : (ql[l] >> 4);
-        i32 q = (lo | (((qh[l] >> (2 * k)) & 3) << 4)) - 32;
-        v[l] = d * (f32)(i8)sc[l / 16] * (f32)q;
-    }"""),
+    GLOBAL const i8 *sc = (GLOBAL const i8 *)(b + 192 + n * 8 + 2 * k);
+    for (int h = 0; h < 2; h++) {
+        f32 ds = d * (f32)sc[h];
+        for (int l = 16 * h; l < 16 * h + 16; l++)
+            v[l] = ds * (f32)((i32)(((ql[l] >> lo_shift) & 15) | (((qh[l] >> hi_shift) & 3) << 4)) - 32);
+    }""", (208,)),
     # 256 values: f16 d, f16 dmin, 12 bytes of 6-bit scales/mins, qs[128] (4 bits).
     QuantType("Q4_K", 256, 144, 32, """
     f32 sc, mn;
     scale_min_k4(s, b + 4, &sc, &mn);
     f32 d = load_half(b) * sc, m = load_half(b + 2) * mn;
     GLOBAL const u8 *q = b + 16 + (s / 2) * 32;
-    for (int l = 0; l < 32; l++) v[l] = d * (f32)((s & 1) ? (q[l] >> 4) : (q[l] & 15)) - m;"""),
+    i32 shift = (s & 1) * 4;
+    for (int l = 0; l < 32; l++) v[l] = d * (f32)((q[l] >> shift) & 15) - m;""", (0, 2)),
     # Q4_K plus qh[32]: bit s of qh[l] is the fifth bit of value l of unit s.
     QuantType("Q5_K", 256, 176, 32, """
     f32 sc, mn;
     scale_min_k4(s, b + 4, &sc, &mn);
     f32 d = load_half(b) * sc, m = load_half(b + 2) * mn;
     GLOBAL const u8 *qh = b + 16, *q = b + 48 + (s / 2) * 32;
-    for (int l = 0; l < 32; l++) {
-        i32 lo = (s & 1) ? (q[l] >> 4) : (q[l] & 15);
-        v[l] = d * (f32)(lo + (((qh[l] >> s) & 1) << 4)) - m;
-    }"""),
+    i32 shift = (s & 1) * 4;
+    for (int l = 0; l < 32; l++) v[l] = d * (f32)(((q[l] >> shift) & 15) | (((qh[l] >> s) & 1) << 4)) - m;""", (0, 2)),
 )}
 
 _KERNELS = r"""
@@ -149,23 +150,29 @@ KERNEL void linear(GLOBAL f32 *out, i64 out_off, GLOBAL const f32 *x, i64 x_off,
     LOCAL f32 partial[ROWS][WG][NT];
     i64 lid = LOCAL_ID(0), wg = LOCAL_SIZE(0), ly = LOCAL_ID(1);
     i64 row = GLOBAL_ID(1), t0 = GROUP_ID(2) * NT, units = cols / SUB;
-    f32 acc[NT];
-    for (int t = 0; t < NT; t++) acc[t] = 0.0f;
+    i64 nt = n - t0 < NT ? n - t0 : NT;
+    /* LANES running sums per row of x, folded once at the end: with LANES == SUB the
+       products of a unit add into a vector of sums (no per-unit horizontal sum). */
+    f32 acc[NT][LANES];
+    for (int t = 0; t < NT; t++)
+        for (int k = 0; k < LANES; k++) acc[t][k] = 0.0f;
     if (row < rows) {
         GLOBAL const u8 *wr = w + w_off + row * (cols / QK) * BLOCK_BYTES;
+        GLOBAL const f32 *xu = x + x_off + t0 * cols;
         for (i64 u = lid; u < units; u += wg) {
             f32 v[SUB];
             decode(wr + (u / UPB) * BLOCK_BYTES, (i32)(u % UPB), v);
-            for (int t = 0; t < NT; t++) {
-                if (t0 + t >= n) break;
-                GLOBAL const f32 *xr = x + x_off + (t0 + t) * cols + u * SUB;
-                f32 dot = 0.0f;
-                for (int j = 0; j < SUB; j++) dot += v[j] * xr[j];
-                acc[t] += dot;
+            for (i64 t = 0; t < nt; t++) {
+                GLOBAL const f32 *xr = xu + t * cols + u * SUB;
+                for (int j = 0; j < SUB; j++) acc[t][j % LANES] += v[j] * xr[j];
             }
         }
     }
-    for (int t = 0; t < NT; t++) partial[ly][lid][t] = acc[t];
+    for (int t = 0; t < NT; t++) {
+        f32 sum = 0.0f;
+        for (int k = 0; k < LANES; k++) sum += acc[t][k];
+        partial[ly][lid][t] = sum;
+    }
     BARRIER();
     for (i64 step = wg / 2; step > 0; step /= 2) {
         if (lid < step)
@@ -173,7 +180,7 @@ KERNEL void linear(GLOBAL f32 *out, i64 out_off, GLOBAL const f32 *x, i64 x_off,
         BARRIER();
     }
     if (lid == 0 && row < rows)
-        for (int t = 0; t < NT && t0 + t < n; t++) out[out_off + (t0 + t) * rows + row] = partial[ly][0][t];
+        for (i64 t = 0; t < nt; t++) out[out_off + (t0 + t) * rows + row] = partial[ly][0][t];
 }
 """
 
@@ -184,8 +191,16 @@ def source(qtype: QuantType) -> str:
     return _HELPERS + decode + _KERNELS
 
 
-def defines(qtype: QuantType, **extra) -> dict:
-    return {"QK": qtype.qk, "BLOCK_BYTES": qtype.block_bytes, "SUB": qtype.sub, **extra}
+def defines(qtype: QuantType, cols: int, lanes: int = 1, **extra) -> dict:
+    """The kernels' constants. A float type's unit is 32 values where rows allow it (1
+    otherwise): a "block" of 32 values without a header. ``lanes``: running sums per
+    row of x in ``linear``, at most SUB (which it must divide)."""
+    if qtype.qk == 1:
+        sub = 32 if cols % 32 == 0 else 1
+        qk, block_bytes = sub, sub * qtype.block_bytes
+    else:
+        sub, qk, block_bytes = qtype.sub, qtype.qk, qtype.block_bytes
+    return {"QK": qk, "BLOCK_BYTES": block_bytes, "SUB": sub, "LANES": min(lanes, sub), **extra}
 
 
 def row_bytes(qtype: QuantType, cols: int) -> int:
@@ -194,21 +209,46 @@ def row_bytes(qtype: QuantType, cols: int) -> int:
 
 # ---------------------------------------------------------------- launch parameters
 
-# Decode (a few rows of x): WG work-items fold each weight row; ROWS rows per group.
-# Prefill: NT rows of x per group share each decoded unit. Fixed sizes: PoCL compiles
-# again for every work-group size. TODO: tunable through hal/autotune.py once it lands.
-MATVEC = {"WG": 16, "ROWS": 4, "NT": 1}
-MATMUL = {"WG": 16, "ROWS": 4, "NT": 8}
+# linear's configuration (autotuned per device, type and shape bucket): WG work-items
+# fold each weight row, ROWS rows per group, NT rows of x share each decoded unit,
+# LANES running sums per row of x. The defaults follow the device: on a CPU (PoCL, the
+# C target) one work-item per row with vector-wide sums (PoCL's best by 4-6x on this
+# machine); on a GPU a work-group per row.
+CPU_LIKE = {"decode": {"WG": 1, "ROWS": 16, "NT": 1, "LANES": 32},
+            "prefill": {"WG": 1, "ROWS": 4, "NT": 8, "LANES": 32}}
+GPU_LIKE = {"decode": {"WG": 32, "ROWS": 4, "NT": 1, "LANES": 1},
+            "prefill": {"WG": 32, "ROWS": 2, "NT": 8, "LANES": 1}}
 _GROUP = 64                 # dequantize / embedding work-group
 _CPU_BLAS_ROWS = 16         # from this many rows of x, the cpu dequantizes tiles for BLAS
 _CPU_TILE_ROWS = 1024       # weight rows dequantized at once for BLAS
 
 
-def _params(device, n: int) -> dict:
-    p = dict(MATVEC if n <= 2 else MATMUL)
+def _phase(n: int) -> str:
+    return "decode" if n <= 2 else "prefill"
+
+
+def default_config(device, key) -> dict:
+    _, (n, _rows, _cols) = key
+    table = CPU_LIKE if device.info.kind == "cpu" else GPU_LIKE
+    return _fit(device, dict(table[_phase(n)]))
+
+
+def _fit(device, p: dict) -> dict:
     while p["WG"] * p["ROWS"] > device.info.max_work_group and p["ROWS"] > 1:
         p["ROWS"] //= 2
     return p
+
+
+def config_space(device, key) -> list:
+    _, (n, _rows, _cols) = key
+    limit = min(256, device.info.max_work_group)
+    return [{"WG": wg, "ROWS": rows, "NT": nt, "LANES": lanes}
+            for wg in (1, 4, 16, 32, 64) for rows in (1, 4, 16) for lanes in (1, 32)
+            for nt in ((1,) if _phase(n) == "decode" else (4, 8, 16)) if wg * rows <= limit]
+
+
+def tuning_key(name: str, n: int, rows: int, cols: int) -> tuple:
+    return (f"float32,{name}", (autotune.bucket(n), autotune.bucket(rows), autotune.bucket(cols)))
 
 
 def _pointer(device, payload):
@@ -228,11 +268,12 @@ def _dequantize_rows(device, ggml_type: str, raw, shape: tuple, ids=None, nrows=
     rows, cols = shape
     nrows = rows if ids is None else ids.shape[0]
     out = device.empty((nrows, cols), np.dtype(np.float32))
-    total = nrows * (cols // qtype.sub)
+    consts = defines(qtype, cols, WG=1, ROWS=1, NT=1)
+    total = nrows * (cols // consts["SUB"])
     if total:
         group = None if device.family == "numpy" else (min(_GROUP, device.info.max_work_group),)
         index = raw if ids is None else ids
-        program(device, source(qtype), "dequantize", **defines(qtype, WG=1, ROWS=1, NT=1))(
+        program(device, source(qtype), "dequantize", **consts)(
             (total,), group, _pointer(device, out), _pointer(device, raw), _offset(device, raw),
             _pointer(device, index), int(ids is not None), rows, nrows, cols)
     return out
@@ -257,32 +298,96 @@ def linear_cpu(device, x, w):
     if w.ggml_type == "F32":
         return x @ w.raw.view(np.float32).reshape(rows, cols).T
     if n < _CPU_BLAS_ROWS:
-        return _linear_kernel(device, x, w, {"WG": 1, "ROWS": 1, "NT": 1 if n == 1 else 4})
+        return _linear_kernel(device, x, w, {"WG": 1, "ROWS": 1, "NT": 1 if n == 1 else 4, "LANES": 32})
     out = np.empty((n, rows), np.float32)
     stride = row_bytes(TYPES[w.ggml_type], cols)
     for r0 in range(0, rows, _CPU_TILE_ROWS):
         r1 = min(rows, r0 + _CPU_TILE_ROWS)
         tile = _dequantize_rows(device, w.ggml_type, w.raw[r0 * stride:r1 * stride], (r1 - r0, cols))
-        np.matmul(x, tile.T, out=out[:, r0:r1])
+        out[:, r0:r1] = x @ tile.T  # (matmul's out= into a column slice skips BLAS)
     return out
 
 
 @register("quant_linear", on=("buffer",))
 def linear(device, x, w):
-    return _linear_kernel(device, x, w, _params(device, x.shape[0]))
+    (rows, cols), n = w.shape, x.shape[0]
+    config = autotune.choose(device, f"quant_linear_{w.ggml_type}", tuning_key(w.ggml_type, n, rows, cols))
+    out = device.empty((n, rows), np.dtype(np.float32))
+    return linear_into(device, config, out, x, w.raw, w.ggml_type)
 
 
 def _linear_kernel(device, x, w, p: dict):
-    qtype = TYPES[w.ggml_type]
-    n, (rows, cols) = x.shape[0], w.shape
-    out = device.empty((n, rows), np.dtype(np.float32))
+    out = device.empty((x.shape[0], w.shape[0]), np.dtype(np.float32))
+    return linear_into(device, p, out, x, w.raw, w.ggml_type)
+
+
+def linear_into(device, p: dict, out, x, raw, ggml_type: str):
+    """out (n, rows) = x (n, cols) @ w.T for the weight bytes ``raw`` with launch
+    configuration ``p``."""
+    qtype = TYPES[ggml_type]
+    (n, rows), cols = out.shape, x.shape[1]
     if out.size == 0:
         return out
     tiles = -(-n // p["NT"])
-    prog = program(device, source(qtype), "linear", **defines(qtype, **p))
+    # On the cpu a work-item folds a whole row: worth a thread from a few dozen rows on.
+    extra = {"HAL_OMP_MIN_ITEMS": 64} if device.family == "numpy" else {}
+    prog = program(device, source(qtype), "linear",
+                   **defines(qtype, cols, p["LANES"], WG=p["WG"], ROWS=p["ROWS"], NT=p["NT"]), **extra)
     if device.family == "numpy":
-        prog((1, rows, tiles), None, out, 0, x, 0, w.raw, 0, rows, cols, n)
+        prog((1, rows, tiles), None, out, 0, x, 0, raw, 0, rows, cols, n)
     else:
         prog((p["WG"], -(-rows // p["ROWS"]) * p["ROWS"], tiles), (p["WG"], p["ROWS"], 1),
-             out.buf, out.offset, x.buf, x.offset, w.raw.buf, w.raw.offset, rows, cols, n)
+             out.buf, out.offset, x.buf, x.offset, raw.buf, raw.offset, rows, cols, n)
     return out
+
+
+# ---------------------------------------------------------------- autotuning
+
+def random_raw(qtype: QuantType, rows: int, cols: int, rng) -> np.ndarray:
+    """Valid random weight bytes: random quants, small positive f16 scales."""
+    if qtype.qk == 1:
+        values = rng.standard_normal((rows, cols)).astype(np.float32)
+        if qtype.name == "F16":
+            return values.astype(np.float16).view(np.uint8).reshape(-1)
+        if qtype.name == "BF16":
+            return (values.view(np.uint32) >> 16).astype(np.uint16).view(np.uint8).reshape(-1)
+        return values.view(np.uint8).reshape(-1)
+    blocks = rng.integers(0, 256, (rows * cols // qtype.qk, qtype.block_bytes), dtype=np.uint8)
+    for offset in qtype.scales:
+        scale = rng.uniform(1e-3, 2e-2, len(blocks)).astype(np.float16)
+        blocks[:, offset:offset + 2] = scale.view(np.uint8).reshape(-1, 2)
+    return blocks.reshape(-1)
+
+
+def _declare(qtype: QuantType) -> None:
+    def problem(key, ragged, rng):
+        _, (n, rows, cols) = key
+        n, rows = (n + (n > 1), rows + 3) if ragged else (n, rows)
+        return rng.standard_normal((n, cols)).astype(np.float32), random_raw(qtype, rows, cols, rng)
+
+    def reference(x, raw):
+        cpu = _cpu()
+        rows = raw.size // row_bytes(qtype, x.shape[1])
+        w = _dequantize_rows(cpu, qtype.name, raw, (rows, x.shape[1]))
+        return (x.astype(np.float64) @ w.T.astype(np.float64)).astype(np.float32)
+
+    def work(key):
+        _, (n, rows, cols) = key
+        return 2 * n * rows * cols, rows * row_bytes(qtype, cols) + 4 * n * (cols + rows)
+
+    autotune.declare(autotune.Tunable(
+        op=f"quant_linear_{qtype.name}", version=1, space=config_space, default=default_config,
+        run=lambda device, config, out, x, raw: linear_into(device, config, out, x, raw, qtype.name),
+        reference=reference, problem=problem, work=work,
+        # SmolLM2-135M's projections: decode and a 64-token prefill
+        presets=lambda device: [tuning_key(qtype.name, n, rows, cols) for n in (1, 64)
+                                for rows, cols in ((1536, 576), (576, 1536)) if cols % qtype.qk == 0]))
+
+
+def _cpu():
+    from hal.device import device
+    return device("cpu")
+
+
+for _qtype in TYPES.values():
+    _declare(_qtype)
