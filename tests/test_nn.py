@@ -156,3 +156,21 @@ def test_no_host_transfers(buffer_device):
     stats = hal.stats()
     assert stats.get("device_to_host", 0) == 0 and stats.get("host_to_device", 0) == 0, stats
     assert stats.get("size_reads", 0) == 2 and len(outs) == 5
+
+
+@pytest.mark.parametrize("wg", [1, 16, 256])
+def test_row_folds_every_work_group_size(buffer_device, wg):
+    """rms_norm and softmax with each work-group size hal.autotune may pick."""
+    from hal.ops import nn
+    dev = buffer_device
+    if wg > dev.info.max_work_group:
+        pytest.skip("work-group larger than the device's")
+    x, w = data((3, 300), np.float32), data((300,), np.float32, seed=1)
+    out = dev.empty(x.shape, np.dtype(np.float32))
+    nn.rms_norm_into(dev, {"WG": wg}, out, put(x, dev)._data, put(w, dev)._data, 1e-5)
+    x64 = x.astype(np.float64)
+    want = x64 / np.sqrt(np.mean(x64 * x64, axis=-1, keepdims=True) + 1e-5) * w
+    np.testing.assert_allclose(dev.to_host(out), want, rtol=RTOL, atol=ATOL)
+    nn.softmax_into(dev, {"WG": wg}, out, put(x, dev)._data)
+    e = np.exp(x64 - x64.max(axis=-1, keepdims=True))
+    np.testing.assert_allclose(dev.to_host(out), e / e.sum(axis=-1, keepdims=True), rtol=RTOL, atol=ATOL)

@@ -159,3 +159,26 @@ def test_no_host_transfers(buffer_device):
         dev.synchronize()
     stats = hal.stats()
     assert stats.get("device_to_host", 0) == 0 and stats.get("host_to_device", 0) == 0, stats
+
+
+# A sample of hal.autotune's search space: work-group folds (WG > 1), several rows per
+# group, tiles of rows of x with ragged tails, vector-wide sums.
+CONFIGS = [{"WG": 1, "ROWS": 1, "NT": 1, "LANES": 1}, {"WG": 4, "ROWS": 4, "NT": 1, "LANES": 32},
+           {"WG": 32, "ROWS": 2, "NT": 8, "LANES": 1}, {"WG": 16, "ROWS": 1, "NT": 4, "LANES": 32},
+           {"WG": 64, "ROWS": 4, "NT": 16, "LANES": 1}]
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "-".join(f"{k}{v}" for k, v in c.items()))
+@pytest.mark.parametrize("name", ["Q8_0", "Q4_K", "F16"])
+def test_linear_configurations(buffer_device, name, config):
+    from hal.ops import quant
+    dev = buffer_device
+    if config["WG"] * config["ROWS"] > dev.info.max_work_group:
+        pytest.skip("work-group larger than the device's")
+    rows, cols, n = 7, cols_for(name), 5 if config["NT"] > 1 else 1
+    raw = make_raw(name, rows, cols)
+    x = np.random.default_rng(6).standard_normal((n, cols)).astype(np.float32)
+    out = dev.empty((n, rows), np.dtype(np.float32))
+    quant.linear_into(dev, config, out, put(x, dev)._data, put(raw.reshape(-1).view(np.uint8), dev)._data, name)
+    want = x.astype(np.float64) @ reference(name, raw, rows, cols).T
+    np.testing.assert_allclose(dev.to_host(out), want, rtol=1e-4, atol=1e-5 * np.abs(want).max())
