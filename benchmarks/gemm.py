@@ -9,9 +9,10 @@ token through the 576 x 49152 vocabulary projection).
 "tuned" uses what the tuning database holds for each shape's bucket (``python -m hal
 tune`` fills it); a bucket with nothing stored is tuned first, within ``--budget``
 seconds (``--retune`` tunes every bucket again). Each figure is the best of
-``--repeats`` timed batches of calls (wall clock around the calls and a queue finish,
-the same for every contender): the machine may be shared, so compare the ratios, which
-are measured in the same run, and read the load average printed with them.
+``--repeats`` rounds in which the contenders take turns, each timing a batch of calls
+(wall clock around the calls and a queue finish, the same for every contender): the
+machine may be shared, so compare the ratios, which are measured in the same run, and
+read the load average printed with them.
 """
 import argparse
 import os
@@ -26,38 +27,35 @@ from hal.ops import linalg
 SHAPES = [(n, n, n) for n in (256, 512, 1024, 2048)] + [(1, 576, 1536), (64, 576, 1536), (1, 576, 49152)]
 
 
-def best_seconds(fn, sync, repeats: int) -> float:
-    """Seconds per call: the best of ``repeats`` batches, each long enough (>= 50 ms) to
-    hide launch and timer granularity."""
-    fn()
-    sync()
-    start = time.perf_counter()
-    fn()
-    sync()
-    calls = max(1, int(0.05 / max(time.perf_counter() - start, 1e-6)))
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(calls):
-            fn()
+def best_seconds(contenders: dict, repeats: int) -> dict:
+    """Seconds per call of each ``name: (fn, sync, mode)``: the best of ``repeats``
+    rounds, in each of which every contender runs one batch of calls (>= 50 ms) in turn
+    with HAL_TUNE=``mode``, so a burst of load from other processes slows them alike
+    rather than whichever ran then."""
+    calls = {}
+    for name, (fn, sync, mode) in contenders.items():
+        tune_mode(mode)
+        fn()
         sync()
-        times.append((time.perf_counter() - start) / calls)
-    return min(times)
+        start = time.perf_counter()
+        fn()
+        sync()
+        calls[name] = max(1, int(0.05 / max(time.perf_counter() - start, 1e-6)))
+    best = dict.fromkeys(contenders, float("inf"))
+    for _ in range(repeats):
+        for name, (fn, sync, mode) in contenders.items():
+            tune_mode(mode)
+            start = time.perf_counter()
+            for _ in range(calls[name]):
+                fn()
+            sync()
+            best[name] = min(best[name], (time.perf_counter() - start) / calls[name])
+    return best
 
 
-def with_tune_mode(mode: str, fn):
-    """Run ``fn`` with HAL_TUNE=``mode`` (the chosen configurations looked up afresh)."""
-    old = os.environ.get("HAL_TUNE")
+def tune_mode(mode: str) -> None:
+    """HAL_TUNE=``mode`` from now on (hal notices the change at its next lookup)."""
     os.environ["HAL_TUNE"] = mode
-    autotune.forget()
-    try:
-        return fn()
-    finally:
-        if old is None:
-            del os.environ["HAL_TUNE"]
-        else:
-            os.environ["HAL_TUNE"] = old
-        autotune.forget()
 
 
 def ensure_tuned(device, m, k, n, budget: float, retune: bool) -> dict:
@@ -93,17 +91,18 @@ def pocl_rows(device, args):
         config = ensure_tuned(device, m, k, n, args.budget, args.retune)
         a, b = hal.asarray(a_np, device=device), hal.asarray(b_np, device=device)
         want = a_np @ b_np
-        timed = {}
         for mode in ("cached", "off"):
-            got = with_tune_mode(mode, lambda: np.asarray(hal.matmul(a, b)))
+            tune_mode(mode)
+            got = np.asarray(hal.matmul(a, b))
             assert np.allclose(got, want, rtol=1e-3, atol=1e-3 * np.abs(want).max()), (mode, m, k, n)
-            timed[mode] = with_tune_mode(mode, lambda: best_seconds(lambda: hal.matmul(a, b),
-                                                                   device.synchronize, args.repeats))
         run, c = clblast_gemm(device, a_np, b_np)
         run()
         assert np.allclose(c.get(), want, rtol=1e-3, atol=1e-3 * np.abs(want).max())
-        clblast = best_seconds(run, device.queue.finish, args.repeats)
-        tuned, untuned, clb = (gflops(m, k, n, s) for s in (timed["cached"], timed["off"], clblast))
+        timed = best_seconds({
+            "tuned": (lambda: hal.matmul(a, b), device.synchronize, "cached"),
+            "untuned": (lambda: hal.matmul(a, b), device.synchronize, "off"),
+            "clblast": (run, device.queue.finish, "cached")}, args.repeats)
+        tuned, untuned, clb = (gflops(m, k, n, timed[s]) for s in ("tuned", "untuned", "clblast"))
         rows.append((f"{m}x{k}x{n}", f"{tuned:.1f}", f"{untuned:.1f}", f"{clb:.1f}", f"{tuned / clb:.2f}",
                      f"{tuned / untuned:.2f}", " ".join(f"{key}={v}" for key, v in config.items())))
         print(f"  {rows[-1][0]}: tuned {tuned:.1f}, untuned {untuned:.1f}, CLBlast {clb:.1f} GFLOP/s", flush=True)
@@ -117,9 +116,9 @@ def cpu_rows(args):
         rng = np.random.default_rng(0)
         a_np, b_np = rng.standard_normal((m, k), np.float32), rng.standard_normal((k, n), np.float32)
         a, b = hal.asarray(a_np, device=cpu), hal.asarray(b_np, device=cpu)
-        hal_s = best_seconds(lambda: hal.matmul(a, b), lambda: None, args.repeats)
-        np_s = best_seconds(lambda: a_np @ b_np, lambda: None, args.repeats)
-        h, p = gflops(m, k, n, hal_s), gflops(m, k, n, np_s)
+        timed = best_seconds({"hal": (lambda: hal.matmul(a, b), lambda: None, "cached"),
+                              "numpy": (lambda: a_np @ b_np, lambda: None, "cached")}, args.repeats)
+        h, p = gflops(m, k, n, timed["hal"]), gflops(m, k, n, timed["numpy"])
         rows.append((f"{m}x{k}x{n}", f"{h:.1f}", f"{p:.1f}", f"{h / p:.2f}"))
     return rows
 
@@ -136,7 +135,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=float, default=60, help="seconds to tune a bucket with nothing stored")
     parser.add_argument("--retune", action="store_true", help="tune every bucket again")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
     pocl = next((d for d in hal.devices() if d.family == "buffer" and d.info.kind == "cpu"), None)
     print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
