@@ -37,7 +37,13 @@ Using the chosen configuration at call time::
     key = ("float32", (autotune.bucket(batch), autotune.bucket(m), ...))
     gemm_into(device, autotune.choose(device, "gemm", key), out, a, b)
 
-``choose`` costs a dict lookup once a key has been seen in this process.
+``choose`` costs a dict lookup once a key has been seen in this process (an op that
+memoizes its own plans on top keys them with ``generation()``). A stored configuration
+that is no longer in the space (the op changed without a version bump) gives way to the
+default. ``verify(device, op, key, config)`` runs the correctness check alone (tests).
+
+The winner of a sweep is measured once more against the default, back to back, before
+it replaces it: a busy machine slows some candidates and not others.
 
 ``HAL_TUNE`` says what ``choose`` does for a key with no stored result:
 
