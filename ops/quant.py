@@ -329,10 +329,8 @@ def linear_into(device, p: dict, out, x, raw, ggml_type: str):
     if out.size == 0:
         return out
     tiles = -(-n // p["NT"])
-    # On the cpu a work-item folds a whole row: worth a thread from a few dozen rows on.
-    extra = {"HAL_OMP_MIN_ITEMS": 64} if device.family == "numpy" else {}
     prog = program(device, source(qtype), "linear",
-                   **defines(qtype, cols, p["LANES"], WG=p["WG"], ROWS=p["ROWS"], NT=p["NT"]), **extra)
+                   **defines(qtype, cols, p["LANES"], WG=p["WG"], ROWS=p["ROWS"], NT=p["NT"]))
     if device.family == "numpy":
         prog((1, rows, tiles), None, out, 0, x, 0, raw, 0, rows, cols, n)
     else:
