@@ -60,7 +60,7 @@ def tune_mode(mode: str) -> None:
 
 def ensure_tuned(device, m, k, n, budget: float, retune: bool) -> dict:
     """The stored configuration of the (op, bucket) this shape runs as; tuned if missing."""
-    op, _ = linalg._config(device, np.dtype(np.float32), 1, m, n, k, (m * k, k, 1), (k * n, n, 1))
+    op, _ = linalg._config(device, np.dtype(np.float32), 1, m, n, k, 1, n)
     key = linalg._gemm_key(np.float32, 1, m, n, k) if op == "gemm" else linalg._gemv_key(np.float32, 1, n, k)
     stored = autotune.lookup(device, op, key)
     if stored is None or retune:

@@ -155,14 +155,13 @@ def matmul_cpu(device, a, b):
     """NumPy unless a tuning run found a kernel faster for this shape (NumPy is the default)."""
     if a.dtype.kind != "f" or 0 in a.shape or 0 in b.shape:
         return np.matmul(a, b)
-    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    if batch:
-        a3, b3 = (np.broadcast_to(x, batch + x.shape[-2:]).reshape((-1,) + x.shape[-2:]) for x in (a, b))
-    else:
-        a3, b3 = a[None], b[None]
-    out = np.empty((a3.shape[0], a.shape[-2], b.shape[-1]), a.dtype)
-    if not _product(device, out, a3, b3):
+    op, config = _plan(device, a, b)
+    if config["kind"] == "library":
         return np.matmul(a, b)
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    a3, b3 = (np.broadcast_to(x, batch + x.shape[-2:]).reshape((-1,) + x.shape[-2:]) for x in (a, b))
+    out = np.empty((a3.shape[0], a.shape[-2], b.shape[-1]), a.dtype)
+    (gemv_into if op == "gemv" else gemm_into)(device, config, out, a3, b3)
     return out.reshape(batch + out.shape[1:])
 
 
@@ -185,31 +184,35 @@ def matmul(device, a, b):
 _plans: dict = {}
 
 
-def _product(device, out, a, b) -> bool:
+def _product(device, out, a, b):
     """``out`` (B, M, N) = ``a`` (B, M, K) @ ``b`` (B, K, N) with the configuration
-    chosen for this device, dtype and shape bucket; False (nothing done) when that is
-    the library call."""
-    # Plans memoized per exact call signature: the per-call cost of a small matmul
-    # stays a dict lookup (bucketing and the autotuner's own memo cost microseconds).
-    plan_key = (device.name, a.dtype.char, a.shape, b.shape, a.strides, b.strides, autotune.generation())
-    try:
-        op, config = _plans[plan_key]
-    except KeyError:
-        if len(_plans) > 4096:
-            _plans.clear()
-        nbatch, m, k = a.shape
-        op, config = _plans[plan_key] = _config(device, a.dtype, nbatch, m, b.shape[2], k,
-                                                _strides(device, a), _strides(device, b))
-    if config["kind"] == "library":
-        return False  # the caller's library call (NumPy) is faster than writing into ``out``
+    chosen for this device, dtype and shape bucket."""
+    op, config = _plan(device, a, b)
     (gemv_into if op == "gemv" else gemm_into)(device, config, out, a, b)
-    return True
 
 
-def _config(device, dtype, nbatch, m, n, k, a_strides, b_strides):
+def _plan(device, a, b):
+    """(op, config) for ``a`` (..., M, K) @ ``b`` (..., K, N), memoized per call
+    signature: the per-call cost of a small matmul stays one dict lookup (bucketing and
+    the autotuner's own memo cost microseconds)."""
+    key = (device.name, a.dtype.char, a.shape, b.shape, a.strides, b.strides, autotune.generation())
+    try:
+        return _plans[key]
+    except KeyError:
+        pass
+    if len(_plans) > 4096:
+        _plans.clear()
+    nbatch = math.prod(broadcast_shapes(a.shape[:-2], b.shape[:-2]))
+    (m, k), n = a.shape[-2:], b.shape[-1]
+    plan = _plans[key] = _config(device, a.dtype, nbatch, m, n, k, _strides(device, a)[-1],
+                                 _strides(device, b)[-2])
+    return plan
+
+
+def _config(device, dtype, nbatch, m, n, k, a_k_stride, b_k_stride):
     """("gemv" or "gemm", its configuration): matrix-vector products (one output column
     from rows of ``a``, or one output row from a ``b`` stored transposed) are gemv."""
-    if k > 1 and ((n == 1 and a_strides[2] == 1) or (m == 1 and b_strides[1] == 1 and n > 1)):
+    if k > 1 and ((n == 1 and a_k_stride == 1) or (m == 1 and b_k_stride == 1 and n > 1)):
         rows = m if n == 1 else n
         return "gemv", autotune.choose(device, "gemv", _gemv_key(dtype, nbatch, rows, k))
     return "gemm", autotune.choose(device, "gemm", _gemm_key(dtype, nbatch, m, n, k))
