@@ -42,8 +42,8 @@ memoizes its own plans on top keys them with ``generation()``). A stored configu
 that is no longer in the space (the op changed without a version bump) gives way to the
 default. ``verify(device, op, key, config)`` runs the correctness check alone (tests).
 
-The winner of a sweep is measured once more against the default, back to back, before
-it replaces it: a busy machine slows some candidates and not others.
+The winner of a sweep is measured again against the default, taking turns for a few
+rounds, before it replaces it: a busy machine slows some candidates and not others.
 
 ``HAL_TUNE`` says what ``choose`` does for a key with no stored result:
 
@@ -290,12 +290,18 @@ def _timed(device, tunable, config, out, inputs) -> Measurement:
     return Measurement(config, "ok", float(med), float(q3 - q1) / 2)
 
 
-def _confirm(device, tunable, best: Measurement, default: Measurement, bench_out, bench_dev) -> Measurement:
-    """The winner again against the default, back to back: a sweep takes long enough for
-    other work on the machine to slow some candidates down and not others, and a
-    default that lost to a disturbance must not be replaced for good."""
-    default_again = _timed(device, tunable, default.config, bench_out, bench_dev)
-    if _beats(_timed(device, tunable, best.config, bench_out, bench_dev), default_again):
+def _confirm(device, tunable, best: Measurement, default: Measurement, bench_out, bench_dev,
+             rounds: int = 3) -> Measurement:
+    """The winner against the default again, taking turns for a few rounds, each keeping
+    its fastest round: a sweep takes long enough for other work on the machine to slow
+    some candidates and not others, and a default that lost to a disturbance must not
+    be replaced for good."""
+    again = {"default": [], "best": []}
+    for _ in range(rounds):
+        again["default"].append(_timed(device, tunable, default.config, bench_out, bench_dev))
+        again["best"].append(_timed(device, tunable, best.config, bench_out, bench_dev))
+    fastest = {name: min(ms, key=lambda m: m.seconds) for name, ms in again.items()}
+    if _beats(fastest["best"], fastest["default"]):
         return best
     log.info("autotune: %s did not beat the default %s when measured again; keeping the default",
              best.config, default.config)

@@ -314,12 +314,17 @@ def _fits(device, items: int) -> bool:
 
 
 def _gemm_space(device, key):
+    """Register blocks (packed or not) everywhere, local-memory tiles on buffer devices,
+    and on the cpu the library call with a few blocks (BLAS rarely loses there)."""
     m = key[1][1]
-    rms = (1,) if m == 1 else (4, 8, 12)
-    groups = ((1, 1),) if device.family == "numpy" else ((16, 1), (4, 1)) if m == 1 else ((1, 8), (4, 1))
+    if device.family == "numpy":
+        rms, rns, groups, packs = ((1,) if m == 1 else (4, 8)), (32, 64), ((1, 1),), (3, 0)
+    else:
+        rms, rns, packs = ((1,) if m == 1 else (4, 8, 12)), (16, 32, 64), (3, 1, 0)
+        groups = ((16, 1), (4, 1)) if m == 1 else ((1, 8), (4, 1))
     space = [{"kind": "library"}] if device.family == "numpy" else []
     space += [{"kind": "block", "RM": rm, "RN": rn, "WX": wx, "WY": wy, "PACK": pack}
-              for pack in (3, 1, 0) for rm in rms for rn in (16, 32, 64) for wx, wy in groups
+              for pack in packs for rm in rms for rn in rns for wx, wy in groups
               if rm * rn <= 512 and _fits(device, wx * wy)]
     if device.family == "buffer":
         itemsize = np.dtype(key[0]).itemsize
