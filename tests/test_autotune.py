@@ -98,9 +98,19 @@ def test_every_candidate_is_correct_on_ragged_shapes(device, op, key):
     if op == "reduce_rows" and device.family == "numpy":
         pytest.skip("the cpu reduces with NumPy")
     space = autotune.tunables()[op].space(device, key)
+    if device.family == "numpy" and op != "reduce_rows":  # the kernels run there too, untuned
+        space = space + _c_target_kernels(op, key)
     assert space
     for config in space:
         assert autotune.verify(device, op, key, config) == "", config
+
+
+def _c_target_kernels(op, key):
+    if op == "gemv":
+        return [{"kind": "rows", "RM": rm, "KV": kv, "WX": 1} for rm in (1, 2, 4) for kv in (8, 32)]
+    rms = (1,) if key[1][1] == 1 else (4, 8, 12)
+    return [{"kind": "block", "RM": rm, "RN": rn, "WX": 1, "WY": 1, "PACK": pack}
+            for pack in (0, 1, 3) for rm in rms for rn in (16, 64)]
 
 
 def test_gemm_tuning_picks_a_verified_config(device, monkeypatch):
