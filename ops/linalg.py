@@ -39,18 +39,21 @@ KERNEL void gemm_block(GLOBAL T *c, i64 c_off, GLOBAL const T *a, i64 a_off, i64
                        GLOBAL const T *b, i64 b_off, i64 sbb, i64 sbk, i64 M, i64 N, i64 K) {
     i64 col0 = GLOBAL_ID(0) * RN, row0 = GLOBAL_ID(1) * RM, batch = GLOBAL_ID(2);
     if (row0 >= M || col0 >= N) return;
-#if PACK & 2  /* a packed in panels of RM rows, k-major (pack): one stream */
+/* Packed operands (``pack``: panels of RM rows of a / RN columns of b, k-major) are
+   read at strides known when compiling, which the vectorizer needs. */
+#if PACK & 2
     a += a_off + batch * sab + (row0 / RM) * K * RM;
-    sam = 1;
-    sak = RM;
+#define A_AT(i, k) a[(k) * RM + (i)]
 #else
     a += a_off + batch * sab + row0 * sam;
+#define A_AT(i, k) a[(i) * sam + (k) * sak]
 #endif
-#if PACK & 1  /* b packed in panels of RN columns, k-major, zero-padded (pack): one stream */
+#if PACK & 1
     b += b_off + batch * sbb + (col0 / RN) * K * RN;
-    sbk = RN;
+#define B_AT(k, j) b[(k) * RN + (j)]
 #else
     b += b_off + batch * sbb + col0;
+#define B_AT(k, j) b[(k) * sbk + (j)]
 #endif
     c += c_off + (batch * M + row0) * N + col0;
     i64 rows = M - row0 < RM ? M - row0 : RM, cols = N - col0 < RN ? N - col0 : RN;
@@ -60,16 +63,16 @@ KERNEL void gemm_block(GLOBAL T *c, i64 c_off, GLOBAL const T *a, i64 a_off, i64
     if (rows == RM && cols == RN) {  /* interior: fixed trip counts the compiler unrolls and vectorizes */
         for (i64 k = 0; k < K; k++) {
             T bv[RN];
-            for (int j = 0; j < RN; j++) bv[j] = b[k * sbk + j];
+            for (int j = 0; j < RN; j++) bv[j] = B_AT(k, j);
             for (int i = 0; i < RM; i++) {
-                T av = a[i * sam + k * sak];
+                T av = A_AT(i, k);
                 for (int j = 0; j < RN; j++) acc[i][j] += av * bv[j];
             }
         }
     } else {
         for (i64 k = 0; k < K; k++)
             for (int i = 0; i < rows; i++)
-                for (int j = 0; j < cols; j++) acc[i][j] += a[i * sam + k * sak] * b[k * sbk + j];
+                for (int j = 0; j < cols; j++) acc[i][j] += A_AT(i, k) * B_AT(k, j);
     }
     for (int i = 0; i < rows; i++)
         for (int j = 0; j < cols; j++) c[i * N + j] = acc[i][j];
