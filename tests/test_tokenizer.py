@@ -134,3 +134,15 @@ def test_smollm2_ids(smollm2):
         assert smollm2.encode(text) == ids
         assert smollm2.decode(ids, skip_special=False) == text
     assert not smollm2.add_bos and smollm2.stop_ids == {2}
+
+
+@needs_smollm2
+def test_smollm2_ids_equal_llama_cpp(smollm2):
+    """The same ids as llama.cpp's tokenizer (llama-cpp-python, where installed) on text
+    that exercises the smollm split: digits, spaces, newlines, punctuation, unicode."""
+    llama_cpp = pytest.importorskip("llama_cpp")
+    llm = llama_cpp.Llama(smollm2_path(), vocab_only=True, verbose=False)
+    texts = list(SMOLLM2_IDS) + ["  two  spaces\n\n\tand tabs ", "x=1234.5e-6; y = [a_b, 'c']", "naïve café 東京 🙂!",
+                                 "<|im_start|>system\nBe brief.<|im_end|>\n", "I'm, you're, they'll  --  ok?!", ""]
+    for text in texts:
+        assert smollm2.encode(text) == llm.tokenize(text.encode(), add_bos=True, special=True), text
