@@ -14,6 +14,8 @@ import os
 import sys
 import time
 
+import numpy as np
+
 import hal
 import hal.gguf
 from hal.llama import Llama
@@ -40,10 +42,12 @@ def measure_hal(model: Llama, prompt: list, n: int, repeats: int) -> tuple[float
 
 def measure_llama_cpp(path: str, prompt: list, n: int, repeats: int):
     try:
-        from llama_cpp import Llama as LlamaCpp
+        import llama_cpp
     except ImportError:
         return None
-    llm = LlamaCpp(path, n_ctx=len(prompt) + n + 8, n_threads=os.cpu_count(), verbose=False)
+    llm = llama_cpp.Llama(path, n_ctx=len(prompt) + n + 8, n_threads=os.cpu_count(), verbose=False)
+    vocab = llm.n_vocab()
+    last_logits = lambda: np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1), shape=(vocab,))  # noqa: E731
     prefill, decode = [], []
     for _ in range(repeats + 1):
         llm.reset()
@@ -52,7 +56,7 @@ def measure_llama_cpp(path: str, prompt: list, n: int, repeats: int):
         prefill.append(time.perf_counter() - start)
         start = time.perf_counter()
         for _ in range(n - 1):
-            llm.eval([int(llm.scores[llm.n_tokens - 1].argmax())])
+            llm.eval([int(last_logits().argmax())])
         decode.append((time.perf_counter() - start) / (n - 1))
     return min(prefill[1:]), min(decode[1:])
 

@@ -116,14 +116,15 @@ class Generation:
 class Llama:
     def __init__(self, config: Config, weights: dict, tokenizer: Tokenizer, device, name: str = ""):
         self.config, self.weights, self.tokenizer = config, weights, tokenizer
-        self.device, self.name = hal.device(device) if isinstance(device, str) else device, name
+        self.device, self.name = hal.device(device), name
         self.output = weights.get("output.weight", weights["token_embd.weight"])
 
     @classmethod
-    def load(cls, path, device, progress=None) -> "Llama":
-        """The model in the GGUF file at ``path`` on ``device``; ``progress(nbytes)`` is
-        called after each tensor reaches the device."""
-        file = gguf.read(path)
+    def load(cls, source, device, progress=None) -> "Llama":
+        """The model in ``source`` (a GGUF path, or a file ``hal.gguf.read`` returned) on
+        ``device``; ``progress(nbytes)`` is called after each tensor reaches the device."""
+        file = source if isinstance(source, gguf.GGUFFile) else gguf.read(source)
+        device = hal.device(device)
         config = Config.from_gguf(file)
         tokenizer = Tokenizer(file.metadata)
         if tokenizer.vocab_size != config.vocab_size:
@@ -139,11 +140,7 @@ class Llama:
             weights[name] = gguf.load_tensor(tensor, device)
             if progress is not None:
                 progress(tensor.nbytes)
-        return cls(config, weights, tokenizer, device, file.metadata.get("general.name", str(path)))
-
-    @staticmethod
-    def file_bytes(path) -> int:
-        return sum(t.nbytes for t in gguf.read(path).tensors.values())
+        return cls(config, weights, tokenizer, device, file.metadata.get("general.name", file.path))
 
     @property
     def bytes_per_token(self) -> int:
