@@ -241,8 +241,8 @@ def tune(device, op: str, key: tuple, budget: float = DEFAULT_BUDGET, progress: 
         m = _try(device, tunable, config, check_dev, want, bench_out, bench_dev)
         results.append(m)
         if m.status != "ok":  # a wrong result is a kernel bug: louder than a config this device cannot run
-            (log.warning if m.status == "wrong" else log.info)("autotune %s %s on %s: %s candidate %s skipped (%s)", op, key, device.name,
-                     m.status, config, m.detail)
+            (log.warning if m.status == "wrong" else log.info)(
+                "autotune %s %s on %s: %s candidate %s skipped (%s)", op, key, device.name, m.status, config, m.detail)
         elif best is None or _beats(m, best):
             best = m
     if best is None:
