@@ -5,7 +5,7 @@ import pytest
 
 from cuda_compile import compile_cuda, compilers, supports
 from hal.dialect import render
-from hal.ops import elementwise, linalg, manipulation, reduction, scan, selection, sorting
+from hal.ops import elementwise, linalg, manipulation, nn, quant, reduction, scan, selection, sorting
 from hal.ops.reduction import reduction_source
 from hal.ops.templates import C_TYPE, elementwise_source
 
@@ -43,7 +43,15 @@ def _other_kernels():
         t = C_TYPE[dtype]
         yield f"{name}-{t}", reduction.arg_reduction_source(t, reduction._better(name, dtype)), {"WG": 256}
     for t in ("f32", "f64", "i32"):
-        yield f"matmul-{t}", linalg.MATMUL, {"T": t, "TS": 16, "WPT": 2}
+        yield f"gemm_block-{t}", linalg.BLOCK_SOURCE, {"T": t, "RM": 4, "RN": 8, "PACK": 3}
+        yield f"gemm_tiled-{t}", linalg.TILED_SOURCE, {"T": t, "TS": 16, "WPT": 2}
+        yield f"pack-{t}", linalg.PACK_SOURCE, {"T": t, "W": 8}
+        yield f"gemv-{t}", linalg.GEMV_SOURCE, {"T": t, "RM": 4, "KV": 8}
+    for qtype in quant.TYPES.values():
+        yield f"quant-{qtype.name}", quant.source(qtype), quant.defines(qtype, 576, 1, WG=32, ROWS=4, NT=1)
+    yield "nn-rows", nn.ROW_KERNELS, {"WG": 256}
+    yield "nn-rope", nn.ROPE, {}
+    yield "nn-attention", nn.ATTENTION, {"MASKED": "-3e+38f"}
     for src, dst, op in (("int32", "int64", "sum"), ("complex64", "complex64", "prod"), ("bool", "int64", "sum")):
         yield f"scan-{src}-{op}", scan.scan_source(np.dtype(src), np.dtype(dst), op), {"WG": 256}
     for dtype in map(np.dtype, ("float32", "float64", "int8", "uint64", "complex64")):
