@@ -77,3 +77,12 @@ def fallback_warnings(run) -> list[str]:
         warnings.simplefilter("always")
         run()
     return [str(w.message) for w in caught if issubclass(w.category, hal.HostFallbackWarning)]
+
+
+def on_device_only(fn):
+    """``fn()``, asserting that it moved no array data between host and device."""
+    hal.reset_stats()
+    out = fn()
+    stats = hal.stats()
+    assert stats["device_to_host"] == stats["host_to_device"] == 0, stats
+    return out

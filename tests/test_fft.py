@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import hal
-from helpers import assert_matches, data, fallback_warnings, put
+from helpers import assert_matches, data, fallback_warnings, on_device_only, put
 
 pytestmark = pytest.mark.filterwarnings("ignore::hal.HostFallbackWarning")
 
@@ -88,13 +88,6 @@ def test_fallback_warns_once_per_op_on_buffer_devices(device, monkeypatch):
         assert len(fallbacks) == 2 and "fft.fft" in fallbacks[0] and "fft.ifft" in fallbacks[1], fallbacks
         assert device.name in fallbacks[0]
 
-
-def on_device_only(fn):
-    hal.reset_stats()
-    out = fn()
-    stats = hal.stats()
-    assert stats["device_to_host"] == stats["host_to_device"] == 0, stats
-    return out
 
 
 @pytest.mark.parametrize("n, d", [(1, 1.0), (4, 1.0), (7, 0.5), (10, 2.0)], ids=str)

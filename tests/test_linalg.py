@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import hal
-from helpers import assert_matches, data, fallback_warnings, put
+from helpers import assert_matches, data, fallback_warnings, on_device_only, put
 
 
 def whole(shape, dtype, seed):
@@ -151,14 +151,6 @@ def complex_data(shape, dtype, seed=0):
     real = np.finfo(dtype).dtype
     return data(shape, real, seed) + 1j * data(shape, real, seed + 1)
 
-
-def on_device_only(fn):
-    """``fn()``, asserting that it moved no array data between host and device."""
-    hal.reset_stats()
-    out = fn()
-    stats = hal.stats()
-    assert stats["device_to_host"] == stats["host_to_device"] == 0, stats
-    return out
 
 
 @pytest.mark.parametrize("dtype", [hal.complex64, hal.complex128], ids=str)
