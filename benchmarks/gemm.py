@@ -29,7 +29,7 @@ SHAPES = [(n, n, n) for n in (256, 512, 1024, 2048)] + [(1, 576, 1536), (64, 576
 
 def best_seconds(contenders: dict, repeats: int) -> dict:
     """Seconds per call of each ``name: (fn, sync, mode)``: the best of ``repeats``
-    rounds, in each of which every contender runs one batch of calls (>= 50 ms) in turn
+    rounds, in each of which every contender runs one batch of calls (>= 100 ms) in turn
     with HAL_TUNE=``mode``, so a burst of load from other processes slows them alike
     rather than whichever ran then."""
     calls = {}
@@ -40,7 +40,7 @@ def best_seconds(contenders: dict, repeats: int) -> dict:
         start = time.perf_counter()
         fn()
         sync()
-        calls[name] = max(1, int(0.05 / max(time.perf_counter() - start, 1e-6)))
+        calls[name] = max(1, int(0.1 / max(time.perf_counter() - start, 1e-6)))
     best = dict.fromkeys(contenders, float("inf"))
     for _ in range(repeats):
         for name, (fn, sync, mode) in contenders.items():
@@ -145,7 +145,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=float, default=60, help="seconds to tune a bucket with nothing stored")
     parser.add_argument("--retune", action="store_true", help="tune every bucket again")
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args()
     pocl = next((d for d in hal.devices() if d.family == "buffer" and d.info.kind == "cpu"), None)
     print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
