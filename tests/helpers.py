@@ -79,10 +79,12 @@ def fallback_warnings(run) -> list[str]:
     return [str(w.message) for w in caught if issubclass(w.category, hal.HostFallbackWarning)]
 
 
-def on_device_only(fn):
-    """``fn()``, asserting that it moved no array data between host and device."""
+def on_device_only(fn, size_reads: int = 0):
+    """``fn()``, asserting that it moved no array data between host and device and
+    read back ``size_reads`` output sizes (ops whose output shape depends on the data)."""
     hal.reset_stats()
     out = fn()
     stats = hal.stats()
     assert stats["device_to_host"] == stats["host_to_device"] == 0, stats
+    assert stats["size_reads"] == size_reads, stats
     return out
