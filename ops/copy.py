@@ -16,6 +16,11 @@ def copy(device, x):
     return run_elementwise(device, "x0", device.empty(x.shape, x.dtype), [x], [x.dtype])
 
 
+def contiguous(device, x):
+    """``x`` itself if it is C-contiguous, else a contiguous copy (buffer devices)."""
+    return x if x.contiguous else copy(device, x)
+
+
 @register("astype", on=("buffer",))
 def astype(device, x, dtype):
     """``x`` in ``dtype``, each value converted as NumPy's ``astype`` does (through

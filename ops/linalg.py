@@ -31,7 +31,7 @@ from hal import autotune
 from hal.dispatch import register
 from hal.shapes import broadcast_shapes
 
-from .copy import copy
+from .copy import contiguous, copy
 from .templates import C_TYPE, program, run_elementwise
 
 BLOCK_SOURCE = """
@@ -417,9 +417,7 @@ def _batched(device, x, batch):
         return x
     if len(batch) == 0:
         return x.view((1,) + x.shape, (0,) + x.strides, x.offset)
-    if not x.contiguous:
-        x = copy(device, x)
-    return x.reshaped((math.prod(batch),) + x.shape[-2:])
+    return contiguous(device, x).reshaped((math.prod(batch),) + x.shape[-2:])
 
 
 def _parts(x):

@@ -9,7 +9,7 @@ import numpy as np
 
 from hal.dispatch import register
 
-from .copy import copy
+from .copy import contiguous
 from .scan import scan_rows
 from .templates import C_TYPE, program
 
@@ -42,7 +42,7 @@ def repeat(device, x, counts, axis):
     out = device.empty(x.shape[:axis] + (total,) + x.shape[axis + 1:], x.dtype)
     items = x.size
     if items and total:
-        x = x if x.contiguous else copy(device, x)
+        x = contiguous(device, x)
         prog = program(device, REPEAT, "repeat", T=C_TYPE[x.dtype], C=C_TYPE[counts.dtype])
         group = min(_GROUP, device.info.max_work_group)
         prog((items,), (group,), out.buf, x.buf, x.offset, counts.buf, counts.offset, counts.strides[0],

@@ -18,7 +18,7 @@ from hal import autotune
 from hal.dispatch import register
 from hal.memory import Strided
 
-from .copy import copy
+from .copy import contiguous
 from .templates import C_TYPE, convert, program, run_elementwise
 
 # name -> (the NumPy ufunc whose reduce is the reference, combine expression, identity)
@@ -185,9 +185,7 @@ def count_nonzero(device, x, axes, keepdims):
 def _moved_rows(device, x, axes):
     """``x`` with the reduced axes last, contiguous, and the output's shape."""
     kept = [a for a in range(x.ndim) if a not in axes]
-    moved = x.permute(tuple(kept) + tuple(axes))
-    if not moved.contiguous:
-        moved = copy(device, moved)
+    moved = contiguous(device, x.permute(tuple(kept) + tuple(axes)))
     return moved, tuple(x.shape[a] for a in kept), math.prod(x.shape[a] for a in axes)
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from hal.dispatch import register
 
-from .copy import copy
+from .copy import contiguous
 from .scan import scan_rows
 from .sorting import order_helpers, sort_rows
 from .templates import C_TYPE, program, run_elementwise
@@ -34,9 +34,6 @@ def _launch(device, source: str, name: str, n: int, *args, **defines):
     if n:
         program(device, source, name, **defines)((n,), (min(_GROUP, device.info.max_work_group),), *args)
 
-
-def _contiguous(device, x):
-    return x if x.contiguous else copy(device, x)
 
 
 def _nonzero_expr(dtype: np.dtype) -> str:
@@ -125,7 +122,7 @@ def gather(device, x, idx):
     (outer, m, inner) view ``idx``."""
     outer, n, inner = x.shape
     m = idx.shape[1]
-    x = _contiguous(device, x)
+    x = contiguous(device, x)
     out = device.empty((outer, m, inner), x.dtype)
     _launch(device, gather_source(_STORAGE[x.dtype.itemsize]), "gather", out.size if n else 0,
             out.buf, x.buf, x.offset, idx.buf, idx.offset, *idx.strides, m, n, inner, out.size)
@@ -146,7 +143,7 @@ def scatter(device, x, idx, value):
     m = idx.shape[1]
     if not x.writable:
         raise ValueError("cannot write into a broadcast view: its elements share memory")
-    target = _contiguous(device, x)
+    target = contiguous(device, x)
     if not hasattr(value, "buf"):
         value = run_elementwise(device, "x0", device.empty((1, 1, 1), x.dtype), [value], [x.dtype])
     value = value.broadcast((outer, m, inner))
@@ -220,7 +217,7 @@ def unique(device, x):
     if n == 0:
         empty = device.empty((0,), _I64)
         return device.empty((0,), x.dtype), empty, empty, empty
-    flat = _contiguous(device, x).reshaped((1, n))
+    flat = contiguous(device, x).reshaped((1, n))
     s, perm = sort_rows(device, flat, False)
     source = unique_source(x.dtype)
     flags = device.empty((n,), np.dtype(np.bool_))
