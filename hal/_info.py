@@ -3,6 +3,7 @@ which says what hal can do on each device."""
 from __future__ import annotations
 
 from . import dtypes
+from ._creation import default_complex
 from .device import device as as_device
 from .device import devices, get_default_device
 
@@ -24,9 +25,7 @@ class Info:
 
     def default_dtypes(self, *, device=None) -> dict:
         dev = get_default_device() if device is None else as_device(device)
-        real = dev.default_float
-        return {"real floating": real,
-                "complex floating": dtypes.complex128 if real == dtypes.float64 else dtypes.complex64,
+        return {"real floating": dev.default_float, "complex floating": default_complex(dev),
                 "integral": dtypes.int64, "indexing": dtypes.int64}
 
     def dtypes(self, *, device=None, kind=None) -> dict:

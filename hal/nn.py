@@ -20,24 +20,31 @@ import numpy as np
 
 from . import dtypes
 from ._array import Array, same_device
+from ._creation import asarray, zeros
+from ._data_type import astype
+from ._elementwise import minimum
+from ._indexing_functions import take
+from ._linalg import matmul
+from ._manipulation import matrix_transpose, moveaxis, reshape
+from ._searching import argmax
+from ._sorting import argsort
+from ._statistical import cumulative_sum
+from ._statistical import sum as total
 from .device import device as as_device
 from .device import get_default_device
+from .shapes import normalize_axis
 from .errors import DeviceError
+from .ops import quant
 
 __all__ = ["QuantizedWeight", "Sampler", "attention", "embedding", "linear", "rms_norm", "rope",
            "sample", "silu_mul", "softmax", "GGML_TYPES"]
-
-
-def _quant():
-    from hal.ops import quant  # ops is importable only once hal is
-    return quant
 
 
 def _type_name(ggml_type) -> str:
     name = getattr(ggml_type, "name", ggml_type)
     if not isinstance(name, str):
         raise TypeError(f"ggml_type must be a gguf.GGMLQuantizationType or its name, got {ggml_type!r}")
-    if name.upper() not in _quant().TYPES:
+    if name.upper() not in quant.TYPES:
         raise TypeError(f"unsupported GGUF tensor type {name!r}; hal.nn supports {', '.join(GGML_TYPES)}")
     return name.upper()
 
@@ -58,7 +65,7 @@ class QuantizedWeight:
         """``raw``: bytes or a NumPy array holding the tensor's data as the file stores it
         (any dtype: its bytes are taken, e.g. gguf's float16 arrays for F16 tensors)."""
         name = _type_name(ggml_type)
-        qtype = _quant().TYPES[name]
+        qtype = quant.TYPES[name]
         rows, cols = (operator.index(n) for n in shape)
         if rows < 0 or cols < 0:
             raise ValueError(f"{name} weight: negative shape {tuple(shape)}")
@@ -66,7 +73,7 @@ class QuantizedWeight:
             raise ValueError(f"{name} weight: {cols} columns is not a multiple of the block size {qtype.qk}")
         data = np.frombuffer(raw, np.uint8) if isinstance(raw, (bytes, bytearray, memoryview)) \
             else np.ascontiguousarray(raw).reshape(-1).view(np.uint8)
-        expected = rows * _quant().row_bytes(qtype, cols)
+        expected = rows * quant.row_bytes(qtype, cols)
         if data.size != expected:
             raise ValueError(f"{name} weight of shape ({rows}, {cols}) takes {expected} bytes "
                              f"({cols // qtype.qk} blocks of {qtype.block_bytes} bytes per row), got {data.size}")
@@ -101,7 +108,6 @@ def _float32(x: Array, name: str, what: str = "x") -> Array:
     if x.dtype not in dtypes.REAL_FLOATING:
         raise TypeError(f"{name}: {what} must be a real floating array, got {x.dtype}")
     if x.dtype != dtypes.float32:
-        from ._data_type import astype
         x = astype(x, dtypes.float32)
     return x
 
@@ -111,10 +117,6 @@ def _contiguous(x: Array):
     if x._device.family == "numpy":
         return np.ascontiguousarray(x._data)
     return x._data if x._data.contiguous else x._device.impl("copy")(x._device, x._data)
-
-
-def _result(payload, device) -> Array:
-    return Array._new(payload, device)
 
 
 def _same_device(name: str, x: Array, w) -> None:
@@ -141,18 +143,15 @@ def linear(x: Array, w) -> Array:
     rows, cols = w.shape
     if x.ndim == 0 or x.shape[-1] != cols:
         raise ValueError(f"linear: x of shape {x.shape} does not end in the weight's {cols} columns")
-    from ._linalg import matmul
-    from ._manipulation import matrix_transpose, reshape
     if not isinstance(w, QuantizedWeight):
         return matmul(x, matrix_transpose(w))
     lead = x.shape[:-1]
     n = math.prod(lead)
     if n == 0 or cols == 0 or rows == 0:
-        from ._creation import zeros
         return zeros(lead + (rows,), dtype=dtypes.float32, device=x._device)
     flat = reshape(x, (n, cols))
     out = x._device.impl("quant_linear")(x._device, _contiguous(flat), w)
-    return reshape(_result(out, x._device), lead + (rows,))
+    return reshape(Array._new(out, x._device), lead + (rows,))
 
 
 def embedding(w, ids) -> Array:
@@ -162,8 +161,6 @@ def embedding(w, ids) -> Array:
     ids = _array(ids, "embedding", "ids")
     if ids.dtype not in dtypes.INTEGER:
         raise TypeError(f"embedding: ids must be an integer array, got {ids.dtype}")
-    from ._data_type import astype
-    from ._manipulation import reshape
     if not isinstance(w, QuantizedWeight):
         w = _array(w, "embedding", "w")
         if w.ndim != 2:
@@ -176,11 +173,10 @@ def embedding(w, ids) -> Array:
         raise IndexError(f"embedding: ids must be in [0, {rows}), got values in "
                          f"[{int(np.min(flat._data))}, {int(np.max(flat._data))}]")
     if not isinstance(w, QuantizedWeight):
-        from ._indexing_functions import take
         return reshape(_float32(take(w, flat, axis=0), "embedding", "w"), ids.shape + (cols,))
     flat = astype(flat, dtypes.int64, copy=False)
     out = device.impl("quant_embedding")(device, w, _contiguous(flat))
-    return reshape(_result(out, device), ids.shape + (cols,))
+    return reshape(Array._new(out, device), ids.shape + (cols,))
 
 
 def rms_norm(x: Array, weight: Array, eps: float = 1e-5) -> Array:
@@ -192,7 +188,7 @@ def rms_norm(x: Array, weight: Array, eps: float = 1e-5) -> Array:
     if x.size == 0:
         return x
     out = x._device.impl("nn_rms_norm")(x._device, _contiguous(x), _contiguous(weight), float(eps))
-    return _result(out, x._device)
+    return Array._new(out, x._device)
 
 
 def rope(x: Array, positions, theta: float = 10000.0) -> Array:
@@ -203,7 +199,6 @@ def rope(x: Array, positions, theta: float = 10000.0) -> Array:
     if x.ndim != 3 or x.shape[-1] % 2:
         raise ValueError(f"rope: x must be (seq, n_heads, head_dim) with an even head_dim, got {x.shape}")
     if not isinstance(positions, Array):
-        from ._creation import asarray
         positions = asarray(np.asarray(positions, dtype=np.int64), device=x._device)
     if positions.dtype not in dtypes.INTEGER:
         raise TypeError(f"rope: positions must be integers, got {positions.dtype}")
@@ -212,10 +207,9 @@ def rope(x: Array, positions, theta: float = 10000.0) -> Array:
         raise ValueError(f"rope: positions of shape {positions.shape} do not match x's {x.shape[0]} rows")
     if x.size == 0:
         return x
-    from ._data_type import astype
     positions = astype(positions, dtypes.int64, copy=False)
     out = x._device.impl("nn_rope")(x._device, _contiguous(x), _contiguous(positions), float(theta))
-    return _result(out, x._device)
+    return Array._new(out, x._device)
 
 
 def softmax(x: Array, axis: int = -1) -> Array:
@@ -223,13 +217,11 @@ def softmax(x: Array, axis: int = -1) -> Array:
     x = _float32(x, "softmax")
     if x.ndim == 0:
         raise ValueError("softmax needs at least one axis")
-    from ._manipulation import moveaxis
-    from .shapes import normalize_axis
     axis = normalize_axis(operator.index(axis), x.ndim)
     if x.size == 0:
         return x
     moved = moveaxis(x, axis, -1) if axis != x.ndim - 1 else x
-    out = _result(x._device.impl("nn_softmax")(x._device, _contiguous(moved)), x._device)
+    out = Array._new(x._device.impl("nn_softmax")(x._device, _contiguous(moved)), x._device)
     return moveaxis(out, -1, axis) if axis != x.ndim - 1 else out
 
 
@@ -239,7 +231,7 @@ def silu_mul(gate: Array, up: Array) -> Array:
     same_device(gate, up)
     if gate.shape != up.shape:
         raise ValueError(f"silu_mul: gate {gate.shape} and up {up.shape} differ in shape")
-    return _result(gate._device.impl("nn_silu_mul")(gate._device, gate._data, up._data), gate._device)
+    return Array._new(gate._device.impl("nn_silu_mul")(gate._device, gate._data, up._data), gate._device)
 
 
 def attention(q: Array, k_cache: Array, v_cache: Array, n_past: int, scale: float | None = None) -> Array:
@@ -267,7 +259,7 @@ def attention(q: Array, k_cache: Array, v_cache: Array, n_past: int, scale: floa
     n_kv = n_past + seq
     out = q._device.impl("nn_attention")(q._device, _contiguous(q), _contiguous(k_cache[:n_kv]),
                                          _contiguous(v_cache[:n_kv]), n_past, scale)
-    return _result(out, q._device)
+    return Array._new(out, q._device)
 
 
 # ---------------------------------------------------------------- sampling
@@ -294,12 +286,6 @@ def sample(logits: Array, *, temperature: float = 0.0, top_k: int = 0, top_p: fl
     smallest prefix of them whose probability reaches ``top_p``, renormalized, sampled
     with one uniform number from ``seed`` (an int, a Sampler or a NumPy Generator).
     The filtering runs on the device; the chosen id is the one value read back."""
-    from ._data_type import astype
-    from ._indexing_functions import take
-    from ._manipulation import reshape
-    from ._searching import argmax
-    from ._sorting import argsort
-    from ._statistical import cumulative_sum, sum as total
     logits = _float32(logits, "sample", "logits")
     if logits.size == 0 or logits.ndim == 0 or logits.size != logits.shape[-1]:
         raise ValueError(f"sample: logits must be one non-empty row, got shape {logits.shape}")
@@ -322,13 +308,8 @@ def sample(logits: Array, *, temperature: float = 0.0, top_k: int = 0, top_p: fl
     # count of positions at or below the threshold is its rank.
     threshold = cum[-1] * sampler.uniform()
     rank = total(astype(cum <= threshold, dtypes.int64))
-    rank = _minimum(rank, total(astype(kept > 0, dtypes.int64)) - 1)
+    rank = minimum(rank, total(astype(kept > 0, dtypes.int64)) - 1)
     return _read_index(take(order, reshape(rank, (1,))))
-
-
-def _minimum(a: Array, b: Array) -> Array:
-    from ._elementwise import minimum
-    return minimum(a, b)
 
 
 def _read_index(index: Array) -> int:
@@ -336,5 +317,4 @@ def _read_index(index: Array) -> int:
     device = index._device
     if device.family == "numpy":
         return int(np.asarray(index._data).reshape(()))
-    from ._manipulation import reshape
     return device.read_size(reshape(index, ())._data)
