@@ -14,7 +14,8 @@ from importlib.metadata import entry_points
 
 log = logging.getLogger("hal")
 
-_BUILTIN = {"cpu": "hal.backends.cpu", "opencl": "hal.backends.opencl"}
+_BUILTIN = {"cpu": "hal.backends.cpu", "opencl": "hal.backends.opencl", "cuda": "hal.backends.cuda",
+            "rocm": "hal.backends.rocm"}
 _sources: dict[str, object] = dict(_BUILTIN)   # name -> module path or backend object
 _devices: dict[str, list] = {}                 # name -> discovered devices
 _unavailable: dict[str, str] = {}              # name -> why it did not load

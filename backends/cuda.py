@@ -1,0 +1,205 @@
+"""The cuda backend: NVIDIA GPUs (``cuda:N``) through CuPy, AMD GPUs (``rocm:N``) through
+CuPy's ROCm (HIP) build, see backends/rocm.py.
+
+Memory comes from CuPy's pool, kernels are the portable dialect compiled with NVRTC
+(hiprtc on ROCm) through the kernel cache and launched on one stream per device, timed
+with events. ``as_cupy`` views a hal array as a CuPy array without a copy, so ops can
+call CuPy's libraries (cuBLAS for matmul) where they beat the kernels.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import cupy
+import numpy as np
+from cupy.cuda import runtime
+from cupy_backends.cuda.libs import nvrtc
+
+from hal import cache, counters
+from hal.device import BufferDevice, DeviceInfo, Timing
+from hal.dialect import kernel_signatures, render
+from hal.dispatch import register
+from hal.errors import CompileError
+from hal.memory import Strided
+from hal.registry import BackendUnavailable
+
+_DTYPE_OF = {"i8": np.int8, "u8": np.uint8, "i16": np.int16, "u16": np.uint16, "i32": np.int32,
+             "u32": np.uint32, "i64": np.int64, "u64": np.uint64, "f32": np.float32, "f64": np.float64}
+# --fmad=false: the numerics contract (no a*b + c contracted into an fma behind the kernel's back).
+_NVRTC_OPTIONS = ("--fmad=false", "-std=c++17")
+_HIPRTC_OPTIONS = ("-ffp-contract=off", "-std=c++17")
+_BLOCK = 256  # threads per block when the op leaves the work-group size to the backend
+
+
+class CudaDevice(BufferDevice):
+    def __init__(self, index: int, props: dict):
+        self.hip = runtime.is_hip
+        self.cupy_device = cupy.cuda.Device(index)
+        with self.cupy_device:
+            self.stream = cupy.cuda.Stream(non_blocking=True)
+        self.arch, self.options = target(props, self.hip)
+        info = DeviceInfo(description=props["name"].decode(), vendor="AMD" if self.hip else "NVIDIA",
+                          driver=_versions(), kind="gpu", memory=props["totalGlobalMem"], fp64=True, fp16=True,
+                          max_work_group=props["maxThreadsPerBlock"], local_memory=props["sharedMemPerBlock"])
+        fingerprint = "|".join((info.description, self.arch, info.driver, *self.options))
+        super().__init__("rocm" if self.hip else "cuda", index, info, fingerprint)
+
+    def alloc(self, nbytes: int) -> cupy.cuda.MemoryPointer:
+        with self.cupy_device, self.stream:
+            return cupy.cuda.alloc(nbytes)  # cupy's OutOfMemoryError is a MemoryError: the pool reports it
+
+    def free(self, handle: cupy.cuda.MemoryPointer) -> None:
+        pass  # dropping the last reference returns the memory to CuPy's pool
+
+    def copyin(self, handle, byte_offset: int, host: np.ndarray) -> None:
+        with self.cupy_device:
+            (handle + byte_offset).copy_from_host_async(host.ctypes.data, host.nbytes, self.stream)
+            self.stream.synchronize()  # the caller may free ``host`` on return
+
+    def copyout(self, host: np.ndarray, handle, byte_offset: int) -> None:
+        with self.cupy_device:
+            (handle + byte_offset).copy_to_host_async(host.ctypes.data, host.nbytes, self.stream)
+            self.stream.synchronize()
+
+    def compile(self, source: str, defines: dict | None = None) -> "Module":
+        full = render(source, "cuda", {**(defines or {}), "HAL_FP64": 1})
+        binary = cache.cached("cuda", (full, " ".join(self.options), self.fingerprint),
+                              lambda: build(full, self.options, self.hip))
+        with self.cupy_device:
+            module = cupy.cuda.function.Module()
+            module.load(binary)
+        return Module(self, module, kernel_signatures(source))
+
+    def synchronize(self) -> None:
+        self.stream.synchronize()
+
+    @contextlib.contextmanager
+    def timer(self):
+        """Device time between two events recorded on the stream around the enclosed launches."""
+        timing = Timing()
+        with self.cupy_device:
+            start, end = cupy.cuda.Event(), cupy.cuda.Event()
+            start.record(self.stream)
+            yield timing
+            end.record(self.stream)
+        end.synchronize()
+        timing.seconds = cupy.cuda.get_elapsed_time(start, end) * 1e-3
+
+    def as_cupy(self, x: Strided) -> cupy.ndarray:
+        """``x`` as a CuPy array sharing its memory (strides in bytes, as CuPy counts them)."""
+        size = x.dtype.itemsize
+        return cupy.ndarray(x.shape, x.dtype, memptr=x.buf.handle + x.offset * size,
+                            strides=tuple(s * size for s in x.strides))
+
+
+def target(props: dict, hip: bool) -> tuple[str, tuple[str, ...]]:
+    """The architecture to compile for and the full compiler options. A GPU newer than
+    NVRTC knows gets PTX for the newest virtual architecture NVRTC has, which the driver
+    compiles when it loads the module."""
+    if hip:
+        arch = props["gcnArchName"].decode()
+        return arch, (*_HIPRTC_OPTIONS, f"--offload-arch={arch}")
+    cc, known = props["major"] * 10 + props["minor"], nvrtc.getSupportedArchs()
+    arch = f"sm_{cc}" if cc in known else f"compute_{max(known)}"
+    return arch, (*_NVRTC_OPTIONS, f"--gpu-architecture={arch}")
+
+
+def build(full: str, options: tuple[str, ...], hip: bool = False) -> bytes:
+    """NVRTC (or hiprtc): a cubin for an ``sm_`` architecture, else PTX (HIP: a code
+    object). Needs no GPU, so tests compile for any architecture with ``target``'s options."""
+    counters.count("kernel_compiles")
+    prog = nvrtc.createProgram(full, "hal.cu", (), ())
+    try:
+        try:
+            nvrtc.compileProgram(prog, list(options))
+        except nvrtc.NVRTCError:
+            raise CompileError(f"{'hiprtc' if hip else 'NVRTC'} {' '.join(options)}",
+                               nvrtc.getProgramLog(prog), full) from None
+        cubin = not hip and any(o.startswith("--gpu-architecture=sm_") for o in options)
+        return nvrtc.getCUBIN(prog) if cubin else nvrtc.getPTX(prog)
+    finally:
+        nvrtc.destroyProgram(prog)
+
+
+class Module:
+    """A loaded module: ``module[name]`` is a launchable kernel."""
+
+    def __init__(self, device: CudaDevice, module, signatures: dict):
+        self.device, self.module, self.signatures = device, module, signatures
+
+    def __getitem__(self, name: str) -> "Program":
+        return Program(self.device, self.module.get_function(name), self.signatures[name])
+
+
+class Program:
+    def __init__(self, device: CudaDevice, function, params: list):
+        self.device, self.function, self.params = device, function, params
+
+    def __call__(self, global_size: tuple, local_size: tuple | None, *args):
+        """Launch over ``global_size`` work-items (OpenCL's grid, rounded up to whole blocks);
+        buffer arguments are ``hal.memory.Buffer``s, the rest scalars."""
+        counters.counters["kernel_launches"] += 1
+        block, grid = launch_shape(global_size, local_size)
+        if 0 in grid:
+            return  # CUDA rejects an empty grid; there is no work-item to run
+        with self.device.cupy_device:
+            self.function(grid, block, pack_args(self.params, args), stream=self.device.stream)
+
+
+def launch_shape(global_size: tuple, local_size: tuple | None) -> tuple[tuple, tuple]:
+    """(block, grid) as CUDA 3-vectors for an OpenCL-style launch."""
+    block = tuple(local_size) if local_size is not None else (min(global_size[0], _BLOCK) or 1,)
+    block += (1,) * (3 - len(block))
+    global_size = tuple(global_size) + (1,) * (3 - len(global_size))
+    return block, tuple(-(-g // b) for g, b in zip(global_size, block))
+
+
+def pack_args(params: list, args: tuple) -> tuple:
+    """Kernel arguments as NumPy scalars of the parameter types the kernel declares
+    (CuPy passes a Python int as a 64-bit integer whatever the parameter is); a buffer
+    becomes its device address."""
+    if len(args) != len(params):
+        raise TypeError(f"the kernel takes {len(params)} arguments, not {len(args)}")
+    return tuple(np.uint64(a.handle.ptr) if pointer else _DTYPE_OF[t](a) for (t, pointer), a in zip(params, args))
+
+
+@register("matmul", on=("cuda", "rocm"), kind="library")
+def matmul(device: CudaDevice, a: Strided, b: Strided) -> Strided:
+    """cuBLAS (rocBLAS) through cupy.matmul, batch dims broadcast; writes a hal buffer."""
+    shape = (*np.broadcast_shapes(a.shape[:-2], b.shape[:-2]), a.shape[-2], b.shape[-1])
+    out = device.empty(shape, a.dtype)
+    if out.size:
+        with device.cupy_device, device.stream:
+            cupy.matmul(device.as_cupy(a), device.as_cupy(b), out=device.as_cupy(out))
+    return out
+
+
+def _versions() -> str:
+    api = "HIP" if runtime.is_hip else "CUDA"
+    return f"{api} driver {runtime.driverGetVersion()} / runtime {runtime.runtimeGetVersion()} / rtc {nvrtc.getVersion()}"
+
+
+_INSUFFICIENT_DRIVER, _NO_DEVICE = 35, 100  # cudaError_t (hipError_t has the same numbers)
+
+
+def _why_no_device(error: runtime.CUDARuntimeError) -> str:
+    if runtime.driverGetVersion() == 0:
+        return f"no GPU driver: {'the ROCm driver' if runtime.is_hip else 'libcuda'} is not loadable"
+    if error.status == _INSUFFICIENT_DRIVER:
+        return f"the GPU driver is older than CuPy's runtime ({error})"
+    if error.status == _NO_DEVICE:
+        return "no GPU device"
+    return str(error)
+
+
+def discover(hip: bool = False) -> list[CudaDevice]:
+    if runtime.is_hip != hip:
+        raise BackendUnavailable("CuPy is a ROCm (HIP) build: its devices are rocm:N" if runtime.is_hip
+                                 else "CuPy is a CUDA build: its devices are cuda:N")
+    try:
+        count = runtime.getDeviceCount()
+    except runtime.CUDARuntimeError as e:
+        raise BackendUnavailable(_why_no_device(e)) from None
+    if not count:
+        raise BackendUnavailable("no GPU device")
+    return [CudaDevice(i, runtime.getDeviceProperties(i)) for i in range(count)]

@@ -1,0 +1,141 @@
+"""The cuda backend (backends/cuda.py). Without a GPU: why it is unavailable, that real
+hal kernels compile with the backend's own NVRTC options for several architectures, what
+--fmad=false does, and how launches are shaped and marshalled. With one: the same
+kernels run, cuBLAS matmul, views shared with CuPy. (The array-layer tests cover cuda
+devices through the ``device`` fixture.)"""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import hal
+from hal import registry
+from hal.dialect import kernel_signatures, render
+from hal.ops import nn, reduction
+
+GPUS = [d for d in hal.devices() if d.backend_name in ("cuda", "rocm")]
+needs_gpu = pytest.mark.skipif(not GPUS, reason="no CUDA or ROCm device here: "
+                               + "; ".join(f"{n}: {registry.unavailable().get(n, '?')}" for n in ("cuda", "rocm")))
+
+
+def _cuda():
+    pytest.importorskip("cupy", reason="the cuda backend needs CuPy (pip install hal[cuda12])")
+    from hal.backends import cuda
+    return cuda
+
+
+def _props(major: int, minor: int) -> dict:
+    return {"major": major, "minor": minor}
+
+
+def test_unavailable_backend_says_why():
+    if GPUS:
+        pytest.skip("a GPU is present: the backend is available")
+    for name in ("cuda", "rocm"):
+        why = registry.unavailable()[name]
+        assert why and why != "no devices found"
+        with pytest.raises(hal.DeviceError, match=f"{name} backend is unavailable"):
+            hal.device(f"{name}:0")
+    out = subprocess.run([sys.executable, "-m", "hal", "devices"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert f"cuda: unavailable ({registry.unavailable()['cuda']})" in out.stdout
+
+
+@pytest.mark.parametrize("cc", [(7, 0), (8, 0), (9, 0)])
+def test_real_kernels_compile_with_the_backend_options(cc):
+    cuda = _cuda()
+    arch, options = cuda.target(_props(*cc), hip=False)
+    assert arch == f"sm_{cc[0]}{cc[1]}" and "--fmad=false" in options
+    for source, defines in ((nn.ROW_KERNELS, {"WG": 256}),
+                            (reduction.reduction_source("f32", "f32", "f32", "a + b", "(f32)0"), {"WG": 128})):
+        cubin = cuda.build(render(source, "cuda", defines), options)
+        assert cubin[:4] == b"\x7fELF"  # a cubin: ptxas has checked the code too
+
+
+def test_a_gpu_newer_than_nvrtc_gets_ptx_for_the_newest_architecture():
+    cuda = _cuda()
+    arch, options = cuda.target(_props(99, 9), hip=False)
+    assert arch.startswith("compute_")
+    ptx = cuda.build(render(nn.ROPE, "cuda", {}), options)
+    assert b".entry rope" in ptx and f".target sm_{arch[8:]}".encode() in ptx
+
+
+def test_no_fma_unless_the_kernel_writes_one():
+    """--fmad=false is the numerics contract: a*b + c stays a multiply and an add."""
+    cuda = _cuda()
+    _, options = cuda.target(_props(999, 0), hip=False)  # PTX, to read the instructions
+    plain = "KERNEL void f(GLOBAL f32 *o, f32 a, f32 b, f32 c) { o[0] = a * b + c; }"
+    fused = "KERNEL void f(GLOBAL f32 *o, f32 a, f32 b, f32 c) { o[0] = fma(a, b, c); }"
+    ptx = cuda.build(render(plain, "cuda"), options).decode()
+    assert "fma.rn.f32" not in ptx and "mul.rn.f32" in ptx and "add.rn.f32" in ptx
+    assert "fma.rn.f32" in cuda.build(render(fused, "cuda"), options).decode()
+    contracting = tuple(o for o in options if o != "--fmad=false")
+    assert "fma.rn.f32" in cuda.build(render(plain, "cuda"), contracting).decode()  # the first check can fail
+
+
+def test_compile_error_carries_the_nvrtc_log():
+    cuda = _cuda()
+    _, options = cuda.target(_props(8, 0), hip=False)
+    with pytest.raises(hal.CompileError) as err:
+        cuda.build(render("KERNEL void broken(GLOBAL f32 *x) { x[0] = undefined_name; }", "cuda"), options)
+    assert "undefined_name" in err.value.log and "NVRTC" in str(err.value) and "KERNEL" in err.value.source
+
+
+class _Buffer:  # what kernels receive for a buffer: hal.memory.Buffer, whose handle is a MemoryPointer
+    def __init__(self, ptr):
+        self.handle = type("MemoryPointer", (), {"ptr": ptr})()
+
+
+def test_arguments_are_packed_with_the_declared_types():
+    cuda = _cuda()
+    params = kernel_signatures(
+        "KERNEL void k(GLOBAL f32 *out, GLOBAL const u8 *m, i64 n, f32 a, u8 flag, i32 s, f64 d) {}")["k"]
+    packed = cuda.pack_args(params, (_Buffer(0x7F0000001000), _Buffer(16), 5, 0.5, True, -3, 1 / 3))
+    assert [type(p) for p in packed] == [np.uint64, np.uint64, np.int64, np.float32, np.uint8, np.int32, np.float64]
+    assert packed[0] == 0x7F0000001000 and packed[2] == 5 and packed[4] == 1 and packed[5] == -3
+    with pytest.raises(TypeError, match="takes 7 arguments, not 6"):
+        cuda.pack_args(params, packed[:6])
+
+
+@pytest.mark.parametrize("global_size, local_size, block, grid", [
+    ((1000,), None, (256, 1, 1), (4, 1, 1)),
+    ((3,), None, (3, 1, 1), (1, 1, 1)),
+    ((100, 60), (16, 16), (16, 16, 1), (7, 4, 1)),
+    ((256, 5), (256, 1), (256, 1, 1), (1, 5, 1)),
+    ((0,), None, (1, 1, 1), (0, 1, 1)),
+])
+def test_launch_shape_rounds_the_grid_up_to_whole_blocks(global_size, local_size, block, grid):
+    assert _cuda().launch_shape(global_size, local_size) == (block, grid)
+
+
+@needs_gpu
+@pytest.mark.parametrize("device", GPUS, ids=str)
+def test_kernels_run_and_match_numpy(device):
+    x = np.linspace(-3, 3, 4099, dtype=np.float32).reshape(17, 241)
+    a = hal.asarray(x, device=device)
+    np.testing.assert_allclose(np.asarray(hal.sum(hal.exp(a) * a, axis=1)), (np.exp(x) * x).sum(axis=1), rtol=1e-5)
+    np.testing.assert_array_equal(np.asarray(hal.sort(a, axis=1)), np.sort(x, axis=1))
+
+
+@needs_gpu
+@pytest.mark.parametrize("device", GPUS, ids=str)
+def test_matmul_is_cublas_on_strided_views(device):
+    cuda = _cuda()
+    assert device.impl("matmul") is cuda.matmul
+    x = np.random.default_rng(0).standard_normal((3, 40, 50))
+    a = hal.asarray(x, device=device)
+    got = np.asarray(hal.matmul(a[:, ::2, 1:], hal.matrix_transpose(a[:1, :, 1:])))
+    np.testing.assert_allclose(got, x[:, ::2, 1:] @ np.swapaxes(x[:1, :, 1:], -1, -2), rtol=1e-12)
+
+
+@needs_gpu
+@pytest.mark.parametrize("device", GPUS, ids=str)
+def test_as_cupy_shares_memory(device):
+    a = hal.asarray(np.arange(12, dtype=np.int32).reshape(3, 4), device=device)
+    view = device.as_cupy(a[1:, ::2]._data)
+    device.synchronize()
+    assert view.get().tolist() == [[4, 6], [8, 10]]
+    view += 100
+    device.synchronize()
+    assert np.asarray(a)[1].tolist() == [104, 5, 106, 7]
