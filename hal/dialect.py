@@ -12,7 +12,12 @@ Words: ``KERNEL``, ``GLOBAL``, ``LOCAL`` (work-group shared arrays), ``RESTRICT`
 ``INLINE`` (helper functions), ``GLOBAL_ID(d)``, ``LOCAL_ID(d)``, ``GROUP_ID(d)``,
 ``LOCAL_SIZE(d)``, ``NUM_GROUPS(d)``, ``BARRIER()``, ``ATOMIC_ADD_I32(p, v)``;
 fixed-width types ``i8 u8 i16 u16 i32 u32 i64 u64 f32 f64``; math through the
-overloaded OpenCL names (``exp``, ``log``, ``sqrt``, ``fabs``, ``floor``, ``rint``, ...).
+overloaded OpenCL names (``exp``, ``log``, ``sqrt``, ``fabs``, ``floor``, ``rint``, ``fma``, ...).
+Floating point is the same on every target: no target contracts ``a * b + c`` into a
+fused multiply-add (a kernel that wants one writes ``fma``), ``DIV_RN(a, b)`` and
+``SQRT_RN(a)`` are correctly rounded f32 division and square root (OpenCL's ``/`` may
+be 2.5 ulp off), and ``f32_from_bits``/``f32_to_bits``, ``half_to_f32(bits)`` and
+``f32_to_half(x)`` (round to nearest even) give IEEE half precision as u16 storage.
 Complex numbers are the structs ``c64`` / ``c128`` (``{ f32 re, im; }`` / ``{ f64 re, im; }``,
 NumPy's layout; ``c128`` only where ``f64`` exists) with ``c64_make(re, im)``,
 ``c64_add``, ``c64_sub``, ``c64_mul``, ``c64_div``, ``c64_eq``, ``c64_to_c128`` (and the
@@ -41,12 +46,25 @@ _OPENCL = r"""
 #define NUM_GROUPS(d) ((i64)get_num_groups(d))
 #define BARRIER() barrier(CLK_LOCAL_MEM_FENCE)
 #define ATOMIC_ADD_I32(p, v) atomic_add((p), (v))
+#pragma OPENCL FP_CONTRACT OFF
 typedef char i8; typedef uchar u8; typedef short i16; typedef ushort u16;
 typedef int i32; typedef uint u32; typedef long i64; typedef ulong u64;
 typedef float f32;
 #ifdef HAL_FP64
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
 typedef double f64;
+#endif
+INLINE f32 f32_from_bits(u32 u) { return as_float(u); }
+INLINE u32 f32_to_bits(f32 f) { return as_uint(f); }
+/* OpenCL allows 2.5 ulp for f32 division and 3 for sqrt; through f64 (where the device
+   has it) both are correctly rounded, as on the other targets (53 >= 2 * 24 + 2 bits, so
+   rounding twice is exact). */
+#ifdef HAL_FP64
+#define DIV_RN(a, b) ((f32)((f64)(a) / (f64)(b)))
+#define SQRT_RN(a) ((f32)sqrt((f64)(a)))
+#else
+#define DIV_RN(a, b) ((a) / (b))
+#define SQRT_RN(a) sqrt(a)
 #endif
 """
 
@@ -70,6 +88,10 @@ __device__ inline i64 hal_dim(const uint3 &v, int d) { return d == 0 ? v.x : d =
 #define GLOBAL_ID(d) (GROUP_ID(d) * LOCAL_SIZE(d) + LOCAL_ID(d))
 #define BARRIER() __syncthreads()
 #define ATOMIC_ADD_I32(p, v) atomicAdd((p), (v))
+__device__ inline f32 f32_from_bits(u32 u) { return __uint_as_float(u); }
+__device__ inline u32 f32_to_bits(f32 f) { return __float_as_uint(f); }
+#define DIV_RN(a, b) __fdiv_rn((a), (b))
+#define SQRT_RN(a) __fsqrt_rn(a)
 """
 
 # The C target runs each work-group of size 1 as one iteration of an OpenMP loop over
@@ -93,6 +115,33 @@ _C = r"""
 typedef int8_t i8; typedef uint8_t u8; typedef int16_t i16; typedef uint16_t u16;
 typedef int32_t i32; typedef uint32_t u32; typedef int64_t i64; typedef uint64_t u64;
 typedef float f32; typedef double f64;
+static inline f32 f32_from_bits(u32 u) { union { u32 u; f32 f; } c; c.u = u; return c.f; }
+static inline u32 f32_to_bits(f32 f) { union { u32 u; f32 f; } c; c.f = f; return c.u; }
+#define DIV_RN(a, b) ((a) / (b))
+#define SQRT_RN(a) sqrt(a)
+"""
+
+# IEEE half precision as storage (u16 bits), the same bits on every target: OpenCL 1.2
+# has no half arithmetic without cl_khr_fp16, and the C target none at all.
+_HALF = r"""
+/* f16 bits to f32 without branches (they keep loops from vectorizing): the f16 exponent
+   and mantissa placed in an f32 and scaled by 2^112 is exact for normal and subnormal
+   values; exponent 31 (inf, NaN) maps to 255. */
+INLINE f32 half_to_f32(u32 h) {
+    u32 sign = (h & 0x8000u) << 16, bits = (h & 0x7FFFu) << 13;
+    f32 scaled = f32_from_bits(sign | bits) * 5.192296858534828e+33f;
+    return (h & 0x7C00u) == 0x7C00u ? f32_from_bits(sign | bits | 0x7F800000u) : scaled;
+}
+/* f32 to the nearest f16 (ties to even), as F16C's vcvtps2ph and NumPy's astype. */
+INLINE u32 f32_to_half(f32 f) {
+    u32 x = f32_to_bits(f), sign = (x >> 16) & 0x8000u;
+    x &= 0x7FFFFFFFu;
+    if (x > 0x7F800000u) return sign | 0x7E00u;                /* NaN */
+    if (x >= 0x477FF000u) return sign | 0x7C00u;               /* rounds to infinity */
+    if (x < 0x38800000u)                                       /* f16 subnormal or zero: */
+        return sign | (u32)rint(f32_from_bits(x) * 16777216.0f);  /* exact scaling by 2^24 */
+    return sign | ((x - 0x38000000u + 0x0FFFu + ((x >> 13) & 1u)) >> 13);
+}
 """
 
 # Complex arithmetic as NumPy does it: the schoolbook product, Smith's quotient (no
@@ -124,8 +173,8 @@ INLINE c128 c64_to_c128(c64 z) { return c128_make((f64)z.re, (f64)z.im); }
 INLINE c64 c128_to_c64(c128 z) { return c64_make((f32)z.re, (f32)z.im); }
 """
 
-PRELUDES = {"opencl": _OPENCL + _C64 + "#ifdef HAL_FP64\n" + _C128 + "#endif\n",
-            "cuda": _CUDA + _C64 + _C128, "c": _C + _C64 + _C128}
+PRELUDES = {"opencl": _OPENCL + _HALF + _C64 + "#ifdef HAL_FP64\n" + _C128 + "#endif\n",
+            "cuda": _CUDA + _HALF + _C64 + _C128, "c": _C + _HALF + _C64 + _C128}
 
 
 def render(source: str, target: str, defines: dict | None = None) -> str:

@@ -35,26 +35,9 @@ class QuantType:
 
 
 # Reading f16 / bf16 / f32 from bytes: blocks are only 2-byte aligned (Q8_0 is 34 bytes),
-# so scalars are assembled from bytes, and bits become floats through each target's cast.
+# so scalars are assembled from bytes (half_to_f32 and f32_from_bits are dialect words).
 _HELPERS = r"""
-INLINE f32 f32_from_bits(u32 u) {
-#if defined(__OPENCL_VERSION__)
-    return as_float(u);
-#elif defined(__CUDACC__)
-    return __uint_as_float(u);
-#else
-    union { u32 u; f32 f; } c; c.u = u; return c.f;
-#endif
-}
 INLINE u32 load_u16(GLOBAL const u8 *p) { return (u32)p[0] | ((u32)p[1] << 8); }
-/* f16 bits to f32 without branches (they keep loops from vectorizing): the f16 exponent
-   and mantissa placed in an f32 and scaled by 2^112 is exact for normal and subnormal
-   values; exponent 31 (inf, NaN) maps to 255. */
-INLINE f32 half_to_f32(u32 h) {
-    u32 sign = (h & 0x8000u) << 16, bits = (h & 0x7FFFu) << 13;
-    f32 scaled = f32_from_bits(sign | bits) * 5.192296858534828e+33f;
-    return (h & 0x7C00u) == 0x7C00u ? f32_from_bits(sign | bits | 0x7F800000u) : scaled;
-}
 INLINE f32 load_half(GLOBAL const u8 *p) { return half_to_f32(load_u16(p)); }
 /* ggml's get_scale_min_k4: the 6-bit scale and min of sub-block j of a Q4_K/Q5_K block. */
 INLINE void scale_min_k4(i32 j, GLOBAL const u8 *q, f32 *sc, f32 *mn) {
