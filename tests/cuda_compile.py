@@ -7,6 +7,10 @@ Both compile to a cubin, so ptxas checks the code too. Tests use ``compilers()``
 parametrize and ``compile_cuda`` to check any rendered kernel source, e.g.::
 
     compile_cuda(hal.dialect.render(src, "cuda", defines), "sm_80")
+
+``compile_hip`` does the same for an AMD GPU architecture with hipcc, where it exists.
+The options are the numerics contract's, as backends/cuda.py passes them: no compiler
+contracts ``a*b + c`` into a fused multiply-add on its own.
 """
 from __future__ import annotations
 
@@ -19,6 +23,10 @@ import re
 import shutil
 import subprocess
 import tempfile
+
+
+CUDA_OPTIONS = ("--fmad=false",)
+HIP_OPTIONS = ("-ffp-contract=off",)
 
 
 class CudaCompileError(RuntimeError):
@@ -107,8 +115,9 @@ def _compile_nvrtc(source: str, arch: str) -> bytes:
     check(lib.nvrtcCreateProgram(ctypes.byref(prog), source.encode(), b"kernel.cu", 0, None, None),
           "nvrtcCreateProgram")
     try:
-        options = (ctypes.c_char_p * 1)(f"--gpu-architecture={arch}".encode())
-        status = lib.nvrtcCompileProgram(prog, 1, options)
+        flags = [f"--gpu-architecture={arch}", *CUDA_OPTIONS]
+        options = (ctypes.c_char_p * len(flags))(*(f.encode() for f in flags))
+        status = lib.nvrtcCompileProgram(prog, len(flags), options)
         size = ctypes.c_size_t()
         lib.nvrtcGetProgramLogSize(prog, ctypes.byref(size))
         log = ctypes.create_string_buffer(size.value)
@@ -124,13 +133,21 @@ def _compile_nvrtc(source: str, arch: str) -> bytes:
 
 
 def _compile_nvcc(source: str, arch: str) -> bytes:
-    with tempfile.TemporaryDirectory(prefix="hal-nvcc-") as tmp:
-        src, out = os.path.join(tmp, "kernel.cu"), os.path.join(tmp, "kernel.cubin")
+    return _compile_with("nvcc", [f"-arch={arch}", "-cubin", *CUDA_OPTIONS], source, arch, ".cu")
+
+
+def compile_hip(source: str, arch: str) -> bytes:
+    """A code object for an AMD GPU architecture ("gfx90a") from hipcc on PATH."""
+    return _compile_with("hipcc", ["--genco", f"--offload-arch={arch}", *HIP_OPTIONS], source, arch, ".hip")
+
+
+def _compile_with(compiler: str, flags: list, source: str, arch: str, suffix: str) -> bytes:
+    with tempfile.TemporaryDirectory(prefix=f"hal-{compiler}-") as tmp:
+        src, out = os.path.join(tmp, "kernel" + suffix), os.path.join(tmp, "kernel.bin")
         with open(src, "w") as f:
             f.write(source)
-        proc = subprocess.run(["nvcc", f"-arch={arch}", "-cubin", "-o", out, src],
-                              capture_output=True, text=True)
+        proc = subprocess.run([compiler, *flags, "-o", out, src], capture_output=True, text=True)
         if proc.returncode:
-            raise CudaCompileError("nvcc", arch, proc.stdout + proc.stderr)
+            raise CudaCompileError(compiler, arch, proc.stdout + proc.stderr)
         with open(out, "rb") as f:
             return f.read()

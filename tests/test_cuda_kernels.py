@@ -1,13 +1,20 @@
 """Every portable kernel hal's ops generate compiles as CUDA C for sm_70, sm_80 and
-sm_90, with no GPU: NVRTC (CUDA 12 wheel) or nvcc, whichever targets the arch."""
+sm_90, with no GPU: NVRTC (CUDA 12 wheel) or nvcc, whichever targets the arch, with the
+numerics contract's --fmad=false; and as HIP for AMD GPUs where hipcc exists. The list
+of kernels is checked against ops/, so a kernel added there and not here fails."""
+import inspect
+import pathlib
+import re
+import shutil
+
 import numpy as np
 import pytest
 
-from cuda_compile import compile_cuda, compilers, supports
-from hal.dialect import render
-from hal.ops import elementwise, linalg, manipulation, nn, quant, reduction, scan, selection, sorting
-from hal.ops.reduction import reduction_source
-from hal.ops.templates import C_TYPE, elementwise_source
+from cuda_compile import compile_cuda, compile_hip, compilers, supports
+from hal import ops
+from hal.dialect import kernel_signatures, render
+from hal.ops import elementwise, linalg, manipulation, nn, quant, reduction, scan, selection, sorting, templates
+from hal.ops.templates import C_TYPE
 
 ARCHS = ("sm_70", "sm_80", "sm_90")
 _SAMPLE = {"bool": np.dtype("bool"), "int": np.dtype("int32"), "uint": np.dtype("uint8"),
@@ -26,9 +33,9 @@ def _elementwise_kernels():
             t = C_TYPE[dtype]
             modes = ("c", "s", "k")[:op.nin]
             out_t = "u8" if op.result == "bool" else t
-            yield f"{op.name}-{cls}", elementwise_source(expr, out_t, tuple((m, t, t) for m in modes),
+            yield f"{op.name}-{cls}", templates.elementwise_source(expr, out_t, tuple((m, t, t) for m in modes),
                                                          True, 2, helpers), {}
-    yield "where", elementwise_source("x0 ? x1 : x2", "f32", (("s", "u8", "u8"), ("c", "f32", "f32"),
+    yield "where", templates.elementwise_source("x0 ? x1 : x2", "f32", (("s", "u8", "u8"), ("c", "f32", "f32"),
                                                               ("k", "f32", "f32")), False, 3), {}
 
 
@@ -36,17 +43,18 @@ def _other_kernels():
     for name, (_, combine, identity) in reduction.REDUCTIONS.items():
         for in_t, acc in (("f32", "f32"), ("i8", "i64"), ("f64", "f64")):
             init = f"({acc}){identity}" if identity is not None else f"({acc})p[begin]"
-            yield f"{name}-{in_t}", reduction_source(in_t, acc, acc, combine, init), {"WG": 256}
-    yield "prod-c64", reduction_source("c64", "c64", "c64", "c64_mul(a, b)", "c64_make(1, 0)"), {"WG": 256}
-    yield "count_nonzero-f64", reduction_source("f64", "i64", "i64", "a + b", "(i64)0", "(i64)((v) != 0)"), {"WG": 64}
+            yield f"{name}-{in_t}", reduction.reduction_source(in_t, acc, acc, combine, init), {"WG": 256}
+    yield "prod-c64", reduction.reduction_source("c64", "c64", "c64", "c64_mul(a, b)", "c64_make(1, 0)"), {"WG": 256}
+    yield "count_nonzero-f64", reduction.reduction_source("f64", "i64", "i64", "a + b", "(i64)0", "(i64)((v) != 0)"), {"WG": 64}
     for name, dtype in (("argmax", np.dtype("float32")), ("argmin", np.dtype("int8"))):
         t = C_TYPE[dtype]
         yield f"{name}-{t}", reduction.arg_reduction_source(t, reduction._better(name, dtype)), {"WG": 256}
     for t in ("f32", "f64", "i32"):
-        yield f"gemm_block-{t}", linalg.BLOCK_SOURCE, {"T": t, "RM": 4, "RN": 8, "PACK": 3}
-        yield f"gemm_tiled-{t}", linalg.TILED_SOURCE, {"T": t, "TS": 16, "WPT": 2}
+        fused = int(t != "i32")  # floats accumulate with fma()
+        yield f"gemm_block-{t}", linalg.BLOCK_SOURCE, {"T": t, "FUSED": fused, "RM": 4, "RN": 8, "PACK": 3}
+        yield f"gemm_tiled-{t}", linalg.TILED_SOURCE, {"T": t, "FUSED": fused, "TS": 16, "WPT": 2}
         yield f"pack-{t}", linalg.PACK_SOURCE, {"T": t, "W": 8}
-        yield f"gemv-{t}", linalg.GEMV_SOURCE, {"T": t, "RM": 4, "KV": 8}
+        yield f"gemv-{t}", linalg.GEMV_SOURCE, {"T": t, "FUSED": fused, "RM": 4, "KV": 8}
     for qtype in quant.TYPES.values():
         yield f"quant-{qtype.name}", quant.source(qtype), quant.defines(qtype, 576, 1, WG=32, ROWS=4, NT=1)
     yield "nn-rows", nn.ROW_KERNELS, {"WG": 256}
@@ -67,7 +75,13 @@ def _other_kernels():
         yield f"repeat-{t}", manipulation.REPEAT, {"T": t, "C": c}
 
 
-KERNELS = list(_elementwise_kernels()) + list(_other_kernels())
+def kernels() -> list:
+    """(name, source, defines) of every kernel; sources are made through the ops modules'
+    attributes, so the coverage test below can see which generators the list uses."""
+    return list(_elementwise_kernels()) + list(_other_kernels())
+
+
+KERNELS = kernels()
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -84,3 +98,45 @@ def test_every_op_kernel_compiles_for_cuda(arch):
             failures.append(f"{name}: {e}")
     assert not failures, "\n".join(failures[:10])
     assert len(KERNELS) > 80
+
+
+def _kernel_names(text: str) -> set:
+    return set(re.findall(r"KERNEL\s+void\s+(\w+)", text))
+
+
+def test_the_list_covers_every_kernel_in_ops(monkeypatch):
+    """Every kernel ops/ defines is in KERNELS: each kernel name in the ops sources, each
+    module-level kernel source (as a part of a listed one), and each ``*_source`` generator function (it is called)."""
+    modules = [m for m in vars(ops).values() if inspect.ismodule(m) and m.__name__.startswith("hal.ops.")]
+    generators = {f"{m.__name__}.{n}": (m, n, f) for m in modules for n, f in vars(m).items()
+                  if n.endswith("source") and callable(f) and getattr(f, "__module__", None) == m.__name__}
+    called = set()
+    for qualname, (module, name, fn) in generators.items():
+        def spy(*args, _fn=fn, _qualname=qualname, **kwargs):
+            called.add(_qualname)
+            return _fn(*args, **kwargs)
+        monkeypatch.setattr(module, name, spy)
+    sources = [src for _, src, _ in kernels()]
+    listed = set().union(*(kernel_signatures(src) for src in sources))
+    in_ops = set().union(*(_kernel_names(p.read_text()) for p in pathlib.Path(ops.__file__).parent.glob("*.py")))
+    constants = {f"{m.__name__}.{n}" for m in modules for n, v in vars(m).items()
+                 if isinstance(v, str) and _kernel_names(v) and not any(v in src for src in sources)}
+    assert {"hal.ops.quant.source", "hal.ops.templates.elementwise_source"} <= called  # the spies work
+    assert not in_ops - listed, f"kernels in ops/ not compiled here: {sorted(in_ops - listed)}"
+    assert not constants, f"kernel sources in ops/ not compiled here: {sorted(constants)}"
+    assert not generators.keys() - called, f"kernel generators not used here: {sorted(generators.keys() - called)}"
+
+
+HIP_ARCHS = ("gfx90a", "gfx1100")  # MI200 (CDNA2), RDNA3
+
+
+@pytest.mark.skipif(not shutil.which("hipcc"), reason="no hipcc on PATH (ROCm not installed): HIP compile not checked")
+@pytest.mark.parametrize("arch", HIP_ARCHS)
+def test_every_op_kernel_compiles_for_hip(arch):
+    failures = []
+    for name, source, defines in KERNELS:
+        try:
+            compile_hip(render(source, "cuda", defines), arch)
+        except Exception as e:  # collect all, report together
+            failures.append(f"{name}: {e}")
+    assert not failures, "\n".join(failures[:10])
