@@ -15,8 +15,12 @@ setup(
         # newer CPUs; on Debian/Ubuntu install the pocl-opencl-icd package instead.
         "opencl": ["pyopencl>=2024.1"],
         "opencl-pocl": ["pyopencl[pocl]>=2024.1"],
-        "cuda12": ["cupy-cuda12x>=13"],
-        "cuda13": ["cupy-cuda13x>=13"],
+        # CuPy with the CUDA libraries it loads (NVRTC, cuBLAS, ...) as wheels ([ctk], CuPy
+        # 14+), so an NVIDIA driver is all the machine needs. AMD GPUs: CuPy's ROCm build,
+        # pip install cupy-rocm-7-0 on ROCm 7 (or build CuPy with CUPY_INSTALL_USE_HIP=1):
+        # hal then names the GPUs rocm:N.
+        "cuda12": ["cupy-cuda12x[ctk]>=14"],
+        "cuda13": ["cupy-cuda13x[ctk]>=14"],
         # benchmarks/gemm.py's peer (build it against Debian's libclblast-dev) and
         # `python -m hal tune --plot`.
         "bench": ["pyclblast>=1.4", "matplotlib>=3.7"],
