@@ -8,6 +8,7 @@ go through the kernel cache.
 from __future__ import annotations
 
 import contextlib
+import threading
 
 import numpy as np
 import pyopencl as cl
@@ -95,6 +96,9 @@ class Module:
 class Program:
     def __init__(self, device: OpenCLDevice, kernel: cl.Kernel, params: list):
         self.queue, self.kernel = device.queue, kernel
+        # A cl.Kernel holds its arguments until the enqueue: threads launching the same
+        # kernel must not interleave setting them (tests/test_faults.py, 8 threads).
+        self.lock = threading.Lock()
         kernel.set_scalar_arg_dtypes([None if ptr else _DTYPE_OF[t] for t, ptr in params])
 
     def __call__(self, global_size: tuple, local_size: tuple | None, *args):
@@ -103,7 +107,8 @@ class Program:
         handles = [a.handle if hasattr(a, "handle") else a for a in args]
         if local_size is not None:  # OpenCL 1.2: the global size is a multiple of the local
             global_size = tuple(-(-g // l) * l for g, l in zip(global_size, local_size))
-        return self.kernel(self.queue, global_size, local_size, *handles)
+        with self.lock:
+            return self.kernel(self.queue, global_size, local_size, *handles)
 
 
 def _kind(d: cl.Device) -> str:

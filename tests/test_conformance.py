@@ -1,0 +1,120 @@
+"""The conformance kit (hal.conformance): its battery covers every op hal offers, it
+judges right, wrong, missing and host-fallback implementations as such, its command
+line reports and exits accordingly, and the small battery runs clean on Oclgrind."""
+import inspect
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import hal
+from hal.conformance import cases, run
+from hal.conformance.runner import run_case
+
+CPU = hal.device("cpu")
+
+
+def _functions(module) -> set:
+    return {n for n in getattr(module, "__all__", dir(module))
+            if not n.startswith("_") and inspect.isfunction(getattr(module, n))}
+
+
+def _buffer_device():
+    found = [d for d in hal.devices() if d.family == "buffer" and d.info.kind != "simulator"]
+    if not found:
+        pytest.skip("no buffer device (OpenCL) found")
+    return found[0]
+
+
+def test_battery_covers_every_op():
+    ops = {c.op for c in cases.battery(CPU.dtypes)}
+    expected = (_functions(hal) - cases.NOT_DEVICE_OPS) | {f"linalg.{n}" for n in _functions(hal.linalg)} | \
+        {f"fft.{n}" for n in _functions(hal.fft)} | {f"nn.{n}" for n in _functions(hal.nn)}
+    assert not expected - ops, f"add cases for {sorted(expected - ops)} to hal/conformance/cases.py"
+    assert {"getitem", "setitem mask", "setitem int array"} <= ops
+    small = {c.op for c in cases.battery(CPU.dtypes, small=True)}
+    assert small == ops
+
+
+def test_every_op_runs_on_the_reference():
+    """Against itself the reference passes every op, and every op has a case that runs
+    (not only argument errors): the battery itself is sound."""
+    reports = run(CPU, small=True)
+    broken = {r.op: r.first_problem for r in reports if r.status != "pass" or r.coverage != "native"}
+    assert not broken
+
+
+def test_a_wrong_kernel_fails(monkeypatch):
+    dev = _buffer_device()
+    cos = dev.impl("cos")
+    monkeypatch.setitem(dev._impls, "sin", cos)
+    [report] = run(dev, ops="^sin$", small=True)
+    assert report.status == "fail" and "NMSE" in report.first_problem
+    assert all(o.status in ("fail", "n/a") or o.case.inputs[0].size <= 1 for o in report.outcomes)
+
+
+def test_a_missing_op_is_unsupported_not_failed(monkeypatch):
+    dev = _buffer_device()
+
+    def missing(*args, **kwargs):
+        raise NotImplementedError(f"sin is not implemented on {dev.name}")
+
+    monkeypatch.setitem(dev._impls, "sin", missing)
+    [report] = run(dev, ops="^sin$", small=True)
+    assert report.status == "unsupported" and report.coverage == "missing"
+
+
+def test_host_fallbacks_are_reported_as_such():
+    dev = _buffer_device()
+    reports = {r.op: r for r in run(dev, ops=r"^(linalg\.inv|linalg\.trace)$", small=True)}
+    assert reports["linalg.inv"].status == "pass" and reports["linalg.inv"].coverage == "host fallback"
+    assert reports["linalg.trace"].coverage == "native"
+
+
+def test_a_result_where_the_reference_raises_fails():
+    bad = cases.Case("sqrt", "accepts a string", (), lambda d: "no error" if d.name != "cpu" else hal.sqrt("x"))
+    outcome = run_case(bad, _buffer_device(), CPU)
+    assert outcome.status == "fail" and "the reference raises" in outcome.detail
+
+
+def _kit(*args):
+    return subprocess.run([sys.executable, "-m", "hal.conformance", *args], capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+
+
+def test_command_line_outputs_and_exit_codes():
+    table = _kit("--device", "cpu", "--ops", "^(add|sort)$")
+    assert table.returncode == 0, table.stderr
+    assert "2 ops" in table.stdout and "0 fail" in table.stdout
+    as_json = json.loads(_kit("--device", "cpu", "--ops", "^add$", "--output", "json").stdout)
+    assert as_json["cpu"]["summary"]["pass"] == 1 and as_json["cpu"]["ops"][0]["op"] == "add"
+    as_csv = _kit("--device", "cpu", "--ops", "^add$", "--output", "csv").stdout.splitlines()
+    assert as_csv[0].startswith("device,op,status") and as_csv[1].startswith("cpu,add,pass")
+    assert _kit("--device", "cpu", "--ops", "^no such op$").returncode == 2
+    assert _kit("--device", "nonsense").returncode == 2
+
+
+SIMULATORS = [pytest.param(d, marks=pytest.mark.simulator, id=d.name) for d in hal.devices()
+              if d.info.kind == "simulator"]
+
+
+@pytest.mark.parametrize("device", SIMULATORS or [pytest.param(None, marks=pytest.mark.skip("Oclgrind not installed"))])
+def test_small_battery_on_oclgrind(device):
+    """Every kernel of a representative op subset, on small shapes, under Oclgrind's
+    checks (out-of-bounds accesses, data races: tests/oclgrind_checks.py fails the run
+    on any report)."""
+    reports = run(device, ops=OCLGRIND_OPS, small=True)
+    failed = {r.op: r.first_problem for r in reports if r.status == "fail"}
+    assert not failed
+    assert len(reports) >= 40
+
+
+# One or two ops of each kernel family: elementwise (unary, binary, special values),
+# reductions, scans, sorting and sets, selection, manipulation, matmul, nn and quant.
+OCLGRIND_OPS = ("^(add|sin|divide|pow|isnan|bitwise_and|where|clip|astype|asarray|full|tril|arange|linspace|sum|max|"
+                "mean|std|argmax|all|count_nonzero|cumulative_sum|diff|sort|argsort|unique_all|isin|searchsorted|"
+                "nonzero|take|take_along_axis|concat|flip|roll|repeat|tile|reshape|broadcast_to|matmul|vecdot|"
+                "getitem mask|setitem int array|fft.fftshift|linalg.vector_norm|nn.rms_norm|nn.softmax|nn.rope|"
+                "nn.attention|nn.linear|nn.embedding)$")
