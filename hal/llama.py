@@ -85,7 +85,7 @@ class Config:
 @dataclass
 class KVCache:
     """Per block, the keys and values (capacity, n_kv_heads, head_dim) of the positions
-    seen so far; ``length`` of them are valid."""
+    seen so far, as float16 bits (``hal.nn.to_half``); ``length`` of them are valid."""
     keys: list
     values: list
     length: int = 0
@@ -153,8 +153,8 @@ class Llama:
         c = self.config
         if not 0 < capacity <= c.context_length:
             raise ValueError(f"a KV cache of {capacity} positions; the model's context is {c.context_length}")
-        shape = (capacity, c.n_kv_heads, c.head_dim)
-        zeros = lambda: hal.zeros(shape, dtype=hal.float32, device=self.device)  # noqa: E731
+        shape = (capacity, c.n_kv_heads, c.head_dim)  # float16 bits, as llama.cpp's cache
+        zeros = lambda: hal.zeros(shape, dtype=hal.uint16, device=self.device)  # noqa: E731
         return KVCache([zeros() for _ in range(c.n_layers)], [zeros() for _ in range(c.n_layers)])
 
     def forward(self, ids, cache: KVCache, *, all_logits: bool = False):
@@ -180,8 +180,8 @@ class Llama:
         q = nn.rope(hal.reshape(nn.linear(h, w["attn_q"]), (seq, c.n_heads, c.head_dim)), positions, c.rope_theta)
         k = nn.rope(hal.reshape(nn.linear(h, w["attn_k"]), (seq, c.n_kv_heads, c.head_dim)), positions, c.rope_theta)
         v = hal.reshape(nn.linear(h, w["attn_v"]), (seq, c.n_kv_heads, c.head_dim))
-        cache.keys[i][n_past:n_past + seq] = k
-        cache.values[i][n_past:n_past + seq] = v
+        cache.keys[i][n_past:n_past + seq] = nn.to_half(k)
+        cache.values[i][n_past:n_past + seq] = nn.to_half(v)
         attended = nn.attention(q, cache.keys[i], cache.values[i], n_past)
         x = x + nn.linear(hal.reshape(attended, (seq, c.dim)), w["attn_output"])
         h = nn.rms_norm(x, w["ffn_norm"], c.eps)

@@ -34,10 +34,10 @@ from .device import device as as_device
 from .device import get_default_device
 from .shapes import normalize_axis
 from .errors import DeviceError
-from .ops import quant
+from .ops import qdot, quant
 
 __all__ = ["QuantizedWeight", "Sampler", "attention", "embedding", "linear", "rms_norm", "rope",
-           "sample", "silu_mul", "softmax", "GGML_TYPES"]
+           "sample", "silu_mul", "softmax", "to_half", "GGML_TYPES"]
 
 
 def _type_name(ggml_type) -> str:
@@ -133,7 +133,10 @@ def _same_device(name: str, x: Array, w) -> None:
 def linear(x: Array, w) -> Array:
     """``x @ w.T``: x (..., cols), w a QuantizedWeight or a float array (rows, cols);
     returns (..., rows) float32. A QuantizedWeight is read block by block (a mat-vec for
-    one row of x, tiles of rows of x sharing each decoded block for many)."""
+    one row of x, tiles of rows of x sharing each decoded block for many). With Q4_0,
+    Q4_1 and Q8_0 weights x is first quantized to 8 bits per block of 32 and the block
+    products are integer, exactly as llama.cpp computes them (ops/qdot.py); the other
+    types multiply float32 x by the decoded weights."""
     x = _float32(x, "linear")
     if not isinstance(w, QuantizedWeight):
         w = _float32(w, "linear", "w")
@@ -150,7 +153,8 @@ def linear(x: Array, w) -> Array:
     if n == 0 or cols == 0 or rows == 0:
         return zeros(lead + (rows,), dtype=dtypes.float32, device=x._device)
     flat = reshape(x, (n, cols))
-    out = x._device.impl("quant_linear")(x._device, _contiguous(flat), w)
+    op = "quant_linear_q8" if qdot.supports(w.ggml_type) else "quant_linear"
+    out = x._device.impl(op)(x._device, _contiguous(flat), w)
     return reshape(Array._new(out, x._device), lead + (rows,))
 
 
@@ -231,16 +235,33 @@ def silu_mul(gate: Array, up: Array) -> Array:
     same_device(gate, up)
     if gate.shape != up.shape:
         raise ValueError(f"silu_mul: gate {gate.shape} and up {up.shape} differ in shape")
-    return Array._new(gate._device.impl("nn_silu_mul")(gate._device, gate._data, up._data), gate._device)
+    out = gate._device.impl("nn_silu_mul")(gate._device, _contiguous(gate), _contiguous(up))
+    return Array._new(out, gate._device)
+
+
+def to_half(x: Array) -> Array:
+    """float16 storage: the IEEE half-precision bits of ``x`` (rounded to nearest even)
+    as a uint16 array, the form ``attention`` takes its KV cache in."""
+    x = _float32(x, "to_half")
+    return Array._new(x._device.impl("nn_to_half")(x._device, _contiguous(x)), x._device)
+
+
+def _cache(x, name: str) -> Array:
+    _array(x, "attention", name)
+    return x if x.dtype == dtypes.uint16 else _float32(x, "attention", name)
 
 
 def attention(q: Array, k_cache: Array, v_cache: Array, n_past: int, scale: float | None = None) -> Array:
     """Causal grouped-query attention over a KV cache. q (seq, n_heads, head_dim);
     k_cache, v_cache (capacity, n_kv_heads, head_dim) whose first n_past + seq rows are
-    valid; head h reads kv head h // (n_heads // n_kv_heads); query i sees cache
-    positions 0 .. n_past + i. ``scale`` defaults to 1 / sqrt(head_dim)."""
+    valid, float32 or float16 storage (``to_half``; then q and the probabilities are
+    rounded to float16 too, as llama.cpp's f16 cache does); head h reads kv head h //
+    (n_heads // n_kv_heads); query i sees cache positions 0 .. n_past + i. ``scale``
+    defaults to 1 / sqrt(head_dim)."""
     q = _float32(q, "attention", "q")
-    k_cache, v_cache = _float32(k_cache, "attention", "k_cache"), _float32(v_cache, "attention", "v_cache")
+    k_cache, v_cache = _cache(k_cache, "k_cache"), _cache(v_cache, "v_cache")
+    if k_cache.dtype != v_cache.dtype:
+        raise TypeError(f"attention: k_cache is {k_cache.dtype} and v_cache {v_cache.dtype}; use one storage")
     same_device(q, k_cache)
     same_device(q, v_cache)
     n_past = operator.index(n_past)

@@ -1,11 +1,24 @@
-"""The neural-net ops a LLaMA needs (hal.nn): rms_norm, rope, softmax, silu_mul and
-grouped-query attention over a KV cache. NumPy on the cpu (float32, as the kernels
-compute); portable kernels on buffer devices, every operand float32 and contiguous
-(hal/nn.py makes them so).
+"""The neural-net ops a LLaMA needs (hal.nn): rms_norm, rope, softmax, silu_mul,
+grouped-query attention over a KV cache, and float16 storage for the cache. One
+portable kernel each, on the cpu (the C target) as on every other device, every
+operand float32 and contiguous (hal/nn.py makes them so).
 
-Conventions follow ggml's (ggml-cpu ops.cpp): rms_norm scales by 1 / sqrt(mean(x^2) +
-eps) and then by the weight; rope is the "normal" mode GGUF llama models use, rotating
-the adjacent pairs (x[2i], x[2i+1]) of each head by ``pos * theta^(-2i/head_dim)``.
+They compute what llama.cpp's CPU path (ggml-cpu, x86 AVX-512 build) computes, rounding
+for rounding, so that a model gives llama.cpp's tokens (tests/ggml_reference.py is the
+NumPy statement of each):
+- rms_norm: squares rounded to f32 and summed in f64, ``scale = 1 / sqrt(mean + eps)``
+  in f32, ``(x * scale) * weight``;
+- rope ("normal" mode, GGUF llama models): pair i of position p turns by ``p *
+  s^i`` with ``s = powf(theta, -2 / head_dim)`` multiplied up in f32, cos and sin from
+  the host's C library (a table the cpu builds once; llama.cpp calls the same cosf/sinf),
+  ``(fma(x0, c, -(x1 s)), fma(x0, s, x1 c))``;
+- softmax: ggml's vectorized exp (``ggml_expf``), sums of 16 (a fixed tree) added in
+  f64, ``e * (1 / sum)``;
+- attention: float16 K/V, q and the probabilities rounded to float16, dot products in
+  the order of ggml's kernels: 16 lanes (tinyBLAS, several query rows) or 4 x 16 lanes
+  over steps of 64 (ggml_vec_dot_f16, one query row);
+- silu_mul: ``gate / (1 + ggml_expf(-gate)) * up``.
+Sums that llama.cpp makes in f64 are f64 here wherever the device has it.
 """
 from __future__ import annotations
 
@@ -14,71 +27,34 @@ import numpy as np
 from hal import autotune
 from hal.dispatch import register
 
+from .quant import _offset, _pointer
 from .templates import program, run_elementwise
 
 _WG = 256  # work-items folding one row (rms_norm, softmax) on a GPU; tuned by hal.autotune
 _GROUP = 64  # elementwise-style launches
-_MASKED = -3.0e38  # a masked score: exp(masked - max) is 0, and no INFINITY macro is needed
+_MASKED = -3.0e38  # a masked score: its exp is 0, and no INFINITY macro is needed
+_ROPE_TABLE_ROWS = 8192  # positions whose cos/sin come from the host's C library
 
 _F32 = np.dtype(np.float32)
 
-# ---------------------------------------------------------------- cpu (NumPy)
+_COMMON = r"""
+#if defined(__OPENCL_VERSION__) && !defined(HAL_FP64)
+typedef f32 facc;  /* the sums llama.cpp makes in double, where a device has no double */
+#else
+typedef f64 facc;
+#endif
 
+/* ggml_v_expf: exp by 2^n * p(b) with n = round(x / ln 2) and a degree-5 polynomial,
+   every step an fma or one rounding as ggml's AVX-512 code has it (1-2 ulp of exp). */
+INLINE f32 ggml_expf(f32 x) {
+    f32 z = fma(x, 1.44269502f, 12582912.0f), n = z - 12582912.0f;
+    f32 b = fma(-n, 1.42860677e-06f, fma(-n, 0.693145752f, x)), u = b * b;
+    f32 j = fma(fma(fma(0.00824739039f, b, 0.0418997668f), u, fma(0.166683957f, b, 0.499991268f)), u,
+                fma(0.999999404f, b, 1.0f));
+    if (fabs(n) > 192.0f) return n > 0.0f ? f32_from_bits(0x7F800000u) : 0.0f;
+    return ldexp(j, (i32)n);
+}
 
-@register("nn_rms_norm", on=("cpu",), kind="library")
-def rms_norm_cpu(device, x, weight, eps):
-    mean = np.mean(np.square(x, dtype=np.float32), axis=-1, keepdims=True, dtype=np.float32)
-    return (x * (np.float32(1) / np.sqrt(mean + np.float32(eps)))) * weight
-
-
-def rope_angles(positions, head_dim: int, theta: float) -> np.ndarray:
-    """(seq, head_dim / 2) float32 angles ``pos * theta^(-2i/head_dim)``, in float32 as
-    ggml computes them."""
-    scale = np.float32(theta) ** np.float32(-2.0 / head_dim)
-    inv = scale ** np.arange(head_dim // 2, dtype=np.float32)
-    return positions.astype(np.float32)[:, None] * inv[None, :]
-
-
-@register("nn_rope", on=("cpu",), kind="library")
-def rope_cpu(device, x, positions, theta):
-    angle = rope_angles(positions, x.shape[-1], theta)[:, None, :]  # broadcast over heads
-    cos, sin = np.cos(angle), np.sin(angle)
-    x0, x1 = x[..., 0::2], x[..., 1::2]
-    out = np.empty_like(x)
-    out[..., 0::2] = x0 * cos - x1 * sin
-    out[..., 1::2] = x0 * sin + x1 * cos
-    return out
-
-
-@register("nn_softmax", on=("cpu",), kind="library")
-def softmax_cpu(device, x):
-    """Over the last axis."""
-    e = np.exp(x - np.max(x, axis=-1, keepdims=True))
-    return e / np.sum(e, axis=-1, keepdims=True)
-
-
-@register("nn_silu_mul", on=("cpu",), kind="library")
-def silu_mul_cpu(device, gate, up):
-    with np.errstate(over="ignore"):  # exp(-gate) overflows to inf for gate < -88: silu is -0
-        return (gate / (np.float32(1) + np.exp(-gate))) * up
-
-
-@register("nn_attention", on=("cpu",), kind="library")
-def attention_cpu(device, q, k_cache, v_cache, n_past, scale):
-    seq, heads, _ = q.shape
-    n_kv = n_past + seq
-    group = heads // k_cache.shape[1]
-    k = np.repeat(k_cache[:n_kv], group, axis=1)  # (n_kv, heads, dim): head h sees kv head h // group
-    v = np.repeat(v_cache[:n_kv], group, axis=1)
-    scores = np.einsum("shd,thd->hst", q, k) * np.float32(scale)
-    causal = np.arange(n_kv)[None, :] > (n_past + np.arange(seq))[:, None]
-    scores[:, causal] = -np.inf
-    return np.einsum("hst,thd->shd", softmax_cpu(device, scores), v).astype(np.float32)
-
-
-# ---------------------------------------------------------------- buffer devices
-
-ROW_KERNELS = r"""
 /* Fold a row with the work-group: each item folds a strided slice, then the group
    folds the partial results in local memory (WG a power of two). */
 #define FOLD(expr, combine) \
@@ -88,60 +64,143 @@ ROW_KERNELS = r"""
         if (lid < step) partial[lid] = combine(partial[lid], partial[lid + step]); \
         BARRIER(); \
     }
+INLINE facc add(facc a, facc b) { return a + b; }
+INLINE facc larger(facc a, facc b) { return a > b ? a : b; }
+"""
 
-INLINE f32 add(f32 a, f32 b) { return a + b; }
-INLINE f32 larger(f32 a, f32 b) { return a > b ? a : b; }
-
-/* One work-group per row: out = x / sqrt(mean(x^2) + eps) * w. */
+ROW_KERNELS = _COMMON + r"""
+/* One work-group per row: out = (x * (1 / sqrt(mean(x^2) + eps))) * w. */
 KERNEL void rms_norm(GLOBAL f32 *out, GLOBAL const f32 *x, i64 x_off, GLOBAL const f32 *w, i64 w_off,
                      i64 cols, f32 eps) {
-    LOCAL f32 partial[WG];
+    LOCAL facc partial[WG];
     i64 row = GROUP_ID(0), lid = LOCAL_ID(0), wg = LOCAL_SIZE(0);
     GLOBAL const f32 *p = x + x_off + row * cols;
-    f32 acc = 0.0f;
-    for (i64 c = lid; c < cols; c += wg) acc += p[c] * p[c];
+    facc acc = 0;
+    for (i64 c = lid; c < cols; c += wg) {
+        f32 square = p[c] * p[c];
+        acc += (facc)square;
+    }
     FOLD(acc, add)
-    f32 r = 1.0f / sqrt(partial[0] / (f32)cols + eps);
-    for (i64 c = lid; c < cols; c += wg) out[row * cols + c] = (p[c] * r) * w[w_off + c];
+    f32 mean = (f32)(partial[0] / (facc)cols);
+    f32 scale = DIV_RN(1.0f, SQRT_RN(mean + eps));
+    for (i64 c = lid; c < cols; c += wg) out[row * cols + c] = (p[c] * scale) * w[w_off + c];
 }
 
-/* One work-group per row: out = exp(x - max) / sum(exp(x - max)). */
+/* One work-group per row: out = e * (1 / sum(e)), e = exp(x - max); the sum over groups
+   of 16 (each folded as a tree: 8, 4, 2, 1 apart) in facc. */
 KERNEL void softmax(GLOBAL f32 *out, GLOBAL const f32 *x, i64 x_off, i64 cols) {
-    LOCAL f32 partial[WG];
+    LOCAL facc partial[WG];
     i64 row = GROUP_ID(0), lid = LOCAL_ID(0), wg = LOCAL_SIZE(0);
     GLOBAL const f32 *p = x + x_off + row * cols;
     f32 m = p[0];
-    for (i64 c = lid; c < cols; c += wg) m = larger(m, p[c]);
-    FOLD(m, larger)
-    m = partial[0];
+    for (i64 c = lid; c < cols; c += wg) m = p[c] > m ? p[c] : m;
+    FOLD((facc)m, larger)
+    m = (f32)partial[0];
     BARRIER();  /* everyone has read the max before partial is reused */
-    f32 s = 0.0f;
-    for (i64 c = lid; c < cols; c += wg) s += exp(p[c] - m);
-    FOLD(s, add)
-    f32 inv = 1.0f / partial[0];
-    for (i64 c = lid; c < cols; c += wg) out[row * cols + c] = exp(p[c] - m) * inv;
+    facc sum = 0;
+    for (i64 g = lid; g * 16 < cols; g += wg) {
+        f32 e[16];
+        for (int l = 0; l < 16; l++) e[l] = g * 16 + l < cols ? ggml_expf(p[g * 16 + l] - m) : 0.0f;
+        for (int apart = 8; apart > 0; apart /= 2)
+            for (int l = 0; l < apart; l++) e[l] += e[l + apart];
+        sum += (facc)e[0];
+    }
+    FOLD(sum, add)
+    f32 scale = (f32)((facc)1 / partial[0]);
+    for (i64 c = lid; c < cols; c += wg) out[row * cols + c] = ggml_expf(p[c] - m) * scale;
+}
+"""
+
+SILU_MUL = _COMMON + r"""
+KERNEL void silu_mul(GLOBAL f32 *out, GLOBAL const f32 *gate, i64 gate_off, GLOBAL const f32 *up, i64 up_off,
+                     i64 n) {
+    i64 i = GLOBAL_ID(0);
+    if (i >= n) return;
+    f32 g = gate[gate_off + i];
+    out[i] = DIV_RN(g, 1.0f + ggml_expf(0.0f - g)) * up[up_off + i];
 }
 """
 
 ROPE = r"""
-/* One work-item per pair (2i, 2i+1) of a head of a row of x (seq, heads, dim). */
+/* table (rows, head_pairs, 2): cos and sin of p * s^i, s = theta^(-2 / dims), built on
+   the cpu with the C library's powf, cosf and sinf (llama.cpp's ggml_rope_cache_init). */
+KERNEL void rope_table(GLOBAL f32 *table, GLOBAL f32 *scale_out, i64 rows, i64 head_pairs, f32 theta) {
+    i64 p = GLOBAL_ID(0);
+    if (p >= rows) return;
+    f32 scale = pow(theta, -2.0f / (f32)(2 * head_pairs)), angle = (f32)p;
+    for (i64 i = 0; i < head_pairs; i++) {
+        table[(p * head_pairs + i) * 2] = cos(angle);
+        table[(p * head_pairs + i) * 2 + 1] = sin(angle);
+        angle = angle * scale;
+    }
+    if (p == 0) scale_out[0] = scale;
+}
+
+/* One work-item per pair (2i, 2i+1) of a head of a row of x (seq, heads, dim); a
+   position beyond the table computes its angle the same way, with the device's cos/sin. */
 KERNEL void rope(GLOBAL f32 *out, GLOBAL const f32 *x, i64 x_off, GLOBAL const i64 *pos, i64 pos_off,
-                 i64 pairs, i64 heads, i64 head_pairs, f32 theta_scale) {
+                 GLOBAL const f32 *table, i64 table_rows, i64 pairs, i64 heads, i64 head_pairs, f32 scale) {
     i64 g = GLOBAL_ID(0);
     if (g >= pairs) return;
-    i64 i = g % head_pairs, s = g / (head_pairs * heads);
-    f32 angle = (f32)pos[pos_off + s] * pow(theta_scale, (f32)i);
-    f32 c = cos(angle), sn = sin(angle);
+    i64 i = g % head_pairs, s = g / (head_pairs * heads), p = pos[pos_off + s];
+    f32 c, sn;
+    if (p >= 0 && p < table_rows) {
+        c = table[(p * head_pairs + i) * 2];
+        sn = table[(p * head_pairs + i) * 2 + 1];
+    } else {
+        f32 angle = (f32)p;
+        for (i64 k = 0; k < i; k++) angle = angle * scale;
+        c = cos(angle);
+        sn = sin(angle);
+    }
     f32 x0 = x[x_off + 2 * g], x1 = x[x_off + 2 * g + 1];
-    out[2 * g] = x0 * c - x1 * sn;
-    out[2 * g + 1] = x0 * sn + x1 * c;
+    out[2 * g] = fma(x0, c, -(x1 * sn));
+    out[2 * g + 1] = fma(x0, sn, x1 * c);
 }
 """
 
-ATTENTION = r"""
+ATTENTION = _COMMON + r"""
+#ifndef HALF
+#define HALF 1
+#endif
+#if HALF  /* K/V hold float16 bits; q and the probabilities are rounded to float16 */
+#define KV_T u16
+#define KV(v) half_to_f32(v)
+#define ROUND(v) half_to_f32(f32_to_half(v))
+#else
+#define KV_T f32
+#define KV(v) (v)
+#define ROUND(v) (v)
+#endif
+
+/* res = sum over k < len of A(k) * B(k), in the order of ggml's f16 kernels: several
+   query rows go through tinyBLAS (16 lanes over steps of 16, then a tree 8, 4, 2, 1
+   apart), one through ggml_vec_dot_f16 (4 x 16 lanes over steps of 64, lanes (0 + 2) +
+   (1 + 3), the tree, the tail of len % 64 in facc). */
+#define TREE16(v) for (int apart = 8; apart > 0; apart /= 2) for (int l = 0; l < apart; l++) v[l] += v[l + apart];
+#define DOT_LANES16(len, A, B, res) { \
+    f32 dot_lane[16]; \
+    for (int l = 0; l < 16; l++) dot_lane[l] = 0.0f; \
+    for (i64 dot_k0 = 0; dot_k0 < (len); dot_k0 += 16) \
+        for (int l = 0; l < 16 && dot_k0 + l < (len); l++) dot_lane[l] = fma(A(dot_k0 + l), B(dot_k0 + l), dot_lane[l]); \
+    TREE16(dot_lane) \
+    res = dot_lane[0]; }
+#define DOT_LANES64(len, A, B, res) { \
+    f32 dot_acc[4][16], dot_lane[16]; \
+    i64 dot_body = (len) - (len) % 64; \
+    for (int a = 0; a < 4; a++) for (int l = 0; l < 16; l++) dot_acc[a][l] = 0.0f; \
+    for (i64 dot_k0 = 0; dot_k0 < dot_body; dot_k0 += 64) \
+        for (int a = 0; a < 4; a++) \
+            for (int l = 0; l < 16; l++) dot_acc[a][l] = fma(A(dot_k0 + 16 * a + l), B(dot_k0 + 16 * a + l), dot_acc[a][l]); \
+    for (int l = 0; l < 16; l++) dot_lane[l] = (dot_acc[0][l] + dot_acc[2][l]) + (dot_acc[1][l] + dot_acc[3][l]); \
+    TREE16(dot_lane) \
+    facc dot_total = (facc)dot_lane[0]; \
+    for (i64 k = dot_body; k < (len); k++) dot_total += (facc)(A(k) * B(k)); \
+    res = (f32)dot_total; }
+
 /* scores (seq, heads, n_kv): q . k * scale for cache positions t <= n_past + i, masked
    beyond. Head h reads kv head h / group. */
-KERNEL void attn_scores(GLOBAL f32 *scores, GLOBAL const f32 *q, i64 q_off, GLOBAL const f32 *k, i64 k_off,
+KERNEL void attn_scores(GLOBAL f32 *scores, GLOBAL const f32 *q, i64 q_off, GLOBAL const KV_T *k, i64 k_off,
                         i64 seq, i64 heads, i64 group, i64 dim, i64 n_kv, i64 n_past, f32 scale) {
     i64 g = GLOBAL_ID(0);
     if (g >= seq * heads * n_kv) return;
@@ -149,33 +208,39 @@ KERNEL void attn_scores(GLOBAL f32 *scores, GLOBAL const f32 *q, i64 q_off, GLOB
     f32 s = MASKED;
     if (t <= n_past + i) {
         GLOBAL const f32 *qr = q + q_off + (i * heads + h) * dim;
-        GLOBAL const f32 *kr = k + k_off + (t * (heads / group) + h / group) * dim;
-        f32 dot = 0.0f;
-        for (i64 d = 0; d < dim; d++) dot += qr[d] * kr[d];
+        GLOBAL const KV_T *kr = k + k_off + (t * (heads / group) + h / group) * dim;
+#define Q_AT(d) ROUND(qr[d])
+#define K_AT(d) KV(kr[d])
+        f32 dot;
+        if (seq > 1) DOT_LANES16(dim, Q_AT, K_AT, dot) else DOT_LANES64(dim, Q_AT, K_AT, dot)
         s = dot * scale;
     }
     scores[g] = s;
 }
 
-/* out (seq, heads, dim) = probabilities (seq, heads, n_kv) @ v over the visible positions. */
-KERNEL void attn_values(GLOBAL f32 *out, GLOBAL const f32 *p, GLOBAL const f32 *v, i64 v_off,
+/* out (seq, heads, dim) = probabilities (seq, heads, n_kv) @ v; one query row sums over
+   n_kv rounded up to 64 (llama.cpp pads its cache view; the padding adds zeros). */
+KERNEL void attn_values(GLOBAL f32 *out, GLOBAL const f32 *p, GLOBAL const KV_T *v, i64 v_off,
                         i64 seq, i64 heads, i64 group, i64 dim, i64 n_kv, i64 n_past) {
     i64 g = GLOBAL_ID(0);
     if (g >= seq * heads * dim) return;
     i64 d = g % dim, h = (g / dim) % heads, i = g / (dim * heads);
     i64 visible = n_past + i + 1 < n_kv ? n_past + i + 1 : n_kv;
     GLOBAL const f32 *pr = p + (i * heads + h) * n_kv;
-    GLOBAL const f32 *vc = v + v_off + (h / group) * dim + d;
+    GLOBAL const KV_T *vc = v + v_off + (h / group) * dim + d;
     i64 vstride = (heads / group) * dim;
-    f32 acc = 0.0f;
-    for (i64 t = 0; t < visible; t++) acc += pr[t] * vc[t * vstride];
+#define P_AT(t) ((t) < visible ? ROUND(pr[t]) : 0.0f)
+#define V_AT(t) ((t) < visible ? KV(vc[(t) * vstride]) : 0.0f)
+    f32 acc;
+    if (seq > 1) DOT_LANES16(visible, P_AT, V_AT, acc) else DOT_LANES64((visible + 63) / 64 * 64, P_AT, V_AT, acc)
     out[g] = acc;
 }
 """
 
 
-def _flat_group(device) -> tuple:
-    return (min(_GROUP, device.info.max_work_group),)
+def _group(device):
+    """Work-group for one-item-per-element launches (None: the cpu's C target)."""
+    return None if device.family == "numpy" else (min(_GROUP, device.info.max_work_group),)
 
 
 def _rows(x) -> tuple:
@@ -183,27 +248,35 @@ def _rows(x) -> tuple:
     return x.size // cols, cols
 
 
+def _args(device, *payloads) -> list:
+    """Pointer and element offset of each payload, as the kernels take them."""
+    return [v for p in payloads for v in (_pointer(device, p), _offset(device, p))]
+
+
+def _row_launch(device, config, name, rows, *args):
+    wg = config["WG"]
+    program(device, ROW_KERNELS, name, WG=wg)((rows * wg,), None if device.family == "numpy" else (wg,), *args)
+
+
 def rms_norm_into(device, config, out, x, weight, eps=1e-5):
     rows, cols = _rows(x)
-    wg = config["WG"]
-    program(device, ROW_KERNELS, "rms_norm", WG=wg)((rows * wg,), (wg,), out.buf, x.buf, x.offset,
-                                                     weight.buf, weight.offset, cols, np.float32(eps))
+    _row_launch(device, config, "rms_norm", rows, _pointer(device, out), *_args(device, x, weight), cols,
+                np.float32(eps))
 
 
 def softmax_into(device, config, out, x):
     rows, cols = _rows(x)
-    wg = config["WG"]
-    program(device, ROW_KERNELS, "softmax", WG=wg)((rows * wg,), (wg,), out.buf, x.buf, x.offset, cols)
+    _row_launch(device, config, "softmax", rows, _pointer(device, out), *_args(device, x), cols)
 
 
-@register("nn_rms_norm", on=("buffer",))
+@register("nn_rms_norm", on=("cpu", "buffer"))
 def rms_norm(device, x, weight, eps):
     out = device.empty(x.shape, _F32)
     rms_norm_into(device, autotune.choose(device, "nn_rms_norm", _row_key(*_rows(x))), out, x, weight, eps)
     return out
 
 
-@register("nn_softmax", on=("buffer",))
+@register("nn_softmax", on=("cpu", "buffer"))
 def softmax(device, x):
     """Over the last axis (at least one element)."""
     out = device.empty(x.shape, _F32)
@@ -222,8 +295,8 @@ def _row_space(device, key) -> list:
 
 
 def _row_default(device, key) -> dict:
-    """A CPU device (PoCL) folds a row fastest in one work-item (measured up to 49152
-    columns); a GPU with a work-group."""
+    """A CPU device (PoCL, the C target) folds a row fastest in one work-item (measured
+    up to 49152 columns); a GPU with a work-group."""
     if device.info.kind == "cpu":
         return {"WG": 1}
     return {"WG": 1 << (min(_WG, device.info.max_work_group).bit_length() - 1)}
@@ -243,47 +316,94 @@ def _row_work(key) -> tuple:
     return 5 * rows * cols, 8 * rows * cols
 
 
-_PRESETS = [_row_key(rows, cols) for rows in (1, 64) for cols in (576, 2048)]  # (the cpu uses NumPy)
+def _rms_norm_reference(x, w):
+    x64 = x.astype(np.float64)
+    return (x64 / np.sqrt(np.mean(x64 * x64, axis=-1, keepdims=True) + 1e-5) * w).astype(np.float32)
+
+
+def _softmax_reference(x):
+    e = np.exp(x.astype(np.float64) - x.max(axis=-1, keepdims=True))
+    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+_PRESETS = [_row_key(rows, cols) for rows in (1, 64) for cols in (576, 2048)]  # (the cpu folds in one item)
 autotune.declare(autotune.Tunable(
-    op="nn_rms_norm", space=_row_space, default=_row_default, run=rms_norm_into,
-    reference=lambda x, w: rms_norm_cpu(None, x, w, 1e-5), problem=_row_problem(True), work=_row_work,
+    op="nn_rms_norm", version=2, space=_row_space, default=_row_default, run=rms_norm_into,
+    reference=_rms_norm_reference, problem=_row_problem(True), work=_row_work,
     presets=lambda device: [] if device.family == "numpy" else _PRESETS))
 autotune.declare(autotune.Tunable(
-    op="nn_softmax", space=_row_space, default=_row_default, run=softmax_into,
-    reference=lambda x: softmax_cpu(None, x), problem=_row_problem(False), work=_row_work,
+    op="nn_softmax", version=2, space=_row_space, default=_row_default, run=softmax_into,
+    reference=_softmax_reference, problem=_row_problem(False), work=_row_work,
     presets=lambda device: [] if device.family == "numpy" else _PRESETS + [_row_key(1, 49152)]))
 
 
-@register("nn_rope", on=("buffer",))
+# ---------------------------------------------------------------- rope
+
+_rope_tables: dict = {}  # (device name, theta, head_dim) -> (table payload, its rows, scale)
+
+
+def rope_table(device, theta: float, head_dim: int):
+    """cos/sin of the first positions for (theta, head_dim), built once on the cpu (with
+    the C library's cosf and sinf, as llama.cpp) and kept on ``device``."""
+    key = (device.name, float(theta), head_dim)
+    if key not in _rope_tables:
+        from hal.device import device as as_device
+        cpu = as_device("cpu")
+        rows, pairs = _ROPE_TABLE_ROWS, head_dim // 2
+        table, scale = np.empty((rows, pairs, 2), np.float32), np.empty(1, np.float32)
+        program(cpu, ROPE, "rope_table")((rows,), None, table, scale, rows, pairs, np.float32(theta))
+        _rope_tables[key] = (device.from_host(table), rows, scale[0])
+    return _rope_tables[key]
+
+
+@register("nn_rope", on=("cpu", "buffer"))
 def rope(device, x, positions, theta):
     seq, heads, dim = x.shape
     out = device.empty(x.shape, _F32)
     pairs = seq * heads * (dim // 2)
     if pairs:
-        scale = np.float32(theta) ** np.float32(-2.0 / dim)
-        program(device, ROPE, "rope")((pairs,), _flat_group(device), out.buf, x.buf, x.offset,
-                                      positions.buf, positions.offset, pairs, heads, dim // 2, scale)
+        table, rows, scale = rope_table(device, theta, dim)
+        program(device, ROPE, "rope")((pairs,), _group(device), _pointer(device, out), *_args(device, x, positions),
+                                      _pointer(device, table), rows, pairs, heads, dim // 2, scale)
     return out
 
 
-@register("nn_silu_mul", on=("buffer",))
+# ---------------------------------------------------------------- silu_mul, float16, attention
+
+@register("nn_silu_mul", on=("cpu", "buffer"))
 def silu_mul(device, gate, up):
     out = device.empty(gate.shape, _F32)
-    return run_elementwise(device, "x0 / (1.0f + exp(-x0)) * x1", out, [gate, up], [_F32, _F32])
+    if out.size:
+        program(device, SILU_MUL, "silu_mul")((out.size,), _group(device), _pointer(device, out),
+                                              *_args(device, gate, up), out.size)
+    return out
 
 
-@register("nn_attention", on=("buffer",))
+@register("nn_to_half", on=("cpu",), kind="library")
+def to_half_cpu(device, x):
+    return x.astype(np.float16).view(np.uint16)  # NumPy rounds to nearest even, as f32_to_half
+
+
+@register("nn_to_half", on=("buffer",))
+def to_half(device, x):
+    out = device.empty(x.shape, np.dtype(np.uint16))
+    return run_elementwise(device, "f32_to_half(x0)", out, [x], [_F32])
+
+
+@register("nn_attention", on=("cpu", "buffer"))
 def attention(device, q, k_cache, v_cache, n_past, scale):
+    """k_cache, v_cache: float32, or uint16 holding float16 bits."""
     seq, heads, dim = q.shape
     n_kv, group = n_past + seq, heads // k_cache.shape[1]
+    defines = {"MASKED": f"{_MASKED}f", "HALF": int(k_cache.dtype == np.uint16)}
     scores = device.empty((seq, heads, n_kv), _F32)
-    total = scores.size
     common = (seq, heads, group, dim, n_kv, n_past)
-    program(device, ATTENTION, "attn_scores", MASKED=f"{_MASKED}f")(
-        (total,), _flat_group(device), scores.buf, q.buf, q.offset, k_cache.buf, k_cache.offset,
-        *common, np.float32(scale))
+    program(device, ATTENTION, "attn_scores", **defines)(
+        (scores.size,), _group(device), _pointer(device, scores), *_args(device, q, k_cache), *common,
+        np.float32(scale))
     probs = softmax(device, scores)
     out = device.empty(q.shape, _F32)
-    program(device, ATTENTION, "attn_values", MASKED=f"{_MASKED}f")(
-        (out.size,), _flat_group(device), out.buf, probs.buf, v_cache.buf, v_cache.offset, *common)
+    program(device, ATTENTION, "attn_values", **defines)(
+        (out.size,), _group(device), _pointer(device, out), _pointer(device, probs), *_args(device, v_cache),
+        *common)
     return out

@@ -1,0 +1,219 @@
+"""Quantized linear the way llama.cpp computes it: activations quantized to 8 bits per
+block of 32, integer dot products with the weight's blocks (Q4_0, Q4_1, Q8_0).
+
+llama.cpp's CPU path (ggml-cpu's x86 ``quantize_row_q8_0/q8_1`` and
+``ggml_vec_dot_q4_0_q8_0 / q4_1_q8_1 / q8_0_q8_0``) fixes every rounding, and these
+kernels make the same ones in the same order on every device, so a model gives
+llama.cpp's logits bit for bit (tests/test_qdot.py checks them against a NumPy
+emulation, and tests/test_llama.py against llama.cpp's greedy tokens):
+
+- a block of activations x[32]: ``d = amax / 127`` stored as f16, ``q = rint(x * (127 /
+  amax))`` (ties to even) as int8; for Q4_1 weights also ``s = f16(d * sum(q))``;
+- a block product: eight integer lanes of four products (``lane j = sum q_w[4j..4j+3] *
+  q_x[4j..4j+3]``, exact), each accumulated as ``acc[j] = fma(d_w * d_x, lane_j, acc[j])``
+  over the row's blocks; Q4_1 adds ``m_w * s_x`` per block into a separate sum;
+- the row's result: ``((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7))`` (+ the sum of
+  ``m_w * s_x``).
+
+Integer products are also what makes the CPU fast: no float dequantization of weights.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from hal import autotune
+from hal.dispatch import register
+
+from .quant import TYPES, _HELPERS, _offset, _pointer, random_raw, row_bytes
+from .templates import program
+
+QK = 32
+
+_QUANTIZE = r"""
+/* One work-item per block of 32 activations (x contiguous, cols a multiple of 32). */
+KERNEL void quantize_q8(GLOBAL i8 *q, GLOBAL f32 *d, GLOBAL f32 *s, GLOBAL const f32 *x, i64 x_off,
+                        i64 blocks) {
+    i64 b = GLOBAL_ID(0);
+    if (b >= blocks) return;
+    GLOBAL const f32 *xb = x + x_off + b * 32;
+    f32 amax = 0.0f;
+    for (int j = 0; j < 32; j++) amax = fmax(amax, fabs(xb[j]));
+    f32 scale = DIV_RN(amax, 127.0f), inv = amax != 0.0f ? DIV_RN(127.0f, amax) : 0.0f;
+    i32 sum = 0;
+    for (int j = 0; j < 32; j++) {
+        i32 v = (i32)rint(xb[j] * inv);
+        q[b * 32 + j] = (i8)v;
+        sum += v;
+    }
+    d[b] = half_to_f32(f32_to_half(scale));
+    s[b] = half_to_f32(f32_to_half(scale * (f32)sum));
+}
+"""
+
+# Each weight block as 32 integers and its scale (and min, Q4_1).
+_DECODE = {
+    "Q8_0": """
+    *dw = load_half(b);
+    for (int j = 0; j < 32; j++) qw[j] = (i32)(i8)b[2 + j];""",
+    "Q4_0": """
+    *dw = load_half(b);
+    for (int j = 0; j < 16; j++) { qw[j] = (i32)(b[2 + j] & 15) - 8; qw[j + 16] = (i32)(b[2 + j] >> 4) - 8; }""",
+    "Q4_1": """
+    *dw = load_half(b); *mw = load_half(b + 2);
+    for (int j = 0; j < 16; j++) { qw[j] = (i32)(b[4 + j] & 15); qw[j + 16] = (i32)(b[4 + j] >> 4); }""",
+}
+
+_DOT = r"""
+/* out (n, rows) = x @ w.T from x's blocks (q, d, s). Work-item (row, tile): one weight
+   row against NT consecutive rows of x, each block decoded once for all of them. */
+KERNEL void qdot(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 xq_off, GLOBAL const f32 *xd,
+                 i64 xd_off, GLOBAL const f32 *xs, i64 xs_off, GLOBAL const u8 *w, i64 w_off,
+                 i64 rows, i64 cols, i64 n) {
+    i64 row = GLOBAL_ID(0), t0 = GLOBAL_ID(1) * NT, nb = cols / 32;
+    if (row >= rows || t0 >= n) return;
+    i64 nt = n - t0 < NT ? n - t0 : NT;
+    f32 acc[NT][8], mins[NT];
+    for (int t = 0; t < NT; t++) {
+        mins[t] = 0.0f;
+        for (int j = 0; j < 8; j++) acc[t][j] = 0.0f;
+    }
+    GLOBAL const u8 *wr = w + w_off + row * nb * BLOCK_BYTES;
+    for (i64 b = 0; b < nb; b++) {
+        i32 qw[32];
+        f32 dw, mw = 0.0f;
+        decode_int(wr + b * BLOCK_BYTES, qw, &dw, &mw);
+        for (i64 t = 0; t < nt; t++) {
+            i64 xb = (t0 + t) * nb + b;
+            GLOBAL const i8 *qx = xq + xq_off + xb * 32;
+            f32 dd = dw * xd[xd_off + xb];
+            for (int j = 0; j < 8; j++) {
+                i32 lane = qw[4 * j] * qx[4 * j] + qw[4 * j + 1] * qx[4 * j + 1]
+                         + qw[4 * j + 2] * qx[4 * j + 2] + qw[4 * j + 3] * qx[4 * j + 3];
+                acc[t][j] = fma(dd, (f32)lane, acc[t][j]);
+            }
+#if HAS_MIN
+            mins[t] += mw * xs[xs_off + xb];
+#endif
+        }
+    }
+    for (i64 t = 0; t < nt; t++) {
+        f32 sum = ((acc[t][0] + acc[t][4]) + (acc[t][2] + acc[t][6])) + ((acc[t][1] + acc[t][5]) + (acc[t][3] + acc[t][7]));
+#if HAS_MIN
+        sum += mins[t];
+#endif
+        out[out_off + (t0 + t) * rows + row] = sum;
+    }
+}
+"""
+
+
+def source(ggml_type: str) -> str:
+    decode = f"INLINE void decode_int(GLOBAL const u8 *b, i32 *qw, f32 *dw, f32 *mw) {{{_DECODE[ggml_type]}\n}}\n"
+    return _HELPERS + _QUANTIZE + decode + _DOT
+
+
+def supports(ggml_type: str) -> bool:
+    return ggml_type in _DECODE
+
+
+class Activations:
+    """x (n, cols) quantized per block of 32: int8 ``q`` (n, cols), f32 ``d`` and ``s``
+    (n, cols / 32) holding f16 values (payloads of ``device``)."""
+    __slots__ = ("q", "d", "s", "shape")
+
+    def __init__(self, q, d, s, shape):
+        self.q, self.d, self.s, self.shape = q, d, s, shape
+
+
+def quantize(device, x) -> Activations:
+    """``x``: a contiguous float32 (n, cols) payload, cols a multiple of 32."""
+    n, cols = x.shape
+    blocks = n * cols // QK
+    q = device.empty((n, cols), np.dtype(np.int8))
+    d, s = (device.empty((n, cols // QK), np.dtype(np.float32)) for _ in range(2))
+    if blocks:
+        group = None if device.family == "numpy" else (min(64, device.info.max_work_group),)
+        program(device, _HELPERS + _QUANTIZE, "quantize_q8")(
+            (blocks,), group, *(_pointer(device, a) for a in (q, d, s, x)), _offset(device, x), blocks)
+    return Activations(q, d, s, (n, cols))
+
+
+def dot_into(device, config: dict, out, a: Activations, raw, ggml_type: str):
+    """out (n, rows) = the quantized activations ``a`` @ w.T for the weight bytes ``raw``."""
+    n, rows = out.shape
+    cols = a.shape[1]
+    if out.size == 0:
+        return out
+    nt = config["NT"]
+    prog = program(device, source(ggml_type), "qdot", NT=nt, HAS_MIN=int(ggml_type == "Q4_1"),
+                   BLOCK_BYTES=TYPES[ggml_type].block_bytes)
+    args = [v for p in (out, a.q, a.d, a.s, raw) for v in (_pointer(device, p), _offset(device, p))]
+    if device.family == "numpy":
+        prog((rows, -(-n // nt)), None, *args, rows, cols, n)
+    else:
+        group = config["ROWS"]
+        prog((-(-rows // group) * group, -(-n // nt)), (group, 1), *args, rows, cols, n)
+    return out
+
+
+def tuning_key(ggml_type: str, n: int, rows: int, cols: int) -> tuple:
+    return (f"q8,{ggml_type}", (autotune.bucket(n), autotune.bucket(rows), autotune.bucket(cols)))
+
+
+@register("quant_linear_q8", on=("cpu", "buffer"))
+def linear(device, x, w):
+    """x (n, cols) contiguous float32 @ w.T, x quantized to 8 bits per block of 32."""
+    (rows, cols), n = w.shape, x.shape[0]
+    config = autotune.choose(device, f"quant_linear_q8_{w.ggml_type}", tuning_key(w.ggml_type, n, rows, cols))
+    out = device.empty((n, rows), np.dtype(np.float32))
+    return dot_into(device, config, out, quantize(device, x), w.raw, w.ggml_type)
+
+
+# ---------------------------------------------------------------- autotuning
+
+def _space(device, key) -> list:
+    _, (n, _rows, _cols) = key
+    groups = (1,) if device.family == "numpy" else [g for g in (1, 16, 64) if g <= device.info.max_work_group]
+    tiles = (1,) if n <= 2 else (1, 4, 8)
+    return [{"NT": nt, "ROWS": g} for nt in tiles for g in groups]
+
+
+def _default(device, key) -> dict:
+    _, (n, _rows, _cols) = key
+    group = 1 if device.family == "numpy" or device.info.kind == "cpu" else min(64, device.info.max_work_group)
+    return {"NT": 1 if n <= 2 else 4, "ROWS": group}
+
+
+def _declare(ggml_type: str) -> None:
+    qtype = TYPES[ggml_type]
+
+    def problem(key, ragged, rng):
+        _, (n, rows, cols) = key
+        n, rows = (n + (n > 1), rows + 3) if ragged else (n, rows)
+        return rng.standard_normal((n, cols)).astype(np.float32), random_raw(qtype, rows, cols, rng)
+
+    def run(device, config, out, x, raw):
+        return dot_into(device, config, out, quantize(device, x), raw, ggml_type)
+
+    def reference(x, raw):
+        """The same computation on the cpu's C kernels (the tuner checks bit equality
+        within float32 tolerance; tests/test_qdot.py checks them against NumPy)."""
+        from hal.device import device as as_device
+        cpu = as_device("cpu")
+        rows = raw.size // row_bytes(qtype, x.shape[1])
+        out = np.empty((x.shape[0], rows), np.float32)
+        return dot_into(cpu, {"NT": 1, "ROWS": 1}, out, quantize(cpu, x), raw, ggml_type)
+
+    def work(key):
+        _, (n, rows, cols) = key
+        return 2 * n * rows * cols, rows * row_bytes(qtype, cols) + n * (cols + 4 * rows)
+
+    autotune.declare(autotune.Tunable(
+        op=f"quant_linear_q8_{ggml_type}", space=_space, default=_default, run=run,
+        reference=reference, problem=problem, work=work,
+        presets=lambda device: [tuning_key(ggml_type, n, rows, cols) for n in (1, 64)
+                                for rows, cols in ((1536, 576), (576, 1536))]))
+
+
+for _name in _DECODE:
+    _declare(_name)
