@@ -155,12 +155,12 @@ def launch_shape(global_size: tuple, local_size: tuple | None) -> tuple[tuple, t
 
 
 def pack_args(params: list, args: tuple) -> tuple:
-    """Kernel arguments as NumPy scalars of the parameter types the kernel declares
-    (CuPy passes a Python int as a 64-bit integer whatever the parameter is); a buffer
-    becomes its device address."""
+    """Kernel arguments as CuPy passes them: a buffer as its MemoryPointer, a scalar as a
+    NumPy scalar of the parameter type the kernel declares (CuPy would pass a Python int
+    as a 64-bit integer whatever the parameter is)."""
     if len(args) != len(params):
         raise TypeError(f"the kernel takes {len(params)} arguments, not {len(args)}")
-    return tuple(np.uint64(a.handle.ptr) if pointer else _DTYPE_OF[t](a) for (t, pointer), a in zip(params, args))
+    return tuple(a.handle if pointer else _DTYPE_OF[t](a) for (t, pointer), a in zip(params, args))
 
 
 @register("matmul", on=("cuda", "rocm"), kind="library")
@@ -175,8 +175,15 @@ def matmul(device: CudaDevice, a: Strided, b: Strided) -> Strided:
 
 
 def _versions() -> str:
-    api = "HIP" if runtime.is_hip else "CUDA"
-    return f"{api} driver {runtime.driverGetVersion()} / runtime {runtime.runtimeGetVersion()} / rtc {nvrtc.getVersion()}"
+    rtc = ".".join(map(str, nvrtc.getVersion()))
+    if runtime.is_hip:
+        return f"HIP driver {runtime.driverGetVersion()} / runtime {runtime.runtimeGetVersion()} / hiprtc {rtc}"
+    return f"CUDA driver {_cuda_version(runtime.driverGetVersion())} / runtime " \
+           f"{_cuda_version(runtime.runtimeGetVersion())} / NVRTC {rtc}"
+
+
+def _cuda_version(n: int) -> str:
+    return f"{n // 1000}.{n % 1000 // 10}"  # 12040 is 12.4
 
 
 _INSUFFICIENT_DRIVER, _NO_DEVICE = 35, 100  # cudaError_t (hipError_t has the same numbers)

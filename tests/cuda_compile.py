@@ -137,16 +137,19 @@ def _compile_nvcc(source: str, arch: str) -> bytes:
 
 
 def compile_hip(source: str, arch: str) -> bytes:
-    """A code object for an AMD GPU architecture ("gfx90a") from hipcc on PATH."""
-    return _compile_with("hipcc", ["--genco", f"--offload-arch={arch}", *HIP_OPTIONS], source, arch, ".hip")
+    """A code object for an AMD GPU architecture ("gfx90a") from hipcc on PATH. hiprtc,
+    which the backend uses, includes the HIP runtime header itself; hipcc needs it named."""
+    source = "#include <hip/hip_runtime.h>\n" + source
+    amd = {**os.environ, "HIP_PLATFORM": "amd"}  # hipcc would pick nvcc wherever CUDA is installed too
+    return _compile_with("hipcc", ["--genco", f"--offload-arch={arch}", *HIP_OPTIONS], source, arch, ".hip", amd)
 
 
-def _compile_with(compiler: str, flags: list, source: str, arch: str, suffix: str) -> bytes:
+def _compile_with(compiler: str, flags: list, source: str, arch: str, suffix: str, env=None) -> bytes:
     with tempfile.TemporaryDirectory(prefix=f"hal-{compiler}-") as tmp:
         src, out = os.path.join(tmp, "kernel" + suffix), os.path.join(tmp, "kernel.bin")
         with open(src, "w") as f:
             f.write(source)
-        proc = subprocess.run([compiler, *flags, "-o", out, src], capture_output=True, text=True)
+        proc = subprocess.run([compiler, *flags, "-o", out, src], capture_output=True, text=True, env=env)
         if proc.returncode:
             raise CudaCompileError(compiler, arch, proc.stdout + proc.stderr)
         with open(out, "rb") as f:
