@@ -12,8 +12,7 @@ import contextlib
 
 import cupy
 import numpy as np
-from cupy.cuda import runtime
-from cupy_backends.cuda.libs import nvrtc
+from cupy.cuda import nvrtc, runtime
 
 from hal import cache, counters
 from hal.device import BufferDevice, DeviceInfo, Timing
