@@ -70,12 +70,25 @@ def test_no_fma_unless_the_kernel_writes_one():
     assert "fma.rn.f32" in cuda.build(render(plain, "cuda"), contracting).decode()  # the first check can fail
 
 
+def test_rocm_compiles_for_the_gpus_own_target_without_contraction():
+    arch, options = _cuda().target({"gcnArchName": b"gfx90a:sramecc+:xnack-"}, hip=True)
+    assert arch == "gfx90a:sramecc+:xnack-"
+    assert "-ffp-contract=off" in options and f"--offload-arch={arch}" in options
+
+
 def test_compile_error_carries_the_nvrtc_log():
     cuda = _cuda()
     _, options = cuda.target(_props(8, 0), hip=False)
     with pytest.raises(hal.CompileError) as err:
         cuda.build(render("KERNEL void broken(GLOBAL f32 *x) { x[0] = undefined_name; }", "cuda"), options)
     assert "undefined_name" in err.value.log and "NVRTC" in str(err.value) and "KERNEL" in err.value.source
+
+
+def test_cupys_out_of_memory_reaches_the_pool_as_a_memory_error():
+    """hal.memory.Pool turns a MemoryError from alloc into hal.OutOfMemoryError."""
+    _cuda()
+    import cupy
+    assert issubclass(cupy.cuda.memory.OutOfMemoryError, MemoryError)
 
 
 class _Buffer:  # what kernels receive for a buffer: a hal.memory.Buffer, its handle a MemoryPointer
