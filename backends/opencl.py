@@ -28,6 +28,10 @@ class OpenCLDevice(BufferDevice):
         self.cl_device = cl_device
         self.context = cl.Context([cl_device])
         self.queue = cl.CommandQueue(self.context, properties=cl.command_queue_properties.PROFILING_ENABLE)
+        # One launch at a time: a cl.Kernel holds its arguments until the enqueue, so
+        # threads launching the same kernel must not interleave setting them
+        # (tests/test_faults.py, 8 threads: wrong results and crashes without it).
+        self.launch_lock = threading.Lock()
         self.max_alloc = cl_device.max_mem_alloc_size
         super().__init__("opencl", index, info, fingerprint)
 
@@ -95,10 +99,7 @@ class Module:
 
 class Program:
     def __init__(self, device: OpenCLDevice, kernel: cl.Kernel, params: list):
-        self.queue, self.kernel = device.queue, kernel
-        # A cl.Kernel holds its arguments until the enqueue: threads launching the same
-        # kernel must not interleave setting them (tests/test_faults.py, 8 threads).
-        self.lock = threading.Lock()
+        self.queue, self.kernel, self.lock = device.queue, kernel, device.launch_lock
         kernel.set_scalar_arg_dtypes([None if ptr else _DTYPE_OF[t] for t, ptr in params])
 
     def __call__(self, global_size: tuple, local_size: tuple | None, *args):

@@ -250,7 +250,10 @@ def _thread_work(device, seed: int, rounds: int, failures: list):
 def test_eight_threads_on_one_device(device):
     """Every thread gets its own right answers (a GIL switch after every few bytecodes
     makes interleavings that rarely happen otherwise likely)."""
-    rounds = 2 if device.info.kind == "simulator" else 25
+    if device.info.kind == "simulator":
+        pytest.skip("Oclgrind 21.10 runs queued kernels in whichever thread flushes the queue and "
+                    "aborts on two at once (Context.cpp:221: m_kernelInvocation == NULL)")
+    rounds = 25
     failures = []
     interval = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)
