@@ -53,7 +53,7 @@ def _other_kernels():
         yield f"{name}-{t}", reduction.arg_reduction_source(t, reduction._better(name, dtype)), {"WG": 256}
     for t in ("f32", "f64", "i32"):
         fused = int(t != "i32")  # floats accumulate with fma()
-        yield f"gemm_block-{t}", linalg.BLOCK_SOURCE, {"T": t, "FUSED": fused, "RM": 4, "RN": 8, "PACK": 3, "KC": 64}
+        yield f"gemm_block-{t}", linalg.BLOCK_SOURCE, {"T": t, "FUSED": fused, "RM": 4, "RN": 8, "PACK": 3}
         yield f"gemm_tiled-{t}", linalg.TILED_SOURCE, {"T": t, "FUSED": fused, "TS": 16, "WPT": 2}
         yield f"pack-{t}", linalg.PACK_SOURCE, {"T": t, "W": 8}
         yield f"gemv-{t}", linalg.GEMV_SOURCE, {"T": t, "FUSED": fused, "RM": 4, "KV": 8}
