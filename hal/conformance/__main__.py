@@ -41,7 +41,7 @@ def main(argv=None) -> int:
         reports = run(device, args.ops, args.small)
         results[device.name] = (reports, time.perf_counter() - start)
         if args.output == "table":
-            print(report.table(device.name, reports, results[device.name][1], args.verbose), flush=True)
+            print(report.table(device, reports, results[device.name][1], args.verbose), flush=True)
     if args.output == "csv":
         print(report.to_csv([row for name, (reps, _) in results.items() for row in report.rows(name, reps)]), end="")
     elif args.output == "json":

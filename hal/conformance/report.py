@@ -29,11 +29,12 @@ def summary(reports) -> dict:
             "cases failed": sum(r.count("fail") for r in reports)}
 
 
-def table(device_name: str, reports, seconds: float, verbose: bool = False) -> str:
-    """Failing and unsupported ops (every op with ``verbose``), then the summary."""
-    shown = [r for r in rows(device_name, reports) if verbose or r["status"] != "pass" or r["missing"]]
+def table(device, reports, seconds: float, verbose: bool = False) -> str:
+    """What the device is, its failing and unsupported ops (every op with ``verbose``),
+    then the summary."""
+    shown = [r for r in rows(device.name, reports) if verbose or r["status"] != "pass" or r["missing"]]
     out = io.StringIO()
-    out.write(f"== {device_name}\n")
+    out.write(f"== {device.name}: {device.info.description} (dtypes: {', '.join(d.name for d in device.dtypes)})\n")
     if shown:
         width = max(len(r["op"]) for r in shown)
         out.write(f"{'op':<{width}}  {'status':<11} {'coverage':<22} {'pass':>5} {'fail':>5} {'miss':>5}  "
@@ -42,7 +43,7 @@ def table(device_name: str, reports, seconds: float, verbose: bool = False) -> s
             out.write(f"{r['op']:<{width}}  {r['status']:<11} {r['coverage']:<22} {r['passed']:>5} {r['failed']:>5} "
                       f"{r['missing']:>5}  {r['worst_error']:>9.1e}  {r['problem'][:110]}\n")
     s = summary(reports)
-    out.write(f"{s['ops']} ops, {s['cases']} cases in {seconds:.0f} s: {s['pass']} pass, {s['fail']} fail "
+    out.write(f"{s['ops']} ops, {s['cases']} cases in {seconds:.1f} s: {s['pass']} pass, {s['fail']} fail "
               f"({s['cases failed']} cases), {s['unsupported']} unsupported | coverage: {s['native']} native, "
               f"{s['host fallback']} host fallback, {s['missing']} missing, {s['partial']} partly missing\n")
     return out.getvalue()
