@@ -73,11 +73,27 @@ KERNEL void qdot(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 xq_off, 
     if (row >= rows || t0 >= n) return;
     i64 nt = n - t0 < NT ? n - t0 : NT;
     f32 acc[NT][8], mins[NT];
-    for (int t = 0; t < NT; t++) {
-        mins[t] = 0.0f;
-        for (int j = 0; j < 8; j++) acc[t][j] = 0.0f;
-    }
+    for (int t = 0; t < NT; t++) mins[t] = 0.0f;
     GLOBAL const u8 *wr = w + w_off + row * nb * BLOCK_BYTES;
+#ifdef HAL_AVX2
+    __m256 vacc[NT];
+    for (int t = 0; t < NT; t++) vacc[t] = _mm256_setzero_ps();
+    for (i64 b = 0; b < nb; b++) {
+        f32 dw, mw = 0.0f;
+        __m256i qw = decode_bytes(wr + b * BLOCK_BYTES, &dw, &mw);
+        for (i64 t = 0; t < nt; t++) {
+            i64 xb = (t0 + t) * nb + b;
+            __m256i lanes = block_lanes(qw, _mm256_loadu_si256((const __m256i *)(xq + xq_off + xb * 32)));
+            vacc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xd[xd_off + xb]), _mm256_cvtepi32_ps(lanes), vacc[t]);
+#if HAS_MIN
+            mins[t] += mw * xs[xs_off + xb];
+#endif
+        }
+    }
+    for (int t = 0; t < NT; t++) _mm256_storeu_ps(acc[t], vacc[t]);
+#else
+    for (int t = 0; t < NT; t++)
+        for (int j = 0; j < 8; j++) acc[t][j] = 0.0f;
     for (i64 b = 0; b < nb; b++) {
         i32 qw[32];
         f32 dw, mw = 0.0f;
@@ -96,6 +112,7 @@ KERNEL void qdot(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 xq_off, 
 #endif
         }
     }
+#endif
     for (i64 t = 0; t < nt; t++) {
         f32 sum = ((acc[t][0] + acc[t][4]) + (acc[t][2] + acc[t][6])) + ((acc[t][1] + acc[t][5]) + (acc[t][3] + acc[t][7]));
 #if HAS_MIN
@@ -106,10 +123,43 @@ KERNEL void qdot(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 xq_off, 
 }
 """
 
+# The C target on an x86 CPU with AVX2: the same lanes through vector instructions
+# (ggml's way: pairs of byte products, then pairs of those; integers, so exact).
+_AVX2 = r"""
+#if !defined(__OPENCL_VERSION__) && !defined(__CUDACC__) && defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define HAL_AVX2 1
+/* 32 bytes: the low nibbles of 16 then the high nibbles. */
+static inline __m256i nibbles(const u8 *q) {
+    __m128i lo = _mm_loadu_si128((const __m128i *)q);
+    __m256i both = _mm256_insertf128_si256(_mm256_castsi128_si256(lo), _mm_srli_epi16(lo, 4), 1);
+    return _mm256_and_si256(both, _mm256_set1_epi8(15));
+}
+/* lane j = sum of 4 products of bytes 4j..4j+3, w signed or not as SIGNED_W says. */
+static inline __m256i block_lanes(__m256i w, __m256i x) {
+#if SIGNED_W
+    __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
+#else
+    __m256i pairs = _mm256_maddubs_epi16(w, x);
+#endif
+    return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
+}
+DECODE_BYTES
+#endif
+"""
+
+# Each weight block as 32 bytes (the C target's vector path).
+_DECODE_BYTES = {
+    "Q8_0": "*dw = load_half(b); return _mm256_loadu_si256((const __m256i *)(b + 2));",
+    "Q4_0": "*dw = load_half(b); return _mm256_sub_epi8(nibbles(b + 2), _mm256_set1_epi8(8));",
+    "Q4_1": "*dw = load_half(b); *mw = load_half(b + 2); return nibbles(b + 4);",
+}
+
 
 def source(ggml_type: str) -> str:
     decode = f"INLINE void decode_int(GLOBAL const u8 *b, i32 *qw, f32 *dw, f32 *mw) {{{_DECODE[ggml_type]}\n}}\n"
-    return _HELPERS + _QUANTIZE + decode + _DOT
+    decode_bytes = f"static inline __m256i decode_bytes(const u8 *b, f32 *dw, f32 *mw) {{ {_DECODE_BYTES[ggml_type]} }}"
+    return _HELPERS + _QUANTIZE + decode + _AVX2.replace("DECODE_BYTES", decode_bytes) + _DOT
 
 
 def supports(ggml_type: str) -> bool:
@@ -146,7 +196,8 @@ def dot_into(device, config: dict, out, a: Activations, raw, ggml_type: str):
         return out
     nt = config["NT"]
     prog = program(device, source(ggml_type), "qdot", NT=nt, HAS_MIN=int(ggml_type == "Q4_1"),
-                   BLOCK_BYTES=TYPES[ggml_type].block_bytes)
+                   SIGNED_W=int(ggml_type != "Q4_1"), BLOCK_BYTES=TYPES[ggml_type].block_bytes,
+                   HAL_OMP_MIN_ITEMS=64)  # (C target) a work-item is a whole row: threads pay from 64
     args = [v for p in (out, a.q, a.d, a.s, raw) for v in (_pointer(device, p), _offset(device, p))]
     if device.family == "numpy":
         prog((rows, -(-n // nt)), None, *args, rows, cols, n)

@@ -62,3 +62,130 @@ def qdot(x, raw, ggml_type, rows):
     a = (a[..., :2] + a[..., 2:]).astype(f32)
     out = (a[..., 0] + a[..., 1]).astype(f32)
     return out if mw is None else (out + mins).astype(f32)
+
+
+def rms_norm(x, w, eps):
+    """ggml_compute_forward_rms_norm_f32 then the weight: squares summed in double."""
+    squares = (x * x).astype(f64)
+    mean = (np.cumsum(squares, axis=-1)[..., -1:] / x.shape[-1]).astype(f32)
+    scale = (f32(1) / np.sqrt((mean + f32(eps)).astype(f32))).astype(f32)
+    return ((x * scale).astype(f32) * w).astype(f32)
+
+
+def _libm():
+    import ctypes
+    import ctypes.util
+    libm = ctypes.CDLL(ctypes.util.find_library("m"))
+    for name in ("cosf", "sinf", "powf"):
+        getattr(libm, name).restype = ctypes.c_float
+    libm.cosf.argtypes = libm.sinf.argtypes = [ctypes.c_float]
+    libm.powf.argtypes = [ctypes.c_float, ctypes.c_float]
+    return libm
+
+
+def rope(x, positions, theta):
+    """ggml_rope_cache_init (angles multiplied up in f32, the C library's cosf/sinf) and
+    the normal-mode rotation as contracted by the compiler: fma(x0, c, -(x1 s))."""
+    libm = _libm()
+    pairs = x.shape[-1] // 2
+    scale = f32(libm.powf(f32(theta), f32(-2.0) / f32(2 * pairs)))
+    cos = np.empty((len(positions), pairs), f32)
+    sin = np.empty_like(cos)
+    for row, p in enumerate(positions):
+        angle = f32(p)
+        for i in range(pairs):
+            cos[row, i], sin[row, i] = libm.cosf(float(angle)), libm.sinf(float(angle))
+            angle = f32(angle * scale)
+    c, s = cos[:, None, :], sin[:, None, :]
+    x0, x1 = x[..., 0::2], x[..., 1::2]
+    out = np.empty_like(x)
+    out[..., 0::2] = fma(x0, c, -(x1 * s).astype(f32))
+    out[..., 1::2] = fma(x0, s, (x1 * c).astype(f32))
+    return out
+
+
+def expf(x):
+    """ggml_v_expf (AVX-512): 2^n * polynomial(b), each step an fma or one rounding."""
+    x = np.asarray(x, f32)
+    z = fma(x, f32(1.44269502), f32(12582912.0))
+    n = (z - f32(12582912.0)).astype(f32)
+    b = fma(-n, f32(1.42860677e-06), fma(-n, f32(0.693145752), x))
+    u = (b * b).astype(f32)
+    j = fma(fma(fma(f32(0.00824739039), b, f32(0.0418997668)), u, fma(f32(0.166683957), b, f32(0.499991268))), u,
+            fma(f32(0.999999404), b, f32(1)))
+    with np.errstate(over="ignore"):
+        res = np.ldexp(j, np.clip(n, -300, 300).astype(np.int32)).astype(f32)
+    return np.where(np.abs(n) > 192, np.where(n > 0, f32(np.inf), f32(0)), res).astype(f32)
+
+
+def tree16(v):
+    """_mm512_reduce_add_ps over the last axis (16): halves 8, 4, 2, 1 apart."""
+    while v.shape[-1] > 1:
+        h = v.shape[-1] // 2
+        v = (v[..., :h] + v[..., h:]).astype(f32)
+    return v[..., 0]
+
+
+def softmax(x):
+    """ggml_vec_soft_max_f32 (groups of 16 summed by the tree, in double) and the scale."""
+    m = x.max(-1, keepdims=True)
+    e = expf((x - m).astype(f32))
+    pad = (-e.shape[-1]) % 16
+    groups = np.concatenate([e, np.zeros(e.shape[:-1] + (pad,), f32)], -1).reshape(e.shape[:-1] + (-1, 16))
+    total = np.cumsum(tree16(groups).astype(f64), axis=-1)[..., -1:]
+    return (e * (1.0 / total).astype(f32)).astype(f32)
+
+
+def silu_mul(gate, up):
+    """ggml_vec_swiglu_f32: gate / (1 + expf(-gate)) * up."""
+    return ((gate / (f32(1) + expf((f32(0) - gate).astype(f32))).astype(f32)).astype(f32) * up).astype(f32)
+
+
+def dot_lanes16(a, b):
+    """tinyBLAS: one 16-lane accumulator over steps of 16 (zero-padded), then the tree."""
+    p = (a * b).astype(f32)
+    pad = (-p.shape[-1]) % 16
+    p = np.concatenate([p, np.zeros(p.shape[:-1] + (pad,), f32)], -1).reshape(p.shape[:-1] + (-1, 16))
+    acc = np.zeros(p.shape[:-2] + (16,), f32)
+    for step in range(p.shape[-2]):
+        acc = (acc + p[..., step, :]).astype(f32)
+    return tree16(acc)
+
+
+def dot_lanes64(a, b):
+    """ggml_vec_dot_f16: 4 x 16 lanes over steps of 64, (0 + 2) + (1 + 3), the tree, the
+    tail in double."""
+    p = (a * b).astype(f32)
+    n = p.shape[-1]
+    body = n - n % 64
+    acc = np.zeros(p.shape[:-1] + (4, 16), f32)
+    for k in range(0, body, 64):
+        acc = (acc + p[..., k:k + 64].reshape(p.shape[:-1] + (4, 16))).astype(f32)
+    lanes = ((acc[..., 0, :] + acc[..., 2, :]).astype(f32) + (acc[..., 1, :] + acc[..., 3, :]).astype(f32)).astype(f32)
+    total = tree16(lanes).astype(f64)
+    if body < n:
+        total = total + np.cumsum(p[..., body:].astype(f64), axis=-1)[..., -1]
+    return total.astype(f32)
+
+
+def attention(q, k, v, n_past, scale):
+    """llama.cpp's attention over a float16 cache: q rounded to f16, K.q and V.p in the
+    order of tinyBLAS (several query rows) or ggml_vec_dot_f16 (one), the softmax above,
+    the probabilities rounded to f16, one query row summing over n_kv padded to 64."""
+    seq, heads, dim = q.shape
+    n_kv, group = n_past + seq, heads // k.shape[1]
+    dot = dot_lanes16 if seq > 1 else dot_lanes64
+    q16 = q.astype(f16).astype(f32)
+    k32, v32 = k[:n_kv].astype(f32), v[:n_kv].astype(f32)
+    out = np.empty(q.shape, f32)
+    visible = np.arange(n_kv)[None, :] <= (n_past + np.arange(seq))[:, None]
+    for h in range(heads):
+        kh, vh = k32[:, h // group], v32[:, h // group]
+        scores = dot(q16[:, h][:, None, :], kh[None, :, :])  # (seq, n_kv)
+        scores = np.where(visible, (scores * f32(scale)).astype(f32), f32(-3e38))
+        p = np.where(visible, softmax(scores).astype(f16).astype(f32), f32(0))
+        pad = 0 if seq > 1 else (-n_kv) % 64
+        p = np.concatenate([p, np.zeros((seq, pad), f32)], -1)
+        vt = np.concatenate([vh, np.zeros((pad, dim), f32)], 0).T  # (dim, n_kv + pad)
+        out[:, h] = dot(p[:, None, :], vt[None, :, :])
+    return out

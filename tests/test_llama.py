@@ -1,13 +1,14 @@
-"""The llama model (hal.llama) against a float64 NumPy forward pass written here from
-the dequantized weights, greedy tokens the same on every device, and the real
-SmolLM2-135M-Instruct file (heavy: not on the simulator) on every device.
+"""The llama model (hal.llama): llama.cpp's greedy tokens and logits bit for bit on the
+real SmolLM2-135M-Instruct file (heavy: not on the simulator) on every device, a float64
+NumPy forward pass written here from the dequantized weights as a sanity bound, and the
+same tokens on every device.
 
-Tolerance: the device computes in float32 (activations, KV cache) from the same
-dequantized weights, so logits differ from the float64 pass by float32 rounding
-accumulated through the blocks: measured 1.3e-5 (tiny model, logits up to 15) and
-2.7e-5 (SmolLM2's 30 blocks, logits up to 20) on cpu and PoCL. The tests allow an
-absolute 1e-4 (tiny) and 5e-4 (SmolLM2): well above rounding, far below the gap between
-competing tokens that a wrong op (a mis-rotated head, a shifted block) would make.
+Tolerance against float64: hal computes as llama.cpp does, rounding the input of every
+Q4_0/Q4_1/Q8_0 product to 8 bits per block of 32 and keeping K/V in float16, which moves
+logits from exact arithmetic by up to 0.51 (tiny model, logits up to 15; relative RMS
+1.1%) and 0.62 (SmolLM2, logits up to 20; 0.9%), measured on cpu and PoCL. The test
+allows 1.0 and 3% relative RMS: a wrong op (a mis-rotated head, a shifted block, a
+wrong scale) moves them by whole units.
 """
 import importlib.util
 import json
@@ -71,6 +72,12 @@ def attention64(q, k, v):
     return np.einsum("hqk,khd->qhd", p, v)
 
 
+def assert_near_float64(logits, reference):
+    error = np.asarray(logits, np.float64) - reference
+    assert np.abs(error).max() < 1.0, np.abs(error).max()
+    assert np.sqrt(np.mean(error ** 2) / np.mean(reference ** 2)) < 0.03
+
+
 def reference_logits(path, ids) -> np.ndarray:
     """(len(ids), vocab) float64 logits of the llama in ``path``."""
     file = hal.gguf.read(path)
@@ -104,7 +111,7 @@ def test_prefill_logits_match_float64(tiny_path, device):
     model = Llama.load(tiny_path, device)
     ids = [3 + b for b in b"the cat sat"]
     logits = model.forward(ids, model.new_cache(16), all_logits=True)
-    np.testing.assert_allclose(np.asarray(logits), reference_logits(tiny_path, ids), rtol=0, atol=1e-4)
+    assert_near_float64(logits, reference_logits(tiny_path, ids))
 
 
 def test_decode_over_the_cache_matches_prefill(tiny_path, device):
@@ -115,7 +122,7 @@ def test_decode_over_the_cache_matches_prefill(tiny_path, device):
     model.forward(ids[:5], cache)
     for i in range(5, len(ids)):
         step = model.forward([ids[i]], cache)
-        np.testing.assert_allclose(np.asarray(step), reference_logits(tiny_path, ids[:i + 1])[-1], rtol=0, atol=1e-4)
+        assert_near_float64(step, reference_logits(tiny_path, ids[:i + 1])[-1])
     assert cache.length == len(ids)
 
 
@@ -124,10 +131,6 @@ def test_greedy_tokens_are_the_same_on_every_device(tiny_path, device):
     prompt = cpu.tokenizer.encode("the cat")
     expected = cpu.generate(prompt, 6, stop_at_eos=False).token_ids
     assert Llama.load(tiny_path, device).generate(prompt, 6, stop_at_eos=False).token_ids == expected
-    # ... and each is the argmax of the float64 pass over the tokens before it
-    ids = prompt + expected
-    reference = reference_logits(tiny_path, ids)[len(prompt) - 1:-1]
-    assert list(reference.argmax(axis=-1)) == expected
 
 
 def test_seeded_sampling_is_the_same_on_every_device(tiny_path, device):
@@ -201,7 +204,7 @@ def test_smollm2_logits_match_float64(device):
     ids = model.tokenizer.encode("The capital of France is")
     logits = np.asarray(model.forward(ids, model.new_cache(8)))
     reference = reference_logits(smollm2_path(), ids)[-1]
-    np.testing.assert_allclose(logits, reference, rtol=0, atol=5e-4)
+    assert_near_float64(logits, reference)
     assert logits.argmax() == reference.argmax() == model.tokenizer.encode(" Paris")[0]
 
 
@@ -209,50 +212,40 @@ def test_smollm2_logits_match_float64(device):
 @pytest.mark.heavy
 def test_smollm2_chat(smollm2_cpu):
     tok = smollm2_cpu.tokenizer
-    ids = tok.encode(tok.chat("What is the capital of France?"))
+    ids = tok.encode(tok.chat("Name the capital of France."))
     tail = tok.encode("<|im_start|>assistant\n")
     assert ids[:1] == tok.encode("<|im_start|>") and ids[-len(tail):] == tail
     text = tok.decode(smollm2_cpu.generate(ids, 12).token_ids)
     assert "Paris" in text
 
 
-def llama_cpp_greedy(llm, ids: list, n: int, eos: int) -> list:
-    """llama.cpp's greedy continuation: argmax of its logits, token by token."""
-    import llama_cpp
-    llm.reset()
-    llm.eval(ids)
-    out = []
-    while len(out) < n:
-        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1), shape=(llm.n_vocab(),))
-        token = int(np.argmax(logits))
-        if token == eos:
-            break
-        out.append(token)
-        llm.eval([token])
-    return out
+LLAMA_CPP = os.path.join(os.path.dirname(__file__), "data", "llama_cpp_smollm2.json")
+
+
+def llama_cpp_runs() -> list:
+    """llama.cpp's greedy continuations of 16 prompts (tools/llama-cpp-reference.py)."""
+    with open(LLAMA_CPP) as f:
+        return json.load(f)["runs"]
+
+
+def top(logits: np.ndarray, k: int) -> list:
+    best = np.argsort(-logits, kind="stable")[:k]
+    return [[int(i), float(logits[i]).hex()] for i in best]
 
 
 @needs_smollm2
 @pytest.mark.heavy
-def test_smollm2_tokens_follow_llama_cpp(smollm2_cpu):
-    """The same prompt ids as llama.cpp (the llama-cpp-python binding, skipped where it
-    is not installed) and its greedy continuation, up to the first near-tie. llama.cpp's
-    CPU backend rounds each matrix product's input to 8-bit blocks and keeps K/V in
-    float16, which moves its logits by ~0.1-0.5 from exact arithmetic (hal's stay within
-    1e-4 of float64); where two tokens are closer than that, the two may pick different
-    ones. Measured over 16 prompts x 32 tokens: 6 identical, 12 identical for >= 16."""
-    llama_cpp = pytest.importorskip("llama_cpp")
-    llm = llama_cpp.Llama(smollm2_path(), n_ctx=512, n_threads=os.cpu_count(), verbose=False)
-    tokenizer = smollm2_cpu.tokenizer
-    for prompt in PROMPTS + [tokenizer.chat("Name three colours."), "Dear Sir or Madam,"]:
-        ids = llm.tokenize(prompt.encode(), add_bos=True, special=True)
-        assert tokenizer.encode(prompt) == ids, prompt
-        expected = llama_cpp_greedy(llm, ids, 16, tokenizer.eos_id)
-        ours = smollm2_cpu.generate(ids, 16).token_ids
-        if ours == expected:
-            continue
-        k = next(i for i, (a, b) in enumerate(zip(ours + [-1], expected + [tokenizer.eos_id])) if a != b)
-        assert k >= 4, (prompt, ours, expected)
-        logits = np.asarray(smollm2_cpu.forward(ids + ours[:k], smollm2_cpu.new_cache(len(ids) + k)))
-        theirs = expected[k] if k < len(expected) else tokenizer.eos_id
-        assert logits[ours[k]] - logits[theirs] < 0.5, (prompt, k, ours, expected)
+@pytest.mark.parametrize("run", llama_cpp_runs()[::4], ids=lambda run: run["prompt"][-24:])
+def test_smollm2_tokens_equal_llama_cpp(smollm2_cpu, device, run):
+    """hal computes what llama.cpp's CPU backend computes, rounding for rounding
+    (ops/qdot.py, ops/nn.py): the same prompt ids, the same greedy tokens, and logits
+    equal to the last bit (its top 5 at the first and the last step)."""
+    model = smollm2_cpu if device.name == "cpu" else Llama.load(smollm2_path(), device)
+    assert model.tokenizer.encode(run["prompt"]) == run["ids"]
+    assert model.generate(run["ids"], 32).token_ids == run["tokens"]
+    cache = model.new_cache(len(run["ids"]) + 33)
+    logits = np.asarray(model.forward(run["ids"], cache))
+    assert top(logits, 5) == run["first_top"]
+    for token in run["tokens"]:
+        logits = np.asarray(model.forward([token], cache))
+    assert top(logits, 5) == run["last_top"]

@@ -1,0 +1,57 @@
+"""hal.nn's ops compute what llama.cpp's CPU backend computes, bit for bit, on every
+device: each against its NumPy statement in tests/ggml_reference.py."""
+import numpy as np
+import pytest
+
+import hal
+from helpers import put
+
+import ggml_reference as ggml
+
+
+def _x(shape, seed=0, scale=3.0):
+    return (np.random.default_rng(seed).standard_normal(shape) * scale).astype(np.float32)
+
+
+def bits_equal(actual, expected):
+    np.testing.assert_array_equal(np.asarray(actual).view(np.uint32), np.asarray(expected, np.float32).view(np.uint32))
+
+
+def test_rms_norm(device):
+    x, w = _x((3, 576)), _x((576,), seed=1, scale=0.2)
+    bits_equal(hal.nn.rms_norm(put(x, device), put(w, device), 1e-5), ggml.rms_norm(x, w, 1e-5))
+
+
+def test_rope(device):
+    x = _x((4, 3, 64))
+    positions = [0, 1, 77, 511]
+    bits_equal(hal.nn.rope(put(x, device), positions, 100000.0), ggml.rope(x, positions, 100000.0))
+
+
+@pytest.mark.parametrize("cols", [5, 16, 300])
+def test_softmax(device, cols):
+    x = _x((3, cols), scale=8.0)
+    x[0, :2] = -3e38  # masked entries: exp is 0
+    bits_equal(hal.nn.softmax(put(x, device)), ggml.softmax(x))
+
+
+def test_silu_mul(device):
+    gate, up = _x((2, 1536), scale=6.0), _x((2, 1536), seed=1)
+    gate[0, :4] = [-120.0, -90.0, 0.0, 100.0]
+    bits_equal(hal.nn.silu_mul(put(gate, device), put(up, device)), ggml.silu_mul(gate, up))
+
+
+def test_to_half(device):
+    x = _x((1000,), scale=100.0)
+    np.testing.assert_array_equal(np.asarray(hal.nn.to_half(put(x, device))), x.astype(np.float16).view(np.uint16))
+
+
+@pytest.mark.parametrize("seq, n_past", [(1, 0), (1, 70), (5, 0), (3, 40)])
+def test_attention_over_a_float16_cache(device, seq, n_past):
+    heads, kv_heads, dim, capacity = 6, 2, 64, 80
+    q = _x((seq, heads, dim), seed=2)
+    k, v = _x((capacity, kv_heads, dim), seed=3), _x((capacity, kv_heads, dim), seed=4)
+    k16, v16 = k.astype(np.float16), v.astype(np.float16)
+    out = hal.nn.attention(put(q, device), put(k16.view(np.uint16), device), put(v16.view(np.uint16), device),
+                           n_past, 0.125)
+    bits_equal(out, ggml.attention(q, k16, v16, n_past, 0.125))
