@@ -21,11 +21,13 @@ def register(op: str, *, on: tuple[str, ...], kind: str = "kernel"):
 
 
 def resolve(op: str, device) -> callable:
-    """The implementation of ``op`` on ``device``; NotImplementedError naming both if
-    the device has none (never a silent host round-trip)."""
-    for on, _kind, fn in _registry.get(op, ()):
-        if device.backend_name in on or device.family in on:
-            return fn
+    """The implementation of ``op`` on ``device``: one registered for its backend by name
+    (a library call such as cuBLAS) before one for its whole family (portable kernels);
+    NotImplementedError naming both if the device has none (never a silent host round-trip)."""
+    impls = _registry.get(op, ())
+    for fn in [fn for on, _, fn in impls if device.backend_name in on] + \
+              [fn for on, _, fn in impls if device.family in on]:
+        return fn
     raise NotImplementedError(f"{op} is not implemented on {device.name} ({device.backend_name} backend)")
 
 
