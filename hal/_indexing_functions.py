@@ -108,6 +108,8 @@ def setitem_array(x: Array, key, kind: str, value) -> None:
         value = astype(value, x.dtype, copy=False)
     else:
         value = operand(value, x.dtype, x._device)  # checks the scalar's kind and range
+    if isinstance(value, Array) and getattr(value._data, "buf", None) is getattr(x._data, "buf", False):
+        value = Array._new(x._device.impl("copy")(x._device, value._data), x._device)  # overlapping: read first
     shape = value.shape if isinstance(value, Array) else ()
     if kind == "mask":
         target, mask = _masked(x, key)
