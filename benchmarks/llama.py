@@ -7,7 +7,10 @@ is installed.
 GB/s is the weight bytes one forward pass reads (every matrix once; the token
 embedding one row) times passes per second: for decode the memory-bandwidth figure
 that bounds a token's time; for prefill it shows how far a batch of tokens amortizes
-the weights. Each figure is the best of --repeats runs after a warm-up run.
+the weights. Each figure is the best of --repeats runs after a warm-up run. The ratios
+are against llama.cpp in the same run; the roofline is the decode speed memory allows:
+the measured read bandwidth (2 threads summing a 512 MiB array) over the weight bytes
+one token reads.
 """
 import argparse
 import os
@@ -61,6 +64,33 @@ def measure_llama_cpp(path: str, prompt: list, n: int, repeats: int):
     return min(prefill[1:]), min(decode[1:])
 
 
+def read_bandwidth(nbytes: int = 512 << 20) -> float:
+    """Bytes per second the cpu's C kernels read: a 2-D sum over a large array with
+    OpenMP (the best of 5)."""
+    from hal.ops.templates import program
+    cpu = hal.device("cpu")
+    rows = nbytes // 4 // 4096
+    x = np.ones((rows, 4096), np.float32)
+    out = np.empty(rows, np.float32)
+    source = r"""
+KERNEL void row_sums(GLOBAL f32 *out, GLOBAL const f32 *x, i64 cols) {
+    i64 r = GLOBAL_ID(0);
+    f32 acc[16] = {0};
+    for (i64 c = 0; c < cols; c += 16)
+        for (int l = 0; l < 16; l++) acc[l] += x[r * cols + c + l];
+    f32 s = 0;
+    for (int l = 0; l < 16; l++) s += acc[l];
+    out[r] = s;
+}"""
+    run = program(cpu, source, "row_sums", HAL_OMP_MIN_ITEMS=1)
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        run((rows,), None, out, x, 4096)
+        best = min(best, time.perf_counter() - start)
+    return x.nbytes / best
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None)
@@ -79,12 +109,14 @@ def main():
     if peer is not None:
         rows.append(("llama.cpp (cpu)", *peer))
     gb = model.bytes_per_token / 1e9
+    bandwidth = read_bandwidth()
     print(f"{os.path.basename(path)}: {model.bytes_per_token / 1e6:.1f} MB of weights per forward pass, "
           f"prompt {len(prompt)} tokens, {args.decode_tokens} decoded")
-    print(f"{'':18} {'prefill tok/s':>14} {'prefill GB/s':>13} {'decode tok/s':>13} {'decode GB/s':>12}")
+    print(f"roofline: {bandwidth / 1e9:.1f} GB/s read by the cpu -> at most {bandwidth / 1e9 / gb:.0f} decode tok/s")
+    print(f"{'':18} {'prefill tok/s':>14} {'decode tok/s':>13} {'decode GB/s':>12} {'x llama.cpp':>24}")
     for name, prefill_s, decode_s in rows:
-        print(f"{name:18} {len(prompt) / prefill_s:14.1f} {gb / prefill_s:13.2f} {1 / decode_s:13.1f} "
-              f"{gb / decode_s:12.2f}")
+        ratio = "" if peer is None else f"prefill {peer[0] / prefill_s:.2f} decode {peer[1] / decode_s:.2f}"
+        print(f"{name:18} {len(prompt) / prefill_s:14.1f} {1 / decode_s:13.1f} {gb / decode_s:12.2f} {ratio:>24}")
 
 
 if __name__ == "__main__":

@@ -81,8 +81,8 @@ KERNEL void qdot(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 xq_off, 
     for (i64 b = 0; b < nb; b++) {
         f32 dw, mw = 0.0f;
         __m256i qw = decode_bytes(wr + b * BLOCK_BYTES, &dw, &mw);
-        for (i64 t = 0; t < nt; t++) {
-            i64 xb = (t0 + t) * nb + b;
+        for (int t = 0; t < NT; t++) {  /* a fixed count keeps vacc in registers; a short */
+            i64 xb = (t0 + (t < nt ? t : nt - 1)) * nb + b;  /* tile repeats its last row */
             __m256i lanes = block_lanes(qw, _mm256_loadu_si256((const __m256i *)(xq + xq_off + xb * 32)));
             vacc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xd[xd_off + xb]), _mm256_cvtepi32_ps(lanes), vacc[t]);
 #if HAS_MIN
@@ -129,6 +129,9 @@ _AVX2 = r"""
 #if !defined(__OPENCL_VERSION__) && !defined(__CUDACC__) && defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #define HAL_AVX2 1
+#ifdef __F16C__
+#define load_half(p) _cvtsh_ss((unsigned short)load_u16(p))
+#endif
 /* 32 bytes: the low nibbles of 16 then the high nibbles. */
 static inline __m256i nibbles(const u8 *q) {
     __m128i lo = _mm_loadu_si128((const __m128i *)q);
