@@ -100,26 +100,21 @@ def test_command_line_outputs_and_exit_codes():
 
 SIMULATORS = [pytest.param(d, marks=pytest.mark.simulator, id=d.name) for d in hal.devices()
               if d.info.kind == "simulator"]
+# What the kit finds wrong with hal's kernels (on every OpenCL device); remove an entry
+# when it is fixed. atan: float32 complex atan near the branch point i gives an infinite
+# imaginary part (atan(1e-30 + 1j) is 0.785 + 34.9j).
+KNOWN_FAILURES = {"atan": "complex64 special values: inf at other places than the reference"}
 
 
 @pytest.mark.parametrize("device", SIMULATORS or [pytest.param(None, marks=pytest.mark.skip("Oclgrind not installed"))])
 def test_small_battery_on_oclgrind(device):
-    """Every kernel of a representative op subset, on small shapes, under Oclgrind's
-    checks (out-of-bounds accesses, data races: tests/oclgrind_checks.py fails the run
-    on any report)."""
-    reports = run(device, ops=OCLGRIND_OPS, small=True)
+    """The whole battery, one dtype per kind and small shapes, under Oclgrind's checks
+    (out-of-bounds accesses and data races: tests/oclgrind_checks.py fails the run on
+    any report); ~40 s."""
+    reports = run(device, small=True)
     failed = {r.op: r.first_problem for r in reports if r.status == "fail"}
-    assert not failed
-    assert len(reports) >= 40
-
-
-# One or two ops of each kernel family: elementwise (unary, binary, special values),
-# reductions, scans, sorting and sets, selection, manipulation, matmul, nn and quant.
-OCLGRIND_OPS = ("^(add|sin|divide|pow|isnan|bitwise_and|where|clip|astype|asarray|full|tril|arange|linspace|sum|max|"
-                "mean|std|argmax|all|count_nonzero|cumulative_sum|diff|sort|argsort|unique_all|isin|searchsorted|"
-                "nonzero|take|take_along_axis|concat|flip|roll|repeat|tile|reshape|broadcast_to|matmul|vecdot|"
-                "getitem mask|setitem int array|fft.fftshift|linalg.vector_norm|nn.rms_norm|nn.softmax|nn.rope|"
-                "nn.attention|nn.linear|nn.embedding)$")
+    assert failed == KNOWN_FAILURES
+    assert all(r.status == "pass" for r in reports if r.op not in KNOWN_FAILURES)
 
 
 # ---------------------------------------------------------------- a third-party backend
