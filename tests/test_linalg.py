@@ -69,6 +69,36 @@ def test_random_floats(device, dtype):
     assert np.all(np.abs(got - a @ b) <= 16 * np.finfo(dtype).eps * scale)
 
 
+GEMM_CONFIGS = [
+    {"kind": "block", "RM": 1, "RN": 1, "WX": 1, "WY": 1, "PACK": 0},
+    {"kind": "block", "RM": 6, "RN": 32, "WX": 1, "WY": 8, "PACK": 1},
+    {"kind": "block", "RM": 12, "RN": 16, "WX": 1, "WY": 4, "PACK": 3},
+    {"kind": "block", "RM": 1, "RN": 64, "WX": 4, "WY": 1, "PACK": 0},
+    {"kind": "tiled", "TS": 16, "WPT": 2},
+]
+
+
+@pytest.mark.parametrize("config", GEMM_CONFIGS, ids=lambda c: "-".join(str(v) for v in c.values()))
+def test_gemm_kernels_give_the_same_bits_everywhere(device, config):
+    """Every GEMM kernel adds an output's k terms in order with fma, and no target
+    contracts or reorders on its own: any block or tile, on any device, gives the bits
+    of the plainest kernel on the cpu (which with a*b+c contracted by one compiler and
+    not another would differ in the last place)."""
+    if config["kind"] == "tiled" and device.family == "numpy":
+        pytest.skip("local-memory tiles need work-groups; the cpu's C target runs groups of one item")
+    from hal.ops import linalg
+    a, b = data((2, 37, 45), hal.float32, 1), data((2, 45, 29), hal.float32, 2)
+
+    def run(dev, cfg):
+        out = dev.from_host(np.zeros((2, 37, 29), np.float32))
+        linalg.gemm_into(dev, cfg, out, dev.from_host(a), dev.from_host(b))
+        return np.asarray(dev.to_host(out))
+
+    want = run(hal.device("cpu"), GEMM_CONFIGS[0])
+    assert np.array_equal(run(device, config), want)
+    assert not np.array_equal(want, np.matmul(a.astype(np.float64), b).astype(np.float32))  # bits are at stake
+
+
 def test_transposed_and_strided_views(device):
     a, b = whole((6, 9), np.float64, 1), whole((8, 6), np.float64, 2)
     x, y = put(a, device), put(b, device)
