@@ -12,6 +12,7 @@ import sqlite3
 import struct
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -87,13 +88,16 @@ def test_a_failed_compile_stores_nothing(device, tmp_path, monkeypatch):
 # Compiles a few kernels on every device family (C on the cpu, OpenCL C on PoCL) and
 # checks their results; prints hal.stats() as its last line.
 KERNELS = textwrap.dedent("""
-    import json, sys, time
+    import json, os, sys, tempfile, time
     import numpy as np, hal
-    time.sleep(max(0.0, float(sys.argv[1]) - time.time()))
+    barrier, count = sys.argv[1], int(sys.argv[2])  # start together, once every process is ready
+    tempfile.mkstemp(dir=barrier)
+    while len(os.listdir(barrier)) < count:
+        time.sleep(0.01)
     rng = np.random.default_rng(0)
     a = rng.standard_normal((33, 17)).astype(np.float32)
     raw = np.concatenate([np.full((40, 2), [0, 60], np.uint8), rng.integers(0, 256, (40, 32), dtype=np.uint8)], 1)
-    for name in [d for d in sys.argv[2:]]:
+    for name in sys.argv[3:]:
         dev = hal.device(name)
         x = hal.asarray(a, device=dev)
         got = np.asarray(hal.cumulative_sum(hal.exp(x) * 2, axis=1))
@@ -108,11 +112,11 @@ def _kernel_devices() -> list[str]:
     return ["cpu"] + [d.name for d in hal.devices() if d.backend_name == "opencl" and d.info.kind != "simulator"][:1]
 
 
-def _compile_in(cache_dir, count=1, delay=0.0):
+def _compile_in(cache_dir, count=1):
     env = {**os.environ, "HAL_CACHE_DIR": str(cache_dir)}
     env.pop("HAL_CACHE", None)
-    start = time.time() + delay
-    procs = [subprocess.Popen([sys.executable, "-c", KERNELS, str(start), *_kernel_devices()], env=env,
+    barrier = tempfile.mkdtemp(dir=cache_dir.parent)
+    procs = [subprocess.Popen([sys.executable, "-c", KERNELS, barrier, str(count), *_kernel_devices()], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(count)]
     stats = []
     for p in procs:
@@ -132,25 +136,27 @@ def _sound(cache_dir) -> list:
 
 
 def test_four_processes_compile_into_one_empty_cache(tmp_path):
-    stats = _compile_in(tmp_path, count=4, delay=3.0)
+    cache_dir = tmp_path / "cache"
+    stats = _compile_in(cache_dir, count=4)
     assert all(s["kernel_compiles"] > 0 for s in stats)  # they did race: each found it empty
-    entries = _sound(tmp_path)
-    [again] = _compile_in(tmp_path)
+    entries = _sound(cache_dir)
+    [again] = _compile_in(cache_dir)
     assert again["kernel_compiles"] == 0 and again["cache_disk_hits"] == len(entries)
 
 
 def test_entries_truncated_mid_write_are_rebuilt(tmp_path):
-    [first] = _compile_in(tmp_path)
-    entries = _sound(tmp_path)
+    cache_dir = tmp_path / "cache"
+    [first] = _compile_in(cache_dir)
+    entries = _sound(cache_dir)
     for entry in entries:  # what a writer killed mid-write (without the rename) would leave
         data = entry.read_bytes()
         entry.write_bytes(data[:len(data) // 2])
-    (tmp_path / ".hal-killed.tmp").write_bytes(b"HALKC01\n" + bytes(20))
-    [second] = _compile_in(tmp_path)
+    (cache_dir / ".hal-killed.tmp").write_bytes(b"HALKC01\n" + bytes(20))
+    [second] = _compile_in(cache_dir)
     assert second["cache_corrupt"] == len(entries) and second["kernel_compiles"] == first["kernel_compiles"]
-    os.unlink(tmp_path / ".hal-killed.tmp")  # stray temp files are python -m hal cache --clear's to remove
-    assert len(_sound(tmp_path)) == len(entries)
-    [third] = _compile_in(tmp_path)
+    os.unlink(cache_dir / ".hal-killed.tmp")  # stray temp files are python -m hal cache --clear's to remove
+    assert len(_sound(cache_dir)) == len(entries)
+    [third] = _compile_in(cache_dir)
     assert third["kernel_compiles"] == 0
 
 
