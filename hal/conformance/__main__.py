@@ -20,6 +20,13 @@ def default_devices() -> list:
     return found or [hal.device("cpu")]
 
 
+def _progress(device):
+    """On a terminal, the op being checked (the first run compiles every kernel)."""
+    if not sys.stderr.isatty():
+        return None
+    return lambda case: print(f"\r\033[K{device.name}: {case.op}", end="", file=sys.stderr, flush=True)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hal.conformance", description=__doc__.split("\n\n")[1])
     parser.add_argument("--device", action="append", help="a device to check (repeatable; default: every "
@@ -38,8 +45,10 @@ def main(argv=None) -> int:
     results = {}
     for device in devices:
         start = time.perf_counter()
-        reports = run(device, args.ops, args.small)
+        reports = run(device, args.ops, args.small, _progress(device))
         results[device.name] = (reports, time.perf_counter() - start)
+        if sys.stderr.isatty():
+            print("\r\033[K", end="", file=sys.stderr)
         if args.output == "table":
             print(report.table(device, reports, results[device.name][1], args.verbose), flush=True)
     if args.output == "csv":
