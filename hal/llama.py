@@ -176,16 +176,16 @@ class Llama:
     def _block(self, i: int, x, positions, cache: KVCache, n_past: int):
         c, w = self.config, {name: self.weights[f"blk.{i}.{name}.weight"] for name in BLOCK_TENSORS}
         seq = x.shape[0]
-        h = nn.rms_norm(x, w["attn_norm"], c.eps)
-        q = nn.rope(hal.reshape(nn.linear(h, w["attn_q"]), (seq, c.n_heads, c.head_dim)), positions, c.rope_theta)
-        k = nn.rope(hal.reshape(nn.linear(h, w["attn_k"]), (seq, c.n_kv_heads, c.head_dim)), positions, c.rope_theta)
-        v = hal.reshape(nn.linear(h, w["attn_v"]), (seq, c.n_kv_heads, c.head_dim))
+        q, k, v = nn.linear(nn.rms_norm(x, w["attn_norm"], c.eps), w["attn_q"], w["attn_k"], w["attn_v"])
+        q = nn.rope(hal.reshape(q, (seq, c.n_heads, c.head_dim)), positions, c.rope_theta)
+        k = nn.rope(hal.reshape(k, (seq, c.n_kv_heads, c.head_dim)), positions, c.rope_theta)
+        v = hal.reshape(v, (seq, c.n_kv_heads, c.head_dim))
         cache.keys[i][n_past:n_past + seq] = nn.to_half(k)
         cache.values[i][n_past:n_past + seq] = nn.to_half(v)
         attended = nn.attention(q, cache.keys[i], cache.values[i], n_past)
         x = x + nn.linear(hal.reshape(attended, (seq, c.dim)), w["attn_output"])
-        h = nn.rms_norm(x, w["ffn_norm"], c.eps)
-        return x + nn.linear(nn.silu_mul(nn.linear(h, w["ffn_gate"]), nn.linear(h, w["ffn_up"])), w["ffn_down"])
+        gate, up = nn.linear(nn.rms_norm(x, w["ffn_norm"], c.eps), w["ffn_gate"], w["ffn_up"])
+        return x + nn.linear(nn.silu_mul(gate, up), w["ffn_down"])
 
     def generate(self, prompt_ids, n: int, *, temperature: float = 0.0, top_k: int = 0, top_p: float = 1.0,
                  seed=None, on_token=None, stop_at_eos: bool = True) -> Generation:

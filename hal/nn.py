@@ -130,32 +130,52 @@ def _same_device(name: str, x: Array, w) -> None:
 
 # ---------------------------------------------------------------- ops
 
-def linear(x: Array, w) -> Array:
+def linear(x: Array, *weights):
     """``x @ w.T``: x (..., cols), w a QuantizedWeight or a float array (rows, cols);
     returns (..., rows) float32. A QuantizedWeight is read block by block (a mat-vec for
     one row of x, tiles of rows of x sharing each decoded block for many). With Q4_0,
     Q4_1 and Q8_0 weights x is first quantized to 8 bits per block of 32 and the block
     products are integer, exactly as llama.cpp computes them (ops/qdot.py); the other
-    types multiply float32 x by the decoded weights."""
+    types multiply float32 x by the decoded weights.
+
+    Several weights (``linear(x, wq, wk, wv)``) give a tuple of products that share the
+    checks and x's quantization."""
+    if not weights:
+        raise TypeError("linear: needs at least one weight")
     x = _float32(x, "linear")
-    if not isinstance(w, QuantizedWeight):
-        w = _float32(w, "linear", "w")
-        if w.ndim != 2:
-            raise ValueError(f"linear: w must be 2-D (rows, cols), got shape {w.shape}")
-    _same_device("linear", x, w)
-    rows, cols = w.shape
-    if x.ndim == 0 or x.shape[-1] != cols:
-        raise ValueError(f"linear: x of shape {x.shape} does not end in the weight's {cols} columns")
-    if not isinstance(w, QuantizedWeight):
-        return matmul(x, matrix_transpose(w))
-    lead = x.shape[:-1]
+    weights = _check_weights(x, weights)
+    lead, cols = x.shape[:-1], x.shape[-1]
     n = math.prod(lead)
-    if n == 0 or cols == 0 or rows == 0:
-        return zeros(lead + (rows,), dtype=dtypes.float32, device=x._device)
-    flat = reshape(x, (n, cols))
-    op = "quant_linear_q8" if qdot.supports(w.ggml_type) else "quant_linear"
-    out = x._device.impl(op)(x._device, _contiguous(flat), w)
-    return reshape(Array._new(out, x._device), lead + (rows,))
+    outs = [None] * len(weights)
+    for i, w in enumerate(weights):
+        if not isinstance(w, QuantizedWeight):
+            outs[i] = matmul(x, matrix_transpose(w))
+        elif n == 0 or cols == 0 or w.shape[0] == 0:
+            outs[i] = zeros(lead + (w.shape[0],), dtype=dtypes.float32, device=x._device)
+    pending = [i for i, out in enumerate(outs) if out is None]
+    if pending:
+        flat = _contiguous(reshape(x, (n, cols)))
+        for op, group in (("quant_linear_q8", [i for i in pending if qdot.supports(weights[i].ggml_type)]),
+                          ("quant_linear", [i for i in pending if not qdot.supports(weights[i].ggml_type)])):
+            if group:
+                results = x._device.impl(op)(x._device, flat, [weights[i] for i in group])
+                for i, out in zip(group, results):
+                    outs[i] = reshape(Array._new(out, x._device), lead + (weights[i].shape[0],))
+    return tuple(outs) if len(outs) > 1 else outs[0]
+
+
+def _check_weights(x: Array, weights) -> list:
+    checked = []
+    for w in weights:
+        if not isinstance(w, QuantizedWeight):
+            w = _float32(w, "linear", "w")
+            if w.ndim != 2:
+                raise ValueError(f"linear: w must be 2-D (rows, cols), got shape {w.shape}")
+        _same_device("linear", x, w)
+        if x.ndim == 0 or x.shape[-1] != w.shape[1]:
+            raise ValueError(f"linear: x of shape {x.shape} does not end in the weight's {w.shape[1]} columns")
+        checked.append(w)
+    return checked
 
 
 def embedding(w, ids) -> Array:

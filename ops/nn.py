@@ -69,6 +69,9 @@ INLINE facc larger(facc a, facc b) { return a > b ? a : b; }
 """
 
 ROW_KERNELS = _COMMON + r"""
+#ifndef HALF_OUT
+#define HALF_OUT 0
+#endif
 /* One work-group per row: out = (x * (1 / sqrt(mean(x^2) + eps))) * w. */
 KERNEL void rms_norm(GLOBAL f32 *out, GLOBAL const f32 *x, i64 x_off, GLOBAL const f32 *w, i64 w_off,
                      i64 cols, f32 eps) {
@@ -107,7 +110,10 @@ KERNEL void softmax(GLOBAL f32 *out, GLOBAL const f32 *x, i64 x_off, i64 cols) {
     }
     FOLD(sum, add)
     f32 scale = (f32)((facc)1 / partial[0]);
-    for (i64 c = lid; c < cols; c += wg) out[row * cols + c] = ggml_expf(p[c] - m) * scale;
+    for (i64 c = lid; c < cols; c += wg) {
+        f32 e = ggml_expf(p[c] - m) * scale;
+        out[row * cols + c] = HALF_OUT ? half_to_f32(f32_to_half(e)) : e;  /* (attention's f16 probabilities) */
+    }
 }
 """
 
@@ -163,14 +169,12 @@ ATTENTION = _COMMON + r"""
 #ifndef HALF
 #define HALF 1
 #endif
-#if HALF  /* K/V hold float16 bits; q and the probabilities are rounded to float16 */
+#if HALF  /* q, K and V hold float16 bits, the probabilities float16 values */
 #define KV_T u16
 #define KV(v) half_to_f32(v)
-#define ROUND(v) half_to_f32(f32_to_half(v))
 #else
 #define KV_T f32
 #define KV(v) (v)
-#define ROUND(v) (v)
 #endif
 
 /* res = sum over k < len of A(k) * B(k), in the order of ggml's f16 kernels: several
@@ -200,16 +204,16 @@ ATTENTION = _COMMON + r"""
 
 /* scores (seq, heads, n_kv): q . k * scale for cache positions t <= n_past + i, masked
    beyond. Head h reads kv head h / group. */
-KERNEL void attn_scores(GLOBAL f32 *scores, GLOBAL const f32 *q, i64 q_off, GLOBAL const KV_T *k, i64 k_off,
+KERNEL void attn_scores(GLOBAL f32 *scores, GLOBAL const KV_T *q, i64 q_off, GLOBAL const KV_T *k, i64 k_off,
                         i64 seq, i64 heads, i64 group, i64 dim, i64 n_kv, i64 n_past, f32 scale) {
     i64 g = GLOBAL_ID(0);
     if (g >= seq * heads * n_kv) return;
     i64 t = g % n_kv, h = (g / n_kv) % heads, i = g / (n_kv * heads);
     f32 s = MASKED;
     if (t <= n_past + i) {
-        GLOBAL const f32 *qr = q + q_off + (i * heads + h) * dim;
+        GLOBAL const KV_T *qr = q + q_off + (i * heads + h) * dim;
         GLOBAL const KV_T *kr = k + k_off + (t * (heads / group) + h / group) * dim;
-#define Q_AT(d) ROUND(qr[d])
+#define Q_AT(d) KV(qr[d])
 #define K_AT(d) KV(kr[d])
         f32 dot;
         if (seq > 1) DOT_LANES16(dim, Q_AT, K_AT, dot) else DOT_LANES64(dim, Q_AT, K_AT, dot)
@@ -229,7 +233,7 @@ KERNEL void attn_values(GLOBAL f32 *out, GLOBAL const f32 *p, GLOBAL const KV_T 
     GLOBAL const f32 *pr = p + (i * heads + h) * n_kv;
     GLOBAL const KV_T *vc = v + v_off + (h / group) * dim + d;
     i64 vstride = (heads / group) * dim;
-#define P_AT(t) ((t) < visible ? ROUND(pr[t]) : 0.0f)
+#define P_AT(t) ((t) < visible ? pr[t] : 0.0f)
 #define V_AT(t) ((t) < visible ? KV(vc[(t) * vstride]) : 0.0f)
     f32 acc;
     if (seq > 1) DOT_LANES16(visible, P_AT, V_AT, acc) else DOT_LANES64((visible + 63) / 64 * 64, P_AT, V_AT, acc)
@@ -253,9 +257,10 @@ def _args(device, *payloads) -> list:
     return [v for p in payloads for v in (_pointer(device, p), _offset(device, p))]
 
 
-def _row_launch(device, config, name, rows, *args):
+def _row_launch(device, config, name, rows, *args, **defines):
     wg = config["WG"]
-    program(device, ROW_KERNELS, name, WG=wg)((rows * wg,), None if device.family == "numpy" else (wg,), *args)
+    program(device, ROW_KERNELS, name, WG=wg, **defines)((rows * wg,), None if device.family == "numpy" else (wg,),
+                                                          *args)
 
 
 def rms_norm_into(device, config, out, x, weight, eps=1e-5):
@@ -264,9 +269,11 @@ def rms_norm_into(device, config, out, x, weight, eps=1e-5):
                 np.float32(eps))
 
 
-def softmax_into(device, config, out, x):
+def softmax_into(device, config, out, x, half_out=False):
+    """``half_out``: round the probabilities to float16 values (attention's f16 cache)."""
     rows, cols = _rows(x)
-    _row_launch(device, config, "softmax", rows, _pointer(device, out), *_args(device, x), cols)
+    _row_launch(device, config, "softmax", rows, _pointer(device, out), *_args(device, x), cols,
+                HALF_OUT=int(half_out))
 
 
 @register("nn_rms_norm", on=("cpu", "buffer"))
@@ -277,10 +284,10 @@ def rms_norm(device, x, weight, eps):
 
 
 @register("nn_softmax", on=("cpu", "buffer"))
-def softmax(device, x):
+def softmax(device, x, half_out=False):
     """Over the last axis (at least one element)."""
     out = device.empty(x.shape, _F32)
-    softmax_into(device, autotune.choose(device, "nn_softmax", _row_key(*_rows(x))), out, x)
+    softmax_into(device, autotune.choose(device, "nn_softmax", _row_key(*_rows(x))), out, x, half_out)
     return out
 
 
@@ -379,13 +386,10 @@ def silu_mul(device, gate, up):
     return out
 
 
-@register("nn_to_half", on=("cpu",), kind="library")
-def to_half_cpu(device, x):
-    return x.astype(np.float16).view(np.uint16)  # NumPy rounds to nearest even, as f32_to_half
-
-
-@register("nn_to_half", on=("buffer",))
+@register("nn_to_half", on=("cpu", "buffer"))
 def to_half(device, x):
+    if device.family == "numpy":
+        return x.astype(np.float16).view(np.uint16)  # NumPy rounds to nearest even, as f32_to_half
     out = device.empty(x.shape, np.dtype(np.uint16))
     return run_elementwise(device, "f32_to_half(x0)", out, [x], [_F32])
 
@@ -395,13 +399,16 @@ def attention(device, q, k_cache, v_cache, n_past, scale):
     """k_cache, v_cache: float32, or uint16 holding float16 bits."""
     seq, heads, dim = q.shape
     n_kv, group = n_past + seq, heads // k_cache.shape[1]
-    defines = {"MASKED": f"{_MASKED}f", "HALF": int(k_cache.dtype == np.uint16)}
+    half = k_cache.dtype == np.uint16
+    if half:
+        q = to_half(device, q)  # once, not once per cache position
+    defines = {"MASKED": f"{_MASKED}f", "HALF": int(half)}
     scores = device.empty((seq, heads, n_kv), _F32)
     common = (seq, heads, group, dim, n_kv, n_past)
     program(device, ATTENTION, "attn_scores", **defines)(
         (scores.size,), _group(device), _pointer(device, scores), *_args(device, q, k_cache), *common,
         np.float32(scale))
-    probs = softmax(device, scores)
+    probs = softmax(device, scores, half_out=half)
     out = device.empty(q.shape, _F32)
     program(device, ATTENTION, "attn_values", **defines)(
         (out.size,), _group(device), _pointer(device, out), _pointer(device, probs), *_args(device, v_cache),

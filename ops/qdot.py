@@ -276,12 +276,16 @@ def tuning_key(ggml_type: str, n: int, rows: int, cols: int) -> tuple:
 
 
 @register("quant_linear_q8", on=("cpu", "buffer"))
-def linear(device, x, w):
-    """x (n, cols) contiguous float32 @ w.T, x quantized to 8 bits per block of 32."""
-    (rows, cols), n = w.shape, x.shape[0]
-    config = autotune.choose(device, f"quant_linear_q8_{w.ggml_type}", tuning_key(w.ggml_type, n, rows, cols))
-    out = device.empty((n, rows), np.dtype(np.float32))
-    return dot_into(device, config, out, quantize(device, x), w.raw, w.ggml_type)
+def linear(device, x, weights) -> list:
+    """x (n, cols) contiguous float32 @ w.T for each w, x quantized once to 8 bits per
+    block of 32."""
+    n, cols = x.shape
+    a, outs = quantize(device, x), []
+    for w in weights:
+        rows = w.shape[0]
+        config = autotune.choose(device, f"quant_linear_q8_{w.ggml_type}", tuning_key(w.ggml_type, n, rows, cols))
+        outs.append(dot_into(device, config, device.empty((n, rows), np.dtype(np.float32)), a, w.raw, w.ggml_type))
+    return outs
 
 
 # ---------------------------------------------------------------- autotuning

@@ -275,9 +275,13 @@ def embedding(device, w, ids):
 
 
 @register("quant_linear", on=("cpu",))
-def linear_cpu(device, x, w):
-    """x (n, cols) contiguous float32 @ w.T: the C kernel for a few rows of x (decode),
-    BLAS over dequantized tiles of w for many (prefill)."""
+def linear_cpu(device, x, weights) -> list:
+    """x (n, cols) contiguous float32 @ w.T for each w: the C kernel for a few rows of x
+    (decode), BLAS over dequantized tiles of w for many (prefill)."""
+    return [_linear_cpu(device, x, w) for w in weights]
+
+
+def _linear_cpu(device, x, w):
     n, (rows, cols) = x.shape[0], w.shape
     if w.ggml_type == "F32":
         return x @ w.raw.view(np.float32).reshape(rows, cols).T
@@ -293,7 +297,11 @@ def linear_cpu(device, x, w):
 
 
 @register("quant_linear", on=("buffer",))
-def linear(device, x, w):
+def linear(device, x, weights) -> list:
+    return [_linear(device, x, w) for w in weights]
+
+
+def _linear(device, x, w):
     (rows, cols), n = w.shape, x.shape[0]
     config = autotune.choose(device, f"quant_linear_{w.ggml_type}", tuning_key(w.ggml_type, n, rows, cols))
     out = device.empty((n, rows), np.dtype(np.float32))
