@@ -19,6 +19,8 @@ Integer products are also what makes the CPU fast: no float dequantization of we
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from hal import autotune
@@ -215,6 +217,7 @@ _DECODE_BYTES = {
 }
 
 
+@functools.lru_cache(maxsize=None)
 def source(ggml_type: str) -> str:
     decode = f"INLINE void decode_int(GLOBAL const u8 *b, i32 *qw, f32 *dw, f32 *mw) {{{_DECODE[ggml_type]}\n}}\n"
     decode_bytes = f"static inline __m256i decode_bytes(const u8 *b, f32 *dw, f32 *mw) {{ {_DECODE_BYTES[ggml_type]} }}"
