@@ -241,6 +241,9 @@ INLINE {C} {C}_atanh({C} z) {{
         {R} h = hypot(x, y);
         re = x / h / h;
         im = {PI} / 2;
+    }} else if (hypot(1 - x, y) < ({R})1e-15) {{  /* near +-1 the squares underflow: logs of hypot */
+        re = ({R})0.5 * (log(hypot(1 + x, y)) - log(hypot(1 - x, y)));
+        im = ({R})0.5 * atan2(2 * y, (1 - x) * (1 + x) - y * y);
     }} else {{
         re = ({R})0.25 * log1p(4 * x / ((1 - x) * (1 - x) + y * y));
         im = ({R})0.5 * atan2(2 * y, (1 - x) * (1 + x) - y * y);

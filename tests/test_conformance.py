@@ -100,10 +100,9 @@ def test_command_line_outputs_and_exit_codes():
 
 SIMULATORS = [pytest.param(d, marks=pytest.mark.simulator, id=d.name) for d in hal.devices()
               if d.info.kind == "simulator"]
-# What the kit finds wrong with hal's kernels (on every OpenCL device); remove an entry
-# when it is fixed. atan: float32 complex atan near the branch point i gives an infinite
-# imaginary part (atan(1e-30 + 1j) is 0.785 + 34.9j).
-KNOWN_FAILURES = {"atan": "complex64 special values: inf at other places than the reference"}
+# What the kit finds wrong with hal's kernels (on every OpenCL device); add an entry with
+# its reason when the kit finds a bug not fixed at once, remove it when it is fixed.
+KNOWN_FAILURES = {}
 
 
 @pytest.mark.parametrize("device", SIMULATORS or [pytest.param(None, marks=pytest.mark.skip("Oclgrind not installed"))])
