@@ -52,7 +52,8 @@ INLINE f32 ggml_expf(f32 x) {
     f32 j = fma(fma(fma(0.00824739039f, b, 0.0418997668f), u, fma(0.166683957f, b, 0.499991268f)), u,
                 fma(0.999999404f, b, 1.0f));
     if (fabs(n) > 192.0f) return n > 0.0f ? f32_from_bits(0x7F800000u) : 0.0f;
-    return ldexp(j, (i32)n);
+    if (n < -126.0f || n > 127.0f) return ldexp(j, (i32)n);
+    return j * f32_from_bits((u32)((i32)n + 127) << 23);  /* 2^n is a normal float: one exact rounding */
 }
 
 /* Fold a row with the work-group: each item folds a strided slice, then the group
@@ -185,8 +186,10 @@ ATTENTION = _COMMON + r"""
 #define DOT_LANES16(len, A, B, res) { \
     f32 dot_lane[16]; \
     for (int l = 0; l < 16; l++) dot_lane[l] = 0.0f; \
-    for (i64 dot_k0 = 0; dot_k0 < (len); dot_k0 += 16) \
-        for (int l = 0; l < 16 && dot_k0 + l < (len); l++) dot_lane[l] = fma(A(dot_k0 + l), B(dot_k0 + l), dot_lane[l]); \
+    i64 dot_k0 = 0; \
+    for (; dot_k0 + 16 <= (len); dot_k0 += 16) \
+        for (int l = 0; l < 16; l++) dot_lane[l] = fma(A(dot_k0 + l), B(dot_k0 + l), dot_lane[l]); \
+    for (int l = 0; dot_k0 + l < (len); l++) dot_lane[l] = fma(A(dot_k0 + l), B(dot_k0 + l), dot_lane[l]); \
     TREE16(dot_lane) \
     res = dot_lane[0]; }
 #define DOT_LANES64(len, A, B, res) { \
@@ -222,21 +225,31 @@ KERNEL void attn_scores(GLOBAL f32 *scores, GLOBAL const KV_T *q, i64 q_off, GLO
     scores[g] = s;
 }
 
+/* vt (kv_heads, dim, n_kv) float32 = v (n_kv, kv_heads, dim) transposed: the values
+   product then reads positions contiguously (llama.cpp keeps its V cache transposed). */
+KERNEL void attn_v_transpose(GLOBAL f32 *vt, GLOBAL const KV_T *v, i64 v_off, i64 kv_heads, i64 dim, i64 n_kv) {
+    i64 g = GLOBAL_ID(0);
+    if (g >= n_kv * kv_heads * dim) return;
+    i64 t = g / (kv_heads * dim), hd = g % (kv_heads * dim);
+    vt[hd * n_kv + t] = KV(v[v_off + g]);
+}
+
 /* out (seq, heads, dim) = probabilities (seq, heads, n_kv) @ v; one query row sums over
    n_kv rounded up to 64 (llama.cpp pads its cache view; the padding adds zeros). */
-KERNEL void attn_values(GLOBAL f32 *out, GLOBAL const f32 *p, GLOBAL const KV_T *v, i64 v_off,
+KERNEL void attn_values(GLOBAL f32 *out, GLOBAL const f32 *p, GLOBAL const f32 *vt,
                         i64 seq, i64 heads, i64 group, i64 dim, i64 n_kv, i64 n_past) {
     i64 g = GLOBAL_ID(0);
     if (g >= seq * heads * dim) return;
     i64 d = g % dim, h = (g / dim) % heads, i = g / (dim * heads);
     i64 visible = n_past + i + 1 < n_kv ? n_past + i + 1 : n_kv;
     GLOBAL const f32 *pr = p + (i * heads + h) * n_kv;
-    GLOBAL const KV_T *vc = v + v_off + (h / group) * dim + d;
-    i64 vstride = (heads / group) * dim;
-#define P_AT(t) ((t) < visible ? pr[t] : 0.0f)
-#define V_AT(t) ((t) < visible ? KV(vc[(t) * vstride]) : 0.0f)
+    GLOBAL const f32 *vr = vt + ((h / group) * dim + d) * n_kv;
+#define P_AT(t) pr[t]
+#define V_AT(t) vr[t]
+#define P_PAD(t) ((t) < visible ? pr[t] : 0.0f)
+#define V_PAD(t) ((t) < visible ? vr[t] : 0.0f)
     f32 acc;
-    if (seq > 1) DOT_LANES16(visible, P_AT, V_AT, acc) else DOT_LANES64((visible + 63) / 64 * 64, P_AT, V_AT, acc)
+    if (seq > 1) DOT_LANES16(visible, P_AT, V_AT, acc) else DOT_LANES64((visible + 63) / 64 * 64, P_PAD, V_PAD, acc)
     out[g] = acc;
 }
 """
@@ -409,8 +422,11 @@ def attention(device, q, k_cache, v_cache, n_past, scale):
         (scores.size,), _group(device), _pointer(device, scores), *_args(device, q, k_cache), *common,
         np.float32(scale))
     probs = softmax(device, scores, half_out=half)
+    kv_heads = v_cache.shape[1]
+    vt = device.empty((kv_heads, dim, n_kv), _F32)
+    program(device, ATTENTION, "attn_v_transpose", HAL_OMP_MIN_ITEMS=1 << 16, **defines)(  # (C target) light items
+        (vt.size,), _group(device), _pointer(device, vt), *_args(device, v_cache), kv_heads, dim, n_kv)
     out = device.empty(q.shape, _F32)
     program(device, ATTENTION, "attn_values", **defines)(
-        (out.size,), _group(device), _pointer(device, out), _pointer(device, probs), *_args(device, v_cache),
-        *common)
+        (out.size,), _group(device), _pointer(device, out), _pointer(device, probs), _pointer(device, vt), *common)
     return out
