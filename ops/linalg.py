@@ -36,8 +36,8 @@ from .templates import C_TYPE, program, run_elementwise
 
 MAC_SOURCE = """
 /* acc + x * y: for floats one fused multiply-add, written out because no target fuses
-   on its own (the dialect turns contraction off so every device rounds alike), and
-   unfused it costs two instructions per step of the inner product. */
+   on its own (the dialect turns contraction off so every device rounds alike); unfused
+   each step of the inner product is two instructions and two roundings. */
 #if FUSED
 #define MAC(x, y, acc) fma((x), (y), (acc))
 #else
