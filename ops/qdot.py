@@ -26,7 +26,7 @@ import numpy as np
 from hal import autotune
 from hal.dispatch import register
 
-from .quant import TYPES, _HELPERS, _offset, _pointer, random_raw, row_bytes
+from .quant import INTEGER_DOT, TYPES, _HELPERS, _offset, _pointer, random_raw, row_bytes
 from .templates import program
 
 QK = 32
@@ -227,7 +227,7 @@ def source(ggml_type: str) -> str:
 
 
 def supports(ggml_type: str) -> bool:
-    return ggml_type in _DECODE
+    return ggml_type in INTEGER_DOT
 
 
 class Activations:
@@ -348,5 +348,5 @@ def _declare(ggml_type: str) -> None:
                                 for rows, cols in ((1536, 576), (576, 1536))]))
 
 
-for _name in _DECODE:
+for _name in INTEGER_DOT:
     _declare(_name)

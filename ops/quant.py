@@ -380,5 +380,10 @@ def _cpu():
     return device("cpu")
 
 
+# Types whose products ops/qdot.py computes in integers over 8-bit activations (as
+# llama.cpp): hal.nn.linear never takes the float path below for them.
+INTEGER_DOT = ("Q8_0", "Q4_0", "Q4_1")
+
 for _qtype in TYPES.values():
-    _declare(_qtype)
+    if _qtype.name not in INTEGER_DOT:
+        _declare(_qtype)

@@ -4,7 +4,6 @@ No target fuses ``a * b + c`` on its own, ``DIV_RN``/``SQRT_RN`` are correctly r
 and half precision converts both ways as IEEE (NumPy's float16) does. The LLaMA path
 relies on all three to give identical tokens on every device."""
 import numpy as np
-import pytest
 
 from hal.ops.templates import program
 
