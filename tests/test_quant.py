@@ -1,14 +1,18 @@
 """Quantized weights (hal.nn.QuantizedWeight, ops/quant.py) on every device: each GGUF
 type's dequantization against gguf.quants.dequantize, linear (decode and prefill shapes
-with ragged tails) and embedding against float64 NumPy, argument errors, and no array
-data through the host on buffer devices."""
+with ragged tails) against float64 NumPy (Q4_0, Q4_1, Q8_0: against llama.cpp's 8-bit
+activation arithmetic, tests/ggml_reference.py, bit for bit), embedding, argument
+errors, and no array data through the host on buffer devices."""
 import gguf
 import numpy as np
 import pytest
 from gguf.quants import dequantize, quantize
 
 import hal
+from hal.ops.quant import INTEGER_DOT
 from helpers import put
+
+import ggml_reference as ggml
 
 TYPES = ["F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q6_K", "Q4_K", "Q5_K"]
 K_QUANTS = {"Q6_K": (208,), "Q4_K": (0, 2), "Q5_K": (0, 2)}  # byte offsets of each block's f16 scales
@@ -81,6 +85,9 @@ def test_linear(device, name, n):
     want = x.astype(np.float64) @ reference(name, raw, rows, cols).T
     got = hal.nn.linear(put(x, device), w)
     assert got.shape == (n, rows) and got.dtype == hal.float32 and got.device == device
+    if name in INTEGER_DOT:
+        np.testing.assert_array_equal(np.asarray(got), ggml.qdot(x, raw, name, rows))
+        return
     scale = np.abs(want).max()
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-4, atol=1e-5 * scale)
 
@@ -91,10 +98,10 @@ def test_linear_leading_dims_and_views(device):
     w = hal.nn.QuantizedWeight.from_raw(raw, "Q8_0", (rows, cols), device)
     x = np.random.default_rng(2).standard_normal((2, 3, 2 * cols)).astype(np.float32)
     view = put(x, device)[..., ::2]  # a strided view: made contiguous on the device
-    want = x[..., ::2].astype(np.float64) @ reference("Q8_0", raw, rows, cols).T
+    want = ggml.qdot(np.ascontiguousarray(x[..., ::2]).reshape(6, cols), raw, "Q8_0", rows).reshape(2, 3, rows)
     got = hal.nn.linear(view, w)
     assert got.shape == (2, 3, rows)
-    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(np.asarray(got), want)
     empty = hal.nn.linear(put(np.zeros((0, cols), np.float32), device), w)
     assert empty.shape == (0, rows)
 
