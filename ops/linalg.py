@@ -347,9 +347,9 @@ def _gemm_space(device, key):
     if device.family == "numpy":
         return CPU_SPACE
     if key[1][1] == 1:
-        packs, blocks, groups = (0, 1, 3), ((1, 64), (1, 32), (1, 16)), ((4, 1), (16, 1))
+        packs, blocks, groups = (0, 1, 3), ((1, 64), (1, 32), (1, 16)), ((4, 1), (16, 1), (1, 1))
     else:
-        packs, blocks, groups = (1, 0, 3), BLOCKS, ((1, 8), (1, 4), (1, 16))
+        packs, blocks, groups = (1, 0, 3), BLOCKS, ((1, 8), (1, 4), (1, 16), (1, 1))
     space = [{"kind": "block", "RM": rm, "RN": rn, "WX": wx, "WY": wy, "PACK": pack}
              for pack in packs for rm, rn in blocks for wx, wy in groups if _fits(device, wx * wy)]
     itemsize = np.dtype(key[0]).itemsize
@@ -367,12 +367,20 @@ def _gemm_default(device, key):
     product reads)."""
     if device.family == "numpy":
         return {"kind": "library"}
-    if device.info.kind in ("gpu", "accelerator"):
+    if device.info.kind in ("gpu", "accelerator") and _fits(device, 64):
         return {"kind": "tiled", "TS": 16, "WPT": 2}
     m = key[1][1]
     if m == 1:
-        return {"kind": "block", "RM": 1, "RN": 64, "WX": 4, "WY": 1, "PACK": 0}
-    return {"kind": "block", "RM": 6, "RN": 32, "WX": 1, "WY": 8, "PACK": 1 if m >= 1024 else 0}
+        return _fit_group(device, {"kind": "block", "RM": 1, "RN": 64, "WX": 4, "WY": 1, "PACK": 0})
+    return _fit_group(device, {"kind": "block", "RM": 6, "RN": 32, "WX": 1, "WY": 8, "PACK": 1 if m >= 1024 else 0})
+
+
+def _fit_group(device, config: dict) -> dict:
+    """``config`` with its work-group halved until the device takes it (a device may run
+    work-groups of one item, as tests/vendor_backend's does)."""
+    while not _fits(device, config["WX"] * config["WY"]):
+        config = {**config, "WY": config["WY"] // 2} if config["WY"] > 1 else {**config, "WX": config["WX"] // 2}
+    return config
 
 
 def _gemv_space(device, key):
