@@ -32,19 +32,22 @@ def matmul(x1: Array, x2: Array, /) -> Array:
     """"matmul": 1-D operands gain and then lose a dimension, batch dimensions
     broadcast, the contracted sizes must match (ValueError)."""
     device, dtype = _operands("matmul", x1, x2)
-    if x1.ndim == 0 or x2.ndim == 0:
+    n1, n2 = x1.ndim, x2.ndim
+    if n1 == 0 or n2 == 0:
         raise ValueError("matmul does not take 0-d arrays; use multiply")
-    a = x1 if x1.ndim > 1 else x1[None, :]
-    b = x2 if x2.ndim > 1 else x2[:, None]
-    if a.shape[-1] != b.shape[-2]:
+    a = x1 if n1 > 1 else x1[None, :]
+    b = x2 if n2 > 1 else x2[:, None]
+    a_shape, b_shape = a.shape, b.shape
+    if a_shape[-1] != b_shape[-2]:
         raise ValueError(f"matmul: shapes {x1.shape} and {x2.shape} do not align "
-                         f"({a.shape[-1]} != {b.shape[-2]})")
-    broadcast_shapes(a.shape[:-2], b.shape[:-2])  # ValueError for batches that do not broadcast
+                         f"({a_shape[-1]} != {b_shape[-2]})")
+    if len(a_shape) > 2 or len(b_shape) > 2:
+        broadcast_shapes(a_shape[:-2], b_shape[:-2])  # ValueError for batches that do not broadcast
     out = Array._new(device.impl("matmul")(device, _cast(a, dtype), _cast(b, dtype)), device)
-    if x2.ndim == 1:  # drop the dimensions that 1-D operands gained
+    if n2 == 1:  # drop the dimensions that 1-D operands gained
         out = out[..., 0]
-    if x1.ndim == 1:
-        out = out[..., 0, :] if x2.ndim > 1 else out[..., 0]
+    if n1 == 1:
+        out = out[..., 0, :] if n2 > 1 else out[..., 0]
     return out
 
 
