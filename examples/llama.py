@@ -73,7 +73,9 @@ def main(argv=None) -> None:
                             top_p=args.top_p, seed=args.seed,
                             on_token=lambda t: print(stream.push(t), end="", flush=True))
     print()
-    print(f"{device.name}: prefill {result.prefill_tok_s:.1f} tok/s, decode {result.decode_tok_s:.1f} tok/s",
+    compiled = hal.stats()["cache_builds"]
+    first_use = f" (including {compiled} kernel compiles: a first run; the kernel cache keeps them)" if compiled else ""
+    print(f"{device.name}: prefill {result.prefill_tok_s:.1f} tok/s, decode {result.decode_tok_s:.1f} tok/s{first_use}",
           file=sys.stderr)
     if args.json:
         print(json.dumps({"device": device.name, "model": path, "prompt_token_ids": result.prompt_ids,
