@@ -18,10 +18,14 @@ import numpy as np
 import hal
 from hal import nn
 
+from ._array import Array
+from .ops import qdot
+
 from . import gguf
 from .gguf import GGUFError
 from .tokenizer import Tokenizer
 
+_F32 = np.dtype(np.float32)
 BLOCK_TENSORS = ("attn_norm", "attn_q", "attn_k", "attn_v", "attn_output",
                  "ffn_norm", "ffn_gate", "ffn_up", "ffn_down")
 
@@ -113,11 +117,45 @@ class Generation:
         return steps / self.decode_s if steps > 0 and self.decode_s else 0.0
 
 
+class Kernels:
+    """The forward pass's ops resolved once for a device, called on payloads: the
+    steady-state path of a decode step has no Array wrappers, dispatch lookups or
+    argument checks (the same implementations hal.nn calls, so the same bits)."""
+
+    def __init__(self, device):
+        self.device, impl = device, device.impl
+        self.embedding, self.rms_norm, self.rope = impl("quant_embedding"), impl("nn_rms_norm"), impl("nn_rope")
+        self.to_half, self.assign, self.attention = impl("nn_to_half"), impl("assign"), impl("nn_attention")
+        self.silu_mul, self._add = impl("nn_silu_mul"), impl("add")
+        self._linear_q8, self._linear = impl("quant_linear_q8"), impl("quant_linear")
+        self._numpy = device.family == "numpy"
+
+    def linear(self, x, *weights) -> list:
+        """x @ w.T for each QuantizedWeight, sharing x's quantization (hal.nn.linear)."""
+        integer = [w for w in weights if qdot.supports(w.ggml_type)]
+        outs = dict(zip(map(id, integer), self._linear_q8(self.device, x, integer))) if integer else {}
+        rest = [w for w in weights if id(w) not in outs]
+        if rest:
+            outs.update(zip(map(id, rest), self._linear(self.device, x, rest)))
+        return [outs[id(w)] for w in weights]
+
+    def add(self, a, b):
+        return self._add(self.device, _F32, _F32, a, b)
+
+    def reshape(self, x, shape):
+        return x.reshape(shape) if self._numpy else x.reshaped(shape)
+
+    def rows(self, x, start: int, stop: int):
+        return x[start:stop] if self._numpy else x.getitem((slice(start, stop),))
+
+
 class Llama:
     def __init__(self, config: Config, weights: dict, tokenizer: Tokenizer, device, name: str = ""):
         self.config, self.weights, self.tokenizer = config, weights, tokenizer
         self.device, self.name = hal.device(device), name
         self.output = weights.get("output.weight", weights["token_embd.weight"])
+        self._norms = {n: w._data for n, w in weights.items() if not isinstance(w, nn.QuantizedWeight)}
+        self._kernels = Kernels(self.device)
 
     @classmethod
     def load(cls, source, device, progress=None) -> "Llama":
@@ -163,29 +201,37 @@ class Llama:
         c, n_past, seq = self.config, cache.length, len(ids)
         if n_past + seq > cache.capacity:
             raise ValueError(f"{n_past} cached + {seq} new tokens exceed the KV cache's {cache.capacity}")
-        tokens = hal.asarray(np.asarray(ids, dtype=np.int64), device=self.device)
-        positions = hal.arange(n_past, n_past + seq, dtype=hal.int64, device=self.device)
-        x = nn.embedding(self.weights["token_embd.weight"], tokens)
+        k = self._kernels
+        tokens = self.device.from_host(np.asarray(ids, dtype=np.int64))
+        positions = hal.arange(n_past, n_past + seq, dtype=hal.int64, device=self.device)._data  # made there
+        x = k.embedding(self.device, self.weights["token_embd.weight"], tokens)
         for i in range(c.n_layers):
             x = self._block(i, x, positions, cache, n_past)
         cache.length = n_past + seq
-        x = nn.rms_norm(x if all_logits else x[-1:], self.weights["output_norm.weight"], c.eps)
-        logits = nn.linear(x, self.output)
+        x = k.rms_norm(self.device, x if all_logits else k.rows(x, seq - 1, seq), self._norms["output_norm.weight"],
+                       c.eps)
+        logits = Array._new(k.linear(x, self.output)[0], self.device)
         return logits if all_logits else hal.reshape(logits, (c.vocab_size,))
 
     def _block(self, i: int, x, positions, cache: KVCache, n_past: int):
-        c, w = self.config, {name: self.weights[f"blk.{i}.{name}.weight"] for name in BLOCK_TENSORS}
+        """One transformer block on payloads (``Kernels``): the ops hal.nn offers, without
+        their per-call checks (``load`` checked every shape once)."""
+        c, d, k = self.config, self.device, self._kernels
+        w = {name: self.weights[f"blk.{i}.{name}.weight"] for name in BLOCK_TENSORS}
         seq = x.shape[0]
-        q, k, v = nn.linear(nn.rms_norm(x, w["attn_norm"], c.eps), w["attn_q"], w["attn_k"], w["attn_v"])
-        q = nn.rope(hal.reshape(q, (seq, c.n_heads, c.head_dim)), positions, c.rope_theta)
-        k = nn.rope(hal.reshape(k, (seq, c.n_kv_heads, c.head_dim)), positions, c.rope_theta)
-        v = hal.reshape(v, (seq, c.n_kv_heads, c.head_dim))
-        cache.keys[i][n_past:n_past + seq] = nn.to_half(k)
-        cache.values[i][n_past:n_past + seq] = nn.to_half(v)
-        attended = nn.attention(q, cache.keys[i], cache.values[i], n_past)
-        x = x + nn.linear(hal.reshape(attended, (seq, c.dim)), w["attn_output"])
-        gate, up = nn.linear(nn.rms_norm(x, w["ffn_norm"], c.eps), w["ffn_gate"], w["ffn_up"])
-        return x + nn.linear(nn.silu_mul(gate, up), w["ffn_down"])
+        n_kv = n_past + seq
+        q, key, value = k.linear(k.rms_norm(d, x, self._norms[f"blk.{i}.attn_norm.weight"], c.eps),
+                                 w["attn_q"], w["attn_k"], w["attn_v"])
+        q = k.rope(d, k.reshape(q, (seq, c.n_heads, c.head_dim)), positions, c.rope_theta)
+        key = k.rope(d, k.reshape(key, (seq, c.n_kv_heads, c.head_dim)), positions, c.rope_theta)
+        value = k.reshape(value, (seq, c.n_kv_heads, c.head_dim))
+        keys, values = cache.keys[i]._data, cache.values[i]._data
+        k.assign(d, k.rows(keys, n_past, n_kv), k.to_half(d, key))
+        k.assign(d, k.rows(values, n_past, n_kv), k.to_half(d, value))
+        attended = k.attention(d, q, k.rows(keys, 0, n_kv), k.rows(values, 0, n_kv), n_past, c.head_dim ** -0.5)
+        x = k.add(x, k.linear(k.reshape(attended, (seq, c.dim)), w["attn_output"])[0])
+        gate, up = k.linear(k.rms_norm(d, x, self._norms[f"blk.{i}.ffn_norm.weight"], c.eps), w["ffn_gate"], w["ffn_up"])
+        return k.add(x, k.linear(k.silu_mul(d, gate, up), w["ffn_down"])[0])
 
     def generate(self, prompt_ids, n: int, *, temperature: float = 0.0, top_k: int = 0, top_p: float = 1.0,
                  seed=None, on_token=None, stop_at_eos: bool = True) -> Generation:
