@@ -220,18 +220,22 @@ def test_smollm2_chat(smollm2_cpu):
     assert "Paris" in text
 
 
-LLAMA_CPP = os.path.join(os.path.dirname(__file__), "data", "llama_cpp_smollm2.json")
+def _llama_cpp_compare():
+    """tools/llama-cpp-compare.py as a module: its comparison is the test's."""
+    path = os.path.join(os.path.dirname(__file__), "..", "tools", "llama-cpp-compare.py")
+    spec = importlib.util.spec_from_file_location("llama_cpp_compare", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+llama_cpp_compare = _llama_cpp_compare()
 
 
 def llama_cpp_runs() -> list:
     """llama.cpp's greedy continuations of 16 prompts (tools/llama-cpp-reference.py)."""
-    with open(LLAMA_CPP) as f:
+    with open(llama_cpp_compare.DATA) as f:
         return json.load(f)["runs"]
-
-
-def top(logits: np.ndarray, k: int) -> list:
-    best = np.argsort(-logits, kind="stable")[:k]
-    return [[int(i), float(logits[i]).hex()] for i in best]
 
 
 @needs_smollm2
@@ -240,13 +244,8 @@ def top(logits: np.ndarray, k: int) -> list:
 def test_smollm2_tokens_equal_llama_cpp(smollm2_cpu, device, run):
     """hal computes what llama.cpp's CPU backend computes, rounding for rounding
     (ops/qdot.py, ops/nn.py): the same prompt ids, the same greedy tokens, and logits
-    equal to the last bit (its top 5 at the first and the last step)."""
+    equal to the last bit (its top 5 at the first and the last step). All 16 prompts:
+    python tools/llama-cpp-compare.py DEVICE."""
     model = smollm2_cpu if device.name == "cpu" else Llama.load(smollm2_path(), device)
-    assert model.tokenizer.encode(run["prompt"]) == run["ids"]
+    assert llama_cpp_compare.compare(model, run) == ""
     assert model.generate(run["ids"], 32).token_ids == run["tokens"]
-    cache = model.new_cache(len(run["ids"]) + 33)
-    logits = np.asarray(model.forward(run["ids"], cache))
-    assert top(logits, 5) == run["first_top"]
-    for token in run["tokens"]:
-        logits = np.asarray(model.forward([token], cache))
-    assert top(logits, 5) == run["last_top"]
