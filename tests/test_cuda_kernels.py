@@ -61,7 +61,7 @@ def _other_kernels():
         yield f"quant-{qtype.name}", quant.source(qtype), quant.defines(qtype, 576, 1, WG=32, ROWS=4, NT=1)
     for name, qtype in quant.TYPES.items():
         if qdot.supports(name):
-            yield f"qdot-{name}", qdot.source(name), {"NT": 4, "ROWS": 16, "HAS_MIN": int(name == "Q4_1"),
+            yield f"qdot-{name}", qdot.source(name), {"NT": 4, "ROWS": 16, "RPI": 2, "HAS_MIN": int(name == "Q4_1"),
                                                        "BLOCK_BYTES": qtype.block_bytes}
     yield "nn-rows", nn.ROW_KERNELS, {"WG": 256}
     yield "nn-silu_mul", nn.SILU_MUL, {}
