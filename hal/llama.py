@@ -19,7 +19,6 @@ import hal
 from hal import nn
 
 from ._array import Array
-from .ops import qdot
 
 from . import gguf
 from .gguf import GGUFError
@@ -127,17 +126,11 @@ class Kernels:
         self.embedding, self.rms_norm, self.rope = impl("quant_embedding"), impl("nn_rms_norm"), impl("nn_rope")
         self.to_half, self.assign, self.attention = impl("nn_to_half"), impl("assign"), impl("nn_attention")
         self.silu_mul, self._add = impl("nn_silu_mul"), impl("add")
-        self._linear_q8, self._linear = impl("quant_linear_q8"), impl("quant_linear")
         self._numpy = device.family == "numpy"
 
     def linear(self, x, *weights) -> list:
         """x @ w.T for each QuantizedWeight, sharing x's quantization (hal.nn.linear)."""
-        integer = [w for w in weights if qdot.supports(w.ggml_type)]
-        outs = dict(zip(map(id, integer), self._linear_q8(self.device, x, integer))) if integer else {}
-        rest = [w for w in weights if id(w) not in outs]
-        if rest:
-            outs.update(zip(map(id, rest), self._linear(self.device, x, rest)))
-        return [outs[id(w)] for w in weights]
+        return nn.quantized_products(self.device, x, weights)
 
     def add(self, a, b):
         return self._add(self.device, _F32, _F32, a, b)
@@ -230,7 +223,8 @@ class Llama:
         k.assign(d, k.rows(values, n_past, n_kv), k.to_half(d, value))
         attended = k.attention(d, q, k.rows(keys, 0, n_kv), k.rows(values, 0, n_kv), n_past, c.head_dim ** -0.5)
         x = k.add(x, k.linear(k.reshape(attended, (seq, c.dim)), w["attn_output"])[0])
-        gate, up = k.linear(k.rms_norm(d, x, self._norms[f"blk.{i}.ffn_norm.weight"], c.eps), w["ffn_gate"], w["ffn_up"])
+        h = k.rms_norm(d, x, self._norms[f"blk.{i}.ffn_norm.weight"], c.eps)
+        gate, up = k.linear(h, w["ffn_gate"], w["ffn_up"])
         return k.add(x, k.linear(k.silu_mul(d, gate, up), w["ffn_down"])[0])
 
     def generate(self, prompt_ids, n: int, *, temperature: float = 0.0, top_k: int = 0, top_p: float = 1.0,

@@ -155,13 +155,22 @@ def linear(x: Array, *weights):
     pending = [i for i, out in enumerate(outs) if out is None]
     if pending:
         flat = _contiguous(reshape(x, (n, cols)))
-        for op, group in (("quant_linear_q8", [i for i in pending if qdot.supports(weights[i].ggml_type)]),
-                          ("quant_linear", [i for i in pending if not qdot.supports(weights[i].ggml_type)])):
-            if group:
-                results = x._device.impl(op)(x._device, flat, [weights[i] for i in group])
-                for i, out in zip(group, results):
-                    outs[i] = reshape(Array._new(out, x._device), lead + (weights[i].shape[0],))
+        for i, out in zip(pending, quantized_products(x._device, flat, [weights[i] for i in pending])):
+            outs[i] = reshape(Array._new(out, x._device), lead + (weights[i].shape[0],))
     return tuple(outs) if len(outs) > 1 else outs[0]
+
+
+def quantized_products(device, x, weights) -> list:
+    """The payload-level core of ``linear``: x (n, cols), a contiguous float32 payload,
+    @ w.T for each QuantizedWeight, in order; the integer-dot types (ops/qdot.py) share
+    one 8-bit quantization of x."""
+    integer = [w for w in weights if qdot.supports(w.ggml_type)]
+    rest = [w for w in weights if not qdot.supports(w.ggml_type)]
+    outs = {}
+    for op, group in (("quant_linear_q8", integer), ("quant_linear", rest)):
+        if group:
+            outs.update(zip(map(id, group), device.impl(op)(device, x, group)))
+    return [outs[id(w)] for w in weights]
 
 
 def _check_weights(x: Array, weights) -> list:

@@ -32,7 +32,7 @@ from hal.dispatch import register
 from hal.shapes import broadcast_shapes
 
 from .copy import contiguous, copy
-from .templates import C_TYPE, program, run_elementwise
+from .templates import C_TYPE, pointer, pointer_args, program, run_elementwise
 
 MAC_SOURCE = """
 /* acc + x * y: for floats one fused multiply-add, written out because no target fuses
@@ -245,11 +245,6 @@ def _strides(device, x):
     return tuple(s // x.dtype.itemsize for s in x.strides) if device.family == "numpy" else x.strides
 
 
-def _arg(device, x):
-    """(pointer argument, element offset) of a payload."""
-    return (x, 0) if device.family == "numpy" else (x.buf, x.offset)
-
-
 def _local(device, size):
     """Work-groups of ``size`` items, or of one where the target has no work-groups (C)."""
     return None if device.family == "numpy" else size
@@ -276,15 +271,15 @@ def gemm_into(device, config, out, a, b):
         rm, rn = config["RM"], config["RN"]
         prog = program(device, BLOCK_SOURCE, "gemm_block", T=T, FUSED=fused, RM=rm, RN=rn, PACK=pack)
         grid = (-(-n // rn), -(-m // rm), nbatch)
-        prog(grid, _local(device, (config["WX"], config["WY"], 1)), *_arg(device, out), *_arg(device, a),
-             sab, sam, sak, *_arg(device, b), sbb, sbk, m, n, k)
+        prog(grid, _local(device, (config["WX"], config["WY"], 1)), *pointer_args(device, out), *pointer_args(device, a),
+             sab, sam, sak, *pointer_args(device, b), sbb, sbk, m, n, k)
     else:
         ts, wpt = config["TS"], config["WPT"]
         ls = ts // wpt
         prog = program(device, TILED_SOURCE, "gemm_tiled", T=T, FUSED=fused, TS=ts, WPT=wpt)
         grid = (-(-n // ts) * ls, -(-m // ts) * ls, nbatch)
-        prog(grid, (ls, ls, 1), *_arg(device, out), *_arg(device, a), sab, sam, sak,
-             *_arg(device, b), sbb, sbk, sbn, m, n, k)
+        prog(grid, (ls, ls, 1), *pointer_args(device, out), *pointer_args(device, a), sab, sam, sak,
+             *pointer_args(device, b), sbb, sbk, sbn, m, n, k)
 
 
 def _pack(device, x, width):
@@ -297,8 +292,8 @@ def _pack(device, x, width):
     packed = device.empty((nbatch, panels * k, width), x.dtype)
     prog = program(device, PACK_SOURCE, "pack", T=C_TYPE[x.dtype], W=width)
     group = 16 if _fits(device, 16) else 1
-    prog((panels * width, k, nbatch), _local(device, (group, 1, 1)), _arg(device, packed)[0],
-         *_arg(device, x), *_strides(device, x), k, n, panels)
+    prog((panels * width, k, nbatch), _local(device, (group, 1, 1)), pointer(device, packed),
+         *pointer_args(device, x), *_strides(device, x), k, n, panels)
     return packed
 
 
@@ -317,8 +312,8 @@ def gemv_into(device, config, out, a, b):
         rows, matrix, (s_batch, s_row), vector, (v_batch, v_k) = n, b, (sbb, sbn), a, (sab, sak)
     rm, kv = config["RM"], config["KV"]
     prog = program(device, GEMV_SOURCE, "gemv", T=C_TYPE[a.dtype], FUSED=a.dtype.kind == "f", RM=rm, KV=kv)
-    prog((-(-rows // rm), nbatch), _local(device, (config["WX"], 1)), *_arg(device, out),
-         *_arg(device, matrix), s_batch, s_row, *_arg(device, vector), v_batch, v_k, rows, k)
+    prog((-(-rows // rm), nbatch), _local(device, (config["WX"], 1)), *pointer_args(device, out),
+         *pointer_args(device, matrix), s_batch, s_row, *pointer_args(device, vector), v_batch, v_k, rows, k)
 
 
 # --- tunable declarations ----------------------------------------------------------------

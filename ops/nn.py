@@ -27,11 +27,9 @@ import numpy as np
 from hal import autotune
 from hal.dispatch import register
 
-from .quant import _offset, _pointer
-from .templates import program, run_elementwise
+from .templates import cpu_device, flat_group, pointer, pointer_args, program, run_elementwise
 
 _WG = 256  # work-items folding one row (rms_norm, softmax) on a GPU; tuned by hal.autotune
-_GROUP = 64  # elementwise-style launches
 _MASKED = -3.0e38  # a masked score: its exp is 0, and no INFINITY macro is needed
 _ROPE_TABLE_ROWS = 8192  # positions whose cos/sin come from the host's C library
 
@@ -198,7 +196,8 @@ ATTENTION = _COMMON + r"""
     for (int a = 0; a < 4; a++) for (int l = 0; l < 16; l++) dot_acc[a][l] = 0.0f; \
     for (i64 dot_k0 = 0; dot_k0 < dot_body; dot_k0 += 64) \
         for (int a = 0; a < 4; a++) \
-            for (int l = 0; l < 16; l++) dot_acc[a][l] = fma(A(dot_k0 + 16 * a + l), B(dot_k0 + 16 * a + l), dot_acc[a][l]); \
+            for (int l = 0; l < 16; l++) \
+                dot_acc[a][l] = fma(A(dot_k0 + 16 * a + l), B(dot_k0 + 16 * a + l), dot_acc[a][l]); \
     for (int l = 0; l < 16; l++) dot_lane[l] = (dot_acc[0][l] + dot_acc[2][l]) + (dot_acc[1][l] + dot_acc[3][l]); \
     TREE16(dot_lane) \
     facc dot_total = (facc)dot_lane[0]; \
@@ -255,19 +254,9 @@ KERNEL void attn_values(GLOBAL f32 *out, GLOBAL const f32 *p, GLOBAL const f32 *
 """
 
 
-def _group(device):
-    """Work-group for one-item-per-element launches (None: the cpu's C target)."""
-    return None if device.family == "numpy" else (min(_GROUP, device.info.max_work_group),)
-
-
 def _rows(x) -> tuple:
     cols = x.shape[-1]
     return x.size // cols, cols
-
-
-def _args(device, *payloads) -> list:
-    """Pointer and element offset of each payload, as the kernels take them."""
-    return [v for p in payloads for v in (_pointer(device, p), _offset(device, p))]
 
 
 def _row_launch(device, config, name, rows, *args, **defines):
@@ -278,14 +267,14 @@ def _row_launch(device, config, name, rows, *args, **defines):
 
 def rms_norm_into(device, config, out, x, weight, eps=1e-5):
     rows, cols = _rows(x)
-    _row_launch(device, config, "rms_norm", rows, _pointer(device, out), *_args(device, x, weight), cols,
+    _row_launch(device, config, "rms_norm", rows, pointer(device, out), *pointer_args(device, x, weight), cols,
                 np.float32(eps))
 
 
 def softmax_into(device, config, out, x, half_out=False):
     """``half_out``: round the probabilities to float16 values (attention's f16 cache)."""
     rows, cols = _rows(x)
-    _row_launch(device, config, "softmax", rows, _pointer(device, out), *_args(device, x), cols,
+    _row_launch(device, config, "softmax", rows, pointer(device, out), *pointer_args(device, x), cols,
                 HALF_OUT=int(half_out))
 
 
@@ -367,8 +356,7 @@ def rope_table(device, theta: float, head_dim: int):
     the C library's cosf and sinf, as llama.cpp) and kept on ``device``."""
     key = (device.name, float(theta), head_dim)
     if key not in _rope_tables:
-        from hal.device import device as as_device
-        cpu = as_device("cpu")
+        cpu = cpu_device()
         rows, pairs = _ROPE_TABLE_ROWS, head_dim // 2
         table, scale = np.empty((rows, pairs, 2), np.float32), np.empty(1, np.float32)
         program(cpu, ROPE, "rope_table")((rows,), None, table, scale, rows, pairs, np.float32(theta))
@@ -383,8 +371,9 @@ def rope(device, x, positions, theta):
     pairs = seq * heads * (dim // 2)
     if pairs:
         table, rows, scale = rope_table(device, theta, dim)
-        program(device, ROPE, "rope")((pairs,), _group(device), _pointer(device, out), *_args(device, x, positions),
-                                      _pointer(device, table), rows, pairs, heads, dim // 2, scale)
+        program(device, ROPE, "rope")((pairs,), flat_group(device), pointer(device, out),
+                                      *pointer_args(device, x, positions), pointer(device, table), rows, pairs,
+                                      heads, dim // 2, scale)
     return out
 
 
@@ -394,8 +383,8 @@ def rope(device, x, positions, theta):
 def silu_mul(device, gate, up):
     out = device.empty(gate.shape, _F32)
     if out.size:
-        program(device, SILU_MUL, "silu_mul")((out.size,), _group(device), _pointer(device, out),
-                                              *_args(device, gate, up), out.size)
+        program(device, SILU_MUL, "silu_mul")((out.size,), flat_group(device), pointer(device, out),
+                                              *pointer_args(device, gate, up), out.size)
     return out
 
 
@@ -419,14 +408,14 @@ def attention(device, q, k_cache, v_cache, n_past, scale):
     scores = device.empty((seq, heads, n_kv), _F32)
     common = (seq, heads, group, dim, n_kv, n_past)
     program(device, ATTENTION, "attn_scores", **defines)(
-        (scores.size,), _group(device), _pointer(device, scores), *_args(device, q, k_cache), *common,
+        (scores.size,), flat_group(device), pointer(device, scores), *pointer_args(device, q, k_cache), *common,
         np.float32(scale))
     probs = softmax(device, scores, half_out=half)
     kv_heads = v_cache.shape[1]
     vt = device.empty((kv_heads, dim, n_kv), _F32)
     program(device, ATTENTION, "attn_v_transpose", HAL_OMP_MIN_ITEMS=1 << 16, **defines)(  # (C target) light items
-        (vt.size,), _group(device), _pointer(device, vt), *_args(device, v_cache), kv_heads, dim, n_kv)
+        (vt.size,), flat_group(device), pointer(device, vt), *pointer_args(device, v_cache), kv_heads, dim, n_kv)
     out = device.empty(q.shape, _F32)
     program(device, ATTENTION, "attn_values", **defines)(
-        (out.size,), _group(device), _pointer(device, out), _pointer(device, probs), _pointer(device, vt), *common)
+        (out.size,), flat_group(device), pointer(device, out), pointer(device, probs), pointer(device, vt), *common)
     return out

@@ -26,8 +26,8 @@ import numpy as np
 from hal import autotune
 from hal.dispatch import register
 
-from .quant import INTEGER_DOT, TYPES, _HELPERS, _offset, _pointer, random_raw, row_bytes
-from .templates import program
+from .quant import INTEGER_DOT, TYPES, _HELPERS, random_raw, row_bytes
+from .templates import cpu_device, flat_group, pointer, pointer_args, program
 
 QK = 32
 
@@ -239,7 +239,8 @@ _DECODE_BYTES = {
 def source(ggml_type: str) -> str:
     decode = f"INLINE void decode_int(GLOBAL const u8 *b, i32 *qw, f32 *dw, f32 *mw) {{{_DECODE[ggml_type]}\n}}\n"
     decode_bytes = f"static inline __m256i decode_bytes(const u8 *b, f32 *dw, f32 *mw) {{ {_DECODE_BYTES[ggml_type]} }}"
-    lane = f"INLINE void decode_lane(GLOBAL const u8 *b, i32 j, i32 *q, f32 *dw, f32 *mw) {{{_DECODE_LANE[ggml_type]}\n}}\n"
+    lane = (f"INLINE void decode_lane(GLOBAL const u8 *b, i32 j, i32 *q, f32 *dw, f32 *mw) "
+            f"{{{_DECODE_LANE[ggml_type]}\n}}\n")
     return (_HELPERS + _QUANTIZE + decode + lane + _AVX2.replace("DECODE_BYTES", decode_bytes) + _DOT
             + _DOT_LANES)
 
@@ -264,9 +265,9 @@ def quantize(device, x) -> Activations:
     q = device.empty((n, cols), np.dtype(np.int8))
     d, s = (device.empty((n, cols // QK), np.dtype(np.float32)) for _ in range(2))
     if blocks:
-        group = None if device.family == "numpy" else (min(64, device.info.max_work_group),)
         program(device, _HELPERS + _QUANTIZE, "quantize_q8")(
-            (blocks,), group, *(_pointer(device, a) for a in (q, d, s, x)), _offset(device, x), blocks)
+            (blocks,), flat_group(device), *(pointer(device, a) for a in (q, d, s)), *pointer_args(device, x),
+            blocks)
     return Activations(q, d, s, (n, cols))
 
 
@@ -281,7 +282,7 @@ def dot_into(device, config: dict, out, a: Activations, raw, ggml_type: str):
                    HAS_MIN=int(ggml_type == "Q4_1"), SIGNED_W=int(ggml_type != "Q4_1"),
                    BLOCK_BYTES=TYPES[ggml_type].block_bytes,
                    HAL_OMP_MIN_ITEMS=64)  # (C target) a work-item is a whole row: threads pay from 64
-    args = [v for p in (out, a.q, a.d, a.s, raw) for v in (_pointer(device, p), _offset(device, p))]
+    args = pointer_args(device, out, a.q, a.d, a.s, raw)
     padded, tiles = -(-rows // group) * group, -(-n // nt)
     if device.family == "numpy":
         prog((-(-rows // rpi), tiles), None, *args, rows, cols, n)
@@ -349,8 +350,7 @@ def _declare(ggml_type: str) -> None:
     def reference(x, raw):
         """The same computation on the cpu's C kernels (the tuner checks bit equality
         within float32 tolerance; tests/test_qdot.py checks them against NumPy)."""
-        from hal.device import device as as_device
-        cpu = as_device("cpu")
+        cpu = cpu_device()
         rows = raw.size // row_bytes(qtype, x.shape[1])
         out = np.empty((x.shape[0], rows), np.float32)
         return dot_into(cpu, {"NT": 1, "ROWS": 1, "LANES": 0}, out, quantize(cpu, x), raw, ggml_type)

@@ -21,7 +21,7 @@ import numpy as np
 from hal import autotune
 from hal.dispatch import register
 
-from .templates import program
+from .templates import cpu_device, flat_group, pointer, pointer_args, program
 
 
 @dataclass(frozen=True)
@@ -202,7 +202,6 @@ CPU_LIKE = {"decode": {"WG": 1, "ROWS": 16, "NT": 1, "LANES": 32},
             "prefill": {"WG": 1, "ROWS": 4, "NT": 8, "LANES": 32}}
 GPU_LIKE = {"decode": {"WG": 32, "ROWS": 4, "NT": 1, "LANES": 1},
             "prefill": {"WG": 32, "ROWS": 2, "NT": 8, "LANES": 1}}
-_GROUP = 64                 # dequantize / embedding work-group
 _CPU_BLAS_ROWS = 16         # from this many rows of x, the cpu dequantizes tiles for BLAS
 _CPU_TILE_ROWS = 1024       # weight rows dequantized at once for BLAS
 
@@ -235,14 +234,6 @@ def tuning_key(name: str, n: int, rows: int, cols: int) -> tuple:
     return (f"float32,{name}", (autotune.bucket(n), autotune.bucket(rows), autotune.bucket(cols)))
 
 
-def _pointer(device, payload):
-    return payload if device.family == "numpy" else payload.buf
-
-
-def _offset(device, payload) -> int:
-    return 0 if device.family == "numpy" else payload.offset
-
-
 # ---------------------------------------------------------------- ops
 
 def _dequantize_rows(device, ggml_type: str, raw, shape: tuple, ids=None, nrows=None):
@@ -255,11 +246,10 @@ def _dequantize_rows(device, ggml_type: str, raw, shape: tuple, ids=None, nrows=
     consts = defines(qtype, cols, WG=1, ROWS=1, NT=1)
     total = nrows * (cols // consts["SUB"])
     if total:
-        group = None if device.family == "numpy" else (min(_GROUP, device.info.max_work_group),)
         index = raw if ids is None else ids
         program(device, source(qtype), "dequantize", **consts)(
-            (total,), group, _pointer(device, out), _pointer(device, raw), _offset(device, raw),
-            _pointer(device, index), int(ids is not None), rows, nrows, cols)
+            (total,), flat_group(device), pointer(device, out), *pointer_args(device, raw),
+            pointer(device, index), int(ids is not None), rows, nrows, cols)
     return out
 
 
@@ -356,7 +346,7 @@ def _declare(qtype: QuantType) -> None:
         return rng.standard_normal((n, cols)).astype(np.float32), random_raw(qtype, rows, cols, rng)
 
     def reference(x, raw):
-        cpu = _cpu()
+        cpu = cpu_device()
         rows = raw.size // row_bytes(qtype, x.shape[1])
         w = _dequantize_rows(cpu, qtype.name, raw, (rows, x.shape[1]))
         return (x.astype(np.float64) @ w.T.astype(np.float64)).astype(np.float32)
@@ -373,11 +363,6 @@ def _declare(qtype: QuantType) -> None:
         presets=lambda device: [] if device.family == "numpy" else [
             tuning_key(qtype.name, n, rows, cols) for n in (1, 64)
             for rows, cols in ((1536, 576), (576, 1536)) if cols % qtype.qk == 0]))
-
-
-def _cpu():
-    from hal.device import device
-    return device("cpu")
 
 
 # Types whose products ops/qdot.py computes in integers over 8-bit activations (as

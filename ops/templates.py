@@ -58,6 +58,31 @@ def program(device, source: str, name: str, **defines):
         return prog
 
 
+def pointer(device, payload):
+    """A payload as a kernel's pointer argument: the NumPy array on the cpu (the C
+    target), the buffer elsewhere."""
+    return payload if device.family == "numpy" else payload.buf
+
+
+def pointer_args(device, *payloads) -> list:
+    """Each payload as the (pointer, element offset) pair the kernels take."""
+    if device.family == "numpy":
+        return [v for p in payloads for v in (p, 0)]
+    return [v for p in payloads for v in (p.buf, p.offset)]
+
+
+def flat_group(device, size: int = 64):
+    """The work-group of a launch with one item per element: none on the cpu (the C
+    target runs groups of one), else ``size`` items where the device allows them."""
+    return None if device.family == "numpy" else (min(size, device.info.max_work_group),)
+
+
+def cpu_device():
+    """The cpu device, where references and host-built tables are computed."""
+    from hal.device import device
+    return device("cpu")
+
+
 def _dtype(t) -> np.dtype:
     return _DTYPE_OF[t] if isinstance(t, str) else np.dtype(t)
 
