@@ -23,13 +23,19 @@ def _device(device) -> Device:
     return get_default_device() if device is None else as_device(device)
 
 
-def _dtype(dtype, device: Device, default=None):
+def _dtype(dtype, device: Device, default=None, storage: bool = False):
     """The dtype to create: ``dtype`` if given (checked against the device), else
-    ``default`` (a dtype, or "float" / "int" for the device's defaults)."""
-    dtype = dtypes.as_dtype(dtype) if dtype is not None else (
+    ``default`` (a dtype, or "float" / "int" for the device's defaults). ``storage``:
+    also a storage-only dtype (float16), which every device holds as 16-bit words."""
+    dtype = (dtypes.as_storage_dtype if storage else dtypes.as_dtype)(dtype) if dtype is not None else (
         device.default_float if default == "float" else dtypes.int64 if default == "int" else default)
-    device.check_dtype(dtype)
+    _check_dtype(device, dtype)
     return dtype
+
+
+def _check_dtype(device: Device, dtype) -> None:
+    if dtype not in dtypes.STORAGE_ONLY:
+        device.check_dtype(dtype)
 
 
 def default_complex(device: Device):
@@ -65,6 +71,8 @@ def scalar_operand(value, dtype, device: Device):
     integer array (TypeError). A bool mixes only with bool arrays; an int must fit an
     integer dtype (OverflowError)."""
     kind = _scalar_kind(value)
+    if dtype in dtypes.STORAGE_ONLY:
+        raise dtypes.storage_only_error(dtype, f"a {dtype} array with a Python {type(value).__name__}")
     if (kind == "b") != (dtype == dtypes.bool):
         raise TypeError(f"a Python {type(value).__name__} does not mix with a {dtype} array")
     if kind == "i" and dtype.kind in "iu":
@@ -117,12 +125,11 @@ def asarray(obj, /, *, dtype=None, device=None, copy=None) -> Array:
             from ._data_type import astype
             return astype(out, dtype)
         if copy and out is obj:
-            return Array._new(target.impl("copy")(target, obj._data) if target.family != "numpy"
-                              else obj._data.copy(), target)
+            return Array._new(copy_payload(target, obj._data), target)
         return out
     device = _device(device)
     host = _to_numpy(obj, dtype, device, copy)
-    device.check_dtype(host.dtype)
+    _check_dtype(device, host.dtype)
     if device.family == "numpy":
         return Array._new(host, device)
     if copy is False:
@@ -130,8 +137,15 @@ def asarray(obj, /, *, dtype=None, device=None, copy=None) -> Array:
     return Array._new(device.from_host(host), device)
 
 
+def copy_payload(device: Device, data):
+    """A contiguous copy of a payload (float16's as its 16-bit words)."""
+    if device.family == "numpy":
+        return data.copy()
+    return device.impl("copy_float16" if data.dtype == dtypes.float16 else "copy")(device, data)
+
+
 def _to_numpy(obj, dtype, device: Device, copy) -> np.ndarray:
-    explicit = dtypes.as_dtype(dtype) if dtype is not None else None
+    explicit = dtypes.as_storage_dtype(dtype) if dtype is not None else None
     if isinstance(obj, np.ndarray) or hasattr(obj, "__dlpack__") or hasattr(obj, "__array_interface__") \
             or isinstance(obj, (bytes, bytearray, memoryview)):
         host = np.from_dlpack(obj) if hasattr(obj, "__dlpack__") and not isinstance(obj, np.ndarray) \
@@ -140,7 +154,7 @@ def _to_numpy(obj, dtype, device: Device, copy) -> np.ndarray:
             if copy is False:
                 raise ValueError("copy=False, but changing the dtype needs a copy")
             return host.astype(explicit)
-        dtypes.as_dtype(host.dtype)
+        dtypes.as_storage_dtype(host.dtype)
         return np.array(host, copy=True) if copy else host
     try:
         host = np.array(obj, dtype=explicit)
@@ -155,7 +169,7 @@ def _to_numpy(obj, dtype, device: Device, copy) -> np.ndarray:
             host = host.astype(default_complex(device), copy=False)
         elif host.dtype == object:
             raise TypeError("cannot convert a ragged or mixed-type sequence to an array")
-        dtypes.as_dtype(host.dtype)
+        dtypes.as_storage_dtype(host.dtype)
     return host
 
 
@@ -173,12 +187,16 @@ def _check_default_int(obj) -> None:
 
 def empty(shape, *, dtype=None, device=None) -> Array:
     device = _device(device)
-    return Array._new(device.empty(_shape(shape), _dtype(dtype, device, "float")), device)
+    return Array._new(device.empty(_shape(shape), _dtype(dtype, device, "float", storage=True)), device)
 
 
 def full(shape, fill_value, *, dtype=None, device=None) -> Array:
     device = _device(device)
-    dtype = _dtype(dtype, device, scalar_dtype(fill_value, device))
+    dtype = _dtype(dtype, device, scalar_dtype(fill_value, device), storage=True)
+    if dtype == dtypes.float16:
+        if _scalar_kind(fill_value) not in "bif":
+            raise TypeError(f"full: a float16 array is filled with a real number, not {fill_value!r}")
+        return Array._new(device.impl("full_float16")(device, _shape(shape), float(fill_value)), device)
     value = fill_value if dtype != dtypes.bool else builtins.bool(fill_value)
     return Array._new(device.impl("full")(device, _shape(shape), dtype, dtype.type(value).item()), device)
 

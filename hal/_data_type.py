@@ -7,7 +7,7 @@ import numpy as np
 
 from . import dtypes
 from ._array import Array
-from ._creation import scalar_operand
+from ._creation import copy_payload, scalar_operand
 from .device import device as as_device
 from .device import get_default_device
 
@@ -21,7 +21,9 @@ def astype(x: Array, dtype, /, *, copy: bool = True, device=None) -> Array:
     nothing changes."""
     if not isinstance(x, Array):
         raise TypeError(f"astype expects a hal array, got {type(x).__name__}")
-    dtype = dtypes.as_dtype(dtype)
+    dtype = dtypes.as_storage_dtype(dtype)
+    if dtypes.float16 in (dtype, x.dtype):
+        return _astype_float16(x, dtype, copy, device)
     if x.dtype.kind == "c" and dtype.kind != "c" and dtype != dtypes.bool:
         raise TypeError(f"astype: casting {x.dtype} to {dtype} would drop the imaginary part; "
                         f"take real(x) or imag(x) first")
@@ -37,7 +39,25 @@ def astype(x: Array, dtype, /, *, copy: bool = True, device=None) -> Array:
 
 
 def _copy(x: Array):
-    return x._data.copy() if x._device.family == "numpy" else x._device.impl("copy")(x._device, x._data)
+    return copy_payload(x._device, x._data)
+
+
+_HALF_PARTNERS = (dtypes.float16, dtypes.float32, dtypes.float64)
+
+
+def _astype_float16(x: Array, dtype, copy: bool, device) -> Array:
+    """Conversions of the storage-only float16: to and from float32 and float64 (rounding
+    to nearest even), on ``x``'s device, then moved to ``device``."""
+    if x.dtype not in _HALF_PARTNERS or dtype not in _HALF_PARTNERS:
+        raise TypeError(f"astype: {x.dtype} to {dtype}: float16 is a storage-only dtype in hal and converts "
+                        f"only to and from float32 and float64")
+    if dtype != x.dtype:
+        x._device.check_dtype(dtype if dtype != dtypes.float16 else x.dtype)
+        x, copy = Array._new(x._device.impl("astype_float16")(x._device, x._data, dtype), x._device), False
+    if device is not None and as_device(device) != x._device:
+        host = np.ascontiguousarray(np.asarray(x))
+        return Array._new(as_device(device).from_host(host), as_device(device))
+    return Array._new(_copy(x), x._device) if copy else x
 
 
 def result_type(*arrays_and_dtypes):

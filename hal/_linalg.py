@@ -14,14 +14,27 @@ from .shapes import broadcast_shapes, normalize_axis
 __all__ = ["matmul", "matrix_transpose", "tensordot", "vecdot"]
 
 
-def _operands(name: str, x1, x2):
-    """The device and the promoted numeric dtype of two hal arrays."""
+def _operands(name: str, x1, x2, storage: bool = False):
+    """The device and the promoted numeric dtype of two hal arrays; with ``storage``
+    also two float16 arrays (matmul multiplies the storage-only dtype)."""
     if not (isinstance(x1, Array) and isinstance(x2, Array)):
         raise TypeError(f"{name} expects two hal arrays, got {type(x1).__name__} and {type(x2).__name__}")
     device = same_device(x1, x2)
-    dtype = dtypes.result_type(x1.dtype, x2.dtype)
+    try:
+        dtype = dtypes.result_type(x1.dtype, x2.dtype)
+    except TypeError:
+        if storage and dtypes.float16 in (x1.dtype, x2.dtype):
+            return device, _storage_dtype(name, x1.dtype, x2.dtype)
+        raise
     dtypes.check_kind(dtype, "numeric", name)
     return device, dtype
+
+
+def _storage_dtype(name: str, a, b):
+    if a != b:
+        raise TypeError(f"{name}: float16 is a storage-only dtype in hal and multiplies only float16, "
+                        f"not {a} with {b}; convert one with astype first")
+    return a
 
 
 def _cast(x: Array, dtype):
@@ -30,8 +43,12 @@ def _cast(x: Array, dtype):
 
 def matmul(x1: Array, x2: Array, /) -> Array:
     """"matmul": 1-D operands gain and then lose a dimension, batch dimensions
-    broadcast, the contracted sizes must match (ValueError)."""
-    device, dtype = _operands("matmul", x1, x2)
+    broadcast, the contracted sizes must match (ValueError).
+
+    Two float16 arrays (hal's storage-only dtype) give float16: the products are
+    summed in float32 and each result is rounded to float16 once, at the end (what
+    cuBLAS's HGEMM with float32 compute gives; not NumPy's float16 matmul)."""
+    device, dtype = _operands("matmul", x1, x2, storage=True)
     n1, n2 = x1.ndim, x2.ndim
     if n1 == 0 or n2 == 0:
         raise ValueError("matmul does not take 0-d arrays; use multiply")

@@ -17,6 +17,11 @@ int8, int16, int32, int64 = (np.dtype(f"int{b}") for b in (8, 16, 32, 64))
 uint8, uint16, uint32, uint64 = (np.dtype(f"uint{b}") for b in (8, 16, 32, 64))
 float32, float64 = np.dtype("float32"), np.dtype("float64")
 complex64, complex128 = np.dtype("complex64"), np.dtype("complex128")
+float16 = np.dtype("float16")
+"""IEEE binary16 as storage only (not an array API dtype, so not in ``ALL``): arrays of
+it can be created, converted with ``astype`` to and from float32/float64, moved to the
+host, viewed (reshape, slices, transposes) and multiplied with ``matmul`` (float32
+accumulation, one rounding); every other function raises ``StorageOnlyError``."""
 
 SIGNED = (int8, int16, int32, int64)
 UNSIGNED = (uint8, uint16, uint32, uint64)
@@ -47,6 +52,15 @@ _promotions: dict = {}
 _PRECISION = {float32: 4, float64: 8, complex64: 4, complex128: 8}  # bytes per real component
 
 
+STORAGE_ONLY = (float16,)
+
+
+def storage_only_error(dtype: np.dtype, op: str) -> TypeError:
+    """The error of an op given a storage-only dtype: what it is and what to do."""
+    return TypeError(f"{op}: {dtype} is a storage-only dtype in hal (creation, astype, matmul and "
+                     f"views only); convert with x.astype(hal.float32) first")
+
+
 def result_type(a: np.dtype, b: np.dtype) -> np.dtype:
     """The promoted dtype of two array dtypes (memoized: this is on every op's path)."""
     try:
@@ -57,6 +71,8 @@ def result_type(a: np.dtype, b: np.dtype) -> np.dtype:
 
 
 def _promote(a: np.dtype, b: np.dtype) -> np.dtype:
+    if a in STORAGE_ONLY or b in STORAGE_ONLY:  # checked before a == b: no op computes in float16
+        raise storage_only_error(a if a in STORAGE_ONLY else b, "type promotion")
     if a == b:
         return a
     if a == bool or b == bool:
@@ -74,6 +90,8 @@ def _promote(a: np.dtype, b: np.dtype) -> np.dtype:
 def check_kind(dtype: np.dtype, kind: str, op: str) -> None:
     """Raise the standard's TypeError when an op receives a dtype outside its kind."""
     if dtype not in KINDS[kind]:
+        if dtype in STORAGE_ONLY:
+            raise storage_only_error(dtype, op)
         raise TypeError(f"{op} requires {kind} dtypes, got {dtype}")
 
 
@@ -85,8 +103,19 @@ def as_dtype(dtype) -> np.dtype:
     except TypeError:
         raise TypeError(f"{dtype!r} is not a dtype") from None
     if out not in ALL:
+        if out in STORAGE_ONLY:
+            raise storage_only_error(out, "dtype=")
         raise TypeError(f"hal has no dtype {out}; dtypes are {', '.join(map(str, ALL))}")
     return out
+
+
+def as_storage_dtype(dtype) -> np.dtype:
+    """``as_dtype`` that also takes the storage-only dtypes (creation and astype)."""
+    try:
+        out = np.dtype(dtype)
+    except TypeError:
+        out = None
+    return out if out in STORAGE_ONLY else as_dtype(dtype)
 
 
 def iinfo_bounds(dtype: np.dtype) -> tuple[int, int]:

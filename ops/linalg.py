@@ -31,8 +31,11 @@ from hal import autotune
 from hal.dispatch import register
 from hal.shapes import broadcast_shapes
 
-from .copy import contiguous, copy
+from . import half
+from .copy import contiguous
 from .templates import C_TYPE, pointer, pointer_args, program, run_elementwise
+
+F16 = np.dtype(np.float16)
 
 MAC_SOURCE = """
 /* acc + x * y: for floats one fused multiply-add, written out because no target fuses
@@ -43,11 +46,38 @@ MAC_SOURCE = """
 #else
 #define MAC(x, y, acc) ((acc) + (x) * (y))
 #endif
+""" + """
+/* Storage: with HALF operands and results are IEEE half words (u16), decoded into T
+   (f32) as they are read and rounded once when the result is stored; else T itself. */
+#if HALF
+#define S u16
+#define LD(v) half_to_f32(v)
+#define ST(v) ((u16)f32_to_half(v))
+#else
+#define S T
+#define LD(v) (v)
+#define ST(v) (v)
+#endif
 """
 
 BLOCK_SOURCE = MAC_SOURCE + """
-KERNEL void gemm_block(GLOBAL T *c, i64 c_off, GLOBAL const T *a, i64 a_off, i64 sab, i64 sam, i64 sak,
-                       GLOBAL const T *b, i64 b_off, i64 sbb, i64 sbk, i64 M, i64 N, i64 K) {
+/* Packed panels hold T (decoded once by the pack kernel), unpacked operands S. */
+#if PACK & 2
+#define SA T
+#define LDA(v) (v)
+#else
+#define SA S
+#define LDA(v) LD(v)
+#endif
+#if PACK & 1
+#define SB T
+#define LDB(v) (v)
+#else
+#define SB S
+#define LDB(v) LD(v)
+#endif
+KERNEL void gemm_block(GLOBAL S *c, i64 c_off, GLOBAL const SA *a, i64 a_off, i64 sab, i64 sam, i64 sak,
+                       GLOBAL const SB *b, i64 b_off, i64 sbb, i64 sbk, i64 M, i64 N, i64 K) {
     i64 col0 = GLOBAL_ID(0) * RN, row0 = GLOBAL_ID(1) * RM, batch = GLOBAL_ID(2);
     if (row0 >= M || col0 >= N) return;
 /* Packed operands (``pack``: panels of RM rows of a / RN columns of b, k-major) are
@@ -57,14 +87,14 @@ KERNEL void gemm_block(GLOBAL T *c, i64 c_off, GLOBAL const T *a, i64 a_off, i64
 #define A_AT(i, k) a[(k) * RM + (i)]
 #else
     a += a_off + batch * sab + row0 * sam;
-#define A_AT(i, k) a[(i) * sam + (k) * sak]
+#define A_AT(i, k) LDA(a[(i) * sam + (k) * sak])
 #endif
 #if PACK & 1
     b += b_off + batch * sbb + (col0 / RN) * K * RN;
 #define B_AT(k, j) b[(k) * RN + (j)]
 #else
     b += b_off + batch * sbb + col0;
-#define B_AT(k, j) b[(k) * sbk + (j)]
+#define B_AT(k, j) LDB(b[(k) * sbk + (j)])
 #endif
     c += c_off + (batch * M + row0) * N + col0;
     i64 rows = M - row0 < RM ? M - row0 : RM, cols = N - col0 < RN ? N - col0 : RN;
@@ -93,21 +123,21 @@ KERNEL void gemm_block(GLOBAL T *c, i64 c_off, GLOBAL const T *a, i64 a_off, i64
                 for (int j = 0; j < cols; j++) acc[i][j] = MAC(A_AT(i, k), B_AT(k, j), acc[i][j]);
     }
     for (int i = 0; i < rows; i++)
-        for (int j = 0; j < cols; j++) c[i * N + j] = acc[i][j];
+        for (int j = 0; j < cols; j++) c[i * N + j] = ST(acc[i][j]);
 }
 """
 
-PACK_SOURCE = """
-KERNEL void pack(GLOBAL T *p, GLOBAL const T *x, i64 x_off, i64 sxb, i64 sxk, i64 sxj, i64 K, i64 N, i64 panels) {
+PACK_SOURCE = MAC_SOURCE + """
+KERNEL void pack(GLOBAL T *p, GLOBAL const S *x, i64 x_off, i64 sxb, i64 sxk, i64 sxj, i64 K, i64 N, i64 panels) {
     i64 j = GLOBAL_ID(0), k = GLOBAL_ID(1), batch = GLOBAL_ID(2);
     if (j >= panels * W || k >= K) return;
-    p[((batch * panels + j / W) * K + k) * W + j % W] = j < N ? x[x_off + batch * sxb + k * sxk + j * sxj] : (T)0;
+    p[((batch * panels + j / W) * K + k) * W + j % W] = j < N ? LD(x[x_off + batch * sxb + k * sxk + j * sxj]) : (T)0;
 }
 """
 
 TILED_SOURCE = MAC_SOURCE + """
-KERNEL void gemm_tiled(GLOBAL T *c, i64 c_off, GLOBAL const T *a, i64 a_off, i64 sab, i64 sam, i64 sak,
-                       GLOBAL const T *b, i64 b_off, i64 sbb, i64 sbk, i64 sbn, i64 M, i64 N, i64 K) {
+KERNEL void gemm_tiled(GLOBAL S *c, i64 c_off, GLOBAL const S *a, i64 a_off, i64 sab, i64 sam, i64 sak,
+                       GLOBAL const S *b, i64 b_off, i64 sbb, i64 sbk, i64 sbn, i64 M, i64 N, i64 K) {
     LOCAL T ta[TS][TS + 1];
     LOCAL T tb[TS][TS + 1];
     const i64 LS = TS / WPT;
@@ -121,8 +151,8 @@ KERNEL void gemm_tiled(GLOBAL T *c, i64 c_off, GLOBAL const T *a, i64 a_off, i64
     for (i64 k0 = 0; k0 < K; k0 += TS) {
         for (i64 t = lid; t < TS * TS; t += LS * LS) {
             i64 r = t / TS, q = t % TS;
-            ta[r][q] = (row0 + r < M && k0 + q < K) ? a[(row0 + r) * sam + (k0 + q) * sak] : (T)0;
-            tb[r][q] = (k0 + r < K && col0 + q < N) ? b[(k0 + r) * sbk + (col0 + q) * sbn] : (T)0;
+            ta[r][q] = (row0 + r < M && k0 + q < K) ? LD(a[(row0 + r) * sam + (k0 + q) * sak]) : (T)0;
+            tb[r][q] = (k0 + r < K && col0 + q < N) ? LD(b[(k0 + r) * sbk + (col0 + q) * sbn]) : (T)0;
         }
         BARRIER();
         for (int k = 0; k < TS; k++)
@@ -133,14 +163,14 @@ KERNEL void gemm_tiled(GLOBAL T *c, i64 c_off, GLOBAL const T *a, i64 a_off, i64
     for (int i = 0; i < WPT; i++)
         for (int j = 0; j < WPT; j++) {
             i64 row = row0 + ly + i * LS, col = col0 + lx + j * LS;
-            if (row < M && col < N) c[c_off + (batch * M + row) * N + col] = acc[i][j];
+            if (row < M && col < N) c[c_off + (batch * M + row) * N + col] = ST(acc[i][j]);
         }
 }
 """
 
 GEMV_SOURCE = MAC_SOURCE + """
-KERNEL void gemv(GLOBAL T *y, i64 y_off, GLOBAL const T *a, i64 a_off, i64 sab, i64 sam,
-                 GLOBAL const T *x, i64 x_off, i64 sxb, i64 sxk, i64 M, i64 K) {
+KERNEL void gemv(GLOBAL S *y, i64 y_off, GLOBAL const S *a, i64 a_off, i64 sab, i64 sam,
+                 GLOBAL const S *x, i64 x_off, i64 sxb, i64 sxk, i64 M, i64 K) {
     i64 row0 = GLOBAL_ID(0) * RM, batch = GLOBAL_ID(1);
     if (row0 >= M) return;
     a += a_off + batch * sab + row0 * sam;
@@ -153,20 +183,20 @@ KERNEL void gemv(GLOBAL T *y, i64 y_off, GLOBAL const T *a, i64 a_off, i64 sab, 
     if (rows == RM && sxk == 1) {
         for (i64 k = 0; k < body; k += KV) {
             T xv[KV];
-            for (int v = 0; v < KV; v++) xv[v] = x[k + v];
+            for (int v = 0; v < KV; v++) xv[v] = LD(x[k + v]);
             for (int i = 0; i < RM; i++)
-                for (int v = 0; v < KV; v++) acc[i][v] = MAC(a[i * sam + k + v], xv[v], acc[i][v]);
+                for (int v = 0; v < KV; v++) acc[i][v] = MAC(LD(a[i * sam + k + v]), xv[v], acc[i][v]);
         }
     } else {
         for (i64 k = 0; k < body; k += KV)
             for (int i = 0; i < rows; i++)
-                for (int v = 0; v < KV; v++) acc[i][v] = MAC(a[i * sam + k + v], x[(k + v) * sxk], acc[i][v]);
+                for (int v = 0; v < KV; v++) acc[i][v] = MAC(LD(a[i * sam + k + v]), LD(x[(k + v) * sxk]), acc[i][v]);
     }
     for (int i = 0; i < rows; i++) {
         T sum = 0;
         for (int v = 0; v < KV; v++) sum += acc[i][v];
-        for (i64 k = body; k < K; k++) sum = MAC(a[i * sam + k], x[k * sxk], sum);
-        y[i] = sum;
+        for (i64 k = body; k < K; k++) sum = MAC(LD(a[i * sam + k]), LD(x[k * sxk]), sum);
+        y[i] = ST(sum);
     }
 }
 """
@@ -175,7 +205,18 @@ KERNEL void gemv(GLOBAL T *y, i64 y_off, GLOBAL const T *a, i64 a_off, i64 sab, 
 @register("matmul", on=("cpu",), kind="library")
 def matmul_cpu(device, a, b):
     """NumPy's BLAS: the only candidate on the cpu (``CPU_SPACE``), so nothing is looked
-    up per call (a small product costs what NumPy's does)."""
+    up per call (a small product costs what NumPy's does). float16 is BLAS's SGEMM on
+    the decoded operands, rounded once (NumPy's own float16 matmul is a slow loop)."""
+    if a.dtype is F16:
+        return reference(a, b)
+    return np.matmul(a, b)
+
+
+def reference(a, b):
+    """``a @ b`` on host arrays; float16 as float32 math on the decoded halves with one
+    rounding at the end (what cuBLAS's HGEMM with float32 compute gives)."""
+    if a.dtype == F16:
+        return np.matmul(a.astype(np.float32), b.astype(np.float32)).astype(F16)
     return np.matmul(a, b)
 
 
@@ -189,7 +230,7 @@ def matmul(device, a, b):
     a, b = (_batched(device, x, batch) for x in (a, b))
     out = device.empty((math.prod(batch), m, n), a.dtype)
     if out.size and k == 0:
-        run_elementwise(device, "x0", out, [0], [a.dtype])
+        run_elementwise(device, "x0", half.bits(out) if a.dtype == F16 else out, [0], [half.U16 if a.dtype == F16 else a.dtype])
     elif out.size:
         _product(device, out, a, b)
     return out.reshaped(batch + (m, n))
@@ -256,41 +297,62 @@ def gemm_into(device, config, out, a, b):
     n = b.shape[2]
     kind = config["kind"]
     if kind == "library":
-        np.matmul(a, b, out=out)
+        _library_into(out, a, b)
         return
-    T, fused = C_TYPE[a.dtype], a.dtype.kind == "f"
+    T, fused, storage = _types(a.dtype)
     pack = config.get("PACK", 0)
     if kind == "block" and pack & 1:
         b = _pack(device, b, config["RN"])
     elif kind == "block" and _strides(device, b)[2] != 1:
-        b = copy(device, b) if device.family == "buffer" else np.ascontiguousarray(b)
+        b = _contiguous(device, b) if device.family == "buffer" else np.ascontiguousarray(b)
     if kind == "block" and pack & 2:
         a = _pack(device, a.transpose(0, 2, 1) if device.family == "numpy" else a.permute((0, 2, 1)), config["RM"])
     (sab, sam, sak), (sbb, sbk, sbn) = _strides(device, a), _strides(device, b)
     if kind == "block":
         rm, rn = config["RM"], config["RN"]
-        prog = program(device, BLOCK_SOURCE, "gemm_block", T=T, FUSED=fused, RM=rm, RN=rn, PACK=pack)
+        prog = program(device, BLOCK_SOURCE, "gemm_block", T=T, FUSED=fused, HALF=storage, RM=rm, RN=rn, PACK=pack)
         grid = (-(-n // rn), -(-m // rm), nbatch)
         prog(grid, _local(device, (config["WX"], config["WY"], 1)), *pointer_args(device, out), *pointer_args(device, a),
              sab, sam, sak, *pointer_args(device, b), sbb, sbk, m, n, k)
     else:
         ts, wpt = config["TS"], config["WPT"]
         ls = ts // wpt
-        prog = program(device, TILED_SOURCE, "gemm_tiled", T=T, FUSED=fused, TS=ts, WPT=wpt)
+        prog = program(device, TILED_SOURCE, "gemm_tiled", T=T, FUSED=fused, HALF=storage, TS=ts, WPT=wpt)
         grid = (-(-n // ts) * ls, -(-m // ts) * ls, nbatch)
         prog(grid, (ls, ls, 1), *pointer_args(device, out), *pointer_args(device, a), sab, sam, sak,
              *pointer_args(device, b), sbb, sbk, sbn, m, n, k)
+
+
+def _types(dtype):
+    """(accumulator C type, whether to fuse multiply-adds, whether operands are float16
+    words): float16 accumulates in float32, with fused multiply-adds as float32 does."""
+    if dtype == F16:
+        return "f32", True, True
+    return C_TYPE[dtype], dtype.kind == "f", False
+
+
+def _library_into(out, a, b):
+    if a.dtype == F16:
+        out[...] = reference(a, b)
+    else:
+        np.matmul(a, b, out=out)
+
+
+def _contiguous(device, x):
+    return half.contiguous(device, x) if x.dtype == F16 else contiguous(device, x)
 
 
 def _pack(device, x, width):
     """``x`` (B, K, N) rearranged as (B, panels, K, width): each panel of ``width``
     columns k-major and zero-padded, so a work-item streams its operand from consecutive
     addresses (rows of a power-of-two length put every k in the same cache set).
-    ``a`` is packed through its transposed view, in panels of RM rows."""
+    ``a`` is packed through its transposed view, in panels of RM rows. float16 is
+    decoded into float32 panels here, once, rather than in the product's inner loop."""
     nbatch, k, n = x.shape
     panels = -(-n // width)
-    packed = device.empty((nbatch, panels * k, width), x.dtype)
-    prog = program(device, PACK_SOURCE, "pack", T=C_TYPE[x.dtype], W=width)
+    T, _, storage = _types(x.dtype)
+    packed = device.empty((nbatch, panels * k, width), np.dtype(np.float32) if storage else x.dtype)
+    prog = program(device, PACK_SOURCE, "pack", T=T, HALF=storage, W=width)
     group = 16 if _fits(device, 16) else 1
     prog((panels * width, k, nbatch), _local(device, (group, 1, 1)), pointer(device, packed),
          *pointer_args(device, x), *_strides(device, x), k, n, panels)
@@ -303,7 +365,7 @@ def gemv_into(device, config, out, a, b):
     nbatch, m, k = a.shape
     n = b.shape[2]
     if config["kind"] == "library":
-        np.matmul(a, b, out=out)
+        _library_into(out, a, b)
         return
     (sab, sam, sak), (sbb, sbk, sbn) = _strides(device, a), _strides(device, b)
     if n == 1 and sak == 1:  # matrix a, vector b[:, :, 0]
@@ -311,7 +373,8 @@ def gemv_into(device, config, out, a, b):
     else:                    # matrix b^T (its columns are contiguous), vector a[:, 0, :]
         rows, matrix, (s_batch, s_row), vector, (v_batch, v_k) = n, b, (sbb, sbn), a, (sab, sak)
     rm, kv = config["RM"], config["KV"]
-    prog = program(device, GEMV_SOURCE, "gemv", T=C_TYPE[a.dtype], FUSED=a.dtype.kind == "f", RM=rm, KV=kv)
+    T, fused, storage = _types(a.dtype)
+    prog = program(device, GEMV_SOURCE, "gemv", T=T, FUSED=fused, HALF=storage, RM=rm, KV=kv)
     prog((-(-rows // rm), nbatch), _local(device, (config["WX"], 1)), *pointer_args(device, out),
          *pointer_args(device, matrix), s_batch, s_row, *pointer_args(device, vector), v_batch, v_k, rows, k)
 
@@ -323,7 +386,9 @@ def _fits(device, items: int) -> bool:
 
 
 CPU_SPACE = [{"kind": "library"}]
-"""On the cpu floats stay with BLAS. The C target's kernels (``gemm_into`` runs them
+"""On the cpu floats stay with BLAS (float16 as SGEMM on the decoded operands, rounded
+once: 80 GFLOP/s at n=1024 where the C target's packed kernel gave 38, NumPy's float16
+matmul 0.5). The C target's kernels (``gemm_into`` runs them
 there, the tests verify them) were candidates, but on this shared 2-core machine every
 tuning run measured OpenBLAS 3-100x slower than it runs alone (its threads and the
 kernels' OpenMP threads hand the cores back and forth), so the choice flipped from run
@@ -347,7 +412,7 @@ def _gemm_space(device, key):
         packs, blocks, groups = (1, 0, 3), BLOCKS, ((1, 8), (1, 4), (1, 16), (1, 1))
     space = [{"kind": "block", "RM": rm, "RN": rn, "WX": wx, "WY": wy, "PACK": pack}
              for pack in packs for rm, rn in blocks for wx, wy in groups if _fits(device, wx * wy)]
-    itemsize = np.dtype(key[0]).itemsize
+    itemsize = max(np.dtype(key[0]).itemsize, 4)  # local tiles hold float16 decoded, as float32
     space += [{"kind": "tiled", "TS": ts, "WPT": wpt} for ts, wpt in ((16, 2), (16, 4), (32, 4), (32, 2), (64, 8))
               if _fits(device, (ts // wpt) ** 2) and 2 * ts * (ts + 1) * itemsize <= device.info.local_memory]
     return space
@@ -359,7 +424,9 @@ def _gemm_default(device, key):
     rows of ``a`` on (packing copies all of ``b``: on PoCL it paid from there, and at
     2048 unpacked rows of a power-of-two length thrashed the cache, 94 vs 63 GFLOP/s),
     1 x 64 straight from memory for a single row (packing would copy as much as the
-    product reads)."""
+    product reads). float16 matrices pack both operands: the panels hold them decoded,
+    where unpacked each work-item decodes its scalar loads of ``a`` in the inner loop
+    (on PoCL at n=1024: 87 GFLOP/s packed, 55 with ``b`` alone packed, 45 unpacked)."""
     if device.family == "numpy":
         return {"kind": "library"}
     if device.info.kind in ("gpu", "accelerator") and _fits(device, 64):
@@ -367,7 +434,8 @@ def _gemm_default(device, key):
     m = key[1][1]
     if m == 1:
         return _fit_group(device, {"kind": "block", "RM": 1, "RN": 64, "WX": 4, "WY": 1, "PACK": 0})
-    return _fit_group(device, {"kind": "block", "RM": 6, "RN": 32, "WX": 1, "WY": 8, "PACK": 1 if m >= 1024 else 0})
+    pack = 3 if key[0] == "float16" else 1 if m >= 1024 else 0
+    return _fit_group(device, {"kind": "block", "RM": 6, "RN": 32, "WX": 1, "WY": 8, "PACK": pack})
 
 
 def _fit_group(device, config: dict) -> dict:
@@ -426,18 +494,18 @@ def _gemm_presets(device):
     the 576 x 1536 MLP and the 576 x 49152 vocabulary projection) and attention-like batches."""
     shapes = [(1, n, n, n) for n in (256, 512, 1024, 2048)]
     shapes += [(1, 1, 1536, 576), (1, 64, 1536, 576), (1, 1, 49152, 576), (8, 128, 128, 64)]
-    return [_gemm_key(np.float32, *s) for s in shapes]
+    return [_gemm_key(dtype, *s) for dtype in (np.float32, F16) for s in shapes]
 
 
 def _gemv_presets(device):
-    return [_gemv_key(np.float32, *s) for s in ((1, 1536, 576), (1, 576, 1536), (1, 49152, 576))]
+    return [_gemv_key(dtype, *s) for dtype in (np.float32, F16) for s in ((1, 1536, 576), (1, 576, 1536), (1, 49152, 576))]
 
 
 GEMM = autotune.declare(autotune.Tunable(
-    op="gemm", version=3, space=_gemm_space, default=_gemm_default, run=gemm_into, reference=np.matmul,
+    op="gemm", version=3, space=_gemm_space, default=_gemm_default, run=gemm_into, reference=reference,
     problem=_gemm_problem, work=_gemm_work, presets=_gemm_presets))
 GEMV = autotune.declare(autotune.Tunable(
-    op="gemv", space=_gemv_space, default=_gemv_default, run=gemv_into, reference=np.matmul,
+    op="gemv", space=_gemv_space, default=_gemv_default, run=gemv_into, reference=reference,
     problem=_gemv_problem, work=_gemv_work, presets=_gemv_presets, bound="memory"))
 
 
@@ -449,7 +517,7 @@ def _batched(device, x, batch):
         return x
     if len(batch) == 0:
         return x.view((1,) + x.shape, (0,) + x.strides, x.offset)
-    return contiguous(device, x).reshaped((math.prod(batch),) + x.shape[-2:])
+    return _contiguous(device, x).reshaped((math.prod(batch),) + x.shape[-2:])
 
 
 def _parts(x):
