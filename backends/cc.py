@@ -11,6 +11,12 @@ module (API mode: its calls cost ~0.2 us against ~0.45 us through ``ffi.dlopen``
 writes the wrapper C; we run the compiler ourselves so that its log can be captured, and
 store the shared object's bytes in the kernel cache, so another process loads it without
 compiling. OpenMP uses OMP_NUM_THREADS if set, else its default.
+
+``capture()`` records the launches made inside it into a ``Graph`` whose ``replay()``
+runs them all again in one C call: every kernel also gets a thunk
+``hal_thunk_NAME(grid, slots)`` that reads its arguments from 64-bit slots, and a
+module's ``hal_replay`` walks a table of thunks. A decode step's ~300 launches then cost
+no Python at all (DESIGN.md, "Captured steps").
 """
 from __future__ import annotations
 
@@ -24,6 +30,8 @@ import shlex
 import subprocess
 import sysconfig
 import tempfile
+import threading
+from contextlib import contextmanager
 
 import cffi
 import numpy as np
@@ -67,6 +75,14 @@ _CTYPES = {"i8": "int8_t", "u8": "uint8_t", "i16": "int16_t", "u16": "uint16_t",
 # below HAL_OMP_MIN_ITEMS work-items (a define overrides it per source) skip OpenMP.
 _LAUNCHERS_PRELUDE = """
 #include <omp.h>
+#include <string.h>
+typedef void (*hal_thunk)(const int64_t *grid, const uint64_t *slots);
+void hal_replay(int64_t n, const uint64_t *thunks, const int64_t *grids, const uint64_t *slots,
+                const int64_t *first_slot) {
+    for (int64_t i = 0; i < n; i++) ((hal_thunk)(uintptr_t)thunks[i])(grids + 3 * i, slots + first_slot[i]);
+}
+static float hal_slot_f32(uint64_t w) { uint32_t b = (uint32_t)w; float f; memcpy(&f, &b, 4); return f; }
+static double hal_slot_f64(uint64_t w) { double f; memcpy(&f, &w, 8); return f; }
 #ifndef HAL_OMP_MIN_ITEMS
 #define HAL_OMP_MIN_ITEMS 4096
 #endif
@@ -99,16 +115,24 @@ _LAUNCHER = """
 }}
 """
 
+# How a thunk reads a parameter of each C type from its 64-bit slot.
+_FROM_SLOT = {"void *": "(void *)(uintptr_t){}", "float": "hal_slot_f32({})", "double": "hal_slot_f64({})",
+              **{t: f"({t})(int64_t){{}}" for t in _CTYPES.values() if t[0] in "iu"}}
+_REPLAY_DECL = ("void hal_replay(int64_t n, const uint64_t *thunks, const int64_t *grids, "
+                "const uint64_t *slots, const int64_t *first_slot);")
+
 _ndarray = np.ndarray
+_recording = threading.local()  # .graph: the Graph this thread's launches go into, if any
 _loaded: dict[str, CModule] = {}  # module name (a hash of the cache key) -> loaded module
 
 
 class CProgram:
     """One kernel of a CModule: ``program(global_size, local_size, *args)``."""
 
-    def __init__(self, name: str, launch, ffi, ctypes: list[str]):
+    def __init__(self, name: str, launch, thunk: int, replay, ffi, ctypes: list[str]):
         self.name = name
         self._launch = launch
+        self.thunk, self.replay = thunk, replay  # (used by Graph)
         self._ffi = ffi
         self._ctypes = ctypes
         self._pointer_args = tuple(i for i, t in enumerate(ctypes) if t == "void *")
@@ -123,21 +147,36 @@ class CProgram:
         if not 1 <= len(global_size) <= 3:
             raise ValueError(f"kernel {self.name}: global size must have 1 to 3 dimensions, "
                              f"got {tuple(global_size)}")
-        args = list(args)
+        converted = list(args)
         for i in self._pointer_args:
             a = args[i]
             # A pointer to the array's first element, whatever its strides (the kernel gets
             # offsets and strides as its own arguments); from_buffer is 4x cheaper than .ctypes.
-            args[i] = (self._ffi.from_buffer(a) if type(a) is _ndarray and a.flags.c_contiguous
-                       else self._strided(a, i))
+            converted[i] = (self._ffi.from_buffer(a) if type(a) is _ndarray and a.flags.c_contiguous
+                            else self._strided(a, i))
         g = (*global_size, 1, 1)
         try:
             # Scalars go as they are: cffi converts Python and NumPy numbers to the
             # launcher's C types (from the parameters' type words), checking range.
-            self._launch(g[0], g[1], g[2], *args)
+            self._launch(g[0], g[1], g[2], *converted)
         except (TypeError, OverflowError) as e:
-            raise type(e)(f"kernel {self.name}: {self._culprit(g[:3], args)}: {e}") from None
+            raise type(e)(f"kernel {self.name}: {self._culprit(g[:3], converted)}: {e}") from None
         self._counters["kernel_launches"] += 1
+        graph = getattr(_recording, "graph", None)
+        if graph is not None:
+            graph.record(self, g[:3], args, converted)
+
+    def slots(self, args: list) -> list[int]:
+        """The launch arguments (as converted for the launcher) as the thunk's 64-bit slots."""
+        words = []
+        for t, a in zip(self._ctypes, args):
+            if t == "void *":
+                words.append(int(self._ffi.cast("uintptr_t", a)))
+            elif t in ("float", "double"):
+                words.append(int(np.array(a, "f4" if t == "float" else "f8").view("u4" if t == "float" else "u8")))
+            else:
+                words.append(int(a) & 0xFFFFFFFFFFFFFFFF)
+        return words
 
     def _strided(self, a, i: int):
         if not isinstance(a, _ndarray):
@@ -163,8 +202,10 @@ class CModule:
 
     def __init__(self, module, kernels: dict[str, list[str]]):
         self._module = module  # keeps the shared object loaded
-        self.kernels = {name: CProgram(name, getattr(module.lib, f"hal_launch_{name}"),
-                                       module.ffi, ctypes)
+        ffi, lib = module.ffi, module.lib
+        self.kernels = {name: CProgram(name, getattr(lib, f"hal_launch_{name}"),
+                                       int(ffi.cast("uintptr_t", ffi.addressof(lib, f"hal_thunk_{name}"))),
+                                       lib.hal_replay, ffi, ctypes)
                         for name, ctypes in kernels.items()}
 
     def kernel(self, name: str) -> CProgram:
@@ -174,6 +215,64 @@ class CModule:
             raise KeyError(f"no kernel {name!r} here; kernels: {sorted(self.kernels)}") from None
 
     __getitem__ = kernel
+
+
+class Graph:
+    """Kernel launches recorded by ``capture()``, replayed in order by one C call. The
+    launches keep the arrays and scalars they were recorded with: a replay reads whatever
+    those arrays hold then, so what changes between replays must live in an array the
+    recorded kernels read (a token id, a position), never in a scalar argument or a new
+    array. The graph keeps every array it saw alive."""
+
+    def __init__(self):
+        self._thunks, self._grids, self._slots, self._first = [], [], [], []
+        self._arrays = []
+        self._run = None
+
+    def record(self, program: CProgram, grid: tuple, args: tuple, converted: list) -> None:
+        """One launch: ``args`` as given, ``converted`` as passed to the launcher."""
+        if self._run is not None:
+            raise RuntimeError("this graph is closed: record into a new capture()")
+        self._arrays += [a for a in args if isinstance(a, _ndarray)]
+        self._first.append(len(self._slots))
+        self._slots += program.slots(converted)
+        self._thunks.append(program.thunk)
+        self._grids += grid
+        self._replay = program.replay
+
+    def __len__(self) -> int:
+        return len(self._thunks)
+
+    def close(self) -> None:
+        tables = (np.array(self._thunks, np.uint64), np.array(self._grids, np.int64),
+                  np.array(self._slots or [0], np.uint64), np.array(self._first, np.int64))
+        self._tables = tables  # the replay reads them through pointers
+        if self._thunks:
+            ffi = cffi.FFI()
+            pointers = [ffi.cast("void *", t.ctypes.data) for t in tables]
+            replay, n = self._replay, len(self._thunks)
+            self._run = lambda: replay(n, *pointers)
+        else:
+            self._run = lambda: None
+
+    def replay(self) -> None:
+        """Run every recorded launch again, in order."""
+        self._run()
+        counters.counters["kernel_launches"] += len(self._thunks)
+
+
+@contextmanager
+def capture():
+    """``with capture() as graph:`` the C-target launches this thread makes run as usual
+    and are recorded into ``graph`` (see Graph) for ``graph.replay()``."""
+    if getattr(_recording, "graph", None) is not None:
+        raise RuntimeError("capture() does not nest")
+    graph = _recording.graph = Graph()
+    try:
+        yield graph
+    finally:
+        _recording.graph = None
+        graph.close()
 
 
 def compile_c(source: str, defines: dict | None = None) -> CModule:
@@ -190,14 +289,17 @@ def compile_c(source: str, defines: dict | None = None) -> CModule:
             f", {t} hal_a{i}" for i, t in enumerate(ctypes)) + ")"
         call = f"{name}(hal_id, hal_size" + "".join(f", hal_a{i}" for i in range(len(ctypes))) + ")"
         text += _LAUNCHER.format(decl=decl, call=call)
+        thunk = f"void hal_thunk_{name}(const int64_t *hal_g, const uint64_t *hal_s)"
+        text += f"{thunk} {{ hal_launch_{name}(hal_g[0], hal_g[1], hal_g[2]" + "".join(
+            ", " + _FROM_SLOT[t].format(f"hal_s[{i}]") for i, t in enumerate(ctypes)) + "); }\n"
         kernels[name] = ctypes
-        decls.append(decl + ";")
+        decls += [decl + ";", thunk + ";"]
     cc = shlex.split(os.environ.get("CC", "cc"))
     key = (text, " ".join(cc + list(FLAGS)), _compiler_version(tuple(cc)), _cpu_identity(),
            sysconfig.get_config_var("EXT_SUFFIX") or "", cffi.__version__)
     modname = "_hal_c_" + hashlib.sha256("\0".join(key).encode()).hexdigest()[:24]
     if modname not in _loaded:
-        binary = cache.cached("c", key, lambda: _build(cc, modname, text, "\n".join(decls)))
+        binary = cache.cached("c", key, lambda: _build(cc, modname, text, "\n".join(decls + [_REPLAY_DECL])))
         _loaded[modname] = CModule(_load(modname, binary), kernels)
     return _loaded[modname]
 

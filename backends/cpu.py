@@ -35,6 +35,10 @@ class CPUDevice(Device):
     def synchronize(self) -> None:
         pass
 
+    def capture(self):
+        from hal.backends.cc import capture
+        return capture()
+
     @contextlib.contextmanager
     def timer(self):
         timing = Timing()

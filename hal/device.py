@@ -48,8 +48,11 @@ class Device:
     - ``empty(shape, dtype)``, ``from_host(ndarray)``, ``to_host(payload) -> ndarray``
     - ``compile(source, defines) -> module`` whose ``[name]`` is a launchable program
     - ``synchronize()``, ``timer()`` (a context manager measuring device time)
+    - optionally ``capture()``: a context manager recording the kernel launches made in
+      it into a graph whose ``replay()`` runs them again (None where a backend cannot)
     """
     family = "numpy"
+    capture = None
 
     def __init__(self, backend_name: str, index: int | None, info: DeviceInfo, fingerprint: str):
         self.backend_name, self.index, self.info = backend_name, index, info

@@ -8,7 +8,8 @@ defines (DESIGN.md, "Kernel dialect"):
         if (i < n) out[i] = a * x[i];
     }
 
-Words: ``KERNEL``, ``GLOBAL``, ``LOCAL`` (work-group shared arrays), ``RESTRICT``,
+Words: ``KERNEL``, ``GLOBAL``, ``LOCAL`` (work-group shared arrays; ``LOCAL_PTR`` a
+helper's pointer parameter into one, which CUDA spells without a qualifier), ``RESTRICT``,
 ``INLINE`` (helper functions), ``GLOBAL_ID(d)``, ``LOCAL_ID(d)``, ``GROUP_ID(d)``,
 ``LOCAL_SIZE(d)``, ``NUM_GROUPS(d)``, ``BARRIER()``, ``ATOMIC_ADD_I32(p, v)``;
 fixed-width types ``i8 u8 i16 u16 i32 u32 i64 u64 f32 f64``; math through the
@@ -37,6 +38,7 @@ _OPENCL = r"""
 #define KERNEL __kernel
 #define GLOBAL __global
 #define LOCAL __local
+#define LOCAL_PTR __local
 #define RESTRICT restrict
 #define INLINE inline
 #define GLOBAL_ID(d) ((i64)get_global_id(d))
@@ -74,6 +76,7 @@ _CUDA = r"""
 #define KERNEL extern "C" __global__
 #define GLOBAL
 #define LOCAL __shared__
+#define LOCAL_PTR
 #define RESTRICT __restrict__
 #define INLINE __device__ inline
 typedef signed char i8; typedef unsigned char u8; typedef short i16; typedef unsigned short u16;
@@ -103,6 +106,7 @@ _C = r"""
 #define KERNEL static inline
 #define GLOBAL
 #define LOCAL
+#define LOCAL_PTR
 #define RESTRICT restrict
 #define INLINE static inline
 #define GLOBAL_ID(d) ((i64)hal_gid[d])

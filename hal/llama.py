@@ -86,12 +86,29 @@ class Config:
 
 
 @dataclass
+class DecodeStep:
+    """A decode step captured on a device that can (``Device.capture``): the recorded
+    launches read the token and position from ``tokens`` and ``positions`` and write
+    ``logits``, so a step is two stores and one replay."""
+    graph: object
+    tokens: np.ndarray
+    positions: np.ndarray
+    logits: np.ndarray
+
+    def __call__(self, token: int, position: int) -> np.ndarray:
+        self.tokens[0], self.positions[0] = token, position
+        self.graph.replay()
+        return self.logits.copy()  # the next replay overwrites them
+
+
+@dataclass
 class KVCache:
     """Per block, the keys and values (capacity, n_kv_heads, head_dim) of the positions
     seen so far, as float16 bits (``hal.nn.to_half``); ``length`` of them are valid."""
     keys: list
     values: list
     length: int = 0
+    step: DecodeStep | None = field(default=None, repr=False)  # captured over these buffers
 
     @property
     def capacity(self) -> int:
@@ -124,16 +141,14 @@ class Kernels:
     def __init__(self, device):
         self.device, impl = device, device.impl
         self.embedding, self.rms_norm, self.rope = impl("quant_embedding"), impl("nn_rms_norm"), impl("nn_rope")
-        self.to_half, self.assign, self.attention = impl("nn_to_half"), impl("assign"), impl("nn_attention")
-        self.silu_mul, self._add = impl("nn_silu_mul"), impl("add")
+        self.kv_store, self.attention, self.attention_step = impl("nn_kv_store"), impl("nn_attention"), impl(
+            "nn_attention_step")
+        self.silu_mul, self.residual = impl("nn_silu_mul"), impl("nn_residual")
         self._numpy = device.family == "numpy"
 
     def linear(self, x, *weights) -> list:
         """x @ w.T for each QuantizedWeight, sharing x's quantization (hal.nn.linear)."""
         return nn.quantized_products(self.device, x, weights)
-
-    def add(self, a, b):
-        return self._add(self.device, _F32, _F32, a, b)
 
     def reshape(self, x, shape):
         return x.reshape(shape) if self._numpy else x.reshaped(shape)
@@ -149,6 +164,7 @@ class Llama:
         self.output = weights.get("output.weight", weights["token_embd.weight"])
         self._norms = {n: w._data for n, w in weights.items() if not isinstance(w, nn.QuantizedWeight)}
         self._kernels = Kernels(self.device)
+        self._warm = False  # a plain decode step has run: its kernels are compiled and tuned
 
     @classmethod
     def load(cls, source, device, progress=None) -> "Llama":
@@ -194,17 +210,40 @@ class Llama:
         c, n_past, seq = self.config, cache.length, len(ids)
         if n_past + seq > cache.capacity:
             raise ValueError(f"{n_past} cached + {seq} new tokens exceed the KV cache's {cache.capacity}")
-        k = self._kernels
-        tokens = self.device.from_host(np.asarray(ids, dtype=np.int64))
-        positions = hal.arange(n_past, n_past + seq, dtype=hal.int64, device=self.device)._data  # made there
+        if seq == 1 and not all_logits:
+            logits = self._decode_step(int(ids[0]), cache)
+        else:
+            tokens = self.device.from_host(np.asarray(ids, dtype=np.int64))
+            positions = hal.arange(n_past, n_past + seq, dtype=hal.int64, device=self.device)._data  # made there
+            logits = self._logits(tokens, positions, cache, n_past, all_logits)
+        cache.length = n_past + seq
+        logits = Array._new(logits, self.device)
+        return logits if all_logits else hal.reshape(logits, (c.vocab_size,))
+
+    def _decode_step(self, token: int, cache: KVCache):
+        """One token's logits payload: replayed where the device captured this cache's
+        step, else computed (and captured, once a plain step has compiled and tuned)."""
+        if cache.step is not None:
+            return cache.step(token, cache.length)
+        tokens = self.device.from_host(np.array([token], np.int64))
+        positions = hal.arange(cache.length, cache.length + 1, dtype=hal.int64, device=self.device)._data
+        if self.device.capture is None or not self._warm:
+            self._warm = True
+            return self._logits(tokens, positions, cache, cache.length)
+        with self.device.capture() as graph:
+            logits = self._logits(tokens, positions, cache, cache.length)
+        cache.step = DecodeStep(graph, tokens, positions, logits)
+        return logits.copy()
+
+    def _logits(self, tokens, positions, cache: KVCache, n_past: int, all_logits: bool = False):
+        """The forward pass on payloads: logits (seq, vocab), or (1, vocab) of the last token."""
+        c, k, seq = self.config, self._kernels, tokens.shape[0]
         x = k.embedding(self.device, self.weights["token_embd.weight"], tokens)
         for i in range(c.n_layers):
             x = self._block(i, x, positions, cache, n_past)
-        cache.length = n_past + seq
         x = k.rms_norm(self.device, x if all_logits else k.rows(x, seq - 1, seq), self._norms["output_norm.weight"],
                        c.eps)
-        logits = Array._new(k.linear(x, self.output)[0], self.device)
-        return logits if all_logits else hal.reshape(logits, (c.vocab_size,))
+        return k.linear(x, self.output)[0]
 
     def _block(self, i: int, x, positions, cache: KVCache, n_past: int):
         """One transformer block on payloads (``Kernels``): the ops hal.nn offers, without
@@ -219,13 +258,15 @@ class Llama:
         key = k.rope(d, k.reshape(key, (seq, c.n_kv_heads, c.head_dim)), positions, c.rope_theta)
         value = k.reshape(value, (seq, c.n_kv_heads, c.head_dim))
         keys, values = cache.keys[i]._data, cache.values[i]._data
-        k.assign(d, k.rows(keys, n_past, n_kv), k.to_half(d, key))
-        k.assign(d, k.rows(values, n_past, n_kv), k.to_half(d, value))
-        attended = k.attention(d, q, k.rows(keys, 0, n_kv), k.rows(values, 0, n_kv), n_past, c.head_dim ** -0.5)
-        x = k.add(x, k.linear(k.reshape(attended, (seq, c.dim)), w["attn_output"])[0])
+        k.kv_store(d, keys, values, key, value, positions)
+        if seq == 1:  # positions read on the device: the same launches at every position
+            attended = k.attention_step(d, q, keys, values, positions, c.head_dim ** -0.5)
+        else:
+            attended = k.attention(d, q, k.rows(keys, 0, n_kv), k.rows(values, 0, n_kv), n_past, c.head_dim ** -0.5)
+        x = k.residual(d, x, k.linear(k.reshape(attended, (seq, c.dim)), w["attn_output"])[0])
         h = k.rms_norm(d, x, self._norms[f"blk.{i}.ffn_norm.weight"], c.eps)
         gate, up = k.linear(h, w["ffn_gate"], w["ffn_up"])
-        return k.add(x, k.linear(k.silu_mul(d, gate, up), w["ffn_down"])[0])
+        return k.residual(d, x, k.linear(k.silu_mul(d, gate, up), w["ffn_down"])[0])
 
     def generate(self, prompt_ids, n: int, *, temperature: float = 0.0, top_k: int = 0, top_p: float = 1.0,
                  seed=None, on_token=None, stop_at_eos: bool = True) -> Generation:

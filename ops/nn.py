@@ -65,6 +65,32 @@ INLINE f32 ggml_expf(f32 x) {
     }
 INLINE facc add(facc a, facc b) { return a + b; }
 INLINE facc larger(facc a, facc b) { return a > b ? a : b; }
+
+/* softmax of a row p of cols into out, folded by a work-group of wg items (lid this
+   one's): out = e * (1 / sum(e)), e = exp(x - max); the sum over groups of 16 (each
+   folded as a tree: 8, 4, 2, 1 apart) in facc; half_out rounds to float16 values. */
+INLINE void softmax_row(GLOBAL f32 *out, GLOBAL const f32 *p, i64 cols, int half_out, LOCAL_PTR facc *partial,
+                        i64 lid, i64 wg) {
+    f32 m = p[0];
+    for (i64 c = lid; c < cols; c += wg) m = p[c] > m ? p[c] : m;
+    FOLD((facc)m, larger)
+    m = (f32)partial[0];
+    BARRIER();  /* everyone has read the max before partial is reused */
+    facc sum = 0;
+    for (i64 g = lid; g * 16 < cols; g += wg) {
+        f32 e[16];
+        for (int l = 0; l < 16; l++) e[l] = g * 16 + l < cols ? ggml_expf(p[g * 16 + l] - m) : 0.0f;
+        for (int apart = 8; apart > 0; apart /= 2)
+            for (int l = 0; l < apart; l++) e[l] += e[l + apart];
+        sum += (facc)e[0];
+    }
+    FOLD(sum, add)
+    f32 scale = (f32)((facc)1 / partial[0]);
+    for (i64 c = lid; c < cols; c += wg) {
+        f32 e = ggml_expf(p[c] - m) * scale;
+        out[c] = half_out ? half_to_f32(f32_to_half(e)) : e;
+    }
+}
 """
 
 ROW_KERNELS = _COMMON + r"""
@@ -88,35 +114,21 @@ KERNEL void rms_norm(GLOBAL f32 *out, GLOBAL const f32 *x, i64 x_off, GLOBAL con
     for (i64 c = lid; c < cols; c += wg) out[row * cols + c] = (p[c] * scale) * w[w_off + c];
 }
 
-/* One work-group per row: out = e * (1 / sum(e)), e = exp(x - max); the sum over groups
-   of 16 (each folded as a tree: 8, 4, 2, 1 apart) in facc. */
+/* One work-group per row (see softmax_row). */
 KERNEL void softmax(GLOBAL f32 *out, GLOBAL const f32 *x, i64 x_off, i64 cols) {
     LOCAL facc partial[WG];
-    i64 row = GROUP_ID(0), lid = LOCAL_ID(0), wg = LOCAL_SIZE(0);
-    GLOBAL const f32 *p = x + x_off + row * cols;
-    f32 m = p[0];
-    for (i64 c = lid; c < cols; c += wg) m = p[c] > m ? p[c] : m;
-    FOLD((facc)m, larger)
-    m = (f32)partial[0];
-    BARRIER();  /* everyone has read the max before partial is reused */
-    facc sum = 0;
-    for (i64 g = lid; g * 16 < cols; g += wg) {
-        f32 e[16];
-        for (int l = 0; l < 16; l++) e[l] = g * 16 + l < cols ? ggml_expf(p[g * 16 + l] - m) : 0.0f;
-        for (int apart = 8; apart > 0; apart /= 2)
-            for (int l = 0; l < apart; l++) e[l] += e[l + apart];
-        sum += (facc)e[0];
-    }
-    FOLD(sum, add)
-    f32 scale = (f32)((facc)1 / partial[0]);
-    for (i64 c = lid; c < cols; c += wg) {
-        f32 e = ggml_expf(p[c] - m) * scale;
-        out[row * cols + c] = HALF_OUT ? half_to_f32(f32_to_half(e)) : e;  /* (attention's f16 probabilities) */
-    }
+    i64 row = GROUP_ID(0);
+    softmax_row(out + row * cols, x + x_off + row * cols, cols, HALF_OUT, partial, LOCAL_ID(0), LOCAL_SIZE(0));
 }
 """
 
-SILU_MUL = _COMMON + r"""
+POINTWISE = _COMMON + r"""
+/* x += delta: a residual connection, in place. */
+KERNEL void residual(GLOBAL f32 *x, GLOBAL const f32 *delta, i64 delta_off, i64 n) {
+    i64 i = GLOBAL_ID(0);
+    if (i < n) x[i] = x[i] + delta[delta_off + i];
+}
+
 KERNEL void silu_mul(GLOBAL f32 *out, GLOBAL const f32 *gate, i64 gate_off, GLOBAL const f32 *up, i64 up_off,
                      i64 n) {
     i64 i = GLOBAL_ID(0);
@@ -171,9 +183,11 @@ ATTENTION = _COMMON + r"""
 #if HALF  /* q, K and V hold float16 bits, the probabilities float16 values */
 #define KV_T u16
 #define KV(v) half_to_f32(v)
+#define ROUND_KV(x) f32_to_half(x)
 #else
 #define KV_T f32
 #define KV(v) (v)
+#define ROUND_KV(x) (x)
 #endif
 
 /* res = sum over k < len of A(k) * B(k), in the order of ggml's f16 kernels: several
@@ -249,6 +263,75 @@ KERNEL void attn_values(GLOBAL f32 *out, GLOBAL const f32 *p, GLOBAL const f32 *
 #define V_PAD(t) ((t) < visible ? vr[t] : 0.0f)
     f32 acc;
     if (seq > 1) DOT_LANES16(visible, P_AT, V_AT, acc) else DOT_LANES64((visible + 63) / 64 * 64, P_PAD, V_PAD, acc)
+    out[g] = acc;
+}
+"""
+
+# A decode step's attention and cache writes, for a captured step (hal.llama): the query
+# and cache positions are read on the device (pos), so that the launches, their grids and
+# arguments are the same at every position. DIM is the head size.
+ATTENTION_STEP = ATTENTION + r"""
+/* The rows (seq, row) of k and v stored as float16 at cache rows pos[s] (skipped outside
+   the capacity: the caller checks, the kernel never writes out of bounds). */
+KERNEL void kv_store(GLOBAL u16 *k_cache, GLOBAL u16 *v_cache, GLOBAL const f32 *k, i64 k_off,
+                     GLOBAL const f32 *v, i64 v_off, GLOBAL const i64 *pos, i64 pos_off, i64 row, i64 n,
+                     i64 capacity) {
+    i64 g = GLOBAL_ID(0);
+    if (g >= n) return;
+    i64 p = pos[pos_off + g / row];
+    if (p < 0 || p >= capacity) return;
+    k_cache[p * row + g % row] = f32_to_half(k[k_off + g]);
+    v_cache[p * row + g % row] = f32_to_half(v[v_off + g]);
+}
+
+INLINE i64 step_length(GLOBAL const i64 *pos, i64 pos_off, i64 capacity) {
+    i64 n = pos[pos_off] + 1;
+    return n < 0 ? 0 : n > capacity ? capacity : n;
+}
+
+/* scores (heads, capacity): the query (heads, DIM) at position pos[0] against the cache
+   rows 0 .. pos[0], as attn_scores computes them for one row; item (h, lane) takes
+   positions lane, lane + STEP_LANES, ... */
+#define STEP_LANES 64
+KERNEL void attn_step_scores(GLOBAL f32 *scores, GLOBAL const f32 *q, i64 q_off, GLOBAL const KV_T *k,
+                             GLOBAL const i64 *pos, i64 pos_off, i64 heads, i64 group, i64 capacity, f32 scale) {
+    i64 g = GLOBAL_ID(0);
+    if (g >= heads * STEP_LANES) return;
+    i64 h = g / STEP_LANES, n_kv = step_length(pos, pos_off, capacity);
+    f32 qh[DIM];
+    for (int d = 0; d < DIM; d++) qh[d] = KV(ROUND_KV(q[q_off + h * DIM + d]));
+    for (i64 t = g % STEP_LANES; t < n_kv; t += STEP_LANES) {
+        GLOBAL const KV_T *kr = k + (t * (heads / group) + h / group) * DIM;
+#define STEP_Q(d) qh[d]
+#define STEP_K(d) KV(kr[d])
+        f32 dot;
+        DOT_LANES64(DIM, STEP_Q, STEP_K, dot)
+        scores[h * capacity + t] = dot * scale;
+    }
+}
+
+/* Each head's scores row of length pos[0] + 1, in place: softmax_row in one work-item. */
+KERNEL void attn_step_softmax(GLOBAL f32 *scores, GLOBAL const i64 *pos, i64 pos_off, i64 heads, i64 capacity) {
+    LOCAL facc partial[1];
+    i64 h = GLOBAL_ID(0);
+    if (h < heads)
+        softmax_row(scores + h * capacity, scores + h * capacity, step_length(pos, pos_off, capacity), HALF,
+                    partial, 0, 1);
+}
+
+/* out (heads, DIM) = probabilities @ v over the cache rows 0 .. pos[0], as attn_values
+   computes one row (padded to 64 positions), reading V in its cache layout. */
+KERNEL void attn_step_values(GLOBAL f32 *out, GLOBAL const f32 *p, GLOBAL const KV_T *v, GLOBAL const i64 *pos,
+                             i64 pos_off, i64 heads, i64 group, i64 capacity) {
+    i64 g = GLOBAL_ID(0);
+    if (g >= heads * DIM) return;
+    i64 h = g / DIM, visible = step_length(pos, pos_off, capacity), row = heads / group * DIM;
+    GLOBAL const f32 *pr = p + h * capacity;
+    GLOBAL const KV_T *vr = v + (h / group) * DIM + g % DIM;
+#define STEP_P(t) ((t) < visible ? pr[t] : 0.0f)
+#define STEP_V(t) ((t) < visible ? KV(vr[(t) * row]) : 0.0f)
+    f32 acc;
+    DOT_LANES64((visible + 63) / 64 * 64, STEP_P, STEP_V, acc)
     out[g] = acc;
 }
 """
@@ -383,7 +466,7 @@ def rope(device, x, positions, theta):
 def silu_mul(device, gate, up):
     out = device.empty(gate.shape, _F32)
     if out.size:
-        program(device, SILU_MUL, "silu_mul")((out.size,), flat_group(device), pointer(device, out),
+        program(device, POINTWISE, "silu_mul")((out.size,), flat_group(device), pointer(device, out),
                                               *pointer_args(device, gate, up), out.size)
     return out
 
@@ -418,4 +501,54 @@ def attention(device, q, k_cache, v_cache, n_past, scale):
     out = device.empty(q.shape, _F32)
     program(device, ATTENTION, "attn_values", **defines)(
         (out.size,), flat_group(device), pointer(device, out), pointer(device, probs), pointer(device, vt), *common)
+    return out
+
+
+# ---------------------------------------------------------------- a decode step (hal.llama)
+# Every launch below has the same arguments and grid at every position, which a captured
+# step (Device.capture) needs: positions are read on the device from ``positions``.
+
+def _step_defines(dim: int) -> dict:
+    # (C target) few work-items, each a loop over positions: worth threads from the first
+    return {"DIM": dim, "MASKED": f"{_MASKED}f", "HALF": 1, "HAL_OMP_MIN_ITEMS": 1}
+
+
+@register("nn_residual", on=("cpu", "buffer"))
+def residual(device, x, delta):
+    """x += delta, in place (x contiguous); returns x."""
+    if x.size:
+        program(device, POINTWISE, "residual")((x.size,), flat_group(device), pointer(device, x),
+                                               *pointer_args(device, delta), x.size)
+    return x
+
+
+@register("nn_kv_store", on=("cpu", "buffer"))
+def kv_store(device, k_cache, v_cache, k, v, positions):
+    """Rows s of k and v (seq, kv_heads, head_dim) stored as float16 bits into the uint16
+    caches (capacity, kv_heads, head_dim) at rows positions[s]."""
+    capacity, kv_heads, dim = k_cache.shape
+    if k.size:
+        program(device, ATTENTION_STEP, "kv_store", **_step_defines(dim))(
+            (k.size,), flat_group(device), *(pointer(device, c) for c in (k_cache, v_cache)),
+            *pointer_args(device, k, v, positions), kv_heads * dim, k.size, capacity)
+
+
+@register("nn_attention_step", on=("cpu", "buffer"))
+def attention_step(device, q, k_cache, v_cache, positions, scale):
+    """``attention`` for one query row q (1, heads, dim) at position positions[0] (read on
+    the device) over float16 caches (capacity, kv_heads, dim): the same bits."""
+    _, heads, dim = q.shape
+    capacity, kv_heads, _ = k_cache.shape
+    defines = _step_defines(dim)
+    scores, out = device.empty((heads, capacity), _F32), device.empty(q.shape, _F32)
+    pos = pointer_args(device, positions)
+    common = (heads, heads // kv_heads, capacity)
+    program(device, ATTENTION_STEP, "attn_step_scores", **defines)(
+        (heads * 64,), flat_group(device), pointer(device, scores), *pointer_args(device, q), pointer(device, k_cache),
+        *pos, *common, np.float32(scale))
+    program(device, ATTENTION_STEP, "attn_step_softmax", **defines)(
+        (heads,), flat_group(device, 1), pointer(device, scores), *pos, heads, capacity)
+    program(device, ATTENTION_STEP, "attn_step_values", **defines)(
+        (heads * dim,), flat_group(device), pointer(device, out), pointer(device, scores), pointer(device, v_cache),
+        *pos, *common)
     return out

@@ -273,9 +273,7 @@ def linear_cpu(device, x, weights) -> list:
 
 def _linear_cpu(device, x, w):
     n, (rows, cols) = x.shape[0], w.shape
-    if w.ggml_type == "F32":
-        return x @ w.raw.view(np.float32).reshape(rows, cols).T
-    if n < _CPU_BLAS_ROWS:
+    if n < _CPU_BLAS_ROWS:  # (all kernels: a decode step must be capturable, hal.llama)
         return _linear_kernel(device, x, w, {"WG": 1, "ROWS": 1, "NT": 1 if n == 1 else 4, "LANES": 32})
     out = np.empty((n, rows), np.float32)
     stride = row_bytes(TYPES[w.ggml_type], cols)

@@ -55,3 +55,37 @@ def test_attention_over_a_float16_cache(device, seq, n_past):
     out = hal.nn.attention(put(q, device), put(k16.view(np.uint16), device), put(v16.view(np.uint16), device),
                            n_past, 0.125)
     bits_equal(out, ggml.attention(q, k16, v16, n_past, 0.125))
+
+
+# ---------------------------------------------------------------- a decode step's ops
+# (hal.llama's step: positions read on the device, so a captured step replays anywhere)
+
+@pytest.mark.parametrize("n_past", [0, 63, 64, 100, 149])
+def test_attention_step_is_attention_for_one_row(device, n_past):
+    heads, kv_heads, dim, capacity = 6, 2, 64, 150
+    q = _x((1, heads, dim), seed=2)
+    k16, v16 = (_x((capacity, kv_heads, dim), seed=s).astype(np.float16) for s in (3, 4))
+    step = device.impl("nn_attention_step")
+    out = step(device, put(q, device)._data, put(k16.view(np.uint16), device)._data,
+               put(v16.view(np.uint16), device)._data, put(np.array([n_past]), device)._data, 0.125)
+    bits_equal(device.to_host(out), ggml.attention(q, k16[:n_past + 1], v16[:n_past + 1], n_past, 0.125))
+
+
+def test_kv_store_writes_float16_rows_at_the_positions(device):
+    capacity, kv_heads, dim = 10, 2, 64
+    k, v = _x((3, kv_heads, dim), seed=5, scale=100.0), _x((3, kv_heads, dim), seed=6)
+    caches = [put(np.zeros((capacity, kv_heads, dim), np.uint16), device) for _ in range(2)]
+    positions = np.array([7, 2, 10])  # 10 is beyond the capacity: not written
+    device.impl("nn_kv_store")(device, caches[0]._data, caches[1]._data, put(k, device)._data, put(v, device)._data,
+                               put(positions, device)._data)
+    for cache, rows in zip(caches, (k, v)):
+        expected = np.zeros((capacity, kv_heads, dim), np.uint16)
+        expected[[7, 2]] = rows[:2].astype(np.float16).view(np.uint16)
+        np.testing.assert_array_equal(np.asarray(cache), expected)
+
+
+def test_residual_adds_in_place(device):
+    x, delta = _x((2, 576)), _x((2, 576), seed=1)
+    payload = put(x, device)._data
+    assert device.impl("nn_residual")(device, payload, put(delta, device)._data) is payload
+    bits_equal(device.to_host(payload), x + delta)

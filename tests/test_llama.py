@@ -155,6 +155,28 @@ def test_a_decode_step_moves_only_token_ids(tiny_path, buffer_device):
         == (1, 8, 0, 1)
 
 
+def test_a_captured_decode_step_gives_the_plain_steps_logits(tiny_path, monkeypatch):
+    """On the cpu the third and later decode steps of a cache replay a captured step
+    (hal.llama.DecodeStep): the same logits, bit for bit, as computing every step."""
+    model = Llama.load(tiny_path, "cpu")
+    ids = [3 + b for b in b"the cat sat on"]
+
+    def steps(model):
+        cache = model.new_cache(24)
+        model.forward(ids[:3], cache)
+        return [np.asarray(model.forward([i], cache)) for i in ids[3:]], cache
+
+    replayed, cache = steps(model)
+    assert cache.step is not None and cache.length == len(ids)
+    monkeypatch.setattr(type(model.device), "capture", None)
+    plain, cache = steps(Llama.load(tiny_path, "cpu"))
+    assert cache.step is None
+    for a, b in zip(replayed, plain):
+        np.testing.assert_array_equal(a.view(np.uint32), b.view(np.uint32))
+    with pytest.raises(ValueError, match="exceed"):
+        model.forward([5] * 30, model.new_cache(24))
+
+
 def test_streaming_and_limits(tiny_path):
     model = Llama.load(tiny_path, "cpu")
     seen = []
