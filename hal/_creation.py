@@ -119,7 +119,7 @@ def asarray(obj, /, *, dtype=None, device=None, copy=None) -> Array:
             if copy is False:
                 raise ValueError(f"copy=False, but the array lives on {obj._device}, not {target}")
             out = obj.to_device(target)
-        if dtype is not None and dtypes.as_dtype(dtype) != out.dtype:
+        if dtype is not None and dtypes.as_storage_dtype(dtype) != out.dtype:
             if copy is False:
                 raise ValueError("copy=False, but changing the dtype needs a copy")
             from ._data_type import astype
