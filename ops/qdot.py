@@ -81,7 +81,7 @@ _DECODE_LANE = {
 _DOT = r"""
 /* out (n, rows) = x @ w.T from x's blocks (q, d, s). Work-item (rows, tile): RPI weight
    rows against NT consecutive rows of x, each block decoded once for all NT (and on the
-   C target's vector path each block of x loaded once for all RPI). */
+   vector path each block of x loaded once for all RPI). */
 KERNEL void qdot(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 xq_off, GLOBAL const f32 *xd,
                  i64 xd_off, GLOBAL const f32 *xs, i64 xs_off, GLOBAL const u8 *w, i64 w_off,
                  i64 rows, i64 cols, i64 n) {
@@ -91,13 +91,13 @@ KERNEL void qdot(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 xq_off, 
     f32 acc[RPI][NT][8], mins[RPI][NT];
     for (int r = 0; r < RPI; r++)
         for (int t = 0; t < NT; t++) mins[r][t] = 0.0f;
-#ifdef HAL_AVX2
-    __m256 vacc[RPI][NT];
+#if defined(HAL_VEC) && (!defined(__OPENCL_VERSION__) || VEC)
+    f32x8 vacc[RPI][NT];
     for (int r = 0; r < RPI; r++)
-        for (int t = 0; t < NT; t++) vacc[r][t] = _mm256_setzero_ps();
+        for (int t = 0; t < NT; t++) vacc[r][t] = zero8();
     for (i64 b = 0; b < nb; b++) {
         f32 dw[RPI], mw[RPI];
-        __m256i qw[RPI];
+        bytes32 qw[RPI];
         for (int r = 0; r < RPI; r++) {  /* past the last row, repeat it (stores are guarded) */
             i64 row = row0 + r < rows ? row0 + r : rows - 1;
             mw[r] = 0.0f;
@@ -105,11 +105,10 @@ KERNEL void qdot(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 xq_off, 
         }
         for (int t = 0; t < NT; t++) {  /* a fixed count keeps vacc in registers; a short */
             i64 xb = (t0 + (t < nt ? t : nt - 1)) * nb + b;  /* tile repeats its last row */
-            __m256i qx = _mm256_loadu_si256((const __m256i *)(xq + xq_off + xb * 32));
+            bytes32 qx = load32(xq + xq_off + xb * 32);
             f32 dx = xd[xd_off + xb];
             for (int r = 0; r < RPI; r++) {
-                __m256 lanes = _mm256_cvtepi32_ps(block_lanes(qw[r], qx));
-                vacc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(dw[r] * dx), lanes, vacc[r][t]);
+                vacc[r][t] = lanes_fma(dw[r] * dx, qw[r], qx, vacc[r][t]);
 #if HAS_MIN
                 mins[r][t] += mw[r] * xs[xs_off + xb];
 #endif
@@ -117,7 +116,7 @@ KERNEL void qdot(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 xq_off, 
         }
     }
     for (int r = 0; r < RPI; r++)
-        for (int t = 0; t < NT; t++) _mm256_storeu_ps(acc[r][t], vacc[r][t]);
+        for (int t = 0; t < NT; t++) store8(vacc[r][t], acc[r][t]);
 #else
     for (int r = 0; r < RPI && row0 + r < rows; r++) {
         GLOBAL const u8 *wr = w + w_off + (row0 + r) * nb * BLOCK_BYTES;
@@ -199,38 +198,105 @@ KERNEL void qdot_lanes(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 xq
 }
 """
 
-# The C target on an x86 CPU with AVX2: the same lanes through vector instructions
-# (ggml's way: pairs of byte products, then pairs of those; integers, so exact).
-_AVX2 = r"""
+# The vector path (HAL_VEC): a block's 32 int8 as one vector ``bytes32``, its 8 lanes
+# accumulated in ``f32x8``. Three ways to get there, one kernel body:
+# - the C target on an x86 CPU with AVX2: intrinsics (ggml's way: pairs of byte products,
+#   then pairs of those; integers, so exact);
+# - OpenCL on an x86 CPU (PoCL: its clang defines __x86_64__, __AVX2__, ...): the same
+#   instructions through clang's builtins (PoCL's own vectorizer does not find them, and
+#   its vload_half converts in software);
+# - any other OpenCL device: OpenCL vectors (16-bit products, pair sums, then lanes).
+_VECTOR = r"""
 #if !defined(__OPENCL_VERSION__) && !defined(__CUDACC__) && defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
-#define HAL_AVX2 1
+#define HAL_VEC 1
 #ifdef __F16C__
 #define load_half(p) _cvtsh_ss((unsigned short)load_u16(p))
 #endif
+typedef __m256i bytes32;
+typedef __m256 f32x8;
+static inline bytes32 load32(const i8 *p) { return _mm256_loadu_si256((const __m256i *)p); }
 /* 32 bytes: the low nibbles of 16 then the high nibbles. */
-static inline __m256i nibbles(const u8 *q) {
+static inline bytes32 nibbles(const u8 *q) {
     __m128i lo = _mm_loadu_si128((const __m128i *)q);
     __m256i both = _mm256_insertf128_si256(_mm256_castsi128_si256(lo), _mm_srli_epi16(lo, 4), 1);
     return _mm256_and_si256(both, _mm256_set1_epi8(15));
 }
+static inline bytes32 centered_nibbles(const u8 *q) { return _mm256_sub_epi8(nibbles(q), _mm256_set1_epi8(8)); }
 /* lane j = sum of 4 products of bytes 4j..4j+3, w signed or not as SIGNED_W says. */
-static inline __m256i block_lanes(__m256i w, __m256i x) {
+static inline f32x8 lanes_fma(f32 scale, bytes32 w, bytes32 x, f32x8 acc) {
 #if SIGNED_W
     __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
 #else
     __m256i pairs = _mm256_maddubs_epi16(w, x);
 #endif
-    return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
+    __m256 lanes = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+    return _mm256_fmadd_ps(_mm256_set1_ps(scale), lanes, acc);
 }
+#define zero8() _mm256_setzero_ps()
+#define store8(v, p) _mm256_storeu_ps((p), (v))
+DECODE_BYTES
+#elif defined(__OPENCL_VERSION__) && defined(__x86_64__) && defined(__AVX2__) && defined(__F16C__) && defined(__FMA__)
+#define HAL_VEC 1
+typedef char bytes32 __attribute__((ext_vector_type(32)));
+typedef float8 f32x8;
+INLINE bytes32 join16(char16 lo, char16 hi) {
+    return __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19,
+                                   20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31);
+}
+INLINE bytes32 load32(GLOBAL const i8 *p) { return join16(vload16(0, p), vload16(1, p)); }
+INLINE bytes32 nibbles(GLOBAL const u8 *q) {
+    uchar16 v = vload16(0, q);
+    return join16(as_char16(v & (uchar16)15), as_char16(v >> (uchar16)4));
+}
+INLINE bytes32 centered_nibbles(GLOBAL const u8 *q) { return nibbles(q) - (bytes32)8; }
+INLINE f32 half_bits_to_f32(u32 h) { return __builtin_ia32_vcvtph2ps((short8)((short)h, 0, 0, 0, 0, 0, 0, 0))[0]; }
+#define load_half(p) half_bits_to_f32(load_u16(p))
+INLINE f32x8 lanes_fma(f32 scale, bytes32 w, bytes32 x, f32x8 acc) {
+#if SIGNED_W
+    short16 pairs = __builtin_ia32_pmaddubsw256(__builtin_ia32_psignb256(w, w), __builtin_ia32_psignb256(x, w));
+#else
+    short16 pairs = __builtin_ia32_pmaddubsw256(w, x);
+#endif
+    return fma((float8)(scale), convert_float8(__builtin_ia32_pmaddwd256(pairs, (short16)(1))), acc);
+}
+#define zero8() ((float8)(0.0f))
+#define store8(v, p) vstore8((v), 0, (p))
+DECODE_BYTES
+#elif defined(__OPENCL_VERSION__)
+#define HAL_VEC 1
+typedef struct { short16 lo, hi; } bytes32;  /* elements 0-15, 16-31 */
+typedef float8 f32x8;
+INLINE bytes32 load32(GLOBAL const i8 *p) {
+    bytes32 v = {convert_short16(vload16(0, p)), convert_short16(vload16(1, p))};
+    return v;
+}
+INLINE bytes32 nibbles(GLOBAL const u8 *q) {
+    uchar16 u = vload16(0, q);
+    bytes32 v = {convert_short16(u & (uchar16)15), convert_short16(u >> (uchar16)4)};
+    return v;
+}
+INLINE bytes32 centered_nibbles(GLOBAL const u8 *q) {
+    bytes32 v = nibbles(q);
+    v.lo -= (short16)8; v.hi -= (short16)8;
+    return v;
+}
+/* products fit in 16 bits and so do pair sums (|w x| <= 128 * 127), as in ggml's maddubs */
+INLINE f32x8 lanes_fma(f32 scale, bytes32 w, bytes32 x, f32x8 acc) {
+    short16 lo = w.lo * x.lo, hi = w.hi * x.hi;
+    int8 pl = convert_int8(lo.even + lo.odd), ph = convert_int8(hi.even + hi.odd);
+    return fma((float8)(scale), convert_float8((int8)(pl.even + pl.odd, ph.even + ph.odd)), acc);
+}
+#define zero8() ((float8)(0.0f))
+#define store8(v, p) vstore8((v), 0, (p))
 DECODE_BYTES
 #endif
 """
 
-# Each weight block as 32 bytes (the C target's vector path).
+# Each weight block as 32 bytes (the vector path).
 _DECODE_BYTES = {
-    "Q8_0": "*dw = load_half(b); return _mm256_loadu_si256((const __m256i *)(b + 2));",
-    "Q4_0": "*dw = load_half(b); return _mm256_sub_epi8(nibbles(b + 2), _mm256_set1_epi8(8));",
+    "Q8_0": "*dw = load_half(b); return load32((GLOBAL const i8 *)(b + 2));",
+    "Q4_0": "*dw = load_half(b); return centered_nibbles(b + 2);",
     "Q4_1": "*dw = load_half(b); *mw = load_half(b + 2); return nibbles(b + 4);",
 }
 
@@ -238,10 +304,10 @@ _DECODE_BYTES = {
 @functools.lru_cache(maxsize=None)
 def source(ggml_type: str) -> str:
     decode = f"INLINE void decode_int(GLOBAL const u8 *b, i32 *qw, f32 *dw, f32 *mw) {{{_DECODE[ggml_type]}\n}}\n"
-    decode_bytes = f"static inline __m256i decode_bytes(const u8 *b, f32 *dw, f32 *mw) {{ {_DECODE_BYTES[ggml_type]} }}"
+    decode_bytes = f"INLINE bytes32 decode_bytes(GLOBAL const u8 *b, f32 *dw, f32 *mw) {{ {_DECODE_BYTES[ggml_type]} }}"
     lane = (f"INLINE void decode_lane(GLOBAL const u8 *b, i32 j, i32 *q, f32 *dw, f32 *mw) "
             f"{{{_DECODE_LANE[ggml_type]}\n}}\n")
-    return (_HELPERS + _QUANTIZE + decode + lane + _AVX2.replace("DECODE_BYTES", decode_bytes) + _DOT
+    return (_HELPERS + _QUANTIZE + decode + lane + _VECTOR.replace("DECODE_BYTES", decode_bytes) + _DOT
             + _DOT_LANES)
 
 
@@ -278,7 +344,7 @@ def dot_into(device, config: dict, out, a: Activations, raw, ggml_type: str):
     if out.size == 0:
         return out
     nt, group, lanes, rpi = config["NT"], config["ROWS"], config.get("LANES", 0), config.get("RPI", 1)
-    prog = program(device, source(ggml_type), "qdot_lanes" if lanes else "qdot", NT=nt, ROWS=group, RPI=rpi,
+    prog = program(device, source(ggml_type), "qdot_lanes" if lanes else "qdot", NT=nt, ROWS=group, RPI=rpi, VEC=config.get("VEC", 0),
                    HAS_MIN=int(ggml_type == "Q4_1"), SIGNED_W=int(ggml_type != "Q4_1"),
                    BLOCK_BYTES=TYPES[ggml_type].block_bytes,
                    HAL_OMP_MIN_ITEMS=64)  # (C target) a work-item is a whole row: threads pay from 64
@@ -314,26 +380,30 @@ def linear(device, x, weights) -> list:
 
 def _space(device, key) -> list:
     """Tokens per work-item (NT), rows per group, and on OpenCL/CUDA whether a row's 8
-    lanes are 8 work-items (LANES) or one."""
+    lanes are 8 work-items (LANES) or one, and on OpenCL whether a row's block is one
+    vector (VEC)."""
     _, (n, _rows, _cols) = key
     tiles = (1,) if n <= 2 else (1, 4, 8)
     if device.family == "numpy":  # RPI: weight rows per work-item (the C target's vector path shares x)
         return [{"NT": nt, "ROWS": 1, "LANES": 0, "RPI": rpi} for nt in tiles for rpi in (1, 2)]
     limit = device.info.max_work_group
-    return [{"NT": nt, "ROWS": g, "LANES": lanes} for nt in tiles for lanes in (0, 1)
+    kinds = ((0, 0), (0, 1), (1, 0)) if device.backend_name == "opencl" else ((0, 0), (1, 0))
+    return [{"NT": nt, "ROWS": g, "LANES": lanes, "VEC": vec} for nt in tiles for lanes, vec in kinds
             for g in (1, 4, 16, 64) if g * (8 if lanes else 1) <= limit]
 
 
 def _default(device, key) -> dict:
-    """A CPU (the C target, PoCL): a row per work-item (on PoCL 1.5x faster than a row's
-    lanes on 8 items), 16 rows per group; a GPU: the 8 lanes of a row on 8 work-items,
-    which read neighbouring bytes (not measured here: no GPU)."""
+    """A CPU (the C target, PoCL): a row per work-item, its blocks as vectors (on PoCL
+    6-10x faster than scalar lanes, which were 1.5x faster than a row's lanes on 8
+    items), 16 rows per group; a GPU: the 8 lanes of a row on 8 work-items, which read
+    neighbouring bytes (not measured here: no GPU)."""
     _, (n, _rows, _cols) = key
     nt = 1 if n <= 2 else 4
     if device.family == "numpy":  # two Q4_1 rows per item: 5-10% faster; Q8_0 rows: 3x slower
         return {"NT": nt, "ROWS": 1, "LANES": 0, "RPI": 2 if key[0].endswith("Q4_1") else 1}
     lanes = int(device.info.kind != "cpu")
-    return {"NT": nt, "ROWS": 16 if device.info.max_work_group >= 128 else 1, "LANES": lanes}
+    vec = int(not lanes and device.backend_name == "opencl")
+    return {"NT": nt, "ROWS": 16 if device.info.max_work_group >= 128 else 1, "LANES": lanes, "VEC": vec}
 
 
 def _declare(ggml_type: str) -> None:
@@ -360,7 +430,7 @@ def _declare(ggml_type: str) -> None:
         return 2 * n * rows * cols, rows * row_bytes(qtype, cols) + n * (cols + 4 * rows)
 
     autotune.declare(autotune.Tunable(
-        op=f"quant_linear_q8_{ggml_type}", version=2, space=_space, default=_default, run=run,
+        op=f"quant_linear_q8_{ggml_type}", version=3, space=_space, default=_default, run=run,
         reference=reference, problem=problem, work=work,
         presets=lambda device: [tuning_key(ggml_type, n, rows, cols) for n in (1, 64)
                                 for rows, cols in ((1536, 576), (576, 1536))]))
