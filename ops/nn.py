@@ -298,6 +298,7 @@ KERNEL void attn_step_scores(GLOBAL f32 *scores, GLOBAL const f32 *q, i64 q_off,
     i64 g = GLOBAL_ID(0);
     if (g >= heads * STEP_LANES) return;
     i64 h = g / STEP_LANES, n_kv = step_length(pos, pos_off, capacity);
+    if (g % STEP_LANES >= n_kv) return;
     f32 qh[DIM];
     for (int d = 0; d < DIM; d++) qh[d] = KV(ROUND_KV(q[q_off + h * DIM + d]));
     for (i64 t = g % STEP_LANES; t < n_kv; t += STEP_LANES) {
@@ -320,19 +321,38 @@ KERNEL void attn_step_softmax(GLOBAL f32 *scores, GLOBAL const i64 *pos, i64 pos
 }
 
 /* out (heads, DIM) = probabilities @ v over the cache rows 0 .. pos[0], as attn_values
-   computes one row (padded to 64 positions), reading V in its cache layout. */
+   computes one row (DOT_LANES64 over positions padded to 64), reading V in its cache
+   layout. Item (h, d), or with BY_HEAD (the C target) item h computing every d: the d
+   loop innermost over a row of V is what a C compiler vectorizes. */
 KERNEL void attn_step_values(GLOBAL f32 *out, GLOBAL const f32 *p, GLOBAL const KV_T *v, GLOBAL const i64 *pos,
                              i64 pos_off, i64 heads, i64 group, i64 capacity) {
     i64 g = GLOBAL_ID(0);
-    if (g >= heads * DIM) return;
-    i64 h = g / DIM, visible = step_length(pos, pos_off, capacity), row = heads / group * DIM;
+    i64 h = BY_HEAD ? g : g / DIM, visible = step_length(pos, pos_off, capacity), row = heads / group * DIM;
+    if (h >= heads) return;
     GLOBAL const f32 *pr = p + h * capacity;
+#if BY_HEAD
+    f32 acc[4][16][DIM];
+    for (int a = 0; a < 4; a++) for (int l = 0; l < 16; l++) for (int d = 0; d < DIM; d++) acc[a][l][d] = 0.0f;
+    for (i64 t = 0; t < visible; t++) {  /* padding adds fma(0, 0, acc) = acc: skipped */
+        GLOBAL const KV_T *vr = v + t * row + (h / group) * DIM;
+        f32 pt = pr[t];
+        f32 *lane = acc[(t % 64) / 16][t % 16];
+        for (int d = 0; d < DIM; d++) lane[d] = fma(pt, KV(vr[d]), lane[d]);
+    }
+    for (int d = 0; d < DIM; d++) {
+        f32 dot_lane[16];
+        for (int l = 0; l < 16; l++) dot_lane[l] = (acc[0][l][d] + acc[2][l][d]) + (acc[1][l][d] + acc[3][l][d]);
+        TREE16(dot_lane)
+        out[h * DIM + d] = dot_lane[0];
+    }
+#else
     GLOBAL const KV_T *vr = v + (h / group) * DIM + g % DIM;
 #define STEP_P(t) ((t) < visible ? pr[t] : 0.0f)
 #define STEP_V(t) ((t) < visible ? KV(vr[(t) * row]) : 0.0f)
     f32 acc;
     DOT_LANES64((visible + 63) / 64 * 64, STEP_P, STEP_V, acc)
     out[g] = acc;
+#endif
 }
 """
 
@@ -508,9 +528,10 @@ def attention(device, q, k_cache, v_cache, n_past, scale):
 # Every launch below has the same arguments and grid at every position, which a captured
 # step (Device.capture) needs: positions are read on the device from ``positions``.
 
-def _step_defines(dim: int) -> dict:
+def _step_defines(device, dim: int) -> dict:
     # (C target) few work-items, each a loop over positions: worth threads from the first
-    return {"DIM": dim, "MASKED": f"{_MASKED}f", "HALF": 1, "HAL_OMP_MIN_ITEMS": 1}
+    return {"DIM": dim, "MASKED": f"{_MASKED}f", "HALF": 1, "BY_HEAD": int(device.family == "numpy"),
+            "HAL_OMP_MIN_ITEMS": 1}
 
 
 @register("nn_residual", on=("cpu", "buffer"))
@@ -528,7 +549,7 @@ def kv_store(device, k_cache, v_cache, k, v, positions):
     caches (capacity, kv_heads, head_dim) at rows positions[s]."""
     capacity, kv_heads, dim = k_cache.shape
     if k.size:
-        program(device, ATTENTION_STEP, "kv_store", **_step_defines(dim))(
+        program(device, ATTENTION_STEP, "kv_store", **_step_defines(device, dim))(
             (k.size,), flat_group(device), *(pointer(device, c) for c in (k_cache, v_cache)),
             *pointer_args(device, k, v, positions), kv_heads * dim, k.size, capacity)
 
@@ -539,7 +560,7 @@ def attention_step(device, q, k_cache, v_cache, positions, scale):
     the device) over float16 caches (capacity, kv_heads, dim): the same bits."""
     _, heads, dim = q.shape
     capacity, kv_heads, _ = k_cache.shape
-    defines = _step_defines(dim)
+    defines = _step_defines(device, dim)
     scores, out = device.empty((heads, capacity), _F32), device.empty(q.shape, _F32)
     pos = pointer_args(device, positions)
     common = (heads, heads // kv_heads, capacity)
@@ -549,6 +570,6 @@ def attention_step(device, q, k_cache, v_cache, positions, scale):
     program(device, ATTENTION_STEP, "attn_step_softmax", **defines)(
         (heads,), flat_group(device, 1), pointer(device, scores), *pos, heads, capacity)
     program(device, ATTENTION_STEP, "attn_step_values", **defines)(
-        (heads * dim,), flat_group(device), pointer(device, out), pointer(device, scores), pointer(device, v_cache),
+        (heads * (1 if defines["BY_HEAD"] else dim),), flat_group(device), pointer(device, out), pointer(device, scores), pointer(device, v_cache),
         *pos, *common)
     return out
