@@ -15,8 +15,8 @@ compiling. OpenMP uses OMP_NUM_THREADS if set, else its default.
 ``capture()`` records the launches made inside it into a ``Graph`` whose ``replay()``
 runs them all again in one C call: every kernel also gets a thunk
 ``hal_thunk_NAME(grid, slots)`` that reads its arguments from 64-bit slots, and a
-module's ``hal_replay`` walks a table of thunks. A decode step's ~300 launches then cost
-no Python at all (DESIGN.md, "Captured steps").
+module's ``hal_replay`` walks a table of thunks. A LLaMA decode step's ~660 launches then
+cost no Python at all (hal.llama.DecodeStep).
 """
 from __future__ import annotations
 
