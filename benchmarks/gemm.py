@@ -1,10 +1,13 @@
-"""float32 GEMM in one run: on PoCL (OpenCL on the CPU) hal tuned vs hal untuned (the
-declared defaults, HAL_TUNE=off) vs CLBlast (pyclblast, its untuned defaults); on the
-cpu device hal's matmul vs NumPy. Shapes (M x K x N): squares of 256 to 2048 and the
-products of a 576-wide LLaMA (one token and 64 tokens through the 576 x 1536 MLP, one
-token through the 576 x 49152 vocabulary projection).
+"""float32 and float16-storage GEMM in one run: on PoCL (OpenCL on the CPU) hal tuned vs
+hal untuned (the declared defaults, HAL_TUNE=off) vs CLBlast (pyclblast, its untuned
+defaults; HGEMM for float16 where the device has half precision, else CLBlast's reason
+and its SGEMM on the same product as the nearest peer); on the cpu device hal's matmul vs
+NumPy's (for float16 NumPy's own float16 matmul, and its float32 one for scale). Shapes
+(M x K x N): squares of 256 to 2048 and the products of a 576-wide LLaMA (one token and
+64 tokens through the 576 x 1536 MLP, one token through the 576 x 49152 vocabulary
+projection). float16 is storage: hal sums in float32 and rounds once.
 
-    python benchmarks/gemm.py [--budget 60] [--retune] [--repeats 5]
+    python benchmarks/gemm.py [--budget 60] [--retune] [--repeats 5] [--dtype float16] [--only cpu]
 
 "tuned" uses what the tuning database holds for each shape's bucket (``python -m hal
 tune`` fills it); a bucket with nothing stored is tuned first, within ``--budget``
@@ -60,10 +63,10 @@ def tune_mode(mode: str) -> None:
     os.environ["HAL_TUNE"] = mode
 
 
-def ensure_tuned(device, m, k, n, budget: float, retune: bool) -> dict:
+def ensure_tuned(device, m, k, n, budget: float, retune: bool, dtype) -> dict:
     """The stored configuration of the (op, bucket) this shape runs as; tuned if missing."""
-    op, _ = linalg._config(device, np.dtype(np.float32), 1, m, n, k, 1, n)
-    key = linalg._gemm_key(np.float32, 1, m, n, k) if op == "gemm" else linalg._gemv_key(np.float32, 1, n, k)
+    op, _ = linalg._config(device, np.dtype(dtype), 1, m, n, k, 1, n)
+    key = linalg._gemm_key(dtype, 1, m, n, k) if op == "gemm" else linalg._gemv_key(dtype, 1, n, k)
     stored = autotune.lookup(device, op, key)
     if stored is None or retune:
         stored = autotune.tune(device, op, key, budget=budget, progress=True).config
@@ -71,14 +74,29 @@ def ensure_tuned(device, m, k, n, budget: float, retune: bool) -> dict:
 
 
 def clblast_gemm(device, a_np, b_np):
-    """A callable running CLBlast's SGEMM on hal's OpenCL context and queue."""
+    """A callable running CLBlast's GEMM of the operands' dtype (SGEMM, HGEMM) on hal's
+    OpenCL context and queue."""
     import pyclblast
     import pyopencl.array as cla
     m, k = a_np.shape
     n = b_np.shape[1]
     a, b = cla.to_device(device.queue, a_np), cla.to_device(device.queue, b_np)
-    c = cla.zeros(device.queue, (m, n), np.float32)
+    c = cla.zeros(device.queue, (m, n), a_np.dtype)
     return lambda: pyclblast.gemm(device.queue, m, n, k, a, b, c, a_ld=k, b_ld=n, c_ld=n), c
+
+
+def clblast_hgemm_problem(device) -> str:
+    """Why CLBlast's HGEMM cannot run on ``device`` ("" if it can)."""
+    a = np.ones((8, 8), np.float16)
+    try:
+        run, c = clblast_gemm(device, a, a)
+        run()
+        device.queue.finish()
+    except Exception as e:  # CLBlast says why (e.g. CLBlastNoHalfPrecision)
+        why = str(e).split("failed: ")[-1].split("CLBlast: Run-time")[0].strip()
+        has_fp16 = "cl_khr_fp16" in device.cl_device.extensions
+        return f"{why}; the device {'has' if has_fp16 else 'lacks'} cl_khr_fp16"
+    return "" if np.array_equal(c.get(), a @ a) else "wrong result"
 
 
 def gflops(m, k, n, seconds):
@@ -90,7 +108,7 @@ def pocl_rows(device, args):
     for m, k, n in SHAPES:
         rng = np.random.default_rng(0)
         a_np, b_np = rng.standard_normal((m, k), np.float32), rng.standard_normal((k, n), np.float32)
-        config = ensure_tuned(device, m, k, n, args.budget, args.retune)
+        config = ensure_tuned(device, m, k, n, args.budget, args.retune, np.float32)
         a, b = hal.asarray(a_np, device=device), hal.asarray(b_np, device=device)
         want = a_np @ b_np
         for mode in ("cached", "off"):
@@ -109,6 +127,39 @@ def pocl_rows(device, args):
                      f"{tuned / untuned:.2f}", f"{os.getloadavg()[0]:.1f}",
                      " ".join(f"{key}={v}" for key, v in config.items())))
         print(f"  {rows[-1][0]}: tuned {tuned:.1f}, untuned {untuned:.1f}, CLBlast {clb:.1f} GFLOP/s", flush=True)
+    return rows
+
+
+def pocl_half_rows(device, args):
+    """float16 storage on PoCL: hal tuned and untuned, CLBlast's HGEMM where the device
+    runs it, and CLBlast's SGEMM of the same product (float32 data: twice the bytes)."""
+    hgemm_problem = clblast_hgemm_problem(device)
+    print(f"  CLBlast HGEMM on {device.name}: " + (f"not run ({hgemm_problem})" if hgemm_problem else "runs"))
+    rows = []
+    for m, k, n in SHAPES:
+        rng = np.random.default_rng(0)
+        a_np, b_np = rng.standard_normal((m, k)).astype(np.float16), rng.standard_normal((k, n)).astype(np.float16)
+        config = ensure_tuned(device, m, k, n, args.budget, args.retune, np.float16)
+        a, b = hal.asarray(a_np, device=device), hal.asarray(b_np, device=device)
+        want = linalg.reference(a_np, b_np).astype(np.float32)
+        for mode in ("cached", "off"):
+            tune_mode(mode)
+            got = np.asarray(hal.matmul(a, b)).astype(np.float32)
+            assert np.allclose(got, want, rtol=2e-3, atol=1e-3 * np.abs(want).max()), (mode, m, k, n)
+        sgemm, _ = clblast_gemm(device, a_np.astype(np.float32), b_np.astype(np.float32))
+        contenders = {"tuned": (lambda: hal.matmul(a, b), device.synchronize, "cached"),
+                      "untuned": (lambda: hal.matmul(a, b), device.synchronize, "off"),
+                      "sgemm": (sgemm, device.queue.finish, "cached")}
+        if not hgemm_problem:
+            contenders["hgemm"] = (clblast_gemm(device, a_np, b_np)[0], device.queue.finish, "cached")
+        timed = best_seconds(contenders, args.repeats)
+        g = {name: gflops(m, k, n, t) for name, t in timed.items()}
+        hgemm = f"{g['hgemm']:.1f}" if "hgemm" in g else "n/a"
+        rows.append((f"{m}x{k}x{n}", f"{g['tuned']:.1f}", f"{g['untuned']:.1f}", hgemm, f"{g['sgemm']:.1f}",
+                     f"{g['tuned'] / g['untuned']:.2f}", f"{g['tuned'] / g['sgemm']:.2f}", f"{os.getloadavg()[0]:.1f}",
+                     " ".join(f"{key}={v}" for key, v in config.items())))
+        print(f"  {rows[-1][0]}: tuned {g['tuned']:.1f}, untuned {g['untuned']:.1f}, CLBlast HGEMM {hgemm}, "
+              f"SGEMM {g['sgemm']:.1f} GFLOP/s", flush=True)
     return rows
 
 
@@ -136,6 +187,40 @@ def cpu_rows(args):
     return rows
 
 
+NUMPY_HALF_LIMIT = 5.0
+"""Seconds one NumPy float16 product may take to be timed (it runs a scalar loop at
+about 0.5 GFLOP/s here: n=2048 would take half a minute a call)."""
+
+
+def cpu_half_rows(args):
+    """hal's float16 matmul on the cpu (SGEMM on the decoded operands, one rounding) vs
+    NumPy's float16 matmul, and NumPy's float32 matmul of the same product for scale."""
+    cpu = hal.device("cpu")
+    warm_blas()
+    rows, numpy_rate = [], None
+    for m, k, n in SHAPES:
+        rng = np.random.default_rng(0)
+        a_np, b_np = rng.standard_normal((m, k)).astype(np.float16), rng.standard_normal((k, n)).astype(np.float16)
+        a32, b32 = a_np.astype(np.float32), b_np.astype(np.float32)
+        a, b = hal.asarray(a_np, device=cpu), hal.asarray(b_np, device=cpu)
+        assert np.array_equal(np.asarray(hal.matmul(a, b)), linalg.reference(a_np, b_np))
+        contenders = {"hal": (lambda: hal.matmul(a, b), lambda: None, "cached"),
+                      "numpy32": (lambda: a32 @ b32, lambda: None, "cached")}
+        timed = best_seconds(contenders, args.repeats)
+        expected = 2 * m * k * n / numpy_rate if numpy_rate else 0.0
+        if expected < NUMPY_HALF_LIMIT:
+            start = time.perf_counter()
+            a_np @ b_np  # one call, untimed rounds: at 0.5 GFLOP/s a round is long enough alone
+            timed["numpy16"] = time.perf_counter() - start
+            numpy_rate = 2 * m * k * n / timed["numpy16"]
+        g = {name: gflops(m, k, n, t) for name, t in timed.items()}
+        numpy16 = (f"{g['numpy16']:.2f}", f"{g['hal'] / g['numpy16']:.0f}") if "numpy16" in g else \
+            (f"not timed (~{expected:.0f} s a call)", "-")
+        rows.append((f"{m}x{k}x{n}", f"{g['hal']:.1f}", numpy16[0], numpy16[1], f"{g['numpy32']:.1f}",
+                     f"{g['hal'] / g['numpy32']:.2f}"))
+    return rows
+
+
 def table(head, rows) -> str:
     rows = [head] + rows
     widths = [max(len(r[c]) for r in rows) for c in range(len(head))]
@@ -149,24 +234,36 @@ def main():
     parser.add_argument("--budget", type=float, default=60, help="seconds to tune a bucket with nothing stored")
     parser.add_argument("--retune", action="store_true", help="tune every bucket again")
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--dtype", choices=("float32", "float16", "all"), default="all")
+    parser.add_argument("--only", choices=("cpu", "pocl", "all"), default="all", help="which devices to measure")
     args = parser.parse_args()
     pocl = next((d for d in hal.devices() if d.family == "buffer" and d.info.kind == "cpu"), None)
+    f32, f16 = args.dtype in ("float32", "all"), args.dtype in ("float16", "all")
     print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     # The cpu first: after OpenCL work PoCL's worker threads stay busy for a while and
     # OpenBLAS's threads, competing with them, measured 10-100x slow on small products.
-    rows = cpu_rows(args)
-    print("cpu (GFLOP/s):")
-    print(table(("M x K x N", "hal matmul", "NumPy", "hal/NumPy"), rows))
-    worst = min(float(r[3]) for r in rows)
-    print(f"target cpu hal/NumPy >= 0.95: worst {worst:.2f} ({'met' if worst >= 0.95 else 'NOT met'})")
-    if pocl is not None:
+    if args.only != "pocl" and f32:
+        rows = cpu_rows(args)
+        print("cpu float32 (GFLOP/s):")
+        print(table(("M x K x N", "hal matmul", "NumPy", "hal/NumPy"), rows))
+        worst = min(float(r[3]) for r in rows)
+        print(f"target cpu hal/NumPy >= 0.95: worst {worst:.2f} ({'met' if worst >= 0.95 else 'NOT met'})")
+    if args.only != "pocl" and f16:
+        print("cpu float16 storage (GFLOP/s; NumPy float16 timed once per shape):")
+        print(table(("M x K x N", "hal matmul", "NumPy f16", "hal/NumPy f16", "NumPy f32", "hal f16/NumPy f32"),
+                    cpu_half_rows(args)))
+    if pocl is not None and args.only != "cpu" and f16:
+        print(f"{pocl.name} float16 storage: {pocl.info.description} ({pocl.info.driver})")
+        print(table(("M x K x N", "hal tuned", "hal untuned", "CLBlast HGEMM", "CLBlast SGEMM", "tuned/untuned",
+                     "tuned/SGEMM", "load", "tuned config"), pocl_half_rows(pocl, args)))
+    if pocl is not None and args.only != "cpu" and f32:
         print(f"{pocl.name}: {pocl.info.description} ({pocl.info.driver})")
         rows = pocl_rows(pocl, args)
         print(table(("M x K x N", "hal tuned", "hal untuned", "CLBlast", "tuned/CLBlast", "tuned/untuned",
                      "load", "tuned config"), rows))
         target = next(float(r[4]) for r in rows if r[0] == "1024x1024x1024")
         print(f"target tuned/CLBlast >= 3 at n=1024: {target:.2f} ({'met' if target >= 3 else 'NOT met'})")
-    else:
+    if pocl is None and args.only != "cpu":
         print("no OpenCL CPU device (PoCL) found: skipping hal vs CLBlast")
     print(f"load average at end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
 

@@ -205,11 +205,23 @@ KERNEL void gemv(GLOBAL S *y, i64 y_off, GLOBAL const S *a, i64 a_off, i64 sab, 
 @register("matmul", on=("cpu",), kind="library")
 def matmul_cpu(device, a, b):
     """NumPy's BLAS: the only candidate on the cpu (``CPU_SPACE``), so nothing is looked
-    up per call (a small product costs what NumPy's does). float16 is BLAS's SGEMM on
-    the decoded operands, rounded once (NumPy's own float16 matmul is a slow loop)."""
+    up per call (a small product costs what NumPy's does). float16 is tuned as on the
+    other devices (``CPU_HALF_GEMM``): NumPy's own float16 matmul is a slow loop."""
     if a.dtype is F16:
-        return reference(a, b)
+        return _half_matmul_cpu(device, a, b)
     return np.matmul(a, b)
+
+
+def _half_matmul_cpu(device, a, b):
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    (m, k), n = a.shape[-2:], b.shape[-1]
+    a, b = (np.broadcast_to(x, batch + x.shape[-2:]).reshape((math.prod(batch),) + x.shape[-2:]) for x in (a, b))
+    out = np.empty((math.prod(batch), m, n), F16)
+    if out.size and k == 0:
+        out.fill(0)
+    elif out.size:
+        _product(device, out, a, b)
+    return out.reshape(batch + (m, n))
 
 
 def reference(a, b):
@@ -388,9 +400,7 @@ def _fits(device, items: int) -> bool:
 
 
 CPU_SPACE = [{"kind": "library"}]
-"""On the cpu floats stay with BLAS (float16 as SGEMM on the decoded operands, rounded
-once: 80 GFLOP/s at n=1024 where the C target's packed kernel gave 38, NumPy's float16
-matmul 0.5). The C target's kernels (``gemm_into`` runs them
+"""On the cpu float32 and float64 stay with BLAS (float16: see ``CPU_HALF_GEMM``). The C target's kernels (``gemm_into`` runs them
 there, the tests verify them) were candidates, but on this shared 2-core machine every
 tuning run measured OpenBLAS 3-100x slower than it runs alone (its threads and the
 kernels' OpenMP threads hand the cores back and forth), so the choice flipped from run
@@ -403,11 +413,24 @@ AVX-512 CPUs 8 wide (ymm, 32 registers): 6 x 32 is 24 accumulators and leaves ro
 the loads; 8 x 32 and 8 x 64 spill (measured 35% slower) and are left out."""
 
 
+CPU_HALF_GEMM = [{"kind": "library"}] + [
+    {"kind": "block", "RM": rm, "RN": rn, "WX": 1, "WY": 1, "PACK": pack} for rm, rn in ((6, 32), (1, 64)) for pack in (0, 3)]
+"""float16 on the cpu: BLAS's SGEMM needs both operands decoded to float32 first (NumPy
+converts at about 1 ns an element here), which a product reusing each element few times
+does not repay; the C target's kernels read the halves themselves. Measured here
+(GFLOP/s, library vs 6x32 block): 1x576x1536 0.5 vs 26 (1x64), 64x576x1536 38 vs 46,
+256^3 2-51 vs 79 (BLAS's threads vs PoCL's), 512^3 103 vs 79, 1024^3 80 vs 43."""
+
+HALF_REUSE_FOR_BLAS = 128
+"""Flops per element moved (m n k / (m k + k n + m n)) from which the cpu's float16
+default is BLAS on decoded operands rather than a kernel on the halves (512^3: 171)."""
+
+
 def _gemm_space(device, key):
     """Register blocks (``b`` packed, unpacked, both packed) and local-memory tiles on
     buffer devices."""
     if device.family == "numpy":
-        return CPU_SPACE
+        return CPU_HALF_GEMM if key[0] == "float16" else CPU_SPACE
     if key[1][1] == 1:
         packs, blocks, groups = (0, 1, 3), ((1, 64), (1, 32), (1, 16)), ((4, 1), (16, 1), (1, 1))
     else:
@@ -430,7 +453,7 @@ def _gemm_default(device, key):
     where unpacked each work-item decodes its scalar loads of ``a`` in the inner loop
     (on PoCL at n=1024: 87 GFLOP/s packed, 55 with ``b`` alone packed, 45 unpacked)."""
     if device.family == "numpy":
-        return {"kind": "library"}
+        return _cpu_half_default(key) if key[0] == "float16" else {"kind": "library"}
     if device.info.kind in ("gpu", "accelerator") and _fits(device, 64):
         return {"kind": "tiled", "TS": 16, "WPT": 2}
     m = key[1][1]
@@ -438,6 +461,14 @@ def _gemm_default(device, key):
         return _fit_group(device, {"kind": "block", "RM": 1, "RN": 64, "WX": 4, "WY": 1, "PACK": 0})
     pack = 3 if key[0] == "float16" else 1 if m >= 1024 else 0
     return _fit_group(device, {"kind": "block", "RM": 6, "RN": 32, "WX": 1, "WY": 8, "PACK": pack})
+
+
+def _cpu_half_default(key):
+    _, m, n, k = key[1]
+    if m * n * k >= HALF_REUSE_FOR_BLAS * (m * k + k * n + m * n):
+        return {"kind": "library"}
+    return {"kind": "block", "RM": 1, "RN": 64, "WX": 1, "WY": 1, "PACK": 0} if m == 1 else \
+        {"kind": "block", "RM": 6, "RN": 32, "WX": 1, "WY": 1, "PACK": 0}
 
 
 def _fit_group(device, config: dict) -> dict:
@@ -448,16 +479,20 @@ def _fit_group(device, config: dict) -> dict:
     return config
 
 
+CPU_HALF_GEMV = [{"kind": "library"}] + [{"kind": "rows", "RM": rm, "KV": kv, "WX": 1} for rm in (1, 2, 4) for kv in (8, 32)]
+"""float16 mat-vec on the cpu: decoding the matrix for BLAS costs more than the product."""
+
+
 def _gemv_space(device, key):
     if device.family == "numpy":
-        return CPU_SPACE
+        return CPU_HALF_GEMV if key[0] == "float16" else CPU_SPACE
     return [{"kind": "rows", "RM": rm, "KV": kv, "WX": wx}
             for rm in (1, 2, 4) for kv in (8, 16, 32) for wx in (16, 64) if _fits(device, wx)]
 
 
 def _gemv_default(device, key):
     if device.family == "numpy":
-        return {"kind": "library"}
+        return {"kind": "rows", "RM": 2, "KV": 8, "WX": 1} if key[0] == "float16" else {"kind": "library"}
     return {"kind": "rows", "RM": 2, "KV": 8, "WX": 16 if _fits(device, 16) else 1}
 
 
