@@ -19,9 +19,11 @@ def _operands(name: str, x1, x2, storage: bool = False):
     also two float16 arrays (matmul multiplies the storage-only dtype)."""
     if not (isinstance(x1, Array) and isinstance(x2, Array)):
         raise TypeError(f"{name} expects two hal arrays, got {type(x1).__name__} and {type(x2).__name__}")
-    device = same_device(x1, x2)
+    device = x1._device
+    if x2._device is not device:
+        same_device(x1, x2)
     try:
-        dtype = dtypes.result_type(x1.dtype, x2.dtype)
+        dtype = dtypes.result_type(x1._data.dtype, x2._data.dtype)
     except TypeError:
         if storage and dtypes.float16 in (x1.dtype, x2.dtype):
             return device, _storage_dtype(name, x1.dtype, x2.dtype)
@@ -37,8 +39,8 @@ def _storage_dtype(name: str, a, b):
     return a
 
 
-def _cast(x: Array, dtype):
-    return x._data if x.dtype == dtype else x._device.impl("astype")(x._device, x._data, dtype)
+def _cast(data, device, dtype):
+    return data if data.dtype is dtype or data.dtype == dtype else device.impl("astype")(device, data, dtype)
 
 
 def matmul(x1: Array, x2: Array, /) -> Array:
@@ -49,18 +51,21 @@ def matmul(x1: Array, x2: Array, /) -> Array:
     summed in float32 and each result is rounded to float16 once, at the end (what
     cuBLAS's HGEMM with float32 compute gives; not NumPy's float16 matmul)."""
     device, dtype = _operands("matmul", x1, x2, storage=True)
-    n1, n2 = x1.ndim, x2.ndim
+    a, b = x1._data, x2._data  # payloads: their shapes are read once, without Array's properties
+    n1, n2 = len(a.shape), len(b.shape)
     if n1 == 0 or n2 == 0:
         raise ValueError("matmul does not take 0-d arrays; use multiply")
-    a = x1 if n1 > 1 else x1[None, :]
-    b = x2 if n2 > 1 else x2[:, None]
+    if n1 == 1:
+        a = x1[None, :]._data
+    if n2 == 1:
+        b = x2[:, None]._data
     a_shape, b_shape = a.shape, b.shape
     if a_shape[-1] != b_shape[-2]:
         raise ValueError(f"matmul: shapes {x1.shape} and {x2.shape} do not align "
                          f"({a_shape[-1]} != {b_shape[-2]})")
     if len(a_shape) > 2 or len(b_shape) > 2:
         broadcast_shapes(a_shape[:-2], b_shape[:-2])  # ValueError for batches that do not broadcast
-    out = Array._new(device.impl("matmul")(device, _cast(a, dtype), _cast(b, dtype)), device)
+    out = Array._new(device.impl("matmul")(device, _cast(a, device, dtype), _cast(b, device, dtype)), device)
     if n2 == 1:  # drop the dimensions that 1-D operands gained
         out = out[..., 0]
     if n1 == 1:

@@ -48,6 +48,8 @@ KINDS = {
     "any": ALL,
 }
 
+_KIND_SETS = {kind: frozenset(members) for kind, members in KINDS.items()}  # one hash, not a scan of a tuple
+
 _promotions: dict = {}
 _PRECISION = {float32: 4, float64: 8, complex64: 4, complex128: 8}  # bytes per real component
 
@@ -89,7 +91,7 @@ def _promote(a: np.dtype, b: np.dtype) -> np.dtype:
 
 def check_kind(dtype: np.dtype, kind: str, op: str) -> None:
     """Raise the standard's TypeError when an op receives a dtype outside its kind."""
-    if dtype not in KINDS[kind]:
+    if dtype not in _KIND_SETS[kind]:
         if dtype in STORAGE_ONLY:
             raise storage_only_error(dtype, op)
         raise TypeError(f"{op} requires {kind} dtypes, got {dtype}")
