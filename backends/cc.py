@@ -12,8 +12,8 @@ writes the wrapper C; we run the compiler ourselves so that its log can be captu
 store the shared object's bytes in the kernel cache, so another process loads it without
 compiling. OpenMP uses OMP_NUM_THREADS if set, else its default.
 
-``capture()`` records the launches made inside it into a ``Graph`` whose ``replay()``
-runs them all again in one C call: every kernel also gets a thunk
+A ``Graph`` (hal/capture.py) replays recorded launches in one C call: every kernel also
+gets a thunk
 ``hal_thunk_NAME(grid, slots)`` that reads its arguments from 64-bit slots, and a
 module's ``hal_replay`` walks a table of thunks. A LLaMA decode step's ~660 launches then
 cost no Python at all (hal.llama.DecodeStep).
@@ -30,14 +30,13 @@ import shlex
 import subprocess
 import sysconfig
 import tempfile
-import threading
-from contextlib import contextmanager
 
 import cffi
 import numpy as np
 from cffi.recompiler import make_c_source
 
 from hal import cache, counters, dialect
+from hal.capture import recording
 from hal.errors import CompileError
 
 # -ffp-contract=off: no fused multiply-adds, so results match NumPy and the other targets;
@@ -122,7 +121,6 @@ _REPLAY_DECL = ("void hal_replay(int64_t n, const uint64_t *thunks, const int64_
                 "const uint64_t *slots, const int64_t *first_slot);")
 
 _ndarray = np.ndarray
-_recording = threading.local()  # .graph: the Graph this thread's launches go into, if any
 _loaded: dict[str, CModule] = {}  # module name (a hash of the cache key) -> loaded module
 
 
@@ -162,7 +160,7 @@ class CProgram:
         except (TypeError, OverflowError) as e:
             raise type(e)(f"kernel {self.name}: {self._culprit(g[:3], converted)}: {e}") from None
         self._counters["kernel_launches"] += 1
-        graph = getattr(_recording, "graph", None)
+        graph = recording()
         if graph is not None:
             graph.record(self, g[:3], args, converted)
 
@@ -218,11 +216,8 @@ class CModule:
 
 
 class Graph:
-    """Kernel launches recorded by ``capture()``, replayed in order by one C call. The
-    launches keep the arrays and scalars they were recorded with: a replay reads whatever
-    those arrays hold then, so what changes between replays must live in an array the
-    recorded kernels read (a token id, a position), never in a scalar argument or a new
-    array. The graph keeps every array it saw alive."""
+    """C-target launches recorded by ``hal.capture.capture``, replayed in order by one C
+    call through the kernels' thunks."""
 
     def __init__(self):
         self._thunks, self._grids, self._slots, self._first = [], [], [], []
@@ -259,20 +254,6 @@ class Graph:
         """Run every recorded launch again, in order."""
         self._run()
         counters.counters["kernel_launches"] += len(self._thunks)
-
-
-@contextmanager
-def capture():
-    """``with capture() as graph:`` the C-target launches this thread makes run as usual
-    and are recorded into ``graph`` (see Graph) for ``graph.replay()``."""
-    if getattr(_recording, "graph", None) is not None:
-        raise RuntimeError("capture() does not nest")
-    graph = _recording.graph = Graph()
-    try:
-        yield graph
-    finally:
-        _recording.graph = None
-        graph.close()
 
 
 def compile_c(source: str, defines: dict | None = None) -> CModule:

@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 
+from hal.capture import capture
 from hal.device import Device, DeviceInfo, Timing
 from hal.errors import OutOfMemoryError
 
@@ -36,8 +37,8 @@ class CPUDevice(Device):
         pass
 
     def capture(self):
-        from hal.backends.cc import capture
-        return capture()
+        from hal.backends.cc import Graph
+        return capture(Graph())
 
     @contextlib.contextmanager
     def timer(self):

@@ -14,6 +14,7 @@ import numpy as np
 import pyopencl as cl
 
 from hal import cache, counters
+from hal.capture import capture, recording
 from hal.device import KIND_ORDER, BufferDevice, DeviceInfo, Timing
 from hal.dialect import kernel_signatures, render
 from hal.errors import CompileError
@@ -73,6 +74,9 @@ class OpenCLDevice(BufferDevice):
     def synchronize(self) -> None:
         self.queue.finish()
 
+    def capture(self):
+        return capture(Graph(self))
+
     @contextlib.contextmanager
     def timer(self):
         """Device time between two profiling markers around the enclosed launches."""
@@ -100,7 +104,8 @@ class Module:
 class Program:
     def __init__(self, device: OpenCLDevice, kernel: cl.Kernel, params: list):
         self.queue, self.kernel, self.lock = device.queue, kernel, device.launch_lock
-        kernel.set_scalar_arg_dtypes([None if ptr else _DTYPE_OF[t] for t, ptr in params])
+        self.arg_dtypes = [None if ptr else _DTYPE_OF[t] for t, ptr in params]
+        kernel.set_scalar_arg_dtypes(self.arg_dtypes)
 
     def __call__(self, global_size: tuple, local_size: tuple | None, *args):
         """Launch; buffer arguments are ``hal.memory.Buffer``s, the rest scalars."""
@@ -108,8 +113,42 @@ class Program:
         handles = [a.handle if hasattr(a, "handle") else a for a in args]
         if local_size is not None:  # OpenCL 1.2: the global size is a multiple of the local
             global_size = tuple(-(-g // l) * l for g, l in zip(global_size, local_size))
+        graph = recording()
+        if graph is not None:
+            graph.record(self, global_size, local_size, args, handles)
         with self.lock:
             return self.kernel(self.queue, global_size, local_size, *handles)
+
+
+class Graph:
+    """Launches recorded by ``hal.capture.capture``, each into a kernel object of its own
+    that keeps its arguments set, so a replay is only the enqueues."""
+
+    def __init__(self, device: OpenCLDevice):
+        self.queue, self.lock = device.queue, device.launch_lock
+        self._launches, self._arrays, self._closed = [], [], False
+
+    def record(self, program: Program, global_size: tuple, local_size: tuple | None, args: tuple,
+               handles: list) -> None:
+        if self._closed:
+            raise RuntimeError("this graph is closed: record into a new capture()")
+        kernel = cl.Kernel(program.kernel.get_info(cl.kernel_info.PROGRAM), program.kernel.function_name)
+        kernel.set_scalar_arg_dtypes(program.arg_dtypes)
+        kernel.set_args(*handles)
+        self._launches.append((kernel, global_size, local_size))
+        self._arrays.append(args)  # the buffers stay allocated while the graph lives
+
+    def __len__(self) -> int:
+        return len(self._launches)
+
+    def close(self) -> None:
+        self._closed = True
+
+    def replay(self) -> None:
+        with self.lock:
+            for kernel, global_size, local_size in self._launches:
+                cl.enqueue_nd_range_kernel(self.queue, kernel, global_size, local_size)
+        counters.counters["kernel_launches"] += len(self._launches)
 
 
 def _kind(d: cl.Device) -> str:

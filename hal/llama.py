@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import hal
-from hal import nn
+from hal import counters, nn
 
 from ._array import Array
 
@@ -87,18 +87,18 @@ class Config:
 
 @dataclass
 class DecodeStep:
-    """A decode step captured on a device that can (``Device.capture``): the recorded
-    launches read the token and position from ``tokens`` and ``positions`` and write
-    ``logits``, so a step is two stores and one replay."""
+    """A decode step captured on its device (``Device.capture``): the recorded launches
+    read the token id and position from ``inputs`` and write ``logits``, so a step is one
+    16-byte store and a replay."""
     graph: object
-    tokens: np.ndarray
-    positions: np.ndarray
-    logits: np.ndarray
+    inputs: object  # int64 (2,) payload: token id, position
+    logits: object
+    kernels: "Kernels"
 
-    def __call__(self, token: int, position: int) -> np.ndarray:
-        self.tokens[0], self.positions[0] = token, position
+    def __call__(self, token: int, position: int):
+        self.kernels.write(self.inputs, np.array([token, position], np.int64))
         self.graph.replay()
-        return self.logits.copy()  # the next replay overwrites them
+        return self.kernels.copy(self.logits)  # the next replay overwrites them
 
 
 @dataclass
@@ -152,6 +152,18 @@ class Kernels:
 
     def reshape(self, x, shape):
         return x.reshape(shape) if self._numpy else x.reshaped(shape)
+
+    def copy(self, x):
+        return x.copy() if self._numpy else self.device.impl("copy")(self.device, x)
+
+    def write(self, x, host: np.ndarray) -> None:
+        """Store ``host`` into the contiguous payload ``x`` (same shape and dtype)."""
+        if self._numpy:
+            x[...] = host
+        else:
+            self.device.copyin(x.buf.handle, x.offset * x.dtype.itemsize, host)
+            counters.count("host_to_device")
+            counters.count("bytes_to_device", host.nbytes)
 
     def rows(self, x, start: int, stop: int):
         return x[start:stop] if self._numpy else x.getitem((slice(start, stop),))
@@ -225,15 +237,16 @@ class Llama:
         step, else computed (and captured, once a plain step has compiled and tuned)."""
         if cache.step is not None:
             return cache.step(token, cache.length)
-        tokens = self.device.from_host(np.array([token], np.int64))
-        positions = hal.arange(cache.length, cache.length + 1, dtype=hal.int64, device=self.device)._data
+        k = self._kernels
+        inputs = self.device.from_host(np.array([token, cache.length], np.int64))
+        tokens, positions = k.rows(inputs, 0, 1), k.rows(inputs, 1, 2)
         if self.device.capture is None or not self._warm:
             self._warm = True
             return self._logits(tokens, positions, cache, cache.length)
         with self.device.capture() as graph:
             logits = self._logits(tokens, positions, cache, cache.length)
-        cache.step = DecodeStep(graph, tokens, positions, logits)
-        return logits.copy()
+        cache.step = DecodeStep(graph, inputs, logits, k)
+        return k.copy(logits)
 
     def _logits(self, tokens, positions, cache: KVCache, n_past: int, all_logits: bool = False):
         """The forward pass on payloads: logits (seq, vocab), or (1, vocab) of the last token."""

@@ -1,11 +1,14 @@
-"""A captured step (Device.capture; backends/cc.py Graph on the cpu): launches recorded
-once and replayed by one C call, reading whatever their arrays hold at the replay."""
+"""A captured step (Device.capture, hal/capture.py): launches recorded once and replayed,
+reading whatever their arrays hold at the replay (on the cpu by one C call, backends/cc.py;
+on OpenCL as bare enqueues, backends/opencl.py). The LLaMA step that uses it is tested in
+test_llama.py."""
 import gc
 
 import numpy as np
 import pytest
 
 import hal
+from helpers import put
 
 SOURCE = r"""
 KERNEL void axpb(GLOBAL f32 *y, GLOBAL const f32 *x, f32 a, f64 b, i64 n, GLOBAL const i64 *shift) {
@@ -74,6 +77,19 @@ def test_captures_do_not_nest_and_a_closed_graph_records_nothing(cpu):
         graph.record(module["axpb"], (1, 1, 1), (), [])
 
 
-def test_only_the_cpu_captures():
+def test_an_op_replays_on_every_device_that_captures(device):
+    if device.capture is None:
+        pytest.skip(f"{device} does not capture")
+    x, delta = np.arange(300, dtype=np.float32), np.full(300, 0.5, np.float32)
+    payload, step = put(x, device)._data, put(delta, device)._data
+    with device.capture() as graph:
+        device.impl("nn_residual")(device, payload, step)  # x += delta, in place
+    graph.replay()
+    graph.replay()
+    np.testing.assert_array_equal(device.to_host(payload), x + 1.5)
+    assert len(graph) == 1
+
+
+def test_the_cpu_and_opencl_capture():
     for device in hal.devices():
-        assert (device.capture is not None) == (device.name == "cpu")
+        assert (device.capture is not None) == (device.backend_name in ("cpu", "opencl"))
