@@ -78,14 +78,35 @@ _DECODE_LANE = {
     for (int k = 0; k < 4; k++) q[k] = (i32)((b[4 + 4 * (j % 4) + k] >> (j / 4 * 4)) & 15);""",
 }
 
+# One launch for up to three weights that multiply the same x (attention's q, k, v; the
+# feed-forward's gate and up): launches, not arithmetic, are what a decode step on an
+# OpenCL CPU spends its time on. Each item's arithmetic is a single weight's.
+_PICK = r"""
+/* Item ``g`` of a launch over weights w0, w1, w2 (rows_i rows, ceil(rows_i / per) items
+   each; products (n, rows_i) one after another from out_off): which weight, its rows and
+   output, and g becomes the item's index within it. */
+#define PICK_WEIGHT(g, per) \
+    GLOBAL const u8 *w = w0; \
+    i64 w_off = w0_off, rows = rows0; \
+    if (g >= (rows0 + per - 1) / per) { \
+        g -= (rows0 + per - 1) / per; out_off += n * rows0; w = w1; w_off = w1_off; rows = rows1; \
+        if (g >= (rows1 + per - 1) / per) { \
+            g -= (rows1 + per - 1) / per; out_off += n * rows1; w = w2; w_off = w2_off; rows = rows2; \
+        } \
+    }
+"""
+
 _DOT = r"""
 /* out (n, rows) = x @ w.T from x's blocks (q, d, s). Work-item (rows, tile): RPI weight
    rows against NT consecutive rows of x, each block decoded once for all NT (and on the
    vector path each block of x loaded once for all RPI). */
 KERNEL void qdot(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 xq_off, GLOBAL const f32 *xd,
-                 i64 xd_off, GLOBAL const f32 *xs, i64 xs_off, GLOBAL const u8 *w, i64 w_off,
-                 i64 rows, i64 cols, i64 n) {
-    i64 row0 = GLOBAL_ID(0) * RPI, t0 = GLOBAL_ID(1) * NT, nb = cols / 32;
+                 i64 xd_off, GLOBAL const f32 *xs, i64 xs_off, GLOBAL const u8 *w0, i64 w0_off,
+                 GLOBAL const u8 *w1, i64 w1_off, GLOBAL const u8 *w2, i64 w2_off, i64 rows0, i64 rows1,
+                 i64 rows2, i64 cols, i64 n) {
+    i64 item = GLOBAL_ID(0), t0 = GLOBAL_ID(1) * NT, nb = cols / 32;
+    PICK_WEIGHT(item, RPI);
+    i64 row0 = item * RPI;
     if (row0 >= rows || t0 >= n) return;
     i64 nt = n - t0 < NT ? n - t0 : NT;
     f32 acc[RPI][NT][8], mins[RPI][NT];
@@ -160,10 +181,12 @@ _DOT_LANES = r"""
    (8, ROWS, 1); item (j, r) accumulates lane j of its row for NT rows of x, then item 0
    adds the lanes in the fixed order. Neighbouring items read neighbouring bytes. */
 KERNEL void qdot_lanes(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 xq_off, GLOBAL const f32 *xd,
-                       i64 xd_off, GLOBAL const f32 *xs, i64 xs_off, GLOBAL const u8 *w, i64 w_off,
-                       i64 rows, i64 cols, i64 n) {
+                       i64 xd_off, GLOBAL const f32 *xs, i64 xs_off, GLOBAL const u8 *w0, i64 w0_off,
+                       GLOBAL const u8 *w1, i64 w1_off, GLOBAL const u8 *w2, i64 w2_off, i64 rows0, i64 rows1,
+                       i64 rows2, i64 cols, i64 n) {
     LOCAL f32 part[ROWS][NT][8];
     i64 j = LOCAL_ID(0), r = LOCAL_ID(1), row = GLOBAL_ID(1), t0 = GLOBAL_ID(2) * NT, nb = cols / 32;
+    PICK_WEIGHT(row, 1);
     i64 nt = n - t0 < NT ? n - t0 : NT;
     f32 acc[NT], mins[NT];
     for (int t = 0; t < NT; t++) acc[t] = mins[t] = 0.0f;
@@ -307,7 +330,7 @@ def source(ggml_type: str) -> str:
     decode_bytes = f"INLINE bytes32 decode_bytes(GLOBAL const u8 *b, f32 *dw, f32 *mw) {{ {_DECODE_BYTES[ggml_type]} }}"
     lane = (f"INLINE void decode_lane(GLOBAL const u8 *b, i32 j, i32 *q, f32 *dw, f32 *mw) "
             f"{{{_DECODE_LANE[ggml_type]}\n}}\n")
-    return (_HELPERS + _QUANTIZE + decode + lane + _VECTOR.replace("DECODE_BYTES", decode_bytes) + _DOT
+    return (_HELPERS + _QUANTIZE + decode + lane + _VECTOR.replace("DECODE_BYTES", decode_bytes) + _PICK + _DOT
             + _DOT_LANES)
 
 
@@ -339,24 +362,55 @@ def quantize(device, x) -> Activations:
 
 def dot_into(device, config: dict, out, a: Activations, raw, ggml_type: str):
     """out (n, rows) = the quantized activations ``a`` @ w.T for the weight bytes ``raw``."""
-    n, rows = out.shape
-    cols = a.shape[1]
-    if out.size == 0:
+    return _launch(device, config, out, a, [raw], [out.shape[1]], ggml_type)
+
+
+def _launch(device, config: dict, out, a: Activations, raws: list, rows: list, ggml_type: str):
+    """The products of ``a`` with up to three weights (bytes ``raws[i]`` of ``rows[i]``
+    rows) in one launch into ``out``, contiguous, which holds them one after another
+    ((n, rows[i]) each)."""
+    n, cols = a.shape
+    if n == 0 or sum(rows) == 0:
         return out
     nt, group, lanes, rpi = config["NT"], config["ROWS"], config.get("LANES", 0), config.get("RPI", 1)
-    prog = program(device, source(ggml_type), "qdot_lanes" if lanes else "qdot", NT=nt, ROWS=group, RPI=rpi, VEC=config.get("VEC", 0),
-                   HAS_MIN=int(ggml_type == "Q4_1"), SIGNED_W=int(ggml_type != "Q4_1"),
+    prog = program(device, source(ggml_type), "qdot_lanes" if lanes else "qdot", NT=nt, ROWS=group, RPI=rpi,
+                   VEC=config.get("VEC", 0), HAS_MIN=int(ggml_type == "Q4_1"), SIGNED_W=int(ggml_type != "Q4_1"),
                    BLOCK_BYTES=TYPES[ggml_type].block_bytes,
                    HAL_OMP_MIN_ITEMS=64)  # (C target) a work-item is a whole row: threads pay from 64
-    args = pointer_args(device, out, a.q, a.d, a.s, raw)
-    padded, tiles = -(-rows // group) * group, -(-n // nt)
+    unused = 3 - len(raws)  # no rows: the kernel never reads them
+    args = pointer_args(device, out, a.q, a.d, a.s, *raws, *[raws[0]] * unused) + [*rows, *[0] * unused]
+    items, tiles = sum(-(-r // rpi) for r in rows), -(-n // nt)
+    padded = -(-items // group) * group
     if device.family == "numpy":
-        prog((-(-rows // rpi), tiles), None, *args, rows, cols, n)
+        prog((items, tiles), None, *args, cols, n)
     elif lanes:
-        prog((8, padded, tiles), (8, group, 1), *args, rows, cols, n)
+        prog((8, padded, tiles), (8, group, 1), *args, cols, n)
     else:
-        prog((padded, tiles), (group, 1), *args, rows, cols, n)
+        prog((padded, tiles), (group, 1), *args, cols, n)
     return out
+
+
+def _launches(weights) -> list:
+    """The weights in launches: runs of one type, at most three to a launch."""
+    runs = []
+    for w in weights:
+        if runs and runs[-1][0].ggml_type == w.ggml_type and len(runs[-1]) < 3:
+            runs[-1].append(w)
+        else:
+            runs.append([w])
+    return runs
+
+
+def _split(device, flat, n: int, rows: list) -> list:
+    """``flat`` (n * sum(rows),) as its (n, rows[i]) parts, views one after another."""
+    parts, start = [], 0
+    for r in rows:
+        if device.family == "numpy":
+            parts.append(flat[start:start + n * r].reshape(n, r))
+        else:
+            parts.append(flat.getitem((slice(start, start + n * r),)).reshaped((n, r)))
+        start += n * r
+    return parts
 
 
 def tuning_key(ggml_type: str, n: int, rows: int, cols: int) -> tuple:
@@ -366,13 +420,15 @@ def tuning_key(ggml_type: str, n: int, rows: int, cols: int) -> tuple:
 @register("quant_linear_q8", on=("cpu", "buffer"))
 def linear(device, x, weights) -> list:
     """x (n, cols) contiguous float32 @ w.T for each w, x quantized once to 8 bits per
-    block of 32."""
+    block of 32, and weights of one type multiplied in one launch."""
     n, cols = x.shape
     a, outs = quantize(device, x), []
-    for w in weights:
-        rows = w.shape[0]
-        config = autotune.choose(device, f"quant_linear_q8_{w.ggml_type}", tuning_key(w.ggml_type, n, rows, cols))
-        outs.append(dot_into(device, config, device.empty((n, rows), np.dtype(np.float32)), a, w.raw, w.ggml_type))
+    for run in _launches(weights):
+        ggml_type, rows = run[0].ggml_type, [w.shape[0] for w in run]
+        config = autotune.choose(device, f"quant_linear_q8_{ggml_type}", tuning_key(ggml_type, n, sum(rows), cols))
+        flat = device.empty((n * sum(rows),), np.dtype(np.float32))
+        _launch(device, config, flat, a, [w.raw for w in run], rows, ggml_type)
+        outs += _split(device, flat, n, rows)
     return outs
 
 
@@ -432,8 +488,8 @@ def _declare(ggml_type: str) -> None:
     autotune.declare(autotune.Tunable(
         op=f"quant_linear_q8_{ggml_type}", version=3, space=_space, default=_default, run=run,
         reference=reference, problem=problem, work=work,
-        presets=lambda device: [tuning_key(ggml_type, n, rows, cols) for n in (1, 64)
-                                for rows, cols in ((1536, 576), (576, 1536))]))
+        presets=lambda device: [tuning_key(ggml_type, n, rows, cols) for n in (1, 64)  # SmolLM2's launches
+                                for rows, cols in ((960, 576), (3072, 576), (576, 1536))]))
 
 
 for _name in INTEGER_DOT:

@@ -31,17 +31,32 @@ def test_linear_matches_llama_cpp_bits(device, ggml_type, n):
 
 @pytest.mark.parametrize("ggml_type", TYPES)
 def test_every_configuration_gives_the_same_bits(device, ggml_type):
-    """The tuner's whole space for a prefill shape: tiles and groups change the launch,
-    never the arithmetic."""
-    n, rows, cols = 9, 21, 64
-    x, raw = _problem(ggml_type, n, rows, cols, seed=1)
-    expected = ggml.qdot(x, raw, ggml_type, rows)
-    key = qdot.tuning_key(ggml_type, n, rows, cols)
-    xs, raws = device.from_host(x), device.from_host(raw)
+    """The tuner's whole space for a prefill shape, with three weights of ragged row
+    counts in one launch: tiles, groups and launches change, never the arithmetic."""
+    n, rows, cols = 9, (21, 3, 10), 64
+    x, raw = _problem(ggml_type, n, sum(rows), cols, seed=1)
+    parts = np.split(raw, np.cumsum(rows)[:-1] * (raw.size // sum(rows)))
+    expected = [ggml.qdot(x, part, ggml_type, r) for part, r in zip(parts, rows)]
+    key = qdot.tuning_key(ggml_type, n, sum(rows), cols)
+    xs, raws = device.from_host(x), [device.from_host(part) for part in parts]
     for config in qdot._space(device, key):
-        out = device.empty((n, rows), np.dtype(np.float32))
-        qdot.dot_into(device, config, out, qdot.quantize(device, xs), raws, ggml_type)
-        np.testing.assert_array_equal(device.to_host(out), expected, err_msg=str(config))
+        flat = device.empty((n * sum(rows),), np.dtype(np.float32))
+        qdot._launch(device, config, flat, qdot.quantize(device, xs), raws, list(rows), ggml_type)
+        for out, want in zip(qdot._split(device, flat, n, list(rows)), expected):
+            np.testing.assert_array_equal(device.to_host(out), want, err_msg=str(config))
+
+
+def test_weights_share_launches_by_type(device):
+    """linear(x, w...) with types mixed: runs of one type share a launch, each product
+    still its own weight's."""
+    n, cols = 2, 64
+    x, _ = _problem("Q8_0", n, 1, cols, seed=3)
+    specs = [("Q4_1", 7), ("Q4_1", 5), ("Q8_0", 3), ("Q4_1", 4), ("Q4_1", 6), ("Q4_1", 2), ("Q4_1", 9)]
+    raws = [_problem(t, 1, r, cols, seed=4 + i)[1] for i, (t, r) in enumerate(specs)]
+    weights = [hal.nn.QuantizedWeight.from_raw(raw, t, (r, cols), device=device) for raw, (t, r) in zip(raws, specs)]
+    outs = hal.nn.linear(hal.asarray(x, device=device), *weights)
+    for out, raw, (t, r) in zip(outs, raws, specs):
+        np.testing.assert_array_equal(np.asarray(out), ggml.qdot(x, raw, t, r))
 
 
 def test_activation_quantization_matches(device):
