@@ -20,7 +20,10 @@ On the cpu the library call (NumPy's BLAS) is the only candidate for floats (see
 ``CPU_SPACE``); the kernels run there too (the C target) and are verified by the tests.
 Operands are read through their strides (``a`` and the batch dimensions of both);
 unpacked, ``b`` is copied when its columns are not contiguous. Complex operands are four real
-products of their real and imaginary parts (``Strided.components`` views, no copy)."""
+products of their real and imaginary parts (``Strided.components`` views, no copy).
+float16 (storage only) runs the same kernels with ``HALF``: operands are half words
+decoded to float32 as they are read (packing decodes once), sums are float32, and each
+result is rounded to float16 once when stored."""
 from __future__ import annotations
 
 import math
