@@ -82,6 +82,12 @@ _DECODE_LANE = {
 # feed-forward's gate and up): launches, not arithmetic, are what a decode step on an
 # OpenCL CPU spends its time on. Each item's arithmetic is a single weight's.
 _PICK = r"""
+/* PoCL keeps loops over RPI and NT (and the arrays they index in memory) unless told */
+#ifdef __OPENCL_VERSION__
+#define UNROLLED _Pragma("unroll")
+#else
+#define UNROLLED
+#endif
 /* Item ``g`` of a launch over weights w0, w1, w2 (rows_i rows, ceil(rows_i / per) items
    each; products (n, rows_i) one after another from out_off): which weight, its rows and
    output, and g becomes the item's index within it. */
@@ -114,21 +120,21 @@ KERNEL void qdot(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 xq_off, 
         for (int t = 0; t < NT; t++) mins[r][t] = 0.0f;
 #if defined(HAL_VEC) && (!defined(__OPENCL_VERSION__) || VEC)
     f32x8 vacc[RPI][NT];
-    for (int r = 0; r < RPI; r++)
-        for (int t = 0; t < NT; t++) vacc[r][t] = zero8();
+    UNROLLED for (int r = 0; r < RPI; r++)
+        UNROLLED for (int t = 0; t < NT; t++) vacc[r][t] = zero8();
     for (i64 b = 0; b < nb; b++) {
         f32 dw[RPI], mw[RPI];
         bytes32 qw[RPI];
-        for (int r = 0; r < RPI; r++) {  /* past the last row, repeat it (stores are guarded) */
+        UNROLLED for (int r = 0; r < RPI; r++) {  /* past the last row, repeat it (stores are guarded) */
             i64 row = row0 + r < rows ? row0 + r : rows - 1;
             mw[r] = 0.0f;
             qw[r] = decode_bytes(w + w_off + (row * nb + b) * BLOCK_BYTES, &dw[r], &mw[r]);
         }
-        for (int t = 0; t < NT; t++) {  /* a fixed count keeps vacc in registers; a short */
+        UNROLLED for (int t = 0; t < NT; t++) {  /* a fixed count keeps vacc in registers; a short */
             i64 xb = (t0 + (t < nt ? t : nt - 1)) * nb + b;  /* tile repeats its last row */
             bytes32 qx = load32(xq + xq_off + xb * 32);
             f32 dx = xd[xd_off + xb];
-            for (int r = 0; r < RPI; r++) {
+            UNROLLED for (int r = 0; r < RPI; r++) {
                 vacc[r][t] = lanes_fma(dw[r] * dx, qw[r], qx, vacc[r][t]);
 #if HAS_MIN
                 mins[r][t] += mw[r] * xs[xs_off + xb];
@@ -136,8 +142,8 @@ KERNEL void qdot(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 xq_off, 
             }
         }
     }
-    for (int r = 0; r < RPI; r++)
-        for (int t = 0; t < NT; t++) store8(vacc[r][t], acc[r][t]);
+    UNROLLED for (int r = 0; r < RPI; r++)
+        UNROLLED for (int t = 0; t < NT; t++) store8(vacc[r][t], acc[r][t]);
 #else
     for (int r = 0; r < RPI && row0 + r < rows; r++) {
         GLOBAL const u8 *wr = w + w_off + (row0 + r) * nb * BLOCK_BYTES;
