@@ -52,7 +52,8 @@ def _astype_float16(x: Array, dtype, copy: bool, device) -> Array:
         raise TypeError(f"astype: {x.dtype} to {dtype}: float16 is a storage-only dtype in hal and converts "
                         f"only to and from float32 and float64")
     if dtype != x.dtype:
-        x._device.check_dtype(dtype if dtype != dtypes.float16 else x.dtype)
+        if dtype != dtypes.float16:
+            x._device.check_dtype(dtype)
         x, copy = Array._new(x._device.impl("astype_float16")(x._device, x._data, dtype), x._device), False
     if device is not None and as_device(device) != x._device:
         host = np.ascontiguousarray(np.asarray(x))
