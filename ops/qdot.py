@@ -368,10 +368,10 @@ def quantize(device, x) -> Activations:
 
 def dot_into(device, config: dict, out, a: Activations, raw, ggml_type: str):
     """out (n, rows) = the quantized activations ``a`` @ w.T for the weight bytes ``raw``."""
-    return _launch(device, config, out, a, [raw], [out.shape[1]], ggml_type)
+    return dots_into(device, config, out, a, [raw], [out.shape[1]], ggml_type)
 
 
-def _launch(device, config: dict, out, a: Activations, raws: list, rows: list, ggml_type: str):
+def dots_into(device, config: dict, out, a: Activations, raws: list, rows: list, ggml_type: str):
     """The products of ``a`` with up to three weights (bytes ``raws[i]`` of ``rows[i]``
     rows) in one launch into ``out``, contiguous, which holds them one after another
     ((n, rows[i]) each)."""
@@ -433,7 +433,7 @@ def linear(device, x, weights) -> list:
         ggml_type, rows = run[0].ggml_type, [w.shape[0] for w in run]
         config = autotune.choose(device, f"quant_linear_q8_{ggml_type}", tuning_key(ggml_type, n, sum(rows), cols))
         flat = device.empty((n * sum(rows),), np.dtype(np.float32))
-        _launch(device, config, flat, a, [w.raw for w in run], rows, ggml_type)
+        dots_into(device, config, flat, a, [w.raw for w in run], rows, ggml_type)
         outs += _split(device, flat, n, rows)
     return outs
 
