@@ -67,7 +67,7 @@ def _other_kernels():
     yield "nn-pointwise", nn.POINTWISE, {}
     yield "nn-rope", nn.ROPE, {}
     yield "nn-attention", nn.ATTENTION, {"MASKED": "-3e+38f"}
-    yield "nn-attention_step", nn.ATTENTION_STEP, {"MASKED": "-3e+38f", "DIM": 64}
+    yield "nn-attention_step", nn.ATTENTION_STEP, {"MASKED": "-3e+38f", "DIM": 64, "BY_HEAD": 0}
     for src, dst, op in (("int32", "int64", "sum"), ("complex64", "complex64", "prod"), ("bool", "int64", "sum")):
         yield f"scan-{src}-{op}", scan.scan_source(np.dtype(src), np.dtype(dst), op), {"WG": 256}
     for dtype in map(np.dtype, ("float32", "float64", "int8", "uint64", "complex64")):
