@@ -35,7 +35,7 @@ import cffi
 import numpy as np
 from cffi.recompiler import make_c_source
 
-from hal import cache, counters, dialect
+from hal import cache, capture, counters, dialect
 from hal.capture import recording
 from hal.errors import CompileError
 
@@ -121,6 +121,7 @@ _REPLAY_DECL = ("void hal_replay(int64_t n, const uint64_t *thunks, const int64_
                 "const uint64_t *slots, const int64_t *first_slot);")
 
 _ndarray = np.ndarray
+_FFI = cffi.FFI()
 _loaded: dict[str, CModule] = {}  # module name (a hash of the cache key) -> loaded module
 
 
@@ -215,45 +216,28 @@ class CModule:
     __getitem__ = kernel
 
 
-class Graph:
+class Graph(capture.Graph):
     """C-target launches recorded by ``hal.capture.capture``, replayed in order by one C
-    call through the kernels' thunks."""
-
-    def __init__(self):
-        self._thunks, self._grids, self._slots, self._first = [], [], [], []
-        self._arrays = []
-        self._run = None
+    call through the kernels' thunks: each launch is (thunk address, grid, slots)."""
 
     def record(self, program: CProgram, grid: tuple, args: tuple, converted: list) -> None:
         """One launch: ``args`` as given, ``converted`` as passed to the launcher."""
-        if self._run is not None:
-            raise RuntimeError("this graph is closed: record into a new capture()")
-        self._arrays += [a for a in args if isinstance(a, _ndarray)]
-        self._first.append(len(self._slots))
-        self._slots += program.slots(converted)
-        self._thunks.append(program.thunk)
-        self._grids += grid
-        self._replay = program.replay
-
-    def __len__(self) -> int:
-        return len(self._thunks)
+        self.add((program.thunk, grid, program.slots(converted)), args)
+        self._replay = program.replay  # (every module has hal_replay; any will do)
 
     def close(self) -> None:
-        tables = (np.array(self._thunks, np.uint64), np.array(self._grids, np.int64),
-                  np.array(self._slots or [0], np.uint64), np.array(self._first, np.int64))
-        self._tables = tables  # the replay reads them through pointers
-        if self._thunks:
-            ffi = cffi.FFI()
-            pointers = [ffi.cast("void *", t.ctypes.data) for t in tables]
-            replay, n = self._replay, len(self._thunks)
-            self._run = lambda: replay(n, *pointers)
-        else:
-            self._run = lambda: None
+        super().close()
+        thunks, grids, slots = zip(*self.launches) if self.launches else ((), (), ())
+        first = np.cumsum([0] + [len(s) for s in slots[:-1]]) if slots else []
+        self._tables = (np.array(thunks, np.uint64), np.array([g for grid in grids for g in grid], np.int64),
+                        np.array([w for s in slots for w in s] or [0], np.uint64), np.array(first, np.int64))
+        pointers = [_FFI.cast("void *", t.ctypes.data) for t in self._tables]  # (the tables stay alive)
+        self._run = (lambda: self._replay(len(thunks), *pointers)) if thunks else (lambda: None)
 
     def replay(self) -> None:
         """Run every recorded launch again, in order."""
         self._run()
-        counters.counters["kernel_launches"] += len(self._thunks)
+        self.replayed()
 
 
 def compile_c(source: str, defines: dict | None = None) -> CModule:

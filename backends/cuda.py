@@ -14,7 +14,8 @@ import cupy
 import numpy as np
 from cupy.cuda import nvrtc, runtime
 
-from hal import cache, counters
+from hal import cache, capture, counters
+from hal.capture import recording
 from hal.device import BufferDevice, DeviceInfo, Timing
 from hal.dialect import kernel_signatures, render
 from hal.dispatch import register
@@ -68,6 +69,9 @@ class CudaDevice(BufferDevice):
             module = cupy.cuda.function.Module()
             module.load(binary)
         return Module(self, module, kernel_signatures(source))
+
+    def capture(self):
+        return capture.capture(Graph(self))
 
     def synchronize(self) -> None:
         self.stream.synchronize()
@@ -141,8 +145,30 @@ class Program:
         block, grid = launch_shape(global_size, local_size)
         if 0 in grid:
             return  # CUDA rejects an empty grid; there is no work-item to run
+        packed = pack_args(self.params, args)
+        graph = recording()
+        if graph is not None:
+            graph.record(self.function, grid, block, packed, args)
         with self.device.cupy_device:
-            self.function(grid, block, pack_args(self.params, args), stream=self.device.stream)
+            self.function(grid, block, packed, stream=self.device.stream)
+
+
+class Graph(capture.Graph):
+    """Launches recorded by ``hal.capture.capture``; a replay calls the kernels again with
+    their packed arguments on the device's stream (no hal op code between them)."""
+
+    def __init__(self, device: CudaDevice):
+        super().__init__()
+        self.device = device
+
+    def record(self, function, grid: tuple, block: tuple, packed: tuple, args: tuple) -> None:
+        self.add((function, grid, block, packed), args)
+
+    def replay(self) -> None:
+        with self.device.cupy_device:
+            for function, grid, block, packed in self.launches:
+                function(grid, block, packed, stream=self.device.stream)
+        self.replayed()
 
 
 def launch_shape(global_size: tuple, local_size: tuple | None) -> tuple[tuple, tuple]:

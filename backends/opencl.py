@@ -13,8 +13,8 @@ import threading
 import numpy as np
 import pyopencl as cl
 
-from hal import cache, counters
-from hal.capture import capture, recording
+from hal import cache, capture, counters
+from hal.capture import recording
 from hal.device import KIND_ORDER, BufferDevice, DeviceInfo, Timing
 from hal.dialect import kernel_signatures, render
 from hal.errors import CompileError
@@ -75,7 +75,7 @@ class OpenCLDevice(BufferDevice):
         self.queue.finish()
 
     def capture(self):
-        return capture(Graph(self))
+        return capture.capture(Graph(self))
 
     @contextlib.contextmanager
     def timer(self):
@@ -120,35 +120,26 @@ class Program:
             return self.kernel(self.queue, global_size, local_size, *handles)
 
 
-class Graph:
+class Graph(capture.Graph):
     """Launches recorded by ``hal.capture.capture``, each into a kernel object of its own
     that keeps its arguments set, so a replay is only the enqueues."""
 
     def __init__(self, device: OpenCLDevice):
+        super().__init__()
         self.queue, self.lock = device.queue, device.launch_lock
-        self._launches, self._arrays, self._closed = [], [], False
 
     def record(self, program: Program, global_size: tuple, local_size: tuple | None, args: tuple,
                handles: list) -> None:
-        if self._closed:
-            raise RuntimeError("this graph is closed: record into a new capture()")
         kernel = cl.Kernel(program.kernel.get_info(cl.kernel_info.PROGRAM), program.kernel.function_name)
         kernel.set_scalar_arg_dtypes(program.arg_dtypes)
         kernel.set_args(*handles)
-        self._launches.append((kernel, global_size, local_size))
-        self._arrays.append(args)  # the buffers stay allocated while the graph lives
-
-    def __len__(self) -> int:
-        return len(self._launches)
-
-    def close(self) -> None:
-        self._closed = True
+        self.add((kernel, global_size, local_size), args)
 
     def replay(self) -> None:
         with self.lock:
-            for kernel, global_size, local_size in self._launches:
+            for kernel, global_size, local_size in self.launches:
                 cl.enqueue_nd_range_kernel(self.queue, kernel, global_size, local_size)
-        counters.counters["kernel_launches"] += len(self._launches)
+        self.replayed()
 
 
 def _kind(d: cl.Device) -> str:

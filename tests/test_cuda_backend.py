@@ -3,11 +3,14 @@ hal kernels compile with the backend's own NVRTC options for several architectur
 --fmad=false does, and how launches are shaped and marshalled. With one: the same
 kernels run, cuBLAS matmul, views shared with CuPy. (The array-layer tests cover cuda
 devices through the ``device`` fixture.)"""
+import contextlib
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
 import hal
-from hal import registry
+from hal import capture, registry
 from hal.__main__ import devices_table
 from hal.dialect import kernel_signatures, render
 from hal.ops import nn, reduction
@@ -107,6 +110,24 @@ def test_arguments_are_packed_with_the_declared_types():
     assert packed[2:] == (5, 0.5, 1, -3, 1 / 3)
     with pytest.raises(TypeError, match="takes 7 arguments, not 6"):
         cuda.pack_args(params, packed[:6])
+
+
+def test_a_captured_launch_replays_with_its_packed_arguments():
+    """hal.capture on CUDA without a GPU: a fake kernel function sees the recorded call
+    again at each replay, on the device's stream."""
+    cuda = _cuda()
+    calls = []
+    device = SimpleNamespace(cupy_device=contextlib.nullcontext(), stream="stream")
+    params = kernel_signatures("KERNEL void k(GLOBAL f32 *out, i64 n) {}")["k"]
+    program = cuda.Program(device, lambda grid, block, args, stream: calls.append((grid, block, args, stream)),
+                           params)
+    out = _Buffer()
+    with capture.capture(cuda.Graph(device)) as graph:
+        program((1000,), None, out, 1000)
+    graph.replay()
+    graph.replay()
+    assert len(graph) == 1 and len(calls) == 3 and calls[1:] == [calls[0]] * 2
+    assert calls[0] == ((4, 1, 1), (256, 1, 1), (out.handle, 1000), "stream")
 
 
 @pytest.mark.parametrize("global_size, local_size, block, grid", [
