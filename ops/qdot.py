@@ -241,6 +241,13 @@ _VECTOR = r"""
 #define HAL_VEC 1
 #ifdef __F16C__
 #define load_half(p) _cvtsh_ss((unsigned short)load_u16(p))
+/* two f16 side by side (Q4_1's scale and min) in one conversion */
+#define HAL_HALF_PAIR 1
+static inline void load_half_pair(const u8 *p, f32 *a, f32 *b) {
+    __m128 v = _mm_cvtph_ps(_mm_cvtsi32_si128((int)(load_u16(p) | load_u16(p + 2) << 16)));
+    *a = _mm_cvtss_f32(v);
+    *b = _mm_cvtss_f32(_mm_movehdup_ps(v));
+}
 #endif
 typedef __m256i bytes32;
 typedef __m256 f32x8;
@@ -264,7 +271,6 @@ static inline f32x8 lanes_fma(f32 scale, bytes32 w, bytes32 x, f32x8 acc) {
 }
 #define zero8() _mm256_setzero_ps()
 #define store8(v, p) _mm256_storeu_ps((p), (v))
-DECODE_BYTES
 #elif defined(__OPENCL_VERSION__) && defined(__x86_64__) && defined(__AVX2__) && defined(__F16C__) && defined(__FMA__)
 #define HAL_VEC 1
 typedef char bytes32 __attribute__((ext_vector_type(32)));
@@ -281,6 +287,12 @@ INLINE bytes32 nibbles(GLOBAL const u8 *q) {
 INLINE bytes32 centered_nibbles(GLOBAL const u8 *q) { return nibbles(q) - (bytes32)8; }
 INLINE f32 half_bits_to_f32(u32 h) { return __builtin_ia32_vcvtph2ps((short8)((short)h, 0, 0, 0, 0, 0, 0, 0))[0]; }
 #define load_half(p) half_bits_to_f32(load_u16(p))
+/* two f16 side by side (Q4_1's scale and min) in one conversion */
+#define HAL_HALF_PAIR 1
+INLINE void load_half_pair(GLOBAL const u8 *p, f32 *a, f32 *b) {
+    float4 v = __builtin_ia32_vcvtph2ps(as_short8((uint4)(load_u16(p) | (load_u16(p + 2) << 16), 0, 0, 0)));
+    *a = v[0]; *b = v[1];
+}
 INLINE f32x8 lanes_fma(f32 scale, bytes32 w, bytes32 x, f32x8 acc) {
 #if SIGNED_W
     short16 pairs = __builtin_ia32_pmaddubsw256(__builtin_ia32_psignb256(w, w), __builtin_ia32_psignb256(x, w));
@@ -291,7 +303,6 @@ INLINE f32x8 lanes_fma(f32 scale, bytes32 w, bytes32 x, f32x8 acc) {
 }
 #define zero8() ((float8)(0.0f))
 #define store8(v, p) vstore8((v), 0, (p))
-DECODE_BYTES
 #elif defined(__OPENCL_VERSION__)
 #define HAL_VEC 1
 typedef struct { short16 lo, hi; } bytes32;  /* elements 0-15, 16-31 */
@@ -318,6 +329,11 @@ INLINE f32x8 lanes_fma(f32 scale, bytes32 w, bytes32 x, f32x8 acc) {
 }
 #define zero8() ((float8)(0.0f))
 #define store8(v, p) vstore8((v), 0, (p))
+#endif
+#ifdef HAL_VEC
+#ifndef HAL_HALF_PAIR
+#define load_half_pair(p, a, b) (*(a) = load_half(p), *(b) = load_half((p) + 2))
+#endif
 DECODE_BYTES
 #endif
 """
@@ -326,7 +342,7 @@ DECODE_BYTES
 _DECODE_BYTES = {
     "Q8_0": "*dw = load_half(b); return load32((GLOBAL const i8 *)(b + 2));",
     "Q4_0": "*dw = load_half(b); return centered_nibbles(b + 2);",
-    "Q4_1": "*dw = load_half(b); *mw = load_half(b + 2); return nibbles(b + 4);",
+    "Q4_1": "load_half_pair(b, dw, mw); return nibbles(b + 4);",
 }
 
 
