@@ -472,7 +472,7 @@ def _space(device, key) -> list:
 
 def _default(device, key) -> dict:
     """A CPU (the C target, PoCL): a row per work-item, its blocks as vectors (on PoCL
-    6-10x faster than scalar lanes, which were 1.5x faster than a row's lanes on 8
+    6-12x faster than scalar lanes, which were 1.5x faster than a row's lanes on 8
     items), 16 rows per group; a GPU: the 8 lanes of a row on 8 work-items, which read
     neighbouring bytes (not measured here: no GPU)."""
     _, (n, _rows, _cols) = key
