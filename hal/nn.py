@@ -162,12 +162,16 @@ def linear(x: Array, *weights):
 
 def quantized_products(device, x, weights) -> list:
     """The payload-level core of ``linear``: x (n, cols), a contiguous float32 payload,
-    @ w.T for each QuantizedWeight, in order; the integer-dot types (ops/qdot.py) share
-    one 8-bit quantization of x."""
-    integer = [w for w in weights if qdot.supports(w.ggml_type)]
-    rest = [w for w in weights if not qdot.supports(w.ggml_type)]
+    @ w.T for each QuantizedWeight, in order; the integer-dot types share one 8-bit
+    quantization of x, per 32 (Q4_0, Q4_1, Q8_0: ops/qdot.py) or per 256 (Q4_K, Q6_K:
+    ops/qdot_k.py)."""
+    from .ops import qdot_k
+    kinds = {"quant_linear_q8": [], "quant_linear_q8k": [], "quant_linear": []}
+    for w in weights:
+        kinds["quant_linear_q8" if qdot.supports(w.ggml_type) else
+              "quant_linear_q8k" if qdot_k.supports(w.ggml_type) else "quant_linear"].append(w)
     outs = {}
-    for op, group in (("quant_linear_q8", integer), ("quant_linear", rest)):
+    for op, group in kinds.items():
         if group:
             outs.update(zip(map(id, group), device.impl(op)(device, x, group)))
     return [outs[id(w)] for w in weights]

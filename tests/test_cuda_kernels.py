@@ -15,7 +15,7 @@ import pytest
 from cuda_compile import compile_cuda, compile_hip, compilers, supports
 from hal import ops
 from hal.dialect import kernel_signatures, render
-from hal.ops import elementwise, linalg, manipulation, nn, qdot, quant, reduction, scan, selection, sorting, templates
+from hal.ops import elementwise, linalg, manipulation, nn, qdot, qdot_k, quant, reduction, scan, selection, sorting, templates
 from hal.ops.templates import C_TYPE
 
 ARCHS = ("sm_70", "sm_80", "sm_90")
@@ -63,6 +63,9 @@ def _other_kernels():
         if qdot.supports(name):
             yield f"qdot-{name}", qdot.source(name), {"NT": 4, "ROWS": 16, "RPI": 2, "HAS_MIN": int(name == "Q4_1"),
                                                        "BLOCK_BYTES": qtype.block_bytes}
+    yield "qdot_k-quantize", qdot_k._QUANTIZE, {}
+    for name in qdot_k.TYPES_K:
+        yield f"qdot_k-{name}", qdot_k.source(name), {"NT": 4, "BLOCK_BYTES": quant.TYPES[name].block_bytes}
     yield "nn-rows", nn.ROW_KERNELS, {"WG": 256}
     yield "nn-pointwise", nn.POINTWISE, {}
     yield "nn-rope", nn.ROPE, {}

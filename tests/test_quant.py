@@ -1,7 +1,8 @@
 """Quantized weights (hal.nn.QuantizedWeight, ops/quant.py) on every device: each GGUF
 type's dequantization against gguf.quants.dequantize, linear (decode and prefill shapes
 with ragged tails) against float64 NumPy (Q4_0, Q4_1, Q8_0: against llama.cpp's 8-bit
-activation arithmetic, tests/ggml_reference.py, bit for bit), embedding, argument
+activation arithmetic, tests/ggml_reference.py, bit for bit; Q4_K, Q6_K: per 256,
+tests/ggml_reference_k.py), embedding, argument
 errors, and no array data through the host on buffer devices."""
 import gguf
 import numpy as np
@@ -13,6 +14,7 @@ from hal.ops.quant import INTEGER_DOT
 from helpers import put
 
 import ggml_reference as ggml
+import ggml_reference_k as ggml_k
 
 TYPES = ["F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q6_K", "Q4_K", "Q5_K"]
 K_QUANTS = {"Q6_K": (208,), "Q4_K": (0, 2), "Q5_K": (0, 2)}  # byte offsets of each block's f16 scales
@@ -87,6 +89,9 @@ def test_linear(device, name, n):
     assert got.shape == (n, rows) and got.dtype == hal.float32 and got.device == device
     if name in INTEGER_DOT:
         np.testing.assert_array_equal(np.asarray(got), ggml.qdot(x, raw, name, rows))
+        return
+    if name in ggml_k.QDOT:
+        np.testing.assert_array_equal(np.asarray(got), ggml_k.qdot(x, raw, name, rows))
         return
     scale = np.abs(want).max()
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-4, atol=1e-5 * scale)

@@ -1,0 +1,308 @@
+"""Quantized linear for the K-quants the way llama.cpp computes it: activations quantized
+to 8 bits per super-block of 256, integer dot products with the weight's super-blocks
+(Q4_K, Q6_K).
+
+llama.cpp's x86 CPU path fixes every rounding, and these kernels make the same ones in
+the same order on every device (tests/ggml_reference_k.py states them in NumPy and
+tests/test_qdot_k.py checks the kernels against it bit for bit):
+
+- activations, ggml's ``quantize_row_q8_K``: per 256 values, ``max`` the first value of
+  largest magnitude, ``iscale = -127 / max``, ``q = min(127, rint(iscale * x))``,
+  ``d = 1 / iscale`` (f32, not rounded to f16), and ``bsums``: the sums of q per 16;
+- Q4_K, as ggml's repacked ``gemv/gemm_q4_K_8x8_q8_K`` (x86 repacks every Q4_K weight
+  whose row count is a multiple of 8, so every model's): per super-block the exact
+  integers ``isum = sum_j sc_j * (q_j . q8_j)`` and ``imin = sum_j m_j * (bsums of j)``,
+  accumulated as ``acc = fma(isum, d_w * d_x, acc)``, ``accm = fma(imin, dmin_w * d_x,
+  accm)``; the row's result ``acc - accm``;
+- Q6_K, as ggml's ``vec_dot_q6_K_q8_K``: eight integer lanes per super-block (lane k:
+  bytes 4k..4k+3 of every 32 values times their scale, the 6-bit quants taken unsigned
+  and ``32 * (bsums[2k] sc[2k] + bsums[2k+1] sc[2k+1])`` subtracted), accumulated as
+  ``acc[k] = fma(d_x * d_w, lane_k, acc[k])``, summed ``((a0 + a4) + (a2 + a6)) + ((a1 +
+  a5) + (a3 + a7))``.
+
+The integers are exact in any order, so the C target's AVX2 path (ggml's byte products:
+``maddubs`` then ``madd`` by the scales) and the portable path (one product at a time)
+give the same bits. No weight is ever decoded to floats.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from hal.dispatch import register
+
+from .quant import _HELPERS, TYPES
+from .templates import flat_group, pointer, pointer_args, program
+
+QK = 256
+
+_QUANTIZE = r"""
+/* One work-item per super-block of 256 activations (x contiguous, cols a multiple of 256). */
+KERNEL void quantize_q8k(GLOBAL i8 *q, GLOBAL f32 *d, GLOBAL i16 *bsums, GLOBAL const f32 *x, i64 x_off,
+                         i64 blocks) {
+    i64 b = GLOBAL_ID(0);
+    if (b >= blocks) return;
+    GLOBAL const f32 *xb = x + x_off + b * 256;
+    f32 amax = 0.0f, top = 0.0f;
+    for (int j = 0; j < 256; j++) {
+        f32 a = fabs(xb[j]);
+        if (a > amax) { amax = a; top = xb[j]; }
+    }
+    f32 iscale = amax != 0.0f ? DIV_RN(-127.0f, top) : 0.0f;
+    i32 sum = 0;
+    for (int j = 0; j < 256; j++) {
+        i32 v = (i32)rint(iscale * xb[j]);
+        v = v < 127 ? v : 127;
+        q[b * 256 + j] = (i8)v;
+        sum += v;
+        if (j % 16 == 15) { bsums[b * 16 + j / 16] = (i16)sum; sum = 0; }
+    }
+    d[b] = amax != 0.0f ? DIV_RN(1.0f, iscale) : 0.0f;
+}
+"""
+
+# ggml's get_scale_min_k4 in integers: the 6-bit scale and min of sub-block j.
+_SCALE_MIN = r"""
+INLINE void scale_min6(i32 j, GLOBAL const u8 *q, i32 *sc, i32 *mn) {
+    if (j < 4) { *sc = q[j] & 63; *mn = q[j + 4] & 63; }
+    else { *sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4); *mn = (q[j + 4] >> 4) | ((q[j] >> 6) << 4); }
+}
+"""
+
+# Per type: ``Block`` (a weight super-block, decoded once for the NT rows of x),
+# ``Acc`` (one row of x's running sums), decode_block, block_dot, acc_zero, acc_result.
+# The portable versions, one product at a time:
+_PORTABLE = {
+    "Q4_K": r"""
+typedef struct { GLOBAL const u8 *q; f32 d, dmin; i32 sc[8], mn[8]; } Block;
+typedef struct { f32 a, m; } Acc;
+INLINE void decode_block(GLOBAL const u8 *b, Block *k) {
+    k->d = load_half(b); k->dmin = load_half(b + 2); k->q = b + 16;
+    for (int j = 0; j < 8; j++) scale_min6(j, b + 4, &k->sc[j], &k->mn[j]);
+}
+INLINE void block_dot(const Block *k, GLOBAL const i8 *qx, f32 dx, GLOBAL const i16 *bs, Acc *a) {
+    i32 isum = 0, imin = 0;
+    for (int j = 0; j < 8; j++) {
+        GLOBAL const u8 *q = k->q + (j / 2) * 32;
+        i32 shift = (j & 1) * 4, s = 0;
+        for (int l = 0; l < 32; l++) s += (i32)((q[l] >> shift) & 15) * (i32)qx[32 * j + l];
+        isum += k->sc[j] * s;
+        imin += k->mn[j] * ((i32)bs[2 * j] + (i32)bs[2 * j + 1]);
+    }
+    a->a = fma((f32)isum, k->d * dx, a->a);
+    a->m = fma((f32)imin, k->dmin * dx, a->m);
+}
+""",
+    "Q6_K": r"""
+typedef struct { GLOBAL const u8 *b; f32 d; i32 sc[16]; } Block;
+typedef struct { f32 a[8]; } Acc;
+INLINE void decode_block(GLOBAL const u8 *b, Block *k) {
+    k->b = b; k->d = load_half(b + 208);
+    for (int j = 0; j < 16; j++) k->sc[j] = (i32)(i8)b[192 + j];
+}
+INLINE void block_dot(const Block *k, GLOBAL const i8 *qx, f32 dx, GLOBAL const i16 *bs, Acc *a) {
+    i32 lane[8];
+    for (int j = 0; j < 8; j++) lane[j] = 0;
+    for (int i = 0; i < 8; i++) {  /* sub-block i: quadrant i % 4 of half i / 4 */
+        GLOBAL const u8 *ql = k->b + 64 * (i / 4) + 32 * (i & 1), *qh = k->b + 128 + 32 * (i / 4);
+        i32 lo = 4 * ((i % 4) / 2), hi = 2 * (i % 4);
+        for (int l = 0; l < 32; l++) {
+            i32 q = ((ql[l] >> lo) & 15) | (((qh[l] >> hi) & 3) << 4);
+            lane[l / 4] += k->sc[2 * i + l / 16] * q * (i32)qx[32 * i + l];
+        }
+    }
+    f32 d = dx * k->d;
+    for (int j = 0; j < 8; j++) {
+        lane[j] -= 32 * ((i32)bs[2 * j] * k->sc[2 * j] + (i32)bs[2 * j + 1] * k->sc[2 * j + 1]);
+        a->a[j] = fma(d, (f32)lane[j], a->a[j]);
+    }
+}
+""",
+}
+
+_ACC = {
+    "Q4_K": r"""
+INLINE void acc_zero(Acc *a) { a->a = 0.0f; a->m = 0.0f; }
+INLINE f32 acc_result(const Acc *a) { return a->a - a->m; }
+""",
+    "Q6_K": r"""
+INLINE void acc_zero(Acc *a) { for (int j = 0; j < 8; j++) a->a[j] = 0.0f; }
+#define A(k) a->a[k]
+INLINE f32 acc_result(const Acc *a) { return ((A(0) + A(4)) + (A(2) + A(6))) + ((A(1) + A(5)) + (A(3) + A(7))); }
+#undef A
+""",
+}
+
+# The C target on an x86 CPU with AVX2: a super-block's quants as eight vectors of 32
+# bytes, byte products summed in pairs (maddubs: the weight unsigned, at most 63 * 127
+# * 2 per pair, no saturation), pairs of those times the scales (madd); integers, exact.
+_AVX2 = {
+    "Q4_K": r"""
+typedef struct { __m256i q[8], sc[8], mins; f32 d, dmin; } Block;
+typedef struct { f32 a, m; } Acc;
+INLINE void decode_block(const u8 *b, Block *k) {
+    const __m256i m15 = _mm256_set1_epi8(15);
+    k->d = load_half(b); k->dmin = load_half(b + 2);
+    for (int j = 0; j < 4; j++) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(b + 16 + 32 * j));
+        k->q[2 * j] = _mm256_and_si256(v, m15);
+        k->q[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m15);
+    }
+    /* scale_min6 for all 8 sub-blocks at once, 4 bytes to a word: scales 0-3, 4-7, mins 0-3, 4-7 */
+    u32 w[3];
+    memcpy(w, b + 4, 12);
+    u32 s_lo = w[0] & 0x3f3f3f3fu, m_lo = w[1] & 0x3f3f3f3fu;
+    u32 s_hi = (w[2] & 0x0f0f0f0fu) | (((w[0] >> 6) & 0x03030303u) << 4);
+    u32 m_hi = ((w[2] >> 4) & 0x0f0f0f0fu) | (((w[1] >> 6) & 0x03030303u) << 4);
+    __m128i mins8 = _mm_set_epi32(0, 0, (int)m_hi, (int)m_lo);
+    __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)s_hi, (int)s_lo)));
+    for (int j = 0; j < 8; j++)  /* scale j in every 16-bit lane */
+        k->sc[j] = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0202 * j)));
+    k->mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mins8, mins8));  /* min j for bsums 2j, 2j+1 */
+}
+INLINE void block_dot(const Block *k, const i8 *qx, f32 dx, const i16 *bs, Acc *a) {
+    __m256i sum = _mm256_setzero_si256();
+    for (int j = 0; j < 8; j++) {
+        __m256i pairs = _mm256_maddubs_epi16(k->q[j], _mm256_loadu_si256((const __m256i *)(qx + 32 * j)));
+        sum = _mm256_add_epi32(sum, _mm256_madd_epi16(pairs, k->sc[j]));
+    }
+    __m256i mins = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bs), k->mins);
+    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+    __m128i m4 = _mm_add_epi32(_mm256_castsi256_si128(mins), _mm256_extracti128_si256(mins, 1));
+    __m128i both = _mm_hadd_epi32(s4, m4);
+    both = _mm_hadd_epi32(both, both);  /* isum, imin, isum, imin */
+    a->a = fma((f32)_mm_cvtsi128_si32(both), k->d * dx, a->a);
+    a->m = fma((f32)_mm_extract_epi32(both, 1), k->dmin * dx, a->m);
+}
+""",
+    "Q6_K": r"""
+typedef struct { __m256i q[8], sc[8], sc16; f32 d; } Block;
+typedef struct { f32 a[8]; } Acc;
+INLINE void decode_block(const u8 *b, Block *k) {
+    const __m256i m15 = _mm256_set1_epi8(15), m3 = _mm256_set1_epi8(3);
+    const i8 *sc = (const i8 *)(b + 192);
+    k->d = load_half(b + 208);
+    for (int h = 0; h < 2; h++) {
+        __m256i l0 = _mm256_loadu_si256((const __m256i *)(b + 64 * h));
+        __m256i l1 = _mm256_loadu_si256((const __m256i *)(b + 64 * h + 32));
+        __m256i qh = _mm256_loadu_si256((const __m256i *)(b + 128 + 32 * h));
+        /* the two high bits of quadrant k sit at bits 2k, 2k+1 of qh: move them to bits 4, 5 */
+        k->q[4 * h] = _mm256_or_si256(_mm256_and_si256(l0, m15), _mm256_slli_epi16(_mm256_and_si256(qh, m3), 4));
+        k->q[4 * h + 1] = _mm256_or_si256(_mm256_and_si256(l1, m15),
+                                          _mm256_and_si256(_mm256_slli_epi16(qh, 2), _mm256_set1_epi8(48)));
+        k->q[4 * h + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m15),
+                                          _mm256_and_si256(qh, _mm256_set1_epi8(48)));
+        k->q[4 * h + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m15),
+                                          _mm256_and_si256(_mm256_srli_epi16(qh, 2), _mm256_set1_epi8(48)));
+    }
+    for (int i = 0; i < 8; i++)  /* bytes 0-15 of sub-block i scale by sc[2i], 16-31 by sc[2i+1] */
+        k->sc[i] = _mm256_set_m128i(_mm_set1_epi16(sc[2 * i + 1]), _mm_set1_epi16(sc[2 * i]));
+    k->sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
+}
+INLINE void block_dot(const Block *k, const i8 *qx, f32 dx, const i16 *bs, Acc *a) {
+    __m256i lanes = _mm256_setzero_si256();
+    for (int i = 0; i < 8; i++) {
+        __m256i pairs = _mm256_maddubs_epi16(k->q[i], _mm256_loadu_si256((const __m256i *)(qx + 32 * i)));
+        lanes = _mm256_add_epi32(lanes, _mm256_madd_epi16(pairs, k->sc[i]));
+    }
+    __m256i offset = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bs), k->sc16);
+    lanes = _mm256_sub_epi32(lanes, _mm256_slli_epi32(offset, 5));
+    __m256 acc = _mm256_fmadd_ps(_mm256_set1_ps(dx * k->d), _mm256_cvtepi32_ps(lanes), _mm256_loadu_ps(a->a));
+    _mm256_storeu_ps(a->a, acc);
+}
+""",
+}
+
+_DOT = r"""
+/* out (n, rows) = x @ w.T from x's super-blocks (q, d, bsums). Work-item (row, tile): one
+   weight row against NT consecutive rows of x, each super-block decoded once for all NT. */
+KERNEL void qdot_k(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 xq_off, GLOBAL const f32 *xd,
+                   i64 xd_off, GLOBAL const i16 *xs, i64 xs_off, GLOBAL const u8 *w, i64 w_off, i64 rows,
+                   i64 cols, i64 n) {
+    i64 row = GLOBAL_ID(0), t0 = GLOBAL_ID(1) * NT, nb = cols / 256;
+    if (row >= rows || t0 >= n) return;
+    i64 nt = n - t0 < NT ? n - t0 : NT;
+    Acc acc[NT];
+    for (int t = 0; t < NT; t++) acc_zero(&acc[t]);
+    GLOBAL const u8 *wr = w + w_off + row * nb * BLOCK_BYTES;
+    for (i64 b = 0; b < nb; b++) {
+        Block k;
+        decode_block(wr + b * BLOCK_BYTES, &k);
+        for (i64 t = 0; t < nt; t++) {
+            i64 xb = (t0 + t) * nb + b;
+            block_dot(&k, xq + xq_off + xb * 256, xd[xd_off + xb], xs + xs_off + xb * 16, &acc[t]);
+        }
+    }
+    for (i64 t = 0; t < nt; t++) out[out_off + (t0 + t) * rows + row] = acc_result(&acc[t]);
+}
+"""
+
+
+@functools.lru_cache(maxsize=None)
+def source(ggml_type: str) -> str:
+    block = ("#if !defined(__OPENCL_VERSION__) && !defined(__CUDACC__) && defined(__AVX2__) && defined(__FMA__)\n"
+             "#include <immintrin.h>\n" + _AVX2[ggml_type] + "#else\n" + _PORTABLE[ggml_type] + "#endif\n")
+    return _HELPERS + _SCALE_MIN + block + _ACC[ggml_type] + _DOT
+
+
+TYPES_K = ("Q4_K", "Q6_K")
+
+
+def supports(ggml_type: str) -> bool:
+    return ggml_type in TYPES_K
+
+
+class Activations:
+    """x (n, cols) quantized per 256: int8 ``q`` (n, cols), f32 ``d`` (n, cols / 256),
+    int16 ``bsums`` (n, cols / 16) (payloads of ``device``)."""
+    __slots__ = ("q", "d", "bsums", "shape")
+
+    def __init__(self, q, d, bsums, shape):
+        self.q, self.d, self.bsums, self.shape = q, d, bsums, shape
+
+
+def quantize(device, x) -> Activations:
+    """``x``: a contiguous float32 (n, cols) payload, cols a multiple of 256."""
+    n, cols = x.shape
+    blocks = n * cols // QK
+    q = device.empty((n, cols), np.dtype(np.int8))
+    d = device.empty((n, cols // QK), np.dtype(np.float32))
+    bsums = device.empty((n, cols // 16), np.dtype(np.int16))
+    if blocks:
+        program(device, _QUANTIZE, "quantize_q8k")(
+            (blocks,), flat_group(device), *(pointer(device, a) for a in (q, d, bsums)), *pointer_args(device, x),
+            blocks)
+    return Activations(q, d, bsums, (n, cols))
+
+
+def default_config(device, n: int) -> dict:
+    """NT rows of x per work-item (prefill shares each decoded super-block among 4);
+    ROWS weight rows per work-group on buffer devices."""
+    return {"NT": 1 if n <= 2 else 4, "ROWS": 16 if device.family != "numpy" and device.info.max_work_group >= 16 else 1}
+
+
+def dot_into(device, config: dict, out, a: Activations, raw, ggml_type: str):
+    """out (n, rows) = the quantized activations ``a`` @ w.T for the weight bytes ``raw``."""
+    (n, rows), cols = out.shape, a.shape[1]
+    if n == 0 or rows == 0:
+        return out
+    nt, group = config["NT"], config["ROWS"]
+    prog = program(device, source(ggml_type), "qdot_k", NT=nt, BLOCK_BYTES=TYPES[ggml_type].block_bytes,
+                   HAL_OMP_MIN_ITEMS=64)  # (C target) a work-item is a whole row: threads pay from 64
+    args = pointer_args(device, out, a.q, a.d, a.bsums, raw) + [rows, cols, n]
+    tiles = -(-n // nt)
+    if device.family == "numpy":
+        prog((rows, tiles), None, *args)
+    else:
+        prog((-(-rows // group) * group, tiles), (group, 1), *args)
+    return out
+
+
+@register("quant_linear_q8k", on=("cpu", "buffer"))
+def linear(device, x, weights) -> list:
+    """x (n, cols) contiguous float32 @ w.T for each K-quant w, x quantized once per 256."""
+    n = x.shape[0]
+    a, config = quantize(device, x), default_config(device, n)
+    return [dot_into(device, config, device.empty((n, w.shape[0]), np.dtype(np.float32)), a, w.raw, w.ggml_type)
+            for w in weights]
