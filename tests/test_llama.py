@@ -180,6 +180,18 @@ def test_a_captured_decode_step_gives_the_plain_steps_logits(tiny_path, device, 
         np.testing.assert_array_equal(a.view(np.uint32), b.view(np.uint32))
 
 
+def test_generate_reuses_its_cache_and_captured_step(tiny_path, device):
+    """A second generate takes the first one's cache (and its captured step, which costs
+    ~200 ms to record on OpenCL) and gives the same tokens."""
+    model = Llama.load(tiny_path, device)
+    prompt = model.tokenizer.encode("the cat")
+    first = model.generate(prompt, 6, stop_at_eos=False).token_ids
+    cache = model._spare
+    assert cache.step is not None and cache.capacity == 64  # rounded up to 256, held to the context
+    assert model.generate(prompt, 6, stop_at_eos=False).token_ids == first
+    assert model._spare is cache
+
+
 def test_streaming_and_limits(tiny_path):
     model = Llama.load(tiny_path, "cpu")
     seen = []
