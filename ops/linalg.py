@@ -494,9 +494,12 @@ def _gemv_space(device, key):
 
 
 def _gemv_default(device, key):
+    """float16 rows in fours (each x lane decoded once serves four rows): on the C target
+    with 32 lanes (15-22 GB/s of weights vs 4 with 2 x 8), on PoCL with 8 (11 vs 7)."""
+    half = key[0] == "float16"
     if device.family == "numpy":
-        return {"kind": "rows", "RM": 2, "KV": 8, "WX": 1} if key[0] == "float16" else {"kind": "library"}
-    return {"kind": "rows", "RM": 2, "KV": 8, "WX": 16 if _fits(device, 16) else 1}
+        return {"kind": "rows", "RM": 4, "KV": 32, "WX": 1} if half else {"kind": "library"}
+    return {"kind": "rows", "RM": 4 if half else 2, "KV": 8, "WX": 16 if _fits(device, 16) else 1}
 
 
 def _ragged(d: int) -> int:
