@@ -70,28 +70,44 @@ INLINE void scale_min6(i32 j, GLOBAL const u8 *q, i32 *sc, i32 *mn) {
 }
 """
 
+# Q4_K's float steps, as ggml's repacked kernels: the mat-vec (gemv) adds each super-block
+# once, the matrix kernel (gemm, for rows of x in fours: ``wide``) each 64 values.
+_Q4_K_ACCUMULATE = r"""
+#define WIDE(t, n) ((t) < (n) - (n) % 4)
+typedef struct { f32 a, m; } Acc;
+INLINE void accumulate(const i32 *isum, const i32 *imin, f32 d, f32 dmin, i32 wide, Acc *a) {
+    if (wide) {
+        for (int p = 0; p < 4; p++) {
+            a->a = fma((f32)isum[p], d, a->a);
+            a->m = fma((f32)imin[p], dmin, a->m);
+        }
+    } else {
+        a->a = fma((f32)(isum[0] + isum[1] + isum[2] + isum[3]), d, a->a);
+        a->m = fma((f32)(imin[0] + imin[1] + imin[2] + imin[3]), dmin, a->m);
+    }
+}
+"""
+
 # Per type: ``Block`` (a weight super-block, decoded once for the NT rows of x),
 # ``Acc`` (one row of x's running sums), decode_block, block_dot, acc_zero, acc_result.
 # The portable versions, one product at a time:
 _PORTABLE = {
     "Q4_K": r"""
 typedef struct { GLOBAL const u8 *q; f32 d, dmin; i32 sc[8], mn[8]; } Block;
-typedef struct { f32 a, m; } Acc;
 INLINE void decode_block(GLOBAL const u8 *b, Block *k) {
     k->d = load_half(b); k->dmin = load_half(b + 2); k->q = b + 16;
     for (int j = 0; j < 8; j++) scale_min6(j, b + 4, &k->sc[j], &k->mn[j]);
 }
-INLINE void block_dot(const Block *k, GLOBAL const i8 *qx, f32 dx, GLOBAL const i16 *bs, Acc *a) {
-    i32 isum = 0, imin = 0;
+INLINE void block_dot(const Block *k, GLOBAL const i8 *qx, f32 dx, GLOBAL const i16 *bs, i32 wide, Acc *a) {
+    i32 isum[4] = {0, 0, 0, 0}, imin[4] = {0, 0, 0, 0};  /* per 64 values */
     for (int j = 0; j < 8; j++) {
         GLOBAL const u8 *q = k->q + (j / 2) * 32;
         i32 shift = (j & 1) * 4, s = 0;
         for (int l = 0; l < 32; l++) s += (i32)((q[l] >> shift) & 15) * (i32)qx[32 * j + l];
-        isum += k->sc[j] * s;
-        imin += k->mn[j] * ((i32)bs[2 * j] + (i32)bs[2 * j + 1]);
+        isum[j / 2] += k->sc[j] * s;
+        imin[j / 2] += k->mn[j] * ((i32)bs[2 * j] + (i32)bs[2 * j + 1]);
     }
-    a->a = fma((f32)isum, k->d * dx, a->a);
-    a->m = fma((f32)imin, k->dmin * dx, a->m);
+    accumulate(isum, imin, k->d * dx, k->dmin * dx, wide, a);
 }
 """,
     "Q6_K": r"""
@@ -101,7 +117,7 @@ INLINE void decode_block(GLOBAL const u8 *b, Block *k) {
     k->b = b; k->d = load_half(b + 208);
     for (int j = 0; j < 16; j++) k->sc[j] = (i32)(i8)b[192 + j];
 }
-INLINE void block_dot(const Block *k, GLOBAL const i8 *qx, f32 dx, GLOBAL const i16 *bs, Acc *a) {
+INLINE void block_dot(const Block *k, GLOBAL const i8 *qx, f32 dx, GLOBAL const i16 *bs, i32 wide, Acc *a) {
     i32 lane[8];
     for (int j = 0; j < 8; j++) lane[j] = 0;
     for (int i = 0; i < 8; i++) {  /* sub-block i: quadrant i % 4 of half i / 4 */
@@ -112,11 +128,14 @@ INLINE void block_dot(const Block *k, GLOBAL const i8 *qx, f32 dx, GLOBAL const 
             lane[l / 4] += k->sc[2 * i + l / 16] * q * (i32)qx[32 * i + l];
         }
     }
-    f32 d = dx * k->d;
-    for (int j = 0; j < 8; j++) {
-        lane[j] -= 32 * ((i32)bs[2 * j] * k->sc[2 * j] + (i32)bs[2 * j + 1] * k->sc[2 * j + 1]);
-        a->a[j] = fma(d, (f32)lane[j], a->a[j]);
+    for (int j = 0; j < 8; j++) lane[j] -= 32 * ((i32)bs[2 * j] * k->sc[2 * j] + (i32)bs[2 * j + 1] * k->sc[2 * j + 1]);
+    if (wide) {
+        a->a[0] = fma(k->d * (f32)(lane[0] + lane[1] + lane[2] + lane[3] + lane[4] + lane[5] + lane[6] + lane[7]), dx,
+                      a->a[0]);
+        return;
     }
+    f32 d = dx * k->d;
+    for (int j = 0; j < 8; j++) a->a[j] = fma(d, (f32)lane[j], a->a[j]);
 }
 """,
 }
@@ -124,12 +143,17 @@ INLINE void block_dot(const Block *k, GLOBAL const i8 *qx, f32 dx, GLOBAL const 
 _ACC = {
     "Q4_K": r"""
 INLINE void acc_zero(Acc *a) { a->a = 0.0f; a->m = 0.0f; }
-INLINE f32 acc_result(const Acc *a) { return a->a - a->m; }
+INLINE f32 acc_result(const Acc *a, i32 wide) { return a->a - a->m; }
 """,
     "Q6_K": r"""
 INLINE void acc_zero(Acc *a) { for (int j = 0; j < 8; j++) a->a[j] = 0.0f; }
+/* llama.cpp multiplies 8 or more rows of x by a Q6_K weight in its "tiled" kernels: one
+   float sum per row, fma(d_w * isum, d_x, acc) per super-block */
+#define WIDE(t, n) ((n) >= 8)
 #define A(k) a->a[k]
-INLINE f32 acc_result(const Acc *a) { return ((A(0) + A(4)) + (A(2) + A(6))) + ((A(1) + A(5)) + (A(3) + A(7))); }
+INLINE f32 acc_result(const Acc *a, i32 wide) {
+    return wide ? A(0) : ((A(0) + A(4)) + (A(2) + A(6))) + ((A(1) + A(5)) + (A(3) + A(7)));
+}
 #undef A
 """,
 }
@@ -140,7 +164,6 @@ INLINE f32 acc_result(const Acc *a) { return ((A(0) + A(4)) + (A(2) + A(6))) + (
 _AVX2 = {
     "Q4_K": r"""
 typedef struct { __m256i q[8], sc[8], mins; f32 d, dmin; } Block;
-typedef struct { f32 a, m; } Acc;
 INLINE void decode_block(const u8 *b, Block *k) {
     const __m256i m15 = _mm256_set1_epi8(15);
     k->d = load_half(b); k->dmin = load_half(b + 2);
@@ -161,19 +184,22 @@ INLINE void decode_block(const u8 *b, Block *k) {
         k->sc[j] = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0202 * j)));
     k->mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mins8, mins8));  /* min j for bsums 2j, 2j+1 */
 }
-INLINE void block_dot(const Block *k, const i8 *qx, f32 dx, const i16 *bs, Acc *a) {
-    __m256i sum = _mm256_setzero_si256();
-    for (int j = 0; j < 8; j++) {
-        __m256i pairs = _mm256_maddubs_epi16(k->q[j], _mm256_loadu_si256((const __m256i *)(qx + 32 * j)));
-        sum = _mm256_add_epi32(sum, _mm256_madd_epi16(pairs, k->sc[j]));
+INLINE void block_dot(const Block *k, const i8 *qx, f32 dx, const i16 *bs, i32 wide, Acc *a) {
+    __m256i part[4];  /* per 64 values: 8 lanes each */
+    for (int p = 0; p < 4; p++) {
+        __m256i lo = _mm256_maddubs_epi16(k->q[2 * p], _mm256_loadu_si256((const __m256i *)(qx + 64 * p)));
+        __m256i hi = _mm256_maddubs_epi16(k->q[2 * p + 1], _mm256_loadu_si256((const __m256i *)(qx + 64 * p + 32)));
+        part[p] = _mm256_add_epi32(_mm256_madd_epi16(lo, k->sc[2 * p]), _mm256_madd_epi16(hi, k->sc[2 * p + 1]));
     }
-    __m256i mins = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bs), k->mins);
-    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
-    __m128i m4 = _mm_add_epi32(_mm256_castsi256_si128(mins), _mm256_extracti128_si256(mins, 1));
-    __m128i both = _mm_hadd_epi32(s4, m4);
-    both = _mm_hadd_epi32(both, both);  /* isum, imin, isum, imin */
-    a->a = fma((f32)_mm_cvtsi128_si32(both), k->d * dx, a->a);
-    a->m = fma((f32)_mm_extract_epi32(both, 1), k->dmin * dx, a->m);
+    /* the four parts' lane sums: hadd within 128-bit halves, then the halves */
+    __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(part[0], part[1]), _mm256_hadd_epi32(part[2], part[3]));
+    __m256i m = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bs), k->mins);  /* lane j: sub-block j */
+    m = _mm256_hadd_epi32(m, m);  /* parts 0, 1 (low half), 2, 3 (high half) */
+    i32 isum[4], imin[4], mins[8];
+    _mm_storeu_si128((__m128i *)isum, _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1)));
+    _mm256_storeu_si256((__m256i *)mins, m);
+    imin[0] = mins[0]; imin[1] = mins[1]; imin[2] = mins[4]; imin[3] = mins[5];
+    accumulate(isum, imin, k->d * dx, k->dmin * dx, wide, a);
 }
 """,
     "Q6_K": r"""
@@ -200,7 +226,7 @@ INLINE void decode_block(const u8 *b, Block *k) {
         k->sc[i] = _mm256_set_m128i(_mm_set1_epi16(sc[2 * i + 1]), _mm_set1_epi16(sc[2 * i]));
     k->sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
 }
-INLINE void block_dot(const Block *k, const i8 *qx, f32 dx, const i16 *bs, Acc *a) {
+INLINE void block_dot(const Block *k, const i8 *qx, f32 dx, const i16 *bs, i32 wide, Acc *a) {
     __m256i lanes = _mm256_setzero_si256();
     for (int i = 0; i < 8; i++) {
         __m256i pairs = _mm256_maddubs_epi16(k->q[i], _mm256_loadu_si256((const __m256i *)(qx + 32 * i)));
@@ -208,6 +234,12 @@ INLINE void block_dot(const Block *k, const i8 *qx, f32 dx, const i16 *bs, Acc *
     }
     __m256i offset = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bs), k->sc16);
     lanes = _mm256_sub_epi32(lanes, _mm256_slli_epi32(offset, 5));
+    if (wide) {
+        __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(lanes), _mm256_extracti128_si256(lanes, 1));
+        s4 = _mm_add_epi32(s4, _mm_unpackhi_epi64(s4, s4));
+        a->a[0] = fma(k->d * (f32)_mm_cvtsi128_si32(_mm_add_epi32(s4, _mm_shuffle_epi32(s4, 1))), dx, a->a[0]);
+        return;
+    }
     __m256 acc = _mm256_fmadd_ps(_mm256_set1_ps(dx * k->d), _mm256_cvtepi32_ps(lanes), _mm256_loadu_ps(a->a));
     _mm256_storeu_ps(a->a, acc);
 }
@@ -231,10 +263,10 @@ KERNEL void qdot_k(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 xq_off
         decode_block(wr + b * BLOCK_BYTES, &k);
         for (i64 t = 0; t < nt; t++) {
             i64 xb = (t0 + t) * nb + b;
-            block_dot(&k, xq + xq_off + xb * 256, xd[xd_off + xb], xs + xs_off + xb * 16, &acc[t]);
+            block_dot(&k, xq + xq_off + xb * 256, xd[xd_off + xb], xs + xs_off + xb * 16, WIDE(t0 + t, n), &acc[t]);
         }
     }
-    for (i64 t = 0; t < nt; t++) out[out_off + (t0 + t) * rows + row] = acc_result(&acc[t]);
+    for (i64 t = 0; t < nt; t++) out[out_off + (t0 + t) * rows + row] = acc_result(&acc[t], WIDE(t0 + t, n));
 }
 """
 
@@ -243,7 +275,8 @@ KERNEL void qdot_k(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 xq_off
 def source(ggml_type: str) -> str:
     block = ("#if !defined(__OPENCL_VERSION__) && !defined(__CUDACC__) && defined(__AVX2__) && defined(__FMA__)\n"
              "#include <immintrin.h>\n" + _AVX2[ggml_type] + "#else\n" + _PORTABLE[ggml_type] + "#endif\n")
-    return _HELPERS + _SCALE_MIN + block + _ACC[ggml_type] + _DOT
+    accumulate = _Q4_K_ACCUMULATE if ggml_type == "Q4_K" else ""
+    return _HELPERS + _SCALE_MIN + accumulate + block + _ACC[ggml_type] + _DOT
 
 
 TYPES_K = ("Q4_K", "Q6_K")

@@ -5,12 +5,14 @@ Written from ggml's definitions, independently of the kernels. Activations are
 quantized per 256 as ``quantize_row_q8_K``; each product sums exact integers per
 super-block, then makes ggml's float roundings in ggml's order:
 - Q4_K as the repacked ``gemv/gemm_q4_K_8x8_q8_K`` (x86 repacks every Q4_K weight
-  whose rows are a multiple of 8): one integer per super-block for the scaled quants
-  and one for the mins, ``acc = fma(isum, dw*dx, acc)``, ``accm = fma(imin, dmin*dx,
-  accm)``, the row ``acc - accm``;
+  whose rows are a multiple of 8): integers for the scaled quants and for the mins,
+  ``acc = fma(isum, dw*dx, acc)``, ``accm = fma(imin, dmin*dx, accm)``, the row ``acc -
+  accm``; the gemm (rows of x in fours) adds them per 64 values, the gemv (the n % 4
+  rows left) per super-block;
 - Q6_K as ``vec_dot_q6_K_q8_K``: eight integer lanes per super-block (lane k: bytes
   4k..4k+3 of each 32, scaled, minus 32 * the lane's two bsums times their scales),
-  ``acc[k] = fma(dw*dx, lane, acc[k])``, then ggml's 8-lane tree.
+  ``acc[k] = fma(dw*dx, lane, acc[k])``, then ggml's 8-lane tree; from 8 rows of x on,
+  as ggml's tiled kernel (ggml-cpu/tiled): ``acc = fma(dw * isum, dx, acc)``.
 """
 import numpy as np
 
@@ -79,20 +81,29 @@ def _tree8(acc):
 
 
 def qdot_q4_K(x, raw, rows):
+    """Rows of x in fours (the first n - n % 4) as ggml's gemm, which adds each 64 values'
+    integers into the floats; the rest as its gemv, which adds each super-block's."""
     n, cols = x.shape
     qx, dx, bsums = quantize_q8_K(x)
     q, sc, mn, dw, dmin = q4_K_weight(raw, rows, cols)
     dots = np.einsum("tbjl,rbjl->tbrj", qx.reshape(n, -1, 8, 32), q)
-    isum = np.einsum("tbrj,rbj->tbr", dots, sc)
-    imin = np.einsum("tbj,rbj->tbr", bsums.reshape(n, -1, 8, 2).sum(-1), mn)
+    isum = np.einsum("tbrj,rbj->tbrj", dots, sc).reshape(n, -1, rows, 4, 2).sum(-1)         # per 64 values
+    imin = np.einsum("tbj,rbj->tbrj", bsums.reshape(n, -1, 8, 2).sum(-1), mn).reshape(n, -1, rows, 4, 2).sum(-1)
+    gemv = np.arange(n) >= n - n % 4
+    isum[gemv, ..., 0], imin[gemv, ..., 0] = isum[gemv].sum(-1), imin[gemv].sum(-1)
+    isum[gemv, ..., 1:], imin[gemv, ..., 1:] = 0, 0  # (adding 0 leaves a float sum as it is)
     acc, accm = np.zeros((n, rows), f32), np.zeros((n, rows), f32)
     for b in range(cols // QK):
-        acc = fma(isum[:, b].astype(f32), (dw[None, :, b] * dx[:, b, None]).astype(f32), acc)
-        accm = fma(imin[:, b].astype(f32), (dmin[None, :, b] * dx[:, b, None]).astype(f32), accm)
+        d, m = (dw[None, :, b] * dx[:, b, None]).astype(f32), (dmin[None, :, b] * dx[:, b, None]).astype(f32)
+        for p in range(4):
+            acc = fma(isum[:, b, :, p].astype(f32), d, acc)
+            accm = fma(imin[:, b, :, p].astype(f32), m, accm)
     return (acc - accm).astype(f32)
 
 
 def qdot_q6_K(x, raw, rows):
+    """One row of x or a few (up to 7) as vec_dot_q6_K_q8_K; 8 or more as ggml's tiled
+    matrix kernel: per super-block one integer, ``acc = fma(d_w * isum, d_x, acc)``."""
     n, cols = x.shape
     qx, dx, bsums = quantize_q8_K(x)
     q, sc, dw = q6_K_weight(raw, rows, cols)
@@ -101,6 +112,12 @@ def qdot_q6_K(x, raw, rows):
     lane_scale = sc.reshape(rows, -1, 8, 2)[..., np.arange(8) // 4]           # (rows, nb, 8 i, 8 k)
     lanes = np.einsum("tbrik,rbik->tbrk", dots, lane_scale)
     lanes -= 32 * np.einsum("tbkp,rbkp->tbrk", bsums.reshape(n, -1, 8, 2), sc.reshape(rows, -1, 8, 2))
+    if n >= 8:
+        acc = np.zeros((n, rows), f32)
+        for b in range(cols // QK):
+            scaled = (dw[None, :, b] * lanes[:, b].sum(-1).astype(f32)).astype(f32)
+            acc = fma(scaled, dx[:, b, None], acc)
+        return acc
     acc = np.zeros((n, rows, 8), f32)
     for b in range(cols // QK):
         d = (dx[:, b, None] * dw[None, :, b]).astype(f32)

@@ -117,7 +117,7 @@ def _repack_q4_K_x8(raw8, cols):
 
 def test_reference_equals_llama_cpp_itself():
     """quantize_row_q8_K_ref, the repacked Q4_K mat-vec and vec_dot_q6_K_q8_K, called in
-    llama.cpp's library, give the reference's bits."""
+    llama.cpp's library, give the reference's bits (rows of x one at a time)."""
     base, cpu = _libggml()
     n, rows, cols = 3, 16, 1024
     x, _ = _problem("Q4_K", n, rows, cols, seed=4)
@@ -144,3 +144,22 @@ def test_reference_equals_llama_cpp_itself():
                                        ctypes.c_size_t(0), _ptr(y), ctypes.c_size_t(0), 1)
             got[t, r] = s.value
     np.testing.assert_array_equal(got, ggml_k.qdot(x, raw.reshape(-1), "Q6_K", rows))
+
+
+def test_reference_equals_llama_cpp_gemm():
+    """Rows of x in fours: ggml_quantize_mat_q8_K_4x8 and the repacked Q4_K gemm (its
+    AVX-512 path for 16 weight rows, AVX2 for the 8 left) give the reference's bits."""
+    _, cpu = _libggml()
+    n, rows, cols = 8, 24, 512
+    x, _ = _problem("Q4_K", n, rows, cols, seed=6)
+    raw = quant.random_raw(quant.TYPES["Q4_K"], rows, cols, np.random.default_rng(7)).reshape(rows, -1)
+    packed = np.concatenate([_repack_q4_K_x8(raw[r:r + 8], cols) for r in range(0, rows, 8)])
+    group = cols // 256 * 1168  # block_q8_Kx4: d[4], qs[1024], bsums[64]
+    quantized = np.zeros(n // 4 * group, np.uint8)
+    for g in range(n // 4):
+        fours = np.ascontiguousarray(x[4 * g:4 * g + 4])
+        cpu.ggml_quantize_mat_q8_K_4x8(_ptr(fours), ctypes.c_void_p(quantized.ctypes.data + g * group),
+                                       ctypes.c_int64(cols))
+    got = np.zeros((n, rows), np.float32)
+    cpu.ggml_gemm_q4_K_8x8_q8_K(cols, _ptr(got), ctypes.c_size_t(rows), _ptr(packed), _ptr(quantized), n, rows)
+    np.testing.assert_array_equal(got, ggml_k.qdot(x, raw.reshape(-1), "Q4_K", rows))
