@@ -70,6 +70,41 @@ INLINE void scale_min6(i32 j, GLOBAL const u8 *q, i32 *sc, i32 *mn) {
 }
 """
 
+# Q4_K/Q5_K on the AVX2 path: d, dmin, each sub-block's 6-bit scale in every 16-bit lane of
+# sc[j] (for madd), and each min twice (bsums 2j, 2j+1: madd with the 16 bsums).
+_K4_SCALES = r"""
+INLINE void k4_scales(const u8 *b, f32 *d, f32 *dmin, __m256i *sc, __m256i *mins) {
+    u32 w[3];  /* scale_min6 for all 8 sub-blocks at once, 4 bytes to a word */
+    memcpy(w, b + 4, 12);
+    u32 s_lo = w[0] & 0x3f3f3f3fu, m_lo = w[1] & 0x3f3f3f3fu;
+    u32 s_hi = (w[2] & 0x0f0f0f0fu) | (((w[0] >> 6) & 0x03030303u) << 4);
+    u32 m_hi = ((w[2] >> 4) & 0x0f0f0f0fu) | (((w[1] >> 6) & 0x03030303u) << 4);
+    __m128i mins8 = _mm_set_epi32(0, 0, (int)m_hi, (int)m_lo);
+    __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)s_hi, (int)s_lo)));
+    for (int j = 0; j < 8; j++) sc[j] = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0202 * j)));
+    *mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mins8, mins8));
+    *d = load_half(b); *dmin = load_half(b + 2);
+}
+"""
+
+# Q5_K's float steps: vec_dot_q5_K_q8_K's eight lanes (fma(d_x * d_w, lane, acc[k])) and the
+# mins' scalar fma(imin, -(d_x * dmin_w), m) (GCC contracts ggml's ``summs += dmin * imin``),
+# the row tree(acc) + m; from 8 rows of x ggml's tiled kernel: per super-block
+# fma(fma(-dmin_w, imin, d_w * isum), d_x, acc).
+_Q5_K_ACCUMULATE = r"""
+#define WIDE(t, n) ((n) >= 8)
+typedef struct { f32 a[8], m; } Acc;
+INLINE void q5_accumulate(const i32 *lane, i32 imin, f32 d, f32 dmin, f32 dx, i32 wide, Acc *a) {
+    if (wide) {
+        i32 isum = lane[0] + lane[1] + lane[2] + lane[3] + lane[4] + lane[5] + lane[6] + lane[7];
+        a->a[0] = fma(fma(-dmin, (f32)imin, d * (f32)isum), dx, a->a[0]);
+        return;
+    }
+    for (int j = 0; j < 8; j++) a->a[j] = fma(dx * d, (f32)lane[j], a->a[j]);
+    a->m = fma((f32)imin, -(dx * dmin), a->m);
+}
+"""
+
 # Q4_K's float steps, as ggml's repacked kernels: the mat-vec (gemv) adds each super-block
 # once, the matrix kernel (gemm, for rows of x in fours: ``wide``) each 64 values.
 _Q4_K_ACCUMULATE = r"""
@@ -138,12 +173,39 @@ INLINE void block_dot(const Block *k, GLOBAL const i8 *qx, f32 dx, GLOBAL const 
     for (int j = 0; j < 8; j++) a->a[j] = fma(d, (f32)lane[j], a->a[j]);
 }
 """,
+    "Q5_K": r"""
+typedef struct { GLOBAL const u8 *qh, *q; f32 d, dmin; i32 sc[8], mn[8]; } Block;
+INLINE void decode_block(GLOBAL const u8 *b, Block *k) {
+    k->d = load_half(b); k->dmin = load_half(b + 2); k->qh = b + 16; k->q = b + 48;
+    for (int j = 0; j < 8; j++) scale_min6(j, b + 4, &k->sc[j], &k->mn[j]);
+}
+INLINE void block_dot(const Block *k, GLOBAL const i8 *qx, f32 dx, GLOBAL const i16 *bs, i32 wide, Acc *a) {
+    i32 lane[8], imin = 0;
+    for (int j = 0; j < 8; j++) lane[j] = 0;
+    for (int j = 0; j < 8; j++) {
+        GLOBAL const u8 *q = k->q + (j / 2) * 32;
+        i32 shift = (j & 1) * 4;
+        for (int l = 0; l < 32; l++)
+            lane[l / 4] += k->sc[j] * ((i32)((q[l] >> shift) & 15) | (((k->qh[l] >> j) & 1) << 4)) * (i32)qx[32 * j + l];
+        imin += k->mn[j] * ((i32)bs[2 * j] + (i32)bs[2 * j + 1]);
+    }
+    q5_accumulate(lane, imin, k->d, k->dmin, dx, wide, a);
+}
+""",
 }
 
 _ACC = {
     "Q4_K": r"""
 INLINE void acc_zero(Acc *a) { a->a = 0.0f; a->m = 0.0f; }
 INLINE f32 acc_result(const Acc *a, i32 wide) { return a->a - a->m; }
+""",
+    "Q5_K": r"""
+INLINE void acc_zero(Acc *a) { for (int j = 0; j < 8; j++) a->a[j] = 0.0f; a->m = 0.0f; }
+#define A(k) a->a[k]
+INLINE f32 acc_result(const Acc *a, i32 wide) {
+    return wide ? A(0) : (((A(0) + A(4)) + (A(2) + A(6))) + ((A(1) + A(5)) + (A(3) + A(7)))) + a->m;
+}
+#undef A
 """,
     "Q6_K": r"""
 INLINE void acc_zero(Acc *a) { for (int j = 0; j < 8; j++) a->a[j] = 0.0f; }
@@ -166,23 +228,12 @@ _AVX2 = {
 typedef struct { __m256i q[8], sc[8], mins; f32 d, dmin; } Block;
 INLINE void decode_block(const u8 *b, Block *k) {
     const __m256i m15 = _mm256_set1_epi8(15);
-    k->d = load_half(b); k->dmin = load_half(b + 2);
     for (int j = 0; j < 4; j++) {
         __m256i v = _mm256_loadu_si256((const __m256i *)(b + 16 + 32 * j));
         k->q[2 * j] = _mm256_and_si256(v, m15);
         k->q[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m15);
     }
-    /* scale_min6 for all 8 sub-blocks at once, 4 bytes to a word: scales 0-3, 4-7, mins 0-3, 4-7 */
-    u32 w[3];
-    memcpy(w, b + 4, 12);
-    u32 s_lo = w[0] & 0x3f3f3f3fu, m_lo = w[1] & 0x3f3f3f3fu;
-    u32 s_hi = (w[2] & 0x0f0f0f0fu) | (((w[0] >> 6) & 0x03030303u) << 4);
-    u32 m_hi = ((w[2] >> 4) & 0x0f0f0f0fu) | (((w[1] >> 6) & 0x03030303u) << 4);
-    __m128i mins8 = _mm_set_epi32(0, 0, (int)m_hi, (int)m_lo);
-    __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)s_hi, (int)s_lo)));
-    for (int j = 0; j < 8; j++)  /* scale j in every 16-bit lane */
-        k->sc[j] = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0202 * j)));
-    k->mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mins8, mins8));  /* min j for bsums 2j, 2j+1 */
+    k4_scales(b, &k->d, &k->dmin, k->sc, &k->mins);
 }
 INLINE void block_dot(const Block *k, const i8 *qx, f32 dx, const i16 *bs, i32 wide, Acc *a) {
     __m256i part[4];  /* per 64 values: 8 lanes each */
@@ -244,6 +295,34 @@ INLINE void block_dot(const Block *k, const i8 *qx, f32 dx, const i16 *bs, i32 w
     _mm256_storeu_ps(a->a, acc);
 }
 """,
+    "Q5_K": r"""
+typedef struct { __m256i q[8], sc[8], mins; f32 d, dmin; } Block;
+INLINE void decode_block(const u8 *b, Block *k) {
+    const __m256i m15 = _mm256_set1_epi8(15), one = _mm256_set1_epi8(1);
+    __m256i qh = _mm256_loadu_si256((const __m256i *)(b + 16));
+    for (int j = 0; j < 4; j++) {  /* the fifth bit of sub-block s is bit s of qh */
+        __m256i v = _mm256_loadu_si256((const __m256i *)(b + 48 + 32 * j));
+        __m256i h0 = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * j), one);
+        __m256i h1 = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * j + 1), one);
+        k->q[2 * j] = _mm256_or_si256(_mm256_and_si256(v, m15), _mm256_slli_epi16(h0, 4));
+        k->q[2 * j + 1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), m15), _mm256_slli_epi16(h1, 4));
+    }
+    k4_scales(b, &k->d, &k->dmin, k->sc, &k->mins);
+}
+INLINE void block_dot(const Block *k, const i8 *qx, f32 dx, const i16 *bs, i32 wide, Acc *a) {
+    __m256i lanes = _mm256_setzero_si256();
+    for (int j = 0; j < 8; j++) {
+        __m256i pairs = _mm256_maddubs_epi16(k->q[j], _mm256_loadu_si256((const __m256i *)(qx + 32 * j)));
+        lanes = _mm256_add_epi32(lanes, _mm256_madd_epi16(pairs, k->sc[j]));
+    }
+    __m256i m = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bs), k->mins);
+    i32 lane[8], mins[8];
+    _mm256_storeu_si256((__m256i *)lane, lanes);
+    _mm256_storeu_si256((__m256i *)mins, m);
+    q5_accumulate(lane, mins[0] + mins[1] + mins[2] + mins[3] + mins[4] + mins[5] + mins[6] + mins[7], k->d, k->dmin,
+                  dx, wide, a);
+}
+""",
 }
 
 _DOT = r"""
@@ -274,12 +353,12 @@ KERNEL void qdot_k(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 xq_off
 @functools.lru_cache(maxsize=None)
 def source(ggml_type: str) -> str:
     block = ("#if !defined(__OPENCL_VERSION__) && !defined(__CUDACC__) && defined(__AVX2__) && defined(__FMA__)\n"
-             "#include <immintrin.h>\n" + _AVX2[ggml_type] + "#else\n" + _PORTABLE[ggml_type] + "#endif\n")
-    accumulate = _Q4_K_ACCUMULATE if ggml_type == "Q4_K" else ""
+             "#include <immintrin.h>\n" + _K4_SCALES + _AVX2[ggml_type] + "#else\n" + _PORTABLE[ggml_type] + "#endif\n")
+    accumulate = {"Q4_K": _Q4_K_ACCUMULATE, "Q5_K": _Q5_K_ACCUMULATE}.get(ggml_type, "")
     return _HELPERS + _SCALE_MIN + accumulate + block + _ACC[ggml_type] + _DOT
 
 
-TYPES_K = ("Q4_K", "Q6_K")
+TYPES_K = ("Q4_K", "Q5_K", "Q6_K")
 
 
 def supports(ggml_type: str) -> bool:

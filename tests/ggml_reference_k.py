@@ -63,6 +63,17 @@ def q4_K_weight(raw, rows, cols):
     return q, sc, mn, _half(b, 0), _half(b, 2)
 
 
+def q5_K_weight(raw, rows, cols):
+    """Quants (rows, nb, 8, 32) in 0..31, scales and mins (rows, nb, 8), d and dmin."""
+    b = np.asarray(raw, np.uint8).reshape(rows, cols // QK, 176)
+    qs = b[..., 48:].reshape(rows, -1, 4, 32).astype(np.int64)
+    low = np.stack([qs & 15, qs >> 4], 3).reshape(rows, -1, 8, 32)
+    qh = b[..., None, 16:48].astype(np.int64)                          # bit s of qh[l]: sub-block s
+    high = (qh >> np.arange(8)[:, None]) & 1
+    sc, mn = _scale_min_k4(b[..., 4:16])
+    return low | (high << 4), sc, mn, _half(b, 0), _half(b, 2)
+
+
 def q6_K_weight(raw, rows, cols):
     """Quants (rows, nb, 8, 32) in 0..63 (unsigned: ggml subtracts 32 through bsums),
     int8 scales (rows, nb, 16), d."""
@@ -125,7 +136,32 @@ def qdot_q6_K(x, raw, rows):
     return _tree8(acc)
 
 
-QDOT = {"Q4_K": qdot_q4_K, "Q6_K": qdot_q6_K}
+def qdot_q5_K(x, raw, rows):
+    """Up to 7 rows of x as vec_dot_q5_K_q8_K: eight lanes (bytes 4k..4k+3 of each 32,
+    scaled) ``acc[k] = fma(dx*dw, lane, acc[k])``, the mins ``m = fma(imin, -(dx*dmin), m)``
+    (the compiler contracts ggml's ``summs += dmin * imin``), the row tree(acc) + m; 8 or
+    more as ggml's tiled kernel: ``acc = fma(fma(-dmin, imin, dw * isum), dx, acc)``."""
+    n, cols = x.shape
+    qx, dx, bsums = quantize_q8_K(x)
+    q, sc, mn, dw, dmin = q5_K_weight(raw, rows, cols)
+    dots = np.einsum("tbikm,rbikm->tbrik", qx.reshape(n, -1, 8, 8, 4), q.reshape(rows, -1, 8, 8, 4))
+    lanes = np.einsum("tbrik,rbi->tbrk", dots, sc)
+    imin = np.einsum("tbj,rbj->tbr", bsums.reshape(n, -1, 8, 2).sum(-1), mn)
+    if n >= 8:
+        acc = np.zeros((n, rows), f32)
+        for b in range(cols // QK):
+            scaled = (dw[None, :, b] * lanes[:, b].sum(-1).astype(f32)).astype(f32)
+            acc = fma(fma(-dmin[None, :, b], imin[:, b].astype(f32), scaled), dx[:, b, None], acc)
+        return acc
+    acc, m = np.zeros((n, rows, 8), f32), np.zeros((n, rows), f32)
+    for b in range(cols // QK):
+        d = (dx[:, b, None] * dw[None, :, b]).astype(f32)
+        acc = fma(d[..., None], lanes[:, b].astype(f32), acc)
+        m = fma(imin[:, b].astype(f32), -(dx[:, b, None] * dmin[None, :, b]).astype(f32), m)
+    return (_tree8(acc) + m).astype(f32)
+
+
+QDOT = {"Q4_K": qdot_q4_K, "Q5_K": qdot_q5_K, "Q6_K": qdot_q6_K}
 
 
 def qdot(x, raw, ggml_type, rows):

@@ -13,7 +13,7 @@ from hal.ops import qdot_k, quant
 import ggml_reference as ggml
 import ggml_reference_k as ggml_k
 
-TYPES = ["Q4_K", "Q6_K"]
+TYPES = ["Q4_K", "Q5_K", "Q6_K"]
 
 
 def _problem(ggml_type, n, rows, cols, seed=0):
@@ -44,7 +44,7 @@ def test_every_tile_gives_the_same_bits(device, ggml_type):
     expected = ggml_k.qdot(x, raw, ggml_type, rows)
     a, w = qdot_k.quantize(device, device.from_host(x)), device.from_host(raw)
     groups = (1,) if device.family == "numpy" else (1, 4, 16)
-    for config in [{"NT": nt, "ROWS": g} for nt in (1, 2, 4) for g in groups]:
+    for config in [{"NT": nt, "ROWS": g} for nt in (1, 2, 4) for g in groups]:  # (9 rows: llama.cpp's batch orders)
         out = device.empty((n, rows), np.dtype(np.float32))
         qdot_k.dot_into(device, config, out, a, w, ggml_type)
         np.testing.assert_array_equal(device.to_host(out), expected, err_msg=str(config))
@@ -116,8 +116,9 @@ def _repack_q4_K_x8(raw8, cols):
 
 
 def test_reference_equals_llama_cpp_itself():
-    """quantize_row_q8_K_ref, the repacked Q4_K mat-vec and vec_dot_q6_K_q8_K, called in
-    llama.cpp's library, give the reference's bits (rows of x one at a time)."""
+    """quantize_row_q8_K_ref, the repacked Q4_K mat-vec and vec_dot_q5_K_q8_K /
+    vec_dot_q6_K_q8_K, called in llama.cpp's library, give the reference's bits (rows of x
+    one at a time)."""
     base, cpu = _libggml()
     n, rows, cols = 3, 16, 1024
     x, _ = _problem("Q4_K", n, rows, cols, seed=4)
@@ -136,15 +137,16 @@ def test_reference_equals_llama_cpp_itself():
             cpu.ggml_gemv_q4_K_8x8_q8_K(cols, _ptr(s), ctypes.c_size_t(8), _ptr(packed), _ptr(y), 1, 8)
             got[t, r0:r0 + 8] = s
     np.testing.assert_array_equal(got, ggml_k.qdot(x, raw.reshape(-1), "Q4_K", rows))
-    raw = quant.random_raw(quant.TYPES["Q6_K"], rows, cols, rng).reshape(rows, -1)
-    for t, y in enumerate(ys):
-        for r in range(rows):
-            s, row = ctypes.c_float(), raw[r].copy()
-            cpu.ggml_vec_dot_q6_K_q8_K(cols, ctypes.byref(s), ctypes.c_size_t(0), _ptr(row),
-                                       ctypes.c_size_t(0), _ptr(y), ctypes.c_size_t(0), 1)
-            got[t, r] = s.value
-    np.testing.assert_array_equal(got, ggml_k.qdot(x, raw.reshape(-1), "Q6_K", rows))
-
+    for ggml_type in ("Q5_K", "Q6_K"):
+        raw = quant.random_raw(quant.TYPES[ggml_type], rows, cols, rng).reshape(rows, -1)
+        vec_dot = getattr(cpu, f"ggml_vec_dot_q{ggml_type[1]}_K_q8_K")
+        for t, y in enumerate(ys):
+            for r in range(rows):
+                s, row = ctypes.c_float(), raw[r].copy()
+                vec_dot(cols, ctypes.byref(s), ctypes.c_size_t(0), _ptr(row), ctypes.c_size_t(0), _ptr(y),
+                        ctypes.c_size_t(0), 1)
+                got[t, r] = s.value
+        np.testing.assert_array_equal(got, ggml_k.qdot(x, raw.reshape(-1), ggml_type, rows), err_msg=ggml_type)
 
 def test_reference_equals_llama_cpp_gemm():
     """Rows of x in fours: ggml_quantize_mat_q8_K_4x8 and the repacked Q4_K gemm (its
