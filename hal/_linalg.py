@@ -65,7 +65,11 @@ def matmul(x1: Array, x2: Array, /) -> Array:
                          f"({a_shape[-1]} != {b_shape[-2]})")
     if len(a_shape) > 2 or len(b_shape) > 2:
         broadcast_shapes(a_shape[:-2], b_shape[:-2])  # ValueError for batches that do not broadcast
-    out = Array._new(device.impl("matmul")(device, _cast(a, device, dtype), _cast(b, device, dtype)), device)
+    if a.dtype is not dtype:  # (promotion returns the operand's own dtype object when it keeps it)
+        a = _cast(a, device, dtype)
+    if b.dtype is not dtype:
+        b = _cast(b, device, dtype)
+    out = Array._new(device.impl("matmul")(device, a, b), device)
     if n2 == 1:  # drop the dimensions that 1-D operands gained
         out = out[..., 0]
     if n1 == 1:
