@@ -163,8 +163,8 @@ def linear(x: Array, *weights):
 def quantized_products(device, x, weights) -> list:
     """The payload-level core of ``linear``: x (n, cols), a contiguous float32 payload,
     @ w.T for each QuantizedWeight, in order; the integer-dot types share one 8-bit
-    quantization of x, per 32 (Q4_0, Q4_1, Q8_0: ops/qdot.py) or per 256 (Q4_K, Q6_K:
-    ops/qdot_k.py)."""
+    quantization of x, per 32 (Q4_0, Q4_1, Q8_0: ops/qdot.py) or per 256 (Q4_K, Q5_K,
+    Q6_K: ops/qdot_k.py)."""
     from .ops import qdot_k
     kinds = {"quant_linear_q8": [], "quant_linear_q8k": [], "quant_linear": []}
     for w in weights:

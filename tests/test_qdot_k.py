@@ -38,13 +38,13 @@ def test_linear_matches_llama_cpp_bits(device, ggml_type, n):
 @pytest.mark.parametrize("ggml_type", TYPES)
 def test_every_tile_gives_the_same_bits(device, ggml_type):
     """Rows of x per work-item and rows per group change the launch, never the arithmetic
-    (9 rows of x: ragged tiles of 2 and 4)."""
+    (9 rows of x: ragged tiles of 2, 4 and 8)."""
     n, rows, cols = 9, 21, 512
     x, raw = _problem(ggml_type, n, rows, cols, seed=1)
     expected = ggml_k.qdot(x, raw, ggml_type, rows)
     a, w = qdot_k.quantize(device, device.from_host(x)), device.from_host(raw)
     groups = (1,) if device.family == "numpy" else (1, 4, 16)
-    for config in [{"NT": nt, "ROWS": g} for nt in (1, 2, 4) for g in groups]:  # (9 rows: llama.cpp's batch orders)
+    for config in [{"NT": nt, "ROWS": g} for nt in (1, 2, 4, 8) for g in groups]:  # (9 rows: llama.cpp's batch orders)
         out = device.empty((n, rows), np.dtype(np.float32))
         qdot_k.dot_into(device, config, out, a, w, ggml_type)
         np.testing.assert_array_equal(device.to_host(out), expected, err_msg=str(config))
