@@ -41,5 +41,6 @@ def count_nonzero(x: Array, /, *, axis=None, keepdims: bool = False) -> Array:
     NaN count), as the default index dtype."""
     if not isinstance(x, Array):
         raise TypeError(f"count_nonzero expects a hal array, got {type(x).__name__}")
+    dtypes.check_kind(x.dtype, "any", "count_nonzero")
     axes = normalize_axes(axis, x.ndim)
     return Array._new(x._device.impl("count_nonzero")(x._device, x._data, axes, bool(keepdims)), x._device)

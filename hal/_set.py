@@ -34,6 +34,7 @@ class UniqueInverseResult(NamedTuple):
 def _unique(name: str, x: Array) -> tuple:
     if not isinstance(x, Array):
         raise TypeError(f"{name} expects a hal array, got {type(x).__name__}")
+    dtypes.check_kind(x.dtype, "any", name)
     values, first, inverse, counts = x._device.impl("unique")(x._device, x._data)
     values, first, inverse, counts = (Array._new(a, x._device) for a in (values, first, inverse, counts))
     return values, first, reshape(inverse, x.shape), counts
@@ -64,6 +65,8 @@ def isin(x1, x2, /, *, invert: bool = False) -> Array:
     if not arrays:
         raise TypeError("isin: x1 or x2 must be a hal array")
     device = same_device(*arrays)
+    for a in arrays:
+        dtypes.check_kind(a.dtype, "any", "isin")
     if len(arrays) == 2:
         dtype = dtypes.result_type(x1.dtype, x2.dtype)
     else:

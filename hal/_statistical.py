@@ -34,6 +34,7 @@ def _check_array(x, name: str) -> None:
 
 def _reduce(name: str, x: Array, axis, keepdims: bool, dtype) -> Array:
     _check_array(x, name)
+    dtypes.check_kind(x.dtype, "any", name)  # (float16 is storage-only)
     axes = normalize_axes(axis, x.ndim)
     if name in ("max", "min") and any(x.shape[a] == 0 for a in axes):
         raise ValueError(f"{name} of an empty selection has no identity; it is undefined")

@@ -83,7 +83,7 @@ SCHEMA_VERSION = 1
 MODES = ("off", "cached", "on")
 DEFAULT_BUDGET = 20.0
 # Largest error allowed, relative to the largest magnitude of the reference result.
-TOLERANCE = {"float16": 2e-2, "float32": 1e-4, "float64": 1e-10,
+TOLERANCE = {"float16": 1e-3, "float32": 1e-4, "float64": 1e-10,
              "complex64": 1e-4, "complex128": 1e-10}
 
 log = logging.getLogger("hal.autotune")

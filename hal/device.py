@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import counters, dispatch, registry
+from . import counters, dispatch, dtypes, registry
 from .dtypes import ALL as _ALL_DTYPES
 from .errors import DeviceError, UnsupportedDTypeError
 from .memory import Pool, Strided
@@ -71,7 +71,7 @@ class Device:
             return fn
 
     def check_dtype(self, dtype) -> None:
-        if dtype not in self.dtypes:
+        if dtype not in self.dtypes and dtype not in dtypes.STORAGE_ONLY:  # (every device stores float16)
             raise UnsupportedDTypeError(f"{self.name} ({self.info.description}) has no {dtype} support; "
                                         f"its dtypes are {', '.join(map(str, self.dtypes))}")
 

@@ -16,7 +16,7 @@ from hal.memory import Strided
 C_TYPE = {np.dtype(k): v for k, v in {
     "bool": "u8", "int8": "i8", "uint8": "u8", "int16": "i16", "uint16": "u16", "int32": "i32",
     "uint32": "u32", "int64": "i64", "uint64": "u64", "float32": "f32", "float64": "f64",
-    "complex64": "c64", "complex128": "c128"}.items()}
+    "complex64": "c64", "complex128": "c128", "float16": "u16"}.items()}  # (float16: its bits, moved)
 # The dtype a C type word stands for (u8 reads as uint8: bool and uint8 convert alike).
 _DTYPE_OF = {v: k for k, v in reversed(C_TYPE.items())}
 
