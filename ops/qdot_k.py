@@ -131,6 +131,37 @@ INLINE void accumulate(const i32 *isum, const i32 *imin, f32 d, f32 dmin, i32 wi
 # Per type: ``Block`` (a weight super-block, decoded once for the NT rows of x),
 # ``Acc`` (one row of x's running sums), decode_block, block_dot, acc_zero, acc_result.
 # The portable versions, one product at a time:
+# The 8 lanes (lane m: products 4m..4m+3) of a sub-block's 32 quants, decoded from bytes q
+# (and h, the high bits) by the type's QUANT, with 32 activations x. On OpenCL as vectors
+# (16-bit products, pairs, then lanes: PoCL's vectorizer does not find the scalar loop's
+# lanes); elsewhere one product at a time.
+_SUB_LANES = r"""
+#ifdef __OPENCL_VERSION__
+INLINE void sub_lanes(GLOBAL const u8 *q, GLOBAL const u8 *h, i32 s1, i32 s2, GLOBAL const i8 *x, i32 *lane) {
+    uchar16 q0 = vload16(0, q), q1 = vload16(1, q), h0 = vload16(0, h), h1 = vload16(1, h);
+    short16 p0 = convert_short16(QUANT(q0, h0, s1, s2)) * convert_short16(vload16(0, x));
+    short16 p1 = convert_short16(QUANT(q1, h1, s1, s2)) * convert_short16(vload16(1, x));
+    short8 a0 = p0.even + p0.odd, a1 = p1.even + p1.odd;  /* |pair| <= 2 * 63 * 127: 16 bits */
+    vstore8((int8)(convert_int4(a0.even) + convert_int4(a0.odd), convert_int4(a1.even) + convert_int4(a1.odd)), 0,
+            lane);
+}
+#else
+INLINE void sub_lanes(GLOBAL const u8 *q, GLOBAL const u8 *h, i32 s1, i32 s2, GLOBAL const i8 *x, i32 *lane) {
+    for (int m = 0; m < 8; m++) lane[m] = 0;
+    for (int l = 0; l < 32; l++) lane[l / 4] += (i32)QUANT(q[l], h[l], s1, s2) * (i32)x[l];
+}
+#endif
+"""
+
+# Each type's quant from its bytes (scalars or OpenCL vectors alike: OpenCL wants the
+# constants as wide as the vector's elements).
+_QUANT = {
+    "Q4_K": "#define QUANT(q, h, s1, s2) (((q) >> (u8)(s1)) & (u8)15)\n",
+    "Q5_K": "#define QUANT(q, h, s1, s2) ((((q) >> (u8)(s1)) & (u8)15) | ((((h) >> (u8)(s2)) & (u8)1) << (u8)4))\n",
+    "Q6_K": "#define QUANT(q, h, s1, s2) ((((q) >> (u8)(s1)) & (u8)15) | ((((h) >> (u8)(s2)) & (u8)3) << (u8)4))\n",
+}
+
+# The portable versions (OpenCL, CUDA, C without AVX2), by sub-block lanes:
 _PORTABLE = {
     "Q4_K": r"""
 typedef struct { GLOBAL const u8 *q; f32 d, dmin; i32 sc[8], mn[8]; } Block;
@@ -139,12 +170,10 @@ INLINE void decode_block(GLOBAL const u8 *b, Block *k) {
     for (int j = 0; j < 8; j++) scale_min6(j, b + 4, &k->sc[j], &k->mn[j]);
 }
 INLINE void block_dot(const Block *k, GLOBAL const i8 *qx, f32 dx, GLOBAL const i16 *bs, i32 wide, Acc *a) {
-    i32 isum[4] = {0, 0, 0, 0}, imin[4] = {0, 0, 0, 0};  /* per 64 values */
+    i32 isum[4] = {0, 0, 0, 0}, imin[4] = {0, 0, 0, 0}, l[8];  /* per 64 values */
     for (int j = 0; j < 8; j++) {
-        GLOBAL const u8 *q = k->q + (j / 2) * 32;
-        i32 shift = (j & 1) * 4, s = 0;
-        for (int l = 0; l < 32; l++) s += (i32)((q[l] >> shift) & 15) * (i32)qx[32 * j + l];
-        isum[j / 2] += k->sc[j] * s;
+        sub_lanes(k->q + (j / 2) * 32, k->q, (j & 1) * 4, 0, qx + 32 * j, l);
+        isum[j / 2] += k->sc[j] * (((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7])));
         imin[j / 2] += k->mn[j] * ((i32)bs[2 * j] + (i32)bs[2 * j + 1]);
     }
     accumulate(isum, imin, k->d * dx, k->dmin * dx, wide, a);
@@ -158,24 +187,21 @@ INLINE void decode_block(GLOBAL const u8 *b, Block *k) {
     for (int j = 0; j < 16; j++) k->sc[j] = (i32)(i8)b[192 + j];
 }
 INLINE void block_dot(const Block *k, GLOBAL const i8 *qx, f32 dx, GLOBAL const i16 *bs, i32 wide, Acc *a) {
-    i32 lane[8];
-    for (int j = 0; j < 8; j++) lane[j] = 0;
+    i32 lane[8], l[8];
+    for (int m = 0; m < 8; m++) lane[m] = 0;
     for (int i = 0; i < 8; i++) {  /* sub-block i: quadrant i % 4 of half i / 4 */
-        GLOBAL const u8 *ql = k->b + 64 * (i / 4) + 32 * (i & 1), *qh = k->b + 128 + 32 * (i / 4);
-        i32 lo = 4 * ((i % 4) / 2), hi = 2 * (i % 4);
-        for (int l = 0; l < 32; l++) {
-            i32 q = ((ql[l] >> lo) & 15) | (((qh[l] >> hi) & 3) << 4);
-            lane[l / 4] += k->sc[2 * i + l / 16] * q * (i32)qx[32 * i + l];
-        }
+        sub_lanes(k->b + 64 * (i / 4) + 32 * (i & 1), k->b + 128 + 32 * (i / 4), 4 * ((i % 4) / 2), 2 * (i % 4),
+                  qx + 32 * i, l);
+        for (int m = 0; m < 8; m++) lane[m] += k->sc[2 * i + m / 4] * l[m];
     }
-    for (int j = 0; j < 8; j++) lane[j] -= 32 * ((i32)bs[2 * j] * k->sc[2 * j] + (i32)bs[2 * j + 1] * k->sc[2 * j + 1]);
+    for (int m = 0; m < 8; m++) lane[m] -= 32 * ((i32)bs[2 * m] * k->sc[2 * m] + (i32)bs[2 * m + 1] * k->sc[2 * m + 1]);
     if (wide) {
         a->a[0] = fma(k->d * (f32)(lane[0] + lane[1] + lane[2] + lane[3] + lane[4] + lane[5] + lane[6] + lane[7]), dx,
                       a->a[0]);
         return;
     }
     f32 d = dx * k->d;
-    for (int j = 0; j < 8; j++) a->a[j] = fma(d, (f32)lane[j], a->a[j]);
+    for (int m = 0; m < 8; m++) a->a[m] = fma(d, (f32)lane[m], a->a[m]);
 }
 """,
     "Q5_K": r"""
@@ -185,13 +211,11 @@ INLINE void decode_block(GLOBAL const u8 *b, Block *k) {
     for (int j = 0; j < 8; j++) scale_min6(j, b + 4, &k->sc[j], &k->mn[j]);
 }
 INLINE void block_dot(const Block *k, GLOBAL const i8 *qx, f32 dx, GLOBAL const i16 *bs, i32 wide, Acc *a) {
-    i32 lane[8], imin = 0;
-    for (int j = 0; j < 8; j++) lane[j] = 0;
+    i32 lane[8], l[8], imin = 0;
+    for (int m = 0; m < 8; m++) lane[m] = 0;
     for (int j = 0; j < 8; j++) {
-        GLOBAL const u8 *q = k->q + (j / 2) * 32;
-        i32 shift = (j & 1) * 4;
-        for (int l = 0; l < 32; l++)
-            lane[l / 4] += k->sc[j] * ((i32)((q[l] >> shift) & 15) | (((k->qh[l] >> j) & 1) << 4)) * (i32)qx[32 * j + l];
+        sub_lanes(k->q + (j / 2) * 32, k->qh, (j & 1) * 4, j, qx + 32 * j, l);
+        for (int m = 0; m < 8; m++) lane[m] += k->sc[j] * l[m];
         imin += k->mn[j] * ((i32)bs[2 * j] + (i32)bs[2 * j + 1]);
     }
     q5_accumulate(lane, imin, k->d, k->dmin, dx, wide, a);
@@ -355,10 +379,13 @@ KERNEL void qdot_k(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 xq_off
 """
 
 
+_AVX2_TARGET = "!defined(__OPENCL_VERSION__) && !defined(__CUDACC__) && defined(__AVX2__) && defined(__FMA__)"
+
+
 @functools.lru_cache(maxsize=None)
 def source(ggml_type: str) -> str:
-    block = ("#if !defined(__OPENCL_VERSION__) && !defined(__CUDACC__) && defined(__AVX2__) && defined(__FMA__)\n"
-             "#include <immintrin.h>\n" + _K4_SCALES + _AVX2[ggml_type] + "#else\n" + _PORTABLE[ggml_type] + "#endif\n")
+    block = (f"#if {_AVX2_TARGET} && !SCALAR\n#include <immintrin.h>\n" + _K4_SCALES + _AVX2[ggml_type] + "#else\n" + _QUANT[ggml_type] + _SUB_LANES
+             + _PORTABLE[ggml_type] + "#endif\n")
     accumulate = {"Q4_K": _Q4_K_ACCUMULATE, "Q5_K": _Q5_K_ACCUMULATE}.get(ggml_type, "")
     return _HELPERS + _SCALE_MIN + accumulate + block + _ACC[ggml_type] + _DOT
 
@@ -395,8 +422,10 @@ def quantize(device, x) -> Activations:
 
 def default_config(device, n: int) -> dict:
     """NT rows of x per work-item (prefill shares each decoded super-block among 8: 1.1-1.3x
-    faster than 4 on the C target), ROWS weight rows per work-group on buffer devices."""
-    return {"NT": 1 if n <= 2 else 8, "ROWS": 16 if device.family != "numpy" and device.info.max_work_group >= 16 else 1}
+    faster than 4 on the C target), ROWS weight rows per work-group on buffer devices.
+    (``SCALAR``: 1 keeps the C target off its AVX2 path, for tests of the portable one.)"""
+    group = 16 if device.family != "numpy" and device.info.max_work_group >= 16 else 1
+    return {"NT": 1 if n <= 2 else 8, "ROWS": group}
 
 
 def dot_into(device, config: dict, out, a: Activations, raw, ggml_type: str):
@@ -405,7 +434,8 @@ def dot_into(device, config: dict, out, a: Activations, raw, ggml_type: str):
     if n == 0 or rows == 0:
         return out
     nt, group = config["NT"], config["ROWS"]
-    prog = program(device, source(ggml_type), "qdot_k", NT=nt, BLOCK_BYTES=TYPES[ggml_type].block_bytes,
+    prog = program(device, source(ggml_type), "qdot_k", NT=nt, SCALAR=config.get("SCALAR", 0),
+                   BLOCK_BYTES=TYPES[ggml_type].block_bytes,
                    HAL_OMP_MIN_ITEMS=64)  # (C target) a work-item is a whole row: threads pay from 64
     args = pointer_args(device, out, a.q, a.d, a.bsums, raw) + [rows, cols, n]
     tiles = -(-n // nt)
