@@ -384,8 +384,8 @@ _AVX2_TARGET = "!defined(__OPENCL_VERSION__) && !defined(__CUDACC__) && defined(
 
 @functools.lru_cache(maxsize=None)
 def source(ggml_type: str) -> str:
-    block = (f"#if {_AVX2_TARGET} && !SCALAR\n#include <immintrin.h>\n" + _K4_SCALES + _AVX2[ggml_type] + "#else\n" + _QUANT[ggml_type] + _SUB_LANES
-             + _PORTABLE[ggml_type] + "#endif\n")
+    block = (f"#if {_AVX2_TARGET} && !SCALAR\n#include <immintrin.h>\n" + _K4_SCALES + _AVX2[ggml_type]
+             + "#else\n" + _QUANT[ggml_type] + _SUB_LANES + _PORTABLE[ggml_type] + "#endif\n")
     accumulate = {"Q4_K": _Q4_K_ACCUMULATE, "Q5_K": _Q5_K_ACCUMULATE}.get(ggml_type, "")
     return _HELPERS + _SCALE_MIN + accumulate + block + _ACC[ggml_type] + _DOT
 
