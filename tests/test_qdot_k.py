@@ -84,6 +84,9 @@ def _libggml():
     base, cpu = ctypes.CDLL(str(lib / "libggml-base.so")), ctypes.CDLL(str(lib / "libggml-cpu.so"))
     if not cpu.ggml_cpu_has_avx2():
         pytest.skip("llama.cpp built without AVX2: its K-quant products sum in other orders")
+    needed = ("ggml_gemv_q4_K_8x8_q8_K", "ggml_gemm_q4_K_8x8_q8_K", "ggml_quantize_mat_q8_K_4x8")
+    if not all(hasattr(cpu, name) for name in needed) or not hasattr(base, "quantize_row_q8_K_ref"):
+        pytest.skip(f"llama-cpp-python {llama_cpp.__version__} does not export the functions checked here")
     cpu.ggml_cpu_init()
     return base, cpu
 
