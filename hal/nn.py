@@ -34,7 +34,7 @@ from .device import device as as_device
 from .device import get_default_device
 from .shapes import normalize_axis
 from .errors import DeviceError
-from .ops import qdot, quant
+from .ops import qdot, qdot_k, quant
 
 __all__ = ["QuantizedWeight", "Sampler", "attention", "embedding", "linear", "rms_norm", "rope",
            "sample", "silu_mul", "softmax", "to_half", "GGML_TYPES"]
@@ -165,7 +165,6 @@ def quantized_products(device, x, weights) -> list:
     @ w.T for each QuantizedWeight, in order; the integer-dot types share one 8-bit
     quantization of x, per 32 (Q4_0, Q4_1, Q8_0: ops/qdot.py) or per 256 (Q4_K, Q5_K,
     Q6_K: ops/qdot_k.py)."""
-    from .ops import qdot_k
     kinds = {"quant_linear_q8": [], "quant_linear_q8k": [], "quant_linear": []}
     for w in weights:
         kinds["quant_linear_q8" if qdot.supports(w.ggml_type) else

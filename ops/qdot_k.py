@@ -37,7 +37,7 @@ import numpy as np
 
 from hal.dispatch import register
 
-from .quant import _HELPERS, TYPES
+from .quant import _HELPERS, INTEGER_DOT_K, TYPES
 from .templates import flat_group, pointer, pointer_args, program
 
 QK = 256
@@ -390,11 +390,8 @@ def source(ggml_type: str) -> str:
     return _HELPERS + _SCALE_MIN + accumulate + block + _ACC[ggml_type] + _DOT
 
 
-TYPES_K = ("Q4_K", "Q5_K", "Q6_K")
-
-
 def supports(ggml_type: str) -> bool:
-    return ggml_type in TYPES_K
+    return ggml_type in INTEGER_DOT_K
 
 
 class Activations:

@@ -363,10 +363,12 @@ def _declare(qtype: QuantType) -> None:
             for rows, cols in ((1536, 576), (576, 1536)) if cols % qtype.qk == 0]))
 
 
-# Types whose products ops/qdot.py computes in integers over 8-bit activations (as
-# llama.cpp): hal.nn.linear never takes the float path below for them.
+# Types whose products are computed in integers over 8-bit activations (as llama.cpp),
+# per 32 (ops/qdot.py) or per 256 (ops/qdot_k.py): hal.nn.linear never takes the float
+# path below for them, so they declare no float tunables.
 INTEGER_DOT = ("Q8_0", "Q4_0", "Q4_1")
+INTEGER_DOT_K = ("Q4_K", "Q5_K", "Q6_K")
 
 for _qtype in TYPES.values():
-    if _qtype.name not in INTEGER_DOT:
+    if _qtype.name not in INTEGER_DOT + INTEGER_DOT_K:
         _declare(_qtype)

@@ -64,7 +64,7 @@ def _other_kernels():
             yield f"qdot-{name}", qdot.source(name), {"NT": 4, "ROWS": 16, "RPI": 2, "HAS_MIN": int(name == "Q4_1"),
                                                        "BLOCK_BYTES": qtype.block_bytes}
     yield "qdot_k-quantize", qdot_k._QUANTIZE, {}
-    for name in qdot_k.TYPES_K:
+    for name in quant.INTEGER_DOT_K:
         yield f"qdot_k-{name}", qdot_k.source(name), {"NT": 4, "BLOCK_BYTES": quant.TYPES[name].block_bytes}
     yield "nn-rows", nn.ROW_KERNELS, {"WG": 256}
     yield "nn-pointwise", nn.POINTWISE, {}
