@@ -22,14 +22,21 @@ def _operands(name: str, x1, x2, storage: bool = False):
     device = x1._device
     if x2._device is not device:
         same_device(x1, x2)
-    try:
-        dtype = dtypes.result_type(x1._data.dtype, x2._data.dtype)
-    except TypeError:
-        if storage and dtypes.float16 in (x1.dtype, x2.dtype):
-            return device, _storage_dtype(name, x1.dtype, x2.dtype)
-        raise
-    dtypes.check_kind(dtype, "numeric", name)
+    pair = (x1._data.dtype, x2._data.dtype)
+    dtype = _NUMERIC_RESULT.get(pair)  # (one lookup: matmul's checks are most of a small product's cost)
+    if dtype is None:
+        try:
+            dtype = dtypes.result_type(*pair)
+        except TypeError:
+            if storage and dtypes.float16 in pair:
+                return device, _storage_dtype(name, *pair)
+            raise
+        dtypes.check_kind(dtype, "numeric", name)
+        _NUMERIC_RESULT[pair] = dtype
     return device, dtype
+
+
+_NUMERIC_RESULT: dict = {}  # (dtype, dtype) -> their promoted numeric dtype, once checked
 
 
 def _storage_dtype(name: str, a, b):
