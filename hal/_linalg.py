@@ -59,14 +59,16 @@ def matmul(x1: Array, x2: Array, /) -> Array:
     cuBLAS's HGEMM with float32 compute gives; not NumPy's float16 matmul)."""
     device, dtype = _operands("matmul", x1, x2, storage=True)
     a, b = x1._data, x2._data  # payloads: their shapes are read once, without Array's properties
-    n1, n2 = len(a.shape), len(b.shape)
-    if n1 == 0 or n2 == 0:
-        raise ValueError("matmul does not take 0-d arrays; use multiply")
-    if n1 == 1:
-        a = x1[None, :]._data
-    if n2 == 1:
-        b = x2[:, None]._data
     a_shape, b_shape = a.shape, b.shape
+    n1, n2 = len(a_shape), len(b_shape)
+    if n1 < 2 or n2 < 2:
+        if n1 == 0 or n2 == 0:
+            raise ValueError("matmul does not take 0-d arrays; use multiply")
+        if n1 == 1:
+            a = x1[None, :]._data
+        if n2 == 1:
+            b = x2[:, None]._data
+        a_shape, b_shape = a.shape, b.shape
     if a_shape[-1] != b_shape[-2]:
         raise ValueError(f"matmul: shapes {x1.shape} and {x2.shape} do not align "
                          f"({a_shape[-1]} != {b_shape[-2]})")
