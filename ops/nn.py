@@ -569,7 +569,8 @@ def attention_step(device, q, k_cache, v_cache, positions, scale):
         *pos, *common, np.float32(scale))
     program(device, ATTENTION_STEP, "attn_step_softmax", **defines)(
         (heads,), flat_group(device, 1), pointer(device, scores), *pos, heads, capacity)
+    items = heads if defines["BY_HEAD"] else heads * dim
     program(device, ATTENTION_STEP, "attn_step_values", **defines)(
-        (heads * (1 if defines["BY_HEAD"] else dim),), flat_group(device), pointer(device, out), pointer(device, scores), pointer(device, v_cache),
-        *pos, *common)
+        (items,), flat_group(device), pointer(device, out), pointer(device, scores), pointer(device, v_cache), *pos,
+        *common)
     return out

@@ -28,7 +28,8 @@ def cpu():
 
 def test_a_replay_runs_the_launches_in_order_on_the_arrays_current_values(cpu):
     module = cpu.compile(SOURCE)
-    x, y, z, shift = np.arange(5, dtype=np.float32), np.zeros(5, np.float32), np.zeros(5, np.float32), np.zeros(1, np.int64)
+    x, y, z = np.arange(5, dtype=np.float32), np.zeros(5, np.float32), np.zeros(5, np.float32)
+    shift = np.zeros(1, np.int64)
     with cpu.capture() as graph:
         module["axpb"]((5,), None, y, x, np.float32(2.0), 0.5, 5, shift)
         module["axpb"]((5,), None, z, y, np.float32(-1.0), 0.25, 5, shift)  # reads the first's output
