@@ -354,6 +354,100 @@ INLINE void block_dot(const Block *k, const i8 *qx, f32 dx, const i16 *bs, i32 w
 """,
 }
 
+# OpenCL on an x86 CPU with AVX2 (PoCL: its clang defines __x86_64__, __AVX2__): the C
+# target's byte products through clang's builtins (maddubs then madd by the scales; PoCL's
+# vectorizer does not find them in the portable lanes: 3-4x slower).
+_BUILTIN_HELPERS = r"""
+typedef char bytes32 __attribute__((ext_vector_type(32)));
+typedef uchar ubytes32 __attribute__((ext_vector_type(32)));
+#define JOIN16(lo, hi) __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, \
+                                               17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31)
+INLINE ubytes32 load_ubytes(GLOBAL const u8 *p) { return JOIN16(vload16(0, p), vload16(1, p)); }
+/* lane k: the products of bytes 4k..4k+3 of w (unsigned, < 64) and x, pairs times s */
+INLINE int8 scaled_lanes(ubytes32 w, GLOBAL const i8 *x, short16 s) {
+    bytes32 xv = JOIN16(vload16(0, x), vload16(1, x));
+    return __builtin_ia32_pmaddwd256(__builtin_ia32_pmaddubsw256(__builtin_astype(w, bytes32), xv), s);
+}
+INLINE i32 sum8(int8 v) { int4 s = v.lo + v.hi; return (s.x + s.z) + (s.y + s.w); }
+INLINE f32 half_f16c(GLOBAL const u8 *p) { return __builtin_ia32_vcvtph2ps((short8)((short)load_u16(p), 0, 0, 0, 0, 0, 0, 0))[0]; }
+"""
+
+_BUILTINS = {
+    "Q4_K": r"""
+typedef struct { ubytes32 q[8]; i32 sc[8], mn[8]; f32 d, dmin; } Block;
+INLINE void decode_block(GLOBAL const u8 *b, Block *k) {
+    UNROLLED for (int j = 0; j < 4; j++) {
+        ubytes32 v = load_ubytes(b + 16 + 32 * j);
+        k->q[2 * j] = v & (uchar)15;
+        k->q[2 * j + 1] = v >> (uchar)4;
+    }
+    UNROLLED for (int j = 0; j < 8; j++) scale_min6(j, b + 4, &k->sc[j], &k->mn[j]);
+    k->d = half_f16c(b); k->dmin = half_f16c(b + 2);
+}
+INLINE void block_dot(const Block *k, GLOBAL const i8 *qx, f32 dx, GLOBAL const i16 *bs, i32 wide, Acc *a) {
+    i32 isum[4], imin[4];  /* per 64 values */
+    UNROLLED for (int p = 0; p < 4; p++) {
+        isum[p] = sum8(scaled_lanes(k->q[2 * p], qx + 64 * p, (short16)((short)k->sc[2 * p]))
+                       + scaled_lanes(k->q[2 * p + 1], qx + 64 * p + 32, (short16)((short)k->sc[2 * p + 1])));
+        imin[p] = k->mn[2 * p] * ((i32)bs[4 * p] + (i32)bs[4 * p + 1])
+                + k->mn[2 * p + 1] * ((i32)bs[4 * p + 2] + (i32)bs[4 * p + 3]);
+    }
+    accumulate(isum, imin, k->d * dx, k->dmin * dx, wide, a);
+}
+""",
+    "Q5_K": r"""
+typedef struct { ubytes32 q[8]; i32 sc[8], mn[8]; f32 d, dmin; } Block;
+INLINE void decode_block(GLOBAL const u8 *b, Block *k) {
+    ubytes32 qh = load_ubytes(b + 16);
+    UNROLLED for (int j = 0; j < 4; j++) {  /* the fifth bit of sub-block s is bit s of qh */
+        ubytes32 v = load_ubytes(b + 48 + 32 * j);
+        k->q[2 * j] = (v & (uchar)15) | (((qh >> (uchar)(2 * j)) & (uchar)1) << (uchar)4);
+        k->q[2 * j + 1] = (v >> (uchar)4) | (((qh >> (uchar)(2 * j + 1)) & (uchar)1) << (uchar)4);
+    }
+    UNROLLED for (int j = 0; j < 8; j++) scale_min6(j, b + 4, &k->sc[j], &k->mn[j]);
+    k->d = half_f16c(b); k->dmin = half_f16c(b + 2);
+}
+INLINE void block_dot(const Block *k, GLOBAL const i8 *qx, f32 dx, GLOBAL const i16 *bs, i32 wide, Acc *a) {
+    int8 lanes = (int8)(0);
+    i32 imin = 0;
+    UNROLLED for (int j = 0; j < 8; j++) {
+        lanes += scaled_lanes(k->q[j], qx + 32 * j, (short16)((short)k->sc[j]));
+        imin += k->mn[j] * ((i32)bs[2 * j] + (i32)bs[2 * j + 1]);
+    }
+    i32 lane[8] = {lanes.s0, lanes.s1, lanes.s2, lanes.s3, lanes.s4, lanes.s5, lanes.s6, lanes.s7};
+    q5_accumulate(lane, imin, k->d, k->dmin, dx, wide, a);
+}
+""",
+    "Q6_K": r"""
+typedef struct { ubytes32 q[8]; short16 sc[8], sc16; f32 d; } Block;
+typedef struct { f32 a[8]; } Acc;
+INLINE void decode_block(GLOBAL const u8 *b, Block *k) {
+    UNROLLED for (int h = 0; h < 2; h++) {  /* the two high bits of quadrant k: bits 2k, 2k+1 of qh */
+        ubytes32 l0 = load_ubytes(b + 64 * h), l1 = load_ubytes(b + 64 * h + 32), qh = load_ubytes(b + 128 + 32 * h);
+        k->q[4 * h] = (l0 & (uchar)15) | ((qh & (uchar)3) << (uchar)4);
+        k->q[4 * h + 1] = (l1 & (uchar)15) | (((qh >> (uchar)2) & (uchar)3) << (uchar)4);
+        k->q[4 * h + 2] = (l0 >> (uchar)4) | (((qh >> (uchar)4) & (uchar)3) << (uchar)4);
+        k->q[4 * h + 3] = (l1 >> (uchar)4) | ((qh >> (uchar)6) << (uchar)4);
+    }
+    GLOBAL const char *sc = (GLOBAL const char *)(b + 192);
+    UNROLLED for (int i = 0; i < 8; i++)  /* bytes 0-15 of sub-block i scale by sc[2i], 16-31 by sc[2i+1] */
+        k->sc[i] = (short16)((short8)((short)sc[2 * i]), (short8)((short)sc[2 * i + 1]));
+    k->sc16 = convert_short16(vload16(0, sc));
+    k->d = half_f16c(b + 208);
+}
+INLINE void block_dot(const Block *k, GLOBAL const i8 *qx, f32 dx, GLOBAL const i16 *bs, i32 wide, Acc *a) {
+    int8 lanes = (int8)(0);
+    UNROLLED for (int i = 0; i < 8; i++) lanes += scaled_lanes(k->q[i], qx + 32 * i, k->sc[i]);
+    lanes -= __builtin_ia32_pmaddwd256(vload16(0, bs), k->sc16) * 32;
+    if (wide) {
+        a->a[0] = fma(k->d * (f32)sum8(lanes), dx, a->a[0]);
+        return;
+    }
+    vstore8(fma((float8)(dx * k->d), convert_float8(lanes), vload8(0, a->a)), 0, a->a);
+}
+""",
+}
+
 _DOT = r"""
 /* out (n, rows) = x @ w.T from x's super-blocks (q, d, bsums). Work-item (row, tile): one
    weight row against NT consecutive rows of x, each super-block decoded once for all NT. */
@@ -364,14 +458,14 @@ KERNEL void qdot_k(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 xq_off
     if (row >= rows || t0 >= n) return;
     i64 nt = n - t0 < NT ? n - t0 : NT;
     Acc acc[NT];
-    for (int t = 0; t < NT; t++) acc_zero(&acc[t]);
+    UNROLLED for (int t = 0; t < NT; t++) acc_zero(&acc[t]);
     GLOBAL const u8 *wr = w + w_off + row * nb * BLOCK_BYTES;
     for (i64 b = 0; b < nb; b++) {
         Block k;
         decode_block(wr + b * BLOCK_BYTES, &k);
-        for (i64 t = 0; t < nt; t++) {
-            i64 xb = (t0 + t) * nb + b;
-            block_dot(&k, xq + xq_off + xb * 256, xd[xd_off + xb], xs + xs_off + xb * 16, WIDE(t0 + t, n), &acc[t]);
+        UNROLLED for (int t = 0; t < NT; t++) {  /* a fixed count: a short tile repeats its last row */
+            i64 tx = t0 + (t < nt ? t : nt - 1), xb = tx * nb + b;
+            block_dot(&k, xq + xq_off + xb * 256, xd[xd_off + xb], xs + xs_off + xb * 16, WIDE(tx, n), &acc[t]);
         }
     }
     for (i64 t = 0; t < nt; t++) out[out_off + (t0 + t) * rows + row] = acc_result(&acc[t], WIDE(t0 + t, n));
@@ -380,14 +474,18 @@ KERNEL void qdot_k(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 xq_off
 
 
 _AVX2_TARGET = "!defined(__OPENCL_VERSION__) && !defined(__CUDACC__) && defined(__AVX2__) && defined(__FMA__)"
+_BUILTIN_TARGET = "defined(__OPENCL_VERSION__) && defined(__x86_64__) && defined(__AVX2__) && defined(__F16C__)"
+# PoCL keeps loops over an array of accumulators (and the array) in memory unless told
+_UNROLLED = "#ifdef __OPENCL_VERSION__\n#define UNROLLED _Pragma(\"unroll\")\n#else\n#define UNROLLED\n#endif\n"
 
 
 @functools.lru_cache(maxsize=None)
 def source(ggml_type: str) -> str:
     block = (f"#if {_AVX2_TARGET} && !SCALAR\n#include <immintrin.h>\n" + _K4_SCALES + _AVX2[ggml_type]
+             + f"#elif {_BUILTIN_TARGET} && !SCALAR\n" + _BUILTIN_HELPERS + _BUILTINS[ggml_type]
              + "#else\n" + _QUANT[ggml_type] + _SUB_LANES + _PORTABLE[ggml_type] + "#endif\n")
     accumulate = {"Q4_K": _Q4_K_ACCUMULATE, "Q5_K": _Q5_K_ACCUMULATE}.get(ggml_type, "")
-    return _HELPERS + _SCALE_MIN + accumulate + block + _ACC[ggml_type] + _DOT
+    return _HELPERS + _UNROLLED + _SCALE_MIN + accumulate + block + _ACC[ggml_type] + _DOT
 
 
 def supports(ggml_type: str) -> bool:

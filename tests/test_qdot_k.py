@@ -44,7 +44,7 @@ def test_every_tile_gives_the_same_bits(device, ggml_type):
     expected = ggml_k.qdot(x, raw, ggml_type, rows)
     a, w = qdot_k.quantize(device, device.from_host(x)), device.from_host(raw)
     groups = (1,) if device.family == "numpy" else (1, 4, 16)
-    scalar = (0, 1) if device.family == "numpy" else (0,)  # the C target's AVX2 path and the portable one
+    scalar = (0, 1)  # the AVX2 path (C target; OpenCL on x86 through builtins) and the portable one
     for config in [{"NT": nt, "ROWS": g, "SCALAR": sc} for nt in (1, 2, 4, 8) for g in groups for sc in scalar]:
         out = device.empty((n, rows), np.dtype(np.float32))
         qdot_k.dot_into(device, config, out, a, w, ggml_type)
