@@ -143,12 +143,18 @@ class Kernels:
         self.embedding, self.rms_norm, self.rope = impl("quant_embedding"), impl("nn_rms_norm"), impl("nn_rope")
         self.kv_store, self.attention, self.attention_step = impl("nn_kv_store"), impl("nn_attention"), impl(
             "nn_attention_step")
-        self.silu_mul, self.residual = impl("nn_silu_mul"), impl("nn_residual")
+        self.silu_mul, self._add_rms_norm = impl("nn_silu_mul"), impl("nn_add_rms_norm")
         self._numpy = device.family == "numpy"
 
     def linear(self, x, *weights) -> list:
         """x @ w.T for each QuantizedWeight, sharing x's quantization (hal.nn.linear)."""
         return nn.quantized_products(self.device, x, weights)
+
+    def norm(self, x, delta, weight, eps: float):
+        """rms_norm(x), after x += delta in place where a residual ``delta`` is pending."""
+        if delta is None:
+            return self.rms_norm(self.device, x, weight, eps)
+        return self._add_rms_norm(self.device, x, delta, weight, eps)
 
     def reshape(self, x, shape):
         return x.reshape(shape) if self._numpy else x.reshaped(shape)
@@ -252,21 +258,22 @@ class Llama:
     def _logits(self, tokens, positions, cache: KVCache, n_past: int, all_logits: bool = False):
         """The forward pass on payloads: logits (seq, vocab), or (1, vocab) of the last token."""
         c, k, seq = self.config, self._kernels, tokens.shape[0]
-        x = k.embedding(self.device, self.weights["token_embd.weight"], tokens)
+        x, delta = k.embedding(self.device, self.weights["token_embd.weight"], tokens), None
         for i in range(c.n_layers):
-            x = self._block(i, x, positions, cache, n_past)
-        x = k.rms_norm(self.device, x if all_logits else k.rows(x, seq - 1, seq), self._norms["output_norm.weight"],
-                       c.eps)
-        return k.linear(x, self.output)[0]
+            x, delta = self._block(i, x, delta, positions, cache, n_past)
+        if not all_logits:
+            x, delta = k.rows(x, seq - 1, seq), delta if delta is None else k.rows(delta, seq - 1, seq)
+        return k.linear(k.norm(x, delta, self._norms["output_norm.weight"], c.eps), self.output)[0]
 
-    def _block(self, i: int, x, positions, cache: KVCache, n_past: int):
+    def _block(self, i: int, x, delta, positions, cache: KVCache, n_past: int):
         """One transformer block on payloads (``Kernels``): the ops hal.nn offers, without
-        their per-call checks (``load`` checked every shape once)."""
+        their per-call checks (``load`` checked every shape once). Each residual is added
+        by the norm after it (``delta``: the block's output still to add to ``x``)."""
         c, d, k = self.config, self.device, self._kernels
         w = {name: self.weights[f"blk.{i}.{name}.weight"] for name in BLOCK_TENSORS}
         seq = x.shape[0]
         n_kv = n_past + seq
-        q, key, value = k.linear(k.rms_norm(d, x, self._norms[f"blk.{i}.attn_norm.weight"], c.eps),
+        q, key, value = k.linear(k.norm(x, delta, self._norms[f"blk.{i}.attn_norm.weight"], c.eps),
                                  w["attn_q"], w["attn_k"], w["attn_v"])
         q = k.rope(d, k.reshape(q, (seq, c.n_heads, c.head_dim)), positions, c.rope_theta)
         key = k.rope(d, k.reshape(key, (seq, c.n_kv_heads, c.head_dim)), positions, c.rope_theta)
@@ -277,10 +284,10 @@ class Llama:
             attended = k.attention_step(d, q, keys, values, positions, c.head_dim ** -0.5)
         else:
             attended = k.attention(d, q, k.rows(keys, 0, n_kv), k.rows(values, 0, n_kv), n_past, c.head_dim ** -0.5)
-        x = k.residual(d, x, k.linear(k.reshape(attended, (seq, c.dim)), w["attn_output"])[0])
-        h = k.rms_norm(d, x, self._norms[f"blk.{i}.ffn_norm.weight"], c.eps)
+        h = k.norm(x, k.linear(k.reshape(attended, (seq, c.dim)), w["attn_output"])[0],
+                   self._norms[f"blk.{i}.ffn_norm.weight"], c.eps)
         gate, up = k.linear(h, w["ffn_gate"], w["ffn_up"])
-        return k.residual(d, x, k.linear(k.silu_mul(d, gate, up), w["ffn_down"])[0])
+        return x, k.linear(k.silu_mul(d, gate, up), w["ffn_down"])[0]
 
     def generate(self, prompt_ids, n: int, *, temperature: float = 0.0, top_k: int = 0, top_p: float = 1.0,
                  seed=None, on_token=None, stop_at_eos: bool = True) -> Generation:

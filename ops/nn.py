@@ -97,12 +97,10 @@ ROW_KERNELS = _COMMON + r"""
 #ifndef HALF_OUT
 #define HALF_OUT 0
 #endif
-/* One work-group per row: out = (x * (1 / sqrt(mean(x^2) + eps))) * w. */
-KERNEL void rms_norm(GLOBAL f32 *out, GLOBAL const f32 *x, i64 x_off, GLOBAL const f32 *w, i64 w_off,
-                     i64 cols, f32 eps) {
-    LOCAL facc partial[WG];
-    i64 row = GROUP_ID(0), lid = LOCAL_ID(0), wg = LOCAL_SIZE(0);
-    GLOBAL const f32 *p = x + x_off + row * cols;
+/* out = (p * (1 / sqrt(mean(p^2) + eps))) * w for a row p of cols, folded by a work-group
+   of wg items (lid this one's; each reads only its own columns of p). */
+INLINE void rms_norm_row(GLOBAL f32 *out, GLOBAL const f32 *p, GLOBAL const f32 *w, i64 cols, f32 eps,
+                         LOCAL_PTR facc *partial, i64 lid, i64 wg) {
     facc acc = 0;
     for (i64 c = lid; c < cols; c += wg) {
         f32 square = p[c] * p[c];
@@ -111,7 +109,26 @@ KERNEL void rms_norm(GLOBAL f32 *out, GLOBAL const f32 *x, i64 x_off, GLOBAL con
     FOLD(acc, add)
     f32 mean = (f32)(partial[0] / (facc)cols);
     f32 scale = DIV_RN(1.0f, SQRT_RN(mean + eps));
-    for (i64 c = lid; c < cols; c += wg) out[row * cols + c] = (p[c] * scale) * w[w_off + c];
+    for (i64 c = lid; c < cols; c += wg) out[c] = (p[c] * scale) * w[c];
+}
+
+/* One work-group per row. */
+KERNEL void rms_norm(GLOBAL f32 *out, GLOBAL const f32 *x, i64 x_off, GLOBAL const f32 *w, i64 w_off,
+                     i64 cols, f32 eps) {
+    LOCAL facc partial[WG];
+    i64 row = GROUP_ID(0);
+    rms_norm_row(out + row * cols, x + x_off + row * cols, w + w_off, cols, eps, partial, LOCAL_ID(0),
+                 LOCAL_SIZE(0));
+}
+
+/* A residual connection and the norm after it: x += delta in place, then rms_norm(x). */
+KERNEL void add_rms_norm(GLOBAL f32 *out, GLOBAL f32 *x, i64 x_off, GLOBAL const f32 *delta, i64 delta_off,
+                         GLOBAL const f32 *w, i64 w_off, i64 cols, f32 eps) {
+    LOCAL facc partial[WG];
+    i64 row = GROUP_ID(0), lid = LOCAL_ID(0), wg = LOCAL_SIZE(0);
+    GLOBAL f32 *p = x + x_off + row * cols;
+    for (i64 c = lid; c < cols; c += wg) p[c] = p[c] + delta[delta_off + row * cols + c];
+    rms_norm_row(out + row * cols, p, w + w_off, cols, eps, partial, lid, wg);
 }
 
 /* One work-group per row (see softmax_row). */
@@ -122,13 +139,7 @@ KERNEL void softmax(GLOBAL f32 *out, GLOBAL const f32 *x, i64 x_off, i64 cols) {
 }
 """
 
-POINTWISE = _COMMON + r"""
-/* x += delta: a residual connection, in place. */
-KERNEL void residual(GLOBAL f32 *x, GLOBAL const f32 *delta, i64 delta_off, i64 n) {
-    i64 i = GLOBAL_ID(0);
-    if (i < n) x[i] = x[i] + delta[delta_off + i];
-}
-
+SILU_MUL = _COMMON + r"""
 KERNEL void silu_mul(GLOBAL f32 *out, GLOBAL const f32 *gate, i64 gate_off, GLOBAL const f32 *up, i64 up_off,
                      i64 n) {
     i64 i = GLOBAL_ID(0);
@@ -388,6 +399,17 @@ def rms_norm(device, x, weight, eps):
     return out
 
 
+@register("nn_add_rms_norm", on=("cpu", "buffer"))
+def add_rms_norm(device, x, delta, weight, eps):
+    """x += delta in place (a residual connection; x's rows contiguous), then rms_norm(x):
+    one launch for what llama's blocks do twice each."""
+    rows, cols = _rows(x)
+    out = device.empty(x.shape, _F32)
+    _row_launch(device, autotune.choose(device, "nn_rms_norm", _row_key(rows, cols)), "add_rms_norm", rows,
+                pointer(device, out), *pointer_args(device, x, delta, weight), cols, np.float32(eps))
+    return out
+
+
 @register("nn_softmax", on=("cpu", "buffer"))
 def softmax(device, x, half_out=False):
     """Over the last axis (at least one element)."""
@@ -486,7 +508,7 @@ def rope(device, x, positions, theta):
 def silu_mul(device, gate, up):
     out = device.empty(gate.shape, _F32)
     if out.size:
-        program(device, POINTWISE, "silu_mul")((out.size,), flat_group(device), pointer(device, out),
+        program(device, SILU_MUL, "silu_mul")((out.size,), flat_group(device), pointer(device, out),
                                               *pointer_args(device, gate, up), out.size)
     return out
 
@@ -532,15 +554,6 @@ def _step_defines(device, dim: int) -> dict:
     # (C target) few work-items, each a loop over positions: worth threads from the first
     return {"DIM": dim, "MASKED": f"{_MASKED}f", "HALF": 1, "BY_HEAD": int(device.family == "numpy"),
             "HAL_OMP_MIN_ITEMS": 1}
-
-
-@register("nn_residual", on=("cpu", "buffer"))
-def residual(device, x, delta):
-    """x += delta, in place (x contiguous); returns x."""
-    if x.size:
-        program(device, POINTWISE, "residual")((x.size,), flat_group(device), pointer(device, x),
-                                               *pointer_args(device, delta), x.size)
-    return x
 
 
 @register("nn_kv_store", on=("cpu", "buffer"))

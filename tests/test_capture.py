@@ -79,15 +79,14 @@ def test_captures_do_not_nest_and_a_closed_graph_records_nothing(cpu):
 
 
 def test_an_op_replays_on_every_device_that_captures(device):
-    if device.capture is None:
-        pytest.skip(f"{device} does not capture")
-    x, delta = np.arange(300, dtype=np.float32), np.full(300, 0.5, np.float32)
-    payload, step = put(x, device)._data, put(delta, device)._data
-    with device.capture() as graph:
-        device.impl("nn_residual")(device, payload, step)  # x += delta, in place
+    x, delta, w = np.arange(300, dtype=np.float32), np.full(300, 0.5, np.float32), np.ones(300, np.float32)
+    payload = put(x, device)._data
+    with device.capture() as graph:  # x += delta in place, then its rms_norm
+        out = device.impl("nn_add_rms_norm")(device, payload, put(delta, device)._data, put(w, device)._data, 0.0)
     graph.replay()
     graph.replay()
     np.testing.assert_array_equal(device.to_host(payload), x + 1.5)
+    np.testing.assert_allclose(device.to_host(out), (x + 1.5) / np.sqrt(np.mean((x + 1.5) ** 2)), rtol=1e-6)
     assert len(graph) == 1
 
 

@@ -67,7 +67,7 @@ def _other_kernels():
     for name in quant.INTEGER_DOT_K:
         yield f"qdot_k-{name}", qdot_k.source(name), {"NT": 4, "BLOCK_BYTES": quant.TYPES[name].block_bytes}
     yield "nn-rows", nn.ROW_KERNELS, {"WG": 256}
-    yield "nn-pointwise", nn.POINTWISE, {}
+    yield "nn-silu_mul", nn.SILU_MUL, {}
     yield "nn-rope", nn.ROPE, {}
     yield "nn-attention", nn.ATTENTION, {"MASKED": "-3e+38f"}
     yield "nn-attention_step", nn.ATTENTION_STEP, {"MASKED": "-3e+38f", "DIM": 64, "BY_HEAD": 0}

@@ -84,8 +84,9 @@ def test_kv_store_writes_float16_rows_at_the_positions(device):
         np.testing.assert_array_equal(np.asarray(cache), expected)
 
 
-def test_residual_adds_in_place(device):
-    x, delta = _x((2, 576)), _x((2, 576), seed=1)
+def test_add_rms_norm_adds_the_residual_in_place_then_normalizes(device):
+    x, delta, w = _x((3, 576)), _x((3, 576), seed=1), _x((576,), seed=2, scale=0.2)
     payload = put(x, device)._data
-    assert device.impl("nn_residual")(device, payload, put(delta, device)._data) is payload
+    out = device.impl("nn_add_rms_norm")(device, payload, put(delta, device)._data, put(w, device)._data, 1e-5)
     bits_equal(device.to_host(payload), x + delta)
+    bits_equal(device.to_host(out), ggml.rms_norm(x + delta, w, 1e-5))
