@@ -333,8 +333,9 @@ KERNEL void attn_step_softmax(GLOBAL f32 *scores, GLOBAL const i64 *pos, i64 pos
 
 /* out (heads, DIM) = probabilities @ v over the cache rows 0 .. pos[0], as attn_values
    computes one row (DOT_LANES64 over positions padded to 64), reading V in its cache
-   layout. Item (h, d), or with BY_HEAD (the C target) item h computing every d: the d
-   loop innermost over a row of V is what a C compiler vectorizes. */
+   layout. Item (h, d), or with BY_HEAD (CPU devices) item h computing every d: the d
+   loop innermost over a row of V is what a CPU compiler vectorizes (a private array of
+   4 x 16 x DIM accumulators: too many registers for a GPU). */
 KERNEL void attn_step_values(GLOBAL f32 *out, GLOBAL const f32 *p, GLOBAL const KV_T *v, GLOBAL const i64 *pos,
                              i64 pos_off, i64 heads, i64 group, i64 capacity) {
     i64 g = GLOBAL_ID(0);
@@ -551,8 +552,9 @@ def attention(device, q, k_cache, v_cache, n_past, scale):
 # step (Device.capture) needs: positions are read on the device from ``positions``.
 
 def _step_defines(device, dim: int) -> dict:
-    # (C target) few work-items, each a loop over positions: worth threads from the first
-    return {"DIM": dim, "MASKED": f"{_MASKED}f", "HALF": 1, "BY_HEAD": int(device.family == "numpy"),
+    # (C target) few work-items, each a loop over positions: worth threads from the first.
+    # BY_HEAD: attn_step_values one head per work-item on CPU devices (C target, PoCL).
+    return {"DIM": dim, "MASKED": f"{_MASKED}f", "HALF": 1, "BY_HEAD": int(device.info.kind == "cpu"),
             "HAL_OMP_MIN_ITEMS": 1}
 
 
@@ -582,8 +584,8 @@ def attention_step(device, q, k_cache, v_cache, positions, scale):
         *pos, *common, np.float32(scale))
     program(device, ATTENTION_STEP, "attn_step_softmax", **defines)(
         (heads,), flat_group(device, 1), pointer(device, scores), *pos, heads, capacity)
-    items = heads if defines["BY_HEAD"] else heads * dim
+    by_head = defines["BY_HEAD"]  # (one item per head: groups of one, so that heads spread over cores)
     program(device, ATTENTION_STEP, "attn_step_values", **defines)(
-        (items,), flat_group(device), pointer(device, out), pointer(device, scores), pointer(device, v_cache), *pos,
+        (heads if by_head else heads * dim,), flat_group(device, 1 if by_head else 64), pointer(device, out), pointer(device, scores), pointer(device, v_cache), *pos,
         *common)
     return out
