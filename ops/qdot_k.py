@@ -69,7 +69,7 @@ KERNEL void quantize_q8k(GLOBAL i8 *q, GLOBAL f32 *d, GLOBAL i16 *bsums, GLOBAL 
 
 # ggml's get_scale_min_k4 in integers: the 6-bit scale and min of sub-block j.
 _SCALE_MIN = r"""
-INLINE void scale_min6(i32 j, GLOBAL const u8 *q, i32 *sc, i32 *mn) {
+KINLINE void scale_min6(i32 j, GLOBAL const u8 *q, i32 *sc, i32 *mn) {
     if (j < 4) { *sc = q[j] & 63; *mn = q[j + 4] & 63; }
     else { *sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4); *mn = (q[j + 4] >> 4) | ((q[j] >> 6) << 4); }
 }
@@ -99,13 +99,13 @@ INLINE void k4_scales(const u8 *b, f32 *d, f32 *dmin, __m256i *sc, __m256i *mins
 _Q5_K_ACCUMULATE = r"""
 #define WIDE(t, n) ((n) >= 8)
 typedef struct { f32 a[8], m; } Acc;
-INLINE void q5_accumulate(const i32 *lane, i32 imin, f32 d, f32 dmin, f32 dx, i32 wide, Acc *a) {
+KINLINE void q5_accumulate(const i32 *lane, i32 imin, f32 d, f32 dmin, f32 dx, i32 wide, Acc *a) {
     if (wide) {
         i32 isum = lane[0] + lane[1] + lane[2] + lane[3] + lane[4] + lane[5] + lane[6] + lane[7];
         a->a[0] = fma(fma(-dmin, (f32)imin, d * (f32)isum), dx, a->a[0]);
         return;
     }
-    for (int j = 0; j < 8; j++) a->a[j] = fma(dx * d, (f32)lane[j], a->a[j]);
+    UNROLLED for (int j = 0; j < 8; j++) a->a[j] = fma(dx * d, (f32)lane[j], a->a[j]);
     a->m = fma((f32)imin, -(dx * dmin), a->m);
 }
 """
@@ -115,9 +115,9 @@ INLINE void q5_accumulate(const i32 *lane, i32 imin, f32 d, f32 dmin, f32 dx, i3
 _Q4_K_ACCUMULATE = r"""
 #define WIDE(t, n) ((t) < (n) - (n) % 4)
 typedef struct { f32 a, m; } Acc;
-INLINE void accumulate(const i32 *isum, const i32 *imin, f32 d, f32 dmin, i32 wide, Acc *a) {
+KINLINE void accumulate(const i32 *isum, const i32 *imin, f32 d, f32 dmin, i32 wide, Acc *a) {
     if (wide) {
-        for (int p = 0; p < 4; p++) {
+        UNROLLED for (int p = 0; p < 4; p++) {
             a->a = fma((f32)isum[p], d, a->a);
             a->m = fma((f32)imin[p], dmin, a->m);
         }
@@ -165,11 +165,11 @@ _QUANT = {
 _PORTABLE = {
     "Q4_K": r"""
 typedef struct { GLOBAL const u8 *q; f32 d, dmin; i32 sc[8], mn[8]; } Block;
-INLINE void decode_block(GLOBAL const u8 *b, Block *k) {
+KINLINE void decode_block(GLOBAL const u8 *b, Block *k) {
     k->d = load_half(b); k->dmin = load_half(b + 2); k->q = b + 16;
     for (int j = 0; j < 8; j++) scale_min6(j, b + 4, &k->sc[j], &k->mn[j]);
 }
-INLINE void block_dot(const Block *k, GLOBAL const i8 *qx, f32 dx, GLOBAL const i16 *bs, i32 wide, Acc *a) {
+KINLINE void block_dot(const Block *k, GLOBAL const i8 *qx, f32 dx, GLOBAL const i16 *bs, i32 wide, Acc *a) {
     i32 isum[4] = {0, 0, 0, 0}, imin[4] = {0, 0, 0, 0}, l[8];  /* per 64 values */
     for (int j = 0; j < 8; j++) {
         sub_lanes(k->q + (j / 2) * 32, k->q, (j & 1) * 4, 0, qx + 32 * j, l);
@@ -182,11 +182,11 @@ INLINE void block_dot(const Block *k, GLOBAL const i8 *qx, f32 dx, GLOBAL const 
     "Q6_K": r"""
 typedef struct { GLOBAL const u8 *b; f32 d; i32 sc[16]; } Block;
 typedef struct { f32 a[8]; } Acc;
-INLINE void decode_block(GLOBAL const u8 *b, Block *k) {
+KINLINE void decode_block(GLOBAL const u8 *b, Block *k) {
     k->b = b; k->d = load_half(b + 208);
     for (int j = 0; j < 16; j++) k->sc[j] = (i32)(i8)b[192 + j];
 }
-INLINE void block_dot(const Block *k, GLOBAL const i8 *qx, f32 dx, GLOBAL const i16 *bs, i32 wide, Acc *a) {
+KINLINE void block_dot(const Block *k, GLOBAL const i8 *qx, f32 dx, GLOBAL const i16 *bs, i32 wide, Acc *a) {
     i32 lane[8], l[8];
     for (int m = 0; m < 8; m++) lane[m] = 0;
     for (int i = 0; i < 8; i++) {  /* sub-block i: quadrant i % 4 of half i / 4 */
@@ -206,11 +206,11 @@ INLINE void block_dot(const Block *k, GLOBAL const i8 *qx, f32 dx, GLOBAL const 
 """,
     "Q5_K": r"""
 typedef struct { GLOBAL const u8 *qh, *q; f32 d, dmin; i32 sc[8], mn[8]; } Block;
-INLINE void decode_block(GLOBAL const u8 *b, Block *k) {
+KINLINE void decode_block(GLOBAL const u8 *b, Block *k) {
     k->d = load_half(b); k->dmin = load_half(b + 2); k->qh = b + 16; k->q = b + 48;
     for (int j = 0; j < 8; j++) scale_min6(j, b + 4, &k->sc[j], &k->mn[j]);
 }
-INLINE void block_dot(const Block *k, GLOBAL const i8 *qx, f32 dx, GLOBAL const i16 *bs, i32 wide, Acc *a) {
+KINLINE void block_dot(const Block *k, GLOBAL const i8 *qx, f32 dx, GLOBAL const i16 *bs, i32 wide, Acc *a) {
     i32 lane[8], l[8], imin = 0;
     for (int m = 0; m < 8; m++) lane[m] = 0;
     for (int j = 0; j < 8; j++) {
@@ -225,24 +225,24 @@ INLINE void block_dot(const Block *k, GLOBAL const i8 *qx, f32 dx, GLOBAL const 
 
 _ACC = {
     "Q4_K": r"""
-INLINE void acc_zero(Acc *a) { a->a = 0.0f; a->m = 0.0f; }
-INLINE f32 acc_result(const Acc *a, i32 wide) { return a->a - a->m; }
+KINLINE void acc_zero(Acc *a) { a->a = 0.0f; a->m = 0.0f; }
+KINLINE f32 acc_result(const Acc *a, i32 wide) { return a->a - a->m; }
 """,
     "Q5_K": r"""
-INLINE void acc_zero(Acc *a) { for (int j = 0; j < 8; j++) a->a[j] = 0.0f; a->m = 0.0f; }
+KINLINE void acc_zero(Acc *a) { for (int j = 0; j < 8; j++) a->a[j] = 0.0f; a->m = 0.0f; }
 #define A(k) a->a[k]
-INLINE f32 acc_result(const Acc *a, i32 wide) {
+KINLINE f32 acc_result(const Acc *a, i32 wide) {
     return wide ? A(0) : (((A(0) + A(4)) + (A(2) + A(6))) + ((A(1) + A(5)) + (A(3) + A(7)))) + a->m;
 }
 #undef A
 """,
     "Q6_K": r"""
-INLINE void acc_zero(Acc *a) { for (int j = 0; j < 8; j++) a->a[j] = 0.0f; }
+KINLINE void acc_zero(Acc *a) { for (int j = 0; j < 8; j++) a->a[j] = 0.0f; }
 /* llama.cpp multiplies 8 or more rows of x by a Q6_K weight in its "tiled" kernels: one
    float sum per row, fma(d_w * isum, d_x, acc) per super-block */
 #define WIDE(t, n) ((n) >= 8)
 #define A(k) a->a[k]
-INLINE f32 acc_result(const Acc *a, i32 wide) {
+KINLINE f32 acc_result(const Acc *a, i32 wide) {
     return wide ? A(0) : ((A(0) + A(4)) + (A(2) + A(6))) + ((A(1) + A(5)) + (A(3) + A(7)));
 }
 #undef A
@@ -255,7 +255,7 @@ INLINE f32 acc_result(const Acc *a, i32 wide) {
 _AVX2 = {
     "Q4_K": r"""
 typedef struct { __m256i q[8], sc[8], mins; f32 d, dmin; } Block;
-INLINE void decode_block(const u8 *b, Block *k) {
+KINLINE void decode_block(const u8 *b, Block *k) {
     const __m256i m15 = _mm256_set1_epi8(15);
     for (int j = 0; j < 4; j++) {
         __m256i v = _mm256_loadu_si256((const __m256i *)(b + 16 + 32 * j));
@@ -264,7 +264,7 @@ INLINE void decode_block(const u8 *b, Block *k) {
     }
     k4_scales(b, &k->d, &k->dmin, k->sc, &k->mins);
 }
-INLINE void block_dot(const Block *k, const i8 *qx, f32 dx, const i16 *bs, i32 wide, Acc *a) {
+KINLINE void block_dot(const Block *k, const i8 *qx, f32 dx, const i16 *bs, i32 wide, Acc *a) {
     __m256i part[4];  /* per 64 values: 8 lanes each */
     for (int p = 0; p < 4; p++) {
         __m256i lo = _mm256_maddubs_epi16(k->q[2 * p], _mm256_loadu_si256((const __m256i *)(qx + 64 * p)));
@@ -285,7 +285,7 @@ INLINE void block_dot(const Block *k, const i8 *qx, f32 dx, const i16 *bs, i32 w
     "Q6_K": r"""
 typedef struct { __m256i q[8], sc[8], sc16; f32 d; } Block;
 typedef struct { f32 a[8]; } Acc;
-INLINE void decode_block(const u8 *b, Block *k) {
+KINLINE void decode_block(const u8 *b, Block *k) {
     const __m256i m15 = _mm256_set1_epi8(15), m3 = _mm256_set1_epi8(3);
     const i8 *sc = (const i8 *)(b + 192);
     k->d = load_half(b + 208);
@@ -306,7 +306,7 @@ INLINE void decode_block(const u8 *b, Block *k) {
         k->sc[i] = _mm256_set_m128i(_mm_set1_epi16(sc[2 * i + 1]), _mm_set1_epi16(sc[2 * i]));
     k->sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
 }
-INLINE void block_dot(const Block *k, const i8 *qx, f32 dx, const i16 *bs, i32 wide, Acc *a) {
+KINLINE void block_dot(const Block *k, const i8 *qx, f32 dx, const i16 *bs, i32 wide, Acc *a) {
     __m256i lanes = _mm256_setzero_si256();
     for (int i = 0; i < 8; i++) {
         __m256i pairs = _mm256_maddubs_epi16(k->q[i], _mm256_loadu_si256((const __m256i *)(qx + 32 * i)));
@@ -326,7 +326,7 @@ INLINE void block_dot(const Block *k, const i8 *qx, f32 dx, const i16 *bs, i32 w
 """,
     "Q5_K": r"""
 typedef struct { __m256i q[8], sc[8], mins; f32 d, dmin; } Block;
-INLINE void decode_block(const u8 *b, Block *k) {
+KINLINE void decode_block(const u8 *b, Block *k) {
     const __m256i m15 = _mm256_set1_epi8(15), one = _mm256_set1_epi8(1);
     __m256i qh = _mm256_loadu_si256((const __m256i *)(b + 16));
     for (int j = 0; j < 4; j++) {  /* the fifth bit of sub-block s is bit s of qh */
@@ -338,7 +338,7 @@ INLINE void decode_block(const u8 *b, Block *k) {
     }
     k4_scales(b, &k->d, &k->dmin, k->sc, &k->mins);
 }
-INLINE void block_dot(const Block *k, const i8 *qx, f32 dx, const i16 *bs, i32 wide, Acc *a) {
+KINLINE void block_dot(const Block *k, const i8 *qx, f32 dx, const i16 *bs, i32 wide, Acc *a) {
     __m256i lanes = _mm256_setzero_si256();
     for (int j = 0; j < 8; j++) {
         __m256i pairs = _mm256_maddubs_epi16(k->q[j], _mm256_loadu_si256((const __m256i *)(qx + 32 * j)));
@@ -362,66 +362,77 @@ typedef char bytes32 __attribute__((ext_vector_type(32)));
 typedef uchar ubytes32 __attribute__((ext_vector_type(32)));
 #define JOIN16(lo, hi) __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, \
                                                17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31)
-INLINE ubytes32 load_ubytes(GLOBAL const u8 *p) { return JOIN16(vload16(0, p), vload16(1, p)); }
+KINLINE ubytes32 load_ubytes(GLOBAL const u8 *p) { return JOIN16(vload16(0, p), vload16(1, p)); }
 /* lane k: the products of bytes 4k..4k+3 of w (unsigned, < 64) and x, pairs times s */
-INLINE int8 scaled_lanes(ubytes32 w, GLOBAL const i8 *x, short16 s) {
+KINLINE int8 scaled_lanes(ubytes32 w, GLOBAL const i8 *x, short16 s) {
     bytes32 xv = JOIN16(vload16(0, x), vload16(1, x));
     return __builtin_ia32_pmaddwd256(__builtin_ia32_pmaddubsw256(__builtin_astype(w, bytes32), xv), s);
 }
-INLINE i32 sum8(int8 v) { int4 s = v.lo + v.hi; return (s.x + s.z) + (s.y + s.w); }
-INLINE f32 half_f16c(GLOBAL const u8 *p) { return __builtin_ia32_vcvtph2ps((short8)((short)load_u16(p), 0, 0, 0, 0, 0, 0, 0))[0]; }
+KINLINE i32 sum8(int8 v) { int4 s = v.lo + v.hi; return (s.x + s.z) + (s.y + s.w); }
+KINLINE f32 half_f16c(GLOBAL const u8 *p) { return __builtin_ia32_vcvtph2ps((short8)((short)load_u16(p), 0, 0, 0, 0, 0, 0, 0))[0]; }
+/* Q4_K/Q5_K: d, dmin, each sub-block's 6-bit scale in every 16-bit lane of sc[j], and each
+   min twice (bsums 2j, 2j+1: madd with the 16 bsums gives lane j = min_j * both) */
+KINLINE void k4_header(GLOBAL const u8 *b, f32 *d, f32 *dmin, short16 *sc, short16 *mins) {
+    uint4 w = as_uint4(vload16(0, b));  /* d, dmin; then scale_min6 of all 8 sub-blocks, 4 bytes to a word */
+    uint2 s = (uint2)(w.y & 0x3f3f3f3fu, (w.w & 0x0f0f0f0fu) | (((w.y >> 6) & 0x03030303u) << 4));
+    uint2 m = (uint2)(w.z & 0x3f3f3f3fu, ((w.w >> 4) & 0x0f0f0f0fu) | (((w.z >> 6) & 0x03030303u) << 4));
+    uchar8 s8 = as_uchar8(s), m8 = as_uchar8(m);
+    UNROLLED for (int j = 0; j < 8; j++) sc[j] = (short16)((short)s8[j]);
+    *mins = convert_short16(__builtin_shufflevector(m8, m8, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7));
+    float4 dd = __builtin_ia32_vcvtph2ps(as_short8((uint4)(w.x, 0, 0, 0)));
+    *d = dd.x; *dmin = dd.y;
+}
 """
 
 _BUILTINS = {
     "Q4_K": r"""
-typedef struct { ubytes32 q[8]; i32 sc[8], mn[8]; f32 d, dmin; } Block;
-INLINE void decode_block(GLOBAL const u8 *b, Block *k) {
+typedef struct { ubytes32 q[8]; short16 sc[8], mins; f32 d, dmin; } Block;
+KINLINE void decode_block(GLOBAL const u8 *b, Block *k) {
     UNROLLED for (int j = 0; j < 4; j++) {
         ubytes32 v = load_ubytes(b + 16 + 32 * j);
         k->q[2 * j] = v & (uchar)15;
         k->q[2 * j + 1] = v >> (uchar)4;
     }
-    UNROLLED for (int j = 0; j < 8; j++) scale_min6(j, b + 4, &k->sc[j], &k->mn[j]);
-    k->d = half_f16c(b); k->dmin = half_f16c(b + 2);
+    k4_header(b, &k->d, &k->dmin, k->sc, &k->mins);
 }
-INLINE void block_dot(const Block *k, GLOBAL const i8 *qx, f32 dx, GLOBAL const i16 *bs, i32 wide, Acc *a) {
-    i32 isum[4], imin[4];  /* per 64 values */
-    UNROLLED for (int p = 0; p < 4; p++) {
-        isum[p] = sum8(scaled_lanes(k->q[2 * p], qx + 64 * p, (short16)((short)k->sc[2 * p]))
-                       + scaled_lanes(k->q[2 * p + 1], qx + 64 * p + 32, (short16)((short)k->sc[2 * p + 1])));
-        imin[p] = k->mn[2 * p] * ((i32)bs[4 * p] + (i32)bs[4 * p + 1])
-                + k->mn[2 * p + 1] * ((i32)bs[4 * p + 2] + (i32)bs[4 * p + 3]);
-    }
+KINLINE void block_dot(const Block *k, GLOBAL const i8 *qx, f32 dx, GLOBAL const i16 *bs, i32 wide, Acc *a) {
+    int8 part[4];  /* per 64 values */
+    UNROLLED for (int p = 0; p < 4; p++)
+        part[p] = scaled_lanes(k->q[2 * p], qx + 64 * p, k->sc[2 * p])
+                + scaled_lanes(k->q[2 * p + 1], qx + 64 * p + 32, k->sc[2 * p + 1]);
+    /* the four parts' lane sums at once: pairs, then fours, then eights (as hadd does) */
+    int8 p01 = (int8)(part[0].even + part[0].odd, part[1].even + part[1].odd);
+    int8 p23 = (int8)(part[2].even + part[2].odd, part[3].even + part[3].odd);
+    int8 quads = (int8)(p01.even + p01.odd, p23.even + p23.odd);
+    int4 sums = quads.even + quads.odd;
+    int8 m = __builtin_ia32_pmaddwd256(vload16(0, bs), k->mins);  /* lane j: sub-block j */
+    int4 mins = m.even + m.odd;
+    i32 isum[4] = {sums.x, sums.y, sums.z, sums.w}, imin[4] = {mins.x, mins.y, mins.z, mins.w};
     accumulate(isum, imin, k->d * dx, k->dmin * dx, wide, a);
 }
 """,
     "Q5_K": r"""
-typedef struct { ubytes32 q[8]; i32 sc[8], mn[8]; f32 d, dmin; } Block;
-INLINE void decode_block(GLOBAL const u8 *b, Block *k) {
+typedef struct { ubytes32 q[8]; short16 sc[8], mins; f32 d, dmin; } Block;
+KINLINE void decode_block(GLOBAL const u8 *b, Block *k) {
     ubytes32 qh = load_ubytes(b + 16);
     UNROLLED for (int j = 0; j < 4; j++) {  /* the fifth bit of sub-block s is bit s of qh */
         ubytes32 v = load_ubytes(b + 48 + 32 * j);
         k->q[2 * j] = (v & (uchar)15) | (((qh >> (uchar)(2 * j)) & (uchar)1) << (uchar)4);
         k->q[2 * j + 1] = (v >> (uchar)4) | (((qh >> (uchar)(2 * j + 1)) & (uchar)1) << (uchar)4);
     }
-    UNROLLED for (int j = 0; j < 8; j++) scale_min6(j, b + 4, &k->sc[j], &k->mn[j]);
-    k->d = half_f16c(b); k->dmin = half_f16c(b + 2);
+    k4_header(b, &k->d, &k->dmin, k->sc, &k->mins);
 }
-INLINE void block_dot(const Block *k, GLOBAL const i8 *qx, f32 dx, GLOBAL const i16 *bs, i32 wide, Acc *a) {
+KINLINE void block_dot(const Block *k, GLOBAL const i8 *qx, f32 dx, GLOBAL const i16 *bs, i32 wide, Acc *a) {
     int8 lanes = (int8)(0);
-    i32 imin = 0;
-    UNROLLED for (int j = 0; j < 8; j++) {
-        lanes += scaled_lanes(k->q[j], qx + 32 * j, (short16)((short)k->sc[j]));
-        imin += k->mn[j] * ((i32)bs[2 * j] + (i32)bs[2 * j + 1]);
-    }
+    UNROLLED for (int j = 0; j < 8; j++) lanes += scaled_lanes(k->q[j], qx + 32 * j, k->sc[j]);
     i32 lane[8] = {lanes.s0, lanes.s1, lanes.s2, lanes.s3, lanes.s4, lanes.s5, lanes.s6, lanes.s7};
-    q5_accumulate(lane, imin, k->d, k->dmin, dx, wide, a);
+    q5_accumulate(lane, sum8(__builtin_ia32_pmaddwd256(vload16(0, bs), k->mins)), k->d, k->dmin, dx, wide, a);
 }
 """,
     "Q6_K": r"""
 typedef struct { ubytes32 q[8]; short16 sc[8], sc16; f32 d; } Block;
 typedef struct { f32 a[8]; } Acc;
-INLINE void decode_block(GLOBAL const u8 *b, Block *k) {
+KINLINE void decode_block(GLOBAL const u8 *b, Block *k) {
     UNROLLED for (int h = 0; h < 2; h++) {  /* the two high bits of quadrant k: bits 2k, 2k+1 of qh */
         ubytes32 l0 = load_ubytes(b + 64 * h), l1 = load_ubytes(b + 64 * h + 32), qh = load_ubytes(b + 128 + 32 * h);
         k->q[4 * h] = (l0 & (uchar)15) | ((qh & (uchar)3) << (uchar)4);
@@ -435,7 +446,7 @@ INLINE void decode_block(GLOBAL const u8 *b, Block *k) {
     k->sc16 = convert_short16(vload16(0, sc));
     k->d = half_f16c(b + 208);
 }
-INLINE void block_dot(const Block *k, GLOBAL const i8 *qx, f32 dx, GLOBAL const i16 *bs, i32 wide, Acc *a) {
+KINLINE void block_dot(const Block *k, GLOBAL const i8 *qx, f32 dx, GLOBAL const i16 *bs, i32 wide, Acc *a) {
     int8 lanes = (int8)(0);
     UNROLLED for (int i = 0; i < 8; i++) lanes += scaled_lanes(k->q[i], qx + 32 * i, k->sc[i]);
     lanes -= __builtin_ia32_pmaddwd256(vload16(0, bs), k->sc16) * 32;
@@ -476,7 +487,10 @@ KERNEL void qdot_k(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 xq_off
 _AVX2_TARGET = "!defined(__OPENCL_VERSION__) && !defined(__CUDACC__) && defined(__AVX2__) && defined(__FMA__)"
 _BUILTIN_TARGET = "defined(__OPENCL_VERSION__) && defined(__x86_64__) && defined(__AVX2__) && defined(__F16C__)"
 # PoCL keeps loops over an array of accumulators (and the array) in memory unless told
-_UNROLLED = "#ifdef __OPENCL_VERSION__\n#define UNROLLED _Pragma(\"unroll\")\n#else\n#define UNROLLED\n#endif\n"
+# (and does not inline a work-item's big helpers: Block then goes through memory)
+_UNROLLED = ("#ifdef __OPENCL_VERSION__\n#define UNROLLED _Pragma(\"unroll\")\n"
+             "#define KINLINE INLINE __attribute__((always_inline))\n"
+             "#else\n#define UNROLLED\n#define KINLINE INLINE\n#endif\n")
 
 
 @functools.lru_cache(maxsize=None)
