@@ -140,9 +140,9 @@ class Kernels:
 
     def __init__(self, device):
         self.device, impl = device, device.impl
-        self.embedding, self.rms_norm, self.rope = impl("quant_embedding"), impl("nn_rms_norm"), impl("nn_rope")
-        self.kv_store, self.attention, self.attention_step = impl("nn_kv_store"), impl("nn_attention"), impl(
-            "nn_attention_step")
+        self.embedding, self.rms_norm, self.rope_store = impl("quant_embedding"), impl("nn_rms_norm"), impl(
+            "nn_rope_store")
+        self.attention, self.attention_step = impl("nn_attention"), impl("nn_attention_step")
         self.silu_mul, self._add_rms_norm = impl("nn_silu_mul"), impl("nn_add_rms_norm")
         self._numpy = device.family == "numpy"
 
@@ -275,11 +275,10 @@ class Llama:
         n_kv = n_past + seq
         q, key, value = k.linear(k.norm(x, delta, self._norms[f"blk.{i}.attn_norm.weight"], c.eps),
                                  w["attn_q"], w["attn_k"], w["attn_v"])
-        q = k.rope(d, k.reshape(q, (seq, c.n_heads, c.head_dim)), positions, c.rope_theta)
-        key = k.rope(d, k.reshape(key, (seq, c.n_kv_heads, c.head_dim)), positions, c.rope_theta)
-        value = k.reshape(value, (seq, c.n_kv_heads, c.head_dim))
         keys, values = cache.keys[i]._data, cache.values[i]._data
-        k.kv_store(d, keys, values, key, value, positions)
+        kv_shape = (seq, c.n_kv_heads, c.head_dim)  # k turned and v go to the cache, float16
+        q = k.rope_store(d, k.reshape(q, (seq, c.n_heads, c.head_dim)), k.reshape(key, kv_shape),
+                         k.reshape(value, kv_shape), keys, values, positions, c.rope_theta)
         if seq == 1:  # positions read on the device: the same launches at every position
             attended = k.attention_step(d, q, keys, values, positions, c.head_dim ** -0.5)
         else:

@@ -149,6 +149,26 @@ KERNEL void silu_mul(GLOBAL f32 *out, GLOBAL const f32 *gate, i64 gate_off, GLOB
 }
 """
 
+_ROPE_PAIR = r"""
+/* Pair i (values 2i, 2i+1) of a head at position p turned: (y0, y1). A position beyond
+   the table computes its angle the same way, with the device's cos/sin. */
+INLINE void rope_pair(f32 x0, f32 x1, i64 p, i64 i, GLOBAL const f32 *table, i64 table_rows, i64 head_pairs,
+                      f32 scale, f32 *y0, f32 *y1) {
+    f32 c, sn;
+    if (p >= 0 && p < table_rows) {
+        c = table[(p * head_pairs + i) * 2];
+        sn = table[(p * head_pairs + i) * 2 + 1];
+    } else {
+        f32 angle = (f32)p;
+        for (i64 k = 0; k < i; k++) angle = angle * scale;
+        c = cos(angle);
+        sn = sin(angle);
+    }
+    *y0 = fma(x0, c, -(x1 * sn));
+    *y1 = fma(x0, sn, x1 * c);
+}
+"""
+
 ROPE = r"""
 /* table (rows, head_pairs, 2): cos and sin of p * s^i, s = theta^(-2 / dims), built on
    the cpu with the C library's powf, cosf and sinf (llama.cpp's ggml_rope_cache_init). */
@@ -163,27 +183,17 @@ KERNEL void rope_table(GLOBAL f32 *table, GLOBAL f32 *scale_out, i64 rows, i64 h
     }
     if (p == 0) scale_out[0] = scale;
 }
-
-/* One work-item per pair (2i, 2i+1) of a head of a row of x (seq, heads, dim); a
-   position beyond the table computes its angle the same way, with the device's cos/sin. */
+""" + _ROPE_PAIR + r"""
+/* One work-item per pair of a head of a row of x (seq, heads, dim). */
 KERNEL void rope(GLOBAL f32 *out, GLOBAL const f32 *x, i64 x_off, GLOBAL const i64 *pos, i64 pos_off,
                  GLOBAL const f32 *table, i64 table_rows, i64 pairs, i64 heads, i64 head_pairs, f32 scale) {
     i64 g = GLOBAL_ID(0);
     if (g >= pairs) return;
-    i64 i = g % head_pairs, s = g / (head_pairs * heads), p = pos[pos_off + s];
-    f32 c, sn;
-    if (p >= 0 && p < table_rows) {
-        c = table[(p * head_pairs + i) * 2];
-        sn = table[(p * head_pairs + i) * 2 + 1];
-    } else {
-        f32 angle = (f32)p;
-        for (i64 k = 0; k < i; k++) angle = angle * scale;
-        c = cos(angle);
-        sn = sin(angle);
-    }
-    f32 x0 = x[x_off + 2 * g], x1 = x[x_off + 2 * g + 1];
-    out[2 * g] = fma(x0, c, -(x1 * sn));
-    out[2 * g + 1] = fma(x0, sn, x1 * c);
+    f32 y0, y1;
+    rope_pair(x[x_off + 2 * g], x[x_off + 2 * g + 1], pos[pos_off + g / (head_pairs * heads)], g % head_pairs,
+              table, table_rows, head_pairs, scale, &y0, &y1);
+    out[2 * g] = y0;
+    out[2 * g + 1] = y1;
 }
 """
 
@@ -281,18 +291,34 @@ KERNEL void attn_values(GLOBAL f32 *out, GLOBAL const f32 *p, GLOBAL const f32 *
 # A decode step's attention and cache writes, for a captured step (hal.llama): the query
 # and cache positions are read on the device (pos), so that the launches, their grids and
 # arguments are the same at every position. DIM is the head size.
-ATTENTION_STEP = ATTENTION + r"""
-/* The rows (seq, row) of k and v stored as float16 at cache rows pos[s] (skipped outside
-   the capacity: the caller checks, the kernel never writes out of bounds). */
-KERNEL void kv_store(GLOBAL u16 *k_cache, GLOBAL u16 *v_cache, GLOBAL const f32 *k, i64 k_off,
-                     GLOBAL const f32 *v, i64 v_off, GLOBAL const i64 *pos, i64 pos_off, i64 row, i64 n,
-                     i64 capacity) {
-    i64 g = GLOBAL_ID(0);
-    if (g >= n) return;
-    i64 p = pos[pos_off + g / row];
+ATTENTION_STEP = ATTENTION + _ROPE_PAIR + r"""
+/* A block's q, k, v (seq, heads or kv_heads, DIM) after their projections: q turned by
+   rope into q_out; k turned and v as they are stored as float16 into the caches at rows
+   pos[s] (skipped outside the capacity: the caller checks, the kernel never writes out
+   of bounds). One launch for rope q, rope k and both cache writes; the same arithmetic. */
+KERNEL void rope_store(GLOBAL f32 *q_out, GLOBAL const f32 *q, i64 q_off, GLOBAL const f32 *k, i64 k_off,
+                       GLOBAL const f32 *v, i64 v_off, GLOBAL u16 *k_cache, GLOBAL u16 *v_cache,
+                       GLOBAL const i64 *pos, i64 pos_off, GLOBAL const f32 *table, i64 table_rows, f32 scale,
+                       i64 seq, i64 heads, i64 kv_heads, i64 capacity) {
+    i64 g = GLOBAL_ID(0), q_pairs = seq * heads * (DIM / 2);
+    f32 y0, y1;
+    if (g < q_pairs) {
+        rope_pair(q[q_off + 2 * g], q[q_off + 2 * g + 1], pos[pos_off + g / (heads * (DIM / 2))], g % (DIM / 2),
+                  table, table_rows, DIM / 2, scale, &y0, &y1);
+        q_out[2 * g] = y0;
+        q_out[2 * g + 1] = y1;
+        return;
+    }
+    g -= q_pairs;
+    if (g >= seq * kv_heads * (DIM / 2)) return;
+    i64 row = kv_heads * DIM, s = g / (kv_heads * (DIM / 2)), p = pos[pos_off + s];
     if (p < 0 || p >= capacity) return;
-    k_cache[p * row + g % row] = f32_to_half(k[k_off + g]);
-    v_cache[p * row + g % row] = f32_to_half(v[v_off + g]);
+    rope_pair(k[k_off + 2 * g], k[k_off + 2 * g + 1], p, g % (DIM / 2), table, table_rows, DIM / 2, scale, &y0, &y1);
+    i64 at = p * row + 2 * g - s * row;  /* pair g's place in row p of the cache */
+    k_cache[at] = f32_to_half(y0);
+    k_cache[at + 1] = f32_to_half(y1);
+    v_cache[at] = f32_to_half(v[v_off + 2 * g]);
+    v_cache[at + 1] = f32_to_half(v[v_off + 2 * g + 1]);
 }
 
 INLINE i64 step_length(GLOBAL const i64 *pos, i64 pos_off, i64 capacity) {
@@ -558,15 +584,20 @@ def _step_defines(device, dim: int) -> dict:
             "HAL_OMP_MIN_ITEMS": 1}
 
 
-@register("nn_kv_store", on=("cpu", "buffer"))
-def kv_store(device, k_cache, v_cache, k, v, positions):
-    """Rows s of k and v (seq, kv_heads, head_dim) stored as float16 bits into the uint16
-    caches (capacity, kv_heads, head_dim) at rows positions[s]."""
-    capacity, kv_heads, dim = k_cache.shape
-    if k.size:
-        program(device, ATTENTION_STEP, "kv_store", **_step_defines(device, dim))(
-            (k.size,), flat_group(device), *(pointer(device, c) for c in (k_cache, v_cache)),
-            *pointer_args(device, k, v, positions), kv_heads * dim, k.size, capacity)
+@register("nn_rope_store", on=("cpu", "buffer"))
+def rope_store(device, q, k, v, k_cache, v_cache, positions, theta):
+    """rope(q) (seq, heads, dim), returned; rope(k) and v (seq, kv_heads, dim) stored as
+    float16 bits into the uint16 caches (capacity, kv_heads, dim) at rows positions[s]."""
+    seq, heads, dim = q.shape
+    capacity, kv_heads, _ = k_cache.shape
+    q_out = device.empty(q.shape, _F32)
+    if seq:
+        table, rows, scale = rope_table(device, theta, dim)
+        program(device, ATTENTION_STEP, "rope_store", **_step_defines(device, dim))(
+            (seq * (heads + kv_heads) * (dim // 2),), flat_group(device), pointer(device, q_out),
+            *pointer_args(device, q, k, v), *(pointer(device, c) for c in (k_cache, v_cache)),
+            *pointer_args(device, positions), pointer(device, table), rows, scale, seq, heads, kv_heads, capacity)
+    return q_out
 
 
 @register("nn_attention_step", on=("cpu", "buffer"))

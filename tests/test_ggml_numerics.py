@@ -71,14 +71,15 @@ def test_attention_step_is_attention_for_one_row(device, n_past):
     bits_equal(device.to_host(out), ggml.attention(q, k16[:n_past + 1], v16[:n_past + 1], n_past, 0.125))
 
 
-def test_kv_store_writes_float16_rows_at_the_positions(device):
-    capacity, kv_heads, dim = 10, 2, 64
-    k, v = _x((3, kv_heads, dim), seed=5, scale=100.0), _x((3, kv_heads, dim), seed=6)
+def test_rope_store_turns_q_and_stores_k_and_v_in_float16_at_the_positions(device):
+    capacity, heads, kv_heads, dim = 10, 6, 2, 64
+    q, k, v = _x((3, heads, dim)), _x((3, kv_heads, dim), seed=5, scale=100.0), _x((3, kv_heads, dim), seed=6)
     caches = [put(np.zeros((capacity, kv_heads, dim), np.uint16), device) for _ in range(2)]
-    positions = np.array([7, 2, 10])  # 10 is beyond the capacity: not written
-    device.impl("nn_kv_store")(device, caches[0]._data, caches[1]._data, put(k, device)._data, put(v, device)._data,
-                               put(positions, device)._data)
-    for cache, rows in zip(caches, (k, v)):
+    positions = np.array([7, 2, 10])  # 10 is beyond the capacity: not stored
+    q_out = device.impl("nn_rope_store")(device, *(put(a, device)._data for a in (q, k, v)), caches[0]._data,
+                                         caches[1]._data, put(positions, device)._data, 10000.0)
+    bits_equal(device.to_host(q_out), ggml.rope(q, positions, 10000.0))
+    for cache, rows in zip(caches, (ggml.rope(k, positions, 10000.0), v)):
         expected = np.zeros((capacity, kv_heads, dim), np.uint16)
         expected[[7, 2]] = rows[:2].astype(np.float16).view(np.uint16)
         np.testing.assert_array_equal(np.asarray(cache), expected)
