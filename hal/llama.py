@@ -9,6 +9,9 @@ rms_norm, q/k/v projections, rope ("normal" mode: the GGUF converter permutes q 
 for it), grouped-query causal attention over a KV cache, the output projection and a
 residual, rms_norm and the SiLU-gated MLP and a residual; a final rms_norm and the
 output projection (the token embedding when the file has no ``output.weight``).
+
+Decoding replays a captured step (``DecodeStep``, hal/capture.py) where the device can
+capture: one C call per token on the cpu, bare enqueues on OpenCL.
 """
 import time
 from dataclasses import dataclass, field
@@ -134,9 +137,11 @@ class Generation:
 
 
 class Kernels:
-    """The forward pass's ops resolved once for a device, called on payloads: the
-    steady-state path of a decode step has no Array wrappers, dispatch lookups or
-    argument checks (the same implementations hal.nn calls, so the same bits)."""
+    """The forward pass's ops resolved once for a device, called on payloads: no Array
+    wrappers, dispatch lookups or argument checks per token. The arithmetic is hal.nn's,
+    rounding for rounding; some ops are fused to save launches (add_rms_norm: a residual
+    and the norm after it; rope_store: rope of q and k and the float16 cache writes;
+    attention_step: one query row, positions read on the device)."""
 
     def __init__(self, device):
         self.device, impl = device, device.impl
