@@ -111,19 +111,21 @@ KINLINE void q5_accumulate(const i32 *lane, i32 imin, f32 d, f32 dmin, f32 dx, i
 """
 
 # Q4_K's float steps, as ggml's repacked kernels: the mat-vec (gemv) adds each super-block
-# once, the matrix kernel (gemm, for rows of x in fours: ``wide``) each 64 values.
+# once (``isum``, ``imin``: exact integers), the matrix kernel (gemm, for rows of x in
+# fours: ``wide``) each 64 values (``fsum``, ``fmin``: the integers per 64 as floats, which
+# the vector paths convert in one instruction).
 _Q4_K_ACCUMULATE = r"""
 #define WIDE(t, n) ((t) < (n) - (n) % 4)
 typedef struct { f32 a, m; } Acc;
-KINLINE void accumulate(const i32 *isum, const i32 *imin, f32 d, f32 dmin, i32 wide, Acc *a) {
+KINLINE void accumulate(const f32 *fsum, const f32 *fmin, i32 isum, i32 imin, f32 d, f32 dmin, i32 wide, Acc *a) {
     if (wide) {
         UNROLLED for (int p = 0; p < 4; p++) {
-            a->a = fma((f32)isum[p], d, a->a);
-            a->m = fma((f32)imin[p], dmin, a->m);
+            a->a = fma(fsum[p], d, a->a);
+            a->m = fma(fmin[p], dmin, a->m);
         }
     } else {
-        a->a = fma((f32)(isum[0] + isum[1] + isum[2] + isum[3]), d, a->a);
-        a->m = fma((f32)(imin[0] + imin[1] + imin[2] + imin[3]), dmin, a->m);
+        a->a = fma((f32)isum, d, a->a);
+        a->m = fma((f32)imin, dmin, a->m);
     }
 }
 """
@@ -176,7 +178,10 @@ KINLINE void block_dot(const Block *k, GLOBAL const i8 *qx, f32 dx, GLOBAL const
         isum[j / 2] += k->sc[j] * (((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7])));
         imin[j / 2] += k->mn[j] * ((i32)bs[2 * j] + (i32)bs[2 * j + 1]);
     }
-    accumulate(isum, imin, k->d * dx, k->dmin * dx, wide, a);
+    f32 fsum[4], fmin[4];
+    for (int p = 0; p < 4; p++) { fsum[p] = (f32)isum[p]; fmin[p] = (f32)imin[p]; }
+    accumulate(fsum, fmin, isum[0] + isum[1] + isum[2] + isum[3], imin[0] + imin[1] + imin[2] + imin[3],
+               k->d * dx, k->dmin * dx, wide, a);
 }
 """,
     "Q6_K": r"""
@@ -275,11 +280,15 @@ KINLINE void block_dot(const Block *k, const i8 *qx, f32 dx, const i16 *bs, i32 
     __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(part[0], part[1]), _mm256_hadd_epi32(part[2], part[3]));
     __m256i m = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bs), k->mins);  /* lane j: sub-block j */
     m = _mm256_hadd_epi32(m, m);  /* parts 0, 1 (low half), 2, 3 (high half) */
-    i32 isum[4], imin[4], mins[8];
-    _mm_storeu_si128((__m128i *)isum, _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1)));
-    _mm256_storeu_si256((__m256i *)mins, m);
-    imin[0] = mins[0]; imin[1] = mins[1]; imin[2] = mins[4]; imin[3] = mins[5];
-    accumulate(isum, imin, k->d * dx, k->dmin * dx, wide, a);
+    __m128i isum = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    __m128i imin = _mm_unpacklo_epi64(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1));
+    f32 fsum[4], fmin[4];
+    _mm_storeu_ps(fsum, _mm_cvtepi32_ps(isum));
+    _mm_storeu_ps(fmin, _mm_cvtepi32_ps(imin));
+    __m128i totals = _mm_hadd_epi32(isum, imin);  /* integers: any order */
+    totals = _mm_hadd_epi32(totals, totals);
+    accumulate(fsum, fmin, _mm_cvtsi128_si32(totals), _mm_extract_epi32(totals, 1), k->d * dx, k->dmin * dx, wide,
+               a);
 }
 """,
     "Q6_K": r"""
@@ -407,8 +416,10 @@ KINLINE void block_dot(const Block *k, GLOBAL const i8 *qx, f32 dx, GLOBAL const
     int4 sums = quads.even + quads.odd;
     int8 m = __builtin_ia32_pmaddwd256(vload16(0, bs), k->mins);  /* lane j: sub-block j */
     int4 mins = m.even + m.odd;
-    i32 isum[4] = {sums.x, sums.y, sums.z, sums.w}, imin[4] = {mins.x, mins.y, mins.z, mins.w};
-    accumulate(isum, imin, k->d * dx, k->dmin * dx, wide, a);
+    float4 vs = convert_float4(sums), vm = convert_float4(mins);
+    f32 fsum[4] = {vs.x, vs.y, vs.z, vs.w}, fmin[4] = {vm.x, vm.y, vm.z, vm.w};
+    int2 totals = (int2)(sums.x + sums.y + sums.z + sums.w, mins.x + mins.y + mins.z + mins.w);
+    accumulate(fsum, fmin, totals.x, totals.y, k->d * dx, k->dmin * dx, wide, a);
 }
 """,
     "Q5_K": r"""
