@@ -95,17 +95,17 @@ INLINE void k4_scales(const u8 *b, f32 *d, f32 *dmin, __m256i *sc, __m256i *mins
 # Q5_K's float steps: vec_dot_q5_K_q8_K's eight lanes (fma(d_x * d_w, lane, acc[k])) and the
 # mins' scalar fma(imin, -(d_x * dmin_w), m) (GCC contracts ggml's ``summs += dmin * imin``),
 # the row tree(acc) + m; from 8 rows of x ggml's tiled kernel: per super-block
-# fma(fma(-dmin_w, imin, d_w * isum), d_x, acc).
+# fma(fma(-dmin_w, imin, d_w * isum), d_x, acc). (``flane``: the lanes as floats, which the
+# vector paths convert in one instruction; ``isum``: their exact integer sum.)
 _Q5_K_ACCUMULATE = r"""
 #define WIDE(t, n) ((n) >= 8)
 typedef struct { f32 a[8], m; } Acc;
-KINLINE void q5_accumulate(const i32 *lane, i32 imin, f32 d, f32 dmin, f32 dx, i32 wide, Acc *a) {
+KINLINE void q5_accumulate(const f32 *flane, i32 isum, i32 imin, f32 d, f32 dmin, f32 dx, i32 wide, Acc *a) {
     if (wide) {
-        i32 isum = lane[0] + lane[1] + lane[2] + lane[3] + lane[4] + lane[5] + lane[6] + lane[7];
         a->a[0] = fma(fma(-dmin, (f32)imin, d * (f32)isum), dx, a->a[0]);
         return;
     }
-    UNROLLED for (int j = 0; j < 8; j++) a->a[j] = fma(dx * d, (f32)lane[j], a->a[j]);
+    UNROLLED for (int j = 0; j < 8; j++) a->a[j] = fma(dx * d, flane[j], a->a[j]);
     a->m = fma((f32)imin, -(dx * dmin), a->m);
 }
 """
@@ -223,7 +223,10 @@ KINLINE void block_dot(const Block *k, GLOBAL const i8 *qx, f32 dx, GLOBAL const
         for (int m = 0; m < 8; m++) lane[m] += k->sc[j] * l[m];
         imin += k->mn[j] * ((i32)bs[2 * j] + (i32)bs[2 * j + 1]);
     }
-    q5_accumulate(lane, imin, k->d, k->dmin, dx, wide, a);
+    f32 flane[8];
+    for (int m = 0; m < 8; m++) flane[m] = (f32)lane[m];
+    q5_accumulate(flane, lane[0] + lane[1] + lane[2] + lane[3] + lane[4] + lane[5] + lane[6] + lane[7], imin, k->d,
+                  k->dmin, dx, wide, a);
 }
 """,
 }
@@ -354,11 +357,12 @@ KINLINE void block_dot(const Block *k, const i8 *qx, f32 dx, const i16 *bs, i32 
         lanes = _mm256_add_epi32(lanes, _mm256_madd_epi16(pairs, k->sc[j]));
     }
     __m256i m = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bs), k->mins);
-    i32 lane[8], mins[8];
-    _mm256_storeu_si256((__m256i *)lane, lanes);
-    _mm256_storeu_si256((__m256i *)mins, m);
-    q5_accumulate(lane, mins[0] + mins[1] + mins[2] + mins[3] + mins[4] + mins[5] + mins[6] + mins[7], k->d, k->dmin,
-                  dx, wide, a);
+    __m256i pairs = _mm256_hadd_epi32(lanes, m);  /* the sums of the lanes and of m: integers, any order */
+    __m128i totals = _mm_add_epi32(_mm256_castsi256_si128(pairs), _mm256_extracti128_si256(pairs, 1));
+    totals = _mm_hadd_epi32(totals, totals);
+    f32 flane[8];
+    _mm256_storeu_ps(flane, _mm256_cvtepi32_ps(lanes));
+    q5_accumulate(flane, _mm_cvtsi128_si32(totals), _mm_extract_epi32(totals, 1), k->d, k->dmin, dx, wide, a);
 }
 """,
 }
@@ -436,8 +440,10 @@ KINLINE void decode_block(GLOBAL const u8 *b, Block *k) {
 KINLINE void block_dot(const Block *k, GLOBAL const i8 *qx, f32 dx, GLOBAL const i16 *bs, i32 wide, Acc *a) {
     int8 lanes = (int8)(0);
     UNROLLED for (int j = 0; j < 8; j++) lanes += scaled_lanes(k->q[j], qx + 32 * j, k->sc[j]);
-    i32 lane[8] = {lanes.s0, lanes.s1, lanes.s2, lanes.s3, lanes.s4, lanes.s5, lanes.s6, lanes.s7};
-    q5_accumulate(lane, sum8(__builtin_ia32_pmaddwd256(vload16(0, bs), k->mins)), k->d, k->dmin, dx, wide, a);
+    float8 fl = convert_float8(lanes);
+    f32 flane[8] = {fl.s0, fl.s1, fl.s2, fl.s3, fl.s4, fl.s5, fl.s6, fl.s7};
+    q5_accumulate(flane, sum8(lanes), sum8(__builtin_ia32_pmaddwd256(vload16(0, bs), k->mins)), k->d, k->dmin, dx,
+                  wide, a);
 }
 """,
     "Q6_K": r"""
