@@ -477,6 +477,13 @@ KINLINE void block_dot(const Block *k, GLOBAL const i8 *qx, f32 dx, GLOBAL const
 }
 
 _DOT = r"""
+/* PoCL keeps a loop with a variable count (and its accumulators) in memory: there a fixed
+   count, a short tile repeating its last row; the C target is 1.1-1.3x faster without */
+#ifdef __OPENCL_VERSION__
+#define TILE_ROWS NT
+#else
+#define TILE_ROWS nt
+#endif
 /* out (n, rows) = x @ w.T from x's super-blocks (q, d, bsums). Work-item (row, tile): one
    weight row against NT consecutive rows of x, each super-block decoded once for all NT. */
 KERNEL void qdot_k(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 xq_off, GLOBAL const f32 *xd,
@@ -491,7 +498,7 @@ KERNEL void qdot_k(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 xq_off
     for (i64 b = 0; b < nb; b++) {
         Block k;
         decode_block(wr + b * BLOCK_BYTES, &k);
-        UNROLLED for (int t = 0; t < NT; t++) {  /* a fixed count: a short tile repeats its last row */
+        UNROLLED for (int t = 0; t < TILE_ROWS; t++) {
             i64 tx = t0 + (t < nt ? t : nt - 1), xb = tx * nb + b;
             block_dot(&k, xq + xq_off + xb * 256, xd[xd_off + xb], xs + xs_off + xb * 16, WIDE(tx, n), &acc[t]);
         }
