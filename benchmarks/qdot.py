@@ -1,12 +1,13 @@
 """The quantized products of a LLaMA decode and prefill step (ops/qdot.py: 8-bit
-activations times Q4_1 / Q8_0 blocks, llama.cpp's arithmetic) on each device, with the
-cpu's C kernels as the yardstick, in one run:
+activations times Q4_1 / Q8_0 blocks; ops/qdot_k.py: activations per 256 times the
+K-quants; llama.cpp's arithmetic) on each device, with the cpu's C kernels as the
+yardstick, in one run:
 
     python benchmarks/qdot.py [--device cpu opencl:0] [--repeats 5]
 
 The shapes are SmolLM2-135M's launches (rows x cols of the weights; q, k and v share a
-launch, gate and up another; the output projection is Q8_0) for 1 token (decode) and 64
-(prefill). Each device runs its tuned or default configuration (HAL_TUNE=cached). Each
+launch, gate and up another; the output projection is Q8_0; a Q4_K_M file's ffn_down is
+Q4_K or Q6_K, and Q5_K in a Q5_K_M) for 1 token (decode) and 64 (prefill). Each device runs its tuned or default configuration (HAL_TUNE=cached). Each
 figure is the best of ``--repeats`` rounds in which the devices take turns, a round
 timing a batch of calls (>= 50 ms: wall clock and a synchronize, so a launch's overhead
 counts); GB/s is weight bytes read per second; "x cpu" is the cpu's time over the
@@ -20,16 +21,21 @@ import numpy as np
 
 import hal
 from hal import autotune
-from hal.ops import qdot, quant
+from hal.ops import qdot, qdot_k, quant
 
 LAUNCHES = [("Q4_1", (576, 192, 192), 576), ("Q4_1", (576,), 576), ("Q4_1", (1536, 1536), 576),
-            ("Q4_1", (576,), 1536), ("Q8_0", (49152,), 576)]
+            ("Q4_1", (576,), 1536), ("Q8_0", (49152,), 576),
+            ("Q4_K", (576,), 1536), ("Q5_K", (576,), 1536), ("Q6_K", (576,), 1536)]
 
 
 def product(device, ggml_type: str, rows: tuple, cols: int, n: int, rng):
     """A call of one launch's products on ``device`` (random x and weights)."""
     x = device.from_host(rng.standard_normal((n, cols)).astype(np.float32))
     raws = [device.from_host(quant.random_raw(quant.TYPES[ggml_type], r, cols, rng)) for r in rows]
+    if qdot_k.supports(ggml_type):  # one weight to a launch, x quantized per 256
+        out, a = device.empty((n, rows[0]), np.dtype(np.float32)), qdot_k.quantize(device, x)
+        config = qdot_k.default_config(device, n)
+        return lambda: qdot_k.dot_into(device, config, out, a, raws[0], ggml_type)
     config = autotune.choose(device, f"quant_linear_q8_{ggml_type}", qdot.tuning_key(ggml_type, n, sum(rows), cols))
     flat = device.empty((n * sum(rows),), np.dtype(np.float32))
     a = qdot.quantize(device, x)
