@@ -7,11 +7,12 @@ yardstick, in one run:
 
 The shapes are SmolLM2-135M's launches (rows x cols of the weights; q, k and v share a
 launch, gate and up another; the output projection is Q8_0; a Q4_K_M file's ffn_down is
-Q4_K or Q6_K, and Q5_K in a Q5_K_M) for 1 token (decode) and 64 (prefill). Each device runs its tuned or default configuration (HAL_TUNE=cached). Each
-figure is the best of ``--repeats`` rounds in which the devices take turns, a round
-timing a batch of calls (>= 50 ms: wall clock and a synchronize, so a launch's overhead
-counts); GB/s is weight bytes read per second; "x cpu" is the cpu's time over the
-device's. The machine may be shared: compare ratios, and read the load printed with them.
+Q4_K or Q6_K, and Q5_K in a Q5_K_M) for 1 token (decode) and 64 (prefill). Each device
+runs its tuned or default configuration (HAL_TUNE=cached). Each figure is the best of
+``--repeats`` rounds in which the devices take turns, a round timing a batch of calls
+(>= 50 ms: wall clock and a synchronize, so a launch's overhead counts); GB/s is weight
+bytes read per second; "x cpu" is the cpu's time over the device's. The machine may be
+shared: compare ratios, and read the load printed with them.
 """
 import argparse
 import os

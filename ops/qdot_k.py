@@ -382,7 +382,9 @@ KINLINE int8 scaled_lanes(ubytes32 w, GLOBAL const i8 *x, short16 s) {
     return __builtin_ia32_pmaddwd256(__builtin_ia32_pmaddubsw256(__builtin_astype(w, bytes32), xv), s);
 }
 KINLINE i32 sum8(int8 v) { int4 s = v.lo + v.hi; return (s.x + s.z) + (s.y + s.w); }
-KINLINE f32 half_f16c(GLOBAL const u8 *p) { return __builtin_ia32_vcvtph2ps((short8)((short)load_u16(p), 0, 0, 0, 0, 0, 0, 0))[0]; }
+KINLINE f32 half_f16c(GLOBAL const u8 *p) {
+    return __builtin_ia32_vcvtph2ps((short8)((short)load_u16(p), 0, 0, 0, 0, 0, 0, 0))[0];
+}
 /* Q4_K/Q5_K: d, dmin, each sub-block's 6-bit scale in every 16-bit lane of sc[j], and each
    min twice (bsums 2j, 2j+1: madd with the 16 bsums gives lane j = min_j * both) */
 KINLINE void k4_header(GLOBAL const u8 *b, f32 *d, f32 *dmin, short16 *sc, short16 *mins) {
