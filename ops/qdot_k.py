@@ -26,8 +26,9 @@ tests/test_qdot_k.py checks the kernels against it bit for bit):
   isum), d_x, acc)``).
 
 The integers are exact in any order, so the C target's AVX2 path (ggml's byte products:
-``maddubs`` then ``madd`` by the scales) and the portable path (one product at a time)
-give the same bits. No weight is ever decoded to floats.
+``maddubs`` then ``madd`` by the scales), the same instructions through clang's x86
+builtins on an x86 OpenCL (PoCL) and the portable path (one product at a time) give the
+same bits. No weight is ever decoded to floats.
 """
 from __future__ import annotations
 
@@ -512,9 +513,9 @@ KERNEL void qdot_k(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 xq_off
 
 _AVX2_TARGET = "!defined(__OPENCL_VERSION__) && !defined(__CUDACC__) && defined(__AVX2__) && defined(__FMA__)"
 _BUILTIN_TARGET = "defined(__OPENCL_VERSION__) && defined(__x86_64__) && defined(__AVX2__) && defined(__F16C__)"
-# PoCL keeps loops over an array of accumulators (and the array) in memory unless told
-# (and does not inline a work-item's big helpers: Block then goes through memory)
-_UNROLLED = ("#ifdef __OPENCL_VERSION__\n#define UNROLLED _Pragma(\"unroll\")\n"
+# PoCL keeps loops over an array of accumulators (and the array) in memory unless told,
+# and does not inline a work-item's big helpers (Block then goes through memory)
+_OPENCL_HINTS = ("#ifdef __OPENCL_VERSION__\n#define UNROLLED _Pragma(\"unroll\")\n"
              "#define KINLINE INLINE __attribute__((always_inline))\n"
              "#else\n#define UNROLLED\n#define KINLINE INLINE\n#endif\n")
 
@@ -525,7 +526,7 @@ def source(ggml_type: str) -> str:
              + f"#elif {_BUILTIN_TARGET} && !SCALAR\n" + _BUILTIN_HELPERS + _BUILTINS[ggml_type]
              + "#else\n" + _QUANT[ggml_type] + _SUB_LANES + _PORTABLE[ggml_type] + "#endif\n")
     accumulate = {"Q4_K": _Q4_K_ACCUMULATE, "Q5_K": _Q5_K_ACCUMULATE}.get(ggml_type, "")
-    return _HELPERS + _UNROLLED + _SCALE_MIN + accumulate + block + _ACC[ggml_type] + _DOT
+    return _HELPERS + _OPENCL_HINTS + _SCALE_MIN + accumulate + block + _ACC[ggml_type] + _DOT
 
 
 def supports(ggml_type: str) -> bool:
