@@ -50,19 +50,25 @@ KERNEL void quantize_q8k(GLOBAL i8 *q, GLOBAL f32 *d, GLOBAL i16 *bsums, GLOBAL 
     i64 b = GLOBAL_ID(0);
     if (b >= blocks) return;
     GLOBAL const f32 *xb = x + x_off + b * 256;
+    /* the largest magnitude, then the first value that has it (two loops: PoCL vectorizes
+       them, 4x faster than one loop that updates both) */
     f32 amax = 0.0f, top = 0.0f;
     for (int j = 0; j < 256; j++) {
         f32 a = fabs(xb[j]);
-        if (a > amax) { amax = a; top = xb[j]; }
+        amax = a > amax ? a : amax;
     }
+    for (int j = 0; j < 256; j++)
+        if (fabs(xb[j]) == amax) { top = xb[j]; break; }
     f32 iscale = amax != 0.0f ? DIV_RN(-127.0f, top) : 0.0f;
-    i32 sum = 0;
-    for (int j = 0; j < 256; j++) {
-        i32 v = (i32)rint(iscale * xb[j]);
-        v = v < 127 ? v : 127;
-        q[b * 256 + j] = (i8)v;
-        sum += v;
-        if (j % 16 == 15) { bsums[b * 16 + j / 16] = (i16)sum; sum = 0; }
+    for (int g = 0; g < 16; g++) {
+        i32 sum = 0;
+        for (int j = 16 * g; j < 16 * g + 16; j++) {
+            i32 v = (i32)rint(iscale * xb[j]);
+            v = v < 127 ? v : 127;
+            q[b * 256 + j] = (i8)v;
+            sum += v;
+        }
+        bsums[b * 16 + g] = (i16)sum;
     }
     d[b] = amax != 0.0f ? DIV_RN(1.0f, iscale) : 0.0f;
 }

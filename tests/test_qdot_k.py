@@ -53,12 +53,13 @@ def test_every_tile_gives_the_same_bits(device, ggml_type):
 
 def test_activation_quantization_matches(device):
     x, _ = _problem("Q4_K", 3, 1, 768, seed=2)
+    x[1, 520], x[1, 530] = 60.0, -60.0  # equal magnitudes: the first one's sign (ggml's strict >)
     a = qdot_k.quantize(device, device.from_host(x))
     q, d, bsums = ggml_k.quantize_q8_K(x)
     np.testing.assert_array_equal(device.to_host(a.q), q.reshape(3, 768))
     np.testing.assert_array_equal(device.to_host(a.d), d)
     np.testing.assert_array_equal(device.to_host(a.bsums), bsums.reshape(3, 48))
-    assert d[0, 0] == 0 and d[-1, 1] > 0  # the cases the problem sets up
+    assert d[0, 0] == 0 and d[-1, 1] > 0 and d[1, 2] < 0  # the cases the problem sets up
 
 
 def test_mixed_types_in_one_linear(device):
