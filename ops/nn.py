@@ -359,16 +359,19 @@ KERNEL void attn_step_softmax(GLOBAL f32 *scores, GLOBAL const i64 *pos, i64 pos
 
 /* out (heads, DIM) = probabilities @ v over the cache rows 0 .. pos[0], as attn_values
    computes one row (DOT_LANES64 over positions padded to 64), reading V in its cache
-   layout. Item (h, d), or with BY_HEAD (CPU devices) item h computing every d: the d
-   loop innermost over a row of V is what a CPU compiler vectorizes (a private array of
-   4 x 16 x DIM accumulators: too many registers for a GPU). */
-KERNEL void attn_step_values(GLOBAL f32 *out, GLOBAL const f32 *p, GLOBAL const KV_T *v, GLOBAL const i64 *pos,
+   layout. Item (h, d), or with BY_HEAD (CPU devices) item h computing every d, after the
+   softmax of its row (no launch of attn_step_softmax then): the d loop innermost over a
+   row of V is what a CPU compiler vectorizes (a private array of 4 x 16 x DIM
+   accumulators: too many registers for a GPU). */
+KERNEL void attn_step_values(GLOBAL f32 *out, GLOBAL f32 *p, GLOBAL const KV_T *v, GLOBAL const i64 *pos,
                              i64 pos_off, i64 heads, i64 group, i64 capacity) {
     i64 g = GLOBAL_ID(0);
     i64 h = BY_HEAD ? g : g / DIM, visible = step_length(pos, pos_off, capacity), row = heads / group * DIM;
     if (h >= heads) return;
-    GLOBAL const f32 *pr = p + h * capacity;
+    GLOBAL f32 *pr = p + h * capacity;
 #if BY_HEAD
+    LOCAL facc partial[1];
+    softmax_row(pr, pr, visible, HALF, partial, 0, 1);
     f32 acc[4][16][DIM];
     for (int a = 0; a < 4; a++) for (int l = 0; l < 16; l++) for (int d = 0; d < DIM; d++) acc[a][l][d] = 0.0f;
     for (i64 t = 0; t < visible; t++) {  /* padding adds fma(0, 0, acc) = acc: skipped */
@@ -613,10 +616,11 @@ def attention_step(device, q, k_cache, v_cache, positions, scale):
     program(device, ATTENTION_STEP, "attn_step_scores", **defines)(
         (heads * 64,), flat_group(device), pointer(device, scores), *pointer_args(device, q), pointer(device, k_cache),
         *pos, *common, np.float32(scale))
-    program(device, ATTENTION_STEP, "attn_step_softmax", **defines)(
-        (heads,), flat_group(device, 1), pointer(device, scores), *pos, heads, capacity)
     by_head = defines["BY_HEAD"]  # (one item per head: groups of one, so that heads spread over cores)
+    if not by_head:
+        program(device, ATTENTION_STEP, "attn_step_softmax", **defines)(
+            (heads,), flat_group(device, 1), pointer(device, scores), *pos, heads, capacity)
     program(device, ATTENTION_STEP, "attn_step_values", **defines)(
-        (heads if by_head else heads * dim,), flat_group(device, 1 if by_head else 64), pointer(device, out), pointer(device, scores), pointer(device, v_cache), *pos,
-        *common)
+        (heads if by_head else heads * dim,), flat_group(device, 1 if by_head else 64), pointer(device, out),
+        pointer(device, scores), pointer(device, v_cache), *pos, *common)
     return out
