@@ -1,6 +1,6 @@
 """Captured steps: the kernel launches a thread makes inside ``with device.capture() as
 graph:`` run as usual and are recorded into ``graph``; ``graph.replay()`` runs them again
-in order, without the Python that made them (a SmolLM2 decode step: ~455 launches).
+in order, without the Python that made them (a SmolLM2 decode step: ~425 launches).
 
 A replay re-reads the arrays the launches were recorded with: whatever changes between
 replays must live in an array the kernels read (a token id, a position), never in a
