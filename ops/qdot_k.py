@@ -163,7 +163,12 @@ KINLINE void q5_accumulate(const f32 *flane, i32 isum, i32 imin, f32 d, f32 dmin
 # fours: ``wide``) each 64 values (``fsum``, ``fmin``: the integers per 64 as floats, which
 # the vector paths convert in one instruction).
 _Q4_K_ACCUMULATE = r"""
-#define WIDE(t, n) ((t) < (n) - (n) % 4)
+/* (FOURS: n is a multiple of 4, so every row is wide; known, the compiler drops the rest:
+   1.06x faster at n=64 on the C target, 1.15x on PoCL) */
+#ifndef FOURS
+#define FOURS 0
+#endif
+#define WIDE(t, n) (FOURS || (t) < (n) - (n) % 4)
 typedef struct { f32 a, m; } Acc;
 KINLINE void accumulate(const f32 *fsum, const f32 *fmin, i32 isum, i32 imin, f32 d, f32 dmin, i32 wide, Acc *a) {
     if (wide) {
@@ -619,7 +624,7 @@ def dot_into(device, config: dict, out, a: Activations, raw, ggml_type: str):
         return out
     nt, group = config["NT"], config["ROWS"]
     prog = program(device, source(ggml_type), "qdot_k", NT=nt, SCALAR=config.get("SCALAR", 0),
-                   BLOCK_BYTES=TYPES[ggml_type].block_bytes,
+                   BLOCK_BYTES=TYPES[ggml_type].block_bytes, FOURS=int(n >= 4 and n % 4 == 0),
                    HAL_OMP_MIN_ITEMS=64)  # (C target) a work-item is a whole row: threads pay from 64
     args = pointer_args(device, out, a.q, a.d, a.bsums, raw) + [rows, cols, n]
     tiles = -(-n // nt)

@@ -26,7 +26,7 @@ def _problem(ggml_type, n, rows, cols, seed=0):
 
 
 @pytest.mark.parametrize("ggml_type", TYPES)
-@pytest.mark.parametrize("n", [1, 6])
+@pytest.mark.parametrize("n", [1, 6, 16])  # 16: every row in llama.cpp's matrix kernels (Q4_K: FOURS)
 def test_linear_matches_llama_cpp_bits(device, ggml_type, n):
     rows, cols = 37, 768
     x, raw = _problem(ggml_type, n, rows, cols)
