@@ -61,8 +61,11 @@ def test_weights_share_launches_by_type(device):
 
 def test_activation_quantization_matches(device):
     x, _ = _problem("Q8_0", 3, 1, 128, seed=2)
+    ties = np.arange(-16, 16, dtype=np.float32) + 0.5  # scaled by exactly 1: every value a tie
+    ties[0] = -127.0  # the largest magnitude, negative
+    x = np.vstack([x, np.zeros(128, np.float32), np.tile(ties, 4)]).astype(np.float32)
     a = qdot.quantize(device, device.from_host(x))
     q, d, s = ggml.quantize_q8(x)
-    np.testing.assert_array_equal(device.to_host(a.q), q.reshape(3, 128).astype(np.int8))
+    np.testing.assert_array_equal(device.to_host(a.q), q.reshape(x.shape).astype(np.int8))
     np.testing.assert_array_equal(device.to_host(a.d), d)
     np.testing.assert_array_equal(device.to_host(a.s), s)
