@@ -13,9 +13,8 @@ store the shared object's bytes in the kernel cache, so another process loads it
 compiling. OpenMP uses OMP_NUM_THREADS if set, else its default.
 
 A ``Graph`` (hal/capture.py) replays recorded launches in one C call: every kernel also
-gets a thunk
-``hal_thunk_NAME(grid, slots)`` that reads its arguments from 64-bit slots, and a
-module's ``hal_replay`` walks a table of thunks. A SmolLM2 decode step's ~425 launches then
+gets a thunk ``hal_thunk_NAME(grid, slots)`` that reads its arguments from 64-bit slots,
+and a module's ``hal_replay`` walks a table of thunks. A SmolLM2 decode step's ~425 launches then
 cost no Python at all (hal.llama.DecodeStep).
 """
 from __future__ import annotations
@@ -43,7 +42,6 @@ from hal.errors import CompileError
 # -fno-math-errno: kernels never read errno, and without it sqrt() is a call, not an instruction.
 FLAGS = ("-O3", "-march=native", "-fopenmp", "-ffp-contract=off", "-fno-math-errno",
          "-shared", "-fPIC")
-
 
 
 def _choose_omp_waiting() -> None:

@@ -29,6 +29,9 @@ class CPUDevice(Device):
     def to_host(self, payload: np.ndarray) -> np.ndarray:
         return payload
 
+    def write(self, payload: np.ndarray, host: np.ndarray) -> None:
+        payload[...] = host
+
     def compile(self, source: str, defines: dict | None = None):
         from hal.backends.cc import compile_c
         return compile_c(source, defines)

@@ -29,13 +29,8 @@ def _dtype(dtype, device: Device, default=None, storage: bool = False):
     also a storage-only dtype (float16), which every device holds as 16-bit words."""
     dtype = (dtypes.as_storage_dtype if storage else dtypes.as_dtype)(dtype) if dtype is not None else (
         device.default_float if default == "float" else dtypes.int64 if default == "int" else default)
-    _check_dtype(device, dtype)
+    device.check_dtype(dtype)
     return dtype
-
-
-def _check_dtype(device: Device, dtype) -> None:
-    if dtype not in dtypes.STORAGE_ONLY:
-        device.check_dtype(dtype)
 
 
 def default_complex(device: Device):
@@ -129,7 +124,7 @@ def asarray(obj, /, *, dtype=None, device=None, copy=None) -> Array:
         return out
     device = _device(device)
     host = _to_numpy(obj, dtype, device, copy)
-    _check_dtype(device, host.dtype)
+    device.check_dtype(host.dtype)
     if device.family == "numpy":
         return Array._new(host, device)
     if copy is False:
@@ -139,9 +134,7 @@ def asarray(obj, /, *, dtype=None, device=None, copy=None) -> Array:
 
 def copy_payload(device: Device, data):
     """A contiguous copy of a payload (float16's as its 16-bit words)."""
-    if device.family == "numpy":
-        return data.copy()
-    return device.impl("copy_float16" if data.dtype == dtypes.float16 else "copy")(device, data)
+    return data.copy() if device.family == "numpy" else device.impl("copy")(device, data)
 
 
 def _to_numpy(obj, dtype, device: Device, copy) -> np.ndarray:

@@ -56,8 +56,7 @@ def _astype_float16(x: Array, dtype, copy: bool, device) -> Array:
             x._device.check_dtype(dtype)
         x, copy = Array._new(x._device.impl("astype_float16")(x._device, x._data, dtype), x._device), False
     if device is not None and as_device(device) != x._device:
-        host = np.ascontiguousarray(np.asarray(x))
-        return Array._new(as_device(device).from_host(host), as_device(device))
+        return x.to_device(device)
     return Array._new(_copy(x), x._device) if copy else x
 
 

@@ -45,7 +45,8 @@ class Device:
     """One device of one backend. Subclasses implement the driver contract:
 
     - ``family``: "numpy" (arrays are NumPy arrays) or "buffer" (``hal.memory.Strided``)
-    - ``empty(shape, dtype)``, ``from_host(ndarray)``, ``to_host(payload) -> ndarray``
+    - ``empty(shape, dtype)``, ``from_host(ndarray)``, ``to_host(payload) -> ndarray``,
+      ``write(payload, ndarray)`` (into an existing contiguous payload of that shape)
     - ``compile(source, defines) -> module`` whose ``[name]`` is a launchable program
     - ``synchronize()``, ``timer()`` (a context manager measuring device time)
     - optionally ``capture()``: a context manager recording the kernel launches made in
@@ -168,12 +169,15 @@ class BufferDevice(Device):
 
     def from_host(self, host: np.ndarray) -> Strided:
         out = self.empty(host.shape, host.dtype)
+        self.write(out, host)
+        return out
+
+    def write(self, payload: Strided, host: np.ndarray) -> None:
         if host.size:
             host = np.ascontiguousarray(host)
-            self.copyin(out.buf.handle, 0, host)
+            self.copyin(payload.buf.handle, payload.offset * payload.dtype.itemsize, host)
             counters.count("host_to_device")
             counters.count("bytes_to_device", host.nbytes)
-        return out
 
     def to_host(self, payload: Strided) -> np.ndarray:
         if not payload.contiguous:

@@ -19,15 +19,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import hal
-from hal import counters, nn
+from hal import nn
 
 from ._array import Array
+from ._creation import copy_payload
 
 from . import gguf
 from .gguf import GGUFError
 from .tokenizer import Tokenizer
 
-_F32 = np.dtype(np.float32)
 BLOCK_TENSORS = ("attn_norm", "attn_q", "attn_k", "attn_v", "attn_output",
                  "ffn_norm", "ffn_gate", "ffn_up", "ffn_down")
 
@@ -94,14 +94,14 @@ class DecodeStep:
     read the token id and position from ``inputs`` and write ``logits``, so a step is one
     16-byte store and a replay."""
     graph: object
+    device: object
     inputs: object  # int64 (2,) payload: token id, position
     logits: object
-    kernels: "Kernels"
 
     def __call__(self, token: int, position: int):
-        self.kernels.write(self.inputs, np.array([token, position], np.int64))
+        self.device.write(self.inputs, np.array([token, position], np.int64))
         self.graph.replay()
-        return self.kernels.copy(self.logits)  # the next replay overwrites them
+        return copy_payload(self.device, self.logits)  # the next replay overwrites them
 
 
 @dataclass
@@ -163,18 +163,6 @@ class Kernels:
 
     def reshape(self, x, shape):
         return x.reshape(shape) if self._numpy else x.reshaped(shape)
-
-    def copy(self, x):
-        return x.copy() if self._numpy else self.device.impl("copy")(self.device, x)
-
-    def write(self, x, host: np.ndarray) -> None:
-        """Store ``host`` into the contiguous payload ``x`` (same shape and dtype)."""
-        if self._numpy:
-            x[...] = host
-        else:
-            self.device.copyin(x.buf.handle, x.offset * x.dtype.itemsize, host)
-            counters.count("host_to_device")
-            counters.count("bytes_to_device", host.nbytes)
 
     def rows(self, x, start: int, stop: int):
         return x[start:stop] if self._numpy else x.getitem((slice(start, stop),))
@@ -257,8 +245,8 @@ class Llama:
             return self._logits(tokens, positions, cache, cache.length)
         with self.device.capture() as graph:
             logits = self._logits(tokens, positions, cache, cache.length)
-        cache.step = DecodeStep(graph, inputs, logits, k)
-        return k.copy(logits)
+        cache.step = DecodeStep(graph, self.device, inputs, logits)
+        return copy_payload(self.device, logits)
 
     def _logits(self, tokens, positions, cache: KVCache, n_past: int, all_logits: bool = False):
         """The forward pass on payloads: logits (seq, vocab), or (1, vocab) of the last token."""

@@ -1,5 +1,5 @@
 """float16 (IEEE binary16) as a storage-only dtype: filling, conversion to and from
-float32/float64, and bit copies. Arithmetic on it happens only inside matmul
+float32/float64 (copies are the generic copy's, which moves float16 as 16-bit words). Arithmetic on it happens only inside matmul
 (ops/linalg.py), which decodes halves into float32.
 
 On the cpu the payloads are NumPy float16 arrays and NumPy converts (it rounds to
@@ -15,7 +15,7 @@ import numpy as np
 from hal.dispatch import register
 from hal.memory import Strided
 
-from .copy import copy, full
+from .copy import full
 from .templates import run_elementwise
 
 F16, U16 = np.dtype(np.float16), np.dtype(np.uint16)
@@ -80,12 +80,3 @@ def full_buffer(device, shape, value):
         word = int(np.float16(value).view(U16))
     return relabel(full(device, shape, U16, word), F16)
 
-
-@register("copy_float16", on=("buffer",))
-def copy_bits(device, x: Strided) -> Strided:
-    """A contiguous copy of a float16 payload (its words moved, nothing converted)."""
-    return relabel(copy(device, bits(x)), F16)
-
-
-def contiguous(device, x: Strided) -> Strided:
-    return x if x.contiguous else copy_bits(device, x)

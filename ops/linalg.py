@@ -34,7 +34,6 @@ from hal import autotune
 from hal.dispatch import register
 from hal.shapes import broadcast_shapes
 
-from . import half
 from .copy import contiguous
 from .templates import C_TYPE, pointer, pointer_args, program, run_elementwise
 
@@ -247,7 +246,7 @@ def matmul(device, a, b):
     a, b = (_batched(device, x, batch) for x in (a, b))
     out = device.empty((math.prod(batch), m, n), a.dtype)
     if out.size and k == 0:
-        run_elementwise(device, "x0", half.bits(out) if a.dtype == F16 else out, [0], [half.U16 if a.dtype == F16 else a.dtype])
+        run_elementwise(device, "x0", out, [0], [a.dtype])  # (float16: zero words)
     elif out.size:
         _product(device, out, a, b)
     return out.reshaped(batch + (m, n))
@@ -321,7 +320,7 @@ def gemm_into(device, config, out, a, b):
     if kind == "block" and pack & 1:
         b = _pack(device, b, config["RN"])
     elif kind == "block" and _strides(device, b)[2] != 1:
-        b = _contiguous(device, b) if device.family == "buffer" else np.ascontiguousarray(b)
+        b = contiguous(device, b) if device.family == "buffer" else np.ascontiguousarray(b)
     if kind == "block" and pack & 2:
         a = _pack(device, a.transpose(0, 2, 1) if device.family == "numpy" else a.permute((0, 2, 1)), config["RM"])
     (sab, sam, sak), (sbb, sbk, sbn) = _strides(device, a), _strides(device, b)
@@ -353,10 +352,6 @@ def _library_into(out, a, b):
         out[...] = reference(a, b)
     else:
         np.matmul(a, b, out=out)
-
-
-def _contiguous(device, x):
-    return half.contiguous(device, x) if x.dtype == F16 else contiguous(device, x)
 
 
 def _pack(device, x, width):
@@ -560,7 +555,7 @@ def _batched(device, x, batch):
         return x
     if len(batch) == 0:
         return x.view((1,) + x.shape, (0,) + x.strides, x.offset)
-    return _contiguous(device, x).reshaped((math.prod(batch),) + x.shape[-2:])
+    return contiguous(device, x).reshaped((math.prod(batch),) + x.shape[-2:])
 
 
 def _parts(x):
