@@ -68,6 +68,7 @@ INLINE u32 f32_to_bits(f32 f) { return as_uint(f); }
 #define DIV_RN(a, b) ((a) / (b))
 #define SQRT_RN(a) sqrt(a)
 #endif
+#define ROUNDED(x) (x)
 """
 
 # CUDA's math headers already overload the float versions (exp(float), rint(float), ...);
@@ -95,6 +96,7 @@ __device__ inline f32 f32_from_bits(u32 u) { return __uint_as_float(u); }
 __device__ inline u32 f32_to_bits(f32 f) { return __float_as_uint(f); }
 #define DIV_RN(a, b) __fdiv_rn((a), (b))
 #define SQRT_RN(a) __fsqrt_rn(a)
+#define ROUNDED(x) (x)
 """
 
 # The C target runs each work-group of size 1 as one iteration of an OpenMP loop over
@@ -123,6 +125,10 @@ static inline f32 f32_from_bits(u32 u) { union { u32 u; f32 f; } c; c.u = u; ret
 static inline u32 f32_to_bits(f32 f) { union { u32 u; f32 f; } c; c.f = f; return c.u; }
 #define DIV_RN(a, b) ((a) / (b))
 #define SQRT_RN(a) sqrt(a)
+/* GCC 12's vectorizer fuses alternating a*b - c*d, a*b + c*d lanes (a complex product)
+   into fmaddsub even under -ffp-contract=off, and only on some CPUs: an empty asm on the
+   rounded product keeps it an operand of its own. */
+#define ROUNDED(x) ({ __typeof__(x) hal_r = (x); __asm__("" : "+x"(hal_r)); hal_r; })
 """
 
 # IEEE half precision as storage (u16 bits), the same bits on every target: OpenCL 1.2
@@ -148,25 +154,27 @@ INLINE u32 f32_to_half(f32 f) {
 }
 """
 
-# Complex arithmetic as NumPy does it: the schoolbook product, Smith's quotient (no
-# overflow of c*c + d*d for large divisors).
+# Complex arithmetic by the textbook formulas, one IEEE operation at a time (the array
+# API standard's rule for finite values; infinities and NaNs propagate through the parts
+# with no C99 Annex G recovery): the schoolbook product, Smith's quotient (no overflow
+# of c*c + d*d for large divisors).
 _COMPLEX = r"""
 typedef struct {{ {R} re, im; }} {C};
 INLINE {C} {C}_make({R} re, {R} im) {{ {C} z; z.re = re; z.im = im; return z; }}
 INLINE {C} {C}_add({C} a, {C} b) {{ return {C}_make(a.re + b.re, a.im + b.im); }}
 INLINE {C} {C}_sub({C} a, {C} b) {{ return {C}_make(a.re - b.re, a.im - b.im); }}
 INLINE {C} {C}_mul({C} a, {C} b) {{
-    return {C}_make(a.re * b.re - a.im * b.im, a.re * b.im + a.im * b.re);
+    return {C}_make(ROUNDED(a.re * b.re) - ROUNDED(a.im * b.im), ROUNDED(a.re * b.im) + ROUNDED(a.im * b.re));
 }}
 INLINE {C} {C}_div({C} a, {C} b) {{
     {R} abs_br = fabs(b.re), abs_bi = fabs(b.im);
     if (abs_br >= abs_bi) {{
         if (abs_br == 0 && abs_bi == 0) return {C}_make(a.re / abs_br, a.im / abs_bi);
         {R} rat = b.im / b.re, scl = ({R})1 / (b.re + b.im * rat);
-        return {C}_make((a.re + a.im * rat) * scl, (a.im - a.re * rat) * scl);
+        return {C}_make((a.re + ROUNDED(a.im * rat)) * scl, (a.im - ROUNDED(a.re * rat)) * scl);
     }}
     {R} rat = b.re / b.im, scl = ({R})1 / (b.im + b.re * rat);
-    return {C}_make((a.re * rat + a.im) * scl, (a.im * rat - a.re) * scl);
+    return {C}_make((ROUNDED(a.re * rat) + a.im) * scl, (ROUNDED(a.im * rat) - a.re) * scl);
 }}
 INLINE int {C}_eq({C} a, {C} b) {{ return a.re == b.re && a.im == b.im; }}
 INLINE int {C}_nonzero({C} a) {{ return a.re != 0 || a.im != 0; }}

@@ -400,13 +400,28 @@ OPS = {op.name: op for op in [
 ]}
 
 
+def _textbook_multiply(x, y):
+    """(a + bi)(c + di) = (ac - bd) + (ad + bc)i, one IEEE operation at a time, as the
+    kernels compute it: NumPy's own complex loops fuse products on some instruction sets
+    (inf + inf*j where the formula gives inf + nan*j)."""
+    a, b, c, d = x.real, x.imag, y.real, y.imag
+    out = np.empty(np.broadcast_shapes(np.shape(x), np.shape(y)), np.result_type(x, y))
+    out.real, out.imag = a * c - b * d, a * d + b * c
+    return out
+
+
+# Complex ops whose NumPy loops are not the textbook formulas on every CPU.
+_TEXTBOOK = {"multiply": _textbook_multiply}
+
+
 def _cpu(op: Elementwise):
-    ufunc = op.ufunc
+    ufunc, textbook = op.ufunc, _TEXTBOOK.get(op.name)
 
     def impl(device, compute, out_dtype, *xs):
+        fn = textbook if textbook is not None and compute.kind == "c" else ufunc
         xs = [x.astype(compute) if type(x) is np.ndarray and x.dtype != compute else x for x in xs]
         with np.errstate(all="ignore"):  # the standard defines inf and NaN results, not warnings
-            out = ufunc(*xs)
+            out = fn(*xs)
         return out if type(out) is np.ndarray and out.dtype == out_dtype else np.asarray(out, out_dtype)
     return impl
 

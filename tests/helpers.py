@@ -88,3 +88,25 @@ def on_device_only(fn, size_reads: int = 0):
     assert stats["device_to_host"] == stats["host_to_device"] == 0, stats
     assert stats["size_reads"] == size_reads, stats
     return out
+
+
+def textbook_complex(x, y):
+    """x + y, x - y, x * y and x / y by the textbook formulas (Smith's quotient), on the
+    real and imaginary parts: one IEEE operation at a time, as hal's prelude computes."""
+    a, b, c, d = x.real, x.imag, y.real, y.imag
+    with np.errstate(all="ignore"):
+        product = complex_parts(a * c - b * d, a * d + b * c, x.dtype)
+        wide = np.abs(c) >= np.abs(d)  # Smith: divide through by the larger part of y
+        rat = np.where(wide, d / c, c / d)
+        scl = np.where(wide, 1 / (c + d * rat), 1 / (d + c * rat))
+        re = np.where(wide, (a + b * rat) * scl, (a * rat + b) * scl)
+        im = np.where(wide, (b - a * rat) * scl, (b * rat - a) * scl)
+        zero = (c == 0) & (d == 0)  # a zero divisor: each part over a zero, as NumPy
+        re, im = np.where(zero, a / np.abs(c), re), np.where(zero, b / np.abs(d), im)
+        return x + y, x - y, complex_parts(product.real, product.imag, x.dtype), complex_parts(re, im, x.dtype)
+
+
+def complex_parts(re, im, dtype):
+    z = np.empty(re.shape, dtype)  # set part by part: re + 1j * im would turn inf into NaN
+    z.real, z.imag = re, im
+    return z

@@ -11,7 +11,7 @@ from cuda_compile import compile_cuda, compilers, supports
 from hal.dialect import render
 from hal.ops import elementwise
 from hal.ops.templates import elementwise_source
-from helpers import COMPLEX, FLOATING, assert_matches, data, put
+from helpers import COMPLEX, FLOATING, assert_matches, data, put, textbook_complex
 
 
 def need_complex(device, dtype):
@@ -31,6 +31,21 @@ def test_arithmetic(device, name, ref, dtype):
     x, y = put(a, device), put(b, device)
     assert_matches(fn(x, y), ref(a, b), device=device)
     assert_matches(fn(x.T[::-1], y[:3]), ref(a.T[::-1], b[:3]))  # strided and broadcast
+
+
+@pytest.mark.parametrize("dtype", COMPLEX, ids=str)
+def test_products_and_quotients_follow_the_textbook_formulas(device, dtype):
+    # hal's stated rule (README): the textbook product and Smith's quotient, one IEEE
+    # operation at a time, with no Annex G recovery of infinities: the same bits on every
+    # device and every CPU (NumPy's complex loops differ between AVX2 and AVX-512).
+    need_complex(device, dtype)
+    big, inf, nan = 1e30 if dtype == np.complex64 else 1e300, np.inf, np.nan
+    a = np.array([big + big * 1j, complex(inf, 1), complex(nan, 0), 1 + 2j, complex(0, -inf), 3 - 1j], dtype)
+    b = np.array([big - big * 1j, 2, 1j, 0, complex(inf, inf), complex(-0.0, 4)], dtype)
+    _, _, product, quotient = textbook_complex(a, b)
+    x, y = put(a, device), put(b, device)
+    np.testing.assert_array_equal(np.asarray(x * y), product)
+    np.testing.assert_array_equal(np.asarray(x / y), quotient)
 
 
 @pytest.mark.parametrize("dtype", COMPLEX, ids=str)
