@@ -12,7 +12,7 @@ writes the wrapper C; we run the compiler ourselves so that its log can be captu
 store the shared object's bytes in the kernel cache, so another process loads it without
 compiling. OpenMP uses OMP_NUM_THREADS if set, else its default.
 
-A ``Graph`` (hal/capture.py) replays recorded launches in one C call: every kernel also
+A ``Graph`` (hal/program.py) replays recorded launches in one C call: every kernel also
 gets a thunk ``hal_thunk_NAME(grid, slots)`` that reads its arguments from 64-bit slots,
 and a module's ``hal_replay`` walks a table of thunks. A SmolLM2 decode step's ~425 launches then
 cost no Python at all (hal.llama.DecodeStep).
@@ -34,8 +34,7 @@ import cffi
 import numpy as np
 from cffi.recompiler import make_c_source
 
-from hal import cache, capture, counters, dialect
-from hal.capture import recording
+from hal import cache, counters, dialect, program
 from hal.errors import CompileError
 
 # -ffp-contract=off: no fused multiply-adds, so results match NumPy and the other targets;
@@ -61,9 +60,7 @@ def _choose_omp_waiting() -> None:
 
 _choose_omp_waiting()
 
-_CTYPES = {"i8": "int8_t", "u8": "uint8_t", "i16": "int16_t", "u16": "uint16_t",
-           "i32": "int32_t", "u32": "uint32_t", "i64": "int64_t", "u64": "uint64_t",
-           "f32": "float", "f64": "double"}
+_CTYPES = {word: c_type for word, (_, c_type) in dialect.TYPES.items()}
 
 # The grid is walked row-major (i2, i1, i0) and split into one contiguous range per thread,
 # which leaves the innermost i0 loop plain so the compiler vectorizes it; `omp parallel for
@@ -123,21 +120,18 @@ _FFI = cffi.FFI()
 _loaded: dict[str, CModule] = {}  # module name (a hash of the cache key) -> loaded module
 
 
-class CProgram:
+class CProgram(program.Program):
     """One kernel of a CModule: ``program(global_size, local_size, *args)``."""
 
-    def __init__(self, name: str, launch, thunk: int, replay, ffi, ctypes: list[str]):
-        self.name = name
+    def __init__(self, name: str, params: list, launch, thunk: int, replay, ffi, ctypes: list[str]):
+        super().__init__(name, params)
         self._launch = launch
         self.thunk, self.replay = thunk, replay  # (used by Graph)
         self._ffi = ffi
         self._ctypes = ctypes
         self._pointer_args = tuple(i for i, t in enumerate(ctypes) if t == "void *")
-        self._counters = counters.counters
 
-    def __call__(self, global_size: tuple, local_size: tuple | None, *args):
-        if len(args) != len(self._ctypes):
-            raise TypeError(f"kernel {self.name} takes {len(self._ctypes)} arguments, got {len(args)}")
+    def launch(self, global_size: tuple, local_size: tuple | None, args: tuple):
         if local_size is not None and any(s != 1 for s in local_size):
             raise ValueError(f"kernel {self.name}: the C target runs work-groups of size 1, "
                              f"got local size {tuple(local_size)}")
@@ -158,10 +152,7 @@ class CProgram:
             self._launch(g[0], g[1], g[2], *converted)
         except (TypeError, OverflowError) as e:
             raise type(e)(f"kernel {self.name}: {self._culprit(g[:3], converted)}: {e}") from None
-        self._counters["kernel_launches"] += 1
-        graph = recording()
-        if graph is not None:
-            graph.record(self, g[:3], args, converted)
+        return g[:3], converted
 
     def slots(self, args: list) -> list[int]:
         """The launch arguments (as converted for the launcher) as the thunk's 64-bit slots."""
@@ -197,13 +188,13 @@ class CProgram:
 class CModule:
     """The kernels of one compiled source: ``module["name"]`` or ``module.kernel("name")``."""
 
-    def __init__(self, module, kernels: dict[str, list[str]]):
+    def __init__(self, module, kernels: dict[str, tuple]):
         self._module = module  # keeps the shared object loaded
         ffi, lib = module.ffi, module.lib
-        self.kernels = {name: CProgram(name, getattr(lib, f"hal_launch_{name}"),
+        self.kernels = {name: CProgram(name, params, getattr(lib, f"hal_launch_{name}"),
                                        int(ffi.cast("uintptr_t", ffi.addressof(lib, f"hal_thunk_{name}"))),
                                        lib.hal_replay, ffi, ctypes)
-                        for name, ctypes in kernels.items()}
+                        for name, (params, ctypes) in kernels.items()}
 
     def kernel(self, name: str) -> CProgram:
         try:
@@ -214,14 +205,16 @@ class CModule:
     __getitem__ = kernel
 
 
-class Graph(capture.Graph):
-    """C-target launches recorded by ``hal.capture.capture``, replayed in order by one C
+class Graph(program.Graph):
+    """C-target launches recorded by ``hal.program.capture``, replayed in order by one C
     call through the kernels' thunks: each launch is (thunk address, grid, slots)."""
 
-    def record(self, program: CProgram, grid: tuple, args: tuple, converted: list) -> None:
-        """One launch: ``args`` as given, ``converted`` as passed to the launcher."""
-        self.add((program.thunk, grid, program.slots(converted)), args)
-        self._replay = program.replay  # (every module has hal_replay; any will do)
+    def record(self, prog: CProgram, launched: tuple, args: tuple) -> None:
+        """One launch: ``args`` as given, ``launched`` the grid and the arguments as passed
+        to the launcher."""
+        grid, converted = launched
+        self.add((prog.thunk, grid, prog.slots(converted)), args)
+        self._replay = prog.replay  # (every module has hal_replay; any will do)
 
     def close(self) -> None:
         super().close()
@@ -246,8 +239,7 @@ def compile_c(source: str, defines: dict | None = None) -> CModule:
         text = re.sub(rf"\bKERNEL\s+void\s+{name}\s*\(",
                       lambda m: m[0] + "const i64 *hal_gid, const i64 *hal_grid" + (", " if params else ""),
                       text)
-        ctypes = ["void *" if pointer else _ctype(name, word, source, defines)
-                  for word, pointer in params]
+        ctypes = ["void *" if p.pointer else _ctype(name, p.word, source, defines) for p in params]
         decl = f"void hal_launch_{name}(int64_t hal_g0, int64_t hal_g1, int64_t hal_g2" + "".join(
             f", {t} hal_a{i}" for i, t in enumerate(ctypes)) + ")"
         call = f"{name}(hal_id, hal_size" + "".join(f", hal_a{i}" for i in range(len(ctypes))) + ")"
@@ -255,7 +247,7 @@ def compile_c(source: str, defines: dict | None = None) -> CModule:
         thunk = f"void hal_thunk_{name}(const int64_t *hal_g, const uint64_t *hal_s)"
         text += f"{thunk} {{ hal_launch_{name}(hal_g[0], hal_g[1], hal_g[2]" + "".join(
             ", " + _FROM_SLOT[t].format(f"hal_s[{i}]") for i, t in enumerate(ctypes)) + "); }\n"
-        kernels[name] = ctypes
+        kernels[name] = params, ctypes
         decls += [decl + ";", thunk + ";"]
     cc = shlex.split(os.environ.get("CC", "cc"))
     key = (text, " ".join(cc + list(FLAGS)), _compiler_version(tuple(cc)), _cpu_identity(),

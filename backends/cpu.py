@@ -9,13 +9,14 @@ import time
 
 import numpy as np
 
-from hal.capture import capture
+from hal.program import capture
 from hal.device import Device, DeviceInfo, Timing
 from hal.errors import OutOfMemoryError
 
 
 class CPUDevice(Device):
     family = "numpy"
+    target = "c"
 
     def empty(self, shape: tuple, dtype) -> np.ndarray:
         try:
@@ -31,6 +32,54 @@ class CPUDevice(Device):
 
     def write(self, payload: np.ndarray, host: np.ndarray) -> None:
         payload[...] = host
+
+    def read_size(self, payload: np.ndarray) -> int:
+        return int(payload)
+
+    # -- the payload protocol (hal.device.Device) on NumPy arrays
+    def view(self, payload: np.ndarray, key: tuple) -> np.ndarray:
+        return payload[key + (Ellipsis,)]  # the Ellipsis keeps a 0-d result an array
+
+    def reshape(self, payload: np.ndarray, shape: tuple) -> np.ndarray | None:
+        view = payload.view()
+        try:
+            view.shape = shape  # (a view or an AttributeError, never a copy)
+        except AttributeError:
+            return None
+        return view
+
+    def permute(self, payload: np.ndarray, axes: tuple) -> np.ndarray:
+        return np.transpose(payload, axes)
+
+    def broadcast(self, payload: np.ndarray, shape: tuple) -> np.ndarray:
+        return np.broadcast_to(payload, shape)
+
+    def strided(self, payload: np.ndarray, shape: tuple, strides: tuple) -> np.ndarray:
+        return np.lib.stride_tricks.as_strided(payload, shape, tuple(s * payload.itemsize for s in strides),
+                                               writeable=False)
+
+    def components(self, payload: np.ndarray) -> np.ndarray:
+        return payload.view(np.finfo(payload.dtype).dtype).reshape(payload.shape + (2,))
+
+    def element_strides(self, payload: np.ndarray) -> tuple:
+        return tuple(s // payload.itemsize for s in payload.strides)
+
+    def is_contiguous(self, payload: np.ndarray) -> bool:
+        return payload.flags.c_contiguous
+
+    def overlaps(self, value, target: np.ndarray) -> bool:
+        return False  # NumPy's assignment reads overlapping operands before it writes
+
+    dlpack_device = (1, 0)  # kDLCPU: NumPy shares its memory
+
+    def copy(self, payload: np.ndarray) -> np.ndarray:
+        return np.array(payload, order="C")
+
+    def kernel_args(self, *payloads) -> list:
+        return [v for p in payloads for v in (p, 0)]
+
+    def through_host(self, payload: np.ndarray, op: str) -> np.ndarray:
+        return payload  # already in host memory: NumPy is the cpu's own library
 
     def compile(self, source: str, defines: dict | None = None):
         from hal.backends.cc import compile_c

@@ -14,17 +14,14 @@ import cupy
 import numpy as np
 from cupy.cuda import nvrtc, runtime
 
-from hal import cache, capture, counters
-from hal.capture import recording
+from hal import cache, counters, program
 from hal.device import BufferDevice, DeviceInfo, Timing
-from hal.dialect import kernel_signatures, render
+from hal.dialect import TYPES, kernel_signatures, render
 from hal.dispatch import register
 from hal.errors import CompileError
 from hal.memory import Strided
 from hal.registry import BackendUnavailable
 
-_DTYPE_OF = {"i8": np.int8, "u8": np.uint8, "i16": np.int16, "u16": np.uint16, "i32": np.int32,
-             "u32": np.uint32, "i64": np.int64, "u64": np.uint64, "f32": np.float32, "f64": np.float64}
 # --fmad=false: the numerics contract (no a*b + c contracted into an fma behind the kernel's back).
 _NVRTC_OPTIONS = ("--fmad=false", "-std=c++17")
 _HIPRTC_OPTIONS = ("-ffp-contract=off", "-std=c++17")
@@ -32,6 +29,8 @@ _BLOCK = 256  # threads per block when the op leaves the work-group size to the 
 
 
 class CudaDevice(BufferDevice):
+    target = "cuda"
+
     def __init__(self, index: int, props: dict):
         self.hip = runtime.is_hip
         self.cupy_device = cupy.cuda.Device(index)
@@ -71,7 +70,7 @@ class CudaDevice(BufferDevice):
         return Module(self, module, kernel_signatures(source))
 
     def capture(self):
-        return capture.capture(Graph(self))
+        return program.capture(Graph(self))
 
     def synchronize(self) -> None:
         self.stream.synchronize()
@@ -131,38 +130,36 @@ class Module:
         self.device, self.module, self.signatures = device, module, signatures
 
     def __getitem__(self, name: str) -> "Program":
-        return Program(self.device, self.module.get_function(name), self.signatures[name])
+        return Program(self.device, self.module.get_function(name), name, self.signatures[name])
 
 
-class Program:
-    def __init__(self, device: CudaDevice, function, params: list):
-        self.device, self.function, self.params = device, function, params
+class Program(program.Program):
+    def __init__(self, device: CudaDevice, function, name: str, params: list):
+        super().__init__(name, params)
+        self.device, self.function = device, function
 
-    def __call__(self, global_size: tuple, local_size: tuple | None, *args):
-        """Launch over ``global_size`` work-items (OpenCL's grid, rounded up to whole blocks);
+    def launch(self, global_size: tuple, local_size: tuple | None, args: tuple):
+        """Over ``global_size`` work-items (OpenCL's grid, rounded up to whole blocks);
         buffer arguments are ``hal.memory.Buffer``s, the rest scalars."""
-        counters.counters["kernel_launches"] += 1
         block, grid = launch_shape(global_size, local_size)
         if 0 in grid:
-            return  # CUDA rejects an empty grid; there is no work-item to run
+            return None  # CUDA rejects an empty grid; there is no work-item to run
         packed = pack_args(self.params, args)
-        graph = recording()
-        if graph is not None:
-            graph.record(self.function, grid, block, packed, args)
         with self.device.cupy_device:
             self.function(grid, block, packed, stream=self.device.stream)
+        return self.function, grid, block, packed
 
 
-class Graph(capture.Graph):
-    """Launches recorded by ``hal.capture.capture``; a replay calls the kernels again with
+class Graph(program.Graph):
+    """Launches recorded by ``hal.program.capture``; a replay calls the kernels again with
     their packed arguments on the device's stream (no hal op code between them)."""
 
     def __init__(self, device: CudaDevice):
         super().__init__()
         self.device = device
 
-    def record(self, function, grid: tuple, block: tuple, packed: tuple, args: tuple) -> None:
-        self.add((function, grid, block, packed), args)
+    def record(self, prog: Program, launched: tuple, args: tuple) -> None:
+        self.add(launched, args)
 
     def replay(self) -> None:
         with self.device.cupy_device:
@@ -183,9 +180,7 @@ def pack_args(params: list, args: tuple) -> tuple:
     """Kernel arguments as CuPy passes them: a buffer as its MemoryPointer, a scalar as a
     NumPy scalar of the parameter type the kernel declares (CuPy would pass a Python int
     as a 64-bit integer whatever the parameter is)."""
-    if len(args) != len(params):
-        raise TypeError(f"the kernel takes {len(params)} arguments, not {len(args)}")
-    return tuple(a.handle if pointer else _DTYPE_OF[t](a) for (t, pointer), a in zip(params, args))
+    return tuple(a.handle if p.pointer else TYPES[p.word][0].type(a) for p, a in zip(params, args))
 
 
 @register("matmul", on=("cuda", "rocm"), kind="library")

@@ -13,18 +13,16 @@ import threading
 import numpy as np
 import pyopencl as cl
 
-from hal import cache, capture, counters
-from hal.capture import recording
+from hal import cache, counters, program
 from hal.device import KIND_ORDER, BufferDevice, DeviceInfo, Timing
-from hal.dialect import kernel_signatures, render
+from hal.memory import Buffer
+from hal.dialect import TYPES, kernel_signatures, render
 from hal.errors import CompileError
 from hal.registry import BackendUnavailable
 
-_DTYPE_OF = {"i8": np.int8, "u8": np.uint8, "i16": np.int16, "u16": np.uint16, "i32": np.int32,
-             "u32": np.uint32, "i64": np.int64, "u64": np.uint64, "f32": np.float32, "f64": np.float64}
-
-
 class OpenCLDevice(BufferDevice):
+    target = "opencl"
+
     def __init__(self, index: int, cl_device: cl.Device, info: DeviceInfo, fingerprint: str):
         self.cl_device = cl_device
         self.context = cl.Context([cl_device])
@@ -60,22 +58,22 @@ class OpenCLDevice(BufferDevice):
         defines = {**(defines or {}), **({"HAL_FP64": 1} if self.info.fp64 else {})}
         full = render(source, "opencl", defines)
         binary = cache.cached("opencl", (full, _OPTIONS, self.fingerprint), lambda: self._build(full))
-        program = cl.Program(self.context, [self.cl_device], [binary]).build(_OPTIONS)
-        return Module(self, program, kernel_signatures(source))
+        built = cl.Program(self.context, [self.cl_device], [binary]).build(_OPTIONS)
+        return Module(self, built, kernel_signatures(source))
 
     def _build(self, full: str) -> bytes:
         counters.count("kernel_compiles")
         try:
-            program = cl.Program(self.context, full).build(_OPTIONS)
+            built = cl.Program(self.context, full).build(_OPTIONS)
         except cl.RuntimeError as e:
             raise CompileError(f"OpenCL ({self.name})", str(e), full) from None
-        return program.get_info(cl.program_info.BINARIES)[0]
+        return built.get_info(cl.program_info.BINARIES)[0]
 
     def synchronize(self) -> None:
         self.queue.finish()
 
     def capture(self):
-        return capture.capture(Graph(self))
+        return program.capture(Graph(self))
 
     @contextlib.contextmanager
     def timer(self):
@@ -94,44 +92,42 @@ _OPTIONS = "-cl-std=CL1.2"
 class Module:
     """A built program: ``module[name]`` is a launchable kernel."""
 
-    def __init__(self, device: OpenCLDevice, program: cl.Program, signatures: dict):
-        self.device, self.program, self.signatures = device, program, signatures
+    def __init__(self, device: OpenCLDevice, built: cl.Program, signatures: dict):
+        self.device, self.built, self.signatures = device, built, signatures
 
     def __getitem__(self, name: str) -> "Program":
-        return Program(self.device, getattr(self.program, name), self.signatures[name])
+        return Program(self.device, getattr(self.built, name), self.signatures[name])
 
 
-class Program:
+class Program(program.Program):
     def __init__(self, device: OpenCLDevice, kernel: cl.Kernel, params: list):
+        super().__init__(kernel.function_name, params)
         self.queue, self.kernel, self.lock = device.queue, kernel, device.launch_lock
-        self.arg_dtypes = [None if ptr else _DTYPE_OF[t] for t, ptr in params]
+        self.arg_dtypes = [None if p.pointer else TYPES[p.word][0] for p in params]
         kernel.set_scalar_arg_dtypes(self.arg_dtypes)
 
-    def __call__(self, global_size: tuple, local_size: tuple | None, *args):
-        """Launch; buffer arguments are ``hal.memory.Buffer``s, the rest scalars."""
-        counters.counters["kernel_launches"] += 1
-        handles = [a.handle if hasattr(a, "handle") else a for a in args]
+    def launch(self, global_size: tuple, local_size: tuple | None, args: tuple):
+        """Buffer arguments are ``hal.memory.Buffer``s, the rest scalars."""
+        handles = [a.handle if type(a) is Buffer else a for a in args]
         if local_size is not None:  # OpenCL 1.2: the global size is a multiple of the local
             global_size = tuple(-(-g // l) * l for g, l in zip(global_size, local_size))
-        graph = recording()
-        if graph is not None:
-            graph.record(self, global_size, local_size, args, handles)
         with self.lock:
-            return self.kernel(self.queue, global_size, local_size, *handles)
+            self.kernel(self.queue, global_size, local_size, *handles)
+        return global_size, local_size, handles
 
 
-class Graph(capture.Graph):
-    """Launches recorded by ``hal.capture.capture``, each into a kernel object of its own
+class Graph(program.Graph):
+    """Launches recorded by ``hal.program.capture``, each into a kernel object of its own
     that keeps its arguments set, so a replay is only the enqueues."""
 
     def __init__(self, device: OpenCLDevice):
         super().__init__()
         self.queue, self.lock = device.queue, device.launch_lock
 
-    def record(self, program: Program, global_size: tuple, local_size: tuple | None, args: tuple,
-               handles: list) -> None:
-        kernel = cl.Kernel(program.kernel.get_info(cl.kernel_info.PROGRAM), program.kernel.function_name)
-        kernel.set_scalar_arg_dtypes(program.arg_dtypes)
+    def record(self, prog: Program, launched: tuple, args: tuple) -> None:
+        global_size, local_size, handles = launched
+        kernel = cl.Kernel(prog.kernel.get_info(cl.kernel_info.PROGRAM), prog.kernel.function_name)
+        kernel.set_scalar_arg_dtypes(prog.arg_dtypes)
         kernel.set_args(*handles)
         self.add((kernel, global_size, local_size), args)
 

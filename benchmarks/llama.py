@@ -67,7 +67,7 @@ def measure_llama_cpp(path: str, prompt: list, n: int, repeats: int):
 def read_bandwidth(nbytes: int = 512 << 20) -> float:
     """Bytes per second the cpu's C kernels read: a 2-D sum over a large array with
     OpenMP (the best of 5)."""
-    from hal.ops.templates import program
+    from hal.ops.launch import program
     cpu = hal.device("cpu")
     rows = nbytes // 4 // 4096
     x = np.ones((rows, 4096), np.float32)

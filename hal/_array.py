@@ -75,14 +75,14 @@ class Array:
             return self
         host = self._device.to_host(self._data)
         target.check_dtype(self.dtype)
-        return Array._new(target.from_host(host.copy() if target.family == "numpy" else host), target)
+        return Array._new(target.from_host(host), target)
 
     def __array__(self, dtype=None, copy=None):
-        if copy is False and self._device.family != "numpy":
-            raise ValueError(f"an array on {self._device} cannot be seen from the host without a copy")
         if copy is False and dtype is not None and np.dtype(dtype) != self.dtype:
             raise ValueError(f"copy=False, but converting {self.dtype} to {np.dtype(dtype)} needs a copy")
         host = self._device.to_host(self._data)
+        if copy is False and host is not self._data:
+            raise ValueError(f"an array on {self._device} cannot be seen from the host without a copy")
         if dtype is not None:
             host = host.astype(dtype, copy=False)
         return host.copy() if copy and host is self._data else host
@@ -90,20 +90,15 @@ class Array:
     def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
         """DLPack export; arrays off the cpu are copied to the host when the consumer
         asks for a cpu array (``dl_device=(1, 0)``) and allows a copy."""
-        if self._device.family == "numpy":
-            host = self._data
-        elif dl_device is not None and tuple(dl_device)[0] == _DLPACK_CPU and copy is not False:
-            host = self._device.to_host(self._data)
-        else:
+        host = self._device.to_host(self._data)
+        if host is not self._data and (dl_device is None or tuple(dl_device)[0] != _DLPACK_CPU or copy is False):
             raise BufferError(f"{self._device} memory cannot be shared through DLPack; "
                               f"use numpy.from_dlpack(x, device='cpu') or x.to_device('cpu')")
         kwargs = {"max_version": max_version} if max_version is not None else {}
         return host.__dlpack__(stream=stream, copy=copy, **kwargs) if copy is not None else host.__dlpack__(**kwargs)
 
     def __dlpack_device__(self) -> tuple:
-        if self._device.family == "numpy":
-            return (_DLPACK_CPU, 0)
-        return (4, self._device.index)  # kDLOpenCL: no memory sharing, see __dlpack__
+        return self._device.dlpack_device
 
     def _scalar(self, kind):
         if self.ndim != 0:
@@ -143,7 +138,7 @@ class Array:
         if kind:
             from ._indexing_functions import getitem_array
             return getitem_array(self, key, kind)
-        return Array._new(_view(self, normalize_key(key, self.shape)), self._device)
+        return Array._new(self._device.view(self._data, normalize_key(key, self.shape)), self._device)
 
     def __setitem__(self, key, value):
         kind = advanced_kind(key)
@@ -151,21 +146,15 @@ class Array:
             from ._indexing_functions import setitem_array
             return setitem_array(self, key, kind, value)
         from ._creation import operand
-        target = _view(self, normalize_key(key, self.shape))
+        target = self._device.view(self._data, normalize_key(key, self.shape))
         value = operand(value, self.dtype, self._device)
         shape = getattr(value, "shape", ())
         from .shapes import broadcast_shapes
         if broadcast_shapes(shape, target.shape) != target.shape:
             raise ValueError(f"cannot assign an array of shape {shape} to a selection of shape {target.shape}")
-        if getattr(value, "buf", None) is getattr(target, "buf", False):  # overlapping: read before write
-            value = self._device.impl("copy")(self._device, value)
+        if self._device.overlaps(value, target):  # read before write
+            value = self._device.copy(value)
         self._device.impl("assign")(self._device, target, value)
-
-
-def _view(x: Array, key: tuple):
-    if x._device.family == "numpy":
-        return x._data[key + (Ellipsis,)]  # the Ellipsis keeps a 0-d result an array
-    return x._data.getitem(key)
 
 
 def same_device(*arrays: Array):

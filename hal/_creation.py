@@ -120,21 +120,15 @@ def asarray(obj, /, *, dtype=None, device=None, copy=None) -> Array:
             from ._data_type import astype
             return astype(out, dtype)
         if copy and out is obj:
-            return Array._new(copy_payload(target, obj._data), target)
+            return Array._new(target.copy(obj._data), target)
         return out
     device = _device(device)
     host = _to_numpy(obj, dtype, device, copy)
     device.check_dtype(host.dtype)
-    if device.family == "numpy":
-        return Array._new(host, device)
-    if copy is False:
+    data = device.from_host(host)
+    if copy is False and data is not host:
         raise ValueError(f"copy=False, but host data must be copied to {device}")
-    return Array._new(device.from_host(host), device)
-
-
-def copy_payload(device: Device, data):
-    """A contiguous copy of a payload (float16's as its 16-bit words)."""
-    return data.copy() if device.family == "numpy" else device.impl("copy")(device, data)
+    return Array._new(data, device)
 
 
 def _to_numpy(obj, dtype, device: Device, copy) -> np.ndarray:
@@ -258,9 +252,7 @@ def _from_parts(real: Array, imag: Array, dtype) -> Array:
     """The complex array ``real + i imag``, each part written into its components."""
     device = real.device
     out = empty(real.shape, dtype=dtype, device=device)
-    parts = out._data.view(np.finfo(dtype).dtype).reshape(out.shape + (2,)) if device.family == "numpy" \
-        else out._data.components()
-    parts = Array._new(parts, device)
+    parts = Array._new(device.components(out._data), device)
     parts[..., 0], parts[..., 1] = real, imag
     return out
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from . import dtypes
 from ._array import Array
-from ._creation import copy_payload, scalar_operand
+from ._creation import scalar_operand
 from .device import device as as_device
 from .device import get_default_device
 
@@ -33,13 +33,9 @@ def astype(x: Array, dtype, /, *, copy: bool = True, device=None) -> Array:
             target.check_dtype(dtype)
             x, copy = x.to_device(target), False  # the move already made a new array
     if dtype == x.dtype:
-        return Array._new(_copy(x), x._device) if copy else x
+        return Array._new(x._device.copy(x._data), x._device) if copy else x
     x._device.check_dtype(dtype)
     return Array._new(x._device.impl("astype")(x._device, x._data, dtype), x._device)
-
-
-def _copy(x: Array):
-    return copy_payload(x._device, x._data)
 
 
 _HALF_PARTNERS = (dtypes.float16, dtypes.float32, dtypes.float64)

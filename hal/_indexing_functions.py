@@ -92,8 +92,9 @@ def getitem_array(x: Array, key, kind: str) -> Array:
         return take(reshape(x, (mask.size,) + rest), rows, axis=0)
     parts = integer_key(key, x.shape)
     _index_shape(parts)
-    if x._device.family == "numpy":  # NumPy's own vectorized indexing, with its bounds checks
-        return Array._new(x._data[tuple(_payload(k) for k in parts) + (Ellipsis,)], x._device)
+    native = x._device.library("getitem_integer")  # NumPy's own, with its bounds checks
+    if native is not None:
+        return Array._new(native(x._device, x._data, tuple(_payload(k) for k in parts)), x._device)
     flat, rest = _flat_index(x, parts), x.shape[len(parts):]
     out = take(reshape(x, (-1,) + rest), reshape(flat, (-1,)), axis=0)
     return reshape(out, flat.shape + rest)
@@ -108,8 +109,8 @@ def setitem_array(x: Array, key, kind: str, value) -> None:
         value = astype(value, x.dtype, copy=False)
     else:
         value = operand(value, x.dtype, x._device)  # checks the scalar's kind and range
-    if isinstance(value, Array) and getattr(value._data, "buf", None) is getattr(x._data, "buf", False):
-        value = Array._new(x._device.impl("copy")(x._device, value._data), x._device)  # overlapping: read first
+    if isinstance(value, Array) and x._device.overlaps(value._data, x._data):
+        value = Array._new(x._device.copy(value._data), x._device)  # read before write
     shape = value.shape if isinstance(value, Array) else ()
     if kind == "mask":
         target, mask = _masked(x, key)
@@ -123,9 +124,10 @@ def setitem_array(x: Array, key, kind: str, value) -> None:
             _scatter_rows(target, mask.size, rest, rows, value)
         return
     parts = integer_key(key, x.shape)
-    if x._device.family == "numpy":
+    native = x._device.library("setitem_integer")
+    if native is not None:
         _check_value(shape, _index_shape(parts) + x.shape[len(parts):])
-        x._data[tuple(_payload(k) for k in parts) + (Ellipsis,)] = _payload(value)
+        native(x._device, x._data, tuple(_payload(k) for k in parts), _payload(value))
         return
     flat, rest = _flat_index(x, parts), x.shape[len(parts):]
     _check_value(shape, flat.shape + rest)
@@ -194,11 +196,4 @@ def _scatter_rows(target: Array, rows: int, rest: tuple, index: Array, value) ->
 
 def _view3(x: Array, rows: int, inner: int):
     """``x``'s payload as a (1, rows, inner) view sharing its memory, or None."""
-    if x._device.family == "numpy":
-        view = x._data.view()
-        try:
-            view.shape = (1, rows, inner)
-        except AttributeError:
-            return None
-        return view
-    return x._data.reshaped((1, rows, inner))
+    return x._device.reshape(x._data, (1, rows, inner))

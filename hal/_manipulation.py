@@ -18,10 +18,6 @@ __all__ = ["broadcast_arrays", "broadcast_shapes", "broadcast_to", "concat", "ex
            "permute_dims", "repeat", "reshape", "roll", "squeeze", "stack", "tile", "unstack"]
 
 
-def _numpy(x: Array) -> bool:
-    return x._device.family == "numpy"
-
-
 def _check(x, name: str) -> None:
     if not isinstance(x, Array):
         raise TypeError(f"{name} expects a hal array, got {type(x).__name__}")
@@ -40,15 +36,13 @@ def reshape(x: Array, /, shape, *, copy: bool | None = None) -> Array:
     """"reshape": a view where the strides allow, else a copy (ValueError with copy=False)."""
     _check(x, "reshape")
     shape = _infer(tuple(operator.index(n) for n in shape), x.size, x.shape)
-    if _numpy(x):
-        data = x._data.reshape(shape, copy=copy)
-    else:
-        data = None if copy else x._data.reshaped(shape)
-        if data is None:
-            if copy is False:
-                raise ValueError(f"reshape of this {x.shape} view to {shape} needs a copy, and copy=False")
-            data = x._device.impl("copy")(x._device, x._data).reshaped(shape)
-    return Array._new(data, x._device)
+    device = x._device
+    data = None if copy else device.reshape(x._data, shape)
+    if data is None:
+        if copy is False:
+            raise ValueError(f"reshape of this {x.shape} view to {shape} needs a copy, and copy=False")
+        data = device.reshape(device.copy(x._data), shape)
+    return Array._new(data, device)
 
 
 def _infer(shape: tuple, size: int, old: tuple) -> tuple:
@@ -70,8 +64,7 @@ def permute_dims(x: Array, /, axes: tuple) -> Array:
     axes = tuple(normalize_axis(a, x.ndim) for a in axes)
     if sorted(axes) != list(range(x.ndim)):
         raise ValueError(f"axes {axes} are not a permutation of the {x.ndim} dimensions")
-    data = np.transpose(x._data, axes) if _numpy(x) else x._data.permute(axes)
-    return Array._new(data, x._device)
+    return Array._new(x._device.permute(x._data, axes), x._device)
 
 
 def matrix_transpose(x: Array, /) -> Array:
@@ -140,7 +133,7 @@ def broadcast_to(x: Array, /, shape) -> Array:
     shape = tuple(shape)
     if shapes.broadcast_shapes(x.shape, shape) != shape:
         raise ValueError(f"cannot broadcast shape {x.shape} to {shape}")
-    data = np.broadcast_to(x._data, shape) if _numpy(x) else x._data.broadcast(shape)
+    data = x._device.broadcast(x._data, shape)
     return Array._new(data, x._device)
 
 
@@ -215,9 +208,6 @@ def roll(x: Array, /, shift, *, axis=None) -> Array:
     total = dict.fromkeys(axes, 0)
     for a, s in zip(axes, shifts):
         total[a] += operator.index(s)  # an axis named twice rolls by the sum, as NumPy
-    if _numpy(x):
-        data = np.roll(x._data, tuple(total.values()), tuple(total)) if total else x._data.copy()
-        return Array._new(data, x._device)
     out = Array._new(x._device.empty(x.shape, x.dtype), x._device)
     for blocks in itertools.product(*(_roll_blocks(x.shape[a], total.get(a, 0)) if a in total
                                       else [(slice(None), slice(None))] for a in range(x.ndim))):
@@ -277,6 +267,4 @@ def repeat(x: Array, repeats, /, *, axis: int | None = None) -> Array:
 
 def _repeat_counts(x: Array, repeats: Array, axis: int) -> Array:
     device = x._device
-    if _numpy(x):
-        return Array._new(np.repeat(x._data, repeats._data, axis=axis), device)
     return Array._new(device.impl("repeat")(device, x._data, repeats._data, axis), device)

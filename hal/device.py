@@ -16,7 +16,7 @@ import numpy as np
 
 from . import counters, dispatch, dtypes, registry
 from .dtypes import ALL as _ALL_DTYPES
-from .errors import DeviceError, UnsupportedDTypeError
+from .errors import DeviceError, UnsupportedDTypeError, warn_host_fallback
 from .memory import Pool, Strided
 
 KIND_ORDER = ("gpu", "accelerator", "cpu", "simulator")
@@ -44,15 +44,28 @@ class Timing:
 class Device:
     """One device of one backend. Subclasses implement the driver contract:
 
-    - ``family``: "numpy" (arrays are NumPy arrays) or "buffer" (``hal.memory.Strided``)
+    - ``family``: the implementations it takes ("numpy": NumPy's, on arrays in host
+      memory; "buffer": portable kernels on ``hal.memory.Strided`` views of pooled buffers)
+    - ``target``: the kernel dialect target its ``compile`` renders ("c", "opencl", "cuda")
     - ``empty(shape, dtype)``, ``from_host(ndarray)``, ``to_host(payload) -> ndarray``,
       ``write(payload, ndarray)`` (into an existing contiguous payload of that shape)
     - ``compile(source, defines) -> module`` whose ``[name]`` is a launchable program
     - ``synchronize()``, ``timer()`` (a context manager measuring device time)
     - optionally ``capture()``: a context manager recording the kernel launches made in
       it into a graph whose ``replay()`` runs them again (None where a backend cannot)
+
+    and the payload protocol, the one way code above the drivers touches an array's
+    data (a payload: a NumPy array on the cpu, a ``Strided`` view elsewhere):
+    ``view(p, key)``, ``reshape(p, shape)`` (a view, or None where the data would have to
+    move), ``permute(p, axes)``, ``broadcast(p, shape)``, ``strided(p, shape, strides)``
+    (a read-only view from p's first element, strides in elements), ``components(p)`` (a complex array's real parts),
+    ``element_strides(p)``, ``is_contiguous(p)``, ``copy(p)`` (contiguous), ``overlaps(value,
+    p)`` (an assignment must read before it writes), ``dlpack_device``, ``kernel_args(*payloads)`` (each as
+    the pointer and element offset kernels take), ``read_size(p)`` and ``through_host(p,
+    op)`` (a NumPy array for a library call; off the host it says so once).
     """
     family = "numpy"
+    target: str
     capture = None
 
     def __init__(self, backend_name: str, index: int | None, info: DeviceInfo, fingerprint: str):
@@ -60,7 +73,7 @@ class Device:
         self.name = backend_name if index is None else f"{backend_name}:{index}"
         self.fingerprint = fingerprint
         self._impls: dict = {}
-        self.programs: dict = {}  # compiled kernels, see ops.templates.program
+        self.programs: dict = {}  # compiled kernels, see ops.launch.program
         self.dtypes = tuple(d for d in _ALL_DTYPES if d not in (np.float64, np.complex128) or info.fp64)
 
     def impl(self, op: str):
@@ -70,6 +83,15 @@ class Device:
         except KeyError:
             fn = self._impls[op] = dispatch.resolve(op, self)
             return fn
+
+    def library(self, op: str):
+        """An implementation of ``op`` registered for this backend by name (a library of
+        its own, such as NumPy on the cpu), else None: the caller composes the op."""
+        return dispatch.resolve(op, self, optional=True)
+
+    def contiguous(self, payload):
+        """``payload`` itself where it is C-contiguous, else a contiguous copy."""
+        return payload if self.is_contiguous(payload) else self.copy(payload)
 
     def check_dtype(self, dtype) -> None:
         if dtype not in self.dtypes and dtype not in dtypes.STORAGE_ONLY:  # (every device stores float16)
@@ -188,6 +210,48 @@ class BufferDevice(Device):
             counters.count("device_to_host")
             counters.count("bytes_to_host", host.nbytes)
         return host
+
+    # -- the payload protocol (see Device) on Strided views
+    def view(self, payload: Strided, key: tuple) -> Strided:
+        return payload.getitem(key)
+
+    def reshape(self, payload: Strided, shape: tuple) -> Strided | None:
+        return payload.reshaped(shape)
+
+    def permute(self, payload: Strided, axes: tuple) -> Strided:
+        return payload.permute(axes)
+
+    def broadcast(self, payload: Strided, shape: tuple) -> Strided:
+        return payload.broadcast(shape)
+
+    def strided(self, payload: Strided, shape: tuple, strides: tuple) -> Strided:
+        return Strided(payload.buf, tuple(shape), payload.dtype, tuple(strides), payload.offset, writable=False)
+
+    def components(self, payload: Strided) -> Strided:
+        return payload.components()
+
+    def element_strides(self, payload: Strided) -> tuple:
+        return payload.strides
+
+    def is_contiguous(self, payload: Strided) -> bool:
+        return payload.contiguous
+
+    def overlaps(self, value, target: Strided) -> bool:
+        return getattr(value, "buf", None) is target.buf
+
+    @property
+    def dlpack_device(self) -> tuple:
+        return (4, self.index)  # kDLOpenCL, whatever the backend: its memory is not shared
+
+    def copy(self, payload: Strided) -> Strided:
+        return self.impl("copy")(self, payload)
+
+    def kernel_args(self, *payloads) -> list:
+        return [v for p in payloads for v in (p.buf, p.offset)]
+
+    def through_host(self, payload: Strided, op: str) -> np.ndarray:
+        warn_host_fallback(op, self)
+        return self.to_host(payload)
 
     def read_size(self, payload: Strided) -> int:
         """The one integer in ``payload``: how an op with a data-dependent output shape

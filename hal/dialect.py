@@ -23,7 +23,7 @@ Complex numbers are the structs ``c64`` / ``c128`` (``{ f32 re, im; }`` / ``{ f6
 NumPy's layout; ``c128`` only where ``f64`` exists) with ``c64_make(re, im)``,
 ``c64_add``, ``c64_sub``, ``c64_mul``, ``c64_div``, ``c64_eq``, ``c64_to_c128`` (and the
 ``c128`` ones): a C cast to or from a struct is invalid, so kernels change types through
-``ops.templates.convert``.
+``ops.launch.convert``.
 Kernels are specialized with ``#define``d constants (``defines=``), which is what the
 autotuner varies. Grids follow OpenCL: global sizes in work-items, and kernels guard
 their own tails because a backend may round the global size up to the work-group size.
@@ -31,8 +31,19 @@ their own tails because a backend may round the global size up to the work-group
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
+
+import numpy as np
 
 TARGETS = ("opencl", "cuda", "c")
+
+# The scalar type words, each with its NumPy dtype and C type: the one table the
+# targets, the launches and the elementwise generator read.
+TYPES = {word: (np.dtype(dtype), c_type) for word, dtype, c_type in (
+    ("i8", "int8", "int8_t"), ("u8", "uint8", "uint8_t"), ("i16", "int16", "int16_t"),
+    ("u16", "uint16", "uint16_t"), ("i32", "int32", "int32_t"), ("u32", "uint32", "uint32_t"),
+    ("i64", "int64", "int64_t"), ("u64", "uint64", "uint64_t"), ("f32", "float32", "float"),
+    ("f64", "float64", "double"))}
 
 _OPENCL = r"""
 #define KERNEL __kernel
@@ -207,17 +218,22 @@ def _literal(value) -> str:
 _KERNEL_RE = re.compile(r"KERNEL\s+void\s+(\w+)\s*\(([^)]*)\)", re.S)
 
 
-def kernel_signatures(source: str) -> dict[str, list[tuple[str, bool]]]:
-    """Each kernel's parameters as (type word, is_pointer), in order.
+class Param(NamedTuple):
+    """A kernel parameter: its type word, whether it is a pointer, and its name."""
+    word: str
+    pointer: bool
+    name: str
 
-    Backends need them to pass Python scalars with the right C type (OpenCL scalar
-    argument dtypes, the C target's launcher declaration)."""
+
+def kernel_signatures(source: str) -> dict[str, list[Param]]:
+    """Each kernel's parameters, in order. Backends need them to pass Python scalars with
+    the right C type (OpenCL scalar argument dtypes, the C target's launcher), and
+    launches check their arguments against them (``hal.program.Program``)."""
     return {name: [_param(p) for p in params.split(",") if p.strip()]
             for name, params in _KERNEL_RE.findall(source)}
 
 
-def _param(text: str) -> tuple[str, bool]:
+def _param(text: str) -> Param:
     words = [w for w in re.split(r"[\s*]+", text.replace("*", " * ")) if w]
-    pointer = "*" in text
     kept = [w for w in words if w not in ("GLOBAL", "const", "RESTRICT", "LOCAL")]
-    return kept[0], pointer
+    return Param(kept[0], "*" in text, kept[-1])

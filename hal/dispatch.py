@@ -20,14 +20,17 @@ def register(op: str, *, on: tuple[str, ...], kind: str = "kernel"):
     return deco
 
 
-def resolve(op: str, device) -> callable:
+def resolve(op: str, device, optional: bool = False) -> callable:
     """The implementation of ``op`` on ``device``: one registered for its backend by name
     (a library call such as cuBLAS) before one for its whole family (portable kernels);
-    NotImplementedError naming both if the device has none (never a silent host round-trip)."""
+    NotImplementedError naming both if the device has none (never a silent host round-trip).
+    ``optional``: only one registered for the backend by name, else None."""
     impls = _registry.get(op, ())
     for fn in [fn for on, _, fn in impls if device.backend_name in on] + \
-              [fn for on, _, fn in impls if device.family in on]:
+              [fn for on, _, fn in impls if device.family in on and not optional]:
         return fn
+    if optional:
+        return None
     raise NotImplementedError(f"{op} is not implemented on {device.name} ({device.backend_name} backend)")
 
 

@@ -25,7 +25,6 @@ from ._elementwise import abs, multiply, not_equal, pow, sqrt, subtract
 from ._linalg import matmul, matrix_transpose, tensordot, vecdot
 from ._manipulation import broadcast_to, moveaxis, reshape, stack
 from ._statistical import max, min, sum
-from .errors import warn_host_fallback
 from .shapes import broadcast_shapes
 
 __all__ = ["cholesky", "cross", "det", "diagonal", "eig", "eigh", "eigvals", "eigvalsh", "inv", "matmul",
@@ -66,11 +65,7 @@ def on_host(op: str, fn, *arrays: Array, **params):
     NumPy arrays themselves on the cpu; on buffer devices copied to the host and back,
     after a one-time HostFallbackWarning. Array-valued ``params`` move with them."""
     device = same_device(*arrays, *(v for v in params.values() if isinstance(v, Array)))
-    if device.family == "numpy":
-        def host(a): return a._data
-    else:
-        warn_host_fallback(op, device)
-        def host(a): return device.to_host(a._data)
+    def host(a): return device.through_host(a._data, op)  # noqa: E306
     params = {k: host(v) if isinstance(v, Array) else v for k, v in params.items()}
     return _back(fn(*map(host, arrays), **params), device)
 
@@ -80,7 +75,7 @@ def _back(result, device):
         return tuple(_back(r, device) for r in result)
     result = np.asarray(result)
     device.check_dtype(result.dtype)
-    return Array._new(result if device.family == "numpy" else device.from_host(result), device)
+    return Array._new(device.from_host(result), device)
 
 
 def _matrices(x, op: str, *, square: bool = False, kind: str = "floating") -> None:
@@ -234,13 +229,12 @@ def diagonal(x: Array, /, *, offset: int = 0) -> Array:
     _matrices(x, "diagonal", kind="any")
     (m, n), offset = x.shape[-2:], operator.index(offset)
     length = builtins.max(0, builtins.min(m, n - offset) if offset >= 0 else builtins.min(m + offset, n))
-    if x._device.family == "numpy":
-        return Array._new(np.diagonal(x._data, offset, -2, -1), x._device)
-    data = x._data
-    s_row, s_col = data.strides[-2:]
-    start = offset * s_col if offset >= 0 else -offset * s_row
-    return Array._new(data.view(data.shape[:-2] + (length,), data.strides[:-2] + (s_row + s_col,),
-                                data.offset + (start if length else 0)), x._device)
+    device = x._device
+    corner = device.view(x._data, (slice(None),) * (x.ndim - 2) + (slice(builtins.max(0, -offset), None),
+                                                                    slice(builtins.max(0, offset), None)))
+    strides = device.element_strides(corner)
+    return Array._new(device.strided(corner, x.shape[:-2] + (length,), strides[:-2] + (strides[-2] + strides[-1],)),
+                      device)
 
 
 def trace(x: Array, /, *, offset: int = 0, dtype=None) -> Array:

@@ -10,7 +10,7 @@ for it), grouped-query causal attention over a KV cache, the output projection a
 residual, rms_norm and the SiLU-gated MLP and a residual; a final rms_norm and the
 output projection (the token embedding when the file has no ``output.weight``).
 
-Decoding replays a captured step (``DecodeStep``, hal/capture.py) where the device can
+Decoding replays a captured step (``DecodeStep``, hal/program.py) where the device can
 capture: one C call per token on the cpu, bare enqueues on OpenCL.
 """
 import time
@@ -20,9 +20,6 @@ import numpy as np
 
 import hal
 from hal import nn
-
-from ._array import Array
-from ._creation import copy_payload
 
 from . import gguf
 from .gguf import GGUFError
@@ -94,14 +91,14 @@ class DecodeStep:
     read the token id and position from ``inputs`` and write ``logits``, so a step is one
     16-byte store and a replay."""
     graph: object
-    device: object
-    inputs: object  # int64 (2,) payload: token id, position
-    logits: object
+    plan: nn.Plan
+    inputs: hal.Array  # int64 (2,): token id, position
+    logits: hal.Array
 
-    def __call__(self, token: int, position: int):
-        self.device.write(self.inputs, np.array([token, position], np.int64))
+    def __call__(self, token: int, position: int) -> hal.Array:
+        self.plan.write(self.inputs, np.array([token, position], np.int64))
         self.graph.replay()
-        return copy_payload(self.device, self.logits)  # the next replay overwrites them
+        return self.plan.copy(self.logits)  # the next replay overwrites them
 
 
 @dataclass
@@ -136,45 +133,12 @@ class Generation:
         return steps / self.decode_s if steps > 0 and self.decode_s else 0.0
 
 
-class Kernels:
-    """The forward pass's ops resolved once for a device, called on payloads: no Array
-    wrappers, dispatch lookups or argument checks per token. The arithmetic is hal.nn's,
-    rounding for rounding; some ops are fused to save launches (add_rms_norm: a residual
-    and the norm after it; rope_store: rope of q and k and the float16 cache writes;
-    attention_step: one query row, positions read on the device)."""
-
-    def __init__(self, device):
-        self.device, impl = device, device.impl
-        self.embedding, self.rms_norm, self.rope_store = impl("quant_embedding"), impl("nn_rms_norm"), impl(
-            "nn_rope_store")
-        self.attention, self.attention_step = impl("nn_attention"), impl("nn_attention_step")
-        self.silu_mul, self._add_rms_norm = impl("nn_silu_mul"), impl("nn_add_rms_norm")
-        self._numpy = device.family == "numpy"
-
-    def linear(self, x, *weights) -> list:
-        """x @ w.T for each QuantizedWeight, sharing x's quantization (hal.nn.linear)."""
-        return nn.quantized_products(self.device, x, weights)
-
-    def norm(self, x, delta, weight, eps: float):
-        """rms_norm(x), after x += delta in place where a residual ``delta`` is pending."""
-        if delta is None:
-            return self.rms_norm(self.device, x, weight, eps)
-        return self._add_rms_norm(self.device, x, delta, weight, eps)
-
-    def reshape(self, x, shape):
-        return x.reshape(shape) if self._numpy else x.reshaped(shape)
-
-    def rows(self, x, start: int, stop: int):
-        return x[start:stop] if self._numpy else x.getitem((slice(start, stop),))
-
-
 class Llama:
     def __init__(self, config: Config, weights: dict, tokenizer: Tokenizer, device, name: str = ""):
         self.config, self.weights, self.tokenizer = config, weights, tokenizer
         self.device, self.name = hal.device(device), name
         self.output = weights.get("output.weight", weights["token_embd.weight"])
-        self._norms = {n: w._data for n, w in weights.items() if not isinstance(w, nn.QuantizedWeight)}
-        self._kernels = Kernels(self.device)
+        self._plan = nn.Plan(self.device)  # load() checked every shape: the ops run unchecked
         self._warm = False  # a plain decode step has run: its kernels are compiled and tuned
         self._spare = None  # generate's last cache, with its captured step: the next reuses it
 
@@ -225,11 +189,10 @@ class Llama:
         if seq == 1 and not all_logits:
             logits = self._decode_step(int(ids[0]), cache)
         else:
-            tokens = self.device.from_host(np.asarray(ids, dtype=np.int64))
-            positions = hal.arange(n_past, n_past + seq, dtype=hal.int64, device=self.device)._data  # made there
+            tokens = hal.asarray(np.asarray(ids, dtype=np.int64), device=self.device)
+            positions = hal.arange(n_past, n_past + seq, dtype=hal.int64, device=self.device)  # made there
             logits = self._logits(tokens, positions, cache, n_past, all_logits)
         cache.length = n_past + seq
-        logits = Array._new(logits, self.device)
         return logits if all_logits else hal.reshape(logits, (c.vocab_size,))
 
     def _decode_step(self, token: int, cache: KVCache):
@@ -237,49 +200,47 @@ class Llama:
         step, else computed (and captured, once a plain step has compiled and tuned)."""
         if cache.step is not None:
             return cache.step(token, cache.length)
-        k = self._kernels
-        inputs = self.device.from_host(np.array([token, cache.length], np.int64))
+        k = self._plan
+        inputs = hal.asarray(np.array([token, cache.length], np.int64), device=self.device)
         tokens, positions = k.rows(inputs, 0, 1), k.rows(inputs, 1, 2)
         if self.device.capture is None or not self._warm:
             self._warm = True
             return self._logits(tokens, positions, cache, cache.length)
         with self.device.capture() as graph:
             logits = self._logits(tokens, positions, cache, cache.length)
-        cache.step = DecodeStep(graph, self.device, inputs, logits)
-        return copy_payload(self.device, logits)
+        cache.step = DecodeStep(graph, k, inputs, logits)
+        return k.copy(logits)
 
     def _logits(self, tokens, positions, cache: KVCache, n_past: int, all_logits: bool = False):
-        """The forward pass on payloads: logits (seq, vocab), or (1, vocab) of the last token."""
-        c, k, seq = self.config, self._kernels, tokens.shape[0]
-        x, delta = k.embedding(self.device, self.weights["token_embd.weight"], tokens), None
+        """The forward pass: logits (seq, vocab), or (1, vocab) of the last token."""
+        c, k, seq = self.config, self._plan, tokens.shape[0]
+        x, delta = k.embedding(self.weights["token_embd.weight"], tokens), None
         for i in range(c.n_layers):
             x, delta = self._block(i, x, delta, positions, cache, n_past)
         if not all_logits:
             x, delta = k.rows(x, seq - 1, seq), delta if delta is None else k.rows(delta, seq - 1, seq)
-        return k.linear(k.norm(x, delta, self._norms["output_norm.weight"], c.eps), self.output)[0]
+        return k.linear(k.norm(x, delta, self.weights["output_norm.weight"], c.eps), self.output)[0]
 
     def _block(self, i: int, x, delta, positions, cache: KVCache, n_past: int):
-        """One transformer block on payloads (``Kernels``): the ops hal.nn offers, without
-        their per-call checks (``load`` checked every shape once). Each residual is added
-        by the norm after it (``delta``: the block's output still to add to ``x``)."""
-        c, d, k = self.config, self.device, self._kernels
+        """One transformer block of hal.nn ops (``Plan``: ``load`` checked every shape
+        once). Each residual is added by the norm after it (``delta``: the block's output
+        still to add to ``x``)."""
+        c, k = self.config, self._plan
         w = {name: self.weights[f"blk.{i}.{name}.weight"] for name in BLOCK_TENSORS}
         seq = x.shape[0]
         n_kv = n_past + seq
-        q, key, value = k.linear(k.norm(x, delta, self._norms[f"blk.{i}.attn_norm.weight"], c.eps),
-                                 w["attn_q"], w["attn_k"], w["attn_v"])
-        keys, values = cache.keys[i]._data, cache.values[i]._data
+        q, key, value = k.linear(k.norm(x, delta, w["attn_norm"], c.eps), w["attn_q"], w["attn_k"], w["attn_v"])
+        keys, values = cache.keys[i], cache.values[i]
         kv_shape = (seq, c.n_kv_heads, c.head_dim)  # k turned and v go to the cache, float16
-        q = k.rope_store(d, k.reshape(q, (seq, c.n_heads, c.head_dim)), k.reshape(key, kv_shape),
+        q = k.rope_store(k.reshape(q, (seq, c.n_heads, c.head_dim)), k.reshape(key, kv_shape),
                          k.reshape(value, kv_shape), keys, values, positions, c.rope_theta)
         if seq == 1:  # positions read on the device: the same launches at every position
-            attended = k.attention_step(d, q, keys, values, positions, c.head_dim ** -0.5)
+            attended = k.attention_step(q, keys, values, positions, c.head_dim ** -0.5)
         else:
-            attended = k.attention(d, q, k.rows(keys, 0, n_kv), k.rows(values, 0, n_kv), n_past, c.head_dim ** -0.5)
-        h = k.norm(x, k.linear(k.reshape(attended, (seq, c.dim)), w["attn_output"])[0],
-                   self._norms[f"blk.{i}.ffn_norm.weight"], c.eps)
+            attended = k.attention(q, k.rows(keys, 0, n_kv), k.rows(values, 0, n_kv), n_past, c.head_dim ** -0.5)
+        h = k.norm(x, k.linear(k.reshape(attended, (seq, c.dim)), w["attn_output"])[0], w["ffn_norm"], c.eps)
         gate, up = k.linear(h, w["ffn_gate"], w["ffn_up"])
-        return x, k.linear(k.silu_mul(d, gate, up), w["ffn_down"])[0]
+        return x, k.linear(k.silu_mul(gate, up), w["ffn_down"])[0]
 
     def generate(self, prompt_ids, n: int, *, temperature: float = 0.0, top_k: int = 0, top_p: float = 1.0,
                  seed=None, on_token=None, stop_at_eos: bool = True) -> Generation:

@@ -7,6 +7,12 @@
     o = hal.nn.attention(q, k_cache, v_cache, n_past)
     token = hal.nn.sample(logits, temperature=0.8, top_k=40, top_p=0.95, seed=sampler)
 
+A decode step's fused ops: ``add_rms_norm`` (a residual and the norm after it),
+``rope_store`` (rope of q and k, k and v stored into float16 caches), ``attention_step``
+(one query row, its position read on the device), so that the launches of a step are
+the same at every position and can be captured (hal.llama). ``Plan(device)`` runs these
+ops on Arrays without their per-call checks, for a model that checked its shapes once.
+
 Weights keep their GGUF block layout on the device (ops/quant.py); the other ops are
 NumPy on the cpu and kernels elsewhere (ops/nn.py). Activations are float32. Nothing
 here moves array data through the host; ``sample`` reads back the chosen id only.
@@ -36,8 +42,8 @@ from .shapes import normalize_axis
 from .errors import DeviceError
 from .ops import qdot, qdot_k, quant
 
-__all__ = ["QuantizedWeight", "Sampler", "attention", "embedding", "linear", "rms_norm", "rope",
-           "sample", "silu_mul", "softmax", "to_half", "GGML_TYPES"]
+__all__ = ["Plan", "QuantizedWeight", "Sampler", "add_rms_norm", "attention", "attention_step", "embedding",
+           "linear", "rms_norm", "rope", "rope_store", "sample", "silu_mul", "softmax", "to_half", "GGML_TYPES"]
 
 
 def _type_name(ggml_type) -> str:
@@ -114,9 +120,12 @@ def _float32(x: Array, name: str, what: str = "x") -> Array:
 
 def _contiguous(x: Array):
     """The payload of ``x``, C-contiguous (a copy on the device when it is a view)."""
-    if x._device.family == "numpy":
-        return np.ascontiguousarray(x._data)
-    return x._data if x._data.contiguous else x._device.impl("copy")(x._device, x._data)
+    return x._device.contiguous(x._data)
+
+
+def _dense(x: Array) -> Array:
+    """``x``, or a contiguous copy of it where it is a view with gaps."""
+    return x if x._device.is_contiguous(x._data) else Array._new(_contiguous(x), x._device)
 
 
 def _same_device(name: str, x: Array, w) -> None:
@@ -205,9 +214,6 @@ def embedding(w, ids) -> Array:
     rows, cols = w.shape
     flat = reshape(ids, (ids.size,))
     device = ids._device
-    if device.family == "numpy" and flat.size and (int(np.min(flat._data)) < 0 or int(np.max(flat._data)) >= rows):
-        raise IndexError(f"embedding: ids must be in [0, {rows}), got values in "
-                         f"[{int(np.min(flat._data))}, {int(np.max(flat._data))}]")
     if not isinstance(w, QuantizedWeight):
         return reshape(_float32(take(w, flat, axis=0), "embedding", "w"), ids.shape + (cols,))
     flat = astype(flat, dtypes.int64, copy=False)
@@ -315,6 +321,137 @@ def attention(q: Array, k_cache: Array, v_cache: Array, n_past: int, scale: floa
     return Array._new(out, q._device)
 
 
+def add_rms_norm(x: Array, delta: Array, weight: Array, eps: float = 1e-5) -> Array:
+    """``x += delta`` in place (a residual connection), then ``rms_norm(x, weight, eps)``,
+    in one launch. x and delta float32 of one shape, x contiguous."""
+    for what, a in (("x", x), ("delta", delta), ("weight", weight)):
+        if _array(a, "add_rms_norm", what).dtype != dtypes.float32:
+            raise TypeError(f"add_rms_norm: {what} must be float32, got {a.dtype}")
+    same_device(x, delta, weight)
+    if delta.shape != x.shape or x.ndim == 0 or weight.shape != x.shape[-1:]:
+        raise ValueError(f"add_rms_norm: x {x.shape}, delta {delta.shape} and weight {weight.shape} do not match")
+    if not x._device.is_contiguous(x._data):
+        raise ValueError("add_rms_norm: x is updated in place and must be contiguous")
+    return _plan(x._device).norm(x, _dense(delta), _dense(weight), float(eps)) if x.size else x
+
+
+def rope_store(q: Array, k: Array, v: Array, k_cache: Array, v_cache: Array, positions: Array,
+               theta: float = 10000.0) -> Array:
+    """``rope(q, positions, theta)``, returned; ``rope(k)`` and ``v`` (seq, kv_heads, dim)
+    stored as float16 bits (``to_half``) into the uint16 caches (capacity, kv_heads, dim)
+    at rows ``positions`` (read on the device), in one launch."""
+    q, k, v = (_float32(a, "rope_store", what) for a, what in ((q, "q"), (k, "k"), (v, "v")))
+    _check_caches("rope_store", q, k_cache, v_cache)
+    positions = _positions("rope_store", q, positions)
+    if k.shape != v.shape or k.shape[0] != q.shape[0] or k.shape[1:] != k_cache.shape[1:] or q.shape[2] % 2:
+        raise ValueError(f"rope_store: q {q.shape}, k {k.shape}, v {v.shape} and caches {k_cache.shape} "
+                         f"do not match (an even head_dim)")
+    return _plan(q._device).rope_store(_dense(q), _dense(k), _dense(v), k_cache, v_cache, _dense(positions),
+                                       float(theta))
+
+
+def attention_step(q: Array, k_cache: Array, v_cache: Array, positions: Array, scale: float | None = None) -> Array:
+    """``attention`` of one query row q (1, heads, dim) at position ``positions[0]``, read
+    on the device, over float16 caches whose rows up to it are valid: the same bits."""
+    q = _float32(q, "attention_step", "q")
+    _check_caches("attention_step", q, k_cache, v_cache)
+    if q.shape[0] != 1:
+        raise ValueError(f"attention_step: one query row, got q of shape {q.shape}")
+    positions = _positions("attention_step", q, positions)
+    scale = 1.0 / math.sqrt(q.shape[2]) if scale is None else float(scale)
+    return _plan(q._device).attention_step(_dense(q), k_cache, v_cache, _dense(positions), scale)
+
+
+def _check_caches(name: str, q: Array, k_cache, v_cache) -> None:
+    for what, c in (("k_cache", k_cache), ("v_cache", v_cache)):
+        if _array(c, name, what).dtype != dtypes.uint16 or c.ndim != 3:
+            raise TypeError(f"{name}: {what} must be (capacity, kv_heads, dim) float16 bits (uint16), "
+                            f"got {c.dtype} {c.shape}")
+        if not c._device.is_contiguous(c._data):
+            raise ValueError(f"{name}: {what} must be contiguous")
+    same_device(q, k_cache, v_cache)
+    if q.ndim != 3 or k_cache.shape != v_cache.shape or k_cache.shape[2] != q.shape[2] \
+            or q.shape[1] % k_cache.shape[1]:
+        raise ValueError(f"{name}: q (seq, heads, dim) must group over the caches' kv heads, got {q.shape} "
+                         f"and {k_cache.shape}")
+
+
+def _positions(name: str, q: Array, positions) -> Array:
+    positions = _array(positions, name, "positions")
+    if positions.dtype != dtypes.int64 or positions.shape != q.shape[:1]:
+        raise ValueError(f"{name}: positions must be int64 ({q.shape[0]},), got {positions.dtype} {positions.shape}")
+    same_device(q, positions)
+    return positions
+
+
+class Plan:
+    """hal.nn's ops on one device for a model whose shapes were checked once (hal.llama
+    checks every tensor when it loads): Arrays in and out, each op a resolved
+    implementation with no per-call checks; the same arithmetic as the checked functions.
+    Operands are float32 and contiguous where the checked function would make them so."""
+
+    def __init__(self, device):
+        self.device, impl = device, device.impl
+        self._embedding, self._rms_norm, self._add_rms_norm = (impl("quant_embedding"), impl("nn_rms_norm"),
+                                                               impl("nn_add_rms_norm"))
+        self._rope_store, self._attention = impl("nn_rope_store"), impl("nn_attention")
+        self._attention_step, self._silu_mul = impl("nn_attention_step"), impl("nn_silu_mul")
+
+    def _out(self, payload) -> Array:
+        return Array._new(payload, self.device)
+
+    def embedding(self, w: QuantizedWeight, ids: Array) -> Array:
+        return self._out(self._embedding(self.device, w, ids._data))
+
+    def linear(self, x: Array, *weights: QuantizedWeight) -> list:
+        """x (n, cols) @ w.T for each weight (``linear``'s core, sharing x's quantization)."""
+        return [self._out(p) for p in quantized_products(self.device, x._data, weights)]
+
+    def norm(self, x: Array, delta, weight: Array, eps: float) -> Array:
+        """rms_norm(x), after x += delta in place where a residual ``delta`` is pending."""
+        if delta is None:
+            return self._out(self._rms_norm(self.device, x._data, weight._data, eps))
+        return self._out(self._add_rms_norm(self.device, x._data, delta._data, weight._data, eps))
+
+    def rope_store(self, q, k, v, k_cache, v_cache, positions, theta: float) -> Array:
+        return self._out(self._rope_store(self.device, q._data, k._data, v._data, k_cache._data, v_cache._data,
+                                          positions._data, theta))
+
+    def attention(self, q, k_cache, v_cache, n_past: int, scale: float) -> Array:
+        return self._out(self._attention(self.device, q._data, k_cache._data, v_cache._data, n_past, scale))
+
+    def attention_step(self, q, k_cache, v_cache, positions, scale: float) -> Array:
+        return self._out(self._attention_step(self.device, q._data, k_cache._data, v_cache._data,
+                                              positions._data, scale))
+
+    def silu_mul(self, gate: Array, up: Array) -> Array:
+        return self._out(self._silu_mul(self.device, gate._data, up._data))
+
+    def reshape(self, x: Array, shape: tuple) -> Array:
+        return self._out(self.device.reshape(x._data, shape))
+
+    def rows(self, x: Array, start: int, stop: int) -> Array:
+        return self._out(self.device.view(x._data, (slice(start, stop),)))
+
+    def copy(self, x: Array) -> Array:
+        return self._out(self.device.copy(x._data))
+
+    def write(self, x: Array, host: np.ndarray) -> None:
+        """Host values into ``x`` (contiguous, of host's shape): one transfer, no new array."""
+        self.device.write(x._data, host)
+
+
+_plans: dict = {}  # device -> its Plan
+
+
+def _plan(device) -> Plan:
+    try:
+        return _plans[device]
+    except KeyError:
+        plan = _plans[device] = Plan(device)
+        return plan
+
+
 # ---------------------------------------------------------------- sampling
 
 class Sampler:
@@ -367,7 +504,4 @@ def sample(logits: Array, *, temperature: float = 0.0, top_k: int = 0, top_p: fl
 
 def _read_index(index: Array) -> int:
     """The one integer read back from the device (counted as a size read, not a transfer)."""
-    device = index._device
-    if device.family == "numpy":
-        return int(np.asarray(index._data).reshape(()))
-    return device.read_size(reshape(index, ())._data)
+    return index._device.read_size(reshape(index, ())._data)

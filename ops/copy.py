@@ -7,7 +7,7 @@ import numpy as np
 
 from hal.dispatch import register
 
-from .templates import run_elementwise
+from .launch import run_elementwise
 
 
 @register("copy", on=("buffer",))
@@ -16,15 +16,10 @@ def copy(device, x):
     return run_elementwise(device, "x0", device.empty(x.shape, x.dtype), [x], [x.dtype])
 
 
-def contiguous(device, x):
-    """``x`` itself if it is C-contiguous, else a contiguous copy (buffer devices)."""
-    return x if x.contiguous else copy(device, x)
-
-
 @register("astype", on=("buffer",))
 def astype(device, x, dtype):
     """``x`` in ``dtype``, each value converted as NumPy's ``astype`` does (through
-    ``templates.convert``: complex values are structs, which C does not cast)."""
+    ``launch.convert``: complex values are structs, which C does not cast)."""
     return run_elementwise(device, "x0", device.empty(x.shape, dtype), [x], [x.dtype], expr_type=x.dtype)
 
 
@@ -62,7 +57,7 @@ def full_cpu(device, shape, dtype, value):
 @register("arange", on=("buffer",))
 def arange(device, n, start, step, dtype):
     """``start + i * step``, computed in ``dtype`` as NumPy does."""
-    from .templates import C_TYPE
+    from .launch import C_TYPE
     return run_elementwise(device, f"x0 + ({C_TYPE[dtype]})i * x1", device.empty((n,), dtype),
                            [start, step], [dtype, dtype])
 

@@ -21,7 +21,7 @@ from hal.dispatch import register
 from hal.memory import Strided
 from hal.shapes import broadcast_shapes
 
-from .templates import C_TYPE, real_dtype, run_elementwise
+from .launch import C_TYPE, real_dtype, run_elementwise
 
 
 @dataclass(frozen=True)

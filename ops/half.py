@@ -16,7 +16,7 @@ from hal.dispatch import register
 from hal.memory import Strided
 
 from .copy import full
-from .templates import run_elementwise
+from .launch import run_elementwise
 
 F16, U16 = np.dtype(np.float16), np.dtype(np.uint16)
 

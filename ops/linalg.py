@@ -34,8 +34,7 @@ from hal import autotune
 from hal.dispatch import register
 from hal.shapes import broadcast_shapes
 
-from .copy import contiguous
-from .templates import C_TYPE, pointer, pointer_args, program, run_elementwise
+from .launch import C_TYPE, pointer, pointer_args, program, run_elementwise
 
 F16 = np.dtype(np.float16)
 
@@ -275,8 +274,8 @@ def _plan(device, a, b):
         _plans.clear()
     nbatch = math.prod(broadcast_shapes(a.shape[:-2], b.shape[:-2]))
     (m, k), n = a.shape[-2:], b.shape[-1]
-    plan = _plans[key] = _config(device, a.dtype, nbatch, m, n, k, _strides(device, a)[-1],
-                                 _strides(device, b)[-2])
+    plan = _plans[key] = _config(device, a.dtype, nbatch, m, n, k, device.element_strides(a)[-1],
+                                 device.element_strides(b)[-2])
     return plan
 
 
@@ -297,38 +296,28 @@ def _gemv_key(dtype, nbatch, rows, k):
     return (np.dtype(dtype).name, tuple(autotune.bucket(d) for d in (nbatch, rows, k)))
 
 
-def _strides(device, x):
-    """Element strides of a payload (NumPy's are in bytes)."""
-    return tuple(s // x.dtype.itemsize for s in x.strides) if device.family == "numpy" else x.strides
-
-
-def _local(device, size):
-    """Work-groups of ``size`` items, or of one where the target has no work-groups (C)."""
-    return None if device.family == "numpy" else size
-
-
 def gemm_into(device, config, out, a, b):
     """``out`` (B, M, N), contiguous, = ``a`` (B, M, K) @ ``b`` (B, K, N) as ``config`` says."""
     nbatch, m, k = a.shape
     n = b.shape[2]
     kind = config["kind"]
     if kind == "library":
-        _library_into(out, a, b)
+        device.impl("gemm_blas")(device, out, a, b)
         return
     T, fused, storage = _types(a.dtype)
     pack = config.get("PACK", 0)
     if kind == "block" and pack & 1:
         b = _pack(device, b, config["RN"])
-    elif kind == "block" and _strides(device, b)[2] != 1:
-        b = contiguous(device, b) if device.family == "buffer" else np.ascontiguousarray(b)
+    elif kind == "block" and device.element_strides(b)[2] != 1:
+        b = device.contiguous(b)
     if kind == "block" and pack & 2:
-        a = _pack(device, a.transpose(0, 2, 1) if device.family == "numpy" else a.permute((0, 2, 1)), config["RM"])
-    (sab, sam, sak), (sbb, sbk, sbn) = _strides(device, a), _strides(device, b)
+        a = _pack(device, device.permute(a, (0, 2, 1)), config["RM"])
+    (sab, sam, sak), (sbb, sbk, sbn) = device.element_strides(a), device.element_strides(b)
     if kind == "block":
         rm, rn = config["RM"], config["RN"]
         prog = program(device, BLOCK_SOURCE, "gemm_block", T=T, FUSED=fused, HALF=storage, RM=rm, RN=rn, PACK=pack)
         grid = (-(-n // rn), -(-m // rm), nbatch)
-        prog(grid, _local(device, (config["WX"], config["WY"], 1)), *pointer_args(device, out), *pointer_args(device, a),
+        prog(grid, (config["WX"], config["WY"], 1), *pointer_args(device, out), *pointer_args(device, a),
              sab, sam, sak, *pointer_args(device, b), sbb, sbk, m, n, k)
     else:
         ts, wpt = config["TS"], config["WPT"]
@@ -347,7 +336,9 @@ def _types(dtype):
     return C_TYPE[dtype], dtype.kind == "f", False
 
 
-def _library_into(out, a, b):
+@register("gemm_blas", on=("cpu",), kind="library")
+def gemm_blas(device, out, a, b):
+    """``out = a @ b`` through the host's BLAS (NumPy): the cpu's "library" configurations."""
     if a.dtype == F16:
         out[...] = reference(a, b)
     else:
@@ -366,8 +357,8 @@ def _pack(device, x, width):
     packed = device.empty((nbatch, panels * k, width), np.dtype(np.float32) if storage else x.dtype)
     prog = program(device, PACK_SOURCE, "pack", T=T, HALF=storage, W=width)
     group = 16 if _fits(device, 16) else 1
-    prog((panels * width, k, nbatch), _local(device, (group, 1, 1)), pointer(device, packed),
-         *pointer_args(device, x), *_strides(device, x), k, n, panels)
+    prog((panels * width, k, nbatch), (group, 1, 1), pointer(device, packed),
+         *pointer_args(device, x), *device.element_strides(x), k, n, panels)
     return packed
 
 
@@ -377,9 +368,9 @@ def gemv_into(device, config, out, a, b):
     nbatch, m, k = a.shape
     n = b.shape[2]
     if config["kind"] == "library":
-        _library_into(out, a, b)
+        device.impl("gemm_blas")(device, out, a, b)
         return
-    (sab, sam, sak), (sbb, sbk, sbn) = _strides(device, a), _strides(device, b)
+    (sab, sam, sak), (sbb, sbk, sbn) = device.element_strides(a), device.element_strides(b)
     if n == 1 and sak == 1:  # matrix a, vector b[:, :, 0]
         rows, matrix, (s_batch, s_row), vector, (v_batch, v_k) = m, a, (sab, sam), b, (sbb, sbk)
     else:                    # matrix b^T (its columns are contiguous), vector a[:, 0, :]
@@ -387,14 +378,19 @@ def gemv_into(device, config, out, a, b):
     rm, kv = config["RM"], config["KV"]
     T, fused, storage = _types(a.dtype)
     prog = program(device, GEMV_SOURCE, "gemv", T=T, FUSED=fused, HALF=storage, RM=rm, KV=kv)
-    prog((-(-rows // rm), nbatch), _local(device, (config["WX"], 1)), *pointer_args(device, out),
+    prog((-(-rows // rm), nbatch), (config["WX"], 1), *pointer_args(device, out),
          *pointer_args(device, matrix), s_batch, s_row, *pointer_args(device, vector), v_batch, v_k, rows, k)
 
 
 # --- tunable declarations ----------------------------------------------------------------
 
 def _fits(device, items: int) -> bool:
-    return device.family == "numpy" or items <= device.info.max_work_group
+    return items <= device.info.max_work_group
+
+
+def _blas(device) -> bool:
+    """Whether ``device`` multiplies through a BLAS of its own (NumPy's on the cpu)."""
+    return device.library("gemm_blas") is not None
 
 
 CPU_SPACE = [{"kind": "library"}]
@@ -427,7 +423,7 @@ default is BLAS on decoded operands rather than a kernel on the halves (512^3: 1
 def _gemm_space(device, key):
     """Register blocks (``b`` packed, unpacked, both packed) and local-memory tiles on
     buffer devices."""
-    if device.family == "numpy":
+    if _blas(device):
         return CPU_HALF_GEMM if key[0] == "float16" else CPU_SPACE
     if key[1][1] == 1:
         packs, blocks, groups = (0, 1, 3), ((1, 64), (1, 32), (1, 16)), ((4, 1), (16, 1), (1, 1))
@@ -450,7 +446,7 @@ def _gemm_default(device, key):
     product reads). float16 matrices pack both operands: the panels hold them decoded,
     where unpacked each work-item decodes its scalar loads of ``a`` in the inner loop
     (on PoCL at n=1024: 87 GFLOP/s packed, 55 with ``b`` alone packed, 45 unpacked)."""
-    if device.family == "numpy":
+    if _blas(device):
         return _cpu_half_default(key) if key[0] == "float16" else {"kind": "library"}
     if device.info.kind in ("gpu", "accelerator") and _fits(device, 64):
         return {"kind": "tiled", "TS": 16, "WPT": 2}
@@ -482,7 +478,7 @@ CPU_HALF_GEMV = [{"kind": "library"}] + [{"kind": "rows", "RM": rm, "KV": kv, "W
 
 
 def _gemv_space(device, key):
-    if device.family == "numpy":
+    if _blas(device):
         return CPU_HALF_GEMV if key[0] == "float16" else CPU_SPACE
     return [{"kind": "rows", "RM": rm, "KV": kv, "WX": wx}
             for rm in (1, 2, 4) for kv in (8, 16, 32) for wx in (16, 64) if _fits(device, wx)]
@@ -492,7 +488,7 @@ def _gemv_default(device, key):
     """float16 rows in fours (each x lane decoded once serves four rows): on the C target
     with 32 lanes (15-22 GB/s of weights vs 4 with 2 x 8), on PoCL with 8 (11 vs 7)."""
     half = key[0] == "float16"
-    if device.family == "numpy":
+    if _blas(device):
         return {"kind": "rows", "RM": 4, "KV": 32, "WX": 1} if half else {"kind": "library"}
     return {"kind": "rows", "RM": 4 if half else 2, "KV": 8, "WX": 16 if _fits(device, 16) else 1}
 
@@ -555,7 +551,7 @@ def _batched(device, x, batch):
         return x
     if len(batch) == 0:
         return x.view((1,) + x.shape, (0,) + x.strides, x.offset)
-    return contiguous(device, x).reshaped((math.prod(batch),) + x.shape[-2:])
+    return device.contiguous(x).reshaped((math.prod(batch),) + x.shape[-2:])
 
 
 def _parts(x):

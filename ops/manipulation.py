@@ -9,9 +9,8 @@ import numpy as np
 
 from hal.dispatch import register
 
-from .copy import contiguous
 from .scan import scan_rows
-from .templates import C_TYPE, program
+from .launch import C_TYPE, program
 
 _GROUP = 256
 
@@ -29,6 +28,11 @@ KERNEL void repeat(GLOBAL T *out, GLOBAL const T *x, i64 x_off, GLOBAL const C *
 """
 
 
+@register("repeat", on=("cpu",), kind="library")
+def repeat_cpu(device, x, counts, axis):
+    return np.repeat(x, counts, axis=axis)
+
+
 @register("repeat", on=("buffer",))
 def repeat(device, x, counts, axis):
     """``x`` with element ``i`` along ``axis`` repeated ``counts[i]`` times (``counts``
@@ -42,7 +46,7 @@ def repeat(device, x, counts, axis):
     out = device.empty(x.shape[:axis] + (total,) + x.shape[axis + 1:], x.dtype)
     items = x.size
     if items and total:
-        x = contiguous(device, x)
+        x = device.contiguous(x)
         prog = program(device, REPEAT, "repeat", T=C_TYPE[x.dtype], C=C_TYPE[counts.dtype])
         group = min(_GROUP, device.info.max_work_group)
         prog((items,), (group,), out.buf, x.buf, x.offset, counts.buf, counts.offset, counts.strides[0],

@@ -27,7 +27,7 @@ import numpy as np
 from hal import autotune
 from hal.dispatch import register
 
-from .templates import cpu_device, flat_group, pointer, pointer_args, program, run_elementwise
+from .launch import cpu_device, flat_group, pointer, pointer_args, program, run_elementwise
 
 _WG = 256  # work-items folding one row (rms_norm, softmax) on a GPU; tuned by hal.autotune
 _MASKED = -3.0e38  # a masked score: its exp is 0, and no INFINITY macro is needed
@@ -405,8 +405,7 @@ def _rows(x) -> tuple:
 
 def _row_launch(device, config, name, rows, *args, **defines):
     wg = config["WG"]
-    program(device, ROW_KERNELS, name, WG=wg, **defines)((rows * wg,), None if device.family == "numpy" else (wg,),
-                                                          *args)
+    program(device, ROW_KERNELS, name, WG=wg, **defines)((rows * wg,), (wg,), *args)
 
 
 def rms_norm_into(device, config, out, x, weight, eps=1e-5):
@@ -458,6 +457,11 @@ def _row_space(device, key) -> list:
     return [{"WG": wg} for wg in (1, 16, 64, 256) if wg <= device.info.max_work_group]
 
 
+def _has_groups(device) -> bool:
+    """Work-groups to choose among (the C target has none: a row is one work-item)."""
+    return device.info.max_work_group > 1
+
+
 def _row_default(device, key) -> dict:
     """A CPU device (PoCL, the C target) folds a row fastest in one work-item (measured
     up to 49152 columns); a GPU with a work-group."""
@@ -494,11 +498,11 @@ _PRESETS = [_row_key(rows, cols) for rows in (1, 64) for cols in (576, 2048)]  #
 autotune.declare(autotune.Tunable(
     op="nn_rms_norm", version=2, space=_row_space, default=_row_default, run=rms_norm_into,
     reference=_rms_norm_reference, problem=_row_problem(True), work=_row_work,
-    presets=lambda device: [] if device.family == "numpy" else _PRESETS))
+    presets=lambda device: _PRESETS if _has_groups(device) else []))
 autotune.declare(autotune.Tunable(
     op="nn_softmax", version=2, space=_row_space, default=_row_default, run=softmax_into,
     reference=_softmax_reference, problem=_row_problem(False), work=_row_work,
-    presets=lambda device: [] if device.family == "numpy" else _PRESETS + [_row_key(1, 49152)]))
+    presets=lambda device: _PRESETS + [_row_key(1, 49152)] if _has_groups(device) else []))
 
 
 # ---------------------------------------------------------------- rope
@@ -543,10 +547,13 @@ def silu_mul(device, gate, up):
     return out
 
 
-@register("nn_to_half", on=("cpu", "buffer"))
+@register("nn_to_half", on=("cpu",), kind="library")
+def to_half_cpu(device, x):
+    return x.astype(np.float16).view(np.uint16)  # NumPy rounds to nearest even, as f32_to_half
+
+
+@register("nn_to_half", on=("buffer",))
 def to_half(device, x):
-    if device.family == "numpy":
-        return x.astype(np.float16).view(np.uint16)  # NumPy rounds to nearest even, as f32_to_half
     out = device.empty(x.shape, np.dtype(np.uint16))
     return run_elementwise(device, "f32_to_half(x0)", out, [x], [_F32])
 
@@ -558,7 +565,7 @@ def attention(device, q, k_cache, v_cache, n_past, scale):
     n_kv, group = n_past + seq, heads // k_cache.shape[1]
     half = k_cache.dtype == np.uint16
     if half:
-        q = to_half(device, q)  # once, not once per cache position
+        q = device.impl("nn_to_half")(device, q)  # once, not once per cache position
     defines = {"MASKED": f"{_MASKED}f", "HALF": int(half)}
     scores = device.empty((seq, heads, n_kv), _F32)
     common = (seq, heads, group, dim, n_kv, n_past)

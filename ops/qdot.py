@@ -27,7 +27,7 @@ from hal import autotune
 from hal.dispatch import register
 
 from .quant import INTEGER_DOT, TYPES, _HELPERS, random_raw, row_bytes
-from .templates import cpu_device, flat_group, pointer, pointer_args, program
+from .launch import cpu_device, flat_group, pointer, pointer_args, program
 
 QK = 32
 
@@ -433,9 +433,7 @@ def dots_into(device, config: dict, out, a: Activations, raws: list, rows: list,
     args = pointer_args(device, out, a.q, a.d, a.s, *raws, *[raws[0]] * unused) + [*rows, *[0] * unused]
     items, tiles = sum(-(-r // rpi) for r in rows), -(-n // nt)
     padded = -(-items // group) * group
-    if device.family == "numpy":
-        prog((items, tiles), None, *args, cols, n)
-    elif lanes:
+    if lanes:
         prog((8, padded, tiles), (8, group, 1), *args, cols, n)
     else:
         prog((padded, tiles), (group, 1), *args, cols, n)
@@ -457,10 +455,7 @@ def _split(device, flat, n: int, rows: list) -> list:
     """``flat`` (n * sum(rows),) as its (n, rows[i]) parts, views one after another."""
     parts, start = [], 0
     for r in rows:
-        if device.family == "numpy":
-            parts.append(flat[start:start + n * r].reshape(n, r))
-        else:
-            parts.append(flat.getitem((slice(start, start + n * r),)).reshaped((n, r)))
+        parts.append(device.reshape(device.view(flat, (slice(start, start + n * r),)), (n, r)))
         start += n * r
     return parts
 
@@ -492,7 +487,7 @@ def _space(device, key) -> list:
     vector (VEC)."""
     _, (n, _rows, _cols) = key
     tiles = (1,) if n <= 2 else (1, 4, 8)
-    if device.family == "numpy":  # RPI: weight rows per work-item (the C target's vector path shares x)
+    if device.target == "c":  # RPI: weight rows per work-item (the C target's vector path shares x)
         return [{"NT": nt, "ROWS": 1, "LANES": 0, "RPI": rpi} for nt in tiles for rpi in (1, 2)]
     limit = device.info.max_work_group
     kinds = ((0, 0), (0, 1), (1, 0)) if device.backend_name == "opencl" else ((0, 0), (1, 0))
@@ -507,7 +502,7 @@ def _default(device, key) -> dict:
     neighbouring bytes (not measured here: no GPU)."""
     _, (n, _rows, _cols) = key
     nt = 1 if n <= 2 else 4
-    if device.family == "numpy":  # two Q4_1 rows per item: 5-10% faster; Q8_0 rows: 3x slower
+    if device.target == "c":  # two Q4_1 rows per item: 5-10% faster; Q8_0 rows: 3x slower
         return {"NT": nt, "ROWS": 1, "LANES": 0, "RPI": 2 if key[0].endswith("Q4_1") else 1}
     lanes = int(device.info.kind != "cpu")
     vec = int(not lanes and device.backend_name == "opencl")

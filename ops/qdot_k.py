@@ -39,7 +39,7 @@ import numpy as np
 from hal.dispatch import register
 
 from .quant import _HELPERS, INTEGER_DOT_K, TYPES
-from .templates import flat_group, pointer, pointer_args, program
+from .launch import flat_group, pointer, pointer_args, program
 
 QK = 256
 
@@ -613,7 +613,7 @@ def default_config(device, n: int) -> dict:
     faster than 4 on the C target; from 16 rows among 16: 1.05-1.1x faster than 8 on the C
     target and PoCL, 32 no better), ROWS weight rows per work-group on buffer devices.
     (``SCALAR``: 1 keeps the C target off its AVX2 path, for tests of the portable one.)"""
-    group = 16 if device.family != "numpy" and device.info.max_work_group >= 16 else 1
+    group = 16 if device.info.max_work_group >= 16 else 1
     return {"NT": 1 if n <= 2 else 8 if n < 16 else 16, "ROWS": group}
 
 
@@ -628,10 +628,7 @@ def dot_into(device, config: dict, out, a: Activations, raw, ggml_type: str):
                    HAL_OMP_MIN_ITEMS=64)  # (C target) a work-item is a whole row: threads pay from 64
     args = pointer_args(device, out, a.q, a.d, a.bsums, raw) + [rows, cols, n]
     tiles = -(-n // nt)
-    if device.family == "numpy":
-        prog((rows, tiles), None, *args)
-    else:
-        prog((-(-rows // group) * group, tiles), (group, 1), *args)
+    prog((-(-rows // group) * group, tiles), (group, 1), *args)
     return out
 
 

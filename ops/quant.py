@@ -21,7 +21,7 @@ import numpy as np
 from hal import autotune
 from hal.dispatch import register
 
-from .templates import cpu_device, flat_group, pointer, pointer_args, program
+from .launch import cpu_device, flat_group, pointer, pointer_args, program
 
 
 @dataclass(frozen=True)
@@ -258,10 +258,19 @@ def dequantize(device, w):
     return _dequantize_rows(device, w.ggml_type, w.raw, w.shape)
 
 
-@register("quant_embedding", on=("cpu", "buffer"))
+@register("quant_embedding", on=("buffer",))
 def embedding(device, w, ids):
-    """``ids``: a contiguous 1-D int64 payload; returns (len(ids), cols) float32."""
+    """``ids``: a contiguous 1-D int64 payload; returns (len(ids), cols) float32 (a row
+    for an id out of range is NaN: checking would read the ids back)."""
     return _dequantize_rows(device, w.ggml_type, w.raw, w.shape, ids)
+
+
+@register("quant_embedding", on=("cpu",), kind="library")
+def embedding_cpu(device, w, ids):
+    """``embedding`` with NumPy's bounds check: ids are already in host memory."""
+    if ids.size and (ids.min() < 0 or ids.max() >= w.shape[0]):
+        raise IndexError(f"embedding: ids must be in [0, {w.shape[0]}), got values in [{ids.min()}, {ids.max()}]")
+    return embedding(device, w, ids)
 
 
 @register("quant_linear", on=("cpu",))
@@ -311,11 +320,8 @@ def linear_into(device, p: dict, out, x, raw, ggml_type: str):
     tiles = -(-n // p["NT"])
     prog = program(device, source(qtype), "linear",
                    **defines(qtype, cols, p["LANES"], WG=p["WG"], ROWS=p["ROWS"], NT=p["NT"]))
-    if device.family == "numpy":
-        prog((1, rows, tiles), None, out, 0, x, 0, raw, 0, rows, cols, n)
-    else:
-        prog((p["WG"], -(-rows // p["ROWS"]) * p["ROWS"], tiles), (p["WG"], p["ROWS"], 1),
-             out.buf, out.offset, x.buf, x.offset, raw.buf, raw.offset, rows, cols, n)
+    prog((p["WG"], -(-rows // p["ROWS"]) * p["ROWS"], tiles), (p["WG"], p["ROWS"], 1),
+         *device.kernel_args(out, x, raw), rows, cols, n)
     return out
 
 
@@ -357,8 +363,9 @@ def _declare(qtype: QuantType) -> None:
         op=f"quant_linear_{qtype.name}", version=1, space=config_space, default=default_config,
         run=lambda device, config, out, x, raw: linear_into(device, config, out, x, raw, qtype.name),
         reference=reference, problem=problem, work=work,
-        # SmolLM2-135M's projections, decode and a 64-token prefill (the cpu runs fixed ones)
-        presets=lambda device: [] if device.family == "numpy" else [
+        # SmolLM2-135M's projections, decode and a 64-token prefill (none where the device
+        # has a quant_linear of its own, as the cpu: fixed configurations)
+        presets=lambda device: [] if device.library("quant_linear") else [
             tuning_key(qtype.name, n, rows, cols) for n in (1, 64)
             for rows, cols in ((1536, 576), (576, 1536)) if cols % qtype.qk == 0]))
 

@@ -18,8 +18,7 @@ from hal import autotune
 from hal.dispatch import register
 from hal.memory import Strided
 
-from .copy import contiguous
-from .templates import C_TYPE, convert, program, run_elementwise
+from .launch import C_TYPE, convert, program, run_elementwise
 
 # name -> (the NumPy ufunc whose reduce is the reference, combine expression, identity)
 REDUCTIONS = {
@@ -185,7 +184,7 @@ def count_nonzero(device, x, axes, keepdims):
 def _moved_rows(device, x, axes):
     """``x`` with the reduced axes last, contiguous, and the output's shape."""
     kept = [a for a in range(x.ndim) if a not in axes]
-    moved = contiguous(device, x.permute(tuple(kept) + tuple(axes)))
+    moved = device.contiguous(x.permute(tuple(kept) + tuple(axes)))
     return moved, tuple(x.shape[a] for a in kept), math.prod(x.shape[a] for a in axes)
 
 
@@ -333,8 +332,9 @@ def _rows_default(device, key):
 
 def _rows_presets(device):
     """Rows of a 576-wide model (norms of 1 or 64 tokens, its 1536-wide MLP) and of its
-    49152-entry vocabulary, and a square case."""
-    if device.family != "buffer":
+    49152-entry vocabulary, and a square case (none where the device sums through a
+    library of its own, as the cpu through NumPy)."""
+    if device.library("sum"):
         return []
     return [("float32", (autotune.bucket(r), autotune.bucket(c)))
             for r, c in ((1, 576), (64, 576), (64, 1536), (1, 49152), (1024, 1024))]

@@ -21,7 +21,7 @@ from hal.memory import Strided
 
 from .copy import copy
 from .reduction import fill_identity
-from .templates import C_TYPE, convert, program
+from .launch import C_TYPE, convert, program
 
 _WG = 256        # work-items per group scanning a long row
 _ITEMS = 8       # values each work-item folds serially in a long row

@@ -19,10 +19,9 @@ import numpy as np
 
 from hal.dispatch import register
 
-from .copy import contiguous
 from .scan import scan_rows
 from .sorting import order_helpers, sort_rows
-from .templates import C_TYPE, program, run_elementwise
+from .launch import C_TYPE, program, run_elementwise
 
 _GROUP = 256
 _I64 = np.dtype(np.int64)
@@ -85,6 +84,18 @@ def nonzero_cpu(device, x):
     return np.stack(np.nonzero(x)).astype(np.int64).reshape(x.ndim, -1)
 
 
+# Integer-array indexing (optional: where a backend has none, hal composes it from take
+# and scatter). NumPy's own is vectorized and checks bounds.
+@register("getitem_integer", on=("cpu",), kind="library")
+def getitem_integer_cpu(device, x, indices: tuple):
+    return x[indices + (Ellipsis,)]
+
+
+@register("setitem_integer", on=("cpu",), kind="library")
+def setitem_integer_cpu(device, x, indices: tuple, value):
+    x[indices + (Ellipsis,)] = value
+
+
 @lru_cache(maxsize=None)
 def gather_source(t: str) -> str:
     """Kernels over (outer, m, inner) index positions ``idx`` (any strides) into the
@@ -122,7 +133,7 @@ def gather(device, x, idx):
     (outer, m, inner) view ``idx``."""
     outer, n, inner = x.shape
     m = idx.shape[1]
-    x = contiguous(device, x)
+    x = device.contiguous(x)
     out = device.empty((outer, m, inner), x.dtype)
     _launch(device, gather_source(_STORAGE[x.dtype.itemsize]), "gather", out.size if n else 0,
             out.buf, x.buf, x.offset, idx.buf, idx.offset, *idx.strides, m, n, inner, out.size)
@@ -143,7 +154,7 @@ def scatter(device, x, idx, value):
     m = idx.shape[1]
     if not x.writable:
         raise ValueError("cannot write into a broadcast view: its elements share memory")
-    target = contiguous(device, x)
+    target = device.contiguous(x)
     if not hasattr(value, "buf"):
         value = run_elementwise(device, "x0", device.empty((1, 1, 1), x.dtype), [value], [x.dtype])
     value = value.broadcast((outer, m, inner))
@@ -217,7 +228,7 @@ def unique(device, x):
     if n == 0:
         empty = device.empty((0,), _I64)
         return device.empty((0,), x.dtype), empty, empty, empty
-    flat = contiguous(device, x).reshaped((1, n))
+    flat = device.contiguous(x).reshaped((1, n))
     s, perm = sort_rows(device, flat, False)
     source = unique_source(x.dtype)
     flags = device.empty((n,), np.dtype(np.bool_))

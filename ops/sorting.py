@@ -17,8 +17,8 @@ import numpy as np
 from hal.dispatch import register
 from hal.memory import contiguous_strides
 
-from .copy import contiguous, full
-from .templates import C_TYPE, convert, program, real_dtype
+from .copy import full
+from .launch import C_TYPE, convert, program, real_dtype
 
 _GROUP = 256
 
@@ -106,7 +106,7 @@ def sort_rows(device, x, descending: bool):
     """Sort each row of the (rows, n) array ``x``: (sorted keys, original indices), two
     (rows, n) views of padded (rows, p) buffers."""
     rows, n = x.shape
-    x = contiguous(device, x)
+    x = device.contiguous(x)
     p = 1 << max(n - 1, 0).bit_length()
     keys, idx = device.empty((rows, p), x.dtype), device.empty((rows, p), np.dtype(np.int64))
     if rows and n:
@@ -136,7 +136,7 @@ def _sort_axis(device, x, axis: int, descending: bool, want: int):
     order = tuple(a for a in range(x.ndim) if a != axis) + (axis,)
     moved = x.permute(order)
     rows, n = math.prod(moved.shape[:-1]), moved.shape[-1]
-    flat = contiguous(device, moved).reshaped((rows, n))
+    flat = device.contiguous(moved).reshaped((rows, n))
     result = sort_rows(device, flat, descending)[want]
     p = result.strides[0]
     strides = tuple(s * p for s in contiguous_strides(moved.shape[:-1])) + (1,)
@@ -211,9 +211,9 @@ KERNEL void member(GLOBAL u8 *out, GLOBAL const {t} *a, i64 a_off, i64 n,
 
 
 def _search(device, kernel: str, out, a, sorter, v, last):
-    a, v = contiguous(device, a), contiguous(device, v)
+    a, v = device.contiguous(a), device.contiguous(v)
     if sorter is not None:
-        sorter = contiguous(device, sorter)
+        sorter = device.contiguous(sorter)
     m = v.size
     if m:
         s_buf, s_off = (sorter.buf, sorter.offset) if sorter is not None else (a.buf, -1)
@@ -242,7 +242,7 @@ def isin(device, x1, x2, invert):
     out = device.empty(x1.shape, np.dtype(np.bool_))
     if x2.size == 0:
         return full(device, x1.shape, out.dtype, bool(invert))
-    keys = sort_rows(device, contiguous(device, x2).reshaped((1, x2.size)), False)[0]
+    keys = sort_rows(device, device.contiguous(x2).reshaped((1, x2.size)), False)[0]
     return _search(device, "member", out, keys, None, x1, int(invert))
 
 

@@ -15,7 +15,7 @@ import pytest
 
 import hal
 from hal import autotune
-from hal.ops.templates import run_elementwise
+from hal.ops.launch import run_elementwise
 from helpers import assert_matches, data, put
 
 

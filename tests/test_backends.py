@@ -89,6 +89,25 @@ def test_compile_error_carries_the_log(device):
     assert float(hal.sum(hal.ones(3, device=device))) == 3  # the device still works
 
 
+SCALE = "KERNEL void scale(GLOBAL f32 *out, GLOBAL const f32 *x, f32 factor, i64 n) " \
+        "{ i64 i = GLOBAL_ID(0); if (i < n) out[i] = factor * x[i]; }"
+
+
+def test_launches_check_arguments_by_name_and_count(device):
+    # Every backend's programs share hal.program.Program: the same checks everywhere.
+    prog = device.compile(SCALE)["scale"]
+    x = hal.arange(4, dtype=hal.float32, device=device)
+    out = hal.empty((4,), dtype=hal.float32, device=device)
+    (po, _), (px, _) = device.kernel_args(out._data), device.kernel_args(x._data)
+    for args, named, why in [((po, px, 2.0), {}, r"missing \['n'\]"), ((po, px), {"factor": 2.0, "count": 4},
+                             r"unknown or repeated \['count'\]"), ((po, px, 2.0, 4, 5), {}, "too many"),
+                             ((po, px, 2.0), {"x": px}, r"unknown or repeated \['x'\]")]:
+        with pytest.raises(TypeError, match=r"kernel scale\(out, x, factor, n\) got .*" + why):
+            prog((4,), None, *args, **named)
+    prog((4,), None, po, px, n=4, factor=2.0)  # by name, in any order
+    np.testing.assert_array_equal(np.asarray(out), [0, 2, 4, 6])
+
+
 def test_second_process_loads_opencl_kernels_from_disk(tmp_path):
     if not any(d.backend_name == "opencl" for d in hal.devices()):
         pytest.skip("no OpenCL device")

@@ -1,4 +1,4 @@
-"""A captured step (Device.capture, hal/capture.py): launches recorded once and replayed,
+"""A captured step (Device.capture, hal/program.py): launches recorded once and replayed,
 reading whatever their arrays hold at the replay (on the cpu by one C call, backends/cc.py;
 on OpenCL as bare enqueues, backends/opencl.py; CUDA's in test_cuda_backend.py). The
 LLaMA step that uses it is tested in test_llama.py."""
@@ -75,7 +75,7 @@ def test_captures_do_not_nest_and_a_closed_graph_records_nothing(cpu):
     assert len(graph) == 0
     graph.replay()  # nothing to run
     with pytest.raises(RuntimeError, match="closed"):
-        graph.record(module["axpb"], (1, 1, 1), (), [])
+        graph.record(module["axpb"], ((1, 1, 1), []), ())
 
 
 def test_an_op_replays_on_every_device_that_captures(device):

@@ -10,7 +10,7 @@ import hal
 from cuda_compile import compile_cuda, compilers, supports
 from hal.dialect import render
 from hal.ops import elementwise
-from hal.ops.templates import elementwise_source
+from hal.ops.launch import elementwise_source
 from helpers import COMPLEX, FLOATING, assert_matches, data, put, textbook_complex
 
 

@@ -15,8 +15,8 @@ import pytest
 from cuda_compile import compile_cuda, compile_hip, compilers, supports
 from hal import ops
 from hal.dialect import kernel_signatures, render
-from hal.ops import elementwise, linalg, manipulation, nn, qdot, qdot_k, quant, reduction, scan, selection, sorting, templates
-from hal.ops.templates import C_TYPE
+from hal.ops import elementwise, launch, linalg, manipulation, nn, qdot, qdot_k, quant, reduction, scan, selection, sorting
+from hal.ops.launch import C_TYPE
 
 ARCHS = ("sm_70", "sm_80", "sm_90")
 _SAMPLE = {"bool": np.dtype("bool"), "int": np.dtype("int32"), "uint": np.dtype("uint8"),
@@ -35,9 +35,9 @@ def _elementwise_kernels():
             t = C_TYPE[dtype]
             modes = ("c", "s", "k")[:op.nin]
             out_t = "u8" if op.result == "bool" else t
-            yield f"{op.name}-{cls}", templates.elementwise_source(expr, out_t, tuple((m, t, t) for m in modes),
+            yield f"{op.name}-{cls}", launch.elementwise_source(expr, out_t, tuple((m, t, t) for m in modes),
                                                          True, 2, helpers), {}
-    yield "where", templates.elementwise_source("x0 ? x1 : x2", "f32", (("s", "u8", "u8"), ("c", "f32", "f32"),
+    yield "where", launch.elementwise_source("x0 ? x1 : x2", "f32", (("s", "u8", "u8"), ("c", "f32", "f32"),
                                                               ("k", "f32", "f32")), False, 3), {}
 
 
@@ -140,7 +140,7 @@ def test_the_list_covers_every_kernel_in_ops(monkeypatch):
     in_ops = set().union(*(_kernel_names(p.read_text()) for p in pathlib.Path(ops.__file__).parent.glob("*.py")))
     constants = {f"{m.__name__}.{n}" for m in modules for n, v in vars(m).items()
                  if isinstance(v, str) and _kernel_names(v) and not any(v in src for src in sources)}
-    assert {"hal.ops.quant.source", "hal.ops.templates.elementwise_source"} <= called  # the spies work
+    assert {"hal.ops.quant.source", "hal.ops.launch.elementwise_source"} <= called  # the spies work
     assert not in_ops - listed, f"kernels in ops/ not compiled here: {sorted(in_ops - listed)}"
     assert not constants, f"kernel sources in ops/ not compiled here: {sorted(constants)}"
     assert not generators.keys() - called, f"kernel generators not used here: {sorted(generators.keys() - called)}"

@@ -159,7 +159,7 @@ def test_a_decode_step_moves_only_token_ids(tiny_path, buffer_device):
 
 
 def test_a_captured_decode_step_gives_the_plain_steps_logits(tiny_path, device, monkeypatch):
-    """Where the device captures (hal.capture), the third and later decode steps of a
+    """Where the device captures (hal.program.capture), the third and later decode steps of a
     cache replay a captured step (hal.llama.DecodeStep): the same logits, bit for bit,
     as launching every kernel of every step."""
     if device.capture is None:

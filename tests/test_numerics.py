@@ -5,7 +5,7 @@ and half precision converts both ways as IEEE (NumPy's float16) does. The LLaMA 
 relies on all three to give identical tokens on every device."""
 import numpy as np
 
-from hal.ops.templates import program
+from hal.ops.launch import program
 
 NUMERICS = r"""
 KERNEL void to_half(GLOBAL u16 *out, GLOBAL const f32 *x, i64 n) {

@@ -23,6 +23,8 @@ MEMORY = 1 << 30  # what the device reports; allocations beyond it fail like a r
 
 
 class HostMemDevice(BufferDevice):
+    target = "c"
+
     def __init__(self):
         info = DeviceInfo(description="host memory, C kernels", vendor="example", driver="hal_hostmem 0.1.0",
                           kind="cpu", memory=MEMORY, fp64=True, fp16=False, max_work_group=1, local_memory=0)

@@ -1,6 +1,6 @@
-"""Kernel templates: the generated elementwise kernel (over broadcast strided operands),
-the dtype-to-C-type map with its conversions, and the launch helper every "buffer"
-backend shares.
+"""The launch layer every op's kernels go through: ``program`` (a compiled kernel,
+memoized per device), the launch helpers, the dtype-to-type-word map with its
+conversions, and the generated elementwise kernel (over broadcast strided operands).
 
 Sources are generated once per specialization (memoized), so a steady-state launch
 costs a dict lookup for the source, one for the compiled program, and the launch.
@@ -11,14 +11,16 @@ from functools import lru_cache
 
 import numpy as np
 
+from hal.dialect import TYPES
 from hal.memory import Strided
 
-C_TYPE = {np.dtype(k): v for k, v in {
-    "bool": "u8", "int8": "i8", "uint8": "u8", "int16": "i16", "uint16": "u16", "int32": "i32",
-    "uint32": "u32", "int64": "i64", "uint64": "u64", "float32": "f32", "float64": "f64",
-    "complex64": "c64", "complex128": "c128", "float16": "u16"}.items()}  # (float16: its bits, moved)
-# The dtype a C type word stands for (u8 reads as uint8: bool and uint8 convert alike).
-_DTYPE_OF = {v: k for k, v in reversed(C_TYPE.items())}
+# The type word of each dtype: the dialect's scalars, bool as u8, the complex structs,
+# float16 as its bits (u16: moved, never computed on).
+C_TYPE = {dtype: word for word, (dtype, _) in TYPES.items()} | {
+    np.dtype(k): v for k, v in {"bool": "u8", "complex64": "c64", "complex128": "c128", "float16": "u16"}.items()}
+# The dtype a type word stands for (u8 reads as uint8: bool and uint8 convert alike).
+_DTYPE_OF = {word: dtype for word, (dtype, _) in TYPES.items()} | {"c64": np.dtype("complex64"),
+                                                                 "c128": np.dtype("complex128")}
 
 
 def real_dtype(dtype: np.dtype) -> np.dtype:
@@ -59,22 +61,19 @@ def program(device, source: str, name: str, **defines):
 
 
 def pointer(device, payload):
-    """A payload as a kernel's pointer argument: the NumPy array on the cpu (the C
-    target), the buffer elsewhere."""
-    return payload if device.family == "numpy" else payload.buf
+    """A payload as a kernel's pointer argument, for kernels that take no offset."""
+    return device.kernel_args(payload)[0]
 
 
 def pointer_args(device, *payloads) -> list:
     """Each payload as the (pointer, element offset) pair the kernels take."""
-    if device.family == "numpy":
-        return [v for p in payloads for v in (p, 0)]
-    return [v for p in payloads for v in (p.buf, p.offset)]
+    return device.kernel_args(*payloads)
 
 
-def flat_group(device, size: int = 64):
-    """The work-group of a launch with one item per element: none on the cpu (the C
-    target runs groups of one), else ``size`` items where the device allows them."""
-    return None if device.family == "numpy" else (min(size, device.info.max_work_group),)
+def flat_group(device, size: int = 64) -> tuple:
+    """The work-group of a launch with one item per element: ``size`` items where the
+    device allows them (one on the C target, which has no work-groups)."""
+    return (min(size, device.info.max_work_group),)
 
 
 def cpu_device():
