@@ -183,7 +183,7 @@ def pack_args(params: list, args: tuple) -> tuple:
     return tuple(a.handle if p.pointer else TYPES[p.word][0].type(a) for p, a in zip(params, args))
 
 
-@register("matmul", on=("cuda", "rocm"), kind="library")
+@register("matmul", on=("cuda", "rocm"))
 def matmul(device: CudaDevice, a: Strided, b: Strided) -> Strided:
     """cuBLAS (rocBLAS) through cupy.matmul, batch dims broadcast; writes a hal buffer."""
     shape = (*np.broadcast_shapes(a.shape[:-2], b.shape[:-2]), a.shape[-2], b.shape[-1])

@@ -3,6 +3,9 @@ cpu, hal on each OpenCL device found (Oclgrind, a simulator, is left out), in on
 
     python benchmarks/overhead.py [--n 16] [--calls 20000]
 
+On OpenCL devices a row "pyopencl" launches the same a + b kernel straight through
+pyopencl (no hal in between): the floor for hal's dispatch there.
+
 Timings on a shared machine are noisy: each figure is the best of several repeats, and
 what matters is the difference to NumPy measured in the same run.
 """
@@ -12,6 +15,7 @@ import timeit
 import numpy as np
 
 import hal
+from hal.ops import elementwise, launch
 
 
 def per_call_us(fn, calls: int, sync=lambda: None) -> float:
@@ -21,6 +25,21 @@ def per_call_us(fn, calls: int, sync=lambda: None) -> float:
         sync()
     run()  # warm-up: compiles kernels, fills caches and pools
     return min(timeit.repeat(run, number=1, repeat=7)) / calls * 1e6
+
+
+def bare_add(device, a, b):
+    """The kernel hal runs for ``a + b``, launched straight through pyopencl into an
+    output allocated once: the floor under hal's dispatch on that device."""
+    expr, helpers = elementwise._specialize("add", a.dtype)
+    f32 = (("c", a.dtype, a.dtype),) * 2
+    kernel = launch.program(device, launch.elementwise_source(expr, a.dtype, f32, False, 0, helpers), "ew").kernel
+    out = hal.empty_like(a)
+    n, queue = a.size, device.queue
+    handles = [p.buf.handle if hasattr(p, "buf") else p for p in
+               (out._data, 0, a._data, 0, b._data, 0, n)]
+    group = (min(256, device.info.max_work_group),)
+    size = (-(-n // group[0]) * group[0],)
+    return lambda: kernel(queue, size, group, *handles)
 
 
 def main():
@@ -38,6 +57,9 @@ def main():
         calls = args.calls if device.family == "numpy" else args.calls // 10
         rows.append((f"hal {device.name}", per_call_us(lambda: a + b, calls, device.synchronize),
                      per_call_us(lambda: hal.sum(a), calls, device.synchronize)))
+        if device.backend_name == "opencl":
+            rows.append((f"pyopencl {device.name}", per_call_us(bare_add(device, a, b), calls, device.synchronize),
+                         float("nan")))
     print(f"per-call time in microseconds, float32[{args.n}]")
     print(f"{'':16}{'a + b':>10}{'sum(a)':>10}{'add - numpy':>14}{'sum - numpy':>14}")
     for name, add, total in rows:

@@ -41,7 +41,18 @@ def _unary(op: Elementwise):
 
 
 def _binary(op: Elementwise):
+    checked = {}  # (device id, dtype, dtype) -> (implementation, compute, result dtype)
+
     def fn(x1, x2, /) -> Array:
+        if type(x1) is Array and type(x2) is Array and x1._device is x2._device:
+            # The hot path: two arrays on one device, dtypes already checked together.
+            device, a, b = x1._device, x1._data, x2._data
+            plan = checked.get((id(device), a.dtype, b.dtype))
+            if plan is not None:
+                return Array._new(plan[0](device, plan[1], plan[2], a, b), device)
+            compute, out = _result(op, _checked(op, dtypes.result_type(a.dtype, b.dtype)), device)
+            checked[id(device), a.dtype, b.dtype] = device.impl(op.name), compute, out
+            return Array._new(device.impl(op.name)(device, compute, out, a, b), device)
         if isinstance(x1, Array):
             device, a = x1._device, x1._data
             if isinstance(x2, Array):
@@ -57,10 +68,14 @@ def _binary(op: Elementwise):
         else:
             raise TypeError(f"{op.name} expects at least one hal array, got {type(x1).__name__} "
                             f"and {type(x2).__name__}")
-        dtypes.check_kind(compute, op.kind, op.name)
-        compute, out = _result(op, compute, device)
+        compute, out = _result(op, _checked(op, compute), device)
         return Array._new(device.impl(op.name)(device, compute, out, a, b), device)
     return fn
+
+
+def _checked(op: Elementwise, compute):
+    dtypes.check_kind(compute, op.kind, op.name)
+    return compute
 
 
 def _define(op: Elementwise):

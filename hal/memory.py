@@ -90,11 +90,13 @@ def contiguous_strides(shape: tuple) -> tuple:
 
 class Strided:
     """A view of a device buffer: shape, strides and offset counted in elements."""
-    __slots__ = ("buf", "shape", "strides", "offset", "dtype", "writable")
+    __slots__ = ("buf", "shape", "strides", "offset", "dtype", "writable", "_contiguous")
 
     def __init__(self, buf: Buffer, shape: tuple, dtype: np.dtype, strides: tuple | None = None,
                  offset: int = 0, writable: bool = True):
         self.buf, self.shape, self.dtype, self.offset = buf, shape, dtype, offset
+        # (known for a new array; a view's is worked out once, on first use: every launch asks)
+        self._contiguous = True if strides is None else None
         self.strides = contiguous_strides(shape) if strides is None else strides
         self.writable = writable  # False for broadcast views, whose elements share memory
 
@@ -108,8 +110,10 @@ class Strided:
 
     @property
     def contiguous(self) -> bool:
-        return all(s == c for n, s, c in zip(self.shape, self.strides, contiguous_strides(self.shape))
-                   if n != 1)
+        if self._contiguous is None:
+            self._contiguous = all(s == c for n, s, c in zip(self.shape, self.strides, contiguous_strides(self.shape))
+                                   if n != 1)
+        return self._contiguous
 
     def view(self, shape, strides, offset) -> "Strided":
         return Strided(self.buf, tuple(shape), self.dtype, tuple(strides), offset, self.writable)

@@ -23,7 +23,7 @@ def astype(device, x, dtype):
     return run_elementwise(device, "x0", device.empty(x.shape, dtype), [x], [x.dtype], expr_type=x.dtype)
 
 
-@register("astype", on=("cpu",), kind="library")
+@register("astype", on=("cpu",))
 def astype_cpu(device, x, dtype):
     return x.astype(dtype)
 
@@ -39,7 +39,7 @@ def assign(device, target, value):
     run_elementwise(device, "x0", target, [value], [value_type], expr_type=value_type)
 
 
-@register("assign", on=("cpu",), kind="library")
+@register("assign", on=("cpu",))
 def assign_cpu(device, target, value):
     target[...] = value
 
@@ -49,7 +49,7 @@ def full(device, shape, dtype, value):
     return run_elementwise(device, "x0", device.empty(shape, dtype), [value], [dtype])
 
 
-@register("full", on=("cpu",), kind="library")
+@register("full", on=("cpu",))
 def full_cpu(device, shape, dtype, value):
     return np.full(shape, value, dtype)
 
@@ -62,7 +62,7 @@ def arange(device, n, start, step, dtype):
                            [start, step], [dtype, dtype])
 
 
-@register("arange", on=("cpu",), kind="library")
+@register("arange", on=("cpu",))
 def arange_cpu(device, n, start, step, dtype):
     return start + np.arange(n, dtype=dtype) * np.asarray(step, dtype)
 
@@ -77,6 +77,6 @@ def eye(device, n_rows, n_cols, k, dtype):
     return out
 
 
-@register("eye", on=("cpu",), kind="library")
+@register("eye", on=("cpu",))
 def eye_cpu(device, n_rows, n_cols, k, dtype):
     return np.eye(n_rows, n_cols, k, dtype)

@@ -44,7 +44,7 @@ def bits(x: Strided) -> Strided:
     return relabel(x, U16)
 
 
-@register("astype_float16", on=("cpu",), kind="library")
+@register("astype_float16", on=("cpu",))
 def astype_cpu(device, x, dtype):
     with np.errstate(over="ignore"):  # overflow to infinity is the defined result, as on devices
         return x.astype(dtype)
@@ -67,7 +67,7 @@ def astype(device, x, dtype):
     return out
 
 
-@register("full_float16", on=("cpu",), kind="library")
+@register("full_float16", on=("cpu",))
 def full_cpu(device, shape, value):
     with np.errstate(over="ignore"):
         return np.full(shape, value, F16)

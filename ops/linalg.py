@@ -203,7 +203,7 @@ KERNEL void gemv(GLOBAL S *y, i64 y_off, GLOBAL const S *a, i64 a_off, i64 sab, 
 """
 
 
-@register("matmul", on=("cpu",), kind="library")
+@register("matmul", on=("cpu",))
 def matmul_cpu(device, a, b):
     """NumPy's BLAS: the only candidate on the cpu (``CPU_SPACE``), so nothing is looked
     up per call (a small product costs what NumPy's does). float16 is tuned as on the
@@ -336,7 +336,7 @@ def _types(dtype):
     return C_TYPE[dtype], dtype.kind == "f", False
 
 
-@register("gemm_blas", on=("cpu",), kind="library")
+@register("gemm_blas", on=("cpu",))
 def gemm_blas(device, out, a, b):
     """``out = a @ b`` through the host's BLAS (NumPy): the cpu's "library" configurations."""
     if a.dtype == F16:

@@ -28,7 +28,7 @@ KERNEL void repeat(GLOBAL T *out, GLOBAL const T *x, i64 x_off, GLOBAL const C *
 """
 
 
-@register("repeat", on=("cpu",), kind="library")
+@register("repeat", on=("cpu",))
 def repeat_cpu(device, x, counts, axis):
     return np.repeat(x, counts, axis=axis)
 

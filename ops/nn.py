@@ -547,7 +547,7 @@ def silu_mul(device, gate, up):
     return out
 
 
-@register("nn_to_half", on=("cpu",), kind="library")
+@register("nn_to_half", on=("cpu",))
 def to_half_cpu(device, x):
     return x.astype(np.float16).view(np.uint16)  # NumPy rounds to nearest even, as f32_to_half
 

@@ -265,7 +265,7 @@ def embedding(device, w, ids):
     return _dequantize_rows(device, w.ggml_type, w.raw, w.shape, ids)
 
 
-@register("quant_embedding", on=("cpu",), kind="library")
+@register("quant_embedding", on=("cpu",))
 def embedding_cpu(device, w, ids):
     """``embedding`` with NumPy's bounds check: ids are already in host memory."""
     if ids.size and (ids.min() < 0 or ids.max() >= w.shape[0]):

@@ -131,7 +131,7 @@ def _cpu(name: str):
     return impl
 
 
-@register("count_nonzero", on=("cpu",), kind="library")
+@register("count_nonzero", on=("cpu",))
 def count_nonzero_cpu(device, x, axes, keepdims):
     return np.asarray(np.count_nonzero(x, axis=axes, keepdims=keepdims), np.int64)
 
@@ -299,10 +299,10 @@ def _arg_launch(device, source, x, indices, rows, cols, chunk, chunks, out_i=Non
 
 
 for _name in REDUCTIONS:
-    register(_name, on=("cpu",), kind="library")(_cpu(_name))
+    register(_name, on=("cpu",))(_cpu(_name))
     register(_name, on=("buffer",))(_kernel(_name))
 for _name in ("argmax", "argmin"):
-    register(_name, on=("cpu",), kind="library")(_arg_cpu(_name))
+    register(_name, on=("cpu",))(_arg_cpu(_name))
     register(_name, on=("buffer",))(_arg_kernel(_name))
 
 

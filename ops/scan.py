@@ -161,5 +161,5 @@ def _kernel(op: str):
 
 
 for _op in ("sum", "prod"):
-    register(f"cumulative_{_op}", on=("cpu",), kind="library")(_cpu(_op))
+    register(f"cumulative_{_op}", on=("cpu",))(_cpu(_op))
     register(f"cumulative_{_op}", on=("buffer",))(_kernel(_op))

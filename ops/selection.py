@@ -79,19 +79,19 @@ def nonzero(device, x):
     return out
 
 
-@register("nonzero", on=("cpu",), kind="library")
+@register("nonzero", on=("cpu",))
 def nonzero_cpu(device, x):
     return np.stack(np.nonzero(x)).astype(np.int64).reshape(x.ndim, -1)
 
 
 # Integer-array indexing (optional: where a backend has none, hal composes it from take
 # and scatter). NumPy's own is vectorized and checks bounds.
-@register("getitem_integer", on=("cpu",), kind="library")
+@register("getitem_integer", on=("cpu",))
 def getitem_integer_cpu(device, x, indices: tuple):
     return x[indices + (Ellipsis,)]
 
 
-@register("setitem_integer", on=("cpu",), kind="library")
+@register("setitem_integer", on=("cpu",))
 def setitem_integer_cpu(device, x, indices: tuple, value):
     x[indices + (Ellipsis,)] = value
 
@@ -140,7 +140,7 @@ def gather(device, x, idx):
     return out
 
 
-@register("gather", on=("cpu",), kind="library")
+@register("gather", on=("cpu",))
 def gather_cpu(device, x, idx):
     return np.take_along_axis(x, np.broadcast_to(idx, (x.shape[0], idx.shape[1], x.shape[2])), 1)
 
@@ -165,7 +165,7 @@ def scatter(device, x, idx, value):
         run_elementwise(device, "x0", x, [target], [x.dtype])
 
 
-@register("scatter", on=("cpu",), kind="library")
+@register("scatter", on=("cpu",))
 def scatter_cpu(device, x, idx, value):
     shape = (x.shape[0], idx.shape[1], x.shape[2])
     np.put_along_axis(x, np.broadcast_to(idx, shape), np.broadcast_to(value, shape), 1)
@@ -181,7 +181,7 @@ def where_into(device, x, condition, value):
                     [np.dtype(np.bool_), x.dtype, x.dtype])
 
 
-@register("where_into", on=("cpu",), kind="library")
+@register("where_into", on=("cpu",))
 def where_into_cpu(device, x, condition, value):
     np.copyto(x, value, where=condition)
 
@@ -242,7 +242,7 @@ def unique(device, x):
     return values, first, inverse, counts
 
 
-@register("unique", on=("cpu",), kind="library")
+@register("unique", on=("cpu",))
 def unique_cpu(device, x):
     flat = x.reshape(-1)
     perm = np.argsort(flat, kind="stable")

@@ -154,7 +154,7 @@ def argsort(device, x, axis, descending, stable):
     return _sort_axis(device, x, axis, descending, 1)
 
 
-@register("argsort", on=("cpu",), kind="library")
+@register("argsort", on=("cpu",))
 def argsort_cpu(device, x, axis, descending, stable):
     if not descending:
         return np.argsort(x, axis=axis, kind="stable")
@@ -163,7 +163,7 @@ def argsort_cpu(device, x, axis, descending, stable):
     return (x.shape[axis] - 1) - np.flip(flipped, axis)
 
 
-@register("sort", on=("cpu",), kind="library")
+@register("sort", on=("cpu",))
 def sort_cpu(device, x, axis, descending, stable):
     out = np.sort(x, axis=axis, kind="stable")
     return np.flip(out, axis).copy() if descending else out
@@ -230,7 +230,7 @@ def searchsorted(device, x1, x2, side, sorter):
     return _search(device, "search", out, x1, sorter, x2, int(side == "right"))
 
 
-@register("searchsorted", on=("cpu",), kind="library")
+@register("searchsorted", on=("cpu",))
 def searchsorted_cpu(device, x1, x2, side, sorter):
     return np.asarray(np.searchsorted(x1, x2, side=side, sorter=sorter), np.int64)
 
@@ -246,6 +246,6 @@ def isin(device, x1, x2, invert):
     return _search(device, "member", out, keys, None, x1, int(invert))
 
 
-@register("isin", on=("cpu",), kind="library")
+@register("isin", on=("cpu",))
 def isin_cpu(device, x1, x2, invert):
     return np.isin(x1, x2, invert=invert)
