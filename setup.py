@@ -7,7 +7,7 @@ setup(
     version="0.1.0",
     description="A hardware-abstraction runtime: the Python array API on CUDA, ROCm, OpenCL and CPU",
     python_requires=">=3.10",
-    packages=["hal", "hal.backends", "hal.ops", "hal.conformance"],
+    packages=["hal", "hal.array_api", "hal.backends", "hal.ops", "hal.conformance"],
     package_dir={"hal": "hal", "hal.backends": "backends", "hal.ops": "ops"},
     install_requires=["numpy>=1.26", "cffi>=1.16", "platformdirs>=3", "tqdm>=4.60"],
     extras_require={

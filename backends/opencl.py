@@ -109,7 +109,11 @@ class Program(program.Program):
     def launch(self, global_size: tuple, local_size: tuple | None, args: tuple):
         """Buffer arguments are ``hal.memory.Buffer``s, the rest scalars."""
         handles = [a.handle if type(a) is Buffer else a for a in args]
-        if local_size is not None:  # OpenCL 1.2: the global size is a multiple of the local
+        if local_size is None:
+            pass
+        elif len(local_size) == 1:  # OpenCL 1.2: the global size is a multiple of the local
+            global_size = (-(-global_size[0] // local_size[0]) * local_size[0],)
+        else:
             global_size = tuple(-(-g // l) * l for g, l in zip(global_size, local_size))
         with self.lock:
             self.kernel(self.queue, global_size, local_size, *handles)

@@ -13,10 +13,10 @@ import operator
 import numpy as np
 
 from . import dtypes
-from ._array import Array
-from ._creation import _device, _dtype, arange
-from ._elementwise import multiply
-from ._manipulation import roll
+from .array_api.array import Array
+from .array_api.creation import _device, _dtype, arange
+from .array_api.elementwise import multiply
+from .array_api.manipulation import roll
 from .linalg import on_host
 from .shapes import normalize_axis
 

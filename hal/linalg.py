@@ -18,13 +18,13 @@ from typing import NamedTuple
 import numpy as np
 
 from . import dtypes
-from ._array import Array, same_device
-from ._creation import asarray, eye
-from ._data_type import astype
-from ._elementwise import abs, multiply, not_equal, pow, sqrt, subtract
-from ._linalg import matmul, matrix_transpose, tensordot, vecdot
-from ._manipulation import broadcast_to, moveaxis, reshape, stack
-from ._statistical import max, min, sum
+from .array_api.array import Array, same_device
+from .array_api.creation import asarray, eye
+from .array_api.data_type import astype
+from .array_api.elementwise import abs, multiply, not_equal, pow, sqrt, subtract
+from .array_api.linalg import matmul, matrix_transpose, tensordot, vecdot
+from .array_api.manipulation import broadcast_to, moveaxis, reshape, stack
+from .array_api.statistical import max, min, sum
 from .shapes import broadcast_shapes
 
 __all__ = ["cholesky", "cross", "det", "diagonal", "eig", "eigh", "eigvals", "eigvalsh", "inv", "matmul",

@@ -81,6 +81,8 @@ class Buffer:
 
 
 def contiguous_strides(shape: tuple) -> tuple:
+    if len(shape) == 1:
+        return (1,)
     strides, step = [], 1
     for n in reversed(shape):
         strides.append(step)
@@ -120,7 +122,7 @@ class Strided:
 
     def getitem(self, key: tuple) -> "Strided":
         """Basic indexing; ``key`` is already normalized to ints, slices and None with
-        no ellipsis and one entry per dimension consumed (see hal._indexing)."""
+        no ellipsis and one entry per dimension consumed (see hal.array_api.indexing)."""
         shape, strides, offset, dim = [], [], self.offset, 0
         for k in key:
             if k is None:

@@ -25,17 +25,17 @@ import operator
 import numpy as np
 
 from . import dtypes
-from ._array import Array, same_device
-from ._creation import asarray, zeros
-from ._data_type import astype
-from ._elementwise import minimum
-from ._indexing_functions import take
-from ._linalg import matmul
-from ._manipulation import matrix_transpose, moveaxis, reshape
-from ._searching import argmax
-from ._sorting import argsort
-from ._statistical import cumulative_sum
-from ._statistical import sum as total
+from .array_api.array import Array, same_device
+from .array_api.creation import asarray, zeros
+from .array_api.data_type import astype
+from .array_api.elementwise import minimum
+from .array_api.indexing_functions import take
+from .array_api.linalg import matmul
+from .array_api.manipulation import matrix_transpose, moveaxis, reshape
+from .array_api.searching import argmax
+from .array_api.sorting import argsort
+from .array_api.statistical import cumulative_sum
+from .array_api.statistical import sum as total
 from .device import device as as_device
 from .device import get_default_device
 from .shapes import normalize_axis

@@ -9,6 +9,8 @@ from functools import lru_cache
 def broadcast_shapes(*shapes: tuple) -> tuple:
     """The standard's broadcasting ("Broadcasting", 2025.12); ValueError naming the
     shapes when they do not broadcast."""
+    if len(shapes) == 2 and shapes[0] == shapes[1]:  # (most calls: equal shapes)
+        return tuple(shapes[0])
     ndim = max(map(len, shapes), default=0)
     out = []
     for i in range(-ndim, 0):

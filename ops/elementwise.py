@@ -460,7 +460,7 @@ def _specialize(name: str, compute: np.dtype) -> tuple[str, str]:
 def _kernel(op: Elementwise):
     def impl(device, compute, out_dtype, *xs):
         expr, helpers = _specialize(op.name, compute)
-        out = device.empty(broadcast_shapes(*(x.shape for x in xs if isinstance(x, Strided))), out_dtype)
+        out = device.empty(broadcast_shapes(*[x.shape for x in xs if type(x) is Strided]), out_dtype)
         return run_elementwise(device, expr, out, xs, (compute,) * len(xs), helpers)
     return impl
 

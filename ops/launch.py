@@ -144,10 +144,6 @@ KERNEL void ew({", ".join(params)}) {{
 _EW_GROUP = 256
 
 
-def _contiguous_like(x: Strided, shape: tuple) -> bool:
-    return x.shape == shape and x.contiguous
-
-
 def run_elementwise(device, expr: str, out: Strided, inputs: list, value_types: list,
                     helpers: str = "", expr_type: np.dtype | None = None) -> Strided:
     """Launch ``expr`` over ``out``'s shape. ``inputs`` are Strided arrays (broadcast to
@@ -157,25 +153,35 @@ def run_elementwise(device, expr: str, out: Strided, inputs: list, value_types: 
     n = out.size
     if n == 0:
         return out
-    shape, ndim = out.shape, out.ndim
-    operands, args = [], []
+    shape = out.shape
+    operands, args, strided = [], [], not out.contiguous
     for x, vt in zip(inputs, value_types):
-        vt = np.dtype(vt)
-        if not isinstance(x, Strided):
+        if type(x) is not Strided:
+            vt = np.dtype(vt)
             operands.append(("k", vt, vt))
             args += [x.real, x.imag] if vt.kind == "c" else [x]
-            continue
-        if x.shape != shape:
-            x = x.broadcast(shape)
-        mode = "c" if _contiguous_like(x, shape) else "s"
-        operands.append((mode, x.dtype, vt))
-        args += [x.buf, x.offset] + (list(x.strides) if mode == "s" else [])
-    out_strided = not out.contiguous
-    strided = out_strided or any(m == "s" for m, _, _ in operands)
-    head = [out.buf, out.offset] + (list(out.strides) if out_strided else [])
-    tail = [n] + (list(shape) if strided else [])
-    source = elementwise_source(expr, out.dtype, tuple(operands), out_strided,
-                                ndim if strided else 0, helpers, expr_type)
-    group = min(_EW_GROUP, device.info.max_work_group)
-    program(device, source, "ew")((n,), (group,), *head, *args, *tail)
+        elif x.shape == shape and x.contiguous:  # (the common case: read at off + i)
+            operands.append(("c", x.dtype, vt))
+            args += [x.buf, x.offset]
+        else:
+            x = x.broadcast(shape) if x.shape != shape else x
+            operands.append(("s", x.dtype, vt))
+            args += [x.buf, x.offset, *x.strides]
+            strided = True
+    head = [out.buf, out.offset, *out.strides] if not out.contiguous else [out.buf, out.offset]
+    kernel = _elementwise_program(device, expr, out.dtype, tuple(operands), not out.contiguous,
+                                  out.ndim if strided else 0, helpers, expr_type)
+    kernel((n,), (min(_EW_GROUP, device.info.max_work_group),), *head, *args, n, *(shape if strided else ()))
     return out
+
+
+def _elementwise_program(device, expr, out_dtype, operands, out_strided, ndim, helpers, expr_type):
+    """The compiled ``ew`` kernel of one specialization (memoized per device: this is on
+    every elementwise call's path)."""
+    key = ("ew", expr, out_dtype, operands, out_strided, ndim, helpers, expr_type)
+    try:
+        return device.programs[key]
+    except KeyError:
+        source = elementwise_source(expr, out_dtype, operands, out_strided, ndim, helpers, expr_type)
+        prog = device.programs[key] = program(device, source, "ew")
+        return prog

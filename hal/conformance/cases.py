@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 
 import hal
-from hal import _elementwise
+from hal.array_api import elementwise as _elementwise
 from hal.ops import quant
 
 from .data import gguf_weight, positive_definite, random, special

@@ -7,11 +7,11 @@ import math
 
 import numpy as np
 
-from . import dtypes
-from ._array import Array
-from .device import Device, get_default_device
-from .device import device as as_device
-from .errors import DeviceError
+from .. import dtypes
+from .array import Array
+from ..device import Device, get_default_device
+from ..device import device as as_device
+from ..errors import DeviceError
 
 __all__ = ["arange", "asarray", "empty", "empty_like", "eye", "from_dlpack", "full", "full_like", "linspace",
            "meshgrid", "ones", "ones_like", "tril", "triu", "zeros", "zeros_like"]
@@ -117,7 +117,7 @@ def asarray(obj, /, *, dtype=None, device=None, copy=None) -> Array:
         if dtype is not None and dtypes.as_storage_dtype(dtype) != out.dtype:
             if copy is False:
                 raise ValueError("copy=False, but changing the dtype needs a copy")
-            from ._data_type import astype
+            from .data_type import astype
             return astype(out, dtype)
         if copy and out is obj:
             return Array._new(target.copy(obj._data), target)
@@ -285,7 +285,7 @@ def meshgrid(*arrays: Array, indexing: str = "xy") -> tuple:
         raise ValueError("meshgrid takes 1-D hal arrays")
     if len({a.dtype for a in arrays}) > 1:
         raise TypeError(f"meshgrid takes arrays of one dtype, got {[str(a.dtype) for a in arrays]}")
-    from ._manipulation import broadcast_to, reshape
+    from .manipulation import broadcast_to, reshape
     sizes = [a.size for a in arrays]
     if indexing == "xy" and len(arrays) > 1:
         sizes[0], sizes[1] = sizes[1], sizes[0]
@@ -300,7 +300,7 @@ def meshgrid(*arrays: Array, indexing: str = "xy") -> tuple:
 def _triangle(x: Array, k: int, name: str, keep) -> Array:
     if not isinstance(x, Array) or x.ndim < 2:
         raise ValueError(f"{name} takes a hal array of at least 2 dimensions")
-    from ._elementwise import subtract, where
+    from .elementwise import subtract, where
     m, n = x.shape[-2:]
     rows = arange(m, device=x.device)[:, None]
     cols = arange(n, device=x.device)[None, :]
@@ -310,13 +310,13 @@ def _triangle(x: Array, k: int, name: str, keep) -> Array:
 def tril(x: Array, /, *, k: int = 0) -> Array:
     """"tril": the elements on and below the ``k``-th diagonal (column - row <= k) of
     each matrix, zeros elsewhere; a where over index masks on the device."""
-    from ._elementwise import less_equal
+    from .elementwise import less_equal
     return _triangle(x, k, "tril", less_equal)
 
 
 def triu(x: Array, /, *, k: int = 0) -> Array:
     """"triu": the elements on and above the ``k``-th diagonal (column - row >= k)."""
-    from ._elementwise import greater_equal
+    from .elementwise import greater_equal
     return _triangle(x, k, "triu", greater_equal)
 
 

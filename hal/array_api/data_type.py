@@ -5,11 +5,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import dtypes
-from ._array import Array
-from ._creation import scalar_operand
-from .device import device as as_device
-from .device import get_default_device
+from .. import dtypes
+from .array import Array
+from .creation import scalar_operand
+from ..device import device as as_device
+from ..device import get_default_device
 
 __all__ = ["astype", "can_cast", "finfo", "iinfo", "isdtype", "result_type"]
 

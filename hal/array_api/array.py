@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._indexing import advanced_kind, normalize_key
-from .errors import DeviceError
+from .indexing import advanced_kind, normalize_key
+from ..errors import DeviceError
 
 _DLPACK_CPU = 1
 
@@ -51,14 +51,14 @@ class Array:
 
     @property
     def mT(self) -> "Array":
-        from ._manipulation import matrix_transpose
+        from .manipulation import matrix_transpose
         return matrix_transpose(self)
 
     @property
     def T(self) -> "Array":
         if self.ndim != 2:
             raise ValueError(f"x.T requires a 2-D array, got {self.ndim}-D; use x.mT or permute_dims")
-        from ._manipulation import permute_dims
+        from .manipulation import permute_dims
         return permute_dims(self, (1, 0))
 
     def __array_namespace__(self, *, api_version: str | None = None):
@@ -69,7 +69,7 @@ class Array:
 
     # -- host and device movement --------------------------------------------
     def to_device(self, device, /, *, stream=None) -> "Array":
-        from .device import device as as_device
+        from ..device import device as as_device
         target = as_device(device)
         if target == self._device:
             return self
@@ -136,20 +136,20 @@ class Array:
     def __getitem__(self, key) -> "Array":
         kind = advanced_kind(key)
         if kind:
-            from ._indexing_functions import getitem_array
+            from .indexing_functions import getitem_array
             return getitem_array(self, key, kind)
         return Array._new(self._device.view(self._data, normalize_key(key, self.shape)), self._device)
 
     def __setitem__(self, key, value):
         kind = advanced_kind(key)
         if kind:
-            from ._indexing_functions import setitem_array
+            from .indexing_functions import setitem_array
             return setitem_array(self, key, kind, value)
-        from ._creation import operand
+        from .creation import operand
         target = self._device.view(self._data, normalize_key(key, self.shape))
         value = operand(value, self.dtype, self._device)
         shape = getattr(value, "shape", ())
-        from .shapes import broadcast_shapes
+        from ..shapes import broadcast_shapes
         if broadcast_shapes(shape, target.shape) != target.shape:
             raise ValueError(f"cannot assign an array of shape {shape} to a selection of shape {target.shape}")
         if self._device.overlaps(value, target):  # read before write
@@ -182,8 +182,8 @@ def _inplace(fn):
 
 def _operators():
     """Bind the operators to the namespace functions (after Array exists: they import it)."""
-    from . import _elementwise as ew
-    from ._linalg import matmul
+    from . import elementwise as ew
+    from .linalg import matmul
     binary = {"add": ew.add, "sub": ew.subtract, "mul": ew.multiply, "truediv": ew.divide,
               "floordiv": ew.floor_divide, "mod": ew.remainder, "pow": ew.pow, "matmul": matmul,
               "and": ew.bitwise_and, "or": ew.bitwise_or, "xor": ew.bitwise_xor,

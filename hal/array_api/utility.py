@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import operator
 
-from . import dtypes
-from ._array import Array
-from ._elementwise import subtract
-from ._manipulation import concat
-from ._statistical import _reduce
-from .shapes import normalize_axis
+from .. import dtypes
+from .array import Array
+from .elementwise import subtract
+from .manipulation import concat
+from .statistical import _reduce
+from ..shapes import normalize_axis
 
 __all__ = ["all", "any", "diff"]
 

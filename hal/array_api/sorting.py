@@ -2,11 +2,11 @@
 searchsorted, which shares their kernels."""
 from __future__ import annotations
 
-from . import dtypes
-from ._array import Array, same_device
-from ._creation import asarray, scalar_operand
-from ._data_type import astype
-from .shapes import normalize_axis
+from .. import dtypes
+from .array import Array, same_device
+from .creation import asarray, scalar_operand
+from .data_type import astype
+from ..shapes import normalize_axis
 
 __all__ = ["argsort", "searchsorted", "sort"]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 import operator
 
-from . import dtypes
-from ._array import Array
-from ._data_type import astype
-from ._elementwise import sqrt
-from .shapes import normalize_axes, normalize_axis
+from .. import dtypes
+from .array import Array
+from .data_type import astype
+from .elementwise import sqrt
+from ..shapes import normalize_axes, normalize_axis
 
 __all__ = ["cumulative_prod", "cumulative_sum", "max", "mean", "min", "prod", "std", "sum", "var"]
 

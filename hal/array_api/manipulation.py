@@ -10,9 +10,9 @@ import operator
 
 import numpy as np
 
-from . import dtypes, shapes
-from ._array import Array, same_device
-from .shapes import normalize_axis
+from .. import dtypes, shapes
+from .array import Array, same_device
+from ..shapes import normalize_axis
 
 __all__ = ["broadcast_arrays", "broadcast_shapes", "broadcast_to", "concat", "expand_dims", "flip", "moveaxis",
            "permute_dims", "repeat", "reshape", "roll", "squeeze", "stack", "tile", "unstack"]

@@ -54,7 +54,7 @@ def _is_int(k) -> bool:
 def advanced_kind(key) -> str | None:
     """"mask" for a sole boolean array index, "integer" for a tuple of integers and
     integer arrays (at least one array), None for basic indexing."""
-    from ._array import Array
+    from .array import Array
     parts = key if isinstance(key, tuple) else (key,)
     arrays = [k for k in parts if isinstance(k, Array)]
     if not arrays:
@@ -79,7 +79,7 @@ def check_mask(mask, shape: tuple) -> None:
 def integer_key(key, shape: tuple) -> list:
     """``key`` (integers and integer arrays, an optional trailing ``...``) as a list of
     one entry per leading dimension indexed; integers are bounds-checked."""
-    from ._array import Array
+    from .array import Array
     parts = list(key) if isinstance(key, tuple) else [key]
     if parts and parts[-1] is Ellipsis:
         parts.pop()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import math
 
-from . import dtypes
-from ._array import Array, same_device
-from ._data_type import astype
-from ._indexing import check_mask, integer_key
-from ._manipulation import broadcast_to, reshape
-from .shapes import broadcast_shapes, normalize_axis
+from .. import dtypes
+from .array import Array, same_device
+from .data_type import astype
+from .indexing import check_mask, integer_key
+from .manipulation import broadcast_to, reshape
+from ..shapes import broadcast_shapes, normalize_axis
 
 __all__ = ["nonzero", "take", "take_along_axis"]
 
@@ -103,7 +103,7 @@ def getitem_array(x: Array, key, kind: str) -> Array:
 def setitem_array(x: Array, key, kind: str, value) -> None:
     """``x[key] = value`` for a boolean mask or integer arrays; ``value`` broadcasts to
     ``x[key]``'s shape. With duplicate integer indices, which value lands is unspecified."""
-    from ._creation import operand
+    from .creation import operand
     if isinstance(value, Array):
         same_device(x, value)
         value = astype(value, x.dtype, copy=False)

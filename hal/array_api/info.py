@@ -2,10 +2,10 @@
 which says what hal can do on each device."""
 from __future__ import annotations
 
-from . import dtypes
-from ._creation import default_complex
-from .device import device as as_device
-from .device import devices, get_default_device
+from .. import dtypes
+from .creation import default_complex
+from ..device import device as as_device
+from ..device import devices, get_default_device
 
 __all__ = ["__array_namespace_info__"]
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import math
 import operator
 
-from . import dtypes
-from ._array import Array, same_device
-from ._manipulation import broadcast_to, matrix_transpose, permute_dims, reshape
-from .shapes import broadcast_shapes, normalize_axis
+from .. import dtypes
+from .array import Array, same_device
+from .manipulation import broadcast_to, matrix_transpose, permute_dims, reshape
+from ..shapes import broadcast_shapes, normalize_axis
 
 __all__ = ["matmul", "matrix_transpose", "tensordot", "vecdot"]
 
@@ -125,7 +125,7 @@ def vecdot(x1: Array, x2: Array, /, *, axis: int = -1) -> Array:
     batch = broadcast_shapes(a.shape[:-1], b.shape[:-1])
     a, b = broadcast_to(a, batch + a.shape[-1:]), broadcast_to(b, batch + b.shape[-1:])
     if dtype in dtypes.COMPLEX:
-        from ._elementwise import conj
+        from .elementwise import conj
         a = conj(a)
     return matmul(a[..., None, :], b[..., :, None])[..., 0, 0]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import operator
 
-from . import dtypes
-from ._array import Array
-from .shapes import normalize_axes, normalize_axis
+from .. import dtypes
+from .array import Array
+from ..shapes import normalize_axes, normalize_axis
 
 __all__ = ["argmax", "argmin", "count_nonzero"]
 

@@ -14,10 +14,10 @@ import numpy as np
 
 from hal.ops.elementwise import OPS, Elementwise
 
-from . import dtypes
-from ._array import Array, same_device
-from ._creation import scalar_operand
-from .shapes import broadcast_shapes
+from .. import dtypes
+from .array import Array, same_device
+from .creation import scalar_operand
+from ..shapes import broadcast_shapes
 
 __all__ = list(OPS) + ["where"]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from . import dtypes
-from ._array import Array, same_device
-from ._creation import asarray, scalar_operand
-from ._data_type import astype
-from ._manipulation import reshape
+from .. import dtypes
+from .array import Array, same_device
+from .creation import asarray, scalar_operand
+from .data_type import astype
+from .manipulation import reshape
 
 __all__ = ["isin", "unique_all", "unique_counts", "unique_inverse", "unique_values"]
 
