@@ -9,7 +9,7 @@ setup(
     python_requires=">=3.10",
     packages=["hal", "hal.array_api", "hal.backends", "hal.ops", "hal.conformance"],
     package_dir={"hal": "hal", "hal.backends": "backends", "hal.ops": "ops"},
-    install_requires=["numpy>=1.26", "cffi>=1.16", "platformdirs>=3", "tqdm>=4.60"],
+    install_requires=["numpy>=2.0", "cffi>=1.16", "platformdirs>=3", "tqdm>=4.60"],
     extras_require={
         # PoCL from PyPI (pyopencl[pocl]) is built with LLVM 14, which cannot target some
         # newer CPUs; on Debian/Ubuntu install the pocl-opencl-icd package instead.

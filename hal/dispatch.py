@@ -74,7 +74,3 @@ def resolve(op: str, device, optional: bool = False) -> callable:
 def ops() -> list[str]:
     """The declared ops."""
     return sorted(_declared)
-
-
-def declared(op: str) -> Op:
-    return _declared[op]

@@ -191,7 +191,7 @@ class Llama:
         else:
             tokens = hal.asarray(np.asarray(ids, dtype=np.int64), device=self.device)
             positions = hal.arange(n_past, n_past + seq, dtype=hal.int64, device=self.device)  # made there
-            logits = self._logits(tokens, positions, cache, n_past, all_logits)
+            logits = self._logits(tokens, [positions], [cache], n_past, all_logits)
         cache.length = n_past + seq
         return logits if all_logits else hal.reshape(logits, (c.vocab_size,))
 
@@ -205,42 +205,75 @@ class Llama:
         tokens, positions = k.rows(inputs, 0, 1), k.rows(inputs, 1, 2)
         if self.device.capture is None or not self._warm:
             self._warm = True
-            return self._logits(tokens, positions, cache, cache.length)
+            return self._logits(tokens, [positions], [cache], cache.length)
         with self.device.capture() as graph:
-            logits = self._logits(tokens, positions, cache, cache.length)
+            logits = self._logits(tokens, [positions], [cache], cache.length)
         cache.step = DecodeStep(graph, k, inputs, logits)
         return k.copy(logits)
 
-    def _logits(self, tokens, positions, cache: KVCache, n_past: int, all_logits: bool = False):
+    def decode_batch(self, tokens: list, caches: list) -> hal.Array:
+        """The next-token logits (B, vocab) of B sequences at once, ``tokens[s]`` following
+        ``caches[s]``'s sequence (each cache grows by one position): the products take all
+        B rows together, so the weights are read once per step, not once per sequence;
+        rope, the float16 cache writes and attention run per sequence. Where every weight
+        is ``row_independent``, row s equals ``forward([tokens[s]], caches[s])`` bit for bit."""
+        if any(cache.length >= cache.capacity for cache in caches):
+            raise ValueError("a KV cache of the batch is full")
+        b, k = len(tokens), self._plan
+        inputs = hal.asarray(np.array(list(tokens) + [cache.length for cache in caches], np.int64), device=self.device)
+        positions = [k.rows(inputs, b + s, b + s + 1) for s in range(b)]  # read on the device
+        logits = self._logits(k.rows(inputs, 0, b), positions, caches, None, all_logits=True)
+        for cache in caches:
+            cache.length += 1
+        return logits
+
+    @property
+    def row_independent(self) -> bool:
+        """Whether every product gives each row the same bits at any number of rows, so
+        that ``decode_batch`` is batch-invariant (Q4_0, Q4_1, Q8_0 weights: hal.nn)."""
+        return all(w.row_independent for w in self.weights.values() if isinstance(w, nn.QuantizedWeight))
+
+    def _logits(self, tokens, positions: list, caches: list, n_past, all_logits: bool = False):
         """The forward pass: logits (seq, vocab), or (1, vocab) of the last token."""
         c, k, seq = self.config, self._plan, tokens.shape[0]
         x, delta = k.embedding(self.weights["token_embd.weight"], tokens), None
         for i in range(c.n_layers):
-            x, delta = self._block(i, x, delta, positions, cache, n_past)
+            x, delta = self._block(i, x, delta, positions, caches, n_past)
         if not all_logits:
             x, delta = k.rows(x, seq - 1, seq), delta if delta is None else k.rows(delta, seq - 1, seq)
         return k.linear(k.norm(x, delta, self.weights["output_norm.weight"], c.eps), self.output)[0]
 
-    def _block(self, i: int, x, delta, positions, cache: KVCache, n_past: int):
+    def _block(self, i: int, x, delta, positions: list, caches: list, n_past):
         """One transformer block of hal.nn ops (``Plan``: ``load`` checked every shape
         once). Each residual is added by the norm after it (``delta``: the block's output
-        still to add to ``x``)."""
+        still to add to ``x``). The rows of ``x`` are the next positions of ``caches[0]``
+        (``n_past`` of them cached), or with ``n_past`` None one row per cache."""
         c, k = self.config, self._plan
         w = {name: self.weights[f"blk.{i}.{name}.weight"] for name in BLOCK_TENSORS}
-        seq = x.shape[0]
-        n_kv = n_past + seq
         q, key, value = k.linear(k.norm(x, delta, w["attn_norm"], c.eps), w["attn_q"], w["attn_k"], w["attn_v"])
-        keys, values = cache.keys[i], cache.values[i]
-        kv_shape = (seq, c.n_kv_heads, c.head_dim)  # k turned and v go to the cache, float16
-        q = k.rope_store(k.reshape(q, (seq, c.n_heads, c.head_dim)), k.reshape(key, kv_shape),
-                         k.reshape(value, kv_shape), keys, values, positions, c.rope_theta)
-        if seq == 1:  # positions read on the device: the same launches at every position
-            attended = k.attention_step(q, keys, values, positions, c.head_dim ** -0.5)
-        else:
-            attended = k.attention(q, k.rows(keys, 0, n_kv), k.rows(values, 0, n_kv), n_past, c.head_dim ** -0.5)
-        h = k.norm(x, k.linear(k.reshape(attended, (seq, c.dim)), w["attn_output"])[0], w["ffn_norm"], c.eps)
+        attended = self._attend(i, q, key, value, positions, caches, n_past)
+        h = k.norm(x, k.linear(attended, w["attn_output"])[0], w["ffn_norm"], c.eps)
         gate, up = k.linear(h, w["ffn_gate"], w["ffn_up"])
         return x, k.linear(k.silu_mul(gate, up), w["ffn_down"])[0]
+
+    def _attend(self, i: int, q, key, value, positions: list, caches: list, n_past):
+        """Rope of q and k, k and v into the float16 caches, and attention: (rows, dim)."""
+        c, k, seq = self.config, self._plan, q.shape[0]
+        heads, kv_heads, scale = (c.n_heads, c.head_dim), (c.n_kv_heads, c.head_dim), c.head_dim ** -0.5
+        if n_past is not None and seq > 1:  # a prefill: seq positions of one sequence
+            keys, values = caches[0].keys[i], caches[0].values[i]
+            q = k.rope_store(k.reshape(q, (seq, *heads)), k.reshape(key, (seq, *kv_heads)),
+                             k.reshape(value, (seq, *kv_heads)), keys, values, positions[0], c.rope_theta)
+            attended = k.attention(q, k.rows(keys, 0, n_past + seq), k.rows(values, 0, n_past + seq), n_past, scale)
+            return k.reshape(attended, (seq, c.dim))
+        rows = []  # one query row per sequence, positions read on the device: the same launches at every position
+        for s, cache in enumerate(caches):
+            q_s = k.rope_store(*(k.reshape(k.rows(t, s, s + 1), (1, *shape)) for t, shape in
+                                 ((q, heads), (key, kv_heads), (value, kv_heads))),
+                               cache.keys[i], cache.values[i], positions[s], c.rope_theta)
+            rows.append(k.reshape(k.attention_step(q_s, cache.keys[i], cache.values[i], positions[s], scale),
+                                  (1, c.dim)))
+        return rows[0] if len(rows) == 1 else hal.concat(rows, axis=0)
 
     def generate(self, prompt_ids, n: int, *, temperature: float = 0.0, top_k: int = 0, top_p: float = 1.0,
                  seed=None, on_token=None, stop_at_eos: bool = True) -> Generation:

@@ -92,6 +92,13 @@ class QuantizedWeight:
     def nbytes(self) -> int:
         return self.raw.size
 
+    @property
+    def row_independent(self) -> bool:
+        """Whether ``linear`` gives each row of x the same bits at any number of rows: the
+        8-bit block products (Q4_0, Q4_1, Q8_0) sum every row alike; llama.cpp's K-quant
+        and float paths change below and from 8 rows, and hal follows them."""
+        return qdot.supports(self.ggml_type)
+
     def dequantize(self) -> Array:
         """The float32 (rows, cols) matrix, computed on the device."""
         return Array._new(self.device.impl("quant_dequantize")(self.device, self), self.device)

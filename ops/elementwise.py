@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
+from numpy._core._ufunc_config import _extobj_contextvar as _ERRSTATE
+from numpy._core._ufunc_config import _make_extobj
 
 from hal.dispatch import Op, declare, register
 from hal.memory import Strided
@@ -414,13 +416,9 @@ def _textbook_multiply(x, y):
 _TEXTBOOK = {"multiply": _textbook_multiply}
 
 
-try:  # NumPy 2 keeps its error state in a context variable: setting it directly costs
-    # 0.1 us where np.errstate costs 1 us, which is most of a small op's dispatch
-    from numpy._core._ufunc_config import _extobj_contextvar as _ERRSTATE
-    from numpy._core._ufunc_config import _make_extobj
-    _IGNORE = _make_extobj(all="ignore")
-except ImportError:  # NumPy 1.26
-    _ERRSTATE = None
+# NumPy keeps its error state in a context variable: setting it directly costs 0.1 us
+# where np.errstate costs 1 us, which is most of a small op's dispatch.
+_IGNORE = _make_extobj(all="ignore")
 
 
 def _cpu(op: Elementwise):
@@ -432,15 +430,11 @@ def _cpu(op: Elementwise):
             if type(x) is np.ndarray and x.dtype != compute:
                 xs = [x.astype(compute) if type(x) is np.ndarray and x.dtype != compute else x for x in xs]
                 break
-        if _ERRSTATE is None:
-            with np.errstate(all="ignore"):
-                out = fn(*xs)
-        else:  # the standard defines inf and NaN results, not warnings
-            token = _ERRSTATE.set(_IGNORE)
-            try:
-                out = fn(*xs)
-            finally:
-                _ERRSTATE.reset(token)
+        token = _ERRSTATE.set(_IGNORE)  # the standard defines inf and NaN results, not warnings
+        try:
+            out = fn(*xs)
+        finally:
+            _ERRSTATE.reset(token)
         return out if type(out) is np.ndarray and out.dtype == out_dtype else np.asarray(out, out_dtype)
     return impl
 

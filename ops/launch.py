@@ -65,11 +65,6 @@ def pointer(device, payload):
     return device.kernel_args(payload)[0]
 
 
-def pointer_args(device, *payloads) -> list:
-    """Each payload as the (pointer, element offset) pair the kernels take."""
-    return device.kernel_args(*payloads)
-
-
 def flat_group(device, size: int = 64) -> tuple:
     """The work-group of a launch with one item per element: ``size`` items where the
     device allows them (one on the C target, which has no work-groups)."""

@@ -34,7 +34,7 @@ from hal import autotune
 from hal.dispatch import register
 from hal.shapes import broadcast_shapes
 
-from .launch import C_TYPE, pointer, pointer_args, program, run_elementwise
+from .launch import C_TYPE, pointer, program, run_elementwise
 
 F16 = np.dtype(np.float16)
 
@@ -317,15 +317,15 @@ def gemm_into(device, config, out, a, b):
         rm, rn = config["RM"], config["RN"]
         prog = program(device, BLOCK_SOURCE, "gemm_block", T=T, FUSED=fused, HALF=storage, RM=rm, RN=rn, PACK=pack)
         grid = (-(-n // rn), -(-m // rm), nbatch)
-        prog(grid, (config["WX"], config["WY"], 1), *pointer_args(device, out), *pointer_args(device, a),
-             sab, sam, sak, *pointer_args(device, b), sbb, sbk, m, n, k)
+        prog(grid, (config["WX"], config["WY"], 1), *device.kernel_args(out), *device.kernel_args(a),
+             sab, sam, sak, *device.kernel_args(b), sbb, sbk, m, n, k)
     else:
         ts, wpt = config["TS"], config["WPT"]
         ls = ts // wpt
         prog = program(device, TILED_SOURCE, "gemm_tiled", T=T, FUSED=fused, HALF=storage, TS=ts, WPT=wpt)
         grid = (-(-n // ts) * ls, -(-m // ts) * ls, nbatch)
-        prog(grid, (ls, ls, 1), *pointer_args(device, out), *pointer_args(device, a), sab, sam, sak,
-             *pointer_args(device, b), sbb, sbk, sbn, m, n, k)
+        prog(grid, (ls, ls, 1), *device.kernel_args(out), *device.kernel_args(a), sab, sam, sak,
+             *device.kernel_args(b), sbb, sbk, sbn, m, n, k)
 
 
 def _types(dtype):
@@ -358,7 +358,7 @@ def _pack(device, x, width):
     prog = program(device, PACK_SOURCE, "pack", T=T, HALF=storage, W=width)
     group = 16 if _fits(device, 16) else 1
     prog((panels * width, k, nbatch), (group, 1, 1), pointer(device, packed),
-         *pointer_args(device, x), *device.element_strides(x), k, n, panels)
+         *device.kernel_args(x), *device.element_strides(x), k, n, panels)
     return packed
 
 
@@ -378,8 +378,8 @@ def gemv_into(device, config, out, a, b):
     rm, kv = config["RM"], config["KV"]
     T, fused, storage = _types(a.dtype)
     prog = program(device, GEMV_SOURCE, "gemv", T=T, FUSED=fused, HALF=storage, RM=rm, KV=kv)
-    prog((-(-rows // rm), nbatch), (config["WX"], 1), *pointer_args(device, out),
-         *pointer_args(device, matrix), s_batch, s_row, *pointer_args(device, vector), v_batch, v_k, rows, k)
+    prog((-(-rows // rm), nbatch), (config["WX"], 1), *device.kernel_args(out),
+         *device.kernel_args(matrix), s_batch, s_row, *device.kernel_args(vector), v_batch, v_k, rows, k)
 
 
 # --- tunable declarations ----------------------------------------------------------------

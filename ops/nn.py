@@ -27,7 +27,7 @@ import numpy as np
 from hal import autotune
 from hal.dispatch import register
 
-from .launch import cpu_device, flat_group, pointer, pointer_args, program, run_elementwise
+from .launch import cpu_device, flat_group, pointer, program, run_elementwise
 
 _WG = 256  # work-items folding one row (rms_norm, softmax) on a GPU; tuned by hal.autotune
 _MASKED = -3.0e38  # a masked score: its exp is 0, and no INFINITY macro is needed
@@ -410,14 +410,14 @@ def _row_launch(device, config, name, rows, *args, **defines):
 
 def rms_norm_into(device, config, out, x, weight, eps=1e-5):
     rows, cols = _rows(x)
-    _row_launch(device, config, "rms_norm", rows, pointer(device, out), *pointer_args(device, x, weight), cols,
+    _row_launch(device, config, "rms_norm", rows, pointer(device, out), *device.kernel_args(x, weight), cols,
                 np.float32(eps))
 
 
 def softmax_into(device, config, out, x, half_out=False):
     """``half_out``: round the probabilities to float16 values (attention's f16 cache)."""
     rows, cols = _rows(x)
-    _row_launch(device, config, "softmax", rows, pointer(device, out), *pointer_args(device, x), cols,
+    _row_launch(device, config, "softmax", rows, pointer(device, out), *device.kernel_args(x), cols,
                 HALF_OUT=int(half_out))
 
 
@@ -435,7 +435,7 @@ def add_rms_norm(device, x, delta, weight, eps):
     rows, cols = _rows(x)
     out = device.empty(x.shape, _F32)
     _row_launch(device, autotune.choose(device, "nn_rms_norm", _row_key(rows, cols)), "add_rms_norm", rows,
-                pointer(device, out), *pointer_args(device, x, delta, weight), cols, np.float32(eps))
+                pointer(device, out), *device.kernel_args(x, delta, weight), cols, np.float32(eps))
     return out
 
 
@@ -531,7 +531,7 @@ def rope(device, x, positions, theta):
     if pairs:
         table, rows, scale = rope_table(device, theta, dim)
         program(device, ROPE, "rope")((pairs,), flat_group(device), pointer(device, out),
-                                      *pointer_args(device, x, positions), pointer(device, table), rows, pairs,
+                                      *device.kernel_args(x, positions), pointer(device, table), rows, pairs,
                                       heads, dim // 2, scale)
     return out
 
@@ -543,7 +543,7 @@ def silu_mul(device, gate, up):
     out = device.empty(gate.shape, _F32)
     if out.size:
         program(device, SILU_MUL, "silu_mul")((out.size,), flat_group(device), pointer(device, out),
-                                              *pointer_args(device, gate, up), out.size)
+                                              *device.kernel_args(gate, up), out.size)
     return out
 
 
@@ -570,13 +570,13 @@ def attention(device, q, k_cache, v_cache, n_past, scale):
     scores = device.empty((seq, heads, n_kv), _F32)
     common = (seq, heads, group, dim, n_kv, n_past)
     program(device, ATTENTION, "attn_scores", **defines)(
-        (scores.size,), flat_group(device), pointer(device, scores), *pointer_args(device, q, k_cache), *common,
+        (scores.size,), flat_group(device), pointer(device, scores), *device.kernel_args(q, k_cache), *common,
         np.float32(scale))
     probs = softmax(device, scores, half_out=half)
     kv_heads = v_cache.shape[1]
     vt = device.empty((kv_heads, dim, n_kv), _F32)
     program(device, ATTENTION, "attn_v_transpose", HAL_OMP_MIN_ITEMS=1 << 16, **defines)(  # (C target) light items
-        (vt.size,), flat_group(device), pointer(device, vt), *pointer_args(device, v_cache), kv_heads, dim, n_kv)
+        (vt.size,), flat_group(device), pointer(device, vt), *device.kernel_args(v_cache), kv_heads, dim, n_kv)
     out = device.empty(q.shape, _F32)
     program(device, ATTENTION, "attn_values", **defines)(
         (out.size,), flat_group(device), pointer(device, out), pointer(device, probs), pointer(device, vt), *common)
@@ -605,8 +605,8 @@ def rope_store(device, q, k, v, k_cache, v_cache, positions, theta):
         table, rows, scale = rope_table(device, theta, dim)
         program(device, ATTENTION_STEP, "rope_store", **_step_defines(device, dim))(
             (seq * (heads + kv_heads) * (dim // 2),), flat_group(device), pointer(device, q_out),
-            *pointer_args(device, q, k, v), *(pointer(device, c) for c in (k_cache, v_cache)),
-            *pointer_args(device, positions), pointer(device, table), rows, scale, seq, heads, kv_heads, capacity)
+            *device.kernel_args(q, k, v), *(pointer(device, c) for c in (k_cache, v_cache)),
+            *device.kernel_args(positions), pointer(device, table), rows, scale, seq, heads, kv_heads, capacity)
     return q_out
 
 
@@ -618,10 +618,10 @@ def attention_step(device, q, k_cache, v_cache, positions, scale):
     capacity, kv_heads, _ = k_cache.shape
     defines = _step_defines(device, dim)
     scores, out = device.empty((heads, capacity), _F32), device.empty(q.shape, _F32)
-    pos = pointer_args(device, positions)
+    pos = device.kernel_args(positions)
     common = (heads, heads // kv_heads, capacity)
     program(device, ATTENTION_STEP, "attn_step_scores", **defines)(
-        (heads * 64,), flat_group(device), pointer(device, scores), *pointer_args(device, q), pointer(device, k_cache),
+        (heads * 64,), flat_group(device), pointer(device, scores), *device.kernel_args(q), pointer(device, k_cache),
         *pos, *common, np.float32(scale))
     by_head = defines["BY_HEAD"]  # (one item per head: groups of one, so that heads spread over cores)
     if not by_head:

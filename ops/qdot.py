@@ -27,7 +27,7 @@ from hal import autotune
 from hal.dispatch import register
 
 from .quant import INTEGER_DOT, TYPES, _HELPERS, random_raw, row_bytes
-from .launch import cpu_device, flat_group, pointer, pointer_args, program
+from .launch import cpu_device, flat_group, pointer, program
 
 QK = 32
 
@@ -407,7 +407,7 @@ def quantize(device, x) -> Activations:
     d, s = (device.empty((n, cols // QK), np.dtype(np.float32)) for _ in range(2))
     if blocks:
         program(device, _HELPERS + _QUANTIZE, "quantize_q8")(
-            (blocks,), flat_group(device), *(pointer(device, a) for a in (q, d, s)), *pointer_args(device, x),
+            (blocks,), flat_group(device), *(pointer(device, a) for a in (q, d, s)), *device.kernel_args(x),
             blocks)
     return Activations(q, d, s, (n, cols))
 
@@ -430,7 +430,7 @@ def dots_into(device, config: dict, out, a: Activations, raws: list, rows: list,
                    BLOCK_BYTES=TYPES[ggml_type].block_bytes,
                    HAL_OMP_MIN_ITEMS=64)  # (C target) a work-item is a whole row: threads pay from 64
     unused = 3 - len(raws)  # no rows: the kernel never reads them
-    args = pointer_args(device, out, a.q, a.d, a.s, *raws, *[raws[0]] * unused) + [*rows, *[0] * unused]
+    args = device.kernel_args(out, a.q, a.d, a.s, *raws, *[raws[0]] * unused) + [*rows, *[0] * unused]
     items, tiles = sum(-(-r // rpi) for r in rows), -(-n // nt)
     padded = -(-items // group) * group
     if lanes:

@@ -39,7 +39,7 @@ import numpy as np
 from hal.dispatch import register
 
 from .quant import _HELPERS, INTEGER_DOT_K, TYPES
-from .launch import flat_group, pointer, pointer_args, program
+from .launch import flat_group, pointer, program
 
 QK = 256
 
@@ -603,7 +603,7 @@ def quantize(device, x) -> Activations:
     bsums = device.empty((n, cols // 16), np.dtype(np.int16))
     if blocks:
         program(device, _QUANTIZE, "quantize_q8k")(
-            (blocks,), flat_group(device), *(pointer(device, a) for a in (q, d, bsums)), *pointer_args(device, x),
+            (blocks,), flat_group(device), *(pointer(device, a) for a in (q, d, bsums)), *device.kernel_args(x),
             blocks)
     return Activations(q, d, bsums, (n, cols))
 
@@ -626,7 +626,7 @@ def dot_into(device, config: dict, out, a: Activations, raw, ggml_type: str):
     prog = program(device, source(ggml_type), "qdot_k", NT=nt, SCALAR=config.get("SCALAR", 0),
                    BLOCK_BYTES=TYPES[ggml_type].block_bytes, FOURS=int(n >= 4 and n % 4 == 0),
                    HAL_OMP_MIN_ITEMS=64)  # (C target) a work-item is a whole row: threads pay from 64
-    args = pointer_args(device, out, a.q, a.d, a.bsums, raw) + [rows, cols, n]
+    args = device.kernel_args(out, a.q, a.d, a.bsums, raw) + [rows, cols, n]
     tiles = -(-n // nt)
     prog((-(-rows // group) * group, tiles), (group, 1), *args)
     return out

@@ -21,7 +21,7 @@ import numpy as np
 from hal import autotune
 from hal.dispatch import register
 
-from .launch import cpu_device, flat_group, pointer, pointer_args, program
+from .launch import cpu_device, flat_group, pointer, program
 
 
 @dataclass(frozen=True)
@@ -248,7 +248,7 @@ def _dequantize_rows(device, ggml_type: str, raw, shape: tuple, ids=None, nrows=
     if total:
         index = raw if ids is None else ids
         program(device, source(qtype), "dequantize", **consts)(
-            (total,), flat_group(device), pointer(device, out), *pointer_args(device, raw),
+            (total,), flat_group(device), pointer(device, out), *device.kernel_args(raw),
             pointer(device, index), int(ids is not None), rows, nrows, cols)
     return out
 
