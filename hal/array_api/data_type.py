@@ -53,7 +53,7 @@ def _astype_float16(x: Array, dtype, copy: bool, device) -> Array:
         x, copy = Array._new(x._device.impl("astype_float16")(x._device, x._data, dtype), x._device), False
     if device is not None and as_device(device) != x._device:
         return x.to_device(device)
-    return Array._new(_copy(x), x._device) if copy else x
+    return Array._new(x._device.copy(x._data), x._device) if copy else x
 
 
 def result_type(*arrays_and_dtypes):

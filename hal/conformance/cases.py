@@ -404,6 +404,17 @@ def neural(g: Grid) -> list[Case]:
              Case("nn.attention", "float16 kv cache", (random((2, 4, 8), hal.float32), random((9, 2, 8), hal.float32, 1),
                                                         random((9, 2, 8), hal.float32, 2)),
                   lambda d, q, k, v: hal.nn.attention(q, hal.nn.to_half(k), hal.nn.to_half(v), n_past=3)),
+             Case("nn.add_rms_norm", "(3,64), x updated in place", (x, random((3, cols), hal.float32, 1),
+                                                                     random((cols,), hal.float32, 2)),
+                  lambda d, x, delta, w: _updated(x, lambda y: hal.nn.add_rms_norm(y, delta, w))),
+             Case("nn.rope_store", "2 rows into float16 caches", (random((2, 4, 8), hal.float32),
+                                                                  random((2, 2, 8), hal.float32, 1),
+                                                                  random((2, 2, 8), hal.float32, 2), np.array([3, 7])),
+                  lambda d, q, k, v, p: _stored(d, lambda kc, vc: hal.nn.rope_store(q, k, v, kc, vc, p))),
+             Case("nn.attention_step", "one row at position 5", (random((1, 4, 8), hal.float32),
+                                                                 random((9, 2, 8), hal.float32, 1),
+                                                                 random((9, 2, 8), hal.float32, 2), np.array([5])),
+                  lambda d, q, k, v, p: hal.nn.attention_step(q, hal.nn.to_half(k), hal.nn.to_half(v), p)),
              Case("nn.sample", "greedy and seeded", (random((50,), hal.float32),), lambda d, x: (
                  hal.nn.sample(x), hal.nn.sample(x, temperature=0.8, top_k=10, top_p=0.9, seed=3))),
              Case("nn.linear", "float weight", (x, random((rows, cols), hal.float32, 1)), lambda d, x, w: hal.nn.linear(x, w)),
@@ -430,3 +441,15 @@ def battery(device_dtypes, small: bool = False) -> list[Case]:
     """Every case for a device with ``device_dtypes``."""
     grid = Grid(device_dtypes, small)
     return [case for build in BUILDERS for case in build(grid)]
+
+
+def _updated(x, op):
+    """``op`` of a copy of ``x`` that it updates in place, and the updated copy."""
+    y = hal.asarray(x, copy=True)
+    return op(y), y
+
+
+def _stored(device, op):
+    """``op`` of two empty float16 caches (9, 2, 8) that it writes, and both caches."""
+    k_cache, v_cache = (hal.zeros((9, 2, 8), dtype=hal.uint16, device=device) for _ in range(2))
+    return op(k_cache, v_cache), k_cache, v_cache
