@@ -50,8 +50,10 @@ def _binary(op: Elementwise):
             plan = checked.get((id(device), a.dtype, b.dtype))
             if plan is not None:
                 return Array._new(plan[0](device, plan[1], plan[2], a, b), device)
-            compute, out = _result(op, _checked(op, dtypes.result_type(a.dtype, b.dtype)), device)
-            checked[id(device), a.dtype, b.dtype] = device.impl(op.name), compute, out
+            promoted = _checked(op, dtypes.result_type(a.dtype, b.dtype))
+            compute, out = _result(op, promoted, device)
+            if compute == promoted:  # (not the device's default float, which can change)
+                checked[id(device), a.dtype, b.dtype] = device.impl(op.name), compute, out
             return Array._new(device.impl(op.name)(device, compute, out, a, b), device)
         if isinstance(x1, Array):
             device, a = x1._device, x1._data
