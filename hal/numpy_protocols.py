@@ -62,7 +62,7 @@ def resolve(path: str):
 def _refuse(func: str, **given) -> None:
     """TypeError for a NumPy keyword hal does not honour, given a value other than its default."""
     for name, value in given.items():
-        if value is not _UNSET and value is not None and value is not False:
+        if value is not _UNSET and value is not None and not (type(value) in (bool, int) and not value):
             raise TypeError(f"numpy.{func} on hal arrays does not take {name}={value!r}")
 
 
@@ -640,11 +640,12 @@ def _outer_operands(a, b):
 
 def _reduce(ufunc, reduction, fn, array, axis=0, dtype=None, out=None, keepdims=False, initial=_UNSET,
             where=True):
-    """ufunc.reduce as hal's reduction; ``where`` masks elements out with ``initial`` (or
-    the ufunc's identity), which then joins the result, as NumPy defines them."""
+    """ufunc.reduce as hal's reduction; ``where`` masks elements out with the ufunc's
+    identity (max/min have none: with ``initial``), and ``initial`` joins the result,
+    as NumPy defines them."""
     if where is not True:
-        fill = ufunc.identity if initial is _UNSET else initial
-        if fill is None:
+        fill = ufunc.identity if ufunc.identity is not None else None if initial is _UNSET else initial
+        if fill is None:  # (max/min: initial is idempotent, so it can fill and join the result)
             raise ValueError(f"numpy.{ufunc.__name__}.reduce with where= needs initial= (it has no identity)")
         array = hal.where(where, array, fill)
     kwargs = {"dtype": dtype} if dtype is not None and reduction in (hal.sum, hal.prod) else {}
