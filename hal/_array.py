@@ -61,6 +61,7 @@ class Array:
         return permute_dims(self, (1, 0))
 
     # -- NumPy's protocols and pickling: hal/numpy_protocols.py, hal/serialization.py
+    __array_priority__ = 0  # (Dask's tensordot reads it; NumPy defers through __array_ufunc__)
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         return numpy_protocols.array_ufunc(ufunc, method, inputs, kwargs)
 
@@ -222,6 +223,8 @@ def _operators():
                      "gt": ew.greater, "ge": ew.greater_equal, "neg": ew.negative, "pos": ew.positive,
                      "abs": ew.abs, "invert": ew.bitwise_invert}.items():
         setattr(Array, f"__{name}__", fn)
+    for name, method in numpy_protocols.ndarray_methods().items():  # (Dask and xarray call them)
+        setattr(Array, name, method)
 
 
 from . import numpy_protocols, serialization  # noqa: E402  (they use Array)

@@ -115,6 +115,22 @@ def _spread(fn, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, w
     return _into(fn(a, axis=_axis(axis), correction=correction, keepdims=keepdims), out)
 
 
+def _nan_reduction(fn, a, axis=None, dtype=None, out=None, keepdims=False, initial=_UNSET, where=_UNSET):
+    """nansum, nanprod: NaNs count as the identity (0, 1), as NumPy defines them."""
+    identity = 1 if fn is hal.prod else 0
+    cleaned = hal.where(hal.isnan(a), identity, a) if a.dtype.kind in "fc" else a
+    return _reduction(fn, cleaned, axis, dtype, out, keepdims, initial, where)
+
+
+def _nanmean(fn, a, axis=None, dtype=None, out=None, keepdims=False, *, where=_UNSET):
+    """nanmean: the mean of the non-NaN elements (NaN where there are none)."""
+    _refuse("nanmean", where=_UNSET if where is True else where)
+    present = ~hal.isnan(a)
+    total = hal.sum(hal.where(present, a, 0), axis=_axis(axis), keepdims=keepdims)
+    result = total / hal.sum(present, axis=_axis(axis), keepdims=keepdims)
+    return _into(result if dtype is None else hal.astype(result, dtype), out)
+
+
 def _logical(fn, a, axis=None, out=None, keepdims=False, *, where=_UNSET):
     _refuse("all/any", where=_UNSET if where is True else where)
     return _into(fn(a, axis=_axis(axis), keepdims=keepdims), out)
@@ -529,6 +545,8 @@ TABLE: dict = {
     np.cumsum: Function("cumulative_sum", _cumulative), np.cumprod: Function("cumulative_prod", _cumulative),
     np.cumulative_sum: Function("cumulative_sum", _cumulative),
     np.cumulative_prod: Function("cumulative_prod", _cumulative),
+    np.nansum: Function("sum", _nan_reduction), np.nanprod: Function("prod", _nan_reduction),
+    np.nanmean: Function("mean", _nanmean),
     np.all: Function("all", _logical), np.any: Function("any", _logical), np.diff: Function("diff", _diff),
     # sorting, searching, sets
     np.sort: Function("sort", _sort), np.argsort: Function("argsort", _sort),
@@ -584,6 +602,33 @@ def _resolve_table() -> None:
             _UFUNCS[key] = (entry, fn)
         else:
             _FUNCTIONS[key] = (entry.adapt, fn, entry.creation)
+
+
+# -- ndarray methods ----------------------------------------------------------------------
+
+# The ndarray methods Dask and xarray call on their chunks (x.squeeze(0), x.astype(t),
+# x.sum(axis=...)); each is the NumPy function of that name, so TABLE decides it too.
+METHODS = ("all", "any", "argmax", "argmin", "argsort", "astype", "clip", "conj", "copy", "cumprod", "cumsum",
+           "dot", "max", "mean", "min", "nonzero", "prod", "ravel", "repeat", "reshape", "round", "squeeze", "std",
+           "sum", "swapaxes", "take", "trace", "transpose", "var")
+
+
+def ndarray_methods() -> dict:
+    """Array methods named after NumPy's ndarray methods; NumPy's argument conventions
+    (``x.reshape(2, 3)``, ``x.transpose(1, 0)``)."""
+    def method(name):
+        func = getattr(np, name)
+        if name in ("reshape", "transpose"):
+            def call(self, *args, **kwargs):
+                shape = args[0] if len(args) == 1 and not isinstance(args[0], int) else args or None
+                return func(self, shape, **kwargs) if shape is not None else func(self, **kwargs)
+        else:
+            def call(self, *args, **kwargs):
+                return func(self, *args, **kwargs)
+        call.__name__ = name
+        call.__doc__ = f"numpy.{name}(x, ...) on this array (hal/numpy_protocols.py)."
+        return call
+    return {name: method(name) for name in METHODS}
 
 
 # -- NEP 13 -------------------------------------------------------------------------------
