@@ -131,6 +131,32 @@ def _nanmean(fn, a, axis=None, dtype=None, out=None, keepdims=False, *, where=_U
     return _into(result if dtype is None else hal.astype(result, dtype), out)
 
 
+def _nan_spread(fn, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=_UNSET, mean=_UNSET,
+                correction=_UNSET):
+    """nanvar, nanstd: the variance of the non-NaN elements about their mean, divided by
+    their count less ``ddof`` (NaN where that is not positive)."""
+    _refuse("nanvar/nanstd", dtype=dtype, where=_UNSET if where is True else where, mean=mean)
+    correction = ddof if correction is _UNSET else correction
+    present = ~hal.isnan(a)
+    count = hal.sum(present, axis=_axis(axis), keepdims=True, dtype=a.dtype)
+    centered = hal.where(present, a - hal.sum(hal.where(present, a, 0), axis=_axis(axis), keepdims=True) / count, 0)
+    dof = count - correction
+    variance = hal.sum(centered * centered, axis=_axis(axis), keepdims=True) / hal.where(dof > 0, dof, float("nan"))
+    if not keepdims:
+        variance = hal.squeeze(variance, axis=tuple(range(a.ndim)) if axis is None else _axis(axis))
+    return _into(hal.sqrt(variance) if fn is hal.std else variance, out)
+
+
+def _nan_extremum(fn, a, axis=None, out=None, keepdims=False, initial=_UNSET, where=_UNSET):
+    """nanmax, nanmin: NaNs skipped; NaN where a slice is all NaN (NumPy also warns)."""
+    if a.dtype.kind not in "fc":
+        return _extremum(fn, a, axis, out, keepdims, initial, where)
+    present = ~hal.isnan(a)
+    skipped = hal.where(present, a, float("-inf") if fn is hal.max else float("inf"))
+    result = _extremum(fn, skipped, axis, None, keepdims, initial, where)
+    return _into(hal.where(hal.any(present, axis=_axis(axis), keepdims=keepdims), result, float("nan")), out)
+
+
 def _logical(fn, a, axis=None, out=None, keepdims=False, *, where=_UNSET):
     _refuse("all/any", where=_UNSET if where is True else where)
     return _into(fn(a, axis=_axis(axis), keepdims=keepdims), out)
@@ -546,7 +572,9 @@ TABLE: dict = {
     np.cumulative_sum: Function("cumulative_sum", _cumulative),
     np.cumulative_prod: Function("cumulative_prod", _cumulative),
     np.nansum: Function("sum", _nan_reduction), np.nanprod: Function("prod", _nan_reduction),
-    np.nanmean: Function("mean", _nanmean),
+    np.nanmean: Function("mean", _nanmean), np.nanvar: Function("var", _nan_spread),
+    np.nanstd: Function("std", _nan_spread), np.nanmax: Function("max", _nan_extremum),
+    np.nanmin: Function("min", _nan_extremum),
     np.all: Function("all", _logical), np.any: Function("any", _logical), np.diff: Function("diff", _diff),
     # sorting, searching, sets
     np.sort: Function("sort", _sort), np.argsort: Function("argsort", _sort),

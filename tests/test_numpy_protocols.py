@@ -180,3 +180,16 @@ def test_what_hal_lacks_is_numpys_type_error(device):
         np.round(x, decimals=2)
     host = np.asarray(x)  # the explicit way to the host stays
     assert type(host) is np.ndarray and host.tolist() == [[1.0, 1.0], [1.0, 1.0]]
+
+
+@pytest.mark.parametrize("name", ["nansum", "nanprod", "nanmean", "nanvar", "nanstd", "nanmax", "nanmin"])
+def test_nan_functions(device, name):
+    a = np.arange(12, dtype=np.float32).reshape(3, 4) / 4
+    a[0, 1] = a[2, 2] = np.nan
+    a[:, 3] = np.nan  # an all-NaN column
+    x = put(a, device)
+    for axis, keepdims in ((None, False), (0, False), (1, True)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # (NumPy's for the all-NaN column)
+            expected = getattr(np, name)(a, axis=axis, keepdims=keepdims)
+        assert_matches(getattr(np, name)(x, axis=axis, keepdims=keepdims), expected, device=device)
