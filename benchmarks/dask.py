@@ -7,7 +7,9 @@ found (Oclgrind, a simulator, is left out), and spread across all of them
     python benchmarks/dask.py [--n 4096] [--chunk 1024] [--repeat 3] [--scheduler threads]
 
 Each figure is the best of ``--repeat`` runs after a warm-up run (which compiles the
-kernels); the input chunks are in place on their devices before the clock starts.
+kernels); the variants take turns run by run, so that a busy spell on a shared machine
+slows them alike; the input chunks are in place on their devices before the clock
+starts. Spread over several devices, blocks go by measured GEMM speed (``by="speed"``).
 """
 import argparse
 import os
@@ -32,14 +34,20 @@ def workload(x):
     return (z.T.dot(z) / x.shape[0]).sum(axis=0)
 
 
-def best_seconds(x, repeat: int):
-    np.asarray(workload(x).compute())  # warm-up: compiles kernels, fills pools
-    times = []
+def timed(x):
+    start = time.perf_counter()
+    result = np.asarray(workload(x).compute())  # (n floats back: the same for every variant)
+    return time.perf_counter() - start, result
+
+
+def best_seconds(variants: dict, repeat: int) -> list:
+    """(name, best seconds, result) per variant, the variants taking turns."""
+    results = {name: timed(x)[1] for name, x in variants.items()}  # warm-up: compiles kernels, fills pools
+    best = dict.fromkeys(variants, float("inf"))
     for _ in range(repeat):
-        start = time.perf_counter()
-        result = np.asarray(workload(x).compute())  # (4096 floats back: the same for every variant)
-        times.append(time.perf_counter() - start)
-    return min(times), result
+        for name, x in variants.items():
+            best[name] = min(best[name], timed(x)[0])
+    return [(name, best[name], results[name]) for name in variants]
 
 
 def main():
@@ -56,10 +64,10 @@ def main():
         variants[f"dask + hal {name}"] = da.from_array(hal.asarray(a, device=name), chunks=args.chunk)
     if len(devices) > 1:
         on_cpu = da.from_array(hal.asarray(a, device="cpu"), chunks=args.chunk)
-        variants[f"dask + hal {' & '.join(devices)}"] = hal.dask.spread(on_cpu, devices=devices, by="round-robin")
+        variants[f"dask + hal {' & '.join(devices)}"] = hal.dask.spread(on_cpu, devices=devices, by="speed")
     with dask.config.set(scheduler=args.scheduler):
         variants = {name: x.persist() for name, x in variants.items()}  # chunks in place before timing
-        rows = [(name, *best_seconds(x, args.repeat)) for name, x in variants.items()]
+        rows = best_seconds(variants, args.repeat)
     reference = rows[0][2]
     print(f"standardize + correlation + column sums, float32[{args.n}, {args.n}] in {args.chunk}^2 chunks, "
           f"{args.scheduler} scheduler, best of {args.repeat}")
@@ -67,6 +75,9 @@ def main():
     for name, seconds, result in rows:
         error = np.max(np.abs(result - reference)) / np.max(np.abs(reference))
         print(f"{name:36}{seconds:10.3f}{rows[0][1] / seconds:15.2f}x{error:14.1e}")
+    if len(devices) > 1:
+        speeds = hal.dask.device_speeds()
+        print("GEMM speeds spread used (GFLOP/s): " + ", ".join(f"{d} {speeds[d] / 1e9:.0f}" for d in devices))
 
 
 if __name__ == "__main__":

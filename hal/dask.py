@@ -253,9 +253,9 @@ def _weighted_round_robin(names: list, weights: list, count: int) -> list:
 
 
 @functools.cache
-def device_speeds(n: int = 256) -> dict:
+def device_speeds(n: int = 512) -> dict:
     """Each device's float32 GEMM rate (operations per second) on n x n operands: the
-    best of three timed runs after a warm-up, measured once per process."""
+    best of five timed runs after a warm-up, measured once per process."""
     speeds = {}
     for device in hal.devices():
         if device.info.kind == "simulator":
@@ -264,7 +264,7 @@ def device_speeds(n: int = 256) -> dict:
         hal.matmul(a, a)
         device.synchronize()
         best = math.inf
-        for _ in range(3):
+        for _ in range(5):
             start = time.perf_counter()
             hal.matmul(a, a)
             device.synchronize()

@@ -28,7 +28,7 @@ import hal  # (partly initialised while hal/_array.py imports this module: used 
 
 from ._array import Array
 
-_SCALARS = (int, float, complex, np.generic)  # (bool is an int)
+_OPERANDS = (Array, int, float, complex, np.generic)  # hal arrays and scalars (bool is an int)
 _UNSET = object()
 
 
@@ -60,9 +60,12 @@ def resolve(path: str):
 # -- adapters: NumPy's signatures onto hal's ---------------------------------------------
 
 def _refuse(func: str, **given) -> None:
-    """TypeError for a NumPy keyword hal does not honour, given a value other than its default."""
+    """TypeError for a NumPy keyword hal does not honour, given a value other than its
+    default (unset, None, False or 0; True for ``where``)."""
     for name, value in given.items():
-        if value is not _UNSET and value is not None and not (type(value) in (bool, int) and not value):
+        if value is _UNSET or value is None or (name == "where" and value is True):
+            continue
+        if not (type(value) in (bool, int) and not value):
             raise TypeError(f"numpy.{func} on hal arrays does not take {name}={value!r}")
 
 
@@ -92,25 +95,25 @@ def _on(like: Array, value):
 
 
 def _reduction(fn, a, axis=None, dtype=None, out=None, keepdims=False, initial=_UNSET, where=_UNSET):
-    _refuse("reduction", initial=initial, where=_UNSET if where is True else where)
+    _refuse("reduction", initial=initial, where=where)
     kwargs = {"dtype": dtype} if dtype is not None else {}
     return _into(fn(a, axis=_axis(axis), keepdims=keepdims, **kwargs), out)
 
 
 def _extremum(fn, a, axis=None, out=None, keepdims=False, initial=_UNSET, where=_UNSET):
-    _refuse("max/min", initial=initial, where=_UNSET if where is True else where)
+    _refuse("max/min", initial=initial, where=where)
     return _into(fn(a, axis=_axis(axis), keepdims=keepdims), out)
 
 
 def _mean(fn, a, axis=None, dtype=None, out=None, keepdims=False, *, where=_UNSET):
-    _refuse("mean", where=_UNSET if where is True else where)
+    _refuse("mean", where=where)
     result = fn(a, axis=_axis(axis), keepdims=keepdims)
     return _into(result if dtype is None else hal.astype(result, dtype), out)
 
 
 def _spread(fn, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=_UNSET, mean=_UNSET,
             correction=_UNSET):
-    _refuse("std/var", dtype=dtype, where=_UNSET if where is True else where, mean=mean)
+    _refuse("std/var", dtype=dtype, where=where, mean=mean)
     correction = ddof if correction is _UNSET else correction
     return _into(fn(a, axis=_axis(axis), correction=correction, keepdims=keepdims), out)
 
@@ -124,7 +127,7 @@ def _nan_reduction(fn, a, axis=None, dtype=None, out=None, keepdims=False, initi
 
 def _nanmean(fn, a, axis=None, dtype=None, out=None, keepdims=False, *, where=_UNSET):
     """nanmean: the mean of the non-NaN elements (NaN where there are none)."""
-    _refuse("nanmean", where=_UNSET if where is True else where)
+    _refuse("nanmean", where=where)
     present = ~hal.isnan(a)
     total = hal.sum(hal.where(present, a, 0), axis=_axis(axis), keepdims=keepdims)
     result = total / hal.sum(present, axis=_axis(axis), keepdims=keepdims)
@@ -135,7 +138,7 @@ def _nan_spread(fn, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, 
                 correction=_UNSET):
     """nanvar, nanstd: the variance of the non-NaN elements about their mean, divided by
     their count less ``ddof`` (NaN where that is not positive)."""
-    _refuse("nanvar/nanstd", dtype=dtype, where=_UNSET if where is True else where, mean=mean)
+    _refuse("nanvar/nanstd", dtype=dtype, where=where, mean=mean)
     correction = ddof if correction is _UNSET else correction
     present = ~hal.isnan(a)
     count = hal.sum(present, axis=_axis(axis), keepdims=True, dtype=a.dtype)
@@ -158,7 +161,7 @@ def _nan_extremum(fn, a, axis=None, out=None, keepdims=False, initial=_UNSET, wh
 
 
 def _logical(fn, a, axis=None, out=None, keepdims=False, *, where=_UNSET):
-    _refuse("all/any", where=_UNSET if where is True else where)
+    _refuse("all/any", where=where)
     return _into(fn(a, axis=_axis(axis), keepdims=keepdims), out)
 
 
@@ -197,6 +200,8 @@ def _searchsorted(fn, a, v, side="left", sorter=None):
 
 def _unique(fn, ar, return_index=False, return_inverse=False, return_counts=False, axis=None, *, equal_nan=True,
             sorted=True):
+    """numpy.unique of the flattened array, as the standard's unique_values / unique_counts
+    (sorted, as NumPy's; unlike NumPy's default ``equal_nan``, each NaN is its own value)."""
     _refuse("unique", return_index=return_index, return_inverse=return_inverse, axis=axis)
     flat = _flat(ar)
     if return_counts:
@@ -669,7 +674,7 @@ def array_ufunc(ufunc, method: str, inputs: tuple, kwargs: dict):
     if found is None:
         return NotImplemented
     for value in inputs:
-        if type(value) is not Array and not isinstance(value, (Array, *_SCALARS)):
+        if type(value) is not Array and not isinstance(value, _OPERANDS):
             return NotImplemented  # (a NumPy array: the caller moves it explicitly)
     out = kwargs.get("out")
     if out is not None and not all(isinstance(o, Array) for o in out):
@@ -686,13 +691,17 @@ def array_ufunc(ufunc, method: str, inputs: tuple, kwargs: dict):
     return NotImplemented
 
 
+_UFUNC_DEFAULTS = {"casting": "same_kind", "order": "K", "subok": True, "signature": None}
+
+
 def _call(ufunc, fn, inputs, kwargs: dict):
     """A ufunc call with NumPy's keywords: ``dtype`` (the operands are cast to it),
     ``where`` (elsewhere: ``out``'s elements, or zeros without ``out``) and ``out``."""
     out, where, dtype = kwargs.pop("out", None), kwargs.pop("where", True), kwargs.pop("dtype", None)
-    _refuse(ufunc.__name__, casting=kwargs.pop("casting", "same_kind") != "same_kind" or _UNSET,
-            order=kwargs.pop("order", "K") != "K" or _UNSET, subok=not kwargs.pop("subok", True) or _UNSET,
-            signature=kwargs.pop("signature", None), **kwargs)
+    for name, default in _UFUNC_DEFAULTS.items():
+        if kwargs.get(name, default) == default:
+            kwargs.pop(name, None)
+    _refuse(ufunc.__name__, **kwargs)  # (whatever is left is a keyword hal cannot honour)
     if dtype is not None:
         inputs = [hal.astype(v, dtype) if isinstance(v, Array) else v for v in inputs]
     result = fn(*inputs)
