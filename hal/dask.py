@@ -15,10 +15,10 @@ the chunk's device. ``HalBackendEntrypoint`` is Dask's array backend "hal"
 through the ``dask.array.backends`` entry point. Workers of a cluster import this module
 with ``preload=["hal.dask"]`` (``dask worker --preload hal.dask``).
 
-Chunks that ``spread`` put on different devices meet only in Dask's combining steps
-(concatenate, tensordot, einsum): those move the other operands to the first one's
-device, explicitly. Elementwise operations between blocks on different devices are a
-hal.DeviceError, as everywhere in hal.
+``spread`` places blocks slab by slab along an axis; blocks on different devices meet
+in Dask's combining steps (concatenate, tensordot, einsum), which move the other
+operands to the first one's device, explicitly. Elementwise operations between blocks
+on different devices are a hal.DeviceError, as everywhere in hal.
 """
 from __future__ import annotations
 
@@ -37,7 +37,6 @@ from dask.utils import Dispatch
 
 import hal
 from hal.errors import warn_host_fallback
-from hal.numpy_protocols import TABLE
 
 __all__ = ["HalBackendEntrypoint", "RandomState", "spread", "to_hal_dispatch"]
 
@@ -58,10 +57,8 @@ def _tensordot(a, b, axes=2):
     return np.tensordot(a, b, axes=axes)
 
 
-def _einsum(subscripts, *operands, dtype=None, casting="safe", optimize=False, **kwargs):
-    operands = _on_device_of(operands[0], operands)
-    result = TABLE[np.einsum].adapt(hal.tensordot, subscripts, *operands)
-    return result if dtype is None else hal.astype(result, dtype)
+def _einsum(subscripts, *operands, **kwargs):
+    return np.einsum(subscripts, *_on_device_of(operands[0], operands), **kwargs)
 
 
 def _take(a, indices, axis=None, **kwargs):
@@ -218,20 +215,26 @@ class HalBackendEntrypoint(ArrayBackendEntrypoint):
 
 # -- chunks across devices ------------------------------------------------------------------
 
-def spread(x, devices, *, by: str = "round-robin"):
+def spread(x, devices, *, by: str = "round-robin", axis: int = -1):
     """``x`` (a Dask array of hal chunks, or anything ``da.asarray`` takes) with its
-    blocks placed on ``devices``: "round-robin" in the blocks' C order, or "speed":
-    in proportion to each device's measured GEMM throughput (``device_speeds``). Each
-    later operation on a block runs on the block's device."""
+    blocks placed on ``devices`` slab by slab along ``axis``: every block with the same
+    block index along ``axis`` goes to one device, "round-robin" over the slabs, or by
+    "speed": slabs in proportion to each device's measured GEMM rate (``device_speeds``).
+
+    Each later operation on a block runs on the block's device. Operations that keep
+    ``axis`` (statistics over the other axes, elementwise operations with them) find
+    their blocks together; Dask's combining steps (concatenate, tensordot, einsum: the
+    reductions, ``dot``) join blocks from several devices explicitly."""
     names = [hal.device(d).name for d in devices]
     if not names:
         raise ValueError("spread needs at least one device")
     if by not in ("round-robin", "speed"):
         raise ValueError(f"spread: by is 'round-robin' or 'speed', not {by!r}")
     x = x if isinstance(x, da.Array) else da.asarray(x)
-    blocks = list(itertools.product(*(range(n) for n in x.numblocks)))
+    axis = axis % x.ndim
     weights = [1.0] * len(names) if by == "round-robin" else [device_speeds()[n] for n in names]
-    placement = dict(zip(blocks, _weighted_round_robin(names, weights, len(blocks))))
+    slabs = _weighted_round_robin(names, weights, x.numblocks[axis])
+    placement = {block: slabs[block[axis]] for block in itertools.product(*(range(n) for n in x.numblocks))}
     return x.map_blocks(_place, placement=placement, dtype=x.dtype,
                         meta=x._meta if isinstance(x._meta, hal.Array) else _meta())
 

@@ -378,26 +378,28 @@ def _trace(fn, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     return _into(fn(hal.moveaxis(a, (axis1, axis2), (-2, -1)), offset=offset, dtype=dtype), out)
 
 
-def _einsum(fn, *operands, out=None, optimize=False, **kwargs):
-    """The einsum cases tensordot/matmul/sum/permute_dims cover: one or two operands,
-    explicit output, no repeated subscript within an operand (no diagonals)."""
-    _refuse("einsum", **kwargs)
+def _einsum(fn, *operands, out=None, dtype=None, order="K", casting="safe", optimize=False):
+    """The einsum cases matmul, sum and permute_dims cover: one or two operands, explicit
+    output, no repeated subscript within an operand (no diagonals); ``dtype`` casts the
+    operands, as NumPy computes in it."""
+    _refuse("einsum", order=None if order == "K" else order, casting=None if casting == "safe" else casting)
     subscripts, arrays = operands[0], operands[1:]
     if not isinstance(subscripts, str) or "->" not in subscripts or "." in subscripts:
         raise TypeError("numpy.einsum on hal arrays takes explicit subscripts ('ij,jk->ik') without '...'")
     inputs, output = subscripts.replace(" ", "").split("->")
     inputs = inputs.split(",")
     if len(inputs) != len(arrays) or len(arrays) not in (1, 2) or any(len(set(s)) != len(s) for s in inputs):
-        raise TypeError(f"numpy.einsum on hal arrays: {subscripts!r} is not a product tensordot/matmul covers")
+        raise TypeError(f"numpy.einsum on hal arrays: {subscripts!r} is not a product matmul covers")
+    if dtype is not None:
+        arrays = [hal.astype(a, dtype) for a in arrays]
     if len(arrays) == 1:
         (sub,), (x,) = inputs, arrays
-        summed = tuple(i for i, c in enumerate(sub) if c not in output)
-        x, sub = (hal.sum(x, axis=summed), "".join(c for c in sub if c in output)) if summed else (x, sub)
+        x, sub = _sum_lone_axes(x, sub, output)
         return _into(hal.permute_dims(x, tuple(sub.index(c) for c in output)), out)
     return _into(_einsum_pair(fn, inputs, output, *arrays), out)
 
 
-def _einsum_pair(tensordot, inputs, output, a, b):
+def _einsum_pair(matmul, inputs, output, a, b):
     """A two-operand einsum as a batched matmul: batch axes (in both and in the output),
     contracted axes (in both, not in the output), and each operand's own axes; an axis
     in one operand only and not in the output is summed first."""
@@ -416,7 +418,7 @@ def _einsum_pair(tensordot, inputs, output, a, b):
                        (prod(batch), prod(free_a), prod(contract)))
     right = hal.reshape(hal.permute_dims(b, tuple(sb.index(c) for c in batch + contract + free_b)),
                         (prod(batch), prod(contract), prod(free_b)))
-    product = hal.reshape(hal.matmul(left, right), tuple(sizes[c] for c in batch + free_a + free_b))
+    product = hal.reshape(matmul(left, right), tuple(sizes[c] for c in batch + free_a + free_b))
     order = batch + free_a + free_b
     return hal.permute_dims(product, tuple(order.index(c) for c in output))
 
@@ -426,10 +428,6 @@ def _sum_lone_axes(x: Array, subscripts: str, elsewhere: str):
     if not lone:
         return x, subscripts
     return hal.sum(x, axis=lone), "".join(c for i, c in enumerate(subscripts) if i not in lone)
-
-
-def _linalg(fn, *args, **kwargs):
-    return fn(*args, **kwargs)
 
 
 def _qr(fn, a, mode="reduced"):
@@ -591,8 +589,8 @@ TABLE: dict = {
     # linear algebra
     np.dot: Function("matmul", _dot), np.tensordot: Function("tensordot", _tensordot),
     np.outer: Function("linalg.outer", _outer), np.trace: Function("linalg.trace", _trace),
-    np.einsum: Function("tensordot", _einsum), np.matrix_transpose: Function("matrix_transpose"),
-    **{getattr(np.linalg, name): Function(f"linalg.{name}", _linalg) for name in (
+    np.einsum: Function("matmul", _einsum), np.matrix_transpose: Function("matrix_transpose"),
+    **{getattr(np.linalg, name): Function(f"linalg.{name}") for name in (
         "cholesky", "cross", "det", "diagonal", "eig", "eigvals", "eigvalsh", "inv", "matmul", "matrix_norm",
         "matrix_power", "matrix_transpose", "outer", "slogdet", "solve", "svdvals", "tensordot", "trace", "vecdot",
         "vector_norm")},

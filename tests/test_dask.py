@@ -92,13 +92,15 @@ def test_the_hal_array_backend(device):
 @pytest.mark.skipif(len(REAL_DEVICES) < 2, reason="spread needs two non-simulated devices")
 @pytest.mark.parametrize("by", ["round-robin", "speed"])
 def test_spread_places_chunks_across_devices(by):
-    a = _matrix()
+    a = _matrix((8, 12))
     names = [d.name for d in REAL_DEVICES[:2]]
     x = hal.dask.spread(da.from_array(put(a, "cpu"), chunks=4), devices=names, by=by)
-    placed = [x.blocks[i, j].compute(scheduler="sync").device.name for i in range(2) for j in range(2)]
-    assert set(placed) <= set(names)
+    placed = [[x.blocks[i, j].compute(scheduler="sync").device.name for j in range(3)] for i in range(2)]
+    assert placed[0] == placed[1] and set(placed[0]) <= set(names)  # one device per column slab
     if by == "round-robin":
-        assert placed == [names[0], names[1]] * 2
+        assert placed[0] == [names[0], names[1], names[0]]
+    rows = hal.dask.spread(da.from_array(put(a, "cpu"), chunks=4), devices=names, axis=0)
+    assert [rows.blocks[i, 2].compute(scheduler="sync").device.name for i in range(2)] == names
     # blocks on different devices meet in Dask's combining steps, which join them explicitly
     assert_matches(_workload(x, spread=True).compute(scheduler="sync"),
                    _workload(da.from_array(a, chunks=4)).compute(), rtol=1e-3, atol=1e-3)
