@@ -256,21 +256,18 @@ def _weighted_round_robin(names: list, weights: list, count: int) -> list:
 
 
 @functools.cache
-def device_speeds(n: int = 512) -> dict:
-    """Each device's float32 GEMM rate (operations per second) on n x n operands: the
-    best of five timed runs after a warm-up, measured once per process."""
-    speeds = {}
-    for device in hal.devices():
-        if device.info.kind == "simulator":
-            continue
-        a = hal.ones((n, n), dtype=hal.float32, device=device)
-        hal.matmul(a, a)
-        device.synchronize()
-        best = math.inf
-        for _ in range(5):
+def device_speeds(n: int = 512, rounds: int = 5) -> dict:
+    """Each device's float32 GEMM rate (operations per second) on n x n operands,
+    measured once per process: the best of ``rounds`` timed runs after a warm-up, the
+    devices taking turns, so that a busy spell on a shared machine slows them alike."""
+    operands = {d.name: hal.ones((n, n), dtype=hal.float32, device=d) for d in hal.devices()
+                if d.info.kind != "simulator"}
+    best = dict.fromkeys(operands, math.inf)
+    for round_ in range(rounds + 1):
+        for name, a in operands.items():
             start = time.perf_counter()
             hal.matmul(a, a)
-            device.synchronize()
-            best = min(best, time.perf_counter() - start)
-        speeds[device.name] = 2 * n ** 3 / best
-    return speeds
+            a.device.synchronize()
+            if round_:  # (round 0 is the warm-up: compiles, tunes, fills the pool)
+                best[name] = min(best[name], time.perf_counter() - start)
+    return {name: 2 * n ** 3 / seconds for name, seconds in best.items()}
