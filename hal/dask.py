@@ -67,24 +67,11 @@ def _take(a, indices, axis=None, **kwargs):
 
 
 def _percentile(a, q, method="linear"):
-    """Percentiles of a 1-D chunk, computed on its device: sort, then NumPy's "linear"
-    rule (https://numpy.org/doc/stable/reference/generated/numpy.percentile.html),
-    interpolating between the sorted values around ``q / 100 * (n - 1)``; the n the
-    chunk had comes back beside them, as Dask's NumPy version returns it."""
-    if method != "linear":
-        raise TypeError(f"hal's percentile computes method='linear' only, not {method!r}")
-    n = a.shape[0]
-    if not n:
+    """Percentiles of a 1-D chunk (numpy.percentile through hal/numpy_protocols.py, on the
+    chunk's device) and the chunk's length, as Dask's NumPy version returns them."""
+    if not len(a):
         return None, 0
-    positions = np.asarray(q, dtype=np.float64) / 100 * (n - 1)
-    below = np.floor(positions).astype(np.int64)
-    above = np.minimum(below + 1, n - 1)
-    sorted_ = hal.sort(a)
-    lo, hi = (hal.take(sorted_, hal.asarray(i, device=a.device)) for i in (below, above))
-    if lo.dtype.kind not in "fc":
-        lo, hi = hal.astype(lo, a.device.default_float), hal.astype(hi, a.device.default_float)
-    weight = hal.asarray(positions - below, dtype=lo.dtype, device=a.device)
-    return lo + (hi - lo) * weight, n
+    return np.percentile(a, np.asarray(q), method=method), len(a)
 
 
 def _numel(x, axis=None, keepdims=False, dtype=None):

@@ -169,6 +169,98 @@ def _arg(fn, a, axis=None, out=None, *, keepdims=False):
     return _into(fn(a, axis=axis, keepdims=keepdims), out)
 
 
+def _quantile(fn, a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
+              weights=None, interpolation=None):
+    """numpy.quantile with method "linear" (NumPy's default): sort along ``axis`` on the
+    device, take the two sorted values around ``q * (n - 1)`` and interpolate; the
+    quantiles (host numbers, as NumPy takes them) lead the result's shape."""
+    _refuse("quantile", weights=weights, interpolation=interpolation,
+            method=None if method == "linear" else method)
+    if isinstance(q, Array):
+        raise TypeError("numpy.quantile on hal arrays takes q as Python numbers (host data), not a hal array")
+    if axis is None:
+        a, axis = _flat(a), 0
+    axis = axis % a.ndim
+    fractions = np.asarray(q, dtype=np.float64)
+    if np.any((fractions < 0) | (fractions > 1)):
+        raise ValueError("quantiles must be in [0, 1] (percentiles in [0, 100])")
+    positions = fractions.reshape(-1) * (a.shape[axis] - 1)
+    below = np.floor(positions).astype(np.int64)
+    above = np.minimum(below + 1, a.shape[axis] - 1)
+    ordered = fn(a, axis=axis)
+    real = a.dtype if a.dtype.kind == "f" else a.device.default_float
+    dtype = np.result_type(real, q if isinstance(q, (int, float)) else np.asarray(q))  # (NEP 50: a Python q is weak)
+    if ordered.dtype != dtype:
+        ordered = hal.astype(ordered, dtype)
+    low, high = (hal.take(ordered, hal.asarray(i, device=a.device), axis=axis) for i in (below, above))
+    weight = hal.asarray((positions - below).reshape((-1,) + (1,) * (a.ndim - axis - 1)), dtype=low.dtype,
+                         device=a.device)
+    result = hal.moveaxis(low + (high - low) * weight, axis, 0)  # (q, the other axes)
+    if keepdims:
+        result = hal.expand_dims(result, axis=axis + 1)
+    return _into(hal.reshape(result, fractions.shape + result.shape[1:]), out)
+
+
+def _percentile(fn, a, q, *args, **kwargs):
+    return _quantile(fn, a, q / 100 if isinstance(q, (int, float)) else np.asarray(q) / 100, *args, **kwargs)
+
+
+def _median(fn, a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    return _quantile(fn, a, 0.5, axis, out, keepdims=keepdims)
+
+
+def _ptp(fn, a, axis=None, out=None, keepdims=False):
+    return _into(fn(a, axis=_axis(axis), keepdims=keepdims) - hal.min(a, axis=_axis(axis), keepdims=keepdims), out)
+
+
+def _isclose(fn, a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """NumPy's closeness, ``|a - b| <= atol + rtol * |b|``, elementwise on the device."""
+    close = fn(a - b) <= atol + rtol * fn(b)
+    close = hal.logical_or(close, a == b)  # (equal infinities)
+    if equal_nan:
+        close = hal.logical_or(close, hal.logical_and(hal.isnan(a), hal.isnan(b)))
+    return close
+
+
+def _allclose(fn, a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """A 0-d bool hal array (``bool(...)`` reads it), not a Python bool: no hidden transfer."""
+    return fn(_isclose(hal.abs, a, b, rtol, atol, equal_nan))
+
+
+def _array_equal(fn, a1, a2, equal_nan=False):
+    if a1.shape != a2.shape:
+        return hal.asarray(False, device=a1.device)
+    equal = a1 == a2
+    if equal_nan:
+        equal = hal.logical_or(equal, hal.logical_and(hal.isnan(a1), hal.isnan(a2)))
+    return fn(equal)
+
+
+def _inner(fn, a, b):
+    if a.ndim == 0 or b.ndim == 0:
+        return hal.multiply(a, b)
+    return fn(a, b, axes=((a.ndim - 1,), (b.ndim - 1,)))
+
+
+def _cross(fn, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    result = fn(hal.moveaxis(a, axisa, -1), hal.moveaxis(b, axisb, -1), axis=-1)
+    return hal.moveaxis(result, -1, axisc)
+
+
+def _diagonal(fn, a, offset=0, axis1=0, axis2=1):
+    return fn(hal.moveaxis(a, (axis1, axis2), (-2, -1)), offset=offset)
+
+
+def _atleast(ndim: int):
+    """atleast_1d / atleast_2d, NumPy's shapes: () -> (1,) or (1, 1), (n,) -> (1, n)."""
+    def adapt(fn, *arys):
+        shaped = [a if a.ndim >= ndim else fn(a, (1,) * (ndim - a.ndim) + a.shape) for a in arys]
+        return shaped[0] if len(shaped) == 1 else tuple(shaped)
+    return adapt
+
+
 def _count_nonzero(fn, a, axis=None, *, keepdims=False):
     return fn(a, axis=_axis(axis), keepdims=keepdims)
 
@@ -466,12 +558,22 @@ def _norm(fn, x, ord=None, axis=None, keepdims=False):
     return hal.moveaxis(result, (-2, -1), tuple(axis)) if keepdims else result
 
 
+def _fft_input(fn, a: Array) -> Array:
+    """NumPy's fft functions take real input where the standard's take complex (and
+    rfft, rfftn, ihfft real floats): the operand converted as NumPy converts it."""
+    real_input = fn.__name__ in ("rfft", "rfftn", "ihfft")
+    if a.dtype.kind == "c" or (real_input and a.dtype.kind == "f"):
+        return a
+    real = a.dtype if a.dtype.kind == "f" else a.device.default_float
+    return hal.astype(a, real if real_input else np.result_type(real, np.complex64))
+
+
 def _fft(fn, a, n=None, axis=-1, norm=None, out=None):
-    return _into(fn(a, n=n, axis=axis, norm=norm or "backward"), out)
+    return _into(fn(_fft_input(fn, a), n=n, axis=axis, norm=norm or "backward"), out)
 
 
 def _fftn(fn, a, s=None, axes=None, norm=None, out=None):
-    return _into(fn(a, s=s, axes=axes, norm=norm or "backward"), out)
+    return _into(fn(_fft_input(fn, a), s=s, axes=axes, norm=norm or "backward"), out)
 
 
 def _fft2(fn, a, s=None, axes=(-2, -1), norm=None, out=None):
@@ -565,7 +667,8 @@ TABLE: dict = {
     np.tile: Function("tile", _tile), np.repeat: Function("repeat", _repeat),
     np.concatenate: Function("concat", _concatenate), np.concat: Function("concat", _concatenate),
     np.stack: Function("stack", _stack), np.vstack: Function("concat", _vstack),
-    np.hstack: Function("concat", _hstack), np.unstack: Function("unstack"),
+    np.hstack: Function("concat", _hstack), np.atleast_1d: Function("reshape", _atleast(1)),
+    np.atleast_2d: Function("reshape", _atleast(2)), np.unstack: Function("unstack"),
     # statistics
     np.sum: Function("sum", _reduction), np.prod: Function("prod", _reduction),
     np.max: Function("max", _extremum), np.amax: Function("max", _extremum),
@@ -578,6 +681,10 @@ TABLE: dict = {
     np.nanmean: Function("mean", _nanmean), np.nanvar: Function("var", _nan_spread),
     np.nanstd: Function("std", _nan_spread), np.nanmax: Function("max", _nan_extremum),
     np.nanmin: Function("min", _nan_extremum),
+    np.median: Function("sort", _median), np.quantile: Function("sort", _quantile),
+    np.percentile: Function("sort", _percentile), np.ptp: Function("max", _ptp),
+    np.isclose: Function("abs", _isclose), np.allclose: Function("all", _allclose),
+    np.array_equal: Function("all", _array_equal),
     np.all: Function("all", _logical), np.any: Function("any", _logical), np.diff: Function("diff", _diff),
     # sorting, searching, sets
     np.sort: Function("sort", _sort), np.argsort: Function("argsort", _sort),
@@ -588,7 +695,8 @@ TABLE: dict = {
     np.take_along_axis: Function("take_along_axis", _take_along_axis),
     # linear algebra
     np.dot: Function("matmul", _dot), np.tensordot: Function("tensordot", _tensordot),
-    np.outer: Function("linalg.outer", _outer), np.trace: Function("linalg.trace", _trace),
+    np.outer: Function("linalg.outer", _outer), np.inner: Function("tensordot", _inner),
+    np.cross: Function("linalg.cross", _cross), np.diagonal: Function("linalg.diagonal", _diagonal), np.trace: Function("linalg.trace", _trace),
     np.einsum: Function("matmul", _einsum), np.matrix_transpose: Function("matrix_transpose"),
     **{getattr(np.linalg, name): Function(f"linalg.{name}") for name in (
         "cholesky", "cross", "det", "diagonal", "eig", "eigvals", "eigvalsh", "inv", "matmul", "matrix_norm",
