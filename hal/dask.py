@@ -71,7 +71,7 @@ def _percentile(a, q, method="linear"):
     chunk's device) and the chunk's length, as Dask's NumPy version returns them."""
     if not len(a):
         return None, 0
-    return np.percentile(a, np.asarray(q), method=method), len(a)
+    return np.percentile(a, np.asarray(q).tolist(), method=method), len(a)  # (a NumPy q would be refused)
 
 
 def _numel(x, axis=None, keepdims=False, dtype=None):
