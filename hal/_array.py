@@ -62,6 +62,7 @@ class Array:
 
     # -- NumPy's protocols and pickling: hal/numpy_protocols.py, hal/serialization.py
     __array_priority__ = 0  # (Dask's tensordot reads it; NumPy defers through __array_ufunc__)
+
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         return numpy_protocols.array_ufunc(ufunc, method, inputs, kwargs)
 
