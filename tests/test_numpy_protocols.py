@@ -216,3 +216,16 @@ def test_quantiles_comparisons_fft_and_more(device):
         assert_matches(actual, expected, rtol=1e-4, atol=1e-5, device=device)
     with pytest.raises(ValueError, match="quantiles"):
         np.quantile(x, 1.5)
+
+
+def test_ndarray_methods(device):
+    a = np.arange(6, dtype=np.int32).reshape(1, 2, 3)
+    x = put(a, device)
+    assert_matches(x.squeeze(0), a.squeeze(0), device=device)
+    assert_matches(x.reshape(3, 2), a.reshape(3, 2))
+    assert_matches(x.reshape((-1,)), a.reshape((-1,)))
+    assert_matches(x.transpose(2, 0, 1), a.transpose(2, 0, 1))
+    assert_matches(x.astype(np.float32), a.astype(np.float32))
+    assert_matches(x.sum(axis=2, keepdims=True), a.sum(axis=2, keepdims=True))
+    assert_matches(x.max(), a.max())
+    assert_matches(x.cumsum(), a.cumsum())
