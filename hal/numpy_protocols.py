@@ -94,15 +94,20 @@ def _on(like: Array, value):
     return value if isinstance(value, Array) else hal.asarray(value, device=like.device)
 
 
-def _reduction(fn, a, axis=None, dtype=None, out=None, keepdims=False, initial=_UNSET, where=_UNSET):
-    _refuse("reduction", initial=initial, where=where)
+def _reduction(fn, a, axis=None, dtype=None, out=None, keepdims=False, initial=_UNSET, where=True):
+    """sum, prod, max, min: with ``initial`` or ``where``, the ufunc's reduce (``_reduce``)."""
+    if initial is not _UNSET or where is not True:
+        ufunc = _REDUCING_UFUNC[fn.__name__]
+        return _reduce(ufunc, fn, resolve(TABLE[ufunc].hal), a, _axis(axis), dtype, out, keepdims, initial, where)
     kwargs = {"dtype": dtype} if dtype is not None else {}
     return _into(fn(a, axis=_axis(axis), keepdims=keepdims, **kwargs), out)
 
 
-def _extremum(fn, a, axis=None, out=None, keepdims=False, initial=_UNSET, where=_UNSET):
-    _refuse("max/min", initial=initial, where=where)
-    return _into(fn(a, axis=_axis(axis), keepdims=keepdims), out)
+def _extremum(fn, a, axis=None, out=None, keepdims=False, initial=_UNSET, where=True):
+    return _reduction(fn, a, axis, None, out, keepdims, initial, where)
+
+
+_REDUCING_UFUNC = {"sum": np.add, "prod": np.multiply, "max": np.maximum, "min": np.minimum}
 
 
 def _mean(fn, a, axis=None, dtype=None, out=None, keepdims=False, *, where=_UNSET):
@@ -118,7 +123,7 @@ def _spread(fn, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, w
     return _into(fn(a, axis=_axis(axis), correction=correction, keepdims=keepdims), out)
 
 
-def _nan_reduction(fn, a, axis=None, dtype=None, out=None, keepdims=False, initial=_UNSET, where=_UNSET):
+def _nan_reduction(fn, a, axis=None, dtype=None, out=None, keepdims=False, initial=_UNSET, where=True):
     """nansum, nanprod: NaNs count as the identity (0, 1), as NumPy defines them."""
     identity = 1 if fn is hal.prod else 0
     cleaned = hal.where(hal.isnan(a), identity, a) if a.dtype.kind in "fc" else a
@@ -150,7 +155,7 @@ def _nan_spread(fn, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, 
     return _into(hal.sqrt(variance) if fn is hal.std else variance, out)
 
 
-def _nan_extremum(fn, a, axis=None, out=None, keepdims=False, initial=_UNSET, where=_UNSET):
+def _nan_extremum(fn, a, axis=None, out=None, keepdims=False, initial=_UNSET, where=True):
     """nanmax, nanmin: NaNs skipped; NaN where a slice is all NaN (NumPy also warns)."""
     if a.dtype.kind not in "fc":
         return _extremum(fn, a, axis, out, keepdims, initial, where)

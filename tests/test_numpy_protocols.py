@@ -89,6 +89,9 @@ def test_ufunc_methods(device):
     assert_matches(np.multiply.accumulate(x), np.multiply.accumulate(a))
     assert_matches(np.subtract.outer(x[0], x[:, 1]), np.subtract.outer(a[0], a[:, 1]), device=device)
     assert_matches(np.sum(x, axis=0), np.sum(a, axis=0))
+    assert_matches(np.sum(x, axis=1, where=x > 4), np.sum(a, axis=1, where=a > 4))
+    assert_matches(np.max(x, initial=20.0), np.max(a, initial=20.0))
+    assert_matches(np.min(x, axis=0, where=x > 6, initial=100.0), np.min(a, axis=0, where=a > 6, initial=100.0))
     with pytest.raises(TypeError):
         np.add.reduceat(x, [0, 2])  # hal has no segmented sums
     with pytest.raises(TypeError):
