@@ -142,3 +142,18 @@ def test_a_distributed_workload_equals_numpy_chunks(client, device_name):
     np.testing.assert_allclose(np.asarray(result), expected, rtol=1e-3, atol=1e-3)
     ran_on = client.run(lambda: sorted(k for k in __import__("sys").modules if k == "hal.dask"))
     assert all(mods == ["hal.dask"] for mods in ran_on.values())  # the workers preloaded hal.dask
+
+
+@pytest.mark.skipif(len(REAL_DEVICES) < 2, reason="spread needs two non-simulated devices")
+def test_spread_on_the_cluster(client):
+    """Blocks placed by name on each worker's devices; pickled between workers, they land
+    on the device of the same name."""
+    a = _matrix((64, 64))
+    names = [d.name for d in REAL_DEVICES[:2]]
+    x = hal.dask.spread(da.from_array(hal.asarray(a, device="cpu"), chunks=16), devices=names)
+    devices_used = x.map_blocks(lambda b: np.full((1, 1), names.index(b.device.name), dtype=np.int64),
+                                chunks=(1, 1), meta=np.empty((0, 0), np.int64)).compute()
+    assert devices_used.tolist() == [[0, 1, 0, 1]] * 4
+    result = _workload(x, spread=True).compute()
+    np.testing.assert_allclose(np.asarray(result), _workload(da.from_array(a, chunks=16)).compute(scheduler="sync"),
+                               rtol=1e-3, atol=1e-3)
