@@ -119,7 +119,7 @@ def client():
     """A LocalCluster of 2 worker processes on loopback (free ports); the workers inherit
     this environment and import hal.dask at start-up."""
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None, preload=["hal.dask"]) as cluster, \
+                                  dashboard_address="127.0.0.1:0", preload=["hal.dask"]) as cluster, \
             distributed.Client(cluster) as client:
         yield client
 
