@@ -61,7 +61,7 @@ def _einsum(subscripts, *operands, **kwargs):
     return np.einsum(subscripts, *_on_device_of(operands[0], operands), **kwargs)
 
 
-def _take(a, indices, axis=None, **kwargs):
+def _take(a, indices, axis=None):
     """Dask hands over host indices (from its graph); they go to the chunk's device."""
     return np.take(a, hal.asarray(np.asarray(indices), device=a.device), axis=axis)
 
