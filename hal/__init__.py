@@ -22,6 +22,7 @@ from .array_api import Array  # noqa: E402
 from .device import Device, default_device, device, devices, get_default_device, set_default_device  # noqa: E402
 from .dtypes import (bool, complex64, complex128, float16, float32, float64, int8, int16, int32, int64,  # noqa: E402
                      uint8, uint16, uint32, uint64)
+from .serialization import DeviceNotFoundWarning  # noqa: E402
 from .errors import (CompileError, DeviceError, HostFallbackWarning, OutOfMemoryError,  # noqa: E402
                      UnsupportedDTypeError)
 from .counters import reset_stats, stats  # noqa: E402

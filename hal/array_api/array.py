@@ -17,7 +17,6 @@ _DLPACK_CPU = 1
 class Array:
     __slots__ = ("_data", "_device", "__weakref__")
     __hash__ = None
-    __array_ufunc__ = None  # NumPy defers to hal's operators instead of pulling x to the host
 
     def __init__(self, *args, **kwargs):
         raise TypeError("create arrays with hal.asarray, hal.zeros and the other creation functions")
@@ -60,6 +59,24 @@ class Array:
             raise ValueError(f"x.T requires a 2-D array, got {self.ndim}-D; use x.mT or permute_dims")
         from .manipulation import permute_dims
         return permute_dims(self, (1, 0))
+
+    # -- NumPy's protocols and pickling: hal/numpy_protocols.py, hal/serialization.py
+    __array_priority__ = 0  # (Dask's tensordot reads it; NumPy defers through __array_ufunc__)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return numpy_protocols.array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return numpy_protocols.array_function(func, types, args, kwargs, self)
+
+    def __reduce_ex__(self, protocol):
+        return serialization.reduce(self, protocol)
+
+    def __deepcopy__(self, memo):
+        return serialization.device_copy(self)
+
+    def __copy__(self):
+        return serialization.device_copy(self)
 
     def __array_namespace__(self, *, api_version: str | None = None):
         import hal
@@ -196,3 +213,8 @@ def _operators():
                      "gt": ew.greater, "ge": ew.greater_equal, "neg": ew.negative, "pos": ew.positive,
                      "abs": ew.abs, "invert": ew.bitwise_invert}.items():
         setattr(Array, f"__{name}__", fn)
+    for name, method in numpy_protocols.ndarray_methods().items():  # (Dask and xarray call them)
+        setattr(Array, name, method)
+
+
+from .. import numpy_protocols, serialization  # noqa: E402  (they use Array)

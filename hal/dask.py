@@ -1,0 +1,260 @@
+"""Dask arrays whose chunks are hal arrays, on one machine's devices or a ``dask.distributed`` cluster.
+
+    import dask, dask.array as da, hal, hal.dask
+    x = da.from_array(hal.ones((4096, 4096), device="opencl:0"), chunks=1024)   # hal chunks
+    with dask.config.set({"array.backend": "hal"}):
+        y = da.ones((4096, 4096), chunks=1024)                                 # hal chunks too
+    z = hal.dask.spread(x, devices=["cpu", "opencl:0"])                        # chunks across devices
+
+Importing this module registers hal.Array with Dask (https://docs.dask.org/en/stable/array-chunks.html):
+``register_chunk_type`` and the dispatch functions of ``dask.array.dispatch`` (concatenate,
+tensordot, einsum, take, percentile, numel, nannumel, to_numpy). Everything else Dask
+does to a chunk goes through NumPy's protocols (hal/numpy_protocols.py) and so runs on
+the chunk's device. ``HalBackendEntrypoint`` is Dask's array backend "hal"
+(https://docs.dask.org/en/stable/how-to/selecting-the-collection-backend.html), found
+through the ``dask.array.backends`` entry point. Workers of a cluster import this module
+with ``preload=["hal.dask"]`` (``dask worker --preload hal.dask``).
+
+``spread`` places blocks slab by slab along an axis; blocks on different devices meet
+in Dask's combining steps (concatenate, tensordot, einsum), which move the other
+operands to the first one's device, explicitly. Elementwise operations between blocks
+on different devices are a hal.DeviceError, as everywhere in hal.
+"""
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+import time
+
+import dask
+import dask.array as da
+import numpy as np
+from dask.array.backends import ArrayBackendEntrypoint
+from dask.array.dispatch import (concatenate_lookup, einsum_lookup, nannumel_lookup, numel_lookup,
+                                 percentile_lookup, take_lookup, tensordot_lookup, to_numpy_dispatch)
+from dask.utils import Dispatch
+
+import hal
+from hal.errors import warn_host_fallback
+
+__all__ = ["HalBackendEntrypoint", "RandomState", "spread", "to_hal_dispatch"]
+
+
+def _on_device_of(first: hal.Array, arrays):
+    """``arrays`` on ``first``'s device: the explicit move that joins chunks ``spread`` placed apart."""
+    return [a if not isinstance(a, hal.Array) or a.device == first.device else a.to_device(first.device)
+            for a in arrays]
+
+
+def _concatenate(arrays, axis=0):
+    arrays = list(arrays)
+    return hal.concat(_on_device_of(arrays[0], arrays), axis=axis)
+
+
+def _tensordot(a, b, axes=2):
+    (b,) = _on_device_of(a, [b])
+    return np.tensordot(a, b, axes=axes)
+
+
+def _einsum(subscripts, *operands, **kwargs):
+    return np.einsum(subscripts, *_on_device_of(operands[0], operands), **kwargs)
+
+
+def _take(a, indices, axis=None):
+    """Dask hands over host indices (from its graph); they go to the chunk's device."""
+    return np.take(a, hal.asarray(np.asarray(indices), device=a.device), axis=axis)
+
+
+def _percentile(a, q, method="linear"):
+    """Percentiles of a 1-D chunk (numpy.percentile through hal/numpy_protocols.py, on the
+    chunk's device) and the chunk's length, as Dask's NumPy version returns them."""
+    if not len(a):
+        return None, 0
+    return np.percentile(a, np.asarray(q).tolist(), method=method), len(a)  # (a NumPy q would be refused)
+
+
+def _numel(x, axis=None, keepdims=False, dtype=None):
+    """The number of elements a reduction over ``axis`` sees, as a hal array on ``x``'s device."""
+    dtype = np.float64 if dtype is None else dtype
+    axes = range(x.ndim) if axis is None else (axis,) if isinstance(axis, int) else axis
+    axes = {a % max(x.ndim, 1) for a in axes}
+    count = math.prod(x.shape[a] for a in axes)
+    shape = tuple(1 if a in axes else n for a, n in enumerate(x.shape)) if keepdims else \
+        tuple(n for a, n in enumerate(x.shape) if a not in axes)
+    return hal.full(shape, count, dtype=np.dtype(dtype), device=x.device)
+
+
+def _nannumel(x, axis=None, keepdims=False, dtype=None):
+    kwargs = {"dtype": dtype} if dtype is not None else {}
+    return np.sum(~np.isnan(x), axis=axis, keepdims=keepdims, **kwargs)
+
+
+def _to_numpy(x, **kwargs):
+    return np.asarray(x)  # (Dask asks for host arrays: an explicit transfer)
+
+
+to_hal_dispatch = Dispatch("to_hal_dispatch")
+
+
+@to_hal_dispatch.register(np.ndarray)
+def _numpy_to_hal(data, device=None, **kwargs):
+    return hal.asarray(data, device=device)
+
+
+@to_hal_dispatch.register(hal.Array)
+def _hal_to_hal(data, device=None, **kwargs):
+    return data if device is None else data.to_device(device)
+
+
+def _register() -> None:
+    da.register_chunk_type(hal.Array)
+    concatenate_lookup.register(hal.Array, _concatenate)
+    tensordot_lookup.register(hal.Array, _tensordot)
+    einsum_lookup.register(hal.Array, _einsum)
+    take_lookup.register(hal.Array, _take)
+    percentile_lookup.register(hal.Array, _percentile)
+    numel_lookup.register(hal.Array, _numel)
+    nannumel_lookup.register(hal.Array, _nannumel)
+    to_numpy_dispatch.register(hal.Array, _to_numpy)
+
+
+_register()
+
+
+# -- the "hal" array backend ----------------------------------------------------------------
+
+class RandomState:
+    """``da.random.*`` under the "hal" backend: NumPy's ``RandomState`` draws each chunk
+    on the host and it is copied to the default device (hal has no device generator
+    yet), which a hal.HostFallbackWarning says once on a buffer device."""
+
+    def __init__(self, seed=None):
+        self._numpy = np.random.RandomState(seed)
+
+    def __getattr__(self, name):
+        draw = getattr(self._numpy, name)
+
+        @functools.wraps(draw)
+        def on_device(*args, **kwargs):
+            device = hal.get_default_device()
+            if device.family != "numpy":
+                warn_host_fallback("random", device)
+            return hal.asarray(draw(*args, **kwargs), device=device)
+        return on_device
+
+
+def _meta(meta=None):
+    return hal.empty((0,), device=hal.get_default_device()) if meta is None else meta
+
+
+def _with_hal_meta(name: str, *args, meta=None, **kwargs):
+    """The NumPy backend's creation function with a hal meta array: its chunks are then
+    made with ``like=`` the meta (NEP 35), on the meta's device."""
+    with dask.config.set({"array.backend": "numpy"}):
+        return getattr(da, name)(*args, meta=_meta(meta), **kwargs)
+
+
+class HalBackendEntrypoint(ArrayBackendEntrypoint):
+    """Dask's array backend "hal": ``dask.config.set({"array.backend": "hal"})`` makes
+    ``da.ones``, ``da.zeros``, ``da.empty``, ``da.full``, ``da.arange`` and
+    ``da.random`` (legacy ``RandomState`` API) chunks hal arrays on the default device."""
+
+    @classmethod
+    def to_backend_dispatch(cls):
+        return to_hal_dispatch
+
+    @classmethod
+    def to_backend(cls, data, **kwargs):
+        if isinstance(data._meta, hal.Array):
+            return data
+        return data.map_blocks(to_hal_dispatch, meta=_meta(), **kwargs)
+
+    @property
+    def RandomState(self):
+        return RandomState
+
+    @property
+    def default_bit_generator(self):
+        return np.random.PCG64
+
+    @staticmethod
+    def ones(*args, **kwargs):
+        return _with_hal_meta("ones", *args, **kwargs)
+
+    @staticmethod
+    def zeros(*args, **kwargs):
+        return _with_hal_meta("zeros", *args, **kwargs)
+
+    @staticmethod
+    def empty(*args, **kwargs):
+        return _with_hal_meta("empty", *args, **kwargs)
+
+    @staticmethod
+    def full(*args, **kwargs):
+        return _with_hal_meta("full", *args, **kwargs)
+
+    @staticmethod
+    def arange(*args, like=None, **kwargs):
+        with dask.config.set({"array.backend": "numpy"}):
+            return da.arange(*args, like=_meta(like), **kwargs)
+
+
+# -- chunks across devices ------------------------------------------------------------------
+
+def spread(x, devices, *, by: str = "round-robin", axis: int = -1):
+    """``x`` (a Dask array of hal chunks, or anything ``da.asarray`` takes) with its
+    blocks placed on ``devices`` slab by slab along ``axis``: every block with the same
+    block index along ``axis`` goes to one device, "round-robin" over the slabs, or by
+    "speed": slabs in proportion to each device's measured GEMM rate (``device_speeds``).
+
+    Each later operation on a block runs on the block's device. Operations that keep
+    ``axis`` (statistics over the other axes, elementwise operations with them) find
+    their blocks together; Dask's combining steps (concatenate, tensordot, einsum: the
+    reductions, ``dot``) join blocks from several devices explicitly."""
+    names = [hal.device(d).name for d in devices]
+    if not names:
+        raise ValueError("spread needs at least one device")
+    if by not in ("round-robin", "speed"):
+        raise ValueError(f"spread: by is 'round-robin' or 'speed', not {by!r}")
+    x = x if isinstance(x, da.Array) else da.asarray(x)
+    axis = axis % x.ndim
+    weights = [1.0] * len(names) if by == "round-robin" else [device_speeds()[n] for n in names]
+    slabs = _weighted_round_robin(names, weights, x.numblocks[axis])
+    placement = {block: slabs[block[axis]] for block in itertools.product(*(range(n) for n in x.numblocks))}
+    return x.map_blocks(_place, placement=placement, dtype=x.dtype,
+                        meta=x._meta if isinstance(x._meta, hal.Array) else _meta())
+
+
+def _place(block, block_id=None, placement=None):
+    return to_hal_dispatch(block, device=placement[block_id])
+
+
+def _weighted_round_robin(names: list, weights: list, count: int) -> list:
+    """``count`` picks among ``names``, each as often as its weight's share, interleaved
+    (smooth weighted round-robin: each pick goes to the largest running credit)."""
+    credit, total, picks = [0.0] * len(names), sum(weights), []
+    for _ in range(count):
+        credit = [c + w for c, w in zip(credit, weights)]
+        best = max(range(len(names)), key=credit.__getitem__)
+        credit[best] -= total
+        picks.append(names[best])
+    return picks
+
+
+@functools.cache
+def device_speeds(n: int = 512, rounds: int = 5) -> dict:
+    """Each device's float32 GEMM rate (operations per second) on n x n operands,
+    measured once per process: the best of ``rounds`` timed runs after a warm-up, the
+    devices taking turns, so that a busy spell on a shared machine slows them alike."""
+    operands = {d.name: hal.ones((n, n), dtype=hal.float32, device=d) for d in hal.devices()
+                if d.info.kind != "simulator"}
+    best = dict.fromkeys(operands, math.inf)
+    for round_ in range(rounds + 1):
+        for name, a in operands.items():
+            start = time.perf_counter()
+            hal.matmul(a, a)
+            a.device.synchronize()
+            if round_:  # (round 0 is the warm-up: compiles, tunes, fills the pool)
+                best[name] = min(best[name], time.perf_counter() - start)
+    return {name: 2 * n ** 3 / seconds for name, seconds in best.items()}

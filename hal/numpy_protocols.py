@@ -1,0 +1,875 @@
+"""NumPy's dispatch protocols on hal arrays: NumPy code runs on the array's own device.
+
+- ``__array_ufunc__`` (NEP 13, https://numpy.org/neps/nep-0013-ufunc-overrides.html):
+  a NumPy ufunc with an array API counterpart runs as that hal function, with ``out=``,
+  ``where=`` and ``dtype=``, and the methods ``reduce``, ``accumulate`` and ``outer``
+  where hal has the op.
+- ``__array_function__`` (NEP 18, https://numpy.org/neps/nep-0018-array-function-protocol.html):
+  the NumPy functions hal has dispatch to it, creation functions too through NEP 35's
+  ``like=`` (https://numpy.org/neps/nep-0035-array-creation-dispatch-with-array-function.html).
+
+``TABLE``, written once, drives both: NumPy ufunc or function -> the hal function (a
+name in the hal namespace, ``"linalg.inv"``, ``"Array.shape"``) and, for functions, an
+adapter from NumPy's signature to hal's. Anything not in it returns ``NotImplemented``,
+so NumPy raises its TypeError: a hal array is never pulled to the host behind the
+caller's back (an explicit ``numpy.asarray(x)`` still copies it there). NumPy arrays
+mixed with hal arrays are refused the same way: move data explicitly with
+``hal.asarray``. A keyword of NumPy's that hal cannot honour is a TypeError naming it.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+import hal  # (partly initialised while hal/array_api/array.py imports this module: used at call time only)
+
+from .array_api.array import Array
+
+_OPERANDS = (Array, int, float, complex, np.generic)  # hal arrays and scalars (bool is an int)
+_UNSET = object()
+
+
+@dataclass(frozen=True)
+class Ufunc:
+    """A NumPy ufunc's hal counterpart, and the reductions its methods map to."""
+    hal: str
+    reduce: str | None = None      # ufunc.reduce -> this hal reduction
+    accumulate: str | None = None  # ufunc.accumulate -> this hal cumulative function
+
+
+@dataclass(frozen=True)
+class Function:
+    """A NumPy function's hal counterpart; ``adapt(hal_function, *args, **kwargs)`` takes
+    NumPy's arguments (None: they are hal's too)."""
+    hal: str
+    adapt: Callable | None = None
+    creation: bool = False  # NEP 35: adapt(hal_function, device, ...) with the device of like=
+
+
+def resolve(path: str):
+    """The hal object a table entry names ("sum", "linalg.inv", "Array.shape"); AttributeError if hal lacks it."""
+    obj = hal
+    for part in path.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+# -- adapters: NumPy's signatures onto hal's ---------------------------------------------
+
+def _refuse(func: str, **given) -> None:
+    """TypeError for a NumPy keyword hal does not honour, given a value other than its
+    default (unset, None, False or 0; True for ``where``)."""
+    for name, value in given.items():
+        if value is _UNSET or value is None or (name == "where" and value is True):
+            continue
+        if not (type(value) in (bool, int) and not value):
+            raise TypeError(f"numpy.{func} on hal arrays does not take {name}={value!r}")
+
+
+def _into(result: Array, out):
+    """NumPy's ``out=``: the result written into ``out`` (a hal array, same device), which is returned."""
+    if out is None:
+        return result
+    if isinstance(out, tuple):
+        (out,) = out
+    if not isinstance(out, Array):
+        raise TypeError(f"out= must be a hal array here, not {type(out).__name__}")
+    if result.dtype != out.dtype:
+        if not np.can_cast(result.dtype, out.dtype, "same_kind"):
+            raise TypeError(f"cannot write a {result.dtype} result into a {out.dtype} out= array (same_kind casting)")
+        result = hal.astype(result, out.dtype)
+    out[...] = result
+    return out
+
+
+def _flat(x: Array) -> Array:
+    return hal.reshape(x, (-1,))
+
+
+def _on(like: Array, value):
+    """``value`` (a hal array, or Python data given alongside one) as an array on ``like``'s device."""
+    return value if isinstance(value, Array) else hal.asarray(value, device=like.device)
+
+
+def _reduction(fn, a, axis=None, dtype=None, out=None, keepdims=False, initial=_UNSET, where=True):
+    """sum, prod, max, min: with ``initial`` or ``where``, the ufunc's reduce (``_reduce``)."""
+    if initial is not _UNSET or where is not True:
+        ufunc = _REDUCING_UFUNC[fn.__name__]
+        return _reduce(ufunc, fn, resolve(TABLE[ufunc].hal), a, _axis(axis), dtype, out, keepdims, initial, where)
+    kwargs = {"dtype": dtype} if dtype is not None else {}
+    return _into(fn(a, axis=_axis(axis), keepdims=keepdims, **kwargs), out)
+
+
+def _extremum(fn, a, axis=None, out=None, keepdims=False, initial=_UNSET, where=True):
+    return _reduction(fn, a, axis, None, out, keepdims, initial, where)
+
+
+_REDUCING_UFUNC = {"sum": np.add, "prod": np.multiply, "max": np.maximum, "min": np.minimum}
+
+
+def _mean(fn, a, axis=None, dtype=None, out=None, keepdims=False, *, where=_UNSET):
+    _refuse("mean", where=where)
+    result = fn(a, axis=_axis(axis), keepdims=keepdims)
+    return _into(result if dtype is None else hal.astype(result, dtype), out)
+
+
+def _spread(fn, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=_UNSET, mean=_UNSET,
+            correction=_UNSET):
+    _refuse("std/var", dtype=dtype, where=where, mean=mean)
+    correction = ddof if correction is _UNSET else correction
+    return _into(fn(a, axis=_axis(axis), correction=correction, keepdims=keepdims), out)
+
+
+def _nan_reduction(fn, a, axis=None, dtype=None, out=None, keepdims=False, initial=_UNSET, where=True):
+    """nansum, nanprod: NaNs count as the identity (0, 1), as NumPy defines them."""
+    identity = 1 if fn is hal.prod else 0
+    cleaned = hal.where(hal.isnan(a), identity, a) if a.dtype.kind in "fc" else a
+    return _reduction(fn, cleaned, axis, dtype, out, keepdims, initial, where)
+
+
+def _nanmean(fn, a, axis=None, dtype=None, out=None, keepdims=False, *, where=_UNSET):
+    """nanmean: the mean of the non-NaN elements (NaN where there are none)."""
+    _refuse("nanmean", where=where)
+    present = ~hal.isnan(a)
+    total = hal.sum(hal.where(present, a, 0), axis=_axis(axis), keepdims=keepdims)
+    result = total / hal.sum(present, axis=_axis(axis), keepdims=keepdims)
+    return _into(result if dtype is None else hal.astype(result, dtype), out)
+
+
+def _nan_spread(fn, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=_UNSET, mean=_UNSET,
+                correction=_UNSET):
+    """nanvar, nanstd: the variance of the non-NaN elements about their mean, divided by
+    their count less ``ddof`` (NaN where that is not positive)."""
+    _refuse("nanvar/nanstd", dtype=dtype, where=where, mean=mean)
+    correction = ddof if correction is _UNSET else correction
+    present = ~hal.isnan(a)
+    count = hal.sum(present, axis=_axis(axis), keepdims=True, dtype=a.dtype)
+    centered = hal.where(present, a - hal.sum(hal.where(present, a, 0), axis=_axis(axis), keepdims=True) / count, 0)
+    dof = count - correction
+    variance = hal.sum(centered * centered, axis=_axis(axis), keepdims=True) / hal.where(dof > 0, dof, float("nan"))
+    if not keepdims:
+        variance = hal.squeeze(variance, axis=tuple(range(a.ndim)) if axis is None else _axis(axis))
+    return _into(hal.sqrt(variance) if fn is hal.std else variance, out)
+
+
+def _nan_extremum(fn, a, axis=None, out=None, keepdims=False, initial=_UNSET, where=True):
+    """nanmax, nanmin: NaNs skipped; NaN where a slice is all NaN (NumPy also warns)."""
+    if a.dtype.kind not in "fc":
+        return _extremum(fn, a, axis, out, keepdims, initial, where)
+    present = ~hal.isnan(a)
+    skipped = hal.where(present, a, float("-inf") if fn is hal.max else float("inf"))
+    result = _extremum(fn, skipped, axis, None, keepdims, initial, where)
+    return _into(hal.where(hal.any(present, axis=_axis(axis), keepdims=keepdims), result, float("nan")), out)
+
+
+def _logical(fn, a, axis=None, out=None, keepdims=False, *, where=_UNSET):
+    _refuse("all/any", where=where)
+    return _into(fn(a, axis=_axis(axis), keepdims=keepdims), out)
+
+
+def _arg(fn, a, axis=None, out=None, *, keepdims=False):
+    return _into(fn(a, axis=axis, keepdims=keepdims), out)
+
+
+def _quantile(fn, a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
+              weights=None, interpolation=None):
+    """numpy.quantile with method "linear" (NumPy's default): sort along ``axis`` on the
+    device, take the two sorted values around ``q * (n - 1)`` and interpolate; the
+    quantiles (host numbers, as NumPy takes them) lead the result's shape."""
+    _refuse("quantile", weights=weights, interpolation=interpolation,
+            method=None if method == "linear" else method)
+    if isinstance(q, Array):
+        raise TypeError("numpy.quantile on hal arrays takes q as Python numbers (host data), not a hal array")
+    if axis is None:
+        a, axis = _flat(a), 0
+    axis = axis % a.ndim
+    fractions = np.asarray(q, dtype=np.float64)
+    if np.any((fractions < 0) | (fractions > 1)):
+        raise ValueError("quantiles must be in [0, 1] (percentiles in [0, 100])")
+    positions = fractions.reshape(-1) * (a.shape[axis] - 1)
+    below = np.floor(positions).astype(np.int64)
+    above = np.minimum(below + 1, a.shape[axis] - 1)
+    ordered = fn(a, axis=axis)
+    real = a.dtype if a.dtype.kind == "f" else a.device.default_float
+    dtype = np.result_type(real, q if isinstance(q, (int, float)) else np.asarray(q))  # (NEP 50: a Python q is weak)
+    if ordered.dtype != dtype:
+        ordered = hal.astype(ordered, dtype)
+    low, high = (hal.take(ordered, hal.asarray(i, device=a.device), axis=axis) for i in (below, above))
+    weight = hal.asarray((positions - below).reshape((-1,) + (1,) * (a.ndim - axis - 1)), dtype=low.dtype,
+                         device=a.device)
+    result = hal.moveaxis(low + (high - low) * weight, axis, 0)  # (q, the other axes)
+    if keepdims:
+        result = hal.expand_dims(result, axis=axis + 1)
+    return _into(hal.reshape(result, fractions.shape + result.shape[1:]), out)
+
+
+def _percentile(fn, a, q, *args, **kwargs):
+    return _quantile(fn, a, q / 100 if isinstance(q, (int, float)) else np.asarray(q) / 100, *args, **kwargs)
+
+
+def _median(fn, a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    return _quantile(fn, a, 0.5, axis, out, keepdims=keepdims)
+
+
+def _ptp(fn, a, axis=None, out=None, keepdims=False):
+    return _into(fn(a, axis=_axis(axis), keepdims=keepdims) - hal.min(a, axis=_axis(axis), keepdims=keepdims), out)
+
+
+def _isclose(fn, a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """NumPy's closeness, ``|a - b| <= atol + rtol * |b|``, elementwise on the device."""
+    close = fn(a - b) <= atol + rtol * fn(b)
+    close = hal.logical_or(close, a == b)  # (equal infinities)
+    if equal_nan:
+        close = hal.logical_or(close, hal.logical_and(hal.isnan(a), hal.isnan(b)))
+    return close
+
+
+def _allclose(fn, a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """A 0-d bool hal array (``bool(...)`` reads it), not a Python bool: no hidden transfer."""
+    return fn(_isclose(hal.abs, a, b, rtol, atol, equal_nan))
+
+
+def _array_equal(fn, a1, a2, equal_nan=False):
+    if a1.shape != a2.shape:
+        return hal.asarray(False, device=a1.device)
+    equal = a1 == a2
+    if equal_nan:
+        equal = hal.logical_or(equal, hal.logical_and(hal.isnan(a1), hal.isnan(a2)))
+    return fn(equal)
+
+
+def _inner(fn, a, b):
+    if a.ndim == 0 or b.ndim == 0:
+        return hal.multiply(a, b)
+    return fn(a, b, axes=((a.ndim - 1,), (b.ndim - 1,)))
+
+
+def _cross(fn, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    result = fn(hal.moveaxis(a, axisa, -1), hal.moveaxis(b, axisb, -1), axis=-1)
+    return hal.moveaxis(result, -1, axisc)
+
+
+def _diagonal(fn, a, offset=0, axis1=0, axis2=1):
+    return fn(hal.moveaxis(a, (axis1, axis2), (-2, -1)), offset=offset)
+
+
+def _atleast(ndim: int):
+    """atleast_1d / atleast_2d, NumPy's shapes: () -> (1,) or (1, 1), (n,) -> (1, n)."""
+    def adapt(fn, *arys):
+        shaped = [a if a.ndim >= ndim else fn(a, (1,) * (ndim - a.ndim) + a.shape) for a in arys]
+        return shaped[0] if len(shaped) == 1 else tuple(shaped)
+    return adapt
+
+
+def _count_nonzero(fn, a, axis=None, *, keepdims=False):
+    return fn(a, axis=_axis(axis), keepdims=keepdims)
+
+
+def _cumulative(fn, a, axis=None, dtype=None, out=None, *, include_initial=False):
+    if axis is None and a.ndim != 1:
+        a, axis = _flat(a), 0
+    return _into(fn(a, axis=axis, dtype=dtype, include_initial=include_initial), out)
+
+
+def _axis(axis):
+    return tuple(axis) if isinstance(axis, list) else axis
+
+
+def _diff(fn, a, n=1, axis=-1, prepend=None, append=None):
+    return fn(a, n=n, axis=axis, prepend=prepend, append=append)
+
+
+def _sort(fn, a, axis=-1, kind=None, order=None, *, stable=None):
+    _refuse("sort", order=order)
+    if axis is None:
+        a, axis = _flat(a), 0
+    return fn(a, axis=axis, stable=True)  # (hal's sorts are stable: every NumPy kind's result)
+
+
+def _searchsorted(fn, a, v, side="left", sorter=None):
+    return fn(a, _on(a, v), side=side, sorter=None if sorter is None else _on(a, sorter))
+
+
+def _unique(fn, ar, return_index=False, return_inverse=False, return_counts=False, axis=None, *, equal_nan=True,
+            sorted=True):
+    """numpy.unique of the flattened array, as the standard's unique_values / unique_counts
+    (sorted, as NumPy's; unlike NumPy's default ``equal_nan``, each NaN is its own value)."""
+    _refuse("unique", return_index=return_index, return_inverse=return_inverse, axis=axis)
+    flat = _flat(ar)
+    if return_counts:
+        values, counts = fn(flat)
+        return values, counts
+    return hal.unique_values(flat)
+
+
+def _isin(fn, element, test_elements, assume_unique=False, invert=False, *, kind=None):
+    return fn(element, _on(element, test_elements), invert=invert)
+
+
+def _where(fn, condition, x=_UNSET, y=_UNSET):
+    if x is _UNSET and y is _UNSET:
+        return hal.nonzero(condition)
+    return fn(condition, x, y)
+
+
+def _take(fn, a, indices, axis=None, out=None, mode="raise"):
+    _refuse("take", mode=None if mode == "raise" else mode)
+    if axis is None:
+        a, axis = _flat(a), 0
+    return _into(fn(a, _on(a, indices), axis=axis), out)
+
+
+def _take_along_axis(fn, arr, indices, axis=-1):
+    if axis is None:
+        arr, axis = _flat(arr), 0
+    return fn(arr, indices, axis=axis)
+
+
+def _clip(fn, a, a_min=_UNSET, a_max=_UNSET, out=None, *, min=_UNSET, max=_UNSET, **ufunc_kwargs):
+    _refuse("clip", **ufunc_kwargs)
+    low = min if a_min is _UNSET else a_min
+    high = max if a_max is _UNSET else a_max
+    return _into(fn(a, None if low is _UNSET else low, None if high is _UNSET else high), out)
+
+
+def _round(fn, a, decimals=0, out=None):
+    if decimals != 0:
+        raise TypeError(f"numpy.round on hal arrays rounds to integers only (decimals=0), not decimals={decimals}")
+    return _into(fn(a), out)
+
+
+def _concatenate(fn, arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
+    result = fn(list(arrays), axis=axis)
+    return _into(result if dtype is None else hal.astype(result, dtype), out)
+
+
+def _stack(fn, arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
+    result = fn(list(arrays), axis=axis)
+    return _into(result if dtype is None else hal.astype(result, dtype), out)
+
+
+def _vstack(fn, tup, *, dtype=None, casting="same_kind"):
+    rows = [a if a.ndim >= 2 else hal.reshape(a, (1, -1) if a.ndim else (1, 1)) for a in tup]
+    return _concatenate(fn, rows, 0, dtype=dtype)
+
+
+def _hstack(fn, tup, *, dtype=None, casting="same_kind"):
+    parts = [a if a.ndim else hal.reshape(a, (1,)) for a in tup]
+    return _concatenate(fn, parts, 0 if parts[0].ndim == 1 else 1, dtype=dtype)
+
+
+def _reshape(fn, a, shape=None, order="C", *, newshape=None, copy=None):
+    _refuse("reshape", order=None if order == "C" else order)
+    shape = newshape if shape is None else shape
+    return fn(a, (shape,) if isinstance(shape, int) else tuple(shape), copy=copy)
+
+
+def _ravel(fn, a, order="C"):
+    _refuse("ravel", order=None if order == "C" else order)
+    return fn(a, (-1,))
+
+
+def _transpose(fn, a, axes=None):
+    return fn(a, tuple(reversed(range(a.ndim))) if axes is None else tuple(axes))
+
+
+def _swapaxes(fn, a, axis1, axis2):
+    axes = list(range(a.ndim))
+    axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
+    return fn(a, tuple(axes))
+
+
+def _squeeze(fn, a, axis=None):
+    return fn(a, tuple(i for i, n in enumerate(a.shape) if n == 1) if axis is None else axis)
+
+
+def _flip(fn, m, axis=None):
+    return fn(m, axis=axis)
+
+
+def _broadcast_to(fn, array, shape, subok=False):
+    return fn(array, (shape,) if isinstance(shape, int) else tuple(shape))
+
+
+def _broadcast_arrays(fn, *args, subok=False):
+    return fn(*args)
+
+
+def _roll(fn, a, shift, axis=None):
+    return fn(a, shift, axis=axis)
+
+
+def _tile(fn, A, reps):
+    return fn(A, (reps,) if isinstance(reps, int) else tuple(reps))
+
+
+def _repeat(fn, a, repeats, axis=None):
+    return fn(a, repeats, axis=axis)
+
+
+def _triangle(fn, m, k=0):
+    return fn(m, k=k)
+
+
+def _meshgrid(fn, *xi, copy=True, sparse=False, indexing="xy"):
+    _refuse("meshgrid", sparse=sparse)
+    return fn(*xi, indexing=indexing)
+
+
+def _copy(fn, a, order="K", subok=False):
+    return fn(a, copy=True)
+
+
+def _astype(fn, x, dtype, /, *, copy=True, device=None):
+    _refuse("astype", device=device)
+    return fn(x, dtype, copy=copy)
+
+
+def _like(fn, prototype, dtype=None, order="K", subok=True, shape=None, *, device=None, fill_value=_UNSET):
+    """zeros_like and friends: NumPy's ``shape=`` makes the new array from the prototype's device and dtype."""
+    _refuse("*_like", device=device)
+    args = () if fill_value is _UNSET else (fill_value,)
+    if shape is None:
+        return fn(prototype, *args, dtype=dtype)
+    maker = getattr(hal, fn.__name__.removesuffix("_like"))
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    return maker(shape, *args, dtype=prototype.dtype if dtype is None else dtype, device=prototype.device)
+
+
+def _full_like(fn, a, fill_value, dtype=None, order="K", subok=True, shape=None, *, device=None):
+    return _like(fn, a, dtype, order, subok, shape, device=device, fill_value=fill_value)
+
+
+def _attribute(name: str):
+    def adapt(fn, a):
+        return getattr(a, name)
+    return adapt
+
+
+def _result_type(fn, *arrays_and_dtypes):
+    """NumPy's promotion, of the arrays' dtypes (it needs no data)."""
+    return np.result_type(*(a.dtype if isinstance(a, Array) else a for a in arrays_and_dtypes))
+
+
+def _dot(fn, a, b, out=None):
+    if a.ndim == 0 or b.ndim == 0:
+        return _into(hal.multiply(a, b), out)
+    return _into(fn(a, b), out)
+
+
+def _tensordot(fn, a, b, axes=2):
+    return fn(a, b, axes=axes if isinstance(axes, int) else tuple(tuple(ax) if not isinstance(ax, int) else (ax,)
+                                                                  for ax in axes))
+
+
+def _outer(fn, a, b, out=None):
+    return _into(fn(_flat(a), _flat(b)), out)
+
+
+def _trace(fn, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    return _into(fn(hal.moveaxis(a, (axis1, axis2), (-2, -1)), offset=offset, dtype=dtype), out)
+
+
+def _einsum(fn, *operands, out=None, dtype=None, order="K", casting="safe", optimize=False):
+    """The einsum cases matmul, sum and permute_dims cover: one or two operands, explicit
+    output, no repeated subscript within an operand (no diagonals); ``dtype`` casts the
+    operands, as NumPy computes in it."""
+    _refuse("einsum", order=None if order == "K" else order, casting=None if casting == "safe" else casting)
+    subscripts, arrays = operands[0], operands[1:]
+    if not isinstance(subscripts, str) or "->" not in subscripts or "." in subscripts:
+        raise TypeError("numpy.einsum on hal arrays takes explicit subscripts ('ij,jk->ik') without '...'")
+    inputs, output = subscripts.replace(" ", "").split("->")
+    inputs = inputs.split(",")
+    if len(inputs) != len(arrays) or len(arrays) not in (1, 2) or any(len(set(s)) != len(s) for s in inputs):
+        raise TypeError(f"numpy.einsum on hal arrays: {subscripts!r} is not a product matmul covers")
+    if dtype is not None:
+        arrays = [hal.astype(a, dtype) for a in arrays]
+    if len(arrays) == 1:
+        (sub,), (x,) = inputs, arrays
+        x, sub = _sum_lone_axes(x, sub, output)
+        return _into(hal.permute_dims(x, tuple(sub.index(c) for c in output)), out)
+    return _into(_einsum_pair(fn, inputs, output, *arrays), out)
+
+
+def _einsum_pair(matmul, inputs, output, a, b):
+    """A two-operand einsum as a batched matmul: batch axes (in both and in the output),
+    contracted axes (in both, not in the output), and each operand's own axes; an axis
+    in one operand only and not in the output is summed first."""
+    sa, sb = inputs
+    a, sa = _sum_lone_axes(a, sa, sb + output)
+    b, sb = _sum_lone_axes(b, sb, sa + output)
+    batch = [c for c in sa if c in sb and c in output]
+    contract = [c for c in sa if c in sb and c not in output]
+    free_a = [c for c in sa if c not in sb]
+    free_b = [c for c in sb if c not in sa]
+    sizes = {c: n for s, x in ((sa, a), (sb, b)) for c, n in zip(s, x.shape)}
+
+    def prod(letters):
+        return math.prod(sizes[c] for c in letters)
+    left = hal.reshape(hal.permute_dims(a, tuple(sa.index(c) for c in batch + free_a + contract)),
+                       (prod(batch), prod(free_a), prod(contract)))
+    right = hal.reshape(hal.permute_dims(b, tuple(sb.index(c) for c in batch + contract + free_b)),
+                        (prod(batch), prod(contract), prod(free_b)))
+    product = hal.reshape(matmul(left, right), tuple(sizes[c] for c in batch + free_a + free_b))
+    order = batch + free_a + free_b
+    return hal.permute_dims(product, tuple(order.index(c) for c in output))
+
+
+def _sum_lone_axes(x: Array, subscripts: str, elsewhere: str):
+    lone = tuple(i for i, c in enumerate(subscripts) if c not in elsewhere)
+    if not lone:
+        return x, subscripts
+    return hal.sum(x, axis=lone), "".join(c for i, c in enumerate(subscripts) if i not in lone)
+
+
+def _qr(fn, a, mode="reduced"):
+    return fn(a, mode=mode)
+
+
+def _svd(fn, a, full_matrices=True, compute_uv=True, hermitian=False):
+    return fn(a, full_matrices=full_matrices) if compute_uv else hal.linalg.svdvals(a)
+
+
+def _eigh(fn, a, UPLO="L"):
+    _refuse("linalg.eigh", UPLO=None if UPLO == "L" else UPLO)
+    return fn(a)
+
+
+def _pinv(fn, a, rcond=None, hermitian=False, *, rtol=_UNSET):
+    _refuse("linalg.pinv", hermitian=hermitian)
+    return fn(a, rtol=rcond if rtol is _UNSET else rtol)
+
+
+def _matrix_rank(fn, A, tol=None, hermitian=False, *, rtol=None):
+    _refuse("linalg.matrix_rank", tol=tol, hermitian=hermitian)
+    return fn(A, rtol=rtol)
+
+
+def _norm(fn, x, ord=None, axis=None, keepdims=False):
+    """numpy.linalg.norm: a vector norm over one axis (or all of a 1-D array or, ord
+    None, of any array), a matrix norm over two."""
+    if axis is None and (ord is None or x.ndim == 1):
+        return fn(x, axis=None, keepdims=keepdims, ord=2 if ord is None else ord)
+    axis = tuple(range(x.ndim)) if axis is None else axis
+    if isinstance(axis, int) or len(axis) == 1:
+        return fn(x, axis=axis, keepdims=keepdims, ord=2 if ord is None else ord)
+    moved = hal.moveaxis(x, tuple(axis), (-2, -1))
+    result = hal.linalg.matrix_norm(moved, keepdims=keepdims, ord="fro" if ord is None else ord)
+    return hal.moveaxis(result, (-2, -1), tuple(axis)) if keepdims else result
+
+
+def _fft_input(fn, a: Array) -> Array:
+    """NumPy's fft functions take real input where the standard's take complex (and
+    rfft, rfftn, ihfft real floats): the operand converted as NumPy converts it."""
+    real_input = fn.__name__ in ("rfft", "rfftn", "ihfft")
+    if a.dtype.kind == "c" or (real_input and a.dtype.kind == "f"):
+        return a
+    real = a.dtype if a.dtype.kind == "f" else a.device.default_float
+    return hal.astype(a, real if real_input else np.result_type(real, np.complex64))
+
+
+def _fft(fn, a, n=None, axis=-1, norm=None, out=None):
+    return _into(fn(_fft_input(fn, a), n=n, axis=axis, norm=norm or "backward"), out)
+
+
+def _fftn(fn, a, s=None, axes=None, norm=None, out=None):
+    return _into(fn(_fft_input(fn, a), s=s, axes=axes, norm=norm or "backward"), out)
+
+
+def _fft2(fn, a, s=None, axes=(-2, -1), norm=None, out=None):
+    return _fftn(fn, a, s, axes, norm, out)
+
+
+def _shift(fn, x, axes=None):
+    return fn(x, axes=axes)
+
+
+def _shape(shape) -> tuple:
+    return (shape,) if isinstance(shape, int) else tuple(shape)
+
+
+def _creation(fn, device, shape, dtype=None, order="C"):
+    return fn(_shape(shape), dtype=dtype, device=device)
+
+
+def _full(fn, device, shape, fill_value, dtype=None, order="C"):
+    return fn(_shape(shape), fill_value, dtype=dtype, device=device)
+
+
+def _array(fn, device, object, dtype=None, *, copy=True, order="K", subok=False, ndmin=0):
+    _refuse("array", ndmin=ndmin)
+    return fn(object, dtype=dtype, device=device, copy=copy or None)
+
+
+def _asarray(fn, device, a, dtype=None, order=None, *, copy=None):
+    return fn(a, dtype=dtype, device=device, copy=copy)
+
+
+def _arange(fn, device, start_or_stop, /, stop=None, step=1, dtype=None):
+    return fn(start_or_stop, stop, step, dtype=dtype, device=device)
+
+
+def _eye(fn, device, N, M=None, k=0, dtype=float, order="C"):
+    return fn(N, M, k=k, dtype=None if dtype is float else dtype, device=device)
+
+
+def _identity(fn, device, n, dtype=None):
+    return fn(n, dtype=dtype, device=device)
+
+
+# -- the table ----------------------------------------------------------------------------
+
+_ELEMENTWISE_SAME_NAME = (
+    "add", "subtract", "multiply", "divide", "floor_divide", "remainder", "negative", "positive", "sign", "sqrt",
+    "square", "exp", "expm1", "log", "log1p", "log2", "log10", "logaddexp", "sin", "cos", "tan", "sinh", "cosh",
+    "tanh", "floor", "ceil", "trunc", "isnan", "isinf", "isfinite", "signbit", "copysign", "hypot", "nextafter",
+    "equal", "not_equal", "less", "less_equal", "greater", "greater_equal", "logical_not", "logical_xor",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "reciprocal", "matmul", "vecdot")
+
+TABLE: dict = {
+    **{getattr(np, name): Ufunc(name) for name in _ELEMENTWISE_SAME_NAME},
+    np.add: Ufunc("add", reduce="sum", accumulate="cumulative_sum"),
+    np.multiply: Ufunc("multiply", reduce="prod", accumulate="cumulative_prod"),
+    np.maximum: Ufunc("maximum", reduce="max"),
+    np.minimum: Ufunc("minimum", reduce="min"),
+    np.logical_and: Ufunc("logical_and", reduce="all"),
+    np.logical_or: Ufunc("logical_or", reduce="any"),
+    np.power: Ufunc("pow"), np.absolute: Ufunc("abs"), np.rint: Ufunc("round"), np.conjugate: Ufunc("conj"),
+    np.arcsin: Ufunc("asin"), np.arccos: Ufunc("acos"), np.arctan: Ufunc("atan"), np.arctan2: Ufunc("atan2"),
+    np.arcsinh: Ufunc("asinh"), np.arccosh: Ufunc("acosh"), np.arctanh: Ufunc("atanh"),
+    np.invert: Ufunc("bitwise_invert"), np.left_shift: Ufunc("bitwise_left_shift"),
+    np.right_shift: Ufunc("bitwise_right_shift"),
+    # creation (NEP 35 like=) and the *_like functions
+    np.empty: Function("empty", _creation, True), np.zeros: Function("zeros", _creation, True),
+    np.ones: Function("ones", _creation, True), np.full: Function("full", _full, True),
+    np.array: Function("asarray", _array, True), np.asarray: Function("asarray", _asarray, True),
+    np.asanyarray: Function("asarray", _asarray, True), np.ascontiguousarray: Function("asarray", _asarray, True),
+    np.arange: Function("arange", _arange, True), np.eye: Function("eye", _eye, True),
+    np.identity: Function("eye", _identity, True),
+    np.empty_like: Function("empty_like", _like), np.zeros_like: Function("zeros_like", _like),
+    np.ones_like: Function("ones_like", _like), np.full_like: Function("full_like", _full_like),
+    np.copy: Function("asarray", _copy), np.astype: Function("astype", _astype),
+    np.meshgrid: Function("meshgrid", _meshgrid), np.tril: Function("tril", _triangle),
+    np.triu: Function("triu", _triangle),
+    # attributes and dtypes
+    np.shape: Function("Array.shape", _attribute("shape")), np.ndim: Function("Array.ndim", _attribute("ndim")),
+    np.size: Function("Array.size", _attribute("size")), np.result_type: Function("result_type", _result_type),
+    # elementwise functions that are not ufuncs
+    np.real: Function("real"), np.imag: Function("imag"), np.clip: Function("clip", _clip),
+    np.round: Function("round", _round), np.where: Function("where", _where),
+    # manipulation
+    np.reshape: Function("reshape", _reshape), np.ravel: Function("reshape", _ravel),
+    np.transpose: Function("permute_dims", _transpose), np.permute_dims: Function("permute_dims", _transpose),
+    np.swapaxes: Function("permute_dims", _swapaxes), np.moveaxis: Function("moveaxis"),
+    np.expand_dims: Function("expand_dims"), np.squeeze: Function("squeeze", _squeeze),
+    np.flip: Function("flip", _flip), np.broadcast_to: Function("broadcast_to", _broadcast_to),
+    np.broadcast_arrays: Function("broadcast_arrays", _broadcast_arrays), np.roll: Function("roll", _roll),
+    np.tile: Function("tile", _tile), np.repeat: Function("repeat", _repeat),
+    np.concatenate: Function("concat", _concatenate), np.concat: Function("concat", _concatenate),
+    np.stack: Function("stack", _stack), np.vstack: Function("concat", _vstack),
+    np.hstack: Function("concat", _hstack), np.atleast_1d: Function("reshape", _atleast(1)),
+    np.atleast_2d: Function("reshape", _atleast(2)), np.unstack: Function("unstack"),
+    # statistics
+    np.sum: Function("sum", _reduction), np.prod: Function("prod", _reduction),
+    np.max: Function("max", _extremum), np.amax: Function("max", _extremum),
+    np.min: Function("min", _extremum), np.amin: Function("min", _extremum),
+    np.mean: Function("mean", _mean), np.std: Function("std", _spread), np.var: Function("var", _spread),
+    np.cumsum: Function("cumulative_sum", _cumulative), np.cumprod: Function("cumulative_prod", _cumulative),
+    np.cumulative_sum: Function("cumulative_sum", _cumulative),
+    np.cumulative_prod: Function("cumulative_prod", _cumulative),
+    np.nansum: Function("sum", _nan_reduction), np.nanprod: Function("prod", _nan_reduction),
+    np.nanmean: Function("mean", _nanmean), np.nanvar: Function("var", _nan_spread),
+    np.nanstd: Function("std", _nan_spread), np.nanmax: Function("max", _nan_extremum),
+    np.nanmin: Function("min", _nan_extremum),
+    np.median: Function("sort", _median), np.quantile: Function("sort", _quantile),
+    np.percentile: Function("sort", _percentile), np.ptp: Function("max", _ptp),
+    np.isclose: Function("abs", _isclose), np.allclose: Function("all", _allclose),
+    np.array_equal: Function("all", _array_equal),
+    np.all: Function("all", _logical), np.any: Function("any", _logical), np.diff: Function("diff", _diff),
+    # sorting, searching, sets
+    np.sort: Function("sort", _sort), np.argsort: Function("argsort", _sort),
+    np.argmax: Function("argmax", _arg), np.argmin: Function("argmin", _arg),
+    np.count_nonzero: Function("count_nonzero", _count_nonzero), np.nonzero: Function("nonzero"),
+    np.searchsorted: Function("searchsorted", _searchsorted), np.unique: Function("unique_counts", _unique),
+    np.isin: Function("isin", _isin), np.take: Function("take", _take),
+    np.take_along_axis: Function("take_along_axis", _take_along_axis),
+    # linear algebra
+    np.dot: Function("matmul", _dot), np.tensordot: Function("tensordot", _tensordot),
+    np.outer: Function("linalg.outer", _outer), np.inner: Function("tensordot", _inner),
+    np.cross: Function("linalg.cross", _cross), np.diagonal: Function("linalg.diagonal", _diagonal), np.trace: Function("linalg.trace", _trace),
+    np.einsum: Function("matmul", _einsum), np.matrix_transpose: Function("matrix_transpose"),
+    **{getattr(np.linalg, name): Function(f"linalg.{name}") for name in (
+        "cholesky", "cross", "det", "diagonal", "eig", "eigvals", "eigvalsh", "inv", "matmul", "matrix_norm",
+        "matrix_power", "matrix_transpose", "outer", "slogdet", "solve", "svdvals", "tensordot", "trace", "vecdot",
+        "vector_norm")},
+    np.linalg.qr: Function("linalg.qr", _qr), np.linalg.svd: Function("linalg.svd", _svd),
+    np.linalg.eigh: Function("linalg.eigh", _eigh), np.linalg.pinv: Function("linalg.pinv", _pinv),
+    np.linalg.matrix_rank: Function("linalg.matrix_rank", _matrix_rank),
+    np.linalg.norm: Function("linalg.vector_norm", _norm),
+    # fft
+    **{getattr(np.fft, name): Function(f"fft.{name}", _fft)
+       for name in ("fft", "ifft", "rfft", "irfft", "hfft", "ihfft")},
+    **{getattr(np.fft, name): Function(f"fft.{name}", _fftn) for name in ("fftn", "ifftn", "rfftn", "irfftn")},
+    **{getattr(np.fft, f"{name}2"): Function(f"fft.{name}n", _fft2) for name in ("fft", "ifft", "rfft", "irfft")},
+    np.fft.fftshift: Function("fft.fftshift", _shift), np.fft.ifftshift: Function("fft.ifftshift", _shift),
+}
+
+_UFUNCS: dict = {}     # ufunc -> (entry, hal function), filled on first use (hal is complete by then)
+_FUNCTIONS: dict = {}  # NumPy function -> (adapter or None, hal function, creation?)
+
+
+def missing() -> list[str]:
+    """The hal names in TABLE that hal lacks (tests/test_numpy_protocols.py wants none)."""
+    names = []
+    for entry in TABLE.values():
+        paths = [entry.hal] + ([entry.reduce, entry.accumulate] if isinstance(entry, Ufunc) else [])
+        for path in filter(None, paths):
+            try:
+                resolve(path)
+            except AttributeError:
+                names.append(path)
+    return names
+
+
+def _resolve_table() -> None:
+    for key, entry in TABLE.items():
+        try:
+            fn = resolve(entry.hal)
+        except AttributeError:  # (a missing name is what tests see through missing())
+            continue
+        if isinstance(entry, Ufunc):
+            _UFUNCS[key] = (entry, fn)
+        else:
+            _FUNCTIONS[key] = (entry.adapt, fn, entry.creation)
+
+
+# -- ndarray methods ----------------------------------------------------------------------
+
+# The ndarray methods Dask and xarray call on their chunks (x.squeeze(0), x.astype(t),
+# x.sum(axis=...)); each is the NumPy function of that name, so TABLE decides it too.
+METHODS = ("all", "any", "argmax", "argmin", "argsort", "astype", "clip", "conj", "copy", "cumprod", "cumsum",
+           "dot", "max", "mean", "min", "nonzero", "prod", "ravel", "repeat", "reshape", "round", "squeeze", "std",
+           "sum", "swapaxes", "take", "trace", "transpose", "var")
+
+
+def ndarray_methods() -> dict:
+    """Array methods named after NumPy's ndarray methods; NumPy's argument conventions
+    (``x.reshape(2, 3)``, ``x.transpose(1, 0)``)."""
+    def method(name):
+        func = getattr(np, name)
+        if name in ("reshape", "transpose"):
+            def call(self, *args, **kwargs):
+                shape = args[0] if len(args) == 1 and not isinstance(args[0], int) else args or None
+                return func(self, shape, **kwargs) if shape is not None else func(self, **kwargs)
+        else:
+            def call(self, *args, **kwargs):
+                return func(self, *args, **kwargs)
+        call.__name__ = name
+        call.__doc__ = f"numpy.{name}(x, ...) on this array (hal/numpy_protocols.py)."
+        return call
+    return {name: method(name) for name in METHODS}
+
+
+# -- NEP 13 -------------------------------------------------------------------------------
+
+def array_ufunc(ufunc, method: str, inputs: tuple, kwargs: dict):
+    """``Array.__array_ufunc__``: the ufunc's hal counterpart on the operands' device."""
+    if not _UFUNCS:
+        _resolve_table()
+    found = _UFUNCS.get(ufunc)
+    if found is None:
+        return NotImplemented
+    for value in inputs:
+        if type(value) is not Array and not isinstance(value, _OPERANDS):
+            return NotImplemented  # (a NumPy array: the caller moves it explicitly)
+    out = kwargs.get("out")
+    if out is not None and not all(isinstance(o, Array) for o in out):
+        return NotImplemented
+    entry, fn = found
+    if method == "__call__":
+        return fn(*inputs) if not kwargs else _call(ufunc, fn, inputs, dict(kwargs))
+    if method == "outer":
+        return _call(ufunc, fn, _outer_operands(*inputs), dict(kwargs))
+    if method == "reduce" and entry.reduce:
+        return _reduce(ufunc, resolve(entry.reduce), fn, *inputs, **kwargs)
+    if method == "accumulate" and entry.accumulate:
+        return _accumulate(resolve(entry.accumulate), *inputs, **kwargs)
+    return NotImplemented
+
+
+_UFUNC_DEFAULTS = {"casting": "same_kind", "order": "K", "subok": True, "signature": None}
+
+
+def _call(ufunc, fn, inputs, kwargs: dict):
+    """A ufunc call with NumPy's keywords: ``dtype`` (the operands are cast to it),
+    ``where`` (elsewhere: ``out``'s elements, or zeros without ``out``) and ``out``."""
+    out, where, dtype = kwargs.pop("out", None), kwargs.pop("where", True), kwargs.pop("dtype", None)
+    for name, default in _UFUNC_DEFAULTS.items():
+        if kwargs.get(name, default) == default:
+            kwargs.pop(name, None)
+    _refuse(ufunc.__name__, **kwargs)  # (whatever is left is a keyword hal cannot honour)
+    if dtype is not None:
+        inputs = [hal.astype(v, dtype) if isinstance(v, Array) else v for v in inputs]
+    result = fn(*inputs)
+    if where is True:
+        return _into(result, out)
+    if where is False or (isinstance(where, Array) and where.dtype != hal.bool):
+        raise TypeError("where= must be a bool hal array on the operands' device")
+    otherwise = out[0] if out else hal.zeros_like(result)
+    return _into(hal.where(where, result, otherwise), out)
+
+
+def _outer_operands(a, b):
+    """ufunc.outer's operands: ``a`` gains ``b.ndim`` trailing axes, so broadcasting pairs every element."""
+    if not isinstance(a, Array):
+        return a, b
+    return hal.reshape(a, a.shape + (1,) * getattr(b, "ndim", 0)), b
+
+
+def _reduce(ufunc, reduction, fn, array, axis=0, dtype=None, out=None, keepdims=False, initial=_UNSET,
+            where=True):
+    """ufunc.reduce as hal's reduction; ``where`` masks elements out with the ufunc's
+    identity (max/min have none: with ``initial``), and ``initial`` joins the result,
+    as NumPy defines them."""
+    if where is not True:
+        fill = ufunc.identity if ufunc.identity is not None else None if initial is _UNSET else initial
+        if fill is None:  # (max/min: initial is idempotent, so it can fill and join the result)
+            raise ValueError(f"numpy.{ufunc.__name__}.reduce with where= needs initial= (it has no identity)")
+        array = hal.where(where, array, fill)
+    kwargs = {"dtype": dtype} if dtype is not None and reduction in (hal.sum, hal.prod) else {}
+    result = reduction(array, axis=_axis(axis), keepdims=keepdims, **kwargs)
+    if dtype is not None and result.dtype != np.dtype(dtype):
+        result = hal.astype(result, dtype)
+    if initial is not _UNSET and initial is not None:
+        result = fn(result, hal.asarray(initial, dtype=result.dtype, device=result.device))
+    return _into(result, out)
+
+
+def _accumulate(cumulative, array, axis=0, dtype=None, out=None):
+    return _into(cumulative(array, axis=axis, dtype=dtype), out)
+
+
+# -- NEP 18 / NEP 35 ----------------------------------------------------------------------
+
+def array_function(func, types: tuple, args: tuple, kwargs: dict, like: Array):
+    """``Array.__array_function__``: the NumPy function's hal counterpart, or
+    NotImplemented (NumPy then raises TypeError) where hal has none or the call mixes
+    in another array type."""
+    if not _FUNCTIONS:
+        _resolve_table()
+    found = _FUNCTIONS.get(func)
+    if found is None or not all(issubclass(t, Array) for t in types):
+        return NotImplemented
+    adapt, fn, creation = found
+    if creation:  # NEP 35: the call came through ``like``, whose device the new array takes
+        kwargs.pop("device", None)  # (NumPy's own device= names a NumPy device: "cpu")
+        return adapt(fn, like.device, *args, **kwargs)
+    return fn(*args, **kwargs) if adapt is None else adapt(fn, *args, **kwargs)
+
+
+__all__ = ["TABLE", "Function", "Ufunc", "array_function", "array_ufunc", "missing", "resolve"]

@@ -1,0 +1,159 @@
+"""hal arrays as Dask chunks (hal/dask.py): zero-size hal meta arrays, Dask's dispatch
+registrations, the "hal" array backend, chunks spread across devices, and a real
+dask.distributed LocalCluster of 2 worker processes on loopback."""
+import warnings
+
+import numpy as np
+import pytest
+
+import hal
+
+dask = pytest.importorskip("dask", reason="the dask extra is not installed (pip install -e '.[dask]')")
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("distributed")
+import hal.dask  # noqa: E402
+from dask.array import dispatch  # noqa: E402
+from helpers import assert_matches, put  # noqa: E402
+
+REAL_DEVICES = [d for d in hal.devices() if d.info.kind != "simulator"]
+
+
+def _matrix(shape=(8, 8), seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+def _workload(x, spread=False):
+    """The issue's chunked workload: standardize the columns, multiply, reduce. (Dask's
+    ``@`` adds partial products with numpy.add, which needs them on one device: across
+    devices, ``dot``, whose partial sums Dask concatenates through hal.dask.)"""
+    z = (x - x.mean(axis=0)) / x.std(axis=0)
+    return (z.dot(z.T) if spread else z @ z.T).sum(axis=1)
+
+
+def test_chunks_meta_and_results_are_hal_arrays(device):
+    a = _matrix()
+    x = da.from_array(put(a, device), chunks=4)
+    assert isinstance(x._meta, hal.Array) and x._meta.size == 0 and x._meta.device == device
+    for name, lazy, expected in [
+            ("map_blocks", x.map_blocks(lambda b: b * 2), a * 2),
+            ("sum", x.sum(axis=0), a.sum(axis=0)), ("mean", x.mean(axis=1), a.mean(axis=1)),
+            ("std", x.std(axis=0), a.std(axis=0)), ("rechunk", x.rechunk((8, 2)), a),
+            ("tensordot", da.tensordot(x, x.T, axes=1), a @ a.T), ("@", x @ x, a @ a),
+            ("einsum", da.einsum("ij,kj->ik", x, x), a @ a.T),
+            ("concatenate", da.concatenate([x, x], axis=1), np.concatenate([a, a], axis=1))]:
+        assert isinstance(lazy._meta, hal.Array), name
+        assert_matches(lazy.compute(scheduler="sync"), expected, rtol=1e-4, atol=1e-4, device=device)
+
+
+def test_dispatch_registrations(device):
+    a = _matrix((6, 4))
+    x = put(a, device)
+    for lookup in (dispatch.concatenate_lookup, dispatch.tensordot_lookup, dispatch.einsum_lookup,
+                   dispatch.take_lookup, dispatch.percentile_lookup, dispatch.numel_lookup,
+                   dispatch.nannumel_lookup, dispatch.to_numpy_dispatch):
+        assert lookup.dispatch(hal.Array).__module__ == "hal.dask", lookup
+    assert_matches(dispatch.concatenate_lookup([x, x], axis=0), np.concatenate([a, a]), device=device)
+    assert_matches(dispatch.tensordot_lookup(x, x, axes=([0], [0])), np.tensordot(a, a, axes=([0], [0])),
+                   rtol=1e-5, atol=1e-5, device=device)
+    assert_matches(dispatch.einsum_lookup("ij,ij->i", x, x), np.einsum("ij,ij->i", a, a), rtol=1e-5, atol=1e-5)
+    assert_matches(dispatch.take_lookup(x, np.array([4, 0, 4]), axis=0), a[[4, 0, 4]], device=device)
+    values, n = dispatch.percentile_lookup(x[:, 1], [0, 10, 50, 100])
+    assert n == 6
+    assert_matches(values, np.percentile(a[:, 1], [0, 10, 50, 100]), device=device)
+    assert_matches(dispatch.numel_lookup(x, axis=1, keepdims=True), np.full((6, 1), 4.0), device=device)
+    with_nan = put(np.where(a > 1, np.nan, a), device)
+    assert_matches(dispatch.nannumel_lookup(with_nan, axis=0), np.sum(~np.isnan(np.where(a > 1, np.nan, a)), axis=0))
+    host = dispatch.to_numpy_dispatch(x)
+    assert type(host) is np.ndarray and np.array_equal(host, a)
+
+
+def test_the_hal_array_backend(device):
+    # (the sync scheduler: Oclgrind aborts when Dask's threads launch kernels concurrently)
+    with hal.default_device(device), dask.config.set({"array.backend": "hal", "scheduler": "sync"}):
+        made = {"ones": da.ones((4, 6), chunks=2, dtype=np.float32), "zeros": da.zeros(5, chunks=2, dtype=np.int32),
+                "full": da.full((3,), 7, chunks=2, dtype=np.int64), "arange": da.arange(6, chunks=4)}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", hal.HostFallbackWarning)  # (random numbers are drawn on the host)
+            made["random"] = da.random.RandomState(0).random_sample((4, 4), chunks=2)
+            random = made["random"].compute()
+        numpy_backed = da.from_array(np.arange(4.0), chunks=2).to_backend("hal")
+        assert isinstance(numpy_backed._meta, hal.Array)
+        moved = numpy_backed.compute()
+    for name, lazy in made.items():
+        assert isinstance(lazy._meta, hal.Array), name
+    assert_matches(made["ones"].compute(scheduler="sync"), np.ones((4, 6), np.float32), device=device)
+    assert_matches(made["zeros"].compute(scheduler="sync"), np.zeros(5, np.int32), device=device)
+    assert_matches(made["full"].compute(scheduler="sync"), np.full(3, 7, np.int64), device=device)
+    assert_matches(made["arange"].compute(scheduler="sync"), np.arange(6), device=device)
+    assert random.device == device and random.shape == (4, 4) and 0 <= float(hal.min(random)) < 1
+    assert_matches(moved, np.arange(4.0), device=device)
+
+
+@pytest.mark.skipif(len(REAL_DEVICES) < 2, reason="spread needs two non-simulated devices")
+@pytest.mark.parametrize("by", ["round-robin", "speed"])
+def test_spread_places_chunks_across_devices(by):
+    a = _matrix((8, 12))
+    names = [d.name for d in REAL_DEVICES[:2]]
+    x = hal.dask.spread(da.from_array(put(a, "cpu"), chunks=4), devices=names, by=by)
+    placed = [[x.blocks[i, j].compute(scheduler="sync").device.name for j in range(3)] for i in range(2)]
+    assert placed[0] == placed[1] and set(placed[0]) <= set(names)  # one device per column slab
+    if by == "round-robin":
+        assert placed[0] == [names[0], names[1], names[0]]
+    rows = hal.dask.spread(da.from_array(put(a, "cpu"), chunks=4), devices=names, axis=0)
+    assert [rows.blocks[i, 2].compute(scheduler="sync").device.name for i in range(2)] == names
+    # blocks on different devices meet in Dask's combining steps, which join them explicitly
+    assert_matches(_workload(x, spread=True).compute(scheduler="sync"),
+                   _workload(da.from_array(a, chunks=4)).compute(), rtol=1e-3, atol=1e-3)
+
+
+def test_speed_weights_share_the_blocks():
+    picks = hal.dask._weighted_round_robin(["fast", "slow"], [3.0, 1.0], 8)
+    assert picks.count("fast") == 6 and picks.count("slow") == 2
+    assert picks[:4].count("fast") == 3  # interleaved, not all the fast ones first
+    with pytest.raises(ValueError, match="by is"):
+        hal.dask.spread(da.ones(4, chunks=2), devices=["cpu"], by="size")
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A LocalCluster of 2 worker processes on loopback (free ports); the workers inherit
+    this environment and import hal.dask at start-up."""
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address="127.0.0.1:0", preload=["hal.dask"]) as cluster, \
+            distributed.Client(cluster) as client:
+        yield client
+
+
+SIMULATED = pytest.mark.skip(reason="Oclgrind: each worker process would compile and run every kernel again "
+                                    "on a simulator ~100x slower than PoCL; the local tests cover it")
+
+
+@pytest.mark.parametrize("device_name", [pytest.param(d.name, marks=[SIMULATED] if d.info.kind == "simulator" else [])
+                                         for d in hal.devices()])
+def test_a_distributed_workload_equals_numpy_chunks(client, device_name):
+    a = _matrix((64, 64))
+    hal_chunks = _workload(da.from_array(hal.asarray(a, device=device_name), chunks=16)).persist()
+    distributed.wait(hal_chunks)
+    workers = {w for holders in client.who_has(hal_chunks).values() for w in holders}
+    assert len(client.scheduler_info()["workers"]) == 2 and workers
+    result = hal_chunks.compute()
+    expected = _workload(da.from_array(a, chunks=16)).compute(scheduler="sync")
+    assert isinstance(result, hal.Array) and result.device.name == device_name
+    np.testing.assert_allclose(np.asarray(result), expected, rtol=1e-3, atol=1e-3)
+    ran_on = client.run(lambda: sorted(k for k in __import__("sys").modules if k == "hal.dask"))
+    assert all(mods == ["hal.dask"] for mods in ran_on.values())  # the workers preloaded hal.dask
+
+
+@pytest.mark.skipif(len(REAL_DEVICES) < 2, reason="spread needs two non-simulated devices")
+def test_spread_on_the_cluster(client):
+    """Blocks placed by name on each worker's devices; pickled between workers, they land
+    on the device of the same name."""
+    a = _matrix((64, 64))
+    names = [d.name for d in REAL_DEVICES[:2]]
+    x = hal.dask.spread(da.from_array(hal.asarray(a, device="cpu"), chunks=16), devices=names)
+    devices_used = x.map_blocks(lambda b: np.full((1, 1), names.index(b.device.name), dtype=np.int64),
+                                chunks=(1, 1), meta=np.empty((0, 0), np.int64)).compute()
+    assert devices_used.tolist() == [[0, 1, 0, 1]] * 4
+    result = _workload(x, spread=True).compute()
+    np.testing.assert_allclose(np.asarray(result), _workload(da.from_array(a, chunks=16)).compute(scheduler="sync"),
+                               rtol=1e-3, atol=1e-3)

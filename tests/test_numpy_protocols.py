@@ -1,0 +1,234 @@
+"""NumPy code on hal arrays (hal/numpy_protocols.py): ufuncs (NEP 13) with out=, where=,
+dtype= and the reduce/accumulate/outer methods, NumPy functions (NEP 18), creation with
+like= (NEP 35), results equal to NumPy's on the array's own device, no hidden host
+transfers, and NumPy's TypeError for everything hal lacks."""
+import warnings
+
+import numpy as np
+import pytest
+
+import hal
+from hal.numpy_protocols import TABLE, Ufunc, missing
+from helpers import assert_matches, on_device_only, put
+
+
+def test_the_table_names_only_functions_hal_has():
+    assert missing() == []
+    for key, entry in TABLE.items():
+        assert isinstance(key, np.ufunc) == isinstance(entry, Ufunc), key
+
+
+def _ufunc_operands(ufunc, device):
+    """Operands in the ufunc's domain: floats in (0.2, 0.8) (every inverse function and
+    log is defined there), bools for the logical ufuncs (hal's take bools, as the standard
+    says), integers for the integer-only ones."""
+    if ufunc.__name__.startswith("logical_"):
+        a = np.arange(12).reshape(3, 4) % 3 == 0
+        return [a, a[::-1]][:ufunc.nin]
+    float_type = "d" if device.info.fp64 else "f"
+    if any(t.startswith(float_type * ufunc.nin) for t in ufunc.types) and ufunc not in (np.matmul, np.vecdot):
+        dtype = np.dtype(float_type)
+        a = np.linspace(0.2, 0.8, 12, dtype=dtype).reshape(3, 4)
+        if ufunc is np.arccosh:
+            a = a + 1
+        return [a, a[::-1] + 0.05][:ufunc.nin]
+    a = np.arange(12, dtype=np.int32).reshape(3, 4)
+    return [a, (a % 3 + 1)][:ufunc.nin]
+
+
+@pytest.mark.heavy
+def test_every_ufunc_in_the_table_matches_numpy(device):
+    for ufunc, entry in TABLE.items():
+        if not isinstance(ufunc, np.ufunc) or ufunc in (np.matmul, np.vecdot):
+            continue
+        operands = _ufunc_operands(ufunc, device)
+        expected = ufunc(*operands)
+        actual = ufunc(*(put(a, device) for a in operands))
+        assert_matches(actual, expected, device=device)
+
+
+def test_ufuncs_with_scalars_and_matmul(device):
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    x = put(a, device)
+    assert_matches(np.multiply(x, 2.0), a * np.float32(2.0), device=device)
+    assert_matches(np.subtract(1.0, x), np.float32(1.0) - a, device=device)
+    assert_matches(np.matmul(x, x.T), a @ a.T, device=device)
+    assert_matches(x.T @ x, a.T @ a, device=device)
+
+
+def test_ufunc_out_where_dtype(device):
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    x = put(a, device)
+    out = hal.full((2, 3), -1.0, dtype=hal.float32, device=device)
+    result = np.add(x, x, out=out)
+    assert result is out
+    assert_matches(out, a + a)
+    out = hal.full((2, 3), -1.0, dtype=hal.float32, device=device)
+    np.multiply(x, 10.0, out=(out,), where=x > 2)
+    expected = np.full((2, 3), -1.0, np.float32)
+    np.multiply(a, np.float32(10.0), out=expected, where=a > 2)
+    assert_matches(out, expected)
+    assert_matches(np.add(put(np.arange(4, dtype=np.int32), device), 1, dtype=np.float32),
+                   np.add(np.arange(4, dtype=np.int32), 1, dtype=np.float32))
+    with pytest.raises(TypeError, match="same_kind"):
+        np.divide(x, 2.0, out=hal.zeros((2, 3), dtype=hal.int32, device=device))
+
+
+def test_ufunc_methods(device):
+    a = np.arange(1, 13, dtype=np.float32).reshape(3, 4)
+    x = put(a, device)
+    assert_matches(np.add.reduce(x), np.add.reduce(a), device=device)
+    assert_matches(np.multiply.reduce(x, axis=1, keepdims=True), np.multiply.reduce(a, axis=1, keepdims=True))
+    assert_matches(np.maximum.reduce(x, axis=None), np.maximum.reduce(a, axis=None))
+    assert_matches(np.add.reduce(x, axis=1, where=x > 5, initial=100.0),
+                   np.add.reduce(a, axis=1, where=a > 5, initial=100.0))
+    assert_matches(np.minimum.reduce(x, axis=0, where=x > 5, initial=50.0),
+                   np.minimum.reduce(a, axis=0, where=a > 5, initial=50.0))
+    assert_matches(np.logical_or.reduce(x > 11, axis=1), np.logical_or.reduce(a > 11, axis=1))
+    assert_matches(np.add.accumulate(x, axis=1), np.add.accumulate(a, axis=1))
+    assert_matches(np.multiply.accumulate(x), np.multiply.accumulate(a))
+    assert_matches(np.subtract.outer(x[0], x[:, 1]), np.subtract.outer(a[0], a[:, 1]), device=device)
+    assert_matches(np.sum(x, axis=0), np.sum(a, axis=0))
+    assert_matches(np.sum(x, axis=1, where=x > 4), np.sum(a, axis=1, where=a > 4))
+    assert_matches(np.max(x, initial=20.0), np.max(a, initial=20.0))
+    assert_matches(np.min(x, axis=0, where=x > 6, initial=100.0), np.min(a, axis=0, where=a > 6, initial=100.0))
+    with pytest.raises(TypeError):
+        np.add.reduceat(x, [0, 2])  # hal has no segmented sums
+    with pytest.raises(TypeError):
+        np.subtract.reduce(x)  # nor a difference reduction
+
+
+def test_functions_match_numpy(device):
+    """A NumPy script: stacking, manipulation, statistics, sorting, searching, linalg, fft, einsum."""
+    a = np.array([[3.0, 1.0, 2.0], [0.5, 4.0, 1.5], [2.0, 2.5, 6.0]])
+    b = np.arange(9.0).reshape(3, 3)
+    if not device.info.fp64:
+        a, b = a.astype(np.float32), b.astype(np.float32)
+    x, y = put(a, device), put(b, device)
+    checks = [
+        (np.concatenate([x, y], axis=1), np.concatenate([a, b], axis=1)),
+        (np.stack([x, y]), np.stack([a, b])), (np.vstack([x, y[0]]), np.vstack([a, b[0]])),
+        (np.hstack([x[0], y[1]]), np.hstack([a[0], b[1]])),
+        (np.reshape(x, (9,)), np.reshape(a, (9,))), (np.ravel(x.T), np.ravel(a.T)),
+        (np.transpose(x), np.transpose(a)), (np.swapaxes(x[None], 0, 2), np.swapaxes(a[None], 0, 2)),
+        (np.squeeze(x[None, :, None, :1]), np.squeeze(a[None, :, None, :1])), (np.flip(x, 0), np.flip(a, 0)),
+        (np.roll(x, 2), np.roll(a, 2)), (np.tile(x[0], 2), np.tile(a[0], 2)),
+        (np.where(x > 2, x, 0.0), np.where(a > 2, a, 0.0)), (np.clip(x, 1.0, 3.0), np.clip(a, 1.0, 3.0)),
+        (np.sum(x), np.sum(a)), (np.mean(x, axis=1), np.mean(a, axis=1)),
+        (np.std(x, axis=0, ddof=1), np.std(a, axis=0, ddof=1)), (np.var(x), np.var(a)),
+        (np.max(x, axis=1, keepdims=True), np.max(a, axis=1, keepdims=True)), (np.cumsum(x), np.cumsum(a)),
+        (np.argmax(x, axis=0), np.argmax(a, axis=0)), (np.sort(x, axis=1), np.sort(a, axis=1)),
+        (np.argsort(x, axis=None), np.argsort(a, axis=None, kind="stable")),
+        (np.searchsorted(np.sort(x[0]), y[0]), np.searchsorted(np.sort(a[0]), b[0])),
+        (np.dot(x, y), np.dot(a, b)), (np.tensordot(x, y, axes=([1], [0])), np.tensordot(a, b, axes=([1], [0]))),
+        (np.einsum("ij,kj->ik", x, y), np.einsum("ij,kj->ik", a, b)),
+        (np.einsum("bij,bjk->bik", np.stack([x, y]), np.stack([y, x])),
+         np.einsum("bij,bjk->bik", np.stack([a, b]), np.stack([b, a]))),
+        (np.einsum("ij->j", x), np.einsum("ij->j", a)), (np.trace(x), np.trace(a)),
+        (np.outer(x[0], y[1]), np.outer(a[0], b[1])), (np.linalg.norm(x), np.linalg.norm(a)),
+        (np.linalg.norm(x, axis=1), np.linalg.norm(a, axis=1)),
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", hal.HostFallbackWarning)  # decompositions on buffer devices
+        checks += [(np.linalg.inv(x), np.linalg.inv(a)), (np.linalg.det(x), np.linalg.det(a)),
+                   (np.linalg.solve(x, y), np.linalg.solve(a, b))]
+    for actual, expected in checks:
+        rtol = 1e-5 if expected.dtype == np.float64 else 1e-4
+        assert_matches(actual, expected, rtol=rtol, atol=rtol, device=device)
+    values, counts = np.unique(put(np.array([3, 1, 3, 2, 1, 3], np.int32), device), return_counts=True)
+    assert_matches(values, np.array([1, 2, 3], np.int32))
+    assert_matches(counts, np.array([2, 1, 3], np.int64))
+
+
+def test_creation_with_like(device):
+    x = hal.zeros(2, dtype=hal.float32, device=device)
+    for made, expected in [(np.ones((2, 3), dtype=np.float32, like=x), np.ones((2, 3), np.float32)),
+                           (np.zeros(4, dtype=np.int32, like=x), np.zeros(4, np.int32)),
+                           (np.full((2,), 7, dtype=np.int64, like=x), np.full((2,), 7, np.int64)),
+                           (np.arange(5, like=x), np.arange(5)),
+                           (np.asarray([1.5, 2.5], dtype=np.float32, like=x), np.asarray([1.5, 2.5], np.float32)),
+                           (np.array([[1, 2]], dtype=np.int16, like=x), np.array([[1, 2]], np.int16)),
+                           (np.eye(3, dtype=np.float32, like=x), np.eye(3, dtype=np.float32)),
+                           (np.ones_like(x), np.ones(2, np.float32)),
+                           (np.full_like(x, 3.0, shape=(2, 2)), np.full((2, 2), 3.0, np.float32))]:
+        assert_matches(made, expected, device=device)
+
+
+def test_results_stay_on_the_device(buffer_device):
+    x = put(np.arange(1, 7, dtype=np.float32).reshape(2, 3), buffer_device)
+    hal.zeros(1, device=buffer_device)  # (warm the pool)
+
+    def numpy_code():
+        z = np.exp(x) / np.sum(np.exp(x), axis=1, keepdims=True)
+        return np.concatenate([z, np.ones((1, 3), dtype=np.float32, like=x)], axis=0)
+    assert_matches(on_device_only(numpy_code), np.concatenate(
+        [np.exp(np.arange(1, 7, dtype=np.float32).reshape(2, 3))
+         / np.exp(np.arange(1, 7, dtype=np.float32).reshape(2, 3)).sum(axis=1, keepdims=True),
+         np.ones((1, 3), np.float32)]), device=buffer_device)
+
+
+def test_what_hal_lacks_is_numpys_type_error(device):
+    x = hal.ones((2, 2), dtype=hal.float32, device=device)
+    with pytest.raises(TypeError):
+        np.cbrt(x)  # a ufunc without a counterpart
+    with pytest.raises(TypeError, match="no implementation found for 'numpy.convolve'"):
+        np.convolve(x[0], x[1])  # a function hal lacks
+    with pytest.raises(TypeError):
+        np.add(x, np.ones((2, 2), np.float32))  # a NumPy array is never pulled onto the device implicitly
+    with pytest.raises(TypeError):
+        np.concatenate([x, np.ones((2, 2), np.float32)])
+    with pytest.raises(TypeError, match="casting"):
+        np.add(x, x, casting="unsafe")
+    with pytest.raises(TypeError, match="decimals"):
+        np.round(x, decimals=2)
+    host = np.asarray(x)  # the explicit way to the host stays
+    assert type(host) is np.ndarray and host.tolist() == [[1.0, 1.0], [1.0, 1.0]]
+
+
+@pytest.mark.parametrize("name", ["nansum", "nanprod", "nanmean", "nanvar", "nanstd", "nanmax", "nanmin"])
+def test_nan_functions(device, name):
+    a = np.arange(12, dtype=np.float32).reshape(3, 4) / 4
+    a[0, 1] = a[2, 2] = np.nan
+    a[:, 3] = np.nan  # an all-NaN column
+    x = put(a, device)
+    for axis, keepdims in ((None, False), (0, False), (1, True)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # (NumPy's for the all-NaN column)
+            expected = getattr(np, name)(a, axis=axis, keepdims=keepdims)
+        assert_matches(getattr(np, name)(x, axis=axis, keepdims=keepdims), expected, device=device)
+
+
+def test_quantiles_comparisons_fft_and_more(device):
+    a = np.random.default_rng(0).standard_normal((5, 6)).astype(np.float32)
+    i = np.arange(7, dtype=np.int32)
+    x, xi = put(a, device), put(i, device)
+    checks = [
+        (np.median(x), np.median(a)), (np.median(x, axis=1, keepdims=True), np.median(a, axis=1, keepdims=True)),
+        (np.median(xi), np.median(i)) if device.info.fp64 else (np.ptp(xi), np.ptp(i)),
+        (np.percentile(x, [10, 90], axis=1), np.percentile(a, [10, 90], axis=1)),
+        (np.quantile(x, [[0.1], [0.7]], axis=0, keepdims=True), np.quantile(a, [[0.1], [0.7]], axis=0, keepdims=True)),
+        (np.ptp(x, axis=0), np.ptp(a, axis=0)), (np.isclose(x, x + 1e-7), np.isclose(a, a + np.float32(1e-7))),
+        (np.allclose(x, x * 1.1), np.allclose(a, a * 1.1)), (np.array_equal(x, x), np.array_equal(a, a)),
+        (np.inner(x, x), np.inner(a, a)), (np.cross(x[:, :3], x[:, 3:]), np.cross(a[:, :3], a[:, 3:])),
+        (np.diagonal(x, 1), np.diagonal(a, 1)), (np.atleast_2d(x[0]), np.atleast_2d(a[0])),
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", hal.HostFallbackWarning)  # (fft runs through the host on buffer devices)
+        checks += [(np.fft.fft(x[0]), np.fft.fft(a[0])), (np.fft.rfft2(x), np.fft.rfft2(a))]
+    for actual, expected in checks:
+        assert_matches(actual, expected, rtol=1e-4, atol=1e-5, device=device)
+    with pytest.raises(ValueError, match="quantiles"):
+        np.quantile(x, 1.5)
+
+
+def test_ndarray_methods(device):
+    a = np.arange(6, dtype=np.int32).reshape(1, 2, 3)
+    x = put(a, device)
+    assert_matches(x.squeeze(0), a.squeeze(0), device=device)
+    assert_matches(x.reshape(3, 2), a.reshape(3, 2))
+    assert_matches(x.reshape((-1,)), a.reshape((-1,)))
+    assert_matches(x.transpose(2, 0, 1), a.transpose(2, 0, 1))
+    assert_matches(x.astype(np.float32), a.astype(np.float32))
+    assert_matches(x.sum(axis=2, keepdims=True), a.sum(axis=2, keepdims=True))
+    assert_matches(x.max(), a.max())
+    assert_matches(x.cumsum(), a.cumsum())
