@@ -65,6 +65,12 @@ def pointer(device, payload):
     return device.kernel_args(payload)[0]
 
 
+def group(device, shape: tuple) -> tuple | None:
+    """A launch's work-group: ``shape``, or none where the target has no work-groups (the
+    C target runs each work-item on its own, so a configuration's group is moot there)."""
+    return shape if device.info.max_work_group > 1 else None
+
+
 def flat_group(device, size: int = 64) -> tuple:
     """The work-group of a launch with one item per element: ``size`` items where the
     device allows them (one on the C target, which has no work-groups)."""

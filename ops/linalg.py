@@ -34,7 +34,7 @@ from hal import autotune
 from hal.dispatch import register
 from hal.shapes import broadcast_shapes
 
-from .launch import C_TYPE, pointer, program, run_elementwise
+from .launch import C_TYPE, group, pointer, program, run_elementwise
 
 F16 = np.dtype(np.float16)
 
@@ -317,7 +317,7 @@ def gemm_into(device, config, out, a, b):
         rm, rn = config["RM"], config["RN"]
         prog = program(device, BLOCK_SOURCE, "gemm_block", T=T, FUSED=fused, HALF=storage, RM=rm, RN=rn, PACK=pack)
         grid = (-(-n // rn), -(-m // rm), nbatch)
-        prog(grid, (config["WX"], config["WY"], 1), *device.kernel_args(out), *device.kernel_args(a),
+        prog(grid, group(device, (config["WX"], config["WY"], 1)), *device.kernel_args(out), *device.kernel_args(a),
              sab, sam, sak, *device.kernel_args(b), sbb, sbk, m, n, k)
     else:
         ts, wpt = config["TS"], config["WPT"]
@@ -356,8 +356,7 @@ def _pack(device, x, width):
     T, _, storage = _types(x.dtype)
     packed = device.empty((nbatch, panels * k, width), np.dtype(np.float32) if storage else x.dtype)
     prog = program(device, PACK_SOURCE, "pack", T=T, HALF=storage, W=width)
-    group = 16 if _fits(device, 16) else 1
-    prog((panels * width, k, nbatch), (group, 1, 1), pointer(device, packed),
+    prog((panels * width, k, nbatch), group(device, (16 if _fits(device, 16) else 1, 1, 1)), pointer(device, packed),
          *device.kernel_args(x), *device.element_strides(x), k, n, panels)
     return packed
 
@@ -378,7 +377,7 @@ def gemv_into(device, config, out, a, b):
     rm, kv = config["RM"], config["KV"]
     T, fused, storage = _types(a.dtype)
     prog = program(device, GEMV_SOURCE, "gemv", T=T, FUSED=fused, HALF=storage, RM=rm, KV=kv)
-    prog((-(-rows // rm), nbatch), (config["WX"], 1), *device.kernel_args(out),
+    prog((-(-rows // rm), nbatch), group(device, (config["WX"], 1)), *device.kernel_args(out),
          *device.kernel_args(matrix), s_batch, s_row, *device.kernel_args(vector), v_batch, v_k, rows, k)
 
 
