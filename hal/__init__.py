@@ -32,6 +32,7 @@ from .errors import (CompileError, DeviceError, HostFallbackWarning, OutOfMemory
 from .counters import reset_stats, stats  # noqa: E402
 from . import fft, linalg  # noqa: E402
 from . import nn  # noqa: E402
+from .cuda_kernels import ElementwiseKernel, RawKernel, ReductionKernel  # noqa: E402
 
 _operators()
 

@@ -1,0 +1,38 @@
+/* Read by the CUDA front end (hal/cuda_kernels/source.py) before every source: CUDA's
+   declaration words become C99 words that pycparser keeps in its tree, and the CUDA
+   type names it must know are typedefs. */
+#define __global__ _Noreturn
+#define __shared__ _Thread_local
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __inline__ inline
+#define __noinline__
+#define __restrict__ restrict
+#define __launch_bounds__(...)
+#define true 1
+#define false 0
+#define NULL 0
+typedef unsigned char bool;
+typedef unsigned short half;
+typedef unsigned short __half;
+typedef signed char int8_t; typedef unsigned char uint8_t;
+typedef short int16_t; typedef unsigned short uint16_t;
+typedef int int32_t; typedef unsigned int uint32_t;
+typedef long long int64_t; typedef unsigned long long uint64_t;
+typedef unsigned long long size_t; typedef long long ptrdiff_t;
+/* math.h, float.h and math_constants.h values kernels use */
+#define INFINITY __int_as_float(0x7f800000)
+#define NAN __int_as_float(0x7fffffff)
+#define HUGE_VALF INFINITY
+#define FLT_MAX 3.402823466e+38f
+#define FLT_MIN 1.175494351e-38f
+#define FLT_EPSILON 1.192092896e-07f
+#define DBL_MAX 1.7976931348623158e+308
+#define INT_MAX 2147483647
+#define INT_MIN (-INT_MAX - 1)
+#define UINT_MAX 4294967295u
+#define CUDART_INF_F INFINITY
+#define CUDART_NAN_F NAN
+#define M_PI 3.14159265358979323846
+#define M_PI_F 3.141592654f

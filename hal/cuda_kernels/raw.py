@@ -1,0 +1,150 @@
+"""``hal.RawKernel``: a CUDA C kernel as CuPy's ``cupy.RawKernel`` takes it, on every device
+(CuPy's reference: https://docs.cupy.dev/en/stable/reference/generated/cupy.RawKernel.html).
+
+On CUDA and ROCm devices the source compiles as it is (native.py). Elsewhere it is
+parsed (source.py) and translated into hal's dialect (translate.py) once per target,
+then compiled by the device through the kernel cache, per block shape on the cpu (whose
+C kernels loop over a block's threads) and per dynamic shared memory size.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from hal.device import get_default_device
+from hal.errors import CompileError, DeviceError
+
+from . import native
+from .ctype import NUMPY
+from .source import parse, unsupported
+from .translate import translate
+
+
+class RawKernel:
+    """``RawKernel(code, name, options=())``; launch with ``kernel(grid, block, args,
+    shared_mem=0)``: ``grid`` and ``block`` are ints or 1-3 tuples, ``args`` a tuple of hal
+    arrays (passed as pointers to their first element) and NumPy scalars."""
+
+    def __init__(self, code: str, name: str, options: tuple = (), backend: str = "nvrtc",
+                 translate_cucomplex: bool = False, *, enable_cooperative_groups: bool = False,
+                 jitify: bool = False, calls: dict | None = None, typedef_names: tuple = ()):
+        if enable_cooperative_groups:
+            raise unsupported("cooperative groups (enable_cooperative_groups=True)", None, code)
+        self.code, self.name, self.options = code, name, tuple(options)
+        self._calls, self._typedef_names = calls or {}, tuple(typedef_names)
+        self._translations: dict = {}
+        self._programs: dict = {}
+
+    def __repr__(self):
+        return f"<hal.RawKernel {self.name}>"
+
+    # -- compilation -------------------------------------------------------
+    def translation(self, target: str):
+        """The dialect translation for ``target`` ("opencl" or "c"); CompileError for
+        what hal does not support."""
+        if target not in self._translations:
+            translation = translate(parse(self.code, self._typedef_names), self.code, target, self._calls)
+            if self.name not in translation.kernels:
+                raise CompileError("CUDA translation", f"no __global__ function named {self.name!r} (found: "
+                                   f"{', '.join(sorted(translation.kernels))})", self.code)
+            self._translations[target] = translation
+        return self._translations[target]
+
+    def compile(self, device=None, block=(1, 1, 1), shared_mem: int = 0) -> None:
+        """Compile for ``device`` (default: the default device) now rather than at the
+        first launch; raises hal.CompileError."""
+        self._program(_as_device(device), _dim3(block, "block"), shared_mem)
+
+    def _program(self, device, block: tuple, shared_mem: int):
+        target = "c" if device.family == "numpy" else "opencl"
+        key = (device.name, block if target == "c" else None, shared_mem)
+        if key not in self._programs:
+            if device.backend_name in native.NATIVE:
+                self._programs[key] = native.function(device, self.code, self.name, self.options)
+                return self._programs[key]
+            translation = self.translation(target)
+            defines = {"HAL_DYN_BYTES": shared_mem}
+            if target == "c":
+                defines.update(HAL_BD0=block[0], HAL_BD1=block[1], HAL_BD2=block[2], HAL_NT=math.prod(block))
+            self._programs[key] = device.compile(translation.source, defines)[self.name]
+        return self._programs[key]
+
+    # -- launching ------------------------------------------------------------
+    def __call__(self, grid, block, args, *, shared_mem: int = 0) -> None:
+        args = tuple(args)
+        device = _device_of(args)
+        self.launch(device, grid, block, [a._data if _is_array(a) else a for a in args], shared_mem)
+
+    def launch(self, device, grid, block, payloads: list, shared_mem: int = 0) -> None:
+        """Launch with device payloads (NumPy arrays on the cpu, ``hal.memory.Strided``
+        elsewhere) in place of hal arrays."""
+        grid, block = _dim3(grid, "grid"), _dim3(block, "block")
+        if shared_mem < 0:
+            raise ValueError(f"shared_mem must be >= 0, got {shared_mem}")
+        if math.prod(block) > device.info.max_work_group and device.family != "numpy":
+            raise ValueError(f"block {block} has {math.prod(block)} threads; {device.name} runs at most "
+                             f"{device.info.max_work_group} per block")
+        program = self._program(device, block, shared_mem)
+        if 0 in grid:
+            return
+        if device.backend_name in native.NATIVE:
+            native.launch(device, program, grid, block, payloads, shared_mem)
+            return
+        kernel = self.translation("c" if device.family == "numpy" else "opencl").kernels[self.name]
+        if len(payloads) != len(kernel.params):
+            raise TypeError(f"kernel {self.name} takes {len(kernel.params)} arguments, got {len(payloads)}")
+        flat = []
+        for param, value in zip(kernel.params, payloads):
+            flat += _argument(self.name, param, value, device)
+        if device.family == "numpy":
+            program(grid, None, *flat)
+        else:
+            program(tuple(g * b for g, b in zip(grid, block)), block, *flat)
+
+
+def _argument(kernel: str, param, value, device) -> list:
+    if param.pointer:
+        if device.family == "numpy":
+            if not isinstance(value, np.ndarray):
+                raise TypeError(f"kernel {kernel}: argument {param.name!r} is a pointer and takes a hal array, "
+                                f"not {type(value).__name__}")
+            return [value, 0]
+        if not hasattr(value, "buf"):
+            raise TypeError(f"kernel {kernel}: argument {param.name!r} is a pointer and takes a hal array, "
+                            f"not {type(value).__name__}")
+        return [value.buf, value.offset * value.dtype.itemsize]
+    if _is_array(value) or isinstance(value, np.ndarray) or hasattr(value, "buf"):
+        raise TypeError(f"kernel {kernel}: argument {param.name!r} is a {param.type.base} scalar, not an array")
+    if not isinstance(value, (numbers.Number, np.generic)):
+        raise TypeError(f"kernel {kernel}: argument {param.name!r} takes a number, not {type(value).__name__}")
+    if param.type.base == "half":
+        return [np.float16(value).view(np.uint16)]
+    return [NUMPY[param.type.base](value)]
+
+
+def _is_array(a) -> bool:
+    from hal._array import Array
+    return isinstance(a, Array)
+
+
+def _device_of(args: tuple):
+    devices = {a.device for a in args if _is_array(a)}
+    if len(devices) > 1:
+        raise DeviceError(f"kernel arguments are on several devices: {', '.join(sorted(map(str, devices)))}")
+    return devices.pop() if devices else get_default_device()
+
+
+def _as_device(spec):
+    from hal.device import device
+    return get_default_device() if spec is None else device(spec)
+
+
+def _dim3(value, what: str) -> tuple:
+    dims = (value,) if isinstance(value, numbers.Integral) else tuple(value)
+    if not 1 <= len(dims) <= 3 or not all(isinstance(d, numbers.Integral) and d >= 0 for d in dims):
+        raise ValueError(f"{what} must be a non-negative int or a tuple of 1 to 3 of them, got {value!r}")
+    if what == "block" and 0 in dims:
+        raise ValueError(f"block must have at least one thread in each dimension, got {value!r}")
+    return tuple(int(d) for d in dims) + (1,) * (3 - len(dims))

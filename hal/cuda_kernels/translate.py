@@ -1,0 +1,784 @@
+"""CUDA kernels (a pycparser tree, see source.py) into hal's portable dialect (hal/dialect.py).
+
+Two shapes of output, one per way a target runs a CUDA block:
+
+- ``"opencl"``: one work-item per CUDA thread, one work-group per block. ``threadIdx``
+  is ``LOCAL_ID``, ``__shared__`` arrays are ``LOCAL`` arrays at kernel scope, and
+  ``__syncthreads()`` is a work-group barrier.
+- ``"c"``: the C target runs work-groups of one item (backends/cc.py), so one item runs
+  a whole block: its threads are loops, split at every ``__syncthreads()`` (the
+  "thread loop fission" of MCUDA, Stratton et al., LCPC 2008). A variable declared where
+  a barrier can split its lifetime becomes an array with one element per thread;
+  control flow containing a barrier stays outside the loops, its condition taken from
+  thread 0 (CUDA requires it to be the same in every thread of the block). The block's
+  shape is a compile-time constant (``HAL_BD0..2``).
+
+Every pointer parameter becomes the buffer plus a byte offset (hal arrays are views);
+``extern __shared__`` arrays alias one ``LOCAL`` array of ``HAL_DYN_BYTES`` bytes, a
+compile-time constant from the launch's ``shared_mem``. Helper functions are emitted
+once per combination of address spaces their pointer arguments have (OpenCL 1.2 has no
+generic address space). What is outside the subset raises ``hal.CompileError`` with
+the construct and its line.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from pycparser import c_ast
+
+from . import helpers
+from .ctype import F32, F64, INT, SIZES, CType, arithmetic, base_of, promoted
+from .source import is_prelude, unsupported
+
+TARGETS = ("opencl", "c")
+
+_BUILTINS = {"threadIdx", "blockIdx", "blockDim", "gridDim"}
+# Names a CUDA kernel may use that are reserved in OpenCL C, C or the dialect: renamed.
+_RESERVED = set("""local global constant private kernel read_only write_only read_write uchar ushort uint ulong
+half bool image1d_t image2d_t image3d_t sampler_t event_t restrict i8 u8 i16 u16 i32 u32 i64 u64 f32 f64 c64
+c128 KERNEL GLOBAL LOCAL LOCAL_PTR RESTRICT INLINE BARRIER DIV_RN SQRT_RN""".split())
+_AXES = {"x": 0, "y": 1, "z": 2}
+# CUDA's float math functions -> the dialect's overloaded names, computed in f32
+_F32_FUNCS = {f"{n}f": n for n in (
+    "exp exp2 exp10 expm1 log log2 log10 log1p sqrt cbrt rsqrt sin cos tan asin acos atan sinh cosh tanh asinh "
+    "acosh atanh erf erfc tgamma lgamma floor ceil trunc round rint fabs pow atan2 fmod fmin fmax hypot "
+    "copysign fma fdim remainder").split()}
+_F32_FUNCS.update({"__expf": "exp", "__exp10f": "exp10", "__logf": "log", "__log2f": "log2", "__log10f": "log10",
+                   "__sinf": "sin", "__cosf": "cos", "__tanf": "tan", "__powf": "pow", "nearbyintf": "rint"})
+# the same functions by their double names: CUDA C++ overloads them by argument type
+_GENERIC_FUNCS = {v: v for v in _F32_FUNCS.values()} | {"nearbyint": "rint"}
+_PREDICATES = {"isnan", "isinf", "isfinite", "signbit"}
+_ATOMICS = {"atomicAdd": "add", "atomicSub": "sub", "atomicExch": "exch", "atomicMin": "min", "atomicMax": "max",
+            "atomicAnd": "and", "atomicOr": "or", "atomicXor": "xor", "atomicCAS": "cas"}
+_UNSUPPORTED_CALLS = (
+    ("__shfl", "warp shuffles (__shfl_*)"), ("__ballot", "warp votes (__ballot_sync)"),
+    ("__any_sync", "warp votes (__any_sync)"), ("__all_sync", "warp votes (__all_sync)"),
+    ("__activemask", "warp masks (__activemask)"), ("__syncwarp", "warp synchronization (__syncwarp)"),
+    ("__match", "warp matching (__match_*_sync)"), ("__reduce_", "warp reductions (__reduce_*_sync)"),
+    ("tex", "textures"), ("surf", "surfaces"), ("printf", "printf"), ("cuda", "the CUDA runtime API in kernels "
+                                                                       "(dynamic parallelism)"),
+    ("malloc", "device malloc"), ("free", "device free"), ("clock", "clock()"), ("__nanosleep", "__nanosleep"),
+    ("atomicInc", "atomicInc"), ("atomicDec", "atomicDec"), ("__syncthreads_", "__syncthreads_count/and/or"),
+)
+_SIMPLE_INTRINSICS = {  # name -> (template over args a, b, result type)
+    "__fdividef": ("((f32)({a}) / (f32)({b}))", F32), "__fdiv_rn": ("DIV_RN((f32)({a}), (f32)({b}))", F32),
+    "__fsqrt_rn": ("SQRT_RN((f32)({a}))", F32), "__frcp_rn": ("(1.0f / (f32)({a}))", F32),
+    "__fadd_rn": ("((f32)({a}) + (f32)({b}))", F32), "__fsub_rn": ("((f32)({a}) - (f32)({b}))", F32),
+    "__fmul_rn": ("((f32)({a}) * (f32)({b}))", F32), "__saturatef": ("hal_saturate((f32)({a}))", F32),
+    "__float2int_rn": ("((i32)rint((f32)({a})))", INT), "__float2int_rz": ("((i32)(f32)({a}))", INT),
+    "__float2int_rd": ("((i32)floor((f32)({a})))", INT), "__float2int_ru": ("((i32)ceil((f32)({a})))", INT),
+    "__float2uint_rn": ("((u32)rint((f32)({a})))", CType("u32")), "__int2float_rn": ("((f32)({a}))", F32),
+    "__float_as_int": ("((i32)f32_to_bits((f32)({a})))", INT),
+    "__float_as_uint": ("f32_to_bits((f32)({a}))", CType("u32")),
+    "__int_as_float": ("f32_from_bits((u32)({a}))", F32), "__uint_as_float": ("f32_from_bits((u32)({a}))", F32),
+    "__half2float": ("half_to_f32({a})", F32), "__float2half": ("hal_to_half((f32)({a}))", CType("half")),
+    "__float2half_rn": ("hal_to_half((f32)({a}))", CType("half")), "__popc": ("hal_popc((u32)({a}))", INT),
+    "__popcll": ("hal_popcll((u64)({a}))", INT), "__clz": ("hal_clz((u32)({a}))", INT),
+    "__clzll": ("hal_clzll((u64)({a}))", INT), "__mul24": ("((i32)({a}) * (i32)({b}))", INT),
+    "__umul24": ("((u32)({a}) * (u32)({b}))", CType("u32")),
+}
+_MIN_MAX = {"min": "min", "max": "max", "umin": "min", "umax": "max", "llmin": "min",
+            "llmax": "max", "ullmin": "min", "ullmax": "max"}
+
+
+@dataclass
+class Param:
+    """A kernel parameter as the launcher passes it."""
+    name: str
+    type: CType
+
+    @property
+    def pointer(self) -> bool:
+        return bool(self.type.ptr)
+
+
+@dataclass
+class Kernel:
+    name: str
+    params: list[Param]
+    barrier: bool
+    dynamic_shared: bool
+
+
+@dataclass
+class Translation:
+    """The dialect source and each ``__global__`` function's parameters."""
+    source: str
+    kernels: dict[str, Kernel]
+
+
+@dataclass
+class _Var:
+    text: str        # how the variable is written where it is used
+    type: CType
+
+
+@dataclass
+class _Function:
+    node: c_ast.FuncDef
+    specialized: dict = field(default_factory=dict)   # spaces key -> emitted name
+
+
+def translate(ast: c_ast.FileAST, code: str, target: str, calls: dict | None = None) -> Translation:
+    """The dialect source of every kernel in ``ast``. ``calls`` maps ``(object, method)``
+    calls such as ``("_ind", "size")`` to the expression text that replaces them (how
+    ElementwiseKernel's ``_ind.size()`` is spelled)."""
+    if target not in TARGETS:
+        raise ValueError(f"unknown translation target {target!r}; expected one of {TARGETS}")
+    return _Translator(code, target, calls or {}).run(ast)
+
+
+class _Translator:
+    def __init__(self, code: str, target: str, calls: dict):
+        self.code, self.target, self.calls = code, target, calls
+        self.aliases: dict[str, CType] = {}
+        self.functions: dict[str, _Function] = {}
+        self.emitted: list[str] = []         # helper functions, callees first
+        self.scopes: list[dict[str, _Var]] = []
+        self.labels = 0
+        self.kernel: Kernel | None = None
+        self.in_helper = False
+        self.return_type: CType | None = None
+        self.hoisted: list[str] = []          # (c target) per-thread arrays of a barrier kernel
+        self.region_label: str | None = None  # (c target) the label ending the current thread loop
+        self.loop_depth = 0                   # loops/switches inside the current thread loop
+
+    # -- errors ------------------------------------------------------------
+    def fail(self, construct: str, node, detail: str = ""):
+        line = node.coord.line if node is not None and node.coord is not None else None
+        raise unsupported(construct, line, self.code, detail)
+
+    # -- top level -----------------------------------------------------------
+    def run(self, ast: c_ast.FileAST) -> Translation:
+        kernels = []
+        for ext in ast.ext:
+            if is_prelude(ext):
+                continue  # (its typedefs name types ctype.py knows)
+            if isinstance(ext, c_ast.Typedef):
+                self.aliases[ext.name] = self.decl_type(ext.type, ext)
+            elif isinstance(ext, c_ast.FuncDef):
+                if "_Noreturn" in ext.decl.funcspec:
+                    kernels.append(ext)
+                else:
+                    self.functions[ext.decl.name] = _Function(ext)
+            elif isinstance(ext, c_ast.Decl) and isinstance(ext.type, c_ast.FuncDecl):
+                continue  # a prototype: the definition is what is translated
+            elif isinstance(ext, c_ast.Decl) and "_Thread_local" in ext.storage:
+                self.fail("__shared__ arrays at file scope", ext, "declare them inside the kernel")
+            elif isinstance(ext, c_ast.Pragma):
+                continue
+            else:
+                self.fail("a file-scope declaration", ext, "only functions and typedefs are translated")
+        if not kernels:
+            raise unsupported("a source without __global__ functions", None, self.code)
+        bodies = [self.kernel_function(k) for k in kernels]
+        text = helpers.SOURCE + "\n".join(self.emitted) + "\n" + "\n".join(b for b, _ in bodies)
+        return Translation(text, {k.name: k for _, k in bodies})
+
+    # -- types ---------------------------------------------------------------
+    def decl_type(self, node, where) -> CType:
+        if isinstance(node, c_ast.TypeDecl):
+            if not isinstance(node.type, c_ast.IdentifierType):
+                self.fail("struct, union and enum types", where)
+            t = base_of(node.type.names, self.aliases)
+            if t is None:
+                self.fail(f"the type {' '.join(node.type.names)!r}", where)
+            return t
+        if isinstance(node, c_ast.PtrDecl):
+            inner = self.decl_type(node.type, where)
+            const = isinstance(node.type, c_ast.TypeDecl) and "const" in node.type.quals
+            if inner.dims:
+                self.fail("pointers to arrays", where)
+            return replace(inner, ptr=inner.ptr + 1, const=const or inner.const)
+        if isinstance(node, c_ast.ArrayDecl):
+            inner = self.decl_type(node.type, where)
+            dim = "" if node.dim is None else self.expr(node.dim)[0]
+            return replace(inner, dims=(dim, *inner.dims))
+        if isinstance(node, c_ast.Typename):
+            return self.decl_type(node.type, where)
+        self.fail("this declarator", where)
+
+    # -- scopes --------------------------------------------------------------
+    def lookup(self, name: str, node) -> _Var:
+        for scope in reversed(self.scopes):
+            if name in scope:
+                return scope[name]
+        if name in _BUILTINS:
+            self.fail(f"{name} without .x/.y/.z", node)
+        if name == "warpSize":
+            self.fail("warpSize (warp-level programming)", node)
+        self.fail(f"the identifier {name!r}", node, "it is not declared")
+
+    def declare(self, name: str, var: _Var) -> None:
+        self.scopes[-1][name] = var
+
+
+    # -- kernels -------------------------------------------------------------
+    def kernel_function(self, node: c_ast.FuncDef) -> tuple[str, Kernel]:
+        decl = node.decl
+        params = self.params(decl.type, node)
+        if self.decl_type(decl.type.type, node).base != "void":
+            self.fail("a __global__ function returning a value", node)
+        self.kernel = Kernel(decl.name, [], _has_barrier(node.body), False)
+        self.scopes = [{}]
+        self.return_type = CType("void")
+        prologue, signature = [], []
+        for name, t in params:
+            name = _ident(name)
+            if t.ptr:
+                t = replace(t, space="GLOBAL")
+                signature += [t.declarator(f"hal_p_{name}"), f"i64 hal_o_{name}"]
+                byte = "GLOBAL const u8 *" if t.const else "GLOBAL u8 *"
+                prologue.append(f"{t.declarator(name)} = {t.cast()}(({byte})hal_p_{name} + hal_o_{name});")
+            else:
+                signature.append(t.declarator(name))
+            self.kernel.params.append(Param(name, t))
+            self.declare(name, _Var(name, t))
+        self.shared_declarations(node.body, prologue)
+        if self.target == "c":
+            body = self.c_body(node.body, prologue)
+        else:
+            self.scopes.append({})
+            body = "\n".join(prologue) + "\n" + self.block_items(node.body.block_items or [])
+            self.scopes.pop()
+        text = f"KERNEL void {decl.name}({', '.join(signature)}) {{\n{body}\n}}\n"
+        return text, self.kernel
+
+    def params(self, func: c_ast.FuncDecl, where) -> list[tuple[str, CType]]:
+        out = []
+        for p in (func.args.params if func.args else []):
+            if isinstance(p, c_ast.Typename) and _is_void(p):
+                continue
+            if isinstance(p, c_ast.EllipsisParam):
+                self.fail("variadic functions", where)
+            t = self.decl_type(p.type, p)
+            if t.dims:  # an array parameter is a pointer
+                t = t.decayed()
+            if t.ptr > 1:
+                self.fail("pointer-to-pointer parameters", p)
+            out.append((p.name, t))
+        return out
+
+    def shared_declarations(self, body: c_ast.Compound, prologue: list) -> None:
+        """Every ``__shared__`` declaration of the kernel, declared at its top (OpenCL C
+        wants LOCAL variables at kernel scope)."""
+        dyn = False
+        for node in _walk(body):
+            if not (isinstance(node, c_ast.Decl) and "_Thread_local" in node.storage):
+                continue
+            t = self.decl_type(node.type, node)
+            if node.init is not None:
+                self.fail("an initializer on a __shared__ variable", node)
+            if "extern" in node.storage:
+                if not dyn:
+                    prologue.insert(0, "LOCAL u64 hal_dyn[(HAL_DYN_BYTES + 7) / 8 + 1];")
+                    dyn = True
+                pointer = replace(t.decayed(), space="LOCAL")
+                prologue.append(f"{pointer.declarator(_ident(node.name))} = {pointer.cast()}hal_dyn;")
+                self.scopes[0][node.name] = _Var(_ident(node.name), pointer)
+                continue
+            if not t.dims:
+                self.fail("a __shared__ scalar", node, "declare a one-element array")
+            local = replace(t, space="LOCAL")
+            prologue.append(f"LOCAL {t.declarator(_ident(node.name))};")
+            self.scopes[0][node.name] = _Var(_ident(node.name), local)
+        self.kernel.dynamic_shared = dyn
+
+    # -- the c target's block loops --------------------------------------------
+    def c_body(self, body: c_ast.Compound, prologue: list) -> str:
+        head = prologue + ["u32 hal_tx = 0, hal_ty = 0, hal_tz = 0; i64 hal_t = 0; (void)hal_t;"]
+        self.hoisted = []
+        self.scopes.append({})
+        if not self.kernel.barrier:
+            code = self.region(body.block_items or [])
+        else:
+            head.append("u8 hal_done[HAL_NT] = {0};")
+            code = self.split(body.block_items or [])
+        self.scopes.pop()
+        return "\n".join(head + self.hoisted + [code])
+
+    def thread_loop(self, inner: str) -> str:
+        label = f"hal_end_{self.labels}"
+        self.labels += 1
+        skip = "if (hal_done[hal_t]) continue;\n" if self.kernel.barrier else ""
+        return (f"for (hal_tz = 0; hal_tz < HAL_BD2; hal_tz++) for (hal_ty = 0; hal_ty < HAL_BD1; hal_ty++)\n"
+                f"for (hal_tx = 0; hal_tx < HAL_BD0; hal_tx++) {{\nhal_t = ((i64)hal_tz * HAL_BD1 + hal_ty) * "
+                f"HAL_BD0 + hal_tx;\n{skip}{{\n{inner.replace('HAL_REGION_END', label)}\n}}\n{label}: ;\n}}")
+
+    def region(self, statements: list) -> str:
+        """Statements free of barriers, run by every thread in turn."""
+        if not statements:
+            return ""
+        self.region_label, self.loop_depth = "HAL_REGION_END", 0
+        inner = "\n".join(self.statement(s) for s in statements)
+        self.region_label = None
+        return self.thread_loop(inner)
+
+    def uniform(self) -> str:
+        """Before a condition of control flow containing a barrier: thread 0's view."""
+        return "hal_t = 0; hal_tx = hal_ty = hal_tz = 0;"
+
+    def split(self, items: list) -> str:
+        out, run = [], []
+        for s in items:
+            if _is_barrier(s):
+                out.append(self.region(run))
+                run = []
+            elif isinstance(s, c_ast.Decl):
+                if "_Thread_local" in s.storage:
+                    continue
+                assign = self.hoist(s)
+                if assign is not None:
+                    run.append(assign)
+            elif _has_barrier(s):
+                out.append(self.region(run))
+                run = []
+                out.append(self.control(s))
+            else:
+                run.append(s)
+        out.append(self.region(run))
+        return "\n".join(x for x in out if x)
+
+    def hoist(self, decl: c_ast.Decl):
+        """A declaration whose variable may live across a barrier: an array with one
+        element per thread; returns its initialization as an assignment (or None)."""
+        t = self.decl_type(decl.type, decl)
+        if isinstance(decl.init, c_ast.InitList):
+            self.fail("an initializer list on a variable that lives across __syncthreads()", decl)
+        if t.ptr and decl.init is not None:
+            t = replace(t, space=self.expr(decl.init)[1].decayed().space)
+        elif t.ptr:
+            t = replace(t, space="GLOBAL")
+        name = f"{_ident(decl.name)}_h{len(self.hoisted)}"
+        self.hoisted.append(replace(t, dims=("HAL_NT", *t.dims)).declarator(name) + ";")
+        self.declare(decl.name, _Var(f"{name}[hal_t]", t))
+        if decl.init is None:
+            return None
+        return c_ast.Assignment("=", c_ast.ID(decl.name, coord=decl.coord), decl.init, coord=decl.coord)
+
+    def control(self, s) -> str:
+        if isinstance(s, c_ast.Compound):
+            self.scopes.append({})
+            try:
+                return self.split(s.block_items or [])
+            finally:
+                self.scopes.pop()
+        if isinstance(s, c_ast.If):
+            cond = self.condition(s.cond)
+            text = f"{self.uniform()}\nif ({cond}) {{\n{self.split(_items(s.iftrue))}\n}}"
+            if s.iffalse is not None:
+                text += f" else {{\n{self.split(_items(s.iffalse))}\n}}"
+            return text
+        if isinstance(s, (c_ast.For, c_ast.While)):
+            self.scopes.append({})
+            try:
+                init = ""
+                if isinstance(s, c_ast.For) and s.init is not None:
+                    decls = s.init.decls if isinstance(s.init, c_ast.DeclList) else None
+                    init = self.region([a for a in map(self.hoist, decls) if a is not None] if decls
+                                       else [s.init])
+                check = f"{self.uniform()}\nif (!({self.condition(s.cond)})) break;\n" if s.cond is not None else ""
+                step = self.region([s.next]) if isinstance(s, c_ast.For) and s.next is not None else ""
+                return f"{init}\nfor (;;) {{\n{check}{self.split(_items(s.stmt))}\n{step}\n}}"
+            finally:
+                self.scopes.pop()
+        if isinstance(s, c_ast.DoWhile):
+            return f"do {{\n{self.split(_items(s.stmt))}\n{self.uniform()}\n}} while ({self.condition(s.cond)});"
+        self.fail("__syncthreads() inside this statement", s, "only in if/for/while/do and blocks")
+
+    def condition(self, node) -> str:
+        text, t = self.value(node)
+        return text
+
+    # -- statements --------------------------------------------------------------
+    def block_items(self, items: list) -> str:
+        return "\n".join(self.statement(s) for s in items
+                         if not (isinstance(s, c_ast.Decl) and "_Thread_local" in s.storage))
+
+    def statement(self, s) -> str:
+        if s is None or isinstance(s, (c_ast.EmptyStatement, c_ast.Pragma)):
+            return ";"
+        if isinstance(s, c_ast.Compound):
+            self.scopes.append({})
+            try:
+                return "{\n" + self.block_items(s.block_items or []) + "\n}"
+            finally:
+                self.scopes.pop()
+        if isinstance(s, c_ast.Decl):
+            if "_Thread_local" in s.storage:
+                if self.in_helper:
+                    self.fail("__shared__ variables in __device__ functions", s)
+                return ";"
+            return self.declaration(s)
+        if _is_barrier(s):
+            if self.in_helper:
+                self.fail("__syncthreads() in a __device__ function", s)
+            return "HAL_SYNCTHREADS();"
+        if isinstance(s, c_ast.If):
+            text = f"if ({self.condition(s.cond)}) {self.sub(s.iftrue)}"
+            return text + (f" else {self.sub(s.iffalse)}" if s.iffalse is not None else "")
+        if isinstance(s, c_ast.For):
+            self.scopes.append({})
+            try:
+                if isinstance(s.init, c_ast.DeclList):
+                    init = " ".join(self.declaration(d) for d in s.init.decls)
+                else:
+                    init = (self.expr(s.init)[0] if s.init is not None else "") + ";"
+                cond = self.condition(s.cond) if s.cond is not None else ""
+                nxt = self.expr(s.next)[0] if s.next is not None else ""
+                return f"{{ {init} for (; {cond}; {nxt}) {self.loop_body(s.stmt)} }}"
+            finally:
+                self.scopes.pop()
+        if isinstance(s, c_ast.While):
+            return f"while ({self.condition(s.cond)}) {self.loop_body(s.stmt)}"
+        if isinstance(s, c_ast.DoWhile):
+            return f"do {self.loop_body(s.stmt)} while ({self.condition(s.cond)});"
+        if isinstance(s, c_ast.Switch):
+            return f"switch ({self.expr(s.cond)[0]}) {self.loop_body(s.stmt)}"
+        if isinstance(s, c_ast.Case):
+            return f"case {self.expr(s.expr)[0]}:\n" + "\n".join(self.statement(x) for x in s.stmts or [])
+        if isinstance(s, c_ast.Default):
+            return "default:\n" + "\n".join(self.statement(x) for x in s.stmts or [])
+        if isinstance(s, (c_ast.Break, c_ast.Continue)):
+            if self.region_label is not None and self.loop_depth == 0:
+                self.fail(f"{'break' if isinstance(s, c_ast.Break) else 'continue'} out of a loop that "
+                          f"contains __syncthreads()", s)
+            return "break;" if isinstance(s, c_ast.Break) else "continue;"
+        if isinstance(s, c_ast.Return):
+            return self.return_statement(s)
+        if isinstance(s, (c_ast.Goto, c_ast.Label)):
+            self.fail("goto and labels", s)
+        return self.expr(s)[0] + ";"
+
+    def sub(self, s) -> str:
+        """A nested statement in its own scope."""
+        self.scopes.append({})
+        try:
+            return "{\n" + self.statement(s) + "\n}"
+        finally:
+            self.scopes.pop()
+
+    def loop_body(self, s) -> str:
+        self.loop_depth += 1
+        try:
+            return self.sub(s)
+        finally:
+            self.loop_depth -= 1
+
+    def return_statement(self, s) -> str:
+        if self.in_helper:
+            if s.expr is None:
+                return "return;"
+            return f"return {self.convert(s.expr, self.return_type)};"
+        if s.expr is not None:
+            self.fail("returning a value from a __global__ function", s)
+        if self.target == "c":  # the thread is done: on to the next one of the loop
+            done = "hal_done[hal_t] = 1; " if self.kernel.barrier else ""
+            return f"{{ {done}goto {self.region_label}; }}"
+        return "return;"
+
+    def declaration(self, d: c_ast.Decl) -> str:
+        if isinstance(d.type, c_ast.FuncDecl):
+            self.fail("a function declaration inside a function", d)
+        if "static" in d.storage or "extern" in d.storage:
+            self.fail("static or extern local variables", d)
+        t = self.decl_type(d.type, d)
+        if t.dims and t.dims[0] == "" and isinstance(d.init, c_ast.InitList):
+            t = replace(t, dims=(str(len(d.init.exprs)), *t.dims[1:]))
+        init = ""
+        if t.ptr:
+            space = self.expr(d.init)[1].decayed().space if d.init is not None else "GLOBAL"
+            t = replace(t, space=space)
+        if isinstance(d.init, c_ast.InitList):
+            init = " = " + self.init_list(d.init, replace(t, dims=t.dims[1:]))
+        elif d.init is not None:
+            init = " = " + self.convert(d.init, t)
+        self.declare(d.name, _Var(_ident(d.name), t))
+        return f"{t.declarator(_ident(d.name))}{init};"
+
+    def init_list(self, node: c_ast.InitList, element: CType) -> str:
+        parts = [self.init_list(e, replace(element, dims=element.dims[1:])) if isinstance(e, c_ast.InitList)
+                 else self.convert(e, element) for e in node.exprs]
+        return "{" + ", ".join(parts) + "}"
+
+    # -- helper functions ---------------------------------------------------------
+    def helper_call(self, name: str, node: c_ast.FuncCall, args: list) -> tuple[str, CType]:
+        fn = self.functions[name]
+        params = self.params(fn.node.decl.type, fn.node)
+        if len(params) != len(args):
+            self.fail(f"calling {name} with {len(args)} arguments", node, f"it takes {len(params)}")
+        spaces = []
+        for (pname, pt), (text, at) in zip(params, args):
+            spaces.append(at.decayed().space if pt.ptr else None)
+        key = tuple(spaces)
+        if key not in fn.specialized:
+            fn.specialized[key] = self.emit_helper(fn, params, key)
+        ret = self.decl_type(fn.node.decl.type.type, fn.node)
+        converted = [text if pt.ptr else self.convert_text(text, at, pt)
+                     for (_, pt), (text, at) in zip(params, args)]
+        if self.target == "c":
+            converted += ["hal_tx", "hal_ty", "hal_tz", "hal_gid", "hal_grid"]
+        return f"{fn.specialized[key]}({', '.join(converted)})", ret
+
+    def emit_helper(self, fn: _Function, params: list, spaces: tuple) -> str:
+        suffix = "".join("" if s in (None, "GLOBAL") else "_l" if s == "LOCAL" else "_p" for s in spaces)
+        name = _ident(fn.node.decl.name) + (f"_hal{suffix}" if any(s not in (None, "GLOBAL") for s in spaces) else "")
+        fn.specialized[spaces] = name  # (recursion is not supported, but must not loop)
+        saved = (self.scopes, self.in_helper, self.return_type, self.region_label, self.loop_depth)
+        self.scopes, self.in_helper, self.region_label, self.loop_depth = [{}], True, None, 0
+        self.return_type = self.decl_type(fn.node.decl.type.type, fn.node)
+        try:
+            signature = []
+            for (pname, pt), space in zip(params, spaces):
+                if pt.ptr:
+                    pt = replace(pt, space=space)
+                signature.append(pt.declarator(_ident(pname)))
+                self.declare(pname, _Var(_ident(pname), pt))
+            if self.target == "c":
+                signature += ["u32 hal_tx", "u32 hal_ty", "u32 hal_tz", "const i64 *hal_gid", "const i64 *hal_grid"]
+            body = self.statement(fn.node.body)
+            ret = self.return_type.declarator("").rstrip() if self.return_type.base != "void" else "void"
+            self.emitted.append(f"INLINE {ret} {name}({', '.join(signature) or 'void'}) {body}\n")
+        finally:
+            self.scopes, self.in_helper, self.return_type, self.region_label, self.loop_depth = saved
+        return name
+
+    # -- expressions -----------------------------------------------------------------
+    def value(self, node) -> tuple[str, CType]:
+        """An expression as an rvalue: a half becomes the f32 it stands for."""
+        text, t = self.expr(node)
+        if t.scalar and t.base == "half":
+            return f"half_to_f32({text})", F32
+        return text, t
+
+    def convert_text(self, text: str, t: CType, to: CType) -> str:
+        if to.scalar and to.base == "half":
+            return text if t.base == "half" and t.scalar else f"hal_to_half((f32)({text}))"
+        if t.scalar and t.base == "half" and to.scalar:
+            return f"(({to.word})half_to_f32({text}))"
+        return text
+
+    def convert(self, node, to: CType) -> str:
+        text, t = self.expr(node)
+        return self.convert_text(text, t, to)
+
+    def expr(self, node) -> tuple[str, CType]:
+        method = getattr(self, "e_" + type(node).__name__, None)
+        if method is None:
+            self.fail(f"the expression {type(node).__name__}", node)
+        return method(node)
+
+    def e_Constant(self, node):
+        v = node.value
+        if node.type in ("int", "unsigned int", "long int", "unsigned long int", "long long int",
+                         "unsigned long long int"):
+            low = v.lower()
+            unsigned, longs = "u" in low, low.count("l")
+            word = ("u" if unsigned else "i") + ("64" if longs else "32")
+            digits = v.rstrip("uUlL")
+            return f"(({word}){digits})" if word != "i32" else digits, CType(word)
+        if node.type in ("float", "double"):
+            is_f32 = v[-1] in "fF"
+            if is_f32:
+                return v, F32
+            return v if v[-1] not in "lL" else v[:-1], F64
+        if node.type == "char":
+            return v, INT
+        self.fail("string literals", node)
+
+    def e_ID(self, node):
+        var = self.lookup(node.name, node)
+        return var.text, var.type
+
+    def e_StructRef(self, node):
+        if isinstance(node.name, c_ast.ID) and node.name.name in _BUILTINS and node.type == ".":
+            axis = _AXES.get(node.field.name)
+            if axis is None:
+                self.fail(f"{node.name.name}.{node.field.name}", node)
+            return self.builtin(node.name.name, axis), CType("u32")
+        self.fail("struct member access", node)
+
+    def builtin(self, name: str, d: int) -> str:
+        if self.target == "opencl":
+            fn = {"threadIdx": "LOCAL_ID", "blockIdx": "GROUP_ID", "blockDim": "LOCAL_SIZE", "gridDim": "NUM_GROUPS"}
+            return f"((u32){fn[name]}({d}))"
+        return {"threadIdx": ("hal_tx", "hal_ty", "hal_tz")[d], "blockIdx": f"((u32)GROUP_ID({d}))",
+                "blockDim": f"((u32)HAL_BD{d})", "gridDim": f"((u32)NUM_GROUPS({d}))"}[name]
+
+    def e_ArrayRef(self, node):
+        base, bt = self.expr(node.name)
+        index, it = self.value(node.subscript)
+        if bt.scalar:
+            self.fail("indexing a non-pointer", node)
+        return f"{base}[{index}]", bt.element()
+
+    def e_UnaryOp(self, node):
+        op = node.op
+        if op == "sizeof":
+            if isinstance(node.expr, c_ast.Typename):
+                t = self.decl_type(node.expr, node)
+            else:
+                t = self.expr(node.expr)[1]
+            return f"((u64){_sizeof(t)})", CType("u64")
+        if op == "&":
+            text, t = self.expr(node.expr)
+            return f"(&{text})", t.pointer_to()
+        if op == "*":
+            text, t = self.expr(node.expr)
+            return f"(*{text})", t.decayed().element()
+        if op in ("p++", "p--", "++", "--"):
+            text, t = self.expr(node.expr)
+            if t.scalar and t.base == "half":
+                self.fail("++/-- on a half", node)
+            return (f"({text}{op[1:]})" if op[0] == "p" else f"({op}{text})"), t
+        text, t = self.value(node.expr)
+        if op == "!":
+            return f"(!{text})", INT
+        return f"({op}{text})", promoted(t) if t.scalar else t
+
+    def e_BinaryOp(self, node):
+        a, at = self.value(node.left)
+        b, bt = self.value(node.right)
+        op = node.op
+        if op in ("<", ">", "<=", ">=", "==", "!=", "&&", "||"):
+            return f"({a} {op} {b})", INT
+        if not at.scalar or not bt.scalar:  # pointer arithmetic
+            if op == "-" and not at.scalar and not bt.scalar:
+                return f"({a} - {b})", CType("i64")
+            return f"({a} {op} {b})", (at if not at.scalar else bt).decayed()
+        if op in ("<<", ">>"):
+            return f"({a} {op} {b})", promoted(at)
+        return f"({a} {op} {b})", arithmetic(at, bt)
+
+    def e_TernaryOp(self, node):
+        c, _ = self.value(node.cond)
+        a, at = self.value(node.iftrue)
+        b, bt = self.value(node.iffalse)
+        t = arithmetic(at, bt) if at.scalar and bt.scalar else at.decayed()
+        return f"({c} ? {a} : {b})", t
+
+    def e_Assignment(self, node):
+        target, t = self.expr(node.lvalue)
+        if t.scalar and t.base == "half":
+            if node.op == "=":
+                return f"({target} = {self.convert(node.rvalue, t)})", t
+            rhs, _ = self.value(node.rvalue)
+            return f"({target} = hal_to_half(half_to_f32({target}) {node.op[:-1]} ({rhs})))", t
+        rhs, rt = self.value(node.rvalue)
+        return f"({target} {node.op} {rhs})", t
+
+    def e_Cast(self, node):
+        to = self.decl_type(node.to_type, node)
+        text, t = self.expr(node.expr)
+        if to.scalar and to.base == "half":
+            return self.convert_text(text, t, to), to
+        if to.ptr:
+            to = replace(to, space=t.decayed().space)
+            return f"({to.cast()}{text})", to
+        if t.scalar and t.base == "half":
+            text = f"half_to_f32({text})"
+        return f"(({to.word}){text})", to
+
+    def e_ExprList(self, node):
+        parts = [self.expr(e) for e in node.exprs]
+        return "(" + ", ".join(p for p, _ in parts) + ")", parts[-1][1]
+
+    def e_FuncCall(self, node):
+        if isinstance(node.name, c_ast.StructRef):
+            key = (getattr(node.name.name, "name", None), node.name.field.name)
+            if key in self.calls:
+                return self.calls[key]
+            self.fail("method calls", node)
+        if not isinstance(node.name, c_ast.ID):
+            self.fail("calls through function pointers", node)
+        name = node.name.name
+        exprs = node.args.exprs if node.args is not None else []
+        for prefix, construct in _UNSUPPORTED_CALLS:
+            if name.startswith(prefix) and name not in self.functions:
+                self.fail(construct, node)
+        if name in self.functions:
+            return self.helper_call(name, node, [self.expr(e) for e in exprs])
+        if name == "__syncthreads":
+            self.fail("__syncthreads() inside an expression", node)
+        if name in ("__threadfence", "__threadfence_block", "__threadfence_system"):
+            return "HAL_THREADFENCE()", CType("void")
+        if name in _ATOMICS:
+            return self.atomic(_ATOMICS[name], node, exprs)
+        if name == "__ldg":
+            text, t = self.expr(exprs[0])
+            return f"(*{text})", t.decayed().element()
+        args = [self.value(e) for e in exprs]
+        if name in _SIMPLE_INTRINSICS:
+            template, t = _SIMPLE_INTRINSICS[name]
+            if name in ("__half2float",):
+                args = [self.expr(e) for e in exprs]
+            return template.format(a=args[0][0], b=args[1][0] if len(args) > 1 else ""), t
+        if name in _F32_FUNCS:
+            return f"{_F32_FUNCS[name]}({', '.join(f'(f32)({a})' for a, _ in args)})", F32
+        if name in _GENERIC_FUNCS or name in _PREDICATES:
+            floats = [t for _, t in args if t.is_float]
+            ft = F64 if not floats or any(t.base == "f64" for t in floats) else F32
+            text = f"{_GENERIC_FUNCS.get(name, name)}({', '.join(f'({ft.word})({a})' for a, _ in args)})"
+            return (f"((i32){text})", INT) if name in _PREDICATES else (text, ft)
+        if name in _MIN_MAX:
+            which = _MIN_MAX[name]
+            t = arithmetic(args[0][1], args[1][1])
+            if name.startswith("u") or name.startswith("ull"):
+                t = CType("u64" if name.startswith("ull") else "u32")
+            elif name.startswith("ll"):
+                t = CType("i64")
+            return f"hal_{which}_{t.word}(({t.word})({args[0][0]}), ({t.word})({args[1][0]}))", t
+        if name in ("abs", "llabs", "labs", "fabs"):
+            t = promoted(args[0][1]) if name in ("abs", "fabs") else CType("i64")
+            return f"hal_abs_{t.word}(({t.word})({args[0][0]}))", t
+        self.fail(f"the function {name}()", node, "it is neither a __device__ function here nor a CUDA "
+                  "function hal translates")
+
+    def atomic(self, op: str, node, exprs: list):
+        pointer, pt = self.expr(exprs[0])
+        element = pt.decayed().element()
+        if element.base not in ("i32", "u32", "f32") or (element.base == "f32" and op not in ("add", "exch")):
+            self.fail(f"atomic {op} on {element.base}", node, "atomics take 32-bit int/unsigned (and float for "
+                      "atomicAdd and atomicExch)")
+        space = pt.decayed().space or "GLOBAL"
+        if space not in ("GLOBAL", "LOCAL"):
+            self.fail("atomics on private memory", node)
+        values = [f"({element.word})({self.value(e)[0]})" for e in exprs[1:]]
+        s = "g" if space == "GLOBAL" else "l"
+        return f"hal_atomic_{op}_{element.word}_{s}({pointer}, {', '.join(values)})", element
+
+
+# -- tree helpers ------------------------------------------------------------------
+def _walk(node):
+    yield node
+    for _, child in node.children():
+        yield from _walk(child)
+
+
+def _is_barrier(s) -> bool:
+    return (isinstance(s, c_ast.FuncCall) and isinstance(s.name, c_ast.ID) and s.name.name == "__syncthreads")
+
+
+def _has_barrier(node) -> bool:
+    return any(_is_barrier(n) for n in _walk(node))
+
+
+def _items(s) -> list:
+    return (s.block_items or []) if isinstance(s, c_ast.Compound) else [s]
+
+
+def _is_void(p: c_ast.Typename) -> bool:
+    t = p.type
+    return isinstance(t, c_ast.TypeDecl) and isinstance(t.type, c_ast.IdentifierType) and t.type.names == ["void"]
+
+
+def _sizeof(t: CType) -> int:
+    size = 8 if t.ptr else SIZES[t.base]
+    for d in t.dims:
+        size *= int(d)
+    return size
+
+
+def _ident(name: str) -> str:
+    """A user's identifier as emitted: reserved words and hal's own prefix renamed."""
+    return f"{name}_hal_" if name in _RESERVED or name.startswith("hal_") else name

@@ -1,0 +1,200 @@
+"""CUDA C kernels as CuPy users write them (``cupy.RawKernel`` sources), for
+tests/test_user_kernels.py: each is checked against NumPy on every hal device and
+compiled unchanged by NVRTC. Written for hal after the well-known CUDA patterns (the
+CUDA C++ Programming Guide's shared-memory matrix product, NVIDIA's "An Efficient Matrix
+Transpose in CUDA C/C++", GPU Gems 3 ch. 39 for the scan)."""
+
+SGEMM = r"""
+#define TILE 16
+// C = A (M x K) * B (K x N), row-major, one TILE x TILE tile of C per block
+extern "C" __global__ void sgemm(const float* __restrict__ A, const float* __restrict__ B,
+                                 float* __restrict__ C, int M, int N, int K) {
+    __shared__ float As[TILE][TILE];
+    __shared__ float Bs[TILE][TILE];
+    int tx = threadIdx.x, ty = threadIdx.y;
+    int row = blockIdx.y * TILE + ty, col = blockIdx.x * TILE + tx;
+    float acc = 0.0f;
+    for (int k0 = 0; k0 < K; k0 += TILE) {
+        As[ty][tx] = (row < M && k0 + tx < K) ? A[row * K + k0 + tx] : 0.0f;
+        Bs[ty][tx] = (col < N && k0 + ty < K) ? B[(k0 + ty) * N + col] : 0.0f;
+        __syncthreads();
+#pragma unroll
+        for (int k = 0; k < TILE; ++k)
+            acc += As[ty][k] * Bs[k][tx];
+        __syncthreads();
+    }
+    if (row < M && col < N)
+        C[row * N + col] = acc;
+}
+"""
+
+HISTOGRAM = r"""
+#define BINS 64
+extern "C" __global__ void histogram(const unsigned char* data, int n, unsigned int* bins) {
+    __shared__ unsigned int local[BINS];
+    for (int b = threadIdx.x; b < BINS; b += blockDim.x) local[b] = 0;
+    __syncthreads();
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += blockDim.x * gridDim.x)
+        atomicAdd(&local[data[i] % BINS], 1u);
+    __syncthreads();
+    for (int b = threadIdx.x; b < BINS; b += blockDim.x)
+        if (local[b]) atomicAdd(&bins[b], local[b]);
+}
+"""
+
+SCAN = r"""
+// Inclusive scan of each block's blockDim.x elements (Hillis-Steele, double-buffered in
+// dynamic shared memory: 2 * blockDim.x floats), and each block's total.
+extern "C" __global__ void block_scan(const float* x, float* y, float* sums, int n) {
+    extern __shared__ float buf[];
+    int t = threadIdx.x, i = blockIdx.x * blockDim.x + threadIdx.x;
+    int in = 1, out = 0;
+    buf[t] = i < n ? x[i] : 0.0f;
+    __syncthreads();
+    for (int offset = 1; offset < blockDim.x; offset <<= 1) {
+        in = 1 - in; out = 1 - out;
+        float v = buf[in * blockDim.x + t];
+        if (t >= offset) v += buf[in * blockDim.x + t - offset];
+        buf[out * blockDim.x + t] = v;
+        __syncthreads();
+    }
+    if (i < n) y[i] = buf[out * blockDim.x + t];
+    if (t == blockDim.x - 1) sums[blockIdx.x] = buf[out * blockDim.x + t];
+}
+"""
+
+TRANSPOSE = r"""
+#define TILE_DIM 32
+#define BLOCK_ROWS 8
+// out (cols x rows) = in (rows x cols)^T through a padded tile: no shared-memory bank conflicts
+extern "C" __global__ void transpose(float* out, const float* in, int rows, int cols) {
+    __shared__ float tile[TILE_DIM][TILE_DIM + 1];
+    int x = blockIdx.x * TILE_DIM + threadIdx.x;
+    int y = blockIdx.y * TILE_DIM + threadIdx.y;
+    for (int j = 0; j < TILE_DIM; j += BLOCK_ROWS)
+        if (x < cols && y + j < rows)
+            tile[threadIdx.y + j][threadIdx.x] = in[(y + j) * cols + x];
+    __syncthreads();
+    x = blockIdx.y * TILE_DIM + threadIdx.x;
+    y = blockIdx.x * TILE_DIM + threadIdx.y;
+    for (int j = 0; j < TILE_DIM; j += BLOCK_ROWS)
+        if (x < rows && y + j < cols)
+            out[(y + j) * rows + x] = tile[threadIdx.x][threadIdx.y + j];
+}
+"""
+
+SOFTMAX = r"""
+__device__ float block_reduce(float* s, float v, bool take_max) {
+    s[threadIdx.x] = v;
+    return v;
+}
+
+// One block per row; shared memory (dynamic: blockDim.x floats) folds the row's max and sum.
+extern "C" __global__ void softmax_rows(const float* __restrict__ x, float* __restrict__ y, int cols) {
+    extern __shared__ float s[];
+    const float* xr = x + (size_t)blockIdx.x * cols;
+    float* yr = y + (size_t)blockIdx.x * cols;
+    float m = -__int_as_float(0x7f800000);
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) m = fmaxf(m, xr[c]);
+    block_reduce(s, m, true);
+    __syncthreads();
+    for (unsigned int step = blockDim.x / 2; step > 0; step >>= 1) {
+        if (threadIdx.x < step) s[threadIdx.x] = fmaxf(s[threadIdx.x], s[threadIdx.x + step]);
+        __syncthreads();
+    }
+    m = s[0];
+    __syncthreads();
+    float sum = 0.0f;
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) sum += expf(xr[c] - m);
+    s[threadIdx.x] = sum;
+    __syncthreads();
+    for (unsigned int step = blockDim.x / 2; step > 0; step >>= 1) {
+        if (threadIdx.x < step) s[threadIdx.x] += s[threadIdx.x + step];
+        __syncthreads();
+    }
+    float inv = 1.0f / s[0];
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) yr[c] = expf(xr[c] - m) * inv;
+}
+"""
+
+STENCIL = r"""
+#define BX 16
+#define BY 8
+#define IDX(r, c) ((r) * cols + (c))
+// One Jacobi step of the 5-point Laplace stencil; a (BY+2) x (BX+2) tile with its halo in
+// shared memory; boundary cells are copied.
+__device__ __forceinline__ float load(const float* u, int r, int c, int rows, int cols) {
+    r = min(max(r, 0), rows - 1);
+    c = min(max(c, 0), cols - 1);
+    return u[IDX(r, c)];
+}
+
+extern "C" __global__ void jacobi(const float* __restrict__ u, float* __restrict__ v, int rows, int cols) {
+    __shared__ float tile[BY + 2][BX + 2];
+    int c = blockIdx.x * BX + threadIdx.x, r = blockIdx.y * BY + threadIdx.y;
+    int tx = threadIdx.x + 1, ty = threadIdx.y + 1;
+    tile[ty][tx] = load(u, r, c, rows, cols);
+    if (threadIdx.x == 0) tile[ty][0] = load(u, r, c - 1, rows, cols);
+    if (threadIdx.x == BX - 1) tile[ty][BX + 1] = load(u, r, c + 1, rows, cols);
+    if (threadIdx.y == 0) tile[0][tx] = load(u, r - 1, c, rows, cols);
+    if (threadIdx.y == BY - 1) tile[BY + 1][tx] = load(u, r + 1, c, rows, cols);
+    __syncthreads();
+    if (r >= rows || c >= cols) return;
+    if (r == 0 || c == 0 || r == rows - 1 || c == cols - 1) {
+        v[IDX(r, c)] = tile[ty][tx];
+        return;
+    }
+    v[IDX(r, c)] = 0.25f * (tile[ty - 1][tx] + tile[ty + 1][tx] + tile[ty][tx - 1] + tile[ty][tx + 1]);
+}
+"""
+
+HALF_SCALE = r"""
+#include <cuda_fp16.h>
+// y = a * x + b in float, stored as half; also the sum of each pair of inputs as float
+extern "C" __global__ void half_axpb(const __half* x, __half* y, float* pair, float a, float b, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    float v = __half2float(x[i]);
+    y[i] = __float2half(a * v + b);
+    if (i % 2 == 0 && i + 1 < n) pair[i / 2] = __half2float(x[i]) + __half2float(x[i + 1]);
+}
+"""
+
+ATOMICS = r"""
+// out: [max, min, exch, cas winner, winners, float sum]
+extern "C" __global__ void atomics(const int* x, int n, int* out, float* fsum) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    atomicMax(&out[0], x[i]);
+    atomicMin(&out[1], x[i]);
+    atomicExch(&out[2], 7);
+    if (atomicCAS(&out[3], 0, i + 1) == 0) atomicAdd(&out[4], 1);
+    atomicAdd(fsum, 0.5f * x[i]);
+}
+"""
+
+MATH = r"""
+#define SQR(v) ((v) * (v))
+__device__ inline double twice(double v) { return 2.0 * v; }
+
+extern "C" __global__ void math(const float* x, float* y, double* z, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) {
+        float v = x[i];
+        y[i] = sqrtf(fabsf(v)) + __expf(-SQR(v)) + tanhf(v) + powf(fabsf(v), 1.5f) + rsqrtf(1.0f + SQR(v))
+             + fminf(v, 0.5f) + max(i, 3) + static_cast<float>(min(i, 2)) + float(i % 3) + floorf(v) + erff(v);
+        z[i] = twice(log1p((double)fabsf(v))) + atan2((double)v, 2.0) + fma((double)v, 3.0, 1.0);
+    }
+}
+"""
+
+RACY = r"""
+// Reverses a block's values through shared memory but forgets the __syncthreads() between
+// the write and the read of another thread's element: a race.
+extern "C" __global__ void racy(const float* x, float* out) {
+    __shared__ float s[64];
+    int t = threadIdx.x;
+    s[t] = x[t];
+    out[t] = s[blockDim.x - 1 - t];
+}
+"""

@@ -1,0 +1,210 @@
+"""hal.RawKernel on every device: CUDA C kernels written as for CuPy (tests/cuda_sources.py)
+give NumPy's results on the cpu, PoCL and Oclgrind (whose out-of-bounds and race checks
+run on them, tests/oclgrind_checks.py), compile unchanged with NVRTC, and what hal does
+not translate is a hal.CompileError naming the construct and its line."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import hal
+import cuda_sources as S
+from cuda_compile import compile_cuda, compilers
+
+SIM = "simulator"
+
+
+def small(device, normal, tiny):
+    """Oclgrind runs ~100x slower: tiny shapes there."""
+    return tiny if device.info.kind == SIM else normal
+
+
+def put(device, a):
+    return hal.asarray(a, device=device)
+
+
+def test_sgemm(device):
+    rng = np.random.default_rng(1)
+    m, n, k = small(device, (37, 29, 45), (18, 17, 20))
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    c = hal.zeros((m, n), dtype=hal.float32, device=device)
+    kernel = hal.RawKernel(S.SGEMM, "sgemm")
+    kernel(((n + 15) // 16, (m + 15) // 16), (16, 16), (put(device, a), put(device, b), c, np.int32(m), np.int32(n),
+                                                        np.int32(k)))
+    np.testing.assert_allclose(np.asarray(c), a @ b, rtol=1e-5, atol=1e-5)
+
+
+def test_histogram_with_shared_and_global_atomics(device):
+    data = np.random.default_rng(2).integers(0, 256, small(device, 5000, 700)).astype(np.uint8)
+    bins = hal.zeros(64, dtype=hal.uint32, device=device)
+    hal.RawKernel(S.HISTOGRAM, "histogram")((3,), (64,), (put(device, data), np.int32(data.size), bins))
+    np.testing.assert_array_equal(np.asarray(bins), np.bincount(data % 64, minlength=64))
+
+
+def test_block_scan_with_dynamic_shared_memory(device):
+    block = small(device, 128, 32)
+    x = np.random.default_rng(3).standard_normal(block * 3 + 5).astype(np.float32)
+    blocks = -(-x.size // block)
+    y = hal.empty(x.size, dtype=hal.float32, device=device)
+    sums = hal.empty(blocks, dtype=hal.float32, device=device)
+    hal.RawKernel(S.SCAN, "block_scan")((blocks,), (block,), (put(device, x), y, sums, np.int32(x.size)),
+                                        shared_mem=2 * block * 4)
+    padded = np.zeros(blocks * block, np.float32)
+    padded[:x.size] = x
+    expected = np.cumsum(padded.reshape(blocks, block), axis=1)
+    np.testing.assert_allclose(np.asarray(y), expected.ravel()[:x.size], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(sums), expected[:, -1], rtol=1e-5, atol=1e-5)
+
+
+def test_transpose_through_a_padded_tile(device):
+    rows, cols = small(device, (70, 45), (33, 20))
+    x = np.arange(rows * cols, dtype=np.float32).reshape(rows, cols)
+    out = hal.empty((cols, rows), dtype=hal.float32, device=device)
+    hal.RawKernel(S.TRANSPOSE, "transpose")((-(-cols // 32), -(-rows // 32)), (32, 8),
+                                            (out, put(device, x), np.int32(rows), np.int32(cols)))
+    np.testing.assert_array_equal(np.asarray(out), x.T)
+
+
+def test_row_softmax(device):
+    rows, cols = small(device, (5, 300), (2, 40))
+    x = np.random.default_rng(4).standard_normal((rows, cols)).astype(np.float32) * 4
+    y = hal.empty((rows, cols), dtype=hal.float32, device=device)
+    block = 64
+    hal.RawKernel(S.SOFTMAX, "softmax_rows")((rows,), (block,), (put(device, x), y, np.int32(cols)),
+                                             shared_mem=block * 4)
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(np.asarray(y), e / e.sum(axis=1, keepdims=True), rtol=1e-5, atol=1e-7)
+
+
+def test_stencil_with_halo_tile(device):
+    rows, cols = small(device, (21, 37), (9, 18))
+    u = np.random.default_rng(5).standard_normal((rows, cols)).astype(np.float32)
+    v = hal.empty((rows, cols), dtype=hal.float32, device=device)
+    hal.RawKernel(S.STENCIL, "jacobi")((-(-cols // 16), -(-rows // 8)), (16, 8),
+                                       (put(device, u), v, np.int32(rows), np.int32(cols)))
+    expected = u.copy()
+    expected[1:-1, 1:-1] = 0.25 * (u[:-2, 1:-1] + u[2:, 1:-1] + u[1:-1, :-2] + u[1:-1, 2:])
+    np.testing.assert_allclose(np.asarray(v), expected, rtol=1e-6, atol=1e-6)
+
+
+def test_half_loads_and_stores(device):
+    x = (np.random.default_rng(6).standard_normal(37) * 10).astype(np.float16)
+    y = hal.empty(37, dtype=hal.float16, device=device)
+    pair = hal.zeros(18, dtype=hal.float32, device=device)
+    hal.RawKernel(S.HALF_SCALE, "half_axpb")((2,), (32,), (put(device, x), y, pair, np.float32(1.5),
+                                                           np.float32(-2), np.int32(37)))
+    np.testing.assert_array_equal(np.asarray(y), (np.float32(1.5) * x.astype(np.float32) - 2).astype(np.float16))
+    x32 = x.astype(np.float32)
+    np.testing.assert_array_equal(np.asarray(pair), x32[0:36:2] + x32[1:37:2])
+
+
+def test_atomic_max_min_exch_cas_and_float_add(device):
+    n = small(device, 300, 40)
+    x = np.random.default_rng(7).integers(-1000, 1000, n).astype(np.int32)
+    out = put(device, np.array([-2**31, 2**31 - 1, 0, 0, 0], np.int32))
+    fsum = hal.zeros(1, dtype=hal.float32, device=device)
+    hal.RawKernel(S.ATOMICS, "atomics")((-(-n // 32),), (32,), (put(device, x), np.int32(n), out, fsum))
+    got = np.asarray(out)
+    assert got[0] == x.max() and got[1] == x.min() and got[2] == 7
+    assert 1 <= got[3] <= n and got[4] == 1  # exactly one thread won the compare-and-swap
+    assert float(np.asarray(fsum)[0]) == 0.5 * x.sum()  # (integers and halves: exact in any order)
+
+
+def test_math_functions_defines_and_casts(device):
+    x = np.linspace(-3, 3, 50).astype(np.float32)
+    y = hal.empty(50, dtype=hal.float32, device=device)
+    z = hal.empty(50, dtype=hal.float64, device=device)
+    hal.RawKernel(S.MATH, "math")((2,), (32,), (put(device, x), y, z, np.int32(50)))
+    from math import erf
+    i = np.arange(50)
+    expected_y = (np.sqrt(np.abs(x)) + np.exp(-x * x) + np.tanh(x) + np.abs(x) ** 1.5 + 1 / np.sqrt(1 + x * x)
+                  + np.minimum(x, 0.5) + np.maximum(i, 3) + np.minimum(i, 2) + i % 3 + np.floor(x)
+                  + np.array([erf(v) for v in x]))
+    x64 = x.astype(np.float64)
+    expected_z = 2 * np.log1p(np.abs(x64)) + np.arctan2(x64, 2.0) + (x64 * 3.0 + 1.0)
+    np.testing.assert_allclose(np.asarray(y), expected_y, rtol=2e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(z), expected_z, rtol=1e-12, atol=1e-12)
+
+
+def test_arguments_are_checked(device):
+    kernel = hal.RawKernel(S.SGEMM, "sgemm")
+    c = hal.zeros((2, 2), dtype=hal.float32, device=device)
+    with pytest.raises(TypeError, match="takes 6 arguments"):
+        kernel((1,), (16, 16), (c, c, c))
+    with pytest.raises(TypeError, match="'M' is a i32 scalar"):
+        kernel((1,), (16, 16), (c, c, c, c, np.int32(2), np.int32(2)))
+    with pytest.raises(TypeError, match="'A' is a pointer"):
+        kernel((1,), (16, 16), (np.int32(1), c, c, np.int32(2), np.int32(2), np.int32(2)))
+    with pytest.raises(hal.CompileError, match="no __global__ function named 'gemm'"):
+        hal.RawKernel(S.SGEMM, "gemm")((1,), (16, 16), (c, c, c, np.int32(2), np.int32(2), np.int32(2)))
+
+
+UNSUPPORTED = [
+    ("warp shuffles", 4, "int v = x[0];\n    v += __shfl_down_sync(0xffffffff, v, 16);"),
+    ("warp votes", 4, "int v = x[0];\n    v += __ballot_sync(0xffffffff, v > 0);"),
+    ("inline assembly", 4, 'int v;\n    asm("mov.u32 %0, %%laneid;" : "=r"(v));'),
+    ("printf", 3, 'printf("%d", x[0]);'),
+    ("textures", 3, "texture<float, 1> t;"),
+    ("dynamic parallelism", 3, "child<<<1, 1>>>(x);"),
+    ("warpSize", 3, "x[0] = warpSize;"),
+    ("__constant__ memory", 3, "__constant__ float c[4];"),
+]
+
+
+@pytest.mark.parametrize("construct, line, body", UNSUPPORTED, ids=[u[0] for u in UNSUPPORTED])
+def test_unsupported_constructs_name_themselves_and_their_line(construct, line, body):
+    code = f'extern "C" __global__\nvoid k(int* x) {{\n    {body}\n}}\n'
+    with pytest.raises(hal.CompileError, match=f"kernel.cu:{line}: .*{construct}.*is not supported"):
+        hal.RawKernel(code, "k").compile("cpu")
+
+
+def test_cooperative_groups_are_refused():
+    code = '#include <cooperative_groups.h>\nextern "C" __global__ void k(int* x) { x[0] = 1; }\n'
+    with pytest.raises(hal.CompileError, match="(?s)kernel.cu:1:.*cooperative groups are not supported"):
+        hal.RawKernel(code, "k").compile("cpu")
+    with pytest.raises(hal.CompileError, match="cooperative groups"):
+        hal.RawKernel('extern "C" __global__ void k(int* x) { x[0] = 1; }', "k", enable_cooperative_groups=True)
+
+
+ALL_SOURCES = {name: getattr(S, name) for name in ("SGEMM", "HISTOGRAM", "SCAN", "TRANSPOSE", "SOFTMAX", "STENCIL",
+                                                   "HALF_SCALE", "ATOMICS", "MATH", "RACY")}
+
+
+@pytest.mark.skipif(not compilers(), reason="no CUDA compiler (pip install nvidia-cuda-nvrtc-cu12)")
+@pytest.mark.parametrize("name", sorted(ALL_SOURCES))
+def test_sources_compile_unchanged_with_nvrtc(name):
+    source = ALL_SOURCES[name]
+    if "cuda_fp16.h" in source:  # (a toolkit header: NVRTC needs the toolkit's include folder, nvcc has it)
+        if "nvcc" not in compilers():
+            pytest.skip("cuda_fp16.h is a CUDA toolkit header and no toolkit (nvcc) is installed")
+        assert compile_cuda(source, "sm_80", "nvcc")
+        return
+    assert compile_cuda(source, "sm_80")
+
+
+RACE = """
+import numpy as np, hal, sys
+sys.path.insert(0, {tests!r})
+import cuda_sources
+dev = next(d for d in hal.devices() if d.info.kind == "simulator")
+x, out = hal.ones(16, dtype=hal.float32, device=dev), hal.empty(16, dtype=hal.float32, device=dev)
+hal.RawKernel(cuda_sources.RACY, "racy")((1,), (16,), (x, out))
+np.asarray(out)
+"""
+
+
+@pytest.mark.simulator
+@pytest.mark.skipif(not any(d.info.kind == SIM for d in hal.devices()), reason="Oclgrind not installed")
+def test_a_race_on_shared_memory_is_reported_by_oclgrind(tmp_path):
+    """In a child process with its own log, so this run's log (which fails the session
+    on any report) stays clean."""
+    log = tmp_path / "oclgrind.log"
+    env = {**os.environ, "OCLGRIND_LOG": str(log), "OCLGRIND_DATA_RACES": "1",
+           "HAL_CACHE_DIR": str(tmp_path / "cache")}
+    subprocess.run([sys.executable, "-c", RACE.format(tests=os.path.dirname(__file__))], env=env, check=True,
+                   timeout=120)
+    text = log.read_text()
+    assert "data race" in text and "racy" in text, text
