@@ -121,7 +121,7 @@ class _Function:
 
 def translate(ast: c_ast.FileAST, code: str, target: str, calls: dict | None = None) -> Translation:
     """The dialect source of every kernel in ``ast``. ``calls`` maps ``(object, method)``
-    calls such as ``("_ind", "size")`` to the expression text that replaces them (how
+    calls such as ``("_ind", "size")`` to the variable that replaces them (how
     ElementwiseKernel's ``_ind.size()`` is spelled)."""
     if target not in TARGETS:
         raise ValueError(f"unknown translation target {target!r}; expected one of {TARGETS}")
@@ -224,16 +224,16 @@ class _Translator:
         self.return_type = CType("void")
         prologue, signature = [], []
         for name, t in params:
-            name = _ident(name)
+            emitted = _ident(name)
             if t.ptr:
                 t = replace(t, space="GLOBAL")
-                signature += [t.declarator(f"hal_p_{name}"), f"i64 hal_o_{name}"]
+                signature += [t.declarator(f"hal_p_{emitted}"), f"i64 hal_o_{emitted}"]
                 byte = "GLOBAL const u8 *" if t.const else "GLOBAL u8 *"
-                prologue.append(f"{t.declarator(name)} = {t.cast()}(({byte})hal_p_{name} + hal_o_{name});")
+                prologue.append(f"{t.declarator(emitted)} = {t.cast()}(({byte})hal_p_{emitted} + hal_o_{emitted});")
             else:
-                signature.append(t.declarator(name))
+                signature.append(t.declarator(emitted))
             self.kernel.params.append(Param(name, t))
-            self.declare(name, _Var(name, t))
+            self.declare(name, _Var(emitted, t))
         self.shared_declarations(node.body, prologue)
         if self.target == "c":
             body = self.c_body(node.body, prologue)
@@ -687,7 +687,7 @@ class _Translator:
         if isinstance(node.name, c_ast.StructRef):
             key = (getattr(node.name.name, "name", None), node.name.field.name)
             if key in self.calls:
-                return self.calls[key]
+                return self.e_ID(c_ast.ID(self.calls[key], coord=node.coord))
             self.fail("method calls", node)
         if not isinstance(node.name, c_ast.ID):
             self.fail("calls through function pointers", node)
