@@ -77,7 +77,9 @@ INLINE i32 hal_clzll(u64 x) { return (i32)clz(x); }
 #else
 #define HAL_THREADFENCE() __atomic_thread_fence(__ATOMIC_SEQ_CST)
 #define rsqrt(x) (1 / sqrt(x))
+#ifndef exp10
 #define exp10(x) pow((__typeof__(x))10, (x))
+#endif
 INLINE i32 hal_popc(u32 x) { return __builtin_popcount(x); }
 INLINE i32 hal_popcll(u64 x) { return __builtin_popcountll(x); }
 INLINE i32 hal_clz(u32 x) { return x ? __builtin_clz(x) : 32; }

@@ -68,7 +68,7 @@ class RawKernel:
             defines = {"HAL_DYN_BYTES": shared_mem}
             if target == "c":
                 defines.update(HAL_BD0=block[0], HAL_BD1=block[1], HAL_BD2=block[2], HAL_NT=math.prod(block))
-            self._programs[key] = device.compile(translation.source, defines)[self.name]
+            self._programs[key] = device.compile(translation.source, defines)[translation.kernels[self.name].symbol]
         return self._programs[key]
 
     # -- launching ------------------------------------------------------------

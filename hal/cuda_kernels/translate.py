@@ -96,6 +96,7 @@ class Param:
 class Kernel:
     name: str
     params: list[Param]
+    symbol: str          # its name in the translation (prefixed: a kernel may be called sin or sincos)
     barrier: bool
     dynamic_shared: bool
 
@@ -219,7 +220,7 @@ class _Translator:
         params = self.params(decl.type, node)
         if self.decl_type(decl.type.type, node).base != "void":
             self.fail("a __global__ function returning a value", node)
-        self.kernel = Kernel(decl.name, [], _has_barrier(node.body), False)
+        self.kernel = Kernel(decl.name, [], f"hal_k_{decl.name}", _has_barrier(node.body), False)
         self.scopes = [{}]
         self.return_type = CType("void")
         prologue, signature = [], []
@@ -241,7 +242,7 @@ class _Translator:
             self.scopes.append({})
             body = "\n".join(prologue) + "\n" + self.block_items(node.body.block_items or [])
             self.scopes.pop()
-        text = f"KERNEL void {decl.name}({', '.join(signature)}) {{\n{body}\n}}\n"
+        text = f"KERNEL void {self.kernel.symbol}({', '.join(signature)}) {{\n{body}\n}}\n"
         return text, self.kernel
 
     def params(self, func: c_ast.FuncDecl, where) -> list[tuple[str, CType]]:
