@@ -17,12 +17,13 @@ import numbers
 import numpy as np
 
 import hal
+from hal import autotune
 
 from . import params as P
 from .raw import RawKernel, _device_of
 
-_SPLIT_ROWS = 64      # fewer rows than this and long rows: fold each row in segments
-_TARGET_BLOCKS = 256  # about this many blocks when splitting
+_SPLIT_ROWS = 64  # fewer rows than this and long rows: fold each row in segments (as hal.sum)
+_SERIAL = 32      # rows at most this long are folded by one thread
 
 
 class ReductionKernel:
@@ -90,11 +91,10 @@ class ReductionKernel:
         return out
 
     def _run(self, device, types: dict, reduce_word: str, operands: list, out, rows: int, cols: int) -> None:
-        block = 1 if device.family == "numpy" else 32 if device.info.kind == "simulator" else 256
-        block = min(block, device.info.max_work_group) if device.family != "numpy" else block
+        block = _block(device, rows, cols, operands)
         chunks = 1
-        if rows < _SPLIT_ROWS and cols > 4 * block:
-            chunks = max(1, min(-(-cols // (4 * block)), _TARGET_BLOCKS // rows))
+        if rows < _SPLIT_ROWS and cols > 16 * block and block > 1:
+            chunks = -(-cols // max(16 * block, -(-cols * rows // (4 * _SPLIT_ROWS))))
         chunk = -(-cols // chunks)
         native = device.backend_name in ("cuda", "rocm")
         key = (tuple(sorted((k, str(v)) for k, v in types.items())), reduce_word, block, native)
@@ -171,6 +171,19 @@ class _Pair:
                  + self.fold_tree + f"if (threadIdx.x == 0) {self.post}\n}}\n")
         names = tuple(self.types) + ("_type_reduce",)
         return RawKernel(fold, k.name, typedef_names=names), RawKernel(final, f"{k.name}_final", typedef_names=names)
+
+
+def _block(device, rows: int, cols: int, operands: list) -> int:
+    """Threads per block: one on the cpu (its C kernels loop over a block's threads) and
+    for short rows; elsewhere the work-group size hal's own row reductions are tuned to
+    for this shape (hal.autotune op "reduce_rows"), small on a simulator."""
+    if device.family == "numpy" or cols <= _SERIAL:
+        return 1
+    if device.info.kind == "simulator":
+        return 32
+    arrays = [o for o in operands if not isinstance(o, np.generic)]
+    key = (arrays[0].dtype.name, (autotune.bucket(rows), autotune.bucket(cols)))
+    return min(autotune.choose(device, "reduce_rows", key)["WG"], device.info.max_work_group)
 
 
 def _dtype_of(word: str, types: dict) -> np.dtype:
