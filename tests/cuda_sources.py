@@ -198,3 +198,29 @@ extern "C" __global__ void racy(const float* x, float* out) {
     out[t] = s[blockDim.x - 1 - t];
 }
 """
+
+MISC = r"""
+#include <cuda_fp16.h>
+__device__ float dot3(const float* a, const float* b) { return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]; }
+
+// A shared scalar, helpers taking private and global pointers, half intrinsics, and
+// 64-bit and double atomics. count: [items, largest block count]
+extern "C" __global__ void misc(const float* x, const __half* h, unsigned long long* count, double* total,
+                                float* out, __half* hout, int n) {
+    __shared__ int seen;
+    if (threadIdx.x == 0) seen = 0;
+    __syncthreads();
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) {
+        float w[3] = {1.0f, 2.0f, 3.0f};
+        float v[3] = {x[i], x[i] * 2, -x[i]};
+        out[i] = dot3(w, v) + dot3(x, w);
+        hout[i] = __hadd(h[i], __float2half(1.0f));
+        atomicAdd(count, 1ull);
+        atomicAdd(total, (double)x[i]);
+        atomicAdd(&seen, 1);
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) atomicMax((unsigned long long*)count + 1, (unsigned long long)seen);
+}
+"""

@@ -129,6 +129,23 @@ def test_math_functions_defines_and_casts(device):
     np.testing.assert_allclose(np.asarray(z), expected_z, rtol=1e-12, atol=1e-12)
 
 
+def test_shared_scalar_pointer_helpers_half_intrinsics_and_64_bit_atomics(device):
+    n = small(device, 100, 40)
+    x = np.random.default_rng(8).standard_normal(n).astype(np.float32)
+    h = (np.arange(n) / 8).astype(np.float16)
+    count = hal.zeros(2, dtype=hal.uint64, device=device)
+    total = hal.zeros(1, dtype=hal.float64, device=device)
+    out = hal.empty(n, dtype=hal.float32, device=device)
+    hout = hal.empty(n, dtype=hal.float16, device=device)
+    hal.RawKernel(S.MISC, "misc")((-(-n // 32),), (32,), (put(device, x), put(device, h), count, total, out, hout,
+                                                          np.int32(n)))
+    np.testing.assert_array_equal(np.asarray(count), [n, 32])
+    np.testing.assert_allclose(np.asarray(total)[0], x.astype(np.float64).sum(), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(out), (x + 4 * x - 3 * x) + (x[0] + 2 * x[1] + 3 * x[2]), rtol=1e-5,
+                               atol=1e-5)
+    np.testing.assert_array_equal(np.asarray(hout), (h.astype(np.float32) + 1).astype(np.float16))
+
+
 def test_arguments_are_checked(device):
     kernel = hal.RawKernel(S.SGEMM, "sgemm")
     c = hal.zeros((2, 2), dtype=hal.float32, device=device)
@@ -170,7 +187,7 @@ def test_cooperative_groups_are_refused():
 
 
 ALL_SOURCES = {name: getattr(S, name) for name in ("SGEMM", "HISTOGRAM", "SCAN", "TRANSPOSE", "SOFTMAX", "STENCIL",
-                                                   "HALF_SCALE", "ATOMICS", "MATH", "RACY")}
+                                                   "HALF_SCALE", "ATOMICS", "MATH", "RACY", "MISC")}
 
 
 @pytest.mark.skipif(not compilers(), reason="no CUDA compiler (pip install nvidia-cuda-nvrtc-cu12)")

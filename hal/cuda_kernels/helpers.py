@@ -9,54 +9,87 @@ pointers. Float atomicAdd is a compare-and-swap loop on the bits, as CUDA did be
 """
 _INT_OPS = {"add": ("atomic_add", "__atomic_fetch_add"), "sub": ("atomic_sub", "__atomic_fetch_sub"),
             "and": ("atomic_and", "__atomic_fetch_and"), "or": ("atomic_or", "__atomic_fetch_or"),
-            "xor": ("atomic_xor", "__atomic_fetch_xor")}
+            "xor": ("atomic_xor", "__atomic_fetch_xor"), "exch": ("atomic_xchg", "__atomic_exchange_n"),
+            "min": ("atomic_min", None), "max": ("atomic_max", None)}
 _SPACES = (("g", "GLOBAL"), ("l", "LOCAL"))
+# Where each type's atomics exist: OpenCL 1.2's 64-bit ones are the cl_khr_int64_*_atomics
+# extensions (atom_*), double needs cl_khr_fp64 too.
+_GUARDS = {"i64": "defined(cl_khr_int64_extended_atomics)", "u64": "defined(cl_khr_int64_extended_atomics)",
+           "f64": "defined(cl_khr_int64_base_atomics) && defined(HAL_FP64)"}
+
+
+def _opencl_int(t: str, s: str, space: str) -> list:
+    prefix = "atom_" if t in ("i64", "u64") else "atomic_"
+    p, vp = f"{space} {t} *p", f"(volatile {space} {t} *)p"
+    out = [f"INLINE {t} hal_atomic_{op}_{t}_{s}({p}, {t} v) {{ return {prefix}{fn[7:]}({vp}, v); }}"
+           for op, (fn, _) in _INT_OPS.items()]
+    return out + [f"INLINE {t} hal_atomic_cas_{t}_{s}({p}, {t} cmp, {t} v) {{ return {prefix}cmpxchg({vp}, cmp, v); }}"]
+
+
+def _c_int(t: str, s: str, space: str) -> list:
+    p = f"{space} {t} *p"
+    out = [f"INLINE {t} hal_atomic_{op}_{t}_{s}({p}, {t} v) {{ return {fn}(p, v, __ATOMIC_RELAXED); }}"
+           for op, (_, fn) in _INT_OPS.items() if fn]
+    out.append(f"INLINE {t} hal_atomic_cas_{t}_{s}({p}, {t} cmp, {t} v) {{\n"
+               f"    __atomic_compare_exchange_n(p, &cmp, v, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED); return cmp; }}")
+    for op, better in (("min", "<"), ("max", ">")):
+        out.append(f"INLINE {t} hal_atomic_{op}_{t}_{s}({p}, {t} v) {{\n    {t} old = __atomic_load_n(p, __ATOMIC_RELAXED);\n"
+                   f"    while (v {better} old && !__atomic_compare_exchange_n(p, &old, v, 0, __ATOMIC_RELAXED, "
+                   f"__ATOMIC_RELAXED)) {{}}\n    return old; }}")
+    return out
+
+
+def _float_add(t: str, s: str, space: str, opencl: bool) -> list:
+    """atomicAdd on a float type: a compare-and-swap loop on its bits."""
+    u = "u32" if t == "f32" else "u64"
+    to_bits, from_bits = ("f32_to_bits", "f32_from_bits") if t == "f32" else ("hal_f64_to_bits", "hal_f64_from_bits")
+    if opencl:
+        cas = "atomic_cmpxchg" if t == "f32" else "atom_cmpxchg"
+        return [f"INLINE {t} hal_atomic_add_{t}_{s}({space} {t} *p, {t} v) {{\n"
+                f"    volatile {space} {u} *bits = (volatile {space} {u} *)p; {u} old = *bits, seen;\n"
+                f"    while ((seen = {cas}(bits, old, {to_bits}({from_bits}(old) + v))) != old) old = seen;\n"
+                f"    return {from_bits}(old); }}"]
+    return [f"INLINE {t} hal_atomic_add_{t}_{s}({space} {t} *p, {t} v) {{\n"
+            f"    {u} *bits = ({u} *)p, old = __atomic_load_n(bits, __ATOMIC_RELAXED);\n"
+            f"    while (!__atomic_compare_exchange_n(bits, &old, {to_bits}({from_bits}(old) + v), 0, "
+            f"__ATOMIC_RELAXED, __ATOMIC_RELAXED)) {{}}\n    return {from_bits}(old); }}"]
 
 
 def _atomics() -> str:
     ocl, c = [], []
-    for s, space in _SPACES:
-        for t in ("i32", "u32"):
-            p = f"{space} {t} *p"
-            for op, (ocl_fn, c_fn) in _INT_OPS.items():
-                ocl.append(f"INLINE {t} hal_atomic_{op}_{t}_{s}({p}, {t} v) "
-                           f"{{ return {ocl_fn}((volatile {space} {t} *)p, v); }}")
-                c.append(f"INLINE {t} hal_atomic_{op}_{t}_{s}({p}, {t} v) {{ return {c_fn}(p, v, __ATOMIC_RELAXED); }}")
-            ocl += [f"INLINE {t} hal_atomic_exch_{t}_{s}({p}, {t} v) {{ return atomic_xchg((volatile {space} {t} *)p, v); }}",
-                    f"INLINE {t} hal_atomic_cas_{t}_{s}({p}, {t} cmp, {t} v) "
-                    f"{{ return atomic_cmpxchg((volatile {space} {t} *)p, cmp, v); }}",
-                    f"INLINE {t} hal_atomic_min_{t}_{s}({p}, {t} v) {{ return atomic_min((volatile {space} {t} *)p, v); }}",
-                    f"INLINE {t} hal_atomic_max_{t}_{s}({p}, {t} v) {{ return atomic_max((volatile {space} {t} *)p, v); }}"]
-            c += [f"INLINE {t} hal_atomic_exch_{t}_{s}({p}, {t} v) {{ return __atomic_exchange_n(p, v, __ATOMIC_RELAXED); }}",
-                  f"INLINE {t} hal_atomic_cas_{t}_{s}({p}, {t} cmp, {t} v) {{\n"
-                  f"    __atomic_compare_exchange_n(p, &cmp, v, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED); return cmp; }}"]
-            for op, better in (("min", "<"), ("max", ">")):
-                c.append(f"INLINE {t} hal_atomic_{op}_{t}_{s}({p}, {t} v) {{\n"
-                         f"    {t} old = __atomic_load_n(p, __ATOMIC_RELAXED);\n"
-                         f"    while (v {better} old && !__atomic_compare_exchange_n(p, &old, v, 0, __ATOMIC_RELAXED, "
-                         f"__ATOMIC_RELAXED)) {{}}\n    return old; }}")
-        ocl += [f"INLINE f32 hal_atomic_add_f32_{s}({space} f32 *p, f32 v) {{\n"
-                f"    volatile {space} u32 *bits = (volatile {space} u32 *)p; u32 old = *bits, seen;\n"
-                f"    while ((seen = atomic_cmpxchg(bits, old, as_uint(as_float(old) + v))) != old) old = seen;\n"
-                f"    return as_float(old); }}",
-                f"INLINE f32 hal_atomic_exch_f32_{s}({space} f32 *p, f32 v) "
-                f"{{ return atomic_xchg((volatile {space} f32 *)p, v); }}"]
-        c += [f"INLINE f32 hal_atomic_add_f32_{s}({space} f32 *p, f32 v) {{\n"
-              f"    u32 *bits = (u32 *)p, old = __atomic_load_n(bits, __ATOMIC_RELAXED);\n"
-              f"    while (!__atomic_compare_exchange_n(bits, &old, f32_to_bits(f32_from_bits(old) + v), 0, "
-              f"__ATOMIC_RELAXED, __ATOMIC_RELAXED)) {{}}\n    return f32_from_bits(old); }}",
-              f"INLINE f32 hal_atomic_exch_f32_{s}({space} f32 *p, f32 v) {{\n"
-              f"    return f32_from_bits(__atomic_exchange_n((u32 *)p, f32_to_bits(v), __ATOMIC_RELAXED)); }}"]
-    return "#ifdef __OPENCL_VERSION__\n" + "\n".join(ocl) + "\n#else\n" + "\n".join(c) + "\n#endif\n"
+    for t in ("i32", "u32", "i64", "u64", "f32", "f64"):
+        ocl_t, c_t = [], []
+        for s, space in _SPACES:
+            if t[0] == "f":
+                ocl_t += _float_add(t, s, space, True)
+                c_t += _float_add(t, s, space, False)
+            else:
+                ocl_t += _opencl_int(t, s, space)
+                c_t += _c_int(t, s, space)
+        if t == "f32":
+            for s, space in _SPACES:
+                ocl_t.append(f"INLINE f32 hal_atomic_exch_f32_{s}({space} f32 *p, f32 v) "
+                             f"{{ return atomic_xchg((volatile {space} f32 *)p, v); }}")
+                c_t.append(f"INLINE f32 hal_atomic_exch_f32_{s}({space} f32 *p, f32 v) {{\n"
+                           f"    return f32_from_bits(__atomic_exchange_n((u32 *)p, f32_to_bits(v), __ATOMIC_RELAXED)); }}")
+        guard = _GUARDS.get(t)
+        ocl += [f"#if {guard}", *ocl_t, "#endif"] if guard else ocl_t
+        c += ["#ifdef HAL_HAS_F64", *c_t, "#endif"] if t == "f64" else c_t
+    return ("#ifdef __OPENCL_VERSION__\n#pragma OPENCL EXTENSION cl_khr_int64_base_atomics : enable\n"
+            "#pragma OPENCL EXTENSION cl_khr_int64_extended_atomics : enable\n" + "\n".join(ocl)
+            + "\n#else\n" + "\n".join(c) + "\n#endif\n")
 
 
 def _min_max_abs() -> str:
     out = []
     for t in ("i32", "u32", "i64", "u64", "f32", "f64"):
+        if t == "f64":
+            out.append("#ifdef HAL_HAS_F64")
         if t[0] == "f":
             out += [f"INLINE {t} hal_min_{t}({t} a, {t} b) {{ return fmin(a, b); }}",
                     f"INLINE {t} hal_max_{t}({t} a, {t} b) {{ return fmax(a, b); }}",
                     f"INLINE {t} hal_abs_{t}({t} a) {{ return fabs(a); }}"]
+            out += ["#endif"] if t == "f64" else []
             continue
         out += [f"INLINE {t} hal_min_{t}({t} a, {t} b) {{ return a < b ? a : b; }}",
                 f"INLINE {t} hal_max_{t}({t} a, {t} b) {{ return a > b ? a : b; }}"]
@@ -85,8 +118,25 @@ INLINE i32 hal_popcll(u64 x) { return __builtin_popcountll(x); }
 INLINE i32 hal_clz(u32 x) { return x ? __builtin_clz(x) : 32; }
 INLINE i32 hal_clzll(u64 x) { return x ? __builtin_clzll(x) : 64; }
 #endif
+#if !defined(__OPENCL_VERSION__) || defined(HAL_FP64)
+#define HAL_HAS_F64 1
+INLINE f64 hal_f64_from_bits(u64 u) {
+#ifdef __OPENCL_VERSION__
+    return as_double(u);
+#else
+    union { u64 u; f64 f; } c; c.u = u; return c.f;
+#endif
+}
+INLINE u64 hal_f64_to_bits(f64 f) {
+#ifdef __OPENCL_VERSION__
+    return as_ulong(f);
+#else
+    union { u64 u; f64 f; } c; c.f = f; return c.u;
+#endif
+}
+#endif
 INLINE f32 hal_saturate(f32 x) { return x != x ? 0.0f : x < 0.0f ? 0.0f : x > 1.0f ? 1.0f : x; }
 INLINE u16 hal_to_half(f32 x) { return (u16)f32_to_half(x); }
 """
 
-SOURCE = _atomics() + _min_max_abs() + _INTRINSICS
+SOURCE = _INTRINSICS + _atomics() + _min_max_abs()

@@ -76,6 +76,21 @@ _SIMPLE_INTRINSICS = {  # name -> (template over args a, b, result type)
     "__popcll": ("hal_popcll((u64)({a}))", INT), "__clz": ("hal_clz((u32)({a}))", INT),
     "__clzll": ("hal_clzll((u64)({a}))", INT), "__mul24": ("((i32)({a}) * (i32)({b}))", INT),
     "__umul24": ("((u32)({a}) * (u32)({b}))", CType("u32")),
+    # half arithmetic: in f32, rounded once to half (exact for + - * of two halves)
+    "__hadd": ("hal_to_half({a} + {b})", CType("half")), "__hsub": ("hal_to_half({a} - {b})", CType("half")),
+    "__hmul": ("hal_to_half({a} * {b})", CType("half")), "__hdiv": ("hal_to_half({a} / {b})", CType("half")),
+    "__hneg": ("hal_to_half(-{a})", CType("half")), "__habs": ("hal_to_half(fabs({a}))", CType("half")),
+    "__hmax": ("hal_to_half(fmax({a}, {b}))", CType("half")), "__hmin": ("hal_to_half(fmin({a}, {b}))", CType("half")),
+    "__heq": ("((i32)({a} == {b}))", INT), "__hne": ("((i32)({a} != {b}))", INT), "__hlt": ("((i32)({a} < {b}))", INT),
+    "__hle": ("((i32)({a} <= {b}))", INT), "__hgt": ("((i32)({a} > {b}))", INT), "__hge": ("((i32)({a} >= {b}))", INT),
+    "__hisnan": ("((i32)isnan({a}))", INT), "__half2int_rn": ("((i32)rint({a}))", INT),
+    "__int2half_rn": ("hal_to_half((f32)({a}))", CType("half")),
+    "hexp": ("hal_to_half(exp({a}))", CType("half")), "hlog": ("hal_to_half(log({a}))", CType("half")),
+    "hsqrt": ("hal_to_half(sqrt({a}))", CType("half")), "hrsqrt": ("hal_to_half(rsqrt({a}))", CType("half")),
+    "__ll2float_rn": ("((f32)({a}))", F32), "__double2float_rn": ("((f32)({a}))", F32),
+    "__float2ll_rn": ("((i64)rint((f32)({a})))", CType("i64")),
+    "__double2int_rn": ("((i32)rint((f64)({a})))", INT), "__longlong_as_double": ("hal_f64_from_bits((u64)({a}))", F64),
+    "__double_as_longlong": ("((i64)hal_f64_to_bits((f64)({a})))", CType("i64")),
 }
 _MIN_MAX = {"min": "min", "max": "max", "umin": "min", "umax": "max", "llmin": "min",
             "llmax": "max", "ullmin": "min", "ullmax": "max"}
@@ -278,9 +293,11 @@ class _Translator:
                 prologue.append(f"{pointer.declarator(_ident(node.name))} = {pointer.cast()}hal_dyn;")
                 self.scopes[0][node.name] = _Var(_ident(node.name), pointer)
                 continue
-            if not t.dims:
-                self.fail("a __shared__ scalar", node, "declare a one-element array")
             local = replace(t, space="LOCAL")
+            if not t.dims:  # a shared scalar: a one-element array, used as its element
+                prologue.append(f"LOCAL {replace(t, dims=('1',)).declarator(_ident(node.name))};")
+                self.scopes[0][node.name] = _Var(f"{_ident(node.name)}[0]", local)
+                continue
             prologue.append(f"LOCAL {t.declarator(_ident(node.name))};")
             self.scopes[0][node.name] = _Var(_ident(node.name), local)
         self.kernel.dynamic_shared = dyn
@@ -510,7 +527,7 @@ class _Translator:
             self.fail(f"calling {name} with {len(args)} arguments", node, f"it takes {len(params)}")
         spaces = []
         for (pname, pt), (text, at) in zip(params, args):
-            spaces.append(at.decayed().space if pt.ptr else None)
+            spaces.append((at.decayed().space or "PRIVATE") if pt.ptr else None)
         key = tuple(spaces)
         if key not in fn.specialized:
             fn.specialized[key] = self.emit_helper(fn, params, key)
@@ -522,7 +539,7 @@ class _Translator:
         return f"{fn.specialized[key]}({', '.join(converted)})", ret
 
     def emit_helper(self, fn: _Function, params: list, spaces: tuple) -> str:
-        suffix = "".join("" if s in (None, "GLOBAL") else "_l" if s == "LOCAL" else "_p" for s in spaces)
+        suffix = "".join({"LOCAL": "_l", "PRIVATE": "_p"}.get(s, "_g") for s in spaces)
         name = _ident(fn.node.decl.name) + (f"_hal{suffix}" if any(s not in (None, "GLOBAL") for s in spaces) else "")
         fn.specialized[spaces] = name  # (recursion is not supported, but must not loop)
         saved = (self.scopes, self.in_helper, self.return_type, self.region_label, self.loop_depth)
@@ -532,7 +549,7 @@ class _Translator:
             signature = []
             for (pname, pt), space in zip(params, spaces):
                 if pt.ptr:
-                    pt = replace(pt, space=space)
+                    pt = replace(pt, space=None if space == "PRIVATE" else space)
                 signature.append(pt.declarator(_ident(pname)))
                 self.declare(pname, _Var(_ident(pname), pt))
             if self.target == "c":
@@ -738,9 +755,11 @@ class _Translator:
     def atomic(self, op: str, node, exprs: list):
         pointer, pt = self.expr(exprs[0])
         element = pt.decayed().element()
-        if element.base not in ("i32", "u32", "f32") or (element.base == "f32" and op not in ("add", "exch")):
-            self.fail(f"atomic {op} on {element.base}", node, "atomics take 32-bit int/unsigned (and float for "
-                      "atomicAdd and atomicExch)")
+        floats = {"f32": ("add", "exch"), "f64": ("add",)}
+        if element.scalar and element.base in floats and op not in floats[element.base] or \
+                not element.scalar or element.base not in ("i32", "u32", "i64", "u64", "f32", "f64"):
+            self.fail(f"atomic {op} on {element.base}", node, "atomics take int, unsigned, long long and "
+                      "unsigned long long (float: atomicAdd and atomicExch; double: atomicAdd)")
         space = pt.decayed().space or "GLOBAL"
         if space not in ("GLOBAL", "LOCAL"):
             self.fail("atomics on private memory", node)
