@@ -405,8 +405,10 @@ class _Translator:
         self.fail("__syncthreads() inside this statement", s, "only in if/for/while/do and blocks")
 
     def condition(self, node) -> str:
-        text, t = self.value(node)
-        return text
+        """A condition's text, without the parentheses every binary expression gets
+        (``if ((a == b))`` is a compiler warning that pyopencl shows the user)."""
+        text, _ = self.value(node)
+        return text[1:-1] if isinstance(node, c_ast.BinaryOp) else text
 
     # -- statements --------------------------------------------------------------
     def block_items(self, items: list) -> str:
