@@ -224,3 +224,17 @@ extern "C" __global__ void misc(const float* x, const __half* h, unsigned long l
     if (threadIdx.x == 0) atomicMax((unsigned long long*)count + 1, (unsigned long long)seen);
 }
 """
+
+VECTORS = r"""
+// float4 loads through a reinterpret_cast, components, make_float2 and a float3 array
+extern "C" __global__ void vectors(const float* x, float2* out2, float3* out3, int n4) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n4) return;
+    float4 v = reinterpret_cast<const float4*>(x)[i];
+    out2[i] = make_float2(v.x + v.y, v.z * v.w);
+    float3 t;
+    t.x = v.w; t.y = v.z; t.z = v.x;
+    out3[i] = t;
+    out3[i].y -= 1.0f;
+}
+"""

@@ -146,6 +146,17 @@ def test_shared_scalar_pointer_helpers_half_intrinsics_and_64_bit_atomics(device
     np.testing.assert_array_equal(np.asarray(hout), (h.astype(np.float32) + 1).astype(np.float16))
 
 
+def test_vector_types(device):
+    n4 = small(device, 50, 9)
+    x = np.random.default_rng(9).standard_normal(4 * n4).astype(np.float32)
+    out2 = hal.empty((n4, 2), dtype=hal.float32, device=device)
+    out3 = hal.empty((n4, 3), dtype=hal.float32, device=device)
+    hal.RawKernel(S.VECTORS, "vectors")((-(-n4 // 32),), (32,), (put(device, x), out2, out3, np.int32(n4)))
+    v = x.reshape(n4, 4)
+    np.testing.assert_array_equal(np.asarray(out2), np.stack([v[:, 0] + v[:, 1], v[:, 2] * v[:, 3]], axis=1))
+    np.testing.assert_array_equal(np.asarray(out3), np.stack([v[:, 3], v[:, 2] - 1, v[:, 0]], axis=1))
+
+
 def test_arguments_are_checked(device):
     kernel = hal.RawKernel(S.SGEMM, "sgemm")
     c = hal.zeros((2, 2), dtype=hal.float32, device=device)
@@ -187,7 +198,7 @@ def test_cooperative_groups_are_refused():
 
 
 ALL_SOURCES = {name: getattr(S, name) for name in ("SGEMM", "HISTOGRAM", "SCAN", "TRANSPOSE", "SOFTMAX", "STENCIL",
-                                                   "HALF_SCALE", "ATOMICS", "MATH", "RACY", "MISC")}
+                                                   "HALF_SCALE", "ATOMICS", "MATH", "RACY", "MISC", "VECTORS")}
 
 
 @pytest.mark.skipif(not compilers(), reason="no CUDA compiler (pip install nvidia-cuda-nvrtc-cu12)")

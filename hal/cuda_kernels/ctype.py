@@ -24,11 +24,19 @@ _WORDS = {
     ("int8_t",): "i8", ("uint8_t",): "u8", ("int16_t",): "i16", ("uint16_t",): "u16", ("int32_t",): "i32",
     ("uint32_t",): "u32", ("int64_t",): "i64", ("uint64_t",): "u64", ("size_t",): "u64", ("ptrdiff_t",): "i64",
 }
+# CUDA's vector types (structs of 2-4 components; no arithmetic without helper headers)
+VECTORS = {f"{name}{n}": (word, n) for name, word in (("char", "i8"), ("uchar", "u8"), ("short", "i16"),
+                                                       ("ushort", "u16"), ("int", "i32"), ("uint", "u32"),
+                                                       ("longlong", "i64"), ("ulonglong", "u64"),
+                                                       ("float", "f32"), ("double", "f64")) for n in (2, 3, 4)}
+_WORDS.update({(v,): v for v in VECTORS})
 SIZES = {"i8": 1, "u8": 1, "i16": 2, "u16": 2, "half": 2, "i32": 4, "u32": 4, "i64": 8, "u64": 8,
          "f32": 4, "f64": 8}
+SIZES.update({v: SIZES[w] * n for v, (w, n) in VECTORS.items()})
 NUMPY = {"i8": np.int8, "u8": np.uint8, "i16": np.int16, "u16": np.uint16, "half": np.float16,
          "i32": np.int32, "u32": np.uint32, "i64": np.int64, "u64": np.uint64, "f32": np.float32,
          "f64": np.float64}
+_INT_WORDS = {"i8", "u8", "i16", "u16", "i32", "u32", "i64", "u64"}
 _INT_RANK = {"i32": 1, "u32": 1, "i64": 2, "u64": 2}
 
 
@@ -48,17 +56,21 @@ class CType:
         return not self.ptr and not self.dims
 
     @property
+    def vector(self) -> bool:
+        return self.scalar and self.base in VECTORS
+
+    @property
     def is_float(self) -> bool:
         return self.scalar and self.base in ("f32", "f64", "half")
 
     @property
     def is_int(self) -> bool:
-        return self.scalar and self.base not in ("f32", "f64", "half", "void")
+        return self.scalar and self.base in _INT_WORDS
 
     @property
     def word(self) -> str:
         """The dialect word of the base type (half is stored as its bits)."""
-        return "u16" if self.base == "half" else self.base
+        return "u16" if self.base == "half" else f"hal_{self.base}" if self.base in VECTORS else self.base
 
     def element(self) -> "CType":
         """What indexing or dereferencing gives."""

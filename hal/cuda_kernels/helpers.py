@@ -139,4 +139,22 @@ INLINE f32 hal_saturate(f32 x) { return x != x ? 0.0f : x < 0.0f ? 0.0f : x > 1.
 INLINE u16 hal_to_half(f32 x) { return (u16)f32_to_half(x); }
 """
 
-SOURCE = _INTRINSICS + _atomics() + _min_max_abs()
+def _vectors() -> str:
+    """CUDA's vector types as structs of CUDA's size and alignment (OpenCL's own float3 is
+    16 bytes, CUDA's 12), with their make_ functions."""
+    from .ctype import SIZES, VECTORS
+    out = []
+    for name, (word, n) in VECTORS.items():
+        fields = "xyzw"[:n]
+        align = SIZES[name] if n in (2, 4) else SIZES[word]
+        guard = word == "f64"
+        out += ["#ifdef HAL_HAS_F64"] if guard else []
+        out.append(f"typedef struct __attribute__((aligned({align}))) {{ {word} {', '.join(fields)}; }} hal_{name};")
+        args = ", ".join(f"{word} {f}" for f in fields)
+        out.append(f"INLINE hal_{name} hal_make_{name}({args}) {{ hal_{name} v; "
+                   + " ".join(f"v.{f} = {f};" for f in fields) + " return v; }")
+        out += ["#endif"] if guard else []
+    return "\n".join(out) + "\n"
+
+
+SOURCE = _INTRINSICS + _vectors() + _atomics() + _min_max_abs()

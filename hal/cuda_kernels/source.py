@@ -103,6 +103,7 @@ def _rewrite(tokens: list, code: str, type_names: set) -> list:
     """The token list with ``extern "C"`` and C++ casts rewritten to C; unsupported
     constructs raise."""
     out, i, braces, skip_close = [], 0, 0, []
+    parens, close_cast = 0, []  # (a C++ cast's argument: its closing parenthesis closes the cast too)
     while i < len(tokens):
         tok, name, line = tokens[i]
         nxt = tokens[i + 1][0] if i + 1 < len(tokens) else None
@@ -129,7 +130,17 @@ def _rewrite(tokens: list, code: str, type_names: set) -> list:
                 continue
         if tok.type == "ID" and tok.value in _CASTS:
             i = _cpp_cast(tokens, i, out, code)
+            close_cast.append(parens)
             continue
+        if tok.type == "LPAREN":
+            parens += 1
+        if tok.type == "RPAREN":
+            parens -= 1
+            if close_cast and close_cast[-1] == parens:
+                close_cast.pop()
+                out += [tokens[i], (_tok("RPAREN", ")"), name, line)]
+                i += 1
+                continue
         is_type = tok.type in _TYPE_KEYWORDS or (tok.type == "ID" and tok.value in type_names)
         if is_type and nxt is not None and nxt.type == "LPAREN" and not (prev and prev.type in ("SIZEOF", "LPAREN")
                                                                          or prev and prev.type in _TYPE_KEYWORDS):
@@ -150,16 +161,19 @@ def _is_launch(tokens: list, i: int) -> bool:
 
 
 def _cpp_cast(tokens: list, i: int, out: list, code: str) -> int:
-    """``static_cast<T>(x)`` as ``(T)(x)``; returns the index after ``>``."""
+    """``static_cast<T>(x)`` as ``((T)(x))`` (the caller closes the outer parenthesis
+    after ``(x)``); returns the index after ``>``."""
     line = tokens[i][2]
     if i + 1 >= len(tokens) or tokens[i + 1][0].type != "LT":
         raise unsupported(tokens[i][0].value + " without <type>", line, code)
     j = i + 2
-    out.append((_tok("LPAREN", "("), tokens[i][1], line))
+    out += [(_tok("LPAREN", "("), tokens[i][1], line), (_tok("LPAREN", "("), tokens[i][1], line)]
     while j < len(tokens) and tokens[j][0].type != "GT":
         out.append(tokens[j])
         j += 1
     out.append((_tok("RPAREN", ")"), tokens[i][1], line))
+    if j + 1 >= len(tokens) or tokens[j + 1][0].type != "LPAREN":
+        raise unsupported(tokens[i][0].value + "<type> without (expression)", line, code)
     return j + 1
 
 

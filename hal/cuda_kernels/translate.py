@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from pycparser import c_ast
 
 from . import helpers
-from .ctype import F32, F64, INT, SIZES, CType, arithmetic, base_of, promoted
+from .ctype import F32, F64, INT, SIZES, VECTORS, CType, arithmetic, base_of, promoted
 from .source import is_prelude, unsupported
 
 TARGETS = ("opencl", "c")
@@ -616,7 +616,11 @@ class _Translator:
             if axis is None:
                 self.fail(f"{node.name.name}.{node.field.name}", node)
             return self.builtin(node.name.name, axis), CType("u32")
-        self.fail("struct member access", node)
+        base, t = self.expr(node.name)
+        vector = t.element() if node.type == "->" and t.ptr else t
+        if vector.base in VECTORS and vector.scalar and node.field.name in "xyzw"[:VECTORS[vector.base][1]]:
+            return f"{base}{node.type}{node.field.name}", CType(VECTORS[vector.base][0])
+        self.fail("struct member access", node, "only the x/y/z/w of CUDA's vector types")
 
     def builtin(self, name: str, d: int) -> str:
         if self.target == "opencl":
@@ -662,6 +666,8 @@ class _Translator:
         op = node.op
         if op in ("<", ">", "<=", ">=", "==", "!=", "&&", "||"):
             return f"({a} {op} {b})", INT
+        if at.vector or bt.vector:
+            self.fail("arithmetic on vector types", node, "operate on their .x/.y/.z/.w")
         if not at.scalar or not bt.scalar:  # pointer arithmetic
             if op == "-" and not at.scalar and not bt.scalar:
                 return f"({a} - {b})", CType("i64")
@@ -728,6 +734,11 @@ class _Translator:
             text, t = self.expr(exprs[0])
             return f"(*{text})", t.decayed().element()
         args = [self.value(e) for e in exprs]
+        if name.startswith("make_") and name[5:] in VECTORS:
+            word, n = VECTORS[name[5:]]
+            if len(args) != n:
+                self.fail(f"{name} with {len(args)} arguments", node, f"it takes {n}")
+            return f"hal_{name}({', '.join(f'({word})({a})' for a, _ in args)})", CType(name[5:])
         if name in _SIMPLE_INTRINSICS:
             template, t = _SIMPLE_INTRINSICS[name]
             if name in ("__half2float",):

@@ -21,6 +21,37 @@ typedef short int16_t; typedef unsigned short uint16_t;
 typedef int int32_t; typedef unsigned int uint32_t;
 typedef long long int64_t; typedef unsigned long long uint64_t;
 typedef unsigned long long size_t; typedef long long ptrdiff_t;
+/* CUDA's vector types: names pycparser must know (ctype.py gives their layout) */
+typedef struct { int x; } char2;
+typedef struct { int x; } char3;
+typedef struct { int x; } char4;
+typedef struct { int x; } uchar2;
+typedef struct { int x; } uchar3;
+typedef struct { int x; } uchar4;
+typedef struct { int x; } short2;
+typedef struct { int x; } short3;
+typedef struct { int x; } short4;
+typedef struct { int x; } ushort2;
+typedef struct { int x; } ushort3;
+typedef struct { int x; } ushort4;
+typedef struct { int x; } int2;
+typedef struct { int x; } int3;
+typedef struct { int x; } int4;
+typedef struct { int x; } uint2;
+typedef struct { int x; } uint3;
+typedef struct { int x; } uint4;
+typedef struct { int x; } longlong2;
+typedef struct { int x; } longlong3;
+typedef struct { int x; } longlong4;
+typedef struct { int x; } ulonglong2;
+typedef struct { int x; } ulonglong3;
+typedef struct { int x; } ulonglong4;
+typedef struct { int x; } float2;
+typedef struct { int x; } float3;
+typedef struct { int x; } float4;
+typedef struct { int x; } double2;
+typedef struct { int x; } double3;
+typedef struct { int x; } double4;
 /* math.h, float.h and math_constants.h values kernels use */
 #define INFINITY __int_as_float(0x7f800000)
 #define NAN __int_as_float(0x7fffffff)
