@@ -123,6 +123,14 @@ def test_sum_of_bytes_in_a_wider_type(device):
     np.testing.assert_array_equal(np.asarray(total(put(device, x), axis=1)), np.full(4, 255 * 300))
 
 
+def test_mean_through_the_indexers_sizes(device):
+    mean = hal.ReductionKernel("T x", "float64 y", "x", "a + b", "y = a / (_in_ind.size() / _out_ind.size())", "0",
+                               "mean_kernel")
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    np.testing.assert_allclose(np.asarray(mean(put(device, x), axis=(0, 2))), x.mean(axis=(0, 2)), rtol=1e-12)
+    np.testing.assert_allclose(float(np.asarray(mean(put(device, x)))), x.mean(), rtol=1e-12)
+
+
 def test_reduction_errors():
     x = hal.ones((2, 3), dtype=hal.float32, device="cpu")
     with pytest.raises(np.exceptions.AxisError):

@@ -145,8 +145,7 @@ class ElementwiseKernel:
         signature += ["long long hal_n"] + [f"long long hal_d{d}" for d in dims]
         ind = "hal_ind_t _ind = {hal_n};\n" if native else ""
         source = (P.native_header(native, types, params) + P.typedefs(types) + self.preamble + "\n"
-                  + ("struct hal_ind_t { long long n; __device__ long long size() const { return n; } };\n"
-                     if native else "")
+                  + (P.NATIVE_INDEXER if native else "")
                   + f'extern "C" __global__ void {self.name}({", ".join(signature)}) {{\n'
                   + ind + self.loop_prep + "\n"
                   + "const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n"

@@ -99,3 +99,8 @@ def native_header(native: bool, types: dict, params: tuple) -> str:
     toolkit header: other sources must compile without a toolkit)."""
     dtypes = [np.dtype(t) for t in types.values()] + [p.dtype for p in params if p.dtype is not None]
     return "#include <cuda_fp16.h>\n" if native and np.dtype(np.float16) in dtypes else ""
+
+
+# CuPy's indexers' size() (``_ind.size()``...): a struct on CUDA, where generated sources
+# compile as C++; the translator replaces the call with the variable (RawKernel calls=).
+NATIVE_INDEXER = "struct hal_ind_t { long long n; __device__ long long size() const { return n; } };\n"

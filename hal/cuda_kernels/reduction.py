@@ -104,10 +104,11 @@ class ReductionKernel:
         scalars = [o for o in operands if isinstance(o, np.generic)]
         partial = (hal.empty((rows * chunks,), dtype=_dtype_of(reduce_word, types), device=device)._data
                    if chunks > 1 else out._data)  # (unused by the fold when rows are not split)
+        sizes = [np.int64(rows * cols), np.int64(rows)]
         fold.launch(device, (rows * chunks,), (block,),
-                    operands + [partial, out._data, np.int64(cols), np.int64(chunk), np.int64(chunks)])
+                    operands + [partial, out._data, np.int64(cols), np.int64(chunk), np.int64(chunks), *sizes])
         if chunks > 1:
-            final.launch(device, (rows,), (block,), [partial, *scalars, out._data, np.int64(chunks)])
+            final.launch(device, (rows,), (block,), [partial, *scalars, out._data, np.int64(chunks), *sizes])
 
 
 class _Pair:
@@ -120,7 +121,10 @@ class _Pair:
         r = "_type_reduce"
         head = (P.native_header(native, types, kernel.in_params + kernel.out_params) + P.typedefs(types)
                 + f"typedef {reduce_word} _type_reduce;\n#define HAL_BLOCK {block}\n" + kernel.preamble + "\n"
-                + f"__device__ {r} hal_reduce({r} a, {r} b) {{ return ({kernel.reduce_expr}); }}\n")
+                + f"__device__ {r} hal_reduce({r} a, {r} b) {{ return ({kernel.reduce_expr}); }}\n"
+                + (P.NATIVE_INDEXER if native else ""))
+        # _in_ind.size() and _out_ind.size(): the input's and the output's sizes
+        self.indexers = "hal_ind_t _in_ind = {hal_in_size}, _out_ind = {hal_out_size};\n" if native else ""
         self.loads = [f"const {P.CUDA_TYPE[P.resolve(p, types)]} {p.name} = hal_{p.name}[hal_row * hal_cols + hal_c];"
                       for p in kernel.in_params]
         fold_tree = (f"hal_s[threadIdx.x] = hal_acc;\n__syncthreads();\n"
@@ -151,7 +155,8 @@ class _Pair:
                 sig.append(f"const {ctype}* hal_{p.name}")
                 loads.append(load)
         fold = (self.head + f'extern "C" __global__ void {k.name}({", ".join(sig)}, {r}* hal_partial, '
-                f"{self.out_type}* hal_{self.out.name}, long long hal_cols, long long hal_chunk, long long hal_chunks) {{\n"
+                f"{self.out_type}* hal_{self.out.name}, long long hal_cols, long long hal_chunk, long long hal_chunks, "
+                f"long long hal_in_size, long long hal_out_size) {{\n{self.indexers}"
                 f"__shared__ {r} hal_s[HAL_BLOCK];\n"
                 f"const long long hal_g = blockIdx.x, hal_row = hal_g / hal_chunks;\n"
                 f"const long long hal_begin = (hal_g % hal_chunks) * hal_chunk;\n"
@@ -163,14 +168,17 @@ class _Pair:
                 + f"if (threadIdx.x == 0) {{\nif (hal_chunks > 1) hal_partial[hal_g] = hal_s[0];\nelse {self.post}\n}}\n}}\n")
         final = (self.head + f'extern "C" __global__ void {k.name}_final(const {r}* hal_partial'
                  + "".join(f", {s}" for s in scalar_sig)
-                 + f", {self.out_type}* hal_{self.out.name}, long long hal_chunks) {{\n"
+                 + f", {self.out_type}* hal_{self.out.name}, long long hal_chunks, long long hal_in_size, "
+                 f"long long hal_out_size) {{\n{self.indexers}"
                  f"__shared__ {r} hal_s[HAL_BLOCK];\nconst long long hal_row = blockIdx.x;\n"
                  f"{r} hal_acc = ({r})({k.identity});\n"
                  f"for (long long hal_c = threadIdx.x; hal_c < hal_chunks; hal_c += blockDim.x)\n"
                  f"    hal_acc = hal_reduce(hal_acc, hal_partial[hal_row * hal_chunks + hal_c]);\n"
                  + self.fold_tree + f"if (threadIdx.x == 0) {self.post}\n}}\n")
         names = tuple(self.types) + ("_type_reduce",)
-        return RawKernel(fold, k.name, typedef_names=names), RawKernel(final, f"{k.name}_final", typedef_names=names)
+        calls = {("_in_ind", "size"): "hal_in_size", ("_out_ind", "size"): "hal_out_size"}
+        return (RawKernel(fold, k.name, typedef_names=names, calls=calls),
+                RawKernel(final, f"{k.name}_final", typedef_names=names, calls=calls))
 
 
 def _block(device, rows: int, cols: int, operands: list) -> int:
