@@ -238,3 +238,33 @@ extern "C" __global__ void vectors(const float* x, float2* out2, float3* out3, i
     out3[i].y -= 1.0f;
 }
 """
+
+LAYERNORM = r"""
+// Row layer norm, one block per row: a block-wide sum in a __device__ function that
+// synchronizes (its barriers split the cpu's thread loops like the kernel's own).
+__device__ float block_sum(float* s, float v) {
+    s[threadIdx.x] = v;
+    __syncthreads();
+    for (unsigned int step = blockDim.x / 2; step > 0; step >>= 1) {
+        if (threadIdx.x < step) s[threadIdx.x] += s[threadIdx.x + step];
+        __syncthreads();
+    }
+    float total = s[0];
+    __syncthreads();
+    return total;
+}
+
+extern "C" __global__ void layernorm(const float* x, float* y, int cols, float eps) {
+    __shared__ float s[128];
+    const float* row = x + blockIdx.x * cols;
+    float part = 0.0f;
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) part += row[c];
+    float mean = block_sum(s, part) / cols;
+    part = 0.0f;
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) part += (row[c] - mean) * (row[c] - mean);
+    float var;
+    var = block_sum(s, part) / cols;
+    for (int c = threadIdx.x; c < cols; c += blockDim.x)
+        y[blockIdx.x * cols + c] = (row[c] - mean) * rsqrtf(var + eps);
+}
+"""

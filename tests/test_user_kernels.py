@@ -79,6 +79,15 @@ def test_row_softmax(device):
     np.testing.assert_allclose(np.asarray(y), e / e.sum(axis=1, keepdims=True), rtol=1e-5, atol=1e-7)
 
 
+def test_layernorm_with_a_synchronizing_device_function(device):
+    rows, cols = small(device, (4, 300), (2, 50))
+    x = np.random.default_rng(10).standard_normal((rows, cols)).astype(np.float32)
+    y = hal.empty((rows, cols), dtype=hal.float32, device=device)
+    hal.RawKernel(S.LAYERNORM, "layernorm")((rows,), (128,), (put(device, x), y, np.int32(cols), np.float32(1e-5)))
+    expected = (x - x.mean(axis=1, keepdims=True)) / np.sqrt(x.var(axis=1, keepdims=True) + 1e-5)
+    np.testing.assert_allclose(np.asarray(y), expected, rtol=1e-4, atol=1e-4)
+
+
 def test_stencil_with_halo_tile(device):
     rows, cols = small(device, (21, 37), (9, 18))
     u = np.random.default_rng(5).standard_normal((rows, cols)).astype(np.float32)
@@ -198,7 +207,7 @@ def test_cooperative_groups_are_refused():
 
 
 ALL_SOURCES = {name: getattr(S, name) for name in ("SGEMM", "HISTOGRAM", "SCAN", "TRANSPOSE", "SOFTMAX", "STENCIL",
-                                                   "HALF_SCALE", "ATOMICS", "MATH", "RACY", "MISC", "VECTORS")}
+                                                   "HALF_SCALE", "ATOMICS", "MATH", "RACY", "MISC", "VECTORS", "LAYERNORM")}
 
 
 @pytest.mark.skipif(not compilers(), reason="no CUDA compiler (pip install nvidia-cuda-nvrtc-cu12)")

@@ -22,6 +22,7 @@ the construct and its line.
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field, replace
 
 from pycparser import c_ast
@@ -154,6 +155,8 @@ class _Translator:
         self.labels = 0
         self.kernel: Kernel | None = None
         self.in_helper = False
+        self.barrier_helpers: set = set()   # __device__ functions that (transitively) call __syncthreads()
+        self.inlining: list = []             # (c target) the barrier helpers being inlined
         self.return_type: CType | None = None
         self.hoisted: list[str] = []          # (c target) per-thread arrays of a barrier kernel
         self.region_label: str | None = None  # (c target) the label ending the current thread loop
@@ -187,6 +190,7 @@ class _Translator:
                 self.fail("a file-scope declaration", ext, "only functions and typedefs are translated")
         if not kernels:
             raise unsupported("a source without __global__ functions", None, self.code)
+        self.barrier_helpers = _barrier_helpers(self.functions)
         bodies = [self.kernel_function(k) for k in kernels]
         text = helpers.SOURCE + "\n".join(self.emitted) + "\n" + "\n".join(b for b, _ in bodies)
         return Translation(text, {k.name: k for _, k in bodies})
@@ -235,7 +239,7 @@ class _Translator:
         params = self.params(decl.type, node)
         if self.decl_type(decl.type.type, node).base != "void":
             self.fail("a __global__ function returning a value", node)
-        self.kernel = Kernel(decl.name, [], f"hal_k_{decl.name}", _has_barrier(node.body), False)
+        self.kernel = Kernel(decl.name, [], f"hal_k_{decl.name}", self.has_barrier(node.body), False)
         self.scopes = [{}]
         self.return_type = CType("void")
         prologue, signature = [], []
@@ -328,7 +332,7 @@ class _Translator:
         if not statements:
             return ""
         self.region_label, self.loop_depth = "HAL_REGION_END", 0
-        inner = "\n".join(self.statement(s) for s in statements)
+        inner = "\n".join(s if isinstance(s, str) else self.statement(s) for s in statements)
         self.region_label = None
         return self.thread_loop(inner)
 
@@ -345,10 +349,25 @@ class _Translator:
             elif isinstance(s, c_ast.Decl):
                 if "_Thread_local" in s.storage:
                     continue
+                if s.init is not None and self.has_barrier(s.init):  # T x = f(...) + ...; f synchronizes
+                    out.append(self.region(run))
+                    run = []
+                    s = copy.deepcopy(s)
+                    out.append(self.lift(s))
                 assign = self.hoist(s)
                 if assign is not None:
                     run.append(assign)
-            elif _has_barrier(s):
+            elif self.barrier_call(s) is not None:  # f(...); f synchronizes
+                out.append(self.region(run))
+                run = []
+                out.append(self.inline(s, None))
+            elif not isinstance(s, _STATEMENTS) and self.has_barrier(s):  # x = f(...) * 2; f synchronizes
+                out.append(self.region(run))
+                run = []
+                s = copy.deepcopy(s)
+                out.append(self.lift(s))
+                run.append(s)
+            elif self.has_barrier(s):
                 out.append(self.region(run))
                 run = []
                 out.append(self.control(s))
@@ -356,6 +375,10 @@ class _Translator:
                 run.append(s)
         out.append(self.region(run))
         return "\n".join(x for x in out if x)
+
+    def has_barrier(self, node) -> bool:
+        return any(_is_barrier(n) or (isinstance(n, c_ast.FuncCall) and isinstance(n.name, c_ast.ID)
+                                      and n.name.name in self.barrier_helpers) for n in _walk(node))
 
     def hoist(self, decl: c_ast.Decl):
         """A declaration whose variable may live across a barrier: an array with one
@@ -367,12 +390,76 @@ class _Translator:
             t = replace(t, space=self.expr(decl.init)[1].decayed().space)
         elif t.ptr:
             t = replace(t, space="GLOBAL")
-        name = f"{_ident(decl.name)}_h{len(self.hoisted)}"
-        self.hoisted.append(replace(t, dims=("HAL_NT", *t.dims)).declarator(name) + ";")
-        self.declare(decl.name, _Var(f"{name}[hal_t]", t))
+        self.hoist_var(decl.name, t)
         if decl.init is None:
             return None
         return c_ast.Assignment("=", c_ast.ID(decl.name, coord=decl.coord), decl.init, coord=decl.coord)
+
+    def barrier_call(self, node):
+        """``node`` if it is a call of a __device__ function with barriers, else None."""
+        if (isinstance(node, c_ast.FuncCall) and isinstance(node.name, c_ast.ID)
+                and node.name.name in self.barrier_helpers):
+            return node
+        return None
+
+    def inline(self, call: c_ast.FuncCall, target: str | None) -> str:
+        """(c target) A call of a __device__ function with barriers, inlined so that its
+        barriers split the block's thread loops like the kernel's own: its parameters
+        and locals get one element per thread; its one ``return`` ends its body."""
+        fn = self.functions[call.name.name]
+        if call.name.name in self.inlining:
+            self.fail("recursion through __syncthreads()", call)
+        items = list(fn.node.body.block_items or [])
+        final = items.pop() if items and isinstance(items[-1], c_ast.Return) else None
+        if any(isinstance(n, c_ast.Return) for item in items for n in _walk(item)):
+            self.fail(f"a return before the end of {call.name.name}(), which calls __syncthreads()", call)
+        params = self.params(fn.node.decl.type, fn.node)
+        exprs = call.args.exprs if call.args is not None else []
+        if len(exprs) != len(params):
+            self.fail(f"calling {call.name.name} with {len(exprs)} arguments", call, f"it takes {len(params)}")
+        args = [self.expr(e) for e in exprs]
+        self.inlining.append(call.name.name)
+        saved = self.return_type
+        self.return_type = self.decl_type(fn.node.decl.type.type, fn.node)
+        self.scopes.append({})
+        try:
+            assigns = []
+            for (name, t), (text, at) in zip(params, args):
+                if t.ptr:
+                    t = replace(t, space=at.decayed().space)
+                var = self.hoist_var(name, t)
+                assigns.append(f"{var} = {text if t.ptr else self.convert_text(text, at, t)};")
+            code = [self.region(assigns), self.split(items)]
+            if final is not None and final.expr is not None and target is not None:
+                code.append(self.region([f"{target} = {self.convert(final.expr, self.return_type)};"]))
+            return "\n".join(c for c in code if c)
+        finally:
+            self.scopes.pop()
+            self.return_type = saved
+            self.inlining.pop()
+
+    def lift(self, node) -> str:
+        """(c target) Inline every call of a synchronizing __device__ function inside
+        ``node`` (arguments first) into a per-thread temporary that replaces the call."""
+        code = []
+        for name, child in node.children():
+            code.append(self.lift(child))
+            if self.barrier_call(child) is not None:
+                fn = self.functions[child.name.name]
+                ret = self.decl_type(fn.node.decl.type.type, fn.node)
+                if ret.base == "void":
+                    self.fail(f"the value of {child.name.name}(), which returns void", child)
+                temp = f"hal_ret{len(self.hoisted)}"
+                code.append(self.inline(child, self.hoist_var(temp, ret)))
+                _replace_child(node, name, c_ast.ID(temp, coord=child.coord))
+        return "\n".join(c for c in code if c)
+
+    def hoist_var(self, name: str, t: CType) -> str:
+        """A per-thread variable ``name`` of type ``t`` in the current scope; its text."""
+        emitted = f"{_ident(name)}_h{len(self.hoisted)}"
+        self.hoisted.append(replace(t, dims=("HAL_NT", *t.dims)).declarator(emitted) + ";")
+        self.declare(name, _Var(f"{emitted}[hal_t]", t))
+        return f"{emitted}[hal_t]"
 
     def control(self, s) -> str:
         if isinstance(s, c_ast.Compound):
@@ -431,9 +518,7 @@ class _Translator:
                 return ";"
             return self.declaration(s)
         if _is_barrier(s):
-            if self.in_helper:
-                self.fail("__syncthreads() in a __device__ function", s)
-            return "HAL_SYNCTHREADS();"
+            return "HAL_SYNCTHREADS();"  # (the c target splits its loops at barriers instead)
         if isinstance(s, c_ast.If):
             text = f"if ({self.condition(s.cond)}) {self.sub(s.iftrue)}"
             return text + (f" else {self.sub(s.iffalse)}" if s.iffalse is not None else "")
@@ -792,8 +877,32 @@ def _is_barrier(s) -> bool:
     return (isinstance(s, c_ast.FuncCall) and isinstance(s.name, c_ast.ID) and s.name.name == "__syncthreads")
 
 
-def _has_barrier(node) -> bool:
-    return any(_is_barrier(n) for n in _walk(node))
+_STATEMENTS = (c_ast.Compound, c_ast.If, c_ast.For, c_ast.While, c_ast.DoWhile, c_ast.Switch, c_ast.Case,
+               c_ast.Default, c_ast.Return, c_ast.Break, c_ast.Continue, c_ast.Goto, c_ast.Label, c_ast.Decl,
+               c_ast.EmptyStatement, c_ast.Pragma)
+
+
+def _replace_child(node, name: str, new) -> None:
+    """Set the child that ``node.children()`` calls ``name`` ("rvalue", "exprs[1]")."""
+    field, _, index = name.partition("[")
+    if index:
+        getattr(node, field)[int(index[:-1])] = new
+    else:
+        setattr(node, field, new)
+
+
+def _barrier_helpers(functions: dict) -> set:
+    """The __device__ functions that call __syncthreads(), directly or through others."""
+    found: set = set()
+    changed = True
+    while changed:
+        changed = False
+        for name, fn in functions.items():
+            if name not in found and any(_is_barrier(n) or (isinstance(n, c_ast.FuncCall) and isinstance(
+                    n.name, c_ast.ID) and n.name.name in found) for n in _walk(fn.node.body)):
+                found.add(name)
+                changed = True
+    return found
 
 
 def _items(s) -> list:
