@@ -46,7 +46,7 @@ def _float_add(t: str, s: str, space: str, opencl: bool) -> list:
     if opencl:
         cas = "atomic_cmpxchg" if t == "f32" else "atom_cmpxchg"
         return [f"INLINE {t} hal_atomic_add_{t}_{s}({space} {t} *p, {t} v) {{\n"
-                f"    volatile {space} {u} *bits = (volatile {space} {u} *)p; {u} old = *bits, seen;\n"
+                f"    volatile {space} {u} *bits = (volatile {space} {u} *)p; {u} old = 0, seen;  /* (no plain read) */\n"
                 f"    while ((seen = {cas}(bits, old, {to_bits}({from_bits}(old) + v))) != old) old = seen;\n"
                 f"    return {from_bits}(old); }}"]
     return [f"INLINE {t} hal_atomic_add_{t}_{s}({space} {t} *p, {t} v) {{\n"
