@@ -166,6 +166,30 @@ def test_vector_types(device):
     np.testing.assert_array_equal(np.asarray(out3), np.stack([v[:, 3], v[:, 2] - 1, v[:, 0]], axis=1))
 
 
+SCALE = r"""
+extern "C" __global__ void scale(const float* x, float* y, float a, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) y[i] = a * x[i];
+}
+"""
+
+
+def test_views_pass_their_first_element_and_compiles_are_cached(device):
+    """A view is passed as a pointer to its first element, as CuPy passes it; a second
+    RawKernel of the same source on the device reuses the compiled kernel."""
+    x = hal.asarray(np.arange(20, dtype=np.float32), device=device)
+    y = hal.zeros(20, dtype=hal.float32, device=device)
+    hal.RawKernel(SCALE, "scale")((1,), (32,), (x[5:], y[3:], np.float32(2), np.int32(10)))
+    expected = np.zeros(20, np.float32)
+    expected[3:13] = 2 * np.arange(5, 15)
+    np.testing.assert_array_equal(np.asarray(y), expected)
+    before = hal.cache.stats()
+    hal.RawKernel(SCALE, "scale")((1,), (32,), (x, y, 3.0, 4))  # (Python numbers convert to the parameters' types)
+    after = hal.cache.stats()
+    assert after["misses"] == before["misses"] and after["builds"] == before["builds"]
+    np.testing.assert_array_equal(np.asarray(y)[:4], 3 * np.arange(4))
+
+
 def test_arguments_are_checked(device):
     kernel = hal.RawKernel(S.SGEMM, "sgemm")
     c = hal.zeros((2, 2), dtype=hal.float32, device=device)

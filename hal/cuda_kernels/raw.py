@@ -18,8 +18,6 @@ from hal.errors import CompileError, DeviceError
 
 from . import native
 from .ctype import NUMPY
-from .source import parse, unsupported
-from .translate import translate
 
 
 class RawKernel:
@@ -31,6 +29,7 @@ class RawKernel:
                  translate_cucomplex: bool = False, *, enable_cooperative_groups: bool = False,
                  jitify: bool = False, calls: dict | None = None, typedef_names: tuple = ()):
         if enable_cooperative_groups:
+            from .source import unsupported
             raise unsupported("cooperative groups (enable_cooperative_groups=True)", None, code)
         self.code, self.name, self.options = code, name, tuple(options)
         self._calls, self._typedef_names = calls or {}, tuple(typedef_names)
@@ -45,6 +44,8 @@ class RawKernel:
         """The dialect translation for ``target`` ("opencl" or "c"); CompileError for
         what hal does not support."""
         if target not in self._translations:
+            from .source import parse  # (pycparser: loaded at the first translation, not with hal)
+            from .translate import translate
             translation = translate(parse(self.code, self._typedef_names), self.code, target, self._calls)
             if self.name not in translation.kernels:
                 raise CompileError("CUDA translation", f"no __global__ function named {self.name!r} (found: "
