@@ -39,6 +39,7 @@ _UNSUPPORTED_WORDS = {
     "texture": "textures", "surface": "surfaces", "__constant__": "__constant__ memory",
     "cooperative_groups": "cooperative groups", "new": "C++ new", "delete": "C++ delete",
 }
+_UNSUPPORTED_KEYWORDS = {"STRUCT": "structs", "UNION": "unions", "ENUM": "enums"}
 _CASTS = ("static_cast", "reinterpret_cast", "const_cast")
 _TYPE_KEYWORDS = {"CHAR", "SHORT", "INT", "LONG", "FLOAT", "DOUBLE", "SIGNED", "UNSIGNED"}
 _TYPEDEF_NAMES = {"bool", "half", "__half", "int8_t", "uint8_t", "int16_t", "uint16_t", "int32_t",
@@ -48,8 +49,8 @@ _TYPEDEF_NAMES = {"bool", "half", "__half", "int8_t", "uint8_t", "int16_t", "uin
 def unsupported(construct: str, line, source: str, detail: str = "") -> CompileError:
     """The error for a construct hal does not translate, naming it and its line."""
     where = f"{SOURCE_NAME}:{line}: " if line else ""
-    return CompileError("CUDA translation", f"{where}{construct} is not supported"
-                        + (f": {detail}" if detail else ""), source)
+    return CompileError("CUDA translation", f"{where}not supported: {construct}"
+                        + (f" ({detail})" if detail else ""), source)
 
 
 def parse(code: str, typedef_names=()) -> c_ast.FileAST:
@@ -110,14 +111,20 @@ def _rewrite(tokens: list, code: str, type_names: set) -> list:
         prev = out[-1][0] if out else None
         if tok.type == "ID" and tok.value in _UNSUPPORTED_WORDS:
             raise unsupported(_UNSUPPORTED_WORDS[tok.value], line, code)
+        if tok.type in _UNSUPPORTED_KEYWORDS and name == SOURCE_NAME:  # (the prelude's vector types are structs)
+            raise unsupported(_UNSUPPORTED_KEYWORDS[tok.type], line, code)
+        if (tok.type == "AND" and nxt is not None and nxt.type == "ID" and prev is not None
+                and (prev.type in _TYPE_KEYWORDS or prev.type == "VOID" or prev.value in type_names)):
+            raise unsupported("C++ references (T&)", line, code)
         if tok.type in ("LSHIFT", "LT") and _is_launch(tokens, i):
             raise unsupported("dynamic parallelism (a kernel launch <<<...>>> inside a kernel)", line, code)
         if tok.type == "COLON" and nxt is not None and nxt.type == "COLON":
             raise unsupported("C++ scope resolution (::)", line, code)
         if tok.type == "EXTERN" and nxt is not None and nxt.type == "STRING_LITERAL":
             i += 2  # extern "C": C linkage is what every target has
-            if i < len(tokens) and tokens[i][0].type == "LBRACE":
+            if i < len(tokens) and tokens[i][0].type == "LBRACE":  # extern "C" { ... }: drop the braces
                 skip_close.append(braces)
+                braces += 1
                 i += 1
             continue
         if tok.type == "LBRACE":
