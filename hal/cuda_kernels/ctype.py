@@ -125,6 +125,8 @@ def promoted(t: CType) -> CType:
 def arithmetic(a: CType, b: CType) -> CType:
     """The usual arithmetic conversions of two scalar operands."""
     a, b = promoted(a), promoted(b)
+    if a.base not in SIZES or b.base not in SIZES or a.base in VECTORS or b.base in VECTORS:
+        return a  # (no arithmetic type: what the expression is stays the target compiler's to judge)
     if "f64" in (a.base, b.base):
         return F64
     if "f32" in (a.base, b.base):

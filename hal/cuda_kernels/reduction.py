@@ -67,8 +67,8 @@ class ReductionKernel:
         out_shape = tuple(1 if d in axes else n for d, n in enumerate(shape)) if keepdims else \
             tuple(shape[d] for d in kept)
         out_dtype = P.resolve(self.out_params[0], types)
-        reduce_word = self.reduce_type or self.out_params[0].dtype and P.CUDA_TYPE[out_dtype] or \
-            self.out_params[0].placeholder
+        # (CuPy's default: the output's type, a C type name or its placeholder)
+        reduce_word = self.reduce_type or self.out_params[0].placeholder or P.CUDA_TYPE[out_dtype]
         if out is None:
             out = hal.empty(out_shape, dtype=out_dtype, device=device)
         elif out.shape != out_shape or out.dtype != out_dtype or not _contiguous(out):
@@ -134,14 +134,14 @@ class _Pair:
         post = (f"{{ {r} a = hal_s[0]; {out_type} {out.name}; {kernel.post_map_expr}; "
                 f"hal_{out.name}[hal_row] = {out.name}; }}")
         self.head, self.fold_tree, self.post = head, fold_tree, post
-        self._made = None
+        self._made: dict = {}
 
     def kernels(self, operands: list):
         """(fold, final) RawKernels for operands of these kinds (arrays or scalars)."""
         kinds = tuple(isinstance(o, np.generic) for o in operands)
-        if self._made is None or self._made[0] != kinds:
-            self._made = (kinds, *self._make(kinds))
-        return self._made[1:]
+        if kinds not in self._made:
+            self._made[kinds] = self._make(kinds)
+        return self._made[kinds]
 
     def _make(self, kinds: tuple):
         k, r = self.kernel, "_type_reduce"
