@@ -176,13 +176,14 @@ extern "C" __global__ void atomics(const int* x, int n, int* out, float* fsum) {
 MATH = r"""
 #define SQR(v) ((v) * (v))
 __device__ inline double twice(double v) { return 2.0 * v; }
+__device__ float clamp(float v, float lo, float hi) { return fminf(fmaxf(v, lo), hi); }  // (an OpenCL builtin's name)
 
 extern "C" __global__ void math(const float* x, float* y, double* z, int n) {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i < n) {
         float v = x[i];
         y[i] = sqrtf(fabsf(v)) + __expf(-SQR(v)) + tanhf(v) + powf(fabsf(v), 1.5f) + rsqrtf(1.0f + SQR(v))
-             + fminf(v, 0.5f) + max(i, 3) + static_cast<float>(min(i, 2)) + float(i % 3) + floorf(v) + erff(v);
+             + fminf(v, 0.5f) + max(i, 3) + static_cast<float>(min(i, 2)) + float(i % 3) + floorf(v) + erff(v) + clamp(v, -1.0f, 1.0f);
         z[i] = twice(log1p((double)fabsf(v))) + atan2((double)v, 2.0) + fma((double)v, 3.0, 1.0);
     }
 }

@@ -132,7 +132,7 @@ def test_math_functions_defines_and_casts(device):
     i = np.arange(50)
     expected_y = (np.sqrt(np.abs(x)) + np.exp(-x * x) + np.tanh(x) + np.abs(x) ** 1.5 + 1 / np.sqrt(1 + x * x)
                   + np.minimum(x, 0.5) + np.maximum(i, 3) + np.minimum(i, 2) + i % 3 + np.floor(x)
-                  + np.array([erf(v) for v in x]))
+                  + np.array([erf(v) for v in x]) + np.clip(x, -1, 1))
     x64 = x.astype(np.float64)
     expected_z = 2 * np.log1p(np.abs(x64)) + np.arctan2(x64, 2.0) + (x64 * 3.0 + 1.0)
     np.testing.assert_allclose(np.asarray(y), expected_y, rtol=2e-5, atol=1e-5)

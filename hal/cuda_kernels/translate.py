@@ -627,7 +627,8 @@ class _Translator:
 
     def emit_helper(self, fn: _Function, params: list, spaces: tuple) -> str:
         suffix = "".join({"LOCAL": "_l", "PRIVATE": "_p"}.get(s, "_g") for s in spaces)
-        name = _ident(fn.node.decl.name) + (f"_hal{suffix}" if any(s not in (None, "GLOBAL") for s in spaces) else "")
+        # (prefixed: a helper may be called like an OpenCL builtin, clamp or dot)
+        name = f"hal_f_{fn.node.decl.name}" + (suffix if any(s not in (None, "GLOBAL") for s in spaces) else "")
         fn.specialized[spaces] = name  # (recursion is not supported, but must not loop)
         saved = (self.scopes, self.in_helper, self.return_type, self.region_label, self.loop_depth)
         self.scopes, self.in_helper, self.region_label, self.loop_depth = [{}], True, None, 0
