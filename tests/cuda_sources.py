@@ -269,3 +269,21 @@ extern "C" __global__ void layernorm(const float* x, float* y, int cols, float e
         y[blockIdx.x * cols + c] = (row[c] - mean) * rsqrtf(var + eps);
 }
 """
+
+CONVOLVE = r"""
+#define RADIUS 2
+// 1-D convolution with its weights in __constant__ memory (set by their initializer)
+__constant__ float weights[2 * RADIUS + 1] = {0.0625f, 0.25f, 0.375f, 0.25f, 0.0625f};
+__constant__ int radius = RADIUS;
+
+extern "C" __global__ void convolve(const float* x, float* y, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    float acc = 0.0f;
+    for (int k = -radius; k <= radius; ++k) {
+        int j = min(max(i + k, 0), n - 1);
+        acc += weights[k + radius] * x[j];
+    }
+    y[i] = acc;
+}
+"""

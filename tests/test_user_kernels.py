@@ -127,6 +127,17 @@ def test_stencil_with_halo_tile(device):
     np.testing.assert_allclose(np.asarray(v), expected, rtol=1e-6, atol=1e-6)
 
 
+def test_constant_memory_with_initializers(device):
+    n = small(device, 100, 20)
+    x = np.random.default_rng(11).standard_normal(n).astype(np.float32)
+    y = hal.empty(n, dtype=hal.float32, device=device)
+    hal.RawKernel(S.CONVOLVE, "convolve")((-(-n // 32),), (32,), (put(device, x), y, np.int32(n)))
+    padded = np.concatenate([[x[0]] * 2, x, [x[-1]] * 2])
+    w = np.array([0.0625, 0.25, 0.375, 0.25, 0.0625], np.float32)
+    expected = sum(w[k] * padded[k:k + n] for k in range(5))
+    np.testing.assert_allclose(np.asarray(y), expected, rtol=1e-5, atol=1e-6)
+
+
 def test_half_loads_and_stores(device):
     x = (np.random.default_rng(6).standard_normal(37) * 10).astype(np.float16)
     y = hal.empty(37, dtype=hal.float16, device=device)
@@ -239,7 +250,7 @@ UNSUPPORTED = [
     ("textures", 3, "texture<float, 1> t;"),
     ("dynamic parallelism", 3, "child<<<1, 1>>>(x);"),
     ("warpSize", 3, "x[0] = warpSize;"),
-    ("__constant__ memory", 3, "__constant__ float c[4];"),
+    ("__constant__ variable", 3, "__constant__ float c[4];"),
     ("structs", 3, "struct P { int a; } p;"),
     ("C++ references", 4, "int v = 1;\n    int& r = v;"),
     ("templates", 1, ""),
@@ -264,7 +275,7 @@ def test_cooperative_groups_are_refused():
 
 
 ALL_SOURCES = {name: getattr(S, name) for name in ("SGEMM", "HISTOGRAM", "SCAN", "TRANSPOSE", "SOFTMAX", "STENCIL",
-                                                   "HALF_SCALE", "ATOMICS", "MATH", "RACY", "MISC", "VECTORS", "LAYERNORM")}
+                                                   "HALF_SCALE", "ATOMICS", "MATH", "RACY", "MISC", "VECTORS", "LAYERNORM", "CONVOLVE")}
 
 
 @pytest.mark.skipif(not compilers(), reason="no CUDA compiler (pip install nvidia-cuda-nvrtc-cu12)")

@@ -101,6 +101,11 @@ def _min_max_abs() -> str:
 
 _INTRINSICS = r"""
 #ifdef __OPENCL_VERSION__
+#define HAL_CONSTANT __constant
+#else
+#define HAL_CONSTANT const
+#endif
+#ifdef __OPENCL_VERSION__
 #define HAL_SYNCTHREADS() barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE)
 #define HAL_THREADFENCE() mem_fence(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE)
 INLINE i32 hal_popc(u32 x) { return (i32)popcount(x); }

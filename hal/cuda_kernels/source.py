@@ -5,7 +5,8 @@ Three steps, none of them a regular expression over the source text:
 1. the C preprocessor (``cpp``) expands the user's ``#define``s and ``#include``s, with
    ``include/hal_cuda_prelude.h`` read first: it turns CUDA's declaration words into C99
    words pycparser keeps in its tree (``__global__`` -> ``_Noreturn``, ``__shared__`` ->
-   ``_Thread_local``, ``__restrict__`` -> ``restrict``) and declares CUDA's type names;
+   ``_Thread_local``, ``__constant__`` -> ``auto``, ``__restrict__`` -> ``restrict``) and
+   declares CUDA's type names;
    the CUDA headers a kernel includes (``cuda_fp16.h``, ...) are empty stand-ins there;
 2. a pass over pycparser's own lexer tokens removes what C99 cannot parse and what
    hal translates anyway (``extern "C"``, functional casts ``float(x)`` and
@@ -36,7 +37,7 @@ SOURCE_NAME = "kernel.cu"
 _UNSUPPORTED_WORDS = {
     "asm": "inline assembly (asm)", "__asm__": "inline assembly (asm)", "__asm": "inline assembly (asm)",
     "template": "C++ templates", "namespace": "C++ namespaces", "class": "C++ classes",
-    "texture": "textures", "surface": "surfaces", "__constant__": "__constant__ memory",
+    "texture": "textures", "surface": "surfaces",
     "cooperative_groups": "cooperative groups", "new": "C++ new", "delete": "C++ delete",
 }
 _UNSUPPORTED_KEYWORDS = {"STRUCT": "structs", "UNION": "unions", "ENUM": "enums"}

@@ -157,6 +157,8 @@ class _Translator:
         self.in_helper = False
         self.barrier_helpers: set = set()   # __device__ functions that (transitively) call __syncthreads()
         self.inlining: list = []             # (c target) the barrier helpers being inlined
+        self.globals: dict[str, _Var] = {}   # __constant__ variables
+        self.constants: list[str] = []       # their declarations
         self.return_type: CType | None = None
         self.hoisted: list[str] = []          # (c target) per-thread arrays of a barrier kernel
         self.region_label: str | None = None  # (c target) the label ending the current thread loop
@@ -182,6 +184,8 @@ class _Translator:
                     self.functions[ext.decl.name] = _Function(ext)
             elif isinstance(ext, c_ast.Decl) and isinstance(ext.type, c_ast.FuncDecl):
                 continue  # a prototype: the definition is what is translated
+            elif isinstance(ext, c_ast.Decl) and "auto" in ext.storage:
+                self.constant(ext)
             elif isinstance(ext, c_ast.Decl) and "_Thread_local" in ext.storage:
                 self.fail("__shared__ arrays at file scope", ext, "declare them inside the kernel")
             elif isinstance(ext, c_ast.Pragma):
@@ -192,8 +196,26 @@ class _Translator:
             raise unsupported("a source without __global__ functions", None, self.code)
         self.barrier_helpers = _barrier_helpers(self.functions)
         bodies = [self.kernel_function(k) for k in kernels]
-        text = helpers.SOURCE + "\n".join(self.emitted) + "\n" + "\n".join(b for b, _ in bodies)
+        text = (helpers.SOURCE + "\n".join(self.constants) + "\n" + "\n".join(self.emitted) + "\n"
+                + "\n".join(b for b, _ in bodies))
         return Translation(text, {k.name: k for _, k in bodies})
+
+    def constant(self, decl: c_ast.Decl) -> None:
+        """A ``__constant__`` variable: with its initializer, a program-scope constant
+        (hal has no host-side cudaMemcpyToSymbol to set one later)."""
+        if decl.init is None:
+            self.fail("a __constant__ variable without an initializer", decl,
+                      "pass the values as a kernel argument instead")
+        self.scopes = [self.globals]
+        t = self.decl_type(decl.type, decl)
+        if t.ptr:
+            self.fail("__constant__ pointers", decl)
+        if t.dims and t.dims[0] == "" and isinstance(decl.init, c_ast.InitList):
+            t = replace(t, dims=(str(len(decl.init.exprs)), *t.dims[1:]))
+        init = (self.init_list(decl.init, replace(t, dims=t.dims[1:])) if isinstance(decl.init, c_ast.InitList)
+                else self.convert(decl.init, t))
+        self.constants.append(f"HAL_CONSTANT {t.declarator(_ident(decl.name))} = {init};")
+        self.globals[decl.name] = _Var(_ident(decl.name), replace(t, space="HAL_CONSTANT", const=True))
 
     # -- types ---------------------------------------------------------------
     def decl_type(self, node, where) -> CType:
@@ -240,7 +262,7 @@ class _Translator:
         if self.decl_type(decl.type.type, node).base != "void":
             self.fail("a __global__ function returning a value", node)
         self.kernel = Kernel(decl.name, [], f"hal_k_{decl.name}", self.has_barrier(node.body), False)
-        self.scopes = [{}]
+        self.scopes = [self.globals, {}]
         self.return_type = CType("void")
         prologue, signature = [], []
         for name, t in params:
@@ -295,15 +317,15 @@ class _Translator:
                     dyn = True
                 pointer = replace(t.decayed(), space="LOCAL")
                 prologue.append(f"{pointer.declarator(_ident(node.name))} = {pointer.cast()}hal_dyn;")
-                self.scopes[0][node.name] = _Var(_ident(node.name), pointer)
+                self.scopes[1][node.name] = _Var(_ident(node.name), pointer)
                 continue
             local = replace(t, space="LOCAL")
             if not t.dims:  # a shared scalar: a one-element array, used as its element
                 prologue.append(f"LOCAL {replace(t, dims=('1',)).declarator(_ident(node.name))};")
-                self.scopes[0][node.name] = _Var(f"{_ident(node.name)}[0]", local)
+                self.scopes[1][node.name] = _Var(f"{_ident(node.name)}[0]", local)
                 continue
             prologue.append(f"LOCAL {t.declarator(_ident(node.name))};")
-            self.scopes[0][node.name] = _Var(_ident(node.name), local)
+            self.scopes[1][node.name] = _Var(_ident(node.name), local)
         self.kernel.dynamic_shared = dyn
 
     # -- the c target's block loops --------------------------------------------
@@ -585,6 +607,8 @@ class _Translator:
     def declaration(self, d: c_ast.Decl) -> str:
         if isinstance(d.type, c_ast.FuncDecl):
             self.fail("a function declaration inside a function", d)
+        if "auto" in d.storage:
+            self.fail("a __constant__ variable inside a function", d, "declare it at file scope")
         if "static" in d.storage or "extern" in d.storage:
             self.fail("static or extern local variables", d)
         t = self.decl_type(d.type, d)
@@ -626,12 +650,12 @@ class _Translator:
         return f"{fn.specialized[key]}({', '.join(converted)})", ret
 
     def emit_helper(self, fn: _Function, params: list, spaces: tuple) -> str:
-        suffix = "".join({"LOCAL": "_l", "PRIVATE": "_p"}.get(s, "_g") for s in spaces)
+        suffix = "".join({"LOCAL": "_l", "PRIVATE": "_p", "HAL_CONSTANT": "_c"}.get(s, "_g") for s in spaces)
         # (prefixed: a helper may be called like an OpenCL builtin, clamp or dot)
         name = f"hal_f_{fn.node.decl.name}" + (suffix if any(s not in (None, "GLOBAL") for s in spaces) else "")
         fn.specialized[spaces] = name  # (recursion is not supported, but must not loop)
         saved = (self.scopes, self.in_helper, self.return_type, self.region_label, self.loop_depth)
-        self.scopes, self.in_helper, self.region_label, self.loop_depth = [{}], True, None, 0
+        self.scopes, self.in_helper, self.region_label, self.loop_depth = [self.globals, {}], True, None, 0
         self.return_type = self.decl_type(fn.node.decl.type.type, fn.node)
         try:
             signature = []

@@ -3,6 +3,7 @@
    type names it must know are typedefs. */
 #define __global__ _Noreturn
 #define __shared__ _Thread_local
+#define __constant__ auto
 #define __device__
 #define __host__
 #define __forceinline__ inline
