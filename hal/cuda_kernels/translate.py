@@ -88,6 +88,12 @@ _SIMPLE_INTRINSICS = {  # name -> (template over args a, b, result type)
     "__int2half_rn": ("hal_to_half((f32)({a}))", CType("half")),
     "hexp": ("hal_to_half(exp({a}))", CType("half")), "hlog": ("hal_to_half(log({a}))", CType("half")),
     "hsqrt": ("hal_to_half(sqrt({a}))", CType("half")), "hrsqrt": ("hal_to_half(rsqrt({a}))", CType("half")),
+    "__fmaf_rn": ("fma((f32)({a}), (f32)({b}), (f32)({c}))", F32), "__frsqrt_rn": ("rsqrt((f32)({a}))", F32),
+    "ldexpf": ("ldexp((f32)({a}), (i32)({b}))", F32), "ldexp": ("ldexp((f64)({a}), (i32)({b}))", F64),
+    "lrintf": ("((i64)rint((f32)({a})))", CType("i64")), "llrintf": ("((i64)rint((f32)({a})))", CType("i64")),
+    "lroundf": ("((i64)round((f32)({a})))", CType("i64")), "llroundf": ("((i64)round((f32)({a})))", CType("i64")),
+    "sincosf": ("((*({b}) = sin((f32)({a}))), (*({c}) = cos((f32)({a}))))", CType("void")),
+    "sincos": ("((*({b}) = sin((f64)({a}))), (*({c}) = cos((f64)({a}))))", CType("void")),
     "__ll2float_rn": ("((f32)({a}))", F32), "__double2float_rn": ("((f32)({a}))", F32),
     "__float2ll_rn": ("((i64)rint((f32)({a})))", CType("i64")),
     "__double2int_rn": ("((i32)rint((f64)({a})))", INT), "__longlong_as_double": ("hal_f64_from_bits((u64)({a}))", F64),
@@ -853,7 +859,7 @@ class _Translator:
             template, t = _SIMPLE_INTRINSICS[name]
             if name in ("__half2float",):
                 args = [self.expr(e) for e in exprs]
-            return template.format(a=args[0][0], b=args[1][0] if len(args) > 1 else ""), t
+            return template.format(**dict(zip("abc", (a for a, _ in args)))), t
         if name in _F32_FUNCS:
             return f"{_F32_FUNCS[name]}({', '.join(f'(f32)({a})' for a, _ in args)})", F32
         if name in _GENERIC_FUNCS or name in _PREDICATES:
