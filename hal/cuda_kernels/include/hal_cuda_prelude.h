@@ -1,6 +1,10 @@
 /* Read by the CUDA front end (hal/cuda_kernels/source.py) before every source: CUDA's
    declaration words become C99 words that pycparser keeps in its tree, and the CUDA
    type names it must know are typedefs. */
+/* what NVRTC defines (CuPy compiles with NVRTC): sources test these to pick device code */
+#define __CUDACC__ 1
+#define __CUDACC_RTC__ 1
+#define __CUDA_ARCH__ 700
 #define __global__ _Noreturn
 #define __shared__ _Thread_local
 #define __constant__ auto
