@@ -229,6 +229,14 @@ def test_views_pass_their_first_element_and_compiles_are_cached(device):
     np.testing.assert_array_equal(np.asarray(y)[:4], 3 * np.arange(4))
 
 
+def test_macro_options_apply_everywhere(device):
+    x = hal.zeros(4, dtype=hal.float32, device=device)
+    kernel = hal.RawKernel('extern "C" __global__ void k(float* x) { x[threadIdx.x] = SCALE * threadIdx.x; }', "k",
+                           options=("-DSCALE=3.0f", "--std=c++14"))
+    kernel((1,), (4,), (x,))
+    np.testing.assert_array_equal(np.asarray(x), [0, 3, 6, 9])
+
+
 def test_arguments_are_checked(device):
     kernel = hal.RawKernel(S.SGEMM, "sgemm")
     c = hal.zeros((2, 2), dtype=hal.float32, device=device)

@@ -46,7 +46,8 @@ class RawKernel:
         if target not in self._translations:
             from .source import parse  # (pycparser: loaded at the first translation, not with hal)
             from .translate import translate
-            translation = translate(parse(self.code, self._typedef_names), self.code, target, self._calls)
+            translation = translate(parse(self.code, self._typedef_names, self.options), self.code, target,
+                                    self._calls)
             if self.name not in translation.kernels:
                 raise CompileError("CUDA translation", f"no __global__ function named {self.name!r} (found: "
                                    f"{', '.join(sorted(translation.kernels))})", self.code)

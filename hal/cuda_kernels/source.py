@@ -54,10 +54,11 @@ def unsupported(construct: str, line, source: str, detail: str = "") -> CompileE
                         + (f" ({detail})" if detail else ""), source)
 
 
-def parse(code: str, typedef_names=()) -> c_ast.FileAST:
+def parse(code: str, typedef_names=(), options=()) -> c_ast.FileAST:
     """The pycparser tree of CUDA source ``code``. ``typedef_names`` are extra type names
-    the source uses as functional casts (``T(x)``) and declares itself."""
-    expanded = _preprocess(code)
+    the source uses as functional casts (``T(x)``) and declares itself; of the compiler
+    ``options``, the macro definitions (``-DNAME=VALUE``) apply."""
+    expanded = _preprocess(code, [o for o in options if o.startswith("-D")])
     tokens = _tokens(expanded, code)
     text = _relay(_rewrite(tokens, code, set(typedef_names) | _TYPEDEF_NAMES))
     try:
@@ -72,9 +73,9 @@ def is_prelude(node: c_ast.Node) -> bool:
     return node.coord is not None and os.path.basename(str(node.coord.file)) == os.path.basename(PRELUDE)
 
 
-def _preprocess(code: str) -> str:
+def _preprocess(code: str, defines: list) -> str:
     cmd = ["cpp", "-x", "c", "-std=c99", "-undef", "-nostdinc", "-I", INCLUDE_DIR, "-include", PRELUDE,
-           "-", "-o", "-"]
+           *defines, "-", "-o", "-"]
     try:
         proc = subprocess.run(cmd, input=code.replace("\r\n", "\n"), capture_output=True, text=True)
     except OSError as e:
