@@ -29,7 +29,7 @@ class ElementwiseKernel:
 
     def __init__(self, in_params: str, out_params: str, operation: str, name: str = "kernel",
                  reduce_dims: bool = True, preamble: str = "", no_return: bool = False,
-                 return_tuple: bool = False, loop_prep: str = "", after_loop: str = "", **kwargs):
+                 return_tuple: bool = False, loop_prep: str = "", after_loop: str = "", options=(), **kwargs):
         self.in_params, self.out_params = P.parse_params(in_params), P.parse_params(out_params)
         if not self.out_params:
             raise ValueError("an ElementwiseKernel needs at least one output parameter")
@@ -38,7 +38,7 @@ class ElementwiseKernel:
             raise ValueError(f"parameters {sorted(clash)} are both inputs and outputs")
         self.operation, self.name, self.preamble = operation, name, preamble
         self.loop_prep, self.after_loop = loop_prep, after_loop
-        self.no_return, self.return_tuple = no_return, return_tuple
+        self.no_return, self.return_tuple, self.options = no_return, return_tuple, tuple(options)
         self.nin, self.nout = len(self.in_params), len(self.out_params)
         self._kernels: dict = {}
 
@@ -151,7 +151,7 @@ class ElementwiseKernel:
                   + "const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n"
                   + "if (i < hal_n) {\n" + "\n".join(unravel + loads) + "\n{\n" + self.operation + ";\n}\n"
                   + "\n".join(stores) + "\n}\n" + self.after_loop + "\n}\n")
-        return RawKernel(source, self.name, calls={("_ind", "size"): "hal_n"},
+        return RawKernel(source, self.name, self.options, calls={("_ind", "size"): "hal_n"},
                          typedef_names=tuple(types))
 
 

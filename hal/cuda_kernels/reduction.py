@@ -43,7 +43,7 @@ class ReductionKernel:
             raise ValueError("hal.ReductionKernel needs an identity (the value a fold starts from)")
         self.map_expr, self.reduce_expr = map_expr, reduce_expr
         self.post_map_expr, self.identity = post_map_expr or f"{self.out_params[0].name} = a", str(identity)
-        self.name, self.preamble = name, preamble
+        self.name, self.preamble, self.options = name, preamble, tuple(options)
         self.reduce_type = reduce_type
         self._kernels: dict = {}
 
@@ -177,8 +177,8 @@ class _Pair:
                  + self.fold_tree + f"if (threadIdx.x == 0) {self.post}\n}}\n")
         names = tuple(self.types) + ("_type_reduce",)
         calls = {("_in_ind", "size"): "hal_in_size", ("_out_ind", "size"): "hal_out_size"}
-        return (RawKernel(fold, k.name, typedef_names=names, calls=calls),
-                RawKernel(final, f"{k.name}_final", typedef_names=names, calls=calls))
+        return (RawKernel(fold, k.name, k.options, typedef_names=names, calls=calls),
+                RawKernel(final, f"{k.name}_final", k.options, typedef_names=names, calls=calls))
 
 
 def _block(device, rows: int, cols: int, operands: list) -> int:
