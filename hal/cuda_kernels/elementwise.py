@@ -29,7 +29,7 @@ class ElementwiseKernel:
 
     def __init__(self, in_params: str, out_params: str, operation: str, name: str = "kernel",
                  reduce_dims: bool = True, preamble: str = "", no_return: bool = False,
-                 return_tuple: bool = False, loop_prep: str = "", after_loop: str = "", options=(), **kwargs):
+                 return_tuple: bool = False, loop_prep: str = "", after_loop: str = "", options=()):
         self.in_params, self.out_params = P.parse_params(in_params), P.parse_params(out_params)
         if not self.out_params:
             raise ValueError("an ElementwiseKernel needs at least one output parameter")
@@ -45,7 +45,7 @@ class ElementwiseKernel:
     def __repr__(self):
         return f"<hal.ElementwiseKernel {self.name}>"
 
-    def __call__(self, *args, size: int | None = None, block_size: int | None = None, **kwargs):
+    def __call__(self, *args, size: int | None = None, block_size: int | None = None):
         if len(args) not in (self.nin, self.nin + self.nout):
             raise TypeError(f"{self.name} takes {self.nin} inputs (and optionally its {self.nout} outputs), "
                             f"got {len(args)} arguments")

@@ -33,7 +33,7 @@ class ReductionKernel:
 
     def __init__(self, in_params: str, out_params: str, map_expr: str, reduce_expr: str, post_map_expr: str,
                  identity, name: str = "reduce_kernel", reduce_type: str | None = None, reduce_dims: bool = True,
-                 preamble: str = "", options=(), **kwargs):
+                 preamble: str = "", options=()):
         self.in_params, self.out_params = P.parse_params(in_params), P.parse_params(out_params)
         if len(self.out_params) != 1 or self.out_params[0].raw:
             raise ValueError("a ReductionKernel has exactly one output parameter, and it is not raw")
@@ -50,7 +50,7 @@ class ReductionKernel:
     def __repr__(self):
         return f"<hal.ReductionKernel {self.name}>"
 
-    def __call__(self, *args, out=None, axis=None, keepdims: bool = False, **kwargs):
+    def __call__(self, *args, out=None, axis=None, keepdims: bool = False):
         if len(args) != len(self.in_params):
             raise TypeError(f"{self.name} takes {len(self.in_params)} inputs, got {len(args)}")
         device = _device_of(tuple(a for a in (*args, out) if a is not None))
