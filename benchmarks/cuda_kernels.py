@@ -104,7 +104,8 @@ def op_rows(device, n, repeats):
     for name, user, peer, want, got in cases:
         np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-3, atol=1e-3)
         t = best_seconds({"user": user, "hal": peer}, device.synchronize, repeats)
-        rows.append((name, f"{t['user'] * 1e6:.0f} us", f"hal {t['hal'] * 1e6:.0f} us", f"{t['user'] / t['hal']:.2f}", ""))
+        rows.append((name, f"{t['user'] * 1e6:.0f} us", f"hal {t['hal'] * 1e6:.0f} us",
+                     f"{t['user'] / t['hal']:.2f}", ""))
     return rows
 
 

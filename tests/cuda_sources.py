@@ -183,7 +183,8 @@ extern "C" __global__ void math(const float* x, float* y, double* z, int n) {
     if (i < n) {
         float v = x[i];
         y[i] = sqrtf(fabsf(v)) + __expf(-SQR(v)) + tanhf(v) + powf(fabsf(v), 1.5f) + rsqrtf(1.0f + SQR(v))
-             + fminf(v, 0.5f) + max(i, 3) + static_cast<float>(min(i, 2)) + float(i % 3) + floorf(v) + erff(v) + clamp(v, -1.0f, 1.0f);
+             + fminf(v, 0.5f) + max(i, 3) + static_cast<float>(min(i, 2)) + float(i % 3) + floorf(v) + erff(v)
+             + clamp(v, -1.0f, 1.0f);
         z[i] = twice(log1p((double)fabsf(v))) + atan2((double)v, 2.0) + fma((double)v, 3.0, 1.0);
     }
 }

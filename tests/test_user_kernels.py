@@ -283,7 +283,8 @@ def test_cooperative_groups_are_refused():
 
 
 ALL_SOURCES = {name: getattr(S, name) for name in ("SGEMM", "HISTOGRAM", "SCAN", "TRANSPOSE", "SOFTMAX", "STENCIL",
-                                                   "HALF_SCALE", "ATOMICS", "MATH", "RACY", "MISC", "VECTORS", "LAYERNORM", "CONVOLVE")}
+                                                   "HALF_SCALE", "ATOMICS", "MATH", "RACY", "MISC", "VECTORS",
+                                                   "LAYERNORM", "CONVOLVE")}
 
 
 @pytest.mark.skipif(not compilers(), reason="no CUDA compiler (pip install nvidia-cuda-nvrtc-cu12)")

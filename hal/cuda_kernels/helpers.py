@@ -33,7 +33,8 @@ def _c_int(t: str, s: str, space: str) -> list:
     out.append(f"INLINE {t} hal_atomic_cas_{t}_{s}({p}, {t} cmp, {t} v) {{\n"
                f"    __atomic_compare_exchange_n(p, &cmp, v, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED); return cmp; }}")
     for op, better in (("min", "<"), ("max", ">")):
-        out.append(f"INLINE {t} hal_atomic_{op}_{t}_{s}({p}, {t} v) {{\n    {t} old = __atomic_load_n(p, __ATOMIC_RELAXED);\n"
+        out.append(f"INLINE {t} hal_atomic_{op}_{t}_{s}({p}, {t} v) {{\n"
+                   f"    {t} old = __atomic_load_n(p, __ATOMIC_RELAXED);\n"
                    f"    while (v {better} old && !__atomic_compare_exchange_n(p, &old, v, 0, __ATOMIC_RELAXED, "
                    f"__ATOMIC_RELAXED)) {{}}\n    return old; }}")
     return out
@@ -46,7 +47,8 @@ def _float_add(t: str, s: str, space: str, opencl: bool) -> list:
     if opencl:
         cas = "atomic_cmpxchg" if t == "f32" else "atom_cmpxchg"
         return [f"INLINE {t} hal_atomic_add_{t}_{s}({space} {t} *p, {t} v) {{\n"
-                f"    volatile {space} {u} *bits = (volatile {space} {u} *)p; {u} old = 0, seen;  /* (no plain read) */\n"
+                f"    volatile {space} {u} *bits = (volatile {space} {u} *)p;\n"
+                f"    {u} old = 0, seen;  /* (a guess, not a plain read: that would race with the swaps) */\n"
                 f"    while ((seen = {cas}(bits, old, {to_bits}({from_bits}(old) + v))) != old) old = seen;\n"
                 f"    return {from_bits}(old); }}"]
     return [f"INLINE {t} hal_atomic_add_{t}_{s}({space} {t} *p, {t} v) {{\n"
@@ -71,7 +73,8 @@ def _atomics() -> str:
                 ocl_t.append(f"INLINE f32 hal_atomic_exch_f32_{s}({space} f32 *p, f32 v) "
                              f"{{ return atomic_xchg((volatile {space} f32 *)p, v); }}")
                 c_t.append(f"INLINE f32 hal_atomic_exch_f32_{s}({space} f32 *p, f32 v) {{\n"
-                           f"    return f32_from_bits(__atomic_exchange_n((u32 *)p, f32_to_bits(v), __ATOMIC_RELAXED)); }}")
+                           f"    return f32_from_bits(__atomic_exchange_n((u32 *)p, f32_to_bits(v), "
+                           f"__ATOMIC_RELAXED)); }}")
         guard = _GUARDS.get(t)
         ocl += [f"#if {guard}", *ocl_t, "#endif"] if guard else ocl_t
         c += ["#ifdef HAL_HAS_F64", *c_t, "#endif"] if t == "f64" else c_t

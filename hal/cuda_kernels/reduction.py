@@ -127,10 +127,10 @@ class _Pair:
         self.indexers = "hal_ind_t _in_ind = {hal_in_size}, _out_ind = {hal_out_size};\n" if native else ""
         self.loads = [f"const {P.CUDA_TYPE[P.resolve(p, types)]} {p.name} = hal_{p.name}[hal_row * hal_cols + hal_c];"
                       for p in kernel.in_params]
-        fold_tree = (f"hal_s[threadIdx.x] = hal_acc;\n__syncthreads();\n"
-                     f"for (unsigned int hal_step = blockDim.x / 2; hal_step > 0; hal_step >>= 1) {{\n"
-                     f"    if (threadIdx.x < hal_step) hal_s[threadIdx.x] = hal_reduce(hal_s[threadIdx.x], "
-                     f"hal_s[threadIdx.x + hal_step]);\n    __syncthreads();\n}}\n")
+        fold_tree = ("hal_s[threadIdx.x] = hal_acc;\n__syncthreads();\n"
+                     "for (unsigned int hal_step = blockDim.x / 2; hal_step > 0; hal_step >>= 1) {\n"
+                     "    if (threadIdx.x < hal_step) hal_s[threadIdx.x] = hal_reduce(hal_s[threadIdx.x], "
+                     "hal_s[threadIdx.x + hal_step]);\n    __syncthreads();\n}\n")
         post = (f"{{ {r} a = hal_s[0]; {out_type} {out.name}; {kernel.post_map_expr}; "
                 f"hal_{out.name}[hal_row] = {out.name}; }}")
         self.head, self.fold_tree, self.post = head, fold_tree, post
@@ -165,7 +165,8 @@ class _Pair:
                 f"for (long long hal_c = hal_begin + threadIdx.x; hal_c < hal_end; hal_c += blockDim.x) {{\n"
                 + "\n".join(loads) + f"\nhal_acc = hal_reduce(hal_acc, ({r})({k.map_expr}));\n}}\n"
                 + self.fold_tree
-                + f"if (threadIdx.x == 0) {{\nif (hal_chunks > 1) hal_partial[hal_g] = hal_s[0];\nelse {self.post}\n}}\n}}\n")
+                + "if (threadIdx.x == 0) {\nif (hal_chunks > 1) hal_partial[hal_g] = hal_s[0];\n"
+                + f"else {self.post}\n}}\n}}\n")
         final = (self.head + f'extern "C" __global__ void {k.name}_final(const {r}* hal_partial'
                  + "".join(f", {s}" for s in scalar_sig)
                  + f", {self.out_type}* hal_{self.out.name}, long long hal_chunks, long long hal_in_size, "
