@@ -288,3 +288,17 @@ extern "C" __global__ void convolve(const float* x, float* y, int n) {
     y[i] = acc;
 }
 """
+
+COMPLEX = r"""
+#include <cupy/complex.cuh>
+// CuPy's complex<float> (its RawKernel documentation's second example, extended)
+extern "C" __global__
+void complex_ops(const complex<float>* x1, const complex<float>* x2, complex<float>* y, float* mag, float a, int n) {
+    int tid = blockDim.x * blockIdx.x + threadIdx.x;
+    if (tid >= n) return;
+    complex<float> z = x1[tid] + a * x2[tid];
+    z -= complex<float>(0.5f, -1.0f);
+    y[tid] = z * conj(x2[tid]) / complex<float>(2.0f);
+    mag[tid] = abs(z) + z.real() - imag(x1[tid]);
+}
+"""

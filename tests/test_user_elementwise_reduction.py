@@ -71,6 +71,19 @@ def test_half_operands(device):
     np.testing.assert_array_equal(np.asarray(got), (x.astype(np.float32) * 2 + 1).astype(np.float16))
 
 
+def test_complex_elementwise_and_reduction(device):
+    z = (np.arange(6) + 1j * (np.arange(6) - 2)).astype(np.complex64).reshape(2, 3)
+    gz = put(device, z)
+    poly = hal.ElementwiseKernel("T x", "T y", "y = x * x + conj(x) - T(1)", "complex_poly")
+    np.testing.assert_allclose(np.asarray(poly(gz)), z * z + np.conj(z) - 1, rtol=1e-6)
+    parts = hal.ElementwiseKernel("T x", "float32 y", "y = abs(x) + x.real() - imag(x)", "complex_parts")
+    np.testing.assert_allclose(np.asarray(parts(gz)), np.abs(z) + z.real - z.imag, rtol=1e-6)
+    total = hal.ReductionKernel("T x", "T y", "x", "a + b", "y = a", "0", "complex_sum")
+    np.testing.assert_allclose(np.asarray(total(gz, axis=1)), z.sum(axis=1), rtol=1e-6)
+    with pytest.raises(TypeError, match="complex scalars"):
+        hal.ElementwiseKernel("T x, T y", "T z", "z = x + y", "complex_add")(gz, np.complex64(1))
+
+
 def test_elementwise_errors():
     x = hal.ones(3, dtype=hal.float32, device="cpu")
     with pytest.raises(TypeError, match="takes 2 inputs"):

@@ -53,6 +53,20 @@ def test_the_cupy_style_example_runs():
     assert error < 1e-3
 
 
+def test_complex_numbers(device):
+    n = small(device, 50, 10)
+    rng = np.random.default_rng(12)
+    x1 = (rng.standard_normal(n) + 1j * rng.standard_normal(n)).astype(np.complex64)
+    x2 = (rng.standard_normal(n) + 1j * rng.standard_normal(n)).astype(np.complex64)
+    y = hal.empty(n, dtype=hal.complex64, device=device)
+    mag = hal.empty(n, dtype=hal.float32, device=device)
+    hal.RawKernel(S.COMPLEX, "complex_ops")((-(-n // 32),), (32,), (put(device, x1), put(device, x2), y, mag,
+                                                                     np.float32(2), np.int32(n)))
+    z = x1 + 2 * x2 - (0.5 - 1j)
+    np.testing.assert_allclose(np.asarray(y), z * np.conj(x2) / 2, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(mag), np.abs(z) + z.real - x1.imag, rtol=1e-5, atol=1e-5)
+
+
 def test_sgemm(device):
     rng = np.random.default_rng(1)
     m, n, k = small(device, (37, 29, 45), (18, 17, 20))
@@ -284,13 +298,19 @@ def test_cooperative_groups_are_refused():
 
 ALL_SOURCES = {name: getattr(S, name) for name in ("SGEMM", "HISTOGRAM", "SCAN", "TRANSPOSE", "SOFTMAX", "STENCIL",
                                                    "HALF_SCALE", "ATOMICS", "MATH", "RACY", "MISC", "VECTORS",
-                                                   "LAYERNORM", "CONVOLVE")}
+                                                   "LAYERNORM", "CONVOLVE", "COMPLEX")}
 
 
 @pytest.mark.skipif(not compilers(), reason="no CUDA compiler (pip install nvidia-cuda-nvrtc-cu12)")
 @pytest.mark.parametrize("name", sorted(ALL_SOURCES))
 def test_sources_compile_unchanged_with_nvrtc(name):
     source = ALL_SOURCES[name]
+    if "cupy/complex.cuh" in source:  # (CuPy's header: compiled with CuPy's include folders, as CuPy does)
+        from hal.backends import cuda
+        from hal.cuda_kernels.native import include_options
+        _, options = cuda.target({"major": 8, "minor": 0}, hip=False)
+        assert cuda.build(source, (*options, *include_options()))[:4] == b"\x7fELF"
+        return
     if "cuda_fp16.h" in source:  # (a toolkit header: NVRTC needs the toolkit's include folder, nvcc has it)
         if "nvcc" not in compilers():
             pytest.skip("cuda_fp16.h is a CUDA toolkit header and no toolkit (nvcc) is installed")

@@ -20,7 +20,7 @@ _WORDS = {
     ("long", "signed"): "i64", ("long", "long", "signed"): "i64", ("int", "long", "long", "signed"): "i64",
     ("long", "unsigned"): "u64", ("int", "long", "unsigned"): "u64", ("long", "long", "unsigned"): "u64",
     ("int", "long", "long", "unsigned"): "u64", ("float",): "f32", ("double",): "f64", ("_Bool",): "u8",
-    ("bool",): "u8", ("half",): "half", ("__half",): "half",
+    ("bool",): "u8", ("half",): "half", ("__half",): "half", ("hal_c64",): "c64", ("hal_c128",): "c128",
     ("int8_t",): "i8", ("uint8_t",): "u8", ("int16_t",): "i16", ("uint16_t",): "u16", ("int32_t",): "i32",
     ("uint32_t",): "u32", ("int64_t",): "i64", ("uint64_t",): "u64", ("size_t",): "u64", ("ptrdiff_t",): "i64",
 }
@@ -31,7 +31,8 @@ VECTORS = {f"{name}{n}": (word, n) for name, word in (("char", "i8"), ("uchar", 
                                                        ("float", "f32"), ("double", "f64")) for n in (2, 3, 4)}
 _WORDS.update({(v,): v for v in VECTORS})
 SIZES = {"i8": 1, "u8": 1, "i16": 2, "u16": 2, "half": 2, "i32": 4, "u32": 4, "i64": 8, "u64": 8,
-         "f32": 4, "f64": 8}
+         "f32": 4, "f64": 8, "c64": 8, "c128": 16}
+COMPLEX = {"c64": "f32", "c128": "f64"}  # complex type -> its parts' type
 SIZES.update({v: SIZES[w] * n for v, (w, n) in VECTORS.items()})
 NUMPY = {"i8": np.int8, "u8": np.uint8, "i16": np.int16, "u16": np.uint16, "half": np.float16,
          "i32": np.int32, "u32": np.uint32, "i64": np.int64, "u64": np.uint64, "f32": np.float32,
@@ -54,6 +55,10 @@ class CType:
     @property
     def scalar(self) -> bool:
         return not self.ptr and not self.dims
+
+    @property
+    def complex(self) -> bool:
+        return self.scalar and self.base in COMPLEX
 
     @property
     def vector(self) -> bool:
@@ -125,6 +130,9 @@ def promoted(t: CType) -> CType:
 def arithmetic(a: CType, b: CType) -> CType:
     """The usual arithmetic conversions of two scalar operands."""
     a, b = promoted(a), promoted(b)
+    if a.complex or b.complex:  # (complex<float> with a double computes in complex<double>)
+        wide = "c128" in (a.base, b.base) or "f64" in (a.base, b.base)
+        return CType("c128" if wide else "c64")
     if a.base not in SIZES or b.base not in SIZES or a.base in VECTORS or b.base in VECTORS:
         return a  # (no arithmetic type: what the expression is stays the target compiler's to judge)
     if "f64" in (a.base, b.base):

@@ -170,6 +170,8 @@ def _prepare(p: P.Param, value, types: dict, device):
     if p.raw:
         raise TypeError(f"raw parameter {p.name!r} takes a hal array, not {type(value).__name__}")
     P.scalar_dtype(value)  # (a TypeError for what is not a number)
+    if dtype.kind == "c":
+        raise TypeError(f"argument {p.name!r}: complex scalars are not supported; pass a 0-d array")
     return np.array(value).astype(dtype)[()]
 
 

@@ -165,4 +165,21 @@ def _vectors() -> str:
     return "\n".join(out) + "\n"
 
 
-SOURCE = _INTRINSICS + _vectors() + _atomics() + _min_max_abs()
+def _complex() -> str:
+    """complex<float>/<double>'s functions beyond the dialect's arithmetic (c64_add...):
+    thrust's (CuPy's complex.cuh) definitions on the dialect's structs."""
+    out = []
+    for c, r in (("c64", "f32"), ("c128", "f64")):
+        out += ["#ifdef HAL_HAS_F64"] if c == "c128" else []
+        out += [f"INLINE {r} hal_{c}_abs({c} z) {{ return hypot(z.re, z.im); }}",
+                f"INLINE {r} hal_{c}_norm({c} z) {{ return z.re * z.re + z.im * z.im; }}",
+                f"INLINE {r} hal_{c}_arg({c} z) {{ return atan2(z.im, z.re); }}",
+                f"INLINE {c} hal_{c}_conj({c} z) {{ return {c}_make(z.re, -z.im); }}",
+                f"INLINE {c} hal_{c}_neg({c} z) {{ return {c}_make(-z.re, -z.im); }}",
+                f"INLINE {c} hal_{c}_exp({c} z) {{ {r} e = exp(z.re); return {c}_make(e * cos(z.im), e * sin(z.im)); }}",
+                f"INLINE {c} hal_{c}_log({c} z) {{ return {c}_make(log(hypot(z.re, z.im)), atan2(z.im, z.re)); }}"]
+        out += ["#endif"] if c == "c128" else []
+    return "\n".join(out) + "\n"
+
+
+SOURCE = _INTRINSICS + _vectors() + _complex() + _atomics() + _min_max_abs()

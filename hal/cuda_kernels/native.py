@@ -12,7 +12,7 @@ def function(device, code: str, name: str, options: tuple):
     """The loaded kernel ``name`` of ``code`` on ``device`` (a backends.cuda.CudaDevice)."""
     import cupy
     from hal.backends.cuda import build
-    full_options = (*device.options, *_toolkit_include(), *options)
+    full_options = (*device.options, *include_options(), *options)
     binary = cache.cached("cuda", (code, " ".join(full_options), device.fingerprint),
                           lambda: build(code, full_options, device.hip))
     with device.cupy_device:
@@ -30,12 +30,15 @@ def launch(device, loaded, grid: tuple, block: tuple, args: list, shared_mem: in
         fn(grid, block, packed, shared_mem=shared_mem, stream=device.stream)
 
 
-def _toolkit_include() -> tuple:
-    """The CUDA toolkit's headers (cuda_fp16.h, ...) where a toolkit is installed, as
-    cupy.RawKernel adds them."""
+def include_options() -> tuple:
+    """The header folders cupy.RawKernel compiles with: CuPy's own (cupy/complex.cuh and
+    the CCCL it includes) and the CUDA toolkit's (cuda_fp16.h...) where one is installed."""
     import os
 
     import cupy
-    path = cupy.cuda.get_cuda_path()
-    include = os.path.join(path, "include") if path else None
-    return (f"-I{include}",) if include and os.path.isdir(include) else ()
+    core = os.path.join(os.path.dirname(cupy.__file__), "_core", "include")
+    cccl = os.path.join(core, "cupy", "_cccl")
+    folders = [core] + [os.path.join(cccl, name) for name in ("libcudacxx", "thrust", "cub")]
+    toolkit = cupy.cuda.get_cuda_path()
+    folders += [os.path.join(toolkit, "include")] if toolkit else []
+    return tuple(f"-I{f}" for f in folders if os.path.isdir(f))

@@ -12,7 +12,8 @@ import numpy as np
 CUDA_TYPE = {np.dtype(k): v for k, v in {
     "bool": "bool", "int8": "signed char", "uint8": "unsigned char", "int16": "short", "uint16": "unsigned short",
     "int32": "int", "uint32": "unsigned int", "int64": "long long", "uint64": "unsigned long long",
-    "float16": "half", "float32": "float", "float64": "double"}.items()}
+    "float16": "half", "float32": "float", "float64": "double", "complex64": "complex<float>",
+    "complex128": "complex<double>"}.items()}
 
 _DTYPE_NAMES = {d.name: d for d in CUDA_TYPE}
 
@@ -39,8 +40,6 @@ def parse_params(text: str) -> tuple[Param, ...]:
             raise ValueError(f"bad kernel parameter {part!r}: expected '[raw] TYPE NAME', e.g. 'raw T x'")
         type_word, name = words
         dtype = _DTYPE_NAMES.get(type_word)
-        if type_word in ("complex64", "complex128"):
-            raise TypeError(f"kernel parameter {part!r}: complex types are not supported")
         if dtype is None and not type_word.isidentifier():
             raise ValueError(f"bad kernel parameter type {type_word!r} in {part!r}")
         params.append(Param(name, dtype, None if dtype is not None else type_word, raw))
@@ -95,10 +94,12 @@ def typedefs(types: dict) -> str:
 
 
 def native_header(native: bool, types: dict, params: tuple) -> str:
-    """What a generated source includes for NVRTC: cuda_fp16.h where it uses half (a
-    toolkit header: other sources must compile without a toolkit)."""
+    """What a generated source includes: cuda_fp16.h where it uses half (a toolkit header,
+    for NVRTC only: other sources must compile without a toolkit), cupy/complex.cuh where
+    it uses complex numbers."""
     dtypes = [np.dtype(t) for t in types.values()] + [p.dtype for p in params if p.dtype is not None]
-    return "#include <cuda_fp16.h>\n" if native and np.dtype(np.float16) in dtypes else ""
+    half = "#include <cuda_fp16.h>\n" if native and np.dtype(np.float16) in dtypes else ""
+    return half + ("#include <cupy/complex.cuh>\n" if any(d.kind == "c" for d in dtypes) else "")
 
 
 # CuPy's indexers' size() (``_ind.size()``...): a struct on CUDA, where generated sources

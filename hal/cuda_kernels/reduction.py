@@ -86,6 +86,8 @@ class ReductionKernel:
                 operands.append(a._data)
             else:
                 P.scalar_dtype(a)
+                if dtype.kind == "c":
+                    raise TypeError(f"argument {p.name!r}: complex scalars are not supported; pass a 0-d array")
                 operands.append(np.array(a).astype(dtype)[()])
         self._run(device, types, reduce_word, operands, out, rows, cols)
         return out

@@ -137,6 +137,9 @@ def _rewrite(tokens: list, code: str, type_names: set) -> list:
                 skip_close.pop()
                 i += 1
                 continue
+        if tok.type == "ID" and tok.value == "complex":
+            i = _complex(tokens, i, out, code)
+            continue
         if tok.type == "ID" and tok.value in _CASTS:
             i = _cpp_cast(tokens, i, out, code)
             close_cast.append(parens)
@@ -160,6 +163,23 @@ def _rewrite(tokens: list, code: str, type_names: set) -> list:
         out.append(tokens[i])
         i += 1
     return out
+
+
+_COMPLEX = {"float": "c64", "double": "c128"}
+
+
+def _complex(tokens: list, i: int, out: list, code: str) -> int:
+    """``complex<float>`` (CuPy's cupy/complex.cuh) as the type name ``hal_c64``, or, before
+    ``(``, as the constructor ``hal_make_c64``; returns the index after ``>``."""
+    name, line = tokens[i][1], tokens[i][2]
+    words = [t.value for t, _, _ in tokens[i + 1:i + 4]]
+    if len(words) < 3 or words[0] != "<" or words[2] != ">" or words[1] not in _COMPLEX:
+        raise unsupported("complex<T> other than complex<float> and complex<double>", line, code)
+    after = tokens[i + 4][0] if i + 4 < len(tokens) else None
+    constructor = after is not None and after.type == "LPAREN"
+    word = ("hal_make_" if constructor else "hal_") + _COMPLEX[words[1]]
+    out.append((_tok("ID", word), name, line))
+    return i + 4
 
 
 def _is_launch(tokens: list, i: int) -> bool:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from pycparser import c_ast
 
 from . import helpers
-from .ctype import F32, F64, INT, SIZES, VECTORS, CType, arithmetic, base_of, promoted
+from .ctype import COMPLEX, F32, F64, INT, SIZES, VECTORS, CType, arithmetic, base_of, promoted
 from .source import is_prelude, unsupported
 
 TARGETS = ("opencl", "c")
@@ -101,6 +101,11 @@ _SIMPLE_INTRINSICS = {  # name -> (template over args a, b, result type)
 }
 _MIN_MAX = {"min": "min", "max": "max", "umin": "min", "umax": "max", "llmin": "min",
             "llmax": "max", "ullmin": "min", "ullmax": "max"}
+
+
+# functions of one complex argument (thrust's, in CuPy's complex.cuh) -> what they return
+_COMPLEX_FUNCS = {"real": "real", "imag": "real", "abs": "real", "norm": "real", "arg": "real", "conj": "complex",
+                  "exp": "complex", "log": "complex"}
 
 
 @dataclass
@@ -279,6 +284,8 @@ class _Translator:
                 byte = "GLOBAL const u8 *" if t.const else "GLOBAL u8 *"
                 prologue.append(f"{t.declarator(emitted)} = {t.cast()}(({byte})hal_p_{emitted} + hal_o_{emitted});")
             else:
+                if t.complex:
+                    self.fail("complex scalar kernel parameters", node, "pass a one-element array")
                 signature.append(t.declarator(emitted))
             self.kernel.params.append(Param(name, t))
             self.declare(name, _Var(emitted, t))
@@ -688,6 +695,8 @@ class _Translator:
         return text, t
 
     def convert_text(self, text: str, t: CType, to: CType) -> str:
+        if to.complex and t.scalar and t.base != to.base:
+            return _to_complex(text, t, to)
         if to.scalar and to.base == "half":
             return text if t.base == "half" and t.scalar else f"hal_to_half((f32)({text}))"
         if t.scalar and t.base == "half" and to.scalar:
@@ -772,6 +781,10 @@ class _Translator:
                 self.fail("++/-- on a half", node)
             return (f"({text}{op[1:]})" if op[0] == "p" else f"({op}{text})"), t
         text, t = self.value(node.expr)
+        if t.complex:
+            if op not in ("-", "+"):
+                self.fail(f"the operator {op} on complex numbers", node)
+            return (f"hal_{t.base}_neg({text})" if op == "-" else text), t
         if op == "!":
             return f"(!{text})", INT
         return f"({op}{text})", promoted(t) if t.scalar else t
@@ -780,10 +793,12 @@ class _Translator:
         a, at = self.value(node.left)
         b, bt = self.value(node.right)
         op = node.op
-        if op in ("<", ">", "<=", ">=", "==", "!=", "&&", "||"):
+        if op in ("<", ">", "<=", ">=", "==", "!=", "&&", "||") and not (at.complex or bt.complex):
             return f"({a} {op} {b})", INT
         if at.vector or bt.vector:
             self.fail("arithmetic on vector types", node, "operate on their .x/.y/.z/.w")
+        if at.complex or bt.complex:
+            return self.complex_binary(node, op, a, at, b, bt)
         if not at.scalar or not bt.scalar:  # pointer arithmetic
             if op == "-" and not at.scalar and not bt.scalar:
                 return f"({a} - {b})", CType("i64")
@@ -791,6 +806,17 @@ class _Translator:
         if op in ("<<", ">>"):
             return f"({a} {op} {b})", promoted(at)
         return f"({a} {op} {b})", arithmetic(at, bt)
+
+    def complex_binary(self, node, op: str, a: str, at: CType, b: str, bt: CType):
+        """complex<T> operators: the dialect's c64_add... on operands made complex."""
+        t = arithmetic(at, bt)
+        a, b = _to_complex(a, at, t), _to_complex(b, bt, t)
+        names = {"+": "add", "-": "sub", "*": "mul", "/": "div"}
+        if op in names:
+            return f"{t.base}_{names[op]}({a}, {b})", t
+        if op in ("==", "!="):
+            return f"({'!' if op == '!=' else ''}{t.base}_eq({a}, {b}))", INT
+        self.fail(f"the operator {op} on complex numbers", node)
 
     def e_TernaryOp(self, node):
         c, _ = self.value(node.cond)
@@ -806,13 +832,19 @@ class _Translator:
                 return f"({target} = {self.convert(node.rvalue, t)})", t
             rhs, _ = self.value(node.rvalue)
             return f"({target} = hal_to_half(half_to_f32({target}) {node.op[:-1]} ({rhs})))", t
+        if t.complex:
+            if node.op == "=":
+                return f"({target} = {self.convert(node.rvalue, t)})", t
+            rhs, rt = self.value(node.rvalue)
+            combined, _ = self.complex_binary(node, node.op[:-1], target, t, rhs, rt)
+            return f"({target} = {_to_complex(combined, arithmetic(t, rt), t)})", t
         rhs, rt = self.value(node.rvalue)
         return f"({target} {node.op} {rhs})", t
 
     def e_Cast(self, node):
         to = self.decl_type(node.to_type, node)
         text, t = self.expr(node.expr)
-        if to.scalar and to.base == "half":
+        if to.scalar and to.base == "half" or to.complex:
             return self.convert_text(text, t, to), to
         if to.ptr:
             to = replace(to, space=t.decayed().space)
@@ -830,6 +862,10 @@ class _Translator:
             key = (getattr(node.name.name, "name", None), node.name.field.name)
             if key in self.calls:
                 return self.e_ID(c_ast.ID(self.calls[key], coord=node.coord))
+            if node.name.field.name in ("real", "imag") and node.name.type == ".":
+                text, t = self.expr(node.name.name)
+                if t.complex:
+                    return f"({text}).{node.name.field.name[:2]}", CType(COMPLEX[t.base])
             self.fail("method calls", node)
         if not isinstance(node.name, c_ast.ID):
             self.fail("calls through function pointers", node)
@@ -850,6 +886,18 @@ class _Translator:
             text, t = self.expr(exprs[0])
             return f"(*{text})", t.decayed().element()
         args = [self.value(e) for e in exprs]
+        if name in ("hal_make_c64", "hal_make_c128"):
+            c = name[9:]
+            parts = [f"({COMPLEX[c]})({a})" for a, _ in args] + [f"({COMPLEX[c]})0"] * (2 - len(args))
+            if len(args) == 1 and args[0][1].complex:
+                return _to_complex(args[0][0], args[0][1], CType(c)), CType(c)
+            return f"{c}_make({parts[0]}, {parts[1]})", CType(c)
+        if args and args[0][1].complex and name in _COMPLEX_FUNCS:
+            z, t = args[0]
+            if name in ("real", "imag"):
+                return f"({z}).{name[:2]}", CType(COMPLEX[t.base])
+            kind = _COMPLEX_FUNCS[name]
+            return f"hal_{t.base}_{name}({z})", CType(COMPLEX[t.base]) if kind == "real" else t
         if name.startswith("make_") and name[5:] in VECTORS:
             word, n = VECTORS[name[5:]]
             if len(args) != n:
@@ -955,3 +1003,16 @@ def _sizeof(t: CType) -> int:
 def _ident(name: str) -> str:
     """A user's identifier as emitted: reserved words and hal's own prefix renamed."""
     return f"{name}_hal_" if name in _RESERVED or name.startswith("hal_") else name
+
+
+def _to_complex(text: str, t: CType, to: CType) -> str:
+    """A value of type ``t`` (real or complex) as the complex type ``to``."""
+    if t.base == to.base:
+        return text
+    if t.complex:
+        if to.base == "c128":
+            return f"c64_to_c128({text})"
+        return f"c128_to_c64({text})"
+    if t.base == "half":
+        text = f"half_to_f32({text})"
+    return f"{to.base}_make(({COMPLEX[to.base]})({text}), ({COMPLEX[to.base]})0)"

@@ -26,6 +26,9 @@ typedef short int16_t; typedef unsigned short uint16_t;
 typedef int int32_t; typedef unsigned int uint32_t;
 typedef long long int64_t; typedef unsigned long long uint64_t;
 typedef unsigned long long size_t; typedef long long ptrdiff_t;
+/* complex<float>, complex<double> (cupy/complex.cuh), as the token pass renames them */
+typedef struct { float re, im; } hal_c64;
+typedef struct { double re, im; } hal_c128;
 /* CUDA's vector types: names pycparser must know (ctype.py gives their layout) */
 typedef struct { int x; } char2;
 typedef struct { int x; } char3;
