@@ -176,7 +176,8 @@ def _complex() -> str:
                 f"INLINE {r} hal_{c}_arg({c} z) {{ return atan2(z.im, z.re); }}",
                 f"INLINE {c} hal_{c}_conj({c} z) {{ return {c}_make(z.re, -z.im); }}",
                 f"INLINE {c} hal_{c}_neg({c} z) {{ return {c}_make(-z.re, -z.im); }}",
-                f"INLINE {c} hal_{c}_exp({c} z) {{ {r} e = exp(z.re); return {c}_make(e * cos(z.im), e * sin(z.im)); }}",
+                f"INLINE {c} hal_{c}_exp({c} z) {{\n    {r} e = exp(z.re); return {c}_make(e * cos(z.im), "
+                f"e * sin(z.im)); }}",
                 f"INLINE {c} hal_{c}_log({c} z) {{ return {c}_make(log(hypot(z.re, z.im)), atan2(z.im, z.re)); }}"]
         out += ["#endif"] if c == "c128" else []
     return "\n".join(out) + "\n"
