@@ -10,15 +10,19 @@ Two shapes of output, one per way a target runs a CUDA block:
   "thread loop fission" of MCUDA, Stratton et al., LCPC 2008). A variable declared where
   a barrier can split its lifetime becomes an array with one element per thread;
   control flow containing a barrier stays outside the loops, its condition taken from
-  thread 0 (CUDA requires it to be the same in every thread of the block). The block's
-  shape is a compile-time constant (``HAL_BD0..2``).
+  thread 0 (CUDA requires it to be the same in every thread of the block). A
+  ``__device__`` function that synchronizes is inlined where it is called, so that its
+  barriers split the loops too. The block's shape is a compile-time constant
+  (``HAL_BD0..2``).
 
 Every pointer parameter becomes the buffer plus a byte offset (hal arrays are views);
 ``extern __shared__`` arrays alias one ``LOCAL`` array of ``HAL_DYN_BYTES`` bytes, a
 compile-time constant from the launch's ``shared_mem``. Helper functions are emitted
 once per combination of address spaces their pointer arguments have (OpenCL 1.2 has no
-generic address space). What is outside the subset raises ``hal.CompileError`` with
-the construct and its line.
+generic address space). Types follow C's arithmetic conversions (ctype.py) so that
+``half`` values compute as float and ``complex<T>`` operators become the dialect's
+``c64_add``...; ``__constant__`` variables with initializers are program-scope constants.
+What is outside the subset raises ``hal.CompileError`` with the construct and its line.
 """
 from __future__ import annotations
 
