@@ -32,7 +32,8 @@ def launch(device, loaded, grid: tuple, block: tuple, args: list, shared_mem: in
 
 def include_options() -> tuple:
     """The header folders cupy.RawKernel compiles with: CuPy's own (cupy/complex.cuh and
-    the CCCL it includes) and the CUDA toolkit's (cuda_fp16.h...) where one is installed."""
+    the CCCL it includes) and the CUDA toolkit's (cuda_fp16.h...) where one is installed,
+    as a toolkit or as NVIDIA's wheels."""
     import os
 
     import cupy
@@ -41,4 +42,9 @@ def include_options() -> tuple:
     folders = [core] + [os.path.join(cccl, name) for name in ("libcudacxx", "thrust", "cub")]
     toolkit = cupy.cuda.get_cuda_path()
     folders += [os.path.join(toolkit, "include")] if toolkit else []
+    try:  # the toolkit headers of NVIDIA's wheels (cupy-cuda12x[ctk] installs them)
+        import nvidia
+        folders += [os.path.join(root, "cuda_runtime", "include") for root in nvidia.__path__]
+    except ImportError:
+        pass
     return tuple(f"-I{f}" for f in folders if os.path.isdir(f))
