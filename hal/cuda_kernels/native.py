@@ -4,6 +4,7 @@ CuPy's ``Function`` on the device's stream, as ``cupy.RawKernel`` launches it.""
 from __future__ import annotations
 
 from hal import cache
+from hal.errors import CompileError
 
 NATIVE = ("cuda", "rocm")
 
@@ -18,7 +19,10 @@ def function(device, code: str, name: str, options: tuple):
     with device.cupy_device:
         module = cupy.cuda.function.Module()
         module.load(binary)
-        return module, module.get_function(name)
+        try:
+            return module, module.get_function(name)
+        except cupy.cuda.driver.CUDADriverError as e:
+            raise CompileError("NVRTC", f"no __global__ function named {name!r} ({e})", code) from None
 
 
 def launch(device, loaded, grid: tuple, block: tuple, args: list, shared_mem: int) -> None:

@@ -92,7 +92,7 @@ class RawKernel:
         if 0 in grid:
             return
         if device.backend_name in native.NATIVE:
-            native.launch(device, program, grid, block, payloads, shared_mem)
+            native.launch(device, program, grid, block, self._native_arguments(device, payloads), shared_mem)
             return
         kernel = self.translation("c" if device.family == "numpy" else "opencl").kernels[self.name]
         if len(payloads) != len(kernel.params):
@@ -104,6 +104,25 @@ class RawKernel:
             program(grid, None, *flat)
         else:
             program(tuple(g * b for g, b in zip(grid, block)), block, *flat)
+
+
+    def _native_arguments(self, device, payloads: list) -> list:
+        """The arguments checked and converted as on translated targets where hal can read
+        the kernel's parameters (a source in the translated subset); as given otherwise."""
+        try:
+            params = self.translation("opencl").kernels[self.name].params
+        except CompileError:
+            return payloads  # (CUDA C++ beyond the subset: NVRTC knows it, hal does not)
+        if len(payloads) != len(params):
+            raise TypeError(f"kernel {self.name} takes {len(params)} arguments, got {len(payloads)}")
+        out = []
+        for param, value in zip(params, payloads):
+            if param.pointer or param.type.base == "half":
+                _argument(self.name, param, value, device)  # (checks it)
+                out.append(value if param.pointer else np.float16(value))
+            else:
+                out += _argument(self.name, param, value, device)
+        return out
 
 
 def _argument(kernel: str, param, value, device) -> list:
