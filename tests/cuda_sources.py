@@ -161,7 +161,7 @@ extern "C" __global__ void half_axpb(const __half* x, __half* y, float* pair, fl
 """
 
 ATOMICS = r"""
-// out: [max, min, exch, cas winner, winners, float sum]
+// out: [max, min, exch, cas winner, winners, wrapping counter]; fsum: the float sum
 extern "C" __global__ void atomics(const int* x, int n, int* out, float* fsum) {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return;
@@ -170,6 +170,7 @@ extern "C" __global__ void atomics(const int* x, int n, int* out, float* fsum) {
     atomicExch(&out[2], 7);
     if (atomicCAS(&out[3], 0, i + 1) == 0) atomicAdd(&out[4], 1);
     atomicAdd(fsum, 0.5f * x[i]);
+    atomicInc((unsigned int*)&out[5], 9u);
 }
 """
 

@@ -163,15 +163,16 @@ def test_half_loads_and_stores(device):
     np.testing.assert_array_equal(np.asarray(pair), x32[0:36:2] + x32[1:37:2])
 
 
-def test_atomic_max_min_exch_cas_and_float_add(device):
+def test_atomic_max_min_exch_cas_inc_and_float_add(device):
     n = small(device, 300, 40)
     x = np.random.default_rng(7).integers(-1000, 1000, n).astype(np.int32)
-    out = put(device, np.array([-2**31, 2**31 - 1, 0, 0, 0], np.int32))
+    out = put(device, np.array([-2**31, 2**31 - 1, 0, 0, 0, 0], np.int32))
     fsum = hal.zeros(1, dtype=hal.float32, device=device)
     hal.RawKernel(S.ATOMICS, "atomics")((-(-n // 32),), (32,), (put(device, x), np.int32(n), out, fsum))
     got = np.asarray(out)
     assert got[0] == x.max() and got[1] == x.min() and got[2] == 7
     assert 1 <= got[3] <= n and got[4] == 1  # exactly one thread won the compare-and-swap
+    assert got[5] == n % 10  # atomicInc wraps after 9
     assert float(np.asarray(fsum)[0]) == 0.5 * x.sum()  # (integers and halves: exact in any order)
 
 

@@ -57,8 +57,30 @@ def _float_add(t: str, s: str, space: str, opencl: bool) -> list:
             f"__ATOMIC_RELAXED, __ATOMIC_RELAXED)) {{}}\n    return {from_bits}(old); }}"]
 
 
+# atomicInc/atomicDec (unsigned int): CUDA's wrapping counters, as compare-and-swap loops
+_WRAPPING = {"inc": "old >= v ? 0u : old + 1u", "dec": "(old == 0u || old > v) ? v : old - 1u"}
+
+
+def _wrapping(s: str, space: str, opencl: bool) -> list:
+    out = []
+    for op, new in _WRAPPING.items():
+        if opencl:
+            out.append(f"INLINE u32 hal_atomic_{op}_u32_{s}({space} u32 *p, u32 v) {{\n"
+                       f"    volatile {space} u32 *q = (volatile {space} u32 *)p; u32 old = 0u, seen;\n"
+                       f"    while ((seen = atomic_cmpxchg(q, old, {new})) != old) old = seen;\n    return old; }}")
+        else:
+            out.append(f"INLINE u32 hal_atomic_{op}_u32_{s}({space} u32 *p, u32 v) {{\n"
+                       f"    u32 old = __atomic_load_n(p, __ATOMIC_RELAXED);\n"
+                       f"    while (!__atomic_compare_exchange_n(p, &old, {new}, 0, __ATOMIC_RELAXED, "
+                       f"__ATOMIC_RELAXED)) {{}}\n    return old; }}")
+    return out
+
+
 def _atomics() -> str:
     ocl, c = [], []
+    for s, space in _SPACES:
+        ocl += _wrapping(s, space, True)
+        c += _wrapping(s, space, False)
     for t in ("i32", "u32", "i64", "u64", "f32", "f64"):
         ocl_t, c_t = [], []
         for s, space in _SPACES:

@@ -54,7 +54,8 @@ _F32_FUNCS.update({"__expf": "exp", "__exp10f": "exp10", "__logf": "log", "__log
 _GENERIC_FUNCS = {v: v for v in _F32_FUNCS.values()} | {"nearbyint": "rint"}
 _PREDICATES = {"isnan", "isinf", "isfinite", "signbit"}
 _ATOMICS = {"atomicAdd": "add", "atomicSub": "sub", "atomicExch": "exch", "atomicMin": "min", "atomicMax": "max",
-            "atomicAnd": "and", "atomicOr": "or", "atomicXor": "xor", "atomicCAS": "cas"}
+            "atomicAnd": "and", "atomicOr": "or", "atomicXor": "xor", "atomicCAS": "cas", "atomicInc": "inc",
+            "atomicDec": "dec"}
 _UNSUPPORTED_CALLS = (
     ("__shfl", "warp shuffles (__shfl_*)"), ("__ballot", "warp votes (__ballot_sync)"),
     ("__any_sync", "warp votes (__any_sync)"), ("__all_sync", "warp votes (__all_sync)"),
@@ -63,7 +64,7 @@ _UNSUPPORTED_CALLS = (
     ("tex", "textures"), ("surf", "surfaces"), ("printf", "printf"), ("cuda", "the CUDA runtime API in kernels "
                                                                        "(dynamic parallelism)"),
     ("malloc", "device malloc"), ("free", "device free"), ("clock", "clock()"), ("__nanosleep", "__nanosleep"),
-    ("atomicInc", "atomicInc"), ("atomicDec", "atomicDec"), ("__syncthreads_", "__syncthreads_count/and/or"),
+    ("__syncthreads_", "__syncthreads_count/and/or"),
 )
 _SIMPLE_INTRINSICS = {  # name -> (template over args a, b, result type)
     "__fdividef": ("((f32)({a}) / (f32)({b}))", F32), "__fdiv_rn": ("DIV_RN((f32)({a}), (f32)({b}))", F32),
@@ -937,6 +938,8 @@ class _Translator:
         pointer, pt = self.expr(exprs[0])
         element = pt.decayed().element()
         floats = {"f32": ("add", "exch"), "f64": ("add",)}
+        if op in ("inc", "dec") and element.base != "u32":
+            self.fail(f"atomic{op.title()} on {element.base}", node, "it takes unsigned int")
         if element.scalar and element.base in floats and op not in floats[element.base] or \
                 not element.scalar or element.base not in ("i32", "u32", "i64", "u64", "f32", "f64"):
             self.fail(f"atomic {op} on {element.base}", node, "atomics take int, unsigned, long long and "
