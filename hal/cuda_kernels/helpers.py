@@ -138,6 +138,7 @@ INLINE i32 hal_popcll(u64 x) { return (i32)popcount(x); }
 INLINE i32 hal_clz(u32 x) { return (i32)clz(x); }
 INLINE i32 hal_clzll(u64 x) { return (i32)clz(x); }
 #else
+#include <stdio.h>
 #define HAL_THREADFENCE() __atomic_thread_fence(__ATOMIC_SEQ_CST)
 #define rsqrt(x) (1 / sqrt(x))
 #ifndef exp10

@@ -61,7 +61,7 @@ _UNSUPPORTED_CALLS = (
     ("__any_sync", "warp votes (__any_sync)"), ("__all_sync", "warp votes (__all_sync)"),
     ("__activemask", "warp masks (__activemask)"), ("__syncwarp", "warp synchronization (__syncwarp)"),
     ("__match", "warp matching (__match_*_sync)"), ("__reduce_", "warp reductions (__reduce_*_sync)"),
-    ("tex", "textures"), ("surf", "surfaces"), ("printf", "printf"), ("cuda", "the CUDA runtime API in kernels "
+    ("tex", "textures"), ("surf", "surfaces"), ("cuda", "the CUDA runtime API in kernels "
                                                                        "(dynamic parallelism)"),
     ("malloc", "device malloc"), ("free", "device free"), ("clock", "clock()"), ("__nanosleep", "__nanosleep"),
     ("__syncthreads_", "__syncthreads_count/and/or"),
@@ -887,6 +887,8 @@ class _Translator:
             return "HAL_THREADFENCE()", CType("void")
         if name in _ATOMICS:
             return self.atomic(_ATOMICS[name], node, exprs)
+        if name == "printf":
+            return self.printf(node, exprs)
         if name == "__ldg":
             text, t = self.expr(exprs[0])
             return f"(*{text})", t.decayed().element()
@@ -933,6 +935,14 @@ class _Translator:
             return f"hal_abs_{t.word}(({t.word})({args[0][0]}))", t
         self.fail(f"the function {name}()", node, "it is neither a __device__ function here nor a CUDA "
                   "function hal translates")
+
+    def printf(self, node, exprs: list):
+        """printf as OpenCL C 1.2 (6.12.13) and C have it: the format string as written
+        (OpenCL flushes the output when the kernel completes)."""
+        if not exprs or not (isinstance(exprs[0], c_ast.Constant) and exprs[0].type == "string"):
+            self.fail("printf without a string literal format", node)
+        args = [self.value(e)[0] for e in exprs[1:]]
+        return f"printf({', '.join([exprs[0].value, *args])})", INT
 
     def atomic(self, op: str, node, exprs: list):
         pointer, pt = self.expr(exprs[0])
