@@ -2,9 +2,10 @@
 (CuPy's reference: https://docs.cupy.dev/en/stable/reference/generated/cupy.RawKernel.html).
 
 On CUDA and ROCm devices the source compiles as it is (native.py). Elsewhere it is
-parsed (source.py) and translated into hal's dialect (translate.py) once per target,
-then compiled by the device through the kernel cache, per block shape on the cpu (whose
-C kernels loop over a block's threads) and per dynamic shared memory size.
+parsed (source.py) and translated into hal's dialect (translate.py) once per shape of
+device (one work-item per thread, or one per block where work-groups are one item),
+then compiled by the device through the kernel cache, per block shape where a block's
+threads are loops, and per dynamic shared memory size.
 """
 from __future__ import annotations
 
@@ -40,19 +41,19 @@ class RawKernel:
         return f"<hal.RawKernel {self.name}>"
 
     # -- compilation -------------------------------------------------------
-    def translation(self, target: str):
-        """The dialect translation for ``target`` ("opencl" or "c"); CompileError for
-        what hal does not support."""
-        if target not in self._translations:
+    def translation(self, shape: str):
+        """The dialect translation of the ``shape`` (translate.SHAPES) a device runs
+        blocks in; CompileError for what hal does not support."""
+        if shape not in self._translations:
             from .source import parse  # (pycparser: loaded at the first translation, not with hal)
             from .translate import translate
-            translation = translate(parse(self.code, self._typedef_names, self.options), self.code, target,
+            translation = translate(parse(self.code, self._typedef_names, self.options), self.code, shape,
                                     self._calls)
             if self.name not in translation.kernels:
                 raise CompileError("CUDA translation", f"no __global__ function named {self.name!r} (found: "
                                    f"{', '.join(sorted(translation.kernels))})", self.code)
-            self._translations[target] = translation
-        return self._translations[target]
+            self._translations[shape] = translation
+        return self._translations[shape]
 
     def compile(self, device=None, block=(1, 1, 1), shared_mem: int = 0) -> None:
         """Compile for ``device`` (default: the default device) now rather than at the
@@ -60,15 +61,15 @@ class RawKernel:
         self._program(_as_device(device), _dim3(block, "block"), shared_mem)
 
     def _program(self, device, block: tuple, shared_mem: int):
-        target = "c" if device.family == "numpy" else "opencl"
-        key = (device.name, block if target == "c" else None, shared_mem)
+        shape = _shape(device)
+        key = (device.name, block if shape == "blocks" else None, shared_mem)
         if key not in self._programs:
             if device.backend_name in native.NATIVE:
                 self._programs[key] = native.function(device, self.code, self.name, self.options)
                 return self._programs[key]
-            translation = self.translation(target)
+            translation = self.translation(shape)
             defines = {"HAL_DYN_BYTES": shared_mem}
-            if target == "c":
+            if shape == "blocks":
                 defines.update(HAL_BD0=block[0], HAL_BD1=block[1], HAL_BD2=block[2], HAL_NT=math.prod(block))
             self._programs[key] = device.compile(translation.source, defines)[translation.kernels[self.name].symbol]
         return self._programs[key]
@@ -85,7 +86,7 @@ class RawKernel:
         grid, block = _dim3(grid, "grid"), _dim3(block, "block")
         if shared_mem < 0:
             raise ValueError(f"shared_mem must be >= 0, got {shared_mem}")
-        if math.prod(block) > device.info.max_work_group and device.family != "numpy":
+        if math.prod(block) > device.info.max_work_group and _shape(device) == "threads":
             raise ValueError(f"block {block} has {math.prod(block)} threads; {device.name} runs at most "
                              f"{device.info.max_work_group} per block")
         program = self._program(device, block, shared_mem)
@@ -94,13 +95,13 @@ class RawKernel:
         if device.backend_name in native.NATIVE:
             native.launch(device, program, grid, block, self._native_arguments(device, payloads), shared_mem)
             return
-        kernel = self.translation("c" if device.family == "numpy" else "opencl").kernels[self.name]
+        kernel = self.translation(_shape(device)).kernels[self.name]
         if len(payloads) != len(kernel.params):
             raise TypeError(f"kernel {self.name} takes {len(kernel.params)} arguments, got {len(payloads)}")
         flat = []
         for param, value in zip(kernel.params, payloads):
             flat += _argument(self.name, param, value, device)
-        if device.family == "numpy":
+        if _shape(device) == "blocks":
             program(grid, None, *flat)
         else:
             program(tuple(g * b for g, b in zip(grid, block)), block, *flat)
@@ -110,7 +111,7 @@ class RawKernel:
         """The arguments checked and converted as on translated targets where hal can read
         the kernel's parameters (a source in the translated subset); as given otherwise."""
         try:
-            params = self.translation("opencl").kernels[self.name].params
+            params = self.translation("threads").kernels[self.name].params
         except CompileError:
             return payloads  # (CUDA C++ beyond the subset: NVRTC knows it, hal does not)
         if len(payloads) != len(params):
@@ -123,6 +124,12 @@ class RawKernel:
             else:
                 out += _argument(self.name, param, value, device)
         return out
+
+
+def _shape(device) -> str:
+    """How ``device`` runs a block: one work-item per thread, or (where its work-groups
+    are one item: the cpu's C kernels, C-compiling vendor backends) one item per block."""
+    return "blocks" if device.family == "numpy" or device.info.max_work_group == 1 else "threads"
 
 
 def _argument(kernel: str, param, value, device) -> list:

@@ -1,12 +1,13 @@
 """CUDA kernels (a pycparser tree, see source.py) into hal's portable dialect (hal/dialect.py).
 
-Two shapes of output, one per way a target runs a CUDA block:
+Two shapes of output, one per way a device runs a CUDA block:
 
-- ``"opencl"``: one work-item per CUDA thread, one work-group per block. ``threadIdx``
-  is ``LOCAL_ID``, ``__shared__`` arrays are ``LOCAL`` arrays at kernel scope, and
-  ``__syncthreads()`` is a work-group barrier.
-- ``"c"``: the C target runs work-groups of one item (backends/cc.py), so one item runs
-  a whole block: its threads are loops, split at every ``__syncthreads()`` (the
+- ``"threads"`` (OpenCL devices): one work-item per CUDA thread, one work-group per
+  block. ``threadIdx`` is ``LOCAL_ID``, ``__shared__`` arrays are ``LOCAL`` arrays at
+  kernel scope, and ``__syncthreads()`` is a work-group barrier.
+- ``"blocks"`` (devices whose work-groups are one item, as the C target's,
+  backends/cc.py): one item runs a whole block: its threads are loops, split at every
+  ``__syncthreads()`` (the
   "thread loop fission" of MCUDA, Stratton et al., LCPC 2008). A variable declared where
   a barrier can split its lifetime becomes an array with one element per thread;
   control flow containing a barrier stays outside the loops, its condition taken from
@@ -35,7 +36,7 @@ from . import helpers
 from .ctype import COMPLEX, F32, F64, INT, SIZES, VECTORS, CType, arithmetic, base_of, promoted
 from .source import is_prelude, unsupported
 
-TARGETS = ("opencl", "c")
+SHAPES = ("threads", "blocks")
 
 _BUILTINS = {"threadIdx", "blockIdx", "blockDim", "gridDim"}
 # Names a CUDA kernel may use that are reserved in OpenCL C, C or the dialect: renamed.
@@ -152,18 +153,18 @@ class _Function:
     specialized: dict = field(default_factory=dict)   # spaces key -> emitted name
 
 
-def translate(ast: c_ast.FileAST, code: str, target: str, calls: dict | None = None) -> Translation:
+def translate(ast: c_ast.FileAST, code: str, shape: str, calls: dict | None = None) -> Translation:
     """The dialect source of every kernel in ``ast``. ``calls`` maps ``(object, method)``
     calls such as ``("_ind", "size")`` to the variable that replaces them (how
     ElementwiseKernel's ``_ind.size()`` is spelled)."""
-    if target not in TARGETS:
-        raise ValueError(f"unknown translation target {target!r}; expected one of {TARGETS}")
-    return _Translator(code, target, calls or {}).run(ast)
+    if shape not in SHAPES:
+        raise ValueError(f"unknown translation shape {shape!r}; expected one of {SHAPES}")
+    return _Translator(code, shape, calls or {}).run(ast)
 
 
 class _Translator:
-    def __init__(self, code: str, target: str, calls: dict):
-        self.code, self.target, self.calls = code, target, calls
+    def __init__(self, code: str, shape: str, calls: dict):
+        self.code, self.shape, self.calls = code, shape, calls
         self.aliases: dict[str, CType] = {}
         self.functions: dict[str, _Function] = {}
         self.emitted: list[str] = []         # helper functions, callees first
@@ -172,12 +173,12 @@ class _Translator:
         self.kernel: Kernel | None = None
         self.in_helper = False
         self.barrier_helpers: set = set()   # __device__ functions that (transitively) call __syncthreads()
-        self.inlining: list = []             # (c target) the barrier helpers being inlined
+        self.inlining: list = []             # (blocks) the barrier helpers being inlined
         self.globals: dict[str, _Var] = {}   # __constant__ variables
         self.constants: list[str] = []       # their declarations
         self.return_type: CType | None = None
-        self.hoisted: list[str] = []          # (c target) per-thread arrays of a barrier kernel
-        self.region_label: str | None = None  # (c target) the label ending the current thread loop
+        self.hoisted: list[str] = []          # (blocks) per-thread arrays of a barrier kernel
+        self.region_label: str | None = None  # (blocks) the label ending the current thread loop
         self.loop_depth = 0                   # loops/switches inside the current thread loop
 
     # -- errors ------------------------------------------------------------
@@ -295,7 +296,7 @@ class _Translator:
             self.kernel.params.append(Param(name, t))
             self.declare(name, _Var(emitted, t))
         self.shared_declarations(node.body, prologue)
-        if self.target == "c":
+        if self.shape == "blocks":
             body = self.c_body(node.body, prologue)
         else:
             self.scopes.append({})
@@ -346,7 +347,7 @@ class _Translator:
             self.scopes[1][node.name] = _Var(_ident(node.name), local)
         self.kernel.dynamic_shared = dyn
 
-    # -- the c target's block loops --------------------------------------------
+    # -- the blocks shape: a block's threads as loops --------------------------------------------
     def c_body(self, body: c_ast.Compound, prologue: list) -> str:
         head = prologue + ["u32 hal_tx = 0, hal_ty = 0, hal_tz = 0; i64 hal_t = 0; (void)hal_t;"]
         self.hoisted = []
@@ -443,7 +444,7 @@ class _Translator:
         return None
 
     def inline(self, call: c_ast.FuncCall, target: str | None) -> str:
-        """(c target) A call of a __device__ function with barriers, inlined so that its
+        """(blocks) A call of a __device__ function with barriers, inlined so that its
         barriers split the block's thread loops like the kernel's own: its parameters
         and locals get one element per thread; its one ``return`` ends its body."""
         fn = self.functions[call.name.name]
@@ -479,7 +480,7 @@ class _Translator:
             self.inlining.pop()
 
     def lift(self, node) -> str:
-        """(c target) Inline every call of a synchronizing __device__ function inside
+        """(blocks) Inline every call of a synchronizing __device__ function inside
         ``node`` (arguments first) into a per-thread temporary that replaces the call."""
         code = []
         for name, child in node.children():
@@ -558,7 +559,7 @@ class _Translator:
                 return ";"
             return self.declaration(s)
         if _is_barrier(s):
-            return "HAL_SYNCTHREADS();"  # (the c target splits its loops at barriers instead)
+            return "HAL_SYNCTHREADS();"  # (the blocks shape splits its loops at barriers instead)
         if isinstance(s, c_ast.If):
             text = f"if ({self.condition(s.cond)}) {self.sub(s.iftrue)}"
             return text + (f" else {self.sub(s.iffalse)}" if s.iffalse is not None else "")
@@ -617,7 +618,7 @@ class _Translator:
             return f"return {self.convert(s.expr, self.return_type)};"
         if s.expr is not None:
             self.fail("returning a value from a __global__ function", s)
-        if self.target == "c":  # the thread is done: on to the next one of the loop
+        if self.shape == "blocks":  # the thread is done: on to the next one of the loop
             done = "hal_done[hal_t] = 1; " if self.kernel.barrier else ""
             return f"{{ {done}goto {self.region_label}; }}"
         return "return;"
@@ -663,7 +664,7 @@ class _Translator:
         ret = self.decl_type(fn.node.decl.type.type, fn.node)
         converted = [text if pt.ptr else self.convert_text(text, at, pt)
                      for (_, pt), (text, at) in zip(params, args)]
-        if self.target == "c":
+        if self.shape == "blocks":
             converted += ["hal_tx", "hal_ty", "hal_tz", "hal_gid", "hal_grid"]
         return f"{fn.specialized[key]}({', '.join(converted)})", ret
 
@@ -682,7 +683,7 @@ class _Translator:
                     pt = replace(pt, space=None if space == "PRIVATE" else space)
                 signature.append(pt.declarator(_ident(pname)))
                 self.declare(pname, _Var(_ident(pname), pt))
-            if self.target == "c":
+            if self.shape == "blocks":
                 signature += ["u32 hal_tx", "u32 hal_ty", "u32 hal_tz", "const i64 *hal_gid", "const i64 *hal_grid"]
             body = self.statement(fn.node.body)
             ret = self.return_type.declarator("").rstrip() if self.return_type.base != "void" else "void"
@@ -753,7 +754,7 @@ class _Translator:
         self.fail("struct member access", node, "only the x/y/z/w of CUDA's vector types")
 
     def builtin(self, name: str, d: int) -> str:
-        if self.target == "opencl":
+        if self.shape == "threads":
             fn = {"threadIdx": "LOCAL_ID", "blockIdx": "GROUP_ID", "blockDim": "LOCAL_SIZE", "gridDim": "NUM_GROUPS"}
             return f"((u32){fn[name]}({d}))"
         return {"threadIdx": ("hal_tx", "hal_ty", "hal_tz")[d], "blockIdx": f"((u32)GROUP_ID({d}))",
