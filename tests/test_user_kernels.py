@@ -252,6 +252,18 @@ def test_macro_options_apply_everywhere(device):
     np.testing.assert_array_equal(np.asarray(x), [0, 3, 6, 9])
 
 
+def test_integer_division_by_zero_does_not_trap(device):
+    """x86 traps on a zero divisor, which would end Python; CUDA leaves the value undefined."""
+    kernel = hal.RawKernel('extern "C" __global__ void k(int* x, int d) { int i = threadIdx.x; '
+                           "x[i] = x[i] / d + x[i] % (d + 1); x[i] /= d + 1; }", "k")
+    x = put(device, np.array([5, -7, 9, -2**31], np.int32))
+    kernel((1,), (4,), (x, -1))  # (x / -1 on INT_MIN traps too)
+    np.testing.assert_array_equal(np.asarray(x), 0)  # (hal's value for them: 0)
+    x = put(device, np.array([5, -7, 9, 11], np.int32))
+    kernel((1,), (4,), (x, 2))
+    np.testing.assert_array_equal(np.asarray(x), [1, -1, 1, 2])
+
+
 def test_printf(device, capfd):
     kernel = hal.RawKernel(r"""
 extern "C" __global__ void hello(const float* x) {

@@ -107,6 +107,12 @@ def _atomics() -> str:
 
 def _min_max_abs() -> str:
     out = []
+    # Integer division and remainder: x86 traps on a zero divisor (and on INT_MIN / -1),
+    # which would end the Python process; CUDA's result there is undefined, not a crash.
+    for t in ("i32", "u32", "i64", "u64"):
+        bad = "b == 0" + (" || (b == -1 && a == (" + t + ")1 << (8 * sizeof(" + t + ") - 1))" if t[0] == "i" else "")
+        out += [f"INLINE {t} hal_div_{t}({t} a, {t} b) {{ return ({bad}) ? 0 : a / b; }}",
+                f"INLINE {t} hal_rem_{t}({t} a, {t} b) {{ return ({bad}) ? 0 : a % b; }}"]
     for t in ("i32", "u32", "i64", "u64", "f32", "f64"):
         if t == "f64":
             out.append("#ifdef HAL_HAS_F64")

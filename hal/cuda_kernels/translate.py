@@ -811,7 +811,10 @@ class _Translator:
             return f"({a} {op} {b})", (at if not at.scalar else bt).decayed()
         if op in ("<<", ">>"):
             return f"({a} {op} {b})", promoted(at)
-        return f"({a} {op} {b})", arithmetic(at, bt)
+        t = arithmetic(at, bt)
+        if op in ("/", "%") and t.is_int:  # (a zero divisor must not trap: helpers.py)
+            return f"hal_{'div' if op == '/' else 'rem'}_{t.base}(({t.base})({a}), ({t.base})({b}))", t
+        return f"({a} {op} {b})", t
 
     def complex_binary(self, node, op: str, a: str, at: CType, b: str, bt: CType):
         """complex<T> operators: the dialect's c64_add... on operands made complex."""
@@ -845,6 +848,11 @@ class _Translator:
             combined, _ = self.complex_binary(node, node.op[:-1], target, t, rhs, rt)
             return f"({target} = {_to_complex(combined, arithmetic(t, rt), t)})", t
         rhs, rt = self.value(node.rvalue)
+        if node.op in ("/=", "%=") and t.is_int:
+            common = arithmetic(t, rt)
+            if common.is_int:
+                quotient, _ = self.e_BinaryOp(c_ast.BinaryOp(node.op[0], node.lvalue, node.rvalue, coord=node.coord))
+                return f"({target} = ({t.word})({quotient}))", t
         return f"({target} {node.op} {rhs})", t
 
     def e_Cast(self, node):
