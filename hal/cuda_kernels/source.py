@@ -5,7 +5,7 @@ Three steps, none of them a regular expression over the source text:
 1. the C preprocessor (``cpp``) expands the user's ``#define``s and ``#include``s, with
    ``include/hal_cuda_prelude.h`` read first: it turns CUDA's declaration words into C99
    words pycparser keeps in its tree (``__global__`` -> ``_Noreturn``, ``__shared__`` ->
-   ``_Thread_local``, ``__constant__`` -> ``auto``, ``__restrict__`` -> ``restrict``) and
+   ``_Thread_local``, ``__constant__`` -> ``register``, ``__restrict__`` -> ``restrict``) and
    declares CUDA's type names;
    the CUDA headers a kernel includes (``cuda_fp16.h``, ...) are empty stand-ins there;
 2. a pass over pycparser's own lexer tokens removes what C99 cannot parse and what
@@ -40,7 +40,8 @@ _UNSUPPORTED_WORDS = {
     "texture": "textures", "surface": "surfaces",
     "cooperative_groups": "cooperative groups", "new": "C++ new", "delete": "C++ delete",
 }
-_UNSUPPORTED_KEYWORDS = {"STRUCT": "structs", "UNION": "unions", "ENUM": "enums"}
+_UNSUPPORTED_KEYWORDS = {"STRUCT": "structs", "UNION": "unions", "ENUM": "enums",
+                         "AUTO": "C++ auto (type deduction)"}
 _CASTS = ("static_cast", "reinterpret_cast", "const_cast")
 _TYPE_KEYWORDS = {"CHAR", "SHORT", "INT", "LONG", "FLOAT", "DOUBLE", "SIGNED", "UNSIGNED"}
 _TYPEDEF_NAMES = {"bool", "half", "__half", "int8_t", "uint8_t", "int16_t", "uint16_t", "int32_t",

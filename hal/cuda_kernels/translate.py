@@ -201,7 +201,7 @@ class _Translator:
                     self.functions[ext.decl.name] = _Function(ext)
             elif isinstance(ext, c_ast.Decl) and isinstance(ext.type, c_ast.FuncDecl):
                 continue  # a prototype: the definition is what is translated
-            elif isinstance(ext, c_ast.Decl) and "auto" in ext.storage:
+            elif isinstance(ext, c_ast.Decl) and "register" in ext.storage:
                 self.constant(ext)
             elif isinstance(ext, c_ast.Decl) and "_Thread_local" in ext.storage:
                 self.fail("__shared__ arrays at file scope", ext, "declare them inside the kernel")
@@ -626,7 +626,7 @@ class _Translator:
     def declaration(self, d: c_ast.Decl) -> str:
         if isinstance(d.type, c_ast.FuncDecl):
             self.fail("a function declaration inside a function", d)
-        if "auto" in d.storage:
+        if "register" in d.storage:
             self.fail("a __constant__ variable inside a function", d, "declare it at file scope")
         if "static" in d.storage or "extern" in d.storage:
             self.fail("static or extern local variables", d)

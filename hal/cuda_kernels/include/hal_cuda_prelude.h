@@ -7,7 +7,7 @@
 #define __CUDA_ARCH__ 700
 #define __global__ _Noreturn
 #define __shared__ _Thread_local
-#define __constant__ auto
+#define __constant__ register
 #define __device__
 #define __host__
 #define __forceinline__ inline
