@@ -105,8 +105,7 @@ class ElementwiseKernel:
         tail = [np.int64(n)] + ([np.int64(d) for d in shape] if strided else [])
         block = block_size or _BLOCK[device.family]
         native = device.backend_name in ("cuda", "rocm")
-        key = (tuple(sorted((k, str(v)) for k, v in types.items())), tuple(layout), len(shape) if strided else 0,
-               given, native)
+        key = (tuple(types.items()), tuple(layout), len(shape) if strided else 0, given, native)
         if key not in self._kernels:
             self._kernels[key] = self._kernel(types, layout, len(shape) if strided else 0, given, native)
         self._kernels[key].launch(device, (-(-n // block),), (block,), operands + tail)

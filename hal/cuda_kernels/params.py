@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hal._array import Array
+
 # dtype -> the CUDA C type a generated kernel declares
 CUDA_TYPE = {np.dtype(k): v for k, v in {
     "bool": "bool", "int8": "signed char", "uint8": "unsigned char", "int16": "short", "uint16": "unsigned short",
@@ -50,7 +52,6 @@ def parse_params(text: str) -> tuple[Param, ...]:
 
 
 def is_array(value) -> bool:
-    from hal._array import Array
     return isinstance(value, Array)
 
 

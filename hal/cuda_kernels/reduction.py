@@ -99,7 +99,7 @@ class ReductionKernel:
             chunks = -(-cols // max(16 * block, -(-cols * rows // (4 * _SPLIT_ROWS))))
         chunk = -(-cols // chunks)
         native = device.backend_name in ("cuda", "rocm")
-        key = (tuple(sorted((k, str(v)) for k, v in types.items())), reduce_word, block, native)
+        key = (tuple(types.items()), reduce_word, block, native)
         if key not in self._kernels:
             self._kernels[key] = _Pair(self, types, reduce_word, block, native)
         fold, final = self._kernels[key].kernels(operands)
