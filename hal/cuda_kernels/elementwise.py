@@ -95,12 +95,13 @@ class ElementwiseKernel:
                 operands.append(a._data if P.is_array(a) else a)
                 layout.append("r" if p.raw else "k")
                 continue
+            if a.shape == shape and _is_contiguous(a):  # (read at the flat index: no strides to pass)
+                layout.append("c")
+                operands.append(a._data)
+                continue
             payload, strides = _strided(a, shape)
-            contiguous = a.shape == shape and strides == _contiguous(shape)
-            layout.append("c" if contiguous else "s")
-            operands.append(payload)
-            if not contiguous:
-                operands += list(strides)
+            layout.append("s")
+            operands += [payload, *strides]
         strided = "s" in layout
         tail = [np.int64(n)] + ([np.int64(d) for d in shape] if strided else [])
         block = block_size or _BLOCK[device.family]
@@ -172,14 +173,6 @@ def _prepare(p: P.Param, value, types: dict, device):
     if dtype.kind == "c":
         raise TypeError(f"argument {p.name!r}: complex scalars are not supported; pass a 0-d array")
     return np.array(value).astype(dtype)[()]
-
-
-def _contiguous(shape: tuple) -> tuple:
-    strides, step = [], 1
-    for n in reversed(shape):
-        strides.append(step)
-        step *= max(n, 1)
-    return tuple(reversed(strides))
 
 
 def _strided(a, shape: tuple):
