@@ -130,8 +130,7 @@ class Kernel:
     name: str
     params: list[Param]
     symbol: str          # its name in the translation (prefixed: a kernel may be called sin or sincos)
-    barrier: bool
-    dynamic_shared: bool
+    barrier: bool        # whether it synchronizes (the blocks shape then splits its loops)
 
 
 @dataclass
@@ -278,7 +277,7 @@ class _Translator:
         params = self.params(decl.type, node)
         if self.decl_type(decl.type.type, node).base != "void":
             self.fail("a __global__ function returning a value", node)
-        self.kernel = Kernel(decl.name, [], f"hal_k_{decl.name}", self.has_barrier(node.body), False)
+        self.kernel = Kernel(decl.name, [], f"hal_k_{decl.name}", self.has_barrier(node.body))
         self.scopes = [self.globals, {}]
         self.return_type = CType("void")
         prologue, signature = [], []
@@ -345,7 +344,6 @@ class _Translator:
                 continue
             prologue.append(f"LOCAL {t.declarator(_ident(node.name))};")
             self.scopes[1][node.name] = _Var(_ident(node.name), local)
-        self.kernel.dynamic_shared = dyn
 
     # -- the blocks shape: a block's threads as loops --------------------------------------------
     def c_body(self, body: c_ast.Compound, prologue: list) -> str:
