@@ -303,3 +303,34 @@ void complex_ops(const complex<float>* x1, const complex<float>* x2, complex<flo
     mag[tid] = abs(z) + z.real() - imag(x1[tid]);
 }
 """
+
+ARGMAX = r"""
+// argmax through a struct of (value, index) in shared memory, named the C++ way
+struct ValIdx { float v; int i; };
+typedef struct { float lo, hi; } Range;
+
+__device__ ValIdx better(ValIdx a, ValIdx b) { return (b.v > a.v || (b.v == a.v && b.i < a.i)) ? b : a; }
+
+extern "C" __global__ void argmax(const float* x, int n, float* out_v, int* out_i, Range* range) {
+    __shared__ ValIdx s[64];
+    ValIdx best = {-__int_as_float(0x7f800000), -1};
+    for (int i = threadIdx.x; i < n; i += blockDim.x) {
+        ValIdx c;
+        c.v = x[i];
+        c.i = i;
+        best = better(best, c);
+    }
+    s[threadIdx.x] = best;
+    __syncthreads();
+    for (int step = blockDim.x / 2; step > 0; step >>= 1) {
+        if (threadIdx.x < step) s[threadIdx.x] = better(s[threadIdx.x], s[threadIdx.x + step]);
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) {
+        out_v[0] = s[0].v;
+        out_i[0] = s[0].i;
+        range->lo = -1.0f;
+        range[0].hi = (float)sizeof(ValIdx);
+    }
+}
+"""

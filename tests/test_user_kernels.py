@@ -152,6 +152,16 @@ def test_constant_memory_with_initializers(device):
     np.testing.assert_allclose(np.asarray(y), expected, rtol=1e-5, atol=1e-6)
 
 
+def test_structs(device):
+    n = small(device, 1000, 100)
+    x = np.random.default_rng(13).standard_normal(n).astype(np.float32)
+    value, index = hal.empty(1, dtype=hal.float32, device=device), hal.empty(1, dtype=hal.int32, device=device)
+    bounds = hal.empty(2, dtype=hal.float32, device=device)
+    hal.RawKernel(S.ARGMAX, "argmax")((1,), (64,), (put(device, x), np.int32(n), value, index, bounds))
+    assert float(np.asarray(value)[0]) == x.max() and int(np.asarray(index)[0]) == x.argmax()
+    np.testing.assert_array_equal(np.asarray(bounds), [-1, 8])
+
+
 def test_half_loads_and_stores(device):
     x = (np.random.default_rng(6).standard_normal(37) * 10).astype(np.float16)
     y = hal.empty(37, dtype=hal.float16, device=device)
@@ -297,7 +307,7 @@ UNSUPPORTED = [
     ("dynamic parallelism", 3, "child<<<1, 1>>>(x);"),
     ("warpSize", 3, "x[0] = warpSize;"),
     ("__constant__ variable", 3, "__constant__ float c[4];"),
-    ("structs", 3, "struct P { int a; } p;"),
+    ("unions", 3, "union P { int a; float b; } p;"),
     ("C++ references", 4, "int v = 1;\n    int& r = v;"),
     ("templates", 1, ""),
 ]
@@ -322,7 +332,7 @@ def test_cooperative_groups_are_refused():
 
 ALL_SOURCES = {name: getattr(S, name) for name in ("SGEMM", "HISTOGRAM", "SCAN", "TRANSPOSE", "SOFTMAX", "STENCIL",
                                                    "HALF_SCALE", "ATOMICS", "MATH", "RACY", "MISC", "VECTORS",
-                                                   "LAYERNORM", "CONVOLVE", "COMPLEX")}
+                                                   "LAYERNORM", "CONVOLVE", "COMPLEX", "ARGMAX")}
 
 
 @pytest.mark.skipif(not compilers(), reason="no CUDA compiler (pip install nvidia-cuda-nvrtc-cu12)")

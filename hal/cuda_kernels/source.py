@@ -40,7 +40,7 @@ _UNSUPPORTED_WORDS = {
     "texture": "textures", "surface": "surfaces",
     "cooperative_groups": "cooperative groups", "new": "C++ new", "delete": "C++ delete",
 }
-_UNSUPPORTED_KEYWORDS = {"STRUCT": "structs", "UNION": "unions", "ENUM": "enums",
+_UNSUPPORTED_KEYWORDS = {"UNION": "unions", "ENUM": "enums",
                          "AUTO": "C++ auto (type deduction)"}
 _CASTS = ("static_cast", "reinterpret_cast", "const_cast")
 _TYPE_KEYWORDS = {"CHAR", "SHORT", "INT", "LONG", "FLOAT", "DOUBLE", "SIGNED", "UNSIGNED"}
@@ -108,6 +108,7 @@ def _rewrite(tokens: list, code: str, type_names: set) -> list:
     constructs raise."""
     out, i, braces, skip_close = [], 0, 0, []
     parens, close_cast = 0, []  # (a C++ cast's argument: its closing parenthesis closes the cast too)
+    struct_tags = set()  # (C++ names a struct without the word struct: C needs it)
     while i < len(tokens):
         tok, name, line = tokens[i]
         nxt = tokens[i + 1][0] if i + 1 < len(tokens) else None
@@ -138,6 +139,11 @@ def _rewrite(tokens: list, code: str, type_names: set) -> list:
                 skip_close.pop()
                 i += 1
                 continue
+        if tok.type == "ID" and prev is not None and prev.type == "STRUCT" and name == SOURCE_NAME:
+            struct_tags.add(tok.value)
+        elif tok.type == "ID" and tok.value in struct_tags and not (prev is not None and prev.type in ("PERIOD",
+                                                                                                      "ARROW")):
+            out.append((_tok("STRUCT", "struct"), name, line))
         if tok.type == "ID" and tok.value == "complex":
             i = _complex(tokens, i, out, code)
             continue

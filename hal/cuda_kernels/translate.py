@@ -174,6 +174,8 @@ class _Translator:
         self.barrier_helpers: set = set()   # __device__ functions that (transitively) call __syncthreads()
         self.inlining: list = []             # (blocks) the barrier helpers being inlined
         self.globals: dict[str, _Var] = {}   # __constant__ variables
+        self.structs: dict[str, tuple] = {}  # struct tag -> (emitted name, fields)
+        self.fields: dict[str, dict] = {}    # emitted struct name -> field -> CType
         self.constants: list[str] = []       # their declarations
         self.return_type: CType | None = None
         self.hoisted: list[str] = []          # (blocks) per-thread arrays of a barrier kernel
@@ -193,6 +195,8 @@ class _Translator:
                 continue  # (its typedefs name types ctype.py knows)
             if isinstance(ext, c_ast.Typedef):
                 self.aliases[ext.name] = self.decl_type(ext.type, ext)
+            elif isinstance(ext, c_ast.Decl) and isinstance(ext.type, c_ast.Struct) and ext.name is None:
+                self.struct(ext.type, ext)
             elif isinstance(ext, c_ast.FuncDef):
                 if "_Noreturn" in ext.decl.funcspec:
                     kernels.append(ext)
@@ -234,10 +238,31 @@ class _Translator:
         self.globals[decl.name] = _Var(_ident(decl.name), replace(t, space="HAL_CONSTANT", const=True))
 
     # -- types ---------------------------------------------------------------
+    def struct(self, node: c_ast.Struct, where) -> CType:
+        """A struct type: its definition (emitted once, fields in the dialect's types) or a
+        reference to one defined before."""
+        if node.decls is None:
+            if node.name not in self.structs:
+                self.fail(f"the undefined struct {node.name}", where)
+            return CType(self.structs[node.name][0])
+        name = f"hal_s_{node.name or len(self.structs)}"
+        fields = {}
+        for d in node.decls:
+            fields[d.name] = self.decl_type(d.type, d)
+            if fields[d.name].ptr:
+                self.fail("pointers in structs", d)
+        self.structs[node.name or name] = (name, fields)
+        self.fields[name] = fields
+        body = " ".join(f"{t.declarator(_ident(f))};" for f, t in fields.items())
+        self.constants.append(f"typedef struct {{ {body} }} {name};")
+        return CType(name)
+
     def decl_type(self, node, where) -> CType:
+        if isinstance(node, c_ast.TypeDecl) and isinstance(node.type, c_ast.Struct):
+            return self.struct(node.type, where)
         if isinstance(node, c_ast.TypeDecl):
             if not isinstance(node.type, c_ast.IdentifierType):
-                self.fail("struct, union and enum types", where)
+                self.fail("union and enum types", where)
             t = base_of(node.type.names, self.aliases)
             if t is None:
                 self.fail(f"the type {' '.join(node.type.names)!r}", where)
@@ -289,8 +314,8 @@ class _Translator:
                 byte = "GLOBAL const u8 *" if t.const else "GLOBAL u8 *"
                 prologue.append(f"{t.declarator(emitted)} = {t.cast()}(({byte})hal_p_{emitted} + hal_o_{emitted});")
             else:
-                if t.complex:
-                    self.fail("complex scalar kernel parameters", node, "pass a one-element array")
+                if t.complex or t.base in self.fields:
+                    self.fail("complex and struct kernel parameters by value", node, "pass a one-element array")
                 signature.append(t.declarator(emitted))
             self.kernel.params.append(Param(name, t))
             self.declare(name, _Var(emitted, t))
@@ -415,6 +440,19 @@ class _Translator:
         out.append(self.region(run))
         return "\n".join(x for x in out if x)
 
+    def hoist_init_list(self, decl: c_ast.Decl, t: CType) -> str:
+        """(blocks) ``T x = {...};`` living across a barrier: the per-thread element set
+        from a compound literal (a struct) or element by element (a 1-D array)."""
+        if t.dims and len(t.dims) == 1:
+            t = replace(t, dims=(t.dims[0] or str(len(decl.init.exprs)),))
+            var = self.hoist_var(decl.name, t)
+            element = replace(t, dims=())
+            return "\n".join(f"{var}[{k}] = {self.convert(e, element)};" for k, e in enumerate(decl.init.exprs))
+        if t.dims or t.base not in self.fields:
+            self.fail("an initializer list on this variable that lives across __syncthreads()", decl)
+        var = self.hoist_var(decl.name, t)
+        return f"{var} = ({t.word}){self.init_list(decl.init, t)};"
+
     def has_barrier(self, node) -> bool:
         return any(_is_barrier(n) or (isinstance(n, c_ast.FuncCall) and isinstance(n.name, c_ast.ID)
                                       and n.name.name in self.barrier_helpers) for n in _walk(node))
@@ -424,7 +462,7 @@ class _Translator:
         element per thread; returns its initialization as an assignment (or None)."""
         t = self.decl_type(decl.type, decl)
         if isinstance(decl.init, c_ast.InitList):
-            self.fail("an initializer list on a variable that lives across __syncthreads()", decl)
+            return self.hoist_init_list(decl, t)
         if t.ptr and decl.init is not None:
             t = replace(t, space=self.expr(decl.init)[1].decayed().space)
         elif t.ptr:
@@ -746,7 +784,13 @@ class _Translator:
                 self.fail(f"{node.name.name}.{node.field.name}", node)
             return self.builtin(node.name.name, axis), CType("u32")
         base, t = self.expr(node.name)
-        vector = t.element() if node.type == "->" and t.ptr else t
+        record = t.element() if node.type == "->" and t.ptr else t
+        if record.scalar and record.base in self.fields:
+            fields = self.fields[record.base]
+            if node.field.name not in fields:
+                self.fail(f"the member {node.field.name}", node, f"the struct has {', '.join(fields)}")
+            return f"{base}{node.type}{_ident(node.field.name)}", fields[node.field.name]
+        vector = record
         if vector.base in VECTORS and vector.scalar and node.field.name in "xyzw"[:VECTORS[vector.base][1]]:
             return f"{base}{node.type}{node.field.name}", CType(VECTORS[vector.base][0])
         self.fail("struct member access", node, "only the x/y/z/w of CUDA's vector types")
@@ -772,6 +816,8 @@ class _Translator:
                 t = self.decl_type(node.expr, node)
             else:
                 t = self.expr(node.expr)[1]
+            if t.base in self.fields:
+                return f"((u64)sizeof({t.declarator('').rstrip()}))", CType("u64")
             return f"((u64){_sizeof(t)})", CType("u64")
         if op == "&":
             text, t = self.expr(node.expr)
