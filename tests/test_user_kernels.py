@@ -254,6 +254,19 @@ def test_views_pass_their_first_element_and_compiles_are_cached(device):
     np.testing.assert_array_equal(np.asarray(y)[:4], 3 * np.arange(4))
 
 
+def test_whole_builtins_as_dim3(device):
+    kernel = hal.RawKernel(r"""
+extern "C" __global__ void ids(unsigned int* out) {
+    dim3 t = threadIdx;
+    uint3 b = blockIdx;
+    dim3 size = blockDim;
+    out[b.x * size.x + t.x] = t.x + 100 * b.x + 10000 * gridDim.x;
+}""", "ids")
+    out = hal.zeros(8, dtype=hal.uint32, device=device)
+    kernel((2,), (4,), (out,))
+    np.testing.assert_array_equal(np.asarray(out), [20000, 20001, 20002, 20003, 20100, 20101, 20102, 20103])
+
+
 def test_macro_options_apply_everywhere(device):
     x = hal.zeros(4, dtype=hal.float32, device=device)
     kernel = hal.RawKernel('extern "C" __global__ void k(float* x) { x[threadIdx.x] = SCALE * threadIdx.x; }', "k",

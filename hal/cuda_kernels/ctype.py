@@ -30,6 +30,7 @@ VECTORS = {f"{name}{n}": (word, n) for name, word in (("char", "i8"), ("uchar", 
                                                        ("longlong", "i64"), ("ulonglong", "u64"),
                                                        ("float", "f32"), ("double", "f64")) for n in (2, 3, 4)}
 _WORDS.update({(v,): v for v in VECTORS})
+_WORDS[("dim3",)] = "uint3"
 SIZES = {"i8": 1, "u8": 1, "i16": 2, "u16": 2, "half": 2, "i32": 4, "u32": 4, "i64": 8, "u64": 8,
          "f32": 4, "f64": 8, "c64": 8, "c128": 16}
 COMPLEX = {"c64": "f32", "c128": "f64"}  # complex type -> its parts' type

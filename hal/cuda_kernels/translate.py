@@ -286,8 +286,6 @@ class _Translator:
         for scope in reversed(self.scopes):
             if name in scope:
                 return scope[name]
-        if name in _BUILTINS:
-            self.fail(f"{name} without .x/.y/.z", node)
         if name == "warpSize":
             self.fail("warpSize (warp-level programming)", node)
         self.fail(f"the identifier {name!r}", node, "it is not declared")
@@ -774,6 +772,10 @@ class _Translator:
         self.fail("string literals", node)
 
     def e_ID(self, node):
+        if node.name in _BUILTINS and not any(node.name in scope for scope in self.scopes):
+            # a whole threadIdx/blockIdx/blockDim/gridDim: CUDA's uint3 (dim3)
+            parts = ", ".join(self.builtin(node.name, d) for d in range(3))
+            return f"hal_make_uint3({parts})", CType("uint3")
         var = self.lookup(node.name, node)
         return var.text, var.type
 

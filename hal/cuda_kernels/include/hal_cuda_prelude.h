@@ -29,6 +29,7 @@ typedef unsigned long long size_t; typedef long long ptrdiff_t;
 /* complex<float>, complex<double> (cupy/complex.cuh), as the token pass renames them */
 typedef struct { float re, im; } hal_c64;
 typedef struct { double re, im; } hal_c128;
+typedef struct { unsigned int x, y, z; } dim3;
 /* CUDA's vector types: names pycparser must know (ctype.py gives their layout) */
 typedef struct { int x; } char2;
 typedef struct { int x; } char3;
