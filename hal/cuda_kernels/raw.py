@@ -30,9 +30,12 @@ class RawKernel:
     def __init__(self, code: str, name: str, options: tuple = (), backend: str = "nvrtc",
                  translate_cucomplex: bool = False, *, enable_cooperative_groups: bool = False,
                  jitify: bool = False, calls: dict | None = None, typedef_names: tuple = ()):
-        if enable_cooperative_groups:
+        # (backend="nvcc" and translate_cucomplex are CuPy's; hal compiles with NVRTC/hiprtc
+        # on GPUs and translates complex<T> itself)
+        if enable_cooperative_groups or jitify:
             from .source import unsupported
-            raise unsupported("cooperative groups (enable_cooperative_groups=True)", None, code)
+            raise unsupported("cooperative groups (enable_cooperative_groups=True)" if enable_cooperative_groups
+                              else "jitify=True (C++ templates)", None, code)
         self.code, self.name, self.options = code, name, tuple(options)
         self._calls, self._typedef_names = calls or {}, tuple(typedef_names)
         self._translations: dict = {}
