@@ -80,10 +80,7 @@ class ReductionKernel:
             dtype = P.resolve(p, types)
             if P.is_array(a):
                 a = a if a.dtype == dtype else hal.astype(a, dtype)
-                a = hal.reshape(hal.permute_dims(hal.broadcast_to(a, shape), (*kept, *axes)), (rows, cols))
-                if not _contiguous(a):
-                    a = hal.asarray(a, copy=True)
-                operands.append(a._data)
+                operands.append(_rows(a, shape, kept, axes, rows, cols))
             else:
                 P.scalar_dtype(a)
                 if dtype.kind == "c":
@@ -127,10 +124,10 @@ class _Pair:
                 + (P.NATIVE_INDEXER if native else ""))
         # _in_ind.size() and _out_ind.size(): the input's and the output's sizes
         self.indexers = "hal_ind_t _in_ind = {hal_in_size}, _out_ind = {hal_out_size};\n" if native else ""
-        self.loads = [f"const {P.CUDA_TYPE[P.resolve(p, types)]} {p.name} = hal_{p.name}[hal_row * hal_cols + hal_c];"
-                      for p in kernel.in_params]
+        self.loads = [f"const {P.CUDA_TYPE[P.resolve(p, types)]} {p.name} = hal_{p.name}[hal_c];"
+                      for p in kernel.in_params]  # (each input's pointer is moved to the row first)
         fold_tree = ("hal_s[threadIdx.x] = hal_acc;\n__syncthreads();\n"
-                     "for (unsigned int hal_step = blockDim.x / 2; hal_step > 0; hal_step >>= 1) {\n"
+                     "for (unsigned int hal_step = HAL_BLOCK / 2; hal_step > 0; hal_step >>= 1) {\n"
                      "    if (threadIdx.x < hal_step) hal_s[threadIdx.x] = hal_reduce(hal_s[threadIdx.x], "
                      "hal_s[threadIdx.x + hal_step]);\n    __syncthreads();\n}\n")
         post = (f"{{ {r} a = hal_s[0]; {out_type} {out.name}; {kernel.post_map_expr}; "
@@ -164,7 +161,9 @@ class _Pair:
                 f"const long long hal_begin = (hal_g % hal_chunks) * hal_chunk;\n"
                 f"const long long hal_end = hal_begin + hal_chunk < hal_cols ? hal_begin + hal_chunk : hal_cols;\n"
                 f"{r} hal_acc = ({r})({k.identity});\n"
-                f"for (long long hal_c = hal_begin + threadIdx.x; hal_c < hal_end; hal_c += blockDim.x) {{\n"
+                + "".join(f"hal_{p.name} += hal_row * hal_cols;\n" for p, scalar in zip(k.in_params, kinds)
+                          if not scalar)
+                + "for (long long hal_c = hal_begin + threadIdx.x; hal_c < hal_end; hal_c += HAL_BLOCK) {\n"
                 + "\n".join(loads) + f"\nhal_acc = hal_reduce(hal_acc, ({r})({k.map_expr}));\n}}\n"
                 + self.fold_tree
                 + "if (threadIdx.x == 0) {\nif (hal_chunks > 1) hal_partial[hal_g] = hal_s[0];\n"
@@ -221,6 +220,16 @@ def _axes(axis, ndim: int) -> tuple:
     if len(set(normalized)) != len(normalized):
         raise ValueError(f"repeated axis in {axis!r}")
     return tuple(sorted(normalized))
+
+
+def _rows(a, shape: tuple, kept: list, axes: tuple, rows: int, cols: int):
+    """``a`` broadcast to ``shape``, its reduced axes last, as a contiguous (rows, cols)
+    payload: a view where ``a`` already is one (contiguous, trailing axes), else a copy."""
+    if a.shape == shape and list(kept) == list(range(len(kept))) and _contiguous(a):
+        data = a._data
+        return data.reshape(rows, cols) if isinstance(data, np.ndarray) else data.reshaped((rows, cols))
+    a = hal.reshape(hal.permute_dims(hal.broadcast_to(a, shape), (*kept, *axes)), (rows, cols))
+    return (a if _contiguous(a) else hal.asarray(a, copy=True))._data
 
 
 def _contiguous(a) -> bool:
