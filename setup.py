@@ -7,9 +7,12 @@ setup(
     version="0.1.0",
     description="A hardware-abstraction runtime: the Python array API on CUDA, ROCm, OpenCL and CPU",
     python_requires=">=3.10",
-    packages=["hal", "hal.array_api", "hal.backends", "hal.ops", "hal.conformance"],
+    packages=["hal", "hal.array_api", "hal.backends", "hal.ops", "hal.conformance", "hal.cuda_kernels"],
     package_dir={"hal": "hal", "hal.backends": "backends", "hal.ops": "ops"},
-    install_requires=["numpy>=2.0", "cffi>=1.16", "platformdirs>=3", "tqdm>=4.60"],
+    # (the CUDA headers hal.RawKernel's front end reads instead of the toolkit's)
+    package_data={"hal.cuda_kernels": ["include/*"]},
+    # pycparser parses the CUDA C of hal.RawKernel (3.0: its standalone lexer)
+    install_requires=["numpy>=2.0", "cffi>=1.16", "platformdirs>=3", "tqdm>=4.60", "pycparser>=3.0"],
     extras_require={
         # PoCL from PyPI (pyopencl[pocl]) is built with LLVM 14, which cannot target some
         # newer CPUs; on Debian/Ubuntu install the pocl-opencl-icd package instead.

@@ -137,10 +137,11 @@ class RandomState:
 
         @functools.wraps(draw)
         def on_device(*args, **kwargs):
-            device = hal.get_default_device()
-            if device.family != "numpy":
-                warn_host_fallback("random", device)
-            return hal.asarray(draw(*args, **kwargs), device=device)
+            host = draw(*args, **kwargs)
+            x = hal.asarray(host, device=hal.get_default_device())
+            if x._data is not host:  # drawn on the host, then copied to the device
+                warn_host_fallback("random", x.device)
+            return x
         return on_device
 
 

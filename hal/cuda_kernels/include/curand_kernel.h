@@ -1,0 +1,1 @@
+#error the cuRAND device API (curand_kernel.h) is not supported by hal

@@ -1,0 +1,1 @@
+/* float.h: its constants are in hal_cuda_prelude.h */

@@ -1,0 +1,1 @@
+/* limits.h: its constants are in hal_cuda_prelude.h */

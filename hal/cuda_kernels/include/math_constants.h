@@ -1,0 +1,1 @@
+/* math_constants.h: its constants are in hal_cuda_prelude.h */

@@ -1,0 +1,1 @@
+#error tensor cores (mma.h, WMMA) are not supported by hal

@@ -1,0 +1,179 @@
+"""``hal.RawKernel``: a CUDA C kernel as CuPy's ``cupy.RawKernel`` takes it, on every device
+(CuPy's reference: https://docs.cupy.dev/en/stable/reference/generated/cupy.RawKernel.html).
+
+On CUDA and ROCm devices the source compiles as it is (native.py). Elsewhere it is
+parsed (source.py) and translated into hal's dialect (translate.py) once per shape of
+device (one work-item per thread, or one per block where work-groups are one item),
+then compiled by the device through the kernel cache, per block shape where a block's
+threads are loops, and per dynamic shared memory size.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from hal.array_api.array import Array
+from hal.device import get_default_device
+from hal.errors import CompileError, DeviceError
+
+from . import native
+from .ctype import NUMPY
+
+
+class RawKernel:
+    """``RawKernel(code, name, options=())``; launch with ``kernel(grid, block, args,
+    shared_mem=0)``: ``grid`` and ``block`` are ints or 1-3 tuples, ``args`` a tuple of hal
+    arrays (passed as pointers to their first element) and NumPy scalars."""
+
+    def __init__(self, code: str, name: str, options: tuple = (), backend: str = "nvrtc",
+                 translate_cucomplex: bool = False, *, enable_cooperative_groups: bool = False,
+                 jitify: bool = False, calls: dict | None = None, typedef_names: tuple = ()):
+        # (backend="nvcc" and translate_cucomplex are CuPy's; hal compiles with NVRTC/hiprtc
+        # on GPUs and translates complex<T> itself)
+        if enable_cooperative_groups or jitify:
+            from .source import unsupported
+            raise unsupported("cooperative groups (enable_cooperative_groups=True)" if enable_cooperative_groups
+                              else "jitify=True (C++ templates)", None, code)
+        self.code, self.name, self.options = code, name, tuple(options)
+        self._calls, self._typedef_names = calls or {}, tuple(typedef_names)
+        self._translations: dict = {}
+        self._programs: dict = {}
+
+    def __repr__(self):
+        return f"<hal.RawKernel {self.name}>"
+
+    # -- compilation -------------------------------------------------------
+    def translation(self, shape: str):
+        """The dialect translation of the ``shape`` (translate.SHAPES) a device runs
+        blocks in; CompileError for what hal does not support."""
+        if shape not in self._translations:
+            from .source import parse  # (pycparser: loaded at the first translation, not with hal)
+            from .translate import translate
+            translation = translate(parse(self.code, self._typedef_names, self.options), self.code, shape,
+                                    self._calls)
+            if self.name not in translation.kernels:
+                raise CompileError("CUDA translation", f"no __global__ function named {self.name!r} (found: "
+                                   f"{', '.join(sorted(translation.kernels))})", self.code)
+            self._translations[shape] = translation
+        return self._translations[shape]
+
+    def compile(self, device=None, block=(1, 1, 1), shared_mem: int = 0) -> None:
+        """Compile for ``device`` (default: the default device) now rather than at the
+        first launch; raises hal.CompileError."""
+        self._program(_as_device(device), _dim3(block, "block"), shared_mem)
+
+    def _program(self, device, block: tuple, shared_mem: int):
+        shape = _shape(device)
+        key = (device.name, block if shape == "blocks" else None, shared_mem)
+        if key not in self._programs:
+            if device.backend_name in native.NATIVE:
+                self._programs[key] = native.function(device, self.code, self.name, self.options)
+                return self._programs[key]
+            translation = self.translation(shape)
+            defines = {"HAL_DYN_BYTES": shared_mem}
+            if shape == "blocks":
+                defines.update(HAL_BD0=block[0], HAL_BD1=block[1], HAL_BD2=block[2], HAL_NT=math.prod(block))
+            self._programs[key] = device.compile(translation.source, defines)[translation.kernels[self.name].symbol]
+        return self._programs[key]
+
+    # -- launching ------------------------------------------------------------
+    def __call__(self, grid, block, args, *, shared_mem: int = 0) -> None:
+        args = tuple(args)
+        device = _device_of(args)
+        self.launch(device, grid, block, [a._data if _is_array(a) else a for a in args], shared_mem)
+
+    def launch(self, device, grid, block, payloads: list, shared_mem: int = 0) -> None:
+        """Launch with device payloads (NumPy arrays on the cpu, ``hal.memory.Strided``
+        elsewhere) in place of hal arrays."""
+        grid, block = _dim3(grid, "grid"), _dim3(block, "block")
+        if shared_mem < 0:
+            raise ValueError(f"shared_mem must be >= 0, got {shared_mem}")
+        if math.prod(block) > device.info.max_work_group and _shape(device) == "threads":
+            raise ValueError(f"block {block} has {math.prod(block)} threads; {device.name} runs at most "
+                             f"{device.info.max_work_group} per block")
+        program = self._program(device, block, shared_mem)
+        if 0 in grid:
+            return
+        if device.backend_name in native.NATIVE:
+            native.launch(device, program, grid, block, self._native_arguments(device, payloads), shared_mem)
+            return
+        kernel = self._translations[_shape(device)].kernels[self.name]
+        if len(payloads) != len(kernel.params):
+            raise TypeError(f"kernel {self.name} takes {len(kernel.params)} arguments, got {len(payloads)}")
+        flat = []
+        for param, value in zip(kernel.params, payloads):
+            flat += _argument(self.name, param, value, device)
+        # (only the dimensions in use: PoCL takes ~5x longer to enqueue a 3-D range of 1 x 1 tails)
+        dims = 3 if grid[2] > 1 or block[2] > 1 else 2 if grid[1] > 1 or block[1] > 1 else 1
+        if _shape(device) == "blocks":
+            program(grid[:dims], None, *flat)
+        else:
+            program(tuple(g * b for g, b in zip(grid[:dims], block)), block[:dims], *flat)
+
+
+    def _native_arguments(self, device, payloads: list) -> list:
+        """The arguments checked and converted as on translated targets where hal can read
+        the kernel's parameters (a source in the translated subset); as given otherwise."""
+        try:
+            params = self.translation("threads").kernels[self.name].params
+        except CompileError:
+            return payloads  # (CUDA C++ beyond the subset: NVRTC knows it, hal does not)
+        if len(payloads) != len(params):
+            raise TypeError(f"kernel {self.name} takes {len(params)} arguments, got {len(payloads)}")
+        out = []
+        for param, value in zip(params, payloads):
+            if param.pointer or param.type.base == "half":
+                _argument(self.name, param, value, device)  # (checks it)
+                out.append(value if param.pointer else np.float16(value))
+            else:
+                out += _argument(self.name, param, value, device)
+        return out
+
+
+def _shape(device) -> str:
+    """How ``device`` runs a block: one work-item per thread, or (where its work-groups
+    are one item: the cpu's C kernels, C-compiling vendor backends) one item per block."""
+    return "blocks" if device.info.max_work_group == 1 else "threads"
+
+
+def _argument(kernel: str, param, value, device) -> list:
+    if param.pointer:
+        if isinstance(value, (numbers.Number, np.generic)) or not hasattr(value, "dtype"):
+            raise TypeError(f"kernel {kernel}: argument {param.name!r} is a pointer and takes a hal array, "
+                            f"not {type(value).__name__}")
+        pointer, offset = device.kernel_args(value)
+        return [pointer, offset * value.dtype.itemsize]
+    if _is_array(value) or hasattr(value, "dtype") and not isinstance(value, np.generic):
+        raise TypeError(f"kernel {kernel}: argument {param.name!r} is a {param.type.base} scalar, not an array")
+    if not isinstance(value, (numbers.Number, np.generic)):
+        raise TypeError(f"kernel {kernel}: argument {param.name!r} takes a number, not {type(value).__name__}")
+    if param.type.base == "half":
+        return [np.float16(value).view(np.uint16)]
+    return [NUMPY[param.type.base](value)]
+
+
+def _is_array(a) -> bool:
+    return isinstance(a, Array)
+
+
+def _device_of(args: tuple):
+    devices = {a.device for a in args if _is_array(a)}
+    if len(devices) > 1:
+        raise DeviceError(f"kernel arguments are on several devices: {', '.join(sorted(map(str, devices)))}")
+    return devices.pop() if devices else get_default_device()
+
+
+def _as_device(spec):
+    from hal.device import device
+    return get_default_device() if spec is None else device(spec)
+
+
+def _dim3(value, what: str) -> tuple:
+    dims = (value,) if isinstance(value, numbers.Integral) else tuple(value)
+    if not 1 <= len(dims) <= 3 or not all(isinstance(d, numbers.Integral) and d >= 0 for d in dims):
+        raise ValueError(f"{what} must be a non-negative int or a tuple of 1 to 3 of them, got {value!r}")
+    if what == "block" and 0 in dims:
+        raise ValueError(f"block must have at least one thread in each dimension, got {value!r}")
+    return tuple(int(d) for d in dims) + (1,) * (3 - len(dims))

@@ -1,0 +1,237 @@
+"""``hal.ReductionKernel``: CuPy's ``cupy.ReductionKernel`` on every device
+(https://docs.cupy.dev/en/stable/reference/generated/cupy.ReductionKernel.html).
+
+The inputs are broadcast together, the reduced axes moved last and the whole viewed as
+(rows, cols) (a copy only where the layout needs one). One CUDA kernel maps and folds:
+each block folds a segment of a row in shared memory; a row split into several
+segments (few long rows, so that every compute unit has work) is finished by a second
+kernel that folds the segments' partial values. ``a`` and ``b`` are of the reduce type
+(``reduce_type``, default the output's type); ``post_map_expr`` writes the output from
+``a``. Runs as RawKernels: natively on CUDA/ROCm, translated elsewhere.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+import hal
+from hal import autotune
+
+from . import params as P
+from .raw import RawKernel, _device_of
+
+_SPLIT_ROWS = 64  # fewer rows than this and long rows: fold each row in segments (as hal.sum)
+_SERIAL = 32      # rows at most this long are folded by one thread
+
+
+class ReductionKernel:
+    """``ReductionKernel(in_params, out_params, map_expr, reduce_expr, post_map_expr,
+    identity, name='reduce_kernel', reduce_type=None, reduce_dims=True, preamble='')``;
+    call with the inputs and ``axis=None``, ``keepdims=False``, ``out=None``."""
+
+    def __init__(self, in_params: str, out_params: str, map_expr: str, reduce_expr: str, post_map_expr: str,
+                 identity, name: str = "reduce_kernel", reduce_type: str | None = None, reduce_dims: bool = True,
+                 preamble: str = "", options=()):
+        self.in_params, self.out_params = P.parse_params(in_params), P.parse_params(out_params)
+        if len(self.out_params) != 1 or self.out_params[0].raw:
+            raise ValueError("a ReductionKernel has exactly one output parameter, and it is not raw")
+        if any(p.raw for p in self.in_params):
+            raise ValueError("raw input parameters are not supported by hal.ReductionKernel")
+        if identity is None:
+            raise ValueError("hal.ReductionKernel needs an identity (the value a fold starts from)")
+        self.map_expr, self.reduce_expr = map_expr, reduce_expr
+        self.post_map_expr, self.identity = post_map_expr or f"{self.out_params[0].name} = a", str(identity)
+        self.name, self.preamble, self.options = name, preamble, tuple(options)
+        self.reduce_type = reduce_type
+        self._kernels: dict = {}
+
+    def __repr__(self):
+        return f"<hal.ReductionKernel {self.name}>"
+
+    def __call__(self, *args, out=None, axis=None, keepdims: bool = False):
+        if len(args) != len(self.in_params):
+            raise TypeError(f"{self.name} takes {len(self.in_params)} inputs, got {len(args)}")
+        device = _device_of(tuple(a for a in (*args, out) if a is not None))
+        types: dict = {}
+        P.bind(self.in_params, list(args), types)
+        P.bind(self.out_params, [out], types)
+        arrays = [a for a in args if P.is_array(a)]
+        if not arrays:
+            raise ValueError(f"{self.name}: reduces arrays; no argument is one")
+        shape = np.broadcast_shapes(*(a.shape for a in arrays))
+        axes = _axes(axis, len(shape))
+        kept = [d for d in range(len(shape)) if d not in axes]
+        rows, cols = math.prod(shape[d] for d in kept), math.prod(shape[d] for d in axes)
+        out_shape = tuple(1 if d in axes else n for d, n in enumerate(shape)) if keepdims else \
+            tuple(shape[d] for d in kept)
+        out_dtype = P.resolve(self.out_params[0], types)
+        # (CuPy's default: the output's type, a C type name or its placeholder)
+        reduce_word = self.reduce_type or self.out_params[0].placeholder or P.CUDA_TYPE[out_dtype]
+        if out is None:
+            out = hal.empty(out_shape, dtype=out_dtype, device=device)
+        elif out.shape != out_shape or out.dtype != out_dtype or not _contiguous(out):
+            raise ValueError(f"{self.name}: out must be a contiguous {out_dtype} array of shape {out_shape}")
+        if rows == 0:
+            return out
+        operands = []
+        for p, a in zip(self.in_params, args):
+            dtype = P.resolve(p, types)
+            if P.is_array(a):
+                a = a if a.dtype == dtype else hal.astype(a, dtype)
+                operands.append(_rows(a, shape, kept, axes, rows, cols))
+            else:
+                P.scalar_dtype(a)
+                if dtype.kind == "c":
+                    raise TypeError(f"argument {p.name!r}: complex scalars are not supported; pass a 0-d array")
+                operands.append(np.array(a).astype(dtype)[()])
+        self._run(device, types, reduce_word, operands, out, rows, cols)
+        return out
+
+    def _run(self, device, types: dict, reduce_word: str, operands: list, out, rows: int, cols: int) -> None:
+        block = _block(device, rows, cols, operands)
+        chunks = 1
+        if rows < _SPLIT_ROWS and cols > 16 * block and block > 1:
+            chunks = -(-cols // max(16 * block, -(-cols * rows // (4 * _SPLIT_ROWS))))
+        chunk = -(-cols // chunks)
+        native = device.backend_name in ("cuda", "rocm")
+        key = (tuple(types.items()), reduce_word, block, native)
+        if key not in self._kernels:
+            self._kernels[key] = _Pair(self, types, reduce_word, block, native)
+        fold, final = self._kernels[key].kernels(operands)
+        scalars = [o for o in operands if isinstance(o, np.generic)]
+        partial = (hal.empty((rows * chunks,), dtype=_dtype_of(reduce_word, types), device=device)._data
+                   if chunks > 1 else out._data)  # (unused by the fold when rows are not split)
+        sizes = [np.int64(rows * cols), np.int64(rows)]
+        fold.launch(device, (rows * chunks,), (block,),
+                    operands + [partial, out._data, np.int64(cols), np.int64(chunk), np.int64(chunks), *sizes])
+        if chunks > 1:
+            final.launch(device, (rows,), (block,), [partial, *scalars, out._data, np.int64(chunks), *sizes])
+
+
+class _Pair:
+    """The fold kernel and the kernel finishing split rows, for one binding of types."""
+
+    def __init__(self, kernel: ReductionKernel, types: dict, reduce_word: str, block: int, native: bool):
+        self.kernel, self.types = kernel, types
+        self.out = out = kernel.out_params[0]
+        self.out_type = out_type = P.CUDA_TYPE[P.resolve(out, types)]
+        r = "_type_reduce"
+        head = (P.native_header(native, types, kernel.in_params + kernel.out_params) + P.typedefs(types)
+                + f"typedef {reduce_word} _type_reduce;\n#define HAL_BLOCK {block}\n" + kernel.preamble + "\n"
+                + f"__device__ {r} hal_reduce({r} a, {r} b) {{ return ({kernel.reduce_expr}); }}\n"
+                + (P.NATIVE_INDEXER if native else ""))
+        # _in_ind.size() and _out_ind.size(): the input's and the output's sizes
+        self.indexers = "hal_ind_t _in_ind = {hal_in_size}, _out_ind = {hal_out_size};\n" if native else ""
+        self.loads = [f"const {P.CUDA_TYPE[P.resolve(p, types)]} {p.name} = hal_{p.name}[hal_c];"
+                      for p in kernel.in_params]  # (each input's pointer is moved to the row first)
+        fold_tree = ("hal_s[threadIdx.x] = hal_acc;\n__syncthreads();\n"
+                     "for (unsigned int hal_step = HAL_BLOCK / 2; hal_step > 0; hal_step >>= 1) {\n"
+                     "    if (threadIdx.x < hal_step) hal_s[threadIdx.x] = hal_reduce(hal_s[threadIdx.x], "
+                     "hal_s[threadIdx.x + hal_step]);\n    __syncthreads();\n}\n")
+        post = (f"{{ {r} a = hal_s[0]; {out_type} {out.name}; {kernel.post_map_expr}; "
+                f"hal_{out.name}[hal_row] = {out.name}; }}")
+        self.head, self.fold_tree, self.post = head, fold_tree, post
+        self._made: dict = {}
+
+    def kernels(self, operands: list):
+        """(fold, final) RawKernels for operands of these kinds (arrays or scalars)."""
+        kinds = tuple(isinstance(o, np.generic) for o in operands)
+        if kinds not in self._made:
+            self._made[kinds] = self._make(kinds)
+        return self._made[kinds]
+
+    def _make(self, kinds: tuple):
+        k, r = self.kernel, "_type_reduce"
+        sig, scalar_sig, loads = [], [], []
+        for p, is_scalar, load in zip(k.in_params, kinds, self.loads):
+            ctype = P.CUDA_TYPE[P.resolve(p, self.types)]
+            if is_scalar:
+                sig.append(f"{ctype} {p.name}")
+                scalar_sig.append(f"{ctype} {p.name}")
+            else:
+                sig.append(f"const {ctype}* hal_{p.name}")
+                loads.append(load)
+        fold = (self.head + f'extern "C" __global__ void {k.name}({", ".join(sig)}, {r}* hal_partial, '
+                f"{self.out_type}* hal_{self.out.name}, long long hal_cols, long long hal_chunk, long long hal_chunks, "
+                f"long long hal_in_size, long long hal_out_size) {{\n{self.indexers}"
+                f"__shared__ {r} hal_s[HAL_BLOCK];\n"
+                f"const long long hal_g = blockIdx.x, hal_row = hal_g / hal_chunks;\n"
+                f"const long long hal_begin = (hal_g % hal_chunks) * hal_chunk;\n"
+                f"const long long hal_end = hal_begin + hal_chunk < hal_cols ? hal_begin + hal_chunk : hal_cols;\n"
+                f"{r} hal_acc = ({r})({k.identity});\n"
+                + "".join(f"hal_{p.name} += hal_row * hal_cols;\n" for p, scalar in zip(k.in_params, kinds)
+                          if not scalar)
+                + "for (long long hal_c = hal_begin + threadIdx.x; hal_c < hal_end; hal_c += HAL_BLOCK) {\n"
+                + "\n".join(loads) + f"\nhal_acc = hal_reduce(hal_acc, ({r})({k.map_expr}));\n}}\n"
+                + self.fold_tree
+                + "if (threadIdx.x == 0) {\nif (hal_chunks > 1) hal_partial[hal_g] = hal_s[0];\n"
+                + f"else {self.post}\n}}\n}}\n")
+        final = (self.head + f'extern "C" __global__ void {k.name}_final(const {r}* hal_partial'
+                 + "".join(f", {s}" for s in scalar_sig)
+                 + f", {self.out_type}* hal_{self.out.name}, long long hal_chunks, long long hal_in_size, "
+                 f"long long hal_out_size) {{\n{self.indexers}"
+                 f"__shared__ {r} hal_s[HAL_BLOCK];\nconst long long hal_row = blockIdx.x;\n"
+                 f"{r} hal_acc = ({r})({k.identity});\n"
+                 f"for (long long hal_c = threadIdx.x; hal_c < hal_chunks; hal_c += blockDim.x)\n"
+                 f"    hal_acc = hal_reduce(hal_acc, hal_partial[hal_row * hal_chunks + hal_c]);\n"
+                 + self.fold_tree + f"if (threadIdx.x == 0) {self.post}\n}}\n")
+        names = tuple(self.types) + ("_type_reduce",)
+        calls = {("_in_ind", "size"): "hal_in_size", ("_out_ind", "size"): "hal_out_size"}
+        return (RawKernel(fold, k.name, k.options, typedef_names=names, calls=calls),
+                RawKernel(final, f"{k.name}_final", k.options, typedef_names=names, calls=calls))
+
+
+def _block(device, rows: int, cols: int, operands: list) -> int:
+    """Threads per block: one on the cpu (its C kernels loop over a block's threads) and
+    for short rows; elsewhere the work-group size hal's own row reductions are tuned to
+    for this shape (hal.autotune op "reduce_rows"), small on a simulator."""
+    if device.info.max_work_group == 1 or cols <= _SERIAL:
+        return 1
+    if device.info.kind == "simulator":
+        return 32
+    arrays = [o for o in operands if not isinstance(o, np.generic)]
+    key = (arrays[0].dtype.name, (autotune.bucket(rows), autotune.bucket(cols)))
+    return min(autotune.choose(device, "reduce_rows", key)["WG"], device.info.max_work_group)
+
+
+def _dtype_of(word: str, types: dict) -> np.dtype:
+    if word in types:
+        return np.dtype(types[word])
+    for dtype, ctype in P.CUDA_TYPE.items():
+        if ctype == word:
+            return dtype
+    try:
+        return np.dtype(word)
+    except TypeError:
+        raise TypeError(f"reduce_type {word!r} is neither a C type nor a bound type placeholder") from None
+
+
+def _axes(axis, ndim: int) -> tuple:
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
+    normalized = []
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise np.exceptions.AxisError(f"axis {a} is out of bounds for an array of dimension {ndim}")
+        normalized.append(a % ndim)
+    if len(set(normalized)) != len(normalized):
+        raise ValueError(f"repeated axis in {axis!r}")
+    return tuple(sorted(normalized))
+
+
+def _rows(a, shape: tuple, kept: list, axes: tuple, rows: int, cols: int):
+    """``a`` broadcast to ``shape``, its reduced axes last, as a contiguous (rows, cols)
+    payload: a view where ``a`` already is one (contiguous, trailing axes), else a copy."""
+    if a.shape == shape and list(kept) == list(range(len(kept))) and _contiguous(a):
+        data = a._data
+        return data.reshape(rows, cols) if isinstance(data, np.ndarray) else data.reshaped((rows, cols))
+    a = hal.reshape(hal.permute_dims(hal.broadcast_to(a, shape), (*kept, *axes)), (rows, cols))
+    return (a if _contiguous(a) else hal.asarray(a, copy=True))._data
+
+
+def _contiguous(a) -> bool:
+    data = a._data
+    return data.flags.c_contiguous if isinstance(data, np.ndarray) else data.contiguous

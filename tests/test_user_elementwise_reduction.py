@@ -1,0 +1,167 @@
+"""hal.ElementwiseKernel and hal.ReductionKernel with CuPy's interface on every device,
+checked against NumPy: CuPy's documented examples (written anew), placeholders bound per
+call, broadcasting, strided and raw operands, given and allocated outputs, axis and
+keepdims, long rows folded in two passes; their generated CUDA compiles with NVRTC."""
+import numpy as np
+import pytest
+
+import hal
+from cuda_compile import compile_cuda, compilers
+
+
+def put(device, a):
+    return hal.asarray(a, device=device)
+
+
+def is_sim(device):
+    return device.info.kind == "simulator"
+
+
+SQUARED_DIFF = hal.ElementwiseKernel("float32 x, float32 y", "float32 z", "z = (x - y) * (x - y)", "squared_diff")
+SQUARED_DIFF_T = hal.ElementwiseKernel("T x, T y", "T z", "z = (x - y) * (x - y)", "squared_diff_generic")
+ADD_REVERSE = hal.ElementwiseKernel("T x, raw T y", "T z", "z = x + y[_ind.size() - i - 1]", "add_reverse")
+L2NORM = hal.ReductionKernel("T x", "T y", "x * x", "a + b", "y = sqrt(a)", "0", "l2norm")
+
+
+def test_squared_difference_broadcasts(device):
+    x = np.arange(12, dtype=np.float32).reshape(3, 4)
+    y = np.array([1, 5, -2, 0.5], np.float32)
+    np.testing.assert_array_equal(np.asarray(SQUARED_DIFF(put(device, x), put(device, y))), (x - y) ** 2)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32", "uint8"])
+def test_type_placeholders_bind_per_call(device, dtype):
+    x = (np.arange(20) % 7).astype(dtype).reshape(4, 5)
+    y = np.flip(x, axis=1)  # a strided (negative step) operand
+    got = SQUARED_DIFF_T(put(device, x), hal.flip(put(device, x), axis=1))
+    assert got.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(np.asarray(got), ((x - y) * (x - y)).astype(dtype))
+    np.testing.assert_array_equal(np.asarray(SQUARED_DIFF_T(put(device, x), 2)), ((x - 2) * (x - 2)).astype(dtype))
+
+
+def test_raw_argument_and_index(device):
+    x = np.arange(9, dtype=np.float32)
+    y = np.arange(9, dtype=np.float32) * 10
+    np.testing.assert_array_equal(np.asarray(ADD_REVERSE(put(device, x), put(device, y))), x + y[::-1])
+
+
+def test_given_outputs_are_written_and_read(device):
+    accumulate = hal.ElementwiseKernel("T x", "T acc", "acc += x * i", "accumulate")
+    acc = put(device, np.ones((2, 3), np.float64))
+    x = np.arange(6, dtype=np.float64).reshape(2, 3)
+    assert accumulate(put(device, x), acc) is acc
+    np.testing.assert_array_equal(np.asarray(acc), 1 + x * np.arange(6).reshape(2, 3))
+
+
+def test_two_outputs_preamble_and_size(device):
+    sincos = hal.ElementwiseKernel("float64 step", "float32 s, float32 c",
+                                   "double v = scaled(step, i); s = sin(v); c = cos(v)", "sincos",
+                                   preamble="__device__ double scaled(double a, long long k) { return a * k; }")
+    s, c = sincos(0.25, size=7)
+    v = 0.25 * np.arange(7)
+    np.testing.assert_allclose(np.asarray(s), np.sin(v).astype(np.float32), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(c), np.cos(v).astype(np.float32), rtol=1e-6)
+
+
+def test_half_operands(device):
+    twice = hal.ElementwiseKernel("T x", "T y", "y = x * 2 + 1", "twice_plus_one")
+    x = np.linspace(-4, 4, 11).astype(np.float16)
+    got = twice(put(device, x))
+    assert got.dtype == np.float16
+    np.testing.assert_array_equal(np.asarray(got), (x.astype(np.float32) * 2 + 1).astype(np.float16))
+
+
+def test_complex_elementwise_and_reduction(device):
+    z = (np.arange(6) + 1j * (np.arange(6) - 2)).astype(np.complex64).reshape(2, 3)
+    gz = put(device, z)
+    poly = hal.ElementwiseKernel("T x", "T y", "y = x * x + conj(x) - T(1)", "complex_poly")
+    np.testing.assert_allclose(np.asarray(poly(gz)), z * z + np.conj(z) - 1, rtol=1e-6)
+    parts = hal.ElementwiseKernel("T x", "float32 y", "y = abs(x) + x.real() - imag(x)", "complex_parts")
+    np.testing.assert_allclose(np.asarray(parts(gz)), np.abs(z) + z.real - z.imag, rtol=1e-6)
+    total = hal.ReductionKernel("T x", "T y", "x", "a + b", "y = a", "0", "complex_sum")
+    np.testing.assert_allclose(np.asarray(total(gz, axis=1)), z.sum(axis=1), rtol=1e-6)
+    with pytest.raises(TypeError, match="complex scalars"):
+        hal.ElementwiseKernel("T x, T y", "T z", "z = x + y", "complex_add")(gz, np.complex64(1))
+
+
+def test_elementwise_errors():
+    x = hal.ones(3, dtype=hal.float32, device="cpu")
+    with pytest.raises(TypeError, match="takes 2 inputs"):
+        SQUARED_DIFF(x)
+    with pytest.raises(TypeError, match="cannot tell the type T"):
+        hal.ElementwiseKernel("float32 x", "T y", "y = x", "unbound")(x)
+    with pytest.raises(TypeError, match="is float32, the kernel writes int32"):
+        hal.ElementwiseKernel("float32 x", "int32 y", "y = x", "cast")(x, hal.ones(3, dtype=hal.float32, device="cpu"))
+    with pytest.raises(ValueError, match="bad kernel parameter"):
+        hal.ElementwiseKernel("float32", "float32 y", "y = 1", "bad")
+    with pytest.raises(hal.CompileError, match="kernel.cu:.*the identifier 'w'"):
+        hal.ElementwiseKernel("float32 x", "float32 y", "y = w", "undeclared")(x)
+
+
+def test_l2norm_over_axes(device):
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4) / 10
+    gx = put(device, x)
+    np.testing.assert_allclose(float(np.asarray(L2NORM(gx))), np.sqrt((x * x).sum()), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(L2NORM(gx, axis=1)), np.sqrt((x * x).sum(axis=1)), rtol=1e-6)
+    got = L2NORM(gx, axis=(0, 2), keepdims=True)
+    assert got.shape == (1, 3, 1)
+    np.testing.assert_allclose(np.asarray(got), np.sqrt((x * x).sum(axis=(0, 2), keepdims=True)), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(L2NORM(gx.mT, axis=-1)), np.sqrt((x * x).sum(axis=1)), rtol=1e-6)
+
+
+def test_long_rows_fold_in_two_passes(device):
+    n = 3000 if is_sim(device) else 200_000
+    x = (np.arange(n) % 97).astype(np.float64) / 7
+    np.testing.assert_allclose(float(np.asarray(L2NORM(put(device, x)))), np.sqrt((x * x).sum()), rtol=1e-12)
+    rows = np.stack([x, -x[::-1]])
+    np.testing.assert_allclose(np.asarray(L2NORM(put(device, rows), axis=1)), np.sqrt((rows * rows).sum(axis=1)),
+                               rtol=1e-12)
+
+
+def test_max_with_reduce_type_and_scalar(device):
+    shifted_max = hal.ReductionKernel("T x, T shift", "int64 y", "x + shift", "max(a, b)", "y = a * 2",
+                                      "-1000000", "shifted_max")
+    x = np.random.default_rng(0).integers(-500, 500, (5, 33)).astype(np.int32)
+    got = shifted_max(put(device, x), 7, axis=1)
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(np.asarray(got), (x + 7).max(axis=1) * 2)
+    out = hal.empty((33,), dtype=hal.int64, device=device)
+    assert shifted_max(put(device, x), 0, axis=0, out=out) is out
+    np.testing.assert_array_equal(np.asarray(out), x.max(axis=0) * 2)
+
+
+def test_sum_of_bytes_in_a_wider_type(device):
+    total = hal.ReductionKernel("T x", "int64 y", "x", "a + b", "y = a", "0", "byte_sum", reduce_type="long long")
+    x = np.full((4, 300), 255, np.uint8)
+    np.testing.assert_array_equal(np.asarray(total(put(device, x), axis=1)), np.full(4, 255 * 300))
+
+
+def test_mean_through_the_indexers_sizes(device):
+    mean = hal.ReductionKernel("T x", "float64 y", "x", "a + b", "y = a / (_in_ind.size() / _out_ind.size())", "0",
+                               "mean_kernel")
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    np.testing.assert_allclose(np.asarray(mean(put(device, x), axis=(0, 2))), x.mean(axis=(0, 2)), rtol=1e-12)
+    np.testing.assert_allclose(float(np.asarray(mean(put(device, x)))), x.mean(), rtol=1e-12)
+
+
+def test_reduction_errors():
+    x = hal.ones((2, 3), dtype=hal.float32, device="cpu")
+    with pytest.raises(np.exceptions.AxisError):
+        L2NORM(x, axis=2)
+    with pytest.raises(ValueError, match="out must be"):
+        L2NORM(x, axis=0, out=hal.empty((2,), dtype=hal.float32, device="cpu"))
+    with pytest.raises(ValueError, match="needs an identity"):
+        hal.ReductionKernel("T x", "T y", "x", "a + b", "y = a", None, "no_identity")
+
+
+@pytest.mark.skipif("nvrtc" not in compilers(), reason="no NVRTC (pip install nvidia-cuda-nvrtc-cu12)")
+def test_generated_sources_compile_with_nvrtc():
+    """What CUDA devices compile: the generated sources as they are (native=True)."""
+    f32, i64 = {"T": np.dtype("float32")}, {"T": np.dtype("int64")}
+    sources = [SQUARED_DIFF_T._kernel(f32, ["c", "s", "c"], 2, (False,), True).code,
+               ADD_REVERSE._kernel(i64, ["c", "r", "c"], 0, (True,), True).code]
+    from hal.cuda_kernels.reduction import _Pair
+    pair = _Pair(L2NORM, f32, "T", 256, True)
+    sources += [k.code for k in pair.kernels([np.zeros(1)])]
+    for source in sources:
+        assert compile_cuda(source, "sm_80", "nvrtc")

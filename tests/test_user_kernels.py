@@ -1,0 +1,424 @@
+"""hal.RawKernel on every device: CUDA C kernels written as for CuPy (tests/cuda_sources.py)
+give NumPy's results on the cpu, PoCL and Oclgrind (whose out-of-bounds and race checks
+run on them, tests/oclgrind_checks.py), compile unchanged with NVRTC, and what hal does
+not translate is a hal.CompileError naming the construct and its line."""
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import hal
+import cuda_sources as S
+from cuda_compile import compile_cuda, compilers
+
+SIM = "simulator"
+
+
+def small(device, normal, tiny):
+    """Oclgrind runs ~100x slower: tiny shapes there."""
+    return tiny if device.info.kind == SIM else normal
+
+
+def put(device, a):
+    return hal.asarray(a, device=device)
+
+
+MY_ADD = r"""
+extern "C" __global__
+void my_add(const float* x1, const float* x2, float* y) {
+    int tid = blockDim.x * blockIdx.x + threadIdx.x;
+    y[tid] = x1[tid] + x2[tid];
+}
+"""
+
+
+def test_cupy_raw_kernel_example(device):
+    """CuPy's user guide example: 5 blocks of 5 threads over 5 x 5 arrays."""
+    x1 = hal.reshape(hal.arange(25, dtype=hal.float32, device=device), (5, 5))
+    x2 = hal.reshape(hal.arange(25, dtype=hal.float32, device=device), (5, 5))
+    y = hal.zeros((5, 5), dtype=hal.float32, device=device)
+    hal.RawKernel(MY_ADD, "my_add")((5,), (5,), (x1, x2, y))
+    np.testing.assert_array_equal(np.asarray(y), 2 * np.arange(25, dtype=np.float32).reshape(5, 5))
+
+
+def test_the_cupy_style_example_runs():
+    example = os.path.join(os.path.dirname(__file__), "..", "examples", "cuda_kernels.py")
+    out = subprocess.run([sys.executable, example, "--device", "cpu"], capture_output=True, text=True, timeout=300,
+                         check=True).stdout
+    assert "my_add: [0. 2. 4. 6. 8.]" in out and "squared_diff: [ 1.  4.  9. 16. 25.]" in out
+    error = float(out.split("max |C - A @ B| =")[1].split()[0])
+    assert error < 1e-3
+
+
+def test_complex_numbers(device):
+    n = small(device, 50, 10)
+    rng = np.random.default_rng(12)
+    x1 = (rng.standard_normal(n) + 1j * rng.standard_normal(n)).astype(np.complex64)
+    x2 = (rng.standard_normal(n) + 1j * rng.standard_normal(n)).astype(np.complex64)
+    y = hal.empty(n, dtype=hal.complex64, device=device)
+    mag = hal.empty(n, dtype=hal.float32, device=device)
+    hal.RawKernel(S.COMPLEX, "complex_ops")((-(-n // 32),), (32,), (put(device, x1), put(device, x2), y, mag,
+                                                                     np.float32(2), np.int32(n)))
+    z = x1 + 2 * x2 - (0.5 - 1j)
+    np.testing.assert_allclose(np.asarray(y), z * np.conj(x2) / 2, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(mag), np.abs(z) + z.real - x1.imag, rtol=1e-5, atol=1e-5)
+
+
+def test_sgemm(device):
+    rng = np.random.default_rng(1)
+    m, n, k = small(device, (37, 29, 45), (18, 17, 20))
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    c = hal.zeros((m, n), dtype=hal.float32, device=device)
+    kernel = hal.RawKernel(S.SGEMM, "sgemm")
+    kernel(((n + 15) // 16, (m + 15) // 16), (16, 16), (put(device, a), put(device, b), c, np.int32(m), np.int32(n),
+                                                        np.int32(k)))
+    np.testing.assert_allclose(np.asarray(c), a @ b, rtol=1e-5, atol=1e-5)
+
+
+def test_histogram_with_shared_and_global_atomics(device):
+    data = np.random.default_rng(2).integers(0, 256, small(device, 5000, 700)).astype(np.uint8)
+    bins = hal.zeros(64, dtype=hal.uint32, device=device)
+    hal.RawKernel(S.HISTOGRAM, "histogram")((3,), (64,), (put(device, data), np.int32(data.size), bins))
+    np.testing.assert_array_equal(np.asarray(bins), np.bincount(data % 64, minlength=64))
+
+
+def test_block_scan_with_dynamic_shared_memory(device):
+    block = small(device, 128, 32)
+    x = np.random.default_rng(3).standard_normal(block * 3 + 5).astype(np.float32)
+    blocks = -(-x.size // block)
+    y = hal.empty(x.size, dtype=hal.float32, device=device)
+    sums = hal.empty(blocks, dtype=hal.float32, device=device)
+    hal.RawKernel(S.SCAN, "block_scan")((blocks,), (block,), (put(device, x), y, sums, np.int32(x.size)),
+                                        shared_mem=2 * block * 4)
+    padded = np.zeros(blocks * block, np.float32)
+    padded[:x.size] = x
+    expected = np.cumsum(padded.reshape(blocks, block), axis=1)
+    np.testing.assert_allclose(np.asarray(y), expected.ravel()[:x.size], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(sums), expected[:, -1], rtol=1e-5, atol=1e-5)
+
+
+def test_transpose_through_a_padded_tile(device):
+    rows, cols = small(device, (70, 45), (33, 20))
+    x = np.arange(rows * cols, dtype=np.float32).reshape(rows, cols)
+    out = hal.empty((cols, rows), dtype=hal.float32, device=device)
+    hal.RawKernel(S.TRANSPOSE, "transpose")((-(-cols // 32), -(-rows // 32)), (32, 8),
+                                            (out, put(device, x), np.int32(rows), np.int32(cols)))
+    np.testing.assert_array_equal(np.asarray(out), x.T)
+
+
+def test_row_softmax(device):
+    rows, cols = small(device, (5, 300), (2, 40))
+    x = np.random.default_rng(4).standard_normal((rows, cols)).astype(np.float32) * 4
+    y = hal.empty((rows, cols), dtype=hal.float32, device=device)
+    block = 64
+    hal.RawKernel(S.SOFTMAX, "softmax_rows")((rows,), (block,), (put(device, x), y, np.int32(cols)),
+                                             shared_mem=block * 4)
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(np.asarray(y), e / e.sum(axis=1, keepdims=True), rtol=1e-5, atol=1e-7)
+
+
+def test_layernorm_with_a_synchronizing_device_function(device):
+    rows, cols = small(device, (4, 300), (2, 50))
+    x = np.random.default_rng(10).standard_normal((rows, cols)).astype(np.float32)
+    y = hal.empty((rows, cols), dtype=hal.float32, device=device)
+    hal.RawKernel(S.LAYERNORM, "layernorm")((rows,), (128,), (put(device, x), y, np.int32(cols), np.float32(1e-5)))
+    expected = (x - x.mean(axis=1, keepdims=True)) / np.sqrt(x.var(axis=1, keepdims=True) + 1e-5)
+    np.testing.assert_allclose(np.asarray(y), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_stencil_with_halo_tile(device):
+    rows, cols = small(device, (21, 37), (9, 18))
+    u = np.random.default_rng(5).standard_normal((rows, cols)).astype(np.float32)
+    v = hal.empty((rows, cols), dtype=hal.float32, device=device)
+    hal.RawKernel(S.STENCIL, "jacobi")((-(-cols // 16), -(-rows // 8)), (16, 8),
+                                       (put(device, u), v, np.int32(rows), np.int32(cols)))
+    expected = u.copy()
+    expected[1:-1, 1:-1] = 0.25 * (u[:-2, 1:-1] + u[2:, 1:-1] + u[1:-1, :-2] + u[1:-1, 2:])
+    np.testing.assert_allclose(np.asarray(v), expected, rtol=1e-6, atol=1e-6)
+
+
+def test_constant_memory_with_initializers(device):
+    n = small(device, 100, 20)
+    x = np.random.default_rng(11).standard_normal(n).astype(np.float32)
+    y = hal.empty(n, dtype=hal.float32, device=device)
+    hal.RawKernel(S.CONVOLVE, "convolve")((-(-n // 32),), (32,), (put(device, x), y, np.int32(n)))
+    padded = np.concatenate([[x[0]] * 2, x, [x[-1]] * 2])
+    w = np.array([0.0625, 0.25, 0.375, 0.25, 0.0625], np.float32)
+    expected = sum(w[k] * padded[k:k + n] for k in range(5))
+    np.testing.assert_allclose(np.asarray(y), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_structs(device):
+    n = small(device, 1000, 100)
+    x = np.random.default_rng(13).standard_normal(n).astype(np.float32)
+    value, index = hal.empty(1, dtype=hal.float32, device=device), hal.empty(1, dtype=hal.int32, device=device)
+    bounds = hal.empty(2, dtype=hal.float32, device=device)
+    hal.RawKernel(S.ARGMAX, "argmax")((1,), (64,), (put(device, x), np.int32(n), value, index, bounds))
+    assert float(np.asarray(value)[0]) == x.max() and int(np.asarray(index)[0]) == x.argmax()
+    np.testing.assert_array_equal(np.asarray(bounds), [-1, 8])
+
+
+def test_half_loads_and_stores(device):
+    x = (np.random.default_rng(6).standard_normal(37) * 10).astype(np.float16)
+    y = hal.empty(37, dtype=hal.float16, device=device)
+    pair = hal.zeros(18, dtype=hal.float32, device=device)
+    hal.RawKernel(S.HALF_SCALE, "half_axpb")((2,), (32,), (put(device, x), y, pair, np.float32(1.5),
+                                                           np.float32(-2), np.int32(37)))
+    np.testing.assert_array_equal(np.asarray(y), (np.float32(1.5) * x.astype(np.float32) - 2).astype(np.float16))
+    x32 = x.astype(np.float32)
+    np.testing.assert_array_equal(np.asarray(pair), x32[0:36:2] + x32[1:37:2])
+
+
+def test_atomic_max_min_exch_cas_inc_and_float_add(device):
+    n = small(device, 300, 40)
+    x = np.random.default_rng(7).integers(-1000, 1000, n).astype(np.int32)
+    out = put(device, np.array([-2**31, 2**31 - 1, 0, 0, 0, 0], np.int32))
+    fsum = hal.zeros(1, dtype=hal.float32, device=device)
+    hal.RawKernel(S.ATOMICS, "atomics")((-(-n // 32),), (32,), (put(device, x), np.int32(n), out, fsum))
+    got = np.asarray(out)
+    assert got[0] == x.max() and got[1] == x.min() and got[2] == 7
+    assert 1 <= got[3] <= n and got[4] == 1  # exactly one thread won the compare-and-swap
+    assert got[5] == n % 10  # atomicInc wraps after 9
+    assert float(np.asarray(fsum)[0]) == 0.5 * x.sum()  # (integers and halves: exact in any order)
+
+
+def test_math_functions_defines_and_casts(device):
+    x = np.linspace(-3, 3, 50).astype(np.float32)
+    y = hal.empty(50, dtype=hal.float32, device=device)
+    z = hal.empty(50, dtype=hal.float64, device=device)
+    hal.RawKernel(S.MATH, "math")((2,), (32,), (put(device, x), y, z, np.int32(50)))
+    from math import erf
+    i = np.arange(50)
+    expected_y = (np.sqrt(np.abs(x)) + np.exp(-x * x) + np.tanh(x) + np.abs(x) ** 1.5 + 1 / np.sqrt(1 + x * x)
+                  + np.minimum(x, 0.5) + np.maximum(i, 3) + np.minimum(i, 2) + i % 3 + np.floor(x)
+                  + np.array([erf(v) for v in x]) + np.clip(x, -1, 1))
+    x64 = x.astype(np.float64)
+    expected_z = 2 * np.log1p(np.abs(x64)) + np.arctan2(x64, 2.0) + (x64 * 3.0 + 1.0)
+    np.testing.assert_allclose(np.asarray(y), expected_y, rtol=2e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(z), expected_z, rtol=1e-12, atol=1e-12)
+
+
+def test_shared_scalar_pointer_helpers_half_intrinsics_and_64_bit_atomics(device):
+    n = small(device, 100, 40)
+    x = np.random.default_rng(8).standard_normal(n).astype(np.float32)
+    h = (np.arange(n) / 8).astype(np.float16)
+    count = hal.zeros(2, dtype=hal.uint64, device=device)
+    total = hal.zeros(1, dtype=hal.float64, device=device)
+    out = hal.empty(n, dtype=hal.float32, device=device)
+    hout = hal.empty(n, dtype=hal.float16, device=device)
+    hal.RawKernel(S.MISC, "misc")((-(-n // 32),), (32,), (put(device, x), put(device, h), count, total, out, hout,
+                                                          np.int32(n)))
+    np.testing.assert_array_equal(np.asarray(count), [n, 32])
+    np.testing.assert_allclose(np.asarray(total)[0], x.astype(np.float64).sum(), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(out), (x + 4 * x - 3 * x) + (x[0] + 2 * x[1] + 3 * x[2]), rtol=1e-5,
+                               atol=1e-5)
+    np.testing.assert_array_equal(np.asarray(hout), (h.astype(np.float32) + 1).astype(np.float16))
+
+
+def test_vector_types(device):
+    n4 = small(device, 50, 9)
+    x = np.random.default_rng(9).standard_normal(4 * n4).astype(np.float32)
+    out2 = hal.empty((n4, 2), dtype=hal.float32, device=device)
+    out3 = hal.empty((n4, 3), dtype=hal.float32, device=device)
+    hal.RawKernel(S.VECTORS, "vectors")((-(-n4 // 32),), (32,), (put(device, x), out2, out3, np.int32(n4)))
+    v = x.reshape(n4, 4)
+    np.testing.assert_array_equal(np.asarray(out2), np.stack([v[:, 0] + v[:, 1], v[:, 2] * v[:, 3]], axis=1))
+    np.testing.assert_array_equal(np.asarray(out3), np.stack([v[:, 3], v[:, 2] - 1, v[:, 0]], axis=1))
+
+
+SCALE = r"""
+extern "C" __global__ void scale(const float* x, float* y, float a, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) y[i] = a * x[i];
+}
+"""
+
+
+def test_views_pass_their_first_element_and_compiles_are_cached(device):
+    """A view is passed as a pointer to its first element, as CuPy passes it; a second
+    RawKernel of the same source on the device reuses the compiled kernel."""
+    x = hal.asarray(np.arange(20, dtype=np.float32), device=device)
+    y = hal.zeros(20, dtype=hal.float32, device=device)
+    hal.RawKernel(SCALE, "scale")((1,), (32,), (x[5:], y[3:], np.float32(2), np.int32(10)))
+    expected = np.zeros(20, np.float32)
+    expected[3:13] = 2 * np.arange(5, 15)
+    np.testing.assert_array_equal(np.asarray(y), expected)
+    before = hal.cache.stats()
+    hal.RawKernel(SCALE, "scale")((1,), (32,), (x, y, 3.0, 4))  # (Python numbers convert to the parameters' types)
+    after = hal.cache.stats()
+    assert after["misses"] == before["misses"] and after["builds"] == before["builds"]
+    np.testing.assert_array_equal(np.asarray(y)[:4], 3 * np.arange(4))
+
+
+def test_whole_builtins_as_dim3(device):
+    kernel = hal.RawKernel(r"""
+extern "C" __global__ void ids(unsigned int* out) {
+    dim3 t = threadIdx;
+    uint3 b = blockIdx;
+    dim3 size = blockDim;
+    out[b.x * size.x + t.x] = t.x + 100 * b.x + 10000 * gridDim.x;
+}""", "ids")
+    out = hal.zeros(8, dtype=hal.uint32, device=device)
+    kernel((2,), (4,), (out,))
+    np.testing.assert_array_equal(np.asarray(out), [20000, 20001, 20002, 20003, 20100, 20101, 20102, 20103])
+
+
+def test_macro_options_apply_everywhere(device):
+    x = hal.zeros(4, dtype=hal.float32, device=device)
+    kernel = hal.RawKernel('extern "C" __global__ void k(float* x) { x[threadIdx.x] = SCALE * threadIdx.x; }', "k",
+                           options=("-DSCALE=3.0f", "--std=c++14"))
+    kernel((1,), (4,), (x,))
+    np.testing.assert_array_equal(np.asarray(x), [0, 3, 6, 9])
+
+
+def test_integer_division_by_zero_does_not_trap(device):
+    """x86 traps on a zero divisor, which would end Python; CUDA leaves the value undefined."""
+    kernel = hal.RawKernel('extern "C" __global__ void k(int* x, int d) { int i = threadIdx.x; '
+                           "x[i] = x[i] / d + x[i] % (d + 1); x[i] /= d + 1; }", "k")
+    x = put(device, np.array([5, -7, 9, -2**31], np.int32))
+    kernel((1,), (4,), (x, -1))  # (x / -1 on INT_MIN traps too)
+    np.testing.assert_array_equal(np.asarray(x), 0)  # (hal's value for them: 0)
+    x = put(device, np.array([5, -7, 9, 11], np.int32))
+    kernel((1,), (4,), (x, 2))
+    np.testing.assert_array_equal(np.asarray(x), [1, -1, 1, 2])
+
+
+def test_printf(device, capfd):
+    kernel = hal.RawKernel(r"""
+extern "C" __global__ void hello(const float* x) {
+    if (threadIdx.x == 1) printf("block %d thread %d x=%.2f\n", (int)blockIdx.x, (int)threadIdx.x, x[threadIdx.x]);
+}""", "hello")
+    capfd.readouterr()
+    kernel((2,), (4,), (hal.asarray(np.arange(4, dtype=np.float32), device=device),))
+    device.synchronize()
+    lines = sorted(capfd.readouterr().out.splitlines())
+    assert lines == ["block 0 thread 1 x=1.00", "block 1 thread 1 x=1.00"], lines
+
+
+def test_arguments_are_checked(device):
+    kernel = hal.RawKernel(S.SGEMM, "sgemm")
+    c = hal.zeros((2, 2), dtype=hal.float32, device=device)
+    with pytest.raises(TypeError, match="takes 6 arguments"):
+        kernel((1,), (16, 16), (c, c, c))
+    with pytest.raises(TypeError, match="'M' is a i32 scalar"):
+        kernel((1,), (16, 16), (c, c, c, c, np.int32(2), np.int32(2)))
+    with pytest.raises(TypeError, match="'A' is a pointer"):
+        kernel((1,), (16, 16), (np.int32(1), c, c, np.int32(2), np.int32(2), np.int32(2)))
+    with pytest.raises(hal.CompileError, match="no __global__ function named 'gemm'"):
+        hal.RawKernel(S.SGEMM, "gemm")((1,), (16, 16), (c, c, c, np.int32(2), np.int32(2), np.int32(2)))
+
+
+UNSUPPORTED = [
+    ("warp shuffles", 4, "int v = x[0];\n    v += __shfl_down_sync(0xffffffff, v, 16);"),
+    ("warp votes", 4, "int v = x[0];\n    v += __ballot_sync(0xffffffff, v > 0);"),
+    ("inline assembly", 4, 'int v;\n    asm("mov.u32 %0, %%laneid;" : "=r"(v));'),
+    ("textures", 3, "texture<float, 1> t;"),
+    ("dynamic parallelism", 3, "child<<<1, 1>>>(x);"),
+    ("warpSize", 3, "x[0] = warpSize;"),
+    ("__constant__ variable", 3, "__constant__ float c[4];"),
+    ("unions", 3, "union P { int a; float b; } p;"),
+    ("C++ references", 4, "int v = 1;\n    int& r = v;"),
+    ("templates", 1, ""),
+]
+
+
+@pytest.mark.parametrize("construct, line, body", UNSUPPORTED, ids=[u[0] for u in UNSUPPORTED])
+def test_unsupported_constructs_name_themselves_and_their_line(construct, line, body):
+    code = f'extern "C" __global__\nvoid k(int* x) {{\n    {body}\n}}\n'
+    if construct == "templates":
+        code = "template <typename T>\n__global__ void k(T* x) { x[0] = 1; }\n"
+    with pytest.raises(hal.CompileError, match=f"kernel.cu:{line}: not supported: .*{re.escape(construct)}"):
+        hal.RawKernel(code, "k").compile("cpu")
+
+
+def test_cooperative_groups_are_refused():
+    code = '#include <cooperative_groups.h>\nextern "C" __global__ void k(int* x) { x[0] = 1; }\n'
+    with pytest.raises(hal.CompileError, match="(?s)kernel.cu:1:.*cooperative groups are not supported"):
+        hal.RawKernel(code, "k").compile("cpu")
+    with pytest.raises(hal.CompileError, match="cooperative groups"):
+        hal.RawKernel('extern "C" __global__ void k(int* x) { x[0] = 1; }', "k", enable_cooperative_groups=True)
+
+
+ALL_SOURCES = {name: getattr(S, name) for name in ("SGEMM", "HISTOGRAM", "SCAN", "TRANSPOSE", "SOFTMAX", "STENCIL",
+                                                   "HALF_SCALE", "ATOMICS", "MATH", "RACY", "MISC", "VECTORS",
+                                                   "LAYERNORM", "CONVOLVE", "COMPLEX", "ARGMAX")}
+
+
+@pytest.mark.skipif(not compilers(), reason="no CUDA compiler (pip install nvidia-cuda-nvrtc-cu12)")
+@pytest.mark.parametrize("name", sorted(ALL_SOURCES))
+def test_sources_compile_unchanged_with_nvrtc(name):
+    source = ALL_SOURCES[name]
+    if "cupy/complex.cuh" in source:  # (CuPy's header: compiled with CuPy's include folders, as CuPy does)
+        pytest.importorskip("cupy", reason="cupy/complex.cuh is CuPy's header (pip install cupy-cuda12x)")
+        from hal.backends import cuda
+        from hal.cuda_kernels.native import include_options
+        _, options = cuda.target({"major": 8, "minor": 0}, hip=False)
+        assert cuda.build(source, (*options, *include_options()))[:4] == b"\x7fELF"
+        return
+    if "cuda_fp16.h" in source:  # (a toolkit header: NVRTC needs the toolkit's include folder, nvcc has it)
+        if "nvcc" not in compilers():
+            pytest.skip("cuda_fp16.h is a CUDA toolkit header and no toolkit (nvcc) is installed")
+        assert compile_cuda(source, "sm_80", "nvcc")
+        return
+    assert compile_cuda(source, "sm_80")
+
+
+RACE = """
+import numpy as np, hal, sys
+sys.path.insert(0, {tests!r})
+import cuda_sources
+dev = next(d for d in hal.devices() if d.info.kind == "simulator")
+x, out = hal.ones(16, dtype=hal.float32, device=dev), hal.empty(16, dtype=hal.float32, device=dev)
+hal.RawKernel(cuda_sources.RACY, "racy")((1,), (16,), (x, out))
+np.asarray(out)
+"""
+
+
+@pytest.mark.simulator
+@pytest.mark.skipif(not any(d.info.kind == SIM for d in hal.devices()), reason="Oclgrind not installed")
+def test_a_race_on_shared_memory_is_reported_by_oclgrind(tmp_path):
+    """In a child process with its own log, so this run's log (which fails the session
+    on any report) stays clean."""
+    log = tmp_path / "oclgrind.log"
+    env = {**os.environ, "OCLGRIND_LOG": str(log), "OCLGRIND_DATA_RACES": "1",
+           "HAL_CACHE_DIR": str(tmp_path / "cache")}
+    subprocess.run([sys.executable, "-c", RACE.format(tests=os.path.dirname(__file__))], env=env, check=True,
+                   timeout=120)
+    text = log.read_text()
+    assert "data race" in text and "racy" in text, text
+
+
+def test_native_path_compiles_with_nvrtc_and_launches_through_cupy(monkeypatch, tmp_path):
+    """On CUDA devices the source compiles as written (NVRTC, the backend's options for
+    sm_80) and launches through CuPy's Function with each view's address; checked here
+    with a stand-in for the loaded module (no GPU needed)."""
+    cupy = pytest.importorskip("cupy", reason="the cuda backend needs CuPy")
+    from types import SimpleNamespace
+    from contextlib import nullcontext
+    from hal.backends import cuda
+    from hal.memory import Strided
+    monkeypatch.setenv("HAL_CACHE_DIR", str(tmp_path))
+    launches = []
+
+    class LoadedModule:
+        def load(self, binary):
+            assert binary[:4] == b"\x7fELF"  # a cubin: ptxas checked the code too
+
+        def get_function(self, name):
+            return lambda grid, block, args, shared_mem, stream: launches.append((name, grid, block, args,
+                                                                                  shared_mem, stream))
+
+    monkeypatch.setattr(cupy.cuda.function, "Module", LoadedModule)
+    _, options = cuda.target({"major": 8, "minor": 0}, hip=False)
+    gpu = SimpleNamespace(name="cuda:0", backend_name="cuda", family="buffer", options=options, hip=False,
+                          fingerprint="test sm_80", cupy_device=nullcontext(), stream="stream",
+                          info=SimpleNamespace(max_work_group=1024),
+                          kernel_args=lambda *ps: [v for p in ps for v in (p.buf, p.offset)])  # (BufferDevice's)
+    view = Strided(SimpleNamespace(handle=4096), (8,), np.dtype(np.float32), offset=3)
+    kernel = hal.RawKernel(S.SCAN, "block_scan")
+    kernel.launch(gpu, 2, (128,), [view, view, view, np.int32(8)], shared_mem=1024)
+    assert launches == [("block_scan", (2, 1, 1), (128, 1, 1), (4108, 4108, 4108, np.int32(8)), 1024, "stream")]
