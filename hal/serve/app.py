@@ -55,7 +55,7 @@ def create_app(model, options: Options) -> Starlette:
     """The ASGI app serving ``model`` (a hal.llama.Llama); its lifespan runs the engine."""
     server = Server(model, options)
     routes = [Route("/", server.page), Route("/health", server.health), Route("/metrics", server.metrics_text),
-              Route("/v1/models", server.models), Route("/v1/models/{model_id:path}", server.model),
+              Route("/v1/models", server.models), Route("/v1/models/{model_id:path}", server.one_model),
               Route("/v1/completions", server.completions, methods=["POST"]),
               Route("/v1/chat/completions", server.chat, methods=["POST"])]
     handlers = {APIError: _error_response, HTTPException: _http_error, Exception: _internal_error}
@@ -102,7 +102,7 @@ class Server:
     async def models(self, request):
         return JSONResponse({"object": "list", "data": [self._model_card()]})
 
-    async def model(self, request):
+    async def one_model(self, request):
         self._check_model(request.path_params["model_id"], param=None)
         return JSONResponse(self._model_card())
 

@@ -158,8 +158,13 @@ class Engine:
                 if self._stopping:
                     break
                 self._admit()
-            self._drop_cancelled()
-            self._step()
+            try:
+                self._drop_cancelled()
+                self._step()
+            except Exception:  # a bug here must not leave every client waiting forever
+                log.exception("the engine failed a step")
+                for request in list(self.running):
+                    self._fail(request, "internal error in the engine")
             self._report()
         for request in list(self.running) + list(self.waiting):
             self._fail(request, "the server stopped before this request finished")

@@ -22,7 +22,7 @@ class KVPool:
                              f"got {slots} and {context}")
         self.slots, self.context, self.block_size = slots, context, block_size
         self._free = [model.new_cache(context) for _ in range(slots)]
-        self._lent: list = []
+        self._lent: dict = {}  # id -> cache (caches compare by their arrays' values)
         self._lock = threading.Lock()
 
     @property
@@ -34,12 +34,12 @@ class KVPool:
         with self._lock:
             cache = self._free.pop()
             cache.length = 0  # positions past length are never read, and rewritten before they are
-            self._lent.append(cache)
+            self._lent[id(cache)] = cache
             return cache
 
     def release(self, cache) -> None:
         with self._lock:
-            self._lent.remove(cache)
+            del self._lent[id(cache)]
             self._free.append(cache)
 
     @property
@@ -50,5 +50,5 @@ class KVPool:
     def usage(self) -> float:
         """The fraction of all blocks that hold a lent cache's positions."""
         with self._lock:
-            used = sum(-(-c.length // self.block_size) for c in self._lent)
+            used = sum(-(-c.length // self.block_size) for c in self._lent.values())
         return used / self.blocks
