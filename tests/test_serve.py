@@ -18,16 +18,19 @@ import threading
 import time
 
 import httpx
+import numpy as np
 import pytest
 from conftest import DEVICES
 from test_llama import needs_smollm2, smollm2_path
 
 import hal
+from hal._array import Array
 from hal.llama import Llama
 
 openai = pytest.importorskip("openai")
 uvicorn = pytest.importorskip("uvicorn")
-from hal.serve.app import Options, create_app  # noqa: E402  (needs the serve extra)
+from hal.serve import batch  # noqa: E402  (needs the serve extra)
+from hal.serve.app import Options, create_app  # noqa: E402
 
 pytestmark = needs_smollm2
 MODEL_ID = "SmolLM2-135M-Instruct.Q4_1"
@@ -35,7 +38,10 @@ SERVED = [d for d in DEVICES if d.info.kind != "simulator"]
 PROMPTS = ["The capital of France is", "def fibonacci(n):", "Once upon a time", "The best way to learn is",
            "import numpy as np\n", "Water boils at", "My favourite colour is", "The moon is",
            "In 1969,", "Photosynthesis is", "A haiku about rain:", "The quick brown fox",
-           "SELECT * FROM", "To make bread, first", "The largest planet is", "Dear Sir or Madam,"]
+           "SELECT * FROM", "To make bread, first", "The largest planet is",
+           # longer than the test server's prefill chunk (16): read in three chunks between decode steps
+           "Dear Sir or Madam, I am writing to you about the old oak tree that stands at the end of our "
+           "street, because last night a storm broke one of its branches and"]
 _models = {}
 
 
@@ -182,6 +188,25 @@ def test_disconnect_frees_the_sequence(server):
     generated = after["hal:generation_tokens_total"] - before["hal:generation_tokens_total"]
     assert 3 <= generated < 200  # stopped when the client left, not at max_tokens
     assert after["hal:request_success_total"] == before["hal:request_success_total"]
+
+
+def test_batched_step_equals_single_sequence_steps(server):
+    """batch.decode_step's logits, row by row, equal Llama.forward's on each sequence
+    alone, bit for bit, at different positions."""
+    _, state = server
+    model = state.model
+    prompts = [model.tokenizer.encode(p) for p in PROMPTS[:4]]
+    alone, together = [model.new_cache(64) for _ in prompts], [model.new_cache(64) for _ in prompts]
+    tokens = []
+    for ids, a, t in zip(prompts, alone, together):
+        model.forward(ids, t)
+        tokens.append(int(np.argmax(np.asarray(model.forward(ids, a)))))
+    for _ in range(2):
+        batched = np.asarray(Array._new(batch.decode_step(model, tokens, together), model.device))
+        single = np.stack([np.asarray(model.forward([t], cache)) for t, cache in zip(tokens, alone)])
+        assert np.array_equal(batched, single)
+        tokens = [int(i) for i in single.argmax(axis=1)]
+    assert [c.length for c in together] == [c.length for c in alone]
 
 
 # ---------------------------------------------------------------- errors

@@ -4,16 +4,18 @@ every running sequence by one token per step.
 - Requests join the running set between steps (when a KV cache is free) and leave it
   as soon as they finish, fail or are cancelled, so a disconnected client's sequence is
   freed at the start of the next step.
-- Each step decodes one token for every sequence whose prompt is read, and reads up to
-  ``prefill_chunk`` prompt tokens of the sequences still prefilling, so running streams
-  keep flowing while a long prompt is read. Chunks start at fixed multiples of
+- Each step decodes one token for every sequence whose prompt is read, in one batched
+  step whose quantized products take all their rows at once (batch.py), and reads up
+  to ``prefill_chunk`` prompt tokens of the sequences still prefilling, so running
+  streams keep flowing while a long prompt is read. Chunks start at fixed multiples of
   ``prefill_chunk`` in each prompt, whatever else runs: a sequence's arithmetic does
   not depend on its neighbours (batch invariance; chunked prefill gives the same bits
   as a whole one, tests/test_serve.py).
-- Each sequence runs through the single-sequence path of ``hal.llama`` (its own KV
-  cache, with its captured decode step replayed) — the same tokens ``Llama.generate``
-  gives, by construction.
-- A device error while stepping a sequence fails that sequence's request only.
+- Prefill chunks, and the decode step of a sequence running alone, go through the
+  single-sequence path of ``hal.llama`` (the sequence's own KV cache, its captured
+  decode step replayed); the batched step gives each row the same bits as that path
+  (batch.py), so a request's tokens equal ``Llama.generate``'s, alone or not.
+- A device error fails only the requests of the step it happened in.
 
 The design follows vLLM's scheduler (waiting queue, running set, chunked prefill:
 https://docs.vllm.ai/en/latest/design/arch_overview.html) on a smaller scale.
@@ -27,8 +29,10 @@ import time
 from dataclasses import dataclass, field
 
 from hal import nn
+from hal._array import Array
 from hal.tokenizer import TextStream
 
+from . import batch
 from .kvpool import KVPool
 
 log = logging.getLogger("hal.serve")
@@ -194,8 +198,11 @@ class Engine:
     def _step(self) -> None:
         """One token for every decoding sequence, then prefill chunks up to the budget."""
         prefilling = [r for r in self.running if r.prefilled < len(r.prompt_ids)]
-        for request in [r for r in self.running if r.prefilled == len(r.prompt_ids)]:
-            self._advance(request, [request.token_ids[-1]])
+        decoding = [r for r in self.running if r.prefilled == len(r.prompt_ids)]
+        if len(decoding) > 1:
+            self._decode_together(decoding)
+        elif decoding:  # alone: the captured single-sequence step, replayed
+            self._advance(decoding[0], [decoding[0].token_ids[-1]])
         budget = self.prefill_chunk
         for request in prefilling:
             if budget <= 0:
@@ -205,6 +212,21 @@ class Engine:
                                                  + self.prefill_chunk)]
             budget -= len(chunk)
             self._advance(request, chunk)
+
+    def _decode_together(self, requests: list) -> None:
+        """One token for each of ``requests`` from one batched step (batch.py); a
+        device error fails the requests of this step only."""
+        try:
+            logits = Array._new(batch.decode_step(self.model, [r.token_ids[-1] for r in requests],
+                                                  [r.cache for r in requests]), self.model.device)
+            tokens = [r.sampler(logits[i]) for i, r in enumerate(requests)]
+        except Exception as e:
+            log.error("a batched step failed for %d requests: %s: %s", len(requests), type(e).__name__, e)
+            for request in requests:
+                self._fail(request, f"the device failed while generating: {type(e).__name__}: {e}")
+            return
+        for request, token in zip(requests, tokens):
+            self._accept(request, token)
 
     def _advance(self, request: Request, ids: list) -> None:
         """Feed ``ids`` to the request's sequence; sample a token once the prompt is read."""
