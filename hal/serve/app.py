@@ -178,7 +178,7 @@ class Server:
             raise APIError(503, str(e), code="server_shutting_down") from None
         if self.options.log_requests:
             log.info("request %s: %r", shape.id, self.model.tokenizer.decode(prompt_ids, skip_special=False))
-        stream = self._events(http_request, request, events)
+        stream = self._events(http_request, request, events, shape.id)
         if body.stream:
             return StreamingResponse(shape.sse(stream), media_type="text/event-stream",
                                      headers={"Cache-Control": "no-cache"})
@@ -192,14 +192,12 @@ class Server:
             return Response(status_code=499)
         if last[0] == "error":
             raise APIError(500, last[1], code="device_error")
-        if self.options.log_requests:
-            log.info("answer %s: %r", shape.id, "".join(text))
         return JSONResponse(shape.whole("".join(text), *last[1:]))
 
-    async def _events(self, http_request, request: Request, events: asyncio.Queue):
+    async def _events(self, http_request, request: Request, events: asyncio.Queue, name: str):
         """The request's events until its last; a client that goes away cancels it."""
         gone = asyncio.ensure_future(_disconnected(http_request))
-        finished = False
+        finished, text = False, []
         try:
             while not finished:
                 get = asyncio.ensure_future(events.get())
@@ -209,9 +207,13 @@ class Server:
                     return
                 event = get.result()
                 finished = event[0] != "token"
+                if self.options.log_requests:
+                    text.append(event[1] if event[0] == "token" else "")
                 yield event
         finally:
             gone.cancel()
+            if self.options.log_requests:
+                log.info("answer %s (%s): %r", name, event[0] if finished else "cancelled", "".join(text))
             if not finished:
                 request.cancel()
                 self.engine.wake()

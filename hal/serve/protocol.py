@@ -140,10 +140,10 @@ def parse(body_type, data):
         return body_type.model_validate(data)
     except ValidationError as e:
         first = e.errors()[0]
-        param = ".".join(str(part) for part in first["loc"]) or None
+        where = ".".join(str(part) for part in first["loc"])  # e.g. messages.0.role
         message = first["msg"].removeprefix("Value error, ")
         unsupported = first["type"] == "value_error"
-        raise APIError(400, f"{param}: {message}", param=param,
+        raise APIError(400, f"{where}: {message}", param=str(first["loc"][0]) if first["loc"] else None,
                        code="unsupported_value" if unsupported else "invalid_value") from None
 
 
