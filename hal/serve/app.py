@@ -130,9 +130,9 @@ class Server:
         body = parse(ChatBody, await self._read_json(request))
         self._check_model(body.model)
         t = self.model.tokenizer
-        text = render_chat(t.chat_template, body.messages, *(t.tokens[i] if i is not None else ""
-                                                              for i in (t.bos_id, t.eos_id)))
-        return await self._generate(request, body, t.encode(text), "messages", ChatCompletion(body, self.options.model_id))
+        bos, eos = (t.tokens[i] if i is not None else "" for i in (t.bos_id, t.eos_id))
+        ids = t.encode(render_chat(t.chat_template, body.messages, bos, eos))
+        return await self._generate(request, body, ids, "messages", ChatCompletion(body, self.options.model_id))
 
     async def _read_json(self, request):
         """The JSON body, read up to max_body_bytes (413 past it; 400 if it is not JSON)."""

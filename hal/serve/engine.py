@@ -81,7 +81,7 @@ class StopText:
         return out
 
 
-@dataclass
+@dataclass(eq=False)  # a request is itself: compared by identity
 class Request:
     """One generation. ``emit(event)`` is called from the engine thread with
     ("token", text) as text becomes final, then exactly one of ("done", finish_reason,
