@@ -9,6 +9,12 @@ cache. Every op here computes a row from that row alone, so each row's logits eq
 bit for bit, the logits of ``Llama.forward`` on that sequence alone (checked in
 tests/test_serve.py against ``Llama.generate``): batch invariance.
 
+Which weights allow this: the 8-bit block products of Q4_0, Q4_1 and Q8_0 weights
+(ops/qdot.py) sum each row of x in the same order whatever the number of rows. The
+K-quant products do not (they follow llama.cpp's kernels, whose float steps differ
+below and from 8 rows, ops/qdot_k.py), nor need F16/BF16/F32 products: for such a model
+``batchable`` is False and the engine decodes its sequences one by one.
+
 This walks ``hal.llama.Llama``'s forward pass (its ``Kernels``, weights and norms) the
 way ``Llama._block`` does for one sequence.
 """
@@ -17,9 +23,15 @@ from __future__ import annotations
 import numpy as np
 
 import hal
+from hal import nn
 from hal._array import Array
-
 from hal.llama import BLOCK_TENSORS
+from hal.ops import qdot
+
+
+def batchable(model) -> bool:
+    """Whether every product of ``model`` gives each row the same bits at any number of rows."""
+    return all(qdot.supports(w.ggml_type) for w in model.weights.values() if isinstance(w, nn.QuantizedWeight))
 
 
 def decode_step(model, tokens: list, caches: list):

@@ -117,6 +117,10 @@ class Engine:
             raise ValueError(f"prefill_chunk > 0 and max_waiting >= 0 needed, got {prefill_chunk}, {max_waiting}")
         self.model, self.metrics = model, metrics
         self.pool = KVPool(model, max_sequences, context)
+        self.batched = batch.batchable(model)
+        if not self.batched:
+            log.warning("this model's products depend on how many rows they take (K-quants, float weights): "
+                        "its sequences decode one by one, to keep each request's tokens what it gets alone")
         self.context, self.max_waiting, self.prefill_chunk = self.pool.context, max_waiting, prefill_chunk
         self.waiting: collections.deque[Request] = collections.deque()
         self.running: list[Request] = []
@@ -199,10 +203,11 @@ class Engine:
         """One token for every decoding sequence, then prefill chunks up to the budget."""
         prefilling = [r for r in self.running if r.prefilled < len(r.prompt_ids)]
         decoding = [r for r in self.running if r.prefilled == len(r.prompt_ids)]
-        if len(decoding) > 1:
+        if len(decoding) > 1 and self.batched:
             self._decode_together(decoding)
-        elif decoding:  # alone: the captured single-sequence step, replayed
-            self._advance(decoding[0], [decoding[0].token_ids[-1]])
+        else:  # alone (or a model whose products depend on the rows beside): the captured step, replayed
+            for request in decoding:
+                self._advance(request, [request.token_ids[-1]])
         budget = self.prefill_chunk
         for request in prefilling:
             if budget <= 0:
