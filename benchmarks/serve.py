@@ -5,6 +5,7 @@ latency (ITL) at p50 and p99.
 
     python benchmarks/serve.py [--devices cpu opencl:0] [--clients 1 4 16] [--tokens 64]
                                [--llama-server PATH | env LLAMA_SERVER=PATH] [--threads 2]
+                               [--llama-server-args "--no-repack"]
 
 Each server runs in its own process on a free loopback port (hal: ``python -m hal
 serve``; llama.cpp: ``llama-server -t THREADS --parallel MAX_CLIENTS -c 8192``) and is
@@ -25,6 +26,7 @@ import argparse
 import asyncio
 import os
 import re
+import shlex
 import socket
 import subprocess
 import sys
@@ -90,10 +92,10 @@ def hal_server(model: str | None, device: str, max_clients: int) -> Server:
     return Server(f"hal {device}", command)
 
 
-def llama_server(binary: str, model: str, max_clients: int, threads: int) -> Server:
+def llama_server(binary: str, model: str, max_clients: int, threads: int, extra: str) -> Server:
     port = free_port()
     command = [binary, "-m", model, "--host", "127.0.0.1", "--port", str(port), "-t", str(threads),
-               "--parallel", str(max_clients), "-c", "8192", "--log-disable"]
+               "--parallel", str(max_clients), "-c", "8192", "--log-disable", *shlex.split(extra)]
     return Server("llama-server", command, url=f"http://127.0.0.1:{port}")
 
 
@@ -112,12 +114,15 @@ async def one_client(client, model_id: str, prompt: str, tokens: int) -> dict:
             "tokens": usage.completion_tokens if usage else len(stamps)}
 
 
-async def round_of(url: str, clients: int, tokens: int) -> dict:
+async def round_of(url: str, clients: int, tokens: int, label: str) -> dict:
+    """``clients`` concurrent requests; each prompt starts with ``label`` and its client's
+    number, so no server answers it from a cache of an earlier round's prompts (the
+    chat template's shared system prompt stays reusable, as in real traffic)."""
     async with openai.AsyncOpenAI(base_url=url + "/v1", api_key="none", max_retries=0, timeout=600) as client:
         model_id = (await client.models.list()).data[0].id
         start = time.perf_counter()
-        results = await asyncio.gather(*(one_client(client, model_id, PROMPTS[i % len(PROMPTS)], tokens)
-                                         for i in range(clients)))
+        prompts = [f"{label}, client {i}: {PROMPTS[i % len(PROMPTS)]}" for i in range(clients)]
+        results = await asyncio.gather(*(one_client(client, model_id, prompt, tokens) for prompt in prompts))
         wall = time.perf_counter() - start
     ttft = [r["ttft"] for r in results]
     itl = [gap for r in results for gap in r["itl"]]
@@ -132,8 +137,8 @@ def _pct(values, q) -> float:
 def measure(server: Server, clients: list, tokens: int) -> dict:
     server.wait_ready()
     for n in clients:  # warm-up: kernel builds, each KV cache's captured step
-        asyncio.run(round_of(server.url, n, 4))
-    return {n: asyncio.run(round_of(server.url, n, tokens)) for n in clients}
+        asyncio.run(round_of(server.url, n, 4, f"Warm-up {n}"))
+    return {n: asyncio.run(round_of(server.url, n, tokens, f"Round {n}")) for n in clients}
 
 
 def default_model() -> str:
@@ -150,12 +155,15 @@ def main() -> None:
     p.add_argument("--llama-server", default=os.environ.get("LLAMA_SERVER"),
                    help="a llama-server binary (default: env LLAMA_SERVER)")
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="llama-server's -t (default: all cores)")
+    p.add_argument("--llama-server-args", default="",
+                   help="more llama-server options, e.g. --no-repack where its AMX kernels crash (in some VMs)")
     args = p.parse_args()
     model = args.model or default_model()
     results = {}
     runs = [(f"hal {d}", lambda d=d: hal_server(args.model, d, max(args.clients))) for d in args.devices]
     if args.llama_server and os.access(args.llama_server, os.X_OK):
-        runs.append(("llama-server", lambda: llama_server(args.llama_server, model, max(args.clients), args.threads)))
+        runs.append(("llama-server", lambda: llama_server(args.llama_server, model, max(args.clients), args.threads,
+                                                             args.llama_server_args)))
     else:
         why = f"{args.llama_server} is not an executable" if args.llama_server else \
             "no --llama-server and no LLAMA_SERVER (build it: see this file's docstring)"
