@@ -12,11 +12,13 @@ tests/test_serve.py against ``Llama.generate``): batch invariance.
 Which weights allow this: the 8-bit block products of Q4_0, Q4_1 and Q8_0 weights
 (ops/qdot.py) sum each row of x in the same order whatever the number of rows. The
 K-quant products do not (they follow llama.cpp's kernels, whose float steps differ
-below and from 8 rows, ops/qdot_k.py), nor need F16/BF16/F32 products: for such a model
-``batchable`` is False and the engine decodes its sequences one by one.
+below and from 8 rows, ops/qdot_k.py), and F16/BF16/F32 products are not checked for
+it: for such a model ``batchable`` is False and the engine decodes its sequences one by
+one.
 
-This walks ``hal.llama.Llama``'s forward pass (its ``Kernels``, weights and norms) the
-way ``Llama._block`` does for one sequence.
+This walks ``hal.llama.Llama``'s forward pass the way ``Llama._block`` does for one
+sequence, through its internals (``_kernels``, ``_norms``): it belongs beside them in
+hal.llama once that module's redesign gives batched steps a home.
 """
 from __future__ import annotations
 
