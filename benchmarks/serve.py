@@ -5,7 +5,7 @@ latency (ITL) at p50 and p99.
 
     python benchmarks/serve.py [--devices cpu opencl:0] [--clients 1 4 16] [--tokens 64]
                                [--llama-server PATH | env LLAMA_SERVER=PATH] [--threads 2]
-                               [--llama-server-args "--no-repack"]
+                               [--hal-args "..."] [--llama-server-args "--no-repack"]
 
 Each server runs in its own process on a free loopback port (hal: ``python -m hal
 serve``; llama.cpp: ``llama-server -t THREADS --parallel MAX_CLIENTS -c 8192``) and is
@@ -86,9 +86,10 @@ class Server:
             self.proc.kill()
 
 
-def hal_server(model: str | None, device: str, max_clients: int) -> Server:
+def hal_server(model: str | None, device: str, max_clients: int, extra: str) -> Server:
     command = [sys.executable, "-m", "hal", "serve", "--device", device, "--port", "0",
-               "--max-sequences", str(max_clients), "--context", "1024"] + (["--model", model] if model else [])
+               "--max-sequences", str(max_clients), "--context", "1024", *shlex.split(extra)]
+    command += ["--model", model] if model else []
     return Server(f"hal {device}", command)
 
 
@@ -155,12 +156,13 @@ def main() -> None:
     p.add_argument("--llama-server", default=os.environ.get("LLAMA_SERVER"),
                    help="a llama-server binary (default: env LLAMA_SERVER)")
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="llama-server's -t (default: all cores)")
+    p.add_argument("--hal-args", default="", help="more hal serve options, e.g. --prefill-per-step 512")
     p.add_argument("--llama-server-args", default="",
                    help="more llama-server options, e.g. --no-repack where its AMX kernels crash (in some VMs)")
     args = p.parse_args()
     model = args.model or default_model()
     results = {}
-    runs = [(f"hal {d}", lambda d=d: hal_server(args.model, d, max(args.clients))) for d in args.devices]
+    runs = [(f"hal {d}", lambda d=d: hal_server(args.model, d, max(args.clients), args.hal_args)) for d in args.devices]
     if args.llama_server and os.access(args.llama_server, os.X_OK):
         runs.append(("llama-server", lambda: llama_server(args.llama_server, model, max(args.clients), args.threads,
                                                              args.llama_server_args)))

@@ -39,7 +39,7 @@ PROMPTS = ["The capital of France is", "def fibonacci(n):", "Once upon a time", 
            "import numpy as np\n", "Water boils at", "My favourite colour is", "The moon is",
            "In 1969,", "Photosynthesis is", "A haiku about rain:", "The quick brown fox",
            "SELECT * FROM", "To make bread, first", "The largest planet is",
-           # longer than the test server's prefill chunk (16): read in three chunks between decode steps
+           # longer than the test server's prefill chunk (16) and step budget (32): read over two steps
            "Dear Sir or Madam, I am writing to you about the old oak tree that stands at the end of our "
            "street, because last night a storm broke one of its branches and"]
 _models = {}
@@ -55,7 +55,8 @@ def model_on(device) -> Llama:
 def serving(model, **options):
     """A uvicorn server for ``model`` on 127.0.0.1 (a free port), in a thread; yields
     (base URL, the app's Server object)."""
-    app = create_app(model, Options(model_id=MODEL_ID, **{"context": 256, "prefill_chunk": 16, **options}))
+    defaults = {"context": 256, "prefill_chunk": 16, "prefill_per_step": 32}
+    app = create_app(model, Options(model_id=MODEL_ID, **{**defaults, **options}))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None,
                                            timeout_graceful_shutdown=5))
     thread = threading.Thread(target=server.run, daemon=True)

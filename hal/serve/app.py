@@ -45,6 +45,7 @@ class Options:
     context: int = 2048
     max_waiting: int = 64
     prefill_chunk: int = 64
+    prefill_per_step: int = 256
     api_key: str | None = None
     max_body_bytes: int = 1 << 20
     log_requests: bool = False
@@ -73,7 +74,8 @@ class Server:
         self.model, self.options = model, options
         self.metrics = Metrics(options.model_id)
         self.engine = Engine(model, self.metrics, max_sequences=options.max_sequences, context=options.context,
-                             max_waiting=options.max_waiting, prefill_chunk=options.prefill_chunk)
+                             max_waiting=options.max_waiting, prefill_chunk=options.prefill_chunk,
+                             prefill_per_step=options.prefill_per_step)
         self.created = int(time.time())
 
     @contextlib.asynccontextmanager

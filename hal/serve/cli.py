@@ -27,7 +27,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-waiting", type=int, default=64,
                    help="requests queued beyond the running ones before 503s (default: %(default)s)")
     p.add_argument("--prefill-chunk", type=int, default=64,
-                   help="prompt tokens read per step between decode steps (default: %(default)s)")
+                   help="prompts are read in chunks of this many tokens (default: %(default)s)")
+    p.add_argument("--prefill-per-step", type=int, default=256,
+                   help="prompt tokens read per step, between decode steps (default: %(default)s)")
     p.add_argument("--api-key", default=os.environ.get("HAL_API_KEY"),
                    help="require Authorization: Bearer KEY on every route but /health (default: HAL_API_KEY)")
     p.add_argument("--max-body-bytes", type=int, default=1 << 20, help="larger request bodies get 413")
@@ -65,8 +67,8 @@ def run(args: argparse.Namespace) -> int:
         model = Llama.load(path, device)
         options = Options(model_id=model_id(path), max_sequences=args.max_sequences,
                           context=min(args.context, model.config.context_length), max_waiting=args.max_waiting,
-                          prefill_chunk=args.prefill_chunk, api_key=args.api_key,
-                          max_body_bytes=args.max_body_bytes, log_requests=args.log_requests)
+                          prefill_chunk=args.prefill_chunk, prefill_per_step=args.prefill_per_step,
+                          api_key=args.api_key, max_body_bytes=args.max_body_bytes, log_requests=args.log_requests)
         app = create_app(model, options)
     except (OSError, ValueError) as e:  # a file hal cannot read, a context the model lacks
         raise SystemExit(f"error: {e}") from None

@@ -5,9 +5,10 @@ every running sequence by one token per step.
   as soon as they finish, fail or are cancelled, so a disconnected client's sequence is
   freed at the start of the next step.
 - Each step decodes one token for every sequence whose prompt is read, in one batched
-  step whose quantized products take all their rows at once (batch.py), and reads up
-  to ``prefill_chunk`` prompt tokens of the sequences still prefilling, so running
-  streams keep flowing while a long prompt is read. Chunks start at fixed multiples of
+  step whose quantized products take all their rows at once (batch.py), and reads
+  prompt chunks of the sequences still prefilling, oldest first, until
+  ``prefill_per_step`` tokens (vLLM's token budget per step), so running streams keep
+  flowing while long prompts are read. Chunks start at fixed multiples of
   ``prefill_chunk`` in each prompt, whatever else runs: a sequence's arithmetic does
   not depend on its neighbours (batch invariance; chunked prefill gives the same bits
   as a whole one, tests/test_serve.py).
@@ -112,16 +113,18 @@ class Request:
 
 class Engine:
     def __init__(self, model, metrics, *, max_sequences: int = 16, context: int = 2048,
-                 max_waiting: int = 64, prefill_chunk: int = 64):
-        if prefill_chunk <= 0 or max_waiting < 0:
-            raise ValueError(f"prefill_chunk > 0 and max_waiting >= 0 needed, got {prefill_chunk}, {max_waiting}")
+                 max_waiting: int = 64, prefill_chunk: int = 64, prefill_per_step: int = 256):
+        if prefill_chunk <= 0 or prefill_per_step <= 0 or max_waiting < 0:
+            raise ValueError(f"prefill_chunk > 0, prefill_per_step > 0 and max_waiting >= 0 needed, got "
+                             f"{prefill_chunk}, {prefill_per_step}, {max_waiting}")
         self.model, self.metrics = model, metrics
         self.pool = KVPool(model, max_sequences, context)
         self.batched = batch.batchable(model)
         if not self.batched:
             log.warning("this model's products depend on how many rows they take (K-quants, float weights): "
                         "its sequences decode one by one, to keep each request's tokens what it gets alone")
-        self.context, self.max_waiting, self.prefill_chunk = self.pool.context, max_waiting, prefill_chunk
+        self.context, self.max_waiting = self.pool.context, max_waiting
+        self.prefill_chunk, self.prefill_per_step = prefill_chunk, prefill_per_step
         self.waiting: collections.deque[Request] = collections.deque()
         self.running: list[Request] = []
         self._wake = threading.Condition()
@@ -208,7 +211,7 @@ class Engine:
         else:  # alone (or a model whose products depend on the rows beside): the captured step, replayed
             for request in decoding:
                 self._advance(request, [request.token_ids[-1]])
-        budget = self.prefill_chunk
+        budget = self.prefill_per_step
         for request in prefilling:
             if budget <= 0:
                 break
