@@ -7,10 +7,11 @@ setup(
     version="0.1.0",
     description="A hardware-abstraction runtime: the Python array API on CUDA, ROCm, OpenCL and CPU",
     python_requires=">=3.10",
-    packages=["hal", "hal.array_api", "hal.backends", "hal.ops", "hal.conformance", "hal.cuda_kernels"],
+    packages=["hal", "hal.array_api", "hal.backends", "hal.ops", "hal.conformance", "hal.cuda_kernels",
+              "hal.serve"],
     package_dir={"hal": "hal", "hal.backends": "backends", "hal.ops": "ops"},
-    # (the CUDA headers hal.RawKernel's front end reads instead of the toolkit's)
-    package_data={"hal.cuda_kernels": ["include/*"]},
+    # (the CUDA headers hal.RawKernel's front end reads instead of the toolkit's; the chat page)
+    package_data={"hal.cuda_kernels": ["include/*"], "hal.serve": ["static/*.html"]},
     # pycparser parses the CUDA C of hal.RawKernel (3.0: its standalone lexer)
     install_requires=["numpy>=2.0", "cffi>=1.16", "platformdirs>=3", "tqdm>=4.60", "pycparser>=3.0"],
     extras_require={
@@ -32,13 +33,18 @@ setup(
         "llama": ["gguf>=0.10", "tokenizers>=0.19", "tqdm>=4.60", "jinja2>=3"],
         # hal.dask: hal arrays as Dask chunks, on a dask.distributed cluster too.
         "dask": ["dask[array]>=2024.12", "distributed>=2024.12"],
-        # CuPy and NVRTC let the cuda backend compile every kernel on a machine without a GPU.
+        # python -m hal serve: an OpenAI-compatible server (with the llama extra's packages).
+        "serve": ["starlette>=0.37", "uvicorn>=0.29", "prometheus_client>=0.20", "pydantic>=2.5",
+                  "gguf>=0.10", "tokenizers>=0.19", "tqdm>=4.60", "jinja2>=3"],
         # Every package a test imports, so the README's test command needs nothing else
-        # (pytest-xdist: the suite runs on every core; matplotlib: `hal tune --plot`).
+        # (pytest-xdist: the suite runs on every core; matplotlib: `hal tune --plot`; CuPy and
+        # NVRTC: the cuda backend compiles every kernel without a GPU; the server, the official
+        # client and a real browser: Debian's chromium, tools/install-browser.sh).
         "test": ["pytest>=8", "pytest-xdist>=3.5", "hypothesis>=6", "pyopencl>=2024.1", "cupy-cuda12x>=14",
                  "nvidia-cuda-nvrtc-cu12", "array-api-compat>=1.9", "gguf>=0.10", "tokenizers>=0.19",
                  "tqdm>=4.60", "jinja2>=3", "matplotlib>=3.7", "dask[array]>=2024.12", "distributed>=2024.12",
-                 "xarray>=2024.10"],
+                 "xarray>=2024.10", "starlette>=0.37", "uvicorn>=0.29", "prometheus_client>=0.20",
+                 "pydantic>=2.5", "openai>=1.40", "httpx>=0.27", "selenium>=4.20"],
     },
     entry_points={"console_scripts": ["hal=hal.__main__:main"],
                   # dask.config.set({"array.backend": "hal"})

@@ -1,5 +1,6 @@
-"""``python -m hal devices | cache [--clear] | tune [...]``: what hal sees on this machine,
-and ahead-of-time tuning of its tunable ops (hal.autotune)."""
+"""``python -m hal devices | cache [--clear] | tune [...] | serve [...]``: what hal sees on
+this machine, ahead-of-time tuning of its tunable ops (hal.autotune), and an
+OpenAI-compatible server (hal.serve)."""
 from __future__ import annotations
 
 import argparse
@@ -9,6 +10,7 @@ import numpy as np
 
 import hal
 from hal import autotune, cache, registry
+from hal.serve import cli as serve_cli
 
 
 def self_test(device) -> str:
@@ -136,7 +138,10 @@ def main(argv=None) -> int:
     tune_cmd.add_argument("--budget", type=float, default=autotune.DEFAULT_BUDGET,
                           help="seconds per op and shape bucket (default: %(default)s)")
     tune_cmd.add_argument("--plot", metavar="FILE.png", help="draw the measured candidates per op")
+    serve_cli.add_arguments(sub.add_parser("serve", help="serve a GGUF model over the OpenAI API (hal.serve)"))
     args = parser.parse_args(argv)
+    if args.command == "serve":
+        return serve_cli.run(args)
     if args.command == "tune":
         device = hal.device(args.device) if args.device else hal.get_default_device()
         print(tune(device, args.ops, args.budget, args.plot))
