@@ -21,11 +21,18 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "heavy: large shapes, skipped on simulators")
 
 
-def pytest_collection_modifyitems(items):
+@pytest.hookimpl(tryfirst=True)  # (before -m deselects)
+def pytest_collection_modifyitems(config, items):
+    """Heavy cases skip on a simulator; a ``slow_on_simulator`` test's simulator case is
+    ``slow``. Both run at collection, before ``-m`` selects: marked here, the default
+    ``-m "not slow"`` (pytest.ini) leaves those cases out and ``-m slow`` runs them."""
     skip = pytest.mark.skip(reason="heavy: too slow on a simulator; runs on every other device")
     for item in items:
-        if item.get_closest_marker("heavy") and item.get_closest_marker("simulator"):
-            item.add_marker(skip)
+        if item.get_closest_marker("simulator"):
+            if item.get_closest_marker("heavy"):
+                item.add_marker(skip)
+            if item.get_closest_marker("slow_on_simulator"):
+                item.add_marker(pytest.mark.slow)
 
 
 def _param(value, devices):

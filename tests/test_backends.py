@@ -142,6 +142,7 @@ def test_out_of_memory_is_reported_and_recoverable(device):
     assert np.asarray(x + 1).tolist() == [1, 2, 3, 4, 5]
 
 
+@pytest.mark.slow_on_simulator
 def test_device_timer_measures_launches(device):
     x = hal.ones((256, 256), device=device)
     with device.timer() as t:

@@ -108,6 +108,7 @@ def tiny_path(request, tmp_path_factory):
     return path
 
 
+@pytest.mark.slow_on_simulator  # (1-5 min each on Oclgrind; test_greedy_tokens runs there)
 def test_prefill_logits_match_float64(tiny_path, device):
     model = Llama.load(tiny_path, device)
     ids = [3 + b for b in b"the cat sat"]
@@ -115,6 +116,7 @@ def test_prefill_logits_match_float64(tiny_path, device):
     assert_near_float64(logits, reference_logits(tiny_path, ids))
 
 
+@pytest.mark.slow_on_simulator  # (1-5 min each on Oclgrind; test_greedy_tokens runs there)
 def test_decode_over_the_cache_matches_prefill(tiny_path, device):
     """Logits of one token after a cached prefix equal the last row of a full prefill."""
     model = Llama.load(tiny_path, device)
@@ -134,6 +136,7 @@ def test_greedy_tokens_are_the_same_on_every_device(tiny_path, device):
     assert Llama.load(tiny_path, device).generate(prompt, 6, stop_at_eos=False).token_ids == expected
 
 
+@pytest.mark.slow_on_simulator  # (1-5 min each on Oclgrind; test_greedy_tokens runs there)
 def test_seeded_sampling_is_the_same_on_every_device(tiny_path, device):
     cpu = Llama.load(tiny_path, "cpu")
     prompt = cpu.tokenizer.encode("at the")
@@ -142,6 +145,7 @@ def test_seeded_sampling_is_the_same_on_every_device(tiny_path, device):
     assert Llama.load(tiny_path, device).generate(prompt, 5, **options).token_ids == expected
 
 
+@pytest.mark.slow_on_simulator  # (1-5 min each on Oclgrind; test_greedy_tokens runs there)
 def test_a_decode_step_moves_only_token_ids(tiny_path, buffer_device):
     """Weights and the KV cache stay on the device: a step uploads the token id and its
     position and reads back the chosen id (a size read), nothing else, whether it runs
@@ -158,6 +162,7 @@ def test_a_decode_step_moves_only_token_ids(tiny_path, buffer_device):
     assert cache.step is not None
 
 
+@pytest.mark.slow_on_simulator  # (1-5 min each on Oclgrind; test_greedy_tokens runs there)
 def test_a_captured_decode_step_gives_the_plain_steps_logits(tiny_path, device, monkeypatch):
     """Where the device captures (hal.program.capture), the third and later decode steps of a
     cache replay a captured step (hal.llama.DecodeStep): the same logits, bit for bit,
@@ -180,6 +185,7 @@ def test_a_captured_decode_step_gives_the_plain_steps_logits(tiny_path, device, 
         np.testing.assert_array_equal(a.view(np.uint32), b.view(np.uint32))
 
 
+@pytest.mark.slow_on_simulator  # (1-5 min each on Oclgrind; test_greedy_tokens runs there)
 def test_generate_reuses_its_cache_and_captured_step(tiny_path, device):
     """A second generate takes the first one's cache (and its captured step, which costs
     ~200 ms to record on OpenCL) and gives the same tokens."""
