@@ -116,7 +116,10 @@ def _compile_in(cache_dir, count=1):
     env = {**os.environ, "HAL_CACHE_DIR": str(cache_dir)}
     env.pop("HAL_CACHE", None)
     barrier = tempfile.mkdtemp(dir=cache_dir.parent)
-    procs = [subprocess.Popen([sys.executable, "-c", KERNELS, barrier, str(count), *_kernel_devices()], env=env,
+    # Each process gets a PoCL cache of its own: hal's cache is under test, and PoCL's own
+    # aborts when processes build one kernel into it at once (pocl_binary.c: `len > 0`).
+    procs = [subprocess.Popen([sys.executable, "-c", KERNELS, barrier, str(count), *_kernel_devices()],
+                              env={**env, "POCL_CACHE_DIR": tempfile.mkdtemp(dir=cache_dir.parent)},
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(count)]
     stats = []
     for p in procs:

@@ -92,7 +92,10 @@ def _tokens(text: str, code: str) -> list:
     def error(msg, line, column):
         raise CompileError("CUDA translation", f"{SOURCE_NAME}:{line}:{column}: {msg}", code)
 
-    lexer = CLexer(error, lambda: None, lambda: None, lambda name: False)
+    try:
+        lexer = CLexer(error)  # pycparser 3.1 and later
+    except TypeError:  # 3.0 takes the parser's scope callbacks too
+        lexer = CLexer(error, lambda: None, lambda: None, lambda name: False)
     lexer.input(text)
     out = []
     while (tok := lexer.token()) is not None:
