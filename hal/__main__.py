@@ -151,10 +151,10 @@ def main(argv=None) -> int:
         print(tune(device, args.ops, args.budget, args.plot))
         return 0
     if args.command == "warmup":
-        device = hal.device(args.device) if args.device else hal.get_default_device()
         try:
+            device = hal.device(args.device) if args.device else hal.get_default_device()
             print(warmup.warmup(device, args.model).summary())
-        except (OSError, ValueError) as e:  # a model file that is missing or not a GGUF hal reads
+        except (OSError, ValueError) as e:  # no such device (hal.DeviceError); a model file missing or unreadable
             raise SystemExit(f"error: {e}")
         return 0
     if args.command == "devices":

@@ -42,7 +42,9 @@ def test_a_second_process_finds_every_kernel_in_the_disk_cache(tmp_path):
     assert _counts(second.stdout) == (0, compiled)
 
 
-def test_a_missing_model_is_a_clear_error(tmp_path):
-    r = _warmup(tmp_path, "--device", "cpu", "--model", str(tmp_path / "absent.gguf"))
+@pytest.mark.parametrize("args, named", [(("--device", "cpu", "--model", "absent.gguf"), "absent.gguf"),
+                                         (("--device", "nosuch"), "nosuch")], ids=["missing model", "no device"])
+def test_bad_input_is_a_clear_error(tmp_path, args, named):
+    r = _warmup(tmp_path, *args)
     assert r.returncode != 0
-    assert "absent.gguf" in r.stderr and "Traceback" not in r.stderr
+    assert r.stderr.startswith("error: ") and named in r.stderr and "Traceback" not in r.stderr

@@ -5,7 +5,7 @@
 #
 # installs the cuda12 extra (CuPy with the CUDA libraries as wheels) and the llama extra,
 # then runs, each with a time limit and its log in OUTDIR/<step>.log:
-#   devices      python -m hal devices (stops here if it lists no cuda:N device)
+#   devices      python -m hal devices (stops here if it does not list cuda:0)
 #   conformance  python -m hal.conformance --device cuda:0 --small
 #   llama        python examples/llama.py --device cuda:0 -n 32
 #   llama-cpp    python tools/llama-cpp-compare.py cuda:0 (llama.cpp's recorded tokens and logits)
@@ -18,7 +18,9 @@
 #
 # Environment: PYTHON (default python3), the interpreter to install into and run with;
 # HAL_GPU_CHECK_SKIP_INSTALL=1 skips the pip step (hal and its extras already installed:
-# tests/test_gpu_check.py uses it); HAL_GPU_CHECK_BUDGET, the total seconds.
+# tests/test_gpu_check.py uses it); HAL_GPU_CHECK_BUDGET, the total seconds;
+# HAL_GPU_CHECK_DEVICE (default cuda:0), the device every step runs on (another GPU, or
+# cpu for a dry run of the script itself).
 #
 # Exit status: 0 when every step passed, 1 when one failed, 2 when no GPU was found.
 set -u
@@ -31,7 +33,7 @@ OUT=$1
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PYTHON=${PYTHON:-python3}
 BUDGET=${HAL_GPU_CHECK_BUDGET:-570}
-DEVICE=cuda:0
+DEVICE=${HAL_GPU_CHECK_DEVICE:-cuda:0}
 mkdir -p "$OUT" || exit 1
 OUT=$(cd "$OUT" && pwd)
 cd "$ROOT" || exit 1
@@ -57,8 +59,8 @@ figures() {
         conformance) grep -E "^[0-9]+ ops, " "$2" ;;
         llama) grep -E "tok/s" "$2" ;;
         llama-cpp) grep -E "prompts equal to llama.cpp" "$2" ;;
-        bench-llama) grep -E "^hal |^llama.cpp|^roofline" "$2" ;;
-        bench-gemm) grep -E "^[0-9]+x[0-9]+x[0-9]+ |GFLOP/s\)" "$2" ;;
+        bench-llama) grep -E "prefill tok/s|^hal |^llama.cpp|^roofline" "$2" ;;
+        bench-gemm) grep -E "^M x K x N|^[0-9]+x[0-9]+x[0-9]+ |GFLOP/s\)" "$2" ;;
         tests) grep -E "(passed|failed|error).* in [0-9.]+s" "$2" | tail -1 ;;
     esac | tr '|' '/' | sed 's/  */ /g' | awk 'NR > 1 { printf "; " } { printf "%s", $0 }'
 }
@@ -78,7 +80,8 @@ step() {
     fi
     echo "== $name (at most ${limit} s): $*" >&2
     local began=$SECONDS rc
-    timeout --kill-after=10 "$limit" "$@" > "$log" 2>&1
+    # SIGINT first: Python stops as on Ctrl-C, so pytest still prints what passed so far.
+    timeout --signal=INT --kill-after=15 "$limit" "$@" > "$log" 2>&1
     rc=$?
     local result=ok
     if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
