@@ -8,6 +8,11 @@ NumPy's (for float16 NumPy's own float16 matmul, and its float32 one for scale).
 projection). float16 is storage: hal sums in float32 and rounds once.
 
     python benchmarks/gemm.py [--budget 60] [--retune] [--repeats 5] [--dtype float16] [--only cpu]
+    python benchmarks/gemm.py --device cuda:0 [--dtype float32]
+
+On a CUDA or ROCm GPU (``--device``) hal's matmul, which runs cuBLAS (rocBLAS) through
+CuPy, is timed against CuPy's own matmul on the same device and data: the ratio is
+what hal's dispatch costs.
 
 "tuned" uses what the tuning database holds for each shape's bucket (``python -m hal
 tune`` fills it); a bucket with nothing stored is tuned first, within ``--budget``
@@ -222,6 +227,33 @@ def cpu_half_rows(args):
     return rows
 
 
+def gpu_rows(device, dtype, args):
+    """hal's matmul on a CUDA/ROCm ``device`` vs cupy.matmul on the same GPU and data."""
+    import cupy
+    gpu = cupy.cuda.Device(device.index)
+    rows = []
+    for m, k, n in SHAPES:
+        rng = np.random.default_rng(0)
+        a_np, b_np = (rng.standard_normal(s).astype(dtype) for s in ((m, k), (k, n)))
+        a, b = hal.asarray(a_np, device=device), hal.asarray(b_np, device=device)
+        with gpu:
+            a_c, b_c = cupy.asarray(a_np), cupy.asarray(b_np)
+        want = linalg.reference(a_np, b_np).astype(np.float32)
+        got = np.asarray(hal.matmul(a, b)).astype(np.float32)
+        assert np.allclose(got, want, rtol=2e-3, atol=2e-3 * np.abs(want).max()), (m, k, n)
+        timed = best_seconds({"hal": (lambda: hal.matmul(a, b), device.synchronize, "cached"),
+                              "cupy": (lambda: cupy.matmul(a_c, b_c), gpu.synchronize, "cached")}, args.repeats)
+        h, c = gflops(m, k, n, timed["hal"]), gflops(m, k, n, timed["cupy"])
+        rows.append((f"{m}x{k}x{n}", f"{h:.1f}", f"{c:.1f}", f"{h / c:.2f}"))
+    return rows
+
+
+def gpu_main(device, args) -> None:
+    for dtype in [t for t in ("float32", "float16") if args.dtype in (t, "all")]:
+        print(f"{device.name} {dtype} (GFLOP/s): {device.info.description} ({device.info.driver})")
+        print(table(("M x K x N", "hal matmul", "CuPy matmul", "hal/CuPy"), gpu_rows(device, np.dtype(dtype), args)))
+
+
 def table(head, rows) -> str:
     rows = [head] + rows
     widths = [max(len(r[c]) for r in rows) for c in range(len(head))]
@@ -237,8 +269,21 @@ def main():
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--dtype", choices=("float32", "float16", "all"), default="all")
     parser.add_argument("--only", choices=("cpu", "pocl", "all"), default="all", help="which devices to measure")
+    parser.add_argument("--device", help="measure only this device: cpu, an OpenCL CPU device (PoCL) or a "
+                        "CUDA/ROCm GPU (cuda:0, ...)")
     args = parser.parse_args()
     pocl = next((d for d in hal.devices() if d.family == "buffer" and d.info.kind == "cpu"), None)
+    if args.device:
+        device = hal.device(args.device)
+        if device.backend_name in ("cuda", "rocm"):
+            gpu_main(device, args)
+            return
+        if device.family == "buffer" and device.info.kind == "cpu":
+            pocl, args.only = device, "pocl"
+        elif device.name == "cpu":
+            args.only = "cpu"
+        else:
+            parser.error(f"{device.name} is not cpu, an OpenCL CPU device or a CUDA/ROCm GPU")
     f32, f16 = args.dtype in ("float32", "all"), args.dtype in ("float16", "all")
     print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     # The cpu first: after OpenCL work PoCL's worker threads stay busy for a while and

@@ -2,7 +2,7 @@
 left out), with llama.cpp (llama-cpp-python) on the same file in the same run where it
 is installed.
 
-    python benchmarks/llama.py [--model PATH] [--prompt-tokens 64] [--decode-tokens 32]
+    python benchmarks/llama.py [--model PATH] [--device D] [--prompt-tokens 64] [--decode-tokens 32]
 
 GB/s is the weight bytes one forward pass reads (every matrix once; the token
 embedding one row) times passes per second: for decode the memory-bandwidth figure
@@ -94,6 +94,7 @@ KERNEL void row_sums(GLOBAL f32 *out, GLOBAL const f32 *x, i64 cols) {
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None)
+    parser.add_argument("--device", help="measure only this device (default: every device but simulators)")
     parser.add_argument("--prompt-tokens", type=int, default=64)
     parser.add_argument("--decode-tokens", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
@@ -101,7 +102,8 @@ def main():
     path = args.model or default_model()
     file = hal.gguf.read(path)
     rows = []
-    for device in [d for d in hal.devices() if d.info.kind != "simulator"]:
+    devices = [hal.device(args.device)] if args.device else [d for d in hal.devices() if d.info.kind != "simulator"]
+    for device in devices:
         model = Llama.load(file, device)
         prompt = prompt_ids(model, args.prompt_tokens)
         rows.append((f"hal {device.name}", *measure_hal(model, prompt, args.decode_tokens, args.repeats)))

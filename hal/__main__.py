@@ -1,6 +1,6 @@
-"""``python -m hal devices | cache [--clear] | tune [...] | serve [...]``: what hal sees on
-this machine, ahead-of-time tuning of its tunable ops (hal.autotune), and an
-OpenAI-compatible server (hal.serve)."""
+"""``python -m hal devices | cache [--clear] | tune [...] | warmup [...] | serve [...]``: what
+hal sees on this machine, ahead-of-time tuning of its tunable ops (hal.autotune), ahead-of-time
+kernel compiles (hal.warmup), and an OpenAI-compatible server (hal.serve)."""
 from __future__ import annotations
 
 import argparse
@@ -9,7 +9,7 @@ import sys
 import numpy as np
 
 import hal
-from hal import autotune, cache, registry
+from hal import autotune, cache, registry, warmup
 from hal.serve import cli as serve_cli
 
 
@@ -138,6 +138,10 @@ def main(argv=None) -> int:
     tune_cmd.add_argument("--budget", type=float, default=autotune.DEFAULT_BUDGET,
                           help="seconds per op and shape bucket (default: %(default)s)")
     tune_cmd.add_argument("--plot", metavar="FILE.png", help="draw the measured candidates per op")
+    warmup_cmd = sub.add_parser("warmup", help="compile a workload's kernels into the disk cache ahead of time")
+    warmup_cmd.add_argument("--device", help="device to warm up (default: hal's default device)")
+    warmup_cmd.add_argument("--model", metavar="PATH.gguf", help="a GGUF model to run briefly (default: the "
+                            "conformance kit's small battery)")
     serve_cli.add_arguments(sub.add_parser("serve", help="serve a GGUF model over the OpenAI API (hal.serve)"))
     args = parser.parse_args(argv)
     if args.command == "serve":
@@ -145,6 +149,13 @@ def main(argv=None) -> int:
     if args.command == "tune":
         device = hal.device(args.device) if args.device else hal.get_default_device()
         print(tune(device, args.ops, args.budget, args.plot))
+        return 0
+    if args.command == "warmup":
+        try:
+            device = hal.device(args.device) if args.device else hal.get_default_device()
+            print(warmup.warmup(device, args.model).summary())
+        except (OSError, ValueError) as e:  # no such device (hal.DeviceError); a model file missing or unreadable
+            raise SystemExit(f"error: {e}")
         return 0
     if args.command == "devices":
         table = devices_table()
