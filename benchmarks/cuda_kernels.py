@@ -16,7 +16,6 @@ synchronize); a ratio above 1 means the user's kernel is slower than the peer.
 import argparse
 import os
 import sys
-import time
 
 import numpy as np
 
@@ -24,29 +23,17 @@ import hal
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
 import cuda_kernels as kernels  # noqa: E402  (the example's kernels)
+import gemm  # noqa: E402  (benchmarks/gemm.py, beside this file: its timer)
 
 ADD = hal.ElementwiseKernel("T x, T y", "T z", "z = x + y", "user_add")
 SUM = hal.ReductionKernel("T x", "T y", "x", "a + b", "y = a", "0", "user_sum")
 
 
 def best_seconds(contenders: dict, sync, repeats: int) -> dict:
-    calls = {}
-    for name, fn in contenders.items():
-        fn()
-        sync()
-        start = time.perf_counter()
-        fn()
-        sync()
-        calls[name] = max(1, int(0.1 / max(time.perf_counter() - start, 1e-6)))
-    best = dict.fromkeys(contenders, float("inf"))
-    for _ in range(repeats):
-        for name, fn in contenders.items():
-            start = time.perf_counter()
-            for _ in range(calls[name]):
-                fn()
-            sync()
-            best[name] = min(best[name], (time.perf_counter() - start) / calls[name])
-    return best
+    """benchmarks/gemm.py's alternating timer, every contender synchronized by ``sync``
+    under the tuning mode in force."""
+    mode = os.environ.get("HAL_TUNE", "cached")
+    return gemm.best_seconds({name: (fn, sync, mode) for name, fn in contenders.items()}, repeats)
 
 
 def clblast(device, a_np, b_np):
