@@ -45,6 +45,7 @@ declare(
     Op("flat_index", ("shape", "parts", "sizes"), "int64 flat indices of integer-array parts",
        np.ravel_multi_index),
     Op("repeat", ("x", "counts", "axis"), "x's elements repeated counts times", np.repeat),
+    Op("concat", ("xs", "axis", "dtype"), "xs joined along axis, in dtype", np.concatenate, optional=True),
     Op("getitem_integer", ("x", "indices"), "x[indices] (integer arrays)", "NumPy advanced indexing",
        optional=True),
     Op("setitem_integer", ("x", "indices", "value"), "None: x[indices] = value", "NumPy advanced indexing",

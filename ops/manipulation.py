@@ -28,6 +28,11 @@ KERNEL void repeat(GLOBAL T *out, GLOBAL const T *x, i64 x_off, GLOBAL const C *
 """
 
 
+@register("concat", on=("cpu",))
+def concat_cpu(device, xs, axis, dtype):
+    return np.concatenate([x.astype(dtype, copy=False) for x in xs], axis=axis)
+
+
 @register("repeat", on=("cpu",))
 def repeat_cpu(device, x, counts, axis):
     return np.repeat(x, counts, axis=axis)
