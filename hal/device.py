@@ -73,6 +73,7 @@ class Device:
         self.name = backend_name if index is None else f"{backend_name}:{index}"
         self.fingerprint = fingerprint
         self._impls: dict = {}
+        self._libraries: dict = {}  # optional ops: this backend's own implementation, or None
         self.programs: dict = {}  # compiled kernels, see ops.launch.program
         self.dtypes = tuple(d for d in _ALL_DTYPES if d not in (np.float64, np.complex128) or info.fp64)
 
@@ -87,7 +88,11 @@ class Device:
     def library(self, op: str):
         """An implementation of ``op`` registered for this backend by name (a library of
         its own, such as NumPy on the cpu), else None: the caller composes the op."""
-        return dispatch.resolve(op, self, optional=True)
+        try:
+            return self._libraries[op]
+        except KeyError:
+            fn = self._libraries[op] = dispatch.resolve(op, self, optional=True)
+            return fn
 
     def contiguous(self, payload):
         """``payload`` itself where it is C-contiguous, else a contiguous copy."""

@@ -138,7 +138,7 @@ class Llama:
         self.config, self.weights, self.tokenizer = config, weights, tokenizer
         self.device, self.name = hal.device(device), name
         self.output = weights.get("output.weight", weights["token_embd.weight"])
-        self._plan = nn.Plan(self.device)  # load() checked every shape: the ops run unchecked
+        self._plan = nn.Plan.of(self.device)  # load() checked every shape: the ops run unchecked
         self._warm = False  # a plain decode step has run: its kernels are compiled and tuned
         self._spare = None  # generate's last cache, with its captured step: the next reuses it
 

@@ -10,7 +10,7 @@
 A decode step's fused ops: ``add_rms_norm`` (a residual and the norm after it),
 ``rope_store`` (rope of q and k, k and v stored into float16 caches), ``attention_step``
 (one query row, its position read on the device), so that the launches of a step are
-the same at every position and can be captured (hal.llama). ``Plan(device)`` runs these
+the same at every position and can be captured (hal.llama). ``Plan.of(device)`` runs these
 ops on Arrays without their per-call checks, for a model that checked its shapes once.
 
 Weights keep their GGUF block layout on the device (ops/quant.py); the other ops are
@@ -339,7 +339,7 @@ def add_rms_norm(x: Array, delta: Array, weight: Array, eps: float = 1e-5) -> Ar
         raise ValueError(f"add_rms_norm: x {x.shape}, delta {delta.shape} and weight {weight.shape} do not match")
     if not x._device.is_contiguous(x._data):
         raise ValueError("add_rms_norm: x is updated in place and must be contiguous")
-    return _plan(x._device).norm(x, _dense(delta), _dense(weight), float(eps)) if x.size else x
+    return Plan.of(x._device).norm(x, _dense(delta), _dense(weight), float(eps)) if x.size else x
 
 
 def rope_store(q: Array, k: Array, v: Array, k_cache: Array, v_cache: Array, positions: Array,
@@ -353,7 +353,7 @@ def rope_store(q: Array, k: Array, v: Array, k_cache: Array, v_cache: Array, pos
     if k.shape != v.shape or k.shape[0] != q.shape[0] or k.shape[1:] != k_cache.shape[1:] or q.shape[2] % 2:
         raise ValueError(f"rope_store: q {q.shape}, k {k.shape}, v {v.shape} and caches {k_cache.shape} "
                          f"do not match (an even head_dim)")
-    return _plan(q._device).rope_store(_dense(q), _dense(k), _dense(v), k_cache, v_cache, _dense(positions),
+    return Plan.of(q._device).rope_store(_dense(q), _dense(k), _dense(v), k_cache, v_cache, _dense(positions),
                                        float(theta))
 
 
@@ -366,7 +366,7 @@ def attention_step(q: Array, k_cache: Array, v_cache: Array, positions: Array, s
         raise ValueError(f"attention_step: one query row, got q of shape {q.shape}")
     positions = _positions("attention_step", q, positions)
     scale = 1.0 / math.sqrt(q.shape[2]) if scale is None else float(scale)
-    return _plan(q._device).attention_step(_dense(q), k_cache, v_cache, _dense(positions), scale)
+    return Plan.of(q._device).attention_step(_dense(q), k_cache, v_cache, _dense(positions), scale)
 
 
 def _check_caches(name: str, q: Array, k_cache, v_cache) -> None:
@@ -403,6 +403,17 @@ class Plan:
                                                                impl("nn_add_rms_norm"))
         self._rope_store, self._attention = impl("nn_rope_store"), impl("nn_attention")
         self._attention_step, self._silu_mul = impl("nn_attention_step"), impl("nn_silu_mul")
+
+    _of: dict = {}  # device -> its Plan
+
+    @classmethod
+    def of(cls, device) -> "Plan":
+        """The Plan of ``device`` (one each: a Plan holds only resolved implementations)."""
+        try:
+            return cls._of[device]
+        except KeyError:
+            plan = cls._of[device] = cls(device)
+            return plan
 
     def _out(self, payload) -> Array:
         return Array._new(payload, self.device)
@@ -446,17 +457,6 @@ class Plan:
     def write(self, x: Array, host: np.ndarray) -> None:
         """Host values into ``x`` (contiguous, of host's shape): one transfer, no new array."""
         self.device.write(x._data, host)
-
-
-_plans: dict = {}  # device -> its Plan
-
-
-def _plan(device) -> Plan:
-    try:
-        return _plans[device]
-    except KeyError:
-        plan = _plans[device] = Plan(device)
-        return plan
 
 
 # ---------------------------------------------------------------- sampling

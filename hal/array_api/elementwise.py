@@ -45,39 +45,32 @@ def _binary(op: Elementwise):
 
     def fn(x1, x2, /) -> Array:
         if type(x1) is Array and type(x2) is Array and x1._device is x2._device:
-            # The hot path: two arrays on one device, dtypes already checked together.
-            device, a, b = x1._device, x1._data, x2._data
-            plan = checked.get((id(device), a.dtype, b.dtype))
+            # The hot path: two arrays on one device whose dtypes were checked together.
+            plan = checked.get((id(x1._device), x1._data.dtype, x2._data.dtype))
             if plan is not None:
-                return Array._new(plan[0](device, plan[1], plan[2], a, b), device)
-            promoted = _checked(op, dtypes.result_type(a.dtype, b.dtype))
-            compute, out = _result(op, promoted, device)
-            if compute == promoted:  # (not the device's default float, which can change)
-                checked[id(device), a.dtype, b.dtype] = device.impl(op.name), compute, out
-            return Array._new(device.impl(op.name)(device, compute, out, a, b), device)
+                return Array._new(plan[0](x1._device, plan[1], plan[2], x1._data, x2._data), x1._device)
         if isinstance(x1, Array):
             device, a = x1._device, x1._data
             if isinstance(x2, Array):
                 if x2._device is not device:
                     same_device(x1, x2)
                 b = x2._data
-                compute = dtypes.result_type(a.dtype, b.dtype)
+                promoted = dtypes.result_type(a.dtype, b.dtype)
             else:
-                b, compute = x2, scalar_operand(x2, a.dtype, device)
+                b, promoted = x2, scalar_operand(x2, a.dtype, device)
         elif isinstance(x2, Array):
             device, b, a = x2._device, x2._data, x1
-            compute = scalar_operand(x1, b.dtype, device)
+            promoted = scalar_operand(x1, b.dtype, device)
         else:
             raise TypeError(f"{op.name} expects at least one hal array, got {type(x1).__name__} "
                             f"and {type(x2).__name__}")
-        compute, out = _result(op, _checked(op, compute), device)
-        return Array._new(device.impl(op.name)(device, compute, out, a, b), device)
+        dtypes.check_kind(promoted, op.kind, op.name)
+        compute, out = _result(op, promoted, device)
+        impl = device.impl(op.name)
+        if isinstance(x1, Array) and isinstance(x2, Array) and compute == promoted:
+            checked[id(device), a.dtype, b.dtype] = impl, compute, out  # (not a default float: it can change)
+        return Array._new(impl(device, compute, out, a, b), device)
     return fn
-
-
-def _checked(op: Elementwise, compute):
-    dtypes.check_kind(compute, op.kind, op.name)
-    return compute
 
 
 def _define(op: Elementwise):
