@@ -87,32 +87,37 @@ class Config:
 
 @dataclass
 class DecodeStep:
-    """A decode step captured on its device (``Device.capture``): the recorded launches
-    read the token id and position from ``inputs`` and write ``logits``, so a step is one
-    16-byte store and a replay."""
+    """A decode step of ``rows`` sequences captured on its device (``Device.capture``):
+    the recorded launches read the token ids, positions and cache slots from ``inputs``
+    and write ``logits``, so a step is one small store and a replay, for any sequences of
+    the pool it was captured on."""
     graph: object
     plan: nn.Plan
-    inputs: hal.Array  # int64 (2,): token id, position
-    logits: hal.Array
+    inputs: hal.Array  # int64 (3 * rows,): token ids, positions, slots
+    logits: hal.Array  # (rows, vocab)
 
-    def __call__(self, token: int, position: int) -> hal.Array:
-        self.plan.write(self.inputs, np.array([token, position], np.int64))
+    def __call__(self, host: np.ndarray) -> hal.Array:
+        self.plan.write(self.inputs, host)
         self.graph.replay()
         return self.plan.copy(self.logits)  # the next replay overwrites them
 
 
 @dataclass
 class KVCache:
-    """Per block, the keys and values (capacity, n_kv_heads, head_dim) of the positions
-    seen so far, as float16 bits (``hal.nn.to_half``); ``length`` of them are valid."""
+    """One sequence's keys and values: cache ``slot`` of the per-block pools ``keys`` and
+    ``values`` (slots, capacity, n_kv_heads, head_dim) of float16 bits
+    (``hal.nn.to_half``), which the other caches of its pool share (``Llama.new_caches``);
+    ``length`` positions are valid. ``steps`` (shared too) holds the decode steps
+    captured over the pool, by their number of sequences."""
     keys: list
     values: list
+    slot: int = 0
     length: int = 0
-    step: DecodeStep | None = field(default=None, repr=False)  # captured over these buffers
+    steps: dict = field(default_factory=dict, repr=False)
 
     @property
     def capacity(self) -> int:
-        return self.keys[0].shape[0]
+        return self.keys[0].shape[1]
 
 
 @dataclass
@@ -139,7 +144,7 @@ class Llama:
         self.device, self.name = hal.device(device), name
         self.output = weights.get("output.weight", weights["token_embd.weight"])
         self._plan = nn.Plan.of(self.device)  # load() checked every shape: the ops run unchecked
-        self._warm = False  # a plain decode step has run: its kernels are compiled and tuned
+        self._warm = set()  # batch sizes whose plain decode step has run: its kernels are compiled and tuned
         self._spare = None  # generate's last cache, with its captured step: the next reuses it
 
     @classmethod
@@ -173,12 +178,20 @@ class Llama:
         return sum(w.nbytes for w in matrices) + (0 if "output.weight" in self.weights else self.output.nbytes)
 
     def new_cache(self, capacity: int) -> KVCache:
+        """An empty KV cache of ``capacity`` positions."""
+        return self.new_caches(1, capacity)[0]
+
+    def new_caches(self, count: int, capacity: int) -> list:
+        """``count`` empty KV caches of ``capacity`` positions in one pool per block, so
+        that ``decode_batch`` steps any of them together (and replays its captured steps
+        for any of them)."""
         c = self.config
-        if not 0 < capacity <= c.context_length:
-            raise ValueError(f"a KV cache of {capacity} positions; the model's context is {c.context_length}")
-        shape = (capacity, c.n_kv_heads, c.head_dim)  # float16 bits, as llama.cpp's cache
+        if not 0 < capacity <= c.context_length or count <= 0:
+            raise ValueError(f"{count} KV caches of {capacity} positions; the model's context is {c.context_length}")
+        shape = (count, capacity, c.n_kv_heads, c.head_dim)  # float16 bits, as llama.cpp's cache
         zeros = lambda: hal.zeros(shape, dtype=hal.uint16, device=self.device)  # noqa: E731
-        return KVCache([zeros() for _ in range(c.n_layers)], [zeros() for _ in range(c.n_layers)])
+        keys, values, steps = [zeros() for _ in range(c.n_layers)], [zeros() for _ in range(c.n_layers)], {}
+        return [KVCache(keys, values, slot, steps=steps) for slot in range(count)]
 
     def forward(self, ids, cache: KVCache, *, all_logits: bool = False):
         """Logits (vocab,) after the tokens ``ids`` (or (len(ids), vocab) with
@@ -187,45 +200,49 @@ class Llama:
         if n_past + seq > cache.capacity:
             raise ValueError(f"{n_past} cached + {seq} new tokens exceed the KV cache's {cache.capacity}")
         if seq == 1 and not all_logits:
-            logits = self._decode_step(int(ids[0]), cache)
-        else:
-            tokens = hal.asarray(np.asarray(ids, dtype=np.int64), device=self.device)
-            positions = hal.arange(n_past, n_past + seq, dtype=hal.int64, device=self.device)  # made there
-            logits = self._logits(tokens, [positions], [cache], n_past, all_logits)
+            return hal.reshape(self.decode_batch([int(ids[0])], [cache]), (c.vocab_size,))
+        host = np.concatenate([np.asarray(ids, np.int64), np.arange(n_past, n_past + seq), np.full(seq, cache.slot)])
+        logits = self._logits(*self._split(hal.asarray(host, device=self.device), seq), [cache], n_past, all_logits)
         cache.length = n_past + seq
         return logits if all_logits else hal.reshape(logits, (c.vocab_size,))
 
-    def _decode_step(self, token: int, cache: KVCache):
-        """One token's logits payload: replayed where the device captured this cache's
-        step, else computed (and captured, once a plain step has compiled and tuned)."""
-        if cache.step is not None:
-            return cache.step(token, cache.length)
-        k = self._plan
-        inputs = hal.asarray(np.array([token, cache.length], np.int64), device=self.device)
-        tokens, positions = k.rows(inputs, 0, 1), k.rows(inputs, 1, 2)
-        if self.device.capture is None or not self._warm:
-            self._warm = True
-            return self._logits(tokens, [positions], [cache], cache.length)
-        with self.device.capture() as graph:
-            logits = self._logits(tokens, [positions], [cache], cache.length)
-        cache.step = DecodeStep(graph, k, inputs, logits)
-        return k.copy(logits)
-
     def decode_batch(self, tokens: list, caches: list) -> hal.Array:
         """The next-token logits (B, vocab) of B sequences at once, ``tokens[s]`` following
-        ``caches[s]``'s sequence (each cache grows by one position): the products take all
-        B rows together, so the weights are read once per step, not once per sequence;
-        rope, the float16 cache writes and attention run per sequence. Where every weight
-        is ``row_independent``, row s equals ``forward([tokens[s]], caches[s])`` bit for bit."""
+        ``caches[s]``'s sequence (each cache grows by one position; the caches are of one
+        pool: ``new_caches``). The products take all B rows together, so the weights are
+        read once per step, not once per sequence, and each block's rope, cache writes and
+        attention are one launch for all B. Where every weight is ``row_independent``, row
+        s equals ``forward([tokens[s]], caches[s])`` bit for bit.
+
+        The step is replayed where the device captured one of B sequences over this pool
+        (captured once a plain step of B has compiled and tuned its kernels)."""
+        b, pool = len(tokens), caches[0].steps
+        if any(cache.steps is not pool for cache in caches) or len({cache.slot for cache in caches}) != b:
+            raise ValueError("decode_batch needs distinct caches of one pool (Llama.new_caches)")
         if any(cache.length >= cache.capacity for cache in caches):
             raise ValueError("a KV cache of the batch is full")
-        b, k = len(tokens), self._plan
-        inputs = hal.asarray(np.array(list(tokens) + [cache.length for cache in caches], np.int64), device=self.device)
-        positions = [k.rows(inputs, b + s, b + s + 1) for s in range(b)]  # read on the device
-        logits = self._logits(k.rows(inputs, 0, b), positions, caches, None, all_logits=True)
+        host = np.array([*tokens, *(c.length for c in caches), *(c.slot for c in caches)], np.int64)
+        step = pool.get(b)
+        if step is not None:
+            logits = step(host)
+        else:
+            inputs = hal.asarray(host, device=self.device)
+            if self.device.capture is None or b not in self._warm:
+                self._warm.add(b)
+                logits = self._logits(*self._split(inputs, b), caches, None, all_logits=True)
+            else:
+                with self.device.capture() as graph:
+                    logits = self._logits(*self._split(inputs, b), caches, None, all_logits=True)
+                pool[b] = DecodeStep(graph, self._plan, inputs, logits)
+                logits = self._plan.copy(logits)
         for cache in caches:
             cache.length += 1
         return logits
+
+    def _split(self, inputs: hal.Array, rows: int) -> tuple:
+        """The token ids, positions and cache slots in ``inputs`` (``rows`` each, one after
+        another: one transfer), as views."""
+        return tuple(self._plan.rows(inputs, i * rows, (i + 1) * rows) for i in range(3))
 
     @property
     def row_independent(self) -> bool:
@@ -233,17 +250,17 @@ class Llama:
         that ``decode_batch`` is batch-invariant (Q4_0, Q4_1, Q8_0 weights: hal.nn)."""
         return all(w.row_independent for w in self.weights.values() if isinstance(w, nn.QuantizedWeight))
 
-    def _logits(self, tokens, positions: list, caches: list, n_past, all_logits: bool = False):
+    def _logits(self, tokens, positions, slots, caches: list, n_past, all_logits: bool = False):
         """The forward pass: logits (seq, vocab), or (1, vocab) of the last token."""
         c, k, seq = self.config, self._plan, tokens.shape[0]
         x, delta = k.embedding(self.weights["token_embd.weight"], tokens), None
         for i in range(c.n_layers):
-            x, delta = self._block(i, x, delta, positions, caches, n_past)
+            x, delta = self._block(i, x, delta, positions, slots, caches, n_past)
         if not all_logits:
             x, delta = k.rows(x, seq - 1, seq), delta if delta is None else k.rows(delta, seq - 1, seq)
         return k.linear(k.norm(x, delta, self.weights["output_norm.weight"], c.eps), self.output)[0]
 
-    def _block(self, i: int, x, delta, positions: list, caches: list, n_past):
+    def _block(self, i: int, x, delta, positions, slots, caches: list, n_past):
         """One transformer block of hal.nn ops (``Plan``: ``load`` checked every shape
         once). Each residual is added by the norm after it (``delta``: the block's output
         still to add to ``x``). The rows of ``x`` are the next positions of ``caches[0]``
@@ -251,29 +268,25 @@ class Llama:
         c, k = self.config, self._plan
         w = {name: self.weights[f"blk.{i}.{name}.weight"] for name in BLOCK_TENSORS}
         q, key, value = k.linear(k.norm(x, delta, w["attn_norm"], c.eps), w["attn_q"], w["attn_k"], w["attn_v"])
-        attended = self._attend(i, q, key, value, positions, caches, n_past)
+        attended = self._attend(i, q, key, value, positions, slots, caches, n_past)
         h = k.norm(x, k.linear(attended, w["attn_output"])[0], w["ffn_norm"], c.eps)
         gate, up = k.linear(h, w["ffn_gate"], w["ffn_up"])
         return x, k.linear(k.silu_mul(gate, up), w["ffn_down"])[0]
 
-    def _attend(self, i: int, q, key, value, positions: list, caches: list, n_past):
-        """Rope of q and k, k and v into the float16 caches, and attention: (rows, dim)."""
+    def _attend(self, i: int, q, key, value, positions, slots, caches: list, n_past):
+        """Rope of q and k, k and v into the float16 caches, and attention: (rows, dim).
+        Row s is at ``positions[s]`` of cache ``slots[s]`` (device arrays)."""
         c, k, seq = self.config, self._plan, q.shape[0]
         heads, kv_heads, scale = (c.n_heads, c.head_dim), (c.n_kv_heads, c.head_dim), c.head_dim ** -0.5
-        if n_past is not None and seq > 1:  # a prefill: seq positions of one sequence
-            keys, values = caches[0].keys[i], caches[0].values[i]
-            q = k.rope_store(k.reshape(q, (seq, *heads)), k.reshape(key, (seq, *kv_heads)),
-                             k.reshape(value, (seq, *kv_heads)), keys, values, positions[0], c.rope_theta)
-            attended = k.attention(q, k.rows(keys, 0, n_past + seq), k.rows(values, 0, n_past + seq), n_past, scale)
-            return k.reshape(attended, (seq, c.dim))
-        rows = []  # one query row per sequence, positions read on the device: the same launches at every position
-        for s, cache in enumerate(caches):
-            q_s = k.rope_store(*(k.reshape(k.rows(t, s, s + 1), (1, *shape)) for t, shape in
-                                 ((q, heads), (key, kv_heads), (value, kv_heads))),
-                               cache.keys[i], cache.values[i], positions[s], c.rope_theta)
-            rows.append(k.reshape(k.attention_step(q_s, cache.keys[i], cache.values[i], positions[s], scale),
-                                  (1, c.dim)))
-        return rows[0] if len(rows) == 1 else hal.concat(rows, axis=0)
+        keys, values = caches[0].keys[i], caches[0].values[i]  # the pools
+        q = k.rope_store(k.reshape(q, (seq, *heads)), k.reshape(key, (seq, *kv_heads)),
+                         k.reshape(value, (seq, *kv_heads)), keys, values, positions, slots, c.rope_theta)
+        if n_past is None or seq == 1:  # one row per sequence, positions read on the device
+            return k.reshape(k.attention_step(q, keys, values, positions, slots, scale), (seq, c.dim))
+        # a prefill: seq positions of one sequence, over its cache's first n_past + seq rows
+        own = [k.rows(k.reshape(k.rows(pool, caches[0].slot, caches[0].slot + 1), pool.shape[1:]), 0, n_past + seq)
+               for pool in (keys, values)]
+        return k.reshape(k.attention(q, *own, n_past, scale), (seq, c.dim))
 
     def generate(self, prompt_ids, n: int, *, temperature: float = 0.0, top_k: int = 0, top_p: float = 1.0,
                  seed=None, on_token=None, stop_at_eos: bool = True) -> Generation:

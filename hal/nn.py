@@ -343,43 +343,47 @@ def add_rms_norm(x: Array, delta: Array, weight: Array, eps: float = 1e-5) -> Ar
 
 
 def rope_store(q: Array, k: Array, v: Array, k_cache: Array, v_cache: Array, positions: Array,
-               theta: float = 10000.0) -> Array:
-    """``rope(q, positions, theta)``, returned; ``rope(k)`` and ``v`` (seq, kv_heads, dim)
+               theta: float = 10000.0, slots: Array | None = None) -> Array:
+    """``rope(q, positions, theta)``, returned; ``rope(k)`` and ``v`` (rows, kv_heads, dim)
     stored as float16 bits (``to_half``) into the uint16 caches (capacity, kv_heads, dim)
-    at rows ``positions`` (read on the device), in one launch."""
+    at rows ``positions``, in one launch. The caches may be pools of several sequences'
+    caches (slots, capacity, kv_heads, dim): row s then goes to cache ``slots[s]``
+    (int64 (rows,)). Positions and slots are read on the device."""
     q, k, v = (_float32(a, "rope_store", what) for a, what in ((q, "q"), (k, "k"), (v, "v")))
     _check_caches("rope_store", q, k_cache, v_cache)
-    positions = _positions("rope_store", q, positions)
-    if k.shape != v.shape or k.shape[0] != q.shape[0] or k.shape[1:] != k_cache.shape[1:] or q.shape[2] % 2:
+    positions, slots = _positions("rope_store", q, positions), _slots("rope_store", q, k_cache, slots)
+    if k.shape != v.shape or k.shape[0] != q.shape[0] or k.shape[1:] != k_cache.shape[-2:] or q.shape[2] % 2:
         raise ValueError(f"rope_store: q {q.shape}, k {k.shape}, v {v.shape} and caches {k_cache.shape} "
                          f"do not match (an even head_dim)")
     return Plan.of(q._device).rope_store(_dense(q), _dense(k), _dense(v), k_cache, v_cache, _dense(positions),
-                                       float(theta))
+                                         slots, float(theta))
 
 
-def attention_step(q: Array, k_cache: Array, v_cache: Array, positions: Array, scale: float | None = None) -> Array:
-    """``attention`` of one query row q (1, heads, dim) at position ``positions[0]``, read
-    on the device, over float16 caches whose rows up to it are valid: the same bits."""
+def attention_step(q: Array, k_cache: Array, v_cache: Array, positions: Array, scale: float | None = None,
+                   slots: Array | None = None) -> Array:
+    """``attention`` of query row q[s] (seqs, heads, dim) at position ``positions[s]``
+    over float16 caches whose rows up to it are valid: the same bits, for one sequence
+    (caches (capacity, kv_heads, dim)) or several at once (pools (slots, capacity,
+    kv_heads, dim), row s over cache ``slots[s]``). Positions and slots are read on the
+    device, so a captured step replays for any positions and any sequences."""
     q = _float32(q, "attention_step", "q")
     _check_caches("attention_step", q, k_cache, v_cache)
-    if q.shape[0] != 1:
-        raise ValueError(f"attention_step: one query row, got q of shape {q.shape}")
-    positions = _positions("attention_step", q, positions)
+    positions, slots = _positions("attention_step", q, positions), _slots("attention_step", q, k_cache, slots)
     scale = 1.0 / math.sqrt(q.shape[2]) if scale is None else float(scale)
-    return Plan.of(q._device).attention_step(_dense(q), k_cache, v_cache, _dense(positions), scale)
+    return Plan.of(q._device).attention_step(_dense(q), k_cache, v_cache, _dense(positions), slots, scale)
 
 
 def _check_caches(name: str, q: Array, k_cache, v_cache) -> None:
     for what, c in (("k_cache", k_cache), ("v_cache", v_cache)):
-        if _array(c, name, what).dtype != dtypes.uint16 or c.ndim != 3:
-            raise TypeError(f"{name}: {what} must be (capacity, kv_heads, dim) float16 bits (uint16), "
-                            f"got {c.dtype} {c.shape}")
+        if _array(c, name, what).dtype != dtypes.uint16 or c.ndim not in (3, 4):
+            raise TypeError(f"{name}: {what} must be (capacity, kv_heads, dim) or (slots, capacity, kv_heads, "
+                            f"dim) float16 bits (uint16), got {c.dtype} {c.shape}")
         if not c._device.is_contiguous(c._data):
             raise ValueError(f"{name}: {what} must be contiguous")
     same_device(q, k_cache, v_cache)
-    if q.ndim != 3 or k_cache.shape != v_cache.shape or k_cache.shape[2] != q.shape[2] \
-            or q.shape[1] % k_cache.shape[1]:
-        raise ValueError(f"{name}: q (seq, heads, dim) must group over the caches' kv heads, got {q.shape} "
+    if q.ndim != 3 or k_cache.shape != v_cache.shape or k_cache.shape[-1] != q.shape[2] \
+            or q.shape[1] % k_cache.shape[-2]:
+        raise ValueError(f"{name}: q (rows, heads, dim) must group over the caches' kv heads, got {q.shape} "
                          f"and {k_cache.shape}")
 
 
@@ -390,6 +394,14 @@ def _positions(name: str, q: Array, positions) -> Array:
     same_device(q, positions)
     return positions
 
+
+def _slots(name: str, q: Array, k_cache: Array, slots) -> Array:
+    """Each row's cache in the pool: ``slots`` checked, or zeros for a single cache."""
+    if slots is None:
+        if k_cache.ndim == 4 and k_cache.shape[0] != 1:
+            raise ValueError(f"{name}: a pool of {k_cache.shape[0]} caches needs slots")
+        return zeros(q.shape[:1], dtype=dtypes.int64, device=q._device)
+    return _dense(_positions(name, q, slots))
 
 class Plan:
     """hal.nn's ops on one device for a model whose shapes were checked once (hal.llama
@@ -431,16 +443,16 @@ class Plan:
             return self._out(self._rms_norm(self.device, x._data, weight._data, eps))
         return self._out(self._add_rms_norm(self.device, x._data, delta._data, weight._data, eps))
 
-    def rope_store(self, q, k, v, k_cache, v_cache, positions, theta: float) -> Array:
+    def rope_store(self, q, k, v, k_cache, v_cache, positions, slots, theta: float) -> Array:
         return self._out(self._rope_store(self.device, q._data, k._data, v._data, k_cache._data, v_cache._data,
-                                          positions._data, theta))
+                                          positions._data, slots._data, theta))
 
     def attention(self, q, k_cache, v_cache, n_past: int, scale: float) -> Array:
         return self._out(self._attention(self.device, q._data, k_cache._data, v_cache._data, n_past, scale))
 
-    def attention_step(self, q, k_cache, v_cache, positions, scale: float) -> Array:
+    def attention_step(self, q, k_cache, v_cache, positions, slots, scale: float) -> Array:
         return self._out(self._attention_step(self.device, q._data, k_cache._data, v_cache._data,
-                                              positions._data, scale))
+                                              positions._data, slots._data, scale))
 
     def silu_mul(self, gate: Array, up: Array) -> Array:
         return self._out(self._silu_mul(self.device, gate._data, up._data))

@@ -288,18 +288,22 @@ KERNEL void attn_values(GLOBAL f32 *out, GLOBAL const f32 *p, GLOBAL const f32 *
 }
 """
 
-# A decode step's attention and cache writes, for a captured step (hal.llama): the query
-# and cache positions are read on the device (pos), so that the launches, their grids and
-# arguments are the same at every position. DIM is the head size.
+# A decode step's attention and cache writes, for captured steps (hal.llama): the query
+# and cache positions, and each sequence's slot of the cache pool, are read on the device
+# (pos, slot), so that the launches, their grids and arguments are the same at every
+# position and for every set of sequences. DIM is the head size; a pool holds `slots`
+# caches of `capacity` rows (kv_heads, DIM) one after another.
 ATTENTION_STEP = ATTENTION + _ROPE_PAIR + r"""
-/* A block's q, k, v (seq, heads or kv_heads, DIM) after their projections: q turned by
-   rope into q_out; k turned and v as they are stored as float16 into the caches at rows
-   pos[s] (skipped outside the capacity: the caller checks, the kernel never writes out
-   of bounds). One launch for rope q, rope k and both cache writes; the same arithmetic. */
+/* A block's q, k, v (rows, heads or kv_heads, DIM) after their projections: q turned by
+   rope into q_out; k turned and v as they are stored as float16 into row pos[s] of cache
+   slot[s] of the pools (skipped outside the pool: the caller checks, the kernel never
+   writes out of bounds). One launch for rope q, rope k and both cache writes; the same
+   arithmetic. */
 KERNEL void rope_store(GLOBAL f32 *q_out, GLOBAL const f32 *q, i64 q_off, GLOBAL const f32 *k, i64 k_off,
                        GLOBAL const f32 *v, i64 v_off, GLOBAL u16 *k_cache, GLOBAL u16 *v_cache,
-                       GLOBAL const i64 *pos, i64 pos_off, GLOBAL const f32 *table, i64 table_rows, f32 scale,
-                       i64 seq, i64 heads, i64 kv_heads, i64 capacity) {
+                       GLOBAL const i64 *pos, i64 pos_off, GLOBAL const i64 *slot, i64 slot_off,
+                       GLOBAL const f32 *table, i64 table_rows, f32 scale,
+                       i64 seq, i64 heads, i64 kv_heads, i64 capacity, i64 slots) {
     i64 g = GLOBAL_ID(0), q_pairs = seq * heads * (DIM / 2);
     f32 y0, y1;
     if (g < q_pairs) {
@@ -311,71 +315,81 @@ KERNEL void rope_store(GLOBAL f32 *q_out, GLOBAL const f32 *q, i64 q_off, GLOBAL
     }
     g -= q_pairs;
     if (g >= seq * kv_heads * (DIM / 2)) return;
-    i64 row = kv_heads * DIM, s = g / (kv_heads * (DIM / 2)), p = pos[pos_off + s];
-    if (p < 0 || p >= capacity) return;
+    i64 row = kv_heads * DIM, s = g / (kv_heads * (DIM / 2)), p = pos[pos_off + s], c = slot[slot_off + s];
+    if (p < 0 || p >= capacity || c < 0 || c >= slots) return;
     rope_pair(k[k_off + 2 * g], k[k_off + 2 * g + 1], p, g % (DIM / 2), table, table_rows, DIM / 2, scale, &y0, &y1);
-    i64 at = p * row + 2 * g - s * row;  /* pair g's place in row p of the cache */
+    i64 at = (c * capacity + p) * row + 2 * g - s * row;  /* pair g's place in the cache row */
     k_cache[at] = f32_to_half(y0);
     k_cache[at + 1] = f32_to_half(y1);
     v_cache[at] = f32_to_half(v[v_off + 2 * g]);
     v_cache[at + 1] = f32_to_half(v[v_off + 2 * g + 1]);
 }
 
-INLINE i64 step_length(GLOBAL const i64 *pos, i64 pos_off, i64 capacity) {
-    i64 n = pos[pos_off] + 1;
-    return n < 0 ? 0 : n > capacity ? capacity : n;
+/* Sequence s's positions to attend: pos[s] + 1, held to its cache (none where its slot is
+   outside the pool). */
+INLINE i64 step_length(GLOBAL const i64 *pos, i64 pos_off, GLOBAL const i64 *slot, i64 slot_off, i64 s,
+                       i64 capacity, i64 slots) {
+    i64 n = pos[pos_off + s] + 1, c = slot[slot_off + s];
+    return c < 0 || c >= slots || n < 0 ? 0 : n > capacity ? capacity : n;
 }
+#define STEP_LENGTH(s) step_length(pos, pos_off, slot, slot_off, s, capacity, slots)
+#define STEP_BASE(s) (slot[slot_off + (s)] * capacity)  /* the first row of sequence s's cache */
 
-/* scores (heads, capacity): the query (heads, DIM) at position pos[0] against the cache
-   rows 0 .. pos[0], as attn_scores computes them for one row; item (h, lane) takes
-   positions lane, lane + STEP_LANES, ... */
+/* scores (seqs, heads, capacity): each sequence's query (heads, DIM) at position pos[s]
+   against the rows 0 .. pos[s] of its cache, as attn_scores computes them for one row;
+   item (s, h, lane) takes positions lane, lane + STEP_LANES, ... */
 #define STEP_LANES 64
 KERNEL void attn_step_scores(GLOBAL f32 *scores, GLOBAL const f32 *q, i64 q_off, GLOBAL const KV_T *k,
-                             GLOBAL const i64 *pos, i64 pos_off, i64 heads, i64 group, i64 capacity, f32 scale) {
+                             GLOBAL const i64 *pos, i64 pos_off, GLOBAL const i64 *slot, i64 slot_off, i64 seqs,
+                             i64 heads, i64 group, i64 capacity, i64 slots, f32 scale) {
     i64 g = GLOBAL_ID(0);
-    if (g >= heads * STEP_LANES) return;
-    i64 h = g / STEP_LANES, n_kv = step_length(pos, pos_off, capacity);
+    if (g >= seqs * heads * STEP_LANES) return;
+    i64 sh = g / STEP_LANES, s = sh / heads, h = sh % heads, n_kv = STEP_LENGTH(s);
     if (g % STEP_LANES >= n_kv) return;
     f32 qh[DIM];
-    for (int d = 0; d < DIM; d++) qh[d] = KV(ROUND_KV(q[q_off + h * DIM + d]));
+    for (int d = 0; d < DIM; d++) qh[d] = KV(ROUND_KV(q[q_off + sh * DIM + d]));
+    GLOBAL const KV_T *ks = k + STEP_BASE(s) * (heads / group) * DIM;
     for (i64 t = g % STEP_LANES; t < n_kv; t += STEP_LANES) {
-        GLOBAL const KV_T *kr = k + (t * (heads / group) + h / group) * DIM;
+        GLOBAL const KV_T *kr = ks + (t * (heads / group) + h / group) * DIM;
 #define STEP_Q(d) qh[d]
 #define STEP_K(d) KV(kr[d])
         f32 dot;
         DOT_LANES64(DIM, STEP_Q, STEP_K, dot)
-        scores[h * capacity + t] = dot * scale;
+        scores[sh * capacity + t] = dot * scale;
     }
 }
 
-/* Each head's scores row of length pos[0] + 1, in place: softmax_row in one work-item. */
-KERNEL void attn_step_softmax(GLOBAL f32 *scores, GLOBAL const i64 *pos, i64 pos_off, i64 heads, i64 capacity) {
+/* Each head's scores row of length pos[s] + 1, in place: softmax_row in one work-item. */
+KERNEL void attn_step_softmax(GLOBAL f32 *scores, GLOBAL const i64 *pos, i64 pos_off, GLOBAL const i64 *slot,
+                              i64 slot_off, i64 seqs, i64 heads, i64 capacity, i64 slots) {
     LOCAL facc partial[1];
-    i64 h = GLOBAL_ID(0);
-    if (h < heads)
-        softmax_row(scores + h * capacity, scores + h * capacity, step_length(pos, pos_off, capacity), HALF,
-                    partial, 0, 1);
+    i64 sh = GLOBAL_ID(0);
+    if (sh < seqs * heads)
+        softmax_row(scores + sh * capacity, scores + sh * capacity, STEP_LENGTH(sh / heads), HALF, partial, 0, 1);
 }
 
-/* out (heads, DIM) = probabilities @ v over the cache rows 0 .. pos[0], as attn_values
-   computes one row (DOT_LANES64 over positions padded to 64), reading V in its cache
-   layout. Item (h, d), or with BY_HEAD (CPU devices) item h computing every d, after the
-   softmax of its row (no launch of attn_step_softmax then): the d loop innermost over a
-   row of V is what a CPU compiler vectorizes (a private array of 4 x 16 x DIM
-   accumulators: too many registers for a GPU). */
+/* out (seqs, heads, DIM) = probabilities @ v over the rows 0 .. pos[s] of each cache, as
+   attn_values computes one row (DOT_LANES64 over positions padded to 64), reading V in
+   its cache layout. Item (s, h, d), or with BY_HEAD (CPU devices) item (s, h) computing
+   every d, after the softmax of its row (no launch of attn_step_softmax then): the d
+   loop innermost over a row of V is what a CPU compiler vectorizes (a private array of
+   4 x 16 x DIM accumulators: too many registers for a GPU). */
 KERNEL void attn_step_values(GLOBAL f32 *out, GLOBAL f32 *p, GLOBAL const KV_T *v, GLOBAL const i64 *pos,
-                             i64 pos_off, i64 heads, i64 group, i64 capacity) {
+                             i64 pos_off, GLOBAL const i64 *slot, i64 slot_off, i64 seqs, i64 heads, i64 group,
+                             i64 capacity, i64 slots) {
     i64 g = GLOBAL_ID(0);
-    i64 h = BY_HEAD ? g : g / DIM, visible = step_length(pos, pos_off, capacity), row = heads / group * DIM;
-    if (h >= heads) return;
-    GLOBAL f32 *pr = p + h * capacity;
+    i64 sh = BY_HEAD ? g : g / DIM, s = sh / heads, h = sh % heads, row = heads / group * DIM;
+    if (sh >= seqs * heads) return;
+    i64 visible = STEP_LENGTH(s);
+    GLOBAL const KV_T *vs = v + STEP_BASE(s) * row;
+    GLOBAL f32 *pr = p + sh * capacity;
 #if BY_HEAD
     LOCAL facc partial[1];
     softmax_row(pr, pr, visible, HALF, partial, 0, 1);
     f32 acc[4][16][DIM];
     for (int a = 0; a < 4; a++) for (int l = 0; l < 16; l++) for (int d = 0; d < DIM; d++) acc[a][l][d] = 0.0f;
     for (i64 t = 0; t < visible; t++) {  /* padding adds fma(0, 0, acc) = acc: skipped */
-        GLOBAL const KV_T *vr = v + t * row + (h / group) * DIM;
+        GLOBAL const KV_T *vr = vs + t * row + (h / group) * DIM;
         f32 pt = pr[t];
         f32 *lane = acc[(t % 64) / 16][t % 16];
         for (int d = 0; d < DIM; d++) lane[d] = fma(pt, KV(vr[d]), lane[d]);
@@ -384,10 +398,10 @@ KERNEL void attn_step_values(GLOBAL f32 *out, GLOBAL f32 *p, GLOBAL const KV_T *
         f32 dot_lane[16];
         for (int l = 0; l < 16; l++) dot_lane[l] = (acc[0][l][d] + acc[2][l][d]) + (acc[1][l][d] + acc[3][l][d]);
         TREE16(dot_lane)
-        out[h * DIM + d] = dot_lane[0];
+        out[sh * DIM + d] = dot_lane[0];
     }
 #else
-    GLOBAL const KV_T *vr = v + (h / group) * DIM + g % DIM;
+    GLOBAL const KV_T *vr = vs + (h / group) * DIM + g % DIM;
 #define STEP_P(t) ((t) < visible ? pr[t] : 0.0f)
 #define STEP_V(t) ((t) < visible ? KV(vr[(t) * row]) : 0.0f)
     f32 acc;
@@ -594,40 +608,49 @@ def _step_defines(device, dim: int) -> dict:
             "HAL_OMP_MIN_ITEMS": 1}
 
 
+def _pool(cache) -> tuple:
+    """(slots, capacity, kv_heads) of a cache pool (slots, capacity, kv_heads, dim), or of
+    one cache (capacity, kv_heads, dim) as a pool of one."""
+    return (1, *cache.shape[:2]) if len(cache.shape) == 3 else cache.shape[:3]
+
+
 @register("nn_rope_store", on=("cpu", "buffer"))
-def rope_store(device, q, k, v, k_cache, v_cache, positions, theta):
-    """rope(q) (seq, heads, dim), returned; rope(k) and v (seq, kv_heads, dim) stored as
-    float16 bits into the uint16 caches (capacity, kv_heads, dim) at rows positions[s]."""
+def rope_store(device, q, k, v, k_cache, v_cache, positions, slots, theta):
+    """rope(q) (rows, heads, dim), returned; rope(k) and v (rows, kv_heads, dim) stored as
+    float16 bits into the uint16 cache pools (slots, capacity, kv_heads, dim) at row
+    positions[s] of cache slots[s]."""
     seq, heads, dim = q.shape
-    capacity, kv_heads, _ = k_cache.shape
+    n_slots, capacity, kv_heads = _pool(k_cache)
     q_out = device.empty(q.shape, _F32)
     if seq:
         table, rows, scale = rope_table(device, theta, dim)
         program(device, ATTENTION_STEP, "rope_store", **_step_defines(device, dim))(
             (seq * (heads + kv_heads) * (dim // 2),), flat_group(device), pointer(device, q_out),
             *device.kernel_args(q, k, v), *(pointer(device, c) for c in (k_cache, v_cache)),
-            *device.kernel_args(positions), pointer(device, table), rows, scale, seq, heads, kv_heads, capacity)
+            *device.kernel_args(positions, slots), pointer(device, table), rows, scale, seq, heads, kv_heads,
+            capacity, n_slots)
     return q_out
 
 
 @register("nn_attention_step", on=("cpu", "buffer"))
-def attention_step(device, q, k_cache, v_cache, positions, scale):
-    """``attention`` for one query row q (1, heads, dim) at position positions[0] (read on
-    the device) over float16 caches (capacity, kv_heads, dim): the same bits."""
-    _, heads, dim = q.shape
-    capacity, kv_heads, _ = k_cache.shape
+def attention_step(device, q, k_cache, v_cache, positions, slots, scale):
+    """``attention`` for the query row q[s] (seqs, heads, dim) of each sequence s at
+    position positions[s] over cache slots[s] of the float16 pools (slots, capacity,
+    kv_heads, dim), all read on the device: the same bits as one row at a time."""
+    seqs, heads, dim = q.shape
+    n_slots, capacity, kv_heads = _pool(k_cache)
     defines = _step_defines(device, dim)
-    scores, out = device.empty((heads, capacity), _F32), device.empty(q.shape, _F32)
-    pos = device.kernel_args(positions)
-    common = (heads, heads // kv_heads, capacity)
+    scores, out = device.empty((seqs, heads, capacity), _F32), device.empty(q.shape, _F32)
+    where = device.kernel_args(positions, slots)
+    common = (seqs, heads, heads // kv_heads, capacity, n_slots)
     program(device, ATTENTION_STEP, "attn_step_scores", **defines)(
-        (heads * 64,), flat_group(device), pointer(device, scores), *device.kernel_args(q), pointer(device, k_cache),
-        *pos, *common, np.float32(scale))
+        (seqs * heads * 64,), flat_group(device), pointer(device, scores), *device.kernel_args(q),
+        pointer(device, k_cache), *where, *common, np.float32(scale))
     by_head = defines["BY_HEAD"]  # (one item per head: groups of one, so that heads spread over cores)
     if not by_head:
         program(device, ATTENTION_STEP, "attn_step_softmax", **defines)(
-            (heads,), flat_group(device, 1), pointer(device, scores), *pos, heads, capacity)
+            (seqs * heads,), flat_group(device, 1), pointer(device, scores), *where, seqs, heads, capacity, n_slots)
     program(device, ATTENTION_STEP, "attn_step_values", **defines)(
-        (heads if by_head else heads * dim,), flat_group(device, 1 if by_head else 64), pointer(device, out),
-        pointer(device, scores), pointer(device, v_cache), *pos, *common)
+        (seqs * heads if by_head else seqs * heads * dim,), flat_group(device, 1 if by_head else 64),
+        pointer(device, out), pointer(device, scores), pointer(device, v_cache), *where, *common)
     return out

@@ -12,11 +12,11 @@ every running sequence by one token per step.
   ``prefill_chunk`` in each prompt, whatever else runs: a sequence's arithmetic does
   not depend on its neighbours (batch invariance; chunked prefill gives the same bits
   as a whole one, tests/test_serve.py).
-- Prefill chunks, and the decode step of a sequence running alone, go through the
-  single-sequence path of ``hal.llama`` (the sequence's own KV cache, its captured
-  decode step replayed); the batched step gives each row the same bits as that path
-  where the model is ``row_independent``, so a request's tokens equal
-  ``Llama.generate``'s, alone or not (other models decode their sequences one by one).
+- The KV caches are slots of one pool per block (``KVPool``), so a batched step of B
+  sequences is replayed from one captured step of B, whichever sequences they are.
+  Its rows have the same bits as the single-sequence path of ``hal.llama`` where the
+  model is ``row_independent``, so a request's tokens equal ``Llama.generate``'s,
+  alone or not (other models decode their sequences one by one).
 - A device error fails only the requests of the step it happened in.
 
 The design follows vLLM's scheduler (waiting queue, running set, chunked prefill:
@@ -205,11 +205,8 @@ class Engine:
         """One token for every decoding sequence, then prefill chunks up to the budget."""
         prefilling = [r for r in self.running if r.prefilled < len(r.prompt_ids)]
         decoding = [r for r in self.running if r.prefilled == len(r.prompt_ids)]
-        if len(decoding) > 1 and self.batched:
-            self._decode_together(decoding)
-        else:  # alone (or a model whose products depend on the rows beside): the captured step, replayed
-            for request in decoding:
-                self._advance(request, [request.token_ids[-1]])
+        for group in [decoding] if self.batched and decoding else [[r] for r in decoding]:
+            self._decode_together(group)
         budget = self.prefill_per_step
         for request in prefilling:
             if budget <= 0:
@@ -218,7 +215,7 @@ class Engine:
             chunk = request.prompt_ids[start:min(len(request.prompt_ids), start - start % self.prefill_chunk
                                                  + self.prefill_chunk)]
             budget -= len(chunk)
-            self._advance(request, chunk)
+            self._prefill(request, chunk)
 
     def _decode_together(self, requests: list) -> None:
         """One token for each of ``requests`` from one batched step; a device error fails
@@ -226,26 +223,26 @@ class Engine:
         try:
             logits = self.model.decode_batch([r.token_ids[-1] for r in requests], [r.cache for r in requests])
             tokens = [r.sampler(logits[i]) for i, r in enumerate(requests)]
-        except Exception as e:
+        except Exception as e:  # its captured steps may hold the fault: they are captured again
             log.error("a batched step failed for %d requests: %s: %s", len(requests), type(e).__name__, e)
+            requests[0].cache.steps.clear()
             for request in requests:
                 self._fail(request, f"the device failed while generating: {type(e).__name__}: {e}")
             return
         for request, token in zip(requests, tokens):
             self._accept(request, token)
 
-    def _advance(self, request: Request, ids: list) -> None:
-        """Feed ``ids`` to the request's sequence; sample a token once the prompt is read."""
+    def _prefill(self, request: Request, ids: list) -> None:
+        """Feed a chunk of the prompt to the request's sequence; sample its first token
+        once the prompt is read."""
         try:
             logits = self.model.forward(ids, request.cache)
+            request.prefilled += len(ids)
             if request.prefilled < len(request.prompt_ids):
-                request.prefilled += len(ids)
-                if request.prefilled < len(request.prompt_ids):
-                    return
+                return
             token = request.sampler(logits)  # reading the id back waits for the device
-        except Exception as e:  # a device error fails this sequence only; the cache is rebuilt
-            log.error("a step failed for one request: %s: %s", type(e).__name__, e)
-            request.cache.step = None
+        except Exception as e:  # a device error fails this sequence only
+            log.error("a prefill failed for one request: %s: %s", type(e).__name__, e)
             self._fail(request, f"the device failed while generating: {type(e).__name__}: {e}")
             return
         self._accept(request, token)

@@ -2,10 +2,10 @@
 start-up, lent to a sequence and given back when it ends, so the server's memory is
 bounded and known when it starts.
 
-Each cache is a ``hal.llama.KVCache`` of ``context`` positions: the single-sequence
-kernels of ``hal.llama`` read a sequence's keys and values as one contiguous array per
-layer. A cache keeps its captured decode step across the sequences it serves (a
-capture costs ~200 ms on OpenCL). Usage is counted in blocks of ``block_size``
+Each cache is a ``hal.llama.KVCache`` of ``context`` positions, a slot of one pool per
+block (``Llama.new_caches``): a batched step reads every sequence's slot on the device,
+so the steps captured for each batch size serve whichever sequences run (a capture
+costs ~200 ms on OpenCL). Usage is counted in blocks of ``block_size``
 positions, as vLLM counts its paged cache (``kv_cache_usage_perc``: blocks in use over
 all blocks, 0 to 1).
 """
@@ -21,7 +21,7 @@ class KVPool:
             raise ValueError(f"max_sequences > 0 and 0 < context <= {limit} (the model's) needed, "
                              f"got {slots} and {context}")
         self.slots, self.context, self.block_size = slots, context, block_size
-        self._free = [model.new_cache(context) for _ in range(slots)]
+        self._free = model.new_caches(slots, context)
         self._lent: dict = {}  # id -> cache (caches compare by their arrays' values)
         self._lock = threading.Lock()
 
