@@ -20,10 +20,8 @@ from numpy._core._ufunc_config import _extobj_contextvar as _ERRSTATE
 from numpy._core._ufunc_config import _make_extobj
 
 from hal.dispatch import Op, declare, register
-from hal.memory import Strided
-from hal.shapes import broadcast_shapes
 
-from .launch import C_TYPE, real_dtype, run_elementwise
+from .launch import C_TYPE, elementwise, real_dtype
 
 
 @dataclass(frozen=True)
@@ -452,10 +450,11 @@ def _specialize(name: str, compute: np.dtype) -> tuple[str, str]:
 
 
 def _kernel(op: Elementwise):
+    name = op.name
+
     def impl(device, compute, out_dtype, *xs):
-        expr, helpers = _specialize(op.name, compute)
-        out = device.empty(broadcast_shapes(*[x.shape for x in xs if type(x) is Strided]), out_dtype)
-        return run_elementwise(device, expr, out, xs, (compute,) * len(xs), helpers)
+        expr, helpers = _specialize(name, compute)
+        return elementwise(device, expr, out_dtype, xs, (compute,) * len(xs), helpers)
     return impl
 
 
@@ -472,5 +471,4 @@ def where_cpu(device, dtype, shape, condition, x1, x2):
 
 @register("where", on=("buffer",))
 def where(device, dtype, shape, condition, x1, x2):
-    return run_elementwise(device, "x0 ? x1 : x2", device.empty(shape, dtype), [condition, x1, x2],
-                           [np.dtype(np.bool_), dtype, dtype])
+    return elementwise(device, "x0 ? x1 : x2", dtype, (condition, x1, x2), (np.dtype(np.bool_), dtype, dtype))

@@ -7,12 +7,14 @@ costs a dict lookup for the source, one for the compiled program, and the launch
 """
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import numpy as np
 
 from hal.dialect import TYPES
 from hal.memory import Strided
+from hal.shapes import broadcast_shapes
 
 # The type word of each dtype: the dialect's scalars, bool as u8, the complex structs,
 # float16 as its bits (u16: moved, never computed on).
@@ -176,9 +178,57 @@ def run_elementwise(device, expr: str, out: Strided, inputs: list, value_types: 
     return out
 
 
+def elementwise(device, expr: str, out_dtype: np.dtype, inputs: tuple, value_types: tuple,
+                helpers: str = "") -> Strided:
+    """``expr`` over ``inputs`` (Strided arrays or scalars, seen as ``value_types``) into a
+    new array of their broadcast shape. Each layout (expression, dtypes, shapes) is
+    worked out once per device: where every array is contiguous and of one shape (the
+    common case, on every elementwise call's path), a call then only allocates and
+    launches; any other layout goes through ``run_elementwise``."""
+    key = ("prepared", expr, out_dtype, value_types,
+           *[(x.dtype, x.shape, x.strides) if type(x) is Strided else None for x in inputs])
+    try:
+        prepared = device.programs[key]
+    except KeyError:
+        prepared = device.programs[key] = _prepare(device, expr, out_dtype, inputs, value_types, helpers)
+    if prepared is None:
+        shape = broadcast_shapes(*[x.shape for x in inputs if type(x) is Strided])
+        return run_elementwise(device, expr, device.empty(shape, out_dtype), inputs, value_types, helpers)
+    launch, shape, nbytes, n = prepared
+    out = Strided(device.pool.take(nbytes), shape, out_dtype)
+    args = [out.buf, 0]
+    for x in inputs:
+        if type(x) is Strided:
+            args += (x.buf, x.offset)
+        else:
+            args.append(x)
+    args.append(n)
+    launch(args)
+    return out
+
+
+def _prepare(device, expr, out_dtype, inputs, value_types, helpers):
+    """(kernel, grid, work-group, shape, bytes, elements) of ``elementwise``'s launch for
+    contiguous arrays of one shape and real scalars, else None."""
+    shapes = {x.shape for x in inputs if type(x) is Strided}
+    if len(shapes) != 1 or any(type(x) is Strided and not x.contiguous for x in inputs) or any(
+            type(x) is not Strided and np.dtype(vt).kind == "c" for x, vt in zip(inputs, value_types)):
+        return None
+    shape = shapes.pop()
+    n = math.prod(shape)
+    if n == 0:
+        return None
+    operands = tuple(("c", x.dtype, vt) if type(x) is Strided else ("k", vt, vt) for x, vt in zip(inputs, value_types))
+    kernel = _elementwise_program(device, expr, out_dtype, operands, False, 0, helpers, None)
+    group = min(_EW_GROUP, device.info.max_work_group)
+    grid = (-(-n // group) * group,), (group,)
+    # (a driver's kernel may be any launchable callable, the contract; hal's Programs prepare)
+    launch = kernel.prepare(*grid) if hasattr(kernel, "prepare") else lambda args: kernel(*grid, *args)
+    return launch, shape, n * out_dtype.itemsize, n
+
+
 def _elementwise_program(device, expr, out_dtype, operands, out_strided, ndim, helpers, expr_type):
-    """The compiled ``ew`` kernel of one specialization (memoized per device: this is on
-    every elementwise call's path)."""
+    """The compiled ``ew`` kernel of one specialization (memoized per device)."""
     key = ("ew", expr, out_dtype, operands, out_strided, ndim, helpers, expr_type)
     try:
         return device.programs[key]
