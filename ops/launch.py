@@ -172,8 +172,8 @@ def run_elementwise(device, expr: str, out: Strided, inputs: list, value_types: 
             args += [x.buf, x.offset, *x.strides]
             strided = True
     head = [out.buf, out.offset, *out.strides] if not out.contiguous else [out.buf, out.offset]
-    kernel = _elementwise_program(device, expr, out.dtype, tuple(operands), not out.contiguous,
-                                  out.ndim if strided else 0, helpers, expr_type)
+    kernel = program(device, elementwise_source(expr, out.dtype, tuple(operands), not out.contiguous,
+                                                out.ndim if strided else 0, helpers, expr_type), "ew")
     kernel((n,), (min(_EW_GROUP, device.info.max_work_group),), *head, *args, n, *(shape if strided else ()))
     return out
 
@@ -181,58 +181,40 @@ def run_elementwise(device, expr: str, out: Strided, inputs: list, value_types: 
 def elementwise(device, expr: str, out_dtype: np.dtype, inputs: tuple, value_types: tuple,
                 helpers: str = "") -> Strided:
     """``expr`` over ``inputs`` (Strided arrays or scalars, seen as ``value_types``) into a
-    new array of their broadcast shape. Each layout (expression, dtypes, shapes) is
-    worked out once per device: where every array is contiguous and of one shape (the
-    common case, on every elementwise call's path), a call then only allocates and
-    launches; any other layout goes through ``run_elementwise``."""
+    new array of their broadcast shape. Each layout (expression, dtypes, shapes) is worked
+    out once per device: where every array is contiguous and of one shape (the common
+    case, on every elementwise call's path), a call then only allocates and launches."""
     key = ("prepared", expr, out_dtype, value_types,
            *[(x.dtype, x.shape, x.strides) if type(x) is Strided else None for x in inputs])
     try:
         prepared = device.programs[key]
     except KeyError:
         prepared = device.programs[key] = _prepare(device, expr, out_dtype, inputs, value_types, helpers)
-    if prepared is None:
+    if prepared is None:  # another layout: worked out per call
         shape = broadcast_shapes(*[x.shape for x in inputs if type(x) is Strided])
         return run_elementwise(device, expr, device.empty(shape, out_dtype), inputs, value_types, helpers)
     launch, shape, nbytes, n = prepared
     out = Strided(device.pool.take(nbytes), shape, out_dtype)
     args = [out.buf, 0]
     for x in inputs:
-        if type(x) is Strided:
-            args += (x.buf, x.offset)
-        else:
-            args.append(x)
+        args += (x.buf, x.offset) if type(x) is Strided else (x,)
     args.append(n)
     launch(args)
     return out
 
 
 def _prepare(device, expr, out_dtype, inputs, value_types, helpers):
-    """(kernel, grid, work-group, shape, bytes, elements) of ``elementwise``'s launch for
-    contiguous arrays of one shape and real scalars, else None."""
-    shapes = {x.shape for x in inputs if type(x) is Strided}
-    if len(shapes) != 1 or any(type(x) is Strided and not x.contiguous for x in inputs) or any(
-            type(x) is not Strided and np.dtype(vt).kind == "c" for x, vt in zip(inputs, value_types)):
-        return None
-    shape = shapes.pop()
-    n = math.prod(shape)
-    if n == 0:
+    """(launch, shape, bytes, elements) for contiguous arrays of one shape and real
+    scalars, else None."""
+    arrays = [x for x in inputs if type(x) is Strided]
+    n = math.prod(arrays[0].shape)
+    if (n == 0 or any(x.shape != arrays[0].shape or not x.contiguous for x in arrays)
+            or any(np.dtype(vt).kind == "c" for x, vt in zip(inputs, value_types) if type(x) is not Strided)):
         return None
     operands = tuple(("c", x.dtype, vt) if type(x) is Strided else ("k", vt, vt) for x, vt in zip(inputs, value_types))
-    kernel = _elementwise_program(device, expr, out_dtype, operands, False, 0, helpers, None)
+    kernel = program(device, elementwise_source(expr, out_dtype, operands, False, 0, helpers), "ew")
     group = min(_EW_GROUP, device.info.max_work_group)
     grid = (-(-n // group) * group,), (group,)
     # (a driver's kernel may be any launchable callable, the contract; hal's Programs prepare)
     launch = kernel.prepare(*grid) if hasattr(kernel, "prepare") else lambda args: kernel(*grid, *args)
-    return launch, shape, n * out_dtype.itemsize, n
-
-
-def _elementwise_program(device, expr, out_dtype, operands, out_strided, ndim, helpers, expr_type):
-    """The compiled ``ew`` kernel of one specialization (memoized per device)."""
-    key = ("ew", expr, out_dtype, operands, out_strided, ndim, helpers, expr_type)
-    try:
-        return device.programs[key]
-    except KeyError:
-        source = elementwise_source(expr, out_dtype, operands, out_strided, ndim, helpers, expr_type)
-        prog = device.programs[key] = program(device, source, "ew")
-        return prog
+    return launch, arrays[0].shape, n * out_dtype.itemsize, n
