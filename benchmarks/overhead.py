@@ -44,7 +44,7 @@ def bare_add(device, a, b):
     output allocated once: the floor under hal's dispatch on that device. (A kernel
     object of its own: hal's keeps the arguments it set last.)"""
     import pyopencl as cl
-    expr, helpers = elementwise._specialize("add", a.dtype)
+    expr, _, helpers = elementwise._specialize("add", a.dtype)
     f32 = (("c", a.dtype, a.dtype),) * 2
     hal_kernel = launch.program(device, launch.elementwise_source(expr, a.dtype, f32, False, 0, helpers), "ew")
     kernel = cl.Kernel(hal_kernel.kernel.program, "ew")

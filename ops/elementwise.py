@@ -438,23 +438,22 @@ def _cpu(op: Elementwise):
 
 
 @lru_cache(maxsize=None)
-def _specialize(name: str, compute: np.dtype) -> tuple[str, str]:
-    """The expression and helper functions of op ``name`` for one compute dtype."""
+def _specialize(name: str, compute: np.dtype) -> tuple[str, tuple, str]:
+    """The expression, its inputs' value types and the helper functions of op ``name``
+    for one compute dtype."""
     op, t = OPS[name], C_TYPE[compute]
     template = op.expression(compute)
     expr = (template.replace("{T}", t).replace("{R}", C_TYPE[real_dtype(compute)])
             .replace("BITS", str(compute.itemsize * 8)))
-    if compute.kind == "c":
-        return expr, complex_math(t)
-    return expr, (op.helpers.format(T=t) if "{T}" in template else "")
+    helpers = complex_math(t) if compute.kind == "c" else op.helpers.format(T=t) if "{T}" in template else ""
+    return expr, (compute,) * op.nin, helpers
 
 
 def _kernel(op: Elementwise):
     name = op.name
 
     def impl(device, compute, out_dtype, *xs):
-        expr, helpers = _specialize(name, compute)
-        return elementwise(device, expr, out_dtype, xs, (compute,) * len(xs), helpers)
+        return elementwise(device, *_specialize(name, compute), out_dtype, xs)
     return impl
 
 
@@ -471,4 +470,4 @@ def where_cpu(device, dtype, shape, condition, x1, x2):
 
 @register("where", on=("buffer",))
 def where(device, dtype, shape, condition, x1, x2):
-    return elementwise(device, "x0 ? x1 : x2", dtype, (condition, x1, x2), (np.dtype(np.bool_), dtype, dtype))
+    return elementwise(device, "x0 ? x1 : x2", (np.dtype(np.bool_), dtype, dtype), "", dtype, (condition, x1, x2))

@@ -178,14 +178,13 @@ def run_elementwise(device, expr: str, out: Strided, inputs: list, value_types: 
     return out
 
 
-def elementwise(device, expr: str, out_dtype: np.dtype, inputs: tuple, value_types: tuple,
-                helpers: str = "") -> Strided:
+def elementwise(device, expr: str, value_types: tuple, helpers: str, out_dtype: np.dtype, inputs: tuple) -> Strided:
     """``expr`` over ``inputs`` (Strided arrays or scalars, seen as ``value_types``) into a
     new array of their broadcast shape. Each layout (expression, dtypes, shapes) is worked
     out once per device: where every array is contiguous and of one shape (the common
     case, on every elementwise call's path), a call then only allocates and launches."""
-    key = ("prepared", expr, out_dtype, value_types,
-           *[(x.dtype, x.shape, x.strides) if type(x) is Strided else None for x in inputs])
+    key = (expr, value_types, out_dtype, *[(x.dtype, x.shape, x.strides) if type(x) is Strided else None
+                                           for x in inputs])
     try:
         prepared = device.programs[key]
     except KeyError:
@@ -193,8 +192,8 @@ def elementwise(device, expr: str, out_dtype: np.dtype, inputs: tuple, value_typ
     if prepared is None:  # another layout: worked out per call
         shape = broadcast_shapes(*[x.shape for x in inputs if type(x) is Strided])
         return run_elementwise(device, expr, device.empty(shape, out_dtype), inputs, value_types, helpers)
-    launch, shape, nbytes, n = prepared
-    out = Strided(device.pool.take(nbytes), shape, out_dtype)
+    launch, take, nbytes, shape, n = prepared
+    out = Strided(take(nbytes), shape, out_dtype)
     args = [out.buf, 0]
     for x in inputs:
         args += (x.buf, x.offset) if type(x) is Strided else (x,)
@@ -204,8 +203,8 @@ def elementwise(device, expr: str, out_dtype: np.dtype, inputs: tuple, value_typ
 
 
 def _prepare(device, expr, out_dtype, inputs, value_types, helpers):
-    """(launch, shape, bytes, elements) for contiguous arrays of one shape and real
-    scalars, else None."""
+    """(launch, allocator, bytes, shape, elements) for contiguous arrays of one shape and
+    real scalars, else None."""
     arrays = [x for x in inputs if type(x) is Strided]
     n = math.prod(arrays[0].shape)
     if (n == 0 or any(x.shape != arrays[0].shape or not x.contiguous for x in arrays)
@@ -217,4 +216,4 @@ def _prepare(device, expr, out_dtype, inputs, value_types, helpers):
     grid = (-(-n // group) * group,), (group,)
     # (a driver's kernel may be any launchable callable, the contract; hal's Programs prepare)
     launch = kernel.prepare(*grid) if hasattr(kernel, "prepare") else lambda args: kernel(*grid, *args)
-    return launch, arrays[0].shape, n * out_dtype.itemsize, n
+    return launch, device.pool.take, n * out_dtype.itemsize, arrays[0].shape, n
