@@ -6,7 +6,8 @@ and ``numpy.add(a, b)`` on hal arrays (NEP 13, hal/numpy_protocols.py) against `
     python benchmarks/overhead.py [--n 16] [--calls 20000]
 
 On OpenCL devices a row "pyopencl" launches the same a + b kernel straight through
-pyopencl (no hal in between): the floor for hal's dispatch there.
+pyopencl (no hal in between), timed in turns with hal's a + b: the floor for hal's
+dispatch there, and the last line their ratio.
 
 Timings on a shared machine are noisy: each figure is the best of several repeats, and
 what matters is the difference to NumPy measured in the same run.
@@ -29,12 +30,25 @@ def per_call_us(fn, calls: int, sync=lambda: None) -> float:
     return min(timeit.repeat(run, number=1, repeat=7)) / calls * 1e6
 
 
+def in_turns(fns, calls: int, sync, rounds: int = 4) -> list:
+    """``per_call_us`` of each of ``fns``, timed in turns: the machine's speed drifts, and
+    so each gets the same moments (for a ratio between them)."""
+    best = [float("inf")] * len(fns)
+    for _ in range(rounds):
+        best = [min(b, per_call_us(fn, calls, sync)) for b, fn in zip(best, fns)]
+    return best
+
+
 def bare_add(device, a, b):
     """The kernel hal runs for ``a + b``, launched straight through pyopencl into an
-    output allocated once: the floor under hal's dispatch on that device."""
-    expr, helpers = elementwise._specialize("add", a.dtype)
+    output allocated once: the floor under hal's dispatch on that device. (A kernel
+    object of its own: hal's keeps the arguments it set last.)"""
+    import pyopencl as cl
+    expr, _, helpers = elementwise._specialize("add", a.dtype)
     f32 = (("c", a.dtype, a.dtype),) * 2
-    kernel = launch.program(device, launch.elementwise_source(expr, a.dtype, f32, False, 0, helpers), "ew").kernel
+    hal_kernel = launch.program(device, launch.elementwise_source(expr, a.dtype, f32, False, 0, helpers), "ew")
+    kernel = cl.Kernel(hal_kernel.kernel.program, "ew")
+    kernel.set_scalar_arg_dtypes(hal_kernel.arg_dtypes)
     out = hal.empty_like(a)
     n, queue = a.size, device.queue
     handles = [p.buf.handle if hasattr(p, "buf") else p for p in
@@ -57,18 +71,21 @@ def main():
     for device in devices:
         a, b = hal.asarray(a_np, device=device), hal.asarray(b_np, device=device)
         calls = args.calls if device.family == "numpy" else args.calls // 10
-        rows.append((f"hal {device.name}", per_call_us(lambda: a + b, calls, device.synchronize),
-                     per_call_us(lambda: hal.sum(a), calls, device.synchronize),
+        adds = [lambda: a + b] + ([bare_add(device, a, b)] if device.backend_name == "opencl" else [])
+        add, *bare = in_turns(adds, calls, device.synchronize)
+        rows.append((f"hal {device.name}", add, per_call_us(lambda: hal.sum(a), calls, device.synchronize),
                      per_call_us(lambda: np.add(a, b), calls, device.synchronize)))
-        if device.backend_name == "opencl":
-            rows.append((f"pyopencl {device.name}", per_call_us(bare_add(device, a, b), calls, device.synchronize),
-                         float("nan"), float("nan")))
+        if bare:
+            rows.append((f"pyopencl {device.name}", bare[0], float("nan"), float("nan")))
     print(f"per-call time in microseconds, float32[{args.n}]")
     print(f"{'':16}{'a + b':>10}{'sum(a)':>10}{'add - numpy':>14}{'sum - numpy':>14}{'np.add':>10}"
           f"{'np.add - (a + b)':>18}")
     for name, add, total, np_add in rows:
         print(f"{name:16}{add:10.2f}{total:10.2f}{add - rows[0][1]:+14.2f}{total - rows[0][2]:+14.2f}{np_add:10.2f}"
               f"{np_add - add:+18.2f}")
+    for hal_row, bare_row in zip(rows, rows[1:]):
+        if bare_row[0].startswith("pyopencl"):
+            print(f"{hal_row[0]} a + b / pyopencl a + b: {hal_row[1] / bare_row[1]:.2f}x")
 
 
 if __name__ == "__main__":

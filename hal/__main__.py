@@ -40,19 +40,20 @@ def devices_table() -> str:
     rows = [head]
     for d in hal.devices():
         i = d.info
-        rows.append((d.name, i.description, i.vendor, i.driver, i.kind, _size(i.memory), _yes(i.fp64),
-                     _yes(i.fp16), str(i.max_work_group), _size(i.local_memory), self_test(d)))
-    widths = [max(len(r[c]) for r in rows) for c in range(len(head))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+        rows.append((d.name, i.description, i.vendor, i.driver, i.kind, _size(i.memory), "yes" if i.fp64 else "no",
+                     "yes" if i.fp16 else "no", str(i.max_work_group), _size(i.local_memory), self_test(d)))
+    lines = _table(rows)
     for name, why in registry.unavailable().items():
         lines.append(f"{name}: unavailable ({why})")
     lines.append(f"default device: {hal.get_default_device().name}")
     return "\n".join(lines)
 
 
-def _yes(flag: bool) -> str:
-    return "yes" if flag else "no"
+def _table(rows: list) -> list[str]:
+    """Rows of text cells as aligned lines, a rule under the first (the head)."""
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
+    return [lines[0], "  ".join("-" * w for w in widths), *lines[1:]]
 
 
 def cache_report(clear: bool) -> str:
@@ -91,11 +92,8 @@ def tune(device, ops: list[str] | None, budget: float, plot: str | None) -> str:
                          f"{r.seconds * 1e3:.3f} ms", _rate(tunable, r), f"{r.speedup:.2f}x"))
     if plot:
         plot_candidates(device, results, plot)
-    widths = [max(len(r[c]) for r in rows) for c in range(len(head))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join([f"tuned on {device.name} ({device.info.description}), "
-                      f"stored in {autotune.db_path()}", *lines])
+                      f"stored in {autotune.db_path()}", *_table(rows)])
 
 
 def plot_candidates(device, results, path: str) -> None:

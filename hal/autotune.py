@@ -492,12 +492,3 @@ def stored(device=None) -> list[dict]:
         if device is not None:
             sql, args = sql + " WHERE fingerprint=?", (device.fingerprint,)
         return [dict(r) for r in con.execute(sql + " ORDER BY op, dtypes, bucket", args)]
-
-
-def stored_candidates(device, op: str) -> list[dict]:
-    """Every measured candidate of ``op`` on ``device`` (for plots)."""
-    with _connect() as con:
-        con.row_factory = sqlite3.Row
-        return [dict(r) for r in con.execute(
-            "SELECT * FROM candidates WHERE fingerprint=? AND op=? ORDER BY dtypes, bucket",
-            (device.fingerprint, op))]

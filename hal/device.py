@@ -74,7 +74,7 @@ class Device:
         self.fingerprint = fingerprint
         self._impls: dict = {}
         self._libraries: dict = {}  # optional ops: this backend's own implementation, or None
-        self.programs: dict = {}  # compiled kernels, see ops.launch.program
+        self.programs: dict = {}  # compiled kernels and prepared launches, see ops.launch
         self.dtypes = tuple(d for d in _ALL_DTYPES if d not in (np.float64, np.complex128) or info.fp64)
 
     def impl(self, op: str):

@@ -77,31 +77,29 @@ rfftn = _n_axes("rfftn", "real floating", "the n-D transform of a real signal")
 irfftn = _n_axes("irfftn", "complex floating", "the inverse of rfftn")
 
 
-def _freq_dtype(dtype, device):
+def _freq_args(name: str, n, dtype, device) -> tuple:
+    """(n, dtype, device) of fftfreq or rfftfreq, checked."""
+    n = operator.index(n)
+    if n < 1:
+        raise ValueError(f"{name}: n must be at least 1, got {n}")
+    device = _device(device)
     dtype = _dtype(dtype, device, "float")
     dtypes.check_kind(dtype, "real floating", "fftfreq")
-    return dtype
+    return n, dtype, device
 
 
 def fftfreq(n: int, /, *, d: float = 1.0, dtype=None, device=None) -> Array:
     """"fftfreq": the sample frequencies ``[0, 1, ..., n//2 - 1 (or (n-1)//2), -n//2,
     ..., -1] / (d n)`` of an n-point transform; arange and roll on the device."""
-    n = operator.index(n)
-    if n < 1:
-        raise ValueError(f"fftfreq: n must be at least 1, got {n}")
-    device = _device(device)
-    dtype = _freq_dtype(dtype, device)
+    n, dtype, device = _freq_args("fftfreq", n, dtype, device)
     ordered = arange(-(n // 2), n - n // 2, dtype=dtype, device=device)
     return multiply(roll(ordered, -(n // 2)), 1.0 / (n * d))
 
 
 def rfftfreq(n: int, /, *, d: float = 1.0, dtype=None, device=None) -> Array:
     """"rfftfreq": ``[0, 1, ..., n//2] / (d n)``, the frequencies of rfft's outputs."""
-    n = operator.index(n)
-    if n < 1:
-        raise ValueError(f"rfftfreq: n must be at least 1, got {n}")
-    device = _device(device)
-    return multiply(arange(n // 2 + 1, dtype=_freq_dtype(dtype, device), device=device), 1.0 / (n * d))
+    n, dtype, device = _freq_args("rfftfreq", n, dtype, device)
+    return multiply(arange(n // 2 + 1, dtype=dtype, device=device), 1.0 / (n * d))
 
 
 def _shift(x: Array, axes, sign: int) -> Array:

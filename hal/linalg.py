@@ -94,49 +94,12 @@ def cholesky(x: Array, /, *, upper: bool = False) -> Array:
     return on_host("linalg.cholesky", np.linalg.cholesky, x, upper=upper)
 
 
-def det(x: Array, /) -> Array:
-    """"det": the determinant of each matrix; host on buffer devices."""
-    _matrices(x, "det", square=True)
-    return on_host("linalg.det", np.linalg.det, x)
-
-
 def _complex_eig(values: bool):
     def fn(a):
         result = np.linalg.eigvals(a) if values else np.linalg.eig(a)
         cast = np.result_type(a.dtype, np.complex64)  # always complex (2025.12), a's precision
         return result.astype(cast) if values else tuple(r.astype(cast) for r in result)
     return fn
-
-
-def eig(x: Array, /) -> EigResult:
-    """"eig" (2025.12): complex eigenvalues and eigenvectors; host on buffer devices."""
-    _matrices(x, "eig", square=True)
-    return EigResult(*on_host("linalg.eig", _complex_eig(False), x))
-
-
-def eigvals(x: Array, /) -> Array:
-    """"eigvals" (2025.12): complex eigenvalues; host on buffer devices."""
-    _matrices(x, "eigvals", square=True)
-    return on_host("linalg.eigvals", _complex_eig(True), x)
-
-
-def eigh(x: Array, /) -> EighResult:
-    """"eigh": eigenvalues (ascending) and eigenvectors of Hermitian matrices; host on
-    buffer devices."""
-    _matrices(x, "eigh", square=True)
-    return EighResult(*on_host("linalg.eigh", np.linalg.eigh, x))
-
-
-def eigvalsh(x: Array, /) -> Array:
-    """"eigvalsh": eigenvalues (ascending) of Hermitian matrices; host on buffer devices."""
-    _matrices(x, "eigvalsh", square=True)
-    return on_host("linalg.eigvalsh", np.linalg.eigvalsh, x)
-
-
-def inv(x: Array, /) -> Array:
-    """"inv": the inverse of each matrix; host on buffer devices."""
-    _matrices(x, "inv", square=True)
-    return on_host("linalg.inv", np.linalg.inv, x)
 
 
 def matrix_rank(x: Array, /, *, rtol=None) -> Array:
@@ -175,16 +138,32 @@ def qr(x: Array, /, *, mode: str = "reduced") -> QRResult:
     return QRResult(*on_host("linalg.qr", np.linalg.qr, x, mode=mode))
 
 
-def slogdet(x: Array, /) -> SlogdetResult:
-    """"slogdet": the sign and the log of the absolute value of each determinant; host
-    on buffer devices."""
-    _matrices(x, "slogdet", square=True)
-    return SlogdetResult(*on_host("linalg.slogdet", _slogdet, x))
-
-
 def _slogdet(a):
     sign, logabsdet = np.linalg.slogdet(a)
     return sign.astype(a.dtype, copy=False), logabsdet.astype(np.finfo(a.dtype).dtype, copy=False)
+
+
+def _of_square_matrices(name: str, fn, doc: str, result=None):
+    """The function ``name`` of a stack of square matrices: NumPy's ``fn`` (on the host
+    on buffer devices), its results as ``result``'s fields where given."""
+    def function(x: Array, /):
+        _matrices(x, name, square=True)
+        out = on_host(f"linalg.{name}", fn, x)
+        return out if result is None else result(*out)
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = f'"{name}" (array API 2025.12): {doc}; host on buffer devices.'
+    return function
+
+
+det = _of_square_matrices("det", np.linalg.det, "the determinant of each matrix")
+eig = _of_square_matrices("eig", _complex_eig(False), "complex eigenvalues and eigenvectors", EigResult)
+eigvals = _of_square_matrices("eigvals", _complex_eig(True), "complex eigenvalues")
+eigh = _of_square_matrices("eigh", np.linalg.eigh, "eigenvalues (ascending) and eigenvectors of Hermitian "
+                           "matrices", EighResult)
+eigvalsh = _of_square_matrices("eigvalsh", np.linalg.eigvalsh, "eigenvalues (ascending) of Hermitian matrices")
+inv = _of_square_matrices("inv", np.linalg.inv, "the inverse of each matrix")
+slogdet = _of_square_matrices("slogdet", _slogdet, "the sign and the log of the absolute value of each "
+                              "determinant", SlogdetResult)
 
 
 def solve(x1: Array, x2: Array, /) -> Array:

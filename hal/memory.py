@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import math
 import operator
+from collections import defaultdict
+from functools import lru_cache
 
 import numpy as np
 
 from .errors import OutOfMemoryError
 
 
+@lru_cache(maxsize=4096)
 def size_class(nbytes: int) -> int:
     """Round up to a quarter of the enclosing power of two (at least 256 bytes), so a
-    freed buffer serves requests of nearby sizes."""
+    freed buffer serves requests of nearby sizes (memoized: every allocation asks)."""
     nbytes = max(nbytes, 256)
     step = 1 << max(nbytes.bit_length() - 3, 8)
     return -(-nbytes // step) * step
@@ -28,19 +31,16 @@ class Pool:
 
     def __init__(self, device_name: str, alloc, free):
         self.device_name, self._alloc, self._free = device_name, alloc, free
-        self._cached: dict[int, list] = {}
-        self.in_use = self.cached_bytes = 0
+        self._cached: defaultdict[int, list] = defaultdict(list)  # size class -> free handles
+
+    @property
+    def cached_bytes(self) -> int:
+        return sum(size * len(handles) for size, handles in self._cached.items())
 
     def take(self, nbytes: int) -> "Buffer":
         size = size_class(nbytes)
-        free_list = self._cached.get(size)
-        if free_list:
-            handle = free_list.pop()
-            self.cached_bytes -= size
-        else:
-            handle = self._fresh(size, nbytes)
-        self.in_use += size
-        return Buffer(self, handle, size)
+        free_list = self._cached[size]
+        return Buffer(self, free_list.pop() if free_list else self._fresh(size, nbytes), size)
 
     def _fresh(self, size: int, asked: int):
         try:
@@ -52,18 +52,12 @@ class Pool:
             except MemoryError as e:
                 raise OutOfMemoryError(self.device_name, asked, str(e)) from None
 
-    def give_back(self, handle, size: int) -> None:
-        self.in_use -= size
-        self._cached.setdefault(size, []).append(handle)
-        self.cached_bytes += size
-
     def trim(self) -> None:
         """Release every cached buffer to the device."""
         for handles in self._cached.values():
             for handle in handles:
                 self._free(handle)
         self._cached.clear()
-        self.cached_bytes = 0
 
 
 class Buffer:
@@ -75,7 +69,7 @@ class Buffer:
 
     def __del__(self):
         try:
-            self.pool.give_back(self.handle, self.nbytes)
+            self.pool._cached[self.nbytes].append(self.handle)
         except Exception:  # interpreter shutdown: the device is going away anyway
             pass
 

@@ -21,7 +21,14 @@ from contextlib import contextmanager
 
 from hal import counters
 
-_recording = threading.local()  # .graph: where this thread's launches go, if anywhere
+
+
+class _Recording(threading.local):
+    graph = None  # where this thread's launches go, if anywhere
+
+
+_recording = _Recording()
+_counts = counters.counters  # (every launch counts itself: one dict, looked up once)
 
 
 class Program:
@@ -39,11 +46,26 @@ class Program:
     def __call__(self, global_size: tuple, local_size: tuple | None, *args, **named):
         if named or len(args) != len(self.params):
             args = self._bind(args, named)
-        counters.counters["kernel_launches"] += 1
+        _counts["kernel_launches"] += 1
         launched = self.launch(global_size, local_size, args)
-        graph = recording()
-        if graph is not None and launched is not None:
-            graph.record(self, launched, args)
+        if _recording.graph is not None and launched is not None:
+            _recording.graph.record(self, launched, args)
+
+    def prepare(self, global_size: tuple, local_size: tuple | None):
+        """This kernel's launch over a fixed grid as ``launch(args)``, every argument
+        positional: for a caller that launches one layout again and again (prepared
+        elementwise launches, ops/launch.py). A call, less the keywords' per-call work
+        (the hot path: it saves each Python step it can)."""
+        n_params, driver_launch = len(self.params), self.launch
+
+        def launch(args):
+            if len(args) != n_params:
+                self._bind(args, {})  # (raises the TypeError naming the parameters)
+            _counts["kernel_launches"] += 1
+            launched = driver_launch(global_size, local_size, args)
+            if _recording.graph is not None and launched is not None:
+                _recording.graph.record(self, launched, args)
+        return launch
 
     def _bind(self, args: tuple, named: dict) -> tuple:
         names = [p.name for p in self.params]
@@ -62,7 +84,7 @@ class Program:
 
 def recording():
     """The graph this thread's launches are being recorded into, else None."""
-    return getattr(_recording, "graph", None)
+    return _recording.graph
 
 
 @contextmanager

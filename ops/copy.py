@@ -23,11 +23,6 @@ def astype(device, x, dtype):
     return run_elementwise(device, "x0", device.empty(x.shape, dtype), [x], [x.dtype], expr_type=x.dtype)
 
 
-@register("astype", on=("cpu",))
-def astype_cpu(device, x, dtype):
-    return x.astype(dtype)
-
-
 @register("assign", on=("buffer",))
 def assign(device, target, value):
     """Write ``value`` (an array broadcast to the target, or a scalar) into the view
@@ -49,22 +44,12 @@ def full(device, shape, dtype, value):
     return run_elementwise(device, "x0", device.empty(shape, dtype), [value], [dtype])
 
 
-@register("full", on=("cpu",))
-def full_cpu(device, shape, dtype, value):
-    return np.full(shape, value, dtype)
-
-
 @register("arange", on=("buffer",))
 def arange(device, n, start, step, dtype):
     """``start + i * step``, computed in ``dtype`` as NumPy does."""
     from .launch import C_TYPE
     return run_elementwise(device, f"x0 + ({C_TYPE[dtype]})i * x1", device.empty((n,), dtype),
                            [start, step], [dtype, dtype])
-
-
-@register("arange", on=("cpu",))
-def arange_cpu(device, n, start, step, dtype):
-    return start + np.arange(n, dtype=dtype) * np.asarray(step, dtype)
 
 
 @register("eye", on=("buffer",))
@@ -77,6 +62,9 @@ def eye(device, n_rows, n_cols, k, dtype):
     return out
 
 
-@register("eye", on=("cpu",))
-def eye_cpu(device, n_rows, n_cols, k, dtype):
-    return np.eye(n_rows, n_cols, k, dtype)
+for _op, _numpy in {  # the cpu's: NumPy
+        "astype": lambda device, x, dtype: x.astype(dtype),
+        "full": lambda device, shape, dtype, value: np.full(shape, value, dtype),
+        "arange": lambda device, n, start, step, dtype: start + np.arange(n, dtype=dtype) * np.asarray(step, dtype),
+        "eye": lambda device, n_rows, n_cols, k, dtype: np.eye(n_rows, n_cols, k, dtype)}.items():
+    register(_op, on=("cpu",))(_numpy)

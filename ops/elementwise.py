@@ -20,10 +20,8 @@ from numpy._core._ufunc_config import _extobj_contextvar as _ERRSTATE
 from numpy._core._ufunc_config import _make_extobj
 
 from hal.dispatch import Op, declare, register
-from hal.memory import Strided
-from hal.shapes import broadcast_shapes
 
-from .launch import C_TYPE, real_dtype, run_elementwise
+from .launch import C_TYPE, elementwise, real_dtype
 
 
 @dataclass(frozen=True)
@@ -440,22 +438,22 @@ def _cpu(op: Elementwise):
 
 
 @lru_cache(maxsize=None)
-def _specialize(name: str, compute: np.dtype) -> tuple[str, str]:
-    """The expression and helper functions of op ``name`` for one compute dtype."""
+def _specialize(name: str, compute: np.dtype) -> tuple[str, tuple, str]:
+    """The expression, its inputs' value types and the helper functions of op ``name``
+    for one compute dtype."""
     op, t = OPS[name], C_TYPE[compute]
     template = op.expression(compute)
     expr = (template.replace("{T}", t).replace("{R}", C_TYPE[real_dtype(compute)])
             .replace("BITS", str(compute.itemsize * 8)))
-    if compute.kind == "c":
-        return expr, complex_math(t)
-    return expr, (op.helpers.format(T=t) if "{T}" in template else "")
+    helpers = complex_math(t) if compute.kind == "c" else op.helpers.format(T=t) if "{T}" in template else ""
+    return expr, (compute,) * op.nin, helpers
 
 
 def _kernel(op: Elementwise):
+    name = op.name
+
     def impl(device, compute, out_dtype, *xs):
-        expr, helpers = _specialize(op.name, compute)
-        out = device.empty(broadcast_shapes(*[x.shape for x in xs if type(x) is Strided]), out_dtype)
-        return run_elementwise(device, expr, out, xs, (compute,) * len(xs), helpers)
+        return elementwise(device, *_specialize(name, compute), out_dtype, xs)
     return impl
 
 
@@ -472,5 +470,4 @@ def where_cpu(device, dtype, shape, condition, x1, x2):
 
 @register("where", on=("buffer",))
 def where(device, dtype, shape, condition, x1, x2):
-    return run_elementwise(device, "x0 ? x1 : x2", device.empty(shape, dtype), [condition, x1, x2],
-                           [np.dtype(np.bool_), dtype, dtype])
+    return elementwise(device, "x0 ? x1 : x2", (np.dtype(np.bool_), dtype, dtype), "", dtype, (condition, x1, x2))

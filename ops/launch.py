@@ -7,12 +7,14 @@ costs a dict lookup for the source, one for the compiled program, and the launch
 """
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import numpy as np
 
 from hal.dialect import TYPES
 from hal.memory import Strided
+from hal.shapes import broadcast_shapes
 
 # The type word of each dtype: the dialect's scalars, bool as u8, the complex structs,
 # float16 as its bits (u16: moved, never computed on).
@@ -170,19 +172,48 @@ def run_elementwise(device, expr: str, out: Strided, inputs: list, value_types: 
             args += [x.buf, x.offset, *x.strides]
             strided = True
     head = [out.buf, out.offset, *out.strides] if not out.contiguous else [out.buf, out.offset]
-    kernel = _elementwise_program(device, expr, out.dtype, tuple(operands), not out.contiguous,
-                                  out.ndim if strided else 0, helpers, expr_type)
+    kernel = program(device, elementwise_source(expr, out.dtype, tuple(operands), not out.contiguous,
+                                                out.ndim if strided else 0, helpers, expr_type), "ew")
     kernel((n,), (min(_EW_GROUP, device.info.max_work_group),), *head, *args, n, *(shape if strided else ()))
     return out
 
 
-def _elementwise_program(device, expr, out_dtype, operands, out_strided, ndim, helpers, expr_type):
-    """The compiled ``ew`` kernel of one specialization (memoized per device: this is on
-    every elementwise call's path)."""
-    key = ("ew", expr, out_dtype, operands, out_strided, ndim, helpers, expr_type)
+def elementwise(device, expr: str, value_types: tuple, helpers: str, out_dtype: np.dtype, inputs: tuple) -> Strided:
+    """``expr`` over ``inputs`` (Strided arrays or scalars, seen as ``value_types``) into a
+    new array of their broadcast shape. Each layout (expression, dtypes, shapes) is worked
+    out once per device: where every array is contiguous and of one shape (the common
+    case, on every elementwise call's path), a call then only allocates and launches."""
+    key = (expr, value_types, out_dtype, *[(x.dtype, x.shape, x.strides) if type(x) is Strided else None
+                                           for x in inputs])
     try:
-        return device.programs[key]
+        prepared = device.programs[key]
     except KeyError:
-        source = elementwise_source(expr, out_dtype, operands, out_strided, ndim, helpers, expr_type)
-        prog = device.programs[key] = program(device, source, "ew")
-        return prog
+        prepared = device.programs[key] = _prepare(device, expr, out_dtype, inputs, value_types, helpers)
+    if prepared is None:  # another layout: worked out per call
+        shape = broadcast_shapes(*[x.shape for x in inputs if type(x) is Strided])
+        return run_elementwise(device, expr, device.empty(shape, out_dtype), inputs, value_types, helpers)
+    launch, take, nbytes, shape, n = prepared
+    out = Strided(take(nbytes), shape, out_dtype)
+    args = [out.buf, 0]
+    for x in inputs:
+        args += (x.buf, x.offset) if type(x) is Strided else (x,)
+    args.append(n)
+    launch(args)
+    return out
+
+
+def _prepare(device, expr, out_dtype, inputs, value_types, helpers):
+    """(launch, allocator, bytes, shape, elements) for contiguous arrays of one shape and
+    real scalars, else None."""
+    arrays = [x for x in inputs if type(x) is Strided]
+    n = math.prod(arrays[0].shape)
+    if (n == 0 or any(x.shape != arrays[0].shape or not x.contiguous for x in arrays)
+            or any(np.dtype(vt).kind == "c" for x, vt in zip(inputs, value_types) if type(x) is not Strided)):
+        return None
+    operands = tuple(("c", x.dtype, vt) if type(x) is Strided else ("k", vt, vt) for x, vt in zip(inputs, value_types))
+    kernel = program(device, elementwise_source(expr, out_dtype, operands, False, 0, helpers), "ew")
+    group = min(_EW_GROUP, device.info.max_work_group)
+    grid = (-(-n // group) * group,), (group,)
+    # (a driver's kernel may be any launchable callable, the contract; hal's Programs prepare)
+    launch = kernel.prepare(*grid) if hasattr(kernel, "prepare") else lambda args: kernel(*grid, *args)
+    return launch, device.pool.take, n * out_dtype.itemsize, arrays[0].shape, n

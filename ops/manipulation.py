@@ -28,14 +28,10 @@ KERNEL void repeat(GLOBAL T *out, GLOBAL const T *x, i64 x_off, GLOBAL const C *
 """
 
 
-@register("concat", on=("cpu",))
-def concat_cpu(device, xs, axis, dtype):
-    return np.concatenate([x.astype(dtype, copy=False) for x in xs], axis=axis)
-
-
-@register("repeat", on=("cpu",))
-def repeat_cpu(device, x, counts, axis):
-    return np.repeat(x, counts, axis=axis)
+for _op, _numpy in {  # the cpu's: NumPy
+        "concat": lambda device, xs, axis, dtype: np.concatenate([x.astype(dtype, copy=False) for x in xs], axis=axis),
+        "repeat": lambda device, x, counts, axis: np.repeat(x, counts, axis=axis)}.items():
+    register(_op, on=("cpu",))(_numpy)
 
 
 @register("repeat", on=("buffer",))

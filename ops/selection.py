@@ -79,16 +79,14 @@ def nonzero(device, x):
     return out
 
 
-@register("nonzero", on=("cpu",))
-def nonzero_cpu(device, x):
-    return np.stack(np.nonzero(x)).astype(np.int64).reshape(x.ndim, -1)
-
-
-# Integer-array indexing (optional: where a backend has none, hal composes it from take
-# and scatter). NumPy's own is vectorized and checks bounds.
-@register("getitem_integer", on=("cpu",))
-def getitem_integer_cpu(device, x, indices: tuple):
-    return x[indices + (Ellipsis,)]
+for _op, _numpy in {  # the cpu's: NumPy (integer-array indexing is optional: where a backend has
+        # none, hal composes it from take and scatter; NumPy's own is vectorized and checks bounds)
+        "nonzero": lambda device, x: np.stack(np.nonzero(x)).astype(np.int64).reshape(x.ndim, -1),
+        "getitem_integer": lambda device, x, indices: x[indices + (Ellipsis,)],
+        "gather": lambda device, x, idx: np.take_along_axis(
+            x, np.broadcast_to(idx, (x.shape[0], idx.shape[1], x.shape[2])), 1),
+        "where_into": lambda device, x, condition, value: np.copyto(x, value, where=condition)}.items():
+    register(_op, on=("cpu",))(_numpy)
 
 
 @register("setitem_integer", on=("cpu",))
@@ -140,11 +138,6 @@ def gather(device, x, idx):
     return out
 
 
-@register("gather", on=("cpu",))
-def gather_cpu(device, x, idx):
-    return np.take_along_axis(x, np.broadcast_to(idx, (x.shape[0], idx.shape[1], x.shape[2])), 1)
-
-
 @register("scatter", on=("buffer",))
 def scatter(device, x, idx, value):
     """``x[o, idx[o, j, r], r] = value[o, j, r]`` into the (outer, n, inner) view ``x``
@@ -179,11 +172,6 @@ def where_into(device, x, condition, value):
         raise ValueError("cannot write into a broadcast view: its elements share memory")
     run_elementwise(device, "x0 ? x1 : x2", x, [condition, value, x],
                     [np.dtype(np.bool_), x.dtype, x.dtype])
-
-
-@register("where_into", on=("cpu",))
-def where_into_cpu(device, x, condition, value):
-    np.copyto(x, value, where=condition)
 
 
 @lru_cache(maxsize=None)

@@ -108,6 +108,25 @@ def test_launches_check_arguments_by_name_and_count(device):
     np.testing.assert_array_equal(np.asarray(out), [0, 2, 4, 6])
 
 
+def test_prepared_launches_check_counts_and_reset_changed_arguments(device):
+    # A prepared launch (the elementwise hot path) keeps the count check; a kernel keeps
+    # its arguments between launches, so every changed one must reach it, -0.0 after 0.0 too.
+    prog = device.compile(SCALE)["scale"]
+    x = hal.arange(4, dtype=hal.float32, device=device) + 1
+    outs = [hal.empty((4,), dtype=hal.float32, device=device) for _ in range(2)]
+    (px, _), launch = device.kernel_args(x._data), prog.prepare((4,), None)
+    with pytest.raises(TypeError, match=r"kernel scale\(out, x, factor, n\) got 3 positional .* missing \['n'\]"):
+        launch([device.kernel_args(outs[0]._data)[0], px, 2.0])
+    for out, factor, n in [(0, 2.0, 4), (0, 0.0, 4), (0, -0.0, 4), (1, -0.0, 4), (1, 3.0, 2)]:
+        launch([device.kernel_args(outs[out]._data)[0], px, factor, n])
+        got = np.asarray(outs[out])[:n]
+        np.testing.assert_array_equal(got, factor * np.arange(1, n + 1, dtype=np.float32))
+        assert list(np.signbit(got)) == [np.signbit(factor)] * n
+    x1 = hal.asarray([1.0, 2.0], device=device)
+    assert list(np.signbit(np.asarray(x1 * 0.0))) == [False] * 2
+    assert list(np.signbit(np.asarray(x1 * -0.0))) == [True] * 2
+
+
 def test_second_process_loads_opencl_kernels_from_disk(tmp_path):
     if not any(d.backend_name == "opencl" for d in hal.devices()):
         pytest.skip("no OpenCL device")

@@ -217,7 +217,7 @@ def _complex_kernels():
         for dtype in COMPLEX:
             if op.expression(dtype) is None or dtype not in hal.dtypes.KINDS[op.kind]:
                 continue
-            expr, helpers = elementwise._specialize(op.name, dtype)
+            expr, _, helpers = elementwise._specialize(op.name, dtype)
             modes = ("c", "s", "k")[:op.nin]
             yield f"{op.name}-{dtype}", elementwise_source(expr, op.out_dtype(dtype), tuple((m, dtype, dtype) for m in modes),
                                                            True, 2, helpers)

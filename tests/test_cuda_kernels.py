@@ -31,7 +31,7 @@ def _elementwise_kernels():
         for cls, dtype in _SAMPLE.items():
             if dtype not in KINDS[op.kind] or (op.result == "float" and dtype.kind != "f"):
                 continue  # "float" ops compute integers in the default float
-            expr, helpers = elementwise._specialize(op.name, dtype)
+            expr, _, helpers = elementwise._specialize(op.name, dtype)
             t = C_TYPE[dtype]
             modes = ("c", "s", "k")[:op.nin]
             out_t = "u8" if op.result == "bool" else t

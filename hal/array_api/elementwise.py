@@ -46,9 +46,10 @@ def _binary(op: Elementwise):
     def fn(x1, x2, /) -> Array:
         if type(x1) is Array and type(x2) is Array and x1._device is x2._device:
             # The hot path: two arrays on one device whose dtypes were checked together.
-            plan = checked.get((id(x1._device), x1._data.dtype, x2._data.dtype))
+            device, a, b = x1._device, x1._data, x2._data
+            plan = checked.get((id(device), a.dtype, b.dtype))
             if plan is not None:
-                return Array._new(plan[0](x1._device, plan[1], plan[2], x1._data, x2._data), x1._device)
+                return Array._new(plan[0](device, plan[1], plan[2], a, b), device)
         if isinstance(x1, Array):
             device, a = x1._device, x1._data
             if isinstance(x2, Array):
