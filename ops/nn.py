@@ -68,15 +68,15 @@ INLINE f32 ggml_expf(f32 x) {
     f32 b = fma(-n, 1.42860677e-06f, fma(-n, 0.693145752f, x)), u = b * b;
     f32 j = fma(fma(fma(0.00824739039f, b, 0.0418997668f), u, fma(0.166683957f, b, 0.499991268f)), u,
                 0.999999404f * b);
-    if (fabs(n) <= 126.0f) {
-        f32 k = f32_from_bits((u32)((i32)n + 127) << 23);
-        return fma(j, k, k);
-    }
-    if (fabs(n) > 192.0f) return n > 0.0f ? f32_from_bits(0x7F800000u) : 0.0f;
-    /* 2^n = s2 * s1: s1 = 2^127 (n > 0) or 2^-125, each factor a normal float */
-    f32 s1 = f32_from_bits(n > 0.0f ? 0x7F000000u : 0x01000000u);
-    f32 s2 = f32_from_bits((u32)((i32)n + (n > 0.0f ? 0 : 252)) << 23);
-    return fma(s2, j, s2) * s1;
+    /* 2^n = s2 * s1, each a normal float: s1 = 1 for |n| <= 126, else 2^127 (n > 0) or
+       2^-125; fma(s2, j, s2) * s1 is then fma(j, 2^n, 2^n) where that is one rounding.
+       Selects, not branches: the C target and PoCL vectorize it (3-5x faster). */
+    i32 whole = (i32)(n < -256.0f ? -256.0f : n > 256.0f ? 256.0f : n);
+    int beyond = fabs(n) > 126.0f, up = n > 0.0f;
+    f32 s1 = f32_from_bits(beyond ? (up ? 0x7F000000u : 0x01000000u) : 0x3F800000u);
+    f32 s2 = f32_from_bits((u32)(whole + (beyond ? (up ? 0 : 252) : 127)) << 23);
+    f32 r = fma(s2, j, s2) * s1;
+    return fabs(n) > 192.0f ? (up ? f32_from_bits(0x7F800000u) : 0.0f) : r;
 }
 #endif
 
