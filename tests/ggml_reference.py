@@ -1,5 +1,6 @@
-"""llama.cpp's CPU numerics (ggml-cpu, x86 AVX2/AVX-512 build) in NumPy: the reference
-the llama.cpp-compatible kernels (ops/qdot.py, ops/nn.py) must match bit for bit.
+"""llama.cpp's CPU numerics (ggml-cpu, x86 AVX2 and AVX-512 builds: ``lanes`` 8 or 16,
+hal.summation's orders) in NumPy: the reference the llama.cpp-compatible kernels
+(ops/qdot.py, ops/nn.py) must match bit for bit.
 
 Written from ggml's definitions, independently of the kernels: each rounding is an
 explicit float32 (or float16) conversion, each fused multiply-add one float64 product
@@ -104,88 +105,111 @@ def rope(x, positions, theta):
     return out
 
 
-def expf(x):
-    """ggml_v_expf (AVX-512): 2^n * polynomial(b), each step an fma or one rounding."""
+def expf(x, lanes):
+    """ggml_v_expf: 2^n * polynomial(b), each step an fma or one rounding, as the AVX-512
+    build (lanes 16) or the AVX2 build (lanes 8: the polynomial less its 1, c1 * b a
+    product, fma(p, 2^n, 2^n); for 126 < |n| <= 192, 2^n as two factors) has it."""
     x = np.asarray(x, f32)
     z = fma(x, f32(1.44269502), f32(12582912.0))
     n = (z - f32(12582912.0)).astype(f32)
     b = fma(-n, f32(1.42860677e-06), fma(-n, f32(0.693145752), x))
     u = (b * b).astype(f32)
-    j = fma(fma(fma(f32(0.00824739039), b, f32(0.0418997668)), u, fma(f32(0.166683957), b, f32(0.499991268))), u,
-            fma(f32(0.999999404), b, f32(1)))
-    with np.errstate(over="ignore"):
-        res = np.ldexp(j, np.clip(n, -300, 300).astype(np.int32)).astype(f32)
-    return np.where(np.abs(n) > 192, np.where(n > 0, f32(np.inf), f32(0)), res).astype(f32)
+    high = fma(fma(f32(0.00824739039), b, f32(0.0418997668)), u, fma(f32(0.166683957), b, f32(0.499991268)))
+    flushed = np.where(n > 0, f32(np.inf), f32(0))
+    whole = np.clip(n, -300, 300).astype(np.int32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if lanes == 16:
+            res = np.ldexp(fma(high, u, fma(f32(0.999999404), b, f32(1))), whole).astype(f32)
+            return np.where(np.abs(n) > 192, flushed, res).astype(f32)
+        j = fma(high, u, (f32(0.999999404) * b).astype(f32))
+        k = np.ldexp(f32(1), np.clip(whole, -126, 126)).astype(f32)
+        s1 = np.where(n > 0, np.ldexp(f32(1), 127), np.ldexp(f32(1), -125)).astype(f32)
+        s2 = np.ldexp(f32(1), np.where(n > 0, whole - 127, whole + 125)).astype(f32)
+        beyond = (fma(s2, j, s2) * s1).astype(f32)
+        return np.where(np.abs(n) <= 126, fma(j, k, k), np.where(np.abs(n) > 192, flushed, beyond)).astype(f32)
 
 
-def tree16(v):
-    """_mm512_reduce_add_ps over the last axis (16): halves 8, 4, 2, 1 apart."""
+def tree(v):
+    """A register's lanes (the last axis) summed halves apart: _mm512_reduce_add_ps, and
+    the hsum of an __m256 in llamafile and the softmax."""
     while v.shape[-1] > 1:
         h = v.shape[-1] // 2
         v = (v[..., :h] + v[..., h:]).astype(f32)
     return v[..., 0]
 
 
-def softmax(x):
-    """ggml_vec_soft_max_f32 (groups of 16 summed by the tree, in double) and the scale."""
+def vec_reduce(v):
+    """GGML_F32_VEC_REDUCE's last step: the tree (16 lanes); with 8, the halves added,
+    then two hadds: (0 + 1) + (2 + 3)."""
+    if v.shape[-1] == 16:
+        return tree(v)
+    t = (v[..., :4] + v[..., 4:]).astype(f32)
+    return ((t[..., 0] + t[..., 1]).astype(f32) + (t[..., 2] + t[..., 3]).astype(f32)).astype(f32)
+
+
+def _padded(p, multiple):
+    pad = (-p.shape[-1]) % multiple
+    return np.concatenate([p, np.zeros(p.shape[:-1] + (pad,), f32)], -1)
+
+
+def softmax(x, lanes):
+    """ggml_vec_soft_max_f32 (groups of ``lanes`` summed by the tree, in double) and the scale."""
     m = x.max(-1, keepdims=True)
-    e = expf((x - m).astype(f32))
-    pad = (-e.shape[-1]) % 16
-    groups = np.concatenate([e, np.zeros(e.shape[:-1] + (pad,), f32)], -1).reshape(e.shape[:-1] + (-1, 16))
-    total = np.cumsum(tree16(groups).astype(f64), axis=-1)[..., -1:]
+    e = expf((x - m).astype(f32), lanes)
+    groups = _padded(e, lanes).reshape(e.shape[:-1] + (-1, lanes))
+    total = np.cumsum(tree(groups).astype(f64), axis=-1)[..., -1:]
     return (e * (1.0 / total).astype(f32)).astype(f32)
 
 
-def silu_mul(gate, up):
+def silu_mul(gate, up, lanes):
     """ggml_vec_swiglu_f32: gate / (1 + expf(-gate)) * up."""
-    return ((gate / (f32(1) + expf((f32(0) - gate).astype(f32))).astype(f32)).astype(f32) * up).astype(f32)
+    return ((gate / (f32(1) + expf((f32(0) - gate).astype(f32), lanes)).astype(f32)).astype(f32) * up).astype(f32)
 
 
-def dot_lanes16(a, b):
-    """tinyBLAS: one 16-lane accumulator over steps of 16 (zero-padded), then the tree."""
-    p = (a * b).astype(f32)
-    pad = (-p.shape[-1]) % 16
-    p = np.concatenate([p, np.zeros(p.shape[:-1] + (pad,), f32)], -1).reshape(p.shape[:-1] + (-1, 16))
-    acc = np.zeros(p.shape[:-2] + (16,), f32)
+def dot_lanes(a, b, lanes):
+    """tinyBLAS: one accumulator of ``lanes`` over steps of ``lanes`` (zero-padded), then the tree."""
+    p = _padded((a * b).astype(f32), lanes)
+    p = p.reshape(p.shape[:-1] + (-1, lanes))
+    acc = np.zeros(p.shape[:-2] + (lanes,), f32)
     for step in range(p.shape[-2]):
         acc = (acc + p[..., step, :]).astype(f32)
-    return tree16(acc)
+    return tree(acc)
 
 
-def dot_lanes64(a, b):
-    """ggml_vec_dot_f16: 4 x 16 lanes over steps of 64, (0 + 2) + (1 + 3), the tree, the
-    tail in double."""
+def dot_steps(a, b, lanes):
+    """ggml_vec_dot_f16: 4 x ``lanes`` over steps of 4 ``lanes``, (0 + 2) + (1 + 3),
+    vec_reduce, the tail in double."""
     p = (a * b).astype(f32)
-    n = p.shape[-1]
-    body = n - n % 64
-    acc = np.zeros(p.shape[:-1] + (4, 16), f32)
-    for k in range(0, body, 64):
-        acc = (acc + p[..., k:k + 64].reshape(p.shape[:-1] + (4, 16))).astype(f32)
-    lanes = ((acc[..., 0, :] + acc[..., 2, :]).astype(f32) + (acc[..., 1, :] + acc[..., 3, :]).astype(f32)).astype(f32)
-    total = tree16(lanes).astype(f64)
+    n, step = p.shape[-1], 4 * lanes
+    body = n - n % step
+    acc = np.zeros(p.shape[:-1] + (4, lanes), f32)
+    for k in range(0, body, step):
+        acc = (acc + p[..., k:k + step].reshape(p.shape[:-1] + (4, lanes))).astype(f32)
+    pairs = ((acc[..., 0, :] + acc[..., 2, :]).astype(f32) + (acc[..., 1, :] + acc[..., 3, :]).astype(f32))
+    total = vec_reduce(pairs.astype(f32)).astype(f64)
     if body < n:
         total = total + np.cumsum(p[..., body:].astype(f64), axis=-1)[..., -1]
     return total.astype(f32)
 
 
-def attention(q, k, v, n_past, scale):
+def attention(q, k, v, n_past, scale, lanes):
     """llama.cpp's attention over a float16 cache: q rounded to f16, K.q and V.p in the
     order of tinyBLAS (several query rows) or ggml_vec_dot_f16 (one), the softmax above,
-    the probabilities rounded to f16, one query row summing over n_kv padded to 64."""
+    the probabilities rounded to f16, one query row summing over n_kv padded to a step."""
     seq, heads, dim = q.shape
     n_kv, group = n_past + seq, heads // k.shape[1]
-    dot = dot_lanes16 if seq > 1 else dot_lanes64
+    dot = dot_lanes if seq > 1 else dot_steps
     q16 = q.astype(f16).astype(f32)
     k32, v32 = k[:n_kv].astype(f32), v[:n_kv].astype(f32)
     out = np.empty(q.shape, f32)
     visible = np.arange(n_kv)[None, :] <= (n_past + np.arange(seq))[:, None]
     for h in range(heads):
         kh, vh = k32[:, h // group], v32[:, h // group]
-        scores = dot(q16[:, h][:, None, :], kh[None, :, :])  # (seq, n_kv)
+        scores = dot(q16[:, h][:, None, :], kh[None, :, :], lanes)  # (seq, n_kv)
         scores = np.where(visible, (scores * f32(scale)).astype(f32), f32(-3e38))
-        p = np.where(visible, softmax(scores).astype(f16).astype(f32), f32(0))
-        pad = 0 if seq > 1 else (-n_kv) % 64
+        p = np.where(visible, softmax(scores, lanes).astype(f16).astype(f32), f32(0))
+        pad = 0 if seq > 1 else (-n_kv) % (4 * lanes)
         p = np.concatenate([p, np.zeros((seq, pad), f32)], -1)
         vt = np.concatenate([vh, np.zeros((pad, dim), f32)], 0).T  # (dim, n_kv + pad)
-        out[:, h] = dot(p[:, None, :], vt[None, :, :])
+        out[:, h] = dot(p[:, None, :], vt[None, :, :], lanes)
     return out

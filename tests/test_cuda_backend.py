@@ -46,7 +46,7 @@ def test_real_kernels_compile_with_the_backend_options(cc):
     cuda = _cuda()
     arch, options = cuda.target(_props(*cc), hip=False)
     assert arch == f"sm_{cc[0]}{cc[1]}" and "--fmad=false" in options
-    for source, defines in ((nn.ROW_KERNELS, {"WG": 256}),
+    for source, defines in ((nn.ROW_KERNELS, {"WG": 256, "GGML_EPR": 16}),
                             (reduction.reduction_source("f32", "f32", "f32", "a + b", "(f32)0"), {"WG": 128})):
         cubin = cuda.build(render(source, "cuda", defines), options)
         assert cubin[:4] == b"\x7fELF"  # a cubin: ptxas has checked the code too

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from cuda_compile import compile_cuda, compile_hip, compilers, supports
-from hal import ops
+from hal import ops, summation
 from hal.dialect import kernel_signatures, render
 from hal.ops import elementwise, launch, linalg, manipulation, nn, qdot, qdot_k, quant, reduction, scan, selection, sorting
 from hal.ops.launch import C_TYPE
@@ -66,11 +66,13 @@ def _other_kernels():
     yield "qdot_k-quantize", qdot_k._QUANTIZE, {}
     for name in quant.INTEGER_DOT_K:
         yield f"qdot_k-{name}", qdot_k.source(name), {"NT": 4, "BLOCK_BYTES": quant.TYPES[name].block_bytes}
-    yield "nn-rows", nn.ROW_KERNELS, {"WG": 256}
-    yield "nn-silu_mul", nn.SILU_MUL, {}
+    for order, lanes in summation.LANES.items():  # llama.cpp's AVX2 and AVX-512 orders
+        yield f"nn-rows-{order}", nn.ROW_KERNELS, {"WG": 256, "GGML_EPR": lanes}
+        yield f"nn-silu_mul-{order}", nn.SILU_MUL, {"GGML_EPR": lanes}
+        yield f"nn-attention-{order}", nn.ATTENTION, {"MASKED": "-3e+38f", "GGML_EPR": lanes}
+        yield f"nn-attention_step-{order}", nn.ATTENTION_STEP, {"MASKED": "-3e+38f", "DIM": 64, "BY_HEAD": 0,
+                                                                "GGML_EPR": lanes}
     yield "nn-rope", nn.ROPE, {}
-    yield "nn-attention", nn.ATTENTION, {"MASKED": "-3e+38f"}
-    yield "nn-attention_step", nn.ATTENTION_STEP, {"MASKED": "-3e+38f", "DIM": 64, "BY_HEAD": 0}
     for src, dst, op in (("int32", "int64", "sum"), ("complex64", "complex64", "prod"), ("bool", "int64", "sum")):
         yield f"scan-{src}-{op}", scan.scan_source(np.dtype(src), np.dtype(dst), op), {"WG": 256}
     for dtype in map(np.dtype, ("float32", "float64", "int8", "uint64", "complex64")):

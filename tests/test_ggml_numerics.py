@@ -1,9 +1,11 @@
 """hal.nn's ops compute what llama.cpp's CPU backend computes, bit for bit, on every
-device: each against its NumPy statement in tests/ggml_reference.py."""
+device and in both summation orders (hal.summation: llama.cpp's AVX2 and AVX-512 builds):
+each against its NumPy statement in tests/ggml_reference.py."""
 import numpy as np
 import pytest
 
 import hal
+from hal import summation
 from helpers import put
 
 import ggml_reference as ggml
@@ -11,6 +13,14 @@ import ggml_reference as ggml
 
 def _x(shape, seed=0, scale=3.0):
     return (np.random.default_rng(seed).standard_normal(shape) * scale).astype(np.float32)
+
+
+@pytest.fixture(params=summation.ORDERS)
+def lanes(request):
+    """The float32 lanes of the order forced for the test (restored after it)."""
+    previous = summation.set_order(request.param)
+    yield summation.LANES[request.param]
+    summation.set_order(previous)
 
 
 def bits_equal(actual, expected):
@@ -29,16 +39,17 @@ def test_rope(device):
 
 
 @pytest.mark.parametrize("cols", [5, 16, 300])
-def test_softmax(device, cols):
+def test_softmax(device, cols, lanes):
     x = _x((3, cols), scale=8.0)
     x[0, :2] = -3e38  # masked entries: exp is 0
-    bits_equal(hal.nn.softmax(put(x, device)), ggml.softmax(x))
+    x[1, :3] = [-90.0, -100.0, -110.0]  # exp below 2^-126: (AVX2) 2^n in two factors
+    bits_equal(hal.nn.softmax(put(x, device)), ggml.softmax(x, lanes))
 
 
-def test_silu_mul(device):
+def test_silu_mul(device, lanes):
     gate, up = _x((2, 1536), scale=6.0), _x((2, 1536), seed=1)
-    gate[0, :4] = [-120.0, -90.0, 0.0, 100.0]
-    bits_equal(hal.nn.silu_mul(put(gate, device), put(up, device)), ggml.silu_mul(gate, up))
+    gate[0, :6] = [-120.0, -90.0, 0.0, 100.0, -150.0, 150.0]  # exp beyond 2^126 and 2^192 both ways
+    bits_equal(hal.nn.silu_mul(put(gate, device), put(up, device)), ggml.silu_mul(gate, up, lanes))
 
 
 def test_to_half(device):
@@ -47,21 +58,21 @@ def test_to_half(device):
 
 
 @pytest.mark.parametrize("seq, n_past", [(1, 0), (1, 70), (5, 0), (3, 40)])
-def test_attention_over_a_float16_cache(device, seq, n_past):
+def test_attention_over_a_float16_cache(device, seq, n_past, lanes):
     heads, kv_heads, dim, capacity = 6, 2, 64, 80
     q = _x((seq, heads, dim), seed=2)
     k, v = _x((capacity, kv_heads, dim), seed=3), _x((capacity, kv_heads, dim), seed=4)
     k16, v16 = k.astype(np.float16), v.astype(np.float16)
     out = hal.nn.attention(put(q, device), put(k16.view(np.uint16), device), put(v16.view(np.uint16), device),
                            n_past, 0.125)
-    bits_equal(out, ggml.attention(q, k16, v16, n_past, 0.125))
+    bits_equal(out, ggml.attention(q, k16, v16, n_past, 0.125, lanes))
 
 
 # ---------------------------------------------------------------- a decode step's ops
 # (hal.llama's step: positions read on the device, so a captured step replays anywhere)
 
 @pytest.mark.parametrize("n_past", [0, 63, 64, 100, 149])
-def test_attention_step_is_attention_for_one_row(device, n_past):
+def test_attention_step_is_attention_for_one_row(device, n_past, lanes):
     heads, kv_heads, dim, capacity = 6, 2, 64, 150
     q = _x((1, heads, dim), seed=2)
     k16, v16 = (_x((capacity, kv_heads, dim), seed=s).astype(np.float16) for s in (3, 4))
@@ -69,10 +80,10 @@ def test_attention_step_is_attention_for_one_row(device, n_past):
     out = step(device, put(q, device)._data, put(k16.view(np.uint16), device)._data,
                put(v16.view(np.uint16), device)._data, put(np.array([n_past]), device)._data,
                put(np.array([0]), device)._data, 0.125)
-    bits_equal(device.to_host(out), ggml.attention(q, k16[:n_past + 1], v16[:n_past + 1], n_past, 0.125))
+    bits_equal(device.to_host(out), ggml.attention(q, k16[:n_past + 1], v16[:n_past + 1], n_past, 0.125, lanes))
 
 
-def test_attention_step_of_several_sequences_is_attention_of_each_over_its_cache(device):
+def test_attention_step_of_several_sequences_is_attention_of_each_over_its_cache(device, lanes):
     """Rows over caches of one pool (slots read on the device): each row's bits are its
     own sequence's attention; a slot outside the pool gives a row of zeros."""
     heads, kv_heads, dim, capacity, slots = 6, 2, 64, 80, 3
@@ -84,7 +95,7 @@ def test_attention_step_of_several_sequences_is_attention_of_each_over_its_cache
         put(positions, device)._data, put(which, device)._data, 0.125))
     for s in range(3):
         p, c = positions[s], which[s]
-        bits_equal(out[s:s + 1], ggml.attention(q[s:s + 1], k16[c, :p + 1], v16[c, :p + 1], p, 0.125))
+        bits_equal(out[s:s + 1], ggml.attention(q[s:s + 1], k16[c, :p + 1], v16[c, :p + 1], p, 0.125, lanes))
     np.testing.assert_array_equal(out[3], 0)
 
 

@@ -24,6 +24,7 @@ from test_gguf import write_tiny_llama
 
 import hal
 import hal.gguf
+from hal import summation
 from hal.llama import Config, Llama
 
 PROMPTS = ["The capital of France is", "def fibonacci(n):", "Once upon a time, 3 cats"]
@@ -275,20 +276,38 @@ def _llama_cpp_compare():
 llama_cpp_compare = _llama_cpp_compare()
 
 
-def llama_cpp_runs() -> list:
-    """llama.cpp's greedy continuations of 16 prompts (tools/llama-cpp-reference.py)."""
-    with open(llama_cpp_compare.DATA) as f:
-        return json.load(f)["runs"]
+@pytest.fixture(params=summation.ORDERS)
+def order(request):
+    """A summation order forced for the test (hal.summation; restored after it)."""
+    previous = summation.set_order(request.param)
+    yield request.param
+    summation.set_order(previous)
+
+
+@pytest.fixture(scope="module")
+def smollm2_in_order():
+    """SmolLM2 per (device, order), each used only in its order: its captured decode step
+    keeps the order it was recorded in."""
+    models = {}
+
+    def get(device, order):
+        if (device.name, order) not in models:
+            models[device.name, order] = Llama.load(smollm2_path(), device)
+        return models[device.name, order]
+    return get
 
 
 @needs_smollm2
 @pytest.mark.heavy
-@pytest.mark.parametrize("run", llama_cpp_runs()[::4], ids=lambda run: run["prompt"][-24:])
-def test_smollm2_tokens_equal_llama_cpp(smollm2_cpu, device, run):
+@pytest.mark.parametrize("index", range(0, 16, 4),
+                         ids=lambda i: llama_cpp_compare.runs("avx512")[i]["prompt"][-24:])
+def test_smollm2_tokens_equal_llama_cpp(smollm2_in_order, device, order, index):
     """hal computes what llama.cpp's CPU backend computes, rounding for rounding
-    (ops/qdot.py, ops/nn.py): the same prompt ids, the same greedy tokens, and logits
-    equal to the last bit (its top 5 at the first and the last step). All 16 prompts:
-    python tools/llama-cpp-compare.py DEVICE."""
-    model = smollm2_cpu if device.name == "cpu" else Llama.load(smollm2_path(), device)
+    (ops/qdot.py, ops/nn.py), in the order of either x86 build (hal.summation) whatever
+    the host: the same prompt ids, the same greedy tokens, and logits equal to the last
+    bit (its top 5 at the first and the last step) as that build's recording. All 16
+    prompts: python tools/llama-cpp-compare.py DEVICE --order ORDER."""
+    run = llama_cpp_compare.runs(order)[index]
+    model = smollm2_in_order(device, order)
     assert llama_cpp_compare.compare(model, run) == ""
     assert model.generate(run["ids"], 32).token_ids == run["tokens"]

