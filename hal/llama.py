@@ -66,6 +66,8 @@ ARCHITECTURES = {a.name: a for a in (
     # q scaled by 1/sqrt(head_dim) before attention, GeGLU, norms after attention and MLP.
     Architecture("gemma3", neox_rope=True, qk_norm=True, post_norms=True, activation="gelu",
                  embedding_scale=True, scale_q=True, swa_period=6),
+    Architecture("qwen2", neox_rope=True, qkv_bias=True),  # src/models/qwen2.cpp
+    Architecture("qwen3", neox_rope=True, qk_norm=True),   # src/models/qwen3.cpp
 )}
 
 

