@@ -47,6 +47,8 @@ class Architecture:
     scale_q: bool = False          # q times the attention scale before attention (not the scores after)
     swa_period: int = 0            # sliding-window layers: all but every swa_period-th (0: none)
     swa_rope_base: float = 10000.0  # those layers' rope base unless {arch}.rope.freq_base_swa says
+    fused_qkv: bool = False        # the file's attn_qkv holds q, k and v (split into them as it loads)
+    fused_gate_up: bool = False    # the file's ffn_up holds gate then up (split as it loads)
 
     def block_tensors(self) -> tuple:
         """The tensors of a block, by their GGUF names after ``blk.{i}.``."""
@@ -68,6 +70,7 @@ ARCHITECTURES = {a.name: a for a in (
                  embedding_scale=True, scale_q=True, swa_period=6),
     Architecture("qwen2", neox_rope=True, qkv_bias=True),  # src/models/qwen2.cpp
     Architecture("qwen3", neox_rope=True, qk_norm=True),   # src/models/qwen3.cpp
+    Architecture("phi3", neox_rope=True, scale_q=True, fused_qkv=True, fused_gate_up=True),  # src/models/phi3.cpp
 )}
 
 
@@ -162,7 +165,35 @@ class Config:
                   "output.weight": (self.vocab_size, self.dim)}
         for i in range(self.n_layers):
             shapes.update({f"blk.{i}.{name}": block[name] for name in self.arch.block_tensors()})
+        for fused, parts in self.fused().items():
+            for part, _ in parts:
+                del shapes[part]
+            shapes[fused] = (sum(rows for _, rows in parts), self.dim)
         return shapes
+
+    def fused(self) -> dict:
+        """The file's fused matrices, each as the parts its rows hold, in order:
+        {fused name: [(part name, rows), ...]} (Phi-3's attn_qkv and ffn_up)."""
+        kv, parts = self.n_kv_heads * self.head_dim, {}
+        for i in range(self.n_layers):
+            if self.arch.fused_qkv:
+                parts[f"blk.{i}.attn_qkv.weight"] = [(f"blk.{i}.attn_q.weight", self.q_dim),
+                                                     (f"blk.{i}.attn_k.weight", kv), (f"blk.{i}.attn_v.weight", kv)]
+            if self.arch.fused_gate_up:
+                parts[f"blk.{i}.ffn_up.weight"] = [(f"blk.{i}.ffn_gate.weight", self.ffn_dim),
+                                                   (f"blk.{i}.ffn_up.weight", self.ffn_dim)]
+        return parts
+
+
+def _split_rows(tensor: gguf.Tensor, parts: list) -> list:
+    """A fused matrix as its parts [(name, rows), ...]: whole rows of blocks, so each
+    part's products are the fused product's columns, bit for bit."""
+    row_bytes, start, out = tensor.nbytes // tensor.shape[0], 0, []
+    for name, rows in parts:
+        out.append(gguf.Tensor(name, tensor.ggml_type, (rows, tensor.shape[1]),
+                               tensor.raw[start * row_bytes:(start + rows) * row_bytes]))
+        start += rows
+    return out
 
 
 def _sliding_windows(file: gguf.GGUFFile, arch: Architecture, n_layers: int) -> dict:
@@ -258,14 +289,15 @@ class Llama:
         if tokenizer.vocab_size != config.vocab_size:
             raise GGUFError(f"{file.path}: tokenizer.ggml.tokens has {tokenizer.vocab_size} tokens but "
                             f"{config.arch.name}.vocab_size is {config.vocab_size}")
-        weights = {}
+        weights, fused = {}, config.fused()
         for name, shape in config.shapes().items():
             if name == "output.weight" and name not in file.tensors:
                 continue  # tied: the output projection is the token embedding
             tensor = file.tensor(name)
             if tensor.shape != shape:
                 raise GGUFError(f"{file.path}: tensor '{name}' has shape {tensor.shape}, expected {shape}")
-            weights[name] = gguf.load_tensor(tensor, device)
+            for part in _split_rows(tensor, fused[name]) if name in fused else [tensor]:
+                weights[part.name] = gguf.load_tensor(part, device)
             if progress is not None:
                 progress(tensor.nbytes)
         return cls(config, weights, tokenizer, device, file.metadata.get("general.name", file.path))

