@@ -112,9 +112,9 @@ class Config:
             raise GGUFError(f"{file.path}: general.architecture is '{name}'; hal runs "
                             f"{', '.join(repr(a) for a in ARCHITECTURES)} models")
         arch = ARCHITECTURES[name]
-        key = lambda k, default=None: file.field(f"{name}.{k}", default)  # noqa: E731
+        key = lambda k, default=KeyError: file.field(f"{name}.{k}", default)  # noqa: E731  (KeyError: required)
         n_heads, dim = int(key("attention.head_count")), int(key("embedding_length"))
-        vocab = key("vocab_size") or len(file.field("tokenizer.ggml.tokens"))
+        vocab = key("vocab_size", None) or len(file.field("tokenizer.ggml.tokens"))
         n_layers = int(key("block_count"))
         if n_heads <= 0 or dim <= 0:
             raise GGUFError(f"{file.path}: {name}.attention.head_count {n_heads} and {name}.embedding_length "

@@ -16,7 +16,15 @@ import numpy as np
 import hal.models
 from hal.llama import Llama
 
-DATA = os.path.join(os.path.dirname(__file__), "..", "tests", "data")
+FOLDER = os.path.join(os.path.dirname(__file__), "..", "tests", "data")
+
+
+def data_file(model: str) -> str:
+    """The recorded runs of a model (a short name of hal.models)."""
+    return os.path.join(FOLDER, f"llama_cpp_{model}.json")
+
+
+DATA = data_file("smollm2")  # the default model's
 
 
 def top(logits: np.ndarray, k: int = 5) -> list:
@@ -47,7 +55,7 @@ def main():
     args = p.parse_args()
     device = args.device
     model = Llama.load(hal.models.path(args.model), device)
-    with open(args.data or os.path.join(DATA, f"llama_cpp_{args.model}.json")) as f:
+    with open(args.data or data_file(args.model)) as f:
         runs = json.load(f)["runs"]
     same = 0
     for run in runs:
