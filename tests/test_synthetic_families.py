@@ -1,5 +1,6 @@
-"""Qwen 2 (q/k/v biases) and Qwen 3 (q/k norms) on every device give llama.cpp's prompt
-ids, greedy tokens and last-bit logits at the first and the last step, for small files
+"""Qwen 2 (q/k/v biases), Qwen 3 (q/k norms), Phi-3 (fused q/k/v and gate/up) and Mistral
+(a llama file with a sliding window llama.cpp does not apply) on every device give
+llama.cpp's prompt ids, greedy tokens and last-bit logits at the first and the last step, for small files
 of random weights (tests/synthetic_models.py writes them; llama.cpp's runs on the same
 files are in tests/data/llama_cpp_synthetic.json)."""
 import importlib.util
@@ -39,10 +40,10 @@ def recorded():
 
 
 @pytest.mark.slow_on_simulator
-@pytest.mark.parametrize("arch", synthetic_models.FAMILIES)
+@pytest.mark.parametrize("arch", list(synthetic_models.FAMILIES))
 def test_family_equals_llama_cpp(device, files, recorded, arch):
     model = Llama.load(files[arch], device)
-    assert model.config.arch.name == arch
+    assert model.config.arch.name == synthetic_models.FAMILIES[arch]
     for run in recorded[arch]:
         assert model.tokenizer.encode(run["prompt"]) == run["ids"]
         cache = model.new_cache(len(run["ids"]) + len(run["tokens"]) + 1)
