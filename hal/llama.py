@@ -367,7 +367,7 @@ class Llama:
     @property
     def row_independent(self) -> bool:
         """Whether every product gives each row the same bits at any number of rows, so
-        that ``decode_batch`` is batch-invariant (Q4_0, Q4_1, Q8_0 weights: hal.nn)."""
+        that ``decode_batch`` is batch-invariant (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 weights: hal.nn)."""
         return all(w.row_independent for w in self.weights.values() if isinstance(w, nn.QuantizedWeight))
 
     def _logits(self, tokens, positions: list, caches: list, n_past, all_logits: bool = False):

@@ -96,7 +96,7 @@ class QuantizedWeight:
     @property
     def row_independent(self) -> bool:
         """Whether ``linear`` gives each row of x the same bits at any number of rows: the
-        8-bit block products (Q4_0, Q4_1, Q8_0) sum every row alike; llama.cpp's K-quant
+        8-bit block products (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0) sum every row alike; llama.cpp's K-quant
         and float paths change below and from 8 rows, and hal follows them."""
         return qdot.supports(self.ggml_type)
 
@@ -151,7 +151,7 @@ def linear(x: Array, *weights):
     """``x @ w.T``: x (..., cols), w a QuantizedWeight or a float array (rows, cols);
     returns (..., rows) float32. A QuantizedWeight is read block by block (a mat-vec for
     one row of x, tiles of rows of x sharing each decoded block for many). With Q4_0,
-    Q4_1 and Q8_0 weights x is first quantized to 8 bits per block of 32 and the block
+    Q4_1, Q5_0, Q5_1 and Q8_0 weights x is first quantized to 8 bits per block of 32 and the block
     products are integer, exactly as llama.cpp computes them (ops/qdot.py); the other
     types multiply float32 x by the decoded weights.
 
@@ -180,7 +180,7 @@ def linear(x: Array, *weights):
 def quantized_products(device, x, weights) -> list:
     """The payload-level core of ``linear``: x (n, cols), a contiguous float32 payload,
     @ w.T for each QuantizedWeight, in order; the integer-dot types share one 8-bit
-    quantization of x, per 32 (Q4_0, Q4_1, Q8_0: ops/qdot.py) or per 256 (Q4_K, Q5_K,
+    quantization of x, per 32 (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0: ops/qdot.py) or per 256 (Q4_K, Q5_K,
     Q6_K: ops/qdot_k.py)."""
     kinds = {"quant_linear_q8": [], "quant_linear_q8k": [], "quant_linear": []}
     for w in weights:

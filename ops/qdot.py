@@ -1,17 +1,18 @@
 """Quantized linear the way llama.cpp computes it: activations quantized to 8 bits per
-block of 32, integer dot products with the weight's blocks (Q4_0, Q4_1, Q8_0).
+block of 32, integer dot products with the weight's blocks (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0).
 
 llama.cpp's CPU path (ggml-cpu's x86 ``quantize_row_q8_0/q8_1`` and
-``ggml_vec_dot_q4_0_q8_0 / q4_1_q8_1 / q8_0_q8_0``) fixes every rounding, and these
-kernels make the same ones in the same order on every device, so a model gives
+``ggml_vec_dot_q4_0_q8_0 / q4_1_q8_1 / q5_0_q8_0 / q5_1_q8_1 / q8_0_q8_0``) fixes every
+rounding, and these kernels make the same ones in the same order on every device, so a model gives
 llama.cpp's logits bit for bit (tests/test_qdot.py checks them against a NumPy
 emulation, and tests/test_llama.py against llama.cpp's greedy tokens):
 
 - a block of activations x[32]: ``d = amax / 127`` stored as f16, ``q = rint(x * (127 /
-  amax))`` (ties to even) as int8; for Q4_1 weights also ``s = f16(d * sum(q))``;
+  amax))`` (ties to even) as int8; for Q4_1 and Q5_1 weights also ``s = f16(d * sum(q))``;
 - a block product: eight integer lanes of four products (``lane j = sum q_w[4j..4j+3] *
   q_x[4j..4j+3]``, exact), each accumulated as ``acc[j] = fma(d_w * d_x, lane_j, acc[j])``
-  over the row's blocks; Q4_1 adds ``m_w * s_x`` per block into a separate sum;
+  over the row's blocks (Q5_0/Q5_1 weights: their 5-bit values, fifth bits joined first);
+  Q4_1 and Q5_1 add ``m_w * s_x`` per block into a separate sum;
 - the row's result: ``((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7))`` (+ the sum of
   ``m_w * s_x``).
 

@@ -47,7 +47,8 @@ def models(gemma_file):
 
 
 def test_config_is_llama_cpps(gemma_file):
-    """The hyper-parameters llama.cpp prints for this file (llm_load_print_meta)."""
+    """The hyper-parameters llama.cpp's loader derives from this file (src/models/gemma3.cpp,
+    llama_hparams::set_swa_pattern): windows on 5 layers of 6, their rope base 10,000."""
     config = hal.llama.Config.from_gguf(gemma_file)
     assert config.arch.name == "gemma3"
     assert (config.n_layers, config.dim, config.n_heads, config.n_kv_heads, config.head_dim) == (18, 640, 4, 1, 256)
