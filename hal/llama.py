@@ -1,14 +1,18 @@
-"""A llama-architecture language model (SmolLM2, TinyLlama, Llama 2/3 shapes) from a
-GGUF file, on any hal device, with its weights kept quantized on the device.
+"""Decoder-only language models from GGUF files (llama, Gemma 3, ...), on any hal
+device, with their weights kept quantized on the device.
 
     model = hal.llama.Llama.load(path, "opencl:0")
     result = model.generate(model.tokenizer.encode("The capital of France is"), 16)
 
-The forward pass is llama.cpp's LLM_ARCH_LLAMA graph: token embedding; per block
-rms_norm, q/k/v projections, rope ("normal" mode: the GGUF converter permutes q and k
-for it), grouped-query causal attention over a KV cache, the output projection and a
-residual, rms_norm and the SiLU-gated MLP and a residual; a final rms_norm and the
-output projection (the token embedding when the file has no ``output.weight``).
+One forward pass serves every family: llama.cpp's LLM_ARCH_LLAMA graph (token
+embedding; per block rms_norm, q/k/v projections, rope, grouped-query causal attention
+over a float16 KV cache, the output projection and a residual, rms_norm, the gated MLP
+and a residual; a final rms_norm and the output projection, the token embedding when
+the file has no ``output.weight``), with what a family does differently stated once as
+data in ``ARCHITECTURES`` (an ``Architecture``): per-head q/k norms, norms after
+attention and after the MLP, q/k/v biases, the MLP's activation, the rope mode, the
+embedding scale, sliding-window attention on some layers with their own rope base.
+Each entry follows llama.cpp's graph for that architecture (src/models/*.cpp).
 
 Decoding replays a captured step (``DecodeStep``, hal/program.py) where the device can
 capture: one C call per token on the cpu, bare enqueues on OpenCL.
@@ -30,6 +34,47 @@ BLOCK_TENSORS = ("attn_norm", "attn_q", "attn_k", "attn_v", "attn_output",
 
 
 @dataclass(frozen=True)
+class Architecture:
+    """What a model family's forward pass does beyond llama's, as llama.cpp's graph for
+    ``general.architecture`` == ``name`` does it."""
+    name: str
+    neox_rope: bool = False        # rope pairs (i, i + head_dim / 2), ggml's NeoX mode
+    qk_norm: bool = False          # rms_norm of each head of q and k before rope (attn_q_norm, attn_k_norm)
+    post_norms: bool = False       # rms_norm of the attention's and the MLP's output before each residual
+    qkv_bias: bool = False         # q, k and v projections have biases
+    activation: str = "silu"       # the gated MLP's: "silu" (SwiGLU) or "gelu" (GELU(tanh), GeGLU)
+    embedding_scale: bool = False  # token embeddings times sqrt(dim)
+    scale_q: bool = False          # q times the attention scale before attention (not the scores after)
+    swa_period: int = 0            # sliding-window layers: all but every swa_period-th (0: none)
+    swa_rope_base: float = 10000.0  # those layers' rope base unless {arch}.rope.freq_base_swa says
+    fused_qkv: bool = False        # the file's attn_qkv holds q, k and v (split into them as it loads)
+    fused_gate_up: bool = False    # the file's ffn_up holds gate then up (split as it loads)
+
+    def block_tensors(self) -> tuple:
+        """The tensors of a block, by their GGUF names after ``blk.{i}.``."""
+        names = [f"{n}.weight" for n in BLOCK_TENSORS]
+        if self.qk_norm:
+            names += ["attn_q_norm.weight", "attn_k_norm.weight"]
+        if self.post_norms:
+            names += ["post_attention_norm.weight", "post_ffw_norm.weight"]
+        if self.qkv_bias:
+            names += ["attn_q.bias", "attn_k.bias", "attn_v.bias"]
+        return tuple(names)
+
+
+ARCHITECTURES = {a.name: a for a in (
+    Architecture("llama"),
+    # src/models/gemma3.cpp: sliding windows on 5 layers of 6 (rope base 10000 there),
+    # q scaled by 1/sqrt(head_dim) before attention, GeGLU, norms after attention and MLP.
+    Architecture("gemma3", neox_rope=True, qk_norm=True, post_norms=True, activation="gelu",
+                 embedding_scale=True, scale_q=True, swa_period=6),
+    Architecture("qwen2", neox_rope=True, qkv_bias=True),  # src/models/qwen2.cpp
+    Architecture("qwen3", neox_rope=True, qk_norm=True),   # src/models/qwen3.cpp
+    Architecture("phi3", neox_rope=True, scale_q=True, fused_qkv=True, fused_gate_up=True),  # src/models/phi3.cpp
+)}
+
+
+@dataclass(frozen=True)
 class Config:
     n_layers: int
     dim: int
@@ -40,49 +85,138 @@ class Config:
     context_length: int
     rope_theta: float
     eps: float
+    key_length: int = 0            # head_dim where it is not dim / n_heads (Gemma 3: 256 for 640 / 4)
+    arch: Architecture = ARCHITECTURES["llama"]
+    windows: tuple = ()            # per layer: its sliding window (0: the whole context)
+    rope_thetas: tuple = ()        # per layer: its rope base
 
     @property
     def head_dim(self) -> int:
-        return self.dim // self.n_heads
+        return self.key_length or self.dim // self.n_heads
+
+    @property
+    def q_dim(self) -> int:
+        return self.n_heads * self.head_dim
+
+    def window(self, layer: int) -> int:
+        return self.windows[layer] if self.windows else 0
+
+    def theta(self, layer: int) -> float:
+        return self.rope_thetas[layer] if self.rope_thetas else self.rope_theta
 
     @classmethod
     def from_gguf(cls, file: gguf.GGUFFile) -> "Config":
         """The hyper-parameters from the ``{arch}.*`` metadata fields."""
-        arch = file.field("general.architecture")
-        if arch != "llama":
-            raise GGUFError(f"{file.path}: general.architecture is '{arch}'; hal runs 'llama' models")
-        n_heads = int(file.field("llama.attention.head_count"))
-        dim = int(file.field("llama.embedding_length"))
-        vocab = file.field("llama.vocab_size", None) or len(file.field("tokenizer.ggml.tokens"))
-        config = cls(n_layers=int(file.field("llama.block_count")), dim=dim, n_heads=n_heads,
-                     n_kv_heads=int(file.field("llama.attention.head_count_kv", n_heads)),
-                     ffn_dim=int(file.field("llama.feed_forward_length")), vocab_size=int(vocab),
-                     context_length=int(file.field("llama.context_length", 2048)),
-                     rope_theta=float(file.field("llama.rope.freq_base", 10000.0)),
-                     eps=float(file.field("llama.attention.layer_norm_rms_epsilon", 1e-5)))
-        if n_heads <= 0 or dim % n_heads or config.n_kv_heads <= 0 or n_heads % config.n_kv_heads:
-            raise GGUFError(f"{file.path}: llama.attention.head_count {n_heads} and head_count_kv "
-                            f"{config.n_kv_heads} do not divide llama.embedding_length {dim}")
-        rope_dim = file.field("llama.rope.dimension_count", config.head_dim)
+        name = file.field("general.architecture")
+        if name not in ARCHITECTURES:
+            raise GGUFError(f"{file.path}: general.architecture is '{name}'; hal runs "
+                            f"{', '.join(repr(a) for a in ARCHITECTURES)} models")
+        arch = ARCHITECTURES[name]
+        key = lambda k, default=KeyError: file.field(f"{name}.{k}", default)  # noqa: E731  (KeyError: required)
+        n_heads, dim = int(key("attention.head_count")), int(key("embedding_length"))
+        vocab = key("vocab_size", None) or len(file.field("tokenizer.ggml.tokens"))
+        n_layers = int(key("block_count"))
+        if n_heads <= 0 or dim <= 0:
+            raise GGUFError(f"{file.path}: {name}.attention.head_count {n_heads} and {name}.embedding_length "
+                            f"{dim} must be positive")
+        head_dim = int(key("attention.key_length", dim // n_heads))
+        if head_dim <= 0 or int(key("attention.value_length", head_dim)) != head_dim:
+            raise GGUFError(f"{file.path}: {name}.attention.key_length and value_length must be one positive size")
+        config = cls(n_layers=n_layers, dim=dim, n_heads=n_heads,
+                     n_kv_heads=int(key("attention.head_count_kv", n_heads)),
+                     ffn_dim=int(key("feed_forward_length")), vocab_size=int(vocab),
+                     context_length=int(key("context_length", 2048)),
+                     rope_theta=float(key("rope.freq_base", 10000.0)),
+                     eps=float(key("attention.layer_norm_rms_epsilon", 1e-5)),
+                     key_length=head_dim if head_dim != dim // n_heads else 0, arch=arch,
+                     **_sliding_windows(file, arch, n_layers))
+        if (config.n_kv_heads <= 0 or n_heads % config.n_kv_heads
+                or (not config.key_length and dim % n_heads)):
+            raise GGUFError(f"{file.path}: {name}.attention.head_count {n_heads} and head_count_kv "
+                            f"{config.n_kv_heads} do not divide {name}.embedding_length {dim}")
+        rope_dim = key("rope.dimension_count", config.head_dim)
         if rope_dim != config.head_dim:
-            raise GGUFError(f"{file.path}: llama.rope.dimension_count is {rope_dim}; hal rotates whole "
+            raise GGUFError(f"{file.path}: {name}.rope.dimension_count is {rope_dim}; hal rotates whole "
                             f"heads of {config.head_dim}")
-        if "rope_freqs.weight" in file.tensors or file.field("llama.rope.scaling.type", "none") not in ("none",):
-            raise GGUFError(f"{file.path}: rope scaling (llama.rope.scaling.*, rope_freqs.weight) is not supported")
+        if "rope_freqs.weight" in file.tensors or key("rope.scaling.type", "none") not in ("none",):
+            raise GGUFError(f"{file.path}: rope scaling ({name}.rope.scaling.*, rope_freqs.weight) is not supported")
+        if key("final_logit_softcapping", 0.0):
+            raise GGUFError(f"{file.path}: {name}.final_logit_softcapping is not supported")
         return config
+
+    @property
+    def attention_scale(self) -> float:
+        """The scale of q . k: 1 / sqrt(head_dim) (llama.cpp's Gemma 3 27B takes dim / heads)."""
+        size = self.dim // self.n_heads if self.arch.name == "gemma3" and self.n_layers == 62 else self.head_dim
+        return float(np.float32(1.0) / np.sqrt(np.float32(size)))
 
     def shapes(self) -> dict:
         """Every tensor's expected (rows, cols) or (n,), by its GGUF name."""
         kv = self.n_kv_heads * self.head_dim
-        block = {"attn_norm": (self.dim,), "attn_q": (self.dim, self.dim), "attn_k": (kv, self.dim),
-                 "attn_v": (kv, self.dim), "attn_output": (self.dim, self.dim), "ffn_norm": (self.dim,),
-                 "ffn_gate": (self.ffn_dim, self.dim), "ffn_up": (self.ffn_dim, self.dim),
-                 "ffn_down": (self.dim, self.ffn_dim)}
+        block = {"attn_norm.weight": (self.dim,), "attn_q.weight": (self.q_dim, self.dim),
+                 "attn_k.weight": (kv, self.dim), "attn_v.weight": (kv, self.dim),
+                 "attn_output.weight": (self.dim, self.q_dim), "ffn_norm.weight": (self.dim,),
+                 "ffn_gate.weight": (self.ffn_dim, self.dim), "ffn_up.weight": (self.ffn_dim, self.dim),
+                 "ffn_down.weight": (self.dim, self.ffn_dim),
+                 "attn_q_norm.weight": (self.head_dim,), "attn_k_norm.weight": (self.head_dim,),
+                 "post_attention_norm.weight": (self.dim,), "post_ffw_norm.weight": (self.dim,),
+                 "attn_q.bias": (self.q_dim,), "attn_k.bias": (kv,), "attn_v.bias": (kv,)}
         shapes = {"token_embd.weight": (self.vocab_size, self.dim), "output_norm.weight": (self.dim,),
                   "output.weight": (self.vocab_size, self.dim)}
         for i in range(self.n_layers):
-            shapes.update({f"blk.{i}.{name}.weight": shape for name, shape in block.items()})
+            shapes.update({f"blk.{i}.{name}": block[name] for name in self.arch.block_tensors()})
+        for fused, parts in self.fused().items():
+            for part, _ in parts:
+                del shapes[part]
+            shapes[fused] = (sum(rows for _, rows in parts), self.dim)
         return shapes
+
+    def fused(self) -> dict:
+        """The file's fused matrices, each as the parts its rows hold, in order:
+        {fused name: [(part name, rows), ...]} (Phi-3's attn_qkv and ffn_up)."""
+        kv, parts = self.n_kv_heads * self.head_dim, {}
+        for i in range(self.n_layers):
+            if self.arch.fused_qkv:
+                parts[f"blk.{i}.attn_qkv.weight"] = [(f"blk.{i}.attn_q.weight", self.q_dim),
+                                                     (f"blk.{i}.attn_k.weight", kv), (f"blk.{i}.attn_v.weight", kv)]
+            if self.arch.fused_gate_up:
+                parts[f"blk.{i}.ffn_up.weight"] = [(f"blk.{i}.ffn_gate.weight", self.ffn_dim),
+                                                   (f"blk.{i}.ffn_up.weight", self.ffn_dim)]
+        return parts
+
+
+def _split_rows(tensor: gguf.Tensor, parts: list) -> list:
+    """A fused matrix as its parts [(name, rows), ...]: whole rows of blocks, so each
+    part's products are the fused product's columns, bit for bit."""
+    row_bytes, start, out = tensor.nbytes // tensor.shape[0], 0, []
+    for name, rows in parts:
+        out.append(gguf.Tensor(name, tensor.ggml_type, (rows, tensor.shape[1]),
+                               tensor.raw[start * row_bytes:(start + rows) * row_bytes]))
+        start += rows
+    return out
+
+
+def _sliding_windows(file: gguf.GGUFFile, arch: Architecture, n_layers: int) -> dict:
+    """Config's ``windows`` and ``rope_thetas`` for a family with sliding-window layers:
+    ``{arch}.attention.sliding_window`` positions on the layers that
+    ``sliding_window_pattern`` (a period, or a flag per layer) marks, which turn q and k
+    with ``rope.freq_base_swa`` (llama.cpp's llama_hparams::set_swa_pattern)."""
+    window = int(file.field(f"{arch.name}.attention.sliding_window", 0) or 0)
+    if not arch.swa_period or window <= 0:
+        return {}
+    pattern = file.field(f"{arch.name}.attention.sliding_window_pattern", arch.swa_period)
+    if isinstance(pattern, list):
+        sliding = [bool(p) for p in pattern][:n_layers]
+        if len(sliding) != n_layers:
+            raise GGUFError(f"{file.path}: {arch.name}.attention.sliding_window_pattern has {len(pattern)} "
+                            f"flags for {n_layers} layers")
+    else:
+        period = int(pattern)
+        sliding = [period == 0 or i % period < period - 1 for i in range(n_layers)]
+    base = float(file.field(f"{arch.name}.rope.freq_base", 10000.0))
+    swa_base = float(file.field(f"{arch.name}.rope.freq_base_swa", arch.swa_rope_base))
+    return {"windows": tuple(window if s else 0 for s in sliding),
+            "rope_thetas": tuple(swa_base if s else base for s in sliding)}
 
 
 @dataclass
@@ -143,6 +277,8 @@ class Llama:
         self.config, self.weights, self.tokenizer = config, weights, tokenizer
         self.device, self.name = hal.device(device), name
         self.output = weights.get("output.weight", weights["token_embd.weight"])
+        self._blocks = [{name: weights[f"blk.{i}.{name}"] for name in config.arch.block_tensors()}
+                        for i in range(config.n_layers)]
         self._plan = nn.Plan.of(self.device)  # load() checked every shape: the ops run unchecked
         self._warm = set()  # batch sizes whose plain decode step has run: its kernels are compiled and tuned
         self._spare = None  # generate's last cache, with its captured step: the next reuses it
@@ -157,15 +293,16 @@ class Llama:
         tokenizer = Tokenizer(file.metadata)
         if tokenizer.vocab_size != config.vocab_size:
             raise GGUFError(f"{file.path}: tokenizer.ggml.tokens has {tokenizer.vocab_size} tokens but "
-                            f"llama.vocab_size is {config.vocab_size}")
-        weights = {}
+                            f"{config.arch.name}.vocab_size is {config.vocab_size}")
+        weights, fused = {}, config.fused()
         for name, shape in config.shapes().items():
             if name == "output.weight" and name not in file.tensors:
                 continue  # tied: the output projection is the token embedding
             tensor = file.tensor(name)
             if tensor.shape != shape:
                 raise GGUFError(f"{file.path}: tensor '{name}' has shape {tensor.shape}, expected {shape}")
-            weights[name] = gguf.load_tensor(tensor, device)
+            for part in _split_rows(tensor, fused[name]) if name in fused else [tensor]:
+                weights[part.name] = gguf.load_tensor(part, device)
             if progress is not None:
                 progress(tensor.nbytes)
         return cls(config, weights, tokenizer, device, file.metadata.get("general.name", file.path))
@@ -247,13 +384,15 @@ class Llama:
     @property
     def row_independent(self) -> bool:
         """Whether every product gives each row the same bits at any number of rows, so
-        that ``decode_batch`` is batch-invariant (Q4_0, Q4_1, Q8_0 weights: hal.nn)."""
+        that ``decode_batch`` is batch-invariant (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 weights: hal.nn)."""
         return all(w.row_independent for w in self.weights.values() if isinstance(w, nn.QuantizedWeight))
 
     def _logits(self, tokens, positions, slots, caches: list, n_past, all_logits: bool = False):
         """The forward pass: logits (seq, vocab), or (1, vocab) of the last token."""
         c, k, seq = self.config, self._plan, tokens.shape[0]
         x, delta = k.embedding(self.weights["token_embd.weight"], tokens), None
+        if c.arch.embedding_scale:  # sqrtf(dim), as llama.cpp's graph
+            x = k.scale(x, float(np.sqrt(np.float32(c.dim))))
         for i in range(c.n_layers):
             x, delta = self._block(i, x, delta, positions, slots, caches, n_past)
         if not all_logits:
@@ -265,28 +404,48 @@ class Llama:
         once). Each residual is added by the norm after it (``delta``: the block's output
         still to add to ``x``). The rows of ``x`` are the next positions of ``caches[0]``
         (``n_past`` of them cached), or with ``n_past`` None one row per cache."""
+        c, k, arch, w = self.config, self._plan, self.config.arch, self._blocks[i]
+        q, key, value = k.linear(k.norm(x, delta, w["attn_norm.weight"], c.eps), w["attn_q.weight"],
+                                 w["attn_k.weight"], w["attn_v.weight"])
+        if arch.qkv_bias:
+            q, key, value = (k.add_rows(t, w[f"attn_{n}.bias"]) for t, n in ((q, "q"), (key, "k"), (value, "v")))
+        if arch.qk_norm:
+            q, key = self._head_norm(q, w["attn_q_norm.weight"]), self._head_norm(key, w["attn_k_norm.weight"])
+        attended = k.linear(self._attend(i, q, key, value, positions, slots, caches, n_past),
+                            w["attn_output.weight"])[0]
+        if arch.post_norms:
+            attended = k.norm(attended, None, w["post_attention_norm.weight"], c.eps)
+        h = k.norm(x, attended, w["ffn_norm.weight"], c.eps)
+        gate, up = k.linear(h, w["ffn_gate.weight"], w["ffn_up.weight"])
+        out = k.linear(k.gelu_mul(gate, up) if arch.activation == "gelu" else k.silu_mul(gate, up),
+                       w["ffn_down.weight"])[0]
+        return x, k.norm(out, None, w["post_ffw_norm.weight"], c.eps) if arch.post_norms else out
+
+    def _head_norm(self, x, weight):
+        """rms_norm of each head of x (rows, heads * head_dim)."""
         c, k = self.config, self._plan
-        w = {name: self.weights[f"blk.{i}.{name}.weight"] for name in BLOCK_TENSORS}
-        q, key, value = k.linear(k.norm(x, delta, w["attn_norm"], c.eps), w["attn_q"], w["attn_k"], w["attn_v"])
-        attended = self._attend(i, q, key, value, positions, slots, caches, n_past)
-        h = k.norm(x, k.linear(attended, w["attn_output"])[0], w["ffn_norm"], c.eps)
-        gate, up = k.linear(h, w["ffn_gate"], w["ffn_up"])
-        return x, k.linear(k.silu_mul(gate, up), w["ffn_down"])[0]
+        rows = x.shape[0]
+        return k.reshape(k.norm(k.reshape(x, (rows * x.shape[1] // c.head_dim, c.head_dim)), None, weight, c.eps),
+                         (rows, x.shape[1]))
 
     def _attend(self, i: int, q, key, value, positions, slots, caches: list, n_past):
-        """Rope of q and k, k and v into the float16 caches, and attention: (rows, dim).
+        """Rope of q and k, k and v into the float16 caches, and attention: (rows, q_dim).
         Row s is at ``positions[s]`` of cache ``slots[s]`` (device arrays)."""
         c, k, seq = self.config, self._plan, q.shape[0]
-        heads, kv_heads, scale = (c.n_heads, c.head_dim), (c.n_kv_heads, c.head_dim), c.head_dim ** -0.5
+        heads, kv_heads = (c.n_heads, c.head_dim), (c.n_kv_heads, c.head_dim)
+        theta, neox, window = c.theta(i), c.arch.neox_rope, c.window(i)
+        scale_q = c.attention_scale if c.arch.scale_q else None  # q scaled before its float16 rounding
+        scale = 1.0 if scale_q else c.attention_scale
         keys, values = caches[0].keys[i], caches[0].values[i]  # the pools
         q = k.rope_store(k.reshape(q, (seq, *heads)), k.reshape(key, (seq, *kv_heads)),
-                         k.reshape(value, (seq, *kv_heads)), keys, values, positions, slots, c.rope_theta)
+                         k.reshape(value, (seq, *kv_heads)), keys, values, positions, slots, theta, neox)
+        q = k.scale(q, scale_q) if scale_q else q
         if n_past is None or seq == 1:  # one row per sequence, positions read on the device
-            return k.reshape(k.attention_step(q, keys, values, positions, slots, scale), (seq, c.dim))
+            return k.reshape(k.attention_step(q, keys, values, positions, slots, scale, window), (seq, c.q_dim))
         # a prefill: seq positions of one sequence, over its cache's first n_past + seq rows
         own = [k.rows(k.reshape(k.rows(pool, caches[0].slot, caches[0].slot + 1), pool.shape[1:]), 0, n_past + seq)
                for pool in (keys, values)]
-        return k.reshape(k.attention(q, *own, n_past, scale), (seq, c.dim))
+        return k.reshape(k.attention(q, *own, n_past, scale, window), (seq, c.q_dim))
 
     def generate(self, prompt_ids, n: int, *, temperature: float = 0.0, top_k: int = 0, top_p: float = 1.0,
                  seed=None, on_token=None, stop_at_eos: bool = True) -> Generation:

@@ -42,8 +42,9 @@ from .shapes import normalize_axis
 from .errors import DeviceError
 from .ops import qdot, qdot_k, quant
 
-__all__ = ["Plan", "QuantizedWeight", "Sampler", "add_rms_norm", "attention", "attention_step", "embedding",
-           "linear", "rms_norm", "rope", "rope_store", "sample", "silu_mul", "softmax", "to_half", "GGML_TYPES"]
+__all__ = ["Plan", "QuantizedWeight", "Sampler", "add_rms_norm", "add_rows", "attention", "attention_step",
+           "embedding", "gelu_mul", "linear", "rms_norm", "rope", "rope_store", "sample", "scale", "silu_mul",
+           "softmax", "to_half", "GGML_TYPES"]
 
 
 def _type_name(ggml_type) -> str:
@@ -55,7 +56,7 @@ def _type_name(ggml_type) -> str:
     return name.upper()
 
 
-GGML_TYPES = ("F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q6_K", "Q4_K", "Q5_K")
+GGML_TYPES = ("F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q6_K", "Q4_K", "Q5_K")
 
 
 class QuantizedWeight:
@@ -95,7 +96,7 @@ class QuantizedWeight:
     @property
     def row_independent(self) -> bool:
         """Whether ``linear`` gives each row of x the same bits at any number of rows: the
-        8-bit block products (Q4_0, Q4_1, Q8_0) sum every row alike; llama.cpp's K-quant
+        8-bit block products (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0) sum every row alike; llama.cpp's K-quant
         and float paths change below and from 8 rows, and hal follows them."""
         return qdot.supports(self.ggml_type)
 
@@ -150,7 +151,7 @@ def linear(x: Array, *weights):
     """``x @ w.T``: x (..., cols), w a QuantizedWeight or a float array (rows, cols);
     returns (..., rows) float32. A QuantizedWeight is read block by block (a mat-vec for
     one row of x, tiles of rows of x sharing each decoded block for many). With Q4_0,
-    Q4_1 and Q8_0 weights x is first quantized to 8 bits per block of 32 and the block
+    Q4_1, Q5_0, Q5_1 and Q8_0 weights x is first quantized to 8 bits per block of 32 and the block
     products are integer, exactly as llama.cpp computes them (ops/qdot.py); the other
     types multiply float32 x by the decoded weights.
 
@@ -179,7 +180,7 @@ def linear(x: Array, *weights):
 def quantized_products(device, x, weights) -> list:
     """The payload-level core of ``linear``: x (n, cols), a contiguous float32 payload,
     @ w.T for each QuantizedWeight, in order; the integer-dot types share one 8-bit
-    quantization of x, per 32 (Q4_0, Q4_1, Q8_0: ops/qdot.py) or per 256 (Q4_K, Q5_K,
+    quantization of x, per 32 (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0: ops/qdot.py) or per 256 (Q4_K, Q5_K,
     Q6_K: ops/qdot_k.py)."""
     kinds = {"quant_linear_q8": [], "quant_linear_q8k": [], "quant_linear": []}
     for w in weights:
@@ -240,10 +241,11 @@ def rms_norm(x: Array, weight: Array, eps: float = 1e-5) -> Array:
     return Array._new(out, x._device)
 
 
-def rope(x: Array, positions, theta: float = 10000.0) -> Array:
+def rope(x: Array, positions, theta: float = 10000.0, *, neox: bool = False) -> Array:
     """Rotary position embedding, llama.cpp's "normal" mode (GGUF llama models): for x
     (seq, n_heads, head_dim) and integer positions (seq,), each adjacent pair
-    (x[2i], x[2i+1]) of every head rotates by ``pos * theta^(-2i/head_dim)``."""
+    (x[2i], x[2i+1]) of every head rotates by ``pos * theta^(-2i/head_dim)``; with
+    ``neox`` (ggml's NeoX mode: Gemma, Qwen, Phi-3) the pairs are (x[i], x[i + head_dim/2])."""
     x = _float32(x, "rope")
     if x.ndim != 3 or x.shape[-1] % 2:
         raise ValueError(f"rope: x must be (seq, n_heads, head_dim) with an even head_dim, got {x.shape}")
@@ -257,7 +259,7 @@ def rope(x: Array, positions, theta: float = 10000.0) -> Array:
     if x.size == 0:
         return x
     positions = astype(positions, dtypes.int64, copy=False)
-    out = x._device.impl("nn_rope")(x._device, _contiguous(x), _contiguous(positions), float(theta))
+    out = x._device.impl("nn_rope")(x._device, _contiguous(x), _contiguous(positions), float(theta), bool(neox))
     return Array._new(out, x._device)
 
 
@@ -284,6 +286,33 @@ def silu_mul(gate: Array, up: Array) -> Array:
     return Array._new(out, gate._device)
 
 
+def gelu_mul(gate: Array, up: Array) -> Array:
+    """``gelu(gate) * up`` with GELU's tanh form (the GELU-gated MLP of Gemma), computed
+    as llama.cpp's CPU backend does: through a float16 table of GELU at every float16
+    gate, 0 below -10 and the identity above 10 (ops/nn_families.py)."""
+    gate, up = _float32(gate, "gelu_mul", "gate"), _float32(up, "gelu_mul", "up")
+    same_device(gate, up)
+    if gate.shape != up.shape:
+        raise ValueError(f"gelu_mul: gate {gate.shape} and up {up.shape} differ in shape")
+    out = gate._device.impl("nn_gelu_mul")(gate._device, _contiguous(gate), _contiguous(up))
+    return Array._new(out, gate._device)
+
+
+def scale(x: Array, factor: float) -> Array:
+    """``x * factor`` in float32 (factor rounded to float32 first), as ``ggml_scale``."""
+    x = _float32(x, "scale")
+    return Array._new(x._device.impl("nn_scale")(x._device, _contiguous(x), float(factor)), x._device)
+
+
+def add_rows(x: Array, bias: Array) -> Array:
+    """``x + bias`` with ``bias`` (cols,) added to every row of x (..., cols): a layer's bias."""
+    x, bias = _float32(x, "add_rows"), _float32(bias, "add_rows", "bias")
+    same_device(x, bias)
+    if x.ndim == 0 or bias.shape != x.shape[-1:]:
+        raise ValueError(f"add_rows: bias of shape {bias.shape} does not match x's last axis ({x.shape})")
+    return Array._new(x._device.impl("nn_add_rows")(x._device, _contiguous(x), _contiguous(bias)), x._device)
+
+
 def to_half(x: Array) -> Array:
     """float16 storage: the IEEE half-precision bits of ``x`` (rounded to nearest even)
     as a uint16 array, the form ``attention`` takes its KV cache in."""
@@ -296,12 +325,15 @@ def _cache(x, name: str) -> Array:
     return x if x.dtype == dtypes.uint16 else _float32(x, "attention", name)
 
 
-def attention(q: Array, k_cache: Array, v_cache: Array, n_past: int, scale: float | None = None) -> Array:
+def attention(q: Array, k_cache: Array, v_cache: Array, n_past: int, scale: float | None = None, *,
+              window: int = 0) -> Array:
     """Causal grouped-query attention over a KV cache. q (seq, n_heads, head_dim);
     k_cache, v_cache (capacity, n_kv_heads, head_dim) whose first n_past + seq rows are
     valid, float32 or float16 storage (``to_half``; then q and the probabilities are
     rounded to float16 too, as llama.cpp's f16 cache does); head h reads kv head h //
-    (n_heads // n_kv_heads); query i sees cache positions 0 .. n_past + i. ``scale``
+    (n_heads // n_kv_heads); query i sees cache positions 0 .. n_past + i, and with a
+    sliding ``window`` > 0 only the last ``window`` of them (llama.cpp's standard SWA:
+    position t is masked for query position p when p - t >= window). ``scale``
     defaults to 1 / sqrt(head_dim)."""
     q = _float32(q, "attention", "q")
     k_cache, v_cache = _cache(k_cache, "k_cache"), _cache(v_cache, "v_cache")
@@ -317,6 +349,9 @@ def attention(q: Array, k_cache: Array, v_cache: Array, n_past: int, scale: floa
     capacity, kv_heads, kdim = k_cache.shape
     if kdim != dim or kv_heads == 0 or heads % kv_heads:
         raise ValueError(f"attention: {heads} heads of {dim} do not group over {kv_heads} kv heads of {kdim}")
+    window = operator.index(window)
+    if window < 0:
+        raise ValueError(f"attention: window must be >= 0 (0: none), got {window}")
     if n_past < 0 or n_past + seq > capacity:
         raise ValueError(f"attention: n_past {n_past} + seq {seq} exceeds the cache capacity {capacity}")
     scale = 1.0 / math.sqrt(dim) if scale is None else float(scale)
@@ -324,7 +359,7 @@ def attention(q: Array, k_cache: Array, v_cache: Array, n_past: int, scale: floa
         return q
     n_kv = n_past + seq
     out = q._device.impl("nn_attention")(q._device, _contiguous(q), _contiguous(k_cache[:n_kv]),
-                                         _contiguous(v_cache[:n_kv]), n_past, scale)
+                                         _contiguous(v_cache[:n_kv]), n_past, scale, window)
     return Array._new(out, q._device)
 
 
@@ -343,8 +378,8 @@ def add_rms_norm(x: Array, delta: Array, weight: Array, eps: float = 1e-5) -> Ar
 
 
 def rope_store(q: Array, k: Array, v: Array, k_cache: Array, v_cache: Array, positions: Array,
-               theta: float = 10000.0, slots: Array | None = None) -> Array:
-    """``rope(q, positions, theta)``, returned; ``rope(k)`` and ``v`` (rows, kv_heads, dim)
+               theta: float = 10000.0, slots: Array | None = None, *, neox: bool = False) -> Array:
+    """``rope(q, positions, theta, neox=neox)``, returned; ``rope(k)`` and ``v`` (rows, kv_heads, dim)
     stored as float16 bits (``to_half``) into the uint16 caches (capacity, kv_heads, dim)
     at rows ``positions``, in one launch. The caches may be pools of several sequences'
     caches (slots, capacity, kv_heads, dim): row s then goes to cache ``slots[s]``
@@ -356,21 +391,25 @@ def rope_store(q: Array, k: Array, v: Array, k_cache: Array, v_cache: Array, pos
         raise ValueError(f"rope_store: q {q.shape}, k {k.shape}, v {v.shape} and caches {k_cache.shape} "
                          f"do not match (an even head_dim)")
     return Plan.of(q._device).rope_store(_dense(q), _dense(k), _dense(v), k_cache, v_cache, _dense(positions),
-                                         slots, float(theta))
+                                         slots, float(theta), bool(neox))
 
 
 def attention_step(q: Array, k_cache: Array, v_cache: Array, positions: Array, scale: float | None = None,
-                   slots: Array | None = None) -> Array:
+                   slots: Array | None = None, *, window: int = 0) -> Array:
     """``attention`` of query row q[s] (seqs, heads, dim) at position ``positions[s]``
     over float16 caches whose rows up to it are valid: the same bits, for one sequence
     (caches (capacity, kv_heads, dim)) or several at once (pools (slots, capacity,
     kv_heads, dim), row s over cache ``slots[s]``). Positions and slots are read on the
-    device, so a captured step replays for any positions and any sequences."""
+    device, so a captured step replays for any positions and any sequences (``window``:
+    as ``attention``'s)."""
     q = _float32(q, "attention_step", "q")
     _check_caches("attention_step", q, k_cache, v_cache)
     positions, slots = _positions("attention_step", q, positions), _slots("attention_step", q, k_cache, slots)
     scale = 1.0 / math.sqrt(q.shape[2]) if scale is None else float(scale)
-    return Plan.of(q._device).attention_step(_dense(q), k_cache, v_cache, _dense(positions), slots, scale)
+    if operator.index(window) < 0:
+        raise ValueError(f"attention_step: window must be >= 0 (0: none), got {window}")
+    return Plan.of(q._device).attention_step(_dense(q), k_cache, v_cache, _dense(positions), slots, scale,
+                                             int(window))
 
 
 def _check_caches(name: str, q: Array, k_cache, v_cache) -> None:
@@ -415,6 +454,7 @@ class Plan:
                                                                impl("nn_add_rms_norm"))
         self._rope_store, self._attention = impl("nn_rope_store"), impl("nn_attention")
         self._attention_step, self._silu_mul = impl("nn_attention_step"), impl("nn_silu_mul")
+        self._gelu_mul, self._scale, self._add_rows = impl("nn_gelu_mul"), impl("nn_scale"), impl("nn_add_rows")
 
     _of: dict = {}  # device -> its Plan
 
@@ -443,19 +483,29 @@ class Plan:
             return self._out(self._rms_norm(self.device, x._data, weight._data, eps))
         return self._out(self._add_rms_norm(self.device, x._data, delta._data, weight._data, eps))
 
-    def rope_store(self, q, k, v, k_cache, v_cache, positions, slots, theta: float) -> Array:
+    def rope_store(self, q, k, v, k_cache, v_cache, positions, slots, theta: float, neox: bool = False) -> Array:
         return self._out(self._rope_store(self.device, q._data, k._data, v._data, k_cache._data, v_cache._data,
-                                          positions._data, slots._data, theta))
+                                          positions._data, slots._data, theta, neox))
 
-    def attention(self, q, k_cache, v_cache, n_past: int, scale: float) -> Array:
-        return self._out(self._attention(self.device, q._data, k_cache._data, v_cache._data, n_past, scale))
+    def attention(self, q, k_cache, v_cache, n_past: int, scale: float, window: int = 0) -> Array:
+        return self._out(self._attention(self.device, q._data, k_cache._data, v_cache._data, n_past, scale,
+                                         window))
 
-    def attention_step(self, q, k_cache, v_cache, positions, slots, scale: float) -> Array:
+    def attention_step(self, q, k_cache, v_cache, positions, slots, scale: float, window: int = 0) -> Array:
         return self._out(self._attention_step(self.device, q._data, k_cache._data, v_cache._data,
-                                              positions._data, slots._data, scale))
+                                              positions._data, slots._data, scale, window))
 
     def silu_mul(self, gate: Array, up: Array) -> Array:
         return self._out(self._silu_mul(self.device, gate._data, up._data))
+
+    def gelu_mul(self, gate: Array, up: Array) -> Array:
+        return self._out(self._gelu_mul(self.device, gate._data, up._data))
+
+    def scale(self, x: Array, factor: float) -> Array:
+        return self._out(self._scale(self.device, x._data, factor))
+
+    def add_rows(self, x: Array, bias: Array) -> Array:
+        return self._out(self._add_rows(self.device, x._data, bias._data))
 
     def reshape(self, x: Array, shape: tuple) -> Array:
         return self._out(self.device.reshape(x._data, shape))

@@ -186,6 +186,13 @@ KERNEL void silu_mul(GLOBAL f32 *out, GLOBAL const f32 *gate, i64 gate_off, GLOB
 """
 
 _ROPE_PAIR = r"""
+#ifndef NEOX
+#define NEOX 0
+#endif
+/* Where pair g of heads of HP pairs lies: values 2i and 2i + 1 of its head ("normal"
+   mode), or i and i + HP (NeoX mode: ggml's GGML_ROPE_TYPE_NEOX, Gemma, Qwen, Phi-3). */
+#define PAIR_AT(g, hp) (NEOX ? ((g) / (hp)) * 2 * (hp) + (g) % (hp) : 2 * (g))
+#define PAIR_STEP(hp) (NEOX ? (hp) : 1)
 /* Pair i (values 2i, 2i+1) of a head at position p turned: (y0, y1). A position beyond
    the table computes its angle the same way, with the device's cos/sin. */
 INLINE void rope_pair(f32 x0, f32 x1, i64 p, i64 i, GLOBAL const f32 *table, i64 table_rows, i64 head_pairs,
@@ -226,10 +233,11 @@ KERNEL void rope(GLOBAL f32 *out, GLOBAL const f32 *x, i64 x_off, GLOBAL const i
     i64 g = GLOBAL_ID(0);
     if (g >= pairs) return;
     f32 y0, y1;
-    rope_pair(x[x_off + 2 * g], x[x_off + 2 * g + 1], pos[pos_off + g / (head_pairs * heads)], g % head_pairs,
+    i64 at = PAIR_AT(g, head_pairs), step = PAIR_STEP(head_pairs);
+    rope_pair(x[x_off + at], x[x_off + at + step], pos[pos_off + g / (head_pairs * heads)], g % head_pairs,
               table, table_rows, head_pairs, scale, &y0, &y1);
-    out[2 * g] = y0;
-    out[2 * g + 1] = y1;
+    out[at] = y0;
+    out[at + step] = y1;
 }
 """
 
@@ -237,6 +245,12 @@ ATTENTION = _COMMON + r"""
 #ifndef HALF
 #define HALF 1
 #endif
+#ifndef WINDOW
+#define WINDOW 0
+#endif
+/* Whether query position p sees cache position t: causal, and with a sliding WINDOW
+   (llama.cpp's LLAMA_SWA_TYPE_STANDARD) only the WINDOW latest positions. */
+#define SEES(p, t) ((t) <= (p) && (WINDOW == 0 || (p) - (t) < WINDOW))
 #if HALF  /* q, K and V hold float16 bits, the probabilities float16 values */
 #define KV_T u16
 #define KV(v) half_to_f32(v)
@@ -278,8 +292,10 @@ ATTENTION = _COMMON + r"""
     for (i64 k = dot_body; k < (len); k++) dot_total += (facc)(A(k) * B(k)); \
     res = (f32)dot_total; }
 
-/* scores (seq, heads, n_kv): q . k * scale for cache positions t <= n_past + i, masked
-   beyond. Head h reads kv head h / group. An item takes TILE consecutive positions. */
+/* scores (seq, heads, n_kv): q . k * scale for the cache positions query i (position
+   n_past + i) sees, masked elsewhere (a masked position's probability is 0, and adds
+   nothing to the values). Head h reads kv head h / group. An item takes TILE
+   consecutive positions. */
 KERNEL void attn_scores(GLOBAL f32 *scores, GLOBAL const KV_T *q, i64 q_off, GLOBAL const KV_T *k, i64 k_off,
                         i64 seq, i64 heads, i64 group, i64 dim, i64 n_kv, i64 n_past, f32 scale) {
     i64 g = GLOBAL_ID(0), tiles = (n_kv + TILE - 1) / TILE;
@@ -302,7 +318,7 @@ KERNEL void attn_scores(GLOBAL f32 *scores, GLOBAL const KV_T *q, i64 q_off, GLO
         }
     }
     for (int p = 0; p < TILE && t0 + p < n_kv; p++)
-        scores[(i * heads + h) * n_kv + t0 + p] = t0 + p <= n_past + i ? dot[p] * scale : MASKED;
+        scores[(i * heads + h) * n_kv + t0 + p] = SEES(n_past + i, t0 + p) ? dot[p] * scale : MASKED;
 }
 
 /* vt (kv_heads, dim, n_kv) float32 = v (n_kv, kv_heads, dim) transposed: the values
@@ -354,22 +370,24 @@ KERNEL void rope_store(GLOBAL f32 *q_out, GLOBAL const f32 *q, i64 q_off, GLOBAL
     i64 g = GLOBAL_ID(0), q_pairs = seq * heads * (DIM / 2);
     f32 y0, y1;
     if (g < q_pairs) {
-        rope_pair(q[q_off + 2 * g], q[q_off + 2 * g + 1], pos[pos_off + g / (heads * (DIM / 2))], g % (DIM / 2),
-                  table, table_rows, DIM / 2, scale, &y0, &y1);
-        q_out[2 * g] = y0;
-        q_out[2 * g + 1] = y1;
+        i64 at = PAIR_AT(g, DIM / 2);
+        rope_pair(q[q_off + at], q[q_off + at + PAIR_STEP(DIM / 2)], pos[pos_off + g / (heads * (DIM / 2))],
+                  g % (DIM / 2), table, table_rows, DIM / 2, scale, &y0, &y1);
+        q_out[at] = y0;
+        q_out[at + PAIR_STEP(DIM / 2)] = y1;
         return;
     }
     g -= q_pairs;
     if (g >= seq * kv_heads * (DIM / 2)) return;
     i64 row = kv_heads * DIM, s = g / (kv_heads * (DIM / 2)), p = pos[pos_off + s], c = slot[slot_off + s];
     if (p < 0 || p >= capacity || c < 0 || c >= slots) return;
-    rope_pair(k[k_off + 2 * g], k[k_off + 2 * g + 1], p, g % (DIM / 2), table, table_rows, DIM / 2, scale, &y0, &y1);
-    i64 at = (c * capacity + p) * row + 2 * g - s * row;  /* pair g's place in the cache row */
+    i64 e = PAIR_AT(g, DIM / 2), step = PAIR_STEP(DIM / 2);
+    rope_pair(k[k_off + e], k[k_off + e + step], p, g % (DIM / 2), table, table_rows, DIM / 2, scale, &y0, &y1);
+    i64 at = (c * capacity + p) * row + e - s * row;  /* pair g's place in the cache row */
     k_cache[at] = f32_to_half(y0);
-    k_cache[at + 1] = f32_to_half(y1);
-    v_cache[at] = f32_to_half(v[v_off + 2 * g]);
-    v_cache[at + 1] = f32_to_half(v[v_off + 2 * g + 1]);
+    k_cache[at + step] = f32_to_half(y1);
+    v_cache[at] = f32_to_half(v[v_off + e]);
+    v_cache[at + step] = f32_to_half(v[v_off + e + step]);
 }
 
 /* Sequence s's positions to attend: pos[s] + 1, held to its cache (none where its slot is
@@ -402,7 +420,7 @@ KERNEL void attn_step_scores(GLOBAL f32 *scores, GLOBAL const f32 *q, i64 q_off,
 #define STEP_K(d) KV(kr[d])
         f32 dot;
         DOT_STEPS(DIM, STEP_Q, STEP_K, dot)
-        scores[sh * capacity + t] = dot * scale;
+        scores[sh * capacity + t] = SEES(n_kv - 1, t) ? dot * scale : MASKED;
     }
 }
 
@@ -585,13 +603,13 @@ def rope_table(device, theta: float, head_dim: int):
 
 
 @register("nn_rope", on=("cpu", "buffer"))
-def rope(device, x, positions, theta):
+def rope(device, x, positions, theta, neox=False):
     seq, heads, dim = x.shape
     out = device.empty(x.shape, _F32)
     pairs = seq * heads * (dim // 2)
     if pairs:
         table, rows, scale = rope_table(device, theta, dim)
-        program(device, ROPE, "rope")((pairs,), flat_group(device), pointer(device, out),
+        program(device, ROPE, "rope", NEOX=int(neox))((pairs,), flat_group(device), pointer(device, out),
                                       *device.kernel_args(x, positions), pointer(device, table), rows, pairs,
                                       heads, dim // 2, scale)
     return out
@@ -627,15 +645,17 @@ def _attention_tile(device) -> int:
 
 
 @register("nn_attention", on=("cpu", "buffer"))
-def attention(device, q, k_cache, v_cache, n_past, scale):
-    """k_cache, v_cache: float32, or uint16 holding float16 bits."""
+def attention(device, q, k_cache, v_cache, n_past, scale, window=0):
+    """k_cache, v_cache: float32, or uint16 holding float16 bits; ``window``: a sliding
+    window of that many positions (0: none)."""
     seq, heads, dim = q.shape
     n_kv, group = n_past + seq, heads // k_cache.shape[1]
     half = k_cache.dtype == np.uint16
     if half:
         q = device.impl("nn_to_half")(device, q)  # once, not once per cache position
     tile = _attention_tile(device)
-    defines = {"MASKED": f"{_MASKED}f", "HALF": int(half), "GGML_EPR": summation.lanes(), "TILE": tile}
+    defines = {"MASKED": f"{_MASKED}f", "HALF": int(half), "GGML_EPR": summation.lanes(), "TILE": tile,
+               "WINDOW": int(window)}
     scores = device.empty((seq, heads, n_kv), _F32)
     common = (seq, heads, group, dim, n_kv, n_past)
     program(device, ATTENTION, "attn_scores", **defines)(
@@ -656,11 +676,12 @@ def attention(device, q, k_cache, v_cache, n_past, scale):
 # Every launch below has the same arguments and grid at every position, which a captured
 # step (Device.capture) needs: positions are read on the device from ``positions``.
 
-def _step_defines(device, dim: int) -> dict:
+def _step_defines(device, dim: int, window: int = 0, neox: bool = False) -> dict:
     # (C target) few work-items, each a loop over positions: worth threads from the first.
     # BY_HEAD: attn_step_values one head per work-item on CPU devices (C target, PoCL).
     return {"DIM": dim, "MASKED": f"{_MASKED}f", "HALF": 1, "BY_HEAD": int(device.info.kind == "cpu"),
-            "HAL_OMP_MIN_ITEMS": 1, "GGML_EPR": summation.lanes(), "TILE": 1}
+            "HAL_OMP_MIN_ITEMS": 1, "GGML_EPR": summation.lanes(), "TILE": 1, "WINDOW": int(window),
+            "NEOX": int(neox)}
 
 
 def _pool(cache) -> tuple:
@@ -670,7 +691,7 @@ def _pool(cache) -> tuple:
 
 
 @register("nn_rope_store", on=("cpu", "buffer"))
-def rope_store(device, q, k, v, k_cache, v_cache, positions, slots, theta):
+def rope_store(device, q, k, v, k_cache, v_cache, positions, slots, theta, neox=False):
     """rope(q) (rows, heads, dim), returned; rope(k) and v (rows, kv_heads, dim) stored as
     float16 bits into the uint16 cache pools (slots, capacity, kv_heads, dim) at row
     positions[s] of cache slots[s]."""
@@ -679,7 +700,7 @@ def rope_store(device, q, k, v, k_cache, v_cache, positions, slots, theta):
     q_out = device.empty(q.shape, _F32)
     if seq:
         table, rows, scale = rope_table(device, theta, dim)
-        program(device, ATTENTION_STEP, "rope_store", **_step_defines(device, dim))(
+        program(device, ATTENTION_STEP, "rope_store", **_step_defines(device, dim, neox=neox))(
             (seq * (heads + kv_heads) * (dim // 2),), flat_group(device), pointer(device, q_out),
             *device.kernel_args(q, k, v), *(pointer(device, c) for c in (k_cache, v_cache)),
             *device.kernel_args(positions, slots), pointer(device, table), rows, scale, seq, heads, kv_heads,
@@ -688,13 +709,13 @@ def rope_store(device, q, k, v, k_cache, v_cache, positions, slots, theta):
 
 
 @register("nn_attention_step", on=("cpu", "buffer"))
-def attention_step(device, q, k_cache, v_cache, positions, slots, scale):
+def attention_step(device, q, k_cache, v_cache, positions, slots, scale, window=0):
     """``attention`` for the query row q[s] (seqs, heads, dim) of each sequence s at
     position positions[s] over cache slots[s] of the float16 pools (slots, capacity,
     kv_heads, dim), all read on the device: the same bits as one row at a time."""
     seqs, heads, dim = q.shape
     n_slots, capacity, kv_heads = _pool(k_cache)
-    defines = _step_defines(device, dim)
+    defines = _step_defines(device, dim, window)
     scores, out = device.empty((seqs, heads, capacity), _F32), device.empty(q.shape, _F32)
     where = device.kernel_args(positions, slots)
     common = (seqs, heads, heads // kv_heads, capacity, n_slots)

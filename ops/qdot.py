@@ -1,17 +1,18 @@
 """Quantized linear the way llama.cpp computes it: activations quantized to 8 bits per
-block of 32, integer dot products with the weight's blocks (Q4_0, Q4_1, Q8_0).
+block of 32, integer dot products with the weight's blocks (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0).
 
 llama.cpp's CPU path (ggml-cpu's x86 ``quantize_row_q8_0/q8_1`` and
-``ggml_vec_dot_q4_0_q8_0 / q4_1_q8_1 / q8_0_q8_0``) fixes every rounding, and these
-kernels make the same ones in the same order on every device, so a model gives
+``ggml_vec_dot_q4_0_q8_0 / q4_1_q8_1 / q5_0_q8_0 / q5_1_q8_1 / q8_0_q8_0``) fixes every
+rounding, and these kernels make the same ones in the same order on every device, so a model gives
 llama.cpp's logits bit for bit (tests/test_qdot.py checks them against a NumPy
 emulation, and tests/test_llama.py against llama.cpp's greedy tokens):
 
 - a block of activations x[32]: ``d = amax / 127`` stored as f16, ``q = rint(x * (127 /
-  amax))`` (ties to even) as int8; for Q4_1 weights also ``s = f16(d * sum(q))``;
+  amax))`` (ties to even) as int8; for Q4_1 and Q5_1 weights also ``s = f16(d * sum(q))``;
 - a block product: eight integer lanes of four products (``lane j = sum q_w[4j..4j+3] *
   q_x[4j..4j+3]``, exact), each accumulated as ``acc[j] = fma(d_w * d_x, lane_j, acc[j])``
-  over the row's blocks; Q4_1 adds ``m_w * s_x`` per block into a separate sum;
+  over the row's blocks (Q5_0/Q5_1 weights: their 5-bit values, fifth bits joined first);
+  Q4_1 and Q5_1 add ``m_w * s_x`` per block into a separate sum;
 - the row's result: ``((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7))`` (+ the sum of
   ``m_w * s_x``).
 
@@ -30,6 +31,7 @@ from .quant import INTEGER_DOT, TYPES, _HELPERS, random_raw, row_bytes
 from .launch import cpu_device, flat_group, pointer, program
 
 QK = 32
+WITH_MIN = ("Q4_1", "Q5_1")  # weights w = d q + m: products add m_w * s_x per block
 
 _QUANTIZE = r"""
 #if !defined(__OPENCL_VERSION__) && !defined(__CUDACC__) && defined(__AVX2__)
@@ -93,6 +95,15 @@ _DECODE = {
     "Q4_1": """
     *dw = load_half(b); *mw = load_half(b + 2);
     for (int j = 0; j < 16; j++) { qw[j] = (i32)(b[4 + j] & 15); qw[j + 16] = (i32)(b[4 + j] >> 4); }""",
+    "Q5_0": """
+    *dw = load_half(b);
+    u32 qh = load_u16(b + 2) | (load_u16(b + 4) << 16);
+    for (int j = 0; j < 32; j++)
+        qw[j] = (i32)(((b[6 + j % 16] >> (j / 16 * 4)) & 15) | (((qh >> j) & 1) << 4)) - 16;""",
+    "Q5_1": """
+    *dw = load_half(b); *mw = load_half(b + 2);
+    u32 qh = load_u16(b + 4) | (load_u16(b + 6) << 16);
+    for (int j = 0; j < 32; j++) qw[j] = (i32)(((b[8 + j % 16] >> (j / 16 * 4)) & 15) | (((qh >> j) & 1) << 4));""",
 }
 
 # Lane j of a block's weights (elements 4j .. 4j + 3) as 4 integers, for qdot_lanes.
@@ -106,6 +117,16 @@ _DECODE_LANE = {
     "Q4_1": """
     *dw = load_half(b); *mw = load_half(b + 2);
     for (int k = 0; k < 4; k++) q[k] = (i32)((b[4 + 4 * (j % 4) + k] >> (j / 4 * 4)) & 15);""",
+    "Q5_0": """
+    *dw = load_half(b);
+    u32 qh = load_u16(b + 2) | (load_u16(b + 4) << 16);
+    for (int k = 0; k < 4; k++)
+        q[k] = (i32)(((b[6 + 4 * (j % 4) + k] >> (j / 4 * 4)) & 15) | (((qh >> (4 * j + k)) & 1) << 4)) - 16;""",
+    "Q5_1": """
+    *dw = load_half(b); *mw = load_half(b + 2);
+    u32 qh = load_u16(b + 4) | (load_u16(b + 6) << 16);
+    for (int k = 0; k < 4; k++)
+        q[k] = (i32)(((b[8 + 4 * (j % 4) + k] >> (j / 4 * 4)) & 15) | (((qh >> (4 * j + k)) & 1) << 4));""",
 }
 
 # One launch for up to three weights that multiply the same x (attention's q, k, v; the
@@ -289,6 +310,17 @@ static inline bytes32 nibbles(const u8 *q) {
     return _mm256_and_si256(both, _mm256_set1_epi8(15));
 }
 static inline bytes32 centered_nibbles(const u8 *q) { return _mm256_sub_epi8(nibbles(q), _mm256_set1_epi8(8)); }
+/* Q5_0/Q5_1: nibbles with 16 added in byte i where bit i of the 32 bits at h is set (each
+   byte gets its bit's byte of h, then a compare with its bit in that byte). */
+static inline bytes32 nibbles5(const u8 *q, const u8 *h) {
+    __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)(load_u16(h) | (load_u16(h + 2) << 16))),
+                                         _mm256_setr_epi64x(0, 0x0101010101010101LL, 0x0202020202020202LL,
+                                                            0x0303030303030303LL));
+    __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+    return _mm256_or_si256(nibbles(q), _mm256_and_si256(set, _mm256_set1_epi8(16)));
+}
+static inline bytes32 centered5(bytes32 v) { return _mm256_sub_epi8(v, _mm256_set1_epi8(16)); }
 /* lane j = sum of 4 products of bytes 4j..4j+3, w signed or not as SIGNED_W says. */
 static inline f32x8 lanes_fma(f32 scale, bytes32 w, bytes32 x, f32x8 acc) {
 #if SIGNED_W
@@ -315,6 +347,15 @@ INLINE bytes32 nibbles(GLOBAL const u8 *q) {
     return join16(as_char16(v & (uchar16)15), as_char16(v >> (uchar16)4));
 }
 INLINE bytes32 centered_nibbles(GLOBAL const u8 *q) { return nibbles(q) - (bytes32)8; }
+#define BIT_SHIFTS16 (uint16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+/* Q5_0/Q5_1: nibbles with 16 added in byte i where bit i of the 32 bits at h is set. */
+INLINE bytes32 nibbles5(GLOBAL const u8 *q, GLOBAL const u8 *h) {
+    u32 bits = load_u16(h) | (load_u16(h + 2) << 16);
+    uint16 lo = (((uint16)(bits) >> BIT_SHIFTS16) & (uint16)1) << (uint16)4;
+    uint16 hi = (((uint16)(bits >> 16) >> BIT_SHIFTS16) & (uint16)1) << (uint16)4;
+    return nibbles(q) | join16(convert_char16(lo), convert_char16(hi));
+}
+INLINE bytes32 centered5(bytes32 v) { return v - (bytes32)16; }
 INLINE f32 half_bits_to_f32(u32 h) { return __builtin_ia32_vcvtph2ps((short8)((short)h, 0, 0, 0, 0, 0, 0, 0))[0]; }
 #define load_half(p) half_bits_to_f32(load_u16(p))
 /* two f16 side by side (Q4_1's scale and min) in one conversion */
@@ -351,6 +392,19 @@ INLINE bytes32 centered_nibbles(GLOBAL const u8 *q) {
     v.lo -= (short16)8; v.hi -= (short16)8;
     return v;
 }
+#define BIT_SHIFTS16 (uint16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+/* Q5_0/Q5_1: nibbles with 16 added in element i where bit i of the 32 bits at h is set. */
+INLINE bytes32 nibbles5(GLOBAL const u8 *q, GLOBAL const u8 *h) {
+    u32 bits = load_u16(h) | (load_u16(h + 2) << 16);
+    bytes32 v = nibbles(q);
+    v.lo |= convert_short16((((uint16)(bits) >> BIT_SHIFTS16) & (uint16)1) << (uint16)4);
+    v.hi |= convert_short16((((uint16)(bits >> 16) >> BIT_SHIFTS16) & (uint16)1) << (uint16)4);
+    return v;
+}
+INLINE bytes32 centered5(bytes32 v) {
+    v.lo -= (short16)16; v.hi -= (short16)16;
+    return v;
+}
 /* products fit in 16 bits and so do pair sums (|w x| <= 128 * 127), as in ggml's maddubs */
 INLINE f32x8 lanes_fma(f32 scale, bytes32 w, bytes32 x, f32x8 acc) {
     short16 lo = w.lo * x.lo, hi = w.hi * x.hi;
@@ -373,6 +427,8 @@ _DECODE_BYTES = {
     "Q8_0": "*dw = load_half(b); return load32((GLOBAL const i8 *)(b + 2));",
     "Q4_0": "*dw = load_half(b); return centered_nibbles(b + 2);",
     "Q4_1": "load_half_pair(b, dw, mw); return nibbles(b + 4);",
+    "Q5_0": "*dw = load_half(b); return centered5(nibbles5(b + 6, b + 2));",
+    "Q5_1": "load_half_pair(b, dw, mw); return nibbles5(b + 8, b + 4);",
 }
 
 
@@ -426,7 +482,8 @@ def dots_into(device, config: dict, out, a: Activations, raws: list, rows: list,
         return out
     nt, group, lanes, rpi = config["NT"], config["ROWS"], config.get("LANES", 0), config.get("RPI", 1)
     prog = program(device, source(ggml_type), "qdot_lanes" if lanes else "qdot", NT=nt, ROWS=group, RPI=rpi,
-                   VEC=config.get("VEC", 0), HAS_MIN=int(ggml_type == "Q4_1"), SIGNED_W=int(ggml_type != "Q4_1"),
+                   VEC=config.get("VEC", 0), HAS_MIN=int(ggml_type in WITH_MIN),
+                   SIGNED_W=int(ggml_type not in WITH_MIN),
                    BLOCK_BYTES=TYPES[ggml_type].block_bytes,
                    HAL_OMP_MIN_ITEMS=64)  # (C target) a work-item is a whole row: threads pay from 64
     unused = 3 - len(raws)  # no rows: the kernel never reads them

@@ -75,6 +75,23 @@ TYPES = {t.name: t for t in (
         v[j] = (f32)(q & 15) * d + m;
         v[j + 16] = (f32)(q >> 4) * d + m;
     }""", (0, 2)),
+    # Q4_0/Q4_1 plus a fifth bit per value: bit j of the 32 bits qh is value j's.
+    QuantType("Q5_0", 32, 22, 32, """
+    f32 d = load_half(b);
+    u32 qh = load_u16(b + 2) | (load_u16(b + 4) << 16);
+    for (int j = 0; j < 16; j++) {
+        u8 q = b[6 + j];
+        v[j] = (f32)((i32)((q & 15) | (((qh >> j) & 1) << 4)) - 16) * d;
+        v[j + 16] = (f32)((i32)((q >> 4) | (((qh >> (j + 16)) & 1) << 4)) - 16) * d;
+    }""", (0,)),
+    QuantType("Q5_1", 32, 24, 32, """
+    f32 d = load_half(b), m = load_half(b + 2);
+    u32 qh = load_u16(b + 4) | (load_u16(b + 6) << 16);
+    for (int j = 0; j < 16; j++) {
+        u8 q = b[8 + j];
+        v[j] = (f32)((q & 15) | (((qh >> j) & 1) << 4)) * d + m;
+        v[j + 16] = (f32)((q >> 4) | (((qh >> (j + 16)) & 1) << 4)) * d + m;
+    }""", (0, 2)),
     # 256 values: ql[128] (low 4 bits), qh[64] (high 2 bits), int8 scales[16], f16 d.
     # Unit s (32 values) is quadrant k of half n; 16 values share a scale.
     QuantType("Q6_K", 256, 210, 32, """
@@ -373,7 +390,7 @@ def _declare(qtype: QuantType) -> None:
 # Types whose products are computed in integers over 8-bit activations (as llama.cpp),
 # per 32 (ops/qdot.py) or per 256 (ops/qdot_k.py): hal.nn.linear never takes the float
 # path below for them, so they declare no float tunables.
-INTEGER_DOT = ("Q8_0", "Q4_0", "Q4_1")
+INTEGER_DOT = ("Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1")
 INTEGER_DOT_K = ("Q4_K", "Q5_K", "Q6_K")
 
 for _qtype in TYPES.values():

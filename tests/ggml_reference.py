@@ -30,15 +30,19 @@ def quantize_q8(x):
 def weight_blocks(raw, ggml_type, rows, cols):
     """The weight as ints (rows, nb, 32), scales d and mins m (rows, nb) in float32."""
     nb = cols // 32
-    size = {"Q8_0": 34, "Q4_0": 18, "Q4_1": 20}[ggml_type]
+    size = {"Q8_0": 34, "Q4_0": 18, "Q4_1": 20, "Q5_0": 22, "Q5_1": 24}[ggml_type]
     b = np.asarray(raw, np.uint8).reshape(rows, nb, size)
     d = b[..., 0:2].copy().view(f16)[..., 0].astype(f32)
     if ggml_type == "Q8_0":
         return b[..., 2:].copy().view(np.int8).astype(np.int32), d, None
-    head = 4 if ggml_type == "Q4_1" else 2
+    with_min = ggml_type in ("Q4_1", "Q5_1")
+    head = (4 if with_min else 2) + (4 if ggml_type.startswith("Q5") else 0)
     q = np.concatenate([b[..., head:] & 15, b[..., head:] >> 4], -1).astype(np.int32)
-    if ggml_type == "Q4_0":
-        return q - 8, d, None
+    if ggml_type.startswith("Q5"):  # the fifth bits: bit j of the 32-bit qh before qs
+        qh = b[..., head - 4:head].copy().view("<u4")[..., 0]
+        q |= ((qh[..., None] >> np.arange(32, dtype=np.uint32)) & 1).astype(np.int32) << 4
+    if not with_min:
+        return q - (16 if ggml_type == "Q5_0" else 8), d, None
     return q, d, b[..., 2:4].copy().view(f16)[..., 0].astype(f32)
 
 

@@ -21,7 +21,7 @@ MERGES = ["Ġ t", "h e", "Ġt he", "i n", "Ġ a", "a t", "Ġa t"]
 LAYER_TYPES = [
     dict(attn_q=T.F32, attn_k=T.F16, attn_v=T.BF16, attn_output=T.Q8_0, ffn_gate=T.Q4_0, ffn_up=T.Q4_1, ffn_down=T.Q6_K),
     dict(attn_q=T.Q4_1, attn_k=T.Q4_0, attn_v=T.Q8_0, attn_output=T.F16, ffn_gate=T.BF16, ffn_up=T.F32, ffn_down=T.Q4_K),
-    dict(attn_q=T.Q8_0, attn_k=T.Q4_1, attn_v=T.F16, attn_output=T.Q4_0, ffn_gate=T.Q8_0, ffn_up=T.Q4_1, ffn_down=T.Q5_K),
+    dict(attn_q=T.Q5_0, attn_k=T.Q4_1, attn_v=T.F16, attn_output=T.Q4_0, ffn_gate=T.Q5_1, ffn_up=T.Q4_1, ffn_down=T.Q5_K),
 ]
 K_QUANT_SCALES = {T.Q6_K: [208], T.Q4_K: [0, 2], T.Q5_K: [0, 2]}  # byte offsets of the f16 d (and dmin)
 
@@ -193,13 +193,12 @@ def test_corrupt_tensor_type_names_the_tensor(tiny_path, tmp_path):
 
 
 def test_unsupported_tensor_type_names_the_tensor(tmp_path):
-    path = tmp_path / "q5.gguf"
+    path = tmp_path / "q2k.gguf"
     w = GGUFWriter(str(path), "llama")
-    w.add_tensor("blk.0.attn_q.weight", quantize(np.ones((2, 32), np.float32), T.Q5_0),
-                 raw_shape=(2, 22), raw_dtype=T.Q5_0)
+    w.add_tensor("blk.0.attn_q.weight", np.zeros((2, 84), np.uint8), raw_shape=(2, 84), raw_dtype=T.Q2_K)
     w.write_header_to_file(), w.write_kv_data_to_file(), w.write_tensors_to_file(), w.close()
     tensor = hal.gguf.read(path).tensor("blk.0.attn_q.weight")
-    with pytest.raises(GGUFError, match="'blk.0.attn_q.weight' has the type Q5_0"):
+    with pytest.raises(GGUFError, match="'blk.0.attn_q.weight' has the type Q2_K"):
         hal.gguf.load_tensor(tensor, "cpu")
 
 

@@ -8,7 +8,7 @@ from hal.ops import qdot, quant
 
 import ggml_reference as ggml
 
-TYPES = ["Q4_0", "Q4_1", "Q8_0"]
+TYPES = ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0"]
 
 
 def _problem(ggml_type, n, rows, cols, seed=0):

@@ -16,7 +16,7 @@ from helpers import put
 import ggml_reference as ggml
 import ggml_reference_k as ggml_k
 
-TYPES = ["F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q6_K", "Q4_K", "Q5_K"]
+TYPES = ["F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q6_K", "Q4_K", "Q5_K"]
 K_QUANTS = {"Q6_K": (208,), "Q4_K": (0, 2), "Q5_K": (0, 2)}  # byte offsets of each block's f16 scales
 
 

