@@ -324,11 +324,14 @@ static inline bytes32 centered5(bytes32 v) { return _mm256_sub_epi8(v, _mm256_se
 /* lane j = sum of 4 products of bytes 4j..4j+3, w signed or not as SIGNED_W says. */
 static inline f32x8 lanes_fma(f32 scale, bytes32 w, bytes32 x, f32x8 acc) {
 #if SIGNED_W
-    __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
-#else
-    __m256i pairs = _mm256_maddubs_epi16(w, x);
+    x = _mm256_sign_epi8(x, w);  /* (x first: it takes w's signs) */
+    w = _mm256_sign_epi8(w, w);
 #endif
-    __m256 lanes = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)  /* the 4-byte sums in one instruction */
+    __m256 lanes = _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(_mm256_setzero_si256(), w, x));
+#else
+    __m256 lanes = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1)));
+#endif
     return _mm256_fmadd_ps(_mm256_set1_ps(scale), lanes, acc);
 }
 #define zero8() _mm256_setzero_ps()
@@ -559,8 +562,9 @@ def _default(device, key) -> dict:
     neighbouring bytes (not measured here: no GPU)."""
     _, (n, _rows, _cols) = key
     nt = 1 if n <= 2 else 4
-    if device.target == "c":  # two Q4_1 rows per item: 5-10% faster; Q8_0 rows: 3x slower
-        return {"NT": nt, "ROWS": 1, "LANES": 0, "RPI": 2 if key[0].endswith("Q4_1") else 1}
+    if device.target == "c":  # two Q4_1 rows per item: 5-10% faster; Q8_0 rows: 3x slower for one row of x,
+        # 10-15% faster for tiles of 4 (Xeon, AVX-512 VNNI)
+        return {"NT": nt, "ROWS": 1, "LANES": 0, "RPI": 2 if key[0].endswith("Q4_1") or nt > 1 else 1}
     lanes = int(device.info.kind != "cpu")
     vec = int(not lanes and device.backend_name == "opencl")
     return {"NT": nt, "ROWS": 16 if device.info.max_work_group >= 128 else 1, "LANES": lanes, "VEC": vec}
