@@ -15,7 +15,8 @@ import pytest
 from cuda_compile import compile_cuda, compile_hip, compilers, supports
 from hal import ops, summation
 from hal.dialect import kernel_signatures, render
-from hal.ops import elementwise, launch, linalg, manipulation, nn, qdot, qdot_k, quant, reduction, scan, selection, sorting
+from hal.ops import (elementwise, launch, linalg, manipulation, nn, nn_families, qdot, qdot_k, quant, reduction, scan,
+                     selection, sorting)
 from hal.ops.launch import C_TYPE
 
 ARCHS = ("sm_70", "sm_80", "sm_90")
@@ -69,10 +70,11 @@ def _other_kernels():
     for order, lanes in summation.LANES.items():  # llama.cpp's AVX2 and AVX-512 orders
         yield f"nn-rows-{order}", nn.ROW_KERNELS, {"WG": 256, "GGML_EPR": lanes}
         yield f"nn-silu_mul-{order}", nn.SILU_MUL, {"GGML_EPR": lanes}
-        yield f"nn-attention-{order}", nn.ATTENTION, {"MASKED": "-3e+38f", "GGML_EPR": lanes}
-        yield f"nn-attention_step-{order}", nn.ATTENTION_STEP, {"MASKED": "-3e+38f", "DIM": 64, "BY_HEAD": 0,
+        yield f"nn-attention-{order}", nn.ATTENTION, {"MASKED": "-3e+38f", "GGML_EPR": lanes, "TILE": 1}
+        yield f"nn-attention_step-{order}", nn.ATTENTION_STEP, {"MASKED": "-3e+38f", "DIM": 64, "BY_HEAD": 0, "TILE": 1,
                                                                 "GGML_EPR": lanes}
     yield "nn-rope", nn.ROPE, {}
+    yield "nn_families", nn_families.KERNELS, {}
     for src, dst, op in (("int32", "int64", "sum"), ("complex64", "complex64", "prod"), ("bool", "int64", "sum")):
         yield f"scan-{src}-{op}", scan.scan_source(np.dtype(src), np.dtype(dst), op), {"WG": 256}
     for dtype in map(np.dtype, ("float32", "float64", "int8", "uint64", "complex64")):
