@@ -147,6 +147,7 @@ def test_no_host_transfers(buffer_device):
     x, w = put(data((2, 4, 8), np.float32), dev), put(data((8,), np.float32), dev)
     cache = put(data((6, 2, 8), np.float32), dev)
     pos, logits = put(np.array([0, 1]), dev), put(data((50,), np.float32), dev)
+    hal.nn.rope(x, pos)  # its first use uploads the cos/sin table of (theta, head_dim), once
     hal.reset_stats()
     outs = [hal.nn.rms_norm(x, w), hal.nn.rope(x, pos), hal.nn.softmax(x), hal.nn.silu_mul(x, x),
             hal.nn.attention(x, cache, cache, 3)]
