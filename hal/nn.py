@@ -278,23 +278,23 @@ def softmax(x: Array, axis: int = -1) -> Array:
 
 def silu_mul(gate: Array, up: Array) -> Array:
     """``silu(gate) * up`` = ``gate / (1 + exp(-gate)) * up`` (the SiLU-gated MLP)."""
-    gate, up = _float32(gate, "silu_mul", "gate"), _float32(up, "silu_mul", "up")
-    same_device(gate, up)
-    if gate.shape != up.shape:
-        raise ValueError(f"silu_mul: gate {gate.shape} and up {up.shape} differ in shape")
-    out = gate._device.impl("nn_silu_mul")(gate._device, _contiguous(gate), _contiguous(up))
-    return Array._new(out, gate._device)
+    return _gated("silu_mul", gate, up)
 
 
 def gelu_mul(gate: Array, up: Array) -> Array:
     """``gelu(gate) * up`` with GELU's tanh form (the GELU-gated MLP of Gemma), computed
     as llama.cpp's CPU backend does: through a float16 table of GELU at every float16
     gate, 0 below -10 and the identity above 10 (ops/nn_families.py)."""
-    gate, up = _float32(gate, "gelu_mul", "gate"), _float32(up, "gelu_mul", "up")
+    return _gated("gelu_mul", gate, up)
+
+
+def _gated(name: str, gate: Array, up: Array) -> Array:
+    """The op ``nn_<name>`` of gate and up: float32 arrays of one shape on one device."""
+    gate, up = _float32(gate, name, "gate"), _float32(up, name, "up")
     same_device(gate, up)
     if gate.shape != up.shape:
-        raise ValueError(f"gelu_mul: gate {gate.shape} and up {up.shape} differ in shape")
-    out = gate._device.impl("nn_gelu_mul")(gate._device, _contiguous(gate), _contiguous(up))
+        raise ValueError(f"{name}: gate {gate.shape} and up {up.shape} differ in shape")
+    out = gate._device.impl(f"nn_{name}")(gate._device, _contiguous(gate), _contiguous(up))
     return Array._new(out, gate._device)
 
 
