@@ -339,7 +339,7 @@ class Llama:
         if seq == 1 and not all_logits:
             return hal.reshape(self.decode_batch([int(ids[0])], [cache]), (c.vocab_size,))
         host = np.concatenate([np.asarray(ids, np.int64), np.arange(n_past, n_past + seq), np.full(seq, cache.slot)])
-        logits = self._logits(*self._split(hal.asarray(host, device=self.device), seq), [cache], n_past, all_logits)
+        logits = self._logits(*self._split(hal.asarray(host, device=self.device), seq), cache, n_past, all_logits)
         cache.length = n_past + seq
         return logits if all_logits else hal.reshape(logits, (c.vocab_size,))
 
@@ -353,24 +353,24 @@ class Llama:
 
         The step is replayed where the device captured one of B sequences over this pool
         (captured once a plain step of B has compiled and tuned its kernels)."""
-        b, pool = len(tokens), caches[0].steps
-        if any(cache.steps is not pool for cache in caches) or len({cache.slot for cache in caches}) != b:
+        b, steps = len(tokens), caches[0].steps
+        if any(cache.steps is not steps for cache in caches) or len({cache.slot for cache in caches}) != b:
             raise ValueError("decode_batch needs distinct caches of one pool (Llama.new_caches)")
         if any(cache.length >= cache.capacity for cache in caches):
             raise ValueError("a KV cache of the batch is full")
         host = np.array([*tokens, *(c.length for c in caches), *(c.slot for c in caches)], np.int64)
-        step = pool.get(b)
+        step = steps.get(b)
         if step is not None:
             logits = step(host)
         else:
             inputs = hal.asarray(host, device=self.device)
             if self.device.capture is None or b not in self._warm:
                 self._warm.add(b)
-                logits = self._logits(*self._split(inputs, b), caches, None, all_logits=True)
+                logits = self._logits(*self._split(inputs, b), caches[0], None, all_logits=True)
             else:
                 with self.device.capture() as graph:
-                    logits = self._logits(*self._split(inputs, b), caches, None, all_logits=True)
-                pool[b] = DecodeStep(graph, self._plan, inputs, logits)
+                    logits = self._logits(*self._split(inputs, b), caches[0], None, all_logits=True)
+                steps[b] = DecodeStep(graph, self._plan, inputs, logits)
                 logits = self._plan.copy(logits)
         for cache in caches:
             cache.length += 1
@@ -387,23 +387,25 @@ class Llama:
         that ``decode_batch`` is batch-invariant (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 weights: hal.nn)."""
         return all(w.row_independent for w in self.weights.values() if isinstance(w, nn.QuantizedWeight))
 
-    def _logits(self, tokens, positions, slots, caches: list, n_past, all_logits: bool = False):
-        """The forward pass: logits (seq, vocab), or (1, vocab) of the last token."""
+    def _logits(self, tokens, positions, slots, cache: KVCache, n_past, all_logits: bool = False):
+        """The forward pass: logits (seq, vocab), or (1, vocab) of the last token. Row s is
+        at ``positions[s]`` of cache ``slots[s]`` of ``cache``'s pools (device arrays): the
+        next ``seq`` positions of ``cache`` (``n_past`` of them cached), or with ``n_past``
+        None one position of each of several sequences."""
         c, k, seq = self.config, self._plan, tokens.shape[0]
         x, delta = k.embedding(self.weights["token_embd.weight"], tokens), None
         if c.arch.embedding_scale:  # sqrtf(dim), as llama.cpp's graph
             x = k.scale(x, float(np.sqrt(np.float32(c.dim))))
         for i in range(c.n_layers):
-            x, delta = self._block(i, x, delta, positions, slots, caches, n_past)
+            x, delta = self._block(i, x, delta, positions, slots, cache, n_past)
         if not all_logits:
             x, delta = k.rows(x, seq - 1, seq), delta if delta is None else k.rows(delta, seq - 1, seq)
         return k.linear(k.norm(x, delta, self.weights["output_norm.weight"], c.eps), self.output)[0]
 
-    def _block(self, i: int, x, delta, positions, slots, caches: list, n_past):
+    def _block(self, i: int, x, delta, positions, slots, cache: KVCache, n_past):
         """One transformer block of hal.nn ops (``Plan``: ``load`` checked every shape
-        once). Each residual is added by the norm after it (``delta``: the block's output
-        still to add to ``x``). The rows of ``x`` are the next positions of ``caches[0]``
-        (``n_past`` of them cached), or with ``n_past`` None one row per cache."""
+        once), its rows as ``_logits``'. Each residual is added by the norm after it
+        (``delta``: the block's output still to add to ``x``)."""
         c, k, arch, w = self.config, self._plan, self.config.arch, self._blocks[i]
         q, key, value = k.linear(k.norm(x, delta, w["attn_norm.weight"], c.eps), w["attn_q.weight"],
                                  w["attn_k.weight"], w["attn_v.weight"])
@@ -411,7 +413,7 @@ class Llama:
             q, key, value = (k.add_rows(t, w[f"attn_{n}.bias"]) for t, n in ((q, "q"), (key, "k"), (value, "v")))
         if arch.qk_norm:
             q, key = self._head_norm(q, w["attn_q_norm.weight"]), self._head_norm(key, w["attn_k_norm.weight"])
-        attended = k.linear(self._attend(i, q, key, value, positions, slots, caches, n_past),
+        attended = k.linear(self._attend(i, q, key, value, positions, slots, cache, n_past),
                             w["attn_output.weight"])[0]
         if arch.post_norms:
             attended = k.norm(attended, None, w["post_attention_norm.weight"], c.eps)
@@ -428,23 +430,22 @@ class Llama:
         return k.reshape(k.norm(k.reshape(x, (rows * x.shape[1] // c.head_dim, c.head_dim)), None, weight, c.eps),
                          (rows, x.shape[1]))
 
-    def _attend(self, i: int, q, key, value, positions, slots, caches: list, n_past):
-        """Rope of q and k, k and v into the float16 caches, and attention: (rows, q_dim).
-        Row s is at ``positions[s]`` of cache ``slots[s]`` (device arrays)."""
+    def _attend(self, i: int, q, key, value, positions, slots, cache: KVCache, n_past):
+        """Rope of q and k, k and v into the float16 caches, and attention: (rows, q_dim),
+        the rows as ``_logits``'."""
         c, k, seq = self.config, self._plan, q.shape[0]
         heads, kv_heads = (c.n_heads, c.head_dim), (c.n_kv_heads, c.head_dim)
         theta, neox, window = c.theta(i), c.arch.neox_rope, c.window(i)
         scale_q = c.attention_scale if c.arch.scale_q else None  # q scaled before its float16 rounding
         scale = 1.0 if scale_q else c.attention_scale
-        keys, values = caches[0].keys[i], caches[0].values[i]  # the pools
+        keys, values = cache.keys[i], cache.values[i]  # the pools
         q = k.rope_store(k.reshape(q, (seq, *heads)), k.reshape(key, (seq, *kv_heads)),
                          k.reshape(value, (seq, *kv_heads)), keys, values, positions, slots, theta, neox)
         q = k.scale(q, scale_q) if scale_q else q
         if n_past is None or seq == 1:  # one row per sequence, positions read on the device
             return k.reshape(k.attention_step(q, keys, values, positions, slots, scale, window), (seq, c.q_dim))
         # a prefill: seq positions of one sequence, over its cache's first n_past + seq rows
-        own = [k.rows(k.reshape(k.rows(pool, caches[0].slot, caches[0].slot + 1), pool.shape[1:]), 0, n_past + seq)
-               for pool in (keys, values)]
+        own = [k.view(pool, (cache.slot, slice(0, n_past + seq))) for pool in (keys, values)]
         return k.reshape(k.attention(q, *own, n_past, scale, window), (seq, c.q_dim))
 
     def generate(self, prompt_ids, n: int, *, temperature: float = 0.0, top_k: int = 0, top_p: float = 1.0,

@@ -426,10 +426,11 @@ def _check_caches(name: str, q: Array, k_cache, v_cache) -> None:
                          f"and {k_cache.shape}")
 
 
-def _positions(name: str, q: Array, positions) -> Array:
-    positions = _array(positions, name, "positions")
+def _positions(name: str, q: Array, positions, what: str = "positions") -> Array:
+    """An int64 index per row of q (``positions``, or ``slots``), on q's device."""
+    positions = _array(positions, name, what)
     if positions.dtype != dtypes.int64 or positions.shape != q.shape[:1]:
-        raise ValueError(f"{name}: positions must be int64 ({q.shape[0]},), got {positions.dtype} {positions.shape}")
+        raise ValueError(f"{name}: {what} must be int64 ({q.shape[0]},), got {positions.dtype} {positions.shape}")
     same_device(q, positions)
     return positions
 
@@ -440,7 +441,7 @@ def _slots(name: str, q: Array, k_cache: Array, slots) -> Array:
         if k_cache.ndim == 4 and k_cache.shape[0] != 1:
             raise ValueError(f"{name}: a pool of {k_cache.shape[0]} caches needs slots")
         return zeros(q.shape[:1], dtype=dtypes.int64, device=q._device)
-    return _dense(_positions(name, q, slots))
+    return _dense(_positions(name, q, slots, "slots"))
 
 class Plan:
     """hal.nn's ops on one device for a model whose shapes were checked once (hal.llama
@@ -511,7 +512,11 @@ class Plan:
         return self._out(self.device.reshape(x._data, shape))
 
     def rows(self, x: Array, start: int, stop: int) -> Array:
-        return self._out(self.device.view(x._data, (slice(start, stop),)))
+        return self.view(x, (slice(start, stop),))
+
+    def view(self, x: Array, index: tuple) -> Array:
+        """``x[index]`` (integers and slices) without a copy."""
+        return self._out(self.device.view(x._data, index))
 
     def copy(self, x: Array) -> Array:
         return self._out(self.device.copy(x._data))
