@@ -34,6 +34,7 @@ class DeviceInfo:
     fp16: bool
     max_work_group: int
     local_memory: int    # bytes per work-group
+    vector_bits: int = 0  # the C target's widest integer SIMD on this CPU (AVX-512BW: 512, AVX2: 256); 0 elsewhere
 
 
 class Timing:

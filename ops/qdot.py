@@ -37,12 +37,8 @@ _QUANTIZE = r"""
 #if !defined(__OPENCL_VERSION__) && !defined(__CUDACC__) && defined(__AVX2__)
 #include <immintrin.h>
 #endif
-/* One work-item per block of 32 activations (x contiguous, cols a multiple of 32). */
-KERNEL void quantize_q8(GLOBAL i8 *q, GLOBAL f32 *d, GLOBAL f32 *s, GLOBAL const f32 *x, i64 x_off,
-                        i64 blocks) {
-    i64 b = GLOBAL_ID(0);
-    if (b >= blocks) return;
-    GLOBAL const f32 *xb = x + x_off + b * 32;
+/* A block of 32 activations x as int8 q; returns the scale d and sets *sum = sum(q). */
+INLINE f32 quantize_block(GLOBAL const f32 *xb, i8 *q, i32 *sum) {
 #if !defined(__OPENCL_VERSION__) && !defined(__CUDACC__) && defined(__AVX2__)
     /* The C target on x86: the same steps 8 at a time (a max and integers are exact; the
        products and roundings are the scalar ones, lane by lane; a NaN is skipped by the
@@ -63,24 +59,57 @@ KERNEL void quantize_q8(GLOBAL i8 *q, GLOBAL f32 *d, GLOBAL f32 *s, GLOBAL const
         total = _mm256_add_epi32(total, n[k]);
     }
     __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(n[0], n[1]), _mm256_packs_epi32(n[2], n[3]));
-    _mm256_storeu_si256((__m256i *)(q + b * 32),  /* (the packs interleave 128-bit lanes) */
+    _mm256_storeu_si256((__m256i *)q,  /* (the packs interleave 128-bit lanes) */
                         _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
     __m128i sum4 = _mm_add_epi32(_mm256_castsi256_si128(total), _mm256_extracti128_si256(total, 1));
     sum4 = _mm_add_epi32(sum4, _mm_shuffle_epi32(sum4, 0x4E));
-    i32 sum = _mm_cvtsi128_si32(_mm_add_epi32(sum4, _mm_shuffle_epi32(sum4, 0xB1)));
+    *sum = _mm_cvtsi128_si32(_mm_add_epi32(sum4, _mm_shuffle_epi32(sum4, 0xB1)));
 #else
     f32 amax = 0.0f;
     for (int j = 0; j < 32; j++) amax = fmax(amax, fabs(xb[j]));
     f32 scale = DIV_RN(amax, 127.0f), inv = amax != 0.0f ? DIV_RN(127.0f, amax) : 0.0f;
-    i32 sum = 0;
+    *sum = 0;
     for (int j = 0; j < 32; j++) {
         i32 v = (i32)rint(xb[j] * inv);
-        q[b * 32 + j] = (i8)v;
-        sum += v;
+        q[j] = (i8)v;
+        *sum += v;
     }
 #endif
+    return scale;
+}
+
+/* One work-item per block of 32 activations (x contiguous, cols a multiple of 32). */
+KERNEL void quantize_q8(GLOBAL i8 *q, GLOBAL f32 *d, GLOBAL f32 *s, GLOBAL const f32 *x, i64 x_off,
+                        i64 blocks) {
+    i64 b = GLOBAL_ID(0);
+    if (b >= blocks) return;
+    i8 qb[32];
+    i32 sum;
+    f32 scale = quantize_block(x + x_off + b * 32, qb, &sum);
+    for (int j = 0; j < 32; j++) q[b * 32 + j] = qb[j];
     d[b] = half_to_f32(f32_to_half(scale));
     s[b] = half_to_f32(f32_to_half(scale * (f32)sum));
+}
+
+"""
+
+_QUANTIZE_TOKENS = r"""
+/* The same blocks laid out for qdot_tokens: rows of x in groups of TOKENS (the last group
+   padded with zeros), and for each group and block, lane j (bytes 4j .. 4j + 3) of the
+   TOKENS rows side by side, then their d and s side by side. One work-item per block of a
+   padded group. */
+KERNEL void quantize_q8_tokens(GLOBAL i8 *q, GLOBAL f32 *d, GLOBAL f32 *s, GLOBAL const f32 *x,
+                               i64 x_off, i64 n, i64 nb) {
+    i64 b = GLOBAL_ID(0), t = b / nb, block = b % nb, g = t / TOKENS, tt = t % TOKENS;
+    if (g * TOKENS >= n) return;
+    i8 qb[32] = {0};
+    i32 sum = 0;
+    f32 scale = t < n ? quantize_block(x + x_off + b * 32, qb, &sum) : 0.0f;
+    i64 at = (g * nb + block) * TOKENS;
+    for (int j = 0; j < 8; j++)
+        for (int k = 0; k < 4; k++) q[(at * 8 + j * TOKENS + tt) * 4 + k] = qb[4 * j + k];
+    d[at + tt] = half_to_f32(f32_to_half(scale));
+    s[at + tt] = half_to_f32(f32_to_half(scale * (f32)sum));
 }
 """
 
@@ -278,6 +307,132 @@ KERNEL void qdot_lanes(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 xq
 }
 """
 
+# Many rows of x on the C target (prefill, batched decode): the TOKENS rows of a group in
+# the lanes of one vector, so that each weight lane is broadcast once for all of them and
+# a block's scale, min and sums are vector operations. Each row's arithmetic is still the
+# one above, operation for operation (so the bits are), and no row depends on another.
+_TOKENS = r"""
+#if !defined(__OPENCL_VERSION__) && !defined(__CUDACC__) && defined(HAL_VEC) && TOKENS == 16 && \
+    defined(__AVX512BW__)
+#define TOKEN_VEC 1
+typedef __m512i tokens_i32;
+typedef __m512 tokens_f32;
+#define tokens_set1_i32 _mm512_set1_epi32
+#define tokens_load_i32(p) _mm512_loadu_si512((const void *)(p))
+#define tokens_set1 _mm512_set1_ps
+#define tokens_load _mm512_loadu_ps
+#define tokens_store _mm512_storeu_ps
+#define tokens_zero _mm512_setzero_ps
+#define tokens_mul _mm512_mul_ps
+#define tokens_add _mm512_add_ps
+#define tokens_fma _mm512_fmadd_ps
+#define tokens_float _mm512_cvtepi32_ps
+/* (AVX-512 has no byte sign instruction: x negated where w < 0, and |w|) */
+#define tokens_sign_x(x, w) _mm512_mask_sub_epi8((x), _mm512_movepi8_mask(w), _mm512_setzero_si512(), (x))
+#define tokens_abs_w _mm512_abs_epi8
+#ifdef __AVX512VNNI__
+#define tokens_dot(w, x) _mm512_dpbusd_epi32(_mm512_setzero_si512(), (w), (x))
+#else
+#define tokens_dot(w, x) _mm512_madd_epi16(_mm512_maddubs_epi16((w), (x)), _mm512_set1_epi16(1))
+#endif
+#elif !defined(__OPENCL_VERSION__) && !defined(__CUDACC__) && defined(HAL_VEC) && TOKENS == 8
+#define TOKEN_VEC 1
+typedef __m256i tokens_i32;
+typedef __m256 tokens_f32;
+#define tokens_set1_i32 _mm256_set1_epi32
+#define tokens_load_i32(p) _mm256_loadu_si256((const __m256i *)(p))
+#define tokens_set1 _mm256_set1_ps
+#define tokens_load _mm256_loadu_ps
+#define tokens_store _mm256_storeu_ps
+#define tokens_zero _mm256_setzero_ps
+#define tokens_mul _mm256_mul_ps
+#define tokens_add _mm256_add_ps
+#define tokens_fma _mm256_fmadd_ps
+#define tokens_float _mm256_cvtepi32_ps
+#define tokens_sign_x(x, w) _mm256_sign_epi8((x), (w))
+#define tokens_abs_w(w) _mm256_sign_epi8((w), (w))
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+#define tokens_dot(w, x) _mm256_dpbusd_epi32(_mm256_setzero_si256(), (w), (x))
+#else
+#define tokens_dot(w, x) _mm256_madd_epi16(_mm256_maddubs_epi16((w), (x)), _mm256_set1_epi16(1))
+#endif
+#endif
+
+/* out (n, rows) = x @ w.T, x laid out by quantize_q8_tokens. Work-item (row, group of
+   TOKENS rows of x). */
+KERNEL void qdot_tokens(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 xq_off, GLOBAL const f32 *xd,
+                        i64 xd_off, GLOBAL const f32 *xs, i64 xs_off, GLOBAL const u8 *w0, i64 w0_off,
+                        GLOBAL const u8 *w1, i64 w1_off, GLOBAL const u8 *w2, i64 w2_off, i64 rows0, i64 rows1,
+                        i64 rows2, i64 cols, i64 n) {
+    i64 row = GLOBAL_ID(0), g = GLOBAL_ID(1), nb = cols / 32, t0 = g * TOKENS;
+    PICK_WEIGHT(row, 1);
+    if (row >= rows || t0 >= n) return;
+    GLOBAL const u8 *wr = w + w_off + row * nb * BLOCK_BYTES;
+    GLOBAL const i8 *qx = xq + xq_off + t0 * cols;
+    GLOBAL const f32 *dx = xd + xd_off + t0 * nb, *sx = xs + xs_off + t0 * nb;
+    f32 sums[TOKENS];
+#ifdef TOKEN_VEC
+    tokens_f32 acc[8], mins = tokens_zero();
+    for (int j = 0; j < 8; j++) acc[j] = tokens_zero();
+    for (i64 b = 0; b < nb; b++) {
+        f32 dw, mw = 0.0f;
+        union { bytes32 v; i32 lane[8]; } wb;
+        wb.v = decode_bytes(wr + b * BLOCK_BYTES, &dw, &mw);
+        tokens_f32 scale = tokens_mul(tokens_set1(dw), tokens_load(dx + b * TOKENS));
+        for (int j = 0; j < 8; j++) {
+            tokens_i32 wj = tokens_set1_i32(wb.lane[j]), xj = tokens_load_i32(qx + (b * 8 + j) * 4 * TOKENS);
+#if SIGNED_W
+            tokens_i32 lanes = tokens_dot(tokens_abs_w(wj), tokens_sign_x(xj, wj));
+#else
+            tokens_i32 lanes = tokens_dot(wj, xj);
+#endif
+            acc[j] = tokens_fma(scale, tokens_float(lanes), acc[j]);
+        }
+#if HAS_MIN
+        mins = tokens_add(mins, tokens_mul(tokens_set1(mw), tokens_load(sx + b * TOKENS)));
+#endif
+    }
+    tokens_f32 sum = tokens_add(tokens_add(tokens_add(acc[0], acc[4]), tokens_add(acc[2], acc[6])),
+                                tokens_add(tokens_add(acc[1], acc[5]), tokens_add(acc[3], acc[7])));
+#if HAS_MIN
+    sum = tokens_add(sum, mins);
+#endif
+    tokens_store(sums, sum);
+#else  /* any other C target (or width): the same arithmetic, row by row */
+    f32 acc[TOKENS][8], mins[TOKENS];
+    for (int t = 0; t < TOKENS; t++) {
+        mins[t] = 0.0f;
+        for (int j = 0; j < 8; j++) acc[t][j] = 0.0f;
+    }
+    for (i64 b = 0; b < nb; b++) {
+        i32 qw[32];
+        f32 dw, mw = 0.0f;
+        decode_int(wr + b * BLOCK_BYTES, qw, &dw, &mw);
+        for (int t = 0; t < TOKENS; t++) {
+            f32 dd = dw * dx[b * TOKENS + t];
+            for (int j = 0; j < 8; j++) {
+                GLOBAL const i8 *q = qx + ((b * 8 + j) * TOKENS + t) * 4;
+                i32 lane = qw[4 * j] * q[0] + qw[4 * j + 1] * q[1] + qw[4 * j + 2] * q[2] + qw[4 * j + 3] * q[3];
+                acc[t][j] = fma(dd, (f32)lane, acc[t][j]);
+            }
+#if HAS_MIN
+            mins[t] += mw * sx[b * TOKENS + t];
+#endif
+        }
+    }
+    for (int t = 0; t < TOKENS; t++) {
+#define A(k) acc[t][k]
+        sums[t] = ((A(0) + A(4)) + (A(2) + A(6))) + ((A(1) + A(5)) + (A(3) + A(7)));
+#undef A
+#if HAS_MIN
+        sums[t] += mins[t];
+#endif
+    }
+#endif
+    for (i64 t = 0; t < TOKENS && t0 + t < n; t++) out[out_off + (t0 + t) * rows + row] = sums[t];
+}
+"""
+
 # The vector path (HAL_VEC): a block's 32 int8 as one vector ``bytes32``, its 8 lanes
 # accumulated in ``f32x8``. Three ways to get there, one kernel body:
 # - the C target on an x86 CPU with AVX2: intrinsics (ggml's way: pairs of byte products,
@@ -436,13 +591,15 @@ _DECODE_BYTES = {
 
 
 @functools.lru_cache(maxsize=None)
-def source(ggml_type: str) -> str:
+def source(ggml_type: str, tokens: bool = False) -> str:
+    """The kernels for weights of ``ggml_type``; with ``tokens``, qdot_tokens as well (the
+    C target's, for x laid out by quantize_q8_tokens)."""
     decode = f"INLINE void decode_int(GLOBAL const u8 *b, i32 *qw, f32 *dw, f32 *mw) {{{_DECODE[ggml_type]}\n}}\n"
     decode_bytes = f"INLINE bytes32 decode_bytes(GLOBAL const u8 *b, f32 *dw, f32 *mw) {{ {_DECODE_BYTES[ggml_type]} }}"
     lane = (f"INLINE void decode_lane(GLOBAL const u8 *b, i32 j, i32 *q, f32 *dw, f32 *mw) "
             f"{{{_DECODE_LANE[ggml_type]}\n}}\n")
     return (_HELPERS + _QUANTIZE + decode + lane + _VECTOR.replace("DECODE_BYTES", decode_bytes) + _PICK + _DOT
-            + _DOT_LANES)
+            + _DOT_LANES + (_TOKENS if tokens else ""))
 
 
 def supports(ggml_type: str) -> bool:
@@ -450,25 +607,30 @@ def supports(ggml_type: str) -> bool:
 
 
 class Activations:
-    """x (n, cols) quantized per block of 32: int8 ``q`` (n, cols), f32 ``d`` and ``s``
-    (n, cols / 32) holding f16 values (payloads of ``device``)."""
-    __slots__ = ("q", "d", "s", "shape")
+    """x (n, cols) quantized per block of 32: int8 ``q``, f32 ``d`` and ``s`` (holding f16
+    values), payloads of ``device``. Laid out as x, (n, cols) and (n, cols / 32), or with
+    ``tokens`` for ``qdot_tokens``: rows in groups of ``tokens`` (quantize_q8_tokens)."""
+    __slots__ = ("q", "d", "s", "shape", "tokens")
 
-    def __init__(self, q, d, s, shape):
-        self.q, self.d, self.s, self.shape = q, d, s, shape
+    def __init__(self, q, d, s, shape, tokens=0):
+        self.q, self.d, self.s, self.shape, self.tokens = q, d, s, shape, tokens
 
 
-def quantize(device, x) -> Activations:
-    """``x``: a contiguous float32 (n, cols) payload, cols a multiple of 32."""
+def quantize(device, x, tokens: int = 0) -> Activations:
+    """``x``: a contiguous float32 (n, cols) payload, cols a multiple of 32; ``tokens``:
+    the layout (0: as x)."""
     n, cols = x.shape
-    blocks = n * cols // QK
-    q = device.empty((n, cols), np.dtype(np.int8))
-    d, s = (device.empty((n, cols // QK), np.dtype(np.float32)) for _ in range(2))
+    padded = -(-n // tokens) * tokens if tokens else n
+    blocks = padded * cols // QK
+    q = device.empty((padded, cols), np.dtype(np.int8))
+    d, s = (device.empty((padded, cols // QK), np.dtype(np.float32)) for _ in range(2))
     if blocks:
-        program(device, _HELPERS + _QUANTIZE, "quantize_q8")(
+        name, extra, defines = ("quantize_q8_tokens", (n, cols // QK), {"TOKENS": tokens}) if tokens else \
+            ("quantize_q8", (blocks,), {})
+        program(device, _HELPERS + _QUANTIZE + (_QUANTIZE_TOKENS if tokens else ""), name, **defines)(
             (blocks,), flat_group(device), *(pointer(device, a) for a in (q, d, s)), *device.kernel_args(x),
-            blocks)
-    return Activations(q, d, s, (n, cols))
+            *extra)
+    return Activations(q, d, s, (n, cols), tokens)
 
 
 def dot_into(device, config: dict, out, a: Activations, raw, ggml_type: str):
@@ -484,13 +646,17 @@ def dots_into(device, config: dict, out, a: Activations, raws: list, rows: list,
     if n == 0 or sum(rows) == 0:
         return out
     nt, group, lanes, rpi = config["NT"], config["ROWS"], config.get("LANES", 0), config.get("RPI", 1)
-    prog = program(device, source(ggml_type), "qdot_lanes" if lanes else "qdot", NT=nt, ROWS=group, RPI=rpi,
-                   VEC=config.get("VEC", 0), HAS_MIN=int(ggml_type in WITH_MIN),
-                   SIGNED_W=int(ggml_type not in WITH_MIN),
+    kernel = "qdot_tokens" if a.tokens else "qdot_lanes" if lanes else "qdot"
+    prog = program(device, source(ggml_type, bool(a.tokens)), kernel, NT=nt, ROWS=group, RPI=rpi, VEC=config.get("VEC", 0),
+                   HAS_MIN=int(ggml_type in WITH_MIN), SIGNED_W=int(ggml_type not in WITH_MIN),
                    BLOCK_BYTES=TYPES[ggml_type].block_bytes,
-                   HAL_OMP_MIN_ITEMS=64)  # (C target) a work-item is a whole row: threads pay from 64
+                   HAL_OMP_MIN_ITEMS=64,  # (C target) a work-item is a whole row: threads pay from 64
+                   **({"TOKENS": a.tokens} if a.tokens else {}))
     unused = 3 - len(raws)  # no rows: the kernel never reads them
     args = device.kernel_args(out, a.q, a.d, a.s, *raws, *[raws[0]] * unused) + [*rows, *[0] * unused]
+    if a.tokens:
+        prog((sum(rows), -(-n // a.tokens)), None, *args, cols, n)
+        return out
     items, tiles = sum(-(-r // rpi) for r in rows), -(-n // nt)
     padded = -(-items // group) * group
     if lanes:
@@ -529,10 +695,12 @@ def linear(device, x, weights) -> list:
     """x (n, cols) contiguous float32 @ w.T for each w, x quantized once to 8 bits per
     block of 32, and weights of one type multiplied in one launch."""
     n, cols = x.shape
-    a, outs = quantize(device, x), []
+    layouts, outs = {}, []  # x quantized once per layout the launches' configurations take
     for run in _launches(weights):
         ggml_type, rows = run[0].ggml_type, [w.shape[0] for w in run]
         config = autotune.choose(device, f"quant_linear_q8_{ggml_type}", tuning_key(ggml_type, n, sum(rows), cols))
+        tokens = config.get("TOKENS", 0)
+        a = layouts[tokens] = layouts.get(tokens) or quantize(device, x, tokens)
         flat = device.empty((n * sum(rows),), np.dtype(np.float32))
         dots_into(device, config, flat, a, [w.raw for w in run], rows, ggml_type)
         outs += _split(device, flat, n, rows)
@@ -547,8 +715,10 @@ def _space(device, key) -> list:
     vector (VEC)."""
     _, (n, _rows, _cols) = key
     tiles = (1,) if n <= 2 else (1, 4, 8)
-    if device.target == "c":  # RPI: weight rows per work-item (the C target's vector path shares x)
-        return [{"NT": nt, "ROWS": 1, "LANES": 0, "RPI": rpi} for nt in tiles for rpi in (1, 2)]
+    if device.target == "c":  # RPI: weight rows per work-item (the C target's vector path shares x);
+        # TOKENS: rows of x in the lanes of a vector (qdot_tokens)
+        return ([{"NT": nt, "ROWS": 1, "LANES": 0, "RPI": rpi} for nt in tiles for rpi in (1, 2)]
+                + [{"NT": 1, "ROWS": 1, "LANES": 0, "TOKENS": t} for t in (8, 16) if n > 2])
     limit = device.info.max_work_group
     kinds = ((0, 0), (0, 1), (1, 0)) if device.backend_name == "opencl" else ((0, 0), (1, 0))
     return [{"NT": nt, "ROWS": g, "LANES": lanes, "VEC": vec} for nt in tiles for lanes, vec in kinds
@@ -562,12 +732,22 @@ def _default(device, key) -> dict:
     neighbouring bytes (not measured here: no GPU)."""
     _, (n, _rows, _cols) = key
     nt = 1 if n <= 2 else 4
-    if device.target == "c":  # two Q4_1 rows per item: 5-10% faster; Q8_0 rows: 3x slower for one row of x,
-        # 10-15% faster for tiles of 4 (Xeon, AVX-512 VNNI)
-        return {"NT": nt, "ROWS": 1, "LANES": 0, "RPI": 2 if key[0].endswith("Q4_1") or nt > 1 else 1}
+    if device.target == "c":
+        return _default_c(device.info.vector_bits, n, nt, key[0].endswith("Q4_1"))
     lanes = int(device.info.kind != "cpu")
     vec = int(not lanes and device.backend_name == "opencl")
     return {"NT": nt, "ROWS": 16 if device.info.max_work_group >= 128 else 1, "LANES": lanes, "VEC": vec}
+
+
+def _default_c(vector_bits: int, n: int, nt: int, q4_1: bool) -> dict:
+    """The C target: from 6 rows of x (bucket 8) with AVX2 or AVX-512, the rows in a
+    vector's lanes (qdot_tokens: 16-row groups 1.2-2x faster than tiles of 4, 8-row groups
+    for 6-11 rows; slower below that, where padding is most of the work: Xeon, AVX-512
+    VNNI, one thread); else two Q4_1 rows per item (5-10% faster; two Q8_0 rows are 3x
+    slower for one row of x, 10-15% faster for tiles of 4)."""
+    if vector_bits >= 256 and n >= 8:
+        return {"NT": 1, "ROWS": 1, "LANES": 0, "TOKENS": 16 if vector_bits >= 512 and n >= 16 else 8}
+    return {"NT": nt, "ROWS": 1, "LANES": 0, "RPI": 2 if q4_1 or nt > 1 else 1}
 
 
 def _declare(ggml_type: str) -> None:
@@ -579,7 +759,7 @@ def _declare(ggml_type: str) -> None:
         return rng.standard_normal((n, cols)).astype(np.float32), random_raw(qtype, rows, cols, rng)
 
     def run(device, config, out, x, raw):
-        return dot_into(device, config, out, quantize(device, x), raw, ggml_type)
+        return dot_into(device, config, out, quantize(device, x, config.get("TOKENS", 0)), raw, ggml_type)
 
     def reference(x, raw):
         """The same computation on the cpu's C kernels (the tuner checks bit equality
@@ -594,7 +774,7 @@ def _declare(ggml_type: str) -> None:
         return 2 * n * rows * cols, rows * row_bytes(qtype, cols) + n * (cols + 4 * rows)
 
     autotune.declare(autotune.Tunable(
-        op=f"quant_linear_q8_{ggml_type}", version=3, space=_space, default=_default, run=run,
+        op=f"quant_linear_q8_{ggml_type}", version=4, space=_space, default=_default, run=run,
         reference=reference, problem=problem, work=work,
         presets=lambda device: [tuning_key(ggml_type, n, rows, cols) for n in (1, 64)  # SmolLM2's launches
                                 for rows, cols in ((960, 576), (3072, 576), (576, 1536))]))
