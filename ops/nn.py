@@ -86,10 +86,12 @@ INLINE f32 ggml_expf(f32 x) {
 /* v[0] = the sum of one register as GGML_F32_VEC_REDUCE ends (ggml_vec_dot_f16): the
    tree with AVX-512; with AVX, the halves added, then two hadds: (0 + 1) + (2 + 3). */
 #if GGML_EPR == 16
-#define VEC_REDUCE(v) TREE(v)
+#define REDUCE_PAIRS(v, ADD) for (int apart = 8; apart > 0; apart /= 2) for (int l = 0; l < apart; l++) ADD(v, l, l + apart)
 #else
-#define VEC_REDUCE(v) { for (int l = 0; l < 4; l++) v[l] += v[l + 4]; v[0] = (v[0] + v[1]) + (v[2] + v[3]); }
+#define REDUCE_PAIRS(v, ADD) { for (int l = 0; l < 4; l++) ADD(v, l, l + 4); ADD(v, 0, 1) ADD(v, 2, 3) ADD(v, 0, 2) }
 #endif
+#define ADD_LANE(v, to, from) v[to] += v[from];
+#define VEC_REDUCE(v) REDUCE_PAIRS(v, ADD_LANE)
 
 /* Fold a row with the work-group: each item folds a strided slice, then the group
    folds the partial results in local memory (WG a power of two). */
@@ -402,8 +404,9 @@ INLINE i64 step_length(GLOBAL const i64 *pos, i64 pos_off, GLOBAL const i64 *slo
 
 /* scores (seqs, heads, capacity): each sequence's query (heads, DIM) at position pos[s]
    against the rows 0 .. pos[s] of its cache, as attn_scores computes them for one row;
-   item (s, h, lane) takes positions lane, lane + STEP_LANES, ... */
-#define STEP_LANES 64
+   item (s, h, lane) takes positions lane, lane + STEP_LANES, ... (on a CPU one item per
+   head: converting q per item costs as much as a dot) */
+#define STEP_LANES (BY_HEAD ? 1 : 64)
 KERNEL void attn_step_scores(GLOBAL f32 *scores, GLOBAL const f32 *q, i64 q_off, GLOBAL const KV_T *k,
                              GLOBAL const i64 *pos, i64 pos_off, GLOBAL const i64 *slot, i64 slot_off, i64 seqs,
                              i64 heads, i64 group, i64 capacity, i64 slots, f32 scale) {
@@ -459,12 +462,12 @@ KERNEL void attn_step_values(GLOBAL f32 *out, GLOBAL f32 *p, GLOBAL const KV_T *
         f32 *lane = acc[(t % GGML_STEP) / GGML_EPR][t % GGML_EPR];
         for (int d = 0; d < DIM; d++) lane[d] = fma(pt, KV(vr[d]), lane[d]);
     }
-    for (int d = 0; d < DIM; d++) {
-        f32 dot_lane[GGML_EPR];
-        for (int l = 0; l < GGML_EPR; l++) dot_lane[l] = (acc[0][l][d] + acc[2][l][d]) + (acc[1][l][d] + acc[3][l][d]);
-        VEC_REDUCE(dot_lane)
-        out[sh * DIM + d] = dot_lane[0];
-    }
+    /* the reductions of the DIM dots side by side (d innermost: vector operations) */
+    for (int l = 0; l < GGML_EPR; l++)
+        for (int d = 0; d < DIM; d++) acc[0][l][d] = (acc[0][l][d] + acc[2][l][d]) + (acc[1][l][d] + acc[3][l][d]);
+#define ADD_LANE_ROW(v, to, from) for (int d = 0; d < DIM; d++) v[to][d] += v[from][d];
+    REDUCE_PAIRS(acc[0], ADD_LANE_ROW)
+    for (int d = 0; d < DIM; d++) out[sh * DIM + d] = acc[0][0][d];
 #else
     GLOBAL const KV_T *vr = vs + (h / group) * DIM + g % DIM;
 #define STEP_P(t) ((t) < visible ? pr[t] : 0.0f)
@@ -719,10 +722,10 @@ def attention_step(device, q, k_cache, v_cache, positions, slots, scale, window=
     scores, out = device.empty((seqs, heads, capacity), _F32), device.empty(q.shape, _F32)
     where = device.kernel_args(positions, slots)
     common = (seqs, heads, heads // kv_heads, capacity, n_slots)
-    program(device, ATTENTION_STEP, "attn_step_scores", **defines)(
-        (seqs * heads * 64,), flat_group(device), pointer(device, scores), *device.kernel_args(q),
-        pointer(device, k_cache), *where, *common, np.float32(scale))
     by_head = defines["BY_HEAD"]  # (one item per head: groups of one, so that heads spread over cores)
+    program(device, ATTENTION_STEP, "attn_step_scores", **defines)(
+        (seqs * heads * (1 if by_head else 64),), flat_group(device, 1 if by_head else 64), pointer(device, scores), *device.kernel_args(q),
+        pointer(device, k_cache), *where, *common, np.float32(scale))
     if not by_head:
         program(device, ATTENTION_STEP, "attn_step_softmax", **defines)(
             (seqs * heads,), flat_group(device, 1), pointer(device, scores), *where, seqs, heads, capacity, n_slots)
