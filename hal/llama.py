@@ -330,6 +330,16 @@ class Llama:
         keys, values, steps = [zeros() for _ in range(c.n_layers)], [zeros() for _ in range(c.n_layers)], {}
         return [KVCache(keys, values, slot, steps=steps) for slot in range(count)]
 
+    def copy_prefix(self, source: KVCache, target: KVCache, length: int) -> None:
+        """``target`` (of ``source``'s pool) holds ``source``'s first ``length`` positions:
+        a prompt prefix the two sequences share, read once."""
+        if target.steps is not source.steps or not 0 <= length <= min(source.length, target.capacity):
+            raise ValueError(f"copy_prefix: {length} positions from a cache of {source.length}, "
+                             "between caches of one pool")
+        for pool in (*target.keys, *target.values):
+            pool[target.slot, :length] = pool[source.slot, :length]
+        target.length = length
+
     def forward(self, ids, cache: KVCache, *, all_logits: bool = False):
         """Logits (vocab,) after the tokens ``ids`` (or (len(ids), vocab) with
         ``all_logits``), which follow the ``cache.length`` tokens already in ``cache``."""

@@ -215,6 +215,40 @@ def test_batched_step_equals_single_sequence_steps(server):
     assert [c.length for c in together] == [c.length for c in alone]
 
 
+def test_prompts_sharing_a_prefix_read_only_the_rest(server):
+    """A prompt that begins as an earlier one reads only the rest (prefix caching), with
+    prefixes ending in different chunks, and its tokens stay Llama.generate's."""
+    url, state = server
+    c, model = client(url), state.model
+    words = PROMPTS[-1].split()  # several of the test server's chunks (16 tokens)
+    complete(c, PROMPTS[-1])
+    before = metrics(url)
+    for k in (3, 9, 15, len(words) - 1):
+        prompt = " ".join(words[:k]) + " and then"
+        ids = model.generate(model.tokenizer.encode(prompt), 8).token_ids
+        assert complete(c, prompt).choices[0].text == model.tokenizer.decode(ids), prompt
+    after = metrics(url)
+    hits = after["hal:prefix_cache_hits_total"] - before["hal:prefix_cache_hits_total"]
+    queries = after["hal:prefix_cache_queries_total"] - before["hal:prefix_cache_queries_total"]
+    assert 0 < hits < queries
+
+
+def test_copied_prefix_gives_the_bits_of_the_whole_prompt(server):
+    """Llama.copy_prefix: the keys and values of a shared prefix, copied between caches of
+    one pool, give the logits of reading the whole prompt, bit for bit."""
+    model = server[1].model
+    ids = model.tokenizer.encode(PROMPTS[-1])
+    source, target = model.new_caches(2, 64)
+    model.forward(ids, source)
+    whole = np.asarray(model.forward(ids, model.new_cache(64)))
+    for n in (1, 5, 16, 17, len(ids) - 2):
+        model.copy_prefix(source, target, n)
+        assert target.length == n
+        assert np.array_equal(np.asarray(model.forward(ids[n:], target)), whole), n
+    with pytest.raises(ValueError, match="copy_prefix"):
+        model.copy_prefix(source, model.new_cache(64), 4)
+
+
 # ---------------------------------------------------------------- errors
 
 def assert_error(response: httpx.Response, status: int, param=None):

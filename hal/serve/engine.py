@@ -12,6 +12,9 @@ every running sequence by one token per step.
   ``prefill_chunk`` in each prompt, whatever else runs: a sequence's arithmetic does
   not depend on its neighbours (batch invariance; chunked prefill gives the same bits
   as a whole one, tests/test_serve.py).
+- A prompt that begins as one read before (a chat template's system prompt, a
+  conversation's earlier turns) reads only the rest: the keys and values of the shared
+  prefix are taken from the cache that holds them (``KVPool.acquire``).
 - The KV caches are slots of one pool per block (``KVPool``), so a batched step of B
   sequences is replayed from one captured step of B, whichever sequences they are.
   Its rows have the same bits as the single-sequence path of ``hal.llama`` where the
@@ -188,7 +191,12 @@ class Engine:
             if request.cancelled:
                 continue
             p = request.params
-            request.cache = self.pool.acquire()
+            request.cache, source, reused = self.pool.acquire(request.prompt_ids, self.prefill_chunk)
+            if source is not request.cache:
+                self.model.copy_prefix(source, request.cache, reused)
+            request.prefilled = reused
+            self.metrics.prefix_queries.inc(len(request.prompt_ids))
+            self.metrics.prefix_hits.inc(reused)
             request.sampler = nn.Sampler(p.seed, temperature=p.temperature, top_k=p.top_k, top_p=p.top_p)
             request.text, request.stop = TextStream(self.model.tokenizer), StopText(p.stop)
             self.running.append(request)
@@ -238,6 +246,7 @@ class Engine:
         try:
             logits = self.model.forward(ids, request.cache)
             request.prefilled += len(ids)
+            self.pool.read(request.cache, request.prompt_ids, request.prefilled, len(ids))
             if request.prefilled < len(request.prompt_ids):
                 return
             token = request.sampler(logits)  # reading the id back waits for the device

@@ -35,6 +35,8 @@ class Metrics:
                                    buckets=REQUEST_BUCKETS)
         self.prompt_tokens = labelled(Counter, "prompt_tokens", "Prompt tokens read.")
         self.generation_tokens = labelled(Counter, "generation_tokens", "Tokens generated.")
+        self.prefix_queries = labelled(Counter, "prefix_cache_queries", "Prompt tokens looked up in the prefix cache.")
+        self.prefix_hits = labelled(Counter, "prefix_cache_hits", "Prompt tokens found in the prefix cache.")
         self.running = labelled(Gauge, "num_requests_running", "Requests in the running set.")
         self.waiting = labelled(Gauge, "num_requests_waiting", "Requests waiting for a KV cache.")
         self.kv_usage = labelled(Gauge, "kv_cache_usage_perc", "KV-cache usage: 1 means 100 percent.")
