@@ -94,6 +94,15 @@ KERNEL void quantize_q8(GLOBAL i8 *q, GLOBAL f32 *d, GLOBAL f32 *s, GLOBAL const
 """
 
 _QUANTIZE_TOKENS = r"""
+/* With AVX-512 VNNI, qdot_tokens takes x's bytes as the unsigned operand of vpdpbusd: they
+   are stored plus 128 (x ^ 0x80), and the weights' 128 * sums are taken off again, so one
+   instruction makes a lane of signed weights too (the integers are the same). */
+#if !defined(__OPENCL_VERSION__) && !defined(__CUDACC__) && defined(__AVX2__) && defined(__FMA__) && \
+    defined(__AVX512VNNI__) && defined(__AVX512VL__) && (TOKENS == 8 || TOKENS == 16 && defined(__AVX512BW__))
+#define X_BIASED 1
+#else
+#define X_BIASED 0
+#endif
 /* The same blocks laid out for qdot_tokens: rows of x in groups of TOKENS (the last group
    padded with zeros), and for each group and block, lane j (bytes 4j .. 4j + 3) of the
    TOKENS rows side by side, then their d and s side by side. One work-item per block of a
@@ -107,7 +116,7 @@ KERNEL void quantize_q8_tokens(GLOBAL i8 *q, GLOBAL f32 *d, GLOBAL f32 *s, GLOBA
     f32 scale = t < n ? quantize_block(x + x_off + b * 32, qb, &sum) : 0.0f;
     i64 at = (g * nb + block) * TOKENS;
     for (int j = 0; j < 8; j++)
-        for (int k = 0; k < 4; k++) q[(at * 8 + j * TOKENS + tt) * 4 + k] = qb[4 * j + k];
+        for (int k = 0; k < 4; k++) q[(at * 8 + j * TOKENS + tt) * 4 + k] = (i8)(qb[4 * j + k] ^ (X_BIASED << 7));
     d[at + tt] = half_to_f32(f32_to_half(scale));
     s[at + tt] = half_to_f32(f32_to_half(scale * (f32)sum));
 }
@@ -330,11 +339,8 @@ typedef __m512 tokens_f32;
 /* (AVX-512 has no byte sign instruction: x negated where w < 0, and |w|) */
 #define tokens_sign_x(x, w) _mm512_mask_sub_epi8((x), _mm512_movepi8_mask(w), _mm512_setzero_si512(), (x))
 #define tokens_abs_w _mm512_abs_epi8
-#ifdef __AVX512VNNI__
-#define tokens_dot(w, x) _mm512_dpbusd_epi32(_mm512_setzero_si512(), (w), (x))
-#else
+#define tokens_biased_dot _mm512_dpbusd_epi32
 #define tokens_dot(w, x) _mm512_madd_epi16(_mm512_maddubs_epi16((w), (x)), _mm512_set1_epi16(1))
-#endif
 #elif !defined(__OPENCL_VERSION__) && !defined(__CUDACC__) && defined(HAL_VEC) && TOKENS == 8
 #define TOKEN_VEC 1
 typedef __m256i tokens_i32;
@@ -351,11 +357,8 @@ typedef __m256 tokens_f32;
 #define tokens_float _mm256_cvtepi32_ps
 #define tokens_sign_x(x, w) _mm256_sign_epi8((x), (w))
 #define tokens_abs_w(w) _mm256_sign_epi8((w), (w))
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
-#define tokens_dot(w, x) _mm256_dpbusd_epi32(_mm256_setzero_si256(), (w), (x))
-#else
+#define tokens_biased_dot _mm256_dpbusd_epi32
 #define tokens_dot(w, x) _mm256_madd_epi16(_mm256_maddubs_epi16((w), (x)), _mm256_set1_epi16(1))
-#endif
 #endif
 
 /* out (n, rows) = x @ w.T, x laid out by quantize_q8_tokens. Work-item (row, group of
@@ -376,12 +379,18 @@ KERNEL void qdot_tokens(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 x
     for (int j = 0; j < 8; j++) acc[j] = tokens_zero();
     for (i64 b = 0; b < nb; b++) {
         f32 dw, mw = 0.0f;
-        union { bytes32 v; i32 lane[8]; } wb;
+        union { bytes32 v; i32 lane[8]; } wb, less;
         wb.v = decode_bytes(wr + b * BLOCK_BYTES, &dw, &mw);
+#if X_BIASED  /* each lane's 128 * (sum of its 4 weights), taken off as the product starts */
+        less.v = _mm256_sub_epi32(_mm256_setzero_si256(),
+                                  _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(-128), wb.v));
+#endif
         tokens_f32 scale = tokens_mul(tokens_set1(dw), tokens_load(dx + b * TOKENS));
         for (int j = 0; j < 8; j++) {
             tokens_i32 wj = tokens_set1_i32(wb.lane[j]), xj = tokens_load_i32(qx + (b * 8 + j) * 4 * TOKENS);
-#if SIGNED_W
+#if X_BIASED
+            tokens_i32 lanes = tokens_biased_dot(tokens_set1_i32(less.lane[j]), xj, wj);
+#elif SIGNED_W
             tokens_i32 lanes = tokens_dot(tokens_abs_w(wj), tokens_sign_x(xj, wj));
 #else
             tokens_i32 lanes = tokens_dot(wj, xj);
@@ -399,6 +408,9 @@ KERNEL void qdot_tokens(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 x
 #endif
     tokens_store(sums, sum);
 #else  /* any other C target (or width): the same arithmetic, row by row */
+#if X_BIASED
+#error "x stored biased for a vector path this target does not take"
+#endif
     f32 acc[TOKENS][8], mins[TOKENS];
     for (int t = 0; t < TOKENS; t++) {
         mins[t] = 0.0f;
@@ -599,7 +611,7 @@ def source(ggml_type: str, tokens: bool = False) -> str:
     lane = (f"INLINE void decode_lane(GLOBAL const u8 *b, i32 j, i32 *q, f32 *dw, f32 *mw) "
             f"{{{_DECODE_LANE[ggml_type]}\n}}\n")
     return (_HELPERS + _QUANTIZE + decode + lane + _VECTOR.replace("DECODE_BYTES", decode_bytes) + _PICK + _DOT
-            + _DOT_LANES + (_TOKENS if tokens else ""))
+            + _DOT_LANES + (_QUANTIZE_TOKENS + _TOKENS if tokens else ""))
 
 
 def supports(ggml_type: str) -> bool:
