@@ -745,21 +745,25 @@ def _default(device, key) -> dict:
     _, (n, _rows, _cols) = key
     nt = 1 if n <= 2 else 4
     if device.target == "c":
-        return _default_c(device.info.vector_bits, n, nt, key[0].endswith("Q4_1"))
+        return _default_c(device.info.vector_bits, n, nt, key[0].split(",")[1])
     lanes = int(device.info.kind != "cpu")
     vec = int(not lanes and device.backend_name == "opencl")
     return {"NT": nt, "ROWS": 16 if device.info.max_work_group >= 128 else 1, "LANES": lanes, "VEC": vec}
 
 
-def _default_c(vector_bits: int, n: int, nt: int, q4_1: bool) -> dict:
-    """The C target: from 6 rows of x (bucket 8) with AVX2 or AVX-512, the rows in a
-    vector's lanes (qdot_tokens: 16-row groups 1.2-2x faster than tiles of 4, 8-row groups
-    for 6-11 rows; slower below that, where padding is most of the work: Xeon, AVX-512
-    VNNI, one thread); else two Q4_1 rows per item (5-10% faster; two Q8_0 rows are 3x
-    slower for one row of x, 10-15% faster for tiles of 4)."""
-    if vector_bits >= 256 and n >= 8:
-        return {"NT": 1, "ROWS": 1, "LANES": 0, "TOKENS": 16 if vector_bits >= 512 and n >= 16 else 8}
-    return {"NT": nt, "ROWS": 1, "LANES": 0, "RPI": 2 if q4_1 or nt > 1 else 1}
+def _default_c(vector_bits: int, n: int, nt: int, ggml_type: str) -> dict:
+    """The C target: with AVX-512, from 6 rows of x (bucket 8) the rows in a vector's lanes
+    (qdot_tokens: 16-row groups 1.2-2x faster than tiles of 4; 8-row groups for 6-11 rows;
+    slower below that, where padding is most of the work; Xeon, VNNI, one thread). With
+    AVX2 only (the same Xeon, kernels built for Haswell), 8-row groups from 12 rows for
+    unsigned weights (Q4_1, Q5_1: 1.2x) and never for signed ones (0.75x: the sign steps).
+    Else two Q4_1 rows per item (5-10% faster; two Q8_0 rows are 3x slower for one row of
+    x, 10-15% faster for tiles of 4)."""
+    if vector_bits >= 512 and n >= 8:
+        return {"NT": 1, "ROWS": 1, "LANES": 0, "TOKENS": 16 if n >= 16 else 8}
+    if vector_bits >= 256 and n >= 16 and ggml_type in WITH_MIN:
+        return {"NT": 1, "ROWS": 1, "LANES": 0, "TOKENS": 8}
+    return {"NT": nt, "ROWS": 1, "LANES": 0, "RPI": 2 if ggml_type == "Q4_1" or nt > 1 else 1}
 
 
 def _declare(ggml_type: str) -> None:
