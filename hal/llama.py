@@ -349,9 +349,33 @@ class Llama:
         if seq == 1 and not all_logits:
             return hal.reshape(self.decode_batch([int(ids[0])], [cache]), (c.vocab_size,))
         host = np.concatenate([np.asarray(ids, np.int64), np.arange(n_past, n_past + seq), np.full(seq, cache.slot)])
-        logits = self._logits(*self._split(hal.asarray(host, device=self.device), seq), cache, n_past, all_logits)
+        logits = self._logits(*self._split(hal.asarray(host, device=self.device), seq), cache,
+                              [(cache.slot, n_past, seq)], all_logits)
         cache.length = n_past + seq
         return logits if all_logits else hal.reshape(logits, (c.vocab_size,))
+
+    def prefill_batch(self, chunks: list, caches: list) -> hal.Array:
+        """The next-token logits (B, vocab) after B prompt chunks read together,
+        ``chunks[s]`` (two tokens or more) following ``caches[s]``'s sequence (caches of
+        one pool). The products take every chunk's rows at once; each sequence attends
+        over its own cache as ``forward`` does, so where the model is
+        ``row_independent`` row s equals ``forward(chunks[s], caches[s])`` bit for bit."""
+        steps = caches[0].steps
+        if any(cache.steps is not steps for cache in caches) or len({cache.slot for cache in caches}) != len(caches):
+            raise ValueError("prefill_batch needs distinct caches of one pool (Llama.new_caches)")
+        if any(len(ids) < 2 for ids in chunks):
+            raise ValueError("prefill_batch reads chunks of two tokens or more (one token is a decode step)")
+        if any(cache.length + len(ids) > cache.capacity for ids, cache in zip(chunks, caches)):
+            raise ValueError("a chunk exceeds its KV cache's capacity")
+        segments = [(cache.slot, cache.length, len(ids)) for ids, cache in zip(chunks, caches)]
+        positions = [np.arange(n_past, n_past + seq) for _, n_past, seq in segments]
+        slots = [np.full(seq, slot) for slot, _, seq in segments]
+        host = np.concatenate([np.concatenate(chunks), *positions, *slots]).astype(np.int64)
+        rows = sum(len(ids) for ids in chunks)
+        logits = self._logits(*self._split(hal.asarray(host, device=self.device), rows), caches[0], segments)
+        for ids, cache in zip(chunks, caches):
+            cache.length += len(ids)
+        return logits
 
     def decode_batch(self, tokens: list, caches: list) -> hal.Array:
         """The next-token logits (B, vocab) of B sequences at once, ``tokens[s]`` following
@@ -397,22 +421,30 @@ class Llama:
         that ``decode_batch`` is batch-invariant (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 weights: hal.nn)."""
         return all(w.row_independent for w in self.weights.values() if isinstance(w, nn.QuantizedWeight))
 
-    def _logits(self, tokens, positions, slots, cache: KVCache, n_past, all_logits: bool = False):
-        """The forward pass: logits (seq, vocab), or (1, vocab) of the last token. Row s is
-        at ``positions[s]`` of cache ``slots[s]`` of ``cache``'s pools (device arrays): the
-        next ``seq`` positions of ``cache`` (``n_past`` of them cached), or with ``n_past``
-        None one position of each of several sequences."""
-        c, k, seq = self.config, self._plan, tokens.shape[0]
+    def _logits(self, tokens, positions, slots, cache: KVCache, segments, all_logits: bool = False):
+        """The forward pass: logits (rows, vocab), or those of each segment's last row. Row
+        r is at ``positions[r]`` of cache ``slots[r]`` of ``cache``'s pools (device
+        arrays). ``segments``: the rows as runs of one sequence's next positions, (slot,
+        positions cached before, rows) each; None: one position of each of several
+        sequences (a decode step)."""
+        c, k = self.config, self._plan
         x, delta = k.embedding(self.weights["token_embd.weight"], tokens), None
         if c.arch.embedding_scale:  # sqrtf(dim), as llama.cpp's graph
             x = k.scale(x, float(np.sqrt(np.float32(c.dim))))
         for i in range(c.n_layers):
-            x, delta = self._block(i, x, delta, positions, slots, cache, n_past)
-        if not all_logits:
-            x, delta = k.rows(x, seq - 1, seq), delta if delta is None else k.rows(delta, seq - 1, seq)
+            x, delta = self._block(i, x, delta, positions, slots, cache, segments)
+        if not all_logits:  # (the norm is row by row: only the rows whose logits are wanted)
+            x, delta = (t if t is None else self._last_rows(t, segments) for t in (x, delta))
         return k.linear(k.norm(x, delta, self.weights["output_norm.weight"], c.eps), self.output)[0]
 
-    def _block(self, i: int, x, delta, positions, slots, cache: KVCache, n_past):
+    def _last_rows(self, x, segments):
+        """The last row of each segment of x."""
+        if len(segments) == 1:
+            return self._plan.rows(x, x.shape[0] - 1, x.shape[0])
+        last = np.cumsum([seq for _, _, seq in segments]) - 1
+        return hal.take(x, hal.asarray(last, device=self.device), axis=0)
+
+    def _block(self, i: int, x, delta, positions, slots, cache: KVCache, segments):
         """One transformer block of hal.nn ops (``Plan``: ``load`` checked every shape
         once), its rows as ``_logits``'. Each residual is added by the norm after it
         (``delta``: the block's output still to add to ``x``)."""
@@ -423,7 +455,7 @@ class Llama:
             q, key, value = (k.add_rows(t, w[f"attn_{n}.bias"]) for t, n in ((q, "q"), (key, "k"), (value, "v")))
         if arch.qk_norm:
             q, key = self._head_norm(q, w["attn_q_norm.weight"]), self._head_norm(key, w["attn_k_norm.weight"])
-        attended = k.linear(self._attend(i, q, key, value, positions, slots, cache, n_past),
+        attended = k.linear(self._attend(i, q, key, value, positions, slots, cache, segments),
                             w["attn_output.weight"])[0]
         if arch.post_norms:
             attended = k.norm(attended, None, w["post_attention_norm.weight"], c.eps)
@@ -440,23 +472,28 @@ class Llama:
         return k.reshape(k.norm(k.reshape(x, (rows * x.shape[1] // c.head_dim, c.head_dim)), None, weight, c.eps),
                          (rows, x.shape[1]))
 
-    def _attend(self, i: int, q, key, value, positions, slots, cache: KVCache, n_past):
+    def _attend(self, i: int, q, key, value, positions, slots, cache: KVCache, segments):
         """Rope of q and k, k and v into the float16 caches, and attention: (rows, q_dim),
         the rows as ``_logits``'."""
-        c, k, seq = self.config, self._plan, q.shape[0]
+        c, k, rows = self.config, self._plan, q.shape[0]
         heads, kv_heads = (c.n_heads, c.head_dim), (c.n_kv_heads, c.head_dim)
         theta, neox, window = c.theta(i), c.arch.neox_rope, c.window(i)
         scale_q = c.attention_scale if c.arch.scale_q else None  # q scaled before its float16 rounding
         scale = 1.0 if scale_q else c.attention_scale
         keys, values = cache.keys[i], cache.values[i]  # the pools
-        q = k.rope_store(k.reshape(q, (seq, *heads)), k.reshape(key, (seq, *kv_heads)),
-                         k.reshape(value, (seq, *kv_heads)), keys, values, positions, slots, theta, neox)
+        q = k.rope_store(k.reshape(q, (rows, *heads)), k.reshape(key, (rows, *kv_heads)),
+                         k.reshape(value, (rows, *kv_heads)), keys, values, positions, slots, theta, neox)
         q = k.scale(q, scale_q) if scale_q else q
-        if n_past is None or seq == 1:  # one row per sequence, positions read on the device
-            return k.reshape(k.attention_step(q, keys, values, positions, slots, scale, window), (seq, c.q_dim))
-        # a prefill: seq positions of one sequence, over its cache's first n_past + seq rows
-        own = [k.view(pool, (cache.slot, slice(0, n_past + seq))) for pool in (keys, values)]
-        return k.reshape(k.attention(q, *own, n_past, scale, window), (seq, c.q_dim))
+        if segments is None or rows == 1:  # one row per sequence, positions read on the device
+            return k.reshape(k.attention_step(q, keys, values, positions, slots, scale, window), (rows, c.q_dim))
+        # a prefill: each segment's rows over its cache's first n_past + seq rows
+        parts, start = [], 0
+        for slot, n_past, seq in segments:
+            own = [k.view(pool, (slot, slice(0, n_past + seq))) for pool in (keys, values)]
+            parts.append(k.attention(k.rows(q, start, start + seq), *own, n_past, scale, window))
+            start += seq
+        out = parts[0] if len(parts) == 1 else hal.concat(parts)
+        return k.reshape(out, (rows, c.q_dim))
 
     def generate(self, prompt_ids, n: int, *, temperature: float = 0.0, top_k: int = 0, top_p: float = 1.0,
                  seed=None, on_token=None, stop_at_eos: bool = True) -> Generation:

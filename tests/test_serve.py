@@ -249,6 +249,22 @@ def test_copied_prefix_gives_the_bits_of_the_whole_prompt(server):
         model.copy_prefix(source, model.new_cache(64), 4)
 
 
+def test_prefill_batch_equals_forward(server):
+    """Llama.prefill_batch: several sequences' prompt chunks in one pass give each the
+    logits of reading its chunk alone (Llama.forward), bit for bit, first chunks and later."""
+    model = server[1].model
+    prompts = [model.tokenizer.encode(p) for p in (PROMPTS[-1], PROMPTS[1], PROMPTS[4])]
+    alone, together = [model.new_cache(64) for _ in prompts], model.new_caches(len(prompts), 64)
+    for part in (slice(0, 3), slice(3, None)):
+        chunks = [ids[part] for ids in prompts]
+        batched = np.asarray(model.prefill_batch(chunks, together))
+        single = np.stack([np.asarray(model.forward(ids, cache)) for ids, cache in zip(chunks, alone)])
+        assert np.array_equal(batched, single)
+    assert [c.length for c in together] == [len(ids) for ids in prompts]
+    with pytest.raises(ValueError, match="two tokens"):
+        model.prefill_batch([[1, 2], [3]], model.new_caches(2, 64))
+
+
 # ---------------------------------------------------------------- errors
 
 def assert_error(response: httpx.Response, status: int, param=None):

@@ -8,7 +8,8 @@ every running sequence by one token per step.
   step whose quantized products take all their rows at once (``Llama.decode_batch``), and reads
   prompt chunks of the sequences still prefilling, oldest first, until
   ``prefill_per_step`` tokens (vLLM's token budget per step), so running streams keep
-  flowing while long prompts are read. Chunks start at fixed multiples of
+  flowing while long prompts are read; the chunks too are read in one pass
+  (``Llama.prefill_batch``). Chunks start at fixed multiples of
   ``prefill_chunk`` in each prompt, whatever else runs: a sequence's arithmetic does
   not depend on its neighbours (batch invariance; chunked prefill gives the same bits
   as a whole one, tests/test_serve.py).
@@ -215,15 +216,22 @@ class Engine:
         decoding = [r for r in self.running if r.prefilled == len(r.prompt_ids)]
         for group in [decoding] if self.batched and decoding else [[r] for r in decoding]:
             self._decode_together(group)
-        budget = self.prefill_per_step
+        budget, chunks = self.prefill_per_step, []
         for request in prefilling:
             if budget <= 0:
                 break
             start = request.prefilled
-            chunk = request.prompt_ids[start:min(len(request.prompt_ids), start - start % self.prefill_chunk
-                                                 + self.prefill_chunk)]
-            budget -= len(chunk)
-            self._prefill(request, chunk)
+            chunks.append(request.prompt_ids[start:min(len(request.prompt_ids), start - start % self.prefill_chunk
+                                                       + self.prefill_chunk)])
+            budget -= len(chunks[-1])
+        # one pass for the chunks of two tokens or more (a one-token chunk is a decode step's row,
+        # of other bits: read alone, as by Llama.forward)
+        together = [self.batched and len(ids) > 1 for ids in chunks]
+        if any(together):
+            self._prefill(*zip(*[(r, ids) for r, ids, t in zip(prefilling, chunks, together) if t]))
+        for request, ids, t in zip(prefilling, chunks, together):
+            if not t:
+                self._prefill([request], [ids])
 
     def _decode_together(self, requests: list) -> None:
         """One token for each of ``requests`` from one batched step; a device error fails
@@ -240,21 +248,28 @@ class Engine:
         for request, token in zip(requests, tokens):
             self._accept(request, token)
 
-    def _prefill(self, request: Request, ids: list) -> None:
-        """Feed a chunk of the prompt to the request's sequence; sample its first token
-        once the prompt is read."""
+    def _prefill(self, requests: list, chunks: list) -> None:
+        """Read a prompt chunk of each request, together (``Llama.prefill_batch``) or one
+        request's alone; sample the first token of each whose prompt is now read. A
+        device error fails these requests only."""
         try:
-            logits = self.model.forward(ids, request.cache)
-            request.prefilled += len(ids)
-            self.pool.read(request.cache, request.prompt_ids, request.prefilled, len(ids))
-            if request.prefilled < len(request.prompt_ids):
-                return
-            token = request.sampler(logits)  # reading the id back waits for the device
-        except Exception as e:  # a device error fails this sequence only
-            log.error("a prefill failed for one request: %s: %s", type(e).__name__, e)
-            self._fail(request, f"the device failed while generating: {type(e).__name__}: {e}")
+            if len(requests) == 1:
+                logits = [self.model.forward(chunks[0], requests[0].cache)]
+            else:
+                logits = self.model.prefill_batch(list(chunks), [r.cache for r in requests])
+            first = {}
+            for i, (request, ids) in enumerate(zip(requests, chunks)):
+                request.prefilled += len(ids)
+                self.pool.read(request.cache, request.prompt_ids, request.prefilled, len(ids))
+                if request.prefilled == len(request.prompt_ids):
+                    first[i] = request.sampler(logits[i])  # reading the id back waits for the device
+        except Exception as e:
+            log.error("a prefill failed for %d requests: %s: %s", len(requests), type(e).__name__, e)
+            for request in requests:
+                self._fail(request, f"the device failed while generating: {type(e).__name__}: {e}")
             return
-        self._accept(request, token)
+        for i, token in first.items():
+            self._accept(requests[i], token)
 
     def _accept(self, request: Request, token: int) -> None:
         now = time.perf_counter()
