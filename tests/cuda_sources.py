@@ -390,3 +390,34 @@ extern "C" __global__ void votes(const float* x, int* out, int n) {
     out[i * 3 + 2] = rounds;
 }
 """
+
+BY_VALUE = r"""
+// complex and struct arguments by value
+#include <cupy/complex.cuh>
+struct Affine { float scale[2]; int offset; complex<float> twist; };
+
+extern "C" __global__ void by_value(const float* x, complex<float>* y, complex<float> z, Affine a, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    float v = x[i] * a.scale[i % 2] + a.offset;
+    y[i] = z * v + a.twist;
+}
+"""
+
+MODULE = r"""
+// a RawModule's source: two kernels sharing a helper and a -D macro
+#ifndef SCALE
+#define SCALE 2
+#endif
+__device__ float plus_one(float v) { return v + 1.0f; }
+
+extern "C" __global__ void scaled(const float* x, float* y, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) y[i] = plus_one(x[i] * SCALE);
+}
+
+extern "C" __global__ void shifted(float* y, float by, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) y[i] += by;
+}
+"""

@@ -323,6 +323,45 @@ def test_syncthreads_count_and_or(device):
         hal.RawKernel(helper, "k").compile(device)
 
 
+def test_complex_and_struct_arguments_by_value(device):
+    """A ``complex<float>`` and a struct (an array, an int and a complex in it) by value:
+    NumPy scalars as CuPy takes them (a structured scalar for the struct, its dtype
+    aligned as the C struct), or a complex and a dict of the fields."""
+    n = small(device, 37, 9)
+    x = np.arange(n, dtype=np.float32) / 7
+    affine = np.dtype([("scale", np.float32, (2,)), ("offset", np.int32), ("twist", np.complex64)], align=True)
+    expected = (np.complex64(1.5 + 0.25j) * (x * np.where(np.arange(n) % 2, -1, 2).astype(np.float32) + 3)
+                + np.complex64(0.5 - 2j))
+    kernel = hal.RawKernel(S.BY_VALUE, "by_value")
+    for z, a in ((np.complex64(1.5 + 0.25j), np.array(([2, -1], 3, 0.5 - 2j), dtype=affine)[()]),
+                 (1.5 + 0.25j, {"scale": [2.0, -1.0], "offset": 3, "twist": 0.5 - 2j})):
+        y = hal.zeros(n, dtype=hal.complex64, device=device)
+        kernel((-(-n // 32),), (32,), (put(device, x), y, z, a, np.int32(n)))
+        np.testing.assert_allclose(np.asarray(y), expected, rtol=1e-6)
+    with pytest.raises(TypeError, match="lacks the field 'offset'"):
+        kernel((1,), (32,), (put(device, x), y, z, {"scale": [1, 1]}, np.int32(n)))
+    with pytest.raises(TypeError, match="structured scalar"):
+        kernel((1,), (32,), (put(device, x), y, z, 2.0, np.int32(n)))
+
+
+def test_raw_module(device):
+    """CuPy's RawModule: one source, several kernels by name."""
+    module = hal.RawModule(code=S.MODULE, options=("-DSCALE=3",))
+    x = put(device, np.arange(10, dtype=np.float32))
+    y = hal.zeros(10, dtype=hal.float32, device=device)
+    module.get_function("scaled")((1,), (16,), (x, y, np.int32(10)))
+    np.testing.assert_array_equal(np.asarray(y), 3 * np.arange(10, dtype=np.float32) + 1)
+    module.get_function("shifted")((2,), (8,), (y, np.float32(-1), np.int32(10)))
+    np.testing.assert_array_equal(np.asarray(y), 3 * np.arange(10, dtype=np.float32))
+    assert module.get_function("scaled") is module.get_function("scaled")
+    with pytest.raises(hal.CompileError, match="no __global__ function named 'missing'"):
+        module.get_function("missing").compile(device)
+    with pytest.raises(hal.CompileError, match="__device__ global variables"):
+        module.get_global("counter")
+    with pytest.raises(hal.CompileError, match="path="):
+        hal.RawModule(path="kernels.cubin")
+
+
 def test_integer_division_by_zero_does_not_trap(device):
     """x86 traps on a zero divisor, which would end Python; CUDA leaves the value undefined."""
     kernel = hal.RawKernel('extern "C" __global__ void k(int* x, int d) { int i = threadIdx.x; '
@@ -394,7 +433,7 @@ def test_cooperative_groups_are_refused():
 ALL_SOURCES = {name: getattr(S, name) for name in ("SGEMM", "HISTOGRAM", "SCAN", "TRANSPOSE", "SOFTMAX", "STENCIL",
                                                    "HALF_SCALE", "ATOMICS", "MATH", "RACY", "MISC", "VECTORS",
                                                    "LAYERNORM", "CONVOLVE", "COMPLEX", "ARGMAX", "LOOP_EXITS",
-                                                   "VOTES")}
+                                                   "VOTES", "BY_VALUE", "MODULE")}
 
 
 @pytest.mark.skipif(not compilers(), reason="no CUDA compiler (pip install nvidia-cuda-nvrtc-cu12)")

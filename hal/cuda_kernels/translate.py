@@ -117,9 +117,12 @@ _COMPLEX_FUNCS = {"real": "real", "imag": "real", "abs": "real", "norm": "real",
 
 @dataclass
 class Param:
-    """A kernel parameter as the launcher passes it."""
+    """A kernel parameter as the launcher passes it. A complex or struct by value is passed
+    as its scalars: ``fields`` lists, for each, the keys from the value to it (field
+    names, array indices, "real"/"imag") and its dialect type."""
     name: str
     type: CType
+    fields: tuple = ()
 
     @property
     def pointer(self) -> bool:
@@ -313,9 +316,16 @@ class _Translator:
                 signature += [t.declarator(f"hal_p_{emitted}"), f"i64 hal_o_{emitted}"]
                 byte = "GLOBAL const u8 *" if t.const else "GLOBAL u8 *"
                 prologue.append(f"{t.declarator(emitted)} = {t.cast()}(({byte})hal_p_{emitted} + hal_o_{emitted});")
+            elif t.complex or t.base in self.fields:
+                scalars = self.scalars(t, (), emitted, node)
+                prologue.append(f"{t.declarator(emitted)};")
+                for k, (_, path, part) in enumerate(scalars):
+                    signature.append(part.declarator(f"hal_v_{emitted}_{k}"))
+                    prologue.append(f"{path} = hal_v_{emitted}_{k};")
+                self.kernel.params.append(Param(name, t, tuple((keys, part.base) for keys, _, part in scalars)))
+                self.declare(name, _Var(emitted, t))
+                continue
             else:
-                if t.complex or t.base in self.fields:
-                    self.fail("complex and struct kernel parameters by value", node, "pass a one-element array")
                 signature.append(t.declarator(emitted))
             self.kernel.params.append(Param(name, t))
             self.declare(name, _Var(emitted, t))
@@ -330,6 +340,25 @@ class _Translator:
             self.scopes.pop()
         text = f"KERNEL void {self.kernel.symbol}({', '.join(signature)}) {{\n{body}\n}}\n"
         return text, self.kernel
+
+    def scalars(self, t: CType, keys: tuple, path: str, where) -> list:
+        """The scalars of a by-value complex or struct parameter (structs of scalars,
+        complex values and arrays of them): (keys from the value, path in the variable,
+        type) for each, in declaration order."""
+        if t.dims:
+            if not t.dims[0].isdigit():
+                self.fail(f"an array of extent {t.dims[0]} in a struct parameter", where)
+            element = replace(t, dims=t.dims[1:])
+            return [s for k in range(int(t.dims[0])) for s in self.scalars(element, (*keys, k), f"{path}[{k}]", where)]
+        if t.complex:
+            part = CType(COMPLEX[t.base])
+            return [((*keys, "real"), f"{path}.re", part), ((*keys, "imag"), f"{path}.im", part)]
+        if t.base in self.fields:
+            return [s for name, field_type in self.fields[t.base].items()
+                    for s in self.scalars(field_type, (*keys, name), f"{path}.{_ident(name)}", where)]
+        if t.base == "half" or t.vector:
+            self.fail(f"a {t.base} in a struct parameter", where, "pass it as float or through an array")
+        return [(keys, path, t)]
 
     def params(self, func: c_ast.FuncDecl, where) -> list[tuple[str, CType]]:
         out = []
