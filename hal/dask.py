@@ -8,10 +8,10 @@
 
 Importing this module registers hal.Array with Dask (https://docs.dask.org/en/stable/array-chunks.html):
 ``register_chunk_type`` and the dispatch functions of ``dask.array.dispatch`` (concatenate,
-tensordot, einsum, take, percentile, numel, nannumel, empty, to_numpy), and it wraps
-the two steps of Dask's ``@`` (block products, sums of partial products), which have none. Everything else Dask
-does to a chunk goes through NumPy's protocols (hal/numpy_protocols.py) and so runs on
-the chunk's device. ``HalBackendEntrypoint`` is Dask's array backend "hal"
+tensordot, einsum, take, percentile, numel, nannumel, empty, to_numpy), and it wraps the
+two steps of Dask's ``@`` (block products, sums of partial products), which have none.
+Everything else Dask does to a chunk goes through NumPy's protocols
+(hal/numpy_protocols.py) and so runs on the chunk's device. ``HalBackendEntrypoint`` is Dask's array backend "hal"
 (https://docs.dask.org/en/stable/how-to/selecting-the-collection-backend.html), found
 through the ``dask.array.backends`` entry point. Workers of a cluster import this module
 with ``preload=["hal.dask"]`` (``dask worker --preload hal.dask``).

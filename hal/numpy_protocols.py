@@ -179,8 +179,8 @@ _DISCRETE_QUANTILES = {"lower": np.floor, "higher": np.ceil, "nearest": np.aroun
 
 def _quantile(fn, a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
               weights=None, interpolation=None):
-    """numpy.quantile with the methods of H&F's type 7 family NumPy has always had:
-    sort along ``axis`` on the device, then at ``q * (n - 1)`` "linear" interpolates
+    """numpy.quantile with NumPy's "linear" method (Hyndman & Fan's type 7) and its four
+    discontinuous variants: sort along ``axis`` on the device, then at ``q * (n - 1)`` "linear" interpolates
     between the two sorted values around it, "midpoint" takes their mean (the value
     itself where it is one), "lower", "higher" and "nearest" (half to even) take one, in
     ``a``'s dtype. The quantiles (host numbers, as NumPy takes them) lead the result's shape."""
@@ -918,7 +918,8 @@ def getitem(x: Array, key) -> Array:
         (index,) = hal.nonzero(index)
     view = x[parts[:at] + (slice(None),) + parts[at + 1:]]
     axis = sum(1 for k in parts[:at] if isinstance(k, slice) or k is None) + \
-        (x.ndim - sum(1 for k in parts if k is not None and k is not Ellipsis) if Ellipsis in parts[:at] else 0)
+        (x.ndim - sum(1 for k in parts if k is not None and k is not Ellipsis)
+         if any(k is Ellipsis for k in parts[:at]) else 0)
     taken = hal.take(view, _flat(index), axis=axis)
     result = hal.reshape(taken, view.shape[:axis] + index.shape + view.shape[axis + 1:])
     advanced = [i for i, k in enumerate(parts) if i == at or _is_integer(k)]
