@@ -906,10 +906,39 @@ def getitem(x: Array, key) -> Array:
     ("Combining advanced and basic indexing": the index's axes in its place, or first
     where integers beside it are split from it by a slice)."""
     parts = device_key(x, key)
+    split = _one_index_among_slices(x, parts)
+    if split is None:
+        return x[parts]  # (hal's own integer-array and mask indexing)
+    view, axis, index, first = split
+    taken = hal.take(view, _flat(index), axis=axis)
+    result = hal.reshape(taken, view.shape[:axis] + index.shape + view.shape[axis + 1:])
+    return hal.moveaxis(result, _axes(axis, index), _axes(0, index)) if first else result
+
+
+def setitem(x: Array, key, value) -> None:
+    """``x[key] = value`` for a key holding NumPy index arrays, as ``getitem`` reads:
+    one integer array among slices writes through a view whose first axis it indexes."""
+    parts = device_key(x, key)
+    split = _one_index_among_slices(x, parts)
+    if split is None:
+        x[parts] = value
+        return
+    view, axis, index, first = split
+    if isinstance(value, Array) and value.ndim:
+        value = hal.broadcast_to(value, getitem(x, parts).shape)
+        if not first:
+            value = hal.moveaxis(value, _axes(axis, index), _axes(0, index))
+    hal.moveaxis(view, axis, 0)[index] = value
+
+
+def _one_index_among_slices(x: Array, parts: tuple):
+    """For a key of one integer (or 1-D boolean) index array among slices, ``None`` and
+    ``...``: (the basic view with the array's axis whole, that axis, the integer index,
+    whether the index's axes go first); None for keys hal indexes itself."""
     arrays = [i for i, k in enumerate(parts) if isinstance(k, Array)]
     basic = [k for k in parts if isinstance(k, slice) or k is None or k is Ellipsis]
     if len(arrays) != 1 or not basic or parts[-1] is Ellipsis and len(basic) == 1:
-        return x[parts]  # (hal's own integer-array and mask indexing)
+        return None
     (at,) = arrays
     index = parts[at]
     if index.dtype == hal.bool:
@@ -920,12 +949,12 @@ def getitem(x: Array, key) -> Array:
     axis = sum(1 for k in parts[:at] if isinstance(k, slice) or k is None) + \
         (x.ndim - sum(1 for k in parts if k is not None and k is not Ellipsis)
          if any(k is Ellipsis for k in parts[:at]) else 0)
-    taken = hal.take(view, _flat(index), axis=axis)
-    result = hal.reshape(taken, view.shape[:axis] + index.shape + view.shape[axis + 1:])
     advanced = [i for i, k in enumerate(parts) if i == at or _is_integer(k)]
-    if advanced[-1] - advanced[0] >= len(advanced):  # (split by a slice: NumPy puts the index's axes first)
-        result = hal.moveaxis(result, tuple(range(axis, axis + index.ndim)), tuple(range(index.ndim)))
-    return result
+    return view, axis, index, advanced[-1] - advanced[0] >= len(advanced)  # (split by a slice: first)
+
+
+def _axes(start: int, index: Array) -> tuple:
+    return tuple(range(start, start + index.ndim))
 
 
 def _is_integer(k) -> bool:

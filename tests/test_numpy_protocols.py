@@ -245,10 +245,13 @@ def test_numpy_index_arrays_move_to_the_device(device):
                 (None, slice(None, None, -1), np.array([1, 3]), 2), (rows, np.array([0, 1, 2, 3])),
                 (slice(None), mask), (np.array([True, False, True]),), (rows, Ellipsis)]:
         assert_matches(x[key], a[key], device=device)
-    y, b = put(a, device), a.copy()
-    y[np.array([0, 2])] = -1.0
-    b[np.array([0, 2])] = -1.0
-    assert_matches(y, b, device=device)
+    for key, value in [(np.array([0, 2]), -1.0), ((slice(None), np.array([3, 0])), a[:, :2] * 10),
+                       ((1, slice(1, None), np.array([4, 1])), np.arange(6, dtype=np.float32).reshape(2, 3)),
+                       ((Ellipsis, np.arange(5) % 2 == 0), np.float32(7)), ((slice(None), mask), a[:, :3] - 1)]:
+        y, b = put(a, device), a.copy()
+        y[key] = put(value, device) if isinstance(value, np.ndarray) else value
+        b[key] = value
+        assert_matches(y, b, device=device)
     with pytest.raises(IndexError, match="out of bounds"):
         x[:, np.array([0, 4])]
     with pytest.raises(IndexError, match="integer or boolean"):

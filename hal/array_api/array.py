@@ -161,7 +161,7 @@ class Array:
 
     def __setitem__(self, key, value):
         if numpy_protocols.holds_host_index(key):
-            key = numpy_protocols.device_key(self, key)
+            return numpy_protocols.setitem(self, key, value)
         kind = advanced_kind(key)
         if kind:
             from .indexing_functions import setitem_array
