@@ -204,6 +204,8 @@ def test_a_distributed_workload_equals_numpy_chunks(client, device_name):
     assert len(client.scheduler_info()["workers"]) == 2 and workers
     result = hal_chunks.compute()
     expected = _workload(da.from_array(a, chunks=16)).compute(scheduler="sync")
+    x = da.from_array(hal.asarray(a, device=device_name), chunks=16)
+    assert np.array_equal(np.asarray(x[[40, 3, 63]].argmax(axis=1).compute()), a[[40, 3, 63]].argmax(axis=1))
     assert isinstance(result, hal.Array) and result.device.name == device_name
     np.testing.assert_allclose(np.asarray(result), expected, rtol=1e-3, atol=1e-3)
     ran_on = client.run(lambda: sorted(k for k in __import__("sys").modules if k == "hal.dask"))
@@ -223,3 +225,8 @@ def test_spread_on_the_cluster(client):
     result = _workload(x, spread=True).compute()
     np.testing.assert_allclose(np.asarray(result), _workload(da.from_array(a, chunks=16)).compute(scheduler="sync"),
                                rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(np.asarray((x @ x.T).compute()), a @ a.T, rtol=1e-4, atol=1e-4)  # (workers wrap @)
+    with dask.config.set({"array.backend": "hal"}):
+        drawn = da.random.default_rng(3).standard_normal((8, 8), chunks=4).compute()
+    with dask.config.set({"array.backend": "numpy"}):
+        assert np.array_equal(np.asarray(drawn), da.random.default_rng(3).standard_normal((8, 8), chunks=4).compute())
