@@ -510,3 +510,11 @@ def test_native_path_compiles_with_nvrtc_and_launches_through_cupy(monkeypatch, 
     kernel = hal.RawKernel(S.SCAN, "block_scan")
     kernel.launch(gpu, 2, (128,), [view, view, view, np.int32(8)], shared_mem=1024)
     assert launches == [("block_scan", (2, 1, 1), (128, 1, 1), (4108, 4108, 4108, np.int32(8)), 1024, "stream")]
+    affine = np.dtype([("scale", np.float32, (2,)), ("offset", np.int32), ("twist", np.complex64)], align=True)
+    a = np.array(([2, -1], 3, 0.5 - 2j), dtype=affine)[()]
+    hal.RawKernel(S.BY_VALUE, "by_value").launch(gpu, 1, (32,), [view, view, 1.5 + 0.25j, a, 8])
+    args = launches[-1][3]
+    assert type(args[2]) is np.complex64 and args[2] == 1.5 + 0.25j and args[3] is a and args[4] == 8
+    with pytest.raises(TypeError, match="structured scalar"):
+        hal.RawKernel(S.BY_VALUE, "by_value").launch(gpu, 1, (32,), [view, view, 1.5, {"scale": [1, 1],
+                                                                                          "offset": 0, "twist": 0}, 8])

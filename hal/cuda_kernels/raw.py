@@ -129,7 +129,13 @@ class RawKernel:
         for param, value in zip(params, payloads):
             if param.fields:  # (a complex or struct by value: NVRTC's kernel takes it whole, as CuPy passes it)
                 _argument(self.name, param, value, device)
-                out.append(value)
+                if param.type.complex:  # (CuPy would pass a Python complex as complex128)
+                    out.append({"c64": np.complex64, "c128": np.complex128}[param.type.base](value))
+                elif isinstance(value, np.void):
+                    out.append(value)
+                else:
+                    raise TypeError(f"kernel {self.name}: on {device.name} argument {param.name!r} takes the struct "
+                                    f"as a NumPy structured scalar (np.void), as CuPy does")
             elif param.pointer or param.type.base == "half":
                 _argument(self.name, param, value, device)  # (checks it)
                 out.append(value if param.pointer else np.float16(value))
