@@ -874,7 +874,8 @@ def ndarray_methods() -> dict:
 # -- NumPy index arrays ------------------------------------------------------------------
 
 def holds_host_index(key) -> bool:
-    """Whether ``x[key]`` has a NumPy array in its key (``Array.__getitem__``'s hook)."""
+    """Whether ``x[key]`` has a NumPy array in its key (``Array.__getitem__``'s hook).
+    (Lists stay IndexErrors, as the standard's indexing has them.)"""
     return isinstance(key, np.ndarray) or (type(key) is tuple and any(isinstance(k, np.ndarray) for k in key))
 
 
@@ -887,13 +888,13 @@ def device_key(x: Array, key) -> tuple:
     moved = []
     for k, axis in zip(parts, _indexed_axes(parts, x.ndim)):
         if isinstance(k, np.ndarray):
-            if k.dtype.kind in "iu" and axis is not None and k.size:
+            if k.dtype.kind not in "iub":
+                raise IndexError(f"arrays used as indices must be of integer or boolean type, not {k.dtype}")
+            if k.dtype.kind != "b" and axis is not None and k.size:
                 n = x.shape[axis]
                 if k.min() < -n or k.max() >= n:
                     raise IndexError(f"index {k.max() if k.max() >= n else k.min()} is out of bounds for axis "
                                      f"{axis} with size {n}")
-            elif k.dtype.kind != "b":
-                raise IndexError(f"arrays used as indices must be of integer or boolean type, not {k.dtype}")
             k = hal.asarray(k, device=x.device)
         moved.append(k)
     return tuple(moved)

@@ -243,7 +243,8 @@ def test_numpy_index_arrays_move_to_the_device(device):
     mask = np.array([True, False, True, True])
     for key in [rows, (rows,), (slice(None), np.array([3, 0])), (1, slice(1, None), cols), (Ellipsis, rows),
                 (None, slice(None, None, -1), np.array([1, 3]), 2), (rows, np.array([0, 1, 2, 3])),
-                (slice(None), mask), (np.array([True, False, True]),), (rows, Ellipsis)]:
+                (slice(None), mask), (np.array([True, False, True]),), (rows, Ellipsis),
+                (slice(None), np.array([], dtype=np.int64))]:
         assert_matches(x[key], a[key], device=device)
     for key, value in [(np.array([0, 2]), -1.0), ((slice(None), np.array([3, 0])), a[:, :2] * 10),
                        ((1, slice(1, None), np.array([4, 1])), np.arange(6, dtype=np.float32).reshape(2, 3)),
