@@ -47,6 +47,7 @@ class Function:
     hal: str
     adapt: Callable | None = None
     creation: bool = False  # NEP 35: adapt(hal_function, device, ...) with the device of like=
+    host_parameters: bool = False  # NumPy arrays among the arguments are parameters (quantiles), not data
 
 
 def resolve(path: str):
@@ -183,14 +184,21 @@ def _quantile(fn, a, q, axis=None, out=None, overwrite_input=False, method="line
     discontinuous variants: sort along ``axis`` on the device, then at ``q * (n - 1)`` "linear" interpolates
     between the two sorted values around it, "midpoint" takes their mean (the value
     itself where it is one), "lower", "higher" and "nearest" (half to even) take one, in
-    ``a``'s dtype. The quantiles (host numbers, as NumPy takes them) lead the result's shape."""
+    ``a``'s dtype. Several axes are moved last and flattened into one. The quantiles
+    (host numbers or a NumPy array, as NumPy takes them) lead the result's shape."""
     _refuse("quantile", weights=weights, interpolation=interpolation,
             method=None if method in ("linear", "midpoint", *_DISCRETE_QUANTILES) else method)
     if isinstance(q, Array):
         raise TypeError("numpy.quantile on hal arrays takes q as Python numbers (host data), not a hal array")
-    if axis is None:
-        a, axis = _flat(a), 0
-    axis = axis % a.ndim
+    shape = a.shape
+    axes = tuple(range(a.ndim)) if axis is None else tuple(ax % a.ndim for ax in (_axis(axis) if isinstance(
+        axis, (tuple, list)) else (axis,)))
+    if len(axes) == 1:
+        (axis,) = axes
+    else:  # (several axes: moved last and flattened into one)
+        moved = hal.moveaxis(a, axes, tuple(range(a.ndim - len(axes), a.ndim)))
+        a = hal.reshape(moved, moved.shape[:a.ndim - len(axes)] + (-1,))
+        axis = a.ndim - 1
     fractions = np.asarray(q, dtype=np.float64)
     if np.any((fractions < 0) | (fractions > 1)):
         raise ValueError("quantiles must be in [0, 1] (percentiles in [0, 100])")
@@ -201,9 +209,9 @@ def _quantile(fn, a, q, axis=None, out=None, overwrite_input=False, method="line
         result = hal.moveaxis(hal.take(ordered, hal.asarray(chosen, device=a.device), axis=axis), axis, 0)
     else:
         result = _interpolated(ordered, axis, positions, q, midpoint=method == "midpoint")
-    if keepdims:
-        result = hal.expand_dims(result, axis=axis + 1)
-    return _into(hal.reshape(result, fractions.shape + result.shape[1:]), out)
+    kept = tuple(1 if i in axes else n for i, n in enumerate(shape)) if keepdims else \
+        tuple(n for i, n in enumerate(shape) if i not in axes)
+    return _into(hal.reshape(result, fractions.shape + kept), out)
 
 
 def _interpolated(ordered: Array, axis: int, positions, q, midpoint: bool) -> Array:
@@ -230,6 +238,12 @@ def _percentile(fn, a, q, *args, **kwargs):
 
 
 def _median(fn, a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    """The 0.5 quantile; of an empty axis NaN, as NumPy's median (and as the mean is: Dask
+    infers its metadata from zero-size chunks)."""
+    axes = range(a.ndim) if axis is None else (axis,) if isinstance(axis, int) else axis
+    if not math.prod(a.shape[ax] for ax in axes):
+        real = a.dtype if a.dtype.kind == "f" else a.device.default_float
+        return _into(hal.mean(hal.astype(a, real), axis=_axis(axis), keepdims=keepdims), out)
     return _quantile(fn, a, 0.5, axis, out, keepdims=keepdims)
 
 
@@ -779,8 +793,8 @@ TABLE: dict = {
     np.nanmean: Function("mean", _nanmean), np.nanvar: Function("var", _nan_spread),
     np.nanstd: Function("std", _nan_spread), np.nanmax: Function("max", _nan_extremum),
     np.nanmin: Function("min", _nan_extremum),
-    np.median: Function("sort", _median), np.quantile: Function("sort", _quantile),
-    np.percentile: Function("sort", _percentile), np.ptp: Function("max", _ptp),
+    np.median: Function("sort", _median), np.quantile: Function("sort", _quantile, host_parameters=True),
+    np.percentile: Function("sort", _percentile, host_parameters=True), np.ptp: Function("max", _ptp),
     np.isclose: Function("abs", _isclose), np.allclose: Function("all", _allclose),
     np.array_equal: Function("all", _array_equal),
     np.all: Function("all", _logical), np.any: Function("any", _logical), np.diff: Function("diff", _diff),
@@ -816,7 +830,7 @@ TABLE: dict = {
 }
 
 _UFUNCS: dict = {}     # ufunc -> (entry, hal function), filled on first use (hal is complete by then)
-_FUNCTIONS: dict = {}  # NumPy function -> (adapter or None, hal function, creation?)
+_FUNCTIONS: dict = {}  # NumPy function -> (adapter or None, hal function, creation?, host parameters?)
 
 
 def missing() -> list[str]:
@@ -841,7 +855,7 @@ def _resolve_table() -> None:
         if isinstance(entry, Ufunc):
             _UFUNCS[key] = (entry, fn)
         else:
-            _FUNCTIONS[key] = (entry.adapt, fn, entry.creation)
+            _FUNCTIONS[key] = (entry.adapt, fn, entry.creation, entry.host_parameters)
 
 
 # -- ndarray methods ----------------------------------------------------------------------
@@ -1066,9 +1080,9 @@ def array_function(func, types: tuple, args: tuple, kwargs: dict, like: Array):
     if not _FUNCTIONS:
         _resolve_table()
     found = _FUNCTIONS.get(func)
-    if found is None or not all(issubclass(t, Array) for t in types):
+    if found is None or not all(issubclass(t, Array) or (found[3] and issubclass(t, np.ndarray)) for t in types):
         return NotImplemented
-    adapt, fn, creation = found
+    adapt, fn, creation, _ = found
     if creation:  # NEP 35: the call came through ``like``, whose device the new array takes
         kwargs.pop("device", None)  # (NumPy's own device= names a NumPy device: "cpu")
         return adapt(fn, like.device, *args, **kwargs)

@@ -38,7 +38,8 @@ def test_chunks_meta_and_results_are_hal_arrays(device):
             ("sum", x.sum(axis=0), a.sum(axis=0)), ("mean", x.mean(axis=1), a.mean(axis=1)),
             ("std", x.std(axis=0), a.std(axis=0)), ("rechunk", x.rechunk((8, 2)), a),
             ("tensordot", da.tensordot(x, x.T, axes=1), a @ a.T), ("@", x @ x, a @ a),
-            ("einsum", da.einsum("ij,kj->ik", x, x), a @ a.T),
+            ("einsum", da.einsum("ij,kj->ik", x, x), a @ a.T), ("median", da.median(x, axis=0), np.median(a, axis=0)),
+            ("quantile", da.quantile(x, [0.2, 0.9], axis=1), np.quantile(a, [0.2, 0.9], axis=1)),
             ("concatenate", da.concatenate([x, x], axis=1), np.concatenate([a, a], axis=1))]:
         assert isinstance(lazy._meta, hal.Array), name
         assert_matches(lazy.compute(scheduler="sync"), expected, rtol=1e-4, atol=1e-4, device=device)

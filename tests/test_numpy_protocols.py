@@ -310,5 +310,13 @@ def test_quantile_methods(device):
                 continue  # (NumPy interpolates integers in float64)
             assert_matches(np.percentile(put(data, device), q, axis=0, method=method),
                            np.percentile(data, q, axis=0, method=method), device=device)
+    x = put(a.reshape(3, 3, 4), device)
+    for axis, keepdims in (((0, 2), False), ([2, 0], True), (None, True)):
+        assert_matches(np.quantile(x, np.array([[0.2], [0.7]]), axis=axis, keepdims=keepdims),
+                       np.quantile(a.reshape(3, 3, 4), np.array([[0.2], [0.7]]), axis=axis, keepdims=keepdims),
+                       device=device)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # (NumPy's, for the empty axis)
+        assert_matches(np.median(put(a[:0], device), axis=0), np.median(a[:0], axis=0), device=device)
     with pytest.raises(TypeError, match="method"):
         np.percentile(put(a, device), 50, method="weibull")
