@@ -324,6 +324,20 @@ def _sort(fn, a, axis=-1, kind=None, order=None, *, stable=None):
     return fn(a, axis=axis, stable=True)  # (hal's sorts are stable: every NumPy kind's result)
 
 
+def _partition(fn, a, kth, axis=-1, kind="introselect", order=None):
+    """numpy.partition / argpartition as a full sort on the device: a sorted array meets
+    their contract (each kth element where sorting puts it, none larger before it, none
+    smaller after), though NumPy's own order of the other elements differs."""
+    _refuse("partition", order=order)
+    if axis is None:
+        a, axis = _flat(a), 0
+    n = a.shape[axis]
+    for k in np.atleast_1d(np.asarray(kth)).tolist():
+        if not -n <= k < n:
+            raise ValueError(f"kth(={k}) out of bounds ({n})")
+    return fn(a, axis=axis, stable=True)
+
+
 def _searchsorted(fn, a, v, side="left", sorter=None):
     return fn(a, _on(a, v), side=side, sorter=None if sorter is None else _on(a, sorter))
 
@@ -800,6 +814,7 @@ TABLE: dict = {
     np.all: Function("all", _logical), np.any: Function("any", _logical), np.diff: Function("diff", _diff),
     # sorting, searching, sets
     np.sort: Function("sort", _sort), np.argsort: Function("argsort", _sort),
+    np.partition: Function("sort", _partition), np.argpartition: Function("argsort", _partition),
     np.argmax: Function("argmax", _arg), np.argmin: Function("argmin", _arg),
     np.nanargmax: Function("argmax", _nan_arg), np.nanargmin: Function("argmin", _nan_arg),
     np.unravel_index: Function("floor_divide", _unravel_index),

@@ -40,6 +40,7 @@ def test_chunks_meta_and_results_are_hal_arrays(device):
             ("tensordot", da.tensordot(x, x.T, axes=1), a @ a.T), ("@", x @ x, a @ a),
             ("einsum", da.einsum("ij,kj->ik", x, x), a @ a.T), ("median", da.median(x, axis=0), np.median(a, axis=0)),
             ("quantile", da.quantile(x, [0.2, 0.9], axis=1), np.quantile(a, [0.2, 0.9], axis=1)),
+            ("topk", da.topk(x, 2, axis=0), np.sort(a, axis=0)[:-3:-1]),
             ("concatenate", da.concatenate([x, x], axis=1), np.concatenate([a, a], axis=1))]:
         assert isinstance(lazy._meta, hal.Array), name
         assert_matches(lazy.compute(scheduler="sync"), expected, rtol=1e-4, atol=1e-4, device=device)

@@ -301,6 +301,24 @@ def test_argument_indices_and_interpolation(device):
                        np.interp(points, xp, fp, **kwargs).astype(float_type), device=device)
 
 
+def test_partition_meets_numpys_contract(device):
+    """np.partition/argpartition: each kth element where sorting puts it, none larger
+    before it and none smaller after (hal sorts fully; NumPy's other order differs)."""
+    a = np.random.default_rng(3).permutation(40).astype(np.float32).reshape(5, 8)
+    x = put(a, device)
+    for kth, axis in ((3, -1), ([1, 4], 0)):
+        parted, order = np.partition(x, kth, axis=axis), np.argpartition(x, kth, axis=axis)
+        host, ordered = np.asarray(parted), np.sort(a, axis=axis)
+        for k in np.atleast_1d(kth):
+            pivot = np.take(host, [k], axis=axis)
+            np.testing.assert_array_equal(pivot, np.take(ordered, [k], axis=axis))
+            assert np.all(np.take(host, range(k), axis=axis) <= pivot)
+            assert np.all(np.take(host, range(k, host.shape[axis]), axis=axis) >= pivot)
+        assert_matches(np.take_along_axis(x, order, axis=axis), host, device=device)
+    with pytest.raises(ValueError, match="out of bounds"):
+        np.partition(x, 8)
+
+
 def test_quantile_methods(device):
     a = np.random.default_rng(1).standard_normal((9, 4)).astype(np.float32)
     i = np.random.default_rng(2).permutation(30).astype(np.int32).reshape(10, 3)
