@@ -70,8 +70,10 @@ class RandomState(_Sampler):
 
 
 def default_rng(seed=None) -> Generator:
-    """A ``Generator`` over ``seed`` if it is a bit generator, else over a
-    ``hal.random.PCG64`` seeded by it (numpy.random.default_rng's rules)."""
+    """A ``Generator`` over ``seed`` if it is a bit generator (or a NumPy generator's),
+    else over a ``hal.random.PCG64`` seeded by it (numpy.random.default_rng's rules)."""
     if isinstance(seed, Generator):
         return seed
+    if isinstance(seed, np.random.Generator):
+        seed = seed.bit_generator
     return Generator(seed if isinstance(seed, np.random.BitGenerator) else PCG64(seed))

@@ -155,6 +155,21 @@ def test_default_rng_under_the_hal_backend(device, monkeypatch):
         hal.random.default_rng(0).normal(put(np.zeros(2), device))
 
 
+def test_hal_random_draws_numpys_numbers(device, monkeypatch):
+    monkeypatch.setattr(hal.errors, "_fallbacks_warned", set())
+    with hal.default_device(device), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        drawn = hal.random.default_rng(5).standard_normal((2, 3), dtype=np.float32)
+        legacy = hal.random.RandomState(5).randint(0, 9, size=4)
+        again = hal.random.default_rng(np.random.default_rng(5)).standard_normal((2, 3), dtype=np.float32)
+    assert_matches(drawn, np.random.default_rng(5).standard_normal((2, 3), dtype=np.float32), device=device)
+    assert_matches(legacy, np.random.RandomState(5).randint(0, 9, size=4), device=device)
+    assert_matches(again, np.asarray(drawn), device=device)
+    assert [str(w.message) for w in caught if issubclass(w.category, hal.HostFallbackWarning)] == \
+        ([] if device.name == "cpu" else [f"random has no kernel on {device.name}: it runs on the host (NumPy), with "
+                                          f"its operands and result copied between host and device"])
+
+
 @pytest.mark.skipif(len(REAL_DEVICES) < 2, reason="spread needs two non-simulated devices")
 @pytest.mark.parametrize("by", ["round-robin", "speed"])
 def test_spread_places_chunks_across_devices(by):
