@@ -28,7 +28,7 @@ from .errors import (CompileError, DeviceError, HostFallbackWarning, OutOfMemory
 from .counters import reset_stats, stats  # noqa: E402
 from . import fft, linalg  # noqa: E402
 from . import nn  # noqa: E402
-from .cuda_kernels import ElementwiseKernel, RawKernel, ReductionKernel  # noqa: E402
+from .cuda_kernels import ElementwiseKernel, RawKernel, RawModule, ReductionKernel  # noqa: E402
 
 e, pi, inf, nan = 2.718281828459045, 3.141592653589793, float("inf"), float("nan")
 newaxis = None

@@ -8,15 +8,16 @@
 
 Importing this module registers hal.Array with Dask (https://docs.dask.org/en/stable/array-chunks.html):
 ``register_chunk_type`` and the dispatch functions of ``dask.array.dispatch`` (concatenate,
-tensordot, einsum, take, percentile, numel, nannumel, to_numpy). Everything else Dask
-does to a chunk goes through NumPy's protocols (hal/numpy_protocols.py) and so runs on
-the chunk's device. ``HalBackendEntrypoint`` is Dask's array backend "hal"
+tensordot, einsum, take, percentile, numel, nannumel, empty, to_numpy), and it wraps the
+two steps of Dask's ``@`` (block products, sums of partial products), which have none.
+Everything else Dask does to a chunk goes through NumPy's protocols
+(hal/numpy_protocols.py) and so runs on the chunk's device. ``HalBackendEntrypoint`` is Dask's array backend "hal"
 (https://docs.dask.org/en/stable/how-to/selecting-the-collection-backend.html), found
 through the ``dask.array.backends`` entry point. Workers of a cluster import this module
 with ``preload=["hal.dask"]`` (``dask worker --preload hal.dask``).
 
 ``spread`` places blocks slab by slab along an axis; blocks on different devices meet
-in Dask's combining steps (concatenate, tensordot, einsum), which move the other
+in Dask's combining steps (concatenate, tensordot, einsum, ``@``), which move the other
 operands to the first one's device, explicitly. Elementwise operations between blocks
 on different devices are a hal.DeviceError, as everywhere in hal.
 """
@@ -30,15 +31,16 @@ import time
 import dask
 import dask.array as da
 import numpy as np
+from dask.array import routines
 from dask.array.backends import ArrayBackendEntrypoint
-from dask.array.dispatch import (concatenate_lookup, einsum_lookup, nannumel_lookup, numel_lookup,
+from dask.array.dispatch import (concatenate_lookup, einsum_lookup, empty_lookup, nannumel_lookup, numel_lookup,
                                  percentile_lookup, take_lookup, tensordot_lookup, to_numpy_dispatch)
 from dask.utils import Dispatch
 
 import hal
-from hal.errors import warn_host_fallback
+import hal.random
 
-__all__ = ["HalBackendEntrypoint", "RandomState", "spread", "to_hal_dispatch"]
+__all__ = ["HalBackendEntrypoint", "spread", "to_hal_dispatch"]
 
 
 def _on_device_of(first: hal.Array, arrays):
@@ -90,6 +92,31 @@ def _nannumel(x, axis=None, keepdims=False, dtype=None):
     return np.sum(~np.isnan(x), axis=axis, keepdims=keepdims, **kwargs)
 
 
+# Dask's ``@`` has no dispatch entry: it multiplies blocks with numpy.matmul
+# (``routines._matmul``) and adds the partial products with numpy.add
+# (``routines._chunk_sum``). Those two steps are wrapped so that hal blocks from several
+# devices meet there as in the combining steps above, moved to the first one's device.
+_dask_matmul, _dask_chunk_sum = routines._matmul, routines._chunk_sum
+
+
+def _matmul(a, b):
+    if isinstance(a, hal.Array):
+        (b,) = _on_device_of(a, [b])
+    return _dask_matmul(a, b)
+
+
+def _chunk_sum(a, axis=None, dtype=None, keepdims=None):
+    if isinstance(a, list) and a and isinstance(a[0], hal.Array):
+        a = _on_device_of(a[0], a)
+    return _dask_chunk_sum(a, axis=axis, dtype=dtype, keepdims=keepdims)
+
+
+def _empty(shape, dtype=float):
+    """Dask's scratch arrays (da.percentile's bounds and counts) on the default device, as
+    Dask makes CuPy's on the current one (``cupy.empty``)."""
+    return hal.empty(shape, dtype=np.dtype(dtype), device=hal.get_default_device())
+
+
 def _to_numpy(x, **kwargs):
     return np.asarray(x)  # (Dask asks for host arrays: an explicit transfer)
 
@@ -111,39 +138,20 @@ def _register() -> None:
     da.register_chunk_type(hal.Array)
     concatenate_lookup.register(hal.Array, _concatenate)
     tensordot_lookup.register(hal.Array, _tensordot)
+    empty_lookup.register(hal.Array, _empty)
     einsum_lookup.register(hal.Array, _einsum)
     take_lookup.register(hal.Array, _take)
     percentile_lookup.register(hal.Array, _percentile)
     numel_lookup.register(hal.Array, _numel)
     nannumel_lookup.register(hal.Array, _nannumel)
     to_numpy_dispatch.register(hal.Array, _to_numpy)
+    routines._matmul, routines._chunk_sum = _matmul, _chunk_sum
 
 
 _register()
 
 
 # -- the "hal" array backend ----------------------------------------------------------------
-
-class RandomState:
-    """``da.random.*`` under the "hal" backend: NumPy's ``RandomState`` draws each chunk
-    on the host and it is copied to the default device (hal has no device generator
-    yet), which a hal.HostFallbackWarning says once on a buffer device."""
-
-    def __init__(self, seed=None):
-        self._numpy = np.random.RandomState(seed)
-
-    def __getattr__(self, name):
-        draw = getattr(self._numpy, name)
-
-        @functools.wraps(draw)
-        def on_device(*args, **kwargs):
-            host = draw(*args, **kwargs)
-            x = hal.asarray(host, device=hal.get_default_device())
-            if x._data is not host:  # drawn on the host, then copied to the device
-                warn_host_fallback("random", x.device)
-            return x
-        return on_device
-
 
 def _meta(meta=None):
     return hal.empty((0,), device=hal.get_default_device()) if meta is None else meta
@@ -159,7 +167,8 @@ def _with_hal_meta(name: str, *args, meta=None, **kwargs):
 class HalBackendEntrypoint(ArrayBackendEntrypoint):
     """Dask's array backend "hal": ``dask.config.set({"array.backend": "hal"})`` makes
     ``da.ones``, ``da.zeros``, ``da.empty``, ``da.full``, ``da.arange`` and
-    ``da.random`` (legacy ``RandomState`` API) chunks hal arrays on the default device."""
+    ``da.random`` (``default_rng`` and the legacy ``RandomState``) chunks hal arrays on
+    the default device, the random ones drawn on the host (hal/random.py)."""
 
     @classmethod
     def to_backend_dispatch(cls):
@@ -173,11 +182,11 @@ class HalBackendEntrypoint(ArrayBackendEntrypoint):
 
     @property
     def RandomState(self):
-        return RandomState
+        return hal.random.RandomState
 
     @property
     def default_bit_generator(self):
-        return np.random.PCG64
+        return hal.random.PCG64
 
     @staticmethod
     def ones(*args, **kwargs):

@@ -47,6 +47,7 @@ class Function:
     hal: str
     adapt: Callable | None = None
     creation: bool = False  # NEP 35: adapt(hal_function, device, ...) with the device of like=
+    host_parameters: bool = False  # NumPy arrays among the arguments are parameters (quantiles), not data
 
 
 def resolve(path: str):
@@ -174,36 +175,62 @@ def _arg(fn, a, axis=None, out=None, *, keepdims=False):
     return _into(fn(a, axis=axis, keepdims=keepdims), out)
 
 
+_DISCRETE_QUANTILES = {"lower": np.floor, "higher": np.ceil, "nearest": np.around}  # (NumPy's rounding of q * (n - 1))
+
+
 def _quantile(fn, a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
               weights=None, interpolation=None):
-    """numpy.quantile with method "linear" (NumPy's default): sort along ``axis`` on the
-    device, take the two sorted values around ``q * (n - 1)`` and interpolate; the
-    quantiles (host numbers, as NumPy takes them) lead the result's shape."""
+    """numpy.quantile with NumPy's "linear" method (Hyndman & Fan's type 7) and its four
+    discontinuous variants: sort along ``axis`` on the device, then at ``q * (n - 1)`` "linear" interpolates
+    between the two sorted values around it, "midpoint" takes their mean (the value
+    itself where it is one), "lower", "higher" and "nearest" (half to even) take one, in
+    ``a``'s dtype. Several axes are moved last and flattened into one. The quantiles
+    (host numbers or a NumPy array, as NumPy takes them) lead the result's shape."""
     _refuse("quantile", weights=weights, interpolation=interpolation,
-            method=None if method == "linear" else method)
+            method=None if method in ("linear", "midpoint", *_DISCRETE_QUANTILES) else method)
     if isinstance(q, Array):
         raise TypeError("numpy.quantile on hal arrays takes q as Python numbers (host data), not a hal array")
-    if axis is None:
-        a, axis = _flat(a), 0
-    axis = axis % a.ndim
+    shape = a.shape
+    axes = tuple(range(a.ndim)) if axis is None else tuple(ax % a.ndim for ax in (_axis(axis) if isinstance(
+        axis, (tuple, list)) else (axis,)))
+    if len(axes) == 1:
+        (axis,) = axes
+    else:  # (several axes: moved last and flattened into one)
+        moved = hal.moveaxis(a, axes, tuple(range(a.ndim - len(axes), a.ndim)))
+        a = hal.reshape(moved, moved.shape[:a.ndim - len(axes)] + (-1,))
+        axis = a.ndim - 1
     fractions = np.asarray(q, dtype=np.float64)
     if np.any((fractions < 0) | (fractions > 1)):
         raise ValueError("quantiles must be in [0, 1] (percentiles in [0, 100])")
     positions = fractions.reshape(-1) * (a.shape[axis] - 1)
-    below = np.floor(positions).astype(np.int64)
-    above = np.minimum(below + 1, a.shape[axis] - 1)
     ordered = fn(a, axis=axis)
-    real = a.dtype if a.dtype.kind == "f" else a.device.default_float
+    if method in _DISCRETE_QUANTILES:
+        chosen = _DISCRETE_QUANTILES[method](positions).astype(np.int64)
+        result = hal.moveaxis(hal.take(ordered, hal.asarray(chosen, device=a.device), axis=axis), axis, 0)
+    else:
+        result = _interpolated(ordered, axis, positions, q, midpoint=method == "midpoint")
+    kept = tuple(1 if i in axes else n for i, n in enumerate(shape)) if keepdims else \
+        tuple(n for i, n in enumerate(shape) if i not in axes)
+    return _into(hal.reshape(result, fractions.shape + kept), out)
+
+
+def _interpolated(ordered: Array, axis: int, positions, q, midpoint: bool) -> Array:
+    """The sorted values at fractional ``positions`` along ``axis``, interpolated
+    linearly, or half-way for ``midpoint``, rounding as NumPy's ``_lerp`` does (the
+    difference in ``ordered``'s dtype; from the upper value where the weight is at
+    least 1/2); the positions lead the result's axes."""
+    below = np.floor(positions).astype(np.int64)
+    above = np.minimum(below + 1, ordered.shape[axis] - 1)
+    real = ordered.dtype if ordered.dtype.kind == "f" else ordered.device.default_float
     dtype = np.result_type(real, q if isinstance(q, (int, float)) else np.asarray(q))  # (NEP 50: a Python q is weak)
-    if ordered.dtype != dtype:
-        ordered = hal.astype(ordered, dtype)
-    low, high = (hal.take(ordered, hal.asarray(i, device=a.device), axis=axis) for i in (below, above))
-    weight = hal.asarray((positions - below).reshape((-1,) + (1,) * (a.ndim - axis - 1)), dtype=low.dtype,
-                         device=a.device)
-    result = hal.moveaxis(low + (high - low) * weight, axis, 0)  # (q, the other axes)
-    if keepdims:
-        result = hal.expand_dims(result, axis=axis + 1)
-    return _into(hal.reshape(result, fractions.shape + result.shape[1:]), out)
+    low, high = (hal.take(ordered, hal.asarray(i, device=ordered.device), axis=axis) for i in (below, above))
+    low, high, difference = (hal.astype(v, dtype) for v in (low, high, high - low))
+    fraction = np.where(positions != below, 0.5, 0.0) if midpoint else positions - below
+    shape = (-1,) + (1,) * (ordered.ndim - axis - 1)
+    weight = hal.asarray(fraction.reshape(shape), dtype=dtype, device=ordered.device)
+    upper = hal.asarray((fraction >= 0.5).reshape(shape), device=ordered.device)
+    result = hal.where(upper, high - difference * (1 - weight), low + difference * weight)
+    return hal.moveaxis(result, axis, 0)  # (q, the other axes)
 
 
 def _percentile(fn, a, q, *args, **kwargs):
@@ -211,6 +238,12 @@ def _percentile(fn, a, q, *args, **kwargs):
 
 
 def _median(fn, a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    """The 0.5 quantile; of an empty axis NaN, as NumPy's median (and as the mean is: Dask
+    infers its metadata from zero-size chunks)."""
+    axes = range(a.ndim) if axis is None else (axis,) if isinstance(axis, int) else axis
+    if not math.prod(a.shape[ax] for ax in axes):
+        real = a.dtype if a.dtype.kind == "f" else a.device.default_float
+        return _into(hal.mean(hal.astype(a, real), axis=_axis(axis), keepdims=keepdims), out)
     return _quantile(fn, a, 0.5, axis, out, keepdims=keepdims)
 
 
@@ -291,20 +324,108 @@ def _sort(fn, a, axis=-1, kind=None, order=None, *, stable=None):
     return fn(a, axis=axis, stable=True)  # (hal's sorts are stable: every NumPy kind's result)
 
 
+def _partition(fn, a, kth, axis=-1, kind="introselect", order=None):
+    """numpy.partition / argpartition as a full sort on the device: a sorted array meets
+    their contract (each kth element where sorting puts it, none larger before it, none
+    smaller after), though NumPy's own order of the other elements differs."""
+    _refuse("partition", order=order)
+    if axis is None:
+        a, axis = _flat(a), 0
+    n = a.shape[axis]
+    for k in np.atleast_1d(np.asarray(kth)).tolist():
+        if not -n <= k < n:
+            raise ValueError(f"kth(={k}) out of bounds ({n})")
+    return fn(a, axis=axis, stable=True)
+
+
 def _searchsorted(fn, a, v, side="left", sorter=None):
     return fn(a, _on(a, v), side=side, sorter=None if sorter is None else _on(a, sorter))
 
 
 def _unique(fn, ar, return_index=False, return_inverse=False, return_counts=False, axis=None, *, equal_nan=True,
             sorted=True):
-    """numpy.unique of the flattened array, as the standard's unique_values / unique_counts
-    (sorted, as NumPy's; unlike NumPy's default ``equal_nan``, each NaN is its own value)."""
-    _refuse("unique", return_index=return_index, return_inverse=return_inverse, axis=axis)
-    flat = _flat(ar)
-    if return_counts:
-        values, counts = fn(flat)
-        return values, counts
-    return hal.unique_values(flat)
+    """numpy.unique of the flattened array, as the standard's unique_all (sorted, as
+    NumPy's; each value's first index in the flattened array, the inverse in ``ar``'s
+    shape, as NumPy 2; unlike NumPy's default ``equal_nan``, each NaN is its own value)."""
+    if axis is not None:
+        raise TypeError(f"numpy.unique on hal arrays does not take axis={axis!r} (it flattens)")
+    if not (return_index or return_inverse or return_counts):
+        return hal.unique_values(_flat(ar))
+    values, first, inverse, counts = fn(ar)
+    wanted = (values,) + ((first,) if return_index else ()) + ((inverse,) if return_inverse else ())
+    return wanted + ((counts,) if return_counts else ())
+
+
+def _nan_arg(fn, a, axis=None, out=None, *, keepdims=False):
+    """nanargmax, nanargmin: NaNs skipped; an all-NaN slice is NumPy's ValueError (which
+    costs reading back one bool)."""
+    if a.dtype.kind not in "fc":
+        return _arg(fn, a, axis, out, keepdims=keepdims)
+    missing = hal.isnan(a)
+    result = fn(hal.where(missing, float("-inf") if fn is hal.argmax else float("inf"), a), axis=axis,
+                keepdims=keepdims)
+    if bool(hal.any(hal.all(missing, axis=axis))):
+        raise ValueError("All-NaN slice encountered")
+    return _into(result, out)
+
+
+def _strides(shape, order: str) -> list:
+    """The element strides of a C ("C") or Fortran ("F") ordered array of ``shape``."""
+    if order not in ("C", "F"):
+        raise ValueError(f"order must be 'C' or 'F', not {order!r}")
+    dims = list(shape) if order == "C" else list(shape)[::-1]
+    strides = [math.prod(dims[i + 1:]) for i in range(len(dims))]
+    return strides if order == "C" else strides[::-1]
+
+
+def _unravel_index(fn, indices, shape, order="C"):
+    """numpy.unravel_index on the device: one int64 coordinate array per dimension of
+    ``shape``; an index outside it is NumPy's ValueError (reading back one bool)."""
+    shape = _shape(shape)
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"only int indices permitted, not {indices.dtype}")
+    indices = hal.astype(indices, hal.int64)
+    if bool(hal.any((indices < 0) | (indices >= math.prod(shape)))):
+        raise ValueError(f"index out of bounds for an array of size {math.prod(shape)}")
+    return tuple(indices // stride % n for stride, n in zip(_strides(shape, order), shape))
+
+
+def _ravel_multi_index(fn, multi_index, dims, mode="raise", order="C"):
+    """numpy.ravel_multi_index on the device (mode "raise": a coordinate outside ``dims``
+    is NumPy's ValueError, reading back one bool)."""
+    _refuse("ravel_multi_index", mode=None if mode == "raise" else mode)
+    dims = _shape(dims)
+    if len(multi_index) != len(dims):
+        raise ValueError(f"parameter multi_index must be a sequence of length {len(dims)}")
+    like = next(k for k in multi_index if isinstance(k, Array))
+    coords = [hal.astype(_on(like, k), hal.int64) for k in multi_index]
+    if bool(hal.any(hal.stack([hal.any((c < 0) | (c >= n)) for c, n in zip(coords, dims)]))):
+        raise ValueError("invalid entry in coordinates array")
+    return sum(c * stride for c, stride in zip(coords, _strides(dims, order)))
+
+
+def _interp(fn, x, xp, fp, left=None, right=None, period=None):
+    """numpy.interp on the device: for each x, the segment of the increasing ``xp`` it
+    falls in (the last ``xp[j] <= x``, by searchsorted) and NumPy's formula,
+    ``(fp[j+1] - fp[j]) / (xp[j+1] - xp[j]) * (x - xp[j]) + fp[j]``, in float64 (the
+    device's default float where it lacks fp64); ``left``/``right`` outside ``xp``."""
+    _refuse("interp", period=period)
+    like = next(v for v in (x, xp, fp) if isinstance(v, Array))
+    real = like.device.default_float
+    x, xp, fp = (hal.astype(_on(like, v), np.result_type(real, _on(like, v).dtype)) for v in (x, xp, fp))
+    if xp.ndim != 1 or fp.shape != xp.shape or not xp.shape[0]:
+        raise ValueError("interp needs xp and fp 1-D, of one non-zero length")
+    first, last = fp[0], fp[-1]
+    left, right = (first if left is None else left), (last if right is None else right)
+    if xp.shape[0] == 1:
+        inside = hal.broadcast_to(first, x.shape)
+    else:
+        j = hal.clip(fn(xp, x, side="right") - 1, 0, xp.shape[0] - 2)
+        x0, x1, y0, y1 = (hal.reshape(hal.take(v, _flat(k), axis=0), x.shape) for v in (xp, fp) for k in (j, j + 1))
+        slope = (y1 - y0) / (x1 - x0)
+        inside = hal.where(x == xp[-1], last, slope * (x - x0) + y0)
+    outside = hal.where(x < xp[0], left, hal.where(x > xp[-1], right, inside))
+    return hal.where(hal.isnan(x), x, outside)
 
 
 def _isin(fn, element, test_elements, assume_unique=False, invert=False, *, kind=None):
@@ -686,17 +807,21 @@ TABLE: dict = {
     np.nanmean: Function("mean", _nanmean), np.nanvar: Function("var", _nan_spread),
     np.nanstd: Function("std", _nan_spread), np.nanmax: Function("max", _nan_extremum),
     np.nanmin: Function("min", _nan_extremum),
-    np.median: Function("sort", _median), np.quantile: Function("sort", _quantile),
-    np.percentile: Function("sort", _percentile), np.ptp: Function("max", _ptp),
+    np.median: Function("sort", _median), np.quantile: Function("sort", _quantile, host_parameters=True),
+    np.percentile: Function("sort", _percentile, host_parameters=True), np.ptp: Function("max", _ptp),
     np.isclose: Function("abs", _isclose), np.allclose: Function("all", _allclose),
     np.array_equal: Function("all", _array_equal),
     np.all: Function("all", _logical), np.any: Function("any", _logical), np.diff: Function("diff", _diff),
     # sorting, searching, sets
     np.sort: Function("sort", _sort), np.argsort: Function("argsort", _sort),
+    np.partition: Function("sort", _partition), np.argpartition: Function("argsort", _partition),
     np.argmax: Function("argmax", _arg), np.argmin: Function("argmin", _arg),
+    np.nanargmax: Function("argmax", _nan_arg), np.nanargmin: Function("argmin", _nan_arg),
+    np.unravel_index: Function("floor_divide", _unravel_index),
+    np.ravel_multi_index: Function("add", _ravel_multi_index),
     np.count_nonzero: Function("count_nonzero", _count_nonzero), np.nonzero: Function("nonzero"),
-    np.searchsorted: Function("searchsorted", _searchsorted), np.unique: Function("unique_counts", _unique),
-    np.isin: Function("isin", _isin), np.take: Function("take", _take),
+    np.searchsorted: Function("searchsorted", _searchsorted), np.unique: Function("unique_all", _unique),
+    np.isin: Function("isin", _isin), np.interp: Function("searchsorted", _interp), np.take: Function("take", _take),
     np.take_along_axis: Function("take_along_axis", _take_along_axis),
     # linear algebra
     np.dot: Function("matmul", _dot), np.tensordot: Function("tensordot", _tensordot),
@@ -720,7 +845,7 @@ TABLE: dict = {
 }
 
 _UFUNCS: dict = {}     # ufunc -> (entry, hal function), filled on first use (hal is complete by then)
-_FUNCTIONS: dict = {}  # NumPy function -> (adapter or None, hal function, creation?)
+_FUNCTIONS: dict = {}  # NumPy function -> (adapter or None, hal function, creation?, host parameters?)
 
 
 def missing() -> list[str]:
@@ -745,7 +870,7 @@ def _resolve_table() -> None:
         if isinstance(entry, Ufunc):
             _UFUNCS[key] = (entry, fn)
         else:
-            _FUNCTIONS[key] = (entry.adapt, fn, entry.creation)
+            _FUNCTIONS[key] = (entry.adapt, fn, entry.creation, entry.host_parameters)
 
 
 # -- ndarray methods ----------------------------------------------------------------------
@@ -773,6 +898,113 @@ def ndarray_methods() -> dict:
         call.__doc__ = f"numpy.{name}(x, ...) on this array (hal/numpy_protocols.py)."
         return call
     return {name: method(name) for name in METHODS}
+
+
+# -- NumPy index arrays ------------------------------------------------------------------
+
+def holds_host_index(key) -> bool:
+    """Whether ``x[key]`` has a NumPy array in its key (``Array.__getitem__``'s hook).
+    (Lists stay IndexErrors, as the standard's indexing has them.)"""
+    return isinstance(key, np.ndarray) or (type(key) is tuple and any(isinstance(k, np.ndarray) for k in key))
+
+
+def device_key(x: Array, key) -> tuple:
+    """``key`` with its NumPy integer and boolean index arrays moved to ``x``'s device, as
+    NumPy duck arrays take them (CuPy does the same: Dask indexes chunks with host
+    arrays). Only the index moves, never ``x``'s data; integer arrays are bounds-checked
+    on the host first (an IndexError as in NumPy, where kernels would clamp)."""
+    parts = key if isinstance(key, tuple) else (key,)
+    moved = []
+    for k, axis in zip(parts, _indexed_axes(parts, x.ndim)):
+        if isinstance(k, np.ndarray):
+            if k.dtype.kind not in "iub":
+                raise IndexError(f"arrays used as indices must be of integer or boolean type, not {k.dtype}")
+            if k.dtype.kind != "b" and axis is not None and k.size:
+                n = x.shape[axis]
+                if k.min() < -n or k.max() >= n:
+                    raise IndexError(f"index {k.max() if k.max() >= n else k.min()} is out of bounds for axis "
+                                     f"{axis} with size {n}")
+            k = hal.asarray(k, device=x.device)
+        moved.append(k)
+    return tuple(moved)
+
+
+def getitem(x: Array, key) -> Array:
+    """``x[key]`` for a key holding NumPy index arrays: moved to the device, then
+    indexed by hal; one integer array among slices, ``None`` and ``...`` (Dask's
+    ``x[:, [4, 1]]`` on each chunk) is a basic view and a ``take``, with NumPy's result
+    ("Combining advanced and basic indexing": the index's axes in its place, or first
+    where integers beside it are split from it by a slice)."""
+    parts = device_key(x, key)
+    split = _one_index_among_slices(x, parts)
+    if split is None:
+        return x[parts]  # (hal's own integer-array and mask indexing)
+    view, axis, index, first = split
+    taken = hal.take(view, _flat(index), axis=axis)
+    result = hal.reshape(taken, view.shape[:axis] + index.shape + view.shape[axis + 1:])
+    return hal.moveaxis(result, _axes(axis, index), _axes(0, index)) if first else result
+
+
+def setitem(x: Array, key, value) -> None:
+    """``x[key] = value`` for a key holding NumPy index arrays, as ``getitem`` reads:
+    one integer array among slices writes through a view whose first axis it indexes."""
+    parts = device_key(x, key)
+    split = _one_index_among_slices(x, parts)
+    if split is None:
+        x[parts] = value
+        return
+    view, axis, index, first = split
+    if isinstance(value, Array) and value.ndim:
+        value = hal.broadcast_to(value, getitem(x, parts).shape)
+        if not first:
+            value = hal.moveaxis(value, _axes(axis, index), _axes(0, index))
+    hal.moveaxis(view, axis, 0)[index] = value
+
+
+def _one_index_among_slices(x: Array, parts: tuple):
+    """For a key of one integer (or 1-D boolean) index array among slices, ``None`` and
+    ``...``: (the basic view with the array's axis whole, that axis, the integer index,
+    whether the index's axes go first); None for keys hal indexes itself."""
+    arrays = [i for i, k in enumerate(parts) if isinstance(k, Array)]
+    basic = [k for k in parts if isinstance(k, slice) or k is None or k is Ellipsis]
+    if len(arrays) != 1 or not basic or parts[-1] is Ellipsis and len(basic) == 1:
+        return None
+    (at,) = arrays
+    index = parts[at]
+    if index.dtype == hal.bool:
+        if index.ndim != 1:
+            raise IndexError("a boolean index beside slices must be 1-D here; index in two steps instead")
+        (index,) = hal.nonzero(index)
+    view = x[parts[:at] + (slice(None),) + parts[at + 1:]]
+    axis = sum(1 for k in parts[:at] if isinstance(k, slice) or k is None) + \
+        (x.ndim - sum(1 for k in parts if k is not None and k is not Ellipsis)
+         if any(k is Ellipsis for k in parts[:at]) else 0)
+    advanced = [i for i, k in enumerate(parts) if i == at or _is_integer(k)]
+    return view, axis, index, advanced[-1] - advanced[0] >= len(advanced)  # (split by a slice: first)
+
+
+def _axes(start: int, index: Array) -> tuple:
+    return tuple(range(start, start + index.ndim))
+
+
+def _is_integer(k) -> bool:
+    return isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_))
+
+
+def _indexed_axes(parts: tuple, ndim: int) -> list:
+    """The axis of ``x`` each part of an index indexes (None for ``None`` and ``...``)."""
+    consumed = sum(1 for k in parts if k is not None and k is not Ellipsis)
+    axes, axis = [], 0
+    for k in parts:
+        if k is Ellipsis:
+            axes.append(None)
+            axis += ndim - consumed
+        elif k is None:
+            axes.append(None)
+        else:
+            axes.append(axis if axis < ndim else None)
+            axis += 1
+    return axes
 
 
 # -- NEP 13 -------------------------------------------------------------------------------
@@ -863,9 +1095,9 @@ def array_function(func, types: tuple, args: tuple, kwargs: dict, like: Array):
     if not _FUNCTIONS:
         _resolve_table()
     found = _FUNCTIONS.get(func)
-    if found is None or not all(issubclass(t, Array) for t in types):
+    if found is None or not all(issubclass(t, Array) or (found[3] and issubclass(t, np.ndarray)) for t in types):
         return NotImplemented
-    adapt, fn, creation = found
+    adapt, fn, creation, _ = found
     if creation:  # NEP 35: the call came through ``like``, whose device the new array takes
         kwargs.pop("device", None)  # (NumPy's own device= names a NumPy device: "cpu")
         return adapt(fn, like.device, *args, **kwargs)

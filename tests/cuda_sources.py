@@ -334,3 +334,90 @@ extern "C" __global__ void argmax(const float* x, int n, float* out_v, int* out_
     }
 }
 """
+
+LOOP_EXITS = r"""
+// break and continue in loops with __syncthreads(): a uniform break (every thread reads
+// the same shared value), a per-thread continue after the iteration's last barrier, a
+// continue inside a switch, an inner loop's own break, and a do-while left by break
+extern "C" __global__ void loop_exits(const int* x, int* out) {
+    __shared__ int s[32];
+    int t = threadIdx.x;
+    const int* rows = x + blockIdx.x * 8 * 32;
+    int acc = 0;
+    for (int i = 0; ; i++) {
+        s[t] = rows[i * 32 + t];
+        __syncthreads();
+        if (s[0] < 0) break;
+        int right = s[(t + 1) % 32];
+        __syncthreads();
+        if (right % 3 == 0) continue;
+        switch (right % 4) {
+            case 1: acc += right; break;
+            case 2: continue;
+            default: acc -= 1;
+        }
+        for (int k = 0; k < 8; k++) {
+            if (k == right % 5) break;
+            acc += rows[i * 32 + k];
+        }
+    }
+    int rounds = 0;
+    do {
+        rounds++;
+        __syncthreads();
+        if (rounds == 3) break;
+    } while (rounds < 10);
+    out[blockIdx.x * 32 + t] = acc * 100 + rounds;
+}
+"""
+
+VOTES = r"""
+// __syncthreads_count/_and/_or: in a declaration, an assignment, and loop and if conditions
+extern "C" __global__ void votes(const float* x, int* out, int n) {
+    int t = threadIdx.x + blockDim.x * threadIdx.y;
+    int i = blockIdx.x * blockDim.x * blockDim.y + t;
+    float v = i < n ? x[i] : 0.0f;
+    int positive = __syncthreads_count(v > 0.0f);
+    int all_small, rounds = 0;
+    all_small = __syncthreads_and(fabsf(v) < 2.0f);
+    while (__syncthreads_or(fabsf(v) > 0.25f)) {
+        v *= 0.5f;
+        rounds++;
+    }
+    if (__syncthreads_or(t == 3) && !__syncthreads_and(i < n)) rounds += 100;
+    out[i * 3] = positive;
+    out[i * 3 + 1] = all_small;
+    out[i * 3 + 2] = rounds;
+}
+"""
+
+BY_VALUE = r"""
+// complex and struct arguments by value
+#include <cupy/complex.cuh>
+struct Affine { float scale[2]; int offset; complex<float> twist; };
+
+extern "C" __global__ void by_value(const float* x, complex<float>* y, complex<float> z, Affine a, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    float v = x[i] * a.scale[i % 2] + a.offset;
+    y[i] = z * v + a.twist;
+}
+"""
+
+MODULE = r"""
+// a RawModule's source: two kernels sharing a helper and a -D macro
+#ifndef SCALE
+#define SCALE 2
+#endif
+__device__ float plus_one(float v) { return v + 1.0f; }
+
+extern "C" __global__ void scaled(const float* x, float* y, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) y[i] = plus_one(x[i] * SCALE);
+}
+
+extern "C" __global__ void shifted(float* y, float by, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) y[i] += by;
+}
+"""

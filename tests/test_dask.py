@@ -23,9 +23,8 @@ def _matrix(shape=(8, 8), seed=0):
 
 
 def _workload(x, spread=False):
-    """The issue's chunked workload: standardize the columns, multiply, reduce. (Dask's
-    ``@`` adds partial products with numpy.add, which needs them on one device: across
-    devices, ``dot``, whose partial sums Dask concatenates through hal.dask.)"""
+    """The issue's chunked workload: standardize the columns, multiply, reduce (``dot``
+    or ``@``: both join blocks from several devices)."""
     z = (x - x.mean(axis=0)) / x.std(axis=0)
     return (z.dot(z.T) if spread else z @ z.T).sum(axis=1)
 
@@ -39,7 +38,9 @@ def test_chunks_meta_and_results_are_hal_arrays(device):
             ("sum", x.sum(axis=0), a.sum(axis=0)), ("mean", x.mean(axis=1), a.mean(axis=1)),
             ("std", x.std(axis=0), a.std(axis=0)), ("rechunk", x.rechunk((8, 2)), a),
             ("tensordot", da.tensordot(x, x.T, axes=1), a @ a.T), ("@", x @ x, a @ a),
-            ("einsum", da.einsum("ij,kj->ik", x, x), a @ a.T),
+            ("einsum", da.einsum("ij,kj->ik", x, x), a @ a.T), ("median", da.median(x, axis=0), np.median(a, axis=0)),
+            ("quantile", da.quantile(x, [0.2, 0.9], axis=1), np.quantile(a, [0.2, 0.9], axis=1)),
+            ("topk", da.topk(x, 2, axis=0), np.sort(a, axis=0)[:-3:-1]),
             ("concatenate", da.concatenate([x, x], axis=1), np.concatenate([a, a], axis=1))]:
         assert isinstance(lazy._meta, hal.Array), name
         assert_matches(lazy.compute(scheduler="sync"), expected, rtol=1e-4, atol=1e-4, device=device)
@@ -89,6 +90,86 @@ def test_the_hal_array_backend(device):
     assert_matches(moved, np.arange(4.0), device=device)
 
 
+def test_integer_array_indexing_and_arg_reductions(device):
+    """Dask indexes chunks with NumPy arrays (moved to the chunk's device; the chunk's
+    data stays there) for integer and boolean indexing and for argmax/argmin."""
+    a = _matrix((8, 6), seed=1)
+    a[3, 2] = a[5, 4] = np.nan
+    x, reference = da.from_array(put(a, device), chunks=3), da.from_array(a, chunks=3)
+    for name, select in [("rows", lambda v: v[[5, 0, 7, 5]]), ("columns", lambda v: v[:, np.array([4, 1])]),
+                         ("mask", lambda v: v[np.arange(8) % 3 == 0]),
+                         ("both", lambda v: v[np.array([1, 6])][:, [5, 0, 2]]),
+                         ("argmax", lambda v: v.argmax(axis=0)), ("argmin", lambda v: v.argmin(axis=1)),
+                         ("argmax of all", lambda v: da.argmax(da.where(da.isnan(v), 0, v))),
+                         ("nanargmax", lambda v: da.nanargmax(v, axis=0)),
+                         ("nanargmin of all", lambda v: da.nanargmin(v))]:
+        lazy = select(x)
+        assert isinstance(lazy._meta, hal.Array) or lazy.ndim == 0, name  # (Dask's 0-d metas are NumPy's)
+        actual, expected = lazy.compute(scheduler="sync"), select(reference).compute(scheduler="sync")
+        assert_matches(actual, expected.astype(actual.dtype), device=device)  # (hal's indices: int64)
+
+
+@pytest.fixture
+def stable_numpy_argsort(monkeypatch):
+    """Dask's percentile merge sorts the chunks' percentiles with NumPy's default
+    argsort, which orders equal values in no defined way; hal's sorts are stable. With a
+    stable argsort on NumPy's side too, the two give the same numbers bit for bit."""
+    argsort = np.argsort
+    monkeypatch.setattr(np, "argsort", lambda a, *args, **kwargs: argsort(a, *args, **{**kwargs, "kind": "stable"})
+                        if isinstance(a, np.ndarray) else argsort(a, *args, **kwargs))
+
+
+def test_percentile_merges_on_the_device(device, stable_numpy_argsort):
+    rng = np.random.default_rng(2)
+    with hal.default_device(device):  # (Dask's merge makes its scratch arrays on the default device)
+        for data in (rng.standard_normal(50).astype(np.float32), rng.permutation(40).astype(np.int32)):
+            for chunks, q, method in ((7, [10, 50, 90], "linear"), (13, [0, 33.3, 100], "nearest"),
+                                      (50, 42, "midpoint"), (10, [5, 95], "lower")):
+                if data.dtype.kind == "i" and not device.info.fp64:
+                    continue  # (Dask's merge interpolates in float64)
+                actual = da.percentile(da.from_array(put(data, device), chunks=chunks), q, method=method)
+                assert isinstance(actual._meta, hal.Array)
+                expected = da.percentile(da.from_array(data, chunks=chunks), q, method=method)
+                result, expected = actual.compute(scheduler="sync"), expected.compute(scheduler="sync")
+                assert result.device == device and result.dtype == expected.dtype
+                assert np.array_equal(np.asarray(result), expected)
+
+
+def test_default_rng_under_the_hal_backend(device, monkeypatch):
+    """da.random.default_rng draws each chunk with hal.random's Generator: NumPy's bits
+    (the same as Dask+NumPy's), copied to the default device, which says so."""
+    with dask.config.set({"array.backend": "numpy", "scheduler": "sync"}):
+        expected = da.random.default_rng(42).standard_normal((6, 4), chunks=3).compute()
+        integers = da.random.default_rng(7).integers(0, 10, size=9, chunks=4).compute()
+    monkeypatch.setattr(hal.errors, "_fallbacks_warned", set())  # (each fallback warns once per process)
+    with hal.default_device(device), dask.config.set({"array.backend": "hal", "scheduler": "sync"}), \
+            warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        drawn = da.random.default_rng(42).standard_normal((6, 4), chunks=3)
+        assert isinstance(drawn._meta, hal.Array)
+        assert_matches(drawn.compute(), expected, device=device)
+        assert_matches(da.random.default_rng(7).integers(0, 10, size=9, chunks=4).compute(), integers, device=device)
+    warned = any(issubclass(w.category, hal.HostFallbackWarning) for w in caught)
+    assert warned == (device.name != "cpu")  # (on the cpu the NumPy draw is the hal array's data)
+    with pytest.raises(TypeError, match="not hal arrays"):
+        hal.random.default_rng(0).normal(put(np.zeros(2), device))
+
+
+def test_hal_random_draws_numpys_numbers(device, monkeypatch):
+    monkeypatch.setattr(hal.errors, "_fallbacks_warned", set())
+    with hal.default_device(device), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        drawn = hal.random.default_rng(5).standard_normal((2, 3), dtype=np.float32)
+        legacy = hal.random.RandomState(5).randint(0, 9, size=4)
+        again = hal.random.default_rng(np.random.default_rng(5)).standard_normal((2, 3), dtype=np.float32)
+    assert_matches(drawn, np.random.default_rng(5).standard_normal((2, 3), dtype=np.float32), device=device)
+    assert_matches(legacy, np.random.RandomState(5).randint(0, 9, size=4), device=device)
+    assert_matches(again, np.asarray(drawn), device=device)
+    assert [str(w.message) for w in caught if issubclass(w.category, hal.HostFallbackWarning)] == \
+        ([] if device.name == "cpu" else [f"random has no kernel on {device.name}: it runs on the host (NumPy), with "
+                                          f"its operands and result copied between host and device"])
+
+
 @pytest.mark.skipif(len(REAL_DEVICES) < 2, reason="spread needs two non-simulated devices")
 @pytest.mark.parametrize("by", ["round-robin", "speed"])
 def test_spread_places_chunks_across_devices(by):
@@ -104,6 +185,8 @@ def test_spread_places_chunks_across_devices(by):
     # blocks on different devices meet in Dask's combining steps, which join them explicitly
     assert_matches(_workload(x, spread=True).compute(scheduler="sync"),
                    _workload(da.from_array(a, chunks=4)).compute(), rtol=1e-3, atol=1e-3)
+    for product, expected in ((x @ x.T, a @ a.T), (x.T @ x, a.T @ a), (x.T @ rows, a.T @ a)):
+        assert_matches(product.compute(scheduler="sync"), expected, rtol=1e-4, atol=1e-4)
 
 
 def test_speed_weights_share_the_blocks():
@@ -138,6 +221,8 @@ def test_a_distributed_workload_equals_numpy_chunks(client, device_name):
     assert len(client.scheduler_info()["workers"]) == 2 and workers
     result = hal_chunks.compute()
     expected = _workload(da.from_array(a, chunks=16)).compute(scheduler="sync")
+    x = da.from_array(hal.asarray(a, device=device_name), chunks=16)
+    assert np.array_equal(np.asarray(x[[40, 3, 63]].argmax(axis=1).compute()), a[[40, 3, 63]].argmax(axis=1))
     assert isinstance(result, hal.Array) and result.device.name == device_name
     np.testing.assert_allclose(np.asarray(result), expected, rtol=1e-3, atol=1e-3)
     ran_on = client.run(lambda: sorted(k for k in __import__("sys").modules if k == "hal.dask"))
@@ -157,3 +242,8 @@ def test_spread_on_the_cluster(client):
     result = _workload(x, spread=True).compute()
     np.testing.assert_allclose(np.asarray(result), _workload(da.from_array(a, chunks=16)).compute(scheduler="sync"),
                                rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(np.asarray((x @ x.T).compute()), a @ a.T, rtol=1e-4, atol=1e-4)  # (workers wrap @)
+    with dask.config.set({"array.backend": "hal"}):
+        drawn = da.random.default_rng(3).standard_normal((8, 8), chunks=4).compute()
+    with dask.config.set({"array.backend": "numpy"}):
+        assert np.array_equal(np.asarray(drawn), da.random.default_rng(3).standard_normal((8, 8), chunks=4).compute())

@@ -232,3 +232,109 @@ def test_ndarray_methods(device):
     assert_matches(x.sum(axis=2, keepdims=True), a.sum(axis=2, keepdims=True))
     assert_matches(x.max(), a.max())
     assert_matches(x.cumsum(), a.cumsum())
+
+
+def test_numpy_index_arrays_move_to_the_device(device):
+    """NumPy integer and boolean index arrays (host data, as Dask indexes its chunks)
+    index a hal array on its device, with NumPy's results; the data stays there."""
+    a = np.arange(60, dtype=np.float32).reshape(3, 4, 5)
+    x = put(a, device)
+    rows, cols = np.array([2, 0, -1, 2]), np.array([[4], [1]])
+    mask = np.array([True, False, True, True])
+    for key in [rows, (rows,), (slice(None), np.array([3, 0])), (1, slice(1, None), cols), (Ellipsis, rows),
+                (None, slice(None, None, -1), np.array([1, 3]), 2), (rows, np.array([0, 1, 2, 3])),
+                (slice(None), mask), (np.array([True, False, True]),), (rows, Ellipsis),
+                (slice(None), np.array([], dtype=np.int64))]:
+        assert_matches(x[key], a[key], device=device)
+    for key, value in [(np.array([0, 2]), -1.0), ((slice(None), np.array([3, 0])), a[:, :2] * 10),
+                       ((1, slice(1, None), np.array([4, 1])), np.arange(6, dtype=np.float32).reshape(2, 3)),
+                       ((Ellipsis, np.arange(5) % 2 == 0), np.float32(7)), ((slice(None), mask), a[:, :3] - 1)]:
+        y, b = put(a, device), a.copy()
+        y[key] = put(value, device) if isinstance(value, np.ndarray) else value
+        b[key] = value
+        assert_matches(y, b, device=device)
+    with pytest.raises(IndexError, match="out of bounds"):
+        x[:, np.array([0, 4])]
+    with pytest.raises(IndexError, match="integer or boolean"):
+        x[np.array([0.0, 1.0])]
+
+
+def test_unique_with_index_inverse_and_counts(device):
+    a = np.array([[3, 1, 3], [2, 1, 7]], dtype=np.int32)
+    x = put(a, device)
+    for flags in [dict(return_index=True), dict(return_inverse=True), dict(return_counts=True),
+                  dict(return_index=True, return_inverse=True, return_counts=True)]:
+        actual, expected = np.unique(x, **flags), np.unique(a, **flags)
+        assert len(actual) == len(expected), flags
+        for got, want in zip(actual, expected):
+            assert_matches(got, want.astype(got.dtype), device=device)  # (hal's indices: int64, NumPy's intp)
+    assert_matches(np.unique(x), np.unique(a), device=device)
+    with pytest.raises(TypeError, match="axis"):
+        np.unique(x, axis=0)
+
+
+def test_argument_indices_and_interpolation(device):
+    a = np.array([[0.5, np.nan, 2.0], [np.nan, -1.0, 4.0]], dtype=np.float32)
+    x = put(a, device)
+    for axis in (None, 0, 1):
+        assert_matches(np.nanargmax(x, axis=axis), np.nanargmax(a, axis=axis), device=device)
+        assert_matches(np.nanargmin(x, axis=axis), np.nanargmin(a, axis=axis), device=device)
+    with pytest.raises(ValueError, match="All-NaN"):
+        np.nanargmax(put(np.full((2, 2), np.nan, np.float32), device), axis=0)
+    flat = put(np.array([0, 5, 11], dtype=np.int64), device)
+    for actual, expected in zip(np.unravel_index(flat, (3, 4)), np.unravel_index([0, 5, 11], (3, 4))):
+        assert_matches(actual, expected, device=device)
+    for actual, expected in zip(np.unravel_index(flat, (3, 4), order="F"), np.unravel_index([0, 5, 11], (3, 4),
+                                                                                           order="F")):
+        assert_matches(actual, expected, device=device)
+    coords = (put(np.array([0, 1, 2]), device), put(np.array([0, 1, 3]), device))
+    assert_matches(np.ravel_multi_index(coords, (3, 4)), np.ravel_multi_index(([0, 1, 2], [0, 1, 3]), (3, 4)))
+    with pytest.raises(ValueError):
+        np.unravel_index(flat, (2, 4))
+    with pytest.raises(ValueError):
+        np.ravel_multi_index(coords, (3, 3))
+    float_type = np.float64 if device.info.fp64 else np.float32
+    points = np.array([-1, 0, 0.5, 1, 2.5, 3, 4, np.nan], dtype=float_type)
+    xp, fp = np.array([0, 1, 1, 3], dtype=float_type), np.array([5, 6, 7, 9], dtype=float_type)
+    for kwargs in ({}, dict(left=-1.0, right=99.0)):
+        assert_matches(np.interp(put(points, device), put(xp, device), put(fp, device), **kwargs),
+                       np.interp(points, xp, fp, **kwargs).astype(float_type), device=device)
+
+
+def test_partition_meets_numpys_contract(device):
+    """np.partition/argpartition: each kth element where sorting puts it, none larger
+    before it and none smaller after (hal sorts fully; NumPy's other order differs)."""
+    a = np.random.default_rng(3).permutation(40).astype(np.float32).reshape(5, 8)
+    x = put(a, device)
+    for kth, axis in ((3, -1), ([1, 4], 0)):
+        parted, order = np.partition(x, kth, axis=axis), np.argpartition(x, kth, axis=axis)
+        host, ordered = np.asarray(parted), np.sort(a, axis=axis)
+        for k in np.atleast_1d(kth):
+            pivot = np.take(host, [k], axis=axis)
+            np.testing.assert_array_equal(pivot, np.take(ordered, [k], axis=axis))
+            assert np.all(np.take(host, range(k), axis=axis) <= pivot)
+            assert np.all(np.take(host, range(k, host.shape[axis]), axis=axis) >= pivot)
+        assert_matches(np.take_along_axis(x, order, axis=axis), host, device=device)
+    with pytest.raises(ValueError, match="out of bounds"):
+        np.partition(x, 8)
+
+
+def test_quantile_methods(device):
+    a = np.random.default_rng(1).standard_normal((9, 4)).astype(np.float32)
+    i = np.random.default_rng(2).permutation(30).astype(np.int32).reshape(10, 3)
+    for method in ("linear", "lower", "higher", "midpoint", "nearest"):
+        for data, q in ((a, [0, 12.5, 50, 62.5, 100]), (i, [5, 50, 95])):
+            if data.dtype.kind == "i" and not device.info.fp64 and method in ("linear", "midpoint"):
+                continue  # (NumPy interpolates integers in float64)
+            assert_matches(np.percentile(put(data, device), q, axis=0, method=method),
+                           np.percentile(data, q, axis=0, method=method), device=device)
+    x = put(a.reshape(3, 3, 4), device)
+    for axis, keepdims in (((0, 2), False), ([2, 0], True), (None, True)):
+        assert_matches(np.quantile(x, np.array([[0.2], [0.7]]), axis=axis, keepdims=keepdims),
+                       np.quantile(a.reshape(3, 3, 4), np.array([[0.2], [0.7]]), axis=axis, keepdims=keepdims),
+                       device=device)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # (NumPy's, for the empty axis)
+        assert_matches(np.median(put(a[:0], device), axis=0), np.median(a[:0], axis=0), device=device)
+    with pytest.raises(TypeError, match="method"):
+        np.percentile(put(a, device), 50, method="weibull")

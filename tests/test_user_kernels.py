@@ -275,6 +275,93 @@ def test_macro_options_apply_everywhere(device):
     np.testing.assert_array_equal(np.asarray(x), [0, 3, 6, 9])
 
 
+def test_break_and_continue_in_loops_with_barriers(device):
+    """On the cpu a loop with __syncthreads() runs outside the block's thread loops:
+    break and continue there mark the thread, which skips the rest of the iteration or
+    the loop (translate.py, ``jump``)."""
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 100, size=(3, 8, 32)).astype(np.int32)
+    for block, stop in enumerate([5, 0, 7]):
+        x[block, stop, 0] = -1  # the sentinel row: every thread breaks there
+    expected = np.zeros((3, 32), np.int32)
+    for block, thread in np.ndindex(3, 32):  # the kernel, thread by thread
+        acc, i = 0, 0
+        while x[block, i, 0] >= 0:
+            row = x[block, i]
+            right = int(row[(thread + 1) % 32])
+            i += 1
+            if right % 3 == 0 or right % 4 == 2:
+                continue
+            acc += (right if right % 4 == 1 else -1) + int(row[:right % 5].sum())
+        expected[block, thread] = acc * 100 + 3
+    out = hal.zeros((3, 32), dtype=hal.int32, device=device)
+    hal.RawKernel(S.LOOP_EXITS, "loop_exits")((3,), (32,), (put(device, x), out))
+    np.testing.assert_array_equal(np.asarray(out), expected)
+
+
+def test_syncthreads_count_and_or(device):
+    rng = np.random.default_rng(6)
+    bx, by, blocks = 8, 4, 3
+    n = bx * by * blocks - 5  # the last block has 5 threads past n
+    x = (rng.standard_normal(n) * 1.2).astype(np.float32)
+    x[:bx * by] = np.abs(x[:bx * by]) * 0.5 + 0.01  # block 0: all positive and small
+    expected = np.zeros((blocks * bx * by, 3), np.int32)
+    for block in range(blocks):
+        i = np.arange(block * bx * by, (block + 1) * bx * by)
+        v = np.where(i < n, np.pad(x, (0, 5))[i], 0).astype(np.float32)
+        expected[i, 0], expected[i, 1] = np.sum(v > 0), np.all(np.abs(v) < 2)
+        rounds = 0
+        while np.any(np.abs(v) > 0.25):
+            v, rounds = v * np.float32(0.5), rounds + 1
+        expected[i, 2] = rounds + (0 if np.all(i < n) else 100)
+    out = hal.zeros(blocks * bx * by * 3, dtype=hal.int32, device=device)
+    hal.RawKernel(S.VOTES, "votes")((blocks,), (bx, by), (put(device, x), out, np.int32(n)))
+    np.testing.assert_array_equal(np.asarray(out).reshape(-1, 3), expected)
+    helper = 'extern "C" __device__ int f(int p) { return __syncthreads_or(p); }\n' \
+             'extern "C" __global__ void k(int* x) { x[0] = f(x[0]); }'
+    with pytest.raises(hal.CompileError, match="__syncthreads_or.. in a __device__ function"):
+        hal.RawKernel(helper, "k").compile(device)
+
+
+def test_complex_and_struct_arguments_by_value(device):
+    """A ``complex<float>`` and a struct (an array, an int and a complex in it) by value:
+    NumPy scalars as CuPy takes them (a structured scalar for the struct, its dtype
+    aligned as the C struct), or a complex and a dict of the fields."""
+    n = small(device, 37, 9)
+    x = np.arange(n, dtype=np.float32) / 7
+    affine = np.dtype([("scale", np.float32, (2,)), ("offset", np.int32), ("twist", np.complex64)], align=True)
+    expected = (np.complex64(1.5 + 0.25j) * (x * np.where(np.arange(n) % 2, -1, 2).astype(np.float32) + 3)
+                + np.complex64(0.5 - 2j))
+    kernel = hal.RawKernel(S.BY_VALUE, "by_value")
+    for z, a in ((np.complex64(1.5 + 0.25j), np.array(([2, -1], 3, 0.5 - 2j), dtype=affine)[()]),
+                 (1.5 + 0.25j, {"scale": [2.0, -1.0], "offset": 3, "twist": 0.5 - 2j})):
+        y = hal.zeros(n, dtype=hal.complex64, device=device)
+        kernel((-(-n // 32),), (32,), (put(device, x), y, z, a, np.int32(n)))
+        np.testing.assert_allclose(np.asarray(y), expected, rtol=1e-6)
+    with pytest.raises(TypeError, match="lacks the field 'offset'"):
+        kernel((1,), (32,), (put(device, x), y, z, {"scale": [1, 1]}, np.int32(n)))
+    with pytest.raises(TypeError, match="structured scalar"):
+        kernel((1,), (32,), (put(device, x), y, z, 2.0, np.int32(n)))
+
+
+def test_raw_module(device):
+    """CuPy's RawModule: one source, several kernels by name."""
+    module = hal.RawModule(code=S.MODULE, options=("-DSCALE=3",))
+    x = put(device, np.arange(10, dtype=np.float32))
+    y = hal.zeros(10, dtype=hal.float32, device=device)
+    module.get_function("scaled")((1,), (16,), (x, y, np.int32(10)))
+    np.testing.assert_array_equal(np.asarray(y), 3 * np.arange(10, dtype=np.float32) + 1)
+    module.get_function("shifted")((2,), (8,), (y, np.float32(-1), np.int32(10)))
+    np.testing.assert_array_equal(np.asarray(y), 3 * np.arange(10, dtype=np.float32))
+    assert module.get_function("scaled") is module.get_function("scaled")
+    with pytest.raises(hal.CompileError, match="no __global__ function named 'missing'"):
+        module.get_function("missing").compile(device)
+    with pytest.raises(hal.CompileError, match="__device__ global variables"):
+        module.get_global("counter")
+    with pytest.raises(hal.CompileError, match="path="):
+        hal.RawModule(path="kernels.cubin")
+
+
 def test_integer_division_by_zero_does_not_trap(device):
     """x86 traps on a zero divisor, which would end Python; CUDA leaves the value undefined."""
     kernel = hal.RawKernel('extern "C" __global__ void k(int* x, int d) { int i = threadIdx.x; '
@@ -345,7 +432,8 @@ def test_cooperative_groups_are_refused():
 
 ALL_SOURCES = {name: getattr(S, name) for name in ("SGEMM", "HISTOGRAM", "SCAN", "TRANSPOSE", "SOFTMAX", "STENCIL",
                                                    "HALF_SCALE", "ATOMICS", "MATH", "RACY", "MISC", "VECTORS",
-                                                   "LAYERNORM", "CONVOLVE", "COMPLEX", "ARGMAX")}
+                                                   "LAYERNORM", "CONVOLVE", "COMPLEX", "ARGMAX", "LOOP_EXITS",
+                                                   "VOTES", "BY_VALUE", "MODULE")}
 
 
 @pytest.mark.skipif(not compilers(), reason="no CUDA compiler (pip install nvidia-cuda-nvrtc-cu12)")
@@ -422,3 +510,11 @@ def test_native_path_compiles_with_nvrtc_and_launches_through_cupy(monkeypatch, 
     kernel = hal.RawKernel(S.SCAN, "block_scan")
     kernel.launch(gpu, 2, (128,), [view, view, view, np.int32(8)], shared_mem=1024)
     assert launches == [("block_scan", (2, 1, 1), (128, 1, 1), (4108, 4108, 4108, np.int32(8)), 1024, "stream")]
+    affine = np.dtype([("scale", np.float32, (2,)), ("offset", np.int32), ("twist", np.complex64)], align=True)
+    a = np.array(([2, -1], 3, 0.5 - 2j), dtype=affine)[()]
+    hal.RawKernel(S.BY_VALUE, "by_value").launch(gpu, 1, (32,), [view, view, 1.5 + 0.25j, a, 8])
+    args = launches[-1][3]
+    assert type(args[2]) is np.complex64 and args[2] == 1.5 + 0.25j and args[3] is a and args[4] == 8
+    with pytest.raises(TypeError, match="structured scalar"):
+        hal.RawKernel(S.BY_VALUE, "by_value").launch(gpu, 1, (32,), [view, view, 1.5, {"scale": [1, 1],
+                                                                                          "offset": 0, "twist": 0}, 8])

@@ -151,6 +151,8 @@ class Array:
 
     # -- indexing ----------------------------------------------------------
     def __getitem__(self, key) -> "Array":
+        if numpy_protocols.holds_host_index(key):  # (NumPy index arrays: moved to the device)
+            return numpy_protocols.getitem(self, key)
         kind = advanced_kind(key)
         if kind:
             from .indexing_functions import getitem_array
@@ -158,6 +160,8 @@ class Array:
         return Array._new(self._device.view(self._data, normalize_key(key, self.shape)), self._device)
 
     def __setitem__(self, key, value):
+        if numpy_protocols.holds_host_index(key):
+            return numpy_protocols.setitem(self, key, value)
         kind = advanced_kind(key)
         if kind:
             from .indexing_functions import setitem_array

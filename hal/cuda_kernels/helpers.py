@@ -212,4 +212,17 @@ def _complex() -> str:
     return "\n".join(out) + "\n"
 
 
-SOURCE = _INTRINSICS + _vectors() + _complex() + _atomics() + _min_max_abs()
+# __syncthreads_count/_and/_or where one work-item is one CUDA thread (OpenCL): a count in
+# shared memory between barriers; the first barrier lets the previous vote's readers finish.
+_VOTE = """INLINE i32 hal_vote(i32 p, LOCAL_PTR i32 *votes, i32 kind) {
+    BARRIER();
+    if (LOCAL_ID(0) == 0 && LOCAL_ID(1) == 0 && LOCAL_ID(2) == 0) votes[0] = 0;
+    BARRIER();
+    if (p) ATOMIC_ADD_I32(votes, 1);
+    BARRIER();
+    i32 n = votes[0];
+    return kind == 0 ? n : kind == 1 ? n == (i32)(LOCAL_SIZE(0) * LOCAL_SIZE(1) * LOCAL_SIZE(2)) : n > 0;
+}
+"""
+
+SOURCE = _INTRINSICS + _vectors() + _complex() + _atomics() + _min_max_abs() + _VOTE

@@ -1,5 +1,7 @@
-"""``hal.RawKernel``: a CUDA C kernel as CuPy's ``cupy.RawKernel`` takes it, on every device
-(CuPy's reference: https://docs.cupy.dev/en/stable/reference/generated/cupy.RawKernel.html).
+"""``hal.RawKernel`` and ``hal.RawModule``: a CUDA C kernel, or a source's kernels, as
+CuPy's ``cupy.RawKernel`` and ``cupy.RawModule`` take them, on every device (CuPy's
+reference: https://docs.cupy.dev/en/stable/reference/generated/cupy.RawKernel.html,
+https://docs.cupy.dev/en/stable/reference/generated/cupy.RawModule.html).
 
 On CUDA and ROCm devices the source compiles as it is (native.py). Elsewhere it is
 parsed (source.py) and translated into hal's dialect (translate.py) once per shape of
@@ -29,7 +31,8 @@ class RawKernel:
 
     def __init__(self, code: str, name: str, options: tuple = (), backend: str = "nvrtc",
                  translate_cucomplex: bool = False, *, enable_cooperative_groups: bool = False,
-                 jitify: bool = False, calls: dict | None = None, typedef_names: tuple = ()):
+                 jitify: bool = False, calls: dict | None = None, typedef_names: tuple = (),
+                 translations: dict | None = None):
         # (backend="nvcc" and translate_cucomplex are CuPy's; hal compiles with NVRTC/hiprtc
         # on GPUs and translates complex<T> itself)
         if enable_cooperative_groups or jitify:
@@ -38,7 +41,7 @@ class RawKernel:
                               else "jitify=True (C++ templates)", None, code)
         self.code, self.name, self.options = code, name, tuple(options)
         self._calls, self._typedef_names = calls or {}, tuple(typedef_names)
-        self._translations: dict = {}
+        self._translations: dict = {} if translations is None else translations  # (a RawModule's: shared)
         self._programs: dict = {}
 
     def __repr__(self):
@@ -51,13 +54,13 @@ class RawKernel:
         if shape not in self._translations:
             from .source import parse  # (pycparser: loaded at the first translation, not with hal)
             from .translate import translate
-            translation = translate(parse(self.code, self._typedef_names, self.options), self.code, shape,
-                                    self._calls)
-            if self.name not in translation.kernels:
-                raise CompileError("CUDA translation", f"no __global__ function named {self.name!r} (found: "
-                                   f"{', '.join(sorted(translation.kernels))})", self.code)
-            self._translations[shape] = translation
-        return self._translations[shape]
+            self._translations[shape] = translate(parse(self.code, self._typedef_names, self.options), self.code,
+                                                  shape, self._calls)
+        translation = self._translations[shape]
+        if self.name not in translation.kernels:
+            raise CompileError("CUDA translation", f"no __global__ function named {self.name!r} (found: "
+                               f"{', '.join(sorted(translation.kernels))})", self.code)
+        return translation
 
     def compile(self, device=None, block=(1, 1, 1), shared_mem: int = 0) -> None:
         """Compile for ``device`` (default: the default device) now rather than at the
@@ -124,12 +127,58 @@ class RawKernel:
             raise TypeError(f"kernel {self.name} takes {len(params)} arguments, got {len(payloads)}")
         out = []
         for param, value in zip(params, payloads):
-            if param.pointer or param.type.base == "half":
+            if param.fields:  # (a complex or struct by value: NVRTC's kernel takes it whole, as CuPy passes it)
+                _argument(self.name, param, value, device)
+                if param.type.complex:  # (CuPy would pass a Python complex as complex128)
+                    out.append({"c64": np.complex64, "c128": np.complex128}[param.type.base](value))
+                elif isinstance(value, np.void):
+                    out.append(value)
+                else:
+                    raise TypeError(f"kernel {self.name}: on {device.name} argument {param.name!r} takes the struct "
+                                    f"as a NumPy structured scalar (np.void), as CuPy does")
+            elif param.pointer or param.type.base == "half":
                 _argument(self.name, param, value, device)  # (checks it)
                 out.append(value if param.pointer else np.float16(value))
             else:
                 out += _argument(self.name, param, value, device)
         return out
+
+
+class RawModule:
+    """``RawModule(code=..., options=())``: the ``__global__`` functions of one CUDA source;
+    ``get_function(name)`` is a ``RawKernel`` of it. The source is parsed and translated
+    once for all its functions (per shape of device) and compiled once per device and
+    block shape (the kernel cache holds the program). hal compiles from source only:
+    ``path=`` (a cubin or PTX file), ``name_expressions`` (templates) and
+    ``get_global`` (``__device__`` variables) are CompileErrors."""
+
+    def __init__(self, code: str | None = None, options: tuple = (), backend: str = "nvrtc",
+                 translate_cucomplex: bool = False, *, enable_cooperative_groups: bool = False,
+                 name_expressions=None, jitify: bool = False, path: str | None = None):
+        from .source import unsupported
+        if path is not None:
+            raise unsupported("a compiled module (path=: cubin, PTX)", None, "", "pass the CUDA source as code=")
+        if code is None:
+            raise TypeError("RawModule takes the CUDA source as code=")
+        if name_expressions:
+            raise unsupported("name_expressions (C++ templates)", None, code)
+        self.code, self.options = code, tuple(options)
+        self._flags = {"enable_cooperative_groups": enable_cooperative_groups, "jitify": jitify}
+        self._translations: dict = {}
+        self._kernels: dict = {}
+
+    def __repr__(self):
+        return "<hal.RawModule>"
+
+    def get_function(self, name: str) -> RawKernel:
+        if name not in self._kernels:
+            self._kernels[name] = RawKernel(self.code, name, self.options, translations=self._translations,
+                                            **self._flags)
+        return self._kernels[name]
+
+    def get_global(self, name: str):
+        from .source import unsupported
+        raise unsupported(f"get_global({name!r}): __device__ global variables", None, self.code)
 
 
 def _shape(device) -> str:
@@ -147,11 +196,35 @@ def _argument(kernel: str, param, value, device) -> list:
         return [pointer, offset * value.dtype.itemsize]
     if _is_array(value) or hasattr(value, "dtype") and not isinstance(value, np.generic):
         raise TypeError(f"kernel {kernel}: argument {param.name!r} is a {param.type.base} scalar, not an array")
+    if param.fields:
+        return [NUMPY[base](_part(kernel, param, value, keys)) for keys, base in param.fields]
     if not isinstance(value, (numbers.Number, np.generic)):
         raise TypeError(f"kernel {kernel}: argument {param.name!r} takes a number, not {type(value).__name__}")
     if param.type.base == "half":
         return [np.float16(value).view(np.uint16)]
     return [NUMPY[param.type.base](value)]
+
+
+def _part(kernel: str, param, value, keys: tuple):
+    """The scalar at ``keys`` in a complex number or a struct, given as a NumPy structured
+    scalar (``np.void``: CuPy's way to pass a struct) or a dict of its fields."""
+    for key in keys:
+        if key in ("real", "imag") and isinstance(value, (numbers.Number, np.number)):
+            value = getattr(value, key)
+        elif isinstance(value, (np.void, dict)) and isinstance(key, str) or isinstance(key, int) and \
+                isinstance(value, (np.ndarray, list, tuple)):
+            try:
+                value = value[key]
+            except (KeyError, ValueError, IndexError):
+                raise TypeError(f"kernel {kernel}: argument {param.name!r} lacks the field {key!r}") from None
+        else:
+            what = "a complex number" if param.type.complex else \
+                "a NumPy structured scalar (np.void) or a dict of the struct's fields"
+            raise TypeError(f"kernel {kernel}: argument {param.name!r} takes {what}, not {type(value).__name__}")
+    if not isinstance(value, (numbers.Number, np.generic)):
+        raise TypeError(f"kernel {kernel}: argument {param.name!r}'s field {keys} takes a number, "
+                        f"not {type(value).__name__}")
+    return value
 
 
 def _is_array(a) -> bool:

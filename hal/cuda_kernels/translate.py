@@ -27,6 +27,7 @@ What is outside the subset raises ``hal.CompileError`` with the construct and it
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 from dataclasses import dataclass, field, replace
 
@@ -65,8 +66,8 @@ _UNSUPPORTED_CALLS = (
     ("tex", "textures"), ("surf", "surfaces"), ("cuda", "the CUDA runtime API in kernels "
                                                                        "(dynamic parallelism)"),
     ("malloc", "device malloc"), ("free", "device free"), ("clock", "clock()"), ("__nanosleep", "__nanosleep"),
-    ("__syncthreads_", "__syncthreads_count/and/or"),
 )
+_VOTES = {"__syncthreads_count": 0, "__syncthreads_and": 1, "__syncthreads_or": 2}  # (hal_vote's kind)
 _SIMPLE_INTRINSICS = {  # name -> (template over args a, b, result type)
     "__fdividef": ("((f32)({a}) / (f32)({b}))", F32), "__fdiv_rn": ("DIV_RN((f32)({a}), (f32)({b}))", F32),
     "__fsqrt_rn": ("SQRT_RN((f32)({a}))", F32), "__frcp_rn": ("(1.0f / (f32)({a}))", F32),
@@ -116,9 +117,12 @@ _COMPLEX_FUNCS = {"real": "real", "imag": "real", "abs": "real", "norm": "real",
 
 @dataclass
 class Param:
-    """A kernel parameter as the launcher passes it."""
+    """A kernel parameter as the launcher passes it. A complex or struct by value is passed
+    as its scalars: ``fields`` lists, for each, the keys from the value to it (field
+    names, array indices, "real"/"imag") and its dialect type."""
     name: str
     type: CType
+    fields: tuple = ()
 
     @property
     def pointer(self) -> bool:
@@ -180,7 +184,8 @@ class _Translator:
         self.return_type: CType | None = None
         self.hoisted: list[str] = []          # (blocks) per-thread arrays of a barrier kernel
         self.region_label: str | None = None  # (blocks) the label ending the current thread loop
-        self.loop_depth = 0                   # loops/switches inside the current thread loop
+        self.enclosing: list = []             # "loop"/"switch" statements inside the current thread loop
+        self.exits: list = []                 # (blocks) per-thread exit flags of the loops with barriers around
 
     # -- errors ------------------------------------------------------------
     def fail(self, construct: str, node, detail: str = ""):
@@ -311,13 +316,22 @@ class _Translator:
                 signature += [t.declarator(f"hal_p_{emitted}"), f"i64 hal_o_{emitted}"]
                 byte = "GLOBAL const u8 *" if t.const else "GLOBAL u8 *"
                 prologue.append(f"{t.declarator(emitted)} = {t.cast()}(({byte})hal_p_{emitted} + hal_o_{emitted});")
+            elif t.complex or t.base in self.fields:
+                scalars = self.scalars(t, (), emitted, node)
+                prologue.append(f"{t.declarator(emitted)};")
+                for k, (_, path, part) in enumerate(scalars):
+                    signature.append(part.declarator(f"hal_v_{emitted}_{k}"))
+                    prologue.append(f"{path} = hal_v_{emitted}_{k};")
+                self.kernel.params.append(Param(name, t, tuple((keys, part.base) for keys, _, part in scalars)))
+                self.declare(name, _Var(emitted, t))
+                continue
             else:
-                if t.complex or t.base in self.fields:
-                    self.fail("complex and struct kernel parameters by value", node, "pass a one-element array")
                 signature.append(t.declarator(emitted))
             self.kernel.params.append(Param(name, t))
             self.declare(name, _Var(emitted, t))
         self.shared_declarations(node.body, prologue)
+        if self.shape == "threads" and any(_is_vote(n) for n in _walk(node.body)):
+            prologue.append("LOCAL i32 hal_votes[1];")
         if self.shape == "blocks":
             body = self.c_body(node.body, prologue)
         else:
@@ -326,6 +340,25 @@ class _Translator:
             self.scopes.pop()
         text = f"KERNEL void {self.kernel.symbol}({', '.join(signature)}) {{\n{body}\n}}\n"
         return text, self.kernel
+
+    def scalars(self, t: CType, keys: tuple, path: str, where) -> list:
+        """The scalars of a by-value complex or struct parameter (structs of scalars,
+        complex values and arrays of them): (keys from the value, path in the variable,
+        type) for each, in declaration order."""
+        if t.dims:
+            if not t.dims[0].isdigit():
+                self.fail(f"an array of extent {t.dims[0]} in a struct parameter", where)
+            element = replace(t, dims=t.dims[1:])
+            return [s for k in range(int(t.dims[0])) for s in self.scalars(element, (*keys, k), f"{path}[{k}]", where)]
+        if t.complex:
+            part = CType(COMPLEX[t.base])
+            return [((*keys, "real"), f"{path}.re", part), ((*keys, "imag"), f"{path}.im", part)]
+        if t.base in self.fields:
+            return [s for name, field_type in self.fields[t.base].items()
+                    for s in self.scalars(field_type, (*keys, name), f"{path}.{_ident(name)}", where)]
+        if t.base == "half" or t.vector:
+            self.fail(f"a {t.base} in a struct parameter", where, "pass it as float or through an array")
+        return [(keys, path, t)]
 
     def params(self, func: c_ast.FuncDecl, where) -> list[tuple[str, CType]]:
         out = []
@@ -384,7 +417,8 @@ class _Translator:
     def thread_loop(self, inner: str) -> str:
         label = f"hal_end_{self.labels}"
         self.labels += 1
-        skip = "if (hal_done[hal_t]) continue;\n" if self.kernel.barrier else ""
+        skip = ("if (" + " || ".join(["hal_done[hal_t]"] + [f"{f}[hal_t]" for f in self.exits]) + ") continue;\n"
+                if self.kernel.barrier else "")
         return (f"for (hal_tz = 0; hal_tz < HAL_BD2; hal_tz++) for (hal_ty = 0; hal_ty < HAL_BD1; hal_ty++)\n"
                 f"for (hal_tx = 0; hal_tx < HAL_BD0; hal_tx++) {{\nhal_t = ((i64)hal_tz * HAL_BD1 + hal_ty) * "
                 f"HAL_BD0 + hal_tx;\n{skip}{{\n{inner.replace('HAL_REGION_END', label)}\n}}\n{label}: ;\n}}")
@@ -393,7 +427,7 @@ class _Translator:
         """Statements free of barriers, run by every thread in turn."""
         if not statements:
             return ""
-        self.region_label, self.loop_depth = "HAL_REGION_END", 0
+        self.region_label, self.enclosing = "HAL_REGION_END", []
         inner = "\n".join(s if isinstance(s, str) else self.statement(s) for s in statements)
         self.region_label = None
         return self.thread_loop(inner)
@@ -405,9 +439,10 @@ class _Translator:
     def split(self, items: list) -> str:
         out, run = [], []
         for s in items:
-            if _is_barrier(s):
+            if _is_barrier(s) or _is_vote(s):
                 out.append(self.region(run))
                 run = []
+                out.append(self.vote(s)[0] if _is_vote(s) else "")
             elif isinstance(s, c_ast.Decl):
                 if "_Thread_local" in s.storage:
                     continue
@@ -452,7 +487,7 @@ class _Translator:
         return f"{var} = ({t.word}){self.init_list(decl.init, t)};"
 
     def has_barrier(self, node) -> bool:
-        return any(_is_barrier(n) or (isinstance(n, c_ast.FuncCall) and isinstance(n.name, c_ast.ID)
+        return any(_is_barrier(n) or _is_vote(n) or (isinstance(n, c_ast.FuncCall) and isinstance(n.name, c_ast.ID)
                                       and n.name.name in self.barrier_helpers) for n in _walk(node))
 
     def hoist(self, decl: c_ast.Decl):
@@ -519,7 +554,11 @@ class _Translator:
         code = []
         for name, child in node.children():
             code.append(self.lift(child))
-            if self.barrier_call(child) is not None:
+            if _is_vote(child):
+                tally, result = self.vote(child)
+                code.append(tally)
+                _replace_child(node, name, c_ast.ID(result, coord=child.coord))
+            elif self.barrier_call(child) is not None:
                 fn = self.functions[child.name.name]
                 ret = self.decl_type(fn.node.decl.type.type, fn.node)
                 if ret.base == "void":
@@ -529,6 +568,36 @@ class _Translator:
                 _replace_child(node, name, c_ast.ID(temp, coord=child.coord))
         return "\n".join(c for c in code if c)
 
+    def vote(self, call) -> tuple[str, str]:
+        """(blocks) ``__syncthreads_count/_and/_or(p)``: each thread's predicate in its
+        slot (0: it took no part, having returned or left the loop; 1: false; 2: true),
+        then one tally, a variable the whole block reads. Returns (code, its name)."""
+        exprs = call.args.exprs if call.args is not None else []
+        if len(exprs) != 1:
+            self.fail(f"{call.name.name} with {len(exprs)} arguments", call, "it takes one")
+        n = self.labels
+        self.labels += 1
+        slots, result = f"hal_pred{n}", f"hal_vote{n}"
+        self.hoisted += [f"u8 {slots}[HAL_NT];", f"i32 {result};"]
+        self.declare(result, _Var(result, INT))
+        kind = _VOTES[call.name.name]
+        tally = (f"{result} += {slots}[hal_t] == 2;", f"{result} &= {slots}[hal_t] != 1;",
+                 f"{result} |= {slots}[hal_t] == 2;")[kind]
+        clear = f"for (hal_t = 0; hal_t < HAL_NT; hal_t++) {slots}[hal_t] = 0;"
+        fill = self.region([f"{slots}[hal_t] = ({self.value(exprs[0])[0]}) ? 2 : 1;"])
+        return (f"{clear}\n{fill}\n{result} = {int(kind == 1)};\n"
+                f"for (hal_t = 0; hal_t < HAL_NT; hal_t++) {tally}"), result
+
+    def lifted_condition(self, s) -> str:
+        """(blocks) The votes and synchronizing calls in ``s.cond`` (a copy of the
+        statement), computed before it: the condition then reads their results."""
+        if s.cond is None or not self.has_barrier(s.cond):
+            return ""
+        holder = c_ast.ExprList([copy.deepcopy(s.cond)])
+        code = self.lift(holder)
+        s.cond = holder.exprs[0]
+        return code + "\n"
+
     def hoist_var(self, name: str, t: CType) -> str:
         """A per-thread variable ``name`` of type ``t`` in the current scope; its text."""
         emitted = f"{_ident(name)}_h{len(self.hoisted)}"
@@ -537,6 +606,7 @@ class _Translator:
         return f"{emitted}[hal_t]"
 
     def control(self, s) -> str:
+        s = copy.copy(s)  # (lifted_condition replaces its condition)
         if isinstance(s, c_ast.Compound):
             self.scopes.append({})
             try:
@@ -544,8 +614,9 @@ class _Translator:
             finally:
                 self.scopes.pop()
         if isinstance(s, c_ast.If):
+            lifted = self.lifted_condition(s)
             cond = self.condition(s.cond)
-            text = f"{self.uniform()}\nif ({cond}) {{\n{self.split(_items(s.iftrue))}\n}}"
+            text = f"{lifted}{self.uniform()}\nif ({cond}) {{\n{self.split(_items(s.iftrue))}\n}}"
             if s.iffalse is not None:
                 text += f" else {{\n{self.split(_items(s.iffalse))}\n}}"
             return text
@@ -557,14 +628,47 @@ class _Translator:
                     decls = s.init.decls if isinstance(s.init, c_ast.DeclList) else None
                     init = self.region([a for a in map(self.hoist, decls) if a is not None] if decls
                                        else [s.init])
-                check = f"{self.uniform()}\nif (!({self.condition(s.cond)})) break;\n" if s.cond is not None else ""
-                step = self.region([s.next]) if isinstance(s, c_ast.For) and s.next is not None else ""
-                return f"{init}\nfor (;;) {{\n{check}{self.split(_items(s.stmt))}\n{step}\n}}"
+                lifted = self.lifted_condition(s)
+                check = (f"{lifted}{self.uniform()}\nif (!({self.condition(s.cond)})) break;\n"
+                         if s.cond is not None else "")
+                with self.barrier_loop(s.stmt) as (flag, end):
+                    body = self.split(_items(s.stmt))
+                    step = self.region([s.next]) if isinstance(s, c_ast.For) and s.next is not None else ""
+                return f"{init}\nfor (;;) {{\n{check}{body}\n{end}{step}\n}}{self.reset(flag)}"
             finally:
                 self.scopes.pop()
         if isinstance(s, c_ast.DoWhile):
-            return f"do {{\n{self.split(_items(s.stmt))}\n{self.uniform()}\n}} while ({self.condition(s.cond)});"
+            with self.barrier_loop(s.stmt) as (flag, end):
+                body = self.split(_items(s.stmt))
+            lifted = self.lifted_condition(s)
+            return (f"do {{\n{body}\n{end}{lifted}{self.uniform()}\n}} while ({self.condition(s.cond)});"
+                    f"{self.reset(flag)}")
         self.fail("__syncthreads() inside this statement", s, "only in if/for/while/do and blocks")
+
+    @contextlib.contextmanager
+    def barrier_loop(self, body):
+        """(blocks) A loop with barriers whose ``body`` has a ``break`` or ``continue``:
+        a per-thread exit flag (see ``jump``) that its thread loops skip on, and the
+        text ending an iteration: continued threads rejoin, and the loop ends when every
+        thread has left it (or returned). Yields (flag or None, that text)."""
+        if not any(isinstance(n, (c_ast.Break, c_ast.Continue)) for n in _walk(body)):
+            yield None, ""
+            return
+        flag = f"hal_exit{self.labels}"
+        self.labels += 1
+        self.hoisted.append(f"u8 {flag}[HAL_NT] = {{0}};")
+        self.exits.append(flag)
+        try:
+            yield flag, (f"{{ i64 hal_k; u8 hal_in = 0;\nfor (hal_k = 0; hal_k < HAL_NT; hal_k++) {{ "
+                         f"if ({flag}[hal_k] == 1) {flag}[hal_k] = 0; "
+                         f"if (!{flag}[hal_k] && !hal_done[hal_k]) hal_in = 1; }}\nif (!hal_in) break; }}\n")
+        finally:
+            self.exits.pop()
+
+    @staticmethod
+    def reset(flag) -> str:
+        """After a loop with an exit flag: every thread in again (the loop may run anew)."""
+        return f"\n{{ i64 hal_k; for (hal_k = 0; hal_k < HAL_NT; hal_k++) {flag}[hal_k] = 0; }}" if flag else ""
 
     def condition(self, node) -> str:
         """A condition's text, without the parentheses every binary expression gets
@@ -614,16 +718,13 @@ class _Translator:
         if isinstance(s, c_ast.DoWhile):
             return f"do {self.loop_body(s.stmt)} while ({self.condition(s.cond)});"
         if isinstance(s, c_ast.Switch):
-            return f"switch ({self.expr(s.cond)[0]}) {self.loop_body(s.stmt)}"
+            return f"switch ({self.expr(s.cond)[0]}) {self.loop_body(s.stmt, 'switch')}"
         if isinstance(s, c_ast.Case):
             return f"case {self.expr(s.expr)[0]}:\n" + "\n".join(self.statement(x) for x in s.stmts or [])
         if isinstance(s, c_ast.Default):
             return "default:\n" + "\n".join(self.statement(x) for x in s.stmts or [])
         if isinstance(s, (c_ast.Break, c_ast.Continue)):
-            if self.region_label is not None and self.loop_depth == 0:
-                self.fail(f"{'break' if isinstance(s, c_ast.Break) else 'continue'} out of a loop that "
-                          f"contains __syncthreads()", s)
-            return "break;" if isinstance(s, c_ast.Break) else "continue;"
+            return self.jump(s)
         if isinstance(s, c_ast.Return):
             return self.return_statement(s)
         if isinstance(s, (c_ast.Goto, c_ast.Label)):
@@ -638,12 +739,24 @@ class _Translator:
         finally:
             self.scopes.pop()
 
-    def loop_body(self, s) -> str:
-        self.loop_depth += 1
+    def loop_body(self, s, kind: str = "loop") -> str:
+        self.enclosing.append(kind)
         try:
             return self.sub(s)
         finally:
-            self.loop_depth -= 1
+            self.enclosing.pop()
+
+    def jump(self, s) -> str:
+        """``break``/``continue``. (blocks) Out of a loop with barriers, whose iterations
+        are outside the thread loops: the thread marks its exit flag (1: continued, 2:
+        left the loop) and goes on to the next thread; marked threads skip the rest of
+        the iteration or loop (``barrier_loop``)."""
+        word = "break" if isinstance(s, c_ast.Break) else "continue"
+        if self.region_label is None or "loop" in self.enclosing or (word == "break" and self.enclosing):
+            return f"{word};"
+        if not self.exits:
+            self.fail(f"{word} outside a loop", s)
+        return f"{{ {self.exits[-1]}[hal_t] = {2 if word == 'break' else 1}; goto {self.region_label}; }}"
 
     def return_statement(self, s) -> str:
         if self.in_helper:
@@ -707,8 +820,8 @@ class _Translator:
         # (prefixed: a helper may be called like an OpenCL builtin, clamp or dot)
         name = f"hal_f_{fn.node.decl.name}" + (suffix if any(s not in (None, "GLOBAL") for s in spaces) else "")
         fn.specialized[spaces] = name  # (recursion is not supported, but must not loop)
-        saved = (self.scopes, self.in_helper, self.return_type, self.region_label, self.loop_depth)
-        self.scopes, self.in_helper, self.region_label, self.loop_depth = [self.globals, {}], True, None, 0
+        saved = (self.scopes, self.in_helper, self.return_type, self.region_label, self.enclosing)
+        self.scopes, self.in_helper, self.region_label, self.enclosing = [self.globals, {}], True, None, []
         self.return_type = self.decl_type(fn.node.decl.type.type, fn.node)
         try:
             signature = []
@@ -723,7 +836,7 @@ class _Translator:
             ret = self.return_type.declarator("").rstrip() if self.return_type.base != "void" else "void"
             self.emitted.append(f"INLINE {ret} {name}({', '.join(signature) or 'void'}) {body}\n")
         finally:
-            self.scopes, self.in_helper, self.return_type, self.region_label, self.loop_depth = saved
+            self.scopes, self.in_helper, self.return_type, self.region_label, self.enclosing = saved
         return name
 
     # -- expressions -----------------------------------------------------------------
@@ -938,6 +1051,15 @@ class _Translator:
             return self.helper_call(name, node, [self.expr(e) for e in exprs])
         if name == "__syncthreads":
             self.fail("__syncthreads() inside an expression", node)
+        if name in _VOTES:
+            if self.in_helper:
+                self.fail(f"{name}() in a __device__ function", node, "call it in the kernel")
+            if self.shape == "blocks":  # (split lifts the votes of statements and conditions)
+                self.fail(f"{name}() inside this statement", node, "use it in an expression statement, a "
+                          "declaration or the condition of if/for/while/do")
+            if len(exprs) != 1:
+                self.fail(f"{name} with {len(exprs)} arguments", node, "it takes one")
+            return f"hal_vote(({self.value(exprs[0])[0]}) != 0, hal_votes, {_VOTES[name]})", INT
         if name in ("__threadfence", "__threadfence_block", "__threadfence_system"):
             return "HAL_THREADFENCE()", CType("void")
         if name in _ATOMICS:
@@ -1031,6 +1153,10 @@ def _is_barrier(s) -> bool:
 _STATEMENTS = (c_ast.Compound, c_ast.If, c_ast.For, c_ast.While, c_ast.DoWhile, c_ast.Switch, c_ast.Case,
                c_ast.Default, c_ast.Return, c_ast.Break, c_ast.Continue, c_ast.Goto, c_ast.Label, c_ast.Decl,
                c_ast.EmptyStatement, c_ast.Pragma)
+
+
+def _is_vote(s) -> bool:
+    return isinstance(s, c_ast.FuncCall) and isinstance(s.name, c_ast.ID) and s.name.name in _VOTES
 
 
 def _replace_child(node, name: str, new) -> None:
