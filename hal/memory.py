@@ -42,6 +42,13 @@ class Pool:
         free_list = self._cached[size]
         return Buffer(self, free_list.pop() if free_list else self._fresh(size, nbytes), size)
 
+    def taker(self, nbytes: int):
+        """``take()``: a buffer of ``nbytes``, for a caller that asks for one size again
+        and again (a prepared launch's output): its size class looked up once."""
+        size = size_class(nbytes)
+        free_list = self._cached[size]  # (trim empties it in place: the taker keeps it)
+        return lambda: Buffer(self, free_list.pop() if free_list else self._fresh(size, nbytes), size)
+
     def _fresh(self, size: int, asked: int):
         try:
             return self._alloc(size)
@@ -57,7 +64,7 @@ class Pool:
         for handles in self._cached.values():
             for handle in handles:
                 self._free(handle)
-        self._cached.clear()
+            handles.clear()
 
 
 class Buffer:
@@ -74,9 +81,9 @@ class Buffer:
             pass
 
 
+@lru_cache(maxsize=4096)
 def contiguous_strides(shape: tuple) -> tuple:
-    if len(shape) == 1:
-        return (1,)
+    """(memoized: every new array asks)"""
     strides, step = [], 1
     for n in reversed(shape):
         strides.append(step)

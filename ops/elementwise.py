@@ -421,20 +421,29 @@ _IGNORE = _make_extobj(all="ignore")
 
 def _cpu(op: Elementwise):
     ufunc, textbook = op.ufunc, _TEXTBOOK.get(op.name)
+    bound = {}  # (compute, out dtype) -> run
 
-    def impl(device, compute, out_dtype, *xs):
-        fn = textbook if textbook is not None and compute.kind == "c" else ufunc
-        for x in xs:
-            if type(x) is np.ndarray and x.dtype != compute:
-                xs = [x.astype(compute) if type(x) is np.ndarray and x.dtype != compute else x for x in xs]
-                break
-        token = _ERRSTATE.set(_IGNORE)  # the standard defines inf and NaN results, not warnings
+    def bind(device, compute, out_dtype):
         try:
-            out = fn(*xs)
-        finally:
-            _ERRSTATE.reset(token)
-        return out if type(out) is np.ndarray and out.dtype == out_dtype else np.asarray(out, out_dtype)
-    return impl
+            return bound[compute, out_dtype]
+        except KeyError:
+            pass
+        fn = textbook if textbook is not None and compute.kind == "c" else ufunc
+
+        def run(*xs):
+            for x in xs:
+                if type(x) is np.ndarray and x.dtype != compute:
+                    xs = [x.astype(compute) if type(x) is np.ndarray and x.dtype != compute else x for x in xs]
+                    break
+            token = _ERRSTATE.set(_IGNORE)  # the standard defines inf and NaN results, not warnings
+            try:
+                out = fn(*xs)
+            finally:
+                _ERRSTATE.reset(token)
+            return out if type(out) is np.ndarray and out.dtype == out_dtype else np.asarray(out, out_dtype)
+        bound[compute, out_dtype] = run
+        return run
+    return bind
 
 
 @lru_cache(maxsize=None)
@@ -452,13 +461,16 @@ def _specialize(name: str, compute: np.dtype) -> tuple[str, tuple, str]:
 def _kernel(op: Elementwise):
     name = op.name
 
-    def impl(device, compute, out_dtype, *xs):
-        return elementwise(device, *_specialize(name, compute), out_dtype, xs)
-    return impl
+    def bind(device, compute, out_dtype):
+        return elementwise(device, *_specialize(name, compute), out_dtype)
+    return bind
 
 
+# An elementwise op's implementation binds it to its compute and result dtypes: the
+# namespace keeps what it returns, ``run(*payloads)``, per device and operand dtypes,
+# so a call on checked operands is only that run (the hot path, every device alike).
 for _op in OPS.values():
-    declare(Op(_op.name, ("compute", "out_dtype", "xs"), f"{_op.kind} elementwise", _op.ufunc))
+    declare(Op(_op.name, ("compute", "out_dtype"), f"run(*payloads): {_op.kind} elementwise", _op.ufunc))
     register(_op.name, on=("cpu",))(_cpu(_op))
     register(_op.name, on=("buffer",))(_kernel(_op))
 
@@ -470,4 +482,4 @@ def where_cpu(device, dtype, shape, condition, x1, x2):
 
 @register("where", on=("buffer",))
 def where(device, dtype, shape, condition, x1, x2):
-    return elementwise(device, "x0 ? x1 : x2", (np.dtype(np.bool_), dtype, dtype), "", dtype, (condition, x1, x2))
+    return elementwise(device, "x0 ? x1 : x2", (np.dtype(np.bool_), dtype, dtype), "", dtype)(condition, x1, x2)

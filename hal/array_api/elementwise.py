@@ -29,27 +29,33 @@ def _result(op: Elementwise, compute, device):
     return compute, op.out_dtype(compute)
 
 
+def _bind(op: Elementwise, device, promoted):
+    """The device's ``run(*payloads)`` of ``op`` on operands promoted to ``promoted``, and
+    whether it holds for those operand dtypes whatever the default float (see _result)."""
+    dtypes.check_kind(promoted, op.kind, op.name)
+    compute, out = _result(op, promoted, device)
+    return device.impl(op.name)(device, compute, out), compute == promoted
+
+
 def _unary(op: Elementwise):
     def fn(x: Array, /) -> Array:
         if not isinstance(x, Array):
             raise TypeError(f"{op.name} expects a hal array, got {type(x).__name__}")
         device, data = x._device, x._data
-        dtypes.check_kind(data.dtype, op.kind, op.name)
-        compute, out = _result(op, data.dtype, device)
-        return Array._new(device.impl(op.name)(device, compute, out, data), device)
+        return Array._new(_bind(op, device, data.dtype)[0](data), device)
     return fn
 
 
 def _binary(op: Elementwise):
-    checked = {}  # (device id, dtype, dtype) -> (implementation, compute, result dtype)
+    checked = {}  # (device id, dtype, dtype) -> the device's run for them
 
     def fn(x1, x2, /) -> Array:
         if type(x1) is Array and type(x2) is Array and x1._device is x2._device:
             # The hot path: two arrays on one device whose dtypes were checked together.
             device, a, b = x1._device, x1._data, x2._data
-            plan = checked.get((id(device), a.dtype, b.dtype))
-            if plan is not None:
-                return Array._new(plan[0](device, plan[1], plan[2], a, b), device)
+            run = checked.get((id(device), a.dtype, b.dtype))
+            if run is not None:
+                return Array._new(run(a, b), device)
         if isinstance(x1, Array):
             device, a = x1._device, x1._data
             if isinstance(x2, Array):
@@ -65,12 +71,10 @@ def _binary(op: Elementwise):
         else:
             raise TypeError(f"{op.name} expects at least one hal array, got {type(x1).__name__} "
                             f"and {type(x2).__name__}")
-        dtypes.check_kind(promoted, op.kind, op.name)
-        compute, out = _result(op, promoted, device)
-        impl = device.impl(op.name)
-        if isinstance(x1, Array) and isinstance(x2, Array) and compute == promoted:
-            checked[id(device), a.dtype, b.dtype] = impl, compute, out  # (not a default float: it can change)
-        return Array._new(impl(device, compute, out, a, b), device)
+        run, fixed = _bind(op, device, promoted)
+        if isinstance(x1, Array) and isinstance(x2, Array) and fixed:
+            checked[id(device), a.dtype, b.dtype] = run
+        return Array._new(run(a, b), device)
     return fn
 
 
@@ -95,7 +99,7 @@ def clip(x: Array, /, min=None, max=None) -> Array:
     device, dtype = x._device, x.dtype
     dtypes.check_kind(dtype, "real numeric", "clip")
     bounds = [_bound(x, b, lower) for b, lower in ((min, True), (max, False))]
-    return Array._new(device.impl("clip")(device, dtype, dtype, x._data, *bounds), device)
+    return Array._new(device.impl("clip")(device, dtype, dtype)(x._data, *bounds), device)
 
 
 def _bound(x: Array, value, lower: bool):
