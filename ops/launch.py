@@ -178,44 +178,30 @@ def run_elementwise(device, expr: str, out: Strided, inputs: list, value_types: 
     return out
 
 
-def elementwise(device, expr: str, value_types: tuple, helpers: str, out_dtype: np.dtype):
+def elementwise(device, expr: str, value_types: tuple, helpers: str, out_dtype: np.dtype, inputs: tuple):
     """``run(*inputs)``: ``expr`` over ``inputs`` (Strided arrays or scalars, seen as
-    ``value_types``) into a new array of their broadcast shape (memoized per device).
-    Each layout of the inputs (dtypes, shapes, strides) is worked out once into its
-    launch: where every array is contiguous and of one shape (the common case), a call
-    then only allocates and launches."""
-    key = ("elementwise", expr, value_types, helpers, out_dtype)
+    ``value_types``) into a new array of their broadcast shape, for any inputs laid out
+    as these (dtypes, shapes, strides). Each layout is worked out once per device: where
+    every array is contiguous and of one shape (the common case), a run then only
+    allocates and launches."""
+    key = (expr, value_types, out_dtype, *[(x.dtype, x.shape, x.strides) if type(x) is Strided else None
+                                           for x in inputs])
     run = device.programs.get(key)
     if run is None:
-        run = device.programs[key] = _layouts(device, expr, value_types, helpers, out_dtype)
-    return run
-
-
-def _layouts(device, expr, value_types, helpers, out_dtype):
-    prepared = {}  # the inputs' layouts -> run(inputs)
-
-    def run(*inputs):
-        layout = []
-        for x in inputs:
-            layout += (x.dtype, x.shape, x.strides) if type(x) is Strided else (None,)
-        layout = tuple(layout)
-        launch = prepared.get(layout)
-        if launch is None:
-            launch = prepared[layout] = _prepare(device, expr, value_types, helpers, out_dtype, inputs)
-        return launch(inputs)
+        run = device.programs[key] = _prepare(device, expr, value_types, helpers, out_dtype, inputs)
     return run
 
 
 def _prepare(device, expr, value_types, helpers, out_dtype, inputs):
-    """``run(inputs)`` for inputs of this layout: for contiguous arrays of one shape and
+    """``run(*inputs)`` for inputs of this layout: for contiguous arrays of one shape and
     real scalars, a fixed launch into a new array; for any other, ``run_elementwise``."""
     arrays = [x for x in inputs if type(x) is Strided]
     shape = broadcast_shapes(*[x.shape for x in arrays])
     n = math.prod(shape)
     if (n == 0 or any(x.shape != shape or not x.contiguous for x in arrays)
             or any(np.dtype(vt).kind == "c" for x, vt in zip(inputs, value_types) if type(x) is not Strided)):
-        return lambda inputs: run_elementwise(device, expr, device.empty(shape, out_dtype), inputs, value_types,
-                                              helpers)
+        return lambda *inputs: run_elementwise(device, expr, device.empty(shape, out_dtype), inputs, value_types,
+                                               helpers)
     operands = tuple(("c", x.dtype, vt) if type(x) is Strided else ("k", vt, vt) for x, vt in zip(inputs, value_types))
     kernel = program(device, elementwise_source(expr, out_dtype, operands, False, 0, helpers), "ew")
     group = min(_EW_GROUP, device.info.max_work_group)
@@ -224,7 +210,7 @@ def _prepare(device, expr, value_types, helpers, out_dtype, inputs):
     launch = kernel.prepare(*grid) if hasattr(kernel, "prepare") else lambda args: kernel(*grid, *args)
     take = device.pool.taker(n * out_dtype.itemsize)
 
-    def run(inputs):
+    def run(*inputs):
         out = Strided(take(), shape, out_dtype)
         args = [out.buf, 0]
         for x in inputs:
