@@ -79,6 +79,15 @@ def flat_group(device, size: int = 64) -> tuple:
     return (min(size, device.info.max_work_group),)
 
 
+def per_element(device, kernel, shape: tuple, *args):
+    """A new float32 array of ``shape`` written by ``kernel(out, *args, n)``, one work-item
+    per element (none where it is empty)."""
+    out = device.empty(shape, np.dtype(np.float32))
+    if out.size:
+        kernel((out.size,), flat_group(device), pointer(device, out), *args, out.size)
+    return out
+
+
 def cpu_device():
     """The cpu device, where references and host-built tables are computed."""
     from hal.device import device
