@@ -81,7 +81,7 @@ class Buffer:
 
 @lru_cache(maxsize=4096)
 def contiguous_strides(shape: tuple) -> tuple:
-    """(memoized: every new array asks)"""
+    """The row-major element strides of ``shape`` (memoized: every new array asks)."""
     strides, step = [], 1
     for n in reversed(shape):
         strides.append(step)
