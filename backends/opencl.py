@@ -105,7 +105,6 @@ class Program(program.Program):
         self.queue, self.kernel, self.lock = device.queue, kernel, device.launch_lock
         self.arg_dtypes = [None if p.pointer else TYPES[p.word][0] for p in params]
         kernel.set_scalar_arg_dtypes(self.arg_dtypes)
-        self._pointers = [i for i, p in enumerate(params) if p.pointer]
         # Float arguments that are zero are always set again: -0.0 == 0.0, but not bit for bit.
         self._floats = [i for i, t in enumerate(self.arg_dtypes) if t is not None and t.kind == "f"]
         self._set = None  # the arguments the kernel holds: a cl.Kernel keeps them between launches
@@ -114,17 +113,10 @@ class Program(program.Program):
         """Buffer arguments are ``hal.memory.Buffer``s, the rest scalars. Only arguments
         that differ from the last launch's are set again: the kernel object keeps them,
         so a loop over the same arrays costs the enqueue alone."""
-        if local_size is None:
-            pass
-        elif len(local_size) == 1:  # OpenCL 1.2: the global size is a multiple of the local
-            if global_size[0] % local_size[0]:
-                global_size = (-(-global_size[0] // local_size[0]) * local_size[0],)
-        else:
+        if local_size is not None and (len(local_size) > 1 or global_size[0] % local_size[0]):
+            # OpenCL 1.2: the global size is a multiple of the local
             global_size = tuple(-(-g // l) * l for g, l in zip(global_size, local_size))
-        handles = list(args)
-        for i in self._pointers:
-            if type(args[i]) is Buffer:
-                handles[i] = args[i].handle
+        handles = [a.handle if type(a) is Buffer else a for a in args]
         self.lock.acquire()  # (acquire/release: half the cost of a with block, on every launch)
         try:
             if handles != self._set or (self._floats and any(not handles[i] for i in self._floats)):

@@ -483,12 +483,3 @@ def _store(device, tunable: Tunable, key: tuple, result: Result) -> None:
                         [(*ident, json.dumps(m.config, sort_keys=True), m.status, m.seconds, m.noise, m.detail)
                          for m in result.candidates])
 
-
-def stored(device=None) -> list[dict]:
-    """Every stored result (of ``device`` only, if given), as dicts."""
-    with _connect() as con:
-        con.row_factory = sqlite3.Row
-        sql, args = "SELECT * FROM results", ()
-        if device is not None:
-            sql, args = sql + " WHERE fingerprint=?", (device.fingerprint,)
-        return [dict(r) for r in con.execute(sql + " ORDER BY op, dtypes, bucket", args)]

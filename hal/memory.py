@@ -40,7 +40,14 @@ class Pool:
     def take(self, nbytes: int) -> "Buffer":
         size = size_class(nbytes)
         free_list = self._cached[size]
-        return Buffer(self, free_list.pop() if free_list else self._fresh(size, nbytes), size)
+        return Buffer(free_list, free_list.pop() if free_list else self._fresh(size, nbytes), size)
+
+    def taker(self, nbytes: int):
+        """``take()``: a buffer of ``nbytes``, for a caller that asks for one size again
+        and again (a prepared launch's output): its size class looked up once."""
+        size = size_class(nbytes)
+        free_list = self._cached[size]  # (trim empties it in place: the taker keeps it)
+        return lambda: Buffer(free_list, free_list.pop() if free_list else self._fresh(size, nbytes), size)
 
     def _fresh(self, size: int, asked: int):
         try:
@@ -57,26 +64,24 @@ class Pool:
         for handles in self._cached.values():
             for handle in handles:
                 self._free(handle)
-        self._cached.clear()
+            handles.clear()
 
 
 class Buffer:
-    """One pooled allocation; returns itself to the pool when the last view drops it."""
-    __slots__ = ("pool", "handle", "nbytes")
+    """One pooled allocation; returns itself to its size class's free list (``home``) when
+    the last view drops it."""
+    __slots__ = ("home", "handle", "nbytes")
 
-    def __init__(self, pool: Pool, handle, nbytes: int):
-        self.pool, self.handle, self.nbytes = pool, handle, nbytes
+    def __init__(self, home: list, handle, nbytes: int):
+        self.home, self.handle, self.nbytes = home, handle, nbytes
 
     def __del__(self):
-        try:
-            self.pool._cached[self.nbytes].append(self.handle)
-        except Exception:  # interpreter shutdown: the device is going away anyway
-            pass
+        self.home.append(self.handle)
 
 
+@lru_cache(maxsize=4096)
 def contiguous_strides(shape: tuple) -> tuple:
-    if len(shape) == 1:
-        return (1,)
+    """The row-major element strides of ``shape`` (memoized: every new array asks)."""
     strides, step = [], 1
     for n in reversed(shape):
         strides.append(step)

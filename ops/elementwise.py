@@ -422,19 +422,27 @@ _IGNORE = _make_extobj(all="ignore")
 def _cpu(op: Elementwise):
     ufunc, textbook = op.ufunc, _TEXTBOOK.get(op.name)
 
-    def impl(device, compute, out_dtype, *xs):
+    @lru_cache(maxsize=None)
+    def runs(compute, out_dtype, convert: bool):
         fn = textbook if textbook is not None and compute.kind == "c" else ufunc
+
+        def run(*xs):
+            if convert:
+                xs = [x.astype(compute) if type(x) is np.ndarray and x.dtype != compute else x for x in xs]
+            token = _ERRSTATE.set(_IGNORE)  # the standard defines inf and NaN results, not warnings
+            try:
+                out = fn(*xs)
+            finally:
+                _ERRSTATE.reset(token)
+            return out if type(out) is np.ndarray and out.dtype == out_dtype else np.asarray(out, out_dtype)
+        return run
+
+    def prepare(device, compute, out_dtype, *xs):  # (NumPy's loops take any layout)
         for x in xs:
             if type(x) is np.ndarray and x.dtype != compute:
-                xs = [x.astype(compute) if type(x) is np.ndarray and x.dtype != compute else x for x in xs]
-                break
-        token = _ERRSTATE.set(_IGNORE)  # the standard defines inf and NaN results, not warnings
-        try:
-            out = fn(*xs)
-        finally:
-            _ERRSTATE.reset(token)
-        return out if type(out) is np.ndarray and out.dtype == out_dtype else np.asarray(out, out_dtype)
-    return impl
+                return runs(compute, out_dtype, True)
+        return runs(compute, out_dtype, False)
+    return prepare
 
 
 @lru_cache(maxsize=None)
@@ -452,13 +460,17 @@ def _specialize(name: str, compute: np.dtype) -> tuple[str, tuple, str]:
 def _kernel(op: Elementwise):
     name = op.name
 
-    def impl(device, compute, out_dtype, *xs):
+    def prepare(device, compute, out_dtype, *xs):
         return elementwise(device, *_specialize(name, compute), out_dtype, xs)
-    return impl
+    return prepare
 
 
+# An elementwise op's implementation prepares it for its compute and result dtypes and
+# operands laid out as ``xs``: the namespace keeps what it returns, ``run(*payloads)``,
+# per device and operand layout, so a call on checked operands is only that run (the
+# hot path, every device alike).
 for _op in OPS.values():
-    declare(Op(_op.name, ("compute", "out_dtype", "xs"), f"{_op.kind} elementwise", _op.ufunc))
+    declare(Op(_op.name, ("compute", "out_dtype", "xs"), f"run(*payloads): {_op.kind} elementwise", _op.ufunc))
     register(_op.name, on=("cpu",))(_cpu(_op))
     register(_op.name, on=("buffer",))(_kernel(_op))
 
@@ -470,4 +482,5 @@ def where_cpu(device, dtype, shape, condition, x1, x2):
 
 @register("where", on=("buffer",))
 def where(device, dtype, shape, condition, x1, x2):
-    return elementwise(device, "x0 ? x1 : x2", (np.dtype(np.bool_), dtype, dtype), "", dtype, (condition, x1, x2))
+    inputs = (condition, x1, x2)
+    return elementwise(device, "x0 ? x1 : x2", (np.dtype(np.bool_), dtype, dtype), "", dtype, inputs)(*inputs)

@@ -79,6 +79,15 @@ def flat_group(device, size: int = 64) -> tuple:
     return (min(size, device.info.max_work_group),)
 
 
+def per_element(device, kernel, shape: tuple, *args):
+    """A new float32 array of ``shape`` written by ``kernel(out, *args, n)``, one work-item
+    per element (none where it is empty)."""
+    out = device.empty(shape, np.dtype(np.float32))
+    if out.size:
+        kernel((out.size,), flat_group(device), pointer(device, out), *args, out.size)
+    return out
+
+
 def cpu_device():
     """The cpu device, where references and host-built tables are computed."""
     from hal.device import device
@@ -178,42 +187,44 @@ def run_elementwise(device, expr: str, out: Strided, inputs: list, value_types: 
     return out
 
 
-def elementwise(device, expr: str, value_types: tuple, helpers: str, out_dtype: np.dtype, inputs: tuple) -> Strided:
-    """``expr`` over ``inputs`` (Strided arrays or scalars, seen as ``value_types``) into a
-    new array of their broadcast shape. Each layout (expression, dtypes, shapes) is worked
-    out once per device: where every array is contiguous and of one shape (the common
-    case, on every elementwise call's path), a call then only allocates and launches."""
+def elementwise(device, expr: str, value_types: tuple, helpers: str, out_dtype: np.dtype, inputs: tuple):
+    """``run(*inputs)``: ``expr`` over ``inputs`` (Strided arrays or scalars, seen as
+    ``value_types``) into a new array of their broadcast shape, for any inputs laid out
+    as these (dtypes, shapes, strides). Each layout is worked out once per device: where
+    every array is contiguous and of one shape (the common case), a run then only
+    allocates and launches."""
     key = (expr, value_types, out_dtype, *[(x.dtype, x.shape, x.strides) if type(x) is Strided else None
                                            for x in inputs])
-    try:
-        prepared = device.programs[key]
-    except KeyError:
-        prepared = device.programs[key] = _prepare(device, expr, out_dtype, inputs, value_types, helpers)
-    if prepared is None:  # another layout: worked out per call
-        shape = broadcast_shapes(*[x.shape for x in inputs if type(x) is Strided])
-        return run_elementwise(device, expr, device.empty(shape, out_dtype), inputs, value_types, helpers)
-    launch, take, nbytes, shape, n = prepared
-    out = Strided(take(nbytes), shape, out_dtype)
-    args = [out.buf, 0]
-    for x in inputs:
-        args += (x.buf, x.offset) if type(x) is Strided else (x,)
-    args.append(n)
-    launch(args)
-    return out
+    run = device.programs.get(key)
+    if run is None:
+        run = device.programs[key] = _prepare(device, expr, value_types, helpers, out_dtype, inputs)
+    return run
 
 
-def _prepare(device, expr, out_dtype, inputs, value_types, helpers):
-    """(launch, allocator, bytes, shape, elements) for contiguous arrays of one shape and
-    real scalars, else None."""
+def _prepare(device, expr, value_types, helpers, out_dtype, inputs):
+    """``run(*inputs)`` for inputs of this layout: for contiguous arrays of one shape and
+    real scalars, a fixed launch into a new array; for any other, ``run_elementwise``."""
     arrays = [x for x in inputs if type(x) is Strided]
-    n = math.prod(arrays[0].shape)
-    if (n == 0 or any(x.shape != arrays[0].shape or not x.contiguous for x in arrays)
+    shape = broadcast_shapes(*[x.shape for x in arrays])
+    n = math.prod(shape)
+    if (n == 0 or any(x.shape != shape or not x.contiguous for x in arrays)
             or any(np.dtype(vt).kind == "c" for x, vt in zip(inputs, value_types) if type(x) is not Strided)):
-        return None
+        return lambda *inputs: run_elementwise(device, expr, device.empty(shape, out_dtype), inputs, value_types,
+                                               helpers)
     operands = tuple(("c", x.dtype, vt) if type(x) is Strided else ("k", vt, vt) for x, vt in zip(inputs, value_types))
     kernel = program(device, elementwise_source(expr, out_dtype, operands, False, 0, helpers), "ew")
     group = min(_EW_GROUP, device.info.max_work_group)
     grid = (-(-n // group) * group,), (group,)
     # (a driver's kernel may be any launchable callable, the contract; hal's Programs prepare)
     launch = kernel.prepare(*grid) if hasattr(kernel, "prepare") else lambda args: kernel(*grid, *args)
-    return launch, device.pool.take, n * out_dtype.itemsize, arrays[0].shape, n
+    take = device.pool.taker(n * out_dtype.itemsize)
+
+    def run(*inputs):
+        out = Strided(take(), shape, out_dtype)
+        args = [out.buf, 0]
+        for x in inputs:
+            args += (x.buf, x.offset) if type(x) is Strided else (x,)
+        args.append(n)
+        launch(args)
+        return out
+    return run

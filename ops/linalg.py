@@ -510,16 +510,10 @@ def _gemm_work(key):
     return 2 * nbatch * m * n * k, np.dtype(key[0]).itemsize * nbatch * (m * k + k * n + m * n)
 
 
-def _gemv_problem(key, ragged, rng):
-    nbatch, rows, k = (_ragged(d) for d in key[1]) if ragged else key[1]
-    nbatch = min(nbatch, 3) if ragged else nbatch
-    dtype = np.dtype(key[0])
-    return (rng.standard_normal((nbatch, rows, k)).astype(dtype), rng.standard_normal((nbatch, k, 1)).astype(dtype))
-
-
-def _gemv_work(key):
+def _as_gemm(key):
+    """A mat-vec's key as the key of the same product as a GEMM (n = 1)."""
     nbatch, rows, k = key[1]
-    return 2 * nbatch * rows * k, np.dtype(key[0]).itemsize * nbatch * (rows * k + k + rows)
+    return key[0], (nbatch, rows, 1, k)
 
 
 def _gemm_presets(device):
@@ -539,7 +533,8 @@ GEMM = autotune.declare(autotune.Tunable(
     problem=_gemm_problem, work=_gemm_work, presets=_gemm_presets))
 GEMV = autotune.declare(autotune.Tunable(
     op="gemv", space=_gemv_space, default=_gemv_default, run=gemv_into, reference=reference,
-    problem=_gemv_problem, work=_gemv_work, presets=_gemv_presets, bound="memory"))
+    problem=lambda key, ragged, rng: _gemm_problem(_as_gemm(key), ragged, rng),
+    work=lambda key: _gemm_work(_as_gemm(key)), presets=_gemv_presets, bound="memory"))
 
 
 def _batched(device, x, batch):

@@ -28,7 +28,7 @@ import numpy as np
 from hal import autotune, summation
 from hal.dispatch import register
 
-from .launch import cpu_device, flat_group, pointer, program, run_elementwise
+from .launch import cpu_device, flat_group, per_element, pointer, program, run_elementwise
 
 _WG = 256  # work-items folding one row (rms_norm, softmax) on a GPU; tuned by hal.autotune
 _MASKED = -3.0e38  # a masked score: its exp is 0, and no INFINITY macro is needed
@@ -622,11 +622,8 @@ def rope(device, x, positions, theta, neox=False):
 
 @register("nn_silu_mul", on=("cpu", "buffer"))
 def silu_mul(device, gate, up):
-    out = device.empty(gate.shape, _F32)
-    if out.size:
-        program(device, SILU_MUL, "silu_mul", GGML_EPR=summation.lanes())((out.size,), flat_group(device), pointer(device, out),
-                                              *device.kernel_args(gate, up), out.size)
-    return out
+    kernel = program(device, SILU_MUL, "silu_mul", GGML_EPR=summation.lanes())
+    return per_element(device, kernel, gate.shape, *device.kernel_args(gate, up))
 
 
 @register("nn_to_half", on=("cpu",))

@@ -20,9 +20,7 @@ import numpy as np
 
 from hal.dispatch import register
 
-from .launch import flat_group, pointer, program
-
-_F32 = np.dtype(np.float32)
+from .launch import per_element, pointer, program
 
 KERNELS = r"""
 KERNEL void gelu_mul(GLOBAL f32 *out, GLOBAL const f32 *gate, i64 gate_off, GLOBAL const f32 *up, i64 up_off,
@@ -72,27 +70,16 @@ def _table(device):
 
 @register("nn_gelu_mul", on=("cpu", "buffer"))
 def gelu_mul(device, gate, up):
-    out = device.empty(gate.shape, _F32)
-    if out.size:
-        program(device, KERNELS, "gelu_mul")((out.size,), flat_group(device), pointer(device, out),
-                                             *device.kernel_args(gate, up), pointer(device, _table(device)),
-                                             out.size)
-    return out
+    table = pointer(device, _table(device))
+    return per_element(device, program(device, KERNELS, "gelu_mul"), gate.shape, *device.kernel_args(gate, up), table)
 
 
 @register("nn_scale", on=("cpu", "buffer"))
 def scale(device, x, factor):
-    out = device.empty(x.shape, _F32)
-    if out.size:
-        program(device, KERNELS, "scale")((out.size,), flat_group(device), pointer(device, out),
-                                          *device.kernel_args(x), np.float32(factor), out.size)
-    return out
+    return per_element(device, program(device, KERNELS, "scale"), x.shape, *device.kernel_args(x), np.float32(factor))
 
 
 @register("nn_add_rows", on=("cpu", "buffer"))
 def add_rows(device, x, bias):
-    out = device.empty(x.shape, _F32)
-    if out.size:
-        program(device, KERNELS, "add_rows")((out.size,), flat_group(device), pointer(device, out),
-                                             *device.kernel_args(x, bias), bias.shape[-1], out.size)
-    return out
+    kernel = program(device, KERNELS, "add_rows")
+    return per_element(device, kernel, x.shape, *device.kernel_args(x, bias), bias.shape[-1])

@@ -585,3 +585,22 @@ def test_where_errors(device):
         hal.where(x > 0, 1, 2)
     with pytest.raises(ValueError):
         hal.where(x > 0, x, hal.ones(4, device=device))
+
+
+def test_runs_kept_per_operand_layout(device):
+    # The namespace keeps a run per device and operand layout (dtype, shape, strides):
+    # operands of the same dtypes in other layouts, called in turns, each get their own,
+    # and a kept run still counts its kernel launches (where the device launches kernels).
+    host = np.arange(24, dtype=np.float32).reshape(4, 6)
+    x = hal.asarray(host, device=device)
+    cases = [(x, x), (x.T, x.T), (x[1:, ::2], x[:3, 1::2]), (x, x[0]), (x[:, :1], x[0]), (x[1:], x[:3])]
+    for _ in range(2):
+        for a, b in cases:
+            want = np.asarray(a) + np.asarray(b)
+            launches = hal.stats()["kernel_launches"]
+            np.testing.assert_array_equal(np.asarray(a + b), want)
+            assert hal.stats()["kernel_launches"] - launches == (device.family == "buffer")
+    with pytest.raises(ValueError):
+        x + x[:2, :2]  # (a shape that does not broadcast is refused every time, none kept)
+    with pytest.raises(ValueError):
+        x + x[:2, :2]

@@ -36,20 +36,20 @@ def _unary(op: Elementwise):
         device, data = x._device, x._data
         dtypes.check_kind(data.dtype, op.kind, op.name)
         compute, out = _result(op, data.dtype, device)
-        return Array._new(device.impl(op.name)(device, compute, out, data), device)
+        return Array._new(device.impl(op.name)(device, compute, out, data)(data), device)
     return fn
 
 
 def _binary(op: Elementwise):
-    checked = {}  # (device id, dtype, dtype) -> (implementation, compute, result dtype)
+    checked = {}  # (device id, each operand's dtype, shape, strides) -> the device's run for them
 
     def fn(x1, x2, /) -> Array:
         if type(x1) is Array and type(x2) is Array and x1._device is x2._device:
-            # The hot path: two arrays on one device whose dtypes were checked together.
+            # The hot path: two arrays on one device, laid out as arrays checked before.
             device, a, b = x1._device, x1._data, x2._data
-            plan = checked.get((id(device), a.dtype, b.dtype))
-            if plan is not None:
-                return Array._new(plan[0](device, plan[1], plan[2], a, b), device)
+            run = checked.get((id(device), a.dtype, a.shape, a.strides, b.dtype, b.shape, b.strides))
+            if run is not None:
+                return Array._new(run(a, b), device)
         if isinstance(x1, Array):
             device, a = x1._device, x1._data
             if isinstance(x2, Array):
@@ -67,10 +67,11 @@ def _binary(op: Elementwise):
                             f"and {type(x2).__name__}")
         dtypes.check_kind(promoted, op.kind, op.name)
         compute, out = _result(op, promoted, device)
-        impl = device.impl(op.name)
+        run = device.impl(op.name)(device, compute, out, a, b)  # the device's run for this layout
+        # (kept for arrays, where the compute dtype is not a default float, which can change)
         if isinstance(x1, Array) and isinstance(x2, Array) and compute == promoted:
-            checked[id(device), a.dtype, b.dtype] = impl, compute, out  # (not a default float: it can change)
-        return Array._new(impl(device, compute, out, a, b), device)
+            checked[id(device), a.dtype, a.shape, a.strides, b.dtype, b.shape, b.strides] = run
+        return Array._new(run(a, b), device)
     return fn
 
 
@@ -94,8 +95,9 @@ def clip(x: Array, /, min=None, max=None) -> Array:
         raise TypeError(f"clip expects a hal array, got {type(x).__name__}")
     device, dtype = x._device, x.dtype
     dtypes.check_kind(dtype, "real numeric", "clip")
-    bounds = [_bound(x, b, lower) for b, lower in ((min, True), (max, False))]
-    return Array._new(device.impl("clip")(device, dtype, dtype, x._data, *bounds), device)
+    operands = (x._data, *[_bound(x, b, lower) for b, lower in ((min, True), (max, False))])
+    run = device.impl("clip")(device, dtype, dtype, *operands)
+    return Array._new(run(*operands), device)
 
 
 def _bound(x: Array, value, lower: bool):
