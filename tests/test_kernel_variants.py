@@ -76,3 +76,4 @@ def test_the_battery_in_worker_processes_gives_the_same_outcomes():
     for a, w in zip(alone, workers):
         assert [(o.case.label, o.status, o.path) for o in w.outcomes] == \
             [(o.case.label, o.status, o.path) for o in a.outcomes]
+
