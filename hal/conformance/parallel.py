@@ -65,9 +65,10 @@ def run_in_workers(device, ops: str | None, small: bool, by_op: dict, jobs: int,
 
 
 def _fail_dead(workers, running, outcomes, names, by_op, Outcome) -> None:
-    """Fail the op a worker that died was running (each case, with its exit code)."""
+    """Fail the op a worker that died was running (each case, with its exit code). A
+    worker that exited normally sent every outcome first, so only a nonzero exit counts."""
     for w in workers:
-        if not w.is_alive() and w.pid in running:
+        if w.exitcode not in (None, 0) and w.pid in running:
             index = running.pop(w.pid)
             detail = f"the worker process running it died (exit code {w.exitcode})"
             outcomes[index] = [Outcome(case, "fail", detail=detail) for case in by_op[names[index]]]
