@@ -2,7 +2,7 @@
 elementwise kernel is generated per number of dimensions after ``collapse`` merges the
 dimensions every operand strides through alike, so one kernel serves every shape that
 collapses alike; and the conformance kit runs its battery in worker processes, with the
-same outcomes as in one."""
+same outcomes as in one (a worker that crashes fails only the op it was running)."""
 import numpy as np
 import pytest
 
@@ -77,3 +77,22 @@ def test_the_battery_in_worker_processes_gives_the_same_outcomes():
         assert [(o.case.label, o.status, o.path) for o in w.outcomes] == \
             [(o.case.label, o.status, o.path) for o in a.outcomes]
 
+
+
+class _Exited:
+    def __init__(self, pid, exitcode):
+        self.pid, self.exitcode = pid, exitcode
+
+
+def test_a_worker_that_crashed_fails_the_op_it_was_running_and_only_that():
+    """A worker killed by a signal mid-op (a driver crash) fails that op's cases; one that
+    exited normally had sent its outcomes, so the op it last started is left alone."""
+    from hal.conformance.parallel import _fail_dead
+    from hal.conformance.runner import Outcome, _cases_by_op
+    by_op = _cases_by_op(hal.device("cpu"), r"^(sin|cos)$", small=True)
+    names, outcomes = list(by_op), {}
+    running = {11: 0, 12: 1}
+    _fail_dead([_Exited(11, -11), _Exited(12, 0)], running, outcomes, names, by_op, Outcome)
+    assert list(outcomes) == [0] and running == {12: 1}
+    assert [o.status for o in outcomes[0]] == ["fail"] * len(by_op[names[0]])
+    assert "died (exit code -11)" in outcomes[0][0].detail
