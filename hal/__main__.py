@@ -4,6 +4,7 @@ kernel compiles (hal.warmup), and an OpenAI-compatible server (hal.serve)."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import numpy as np
@@ -140,6 +141,9 @@ def main(argv=None) -> int:
     warmup_cmd.add_argument("--device", help="device to warm up (default: hal's default device)")
     warmup_cmd.add_argument("--model", metavar="PATH.gguf", help="a GGUF model to run briefly (default: the "
                             "conformance kit's small battery)")
+    warmup_cmd.add_argument("--jobs", "-j", type=int, default=len(os.sched_getaffinity(0)),
+                            help="processes compiling the battery's kernels side by side (default: one per "
+                            "core, here %(default)s; a model warms up in one)")
     serve_cli.add_arguments(sub.add_parser("serve", help="serve a GGUF model over the OpenAI API (hal.serve)"))
     args = parser.parse_args(argv)
     if args.command == "serve":
@@ -151,7 +155,7 @@ def main(argv=None) -> int:
     if args.command == "warmup":
         try:
             device = hal.device(args.device) if args.device else hal.get_default_device()
-            print(warmup.warmup(device, args.model).summary())
+            print(warmup.warmup(device, args.model, max(args.jobs, 1)).summary())
         except (OSError, ValueError) as e:  # no such device (hal.DeviceError); a model file missing or unreadable
             raise SystemExit(f"error: {e}")
         return 0

@@ -33,14 +33,15 @@ class Warmup:
                 f"{self.from_disk} already in the disk cache, {self.seconds:.1f} s")
 
 
-def warmup(device, model: str | None = None) -> Warmup:
+def warmup(device, model: str | None = None, jobs: int = 1) -> Warmup:
     """Run the workload on ``device`` and count the kernels it compiled (hal.stats()'s
-    cache counters, taken before and after)."""
+    cache counters, taken before and after); the conformance battery in ``jobs`` worker
+    processes (hal/conformance/parallel.py), whose counts are added to this process's."""
     before = hal.stats()
     start = time.perf_counter()
     if model is None:
-        _conformance(device)
-        workload = "conformance kit, small battery"
+        _conformance(device, jobs)
+        workload = "conformance kit, small battery" + (f", {jobs} processes" if jobs > 1 else "")
     else:
         _llama(device, model)
         workload = f"{os.path.basename(model)}: prefill + {DECODE_STEPS} decode steps"
@@ -58,10 +59,10 @@ def _llama(device, path: str) -> None:
     model.generate(prompt, 1 + DECODE_STEPS, stop_at_eos=False)
 
 
-def _conformance(device) -> None:
+def _conformance(device, jobs: int) -> None:
     from hal.conformance import run
     with warnings.catch_warnings():
         # The kit's cases include ops that run through the host on some devices: warming
         # up is not the place to report them (python -m hal.conformance does).
         warnings.simplefilter("ignore", hal.HostFallbackWarning)
-        run(device, small=True)
+        run(device, small=True, jobs=jobs)

@@ -13,7 +13,7 @@ from functools import lru_cache
 import numpy as np
 
 from hal.dialect import TYPES
-from hal.memory import Strided
+from hal.memory import Strided, contiguous_strides
 from hal.shapes import broadcast_shapes
 
 # The type word of each dtype: the dialect's scalars, bool as u8, the complex structs,
@@ -165,26 +165,48 @@ def run_elementwise(device, expr: str, out: Strided, inputs: list, value_types: 
     n = out.size
     if n == 0:
         return out
-    shape = out.shape
-    operands, args, strided = [], [], not out.contiguous
+    arrays = [x if x.shape == out.shape else x.broadcast(out.shape) for x in inputs if type(x) is Strided]
+    shape, (out_strides, *strides) = collapse(out.shape, [out.strides] + [x.strides for x in arrays])
+    flat = contiguous_strides(shape) if shape else ()
+    operands, args, strided, arrays = [], [], out_strides != flat, iter(zip(arrays, strides))
     for x, vt in zip(inputs, value_types):
         if type(x) is not Strided:
             vt = np.dtype(vt)
             operands.append(("k", vt, vt))
             args += [x.real, x.imag] if vt.kind == "c" else [x]
-        elif x.shape == shape and x.contiguous:  # (the common case: read at off + i)
+            continue
+        x, x_strides = next(arrays)
+        if x_strides == flat:  # (the common case: read at off + i)
             operands.append(("c", x.dtype, vt))
             args += [x.buf, x.offset]
         else:
-            x = x.broadcast(shape) if x.shape != shape else x
             operands.append(("s", x.dtype, vt))
-            args += [x.buf, x.offset, *x.strides]
+            args += [x.buf, x.offset, *x_strides]
             strided = True
-    head = [out.buf, out.offset, *out.strides] if not out.contiguous else [out.buf, out.offset]
-    kernel = program(device, elementwise_source(expr, out.dtype, tuple(operands), not out.contiguous,
-                                                out.ndim if strided else 0, helpers, expr_type), "ew")
+    head = [out.buf, out.offset, *out_strides] if out_strides != flat else [out.buf, out.offset]
+    kernel = program(device, elementwise_source(expr, out.dtype, tuple(operands), out_strides != flat,
+                                                len(shape) if strided else 0, helpers, expr_type), "ew")
     kernel((n,), (min(_EW_GROUP, device.info.max_work_group),), *head, *args, n, *(shape if strided else ()))
     return out
+
+
+def collapse(shape: tuple, strides: list) -> tuple[tuple, list]:
+    """``shape`` and each of ``strides`` (element strides of arrays of that shape) over
+    the fewest dimensions that step through the same elements in the same row-major
+    order: size-1 dimensions dropped, and a dimension merged into the one before it
+    wherever every array strides across both as across one (outer stride = inner stride
+    x inner extent). The elementwise kernel is generated per number of dimensions, so
+    this makes one kernel serve every shape that collapses alike: a contiguous or
+    row-sliced array of any rank reads as one dimension, a broadcast row as two."""
+    merged = []  # (extent, strides of each array)
+    for extent, dim_strides in zip(shape, zip(*strides)):
+        if extent == 1:
+            continue
+        if merged and all(outer == inner * extent for outer, inner in zip(merged[-1][1], dim_strides)):
+            merged[-1] = (merged[-1][0] * extent, dim_strides)
+        else:
+            merged.append((extent, dim_strides))
+    return tuple(e for e, _ in merged), [tuple(s[j] for _, s in merged) for j in range(len(strides))]
 
 
 def elementwise(device, expr: str, value_types: tuple, helpers: str, out_dtype: np.dtype, inputs: tuple):

@@ -405,6 +405,20 @@ BLOCKS = ((6, 32), (4, 32), (8, 16), (12, 16), (2, 64))
 AVX-512 CPUs 8 wide (ymm, 32 registers): 6 x 32 is 24 accumulators and leaves room for
 the loads; 8 x 32 and 8 x 64 spill (measured 35% slower) and are left out."""
 
+AVX2_BLOCK = (6, 16)
+"""The default block where the CPU has AVX2 but not AVX-512: 16 ymm registers, which
+6 x 32's 24 accumulators overflow; 6 x 16 is 12 accumulators, two loads of ``b`` and a
+broadcast of ``a`` (the register plan of BLIS's Haswell SGEMM micro-kernel). Not
+measured on an AVX2 host (this one has AVX-512, and its PoCL ignores
+POCL_LLVM_CPU_NAME): tuning there measures it first, as the incumbent, against BLOCKS."""
+
+
+def _register_block(device) -> tuple:
+    """RM x RN for an OpenCL CPU device (PoCL runs on the host's cores): by the host's
+    vector registers, read from its CPU flags at run time (hal.summation.host_order)."""
+    from hal.summation import host_order
+    return BLOCKS[0] if device.info.kind != "cpu" or host_order() == "avx512" else AVX2_BLOCK
+
 
 CPU_HALF_GEMM = [{"kind": "library"}] + [
     {"kind": "block", "RM": rm, "RN": rn, "WX": 1, "WY": 1, "PACK": pack} for rm, rn in ((6, 32), (1, 64)) for pack in (0, 3)]
@@ -438,7 +452,7 @@ def _gemm_space(device, key):
 
 def _gemm_default(device, key):
     """NumPy on the cpu; local-memory tiles on GPUs; where the OpenCL device is a CPU (or
-    simulates one), register blocks: 6 x 32 for matrices, with ``b`` packed from 1024
+    simulates one), register blocks: 6 x 32 for matrices (6 x 16 on AVX2 hosts, ``AVX2_BLOCK``), with ``b`` packed from 1024
     rows of ``a`` on (packing copies all of ``b``: on PoCL it paid from there, and at
     2048 unpacked rows of a power-of-two length thrashed the cache, 94 vs 63 GFLOP/s),
     1 x 64 straight from memory for a single row (packing would copy as much as the
@@ -453,7 +467,8 @@ def _gemm_default(device, key):
     if m == 1:
         return _fit_group(device, {"kind": "block", "RM": 1, "RN": 64, "WX": 4, "WY": 1, "PACK": 0})
     pack = 3 if key[0] == "float16" else 1 if m >= 1024 else 0
-    return _fit_group(device, {"kind": "block", "RM": 6, "RN": 32, "WX": 1, "WY": 8, "PACK": pack})
+    rm, rn = _register_block(device)
+    return _fit_group(device, {"kind": "block", "RM": rm, "RN": rn, "WX": 1, "WY": 8, "PACK": pack})
 
 
 def _cpu_half_default(key):

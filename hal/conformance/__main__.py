@@ -1,10 +1,11 @@
-"""``python -m hal.conformance [--device D ...] [--ops REGEX] [--output table|csv|json] [--small]``
+"""``python -m hal.conformance [--device D ...] [--ops REGEX] [--output table|csv|json] [--small] [--jobs N]``
 
 Runs the battery on each device against the cpu reference and prints what passes,
 fails, or is unsupported per op; exits 1 if any case fails."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -35,6 +36,9 @@ def main(argv=None) -> int:
     parser.add_argument("--output", choices=("table", "csv", "json"), default="table")
     parser.add_argument("--small", action="store_true", help="one dtype per kind and the smallest shapes "
                         "(for simulators such as Oclgrind)")
+    parser.add_argument("--jobs", "-j", type=int, default=len(os.sched_getaffinity(0)),
+                        help="worker processes running the battery (default: one per core, here %(default)s; "
+                        "a first run is spent compiling kernels, which processes do side by side)")
     parser.add_argument("--verbose", "-v", action="store_true", help="list every op in the table, not only "
                         "those with failures or missing cases")
     args = parser.parse_args(argv)
@@ -45,7 +49,7 @@ def main(argv=None) -> int:
     results = {}
     for device in devices:
         start = time.perf_counter()
-        reports = run(device, args.ops, args.small, _progress(device))
+        reports = run(device, args.ops, args.small, _progress(device), max(args.jobs, 1))
         results[device.name] = (reports, time.perf_counter() - start)
         if sys.stderr.isatty():
             print("\r\033[K", end="", file=sys.stderr)

@@ -71,18 +71,32 @@ class OpReport:
         return f"{bad.case.label}: {bad.detail}" if bad else ""
 
 
-def run(device, ops: str | None = None, small: bool = False, progress=None) -> list[OpReport]:
-    """Every case (of the ops matching the regex ``ops``) on ``device``, per op."""
+def run(device, ops: str | None = None, small: bool = False, progress=None, jobs: int = 1) -> list[OpReport]:
+    """Every case (of the ops matching the regex ``ops``) on ``device``, per op; with
+    ``jobs`` > 1 in that many worker processes (see ``parallel``)."""
     device, reference = hal.device(device), hal.device("cpu")
-    pattern = re.compile(ops) if ops else None
-    reports: dict[str, OpReport] = {}
-    for case in battery(device.dtypes, small):
-        if pattern and not pattern.search(case.op):
-            continue
-        reports.setdefault(case.op, OpReport(case.op)).outcomes.append(run_case(case, device, reference))
+    by_op = _cases_by_op(device, ops, small)
+    if jobs > 1 and len(by_op) > 1:
+        from .parallel import run_in_workers
+        return run_in_workers(device, ops, small, by_op, jobs, progress)
+    reports = []
+    for op, cases in by_op.items():
+        reports.append(OpReport(op, [run_case(case, device, reference) for case in cases]))
         if progress:
-            progress(case)
-    return list(reports.values())
+            for case in cases:
+                progress(case)
+    return reports
+
+
+def _cases_by_op(device, ops: str | None, small: bool) -> dict[str, list[Case]]:
+    """The battery's cases of the ops matching ``ops``, per op in the battery's order
+    (the same in every process: the battery is seeded)."""
+    pattern = re.compile(ops) if ops else None
+    by_op: dict[str, list[Case]] = {}
+    for case in battery(device.dtypes, small):
+        if not pattern or pattern.search(case.op):
+            by_op.setdefault(case.op, []).append(case)
+    return by_op
 
 
 def run_case(case: Case, device, reference) -> Outcome:
