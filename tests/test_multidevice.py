@@ -1,0 +1,134 @@
+"""One model over several devices (hal.placement): its logits and tokens equal the
+model's on one device bit for bit — SmolLM2 on cpu + opencl:0 (prompts not used to
+develop it), a tiny synthetic model on cpu + opencl:0 + Oclgrind — in the prefill, in
+plain and captured decode steps, and batched; bad devices and splits get clear errors."""
+import dataclasses
+
+import numpy as np
+import pytest
+import synthetic_models
+from conftest import DEVICES
+from test_llama import needs_smollm2, smollm2_path
+
+import hal
+from hal.llama import Llama
+from hal.placement import SplitLlama, plan
+
+NAMES = {d.name for d in DEVICES}
+needs_pocl = pytest.mark.skipif("opencl:0" not in NAMES, reason="needs an OpenCL device (opencl:0, PoCL)")
+needs_oclgrind = pytest.mark.skipif("opencl:1" not in NAMES, reason="needs Oclgrind as opencl:1")
+HELD_OUT = ["A recipe for pancakes:", "The three laws of motion are", "Rivers flow into"]
+
+
+@pytest.fixture(scope="module")
+def smollm2_pair():
+    """SmolLM2 on cpu alone and split over opencl:0 (10 layers) then cpu (20)."""
+    return Llama.load(smollm2_path(), "cpu"), Llama.load(smollm2_path(), devices=["opencl:0", "cpu"], split=[1, 2])
+
+
+@pytest.fixture(scope="module")
+def tiny_path(tmp_path_factory):
+    """A 3-layer Qwen 3 (q/k norms) of tests/synthetic_models.py: one layer per device."""
+    path = tmp_path_factory.mktemp("tiny") / "qwen3-3layers.gguf"
+    synthetic_models.write(path, "qwen3", layers=3)
+    return str(path)
+
+
+def greedy_logits(model, ids, n):
+    """The tokens of n greedy steps and every step's logits (prefill, then decode)."""
+    cache, tokens, logits = model.new_cache(len(ids) + n), [], []
+    row = np.asarray(model.forward(ids, cache))
+    for _ in range(n):
+        logits.append(row)
+        tokens.append(int(row.argmax()))
+        row = np.asarray(model.forward([tokens[-1]], cache))
+    return tokens, np.stack(logits), cache
+
+
+@needs_smollm2
+@needs_pocl
+def test_split_smollm2_equals_one_device_bit_for_bit(smollm2_pair):
+    one, split = smollm2_pair
+    assert isinstance(split, SplitLlama) and [d.name for d in split.devices] == ["opencl:0", "cpu"]
+    assert split.placement.describe() == "layers 0-9 on opencl:0, layers 10-29 on cpu"
+    for prompt in HELD_OUT:
+        ids = one.tokenizer.encode(prompt)
+        tokens, logits, _ = greedy_logits(one, ids, 5)
+        split_tokens, split_logits, cache = greedy_logits(split, ids, 5)
+        assert split_tokens == tokens, prompt
+        assert np.array_equal(split_logits, logits), prompt  # every bit, prefill and 4 decode steps
+        assert len(cache.steps[1]) == 2  # decoded by replays: one captured step per device
+        assert [k.device.name for k in cache.keys] == ["opencl:0"] * 10 + ["cpu"] * 20
+
+
+@needs_smollm2
+@needs_pocl
+def test_split_generate_and_batched_steps(smollm2_pair):
+    """generate (the captured steps) and decode_batch of 3 sequences equal one device's."""
+    one, split = smollm2_pair
+    ids = one.tokenizer.encode(HELD_OUT[0])
+    assert split.generate(ids, 8).token_ids == one.generate(ids, 8).token_ids
+    prompts = [one.tokenizer.encode(p) for p in HELD_OUT]
+    pools = {m: m.new_caches(len(prompts), 48) for m in (one, split)}
+    rows = {}
+    for m, caches in pools.items():
+        tokens = [int(np.asarray(m.forward(p, c)).argmax()) for p, c in zip(prompts, caches)]
+        steps = []
+        for _ in range(3):  # plain, capture, replay
+            logits = np.asarray(m.decode_batch(tokens, caches))
+            steps.append(logits)
+            tokens = [int(i) for i in logits.argmax(axis=1)]
+        rows[m] = np.stack(steps)
+    assert np.array_equal(rows[split], rows[one])
+
+
+@pytest.mark.simulator
+@needs_pocl
+@needs_oclgrind
+def test_three_devices_with_the_simulator(tiny_path):
+    """cpu + opencl:0 + Oclgrind (the middle layer only: Oclgrind is ~100x slower)."""
+    one = Llama.load(tiny_path, "cpu")
+    split = Llama.load(tiny_path, devices=["opencl:0", "opencl:1", "cpu"])
+    assert split.placement.describe() == "layers 0-0 on opencl:0, layers 1-1 on opencl:1, layers 2-2 on cpu"
+    ids = one.tokenizer.encode("The capital of France is")
+    tokens, logits, _ = greedy_logits(one, ids, 4)
+    split_tokens, split_logits, _ = greedy_logits(split, ids, 4)
+    assert split_tokens == tokens and np.array_equal(split_logits, logits)
+
+
+def test_split_ratios():
+    cpu = hal.device("cpu")
+    assert [len(r) for _, r in plan(30, [cpu], None).groups] == [30]
+    if "opencl:0" in NAMES:
+        assert [len(r) for _, r in plan(30, ["opencl:0", "cpu"], [3, 1]).groups] == [23, 7]  # 22.5, 7.5: a tie goes first
+        assert [(r.start, r.stop) for _, r in plan(5, ["cpu", "opencl:0"], None).groups] == [(0, 3), (3, 5)]
+
+
+def test_bad_devices_and_splits_get_clear_errors(tiny_path):
+    with pytest.raises(hal.DeviceError):
+        Llama.load(tiny_path, devices=["cpu", "tpu:7"])
+    with pytest.raises(ValueError, match="twice"):
+        Llama.load(tiny_path, devices=["cpu", "cpu"])
+    with pytest.raises(ValueError, match="one positive number per device"):
+        Llama.load(tiny_path, devices=["cpu"], split=[1, 2])
+    with pytest.raises(ValueError, match="one positive number per device"):
+        Llama.load(tiny_path, devices=["cpu"], split=[0])
+    with pytest.raises(TypeError, match="not both"):
+        Llama.load(tiny_path, "cpu", devices=["cpu"])
+    with pytest.raises(TypeError, match="needs a device"):
+        Llama.load(tiny_path)
+    with pytest.raises(ValueError, match="empty"):
+        Llama.load(tiny_path, devices=[])
+    if "opencl:0" in NAMES:
+        with pytest.raises(ValueError, match="at least one layer"):
+            plan(1, ["cpu", "opencl:0"])
+        with pytest.raises(ValueError, match="leaves cpu without a layer"):
+            plan(3, ["cpu", "opencl:0"], [1, 100])
+
+
+@needs_pocl
+def test_a_split_that_does_not_fit_is_refused_before_loading(tiny_path, monkeypatch):
+    small = hal.device("opencl:0")
+    monkeypatch.setattr(small, "info", dataclasses.replace(small.info, memory=1 << 20))
+    with pytest.raises(hal.OutOfMemoryError, match="opencl:0.*layers 0-1: choose another split"):
+        Llama.load(tiny_path, devices=["opencl:0", "cpu"], split=[2, 1])
