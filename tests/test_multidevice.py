@@ -11,7 +11,9 @@ from conftest import DEVICES
 from test_llama import needs_smollm2, smollm2_path
 
 import hal
+from hal import nn
 from hal.llama import Llama
+from hal.migration import export_sequence, import_sequence
 from hal.placement import SplitLlama, plan
 
 NAMES = {d.name for d in DEVICES}
@@ -132,3 +134,52 @@ def test_a_split_that_does_not_fit_is_refused_before_loading(tiny_path, monkeypa
     monkeypatch.setattr(small, "info", dataclasses.replace(small.info, memory=1 << 20))
     with pytest.raises(hal.OutOfMemoryError, match="opencl:0.*layers 0-1: choose another split"):
         Llama.load(tiny_path, devices=["opencl:0", "cpu"], split=[2, 1])
+
+
+# ---------------------------------------------------------------- sequences that move
+
+def run_steps(model, cache, sampler, token, n):
+    """n sampled tokens after ``token`` (the last chosen) on ``cache``."""
+    out = []
+    for _ in range(n):
+        token = sampler(model.forward([token], cache))
+        out.append(token)
+    return out
+
+
+@needs_smollm2
+@needs_pocl
+@pytest.mark.parametrize("temperature", [0.0, 0.9])
+def test_a_sequence_moves_mid_generation_and_keeps_its_tokens(smollm2_pair, temperature):
+    """cpu -> opencl:0 -> the split model -> cpu between steps: the tokens of a run
+    that never moved (sampled ones too: the sampler's state moves with it)."""
+    cpu, split = smollm2_pair
+    gpu = Llama.load(smollm2_path(), "opencl:0")
+    ids = cpu.tokenizer.encode("Write a short poem about autumn leaves:")
+    sampler = lambda: nn.Sampler(11, temperature=temperature, top_k=40, top_p=0.95)  # noqa: E731
+    reference_cache, reference_sampler = cpu.new_cache(64), sampler()
+    first = reference_sampler(cpu.forward(ids, reference_cache))
+    reference = run_steps(cpu, reference_cache, reference_sampler, first, 12)
+
+    cache, s = cpu.new_cache(64), sampler()
+    tokens = [s(cpu.forward(ids, cache))]
+    tokens += run_steps(cpu, cache, s, tokens[-1], 3)
+    for model, n in ((gpu, 4), (split, 3), (cpu, 2)):  # move, step, move, step, ...
+        state = export_sequence(cache, s)
+        assert state.length == cache.length and state.nbytes == 2 * 30 * cache.length * 3 * 64 * 2
+        cache = model.new_cache(64)
+        s = import_sequence(model, state, cache)
+        tokens += run_steps(model, cache, s, tokens[-1], n)
+    assert tokens[1:] == reference and tokens[0] == first
+
+
+@needs_smollm2
+def test_importing_into_another_model_is_refused(smollm2_pair, tiny_path):
+    cpu, _ = smollm2_pair
+    cache = cpu.new_cache(16)
+    cpu.forward(cpu.tokenizer.encode("Hello"), cache)
+    tiny = Llama.load(tiny_path, "cpu")
+    with pytest.raises(ValueError, match="this model has 3 of"):
+        import_sequence(tiny, export_sequence(cache), tiny.new_cache(16))
+    with pytest.raises(ValueError, match="room for"):
+        import_sequence(cpu, export_sequence(cache), cpu.new_cache(cache.length))
