@@ -128,6 +128,10 @@ class Engine:
         self.running: list[Request] = []
         self._wake = threading.Condition()
         self._stopping = False
+        self._calls: list = []  # between_steps' functions, run on the engine thread
+        # None: a device error fails the step's requests; replicas.py sets fn(engine, requests,
+        # error) to resume them on another device instead
+        self.on_device_error = None
         self._thread = threading.Thread(target=self._loop, name="hal-serve-engine", daemon=True)
 
     # ------------------------------------------------------------ other threads
@@ -153,6 +157,13 @@ class Engine:
             self.metrics.waiting.set(len(self.waiting))
             self._wake.notify()
 
+    def between_steps(self, fn) -> None:
+        """Run ``fn(engine)`` on the engine thread before its next step (replicas.py
+        moves sequences in and out there)."""
+        with self._wake:
+            self._calls.append(fn)
+            self._wake.notify()
+
     def wake(self) -> None:
         """Let the engine see a cancellation now, even while it is idle."""
         with self._wake:
@@ -163,12 +174,15 @@ class Engine:
     def _loop(self) -> None:
         while True:
             with self._wake:
-                while not (self._stopping or self.waiting or self.running):
+                while not (self._stopping or self.waiting or self.running or self._calls):
                     self._wake.wait()
                 if self._stopping:
                     break
                 self._admit()
+                calls, self._calls = self._calls, []
             try:
+                for call in calls:
+                    call(self)
                 self._drop_cancelled()
                 self._step()
             except Exception:  # a bug here must not leave every client waiting forever
@@ -176,6 +190,8 @@ class Engine:
                 for request in list(self.running):
                     self._fail(request, "internal error in the engine")
             self._report()
+        for call in self._calls:  # sequences moving in: failed below with the rest
+            call(self)
         for request in list(self.running) + list(self.waiting):
             self._fail(request, "the server stopped before this request finished")
         self.waiting.clear()
@@ -226,6 +242,8 @@ class Engine:
         except Exception as e:  # its captured steps may hold the fault: they are captured again
             log.error("a batched step failed for %d requests: %s: %s", len(requests), type(e).__name__, e)
             requests[0].cache.steps.clear()
+            if self.on_device_error is not None:
+                return self.on_device_error(self, requests, e)
             for request in requests:
                 self._fail(request, f"the device failed while generating: {type(e).__name__}: {e}")
             return
@@ -243,6 +261,8 @@ class Engine:
             token = request.sampler(logits)  # reading the id back waits for the device
         except Exception as e:  # a device error fails this sequence only
             log.error("a prefill failed for one request: %s: %s", type(e).__name__, e)
+            if self.on_device_error is not None:
+                return self.on_device_error(self, [request], e)
             self._fail(request, f"the device failed while generating: {type(e).__name__}: {e}")
             return
         self._accept(request, token)
