@@ -202,3 +202,26 @@ def test_a_failing_device_loses_no_request(models, lost):
             assert client(url).completions.create(model=MODEL_ID, prompt="Hi", max_tokens=2).usage  # still serving
     finally:
         gpu.fail_transfers(None)
+
+
+def test_command_serves_every_device():
+    import signal
+    import subprocess
+    import sys
+    proc = subprocess.Popen([sys.executable, "-m", "hal", "serve", "--devices", "cpu", "opencl:0", "--port", "0",
+                             "--context", "128", "--max-sequences", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        url = re.search(r"on cpu opencl:0 at (http://127\.0\.0\.1:\d+)/", line)
+        assert url, line + proc.stderr.read()
+        assert client(url[1]).completions.create(model=MODEL_ID, prompt="Hi", max_tokens=2).usage.completion_tokens
+        assert set(samples(url[1], "hal:num_requests_running")) == {"cpu", "opencl:0"}
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    bad = subprocess.run([sys.executable, "-m", "hal", "serve", "--devices", "cpu", "tpu:3"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "tpu:3" in bad.stderr
