@@ -188,26 +188,11 @@ class Replicas:
         target.engine.between_steps(lambda engine: self._resume(target, request, state))
 
     def _resume(self, target: Replica, request, state) -> None:
-        """On ``target``'s engine thread: the request goes on where it was."""
-        engine = target.engine
-        if request.cancelled:
-            return self._arrived(target)
-        if not request.token_ids:  # its prompt was not read yet: it starts again here
-            request.prefilled, request.cache = 0, None
-            engine.waiting.appendleft(request)  # (engine thread; deque ends are atomic)
-            return self._arrived(target)
-        if not engine.pool.free:  # every cache is lent: try again after the next step
-            return engine.between_steps(lambda e: self._resume(target, request, state))
-        request.cache = engine.pool.acquire()
-        engine.running.append(request)
+        """On ``target``'s engine thread: the request goes on where it was (or once a
+        cache is free there)."""
+        if not resume(target.engine, request, state):
+            return target.engine.between_steps(lambda e: self._resume(target, request, state))
         self._arrived(target)
-        try:
-            if state is not None:
-                import_sequence(engine.model, state, request.cache)
-            else:  # its cache as it was before its last token: that token is the next step's input
-                engine.model.forward(request.prompt_ids + request.token_ids[:-1], request.cache)
-        except Exception as e:
-            self._device_failed(engine, [request], e)
 
     def _arrived(self, target: Replica) -> None:
         with self._lock:
@@ -266,6 +251,33 @@ class Replicas:
                                 f"{', '.join(r.name for r in self.replicas)}", param="device",
                            code="device_not_found")
         return name
+
+
+def resume(engine: Engine, request, state) -> bool:
+    """On ``engine``'s thread between steps: ``request``, moved from another engine, goes
+    on here — from ``state`` (hal.migration) where given, else from a re-prefill of its
+    prompt and tokens; a request whose prompt was not read starts again in the queue.
+    False when every cache is lent (the caller tries again after a step)."""
+    if request.cancelled:
+        return True
+    if not request.token_ids:
+        request.prefilled, request.cache = 0, None
+        engine.waiting.appendleft(request)  # (engine thread; deque ends are atomic)
+        return True
+    if not engine.pool.free:
+        return False
+    request.cache = engine.pool.acquire()
+    engine.running.append(request)
+    try:
+        if state is not None:
+            import_sequence(engine.model, state, request.cache)
+        else:  # its cache as it was before its last token: that token is the next step's input
+            engine.model.forward(request.prompt_ids + request.token_ids[:-1], request.cache)
+    except Exception as e:
+        if engine.on_device_error is None:
+            raise
+        engine.on_device_error(engine, [request], e)
+    return True
 
 
 class _LabelledMetrics:
