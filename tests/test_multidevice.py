@@ -102,7 +102,8 @@ def test_split_ratios():
     cpu = hal.device("cpu")
     assert [len(r) for _, r in plan(30, [cpu], None).groups] == [30]
     if "opencl:0" in NAMES:
-        assert [len(r) for _, r in plan(30, ["opencl:0", "cpu"], [3, 1]).groups] == [23, 7]  # 22.5, 7.5: a tie goes first
+        # 22.5 and 7.5 layers: a tie goes to the first
+        assert [len(r) for _, r in plan(30, ["opencl:0", "cpu"], [3, 1]).groups] == [23, 7]
         assert [(r.start, r.stop) for _, r in plan(5, ["cpu", "opencl:0"], None).groups] == [(0, 3), (3, 5)]
 
 
