@@ -13,8 +13,9 @@ process on a free loopback port (hal: ``python -m hal serve``; llama.cpp: ``llam
 -t THREADS --parallel MAX_CLIENTS -c 8192``) and is warmed up with one round of every
 client count's requests before it is measured. Clients use the official ``openai``
 client with ``stream_options.include_usage``: tok/s is the completion tokens the servers
-report over the wall time of the round; TTFT is send to the first content chunk; ITL the gaps between a stream's content chunks. Build
-llama-server from the llama.cpp that the llama-cpp-python sdist vendors::
+report over the wall time of the round; TTFT is send to the first content chunk; ITL
+the gaps between a stream's content chunks. Build llama-server from the llama.cpp that
+the llama-cpp-python sdist vendors::
 
     pip download --no-binary :all: --no-deps llama-cpp-python && tar xzf llama_cpp_python-*.tar.gz
     cd llama_cpp_python-*/vendor/llama.cpp && cmake -B build -DGGML_NATIVE=ON -DLLAMA_BUILD_SERVER=ON \\
