@@ -225,3 +225,14 @@ def test_command_serves_every_device():
     bad = subprocess.run([sys.executable, "-m", "hal", "serve", "--devices", "cpu", "tpu:3"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode != 0 and "tpu:3" in bad.stderr
+
+
+def test_a_replica_split_over_two_devices(models):
+    """``--devices cpu opencl:0+cpu``: the split replica serves its share with the same text."""
+    cpu = models[0][1]
+    split = Llama.load(smollm2_path(), devices=["opencl:0", "cpu"])
+    with serving([("cpu", cpu), ("opencl:0+cpu", split)]) as (url, _):
+        results = stream_all(url, PROMPTS[:4], 8)
+        for prompt in PROMPTS[:4]:
+            assert results[prompt] == expected(cpu, prompt, 8), prompt
+        assert samples(url, "hal:generation_tokens_total")["opencl:0+cpu"] > 0
