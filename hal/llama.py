@@ -310,8 +310,8 @@ class Llama:
     def load(cls, source, device=None, progress=None, *, devices=None, split=None) -> "Llama":
         """The model in ``source`` (a GGUF path, or a file ``hal.gguf.read`` returned) on
         ``device``; ``progress(nbytes)`` is called after each tensor reaches the device.
-        With ``devices`` (and a ``split`` ratio) instead, its layers in contiguous groups
-        over several devices (hal.placement)."""
+        With ``devices`` (and a ``split`` ratio, or "measure": by each device's speed)
+        instead, its layers in contiguous groups over several devices (hal.placement)."""
         if devices is not None:
             from .placement import load_split
             return load_split(source, device, devices, split, progress)

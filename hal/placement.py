@@ -20,6 +20,8 @@ the next device's captured inputs between the replays.
 from __future__ import annotations
 
 import copy
+import statistics
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,11 +53,14 @@ class Placement:
         return ", ".join(f"layers {r.start}-{r.stop - 1} on {d.name}" for d, r in self.groups)
 
 
-def plan(n_layers: int, devices, split=None) -> Placement:
+def plan(n_layers: int, devices, split=None, *, one_each: bool = False) -> Placement:
     """Contiguous groups of ``n_layers`` layers over ``devices`` in proportion to
     ``split`` (one positive weight per device; None: equal), rounded by largest
-    remainder. Every device gets at least one layer."""
+    remainder. Every device must get a layer; ``one_each`` gives each one first and
+    shares out the rest (a measured split, which the user did not choose)."""
     devices = [hal.device(d) for d in devices]  # hal.DeviceError for a name that is no device
+    if isinstance(split, str):
+        raise ValueError(f"split {split!r}: give one number per device (or 'measure' to Llama.load)")
     if not devices:
         raise ValueError("devices is empty: name at least one device")
     if len(set(devices)) != len(devices):
@@ -65,10 +70,12 @@ def plan(n_layers: int, devices, split=None) -> Placement:
         raise ValueError(f"split {split!r} must be one positive number per device ({len(devices)})")
     if len(devices) > n_layers:
         raise ValueError(f"{len(devices)} devices for {n_layers} layers: each device needs at least one layer")
-    exact = weights / weights.sum() * n_layers
+    first = 1 if one_each else 0
+    exact = weights / weights.sum() * (n_layers - first * len(devices))
     counts = np.floor(exact).astype(int)
-    for i in np.argsort(-(exact - counts), kind="stable")[:n_layers - counts.sum()]:
+    for i in np.argsort(-(exact - counts), kind="stable")[:n_layers - first * len(devices) - counts.sum()]:
         counts[i] += 1
+    counts += first
     if np.any(counts == 0):
         zero = [d.name for d, n in zip(devices, counts) if n == 0]
         raise ValueError(f"split {list(weights)} leaves {', '.join(zero)} without a layer of {n_layers}")
@@ -82,13 +89,35 @@ def load_split(source, device, devices, split, progress=None) -> "SplitLlama":
     if device is not None:
         raise TypeError("Llama.load takes device or devices, not both")
     file = source if isinstance(source, gguf.GGUFFile) else gguf.read(source)
-    placement = plan(Config.from_gguf(file).n_layers, devices, split)
+    measure = isinstance(split, str) and split == "measure"
+    if measure:
+        split = measured_split(file, devices)
+    placement = plan(Config.from_gguf(file).n_layers, devices, split, one_each=measure)
     _check_fits(file, placement)
     file, config, tokenizer, weights = read_weights(file, placement.device_of, progress)
     last = placement.devices[-1]
     if "output.weight" not in weights and placement.device_of("token_embd.weight") != last:
         weights["output.weight"] = gguf.load_tensor(file.tensor("token_embd.weight"), last)  # tied
     return SplitLlama(config, weights, tokenizer, placement, file.metadata.get("general.name", file.path))
+
+
+def measured_split(file, devices, repeat: int = 5) -> list:
+    """``split="measure"``: each device's share in proportion to its speed at the
+    model's largest product of one row (layer 0's largest matrix), the median of
+    ``repeat`` runs after one: a decode step is such products, reading every weight once."""
+    name = max((t for t in file.tensors.values() if t.name.startswith("blk.0.") and len(t.shape) == 2),
+               key=lambda t: t.nbytes).name
+    speeds = []
+    for device in (hal.device(d) for d in devices):
+        weight = gguf.load_tensor(file.tensor(name), device)
+        x = hal.asarray(np.ones((1, weight.shape[1]), np.float32), device=device)
+        times = []
+        for _ in range(repeat + 1):
+            start = time.perf_counter()
+            np.asarray(nn.linear(x, weight))  # (reading the result back waits for the device)
+            times.append(time.perf_counter() - start)
+        speeds.append(1.0 / statistics.median(times[1:]))
+    return speeds
 
 
 def _check_fits(file, placement: Placement) -> None:

@@ -184,3 +184,15 @@ def test_importing_into_another_model_is_refused(smollm2_pair, tiny_path):
         import_sequence(tiny, export_sequence(cache), tiny.new_cache(16))
     with pytest.raises(ValueError, match="room for"):
         import_sequence(cpu, export_sequence(cache), cpu.new_cache(cache.length))
+
+
+@needs_pocl
+def test_a_measured_split_gives_every_device_layers_and_the_same_logits(tiny_path):
+    one = Llama.load(tiny_path, "cpu")
+    split = Llama.load(tiny_path, devices=["opencl:0", "cpu"], split="measure")
+    assert [len(layers) for _, layers in split.placement.groups] in ([1, 2], [2, 1])
+    ids = one.tokenizer.encode("Rivers flow into")
+    assert np.array_equal(greedy_logits(split, ids, 3)[1], greedy_logits(one, ids, 3)[1])
+    assert [len(r) for _, r in plan(3, ["opencl:0", "cpu"], [1000, 1], one_each=True).groups] == [2, 1]
+    with pytest.raises(ValueError, match="one number per device"):
+        Llama.load(tiny_path, devices=["opencl:0", "cpu"], split="fastest")
