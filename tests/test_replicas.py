@@ -236,3 +236,23 @@ def test_a_replica_split_over_two_devices(models):
         for prompt in PROMPTS[:4]:
             assert results[prompt] == expected(cpu, prompt, 8), prompt
         assert samples(url, "hal:generation_tokens_total")["opencl:0+cpu"] > 0
+
+
+def test_rebalance_evens_out_running_sequences(models):
+    """Six streams on opencl:0 (cpu drained while they start), then cpu back and a
+    rebalance: three move to cpu mid-stream, every text unchanged."""
+    cpu, prompts, n = models[0][1], PROMPTS[:6], 24
+    with serving(models) as (url, router):
+        assert httpx.post(url + "/admin/drain", params={"device": "cpu"}).json()["moved"] == 0
+        rebalanced = {}
+
+        def rebalance():
+            assert [len(r.engine.running) for r in router.replicas] == [0, 6]
+            httpx.post(url + "/admin/undrain", params={"device": "cpu"}).raise_for_status()
+            rebalanced.update(httpx.post(url + "/admin/rebalance", timeout=60).json())
+
+        results = stream_all(url, prompts, n, on_started=rebalance)
+        assert rebalanced == {"moved": 3}
+        for prompt in prompts:
+            assert results[prompt] == expected(cpu, prompt, n), prompt
+        assert httpx.post(url + "/admin/rebalance").json() == {"moved": 0}  # (nothing runs)

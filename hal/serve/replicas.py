@@ -7,7 +7,8 @@ with the model on its device (or split over several: hal.placement), and a route
   position and sampler state, so they go on with exactly the tokens they would have
   produced where they were (every hal device computes the same bits).
   ``drain(device)`` moves every sequence off a device and routes nothing more to it
-  (``POST /admin/drain?device=...``).
+  (``POST /admin/drain?device=...``); ``rebalance()`` evens out the running sequences
+  (``POST /admin/rebalance``).
 - A device that raises during a step is taken out of routing and its sequences resume
   on the other replicas: from their KV state where the device can still be read, else
   from a re-prefill of their prompt and the tokens generated so far (same bits: the
@@ -134,6 +135,27 @@ class Replicas:
         source.engine.between_steps(evacuate)
         return done
 
+    def rebalance(self) -> concurrent.futures.Future:
+        """Move running sequences from the replica that runs the most to the others until
+        it runs at most one more than the least busy; the future's result is {"moved": n}."""
+        done = concurrent.futures.Future()
+        with self._lock:
+            ranked = sorted(self._routable(), key=lambda r: len(r.engine.running))
+        surplus = (len(ranked[-1].engine.running) - len(ranked[0].engine.running)) // 2 if len(ranked) > 1 else 0
+        if surplus <= 0:
+            done.set_result({"moved": 0})
+            return done
+        busiest = ranked[-1]
+
+        def move(engine):
+            try:
+                done.set_result(self._evacuate(busiest, readable=True, requests=engine.running[-surplus:]))
+            except Exception as e:
+                done.set_exception(e)
+                raise
+        busiest.engine.between_steps(move)
+        return done
+
     def undrain(self, name: str) -> None:
         """Route to a drained replica again (not to a failed one: its device raised)."""
         replica = self.replica(name)
@@ -159,10 +181,11 @@ class Replicas:
             self._detach(engine, request)
             self._hand_over(source, request, state)
             moved += 1
-        if requests is None:
-            while engine.waiting:
-                self._hand_over(source, engine.waiting.popleft(), None)
-                requeued += 1
+        if requests is not None:
+            return {"moved": moved}
+        while engine.waiting:
+            self._hand_over(source, engine.waiting.popleft(), None)
+            requeued += 1
         return {"moved": moved, "requeued": requeued}
 
     @staticmethod
@@ -217,6 +240,7 @@ class Replicas:
     def routes(self) -> list:
         return [Route("/admin/drain", self._drain_route, methods=["POST"]),
                 Route("/admin/undrain", self._undrain_route, methods=["POST"]),
+                Route("/admin/rebalance", self._rebalance_route, methods=["POST"]),
                 Route("/admin/replicas", self._replicas_route)]
 
     async def _drain_route(self, request):
@@ -235,6 +259,9 @@ class Replicas:
         except ValueError as e:
             raise APIError(409, str(e), param="device", code="device_failed") from None
         return JSONResponse({"device": name, "draining": False})
+
+    async def _rebalance_route(self, request):
+        return JSONResponse(await asyncio.wrap_future(self.rebalance()))
 
     async def _replicas_route(self, request):
         return JSONResponse({"data": [{"device": r.name, "routable": r.routable, "failed": r.failed,
