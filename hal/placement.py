@@ -58,16 +58,7 @@ def plan(n_layers: int, devices, split=None, *, one_each: bool = False) -> Place
     ``split`` (one positive weight per device; None: equal), rounded by largest
     remainder. Every device must get a layer; ``one_each`` gives each one first and
     shares out the rest (a measured split, which the user did not choose)."""
-    devices = [hal.device(d) for d in devices]  # hal.DeviceError for a name that is no device
-    if isinstance(split, str):
-        raise ValueError(f"split {split!r}: give one number per device (or 'measure' to Llama.load)")
-    if not devices:
-        raise ValueError("devices is empty: name at least one device")
-    if len(set(devices)) != len(devices):
-        raise ValueError(f"devices {[d.name for d in devices]} name a device twice")
-    weights = np.ones(len(devices)) if split is None else np.asarray(split, dtype=np.float64)
-    if weights.shape != (len(devices),) or not np.all(np.isfinite(weights)) or np.any(weights <= 0):
-        raise ValueError(f"split {split!r} must be one positive number per device ({len(devices)})")
+    devices, weights = _checked(devices, split)
     if len(devices) > n_layers:
         raise ValueError(f"{len(devices)} devices for {n_layers} layers: each device needs at least one layer")
     first = 1 if one_each else 0
@@ -83,13 +74,29 @@ def plan(n_layers: int, devices, split=None, *, one_each: bool = False) -> Place
     return Placement(tuple((d, range(int(a), int(b))) for d, a, b in zip(devices, starts[:-1], starts[1:])))
 
 
+def _checked(devices, split) -> tuple:
+    """(the Devices, the split's weights), or the error that names what is wrong."""
+    devices = [hal.device(d) for d in devices]  # hal.DeviceError for a name that is no device
+    if isinstance(split, str):
+        raise ValueError(f"split {split!r}: give one number per device (or 'measure' to Llama.load)")
+    if not devices:
+        raise ValueError("devices is empty: name at least one device")
+    if len(set(devices)) != len(devices):
+        raise ValueError(f"devices {[d.name for d in devices]} name a device twice")
+    weights = np.ones(len(devices)) if split is None else np.asarray(split, dtype=np.float64)
+    if weights.shape != (len(devices),) or not np.all(np.isfinite(weights)) or np.any(weights <= 0):
+        raise ValueError(f"split {split!r} must be one positive number per device ({len(devices)})")
+    return devices, weights
+
+
 def load_split(source, device, devices, split, progress=None) -> "SplitLlama":
     """``Llama.load(source, devices=..., split=...)``: the placement of ``plan``, checked
     against each device's memory before any tensor moves (hal.OutOfMemoryError)."""
     if device is not None:
         raise TypeError("Llama.load takes device or devices, not both")
-    file = source if isinstance(source, gguf.GGUFFile) else gguf.read(source)
     measure = isinstance(split, str) and split == "measure"
+    _checked(devices, None if measure else split)  # (before the file is read: a long vocabulary takes seconds)
+    file = source if isinstance(source, gguf.GGUFFile) else gguf.read(source)
     if measure:
         split = measured_split(file, devices)
     placement = plan(Config.from_gguf(file).n_layers, devices, split, one_each=measure)

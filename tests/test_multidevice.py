@@ -11,6 +11,7 @@ from conftest import DEVICES
 from test_llama import needs_smollm2, smollm2_path
 
 import hal
+import hal.gguf
 from hal import nn
 from hal.llama import Llama
 from hal.migration import export_sequence, import_sequence
@@ -29,11 +30,12 @@ def smollm2_pair():
 
 
 @pytest.fixture(scope="module")
-def tiny_path(tmp_path_factory):
-    """A 3-layer Qwen 3 (q/k norms) of tests/synthetic_models.py: one layer per device."""
+def tiny(tmp_path_factory):
+    """A 3-layer Qwen 3 (q/k norms) of tests/synthetic_models.py, read once (its
+    vocabulary takes seconds to parse): one layer per device."""
     path = tmp_path_factory.mktemp("tiny") / "qwen3-3layers.gguf"
     synthetic_models.write(path, "qwen3", layers=3)
-    return str(path)
+    return hal.gguf.read(str(path))
 
 
 def greedy_logits(model, ids, n):
@@ -87,10 +89,10 @@ def test_split_generate_and_batched_steps(smollm2_pair):
 @pytest.mark.simulator
 @needs_pocl
 @needs_oclgrind
-def test_three_devices_with_the_simulator(tiny_path):
+def test_three_devices_with_the_simulator(tiny):
     """cpu + opencl:0 + Oclgrind (the middle layer only: Oclgrind is ~100x slower)."""
-    one = Llama.load(tiny_path, "cpu")
-    split = Llama.load(tiny_path, devices=["opencl:0", "opencl:1", "cpu"])
+    one = Llama.load(tiny, "cpu")
+    split = Llama.load(tiny, devices=["opencl:0", "opencl:1", "cpu"])
     assert split.placement.describe() == "layers 0-0 on opencl:0, layers 1-1 on opencl:1, layers 2-2 on cpu"
     ids = one.tokenizer.encode("The capital of France is")
     tokens, logits, _ = greedy_logits(one, ids, 4)
@@ -107,21 +109,21 @@ def test_split_ratios():
         assert [(r.start, r.stop) for _, r in plan(5, ["cpu", "opencl:0"], None).groups] == [(0, 3), (3, 5)]
 
 
-def test_bad_devices_and_splits_get_clear_errors(tiny_path):
+def test_bad_devices_and_splits_get_clear_errors(tiny):
     with pytest.raises(hal.DeviceError):
-        Llama.load(tiny_path, devices=["cpu", "tpu:7"])
+        Llama.load(tiny, devices=["cpu", "tpu:7"])
     with pytest.raises(ValueError, match="twice"):
-        Llama.load(tiny_path, devices=["cpu", "cpu"])
+        Llama.load(tiny, devices=["cpu", "cpu"])
     with pytest.raises(ValueError, match="one positive number per device"):
-        Llama.load(tiny_path, devices=["cpu"], split=[1, 2])
+        Llama.load(tiny, devices=["cpu"], split=[1, 2])
     with pytest.raises(ValueError, match="one positive number per device"):
-        Llama.load(tiny_path, devices=["cpu"], split=[0])
+        Llama.load(tiny, devices=["cpu"], split=[0])
     with pytest.raises(TypeError, match="not both"):
-        Llama.load(tiny_path, "cpu", devices=["cpu"])
+        Llama.load(tiny, "cpu", devices=["cpu"])
     with pytest.raises(TypeError, match="needs a device"):
-        Llama.load(tiny_path)
+        Llama.load(tiny)
     with pytest.raises(ValueError, match="empty"):
-        Llama.load(tiny_path, devices=[])
+        Llama.load(tiny, devices=[])
     if "opencl:0" in NAMES:
         with pytest.raises(ValueError, match="at least one layer"):
             plan(1, ["cpu", "opencl:0"])
@@ -130,11 +132,11 @@ def test_bad_devices_and_splits_get_clear_errors(tiny_path):
 
 
 @needs_pocl
-def test_a_split_that_does_not_fit_is_refused_before_loading(tiny_path, monkeypatch):
+def test_a_split_that_does_not_fit_is_refused_before_loading(tiny, monkeypatch):
     small = hal.device("opencl:0")
     monkeypatch.setattr(small, "info", dataclasses.replace(small.info, memory=1 << 20))
     with pytest.raises(hal.OutOfMemoryError, match="opencl:0.*layers 0-1: choose another split"):
-        Llama.load(tiny_path, devices=["opencl:0", "cpu"], split=[2, 1])
+        Llama.load(tiny, devices=["opencl:0", "cpu"], split=[2, 1])
 
 
 # ---------------------------------------------------------------- sequences that move
@@ -175,24 +177,24 @@ def test_a_sequence_moves_mid_generation_and_keeps_its_tokens(smollm2_pair, temp
 
 
 @needs_smollm2
-def test_importing_into_another_model_is_refused(smollm2_pair, tiny_path):
+def test_importing_into_another_model_is_refused(smollm2_pair, tiny):
     cpu, _ = smollm2_pair
     cache = cpu.new_cache(16)
     cpu.forward(cpu.tokenizer.encode("Hello"), cache)
-    tiny = Llama.load(tiny_path, "cpu")
+    other = Llama.load(tiny, "cpu")
     with pytest.raises(ValueError, match="this model has 3 of"):
-        import_sequence(tiny, export_sequence(cache), tiny.new_cache(16))
+        import_sequence(other, export_sequence(cache), other.new_cache(16))
     with pytest.raises(ValueError, match="room for"):
         import_sequence(cpu, export_sequence(cache), cpu.new_cache(cache.length))
 
 
 @needs_pocl
-def test_a_measured_split_gives_every_device_layers_and_the_same_logits(tiny_path):
-    one = Llama.load(tiny_path, "cpu")
-    split = Llama.load(tiny_path, devices=["opencl:0", "cpu"], split="measure")
+def test_a_measured_split_gives_every_device_layers_and_the_same_logits(tiny):
+    one = Llama.load(tiny, "cpu")
+    split = Llama.load(tiny, devices=["opencl:0", "cpu"], split="measure")
     assert [len(layers) for _, layers in split.placement.groups] in ([1, 2], [2, 1])
     ids = one.tokenizer.encode("Rivers flow into")
     assert np.array_equal(greedy_logits(split, ids, 3)[1], greedy_logits(one, ids, 3)[1])
     assert [len(r) for _, r in plan(3, ["opencl:0", "cpu"], [1000, 1], one_each=True).groups] == [2, 1]
     with pytest.raises(ValueError, match="one number per device"):
-        Llama.load(tiny_path, devices=["opencl:0", "cpu"], split="fastest")
+        Llama.load(tiny, devices=["opencl:0", "cpu"], split="fastest")
