@@ -4,6 +4,7 @@ loopback (ray.cluster_utils.Cluster), one node offering the cpu and the other op
 the official client; a drain of opencl:0 moves running sequences through the object
 store to the cpu node, and every stream ends with Llama.generate's text. About 45 s:
 Ray starts two nodes, Serve and three replicas."""
+import json
 import os
 import socket
 import sys
@@ -26,9 +27,11 @@ def test_without_ray_the_message_says_what_to_install(monkeypatch):
         distributed.require_ray()
 
 
-def test_resources_name_each_device():
+def test_resources_name_each_device(capsys):
     names = {d.name for d in DEVICES if d.info.kind != "simulator"}
     assert distributed.node_resources() == {f"hal:{n}": 1 for n in names}
+    assert distributed.main(["resources"]) == 0  # what `ray start --resources` takes
+    assert json.loads(capsys.readouterr().out) == {f"hal:{n}": 1 for n in names}
 
 
 @needs_smollm2

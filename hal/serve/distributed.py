@@ -163,8 +163,8 @@ class RayRouter:
     """app.Server's engine on the ingress: each request streamed from a device's
     deployment, re-sent to another device when its sequence moves."""
 
-    def __init__(self, handles: dict, context: int, slots: int):
-        self.handles, self.context, self.slots = handles, context, slots
+    def __init__(self, handles: dict, context: int, slots: int, max_waiting: int):
+        self.handles, self.context, self.slots, self.max_waiting = handles, context, slots, max_waiting
         self.inflight = {name: 0 for name in handles}
         self.drained: set = set()
         self.tasks: dict = {}  # request -> its forwarding task
@@ -195,7 +195,7 @@ class RayRouter:
 
     def submit(self, request) -> None:
         name = self._pick()
-        if self.inflight[name] >= 4 * self.slots:
+        if self.inflight[name] >= self.slots + self.max_waiting:  # (as one engine's bound)
             raise QueueFull(f"{self.inflight[name]} requests on {name}, the least loaded device")
         self.tasks[request] = asyncio.get_running_loop().create_task(self._forward(request, name))
 
@@ -262,7 +262,7 @@ class Ingress:
         self.options = Options(**json.loads(options_json))
         file = gguf.read(model_path)  # the tokenizer and the shapes: the weights stay on the devices
         self.model = SimpleNamespace(tokenizer=Tokenizer(file.metadata), config=Config.from_gguf(file))
-        self.router = RayRouter(handles, self.options.context, self.options.max_sequences)
+        self.router = RayRouter(handles, self.options.context, self.options.max_sequences, self.options.max_waiting)
 
     def __serve_build_asgi_app__(self):
         from .app import create_app
@@ -281,7 +281,7 @@ def build(model_path: str, devices: list, options, replicas: dict | None = None)
     for device in devices:
         deployment = serve.deployment(DeviceEngine, name=f"hal-{device.replace(':', '-')}",
                                       num_replicas=(replicas or {}).get(device, 1),
-                                      max_ongoing_requests=4 * options.max_sequences,
+                                      max_ongoing_requests=options.max_sequences + options.max_waiting,
                                       ray_actor_options={"num_cpus": 0, "resources": {resource(device): 1}})
         handles[device] = deployment.bind(model_path, device, options.model_id, engine_options)
     ingress = serve.deployment(serve.ingress()(Ingress), name="hal-ingress", ray_actor_options={"num_cpus": 0})

@@ -2,7 +2,7 @@
 with the model on its device (or split over several: hal.placement), and a router.
 
 - A request goes to the replica with the most free KV caches (less its queue), then the
-  shortest queue (vLLM's router ranks by KV usage and queue length the same way).
+  shortest queue.
 - Sequences move between replicas between two steps (hal.migration): their KV rows,
   position and sampler state, so they go on with exactly the tokens they would have
   produced where they were (every hal device computes the same bits).
