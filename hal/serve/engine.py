@@ -191,7 +191,10 @@ class Engine:
                     self._fail(request, "internal error in the engine")
             self._report()
         for call in self._calls:  # sequences moving in: failed below with the rest
-            call(self)
+            try:
+                call(self)
+            except Exception:
+                log.exception("a call between steps failed as the engine stopped")
         for request in list(self.running) + list(self.waiting):
             self._fail(request, "the server stopped before this request finished")
         self.waiting.clear()
