@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import json
 import logging
 import sys
@@ -33,6 +34,7 @@ from starlette.routing import Route
 from .engine import Engine, EngineStopped, QueueFull, Request, SamplingParams, StopText
 from .metrics import Metrics
 from .protocol import APIError
+from .replicas import detach, resume
 
 log = logging.getLogger("hal.serve")
 
@@ -124,17 +126,22 @@ class DeviceEngine:
                 self.engine.wake()
 
     def _resume(self, engine, request, state) -> None:
-        from .replicas import resume
         if not resume(engine, request, state):
             engine.between_steps(lambda e: self._resume(e, request, state))
 
     async def drain(self) -> int:
         """Move every running and waiting sequence out (each stream ends with "moved");
         the number moved."""
-        done = asyncio.get_running_loop().create_future()
-        loop = asyncio.get_running_loop()
-        self.engine.between_steps(lambda engine: loop.call_soon_threadsafe(done.set_result, self._evacuate(engine)))
-        return await done
+        done = concurrent.futures.Future()
+
+        def evacuate(engine):
+            try:
+                done.set_result(self._evacuate(engine))
+            except Exception as e:  # (a bug: the drain fails rather than wait forever)
+                done.set_exception(e)
+                raise
+        self.engine.between_steps(evacuate)
+        return await asyncio.wrap_future(done)
 
     def _evacuate(self, engine) -> int:
         import ray
@@ -142,9 +149,7 @@ class DeviceEngine:
         moved = 0
         for request in list(engine.running):
             state = export_sequence(request.cache, request.sampler) if request.token_ids else None
-            engine.running.remove(request)
-            engine.pool.release(request.cache)
-            request.cache = None
+            detach(engine, request)
             request.emit(("moved", [ray.put(pack(request, state))]))
             moved += 1
         while engine.waiting:

@@ -178,7 +178,7 @@ class Replicas:
                     log.warning("the KV cache of a sequence on %s could not be read (%s): it is prefilled "
                                 "again elsewhere", source.name, e)
                     readable = False
-            self._detach(engine, request)
+            detach(engine, request)
             self._hand_over(source, request, state)
             moved += 1
         if requests is not None:
@@ -187,15 +187,6 @@ class Replicas:
             self._hand_over(source, engine.waiting.popleft(), None)
             requeued += 1
         return {"moved": moved, "requeued": requeued}
-
-    @staticmethod
-    def _detach(engine: Engine, request) -> None:
-        """Take ``request`` off ``engine`` without an event: it goes on elsewhere."""
-        engine.running.remove(request)
-        try:
-            engine.pool.release(request.cache)
-        finally:
-            request.cache = None
 
     def _hand_over(self, source: Replica, request, state) -> None:
         with self._lock:
@@ -278,6 +269,16 @@ class Replicas:
                                 f"{', '.join(r.name for r in self.replicas)}", param="device",
                            code="device_not_found")
         return name
+
+
+def detach(engine: Engine, request) -> None:
+    """On ``engine``'s thread: take running ``request`` off it without an event (it goes
+    on elsewhere), its KV cache given back."""
+    engine.running.remove(request)
+    try:
+        engine.pool.release(request.cache)
+    finally:
+        request.cache = None
 
 
 def resume(engine: Engine, request, state) -> bool:
