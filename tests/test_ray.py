@@ -2,10 +2,12 @@
 loopback (ray.cluster_utils.Cluster), one node offering the cpu and the other opencl:0
 (Ray resources hal:cpu, hal:opencl:0), the OpenAI routes through Ray Serve's ingress and
 the official client; a drain of opencl:0 moves running sequences through the object
-store to the cpu node, and every stream ends with Llama.generate's text. About 45 s:
-Ray starts two nodes, Serve and three replicas."""
+store to the cpu node, then a fault in the cpu's replica (the driver's test hook) moves
+its sequences to opencl:0, and every stream ends with Llama.generate's text. About a
+minute: Ray starts two nodes, Serve and three replicas."""
 import json
 import os
+import re
 import socket
 import sys
 import threading
@@ -63,33 +65,48 @@ def test_two_node_cluster_serves_and_moves_sequences_through_the_object_store():
         c = openai.OpenAI(base_url=url + "/v1", api_key="none", max_retries=0, timeout=120)
         assert [m.id for m in c.models.list()] == ["SmolLM2"]
 
-        prompts, texts, n = ["Once upon a time", "The moon is", "Water boils at", "In 1969,"], {}, 24
-        first_tokens = threading.Barrier(len(prompts) + 1, timeout=120)
+        model, n = Llama.load(smollm2_path(), "cpu"), 24
 
-        def stream(prompt):
-            parts = []
-            with c.completions.create(model="SmolLM2", prompt=prompt, max_tokens=n, temperature=0,
-                                      stream=True) as chunks:
-                for chunk in chunks:
-                    parts.append(chunk.choices[0].text)
-                    if len(parts) == 1:
-                        first_tokens.wait()
-            texts[prompt] = "".join(parts)
+        def streams(prompts, while_running):
+            """Stream ``prompts`` at once; ``while_running()`` once each has a token."""
+            texts, first_tokens = {}, threading.Barrier(len(prompts) + 1, timeout=120)
 
-        threads = [threading.Thread(target=stream, args=(p,)) for p in prompts]
-        for t in threads:
-            t.start()
-        first_tokens.wait()
-        drained = httpx.post(url + "/admin/drain", params={"device": "opencl:0"}, timeout=60).json()
-        for t in threads:
-            t.join(120)
-        assert drained["draining"] and drained["moved"] > 0, drained  # the router sends 2 of 4 to each device
-        model = Llama.load(smollm2_path(), "cpu")
-        for prompt in prompts:
-            assert texts[prompt] == model.tokenizer.decode(model.generate(model.tokenizer.encode(prompt), n).token_ids)
-        metrics = httpx.get(url + "/metrics").text
+            def stream(prompt):
+                parts = []
+                with c.completions.create(model="SmolLM2", prompt=prompt, max_tokens=n, temperature=0,
+                                          stream=True) as chunks:
+                    for chunk in chunks:
+                        parts.append(chunk.choices[0].text)
+                        if len(parts) == 1:
+                            first_tokens.wait()
+                texts[prompt] = "".join(parts)
+
+            threads = [threading.Thread(target=stream, args=(p,)) for p in prompts]
+            for t in threads:
+                t.start()
+            first_tokens.wait()
+            while_running()
+            for t in threads:
+                t.join(120)
+            for prompt in prompts:  # each text is Llama.generate's, wherever it was made
+                assert texts[prompt] == model.tokenizer.decode(model.generate(model.tokenizer.encode(prompt),
+                                                                              n).token_ids)
+
+        # a drain: opencl:0's sequences (the router sends 2 of 4 to each device) move to cpu
+        drained = {}
+        streams(["Once upon a time", "The moon is", "Water boils at", "In 1969,"], lambda: drained.update(
+            httpx.post(url + "/admin/drain", params={"device": "opencl:0"}, timeout=60).json()))
+        assert drained["draining"] and drained["moved"] > 0, drained
         assert (f'hal:sequence_migrations_total{{from_device="opencl:0",to_device="cpu"}} '
-                f'{float(drained["moved"])}') in metrics
+                f'{float(drained["moved"])}') in httpx.get(url + "/metrics").text
+        # a device that fails: cpu raises once in a step (the driver's test hook, in its replica's
+        # process); its sequences move, with their KV caches, to opencl:0
+        httpx.post(url + "/admin/undrain", params={"device": "opencl:0"}).raise_for_status()
+        cpu_replica = serve.get_deployment_handle("hal-cpu", app_name="hal")
+        streams(["Photosynthesis is", "The largest planet is", "My favourite colour is", "SELECT * FROM"],
+                lambda: cpu_replica.fail_transfers.remote(1).result())
+        assert re.search(r'hal:sequence_migrations_total\{from_device="cpu",to_device="opencl:0"\} [1-9]',
+                         httpx.get(url + "/metrics").text)
         assert c.completions.create(model="SmolLM2", prompt="Hi", max_tokens=2).usage.completion_tokens == 2
     finally:
         serve.shutdown()

@@ -13,7 +13,9 @@ that have it. ``POST /admin/drain?device=...`` moves that device's running seque
 each leaves its replica between two steps as its KV rows, position and sampler state
 (hal.migration), which travel through Ray's object store to a replica of another device,
 where the sequence goes on with the tokens it would have produced; the client's stream
-goes on unbroken.
+goes on unbroken. A device that raises during a step sends its sequences on the same
+way (with their KV state where the device can still be read, else for a re-prefill), and
+the ingress sends nothing more to it.
 
 Ray is the optional extra ``distributed`` (pip install 'hal[distributed]').
 """
@@ -35,6 +37,11 @@ from .engine import Engine, EngineStopped, QueueFull, Request, SamplingParams, S
 from .metrics import Metrics
 from .protocol import APIError
 from .replicas import detach, resume
+
+
+def ray_put(value):
+    import ray
+    return ray.put(value)
 
 log = logging.getLogger("hal.serve")
 
@@ -64,10 +71,11 @@ def node_resources() -> dict:
 # ---------------------------------------------------------------- a sequence in transit
 
 def pack(request, state) -> dict:
-    """What another replica needs to go on with ``request``: its prompt, parameters and
-    tokens, and ``state`` (hal.migration.SequenceState, with its sampler) or None."""
+    """What another replica needs to go on with ``request``: its prompt, parameters,
+    tokens and sampler, and ``state`` (hal.migration.SequenceState) or None (prefill again)."""
     p = request.params
     return {"prompt_ids": list(request.prompt_ids), "token_ids": list(request.token_ids), "state": state,
+            "sampler": request.sampler,
             "params": {"max_tokens": p.max_tokens, "temperature": p.temperature, "top_p": p.top_p,
                        "top_k": p.top_k, "seed": p.seed, "stop": list(p.stop)}}
 
@@ -80,7 +88,7 @@ def unpack(moved: dict, tokenizer, emit) -> Request:
     request = Request(moved["prompt_ids"], SamplingParams(**{**p, "stop": tuple(p["stop"])}), emit=emit)
     if moved["token_ids"]:
         request.token_ids, request.prefilled = list(moved["token_ids"]), len(moved["prompt_ids"])
-        request.sampler = moved["state"].sampler
+        request.sampler = moved["sampler"]
         request.text, request.stop = TextStream(tokenizer), StopText(p["stop"])
         for token in request.token_ids:
             request.stop.push(request.text.push(token))
@@ -91,14 +99,17 @@ def unpack(moved: dict, tokenizer, emit) -> Request:
 
 class DeviceEngine:
     """A Ray Serve replica: the model on one device and its engine thread. ``generate``
-    streams a request's events; ("moved", [ref]) ends the stream of a sequence that
-    leaves (``drain``), ref the object-store copy of its ``pack``."""
+    streams a request's events; ("moved", [ref], failed) ends the stream of a sequence
+    that leaves (``drain``, or a device error: ``failed``), ref the object-store copy of
+    its ``pack``. After a device error the replica takes no more sequences."""
 
     def __init__(self, model_path: str, device: str, model_id: str, engine_options: dict):
         from hal.llama import Llama
         self.device = device
         self.model = Llama.load(model_path, device)
         self.engine = Engine(self.model, Metrics(model_id), **engine_options)
+        self.engine.on_device_error = self._device_failed
+        self.failed = False
         self.engine.start()
 
     async def generate(self, prompt_ids: list, params: dict, moved=None):
@@ -107,6 +118,10 @@ class DeviceEngine:
         def emit(event):
             loop.call_soon_threadsafe(events.put_nowait, event)
 
+        if self.failed:  # sent before the router heard: it goes elsewhere
+            yield ("moved", moved or [ray_put(pack(Request(prompt_ids, SamplingParams(**params), emit), None))],
+                   True)
+            return
         if moved is None:
             request = Request(prompt_ids, SamplingParams(**params), emit=emit)
             self.engine.submit(request)
@@ -143,20 +158,39 @@ class DeviceEngine:
         self.engine.between_steps(evacuate)
         return await asyncio.wrap_future(done)
 
-    def _evacuate(self, engine) -> int:
-        import ray
+    def _evacuate(self, engine, requests=None) -> int:
+        """On the engine thread: ``requests`` (default: every running and waiting one)
+        leave, each with its KV state where the device can be read (else it is prefilled
+        again where it lands)."""
         from hal.migration import export_sequence
-        moved = 0
-        for request in list(engine.running):
-            state = export_sequence(request.cache, request.sampler) if request.token_ids else None
+        readable, running = True, list(engine.running) if requests is None else list(requests)
+        for request in running:
+            state = None
+            if readable and request.token_ids:
+                try:
+                    state = export_sequence(request.cache)
+                except Exception as e:
+                    log.warning("%s: a KV cache could not be read (%s): prefilled again elsewhere", self.device, e)
+                    readable = False
             detach(engine, request)
-            request.emit(("moved", [ray.put(pack(request, state))]))
-            moved += 1
-        while engine.waiting:
-            request = engine.waiting.popleft()
-            request.emit(("moved", [ray.put(pack(request, None))]))
-            moved += 1
-        return moved
+            request.emit(("moved", [ray_put(pack(request, state))], self.failed))
+        waiting = []
+        while requests is None and engine.waiting:
+            waiting.append(engine.waiting.popleft())
+            waiting[-1].emit(("moved", [ray_put(pack(waiting[-1], None))], self.failed))
+        return len(running) + len(waiting)
+
+    def _device_failed(self, engine, requests, error) -> None:
+        """Engine.on_device_error: this replica takes no more sequences, and all leave."""
+        log.error("%s failed (%s: %s): its sequences move to other devices", self.device, type(error).__name__, error)
+        self.failed = True
+        self._evacuate(engine, requests)
+        engine.between_steps(self._evacuate)
+
+    def fail_transfers(self, count: int | None = 1) -> None:
+        """A test hook: the driver's ``Device.fail_transfers`` on this replica's device."""
+        import hal
+        hal.device(self.device).fail_transfers(hal.DeviceError(f"injected: {self.device} was lost"), count)
 
     def __del__(self):
         self.engine.stop()
@@ -172,6 +206,7 @@ class RayRouter:
         self.handles, self.context, self.slots, self.max_waiting = handles, context, slots, max_waiting
         self.inflight = {name: 0 for name in handles}
         self.drained: set = set()
+        self.failed: set = set()
         self.tasks: dict = {}  # request -> its forwarding task
         self.metrics = SimpleNamespace(registry=CollectorRegistry())
         self.metrics.exposition = lambda: generate_latest(self.metrics.registry)
@@ -193,7 +228,7 @@ class RayRouter:
                 task.cancel()
 
     def _pick(self, exclude=()) -> str:
-        choices = [n for n in self.handles if n not in self.drained and n not in exclude]
+        choices = [n for n in self.handles if n not in self.drained | self.failed and n not in exclude]
         if not choices:
             raise EngineStopped("no device is serving (every device is drained)")
         return max(choices, key=lambda n: self.slots - self.inflight[n])
@@ -218,6 +253,8 @@ class RayRouter:
                     async for event in stream:
                         if event[0] == "moved":
                             moved = event[1]
+                            if event[2]:  # its device failed: nothing more goes there
+                                self.failed.add(name)
                             break
                         request.emit(event)
                 finally:
@@ -239,15 +276,25 @@ class RayRouter:
         self._running.labels(name).set(self.inflight[name])
 
     def routes(self) -> list:
-        return [Route("/admin/drain", self._drain_route, methods=["POST"])]
+        return [Route("/admin/drain", self._drain_route, methods=["POST"]),
+                Route("/admin/undrain", self._undrain_route, methods=["POST"])]
 
-    async def _drain_route(self, request):
+    def _device(self, request) -> str:
         name = request.query_params.get("device")
         if name not in self.handles:
             raise APIError(404 if name else 400, f"device: no replicas on '{name}'; devices: "
                                                  f"{', '.join(self.handles)}", param="device",
                            code="device_not_found" if name else "invalid_value")
-        if not [n for n in self.handles if n != name and n not in self.drained]:
+        return name
+
+    async def _undrain_route(self, request):
+        name = self._device(request)
+        self.drained.discard(name)
+        return JSONResponse({"device": name, "draining": False, "failed": name in self.failed})
+
+    async def _drain_route(self, request):
+        name = self._device(request)
+        if not [n for n in self.handles if n != name and n not in self.drained | self.failed]:
             raise APIError(409, f"no other device to move {name}'s sequences to", param="device",
                            code="no_other_replica")
         self.drained.add(name)
