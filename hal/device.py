@@ -95,6 +95,23 @@ class Device:
             fn = self._libraries[op] = dispatch.resolve(op, self, optional=True)
             return fn
 
+    _fault = None  # [error, transfers left or None]: fail_transfers' test hook
+
+    def fail_transfers(self, error: Exception | None, count: int | None = None) -> None:
+        """A test hook for fault tolerance: the next ``count`` transfers to or from this
+        device (all, while ``count`` is None, until ``fail_transfers(None)``) raise
+        ``error``, as a driver whose device was lost does. Drivers call ``_transfer_fault``
+        first thing in ``write`` and ``to_host``."""
+        self._fault = None if error is None else [error, count]
+
+    def _transfer_fault(self) -> None:
+        error, count = self._fault
+        if count is not None:
+            self._fault[1] -= 1
+            if self._fault[1] <= 0:
+                self._fault = None
+        raise error
+
     def contiguous(self, payload):
         """``payload`` itself where it is C-contiguous, else a contiguous copy."""
         return payload if self.is_contiguous(payload) else self.copy(payload)
@@ -201,6 +218,8 @@ class BufferDevice(Device):
         return out
 
     def write(self, payload: Strided, host: np.ndarray) -> None:
+        if self._fault is not None:
+            self._transfer_fault()
         if host.size:
             host = np.ascontiguousarray(host)
             self.copyin(payload.buf.handle, payload.offset * payload.dtype.itemsize, host)
@@ -208,6 +227,8 @@ class BufferDevice(Device):
             counters.count("bytes_to_device", host.nbytes)
 
     def to_host(self, payload: Strided) -> np.ndarray:
+        if self._fault is not None:
+            self._transfer_fault()
         if not payload.contiguous:
             payload = self.impl("copy")(self, payload)
         host = np.empty(payload.shape, payload.dtype)

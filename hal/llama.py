@@ -272,6 +272,29 @@ class Generation:
         return steps / self.decode_s if steps > 0 and self.decode_s else 0.0
 
 
+def read_weights(source, device_of, progress=None) -> tuple:
+    """(file, config, tokenizer, weights) of the GGUF ``source``, each tensor checked and
+    loaded on ``device_of(its name)``; ``progress(nbytes)`` after each tensor."""
+    file = source if isinstance(source, gguf.GGUFFile) else gguf.read(source)
+    config = Config.from_gguf(file)
+    tokenizer = Tokenizer(file.metadata)
+    if tokenizer.vocab_size != config.vocab_size:
+        raise GGUFError(f"{file.path}: tokenizer.ggml.tokens has {tokenizer.vocab_size} tokens but "
+                        f"{config.arch.name}.vocab_size is {config.vocab_size}")
+    weights, fused = {}, config.fused()
+    for name, shape in config.shapes().items():
+        if name == "output.weight" and name not in file.tensors:
+            continue  # tied: the output projection is the token embedding
+        tensor = file.tensor(name)
+        if tensor.shape != shape:
+            raise GGUFError(f"{file.path}: tensor '{name}' has shape {tensor.shape}, expected {shape}")
+        for part in _split_rows(tensor, fused[name]) if name in fused else [tensor]:
+            weights[part.name] = gguf.load_tensor(part, device_of(part.name))
+        if progress is not None:
+            progress(tensor.nbytes)
+    return file, config, tokenizer, weights
+
+
 class Llama:
     def __init__(self, config: Config, weights: dict, tokenizer: Tokenizer, device, name: str = ""):
         self.config, self.weights, self.tokenizer = config, weights, tokenizer
@@ -284,27 +307,18 @@ class Llama:
         self._spare = None  # generate's last cache, with its captured step: the next reuses it
 
     @classmethod
-    def load(cls, source, device, progress=None) -> "Llama":
+    def load(cls, source, device=None, progress=None, *, devices=None, split=None) -> "Llama":
         """The model in ``source`` (a GGUF path, or a file ``hal.gguf.read`` returned) on
-        ``device``; ``progress(nbytes)`` is called after each tensor reaches the device."""
-        file = source if isinstance(source, gguf.GGUFFile) else gguf.read(source)
+        ``device``; ``progress(nbytes)`` is called after each tensor reaches the device.
+        With ``devices`` (and a ``split`` ratio, or "measure": by each device's speed)
+        instead, its layers in contiguous groups over several devices (hal.placement)."""
+        if devices is not None:
+            from .placement import load_split
+            return load_split(source, device, devices, split, progress)
+        if device is None:
+            raise TypeError("Llama.load needs a device (or devices)")
         device = hal.device(device)
-        config = Config.from_gguf(file)
-        tokenizer = Tokenizer(file.metadata)
-        if tokenizer.vocab_size != config.vocab_size:
-            raise GGUFError(f"{file.path}: tokenizer.ggml.tokens has {tokenizer.vocab_size} tokens but "
-                            f"{config.arch.name}.vocab_size is {config.vocab_size}")
-        weights, fused = {}, config.fused()
-        for name, shape in config.shapes().items():
-            if name == "output.weight" and name not in file.tensors:
-                continue  # tied: the output projection is the token embedding
-            tensor = file.tensor(name)
-            if tensor.shape != shape:
-                raise GGUFError(f"{file.path}: tensor '{name}' has shape {tensor.shape}, expected {shape}")
-            for part in _split_rows(tensor, fused[name]) if name in fused else [tensor]:
-                weights[part.name] = gguf.load_tensor(part, device)
-            if progress is not None:
-                progress(tensor.nbytes)
+        file, config, tokenizer, weights = read_weights(source, lambda name: device, progress)
         return cls(config, weights, tokenizer, device, file.metadata.get("general.name", file.path))
 
     @property

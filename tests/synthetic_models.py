@@ -38,15 +38,15 @@ def _tokenizer_source() -> dict:
     return hal.gguf.read(hal.models.path("smollm2")).metadata
 
 
-def write(path, family: str, seed: int = 0) -> None:
-    """A 2-block model of ``family`` at ``path`` (head_dim 64, 2 heads over 1 KV head)."""
+def write(path, family: str, seed: int = 0, layers: int = LAYERS) -> None:
+    """A model of ``layers`` blocks (2) of ``family`` at ``path`` (head_dim 64, 2 heads over 1 KV head)."""
     rng = np.random.default_rng(seed)
     source = _tokenizer_source()
     arch = FAMILIES[family]
     w = GGUFWriter(str(path), arch)
     if family == "mistral":
         w.add_sliding_window(MISTRAL_WINDOW)
-    w.add_block_count(LAYERS)
+    w.add_block_count(layers)
     w.add_context_length(N_CTX)
     w.add_embedding_length(DIM)
     w.add_feed_forward_length(FFN)
@@ -81,7 +81,7 @@ def write(path, family: str, seed: int = 0) -> None:
     if arch == "phi3":  # fused: attn_qkv holds q, k, v; ffn_up holds gate then up
         shapes = {"attn_qkv": (q + 2 * kv, DIM), "attn_output": (DIM, q), "ffn_up": (2 * FFN, DIM),
                   "ffn_down": (DIM, FFN)}
-    for i in range(LAYERS):
+    for i in range(layers):
         vector(f"blk.{i}.attn_norm.weight", DIM)
         vector(f"blk.{i}.ffn_norm.weight", DIM)
         for name, (rows, cols) in shapes.items():

@@ -7,5 +7,6 @@
 Modules: engine (the scheduler thread, continuous batching), kvpool (the bounded KV
 memory), protocol (OpenAI's request bodies and errors), app (the routes), metrics
 (Prometheus, vLLM's names under ``hal:``), cli (the command; it imports the server's
-libraries only when it runs, so ``python -m hal`` works without the ``serve`` extra).
+libraries only when it runs, so ``python -m hal`` works without the ``serve`` extra),
+replicas (an engine per device behind one router: ``--devices``), distributed (Ray Serve).
 """

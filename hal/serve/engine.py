@@ -132,6 +132,10 @@ class Engine:
         self.running: list[Request] = []
         self._wake = threading.Condition()
         self._stopping = False
+        self._calls: list = []  # between_steps' functions, run on the engine thread
+        # None: a device error fails the step's requests; replicas.py sets fn(engine, requests,
+        # error) to resume them on another device instead
+        self.on_device_error = None
         self._thread = threading.Thread(target=self._loop, name="hal-serve-engine", daemon=True)
 
     # ------------------------------------------------------------ other threads
@@ -157,6 +161,13 @@ class Engine:
             self.metrics.waiting.set(len(self.waiting))
             self._wake.notify()
 
+    def between_steps(self, fn) -> None:
+        """Run ``fn(engine)`` on the engine thread before its next step (replicas.py
+        moves sequences in and out there)."""
+        with self._wake:
+            self._calls.append(fn)
+            self._wake.notify()
+
     def wake(self) -> None:
         """Let the engine see a cancellation now, even while it is idle."""
         with self._wake:
@@ -167,12 +178,15 @@ class Engine:
     def _loop(self) -> None:
         while True:
             with self._wake:
-                while not (self._stopping or self.waiting or self.running):
+                while not (self._stopping or self.waiting or self.running or self._calls):
                     self._wake.wait()
                 if self._stopping:
                     break
                 self._admit()
+                calls, self._calls = self._calls, []
             try:
+                for call in calls:
+                    call(self)
                 self._drop_cancelled()
                 self._step()
             except Exception:  # a bug here must not leave every client waiting forever
@@ -180,6 +194,11 @@ class Engine:
                 for request in list(self.running):
                     self._fail(request, "internal error in the engine")
             self._report()
+        for call in self._calls:  # sequences moving in: failed below with the rest
+            try:
+                call(self)
+            except Exception:
+                log.exception("a call between steps failed as the engine stopped")
         for request in list(self.running) + list(self.waiting):
             self._fail(request, "the server stopped before this request finished")
         self.waiting.clear()
@@ -242,6 +261,8 @@ class Engine:
         except Exception as e:  # its captured steps may hold the fault: they are captured again
             log.error("a batched step failed for %d requests: %s: %s", len(requests), type(e).__name__, e)
             requests[0].cache.steps.clear()
+            if self.on_device_error is not None:
+                return self.on_device_error(self, requests, e)
             for request in requests:
                 self._fail(request, f"the device failed while generating: {type(e).__name__}: {e}")
             return
@@ -257,17 +278,18 @@ class Engine:
                 logits = [self.model.forward(chunks[0], requests[0].cache)]
             else:
                 logits = self.model.prefill_batch(list(chunks), [r.cache for r in requests])
-            first = {}
-            for i, (request, ids) in enumerate(zip(requests, chunks)):
-                request.prefilled += len(ids)
-                self.pool.read(request.cache, request.prompt_ids, request.prefilled, len(ids))
-                if request.prefilled == len(request.prompt_ids):
-                    first[i] = request.sampler(logits[i])  # reading the id back waits for the device
-        except Exception as e:
+            first = {i: r.sampler(logits[i]) for i, (r, ids) in enumerate(zip(requests, chunks))  # reading the
+                     if r.prefilled + len(ids) == len(r.prompt_ids)}  # ids back waits for the device
+        except Exception as e:  # a device error fails these sequences only
             log.error("a prefill failed for %d requests: %s: %s", len(requests), type(e).__name__, e)
+            if self.on_device_error is not None:
+                return self.on_device_error(self, list(requests), e)
             for request in requests:
                 self._fail(request, f"the device failed while generating: {type(e).__name__}: {e}")
             return
+        for request, ids in zip(requests, chunks):
+            request.prefilled += len(ids)
+            self.pool.read(request.cache, request.prompt_ids, request.prefilled, len(ids))
         for i, token in first.items():
             self._accept(requests[i], token)
 

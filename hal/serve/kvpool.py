@@ -48,7 +48,7 @@ class KVPool:
             best = max(self._free, key=lambda c: _common(held(c), prompt))
             self._free.remove(best)
             source = max([best, *self._lent.values()], key=lambda c: _common(held(c), prompt))
-            n = min(_common(held(source), prompt), len(prompt) - 1)
+            n = max(0, min(_common(held(source), prompt), len(prompt) - 1))
             if n % chunk and min(len(prompt), n - n % chunk + chunk) - n == 1:
                 n -= 1
             self._prompts[id(best)] = prompt[:n] if source is best else ()
