@@ -295,6 +295,21 @@ def read_weights(source, device_of, progress=None) -> tuple:
     return file, config, tokenizer, weights
 
 
+def _one_pool(caches: list, what: str) -> None:
+    steps = caches[0].steps
+    if any(cache.steps is not steps for cache in caches) or len({cache.slot for cache in caches}) != len(caches):
+        raise ValueError(f"{what} needs distinct caches of one pool (Llama.new_caches)")
+
+
+def step_inputs(tokens: list, caches: list) -> np.ndarray:
+    """A decode step's inputs, checked: the token ids, positions and cache slots of the
+    sequences, one after another (int64)."""
+    _one_pool(caches, "decode_batch")
+    if any(cache.length >= cache.capacity for cache in caches):
+        raise ValueError("a KV cache of the batch is full")
+    return np.array([*tokens, *(c.length for c in caches), *(c.slot for c in caches)], np.int64)
+
+
 class Llama:
     def __init__(self, config: Config, weights: dict, tokenizer: Tokenizer, device, name: str = ""):
         self.config, self.weights, self.tokenizer = config, weights, tokenizer
@@ -374,9 +389,7 @@ class Llama:
         one pool). The products take every chunk's rows at once; each sequence attends
         over its own cache as ``forward`` does, so where the model is
         ``row_independent`` row s equals ``forward(chunks[s], caches[s])`` bit for bit."""
-        steps = caches[0].steps
-        if any(cache.steps is not steps for cache in caches) or len({cache.slot for cache in caches}) != len(caches):
-            raise ValueError("prefill_batch needs distinct caches of one pool (Llama.new_caches)")
+        _one_pool(caches, "prefill_batch")
         if any(len(ids) < 2 for ids in chunks):
             raise ValueError("prefill_batch reads chunks of two tokens or more (one token is a decode step)")
         if any(cache.length + len(ids) > cache.capacity for ids, cache in zip(chunks, caches)):
@@ -401,12 +414,7 @@ class Llama:
 
         The step is replayed where the device captured one of B sequences over this pool
         (captured once a plain step of B has compiled and tuned its kernels)."""
-        b, steps = len(tokens), caches[0].steps
-        if any(cache.steps is not steps for cache in caches) or len({cache.slot for cache in caches}) != b:
-            raise ValueError("decode_batch needs distinct caches of one pool (Llama.new_caches)")
-        if any(cache.length >= cache.capacity for cache in caches):
-            raise ValueError("a KV cache of the batch is full")
-        host = np.array([*tokens, *(c.length for c in caches), *(c.slot for c in caches)], np.int64)
+        b, steps, host = len(tokens), caches[0].steps, step_inputs(tokens, caches)
         step = steps.get(b)
         if step is not None:
             logits = step(host)

@@ -29,7 +29,7 @@ import numpy as np
 import hal
 from hal import gguf, nn
 
-from .llama import Config, KVCache, Llama, read_weights
+from .llama import Config, KVCache, Llama, read_weights, step_inputs
 
 
 @dataclass(frozen=True)
@@ -229,12 +229,7 @@ class SplitLlama(Llama):
     def decode_batch(self, tokens: list, caches: list) -> hal.Array:
         """As ``Llama.decode_batch``: one captured step per device once the plain step of
         this batch size has run, the boundary arrays copied between the replays."""
-        b, steps = len(tokens), caches[0].steps
-        if any(cache.steps is not steps for cache in caches) or len({cache.slot for cache in caches}) != b:
-            raise ValueError("decode_batch needs distinct caches of one pool (Llama.new_caches)")
-        if any(cache.length >= cache.capacity for cache in caches):
-            raise ValueError("a KV cache of the batch is full")
-        host = np.array([*tokens, *(c.length for c in caches), *(c.slot for c in caches)], np.int64)
+        b, steps, host = len(tokens), caches[0].steps, step_inputs(tokens, caches)
         captured = steps.get(b)
         if captured is None:
             logits = self._plain_or_capture(b, host, caches[0], steps)

@@ -8,18 +8,18 @@ from a re-prefill when the device cannot be read, with the same tokens."""
 import contextlib
 import re
 import threading
-import time
 
 import httpx
 import pytest
 from conftest import DEVICES
 from test_llama import needs_smollm2, smollm2_path
+from test_serve import running
 
 import hal
 from hal.llama import Llama
 
 openai = pytest.importorskip("openai")
-uvicorn = pytest.importorskip("uvicorn")
+pytest.importorskip("uvicorn")
 from hal.serve.app import Options  # noqa: E402
 from hal.serve.replicas import Replicas, replica_devices, replicated_app  # noqa: E402
 
@@ -42,20 +42,8 @@ def models():
 def serving(models, **options):
     """The replicated app on a free loopback port; yields (URL, the Replicas router)."""
     defaults = {"context": 256, "prefill_chunk": 16, "prefill_per_step": 32, "max_sequences": 8, "max_waiting": 16}
-    app = replicated_app(models, Options(model_id=MODEL_ID, **{**defaults, **options}))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None,
-                                           timeout_graceful_shutdown=5))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        assert thread.is_alive(), "the server did not start"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}", app.state.server.engine
-    finally:
-        server.should_exit = True
-        thread.join(30)
+    with running(replicated_app(models, Options(model_id=MODEL_ID, **{**defaults, **options}))) as (url, app):
+        yield url, app.state.server.engine
 
 
 def client(url):

@@ -54,7 +54,13 @@ def serving(model, **options):
     """A uvicorn server for ``model`` on 127.0.0.1 (a free port), in a thread; yields
     (base URL, the app's Server object)."""
     defaults = {"context": 256, "prefill_chunk": 16, "prefill_per_step": 32}
-    app = create_app(model, Options(model_id=MODEL_ID, **{**defaults, **options}))
+    with running(create_app(model, Options(model_id=MODEL_ID, **{**defaults, **options}))) as (url, app):
+        yield url, app.state.server
+
+
+@contextlib.contextmanager
+def running(app):
+    """``app`` under uvicorn on 127.0.0.1 (a free port), in a thread; yields (base URL, app)."""
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None,
                                            timeout_graceful_shutdown=5))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -64,7 +70,7 @@ def serving(model, **options):
         time.sleep(0.02)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield f"http://127.0.0.1:{port}", app.state.server
+        yield f"http://127.0.0.1:{port}", app
     finally:
         server.should_exit = True
         thread.join(30)
