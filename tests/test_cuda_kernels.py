@@ -64,6 +64,9 @@ def _other_kernels():
         if qdot.supports(name):
             yield f"qdot-{name}", qdot.source(name), {"NT": 4, "ROWS": 16, "RPI": 2, "HAS_MIN": int(name == "Q4_1"),
                                                        "BLOCK_BYTES": qtype.block_bytes}
+            yield f"qdot_tokens-{name}", qdot.source(name, True), {"TOKENS": 8, "NT": 1, "ROWS": 1, "RPI": 1,
+                                                                    "HAS_MIN": int(name == "Q4_1"),
+                                                                    "BLOCK_BYTES": qtype.block_bytes}
     yield "qdot_k-quantize", qdot_k._QUANTIZE, {}
     for name in quant.INTEGER_DOT_K:
         yield f"qdot_k-{name}", qdot_k.source(name), {"NT": 4, "BLOCK_BYTES": quant.TYPES[name].block_bytes}
