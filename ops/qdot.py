@@ -726,7 +726,7 @@ def _space(device, key) -> list:
     lanes are 8 work-items (LANES) or one, and on OpenCL whether a row's block is one
     vector (VEC)."""
     _, (n, _rows, _cols) = key
-    tiles = (1,) if n <= 2 else (1, 4, 8)
+    tiles = (1,) if n < 2 else (1, 2) if n == 2 else (1, 4, 8)
     if device.target == "c":  # RPI: weight rows per work-item (the C target's vector path shares x);
         # TOKENS: rows of x in the lanes of a vector (qdot_tokens)
         return ([{"NT": nt, "ROWS": 1, "LANES": 0, "RPI": rpi} for nt in tiles for rpi in (1, 2)]
@@ -763,6 +763,7 @@ def _default_c(vector_bits: int, n: int, nt: int, ggml_type: str) -> dict:
         return {"NT": 1, "ROWS": 1, "LANES": 0, "TOKENS": 16 if n >= 16 else 8}
     if vector_bits >= 256 and n >= 16 and ggml_type in WITH_MIN:
         return {"NT": 1, "ROWS": 1, "LANES": 0, "TOKENS": 8}
+    nt = 2 if n == 2 else nt  # (two rows of x: tiles of 2 are 15% faster than 1 or 4)
     return {"NT": nt, "ROWS": 1, "LANES": 0, "RPI": 2 if ggml_type == "Q4_1" or nt > 1 else 1}
 
 

@@ -20,7 +20,7 @@ def _problem(ggml_type, n, rows, cols, seed=0):
 
 
 @pytest.mark.parametrize("ggml_type", TYPES)
-@pytest.mark.parametrize("n", [1, 5])
+@pytest.mark.parametrize("n", [1, 2, 5, 16])
 def test_linear_matches_llama_cpp_bits(device, ggml_type, n):
     rows, cols = 37, 96
     x, raw = _problem(ggml_type, n, rows, cols)
