@@ -39,10 +39,6 @@ from .protocol import APIError
 from .replicas import detach, resume
 
 
-def ray_put(value):
-    import ray
-    return ray.put(value)
-
 log = logging.getLogger("hal.serve")
 
 
@@ -99,9 +95,11 @@ def unpack(moved: dict, tokenizer, emit) -> Request:
 
 class DeviceEngine:
     """A Ray Serve replica: the model on one device and its engine thread. ``generate``
-    streams a request's events; ("moved", [ref], failed) ends the stream of a sequence
-    that leaves (``drain``, or a device error: ``failed``), ref the object-store copy of
-    its ``pack``. After a device error the replica takes no more sequences."""
+    streams a request's events; ("moved", packed, failed) ends the stream of a sequence
+    that leaves (``drain``, or a device error: ``failed``), packed its ``pack``. The
+    ingress, which then owns it, passes it on to the next replica's ``generate``: Ray
+    carries an argument that large through its object store, and the object's owner (the
+    ingress) outlives the move, as a reference owned by a replica that failed need not. After a device error the replica takes no more sequences."""
 
     def __init__(self, model_path: str, device: str, model_id: str, engine_options: dict):
         from hal.llama import Llama
@@ -119,14 +117,13 @@ class DeviceEngine:
             loop.call_soon_threadsafe(events.put_nowait, event)
 
         if self.failed:  # sent before the router heard: it goes elsewhere
-            yield ("moved", moved or [ray_put(pack(Request(prompt_ids, SamplingParams(**params), emit), None))],
-                   True)
+            yield ("moved", moved or pack(Request(prompt_ids, SamplingParams(**params), emit), None), True)
             return
         if moved is None:
             request = Request(prompt_ids, SamplingParams(**params), emit=emit)
             self.engine.submit(request)
-        else:  # a list, so that Ray hands over the reference and this replica fetches it
-            payload = await moved[0]
+        else:
+            payload = moved
             request = unpack(payload, self.model.tokenizer, emit)
             self.engine.between_steps(lambda engine: self._resume(engine, request, payload["state"]))
         finished = False
@@ -173,11 +170,11 @@ class DeviceEngine:
                     log.warning("%s: a KV cache could not be read (%s): prefilled again elsewhere", self.device, e)
                     readable = False
             detach(engine, request)
-            request.emit(("moved", [ray_put(pack(request, state))], self.failed))
+            request.emit(("moved", pack(request, state), self.failed))
         waiting = []
         while requests is None and engine.waiting:
             waiting.append(engine.waiting.popleft())
-            waiting[-1].emit(("moved", [ray_put(pack(waiting[-1], None))], self.failed))
+            waiting[-1].emit(("moved", pack(waiting[-1], None), self.failed))
         return len(running) + len(waiting)
 
     def _device_failed(self, engine, requests, error) -> None:
