@@ -299,8 +299,14 @@ def resume(engine: Engine, request, state) -> bool:
     try:
         if state is not None:
             import_sequence(engine.model, state, request.cache)
-        else:  # its cache as it was before its last token: that token is the next step's input
-            engine.model.forward(request.prompt_ids + request.token_ids[:-1], request.cache)
+        else:  # its cache as it was before its last token (that token is the next step's input),
+            # read as the engine read it: the prompt in its chunks, then each token as a decode
+            # step's row, so that the keys and values, and the tokens to come, have the same bits
+            prompt, chunk = request.prompt_ids, engine.prefill_chunk
+            for start in range(0, len(prompt), chunk):
+                engine.model.forward(prompt[start:start + chunk], request.cache)
+            for token in request.token_ids[:-1]:
+                engine.model.forward([token], request.cache)
     except Exception as e:
         if engine.on_device_error is None:
             raise
