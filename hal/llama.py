@@ -449,15 +449,24 @@ class Llama:
         arrays). ``segments``: the rows as runs of one sequence's next positions, (slot,
         positions cached before, rows) each; None: one position of each of several
         sequences (a decode step)."""
-        c, k = self.config, self._plan
-        x, delta = k.embedding(self.weights["token_embd.weight"], tokens), None
-        if c.arch.embedding_scale:  # sqrtf(dim), as llama.cpp's graph
-            x = k.scale(x, float(np.sqrt(np.float32(c.dim))))
-        for i in range(c.n_layers):
+        x, delta = self._embed(tokens), None
+        for i in range(self.config.n_layers):
             x, delta = self._block(i, x, delta, positions, slots, cache, segments)
+        return self._head(x, delta, segments, all_logits)
+
+    def _embed(self, tokens):
+        """The token embeddings of ``tokens``, where the pass starts."""
+        x = self._plan.embedding(self.weights["token_embd.weight"], tokens)
+        if self.config.arch.embedding_scale:  # sqrtf(dim), as llama.cpp's graph
+            x = self._plan.scale(x, float(np.sqrt(np.float32(self.config.dim))))
+        return x
+
+    def _head(self, x, delta, segments, all_logits: bool):
+        """The logits after the last block: of every row, or of each segment's last."""
         if not all_logits:  # (the norm is row by row: only the rows whose logits are wanted)
             x, delta = (t if t is None else self._last_rows(t, segments) for t in (x, delta))
-        return k.linear(k.norm(x, delta, self.weights["output_norm.weight"], c.eps), self.output)[0]
+        k = self._plan
+        return k.linear(k.norm(x, delta, self.weights["output_norm.weight"], self.config.eps), self.output)[0]
 
     def _last_rows(self, x, segments):
         """The last row of each segment of x."""

@@ -210,21 +210,12 @@ class SplitLlama(Llama):
     def _run_stage(self, stage: _Stage, inputs: list, cache: KVCache, segments, all_logits: bool) -> tuple:
         """The stage's layers on ``inputs`` ([ids/positions/slots, x, delta], x and delta
         but on the first stage): (x, delta) for the next stage, or (logits,) on the last."""
-        c, model, k = self.config, stage.model, stage.model._plan
+        model = stage.model
         tokens, positions, slots = model._split(inputs[0], inputs[0].shape[0] // 3)
-        if stage is self._stages[0]:
-            x, delta = k.embedding(self.weights["token_embd.weight"], tokens), None
-            if c.arch.embedding_scale:  # as Llama._logits
-                x = k.scale(x, float(np.sqrt(np.float32(c.dim))))
-        else:
-            x, delta = inputs[1], inputs[2]
+        x, delta = (model._embed(tokens), None) if stage is self._stages[0] else (inputs[1], inputs[2])
         for i in stage.layers:
             x, delta = model._block(i, x, delta, positions, slots, cache, segments)
-        if stage is not self._stages[-1]:
-            return x, delta
-        if not all_logits:
-            x, delta = (t if t is None else model._last_rows(t, segments) for t in (x, delta))
-        return (k.linear(k.norm(x, delta, self.weights["output_norm.weight"], c.eps), self.output)[0],)
+        return (model._head(x, delta, segments, all_logits),) if stage is self._stages[-1] else (x, delta)
 
     def decode_batch(self, tokens: list, caches: list) -> hal.Array:
         """As ``Llama.decode_batch``: one captured step per device once the plain step of

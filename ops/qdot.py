@@ -93,7 +93,7 @@ KERNEL void quantize_q8(GLOBAL i8 *q, GLOBAL f32 *d, GLOBAL f32 *s, GLOBAL const
 
 """
 
-_QUANTIZE_TOKENS = r"""
+_BIASED = r"""
 /* With AVX-512 VNNI, qdot_tokens takes x's bytes as the unsigned operand of vpdpbusd: they
    are stored plus 128 (x ^ 0x80), and the weights' 128 * sums are taken off again, so one
    instruction makes a lane of signed weights too (the integers are the same). */
@@ -103,6 +103,9 @@ _QUANTIZE_TOKENS = r"""
 #else
 #define X_BIASED 0
 #endif
+"""
+
+_QUANTIZE_TOKENS = _BIASED + r"""
 /* The same blocks laid out for qdot_tokens: rows of x in groups of TOKENS (the last group
    padded with zeros), and for each group and block, lane j (bytes 4j .. 4j + 3) of the
    TOKENS rows side by side, then their d and s side by side. One work-item per block of a
@@ -611,7 +614,12 @@ def source(ggml_type: str, tokens: bool = False) -> str:
     lane = (f"INLINE void decode_lane(GLOBAL const u8 *b, i32 j, i32 *q, f32 *dw, f32 *mw) "
             f"{{{_DECODE_LANE[ggml_type]}\n}}\n")
     return (_HELPERS + _QUANTIZE + decode + lane + _VECTOR.replace("DECODE_BYTES", decode_bytes) + _PICK + _DOT
-            + _DOT_LANES + (_QUANTIZE_TOKENS + _TOKENS if tokens else ""))
+            + _DOT_LANES + (_BIASED + _TOKENS if tokens else ""))
+
+
+def quantize_source(tokens: bool = False) -> str:
+    """The activations' quantization (quantize_q8; with ``tokens``, quantize_q8_tokens too)."""
+    return _HELPERS + _QUANTIZE + (_QUANTIZE_TOKENS if tokens else "")
 
 
 def supports(ggml_type: str) -> bool:
@@ -639,7 +647,7 @@ def quantize(device, x, tokens: int = 0) -> Activations:
     if blocks:
         name, extra, defines = ("quantize_q8_tokens", (n, cols // QK), {"TOKENS": tokens}) if tokens else \
             ("quantize_q8", (blocks,), {})
-        program(device, _HELPERS + _QUANTIZE + (_QUANTIZE_TOKENS if tokens else ""), name, **defines)(
+        program(device, quantize_source(bool(tokens)), name, **defines)(
             (blocks,), flat_group(device), *(pointer(device, a) for a in (q, d, s)), *device.kernel_args(x),
             *extra)
     return Activations(q, d, s, (n, cols), tokens)

@@ -67,6 +67,7 @@ def _other_kernels():
             yield f"qdot_tokens-{name}", qdot.source(name, True), {"TOKENS": 8, "NT": 1, "ROWS": 1, "RPI": 1,
                                                                     "HAS_MIN": int(name == "Q4_1"),
                                                                     "BLOCK_BYTES": qtype.block_bytes}
+    yield "qdot-quantize_tokens", qdot.quantize_source(True), {"TOKENS": 8}
     yield "qdot_k-quantize", qdot_k._QUANTIZE, {}
     for name in quant.INTEGER_DOT_K:
         yield f"qdot_k-{name}", qdot_k.source(name), {"NT": 4, "BLOCK_BYTES": quant.TYPES[name].block_bytes}

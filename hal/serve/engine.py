@@ -261,11 +261,7 @@ class Engine:
         except Exception as e:  # its captured steps may hold the fault: they are captured again
             log.error("a batched step failed for %d requests: %s: %s", len(requests), type(e).__name__, e)
             requests[0].cache.steps.clear()
-            if self.on_device_error is not None:
-                return self.on_device_error(self, requests, e)
-            for request in requests:
-                self._fail(request, f"the device failed while generating: {type(e).__name__}: {e}")
-            return
+            return self._device_failed(requests, e)
         for request, token in zip(requests, tokens):
             self._accept(request, token)
 
@@ -282,16 +278,20 @@ class Engine:
                      if r.prefilled + len(ids) == len(r.prompt_ids)}  # ids back waits for the device
         except Exception as e:  # a device error fails these sequences only
             log.error("a prefill failed for %d requests: %s: %s", len(requests), type(e).__name__, e)
-            if self.on_device_error is not None:
-                return self.on_device_error(self, list(requests), e)
-            for request in requests:
-                self._fail(request, f"the device failed while generating: {type(e).__name__}: {e}")
-            return
+            return self._device_failed(list(requests), e)
         for request, ids in zip(requests, chunks):
             request.prefilled += len(ids)
             self.pool.read(request.cache, request.prompt_ids, request.prefilled, len(ids))
         for i, token in first.items():
             self._accept(requests[i], token)
+
+    def _device_failed(self, requests: list, error: Exception) -> None:
+        """The requests of a step the device failed in: ``on_device_error``'s to resume
+        elsewhere, else failed."""
+        if self.on_device_error is not None:
+            return self.on_device_error(self, requests, error)
+        for request in requests:
+            self._fail(request, f"the device failed while generating: {type(error).__name__}: {error}")
 
     def _accept(self, request: Request, token: int) -> None:
         now = time.perf_counter()
