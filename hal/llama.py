@@ -27,6 +27,7 @@ from hal import nn
 
 from . import gguf
 from .gguf import GGUFError
+from .kvcache import KVBlocks, KVCache
 from .tokenizer import Tokenizer
 
 BLOCK_TENSORS = ("attn_norm", "attn_q", "attn_k", "attn_v", "attn_output",
@@ -222,36 +223,18 @@ def _sliding_windows(file: gguf.GGUFFile, arch: Architecture, n_layers: int) -> 
 @dataclass
 class DecodeStep:
     """A decode step of ``rows`` sequences captured on its device (``Device.capture``):
-    the recorded launches read the token ids, positions and cache slots from ``inputs``
-    and write ``logits``, so a step is one small store and a replay, for any sequences of
-    the pool it was captured on."""
+    the recorded launches read the token ids, positions, cache rows to write and block
+    tables from ``inputs`` and write ``logits``, so a step is one small store and a
+    replay, for any sequences of the pools it was captured on."""
     graph: object
     plan: nn.Plan
-    inputs: hal.Array  # int64 (3 * rows,): token ids, positions, slots
+    inputs: hal.Array  # int64 (rows * (3 + width),): step_inputs'
     logits: hal.Array  # (rows, vocab)
 
     def __call__(self, host: np.ndarray) -> hal.Array:
         self.plan.write(self.inputs, host)
         self.graph.replay()
         return self.plan.copy(self.logits)  # the next replay overwrites them
-
-
-@dataclass
-class KVCache:
-    """One sequence's keys and values: cache ``slot`` of the per-block pools ``keys`` and
-    ``values`` (slots, capacity, n_kv_heads, head_dim) of float16 bits
-    (``hal.nn.to_half``), which the other caches of its pool share (``Llama.new_caches``);
-    ``length`` positions are valid. ``steps`` (shared too) holds the decode steps
-    captured over the pool, by their number of sequences."""
-    keys: list
-    values: list
-    slot: int = 0
-    length: int = 0
-    steps: dict = field(default_factory=dict, repr=False)
-
-    @property
-    def capacity(self) -> int:
-        return self.keys[0].shape[1]
 
 
 @dataclass
@@ -295,19 +278,22 @@ def read_weights(source, device_of, progress=None) -> tuple:
     return file, config, tokenizer, weights
 
 
-def _one_pool(caches: list, what: str) -> None:
-    steps = caches[0].steps
-    if any(cache.steps is not steps for cache in caches) or len({cache.slot for cache in caches}) != len(caches):
-        raise ValueError(f"{what} needs distinct caches of one pool (Llama.new_caches)")
+def _one_pool(caches: list, what: str) -> KVBlocks:
+    pool = caches[0].pool
+    if any(cache.pool is not pool for cache in caches) or len({id(cache) for cache in caches}) != len(caches):
+        raise ValueError(f"{what} needs distinct caches of one pool (Llama.new_pool)")
+    return pool
 
 
 def step_inputs(tokens: list, caches: list) -> np.ndarray:
-    """A decode step's inputs, checked: the token ids, positions and cache slots of the
-    sequences, one after another (int64)."""
+    """A decode step's inputs, checked: the sequences' token ids, positions, the rows of
+    the pools their keys and values go to, and their block tables, one after another
+    (int64)."""
     _one_pool(caches, "decode_batch")
     if any(cache.length >= cache.capacity for cache in caches):
         raise ValueError("a KV cache of the batch is full")
-    return np.array([*tokens, *(c.length for c in caches), *(c.slot for c in caches)], np.int64)
+    rows = [cache.rows(cache.length, cache.length + 1) for cache in caches]
+    return np.concatenate([tokens, [c.length for c in caches], *rows, *(c.table() for c in caches)]).astype(np.int64)
 
 
 class Llama:
@@ -343,31 +329,36 @@ class Llama:
         matrices = [w for n, w in self.weights.items() if isinstance(w, nn.QuantizedWeight) and n != "token_embd.weight"]
         return sum(w.nbytes for w in matrices) + (0 if "output.weight" in self.weights else self.output.nbytes)
 
+    def new_pool(self, count: int, block_size: int = 16, width: int | None = None) -> KVBlocks:
+        """Empty KV pools of ``count`` blocks of ``block_size`` positions, one per layer
+        for the keys and one for the values, on the layer's device; a sequence holds up to
+        ``width`` blocks (default: the model's context)."""
+        c = self.config
+        width = -(-c.context_length // block_size) if width is None else width
+        if count <= 0 or block_size <= 0 or not 0 < width * block_size < c.context_length + block_size:
+            raise ValueError(f"KV pools of {count} blocks of {block_size} positions, {width} blocks a sequence: "
+                             f"counts > 0 and up to the model's context of {c.context_length} needed")
+        shape = (count, block_size, c.n_kv_heads, c.head_dim)  # float16 bits, as llama.cpp's cache
+        pools = [[hal.zeros(shape, dtype=hal.uint16, device=d) for d in self.layer_devices()] for _ in "kv"]
+        return KVBlocks(*pools, width)
+
+    def layer_devices(self) -> list:
+        """Each layer's device."""
+        return [self.device] * self.config.n_layers
+
     def new_cache(self, capacity: int) -> KVCache:
-        """An empty KV cache of ``capacity`` positions."""
+        """An empty KV cache of ``capacity`` positions (in pools of its own)."""
         return self.new_caches(1, capacity)[0]
 
     def new_caches(self, count: int, capacity: int) -> list:
-        """``count`` empty KV caches of ``capacity`` positions in one pool per block, so
-        that ``decode_batch`` steps any of them together (and replays its captured steps
-        for any of them)."""
-        c = self.config
-        if not 0 < capacity <= c.context_length or count <= 0:
-            raise ValueError(f"{count} KV caches of {capacity} positions; the model's context is {c.context_length}")
-        shape = (count, capacity, c.n_kv_heads, c.head_dim)  # float16 bits, as llama.cpp's cache
-        zeros = lambda: hal.zeros(shape, dtype=hal.uint16, device=self.device)  # noqa: E731
-        keys, values, steps = [zeros() for _ in range(c.n_layers)], [zeros() for _ in range(c.n_layers)], {}
-        return [KVCache(keys, values, slot, steps=steps) for slot in range(count)]
-
-    def copy_prefix(self, source: KVCache, target: KVCache, length: int) -> None:
-        """``target`` (of ``source``'s pool) holds ``source``'s first ``length`` positions:
-        a prompt prefix the two sequences share, read once."""
-        if target.steps is not source.steps or not 0 <= length <= min(source.length, target.capacity):
-            raise ValueError(f"copy_prefix: {length} positions from a cache of {source.length}, "
-                             "between caches of one pool")
-        for pool in (*target.keys, *target.values):
-            pool[target.slot, :length] = pool[source.slot, :length]
-        target.length = length
+        """``count`` empty KV caches of ``capacity`` positions, each one block of one
+        pool, so that ``decode_batch`` steps any of them together (and replays its
+        captured steps for any of them)."""
+        if not 0 < capacity <= self.config.context_length or count <= 0:
+            raise ValueError(f"{count} KV caches of {capacity} positions; the model's context is "
+                             f"{self.config.context_length}")
+        pool = self.new_pool(count, capacity, 1)
+        return [pool.new_cache(capacity) for _ in range(count)]
 
     def forward(self, ids, cache: KVCache, *, all_logits: bool = False):
         """Logits (vocab,) after the tokens ``ids`` (or (len(ids), vocab) with
@@ -377,9 +368,7 @@ class Llama:
             raise ValueError(f"{n_past} cached + {seq} new tokens exceed the KV cache's {cache.capacity}")
         if seq == 1 and not all_logits:
             return hal.reshape(self.decode_batch([int(ids[0])], [cache]), (c.vocab_size,))
-        host = np.concatenate([np.asarray(ids, np.int64), np.arange(n_past, n_past + seq), np.full(seq, cache.slot)])
-        logits = self._logits(*self._split(hal.asarray(host, device=self.device), seq), cache,
-                              [(cache.slot, n_past, seq)], all_logits)
+        logits = self._prefill([ids], [cache], all_logits)
         cache.length = n_past + seq
         return logits if all_logits else hal.reshape(logits, (c.vocab_size,))
 
@@ -394,15 +383,19 @@ class Llama:
             raise ValueError("prefill_batch reads chunks of two tokens or more (one token is a decode step)")
         if any(cache.length + len(ids) > cache.capacity for ids, cache in zip(chunks, caches)):
             raise ValueError("a chunk exceeds its KV cache's capacity")
-        segments = [(cache.slot, cache.length, len(ids)) for ids, cache in zip(chunks, caches)]
-        positions = [np.arange(n_past, n_past + seq) for _, n_past, seq in segments]
-        slots = [np.full(seq, slot) for slot, _, seq in segments]
-        host = np.concatenate([np.concatenate(chunks), *positions, *slots]).astype(np.int64)
-        rows = sum(len(ids) for ids in chunks)
-        logits = self._logits(*self._split(hal.asarray(host, device=self.device), rows), caches[0], segments)
+        logits = self._prefill(chunks, caches)
         for ids, cache in zip(chunks, caches):
             cache.length += len(ids)
         return logits
+
+    def _prefill(self, chunks: list, caches: list, all_logits: bool = False) -> hal.Array:
+        """The forward pass of each chunk after its cache's positions (the caches grow after)."""
+        segments = [(cache, cache.length, len(ids)) for ids, cache in zip(chunks, caches)]
+        positions = [np.arange(n_past, n_past + seq) for _, n_past, seq in segments]
+        rows = [cache.rows(n_past, n_past + seq) for cache, n_past, seq in segments]
+        host = np.concatenate([np.concatenate(chunks), *positions, *rows]).astype(np.int64)
+        return self._logits(hal.asarray(host, device=self.device), len(host) // 3, caches[0].pool, segments,
+                            all_logits)
 
     def decode_batch(self, tokens: list, caches: list) -> hal.Array:
         """The next-token logits (B, vocab) of B sequences at once, ``tokens[s]`` following
@@ -414,28 +407,31 @@ class Llama:
 
         The step is replayed where the device captured one of B sequences over this pool
         (captured once a plain step of B has compiled and tuned its kernels)."""
-        b, steps, host = len(tokens), caches[0].steps, step_inputs(tokens, caches)
-        step = steps.get(b)
+        b, pool, host = len(tokens), caches[0].pool, step_inputs(tokens, caches)
+        step = pool.steps.get(b)
         if step is not None:
             logits = step(host)
         else:
             inputs = hal.asarray(host, device=self.device)
             if self.device.capture is None or b not in self._warm:
                 self._warm.add(b)
-                logits = self._logits(*self._split(inputs, b), caches[0], None, all_logits=True)
+                logits = self._logits(inputs, b, pool, None, all_logits=True)
             else:
                 with self.device.capture() as graph:
-                    logits = self._logits(*self._split(inputs, b), caches[0], None, all_logits=True)
-                steps[b] = DecodeStep(graph, self._plan, inputs, logits)
+                    logits = self._logits(inputs, b, pool, None, all_logits=True)
+                pool.steps[b] = DecodeStep(graph, self._plan, inputs, logits)
                 logits = self._plan.copy(logits)
         for cache in caches:
             cache.length += 1
         return logits
 
     def _split(self, inputs: hal.Array, rows: int) -> tuple:
-        """The token ids, positions and cache slots in ``inputs`` (``rows`` each, one after
-        another: one transfer), as views."""
-        return tuple(self._plan.rows(inputs, i * rows, (i + 1) * rows) for i in range(3))
+        """The token ids, positions and cache rows to write in ``inputs`` (``rows`` each,
+        one after another: one transfer), and the block tables (rows, width) after them
+        in a decode step's (else None), as views."""
+        k, width = self._plan, inputs.shape[0] // rows - 3
+        table = k.reshape(k.rows(inputs, 3 * rows, inputs.shape[0]), (rows, width)) if width else None
+        return (*(k.rows(inputs, i * rows, (i + 1) * rows) for i in range(3)), table)
 
     @property
     def row_independent(self) -> bool:
@@ -443,15 +439,16 @@ class Llama:
         that ``decode_batch`` is batch-invariant (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 weights: hal.nn)."""
         return all(w.row_independent for w in self.weights.values() if isinstance(w, nn.QuantizedWeight))
 
-    def _logits(self, tokens, positions, slots, cache: KVCache, segments, all_logits: bool = False):
-        """The forward pass: logits (rows, vocab), or those of each segment's last row. Row
-        r is at ``positions[r]`` of cache ``slots[r]`` of ``cache``'s pools (device
-        arrays). ``segments``: the rows as runs of one sequence's next positions, (slot,
-        positions cached before, rows) each; None: one position of each of several
-        sequences (a decode step)."""
+    def _logits(self, inputs, rows: int, pool: KVBlocks, segments, all_logits: bool = False):
+        """The forward pass: logits (rows, vocab), or those of each segment's last row.
+        ``inputs`` (on the device) holds each row's token id, position and row of the pools
+        it goes to (``_split``). ``segments``: the rows as runs of one sequence's next
+        positions, (cache, positions cached before, rows) each; None: one position of each
+        of several sequences, whose block tables follow in ``inputs`` (a decode step)."""
+        tokens, *where = self._split(inputs, rows)
         x, delta = self._embed(tokens), None
         for i in range(self.config.n_layers):
-            x, delta = self._block(i, x, delta, positions, slots, cache, segments)
+            x, delta = self._block(i, x, delta, where, pool, segments)
         return self._head(x, delta, segments, all_logits)
 
     def _embed(self, tokens):
@@ -475,7 +472,7 @@ class Llama:
         last = np.cumsum([seq for _, _, seq in segments]) - 1
         return hal.take(x, hal.asarray(last, device=self.device), axis=0)
 
-    def _block(self, i: int, x, delta, positions, slots, cache: KVCache, segments):
+    def _block(self, i: int, x, delta, where: list, pool: KVBlocks, segments):
         """One transformer block of hal.nn ops (``Plan``: ``load`` checked every shape
         once), its rows as ``_logits``'. Each residual is added by the norm after it
         (``delta``: the block's output still to add to ``x``)."""
@@ -486,7 +483,7 @@ class Llama:
             q, key, value = (k.add_rows(t, w[f"attn_{n}.bias"]) for t, n in ((q, "q"), (key, "k"), (value, "v")))
         if arch.qk_norm:
             q, key = self._head_norm(q, w["attn_q_norm.weight"]), self._head_norm(key, w["attn_k_norm.weight"])
-        attended = k.linear(self._attend(i, q, key, value, positions, slots, cache, segments),
+        attended = k.linear(self._attend(i, q, key, value, where, pool, segments),
                             w["attn_output.weight"])[0]
         if arch.post_norms:
             attended = k.norm(attended, None, w["post_attention_norm.weight"], c.eps)
@@ -503,28 +500,38 @@ class Llama:
         return k.reshape(k.norm(k.reshape(x, (rows * x.shape[1] // c.head_dim, c.head_dim)), None, weight, c.eps),
                          (rows, x.shape[1]))
 
-    def _attend(self, i: int, q, key, value, positions, slots, cache: KVCache, segments):
-        """Rope of q and k, k and v into the float16 caches, and attention: (rows, q_dim),
-        the rows as ``_logits``'."""
+    def _attend(self, i: int, q, key, value, where: list, pool: KVBlocks, segments):
+        """Rope of q and k, k and v into the float16 pools, and attention: (rows, q_dim),
+        the rows as ``_logits``' (``where``: their positions, rows of the pools and, in a
+        decode step, block tables)."""
         c, k, rows = self.config, self._plan, q.shape[0]
         heads, kv_heads = (c.n_heads, c.head_dim), (c.n_kv_heads, c.head_dim)
         theta, neox, window = c.theta(i), c.arch.neox_rope, c.window(i)
         scale_q = c.attention_scale if c.arch.scale_q else None  # q scaled before its float16 rounding
         scale = 1.0 if scale_q else c.attention_scale
-        keys, values = cache.keys[i], cache.values[i]  # the pools
+        keys, values, (positions, dest, tables) = pool.keys[i], pool.values[i], where
         q = k.rope_store(k.reshape(q, (rows, *heads)), k.reshape(key, (rows, *kv_heads)),
-                         k.reshape(value, (rows, *kv_heads)), keys, values, positions, slots, theta, neox)
+                         k.reshape(value, (rows, *kv_heads)), keys, values, positions, dest, theta, neox)
         q = k.scale(q, scale_q) if scale_q else q
-        if segments is None or rows == 1:  # one row per sequence, positions read on the device
-            return k.reshape(k.attention_step(q, keys, values, positions, slots, scale, window), (rows, c.q_dim))
-        # a prefill: each segment's rows over its cache's first n_past + seq rows
+        if segments is None:  # one row per sequence, positions and blocks read on the device
+            return k.reshape(k.attention_step(q, keys, values, positions, tables, scale, window), (rows, c.q_dim))
+        # a prefill: each segment's rows over its cache's first n_past + seq positions
         parts, start = [], 0
-        for slot, n_past, seq in segments:
-            own = [k.view(pool, (slot, slice(0, n_past + seq))) for pool in (keys, values)]
+        for cache, n_past, seq in segments:
+            own = [self._positions_of(part, cache, n_past + seq) for part in (keys, values)]
             parts.append(k.attention(k.rows(q, start, start + seq), *own, n_past, scale, window))
             start += seq
         out = parts[0] if len(parts) == 1 else hal.concat(parts)
         return k.reshape(out, (rows, c.q_dim))
+
+    def _positions_of(self, part, cache: KVCache, n: int):
+        """A layer's keys or values of ``cache``'s first ``n`` positions (n, kv_heads,
+        head_dim), from its pool ``part`` (n_blocks, block_size, kv_heads, head_dim): a view where
+        its blocks follow one another, else the runs of its blocks joined."""
+        k, size = self._plan, part.shape[1]
+        parts = [k.reshape(k.rows(part, first, first + count), (count * size, *part.shape[2:]))
+                 for first, count in cache.runs(n)]
+        return k.rows(parts[0] if len(parts) == 1 else hal.concat(parts), 0, n)
 
     def generate(self, prompt_ids, n: int, *, temperature: float = 0.0, top_k: int = 0, top_p: float = 1.0,
                  seed=None, on_token=None, stop_at_eos: bool = True) -> Generation:

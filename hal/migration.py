@@ -39,10 +39,16 @@ def export_sequence(cache, sampler=None) -> SequenceState:
     """The state of the sequence in ``cache`` (a ``hal.llama.KVCache``, on any device or
     split over several), copied to the host; the sampler is copied too, so the exporter
     may go on or drop it."""
-    rows = (cache.slot, slice(0, cache.length))
-    keys = [np.array(pool[rows]) for pool in cache.keys]  # (np.array copies: a cpu pool is host memory)
-    values = [np.array(pool[rows]) for pool in cache.values]
+    keys, values = ([_read(pool, cache) for pool in pools] for pools in (cache.keys, cache.values))
     return SequenceState(keys, values, cache.length, copy.deepcopy(sampler))
+
+
+def _read(pool, cache) -> np.ndarray:
+    """A layer's pool's rows of the cache's positions (length, kv_heads, head_dim), on the
+    host: one read per run of its blocks (np.array copies: a cpu pool is host memory)."""
+    runs = [np.array(pool[first:first + count]) for first, count in cache.runs(cache.length)]
+    rows = np.concatenate(runs) if runs else np.empty((0, *pool.shape[1:]), np.uint16)
+    return rows.reshape(-1, *pool.shape[2:])[:cache.length]
 
 
 def import_sequence(model, state: SequenceState, cache):
@@ -56,10 +62,15 @@ def import_sequence(model, state: SequenceState, cache):
     if state.length >= cache.capacity:
         raise ValueError(f"the sequence holds {state.length} positions; the cache has room for "
                          f"{cache.capacity - 1} and one more step")
-    rows = (cache.slot, slice(0, state.length))
+    size = cache.pool.block_size
+    blocks = -(-state.length // size)
     for pools, arrays in ((cache.keys, state.keys), (cache.values, state.values)):
         for pool, host in zip(pools, arrays):
-            if state.length:
-                nn.Plan.of(pool.device).write(pool[rows], host)  # one transfer into the pool's slot
+            whole = np.zeros((blocks * size, *host.shape[1:]), host.dtype)  # (the last block's rest is never read)
+            whole[:state.length] = host
+            whole, done = whole.reshape(blocks, size, *host.shape[1:]), 0
+            for first, count in cache.runs(state.length):  # one transfer per run of blocks
+                nn.Plan.of(pool.device).write(pool[first:first + count], whole[done:done + count])
+                done += count
     cache.length = state.length
     return copy.deepcopy(state.sampler)

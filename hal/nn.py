@@ -378,44 +378,51 @@ def add_rms_norm(x: Array, delta: Array, weight: Array, eps: float = 1e-5) -> Ar
 
 
 def rope_store(q: Array, k: Array, v: Array, k_cache: Array, v_cache: Array, positions: Array,
-               theta: float = 10000.0, slots: Array | None = None, *, neox: bool = False) -> Array:
-    """``rope(q, positions, theta, neox=neox)``, returned; ``rope(k)`` and ``v`` (rows, kv_heads, dim)
+               theta: float = 10000.0, rows: Array | None = None, *, neox: bool = False) -> Array:
+    """``rope(q, positions, theta, neox=neox)``, returned; ``rope(k)`` and ``v`` (seq, kv_heads, dim)
     stored as float16 bits (``to_half``) into the uint16 caches (capacity, kv_heads, dim)
-    at rows ``positions``, in one launch. The caches may be pools of several sequences'
-    caches (slots, capacity, kv_heads, dim): row s then goes to cache ``slots[s]``
-    (int64 (rows,)). Positions and slots are read on the device."""
+    at rows ``positions``, in one launch. The caches may be paged pools (n_blocks,
+    block_size, kv_heads, dim) of several sequences' blocks: row s then goes to the
+    pools' row ``rows[s]`` (int64 (seq,), counting rows of all blocks one after another:
+    block * block_size + offset; outside the pools: not stored). Positions and rows are
+    read on the device."""
     q, k, v = (_float32(a, "rope_store", what) for a, what in ((q, "q"), (k, "k"), (v, "v")))
     _check_caches("rope_store", q, k_cache, v_cache)
-    positions, slots = _positions("rope_store", q, positions), _slots("rope_store", q, k_cache, slots)
+    positions = _positions("rope_store", q, positions)
+    if rows is None and k_cache.ndim == 4:
+        raise ValueError("rope_store: paged pools (n_blocks, block_size, kv_heads, dim) need rows")
+    rows = positions if rows is None else _positions("rope_store", q, rows, "rows")
     if k.shape != v.shape or k.shape[0] != q.shape[0] or k.shape[1:] != k_cache.shape[-2:] or q.shape[2] % 2:
         raise ValueError(f"rope_store: q {q.shape}, k {k.shape}, v {v.shape} and caches {k_cache.shape} "
                          f"do not match (an even head_dim)")
-    return Plan.of(q._device).rope_store(_dense(q), _dense(k), _dense(v), k_cache, v_cache, _dense(positions),
-                                         slots, float(theta), bool(neox))
+    return Plan.of(q._device).rope_store(_dense(q), _dense(k), _dense(v), k_cache, v_cache, positions, rows,
+                                         float(theta), bool(neox))
 
 
 def attention_step(q: Array, k_cache: Array, v_cache: Array, positions: Array, scale: float | None = None,
-                   slots: Array | None = None, *, window: int = 0) -> Array:
+                   blocks: Array | None = None, *, window: int = 0) -> Array:
     """``attention`` of query row q[s] (seqs, heads, dim) at position ``positions[s]``
     over float16 caches whose rows up to it are valid: the same bits, for one sequence
-    (caches (capacity, kv_heads, dim)) or several at once (pools (slots, capacity,
-    kv_heads, dim), row s over cache ``slots[s]``). Positions and slots are read on the
-    device, so a captured step replays for any positions and any sequences (``window``:
-    as ``attention``'s)."""
+    (caches (capacity, kv_heads, dim)) or several at once over paged pools (n_blocks,
+    block_size, kv_heads, dim), row s through its block table ``blocks[s]`` (int64
+    (seqs, width): the block of positions b * block_size .. (b + 1) * block_size - 1 is
+    blocks[s, b]; a sequence needing a block outside the pools gives a row of zeros).
+    Positions and tables are read on the device, so a captured step replays for any
+    positions and any sequences (``window``: as ``attention``'s)."""
     q = _float32(q, "attention_step", "q")
     _check_caches("attention_step", q, k_cache, v_cache)
-    positions, slots = _positions("attention_step", q, positions), _slots("attention_step", q, k_cache, slots)
+    positions = _positions("attention_step", q, positions)
     scale = 1.0 / math.sqrt(q.shape[2]) if scale is None else float(scale)
     if operator.index(window) < 0:
         raise ValueError(f"attention_step: window must be >= 0 (0: none), got {window}")
-    return Plan.of(q._device).attention_step(_dense(q), k_cache, v_cache, _dense(positions), slots, scale,
-                                             int(window))
+    return Plan.of(q._device).attention_step(_dense(q), k_cache, v_cache, positions,
+                                             _block_tables(q, k_cache, blocks), scale, int(window))
 
 
 def _check_caches(name: str, q: Array, k_cache, v_cache) -> None:
     for what, c in (("k_cache", k_cache), ("v_cache", v_cache)):
         if _array(c, name, what).dtype != dtypes.uint16 or c.ndim not in (3, 4):
-            raise TypeError(f"{name}: {what} must be (capacity, kv_heads, dim) or (slots, capacity, kv_heads, "
+            raise TypeError(f"{name}: {what} must be (capacity, kv_heads, dim) or (n_blocks, block_size, kv_heads, "
                             f"dim) float16 bits (uint16), got {c.dtype} {c.shape}")
         if not c._device.is_contiguous(c._data):
             raise ValueError(f"{name}: {what} must be contiguous")
@@ -427,21 +434,26 @@ def _check_caches(name: str, q: Array, k_cache, v_cache) -> None:
 
 
 def _positions(name: str, q: Array, positions, what: str = "positions") -> Array:
-    """An int64 index per row of q (``positions``, or ``slots``), on q's device."""
+    """An int64 index per row of q (``positions``, or ``rows``), on q's device."""
     positions = _array(positions, name, what)
     if positions.dtype != dtypes.int64 or positions.shape != q.shape[:1]:
         raise ValueError(f"{name}: {what} must be int64 ({q.shape[0]},), got {positions.dtype} {positions.shape}")
     same_device(q, positions)
-    return positions
+    return _dense(positions)
 
 
-def _slots(name: str, q: Array, k_cache: Array, slots) -> Array:
-    """Each row's cache in the pool: ``slots`` checked, or zeros for a single cache."""
-    if slots is None:
-        if k_cache.ndim == 4 and k_cache.shape[0] != 1:
-            raise ValueError(f"{name}: a pool of {k_cache.shape[0]} caches needs slots")
-        return zeros(q.shape[:1], dtype=dtypes.int64, device=q._device)
-    return _dense(_positions(name, q, slots, "slots"))
+def _block_tables(q: Array, k_cache: Array, blocks) -> Array:
+    """Each row's block table: ``blocks`` checked, or block 0 for one cache."""
+    if blocks is None:
+        if k_cache.ndim == 4:
+            raise ValueError("attention_step: paged pools (n_blocks, block_size, kv_heads, dim) need blocks")
+        return zeros((q.shape[0], 1), dtype=dtypes.int64, device=q._device)
+    blocks = _array(blocks, "attention_step", "blocks")
+    if blocks.dtype != dtypes.int64 or blocks.ndim != 2 or blocks.shape[0] != q.shape[0] or not blocks.shape[1]:
+        raise ValueError(f"attention_step: blocks must be int64 ({q.shape[0]}, width), got {blocks.dtype} "
+                         f"{blocks.shape}")
+    same_device(q, blocks)
+    return _dense(blocks)
 
 class Plan:
     """hal.nn's ops on one device for a model whose shapes were checked once (hal.llama
@@ -484,17 +496,17 @@ class Plan:
             return self._out(self._rms_norm(self.device, x._data, weight._data, eps))
         return self._out(self._add_rms_norm(self.device, x._data, delta._data, weight._data, eps))
 
-    def rope_store(self, q, k, v, k_cache, v_cache, positions, slots, theta: float, neox: bool = False) -> Array:
+    def rope_store(self, q, k, v, k_cache, v_cache, positions, rows, theta: float, neox: bool = False) -> Array:
         return self._out(self._rope_store(self.device, q._data, k._data, v._data, k_cache._data, v_cache._data,
-                                          positions._data, slots._data, theta, neox))
+                                          positions._data, rows._data, theta, neox))
 
     def attention(self, q, k_cache, v_cache, n_past: int, scale: float, window: int = 0) -> Array:
         return self._out(self._attention(self.device, q._data, k_cache._data, v_cache._data, n_past, scale,
                                          window))
 
-    def attention_step(self, q, k_cache, v_cache, positions, slots, scale: float, window: int = 0) -> Array:
+    def attention_step(self, q, k_cache, v_cache, positions, blocks, scale: float, window: int = 0) -> Array:
         return self._out(self._attention_step(self.device, q._data, k_cache._data, v_cache._data,
-                                              positions._data, slots._data, scale, window))
+                                              positions._data, blocks._data, scale, window))
 
     def silu_mul(self, gate: Array, up: Array) -> Array:
         return self._out(self._silu_mul(self.device, gate._data, up._data))

@@ -29,7 +29,8 @@ import numpy as np
 import hal
 from hal import gguf, nn
 
-from .llama import Config, KVCache, Llama, read_weights, step_inputs
+from .kvcache import KVBlocks
+from .llama import Config, Llama, read_weights, step_inputs
 
 
 @dataclass(frozen=True)
@@ -149,11 +150,11 @@ class _Stage:
 
 @dataclass
 class _StageStep:
-    """One device's part of a decode step, captured: its inputs (ids, positions, slots;
-    the incoming x and delta but on the first device) are written, then it replays."""
+    """One device's part of a decode step, captured: its inputs (``step_inputs``'; the
+    incoming x and delta but on the first device) are written, then it replays."""
     graph: object
     plan: nn.Plan
-    inputs: list     # [ids/positions/slots, x, delta] arrays the graph reads
+    inputs: list     # [step inputs, x, delta] arrays the graph reads
     outputs: tuple   # (x, delta), or (logits,) on the last device
 
     def __call__(self, host_inputs: list) -> tuple:
@@ -181,49 +182,38 @@ class SplitLlama(Llama):
     def devices(self) -> list:
         return self.placement.devices
 
-    def new_caches(self, count: int, capacity: int) -> list:
-        """As ``Llama.new_caches``, each layer's pools on its layer's device."""
-        c = self.config
-        if not 0 < capacity <= c.context_length or count <= 0:
-            raise ValueError(f"{count} KV caches of {capacity} positions; the model's context is {c.context_length}")
-        shape = (count, capacity, c.n_kv_heads, c.head_dim)
-        keys, values = [], []
-        for device, layers in self.placement.groups:
-            for _ in layers:
-                keys.append(hal.zeros(shape, dtype=hal.uint16, device=device))
-                values.append(hal.zeros(shape, dtype=hal.uint16, device=device))
-        steps = {}
-        return [KVCache(keys, values, slot, steps=steps) for slot in range(count)]
+    def layer_devices(self) -> list:
+        """Each layer's device: its KV pools live there."""
+        return [device for device, layers in self.placement.groups for _ in layers]
 
     # ------------------------------------------------------------ the forward pass
 
-    def _logits(self, tokens, positions, slots, cache: KVCache, segments, all_logits: bool = False):
+    def _logits(self, inputs, rows: int, pool: KVBlocks, segments, all_logits: bool = False):
         """``Llama._logits`` device by device (a prefill: its inputs read back once)."""
-        host = np.concatenate([np.asarray(a) for a in (tokens, positions, slots)])
-        boundary = ()
+        host, boundary = np.asarray(inputs), ()
         for stage in self._stages:
-            inputs = [hal.asarray(h, device=stage.device) for h in (host, *boundary)]
-            outputs = self._run_stage(stage, inputs, cache, segments, all_logits)
+            stage_inputs = [hal.asarray(h, device=stage.device) for h in (host, *boundary)]
+            outputs = self._run_stage(stage, stage_inputs, rows, pool, segments, all_logits)
             boundary = [np.asarray(a) for a in outputs]
         return outputs[0]
 
-    def _run_stage(self, stage: _Stage, inputs: list, cache: KVCache, segments, all_logits: bool) -> tuple:
-        """The stage's layers on ``inputs`` ([ids/positions/slots, x, delta], x and delta
+    def _run_stage(self, stage: _Stage, inputs: list, rows: int, pool: KVBlocks, segments, all_logits: bool) -> tuple:
+        """The stage's layers on ``inputs`` ([Llama._split's inputs, x, delta], x and delta
         but on the first stage): (x, delta) for the next stage, or (logits,) on the last."""
         model = stage.model
-        tokens, positions, slots = model._split(inputs[0], inputs[0].shape[0] // 3)
+        tokens, *where = model._split(inputs[0], rows)
         x, delta = (model._embed(tokens), None) if stage is self._stages[0] else (inputs[1], inputs[2])
         for i in stage.layers:
-            x, delta = model._block(i, x, delta, positions, slots, cache, segments)
+            x, delta = model._block(i, x, delta, where, pool, segments)
         return (model._head(x, delta, segments, all_logits),) if stage is self._stages[-1] else (x, delta)
 
     def decode_batch(self, tokens: list, caches: list) -> hal.Array:
         """As ``Llama.decode_batch``: one captured step per device once the plain step of
         this batch size has run, the boundary arrays copied between the replays."""
-        b, steps, host = len(tokens), caches[0].steps, step_inputs(tokens, caches)
-        captured = steps.get(b)
+        b, pool, host = len(tokens), caches[0].pool, step_inputs(tokens, caches)
+        captured = pool.steps.get(b)
         if captured is None:
-            logits = self._plain_or_capture(b, host, caches[0], steps)
+            logits = self._plain_or_capture(b, host, pool)
         else:
             boundary = ()
             for step in captured:
@@ -234,7 +224,7 @@ class SplitLlama(Llama):
             cache.length += 1
         return logits
 
-    def _plain_or_capture(self, b: int, host: np.ndarray, cache: KVCache, steps: dict) -> hal.Array:
+    def _plain_or_capture(self, b: int, host: np.ndarray, pool: KVBlocks) -> hal.Array:
         """A plain step of b sequences the first time (its kernels compile and tune), then
         one captured on each device that can capture (the rest run plain each step)."""
         capture = b in self._warm and all(stage.device.capture is not None for stage in self._stages)
@@ -244,11 +234,11 @@ class SplitLlama(Llama):
             inputs = [hal.asarray(h, device=stage.device) for h in (host, *boundary)]
             if capture:
                 with stage.device.capture() as graph:
-                    outputs = self._run_stage(stage, inputs, cache, None, True)
+                    outputs = self._run_stage(stage, inputs, b, pool, None, True)
                 captured.append(_StageStep(graph, stage.model._plan, inputs, outputs))
             else:
-                outputs = self._run_stage(stage, inputs, cache, None, True)
+                outputs = self._run_stage(stage, inputs, b, pool, None, True)
             boundary = [np.asarray(a) for a in outputs]
         if capture:
-            steps[b] = captured
+            pool.steps[b] = captured
         return self._plan.copy(outputs[0]) if capture else outputs[0]

@@ -354,21 +354,22 @@ KERNEL void attn_values(GLOBAL f32 *out, GLOBAL const f32 *p, GLOBAL const f32 *
 """
 
 # A decode step's attention and cache writes, for captured steps (hal.llama): the query
-# and cache positions, and each sequence's slot of the cache pool, are read on the device
-# (pos, slot), so that the launches, their grids and arguments are the same at every
-# position and for every set of sequences. DIM is the head size; a pool holds `slots`
-# caches of `capacity` rows (kv_heads, DIM) one after another.
+# positions, the cache rows to write and each sequence's block table are read on the
+# device (pos, dest, blocks), so that the launches, their grids and arguments are the same
+# at every position and for every set of sequences. DIM is the head size. The caches are
+# pools of n_blocks blocks of block_size rows (kv_heads, DIM), one after another; a
+# sequence's block table (a row of `width` block numbers) names the block of each run of
+# block_size positions (vLLM's paged KV cache). One cache is a pool of one block.
 ATTENTION_STEP = ATTENTION + _ROPE_PAIR + r"""
 /* A block's q, k, v (rows, heads or kv_heads, DIM) after their projections: q turned by
-   rope into q_out; k turned and v as they are stored as float16 into row pos[s] of cache
-   slot[s] of the pools (skipped outside the pool: the caller checks, the kernel never
-   writes out of bounds). One launch for rope q, rope k and both cache writes; the same
-   arithmetic. */
+   rope into q_out; k turned and v as they are stored as float16 into row dest[s] of the
+   pools (skipped outside them: the caller checks, the kernel never writes out of
+   bounds). One launch for rope q, rope k and both cache writes; the same arithmetic. */
 KERNEL void rope_store(GLOBAL f32 *q_out, GLOBAL const f32 *q, i64 q_off, GLOBAL const f32 *k, i64 k_off,
                        GLOBAL const f32 *v, i64 v_off, GLOBAL u16 *k_cache, GLOBAL u16 *v_cache,
-                       GLOBAL const i64 *pos, i64 pos_off, GLOBAL const i64 *slot, i64 slot_off,
+                       GLOBAL const i64 *pos, i64 pos_off, GLOBAL const i64 *dest, i64 dest_off,
                        GLOBAL const f32 *table, i64 table_rows, f32 scale,
-                       i64 seq, i64 heads, i64 kv_heads, i64 capacity, i64 slots) {
+                       i64 seq, i64 heads, i64 kv_heads, i64 cache_rows) {
     i64 g = GLOBAL_ID(0), q_pairs = seq * heads * (DIM / 2);
     f32 y0, y1;
     if (g < q_pairs) {
@@ -381,83 +382,98 @@ KERNEL void rope_store(GLOBAL f32 *q_out, GLOBAL const f32 *q, i64 q_off, GLOBAL
     }
     g -= q_pairs;
     if (g >= seq * kv_heads * (DIM / 2)) return;
-    i64 row = kv_heads * DIM, s = g / (kv_heads * (DIM / 2)), p = pos[pos_off + s], c = slot[slot_off + s];
-    if (p < 0 || p >= capacity || c < 0 || c >= slots) return;
+    i64 row = kv_heads * DIM, s = g / (kv_heads * (DIM / 2)), r = dest[dest_off + s];
+    if (r < 0 || r >= cache_rows) return;
     i64 e = PAIR_AT(g, DIM / 2), step = PAIR_STEP(DIM / 2);
-    rope_pair(k[k_off + e], k[k_off + e + step], p, g % (DIM / 2), table, table_rows, DIM / 2, scale, &y0, &y1);
-    i64 at = (c * capacity + p) * row + e - s * row;  /* pair g's place in the cache row */
+    rope_pair(k[k_off + e], k[k_off + e + step], pos[pos_off + s], g % (DIM / 2), table, table_rows, DIM / 2,
+              scale, &y0, &y1);
+    i64 at = r * row + e - s * row;  /* pair g's place in the cache row */
     k_cache[at] = f32_to_half(y0);
     k_cache[at + step] = f32_to_half(y1);
     v_cache[at] = f32_to_half(v[v_off + e]);
     v_cache[at + step] = f32_to_half(v[v_off + e + step]);
 }
 
-/* Sequence s's positions to attend: pos[s] + 1, held to its cache (none where its slot is
-   outside the pool). */
-INLINE i64 step_length(GLOBAL const i64 *pos, i64 pos_off, GLOBAL const i64 *slot, i64 slot_off, i64 s,
-                       i64 capacity, i64 slots) {
-    i64 n = pos[pos_off + s] + 1, c = slot[slot_off + s];
-    return c < 0 || c >= slots || n < 0 ? 0 : n > capacity ? capacity : n;
+/* Sequence s's positions to attend: pos[s] + 1, held to its block table; none where a
+   block it needs is outside the pools. */
+INLINE i64 step_length(GLOBAL const i64 *pos, i64 pos_off, GLOBAL const i64 *table, i64 s, i64 width,
+                       i64 block_size, i64 n_blocks) {
+    i64 n = pos[pos_off + s] + 1;
+    n = n < 0 ? 0 : n > width * block_size ? width * block_size : n;
+    for (i64 b = 0; b * block_size < n; b++)
+        if (table[b] < 0 || table[b] >= n_blocks) return 0;
+    return n;
 }
-#define STEP_LENGTH(s) step_length(pos, pos_off, slot, slot_off, s, capacity, slots)
-#define STEP_BASE(s) (slot[slot_off + (s)] * capacity)  /* the first row of sequence s's cache */
+#define STEP_TABLE(s) (blocks + blocks_off + (s) * width)  /* sequence s's block table */
+#define STEP_LENGTH(s) step_length(pos, pos_off, STEP_TABLE(s), s, width, block_size, n_blocks)
+/* The cache rows of positions t0, t0 + by, ... of a block table, without a division per
+   position: ROW_AT is position t's row, ROW_NEXT moves to t + by. */
+#define ROW_WALK(table, t0) GLOBAL const i64 *walk_table = (table); \
+    i64 walk_block = (t0) / block_size, walk_in = (t0) % block_size;
+#define ROW_AT (walk_table[walk_block] * block_size + walk_in)
+#define ROW_NEXT(by) { walk_in += (by); while (walk_in >= block_size) { walk_in -= block_size; walk_block++; } }
+#define STEP_CAPACITY (width * block_size)  /* a scores row: the most positions of a sequence */
 
-/* scores (seqs, heads, capacity): each sequence's query (heads, DIM) at position pos[s]
-   against the rows 0 .. pos[s] of its cache, as attn_scores computes them for one row;
-   item (s, h, lane) takes positions lane, lane + STEP_LANES, ... (on a CPU one item per
-   head: converting q per item costs as much as a dot) */
+/* scores (seqs, heads, STEP_CAPACITY): each sequence's query (heads, DIM) at position
+   pos[s] against the rows of its positions 0 .. pos[s], as attn_scores computes them for
+   one row; item (s, h, lane) takes positions lane, lane + STEP_LANES, ... (on a CPU one
+   item per head: converting q per item costs as much as a dot) */
 #define STEP_LANES (BY_HEAD ? 1 : 64)
 KERNEL void attn_step_scores(GLOBAL f32 *scores, GLOBAL const f32 *q, i64 q_off, GLOBAL const KV_T *k,
-                             GLOBAL const i64 *pos, i64 pos_off, GLOBAL const i64 *slot, i64 slot_off, i64 seqs,
-                             i64 heads, i64 group, i64 capacity, i64 slots, f32 scale) {
+                             GLOBAL const i64 *pos, i64 pos_off, GLOBAL const i64 *blocks, i64 blocks_off, i64 seqs,
+                             i64 heads, i64 group, i64 width, i64 block_size, i64 n_blocks, f32 scale) {
     i64 g = GLOBAL_ID(0);
     if (g >= seqs * heads * STEP_LANES) return;
     i64 sh = g / STEP_LANES, s = sh / heads, h = sh % heads, n_kv = STEP_LENGTH(s);
     if (g % STEP_LANES >= n_kv) return;
     f32 qh[DIM];
     for (int d = 0; d < DIM; d++) qh[d] = KV(ROUND_KV(q[q_off + sh * DIM + d]));
-    GLOBAL const KV_T *ks = k + STEP_BASE(s) * (heads / group) * DIM;
+    ROW_WALK(STEP_TABLE(s), g % STEP_LANES)
     for (i64 t = g % STEP_LANES; t < n_kv; t += STEP_LANES) {
-        GLOBAL const KV_T *kr = ks + (t * (heads / group) + h / group) * DIM;
+        GLOBAL const KV_T *kr = k + (ROW_AT * (heads / group) + h / group) * DIM;
+        ROW_NEXT(STEP_LANES)
 #define STEP_Q(d) qh[d]
 #define STEP_K(d) KV(kr[d])
         f32 dot;
         DOT_STEPS(DIM, STEP_Q, STEP_K, dot)
-        scores[sh * capacity + t] = SEES(n_kv - 1, t) ? dot * scale : MASKED;
+        scores[sh * STEP_CAPACITY + t] = SEES(n_kv - 1, t) ? dot * scale : MASKED;
     }
 }
 
 /* Each head's scores row of length pos[s] + 1, in place: softmax_row in one work-item. */
-KERNEL void attn_step_softmax(GLOBAL f32 *scores, GLOBAL const i64 *pos, i64 pos_off, GLOBAL const i64 *slot,
-                              i64 slot_off, i64 seqs, i64 heads, i64 capacity, i64 slots) {
+KERNEL void attn_step_softmax(GLOBAL f32 *scores, GLOBAL const i64 *pos, i64 pos_off, GLOBAL const i64 *blocks,
+                              i64 blocks_off, i64 seqs, i64 heads, i64 width, i64 block_size, i64 n_blocks) {
     LOCAL facc partial[1];
     i64 sh = GLOBAL_ID(0);
     if (sh < seqs * heads)
-        softmax_row(scores + sh * capacity, scores + sh * capacity, STEP_LENGTH(sh / heads), HALF, partial, 0, 1);
+        softmax_row(scores + sh * STEP_CAPACITY, scores + sh * STEP_CAPACITY, STEP_LENGTH(sh / heads), HALF,
+                    partial, 0, 1);
 }
 
-/* out (seqs, heads, DIM) = probabilities @ v over the rows 0 .. pos[s] of each cache, as
+/* out (seqs, heads, DIM) = probabilities @ v over the rows of positions 0 .. pos[s], as
    attn_values computes one row (DOT_STEPS over positions padded to GGML_STEP), reading V
    in its cache layout. Item (s, h, d), or with BY_HEAD (CPU devices) item (s, h)
    computing every d, after the softmax of its row (no launch of attn_step_softmax then):
    the d loop innermost over a row of V is what a CPU compiler vectorizes (a private
    array of 4 x GGML_EPR x DIM accumulators: too many registers for a GPU). */
 KERNEL void attn_step_values(GLOBAL f32 *out, GLOBAL f32 *p, GLOBAL const KV_T *v, GLOBAL const i64 *pos,
-                             i64 pos_off, GLOBAL const i64 *slot, i64 slot_off, i64 seqs, i64 heads, i64 group,
-                             i64 capacity, i64 slots) {
+                             i64 pos_off, GLOBAL const i64 *blocks, i64 blocks_off, i64 seqs, i64 heads, i64 group,
+                             i64 width, i64 block_size, i64 n_blocks) {
     i64 g = GLOBAL_ID(0);
     i64 sh = BY_HEAD ? g : g / DIM, s = sh / heads, h = sh % heads, row = heads / group * DIM;
     if (sh >= seqs * heads) return;
     i64 visible = STEP_LENGTH(s);
-    GLOBAL const KV_T *vs = v + STEP_BASE(s) * row;
-    GLOBAL f32 *pr = p + sh * capacity;
+    GLOBAL const i64 *table = STEP_TABLE(s);
+    GLOBAL f32 *pr = p + sh * STEP_CAPACITY;
 #if BY_HEAD
     LOCAL facc partial[1];
     softmax_row(pr, pr, visible, HALF, partial, 0, 1);
     f32 acc[4][GGML_EPR][DIM];
     for (int a = 0; a < 4; a++) for (int l = 0; l < GGML_EPR; l++) for (int d = 0; d < DIM; d++) acc[a][l][d] = 0.0f;
+    ROW_WALK(table, 0)
     for (i64 t = 0; t < visible; t++) {  /* padding adds fma(0, 0, acc) = acc: skipped */
-        GLOBAL const KV_T *vr = vs + t * row + (h / group) * DIM;
+        GLOBAL const KV_T *vr = v + ROW_AT * row + (h / group) * DIM;
+        ROW_NEXT(1)
         f32 pt = pr[t];
         f32 *lane = acc[(t % GGML_STEP) / GGML_EPR][t % GGML_EPR];
         for (int d = 0; d < DIM; d++) lane[d] = fma(pt, KV(vr[d]), lane[d]);
@@ -469,9 +485,9 @@ KERNEL void attn_step_values(GLOBAL f32 *out, GLOBAL f32 *p, GLOBAL const KV_T *
     REDUCE_PAIRS(acc[0], ADD_LANE_ROW)
     for (int d = 0; d < DIM; d++) out[sh * DIM + d] = acc[0][0][d];
 #else
-    GLOBAL const KV_T *vr = vs + (h / group) * DIM + g % DIM;
+    GLOBAL const KV_T *vh = v + (h / group) * DIM + g % DIM;
 #define STEP_P(t) ((t) < visible ? pr[t] : 0.0f)
-#define STEP_V(t) ((t) < visible ? KV(vr[(t) * row]) : 0.0f)
+#define STEP_V(t) ((t) < visible ? KV(vh[(table[(t) / block_size] * block_size + (t) % block_size) * row]) : 0.0f)
     f32 acc;
     DOT_STEPS((visible + GGML_STEP - 1) / GGML_STEP * GGML_STEP, STEP_P, STEP_V, acc)
     out[g] = acc;
@@ -684,48 +700,51 @@ def _step_defines(device, dim: int, window: int = 0, neox: bool = False) -> dict
             "NEOX": int(neox)}
 
 
-def _pool(cache) -> tuple:
-    """(slots, capacity, kv_heads) of a cache pool (slots, capacity, kv_heads, dim), or of
-    one cache (capacity, kv_heads, dim) as a pool of one."""
+def _blocks(cache) -> tuple:
+    """(n_blocks, block_size, kv_heads) of a paged pool (n_blocks, block_size, kv_heads,
+    dim), or of one cache (capacity, kv_heads, dim) as a pool of one block."""
     return (1, *cache.shape[:2]) if len(cache.shape) == 3 else cache.shape[:3]
 
 
 @register("nn_rope_store", on=("cpu", "buffer"))
-def rope_store(device, q, k, v, k_cache, v_cache, positions, slots, theta, neox=False):
-    """rope(q) (rows, heads, dim), returned; rope(k) and v (rows, kv_heads, dim) stored as
-    float16 bits into the uint16 cache pools (slots, capacity, kv_heads, dim) at row
-    positions[s] of cache slots[s]."""
+def rope_store(device, q, k, v, k_cache, v_cache, positions, rows, theta, neox=False):
+    """rope(q) (seq, heads, dim), returned; rope(k) and v (seq, kv_heads, dim) stored as
+    float16 bits into the uint16 caches at row rows[s] of their rows (kv_heads, dim) one
+    after another, turned for position positions[s]."""
     seq, heads, dim = q.shape
-    n_slots, capacity, kv_heads = _pool(k_cache)
+    n_blocks, block_size, kv_heads = _blocks(k_cache)
     q_out = device.empty(q.shape, _F32)
     if seq:
-        table, rows, scale = rope_table(device, theta, dim)
+        table, table_rows, scale = rope_table(device, theta, dim)
         program(device, ATTENTION_STEP, "rope_store", **_step_defines(device, dim, neox=neox))(
             (seq * (heads + kv_heads) * (dim // 2),), flat_group(device), pointer(device, q_out),
             *device.kernel_args(q, k, v), *(pointer(device, c) for c in (k_cache, v_cache)),
-            *device.kernel_args(positions, slots), pointer(device, table), rows, scale, seq, heads, kv_heads,
-            capacity, n_slots)
+            *device.kernel_args(positions, rows), pointer(device, table), table_rows, scale, seq, heads, kv_heads,
+            n_blocks * block_size)
     return q_out
 
 
 @register("nn_attention_step", on=("cpu", "buffer"))
-def attention_step(device, q, k_cache, v_cache, positions, slots, scale, window=0):
+def attention_step(device, q, k_cache, v_cache, positions, blocks, scale, window=0):
     """``attention`` for the query row q[s] (seqs, heads, dim) of each sequence s at
-    position positions[s] over cache slots[s] of the float16 pools (slots, capacity,
-    kv_heads, dim), all read on the device: the same bits as one row at a time."""
+    position positions[s] over the float16 pools (n_blocks, block_size, kv_heads, dim)
+    through its block table blocks[s] (seqs, width), all read on the device: the same bits
+    as one row at a time over its own cache."""
     seqs, heads, dim = q.shape
-    n_slots, capacity, kv_heads = _pool(k_cache)
+    n_blocks, block_size, kv_heads = _blocks(k_cache)
+    width = blocks.shape[1]
     defines = _step_defines(device, dim, window)
-    scores, out = device.empty((seqs, heads, capacity), _F32), device.empty(q.shape, _F32)
-    where = device.kernel_args(positions, slots)
-    common = (seqs, heads, heads // kv_heads, capacity, n_slots)
+    scores, out = device.empty((seqs, heads, width * block_size), _F32), device.empty(q.shape, _F32)
+    where = device.kernel_args(positions, blocks)
+    common = (seqs, heads, heads // kv_heads, width, block_size, n_blocks)
     by_head = defines["BY_HEAD"]  # (one item per head: groups of one, so that heads spread over cores)
     program(device, ATTENTION_STEP, "attn_step_scores", **defines)(
-        (seqs * heads * (1 if by_head else 64),), flat_group(device, 1 if by_head else 64), pointer(device, scores), *device.kernel_args(q),
-        pointer(device, k_cache), *where, *common, np.float32(scale))
+        (seqs * heads * (1 if by_head else 64),), flat_group(device, 1 if by_head else 64), pointer(device, scores),
+        *device.kernel_args(q), pointer(device, k_cache), *where, *common, np.float32(scale))
     if not by_head:
         program(device, ATTENTION_STEP, "attn_step_softmax", **defines)(
-            (seqs * heads,), flat_group(device, 1), pointer(device, scores), *where, seqs, heads, capacity, n_slots)
+            (seqs * heads,), flat_group(device, 1), pointer(device, scores), *where, seqs, heads, width, block_size,
+            n_blocks)
     program(device, ATTENTION_STEP, "attn_step_values", **defines)(
         (seqs * heads if by_head else seqs * heads * dim,), flat_group(device, 1 if by_head else 64),
         pointer(device, out), pointer(device, scores), pointer(device, v_cache), *where, *common)

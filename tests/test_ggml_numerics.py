@@ -79,39 +79,47 @@ def test_attention_step_is_attention_for_one_row(device, n_past, lanes):
     step = device.impl("nn_attention_step")
     out = step(device, put(q, device)._data, put(k16.view(np.uint16), device)._data,
                put(v16.view(np.uint16), device)._data, put(np.array([n_past]), device)._data,
-               put(np.array([0]), device)._data, 0.125)
+               put(np.array([[0]]), device)._data, 0.125)
     bits_equal(device.to_host(out), ggml.attention(q, k16[:n_past + 1], v16[:n_past + 1], n_past, 0.125, lanes))
 
 
-def test_attention_step_of_several_sequences_is_attention_of_each_over_its_cache(device, lanes):
-    """Rows over caches of one pool (slots read on the device): each row's bits are its
-    own sequence's attention; a slot outside the pool gives a row of zeros."""
-    heads, kv_heads, dim, capacity, slots = 6, 2, 64, 80, 3
+@pytest.mark.parametrize("block_size", [4, 16, 80])
+def test_attention_step_of_several_sequences_is_attention_of_each_over_its_blocks(device, lanes, block_size):
+    """Rows over paged pools (block tables read on the device): each row's bits are its
+    own sequence's attention over the positions its blocks hold, in whatever blocks of
+    the pools they lie; a sequence needing a block outside the pools gives zeros."""
+    heads, kv_heads, dim, width = 6, 2, 64, 80 // block_size  # 80 positions a sequence
+    n_blocks = 4 * width + 1
     q = _x((4, heads, dim), seed=2)
-    k16, v16 = (_x((slots, capacity, kv_heads, dim), seed=s).astype(np.float16) for s in (3, 4))
-    positions, which = np.array([70, 5, 0, 9]), np.array([2, 0, 1, 3])
+    k16, v16 = (_x((n_blocks, block_size, kv_heads, dim), seed=s).astype(np.float16) for s in (3, 4))
+    tables = np.random.default_rng(7).permutation(n_blocks)[:4 * width].reshape(4, width)  # scattered blocks
+    tables[3, 0] = n_blocks  # outside the pools
+    positions = np.array([70, 5, 0, 9])
     out = device.to_host(device.impl("nn_attention_step")(
         device, put(q, device)._data, put(k16.view(np.uint16), device)._data, put(v16.view(np.uint16), device)._data,
-        put(positions, device)._data, put(which, device)._data, 0.125))
+        put(positions, device)._data, put(tables, device)._data, 0.125))
     for s in range(3):
-        p, c = positions[s], which[s]
-        bits_equal(out[s:s + 1], ggml.attention(q[s:s + 1], k16[c, :p + 1], v16[c, :p + 1], p, 0.125, lanes))
+        p = positions[s]
+        own = [c[tables[s]].reshape(-1, kv_heads, dim)[:p + 1] for c in (k16, v16)]
+        bits_equal(out[s:s + 1], ggml.attention(q[s:s + 1], *own, p, 0.125, lanes))
     np.testing.assert_array_equal(out[3], 0)
 
 
-def test_rope_store_turns_q_and_stores_k_and_v_in_float16_at_the_positions(device):
-    capacity, heads, kv_heads, dim = 10, 6, 2, 64
+def test_rope_store_turns_q_and_stores_k_and_v_in_float16_at_the_rows(device):
+    """Row s goes to the pools' row rows[s] (of blocks one after another), turned for
+    positions[s]; a row outside the pools is not stored."""
+    block_size, heads, kv_heads, dim = 5, 6, 2, 64
     q, k, v = _x((3, heads, dim)), _x((3, kv_heads, dim), seed=5, scale=100.0), _x((3, kv_heads, dim), seed=6)
-    caches = [put(np.zeros((2, capacity, kv_heads, dim), np.uint16), device) for _ in range(2)]
-    positions, slots = np.array([7, 2, 10]), np.array([1, 0, 1])  # 10 is beyond the capacity: not stored
+    caches = [put(np.zeros((2, block_size, kv_heads, dim), np.uint16), device) for _ in range(2)]
+    positions, rows = np.array([7, 2, 10]), np.array([6, 2, 10])
     q_out = device.impl("nn_rope_store")(device, *(put(a, device)._data for a in (q, k, v)), caches[0]._data,
-                                         caches[1]._data, put(positions, device)._data, put(slots, device)._data,
+                                         caches[1]._data, put(positions, device)._data, put(rows, device)._data,
                                          10000.0)
     bits_equal(device.to_host(q_out), ggml.rope(q, positions, 10000.0))
-    for cache, rows in zip(caches, (ggml.rope(k, positions, 10000.0), v)):
-        expected = np.zeros((2, capacity, kv_heads, dim), np.uint16)
-        expected[[1, 0], [7, 2]] = rows[:2].astype(np.float16).view(np.uint16)
-        np.testing.assert_array_equal(np.asarray(cache), expected)
+    for cache, values in zip(caches, (ggml.rope(k, positions, 10000.0), v)):
+        expected = np.zeros((2 * block_size, kv_heads, dim), np.uint16)
+        expected[[6, 2]] = values[:2].astype(np.float16).view(np.uint16)
+        np.testing.assert_array_equal(np.asarray(cache).reshape(expected.shape), expected)
 
 
 def test_add_rms_norm_adds_the_residual_in_place_then_normalizes(device):

@@ -149,7 +149,7 @@ def test_seeded_sampling_is_the_same_on_every_device(tiny_path, device):
 @pytest.mark.slow_on_simulator  # (1-5 min each on Oclgrind; test_greedy_tokens runs there)
 def test_a_decode_step_moves_only_token_ids(tiny_path, buffer_device):
     """Weights and the KV cache stay on the device: a step uploads the token id, its
-    position and its cache's slot and reads back the chosen id (a size read), nothing else, whether it runs
+    position, the cache row it writes and its block table (one block) and reads back the chosen id (a size read), nothing else, whether it runs
     launch by launch (the first) or replays a captured step (the later ones)."""
     model = Llama.load(tiny_path, buffer_device)
     cache = model.new_cache(8)
@@ -159,8 +159,8 @@ def test_a_decode_step_moves_only_token_ids(tiny_path, buffer_device):
         hal.nn.sample(model.forward([5], cache))
         stats = hal.stats()
         assert (stats["host_to_device"], stats["bytes_to_device"], stats["device_to_host"], stats["size_reads"]) \
-            == (1, 24, 0, 1)
-    assert 1 in cache.steps
+            == (1, 32, 0, 1)
+    assert 1 in cache.pool.steps
 
 
 @pytest.mark.slow_on_simulator  # (1-5 min each on Oclgrind; test_greedy_tokens runs there)
@@ -178,10 +178,10 @@ def test_a_captured_decode_step_gives_the_plain_steps_logits(tiny_path, device, 
         return [np.asarray(model.forward([i], cache)) for i in ids[3:]], cache
 
     replayed, cache = steps(Llama.load(tiny_path, device))
-    assert 1 in cache.steps and cache.length == len(ids)
+    assert 1 in cache.pool.steps and cache.length == len(ids)
     monkeypatch.setattr(type(device), "capture", None)
     plain, cache = steps(Llama.load(tiny_path, device))
-    assert not cache.steps
+    assert not cache.pool.steps
     for a, b in zip(replayed, plain):
         np.testing.assert_array_equal(a.view(np.uint32), b.view(np.uint32))
 
@@ -194,7 +194,7 @@ def test_generate_reuses_its_cache_and_captured_step(tiny_path, device):
     prompt = model.tokenizer.encode("the cat")
     first = model.generate(prompt, 6, stop_at_eos=False).token_ids
     cache = model._spare
-    assert 1 in cache.steps and cache.capacity == 64  # rounded up to 256, held to the context
+    assert 1 in cache.pool.steps and cache.capacity == 64  # rounded up to 256, held to the context
     assert model.generate(prompt, 6, stop_at_eos=False).token_ids == first
     assert model._spare is cache
 

@@ -61,7 +61,7 @@ def test_split_smollm2_equals_one_device_bit_for_bit(smollm2_pair):
         split_tokens, split_logits, cache = greedy_logits(split, ids, 5)
         assert split_tokens == tokens, prompt
         assert np.array_equal(split_logits, logits), prompt  # every bit, prefill and 4 decode steps
-        assert len(cache.steps[1]) == 2  # decoded by replays: one captured step per device
+        assert len(cache.pool.steps[1]) == 2  # decoded by replays: one captured step per device
         assert [k.device.name for k in cache.keys] == ["opencl:0"] * 10 + ["cpu"] * 20
 
 

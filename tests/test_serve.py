@@ -239,20 +239,22 @@ def test_prompts_sharing_a_prefix_read_only_the_rest(server):
     assert 0 < hits < queries
 
 
-def test_copied_prefix_gives_the_bits_of_the_whole_prompt(server):
-    """Llama.copy_prefix: the keys and values of a shared prefix, copied between caches of
-    one pool, give the logits of reading the whole prompt, bit for bit."""
+def test_shared_prefix_blocks_give_the_bits_of_the_whole_prompt(server):
+    """A cache sharing the blocks of another's prompt prefix (KVBlocks.new_cache) reads
+    only the rest and gets the logits of reading the whole prompt, bit for bit, while the
+    other goes on decoding into blocks of its own."""
     model = server[1].model
     ids = model.tokenizer.encode(PROMPTS[-1])
-    source, target = model.new_caches(2, 64)
+    pool = model.new_pool(64, block_size=4, width=16)
+    source = pool.new_cache(64)
     model.forward(ids, source)
     whole = np.asarray(model.forward(ids, model.new_cache(64)))
-    for n in (1, 5, 16, 17, len(ids) - 2):
-        model.copy_prefix(source, target, n)
-        assert target.length == n
-        assert np.array_equal(np.asarray(model.forward(ids[n:], target)), whole), n
-    with pytest.raises(ValueError, match="copy_prefix"):
-        model.copy_prefix(source, model.new_cache(64), 4)
+    for blocks in (1, 2, 5, (len(ids) - 2) // 4):
+        target = pool.new_cache(64, tuple(source.blocks[:blocks]))
+        assert target.length == 4 * blocks and pool.used == len(source.blocks) + 16 - blocks
+        model.forward([7], source)  # writes past the shared blocks
+        assert np.array_equal(np.asarray(model.forward(ids[4 * blocks:], target)), whole), blocks
+        pool.release(target)
 
 
 def test_prefill_batch_equals_forward(server):

@@ -1,7 +1,7 @@
 """Continuous batching for ``hal.llama``: one engine thread owns the model and steps
 every running sequence by one token per step.
 
-- Requests join the running set between steps (when a KV cache is free) and leave it
+- Requests join the running set between steps (when the KV blocks they need are free) and leave it
   as soon as they finish, fail or are cancelled, so a disconnected client's sequence is
   freed at the start of the next step.
 - Each step decodes one token for every sequence whose prompt is read, in one batched
@@ -15,9 +15,10 @@ every running sequence by one token per step.
   as a whole one, tests/test_serve.py).
 - A prompt that begins as one read before (a chat template's system prompt, a
   conversation's earlier turns) reads only the rest: the keys and values of the shared
-  prefix are taken from the cache that holds them (``KVPool.acquire``).
-- The KV caches are slots of one pool per block (``KVPool``), so a batched step of B
-  sequences is replayed from one captured step of B, whichever sequences they are.
+  prefix are shared with the cache that holds them (``KVPool.acquire``).
+- Each sequence's KV cache is the blocks it may fill, lent by one set of block pools
+  (``KVPool``); a batched step reads the block tables on the device, so it is replayed
+  from one captured step of B sequences, whichever sequences they are.
   Its rows have the same bits as the single-sequence path of ``hal.llama`` where the
   model is ``row_independent``, so a request's tokens equal ``Llama.generate``'s,
   alone or not (other models decode their sequences one by one).
@@ -155,7 +156,7 @@ class Engine:
         with self._wake:
             if self._stopping:
                 raise EngineStopped("the server is stopping")
-            if len(self.waiting) + len(self.running) >= self.pool.slots + self.max_waiting:
+            if len(self.waiting) + len(self.running) >= self.pool.max_sequences + self.max_waiting:
                 raise QueueFull(f"{len(self.running)} requests running and {len(self.waiting)} waiting")
             self.waiting.append(request)
             self.metrics.waiting.set(len(self.waiting))
@@ -204,16 +205,24 @@ class Engine:
         self.waiting.clear()
         self._report()
 
+    def positions(self, request: Request) -> int:
+        """The KV positions ``request`` may fill: its prompt and answer, up to the context."""
+        return min(len(request.prompt_ids) + request.params.max_tokens, self.context)
+
     def _admit(self) -> None:
-        """Move waiting requests into the running set while a KV cache is free."""
+        """Move waiting requests into the running set, first come first served, while
+        the pool can lend each the blocks it may fill."""
         while self.waiting and self.pool.free:
-            request = self.waiting.popleft()
+            request = self.waiting[0]
+            if not request.cancelled:
+                lent = self.pool.acquire(request.prompt_ids, self.prefill_chunk, self.positions(request))
+                if lent is None:
+                    return  # until sequences end and give their blocks back
+            self.waiting.popleft()
             if request.cancelled:
                 continue
             p = request.params
-            request.cache, source, reused = self.pool.acquire(request.prompt_ids, self.prefill_chunk)
-            if source is not request.cache:
-                self.model.copy_prefix(source, request.cache, reused)
+            request.cache, reused = lent
             request.prefilled = reused
             self.metrics.prefix_queries.inc(len(request.prompt_ids))
             self.metrics.prefix_hits.inc(reused)
@@ -260,7 +269,7 @@ class Engine:
             tokens = [r.sampler(logits[i]) for i, r in enumerate(requests)]
         except Exception as e:  # its captured steps may hold the fault: they are captured again
             log.error("a batched step failed for %d requests: %s: %s", len(requests), type(e).__name__, e)
-            requests[0].cache.steps.clear()
+            requests[0].cache.pool.steps.clear()
             return self._device_failed(requests, e)
         for request, token in zip(requests, tokens):
             self._accept(request, token)
@@ -309,7 +318,7 @@ class Engine:
             self._emit(request, ("token", text))
         if stopped:
             return self._finish(request, "stop", flush=False)
-        if len(request.token_ids) >= request.params.max_tokens or request.cache.length >= request.cache.capacity:
+        if len(request.token_ids) >= request.params.max_tokens or request.cache.length >= self.positions(request):
             self._finish(request, "length")
 
     def _finish(self, request: Request, reason: str, flush: bool = True) -> None:

@@ -1,90 +1,102 @@
-"""The KV memory of the running sequences: a fixed number of caches, allocated once at
-start-up, lent to a sequence and given back when it ends, so the server's memory is
-bounded and known when it starts.
+"""The KV memory of the running sequences: one set of block pools per model, allocated
+once at start-up (``Llama.new_pool``), so the server's memory is bounded and known when
+it starts. Each sequence holds the blocks its prompt and answer need
+(``hal.kvcache``), given back when it ends.
 
-Each cache is a ``hal.llama.KVCache`` of ``context`` positions, a slot of one pool per
-block (``Llama.new_caches``): a batched step reads every sequence's slot on the device,
-so the steps captured for each batch size serve whichever sequences run (a capture
-costs ~200 ms on OpenCL). A cache keeps the keys and values of the prompt it read after
-its sequence ends, so that a prompt sharing a prefix with it (a chat template's system
-prompt, the earlier turns of a conversation) reads only the rest: vLLM's and
-llama-server's prefix caching, here with the same bits as reading the whole prompt.
-Usage is counted in blocks of ``block_size``
-positions, as vLLM counts its paged cache (``kv_cache_usage_perc``: blocks in use over
-all blocks, 0 to 1).
+A block of a prompt's first positions is named by those tokens (a chain of SHA-256
+digests, vLLM's prefix hashes) once the prompt is read through it, and keeps its keys and
+values after its sequence ends until the block is needed again. A new prompt shares the
+blocks of its longest named prefix and reads only the rest: a chat template's system
+prompt, a conversation's earlier turns (vLLM's and llama-server's prefix caching, here
+with the same bits as reading the whole prompt). ``usage`` is vLLM's
+``kv_cache_usage_perc``: blocks in use over all blocks, 0 to 1.
 """
 from __future__ import annotations
 
+import hashlib
 import threading
+
+import numpy as np
+
+from hal.kvcache import OutOfBlocks
 
 
 class KVPool:
-    def __init__(self, model, slots: int, context: int, block_size: int = 16):
+    def __init__(self, model, max_sequences: int, context: int, block_size: int = 16):
         limit = model.config.context_length
-        if slots <= 0 or not 0 < context <= limit:
+        if max_sequences <= 0 or not 0 < context <= limit:
             raise ValueError(f"max_sequences > 0 and 0 < context <= {limit} (the model's) needed, "
-                             f"got {slots} and {context}")
-        self.slots, self.context, self.block_size = slots, context, block_size
-        self._free = model.new_caches(slots, context)
-        self._lent: dict = {}  # id -> cache (caches compare by their arrays' values)
-        self._prompts: dict = {}  # id -> the prompt tokens whose keys and values the cache holds from 0
+                             f"got {max_sequences} and {context}")
+        self.max_sequences, self.context, self.block_size = max_sequences, context, block_size
+        width = -(-context // block_size)
+        self.blocks = model.new_pool(max_sequences * width, block_size, width)  # every sequence fits at once
+        self._lent: set = set()
         self._lock = threading.Lock()
 
     @property
     def free(self) -> int:
-        return len(self._free)
+        """Sequences that may start now."""
+        return self.max_sequences - len(self._lent)
 
-    def acquire(self, prompt: list, chunk: int) -> tuple:
-        """A cache for ``prompt`` (IndexError when every cache is lent), and the cache
-        holding the keys and values of the longest prefix of ``prompt`` that need not be
-        read again (the new cache itself, a free cache's content kept, or a lent cache to
-        copy from) with that prefix's length. The prefix leaves the first chunk read after
-        it (prompts are read in chunks at multiples of ``chunk``) at least two tokens, or
-        starts on a chunk: a chunk of one token has other bits (llama.cpp's single-row
-        products), so a prompt's bits stay those of reading it whole.
+    def acquire(self, prompt: list, chunk: int, positions: int):
+        """A cache with room for ``positions`` (at most the context) whose first ``n``
+        positions hold those of ``prompt``'s longest named prefix, and ``n``; None when
+        too few blocks are free. The prefix leaves the first chunk read after it (prompts
+        are read in chunks at multiples of ``chunk``) at least two tokens, or starts on
+        a chunk: a chunk of one token has other bits (llama.cpp's single-row products),
+        so a prompt's bits stay those of reading it whole.
         """
         with self._lock:
-            held = lambda c: self._prompts.get(id(c), ())  # noqa: E731
-            best = max(self._free, key=lambda c: _common(held(c), prompt))
-            self._free.remove(best)
-            source = max([best, *self._lent.values()], key=lambda c: _common(held(c), prompt))
-            n = max(0, min(_common(held(source), prompt), len(prompt) - 1))
-            if n % chunk and min(len(prompt), n - n % chunk + chunk) - n == 1:
-                n -= 1
-            self._prompts[id(best)] = prompt[:n] if source is best else ()
-            best.length = n  # positions past length are never read, and rewritten before they are
-            self._lent[id(best)] = best
-            return best, source, n
+            shared = self._prefix(prompt)
+            while shared and _one_token_chunk(len(shared) * self.block_size, len(prompt), chunk):
+                shared.pop()
+            try:
+                cache = self.blocks.new_cache(min(positions, self.context), tuple(shared))
+            except OutOfBlocks:
+                return None
+            self._lent.add(cache)
+            return cache, cache.length
 
     def read(self, cache, prompt: list, length: int, chunk_rows: int) -> None:
         """The first ``length`` tokens of ``prompt`` are now in ``cache``, the last
-        ``chunk_rows`` of them read together: a single row (other bits) is not kept for
-        reuse."""
+        ``chunk_rows`` of them read together: the blocks they fill are named for reuse,
+        but for a last row read alone (its bits are a decode step's)."""
         with self._lock:
-            self._prompts[id(cache)] = prompt[:length - (chunk_rows == 1)]
+            full = (length - (chunk_rows == 1)) // self.block_size
+            for block, key in zip(cache.blocks[:full], self._keys(prompt, full)):
+                self.blocks.name(block, key)
 
     def release(self, cache) -> None:
         with self._lock:
-            del self._lent[id(cache)]
-            self._free.append(cache)
-
-    @property
-    def blocks(self) -> int:
-        return self.slots * -(-self.context // self.block_size)
+            self._lent.discard(cache)
+            self.blocks.release(cache)
 
     @property
     def usage(self) -> float:
         """The fraction of all blocks that hold a lent cache's positions."""
         with self._lock:
-            used = sum(-(-c.length // self.block_size) for c in self._lent.values())
-        return used / self.blocks
+            return self.blocks.used / self.blocks.count
+
+    def _prefix(self, prompt: list) -> list:
+        """The named blocks holding ``prompt``'s first positions, in order, but never its
+        last token (whose logits a request needs)."""
+        blocks = []
+        for key in self._keys(prompt, (len(prompt) - 1) // self.block_size):
+            block = self.blocks.find(key)
+            if block is None:
+                break
+            blocks.append(block)
+        return blocks
+
+    def _keys(self, prompt: list, count: int):
+        """The names of ``prompt``'s first ``count`` blocks: each the digest of the one
+        before and its own tokens."""
+        key, size = b"", self.block_size
+        for i in range(count):
+            key = hashlib.sha256(key + np.asarray(prompt[i * size:(i + 1) * size], np.int64).tobytes()).digest()
+            yield key
 
 
-def _common(a, b) -> int:
-    """The length of the common prefix of two token lists."""
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
+def _one_token_chunk(start: int, length: int, chunk: int) -> bool:
+    """Whether reading a prompt of ``length`` from ``start`` begins with a chunk of one token."""
+    return bool(start % chunk) and min(length, start - start % chunk + chunk) - start == 1

@@ -285,16 +285,17 @@ def resume(engine: Engine, request, state) -> bool:
     """On ``engine``'s thread between steps: ``request``, moved from another engine, goes
     on here — from ``state`` (hal.migration) where given, else from a re-prefill of its
     prompt and tokens; a request whose prompt was not read starts again in the queue.
-    False when every cache is lent (the caller tries again after a step)."""
+    False when no cache can be lent now (the caller tries again after a step)."""
     if request.cancelled:
         return True
     if not request.token_ids:
         request.prefilled, request.cache = 0, None
         engine.waiting.appendleft(request)  # (engine thread; deque ends are atomic)
         return True
-    if not engine.pool.free:
+    lent = engine.pool.free and engine.pool.acquire((), engine.prefill_chunk, engine.positions(request))
+    if not lent:
         return False
-    request.cache = engine.pool.acquire((), engine.prefill_chunk)[0]
+    request.cache = lent[0]
     engine.running.append(request)
     try:
         if state is not None:
