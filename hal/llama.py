@@ -400,7 +400,7 @@ class Llama:
     def decode_batch(self, tokens: list, caches: list) -> hal.Array:
         """The next-token logits (B, vocab) of B sequences at once, ``tokens[s]`` following
         ``caches[s]``'s sequence (each cache grows by one position; the caches are of one
-        pool: ``new_caches``). The products take all B rows together, so the weights are
+        pool: ``new_pool``, ``new_caches``). The products take all B rows together, so the weights are
         read once per step, not once per sequence, and each block's rope, cache writes and
         attention are one launch for all B. Where every weight is ``row_independent``, row
         s equals ``forward([tokens[s]], caches[s])`` bit for bit.

@@ -29,6 +29,7 @@ from hal.llama import Llama
 openai = pytest.importorskip("openai")
 uvicorn = pytest.importorskip("uvicorn")
 from hal.serve.app import Options, create_app  # noqa: E402
+from hal.serve.kvpool import KVPool  # noqa: E402
 
 pytestmark = needs_smollm2
 MODEL_ID = "SmolLM2-135M-Instruct.Q4_1"
@@ -199,6 +200,37 @@ def test_disconnect_frees_the_sequence(server):
     last = wait_idle(url)
     assert last["hal:kv_cache_usage_perc"] == 0
     assert last.get("hal:request_success_total") == after.get("hal:request_success_total")
+
+
+def test_requests_wait_for_kv_blocks():
+    """With the KV pools bounded (kv_blocks: here one whole context of 16 blocks), a
+    request is admitted only when the blocks it may fill are free: each of these needs
+    more than half, so they run one at a time, and each gets its tokens alone."""
+    model = model_on(hal.device("cpu"))
+    with serving(model, max_sequences=4, kv_blocks=16) as (url, state):
+        c, texts, most = client(url), {}, [0]
+        done = threading.Event()
+
+        def watch():
+            while not done.is_set():
+                most[0] = max(most[0], len(state.engine.running))
+                time.sleep(0.001)
+
+        def one(prompt):
+            texts[prompt] = complete(c, prompt, max_tokens=140).choices[0].text
+
+        threads = [threading.Thread(target=f, args=a) for f, a in [(watch, ()), *((one, (p,)) for p in PROMPTS[:3])]]
+        for t in threads:
+            t.start()
+        for t in threads[1:]:
+            t.join()
+        done.set()
+        assert most[0] == 1
+        for p in PROMPTS[:3]:
+            assert texts[p] == model.tokenizer.decode(model.generate(model.tokenizer.encode(p), 140).token_ids), p
+        assert wait_idle(url)["hal:kv_cache_usage_perc"] == 0
+    with pytest.raises(ValueError, match="whole context"):
+        KVPool(model, 4, 256, blocks=15)
 
 
 def test_batched_step_equals_single_sequence_steps(server):

@@ -46,10 +46,17 @@ class Options:
     max_waiting: int = 64
     prefill_chunk: int = 64
     prefill_per_step: int = 256
+    kv_blocks: int = 0  # KV blocks in all (0: max_sequences whole contexts)
     api_key: str | None = None
     max_body_bytes: int = 1 << 20
     log_requests: bool = False
     retry_after_s: int = 1
+
+    def engine_options(self) -> dict:
+        """The keyword arguments of an ``Engine``."""
+        return {"max_sequences": self.max_sequences, "context": self.context, "max_waiting": self.max_waiting,
+                "prefill_chunk": self.prefill_chunk, "prefill_per_step": self.prefill_per_step,
+                "kv_blocks": self.kv_blocks}
 
 
 def create_app(model, options: Options, engine=None, routes=()) -> Starlette:
@@ -74,9 +81,7 @@ class Server:
     def __init__(self, model, options: Options, engine=None):
         self.model, self.options = model, options
         self.metrics = Metrics(options.model_id) if engine is None else engine.metrics  # engine: replicas.py's
-        self.engine = engine or Engine(model, self.metrics, max_sequences=options.max_sequences,
-                                       context=options.context, max_waiting=options.max_waiting,
-                                       prefill_chunk=options.prefill_chunk, prefill_per_step=options.prefill_per_step)
+        self.engine = engine or Engine(model, self.metrics, **options.engine_options())
         self.created = int(time.time())
 
     @contextlib.asynccontextmanager

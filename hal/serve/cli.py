@@ -26,6 +26,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-sequences", type=int, default=16, help="sequences decoded together (default: %(default)s)")
     p.add_argument("--context", type=int, default=2048,
                    help="positions of each sequence's KV cache (default: %(default)s, at most the model's)")
+    p.add_argument("--kv-blocks", type=int, default=0,
+                   help="KV cache blocks of 16 positions in all (default: enough for max-sequences whole contexts; "
+                        "fewer bound the memory, and requests wait for blocks)")
     p.add_argument("--max-waiting", type=int, default=64,
                    help="requests queued beyond the running ones before 503s (default: %(default)s)")
     p.add_argument("--prefill-chunk", type=int, default=64,
@@ -78,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         options = Options(model_id=model_id(path), max_sequences=args.max_sequences,
                           context=min(args.context, model.config.context_length), max_waiting=args.max_waiting,
                           prefill_chunk=args.prefill_chunk, prefill_per_step=args.prefill_per_step,
-                          api_key=args.api_key, max_body_bytes=args.max_body_bytes, log_requests=args.log_requests)
+                          kv_blocks=args.kv_blocks, api_key=args.api_key, max_body_bytes=args.max_body_bytes, log_requests=args.log_requests)
         app = replicated_app(models, options) if args.devices else create_app(model, options)
     except (OSError, ValueError) as e:  # a file hal cannot read, a context the model lacks
         raise SystemExit(f"error: {e}") from None

@@ -323,9 +323,7 @@ def build(model_path: str, devices: list, options, replicas: dict | None = None)
     default 1, each needing that device's Ray resource), and the ingress."""
     from dataclasses import asdict
     _, serve = require_ray()
-    engine_options = {"max_sequences": options.max_sequences, "context": options.context,
-                      "max_waiting": options.max_waiting, "prefill_chunk": options.prefill_chunk,
-                      "prefill_per_step": options.prefill_per_step}
+    engine_options = options.engine_options()
     handles = {}
     for device in devices:
         deployment = serve.deployment(DeviceEngine, name=f"hal-{device.replace(':', '-')}",

@@ -117,12 +117,12 @@ class Request:
 
 class Engine:
     def __init__(self, model, metrics, *, max_sequences: int = 16, context: int = 2048,
-                 max_waiting: int = 64, prefill_chunk: int = 64, prefill_per_step: int = 256):
+                 max_waiting: int = 64, prefill_chunk: int = 64, prefill_per_step: int = 256, kv_blocks: int = 0):
         if prefill_chunk <= 0 or prefill_per_step <= 0 or max_waiting < 0:
             raise ValueError(f"prefill_chunk > 0, prefill_per_step > 0 and max_waiting >= 0 needed, got "
                              f"{prefill_chunk}, {prefill_per_step}, {max_waiting}")
         self.model, self.metrics = model, metrics
-        self.pool = KVPool(model, max_sequences, context)
+        self.pool = KVPool(model, max_sequences, context, kv_blocks)
         self.batched = model.row_independent
         if not self.batched:
             log.warning("this model's products depend on how many rows they take (K-quants, float weights): "

@@ -22,14 +22,16 @@ from hal.kvcache import OutOfBlocks
 
 
 class KVPool:
-    def __init__(self, model, max_sequences: int, context: int, block_size: int = 16):
-        limit = model.config.context_length
-        if max_sequences <= 0 or not 0 < context <= limit:
-            raise ValueError(f"max_sequences > 0 and 0 < context <= {limit} (the model's) needed, "
-                             f"got {max_sequences} and {context}")
+    def __init__(self, model, max_sequences: int, context: int, blocks: int = 0, block_size: int = 16):
+        """Pools of ``blocks`` blocks of ``block_size`` positions (0: enough for
+        ``max_sequences`` whole contexts; fewer bound the memory, and a request waits
+        until the blocks it may fill are free)."""
+        limit, width = model.config.context_length, -(-context // block_size)
+        if max_sequences <= 0 or not 0 < context <= limit or (blocks and blocks < width):
+            raise ValueError(f"max_sequences > 0, 0 < context <= {limit} (the model's) and KV blocks for at "
+                             f"least one whole context ({width}) needed, got {max_sequences}, {context} and {blocks}")
         self.max_sequences, self.context, self.block_size = max_sequences, context, block_size
-        width = -(-context // block_size)
-        self.blocks = model.new_pool(max_sequences * width, block_size, width)  # every sequence fits at once
+        self.blocks = model.new_pool(blocks or max_sequences * width, block_size, width)
         self._lent: set = set()
         self._lock = threading.Lock()
 

@@ -368,7 +368,5 @@ def load_replicas(path: str, specs: list) -> list:
 def replicated_app(models: list, options):
     """app.create_app over one engine per model, behind a ``Replicas`` router."""
     from .app import create_app
-    replicas = Replicas(models, options.model_id, max_sequences=options.max_sequences, context=options.context,
-                        max_waiting=options.max_waiting, prefill_chunk=options.prefill_chunk,
-                        prefill_per_step=options.prefill_per_step)
+    replicas = Replicas(models, options.model_id, **options.engine_options())
     return create_app(models[0][1], options, engine=replicas, routes=replicas.routes())
