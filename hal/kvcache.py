@@ -27,12 +27,14 @@ class OutOfBlocks(MemoryError):
 class KVBlocks:
     """The blocks of a model's KV pools (``keys``, ``values``: one array per layer) and
     who holds them. ``width`` is the most blocks one sequence holds (a step's block table
-    row); ``steps`` the decode steps captured over these pools, by their batch size."""
+    row); ``steps`` the decode steps captured over these pools, by their batch size;
+    ``scratch`` the workspaces those steps share."""
 
     def __init__(self, keys: list, values: list, width: int):
         self.keys, self.values, self.width = keys, values, width
         self.count, self.block_size = keys[0].shape[:2]
         self.steps: dict = {}
+        self.scratch: dict = {}  # workspaces the steps over these pools share, by what they are for
         self._users = [0] * self.count
         self._free = list(range(self.count))  # unnamed and unused (a heap): taken first, lowest first, so
         # that a cache's blocks tend to follow one another (``runs``)

@@ -514,7 +514,9 @@ class Llama:
                          k.reshape(value, (rows, *kv_heads)), keys, values, positions, dest, theta, neox)
         q = k.scale(q, scale_q) if scale_q else q
         if segments is None:  # one row per sequence, positions and blocks read on the device
-            return k.reshape(k.attention_step(q, keys, values, positions, tables, scale, window), (rows, c.q_dim))
+            scores = self._scores(pool, rows)
+            return k.reshape(k.attention_step(q, keys, values, positions, tables, scale, window, scores),
+                             (rows, c.q_dim))
         # a prefill: each segment's rows over its cache's first n_past + seq positions
         parts, start = [], 0
         for cache, n_past, seq in segments:
@@ -523,6 +525,16 @@ class Llama:
             start += seq
         out = parts[0] if len(parts) == 1 else hal.concat(parts)
         return k.reshape(out, (rows, c.q_dim))
+
+    def _scores(self, pool: KVBlocks, rows: int):
+        """The attention scores' workspace of a step of ``rows`` sequences over ``pool``
+        on this device: one for every layer and every step of that size (each layer's
+        attention is done with it before the next layer's starts), not one each."""
+        key = ("scores", self.device.name, rows)
+        if key not in pool.scratch:
+            shape = (rows, self.config.n_heads, pool.width * pool.block_size)
+            pool.scratch[key] = hal.empty(shape, dtype=hal.float32, device=self.device)
+        return pool.scratch[key]
 
     def _positions_of(self, part, cache: KVCache, n: int):
         """A layer's keys or values of ``cache``'s first ``n`` positions (n, kv_heads,

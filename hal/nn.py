@@ -400,7 +400,7 @@ def rope_store(q: Array, k: Array, v: Array, k_cache: Array, v_cache: Array, pos
 
 
 def attention_step(q: Array, k_cache: Array, v_cache: Array, positions: Array, scale: float | None = None,
-                   blocks: Array | None = None, *, window: int = 0) -> Array:
+                   blocks: Array | None = None, *, window: int = 0, scores: Array | None = None) -> Array:
     """``attention`` of query row q[s] (seqs, heads, dim) at position ``positions[s]``
     over float16 caches whose rows up to it are valid: the same bits, for one sequence
     (caches (capacity, kv_heads, dim)) or several at once over paged pools (n_blocks,
@@ -408,15 +408,25 @@ def attention_step(q: Array, k_cache: Array, v_cache: Array, positions: Array, s
     (seqs, width): the block of positions b * block_size .. (b + 1) * block_size - 1 is
     blocks[s, b]; a sequence needing a block outside the pools gives a row of zeros).
     Positions and tables are read on the device, so a captured step replays for any
-    positions and any sequences (``window``: as ``attention``'s)."""
+    positions and any sequences (``window``: as ``attention``'s). ``scores``: a float32
+    (seqs, heads, width * block_size) workspace the op overwrites, so that the steps of
+    many layers (and captured steps) can share one instead of each holding its own."""
     q = _float32(q, "attention_step", "q")
     _check_caches("attention_step", q, k_cache, v_cache)
     positions = _positions("attention_step", q, positions)
     scale = 1.0 / math.sqrt(q.shape[2]) if scale is None else float(scale)
     if operator.index(window) < 0:
         raise ValueError(f"attention_step: window must be >= 0 (0: none), got {window}")
-    return Plan.of(q._device).attention_step(_dense(q), k_cache, v_cache, positions,
-                                             _block_tables(q, k_cache, blocks), scale, int(window))
+    blocks = _block_tables(q, k_cache, blocks)
+    if scores is not None:
+        shape = (q.shape[0], q.shape[1], blocks.shape[1] * (k_cache.shape[1] if k_cache.ndim == 4 else k_cache.shape[0]))
+        if _array(scores, "attention_step", "scores").dtype != dtypes.float32 or scores.shape != shape \
+                or not scores._device.is_contiguous(scores._data):
+            raise ValueError(f"attention_step: scores must be contiguous float32 {shape}, got {scores.dtype} "
+                             f"{scores.shape}")
+        same_device(q, scores)
+    return Plan.of(q._device).attention_step(_dense(q), k_cache, v_cache, positions, blocks, scale, int(window),
+                                             scores)
 
 
 def _check_caches(name: str, q: Array, k_cache, v_cache) -> None:
@@ -504,9 +514,11 @@ class Plan:
         return self._out(self._attention(self.device, q._data, k_cache._data, v_cache._data, n_past, scale,
                                          window))
 
-    def attention_step(self, q, k_cache, v_cache, positions, blocks, scale: float, window: int = 0) -> Array:
+    def attention_step(self, q, k_cache, v_cache, positions, blocks, scale: float, window: int = 0,
+                       scores=None) -> Array:
         return self._out(self._attention_step(self.device, q._data, k_cache._data, v_cache._data,
-                                              positions._data, blocks._data, scale, window))
+                                              positions._data, blocks._data, scale, window,
+                                              None if scores is None else scores._data))
 
     def silu_mul(self, gate: Array, up: Array) -> Array:
         return self._out(self._silu_mul(self.device, gate._data, up._data))

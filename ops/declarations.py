@@ -69,8 +69,9 @@ declare(
     Op("nn_attention", ("q", "k_cache", "v_cache", "n_past", "scale", "window"),
        "causal grouped-query attention, in a sliding window where window > 0",
        "ggml_flash_attn_ext (f16 cache)"),
-    Op("nn_attention_step", ("q", "k_cache", "v_cache", "positions", "blocks", "scale", "window"),
-       "nn_attention of row s at positions[s] over the cache blocks of its table blocks[s], read on the device",
+    Op("nn_attention_step", ("q", "k_cache", "v_cache", "positions", "blocks", "scale", "window", "scores"),
+       "nn_attention of row s at positions[s] over the cache blocks of its table blocks[s], read on the device; "
+       "scores: a workspace or None",
        "ggml_flash_attn_ext (f16 cache)"),
     # quantized weights (ops/quant.py, ops/qdot.py, ops/qdot_k.py)
     Op("quant_dequantize", ("w",), "float32 (rows, cols)", "gguf.quants.dequantize"),

@@ -725,16 +725,18 @@ def rope_store(device, q, k, v, k_cache, v_cache, positions, rows, theta, neox=F
 
 
 @register("nn_attention_step", on=("cpu", "buffer"))
-def attention_step(device, q, k_cache, v_cache, positions, blocks, scale, window=0):
+def attention_step(device, q, k_cache, v_cache, positions, blocks, scale, window=0, scores=None):
     """``attention`` for the query row q[s] (seqs, heads, dim) of each sequence s at
     position positions[s] over the float16 pools (n_blocks, block_size, kv_heads, dim)
     through its block table blocks[s] (seqs, width), all read on the device: the same bits
-    as one row at a time over its own cache."""
+    as one row at a time over its own cache. ``scores``: float32 (seqs, heads, width *
+    block_size) to overwrite, or None (a new one)."""
     seqs, heads, dim = q.shape
     n_blocks, block_size, kv_heads = _blocks(k_cache)
     width = blocks.shape[1]
     defines = _step_defines(device, dim, window)
-    scores, out = device.empty((seqs, heads, width * block_size), _F32), device.empty(q.shape, _F32)
+    scores = device.empty((seqs, heads, width * block_size), _F32) if scores is None else scores
+    out = device.empty(q.shape, _F32)
     where = device.kernel_args(positions, blocks)
     common = (seqs, heads, heads // kv_heads, width, block_size, n_blocks)
     by_head = defines["BY_HEAD"]  # (one item per head: groups of one, so that heads spread over cores)

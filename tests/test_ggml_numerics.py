@@ -95,9 +95,11 @@ def test_attention_step_of_several_sequences_is_attention_of_each_over_its_block
     tables = np.random.default_rng(7).permutation(n_blocks)[:4 * width].reshape(4, width)  # scattered blocks
     tables[3, 0] = n_blocks  # outside the pools
     positions = np.array([70, 5, 0, 9])
-    out = device.to_host(device.impl("nn_attention_step")(
-        device, put(q, device)._data, put(k16.view(np.uint16), device)._data, put(v16.view(np.uint16), device)._data,
-        put(positions, device)._data, put(tables, device)._data, 0.125))
+    args = (device, put(q, device)._data, put(k16.view(np.uint16), device)._data,
+            put(v16.view(np.uint16), device)._data, put(positions, device)._data, put(tables, device)._data, 0.125)
+    out = device.to_host(device.impl("nn_attention_step")(*args))
+    workspace = put(np.full((4, heads, 80), np.nan, np.float32), device)._data  # (overwritten, never read first)
+    np.testing.assert_array_equal(device.to_host(device.impl("nn_attention_step")(*args, 0, workspace)), out)
     for s in range(3):
         p = positions[s]
         own = [c[tables[s]].reshape(-1, kv_heads, dim)[:p + 1] for c in (k16, v16)]

@@ -112,6 +112,24 @@ def test_attention_errors(device):
         hal.nn.attention(q, cache, cache, 3)
 
 
+def test_step_errors(device):
+    """The decode step's ops say what is wrong with their caches, rows, tables and workspace."""
+    q, kv = put(np.zeros((2, 4, 4), np.float32), device), put(np.zeros((2, 2, 4), np.float32), device)
+    pool = hal.zeros((3, 5, 2, 4), dtype=hal.uint16, device=device)
+    at = hal.asarray(np.array([0, 1]), dtype=hal.int64, device=device)
+    with pytest.raises(ValueError, match="paged pools .* need rows"):
+        hal.nn.rope_store(q, kv, kv, pool, pool, at)
+    with pytest.raises(ValueError, match="paged pools .* need blocks"):
+        hal.nn.attention_step(q, pool, pool, at)
+    with pytest.raises(ValueError, match=r"blocks must be int64 \(2, width\)"):
+        hal.nn.attention_step(q, pool, pool, at, blocks=at)
+    tables = hal.zeros((2, 2), dtype=hal.int64, device=device)
+    with pytest.raises(ValueError, match=r"scores must be contiguous float32 \(2, 4, 10\)"):
+        hal.nn.attention_step(q, pool, pool, at, blocks=tables, scores=hal.zeros((2, 4, 5), device=device))
+    with pytest.raises(TypeError, match="float16 bits"):
+        hal.nn.attention_step(q, kv, kv, at)
+
+
 def test_sample_greedy(device):
     logits = np.array([0.5, 3.0, -1.0, 3.0, 2.0], np.float32)  # a tie: the lower index
     assert hal.nn.sample(put(logits, device)) == 1
