@@ -416,13 +416,36 @@ INLINE i64 step_length(GLOBAL const i64 *pos, i64 pos_off, GLOBAL const i64 *tab
 
 /* scores (seqs, heads, STEP_CAPACITY): each sequence's query (heads, DIM) at position
    pos[s] against the rows of its positions 0 .. pos[s], as attn_scores computes them for
-   one row; item (s, h, lane) takes positions lane, lane + STEP_LANES, ... (on a CPU one
-   item per head: converting q per item costs as much as a dot) */
+   one row; item (s, h, lane) takes positions lane, lane + STEP_LANES, ... With BY_HEAD
+   (CPU devices) item (s, kv head) takes every position for the GROUP heads that read
+   that kv head, each K row converted from float16 once for all of them (the conversion
+   costs as much as a dot). */
 #define STEP_LANES (BY_HEAD ? 1 : 64)
 KERNEL void attn_step_scores(GLOBAL f32 *scores, GLOBAL const f32 *q, i64 q_off, GLOBAL const KV_T *k,
                              GLOBAL const i64 *pos, i64 pos_off, GLOBAL const i64 *blocks, i64 blocks_off, i64 seqs,
                              i64 heads, i64 group, i64 width, i64 block_size, i64 n_blocks, f32 scale) {
     i64 g = GLOBAL_ID(0);
+#if BY_HEAD
+    i64 kv_heads = heads / GROUP, s = g / kv_heads, kh = g % kv_heads;
+    if (g >= seqs * kv_heads) return;
+    i64 n_kv = STEP_LENGTH(s), h0 = s * heads + kh * GROUP;  /* the first head's row (s, h) */
+    f32 qg[GROUP][DIM], kf[DIM];
+    for (int j = 0; j < GROUP; j++)
+        for (int d = 0; d < DIM; d++) qg[j][d] = KV(ROUND_KV(q[q_off + (h0 + j) * DIM + d]));
+    ROW_WALK(STEP_TABLE(s), 0)
+    for (i64 t = 0; t < n_kv; t++) {
+        GLOBAL const KV_T *kr = k + (ROW_AT * kv_heads + kh) * DIM;
+        ROW_NEXT(1)
+        for (int d = 0; d < DIM; d++) kf[d] = KV(kr[d]);
+        for (int j = 0; j < GROUP; j++) {
+#define GROUP_Q(d) qg[j][d]
+#define GROUP_K(d) kf[d]
+            f32 dot;
+            DOT_STEPS(DIM, GROUP_Q, GROUP_K, dot)
+            scores[(h0 + j) * STEP_CAPACITY + t] = SEES(n_kv - 1, t) ? dot * scale : MASKED;
+        }
+    }
+#else
     if (g >= seqs * heads * STEP_LANES) return;
     i64 sh = g / STEP_LANES, s = sh / heads, h = sh % heads, n_kv = STEP_LENGTH(s);
     if (g % STEP_LANES >= n_kv) return;
@@ -438,6 +461,7 @@ KERNEL void attn_step_scores(GLOBAL f32 *scores, GLOBAL const f32 *q, i64 q_off,
         DOT_STEPS(DIM, STEP_Q, STEP_K, dot)
         scores[sh * STEP_CAPACITY + t] = SEES(n_kv - 1, t) ? dot * scale : MASKED;
     }
+#endif
 }
 
 /* Each head's scores row of length pos[s] + 1, in place: softmax_row in one work-item. */
@@ -692,12 +716,13 @@ def attention(device, q, k_cache, v_cache, n_past, scale, window=0):
 # Every launch below has the same arguments and grid at every position, which a captured
 # step (Device.capture) needs: positions are read on the device from ``positions``.
 
-def _step_defines(device, dim: int, window: int = 0, neox: bool = False) -> dict:
+def _step_defines(device, dim: int, window: int = 0, neox: bool = False, group: int = 1) -> dict:
     # (C target) few work-items, each a loop over positions: worth threads from the first.
-    # BY_HEAD: attn_step_values one head per work-item on CPU devices (C target, PoCL).
+    # BY_HEAD: on CPU devices (C target, PoCL) attn_step_scores one kv head's GROUP heads
+    # per work-item, attn_step_values one head.
     return {"DIM": dim, "MASKED": f"{_MASKED}f", "HALF": 1, "BY_HEAD": int(device.info.kind == "cpu"),
             "HAL_OMP_MIN_ITEMS": 1, "GGML_EPR": summation.lanes(), "TILE": 1, "WINDOW": int(window),
-            "NEOX": int(neox)}
+            "NEOX": int(neox), "GROUP": group}
 
 
 def _blocks(cache) -> tuple:
@@ -734,14 +759,15 @@ def attention_step(device, q, k_cache, v_cache, positions, blocks, scale, window
     seqs, heads, dim = q.shape
     n_blocks, block_size, kv_heads = _blocks(k_cache)
     width = blocks.shape[1]
-    defines = _step_defines(device, dim, window)
+    defines = _step_defines(device, dim, window, group=heads // kv_heads)
     scores = device.empty((seqs, heads, width * block_size), _F32) if scores is None else scores
     out = device.empty(q.shape, _F32)
     where = device.kernel_args(positions, blocks)
     common = (seqs, heads, heads // kv_heads, width, block_size, n_blocks)
     by_head = defines["BY_HEAD"]  # (one item per head: groups of one, so that heads spread over cores)
     program(device, ATTENTION_STEP, "attn_step_scores", **defines)(
-        (seqs * heads * (1 if by_head else 64),), flat_group(device, 1 if by_head else 64), pointer(device, scores),
+        (seqs * kv_heads if by_head else seqs * heads * 64,), flat_group(device, 1 if by_head else 64),
+        pointer(device, scores),
         *device.kernel_args(q), pointer(device, k_cache), *where, *common, np.float32(scale))
     if not by_head:
         program(device, ATTENTION_STEP, "attn_step_softmax", **defines)(
