@@ -23,7 +23,9 @@ on different devices are a hal.DeviceError, as everywhere in hal.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
+import importlib
 import itertools
 import math
 import time
@@ -31,7 +33,7 @@ import time
 import dask
 import dask.array as da
 import numpy as np
-from dask.array import routines
+from dask.array import chunk, routines
 from dask.array.backends import ArrayBackendEntrypoint
 from dask.array.dispatch import (concatenate_lookup, einsum_lookup, empty_lookup, nannumel_lookup, numel_lookup,
                                  percentile_lookup, take_lookup, tensordot_lookup, to_numpy_dispatch)
@@ -41,6 +43,9 @@ import hal
 import hal.random
 
 __all__ = ["HalBackendEntrypoint", "spread", "to_hal_dispatch"]
+
+# (the module: the name dask.array.percentile is also the function's)
+dask_percentile = importlib.import_module("dask.array.percentile")
 
 
 def _on_device_of(first: hal.Array, arrays):
@@ -113,8 +118,48 @@ def _chunk_sum(a, axis=None, dtype=None, keepdims=None):
 
 def _empty(shape, dtype=float):
     """Dask's scratch arrays (da.percentile's bounds and counts) on the default device, as
-    Dask makes CuPy's on the current one (``cupy.empty``)."""
+    Dask makes CuPy's on the current one (``cupy.empty``); ``_percentile_graph`` and
+    ``_merge_percentiles`` make that the chunks' device."""
     return hal.empty(shape, dtype=np.dtype(dtype), device=hal.get_default_device())
+
+
+# da.percentile makes scratch arrays with ``empty_lookup``, which is told no device: its
+# graph is built, and its merge step runs, with the chunks' device as the default device.
+_dask_percentile, _dask_merge_percentiles = dask_percentile.percentile, dask_percentile.merge_percentiles
+
+
+def _default_device_of(array):
+    return hal.default_device(array.device) if isinstance(array, hal.Array) else contextlib.nullcontext()
+
+
+@functools.wraps(_dask_percentile)
+def _percentile_graph(a, *args, **kwargs):
+    with _default_device_of(getattr(a, "_meta", None)):
+        return _dask_percentile(a, *args, **kwargs)
+
+
+def _merge_percentiles(finalq, qs, vals, *args, **kwargs):
+    """Dask's merge of the chunks' percentiles on the first chunk's device; the other
+    chunks' (few) percentiles are moved there, as in the combining steps above."""
+    arrays = [v[0] if isinstance(v, tuple) else v for v in vals]
+    first = next((v for v in arrays if isinstance(v, hal.Array)), None)
+    if first is None:
+        return _dask_merge_percentiles(finalq, qs, vals, *args, **kwargs)
+    moved = _on_device_of(first, arrays)
+    vals = [(m, v[1]) if isinstance(v, tuple) else m for m, v in zip(moved, vals)]
+    with hal.default_device(first.device):
+        return _dask_merge_percentiles(finalq, qs, vals, *args, **kwargs)
+
+
+def _argtopk_preprocess(a, idx):
+    """Dask's argtopk pairs each chunk with its indices, a NumPy range from its graph;
+    beside a hal chunk they move to the chunk's device (host index data, as in indexing)."""
+    if isinstance(a, hal.Array) and isinstance(idx, np.ndarray):
+        idx = hal.asarray(idx, device=a.device)
+    return _dask_argtopk_preprocess(a, idx)
+
+
+_dask_argtopk_preprocess = chunk.argtopk_preprocess
 
 
 def _to_numpy(x, **kwargs):
@@ -146,6 +191,9 @@ def _register() -> None:
     nannumel_lookup.register(hal.Array, _nannumel)
     to_numpy_dispatch.register(hal.Array, _to_numpy)
     routines._matmul, routines._chunk_sum = _matmul, _chunk_sum
+    dask_percentile.percentile = da.percentile = _percentile_graph
+    dask_percentile.merge_percentiles = _merge_percentiles
+    chunk.argtopk_preprocess = _argtopk_preprocess
 
 
 _register()

@@ -19,6 +19,7 @@ mixed with hal arrays are refused the same way: move data explicitly with
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass
 from typing import Callable
 
@@ -247,6 +248,79 @@ def _median(fn, a, axis=None, out=None, overwrite_input=False, keepdims=False):
     return _quantile(fn, a, 0.5, axis, out, keepdims=keepdims)
 
 
+def _nanmedian(fn, a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    """The median of the non-NaN elements over ``axis`` (one, several or all; NaN where
+    there are none): the axes moved last and flattened into one, sorted there on the
+    device (NaNs last), the one or two middle values of each slice's leading non-NaN
+    run taken, two averaged as NumPy's ``(a + b) / 2``."""
+    axes = tuple(range(a.ndim)) if axis is None else tuple(
+        int(ax) % a.ndim for ax in (axis if isinstance(axis, (tuple, list)) else (axis,)))
+    if a.dtype.kind not in "fc" or not math.prod(a.shape[ax] for ax in axes):  # (no NaNs; nothing to take)
+        return _median(fn, a, axes, out, keepdims=keepdims)
+    kept = [n for i, n in enumerate(a.shape) if i not in axes]
+    moved = hal.moveaxis(a, axes, tuple(range(len(kept), a.ndim)))
+    ordered = fn(hal.reshape(moved, tuple(kept) + (-1,)), axis=-1)
+    count = hal.sum(~hal.isnan(ordered), axis=-1, keepdims=True, dtype=hal.int64)
+    low, high = (hal.take_along_axis(ordered, hal.maximum(i, 0), axis=-1) for i in ((count - 1) // 2, count // 2))
+    shape = tuple(1 if i in axes else n for i, n in enumerate(a.shape)) if keepdims else tuple(kept)
+    return _into(hal.reshape((low + high) / 2, shape), out)
+
+
+def _bincount(fn, x, weights=None, minlength=0):
+    """numpy.bincount on the device: ``x`` sorted, each value's run found with
+    ``searchsorted``; with ``weights``, the differences of their running sums in that
+    order (float64 where the device has it, as NumPy's). The length (``max(x) + 1``)
+    and the sign of ``min(x)`` are read from the device as sizes (CuPy reads them too)."""
+    if x.ndim != 1 or x.dtype.kind not in "iu":
+        raise TypeError(f"numpy.bincount takes a 1-D array of integers, not {x.ndim}-D {x.dtype}")
+    if x.size and _read_size(hal.min(x)) < 0:
+        raise ValueError("numpy.bincount: x must hold no negative values")
+    length = max(_read_size(hal.max(x)) + 1 if x.size else 0, operator.index(minlength))
+    order = hal.argsort(x)
+    ends = fn(hal.take(x, order), hal.arange(length + 1, dtype=x.dtype, device=x.device), side="left")
+    if weights is None:
+        return hal.astype(ends[1:] - ends[:-1], hal.int64)
+    return _sums_between(hal.take(_on(x, weights), order), ends, x.device)
+
+
+def _read_size(x: Array) -> int:
+    """A 0-d integer array's value, read as an output size (hal.stats' ``size_reads``)."""
+    return x.device.read_size(x._data)
+
+
+def _sums_between(values: Array, ends: Array, device) -> Array:
+    """The sums of ``values[ends[i]:ends[i + 1]]``, as differences of running sums."""
+    real = hal.float64 if device.info.fp64 else device.default_float
+    running = hal.concat([hal.zeros(1, dtype=real, device=device), hal.cumulative_sum(hal.astype(values, real))])
+    at = hal.take(running, ends)
+    return at[1:] - at[:-1]
+
+
+def _histogram(fn, a, bins=10, range=None, density=None, weights=None):
+    """numpy.histogram on the device. The edges are NumPy's own (``histogram_bin_edges``
+    on the data's extremes, read from the device, or on ``range``); a value falls in bin
+    ``i`` where ``edges[i] <= v < edges[i + 1]`` (the last bin closed), which is where
+    NumPy's binning puts it; values outside the edges, and NaNs, are left out."""
+    if isinstance(bins, str):
+        raise TypeError(f"numpy.histogram on hal arrays takes bins as a count or edges, not {bins!r}")
+    if isinstance(bins, Array):
+        raise TypeError("numpy.histogram on hal arrays takes bin edges as host data (a list or NumPy array)")
+    values = _flat(a)
+    extremes = np.array([float(hal.min(values)), float(hal.max(values))] if values.size and range is None
+                        else [], dtype=a.dtype)
+    edges = np.histogram_bin_edges(extremes, bins=bins, range=range)
+    order = hal.argsort(values)
+    device_edges = hal.asarray(edges, device=a.device)
+    ends = hal.concat([fn(hal.take(values, order), device_edges[:-1], side="left"),
+                       fn(hal.take(values, order), device_edges[-1:], side="right")])
+    counts = hal.astype(ends[1:] - ends[:-1], hal.int64) if weights is None else \
+        _sums_between(hal.take(_flat(_on(a, weights)), order), ends, a.device)
+    if density:
+        widths = hal.asarray(np.diff(edges), dtype=a.device.default_float, device=a.device)
+        counts = counts / (hal.sum(counts) * widths)
+    return counts, edges
+
+
 def _ptp(fn, a, axis=None, out=None, keepdims=False):
     return _into(fn(a, axis=_axis(axis), keepdims=keepdims) - hal.min(a, axis=_axis(axis), keepdims=keepdims), out)
 
@@ -456,6 +530,17 @@ def _clip(fn, a, a_min=_UNSET, a_max=_UNSET, out=None, *, min=_UNSET, max=_UNSET
     low = min if a_min is _UNSET else a_min
     high = max if a_max is _UNSET else a_max
     return _into(fn(a, None if low is _UNSET else low, None if high is _UNSET else high), out)
+
+
+def _nan_to_num(fn, x, copy=True, nan=0.0, posinf=None, neginf=None):
+    """NaN, +inf and -inf replaced (by default with 0 and the dtype's largest and
+    smallest finite values), elementwise on the device; integers are returned as they are."""
+    if x.dtype.kind != "f":
+        return x
+    largest = float(np.finfo(x.dtype).max)
+    x = fn(hal.isnan(x), nan, x)
+    x = fn(x == float("inf"), largest if posinf is None else posinf, x)
+    return fn(x == float("-inf"), -largest if neginf is None else neginf, x)
 
 
 def _round(fn, a, decimals=0, out=None):
@@ -783,6 +868,7 @@ TABLE: dict = {
     # elementwise functions that are not ufuncs
     np.real: Function("real"), np.imag: Function("imag"), np.clip: Function("clip", _clip),
     np.round: Function("round", _round), np.where: Function("where", _where),
+    np.nan_to_num: Function("where", _nan_to_num),
     # manipulation
     np.reshape: Function("reshape", _reshape), np.ravel: Function("reshape", _ravel),
     np.transpose: Function("permute_dims", _transpose), np.permute_dims: Function("permute_dims", _transpose),
@@ -807,7 +893,9 @@ TABLE: dict = {
     np.nanmean: Function("mean", _nanmean), np.nanvar: Function("var", _nan_spread),
     np.nanstd: Function("std", _nan_spread), np.nanmax: Function("max", _nan_extremum),
     np.nanmin: Function("min", _nan_extremum),
-    np.median: Function("sort", _median), np.quantile: Function("sort", _quantile, host_parameters=True),
+    np.median: Function("sort", _median), np.nanmedian: Function("sort", _nanmedian),
+    np.bincount: Function("searchsorted", _bincount), np.histogram: Function("searchsorted", _histogram, host_parameters=True),
+    np.quantile: Function("sort", _quantile, host_parameters=True),
     np.percentile: Function("sort", _percentile, host_parameters=True), np.ptp: Function("max", _ptp),
     np.isclose: Function("abs", _isclose), np.allclose: Function("all", _allclose),
     np.array_equal: Function("all", _array_equal),
@@ -903,9 +991,15 @@ def ndarray_methods() -> dict:
 # -- NumPy index arrays ------------------------------------------------------------------
 
 def holds_host_index(key) -> bool:
-    """Whether ``x[key]`` has a NumPy array in its key (``Array.__getitem__``'s hook).
-    (Lists stay IndexErrors, as the standard's indexing has them.)"""
-    return isinstance(key, np.ndarray) or (type(key) is tuple and any(isinstance(k, np.ndarray) for k in key))
+    """Whether ``x[key]`` has a NumPy array or a Python list in its key (``Array.__getitem__``'s
+    hook): host index data, which NumPy and CuPy take (``x[[2, 0]]``, ``x[:, [True, False]]``)."""
+    return isinstance(key, (np.ndarray, list)) or (
+        type(key) is tuple and any(isinstance(k, (np.ndarray, list)) for k in key))
+
+
+def _host_index(k) -> np.ndarray:
+    """A list index as NumPy reads it: an integer or boolean array (an empty list: integers)."""
+    return np.asarray(k) if len(k) else np.empty(0, np.intp)
 
 
 def device_key(x: Array, key) -> tuple:
@@ -916,6 +1010,8 @@ def device_key(x: Array, key) -> tuple:
     parts = key if isinstance(key, tuple) else (key,)
     moved = []
     for k, axis in zip(parts, _indexed_axes(parts, x.ndim)):
+        if isinstance(k, list):
+            k = _host_index(k)
         if isinstance(k, np.ndarray):
             if k.dtype.kind not in "iub":
                 raise IndexError(f"arrays used as indices must be of integer or boolean type, not {k.dtype}")

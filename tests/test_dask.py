@@ -120,19 +120,43 @@ def stable_numpy_argsort(monkeypatch):
 
 
 def test_percentile_merges_on_the_device(device, stable_numpy_argsort):
+    """Off the default device too: Dask's scratch arrays are made on the chunks' device."""
     rng = np.random.default_rng(2)
-    with hal.default_device(device):  # (Dask's merge makes its scratch arrays on the default device)
-        for data in (rng.standard_normal(50).astype(np.float32), rng.permutation(40).astype(np.int32)):
-            for chunks, q, method in ((7, [10, 50, 90], "linear"), (13, [0, 33.3, 100], "nearest"),
-                                      (50, 42, "midpoint"), (10, [5, 95], "lower")):
-                if data.dtype.kind == "i" and not device.info.fp64:
-                    continue  # (Dask's merge interpolates in float64)
-                actual = da.percentile(da.from_array(put(data, device), chunks=chunks), q, method=method)
-                assert isinstance(actual._meta, hal.Array)
-                expected = da.percentile(da.from_array(data, chunks=chunks), q, method=method)
-                result, expected = actual.compute(scheduler="sync"), expected.compute(scheduler="sync")
-                assert result.device == device and result.dtype == expected.dtype
-                assert np.array_equal(np.asarray(result), expected)
+    for data in (rng.standard_normal(50).astype(np.float32), rng.permutation(40).astype(np.int32)):
+        for chunks, q, method in ((7, [10, 50, 90], "linear"), (13, [0, 33.3, 100], "nearest"),
+                                  (50, 42, "midpoint"), (10, [5, 95], "lower")):
+            if data.dtype.kind == "i" and not device.info.fp64:
+                continue  # (Dask's merge interpolates in float64)
+            actual = da.percentile(da.from_array(put(data, device), chunks=chunks), q, method=method)
+            assert isinstance(actual._meta, hal.Array)
+            expected = da.percentile(da.from_array(data, chunks=chunks), q, method=method)
+            result, expected = actual.compute(scheduler="sync"), expected.compute(scheduler="sync")
+            assert result.device == device and result.dtype == expected.dtype
+            assert np.array_equal(np.asarray(result), expected)
+
+
+def test_argtopk_nanmedian_bincount_and_histogram(device):
+    """Dask's argtopk (its index chunks move to the data's device), nanmedian, bincount
+    and histogram (NumPy's functions on each chunk) equal Dask's with NumPy chunks."""
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((9, 7)).astype(np.float32)
+    a[2, 3] = a[6, :2] = np.nan
+    ints = rng.integers(0, 6, 30).astype(np.int32)
+    x, reference = da.from_array(put(a, device), chunks=4), da.from_array(a, chunks=4)
+    xi, reference_i = da.from_array(put(ints, device), chunks=8), da.from_array(ints, chunks=8)
+    for name, run in [("argtopk", lambda v, i: da.argtopk(da.nan_to_num(v[:, 1]), 3)),
+                      ("argtopk smallest", lambda v, i: da.argtopk(da.nan_to_num(v), -2, axis=0)),
+                      ("nanmedian", lambda v, i: da.nanmedian(v, axis=0)),
+                      ("bincount", lambda v, i: da.bincount(i, minlength=6)),
+                      ("histogram", lambda v, i: da.histogram(v, bins=5, range=(-2, 2))[0]),
+                      ("list index", lambda v, i: v[[8, 0, 3]])]:
+        lazy = run(x, xi)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # (NumPy's for NaN slices)
+            expected = run(reference, reference_i).compute(scheduler="sync")
+        actual = lazy.compute(scheduler="sync")
+        assert isinstance(lazy._meta, hal.Array) or name == "histogram", name  # (Dask gives it NumPy's meta)
+        assert_matches(actual, expected.astype(actual.dtype), device=device)  # (hal's indices: int64)
 
 
 def test_default_rng_under_the_hal_backend(device, monkeypatch):
@@ -247,3 +271,15 @@ def test_spread_on_the_cluster(client):
         drawn = da.random.default_rng(3).standard_normal((8, 8), chunks=4).compute()
     with dask.config.set({"array.backend": "numpy"}):
         assert np.array_equal(np.asarray(drawn), da.random.default_rng(3).standard_normal((8, 8), chunks=4).compute())
+
+
+@pytest.mark.parametrize("device_name", [d.name for d in REAL_DEVICES])
+def test_percentile_argtopk_and_histogram_on_the_cluster(client, device_name, stable_numpy_argsort):
+    """The merge steps run on the workers (which preloaded hal.dask) on the chunks' device."""
+    a = _matrix((40, 6), seed=6)
+    x, reference = da.from_array(hal.asarray(a, device=device_name), chunks=(10, 3)), da.from_array(a, chunks=(10, 3))
+    for run in (lambda v: da.percentile(v[:, 2], [5, 50, 95]), lambda v: da.argtopk(v[:, 4], 4),
+                lambda v: da.nanmedian(v, axis=0), lambda v: da.histogram(v, bins=4, range=(-3, 3))[0]):
+        result, expected = run(x).compute(), run(reference).compute(scheduler="sync")
+        assert isinstance(result, hal.Array) and result.device.name == device_name
+        np.testing.assert_array_equal(np.asarray(result), expected.astype(result.dtype))

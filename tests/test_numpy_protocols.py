@@ -338,3 +338,64 @@ def test_quantile_methods(device):
         assert_matches(np.median(put(a[:0], device), axis=0), np.median(a[:0], axis=0), device=device)
     with pytest.raises(TypeError, match="method"):
         np.percentile(put(a, device), 50, method="weibull")
+
+
+def test_python_lists_index_as_numpy_arrays(device):
+    """``x[[2, 0]]``: a list index is host index data, as in NumPy and CuPy."""
+    a = np.arange(24, dtype=np.float32).reshape(4, 6)
+    x = put(a, device)
+    for key in ([2, 0, -1], [[1], [3]], (slice(None), [5, 1]), [True, False, False, True], (1, [0, 0, 4]), []):
+        assert_matches(x[key], a[key], device=device)
+    y, b = put(a, device), a.copy()
+    y[[0, 3]] = -1.0
+    b[[0, 3]] = -1.0
+    assert_matches(y, b, device=device)
+    with pytest.raises(IndexError, match="out of bounds"):
+        x[[0, 4]]
+    with pytest.raises(IndexError, match="integer or boolean"):
+        x[[0.5]]
+
+
+def test_nanmedian(device):
+    a = np.random.default_rng(3).standard_normal((5, 6, 4)).astype(np.float32)
+    a[0, 1, :] = np.nan  # an all-NaN slice
+    a[2, ::2, 1] = a[4, 3, 3] = np.nan
+    x = put(a, device)
+    for axis, keepdims in ((None, False), (0, False), (1, True), (-1, False), ((0, 2), False), ((1, 2), True)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # (NumPy's for the all-NaN slice)
+            expected = np.nanmedian(a, axis=axis, keepdims=keepdims)
+        assert_matches(np.nanmedian(x, axis=axis, keepdims=keepdims), expected, device=device)
+    i = np.arange(7, dtype=np.int16)[::-1]
+    if device.info.fp64:
+        assert_matches(np.nanmedian(put(i, device)), np.nanmedian(i), device=device)
+
+
+def test_bincount_and_histogram(device):
+    rng = np.random.default_rng(4)
+    ints = rng.integers(0, 9, 40).astype(np.int32)
+    values = rng.standard_normal(300).astype(np.float32)
+    values[[5, 77]] = np.nan
+    weights = rng.random(300).astype(np.float32)
+    real = np.float64 if device.info.fp64 else np.float32
+    xi, xv, xw = put(ints, device), put(values, device), put(weights, device)
+    counts = on_device_only(lambda: np.bincount(xi), size_reads=2 * int(device.family == "buffer"))  # (min, max)
+    assert_matches(counts, np.bincount(ints), device=device)
+    assert_matches(np.bincount(xi, minlength=12), np.bincount(ints, minlength=12), device=device)
+    assert_matches(np.bincount(xi, weights=xw[:40]), np.bincount(ints, weights=weights[:40]).astype(real),
+                   rtol=1e-5, device=device)
+    finite = values[~np.isnan(values)]
+    for bins, range_ in ((10, None), (7, (-1.0, 2.5)), ([-3.0, -1.0, 0.0, 0.5, 3.0], None),
+                         (np.array([-1, 0, 2]), None)):  # (edges as host data)
+        data = finite if range_ is None and isinstance(bins, int) else values
+        hist, edges = np.histogram(put(data, device), bins=bins, range=range_)
+        expected, expected_edges = np.histogram(data, bins=bins, range=range_)
+        assert_matches(hist, expected, device=device)
+        assert np.array_equal(edges, expected_edges) and edges.dtype == expected_edges.dtype
+    hist, _ = np.histogram(xv, bins=6, range=(-2, 2), weights=xw, density=True)
+    expected, _ = np.histogram(values, bins=6, range=(-2, 2), weights=weights, density=True)
+    assert_matches(hist, expected.astype(real), rtol=1e-5, device=device)
+    with pytest.raises(ValueError, match="negative"):
+        np.bincount(put(np.array([1, -1]), device))
+    with pytest.raises(TypeError, match="bins"):
+        np.histogram(xv, bins="auto")
