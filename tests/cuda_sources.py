@@ -421,3 +421,30 @@ extern "C" __global__ void shifted(float* y, float by, int n) {
     if (i < n) y[i] += by;
 }
 """
+
+BITS_AND_NORMALS = r"""
+// Bit intrinsics and the normal distribution function, one row of outputs per thread.
+extern "C" __global__ void bits(const unsigned int* x, const unsigned long long* w, const float* v,
+                                unsigned int* u, unsigned long long* ull, int* s, float* f, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    unsigned int a = x[i];
+    u[i * 2] = __brev(a);
+    u[i * 2 + 1] = __umulhi(a, 0x9E3779B9u);
+    ull[i * 2] = __brevll(w[i]);
+    ull[i * 2 + 1] = __umul64hi(w[i], 0x9E3779B97F4A7C15ull);
+    s[i * 3] = __ffs(a);
+    s[i * 3 + 1] = __ffsll((long long)w[i]);
+    s[i * 3 + 2] = __mulhi((int)a, -7919);
+    f[i * 3] = normcdff(v[i]);
+    f[i * 3 + 1] = rhypotf(v[i], 2.0f);
+    f[i * 3 + 2] = rcbrtf(v[i] + 4.0f);
+}
+"""
+
+RANGE_PREAMBLE = r"""
+// A ReductionKernel's preamble: a struct as its reduce_type (CuPy puts the preamble first).
+struct Range { float lo; float hi; };
+__device__ Range make_range(float lo, float hi) { Range r; r.lo = lo; r.hi = hi; return r; }
+__device__ Range join(Range a, Range b) { return make_range(fminf(a.lo, b.lo), fmaxf(a.hi, b.hi)); }
+"""

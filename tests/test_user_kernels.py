@@ -202,6 +202,30 @@ def test_math_functions_defines_and_casts(device):
     np.testing.assert_allclose(np.asarray(z), expected_z, rtol=1e-12, atol=1e-12)
 
 
+def test_bit_intrinsics_and_normcdf(device):
+    n = small(device, 40, 8)
+    rng = np.random.default_rng(21)
+    x = rng.integers(0, 2 ** 32, n, dtype=np.uint64).astype(np.uint32)
+    x[0] = 0  # (__ffs(0) is 0)
+    w = rng.integers(0, 2 ** 63, n, dtype=np.uint64) * np.uint64(2) + np.uint64(1) * (np.arange(n) % 2 == 0)
+    v = np.linspace(-3, 3, n).astype(np.float32)
+    u, ull = hal.empty(2 * n, dtype=hal.uint32, device=device), hal.empty(2 * n, dtype=hal.uint64, device=device)
+    s, f = hal.empty(3 * n, dtype=hal.int32, device=device), hal.empty(3 * n, dtype=hal.float32, device=device)
+    hal.RawKernel(S.BITS_AND_NORMALS, "bits")((-(-n // 32),), (32,), (put(device, x), put(device, w), put(device, v),
+                                                                      u, ull, s, f, np.int32(n)))
+    xs, ws = [int(a) for a in x], [int(a) for a in w]
+    assert np.asarray(u).tolist() == [b for a in xs for b in (int(f"{a:032b}"[::-1], 2), (a * 0x9E3779B9) >> 32)]
+    assert np.asarray(ull).tolist() == [b for a in ws for b in (int(f"{a:064b}"[::-1], 2),
+                                                                (a * 0x9E3779B97F4A7C15) >> 64)]
+    signed = [a - 2 ** 32 if a >= 2 ** 31 else a for a in xs]
+    assert np.asarray(s).tolist() == [b for a, sa, wa in zip(xs, signed, ws)
+                                      for b in ((a & -a).bit_length(), (wa & -wa).bit_length(), (sa * -7919) >> 32)]
+    from math import erfc, sqrt
+    normal = [0.5 * erfc(-float(a) / sqrt(2)) for a in v]
+    expected = np.stack([normal, 1 / np.hypot(v, 2), 1 / np.cbrt(v + 4)], axis=1).reshape(-1)
+    np.testing.assert_allclose(np.asarray(f), expected, rtol=2e-6, atol=1e-7)
+
+
 def test_shared_scalar_pointer_helpers_half_intrinsics_and_64_bit_atomics(device):
     n = small(device, 100, 40)
     x = np.random.default_rng(8).standard_normal(n).astype(np.float32)
@@ -409,6 +433,8 @@ UNSUPPORTED = [
     ("__constant__ variable", 3, "__constant__ float c[4];"),
     ("unions", 3, "union P { int a; float b; } p;"),
     ("C++ references", 4, "int v = 1;\n    int& r = v;"),
+    ("volatile arrays and pointers (warp-synchronous programming)", 4,
+     "x[0] = 1;\n    volatile int* lane = x;\n    lane[threadIdx.x] += lane[threadIdx.x + 16];"),
     ("templates", 1, ""),
 ]
 
@@ -433,7 +459,7 @@ def test_cooperative_groups_are_refused():
 ALL_SOURCES = {name: getattr(S, name) for name in ("SGEMM", "HISTOGRAM", "SCAN", "TRANSPOSE", "SOFTMAX", "STENCIL",
                                                    "HALF_SCALE", "ATOMICS", "MATH", "RACY", "MISC", "VECTORS",
                                                    "LAYERNORM", "CONVOLVE", "COMPLEX", "ARGMAX", "LOOP_EXITS",
-                                                   "VOTES", "BY_VALUE", "MODULE")}
+                                                   "VOTES", "BY_VALUE", "MODULE", "BITS_AND_NORMALS")}
 
 
 @pytest.mark.skipif(not compilers(), reason="no CUDA compiler (pip install nvidia-cuda-nvrtc-cu12)")

@@ -91,8 +91,9 @@ class ReductionKernel:
 
     def _run(self, device, types: dict, reduce_word: str, operands: list, out, rows: int, cols: int) -> None:
         block = _block(device, rows, cols, operands)
+        partial_dtype = _dtype_of(reduce_word, types)
         chunks = 1
-        if rows < _SPLIT_ROWS and cols > 16 * block and block > 1:
+        if rows < _SPLIT_ROWS and cols > 16 * block and block > 1 and partial_dtype is not None:
             chunks = -(-cols // max(16 * block, -(-cols * rows // (4 * _SPLIT_ROWS))))
         chunk = -(-cols // chunks)
         native = device.backend_name in ("cuda", "rocm")
@@ -101,7 +102,7 @@ class ReductionKernel:
             self._kernels[key] = _Pair(self, types, reduce_word, block, native)
         fold, final = self._kernels[key].kernels(operands)
         scalars = [o for o in operands if isinstance(o, np.generic)]
-        partial = (hal.empty((rows * chunks,), dtype=_dtype_of(reduce_word, types), device=device)._data
+        partial = (hal.empty((rows * chunks,), dtype=partial_dtype, device=device)._data
                    if chunks > 1 else out._data)  # (unused by the fold when rows are not split)
         sizes = [np.int64(rows * cols), np.int64(rows)]
         fold.launch(device, (rows * chunks,), (block,),
@@ -119,7 +120,7 @@ class _Pair:
         self.out_type = out_type = P.CUDA_TYPE[P.resolve(out, types)]
         r = "_type_reduce"
         head = (P.native_header(native, types, kernel.in_params + kernel.out_params) + P.typedefs(types)
-                + f"typedef {reduce_word} _type_reduce;\n#define HAL_BLOCK {block}\n" + kernel.preamble + "\n"
+                + kernel.preamble + f"\ntypedef {reduce_word} _type_reduce;\n#define HAL_BLOCK {block}\n"
                 + f"__device__ {r} hal_reduce({r} a, {r} b) {{ return ({kernel.reduce_expr}); }}\n"
                 + (P.NATIVE_INDEXER if native else ""))
         # _in_ind.size() and _out_ind.size(): the input's and the output's sizes
@@ -196,7 +197,9 @@ def _block(device, rows: int, cols: int, operands: list) -> int:
     return min(autotune.choose(device, "reduce_rows", key)["WG"], device.info.max_work_group)
 
 
-def _dtype_of(word: str, types: dict) -> np.dtype:
+def _dtype_of(word: str, types: dict) -> np.dtype | None:
+    """The dtype of the reduce type ``word``; None for a type the preamble defines (a
+    struct: its rows are then folded in one pass, with no buffer of partial results)."""
     if word in types:
         return np.dtype(types[word])
     for dtype, ctype in P.CUDA_TYPE.items():
@@ -205,7 +208,7 @@ def _dtype_of(word: str, types: dict) -> np.dtype:
     try:
         return np.dtype(word)
     except TypeError:
-        raise TypeError(f"reduce_type {word!r} is neither a C type nor a bound type placeholder") from None
+        return None
 
 
 def _axes(axis, ndim: int) -> tuple:

@@ -84,6 +84,16 @@ _SIMPLE_INTRINSICS = {  # name -> (template over args a, b, result type)
     "__popcll": ("hal_popcll((u64)({a}))", INT), "__clz": ("hal_clz((u32)({a}))", INT),
     "__clzll": ("hal_clzll((u64)({a}))", INT), "__mul24": ("((i32)({a}) * (i32)({b}))", INT),
     "__umul24": ("((u32)({a}) * (u32)({b}))", CType("u32")),
+    "__brev": ("hal_brev((u32)({a}))", CType("u32")), "__brevll": ("hal_brevll((u64)({a}))", CType("u64")),
+    "__ffs": ("hal_ffs((u32)({a}))", INT), "__ffsll": ("hal_ffsll((u64)({a}))", INT),
+    "__umulhi": ("((u32)(((u64)(u32)({a}) * (u64)(u32)({b})) >> 32))", CType("u32")),
+    "__mulhi": ("((i32)(((i64)(i32)({a}) * (i64)(i32)({b})) >> 32))", INT),
+    "__umul64hi": ("hal_umul64hi((u64)({a}), (u64)({b}))", CType("u64")),
+    "__mul64hi": ("hal_mul64hi((i64)({a}), (i64)({b}))", CType("i64")),
+    # the standard normal distribution function: CUDA's definition through erfc
+    "normcdff": ("(0.5f * erfc((f32)({a}) * -0.70710678118654752f))", F32),
+    "normcdf": ("(0.5 * erfc((f64)({a}) * -0.70710678118654752440))", F64),
+    "rhypotf": ("(1.0f / hypot((f32)({a}), (f32)({b})))", F32), "rcbrtf": ("(1.0f / cbrt((f32)({a})))", F32),
     # half arithmetic: in f32, rounded once to half (exact for + - * of two halves)
     "__hadd": ("hal_to_half({a} + {b})", CType("half")), "__hsub": ("hal_to_half({a} - {b})", CType("half")),
     "__hmul": ("hal_to_half({a} * {b})", CType("half")), "__hdiv": ("hal_to_half({a} / {b})", CType("half")),
@@ -272,6 +282,9 @@ class _Translator:
             if t is None:
                 self.fail(f"the type {' '.join(node.type.names)!r}", where)
             return t
+        if isinstance(node, (c_ast.PtrDecl, c_ast.ArrayDecl)) and "volatile" in getattr(node.type, "quals", ()):
+            self.fail("volatile arrays and pointers (warp-synchronous programming)", where,
+                      "hal runs no warp in lockstep: separate the steps with __syncthreads()")
         if isinstance(node, c_ast.PtrDecl):
             inner = self.decl_type(node.type, where)
             const = isinstance(node.type, c_ast.TypeDecl) and "const" in node.type.quals
