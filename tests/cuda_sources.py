@@ -448,3 +448,30 @@ struct Range { float lo; float hi; };
 __device__ Range make_range(float lo, float hi) { Range r; r.lo = lo; r.hi = hi; return r; }
 __device__ Range join(Range a, Range b) { return make_range(fminf(a.lo, b.lo), fmaxf(a.hi, b.hi)); }
 """
+
+TEMPLATES = r"""
+// Function templates, instantiated through RawModule(name_expressions=[...]) as in CuPy:
+// a __device__ helper template called with explicit arguments, a type and a value parameter.
+template<typename T>
+__device__ __forceinline__ T square(T v) { return v * v; }
+
+template<typename T, int THREADS>
+__global__ void sum_squares(const T* __restrict__ x, T* out, int n) {
+    __shared__ T partial[THREADS];
+    int t = threadIdx.x, i = blockIdx.x * THREADS + t;
+    partial[t] = i < n ? square<T>(x[i]) : T(0);
+    __syncthreads();
+    for (int s = THREADS / 2; s > 0; s >>= 1) {
+        if (t < s) partial[t] += partial[t + s];
+        __syncthreads();
+    }
+    if (t == 0) atomicAdd(out, partial[0]);
+}
+
+template<typename T>
+__global__ void axpy(T a, const T* x, T* y, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) y[i] = a * x[i] + y[i];
+}
+"""
+TEMPLATE_INSTANCES = ["sum_squares<float, 64>", "sum_squares<double,32>", "axpy<int>", "axpy<float>"]

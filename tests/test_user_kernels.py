@@ -364,6 +364,9 @@ def test_complex_and_struct_arguments_by_value(device):
         np.testing.assert_allclose(np.asarray(y), expected, rtol=1e-6)
     with pytest.raises(TypeError, match="lacks the field 'offset'"):
         kernel((1,), (32,), (put(device, x), y, z, {"scale": [1, 1]}, np.int32(n)))
+    module = hal.RawModule(code=S.TEMPLATES, name_expressions=S.TEMPLATE_INSTANCES)
+    module.get_function("axpy<float>").launch(gpu, 1, (32,), [np.float32(2), view, view, 8])
+    assert launches[-1][0] == "_Z4axpyIfEvT_PKS0_PS0_i"  # (NVRTC's lowered name, as CuPy looks it up)
     with pytest.raises(TypeError, match="structured scalar"):
         kernel((1,), (32,), (put(device, x), y, z, 2.0, np.int32(n)))
 
@@ -384,6 +387,33 @@ def test_raw_module(device):
         module.get_global("counter")
     with pytest.raises(hal.CompileError, match="path="):
         hal.RawModule(path="kernels.cubin")
+
+
+def test_templates_through_name_expressions(device):
+    """CuPy's RawModule(code, name_expressions=[...]): each instance by its expression."""
+    module = hal.RawModule(code=S.TEMPLATES, name_expressions=S.TEMPLATE_INSTANCES)
+    n = small(device, 1000, 100)
+    x = np.random.default_rng(14).random(n)
+    for expression, dtype, threads in (("sum_squares<float, 64>", np.float32, 64), ("sum_squares<double,32>",
+                                                                                   np.float64, 32)):
+        out = hal.zeros(1, dtype=dtype, device=device)
+        module.get_function(expression)((-(-n // threads),), (threads,), (put(device, x.astype(dtype)), out,
+                                                                          np.int32(n)))
+        np.testing.assert_allclose(np.asarray(out), [(x.astype(dtype) ** 2).sum()], rtol=1e-5 if dtype == np.float32
+                                   else 1e-12)
+    i = np.arange(n, dtype=np.int32)
+    y = put(device, i.copy())
+    module.get_function("axpy<int>")((-(-n // 64),), (64,), (np.int32(3), put(device, i), y, np.int32(n)))
+    np.testing.assert_array_equal(np.asarray(y), 4 * i)
+    with pytest.raises(hal.CompileError, match="no __global__ function named 'axpy<double>'"):
+        module.get_function("axpy<double>").compile(device)  # (not among the name expressions)
+    with pytest.raises(hal.CompileError, match="names no function template"):
+        hal.RawModule(code=S.TEMPLATES, name_expressions=["saxpy<float>"]).get_function("saxpy<float>").compile(
+            device)
+    deduced = S.TEMPLATES.replace("square<T>(x[i])", "square(x[i])")
+    with pytest.raises(hal.CompileError, match=r"kernel.cu:\d+: not supported: using the template square without"):
+        hal.RawModule(code=deduced, name_expressions=["sum_squares<float, 64>"]).get_function(
+            "sum_squares<float, 64>").compile(device)
 
 
 def test_integer_division_by_zero_does_not_trap(device):
@@ -541,6 +571,9 @@ def test_native_path_compiles_with_nvrtc_and_launches_through_cupy(monkeypatch, 
     hal.RawKernel(S.BY_VALUE, "by_value").launch(gpu, 1, (32,), [view, view, 1.5 + 0.25j, a, 8])
     args = launches[-1][3]
     assert type(args[2]) is np.complex64 and args[2] == 1.5 + 0.25j and args[3] is a and args[4] == 8
+    module = hal.RawModule(code=S.TEMPLATES, name_expressions=S.TEMPLATE_INSTANCES)
+    module.get_function("axpy<float>").launch(gpu, 1, (32,), [np.float32(2), view, view, 8])
+    assert launches[-1][0] == "_Z4axpyIfEvT_PKS0_PS0_i"  # (NVRTC's lowered name, as CuPy looks it up)
     with pytest.raises(TypeError, match="structured scalar"):
         hal.RawKernel(S.BY_VALUE, "by_value").launch(gpu, 1, (32,), [view, view, 1.5, {"scale": [1, 1],
                                                                                           "offset": 0, "twist": 0}, 8])
