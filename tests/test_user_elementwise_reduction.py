@@ -153,6 +153,28 @@ def test_struct_reduce_type_from_the_preamble(device):
     np.testing.assert_array_equal(np.asarray(PTP(put(device, long_rows), axis=1)), np.ptp(long_rows, axis=1))
 
 
+SUM_AND_MEAN = hal.ReductionKernel("T x", "T s, T m", "x", "a + b", "s = a; m = a / (_in_ind.size() / _out_ind.size())",
+                                   "0", "sum_and_mean")
+
+
+def test_several_outputs_given_as_arguments(device):
+    """CuPy's call: the inputs, then (optionally) the outputs; post_map_expr writes each;
+    the first output is returned. An output named s is no kernel name of hal's."""
+    x = np.random.default_rng(10).random((5, 70)).astype(np.float32)
+    s, m = hal.empty(5, dtype=hal.float32, device=device), hal.empty(5, dtype=hal.float32, device=device)
+    assert SUM_AND_MEAN(put(device, x), s, m, axis=1) is s
+    np.testing.assert_allclose(np.asarray(s), x.sum(axis=1), rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(m), x.mean(axis=1), rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(SUM_AND_MEAN(put(device, x), axis=0)), x.sum(axis=0), rtol=1e-5)
+    y = hal.empty(5, dtype=hal.float32, device=device)
+    assert L2NORM(put(device, x), y, axis=1) is y  # (one output, positional)
+    np.testing.assert_allclose(np.asarray(y), np.sqrt((x * x).sum(axis=1)), rtol=1e-5)
+    with pytest.raises(TypeError, match="1 inputs, or 1 inputs and 2 outputs"):
+        SUM_AND_MEAN(put(device, x), s, axis=1)
+    with pytest.raises(TypeError, match="given twice"):
+        L2NORM(put(device, x), y, axis=1, out=y)
+
+
 def test_mean_through_the_indexers_sizes(device):
     mean = hal.ReductionKernel("T x", "float64 y", "x", "a + b", "y = a / (_in_ind.size() / _out_ind.size())", "0",
                                "mean_kernel")
