@@ -475,3 +475,31 @@ __global__ void axpy(T a, const T* x, T* y, int n) {
 }
 """
 TEMPLATE_INSTANCES = ["sum_squares<float, 64>", "sum_squares<double,32>", "axpy<int>", "axpy<float>"]
+
+CONSTANTS = r"""
+// C++ constants as array sizes and values: constexpr and const integers (file scope and
+// local), const tables and scalars at file scope, a using alias; a 3-point smoothing
+// stencil through a shared tile with a halo.
+using real = float;
+constexpr int TILE = 16;
+const int HALF = TILE / 2;
+__device__ const real weights[3] = {0.25f, 0.5f, 0.25f};
+static const real SCALE = 2.0f;
+
+extern "C" __global__ void smooth(const real* x, real* y, int n) {
+    const int K = 4;
+    const unsigned STEP = K * 2u;
+    __shared__ real s[TILE + 2];
+    real ramp[K] = {0};
+    int t = threadIdx.x, i = blockIdx.x * TILE + t;
+    s[t + 1] = i < n ? x[i] : 0.0f;
+    if (t == 0) {
+        s[0] = blockIdx.x > 0 ? x[i - 1] : 0.0f;
+        s[TILE + 1] = i + TILE < n ? x[i + TILE] : 0.0f;
+    }
+    __syncthreads();
+    for (int k = 0; k < K; k++) ramp[k] = s[t + 1] * k;
+    if (i < n)
+        y[i] = SCALE * (weights[0] * s[t] + weights[1] * s[t + 1] + weights[2] * s[t + 2]) + ramp[K - 1] + STEP + HALF;
+}
+"""

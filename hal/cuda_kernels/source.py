@@ -131,6 +131,9 @@ def _rewrite(tokens: list, code: str, type_names: set) -> list:
             raise unsupported("dynamic parallelism (a kernel launch <<<...>>> inside a kernel)", line, code)
         if tok.type == "COLON" and nxt is not None and nxt.type == "COLON":
             raise unsupported("C++ scope resolution (::)", line, code)
+        if tok.type == "ID" and tok.value == "using":
+            i = _using(tokens, i, out, code)
+            continue
         if tok.type == "EXTERN" and nxt is not None and nxt.type == "STRING_LITERAL":
             i += 2  # extern "C": C linkage is what every target has
             if i < len(tokens) and tokens[i][0].type == "LBRACE":  # extern "C" { ... }: drop the braces
@@ -373,6 +376,17 @@ def _complex(tokens: list, i: int, out: list, code: str) -> int:
     word = ("hal_make_" if constructor else "hal_") + _COMPLEX[words[1]]
     out.append((_tok("ID", word), name, line))
     return i + 4
+
+
+def _using(tokens: list, i: int, out: list, code: str) -> int:
+    """C++'s alias ``using NAME = TYPE;`` as C's ``typedef TYPE NAME;``; returns the index after ``;``."""
+    file, line = tokens[i][1], tokens[i][2]
+    if i + 3 >= len(tokens) or tokens[i + 1][0].type != "ID" or tokens[i + 2][0].type != "EQUALS":
+        raise unsupported("C++ using (namespaces)", line, code, "only the alias using NAME = TYPE;")
+    end = next((k for k in range(i + 3, len(tokens)) if tokens[k][0].type == "SEMI"), len(tokens))
+    out += [(_tok("TYPEDEF", "typedef"), file, line), *tokens[i + 3:end], tokens[i + 1],
+            (_tok("SEMI", ";"), file, line)]
+    return end + 1
 
 
 def _is_launch(tokens: list, i: int) -> bool:

@@ -158,6 +158,7 @@ class Translation:
 class _Var:
     text: str        # how the variable is written where it is used
     type: CType
+    value: bool = False  # a named integer value (named_value), usable in constant expressions
 
 
 @dataclass
@@ -221,6 +222,11 @@ class _Translator:
                 continue  # a prototype: the definition is what is translated
             elif isinstance(ext, c_ast.Decl) and "register" in ext.storage:
                 self.constant(ext)
+            elif isinstance(ext, c_ast.Decl) and "const" in ext.quals and ext.init is not None:
+                # (const and constexpr at file scope: integers are named values, the rest constants)
+                self.scopes = [self.globals]
+                if not self.named_value(ext, self.globals):
+                    self.constant(ext)
             elif isinstance(ext, c_ast.Decl) and "_Thread_local" in ext.storage:
                 self.fail("__shared__ arrays at file scope", ext, "declare them inside the kernel")
             elif isinstance(ext, c_ast.Pragma):
@@ -234,6 +240,20 @@ class _Translator:
         text = (helpers.SOURCE + "\n".join(self.constants) + "\n" + "\n".join(self.emitted) + "\n"
                 + "\n".join(b for b, _ in bodies))
         return Translation(text, {k.name: k for _, k in bodies})
+
+    def named_value(self, decl: c_ast.Decl, scope: dict) -> bool:
+        """Whether ``decl`` is an integer ``const`` scalar whose initializer is a constant
+        expression (of literals and such names): then it is declared in ``scope`` as
+        that value, so that array sizes may name it (``__shared__ float s[TILE]``), as
+        C++ lets them and C does not."""
+        if not (isinstance(decl.type, c_ast.TypeDecl) and isinstance(decl.type.type, c_ast.IdentifierType)
+                and "const" in decl.quals and decl.init is not None and _is_constant(decl.init, self.scopes)):
+            return False
+        t = self.decl_type(decl.type, decl)
+        if not t.is_int:
+            return False
+        scope[decl.name] = _Var(f"({t.cast()}({self.expr(decl.init)[0]}))", t, value=True)
+        return True
 
     def constant(self, decl: c_ast.Decl) -> None:
         """A ``__constant__`` variable: with its initializer, a program-scope constant
@@ -392,6 +412,9 @@ class _Translator:
         """Every ``__shared__`` declaration of the kernel, declared at its top (OpenCL C
         wants LOCAL variables at kernel scope)."""
         dyn = False
+        for node in _walk(body):  # (the kernel's named integer values first: shared array sizes may use them)
+            if isinstance(node, c_ast.Decl) and node.name not in self.scopes[1]:
+                self.named_value(node, self.scopes[1])
         for node in _walk(body):
             if not (isinstance(node, c_ast.Decl) and "_Thread_local" in node.storage):
                 continue
@@ -506,6 +529,8 @@ class _Translator:
     def hoist(self, decl: c_ast.Decl):
         """A declaration whose variable may live across a barrier: an array with one
         element per thread; returns its initialization as an assignment (or None)."""
+        if self.named_value(decl, self.scopes[-1]):
+            return None  # (its uses are its value)
         t = self.decl_type(decl.type, decl)
         if isinstance(decl.init, c_ast.InitList):
             return self.hoist_init_list(decl, t)
@@ -790,6 +815,8 @@ class _Translator:
             self.fail("a __constant__ variable inside a function", d, "declare it at file scope")
         if "static" in d.storage or "extern" in d.storage:
             self.fail("static or extern local variables", d)
+        if self.named_value(d, self.scopes[-1]):
+            return ""  # (its uses are its value)
         t = self.decl_type(d.type, d)
         if t.dims and t.dims[0] == "" and isinstance(d.init, c_ast.InitList):
             t = replace(t, dims=(str(len(d.init.exprs)), *t.dims[1:]))
@@ -1153,6 +1180,18 @@ class _Translator:
 
 
 # -- tree helpers ------------------------------------------------------------------
+def _is_constant(node, scopes: list) -> bool:
+    """Whether the expression ``node`` is made of literals, operators, casts, sizeof and
+    names of integer values declared in ``scopes`` (named_value's)."""
+    for n in _walk(node):
+        if isinstance(n, (c_ast.FuncCall, c_ast.Assignment, c_ast.ArrayRef, c_ast.StructRef)) or \
+                isinstance(n, c_ast.UnaryOp) and n.op in ("++", "p++", "--", "p--", "&", "*"):
+            return False
+        if isinstance(n, c_ast.ID) and not any(n.name in scope and scope[n.name].value for scope in scopes):
+            return False
+    return True
+
+
 def _walk(node):
     yield node
     for _, child in node.children():
