@@ -37,6 +37,7 @@ from dask.array import chunk, routines
 from dask.array.backends import ArrayBackendEntrypoint
 from dask.array.dispatch import (concatenate_lookup, einsum_lookup, empty_lookup, nannumel_lookup, numel_lookup,
                                  percentile_lookup, take_lookup, tensordot_lookup, to_numpy_dispatch)
+from dask.core import flatten
 from dask.utils import Dispatch
 
 import hal
@@ -159,7 +160,18 @@ def _argtopk_preprocess(a, idx):
     return _dask_argtopk_preprocess(a, idx)
 
 
-_dask_argtopk_preprocess = chunk.argtopk_preprocess
+def _argtopk(a_plus_idx, k, axis, keepdims):
+    """Dask's argtopk combining step, which joins chunks' (values, indices) pairs with
+    numpy.concatenate: pairs from several devices move to the first one's device first."""
+    if isinstance(a_plus_idx, list):
+        pairs = list(flatten(a_plus_idx))
+        if pairs and isinstance(pairs[0][0], hal.Array):
+            first = pairs[0][0]
+            a_plus_idx = [tuple(_on_device_of(first, pair)) for pair in pairs]
+    return _dask_argtopk(a_plus_idx, k, axis, keepdims)
+
+
+_dask_argtopk_preprocess, _dask_argtopk = chunk.argtopk_preprocess, chunk.argtopk
 
 
 def _to_numpy(x, **kwargs):
@@ -193,7 +205,7 @@ def _register() -> None:
     routines._matmul, routines._chunk_sum = _matmul, _chunk_sum
     dask_percentile.percentile = da.percentile = _percentile_graph
     dask_percentile.merge_percentiles = _merge_percentiles
-    chunk.argtopk_preprocess = _argtopk_preprocess
+    chunk.argtopk_preprocess, chunk.argtopk = _argtopk_preprocess, _argtopk
 
 
 _register()

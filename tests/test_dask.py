@@ -213,6 +213,20 @@ def test_spread_places_chunks_across_devices(by):
         assert_matches(product.compute(scheduler="sync"), expected, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.skipif(len(REAL_DEVICES) < 2, reason="spread needs two non-simulated devices")
+def test_percentile_and_topk_join_blocks_across_devices(stable_numpy_argsort):
+    """Their merge steps meet blocks from several devices: moved to the first one's."""
+    a = _matrix((1, 40), seed=7)[0]
+    names = [d.name for d in REAL_DEVICES[:2]]
+    x = hal.dask.spread(da.from_array(hal.asarray(a, device="cpu"), chunks=10), devices=names)
+    reference = da.from_array(a, chunks=10)
+    for name, run in [("percentile", lambda v: da.percentile(v, [10, 50, 90])), ("argtopk", lambda v: da.argtopk(v, 3)),
+                      ("argtopk smallest", lambda v: da.argtopk(v, -4)), ("topk", lambda v: da.topk(v, 3))]:
+        actual, expected = run(x).compute(scheduler="sync"), run(reference).compute(scheduler="sync")
+        assert isinstance(actual, hal.Array), name
+        assert np.array_equal(np.asarray(actual), expected), name
+
+
 def test_speed_weights_share_the_blocks():
     picks = hal.dask._weighted_round_robin(["fast", "slow"], [3.0, 1.0], 8)
     assert picks.count("fast") == 6 and picks.count("slow") == 2
