@@ -321,6 +321,55 @@ def _histogram(fn, a, bins=10, range=None, density=None, weights=None):
     return counts, edges
 
 
+def _average(fn, a, axis=None, weights=None, returned=False, *, keepdims=False):
+    """The mean, or ``sum(a * w) / sum(w)`` over ``axis`` (1-D weights lie along it),
+    in NumPy's dtype (integers average as float64, or the device's float without it)."""
+    if weights is None:
+        result = fn(a if a.dtype.kind in "fc" else hal.astype(a, _real(a.device)), axis=_axis(axis), keepdims=keepdims)
+        count = hal.full_like(result, a.size // max(result.size, 1))
+        return (result, count) if returned else result
+    weights = _on(a, weights)
+    if weights.shape != a.shape:
+        if axis is None or weights.ndim != 1 or isinstance(axis, (tuple, list)):
+            raise TypeError("numpy.average: weights differ in shape from a; give 1-D weights with one axis")
+        weights = hal.reshape(weights, tuple(-1 if d == axis % a.ndim else 1 for d in range(a.ndim)))
+    dtype = np.result_type(a.dtype, weights.dtype, *(["f8"] if a.dtype.kind in "iub" else []))
+    dtype = dtype if dtype != np.float64 or a.device.info.fp64 else np.dtype(_real(a.device))
+    total = hal.sum(hal.astype(a, dtype) * hal.astype(weights, dtype), axis=_axis(axis), keepdims=keepdims)
+    scale = hal.sum(hal.broadcast_to(hal.astype(weights, dtype), a.shape), axis=_axis(axis), keepdims=keepdims)
+    return (total / scale, scale) if returned else total / scale
+
+
+def _real(device):
+    return hal.float64 if device.info.fp64 else device.default_float
+
+
+def _cov(fn, m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None, *, dtype=None):
+    """The covariance of ``m``'s rows (variables; columns with ``rowvar=False``) and
+    ``y``'s, in float64 where the device has it, as NumPy's: centred, then one matmul."""
+    _refuse("cov", fweights=fweights, aweights=aweights)
+    rows = [hal.reshape(v, (1, -1)) if v.ndim < 2 else v for v in (m, *([] if y is None else [_on(m, y)]))]
+    if not rowvar:
+        rows = [r if r.shape[0] == 1 else hal.matrix_transpose(r) for r in rows]
+    x = hal.astype(hal.concat(rows, axis=0) if len(rows) > 1 else rows[0], dtype or _real(m.device))
+    dof = x.shape[1] - (ddof if ddof is not None else 0 if bias else 1)
+    centred = x - hal.mean(x, axis=1, keepdims=True)
+    product = fn(centred, hal.conj(hal.matrix_transpose(centred)) if x.dtype.kind == "c" else
+                 hal.matrix_transpose(centred)) / dof
+    return hal.squeeze(product, axis=tuple(d for d in range(2) if product.shape[d] == 1)) if 1 in product.shape \
+        else product
+
+
+def _corrcoef(fn, x, y=None, rowvar=True, *, dtype=None):
+    """The covariance scaled by the outer product of the standard deviations, clipped to [-1, 1]."""
+    c = _cov(hal.matmul, x, y, rowvar, dtype=dtype)
+    if c.ndim == 0:
+        return c / c
+    deviation = hal.sqrt(hal.real(hal.linalg.diagonal(c)) if c.dtype.kind == "c" else hal.linalg.diagonal(c))
+    scaled = c / hal.reshape(deviation, (-1, 1)) / hal.reshape(deviation, (1, -1))
+    return hal.clip(scaled, -1, 1) if scaled.dtype.kind != "c" else scaled
+
+
 def _ptp(fn, a, axis=None, out=None, keepdims=False):
     return _into(fn(a, axis=_axis(axis), keepdims=keepdims) - hal.min(a, axis=_axis(axis), keepdims=keepdims), out)
 
@@ -359,6 +408,34 @@ def _cross(fn, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
         axisa = axisb = axisc = axis
     result = fn(hal.moveaxis(a, axisa, -1), hal.moveaxis(b, axisb, -1), axis=-1)
     return hal.moveaxis(result, -1, axisc)
+
+
+def _diag(fn, v, k=0):
+    """A 2-D array's ``k``-th diagonal, or a square matrix with 1-D ``v`` on it."""
+    if v.ndim == 2:
+        return fn(v, offset=k)
+    if v.ndim != 1:
+        raise ValueError("Input must be 1- or 2-d.")
+    n = v.shape[0] + abs(k)
+    padding = hal.zeros(abs(k), dtype=v.dtype, device=v.device)
+    columns = hal.concat([padding, v] if k > 0 else [v, padding])  # (the value for each column's element)
+    on_diagonal = hal.eye(n, k=k, dtype=hal.int8, device=v.device) != 0
+    return hal.where(on_diagonal, hal.reshape(columns, (1, n)), hal.zeros((), dtype=v.dtype, device=v.device))
+
+
+def _vdot(fn, a, b):
+    return fn(_flat(a), _flat(b))  # (vecdot conjugates its first operand, as vdot does)
+
+
+def _argwhere(fn, a):
+    """The indices of the nonzero elements, a row each (of a 0-d array: no columns, as NumPy's)."""
+    if a.ndim == 0:
+        return _argwhere(fn, hal.reshape(a, (1,)))[:, :0]
+    return hal.stack(fn(a), axis=1)
+
+
+def _flatnonzero(fn, a):
+    return fn(_flat(a))[0]
 
 
 def _diagonal(fn, a, offset=0, axis1=0, axis2=1):
@@ -567,6 +644,65 @@ def _vstack(fn, tup, *, dtype=None, casting="same_kind"):
 def _hstack(fn, tup, *, dtype=None, casting="same_kind"):
     parts = [a if a.ndim else hal.reshape(a, (1,)) for a in tup]
     return _concatenate(fn, parts, 0 if parts[0].ndim == 1 else 1, dtype=dtype)
+
+
+def _column_stack(fn, tup):
+    """1-D arrays as columns beside 2-D ones, joined along axis 1."""
+    return fn([hal.reshape(a, (-1, 1)) if a.ndim < 2 else a for a in tup], axis=1)
+
+
+def _dstack(fn, tup):
+    """Joined along a third axis: 1-D (n,) arrays as (1, n, 1), 2-D ones as (m, n, 1)."""
+    depth = {0: (1, 1, 1), 1: (1, -1, 1)}
+    return fn([hal.reshape(a, depth[a.ndim]) if a.ndim < 2 else hal.expand_dims(a, axis=2) if a.ndim == 2 else a
+               for a in tup], axis=2)
+
+
+def _append(fn, arr, values, axis=None):
+    values = _on(arr, values)
+    return fn([_flat(arr), _flat(values)]) if axis is None else fn([arr, values], axis=axis)
+
+
+def _pieces(a: Array, indices_or_sections, axis: int, equal: bool) -> list:
+    """numpy.split's views of ``a`` along ``axis``: at the given indices (slice bounds,
+    as NumPy takes them), or in that many sections (for array_split the first ones one
+    longer where they do not divide the axis)."""
+    if not -a.ndim <= axis < a.ndim:
+        raise np.exceptions.AxisError(f"axis {axis} is out of bounds for array of dimension {a.ndim}")
+    axis %= a.ndim
+    n = a.shape[axis]
+    if isinstance(indices_or_sections, (int, np.integer)):
+        sections = int(indices_or_sections)
+        if sections <= 0:
+            raise ValueError("number sections must be larger than 0.")
+        if equal and n % sections:
+            raise ValueError("array split does not result in an equal division")
+        each, extra = divmod(n, sections)
+        bounds = [0] + [each * k + min(k, extra) for k in range(1, sections + 1)]
+    else:
+        bounds = [0, *(operator.index(i) for i in indices_or_sections), n]
+    before = (slice(None),) * axis
+    return [a[before + (slice(lo, hi),)] for lo, hi in zip(bounds, bounds[1:])]
+
+
+def _split(fn, ary, indices_or_sections, axis=0):
+    return _pieces(ary, indices_or_sections, axis, equal=True)
+
+
+def _array_split(fn, ary, indices_or_sections, axis=0):
+    return _pieces(ary, indices_or_sections, axis, equal=False)
+
+
+def _hsplit(fn, ary, indices_or_sections):
+    if ary.ndim == 0:
+        raise ValueError("hsplit only works on arrays of 1 or more dimensions")
+    return _pieces(ary, indices_or_sections, 1 if ary.ndim > 1 else 0, equal=True)
+
+
+def _vsplit(fn, ary, indices_or_sections):
+    if ary.ndim < 2:
+        raise ValueError("vsplit only works on arrays of 2 or more dimensions")
+    return _pieces(ary, indices_or_sections, 0, equal=True)
 
 
 def _reshape(fn, a, shape=None, order="C", *, newshape=None, copy=None):
@@ -881,6 +1017,10 @@ TABLE: dict = {
     np.stack: Function("stack", _stack), np.vstack: Function("concat", _vstack),
     np.hstack: Function("concat", _hstack), np.atleast_1d: Function("reshape", _atleast(1)),
     np.atleast_2d: Function("reshape", _atleast(2)), np.unstack: Function("unstack"),
+    np.column_stack: Function("concat", _column_stack), np.dstack: Function("concat", _dstack),
+    np.append: Function("concat", _append), np.split: Function("Array.__getitem__", _split),
+    np.array_split: Function("Array.__getitem__", _array_split), np.hsplit: Function("Array.__getitem__", _hsplit),
+    np.vsplit: Function("Array.__getitem__", _vsplit),
     # statistics
     np.sum: Function("sum", _reduction), np.prod: Function("prod", _reduction),
     np.max: Function("max", _extremum), np.amax: Function("max", _extremum),
@@ -897,6 +1037,8 @@ TABLE: dict = {
     np.bincount: Function("searchsorted", _bincount), np.histogram: Function("searchsorted", _histogram, host_parameters=True),
     np.quantile: Function("sort", _quantile, host_parameters=True),
     np.percentile: Function("sort", _percentile, host_parameters=True), np.ptp: Function("max", _ptp),
+    np.average: Function("mean", _average), np.cov: Function("matmul", _cov),
+    np.corrcoef: Function("matmul", _corrcoef),
     np.isclose: Function("abs", _isclose), np.allclose: Function("all", _allclose),
     np.array_equal: Function("all", _array_equal),
     np.all: Function("all", _logical), np.any: Function("any", _logical), np.diff: Function("diff", _diff),
@@ -908,11 +1050,12 @@ TABLE: dict = {
     np.unravel_index: Function("floor_divide", _unravel_index),
     np.ravel_multi_index: Function("add", _ravel_multi_index),
     np.count_nonzero: Function("count_nonzero", _count_nonzero), np.nonzero: Function("nonzero"),
+    np.argwhere: Function("nonzero", _argwhere), np.flatnonzero: Function("nonzero", _flatnonzero),
     np.searchsorted: Function("searchsorted", _searchsorted), np.unique: Function("unique_all", _unique),
     np.isin: Function("isin", _isin), np.interp: Function("searchsorted", _interp), np.take: Function("take", _take),
     np.take_along_axis: Function("take_along_axis", _take_along_axis),
     # linear algebra
-    np.dot: Function("matmul", _dot), np.tensordot: Function("tensordot", _tensordot),
+    np.dot: Function("matmul", _dot), np.vdot: Function("vecdot", _vdot), np.diag: Function("linalg.diagonal", _diag), np.tensordot: Function("tensordot", _tensordot),
     np.outer: Function("linalg.outer", _outer), np.inner: Function("tensordot", _inner),
     np.cross: Function("linalg.cross", _cross), np.diagonal: Function("linalg.diagonal", _diagonal), np.trace: Function("linalg.trace", _trace),
     np.einsum: Function("matmul", _einsum), np.matrix_transpose: Function("matrix_transpose"),

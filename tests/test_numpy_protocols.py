@@ -399,3 +399,47 @@ def test_bincount_and_histogram(device):
         np.bincount(put(np.array([1, -1]), device))
     with pytest.raises(TypeError, match="bins"):
         np.histogram(xv, bins="auto")
+
+
+def test_stacking_and_splitting(device):
+    a = np.arange(24, dtype=np.float32).reshape(4, 6)
+    v = np.arange(4, dtype=np.float32)
+    x, w = put(a, device), put(v, device)
+    for actual, expected in [(np.column_stack([w, x[:, :2], w]), np.column_stack([v, a[:, :2], v])),
+                             (np.dstack([x, x]), np.dstack([a, a])), (np.dstack([w, w]), np.dstack([v, v])),
+                             (np.append(x, w), np.append(a, v)), (np.append(x, x[:1], axis=0), np.append(a, a[:1], axis=0))]:
+        assert_matches(actual, expected, device=device)
+    for split in (lambda m: np.split(m, 3, axis=1), lambda m: np.split(m, [1, -1]), lambda m: np.array_split(m, 4, 1),
+                  lambda m: np.array_split(m, [2, 9], axis=1), lambda m: np.hsplit(m, 2), lambda m: np.vsplit(m, [3])):
+        pieces, expected = split(x), split(a)
+        assert len(pieces) == len(expected)
+        for piece, part in zip(pieces, expected):
+            assert_matches(piece, part, device=device)
+    with pytest.raises(ValueError, match="equal division"):
+        np.split(x, 4, axis=1)
+    with pytest.raises(ValueError, match="vsplit"):
+        np.vsplit(w, 2)
+
+
+def test_average_cov_corrcoef_diag_and_indices(device):
+    rng = np.random.default_rng(6)
+    a = rng.standard_normal((3, 8)).astype(np.float32)
+    weights = rng.random(8).astype(np.float32)
+    x, wx = put(a, device), put(weights, device)
+    real = np.float64 if device.info.fp64 else np.float32
+    checks = [(np.average(x), np.average(a)), (np.average(x, axis=1, weights=wx), np.average(a, axis=1, weights=weights)),
+              (np.average(x, axis=0, weights=x * x), np.average(a, axis=0, weights=a * a)),
+              (np.cov(x), np.cov(a).astype(real)), (np.cov(x, rowvar=False, bias=True), np.cov(a, rowvar=False, bias=True)
+                                                    .astype(real)),
+              (np.cov(x[0], x[1], ddof=0), np.cov(a[0], a[1], ddof=0).astype(real)),
+              (np.corrcoef(x), np.corrcoef(a).astype(real)), (np.corrcoef(x[0], x[2]), np.corrcoef(a[0], a[2]).astype(real)),
+              (np.diag(x), np.diag(a)), (np.diag(x, 2), np.diag(a, 2)), (np.diag(x[0]), np.diag(a[0])),
+              (np.diag(x[1], -2), np.diag(a[1], -2)), (np.vdot(x, x), np.vdot(a, a)),
+              (np.argwhere(x > 0.5), np.argwhere(a > 0.5)), (np.flatnonzero(x > 0), np.flatnonzero(a > 0)),
+              (np.argwhere(x[0, 0] > 0), np.argwhere(a[0, 0] > 0))]
+    for actual, expected in checks:
+        assert_matches(actual, expected, rtol=1e-5, atol=1e-6, device=device)
+    average, scale = np.average(x, axis=1, weights=wx, returned=True)
+    assert_matches(scale, np.average(a, axis=1, weights=weights, returned=True)[1], rtol=1e-6, device=device)
+    with pytest.raises(TypeError, match="aweights"):
+        np.cov(x, aweights=wx)
