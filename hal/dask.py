@@ -8,8 +8,10 @@
 
 Importing this module registers hal.Array with Dask (https://docs.dask.org/en/stable/array-chunks.html):
 ``register_chunk_type`` and the dispatch functions of ``dask.array.dispatch`` (concatenate,
-tensordot, einsum, take, percentile, numel, nannumel, empty, to_numpy), and it wraps the
-two steps of Dask's ``@`` (block products, sums of partial products), which have none.
+tensordot, einsum, take, percentile, numel, nannumel, empty, to_numpy) and ``sizeof``; it
+wraps the steps Dask has no dispatch for: the two of ``@`` (block products, sums of
+partial products), ``da.percentile``'s graph and merge, and ``argtopk``'s first and
+combining steps.
 Everything else Dask does to a chunk goes through NumPy's protocols
 (hal/numpy_protocols.py) and so runs on the chunk's device. ``HalBackendEntrypoint`` is Dask's array backend "hal"
 (https://docs.dask.org/en/stable/how-to/selecting-the-collection-backend.html), found
@@ -38,6 +40,7 @@ from dask.array.backends import ArrayBackendEntrypoint
 from dask.array.dispatch import (concatenate_lookup, einsum_lookup, empty_lookup, nannumel_lookup, numel_lookup,
                                  percentile_lookup, take_lookup, tensordot_lookup, to_numpy_dispatch)
 from dask.core import flatten
+from dask.sizeof import sizeof
 from dask.utils import Dispatch
 
 import hal
@@ -174,6 +177,12 @@ def _argtopk(a_plus_idx, k, axis, keepdims):
 _dask_argtopk_preprocess, _dask_argtopk = chunk.argtopk_preprocess, chunk.argtopk
 
 
+def _sizeof(x) -> int:
+    """A chunk's bytes, as Dask's sizeof gives CuPy's: what distributed's memory accounting
+    (spilling, rebalancing) weighs it by, wherever its memory is."""
+    return x.size * x.dtype.itemsize
+
+
 def _to_numpy(x, **kwargs):
     return np.asarray(x)  # (Dask asks for host arrays: an explicit transfer)
 
@@ -202,6 +211,7 @@ def _register() -> None:
     numel_lookup.register(hal.Array, _numel)
     nannumel_lookup.register(hal.Array, _nannumel)
     to_numpy_dispatch.register(hal.Array, _to_numpy)
+    sizeof.register(hal.Array, _sizeof)
     routines._matmul, routines._chunk_sum = _matmul, _chunk_sum
     dask_percentile.percentile = da.percentile = _percentile_graph
     dask_percentile.merge_percentiles = _merge_percentiles

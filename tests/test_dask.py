@@ -13,6 +13,7 @@ da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 import hal.dask  # noqa: E402
 from dask.array import dispatch  # noqa: E402
+from dask.sizeof import sizeof  # noqa: E402
 from helpers import assert_matches, put  # noqa: E402
 
 REAL_DEVICES = [d for d in hal.devices() if d.info.kind != "simulator"]
@@ -66,6 +67,7 @@ def test_dispatch_registrations(device):
     assert_matches(dispatch.nannumel_lookup(with_nan, axis=0), np.sum(~np.isnan(np.where(a > 1, np.nan, a)), axis=0))
     host = dispatch.to_numpy_dispatch(x)
     assert type(host) is np.ndarray and np.array_equal(host, a)
+    assert sizeof(x) == a.nbytes and sizeof(x[:, 1:3]) == a[:, 1:3].nbytes  # (distributed's memory accounting)
 
 
 def test_the_hal_array_backend(device):
