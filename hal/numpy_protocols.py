@@ -266,6 +266,51 @@ def _nanmedian(fn, a, axis=None, out=None, overwrite_input=False, keepdims=False
     return _into(hal.reshape((low + high) / 2, shape), out)
 
 
+def _nanquantile(fn, a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
+                 weights=None, interpolation=None):
+    """numpy.nanquantile, method "linear": each slice's quantiles of its non-NaN values
+    (NaN where there are none). Sorted on the device (NaNs last), each slice's positions
+    ``q * (count - 1)`` computed there, the values around them interpolated as NumPy's
+    ``_lerp`` does."""
+    _refuse("nanquantile", weights=weights, interpolation=interpolation,
+            method=None if method == "linear" else method)
+    if isinstance(q, Array):
+        raise TypeError("numpy.nanquantile on hal arrays takes q as Python numbers (host data), not a hal array")
+    fractions = np.asarray(q, dtype=np.float64)
+    if np.any((fractions < 0) | (fractions > 1)):
+        raise ValueError("quantiles must be in [0, 1] (percentiles in [0, 100])")
+    axes = tuple(range(a.ndim)) if axis is None else tuple(
+        int(ax) % a.ndim for ax in (axis if isinstance(axis, (tuple, list)) else (axis,)))
+    if a.dtype.kind not in "fc" or not math.prod(a.shape[ax] for ax in axes):
+        return _quantile(fn, a, q, axis, out, method=method, keepdims=keepdims)
+    kept = [n for i, n in enumerate(a.shape) if i not in axes]
+    ordered = fn(hal.reshape(hal.moveaxis(a, axes, tuple(range(len(kept), a.ndim))), tuple(kept) + (-1,)), axis=-1)
+    # (as NumPy: a Python q is weak, NEP 50: positions in float64, the interpolation in a's
+    # dtype with the weight rounded to it; a NumPy q's dtype joins a's for both)
+    weak = type(q) in (int, float)
+    compute = a.dtype if weak else np.result_type(a.dtype, np.asarray(q).dtype)
+    compute = compute if compute != np.float64 or a.device.info.fp64 else a.dtype
+    positions = _real(a.device) if weak else compute
+    last = hal.astype(hal.sum(~hal.isnan(ordered), axis=-1, keepdims=True, dtype=hal.int64) - 1, positions)
+    results = []
+    for fraction in fractions.reshape(-1):
+        position = hal.maximum(last * float(fraction), 0.0)  # (no values: position 0, which holds a NaN)
+        below = hal.floor(position)
+        low, high = (hal.take_along_axis(ordered, hal.astype(i, hal.int64), axis=-1)
+                     for i in (below, hal.minimum(below + 1, hal.maximum(last, 0.0))))
+        low, high, difference = (hal.astype(v, compute) for v in (low, high, high - low))
+        weight = position - below
+        upper = weight >= 0.5
+        weight, rest = hal.astype(weight, compute), hal.astype(1 - weight, compute)
+        results.append(hal.where(upper, high - difference * rest, low + difference * weight))
+    shape = tuple(1 if i in axes else n for i, n in enumerate(a.shape)) if keepdims else tuple(kept)
+    return _into(hal.reshape(hal.stack(results), fractions.shape + shape), out)
+
+
+def _nanpercentile(fn, a, q, *args, **kwargs):
+    return _nanquantile(fn, a, q / 100 if isinstance(q, (int, float)) else np.asarray(q) / 100, *args, **kwargs)
+
+
 def _bincount(fn, x, weights=None, minlength=0):
     """numpy.bincount on the device: ``x`` sorted, each value's run found with
     ``searchsorted``; with ``weights``, the differences of their running sums in that
@@ -618,6 +663,41 @@ def _nan_to_num(fn, x, copy=True, nan=0.0, posinf=None, neginf=None):
     x = fn(hal.isnan(x), nan, x)
     x = fn(x == float("inf"), largest if posinf is None else posinf, x)
     return fn(x == float("-inf"), -largest if neginf is None else neginf, x)
+
+
+def _real_part(fn, val):
+    """NumPy's real: of a real array, the array itself (the standard's real takes complex only)."""
+    return fn(val) if val.dtype.kind == "c" else val
+
+
+def _imaginary_part(fn, val):
+    return fn(val) if val.dtype.kind == "c" else hal.zeros_like(val)
+
+
+def _nan_cumulative(fn, a, axis=None, dtype=None, out=None):
+    """nancumsum, nancumprod: NaNs count as the identity (0, 1), as NumPy defines them."""
+    identity = 1 if fn is hal.cumulative_prod else 0
+    cleaned = hal.where(hal.isnan(a), identity, a) if a.dtype.kind in "fc" else a
+    return _cumulative(fn, cleaned, axis, dtype, out)
+
+
+def _pad(fn, array, pad_width, mode="constant", *, constant_values=0):
+    """numpy.pad with a constant (``constant_values``: one value, or one per side of
+    each axis as NumPy takes it): the array written into a filled one, on its device."""
+    if mode != "constant":
+        raise TypeError(f"numpy.pad on hal arrays takes mode='constant', not {mode!r}")
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (array.ndim, 2))
+    values = np.broadcast_to(np.asarray(constant_values, dtype=object), (array.ndim, 2))
+    if (widths < 0).any():
+        raise ValueError("index can't contain negative values")
+    out = hal.empty(tuple(int(n + lo + hi) for n, (lo, hi) in zip(array.shape, widths)), dtype=array.dtype,
+                    device=array.device)
+    for axis in reversed(range(array.ndim)):  # (the first axis's values win in the corners, as in NumPy)
+        for side, (start, stop) in enumerate(((0, widths[axis][0]), (out.shape[axis] - widths[axis][1],
+                                                                    out.shape[axis]))):
+            out[(slice(None),) * axis + (slice(int(start), int(stop)),)] = values[axis][side]
+    out[tuple(slice(int(lo), int(lo) + n) for n, (lo, _) in zip(array.shape, widths))] = array
+    return out
 
 
 def _round(fn, a, decimals=0, out=None):
@@ -1002,7 +1082,7 @@ TABLE: dict = {
     np.shape: Function("Array.shape", _attribute("shape")), np.ndim: Function("Array.ndim", _attribute("ndim")),
     np.size: Function("Array.size", _attribute("size")), np.result_type: Function("result_type", _result_type),
     # elementwise functions that are not ufuncs
-    np.real: Function("real"), np.imag: Function("imag"), np.clip: Function("clip", _clip),
+    np.real: Function("real", _real_part), np.imag: Function("imag", _imaginary_part), np.clip: Function("clip", _clip),
     np.round: Function("round", _round), np.where: Function("where", _where),
     np.nan_to_num: Function("where", _nan_to_num),
     # manipulation
@@ -1012,7 +1092,7 @@ TABLE: dict = {
     np.expand_dims: Function("expand_dims"), np.squeeze: Function("squeeze", _squeeze),
     np.flip: Function("flip", _flip), np.broadcast_to: Function("broadcast_to", _broadcast_to),
     np.broadcast_arrays: Function("broadcast_arrays", _broadcast_arrays), np.roll: Function("roll", _roll),
-    np.tile: Function("tile", _tile), np.repeat: Function("repeat", _repeat),
+    np.tile: Function("tile", _tile), np.repeat: Function("repeat", _repeat), np.pad: Function("full", _pad),
     np.concatenate: Function("concat", _concatenate), np.concat: Function("concat", _concatenate),
     np.stack: Function("stack", _stack), np.vstack: Function("concat", _vstack),
     np.hstack: Function("concat", _hstack), np.atleast_1d: Function("reshape", _atleast(1)),
@@ -1029,11 +1109,14 @@ TABLE: dict = {
     np.cumsum: Function("cumulative_sum", _cumulative), np.cumprod: Function("cumulative_prod", _cumulative),
     np.cumulative_sum: Function("cumulative_sum", _cumulative),
     np.cumulative_prod: Function("cumulative_prod", _cumulative),
+    np.nancumsum: Function("cumulative_sum", _nan_cumulative), np.nancumprod: Function("cumulative_prod", _nan_cumulative),
     np.nansum: Function("sum", _nan_reduction), np.nanprod: Function("prod", _nan_reduction),
     np.nanmean: Function("mean", _nanmean), np.nanvar: Function("var", _nan_spread),
     np.nanstd: Function("std", _nan_spread), np.nanmax: Function("max", _nan_extremum),
     np.nanmin: Function("min", _nan_extremum),
     np.median: Function("sort", _median), np.nanmedian: Function("sort", _nanmedian),
+    np.nanquantile: Function("sort", _nanquantile, host_parameters=True),
+    np.nanpercentile: Function("sort", _nanpercentile, host_parameters=True),
     np.bincount: Function("searchsorted", _bincount), np.histogram: Function("searchsorted", _histogram, host_parameters=True),
     np.quantile: Function("sort", _quantile, host_parameters=True),
     np.percentile: Function("sort", _percentile, host_parameters=True), np.ptp: Function("max", _ptp),
@@ -1115,7 +1198,8 @@ METHODS = ("all", "any", "argmax", "argmin", "argsort", "astype", "clip", "conj"
 
 def ndarray_methods() -> dict:
     """Array methods named after NumPy's ndarray methods; NumPy's argument conventions
-    (``x.reshape(2, 3)``, ``x.transpose(1, 0)``)."""
+    (``x.reshape(2, 3)``, ``x.transpose(1, 0)``); and its attributes ``real``, ``imag``
+    and ``nbytes``."""
     def method(name):
         func = getattr(np, name)
         if name in ("reshape", "transpose"):
@@ -1128,7 +1212,10 @@ def ndarray_methods() -> dict:
         call.__name__ = name
         call.__doc__ = f"numpy.{name}(x, ...) on this array (hal/numpy_protocols.py)."
         return call
-    return {name: method(name) for name in METHODS}
+    attributes = {"real": property(np.real, doc="numpy.real(x): x itself where it is real."),
+                  "imag": property(np.imag, doc="numpy.imag(x): zeros where x is real."),
+                  "nbytes": property(lambda self: self.size * self.dtype.itemsize, doc="The bytes of the elements.")}
+    return {**{name: method(name) for name in METHODS}, **attributes}
 
 
 # -- NumPy index arrays ------------------------------------------------------------------
@@ -1343,4 +1430,27 @@ def array_function(func, types: tuple, args: tuple, kwargs: dict, like: Array):
     return fn(*args, **kwargs) if adapt is None else adapt(fn, *args, **kwargs)
 
 
-__all__ = ["TABLE", "Function", "Ufunc", "array_function", "array_ufunc", "missing", "resolve"]
+# -- NumPy's names in the hal namespace -----------------------------------------------------
+
+# xarray calls an array's namespace (``__array_namespace__``: hal) as it calls NumPy's or
+# CuPy's, with three names beyond the standard: ``xp.transpose`` (quantile), ``xp.einsum``
+# (xarray.dot) and ``xp.pad`` (shift, rolling, pad). They are NumPy's functions, here on
+# hal arrays through TABLE.
+
+def transpose(a, axes=None):
+    """numpy.transpose on a hal array (``hal.permute_dims``)."""
+    return np.transpose(a, axes)
+
+
+def einsum(*operands, **kwargs):
+    """numpy.einsum on hal arrays (the cases TABLE's adapter takes)."""
+    return np.einsum(*operands, **kwargs)
+
+
+def pad(array, pad_width, mode="constant", **kwargs):
+    """numpy.pad on a hal array (mode "constant")."""
+    return np.pad(array, pad_width, mode=mode, **kwargs)
+
+
+__all__ = ["TABLE", "Function", "Ufunc", "array_function", "array_ufunc", "einsum", "missing", "pad", "resolve",
+           "transpose"]

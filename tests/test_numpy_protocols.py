@@ -443,3 +443,26 @@ def test_average_cov_corrcoef_diag_and_indices(device):
     assert_matches(scale, np.average(a, axis=1, weights=weights, returned=True)[1], rtol=1e-6, device=device)
     with pytest.raises(TypeError, match="aweights"):
         np.cov(x, aweights=wx)
+
+
+def test_nanquantile_and_nanpercentile(device):
+    """Bit for bit NumPy's: a Python q weak (positions in float64, the interpolation in
+    the array's dtype), a NumPy q's dtype joined (float64 results)."""
+    a = np.random.default_rng(3).standard_normal((5, 7, 4)).astype(np.float32)
+    a[0, 1, :] = np.nan  # an all-NaN slice
+    a[2, ::2, 1] = a[4, 3, 3] = np.nan
+    x = put(a, device)
+    fp64 = device.info.fp64
+    for q in (0.3, 0.0, 1.0, np.float32(0.4)) + (([0.1, 0.5, 0.95],) if fp64 else ()):
+        for axis, keepdims in ((None, False), (0, False), (1, True), ((0, 2), False), (-1, False)):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                expected = np.nanquantile(a, q, axis=axis, keepdims=keepdims)
+            actual = np.nanquantile(x, q, axis=axis, keepdims=keepdims)
+            assert actual.device == device and actual.dtype == expected.dtype and actual.shape == expected.shape
+            assert np.array_equal(np.asarray(actual), expected, equal_nan=True), (q, axis)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        assert_matches(np.nanpercentile(x, 40, axis=1), np.nanpercentile(a, 40, axis=1), device=device)
+    with pytest.raises(TypeError, match="method"):
+        np.nanquantile(x, 0.5, method="nearest")
