@@ -1434,8 +1434,8 @@ def array_function(func, types: tuple, args: tuple, kwargs: dict, like: Array):
 
 # xarray calls an array's namespace (``__array_namespace__``: hal) as it calls NumPy's or
 # CuPy's, with three names beyond the standard: ``xp.transpose`` (quantile), ``xp.einsum``
-# (xarray.dot) and ``xp.pad`` (shift, rolling, pad). They are NumPy's functions, here on
-# hal arrays through TABLE.
+# (xarray.dot, whose "..." subscripts TABLE's einsum refuses) and ``xp.pad`` (shift, pad).
+# They are NumPy's functions, here on hal arrays through TABLE.
 
 def transpose(a, axes=None):
     """numpy.transpose on a hal array (``hal.permute_dims``)."""
