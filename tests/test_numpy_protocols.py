@@ -407,7 +407,8 @@ def test_stacking_and_splitting(device):
     x, w = put(a, device), put(v, device)
     for actual, expected in [(np.column_stack([w, x[:, :2], w]), np.column_stack([v, a[:, :2], v])),
                              (np.dstack([x, x]), np.dstack([a, a])), (np.dstack([w, w]), np.dstack([v, v])),
-                             (np.append(x, w), np.append(a, v)), (np.append(x, x[:1], axis=0), np.append(a, a[:1], axis=0))]:
+                             (np.append(x, w), np.append(a, v)),
+                             (np.append(x, x[:1], axis=0), np.append(a, a[:1], axis=0))]:
         assert_matches(actual, expected, device=device)
     for split in (lambda m: np.split(m, 3, axis=1), lambda m: np.split(m, [1, -1]), lambda m: np.array_split(m, 4, 1),
                   lambda m: np.array_split(m, [2, 9], axis=1), lambda m: np.hsplit(m, 2), lambda m: np.vsplit(m, [3])):
@@ -427,12 +428,14 @@ def test_average_cov_corrcoef_diag_and_indices(device):
     weights = rng.random(8).astype(np.float32)
     x, wx = put(a, device), put(weights, device)
     real = np.float64 if device.info.fp64 else np.float32
-    checks = [(np.average(x), np.average(a)), (np.average(x, axis=1, weights=wx), np.average(a, axis=1, weights=weights)),
+    checks = [(np.average(x), np.average(a)),
+              (np.average(x, axis=1, weights=wx), np.average(a, axis=1, weights=weights)),
               (np.average(x, axis=0, weights=x * x), np.average(a, axis=0, weights=a * a)),
-              (np.cov(x), np.cov(a).astype(real)), (np.cov(x, rowvar=False, bias=True), np.cov(a, rowvar=False, bias=True)
-                                                    .astype(real)),
+              (np.cov(x), np.cov(a).astype(real)),
+              (np.cov(x, rowvar=False, bias=True), np.cov(a, rowvar=False, bias=True).astype(real)),
               (np.cov(x[0], x[1], ddof=0), np.cov(a[0], a[1], ddof=0).astype(real)),
-              (np.corrcoef(x), np.corrcoef(a).astype(real)), (np.corrcoef(x[0], x[2]), np.corrcoef(a[0], a[2]).astype(real)),
+              (np.corrcoef(x), np.corrcoef(a).astype(real)),
+              (np.corrcoef(x[0], x[2]), np.corrcoef(a[0], a[2]).astype(real)),
               (np.diag(x), np.diag(a)), (np.diag(x, 2), np.diag(a, 2)), (np.diag(x[0]), np.diag(a[0])),
               (np.diag(x[1], -2), np.diag(a[1], -2)), (np.vdot(x, x), np.vdot(a, a)),
               (np.argwhere(x > 0.5), np.argwhere(a > 0.5)), (np.flatnonzero(x > 0), np.flatnonzero(a > 0)),

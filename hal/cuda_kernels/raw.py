@@ -83,7 +83,8 @@ class RawKernel:
             defines = {"HAL_DYN_BYTES": shared_mem}
             if shape == "blocks":
                 defines.update(HAL_BD0=block[0], HAL_BD1=block[1], HAL_BD2=block[2], HAL_NT=math.prod(block))
-            self._programs[key] = device.compile(translation.source, defines)[translation.kernels[self._function].symbol]
+            symbol = translation.kernels[self._function].symbol
+            self._programs[key] = device.compile(translation.source, defines)[symbol]
         return self._programs[key]
 
     # -- launching ------------------------------------------------------------
