@@ -228,9 +228,10 @@ def _interpolated(ordered: Array, axis: int, positions, q, midpoint: bool) -> Ar
     low, high, difference = (hal.astype(v, dtype) for v in (low, high, high - low))
     fraction = np.where(positions != below, 0.5, 0.0) if midpoint else positions - below
     shape = (-1,) + (1,) * (ordered.ndim - axis - 1)
-    weight = hal.asarray(fraction.reshape(shape), dtype=dtype, device=ordered.device)
+    # (both weights rounded to dtype from float64, as NumPy's 1 - t is: a weak Python float)
+    weight, rest = (hal.asarray(w.reshape(shape), dtype=dtype, device=ordered.device) for w in (fraction, 1 - fraction))
     upper = hal.asarray((fraction >= 0.5).reshape(shape), device=ordered.device)
-    result = hal.where(upper, high - difference * (1 - weight), low + difference * weight)
+    result = hal.where(upper, high - difference * rest, low + difference * weight)
     return hal.moveaxis(result, axis, 0)  # (q, the other axes)
 
 

@@ -469,3 +469,12 @@ def test_nanquantile_and_nanpercentile(device):
         assert_matches(np.nanpercentile(x, 40, axis=1), np.nanpercentile(a, 40, axis=1), device=device)
     with pytest.raises(TypeError, match="method"):
         np.nanquantile(x, 0.5, method="nearest")
+
+
+def test_quantile_of_a_python_q_rounds_as_numpys(device):
+    """NumPy rounds both interpolation weights, t and 1 - t, from float64 to the array's dtype."""
+    a = np.random.default_rng(4).standard_normal((50, 7)).astype(np.float32)
+    x = put(a, device)
+    for q in np.random.default_rng(1).random(12):
+        actual, expected = np.quantile(x, float(q), axis=0), np.quantile(a, float(q), axis=0)
+        assert actual.dtype == expected.dtype and np.array_equal(np.asarray(actual), expected), q
