@@ -109,16 +109,26 @@ def target(props: dict, hip: bool) -> tuple[str, tuple[str, ...]]:
 def build(full: str, options: tuple[str, ...], hip: bool = False) -> bytes:
     """NVRTC (or hiprtc): a cubin for an ``sm_`` architecture, else PTX (HIP: a code
     object). Needs no GPU, so tests compile for any architecture with ``target``'s options."""
+    return build_module(full, options, hip)[0]
+
+
+def build_module(full: str, options: tuple[str, ...], hip: bool = False,
+                 name_expressions: tuple = ()) -> tuple[bytes, dict]:
+    """``build``'s binary, and the name each of ``name_expressions`` (template instances,
+    ``"scale<float>"``) is lowered to in it (NVRTC's nvrtcAddNameExpression)."""
     counters.count("kernel_compiles")
     prog = nvrtc.createProgram(full, "hal.cu", (), ())
     try:
+        for expression in name_expressions:
+            nvrtc.addNameExpression(prog, expression)
         try:
             nvrtc.compileProgram(prog, list(options))
         except nvrtc.NVRTCError:
             raise CompileError(f"{'hiprtc' if hip else 'NVRTC'} {' '.join(options)}",
                                nvrtc.getProgramLog(prog), full) from None
         cubin = not hip and any(o.startswith("--gpu-architecture=sm_") for o in options)
-        return nvrtc.getCUBIN(prog) if cubin else nvrtc.getPTX(prog)
+        lowered = {e: nvrtc.getLoweredName(prog, e) for e in name_expressions}
+        return (nvrtc.getCUBIN(prog) if cubin else nvrtc.getPTX(prog)), lowered
     finally:
         nvrtc.destroyProgram(prog)
 

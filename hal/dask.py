@@ -8,8 +8,10 @@
 
 Importing this module registers hal.Array with Dask (https://docs.dask.org/en/stable/array-chunks.html):
 ``register_chunk_type`` and the dispatch functions of ``dask.array.dispatch`` (concatenate,
-tensordot, einsum, take, percentile, numel, nannumel, empty, to_numpy), and it wraps the
-two steps of Dask's ``@`` (block products, sums of partial products), which have none.
+tensordot, einsum, take, percentile, numel, nannumel, empty, to_numpy) and ``sizeof``; it
+wraps the steps Dask has no dispatch for: the two of ``@`` (block products, sums of
+partial products), ``da.percentile``'s graph and merge, and ``argtopk``'s first and
+combining steps.
 Everything else Dask does to a chunk goes through NumPy's protocols
 (hal/numpy_protocols.py) and so runs on the chunk's device. ``HalBackendEntrypoint`` is Dask's array backend "hal"
 (https://docs.dask.org/en/stable/how-to/selecting-the-collection-backend.html), found
@@ -23,7 +25,9 @@ on different devices are a hal.DeviceError, as everywhere in hal.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
+import importlib
 import itertools
 import math
 import time
@@ -31,16 +35,21 @@ import time
 import dask
 import dask.array as da
 import numpy as np
-from dask.array import routines
+from dask.array import chunk, routines
 from dask.array.backends import ArrayBackendEntrypoint
 from dask.array.dispatch import (concatenate_lookup, einsum_lookup, empty_lookup, nannumel_lookup, numel_lookup,
                                  percentile_lookup, take_lookup, tensordot_lookup, to_numpy_dispatch)
+from dask.core import flatten
+from dask.sizeof import sizeof
 from dask.utils import Dispatch
 
 import hal
 import hal.random
 
 __all__ = ["HalBackendEntrypoint", "spread", "to_hal_dispatch"]
+
+# (the module: the name dask.array.percentile is also the function's)
+dask_percentile = importlib.import_module("dask.array.percentile")
 
 
 def _on_device_of(first: hal.Array, arrays):
@@ -113,8 +122,65 @@ def _chunk_sum(a, axis=None, dtype=None, keepdims=None):
 
 def _empty(shape, dtype=float):
     """Dask's scratch arrays (da.percentile's bounds and counts) on the default device, as
-    Dask makes CuPy's on the current one (``cupy.empty``)."""
+    Dask makes CuPy's on the current one (``cupy.empty``); ``_percentile_graph`` and
+    ``_merge_percentiles`` make that the chunks' device."""
     return hal.empty(shape, dtype=np.dtype(dtype), device=hal.get_default_device())
+
+
+# da.percentile makes scratch arrays with ``empty_lookup``, which is told no device: its
+# graph is built, and its merge step runs, with the chunks' device as the default device.
+_dask_percentile, _dask_merge_percentiles = dask_percentile.percentile, dask_percentile.merge_percentiles
+
+
+def _default_device_of(array):
+    return hal.default_device(array.device) if isinstance(array, hal.Array) else contextlib.nullcontext()
+
+
+@functools.wraps(_dask_percentile)
+def _percentile_graph(a, *args, **kwargs):
+    with _default_device_of(getattr(a, "_meta", None)):
+        return _dask_percentile(a, *args, **kwargs)
+
+
+def _merge_percentiles(finalq, qs, vals, *args, **kwargs):
+    """Dask's merge of the chunks' percentiles on the first chunk's device; the other
+    chunks' (few) percentiles are moved there, as in the combining steps above."""
+    arrays = [v[0] if isinstance(v, tuple) else v for v in vals]
+    first = next((v for v in arrays if isinstance(v, hal.Array)), None)
+    if first is None:
+        return _dask_merge_percentiles(finalq, qs, vals, *args, **kwargs)
+    moved = _on_device_of(first, arrays)
+    vals = [(m, v[1]) if isinstance(v, tuple) else m for m, v in zip(moved, vals)]
+    with hal.default_device(first.device):
+        return _dask_merge_percentiles(finalq, qs, vals, *args, **kwargs)
+
+
+def _argtopk_preprocess(a, idx):
+    """Dask's argtopk pairs each chunk with its indices, a NumPy range from its graph;
+    beside a hal chunk they move to the chunk's device (host index data, as in indexing)."""
+    if isinstance(a, hal.Array) and isinstance(idx, np.ndarray):
+        idx = hal.asarray(idx, device=a.device)
+    return _dask_argtopk_preprocess(a, idx)
+
+
+def _argtopk(a_plus_idx, k, axis, keepdims):
+    """Dask's argtopk combining step, which joins chunks' (values, indices) pairs with
+    numpy.concatenate: pairs from several devices move to the first one's device first."""
+    if isinstance(a_plus_idx, list):
+        pairs = list(flatten(a_plus_idx))
+        if pairs and isinstance(pairs[0][0], hal.Array):
+            first = pairs[0][0]
+            a_plus_idx = [tuple(_on_device_of(first, pair)) for pair in pairs]
+    return _dask_argtopk(a_plus_idx, k, axis, keepdims)
+
+
+_dask_argtopk_preprocess, _dask_argtopk = chunk.argtopk_preprocess, chunk.argtopk
+
+
+def _sizeof(x) -> int:
+    """A chunk's bytes, as Dask's sizeof gives CuPy's: what distributed's memory accounting
+    (spilling, rebalancing) weighs it by, wherever its memory is."""
+    return x.size * x.dtype.itemsize
 
 
 def _to_numpy(x, **kwargs):
@@ -145,7 +211,11 @@ def _register() -> None:
     numel_lookup.register(hal.Array, _numel)
     nannumel_lookup.register(hal.Array, _nannumel)
     to_numpy_dispatch.register(hal.Array, _to_numpy)
+    sizeof.register(hal.Array, _sizeof)
     routines._matmul, routines._chunk_sum = _matmul, _chunk_sum
+    dask_percentile.percentile = da.percentile = _percentile_graph
+    dask_percentile.merge_percentiles = _merge_percentiles
+    chunk.argtopk_preprocess, chunk.argtopk = _argtopk_preprocess, _argtopk
 
 
 _register()

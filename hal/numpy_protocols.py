@@ -19,6 +19,7 @@ mixed with hal arrays are refused the same way: move data explicitly with
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass
 from typing import Callable
 
@@ -227,9 +228,10 @@ def _interpolated(ordered: Array, axis: int, positions, q, midpoint: bool) -> Ar
     low, high, difference = (hal.astype(v, dtype) for v in (low, high, high - low))
     fraction = np.where(positions != below, 0.5, 0.0) if midpoint else positions - below
     shape = (-1,) + (1,) * (ordered.ndim - axis - 1)
-    weight = hal.asarray(fraction.reshape(shape), dtype=dtype, device=ordered.device)
+    # (both weights rounded to dtype from float64, as NumPy's 1 - t is: a weak Python float)
+    weight, rest = (hal.asarray(w.reshape(shape), dtype=dtype, device=ordered.device) for w in (fraction, 1 - fraction))
     upper = hal.asarray((fraction >= 0.5).reshape(shape), device=ordered.device)
-    result = hal.where(upper, high - difference * (1 - weight), low + difference * weight)
+    result = hal.where(upper, high - difference * rest, low + difference * weight)
     return hal.moveaxis(result, axis, 0)  # (q, the other axes)
 
 
@@ -245,6 +247,173 @@ def _median(fn, a, axis=None, out=None, overwrite_input=False, keepdims=False):
         real = a.dtype if a.dtype.kind == "f" else a.device.default_float
         return _into(hal.mean(hal.astype(a, real), axis=_axis(axis), keepdims=keepdims), out)
     return _quantile(fn, a, 0.5, axis, out, keepdims=keepdims)
+
+
+def _nanmedian(fn, a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    """The median of the non-NaN elements over ``axis`` (one, several or all; NaN where
+    there are none): the axes moved last and flattened into one, sorted there on the
+    device (NaNs last), the one or two middle values of each slice's leading non-NaN
+    run taken, two averaged as NumPy's ``(a + b) / 2``."""
+    axes = tuple(range(a.ndim)) if axis is None else tuple(
+        int(ax) % a.ndim for ax in (axis if isinstance(axis, (tuple, list)) else (axis,)))
+    if a.dtype.kind not in "fc" or not math.prod(a.shape[ax] for ax in axes):  # (no NaNs; nothing to take)
+        return _median(fn, a, axes, out, keepdims=keepdims)
+    kept = [n for i, n in enumerate(a.shape) if i not in axes]
+    moved = hal.moveaxis(a, axes, tuple(range(len(kept), a.ndim)))
+    ordered = fn(hal.reshape(moved, tuple(kept) + (-1,)), axis=-1)
+    count = hal.sum(~hal.isnan(ordered), axis=-1, keepdims=True, dtype=hal.int64)
+    low, high = (hal.take_along_axis(ordered, hal.maximum(i, 0), axis=-1) for i in ((count - 1) // 2, count // 2))
+    shape = tuple(1 if i in axes else n for i, n in enumerate(a.shape)) if keepdims else tuple(kept)
+    return _into(hal.reshape((low + high) / 2, shape), out)
+
+
+def _nanquantile(fn, a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False, *,
+                 weights=None, interpolation=None):
+    """numpy.nanquantile, method "linear": each slice's quantiles of its non-NaN values
+    (NaN where there are none). Sorted on the device (NaNs last), each slice's positions
+    ``q * (count - 1)`` computed there, the values around them interpolated as NumPy's
+    ``_lerp`` does."""
+    _refuse("nanquantile", weights=weights, interpolation=interpolation,
+            method=None if method == "linear" else method)
+    if isinstance(q, Array):
+        raise TypeError("numpy.nanquantile on hal arrays takes q as Python numbers (host data), not a hal array")
+    fractions = np.asarray(q, dtype=np.float64)
+    if np.any((fractions < 0) | (fractions > 1)):
+        raise ValueError("quantiles must be in [0, 1] (percentiles in [0, 100])")
+    axes = tuple(range(a.ndim)) if axis is None else tuple(
+        int(ax) % a.ndim for ax in (axis if isinstance(axis, (tuple, list)) else (axis,)))
+    if a.dtype.kind not in "fc" or not math.prod(a.shape[ax] for ax in axes):
+        return _quantile(fn, a, q, axis, out, method=method, keepdims=keepdims)
+    kept = [n for i, n in enumerate(a.shape) if i not in axes]
+    ordered = fn(hal.reshape(hal.moveaxis(a, axes, tuple(range(len(kept), a.ndim))), tuple(kept) + (-1,)), axis=-1)
+    # (as NumPy: a Python q is weak, NEP 50: positions in float64, the interpolation in a's
+    # dtype with the weight rounded to it; a NumPy q's dtype joins a's for both)
+    weak = type(q) in (int, float)
+    compute = a.dtype if weak else np.result_type(a.dtype, np.asarray(q).dtype)
+    compute = compute if compute != np.float64 or a.device.info.fp64 else a.dtype
+    positions = _real(a.device) if weak else compute
+    last = hal.astype(hal.sum(~hal.isnan(ordered), axis=-1, keepdims=True, dtype=hal.int64) - 1, positions)
+    results = []
+    for fraction in fractions.reshape(-1):
+        position = hal.maximum(last * float(fraction), 0.0)  # (no values: position 0, which holds a NaN)
+        below = hal.floor(position)
+        low, high = (hal.take_along_axis(ordered, hal.astype(i, hal.int64), axis=-1)
+                     for i in (below, hal.minimum(below + 1, hal.maximum(last, 0.0))))
+        low, high, difference = (hal.astype(v, compute) for v in (low, high, high - low))
+        weight = position - below
+        upper = weight >= 0.5
+        weight, rest = hal.astype(weight, compute), hal.astype(1 - weight, compute)
+        results.append(hal.where(upper, high - difference * rest, low + difference * weight))
+    shape = tuple(1 if i in axes else n for i, n in enumerate(a.shape)) if keepdims else tuple(kept)
+    return _into(hal.reshape(hal.stack(results), fractions.shape + shape), out)
+
+
+def _nanpercentile(fn, a, q, *args, **kwargs):
+    return _nanquantile(fn, a, q / 100 if isinstance(q, (int, float)) else np.asarray(q) / 100, *args, **kwargs)
+
+
+def _bincount(fn, x, weights=None, minlength=0):
+    """numpy.bincount on the device: ``x`` sorted, each value's run found with
+    ``searchsorted``; with ``weights``, the differences of their running sums in that
+    order (float64 where the device has it, as NumPy's). The length (``max(x) + 1``)
+    and the sign of ``min(x)`` are read from the device as sizes (CuPy reads them too)."""
+    if x.ndim != 1 or x.dtype.kind not in "iu":
+        raise TypeError(f"numpy.bincount takes a 1-D array of integers, not {x.ndim}-D {x.dtype}")
+    if x.size and _read_size(hal.min(x)) < 0:
+        raise ValueError("numpy.bincount: x must hold no negative values")
+    length = max(_read_size(hal.max(x)) + 1 if x.size else 0, operator.index(minlength))
+    order = hal.argsort(x)
+    ends = fn(hal.take(x, order), hal.arange(length + 1, dtype=x.dtype, device=x.device), side="left")
+    if weights is None:
+        return hal.astype(ends[1:] - ends[:-1], hal.int64)
+    return _sums_between(hal.take(_on(x, weights), order), ends, x.device)
+
+
+def _read_size(x: Array) -> int:
+    """A 0-d integer array's value, read as an output size (hal.stats' ``size_reads``)."""
+    return x.device.read_size(x._data)
+
+
+def _sums_between(values: Array, ends: Array, device) -> Array:
+    """The sums of ``values[ends[i]:ends[i + 1]]``, as differences of running sums."""
+    real = hal.float64 if device.info.fp64 else device.default_float
+    running = hal.concat([hal.zeros(1, dtype=real, device=device), hal.cumulative_sum(hal.astype(values, real))])
+    at = hal.take(running, ends)
+    return at[1:] - at[:-1]
+
+
+def _histogram(fn, a, bins=10, range=None, density=None, weights=None):
+    """numpy.histogram on the device. The edges are NumPy's own (``histogram_bin_edges``
+    on the data's extremes, read from the device, or on ``range``); a value falls in bin
+    ``i`` where ``edges[i] <= v < edges[i + 1]`` (the last bin closed), which is where
+    NumPy's binning puts it; values outside the edges, and NaNs, are left out."""
+    if isinstance(bins, str):
+        raise TypeError(f"numpy.histogram on hal arrays takes bins as a count or edges, not {bins!r}")
+    if isinstance(bins, Array):
+        raise TypeError("numpy.histogram on hal arrays takes bin edges as host data (a list or NumPy array)")
+    values = _flat(a)
+    extremes = np.array([float(hal.min(values)), float(hal.max(values))] if values.size and range is None
+                        else [], dtype=a.dtype)
+    edges = np.histogram_bin_edges(extremes, bins=bins, range=range)
+    order = hal.argsort(values)
+    device_edges = hal.asarray(edges, device=a.device)
+    ends = hal.concat([fn(hal.take(values, order), device_edges[:-1], side="left"),
+                       fn(hal.take(values, order), device_edges[-1:], side="right")])
+    counts = hal.astype(ends[1:] - ends[:-1], hal.int64) if weights is None else \
+        _sums_between(hal.take(_flat(_on(a, weights)), order), ends, a.device)
+    if density:
+        widths = hal.asarray(np.diff(edges), dtype=a.device.default_float, device=a.device)
+        counts = counts / (hal.sum(counts) * widths)
+    return counts, edges
+
+
+def _average(fn, a, axis=None, weights=None, returned=False, *, keepdims=False):
+    """The mean, or ``sum(a * w) / sum(w)`` over ``axis`` (1-D weights lie along it),
+    in NumPy's dtype (integers average as float64, or the device's float without it)."""
+    if weights is None:
+        result = fn(a if a.dtype.kind in "fc" else hal.astype(a, _real(a.device)), axis=_axis(axis), keepdims=keepdims)
+        count = hal.full_like(result, a.size // max(result.size, 1))
+        return (result, count) if returned else result
+    weights = _on(a, weights)
+    if weights.shape != a.shape:
+        if axis is None or weights.ndim != 1 or isinstance(axis, (tuple, list)):
+            raise TypeError("numpy.average: weights differ in shape from a; give 1-D weights with one axis")
+        weights = hal.reshape(weights, tuple(-1 if d == axis % a.ndim else 1 for d in range(a.ndim)))
+    dtype = np.result_type(a.dtype, weights.dtype, *(["f8"] if a.dtype.kind in "iub" else []))
+    dtype = dtype if dtype != np.float64 or a.device.info.fp64 else np.dtype(_real(a.device))
+    total = hal.sum(hal.astype(a, dtype) * hal.astype(weights, dtype), axis=_axis(axis), keepdims=keepdims)
+    scale = hal.sum(hal.broadcast_to(hal.astype(weights, dtype), a.shape), axis=_axis(axis), keepdims=keepdims)
+    return (total / scale, scale) if returned else total / scale
+
+
+def _real(device):
+    return hal.float64 if device.info.fp64 else device.default_float
+
+
+def _cov(fn, m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None, *, dtype=None):
+    """The covariance of ``m``'s rows (variables; columns with ``rowvar=False``) and
+    ``y``'s, in float64 where the device has it, as NumPy's: centred, then one matmul."""
+    _refuse("cov", fweights=fweights, aweights=aweights)
+    rows = [hal.reshape(v, (1, -1)) if v.ndim < 2 else v for v in (m, *([] if y is None else [_on(m, y)]))]
+    if not rowvar:
+        rows = [r if r.shape[0] == 1 else hal.matrix_transpose(r) for r in rows]
+    x = hal.astype(hal.concat(rows, axis=0) if len(rows) > 1 else rows[0], dtype or _real(m.device))
+    dof = x.shape[1] - (ddof if ddof is not None else 0 if bias else 1)
+    centred = x - hal.mean(x, axis=1, keepdims=True)
+    product = fn(centred, hal.conj(hal.matrix_transpose(centred)) if x.dtype.kind == "c" else
+                 hal.matrix_transpose(centred)) / dof
+    return hal.squeeze(product, axis=tuple(d for d in range(2) if product.shape[d] == 1)) if 1 in product.shape \
+        else product
+
+
+def _corrcoef(fn, x, y=None, rowvar=True, *, dtype=None):
+    """The covariance scaled by the outer product of the standard deviations, clipped to [-1, 1]."""
+    c = _cov(hal.matmul, x, y, rowvar, dtype=dtype)
+    if c.ndim == 0:
+        return c / c
+    deviation = hal.sqrt(hal.real(hal.linalg.diagonal(c)) if c.dtype.kind == "c" else hal.linalg.diagonal(c))
+    scaled = c / hal.reshape(deviation, (-1, 1)) / hal.reshape(deviation, (1, -1))
+    return hal.clip(scaled, -1, 1) if scaled.dtype.kind != "c" else scaled
 
 
 def _ptp(fn, a, axis=None, out=None, keepdims=False):
@@ -285,6 +454,34 @@ def _cross(fn, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
         axisa = axisb = axisc = axis
     result = fn(hal.moveaxis(a, axisa, -1), hal.moveaxis(b, axisb, -1), axis=-1)
     return hal.moveaxis(result, -1, axisc)
+
+
+def _diag(fn, v, k=0):
+    """A 2-D array's ``k``-th diagonal, or a square matrix with 1-D ``v`` on it."""
+    if v.ndim == 2:
+        return fn(v, offset=k)
+    if v.ndim != 1:
+        raise ValueError("Input must be 1- or 2-d.")
+    n = v.shape[0] + abs(k)
+    padding = hal.zeros(abs(k), dtype=v.dtype, device=v.device)
+    columns = hal.concat([padding, v] if k > 0 else [v, padding])  # (the value for each column's element)
+    on_diagonal = hal.eye(n, k=k, dtype=hal.int8, device=v.device) != 0
+    return hal.where(on_diagonal, hal.reshape(columns, (1, n)), hal.zeros((), dtype=v.dtype, device=v.device))
+
+
+def _vdot(fn, a, b):
+    return fn(_flat(a), _flat(b))  # (vecdot conjugates its first operand, as vdot does)
+
+
+def _argwhere(fn, a):
+    """The indices of the nonzero elements, a row each (of a 0-d array: no columns, as NumPy's)."""
+    if a.ndim == 0:
+        return _argwhere(fn, hal.reshape(a, (1,)))[:, :0]
+    return hal.stack(fn(a), axis=1)
+
+
+def _flatnonzero(fn, a):
+    return fn(_flat(a))[0]
 
 
 def _diagonal(fn, a, offset=0, axis1=0, axis2=1):
@@ -458,6 +655,52 @@ def _clip(fn, a, a_min=_UNSET, a_max=_UNSET, out=None, *, min=_UNSET, max=_UNSET
     return _into(fn(a, None if low is _UNSET else low, None if high is _UNSET else high), out)
 
 
+def _nan_to_num(fn, x, copy=True, nan=0.0, posinf=None, neginf=None):
+    """NaN, +inf and -inf replaced (by default with 0 and the dtype's largest and
+    smallest finite values), elementwise on the device; integers are returned as they are."""
+    if x.dtype.kind != "f":
+        return x
+    largest = float(np.finfo(x.dtype).max)
+    x = fn(hal.isnan(x), nan, x)
+    x = fn(x == float("inf"), largest if posinf is None else posinf, x)
+    return fn(x == float("-inf"), -largest if neginf is None else neginf, x)
+
+
+def _real_part(fn, val):
+    """NumPy's real: of a real array, the array itself (the standard's real takes complex only)."""
+    return fn(val) if val.dtype.kind == "c" else val
+
+
+def _imaginary_part(fn, val):
+    return fn(val) if val.dtype.kind == "c" else hal.zeros_like(val)
+
+
+def _nan_cumulative(fn, a, axis=None, dtype=None, out=None):
+    """nancumsum, nancumprod: NaNs count as the identity (0, 1), as NumPy defines them."""
+    identity = 1 if fn is hal.cumulative_prod else 0
+    cleaned = hal.where(hal.isnan(a), identity, a) if a.dtype.kind in "fc" else a
+    return _cumulative(fn, cleaned, axis, dtype, out)
+
+
+def _pad(fn, array, pad_width, mode="constant", *, constant_values=0):
+    """numpy.pad with a constant (``constant_values``: one value, or one per side of
+    each axis as NumPy takes it): the array written into a filled one, on its device."""
+    if mode != "constant":
+        raise TypeError(f"numpy.pad on hal arrays takes mode='constant', not {mode!r}")
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (array.ndim, 2))
+    values = np.broadcast_to(np.asarray(constant_values, dtype=object), (array.ndim, 2))
+    if (widths < 0).any():
+        raise ValueError("index can't contain negative values")
+    out = hal.empty(tuple(int(n + lo + hi) for n, (lo, hi) in zip(array.shape, widths)), dtype=array.dtype,
+                    device=array.device)
+    for axis in reversed(range(array.ndim)):  # (the first axis's values win in the corners, as in NumPy)
+        for side, (start, stop) in enumerate(((0, widths[axis][0]), (out.shape[axis] - widths[axis][1],
+                                                                    out.shape[axis]))):
+            out[(slice(None),) * axis + (slice(int(start), int(stop)),)] = values[axis][side]
+    out[tuple(slice(int(lo), int(lo) + n) for n, (lo, _) in zip(array.shape, widths))] = array
+    return out
+
+
 def _round(fn, a, decimals=0, out=None):
     if decimals != 0:
         raise TypeError(f"numpy.round on hal arrays rounds to integers only (decimals=0), not decimals={decimals}")
@@ -482,6 +725,65 @@ def _vstack(fn, tup, *, dtype=None, casting="same_kind"):
 def _hstack(fn, tup, *, dtype=None, casting="same_kind"):
     parts = [a if a.ndim else hal.reshape(a, (1,)) for a in tup]
     return _concatenate(fn, parts, 0 if parts[0].ndim == 1 else 1, dtype=dtype)
+
+
+def _column_stack(fn, tup):
+    """1-D arrays as columns beside 2-D ones, joined along axis 1."""
+    return fn([hal.reshape(a, (-1, 1)) if a.ndim < 2 else a for a in tup], axis=1)
+
+
+def _dstack(fn, tup):
+    """Joined along a third axis: 1-D (n,) arrays as (1, n, 1), 2-D ones as (m, n, 1)."""
+    depth = {0: (1, 1, 1), 1: (1, -1, 1)}
+    return fn([hal.reshape(a, depth[a.ndim]) if a.ndim < 2 else hal.expand_dims(a, axis=2) if a.ndim == 2 else a
+               for a in tup], axis=2)
+
+
+def _append(fn, arr, values, axis=None):
+    values = _on(arr, values)
+    return fn([_flat(arr), _flat(values)]) if axis is None else fn([arr, values], axis=axis)
+
+
+def _pieces(a: Array, indices_or_sections, axis: int, equal: bool) -> list:
+    """numpy.split's views of ``a`` along ``axis``: at the given indices (slice bounds,
+    as NumPy takes them), or in that many sections (for array_split the first ones one
+    longer where they do not divide the axis)."""
+    if not -a.ndim <= axis < a.ndim:
+        raise np.exceptions.AxisError(f"axis {axis} is out of bounds for array of dimension {a.ndim}")
+    axis %= a.ndim
+    n = a.shape[axis]
+    if isinstance(indices_or_sections, (int, np.integer)):
+        sections = int(indices_or_sections)
+        if sections <= 0:
+            raise ValueError("number sections must be larger than 0.")
+        if equal and n % sections:
+            raise ValueError("array split does not result in an equal division")
+        each, extra = divmod(n, sections)
+        bounds = [0] + [each * k + min(k, extra) for k in range(1, sections + 1)]
+    else:
+        bounds = [0, *(operator.index(i) for i in indices_or_sections), n]
+    before = (slice(None),) * axis
+    return [a[before + (slice(lo, hi),)] for lo, hi in zip(bounds, bounds[1:])]
+
+
+def _split(fn, ary, indices_or_sections, axis=0):
+    return _pieces(ary, indices_or_sections, axis, equal=True)
+
+
+def _array_split(fn, ary, indices_or_sections, axis=0):
+    return _pieces(ary, indices_or_sections, axis, equal=False)
+
+
+def _hsplit(fn, ary, indices_or_sections):
+    if ary.ndim == 0:
+        raise ValueError("hsplit only works on arrays of 1 or more dimensions")
+    return _pieces(ary, indices_or_sections, 1 if ary.ndim > 1 else 0, equal=True)
+
+
+def _vsplit(fn, ary, indices_or_sections):
+    if ary.ndim < 2:
+        raise ValueError("vsplit only works on arrays of 2 or more dimensions")
+    return _pieces(ary, indices_or_sections, 0, equal=True)
 
 
 def _reshape(fn, a, shape=None, order="C", *, newshape=None, copy=None):
@@ -781,8 +1083,9 @@ TABLE: dict = {
     np.shape: Function("Array.shape", _attribute("shape")), np.ndim: Function("Array.ndim", _attribute("ndim")),
     np.size: Function("Array.size", _attribute("size")), np.result_type: Function("result_type", _result_type),
     # elementwise functions that are not ufuncs
-    np.real: Function("real"), np.imag: Function("imag"), np.clip: Function("clip", _clip),
+    np.real: Function("real", _real_part), np.imag: Function("imag", _imaginary_part), np.clip: Function("clip", _clip),
     np.round: Function("round", _round), np.where: Function("where", _where),
+    np.nan_to_num: Function("where", _nan_to_num),
     # manipulation
     np.reshape: Function("reshape", _reshape), np.ravel: Function("reshape", _ravel),
     np.transpose: Function("permute_dims", _transpose), np.permute_dims: Function("permute_dims", _transpose),
@@ -790,11 +1093,15 @@ TABLE: dict = {
     np.expand_dims: Function("expand_dims"), np.squeeze: Function("squeeze", _squeeze),
     np.flip: Function("flip", _flip), np.broadcast_to: Function("broadcast_to", _broadcast_to),
     np.broadcast_arrays: Function("broadcast_arrays", _broadcast_arrays), np.roll: Function("roll", _roll),
-    np.tile: Function("tile", _tile), np.repeat: Function("repeat", _repeat),
+    np.tile: Function("tile", _tile), np.repeat: Function("repeat", _repeat), np.pad: Function("full", _pad),
     np.concatenate: Function("concat", _concatenate), np.concat: Function("concat", _concatenate),
     np.stack: Function("stack", _stack), np.vstack: Function("concat", _vstack),
     np.hstack: Function("concat", _hstack), np.atleast_1d: Function("reshape", _atleast(1)),
     np.atleast_2d: Function("reshape", _atleast(2)), np.unstack: Function("unstack"),
+    np.column_stack: Function("concat", _column_stack), np.dstack: Function("concat", _dstack),
+    np.append: Function("concat", _append), np.split: Function("Array.__getitem__", _split),
+    np.array_split: Function("Array.__getitem__", _array_split), np.hsplit: Function("Array.__getitem__", _hsplit),
+    np.vsplit: Function("Array.__getitem__", _vsplit),
     # statistics
     np.sum: Function("sum", _reduction), np.prod: Function("prod", _reduction),
     np.max: Function("max", _extremum), np.amax: Function("max", _extremum),
@@ -803,12 +1110,21 @@ TABLE: dict = {
     np.cumsum: Function("cumulative_sum", _cumulative), np.cumprod: Function("cumulative_prod", _cumulative),
     np.cumulative_sum: Function("cumulative_sum", _cumulative),
     np.cumulative_prod: Function("cumulative_prod", _cumulative),
+    np.nancumsum: Function("cumulative_sum", _nan_cumulative),
+    np.nancumprod: Function("cumulative_prod", _nan_cumulative),
     np.nansum: Function("sum", _nan_reduction), np.nanprod: Function("prod", _nan_reduction),
     np.nanmean: Function("mean", _nanmean), np.nanvar: Function("var", _nan_spread),
     np.nanstd: Function("std", _nan_spread), np.nanmax: Function("max", _nan_extremum),
     np.nanmin: Function("min", _nan_extremum),
-    np.median: Function("sort", _median), np.quantile: Function("sort", _quantile, host_parameters=True),
+    np.median: Function("sort", _median), np.nanmedian: Function("sort", _nanmedian),
+    np.nanquantile: Function("sort", _nanquantile, host_parameters=True),
+    np.nanpercentile: Function("sort", _nanpercentile, host_parameters=True),
+    np.bincount: Function("searchsorted", _bincount),
+    np.histogram: Function("searchsorted", _histogram, host_parameters=True),
+    np.quantile: Function("sort", _quantile, host_parameters=True),
     np.percentile: Function("sort", _percentile, host_parameters=True), np.ptp: Function("max", _ptp),
+    np.average: Function("mean", _average), np.cov: Function("matmul", _cov),
+    np.corrcoef: Function("matmul", _corrcoef),
     np.isclose: Function("abs", _isclose), np.allclose: Function("all", _allclose),
     np.array_equal: Function("all", _array_equal),
     np.all: Function("all", _logical), np.any: Function("any", _logical), np.diff: Function("diff", _diff),
@@ -820,11 +1136,13 @@ TABLE: dict = {
     np.unravel_index: Function("floor_divide", _unravel_index),
     np.ravel_multi_index: Function("add", _ravel_multi_index),
     np.count_nonzero: Function("count_nonzero", _count_nonzero), np.nonzero: Function("nonzero"),
+    np.argwhere: Function("nonzero", _argwhere), np.flatnonzero: Function("nonzero", _flatnonzero),
     np.searchsorted: Function("searchsorted", _searchsorted), np.unique: Function("unique_all", _unique),
     np.isin: Function("isin", _isin), np.interp: Function("searchsorted", _interp), np.take: Function("take", _take),
     np.take_along_axis: Function("take_along_axis", _take_along_axis),
     # linear algebra
-    np.dot: Function("matmul", _dot), np.tensordot: Function("tensordot", _tensordot),
+    np.dot: Function("matmul", _dot), np.vdot: Function("vecdot", _vdot), np.diag: Function("linalg.diagonal", _diag),
+    np.tensordot: Function("tensordot", _tensordot),
     np.outer: Function("linalg.outer", _outer), np.inner: Function("tensordot", _inner),
     np.cross: Function("linalg.cross", _cross), np.diagonal: Function("linalg.diagonal", _diagonal), np.trace: Function("linalg.trace", _trace),
     np.einsum: Function("matmul", _einsum), np.matrix_transpose: Function("matrix_transpose"),
@@ -884,7 +1202,8 @@ METHODS = ("all", "any", "argmax", "argmin", "argsort", "astype", "clip", "conj"
 
 def ndarray_methods() -> dict:
     """Array methods named after NumPy's ndarray methods; NumPy's argument conventions
-    (``x.reshape(2, 3)``, ``x.transpose(1, 0)``)."""
+    (``x.reshape(2, 3)``, ``x.transpose(1, 0)``); and its attributes ``real``, ``imag``
+    and ``nbytes``."""
     def method(name):
         func = getattr(np, name)
         if name in ("reshape", "transpose"):
@@ -897,15 +1216,24 @@ def ndarray_methods() -> dict:
         call.__name__ = name
         call.__doc__ = f"numpy.{name}(x, ...) on this array (hal/numpy_protocols.py)."
         return call
-    return {name: method(name) for name in METHODS}
+    attributes = {"real": property(np.real, doc="numpy.real(x): x itself where it is real."),
+                  "imag": property(np.imag, doc="numpy.imag(x): zeros where x is real."),
+                  "nbytes": property(lambda self: self.size * self.dtype.itemsize, doc="The bytes of the elements.")}
+    return {**{name: method(name) for name in METHODS}, **attributes}
 
 
 # -- NumPy index arrays ------------------------------------------------------------------
 
 def holds_host_index(key) -> bool:
-    """Whether ``x[key]`` has a NumPy array in its key (``Array.__getitem__``'s hook).
-    (Lists stay IndexErrors, as the standard's indexing has them.)"""
-    return isinstance(key, np.ndarray) or (type(key) is tuple and any(isinstance(k, np.ndarray) for k in key))
+    """Whether ``x[key]`` has a NumPy array or a Python list in its key (``Array.__getitem__``'s
+    hook): host index data, which NumPy and CuPy take (``x[[2, 0]]``, ``x[:, [True, False]]``)."""
+    return isinstance(key, (np.ndarray, list)) or (
+        type(key) is tuple and any(isinstance(k, (np.ndarray, list)) for k in key))
+
+
+def _host_index(k) -> np.ndarray:
+    """A list index as NumPy reads it: an integer or boolean array (an empty list: integers)."""
+    return np.asarray(k) if len(k) else np.empty(0, np.intp)
 
 
 def device_key(x: Array, key) -> tuple:
@@ -916,6 +1244,8 @@ def device_key(x: Array, key) -> tuple:
     parts = key if isinstance(key, tuple) else (key,)
     moved = []
     for k, axis in zip(parts, _indexed_axes(parts, x.ndim)):
+        if isinstance(k, list):
+            k = _host_index(k)
         if isinstance(k, np.ndarray):
             if k.dtype.kind not in "iub":
                 raise IndexError(f"arrays used as indices must be of integer or boolean type, not {k.dtype}")
@@ -1104,4 +1434,27 @@ def array_function(func, types: tuple, args: tuple, kwargs: dict, like: Array):
     return fn(*args, **kwargs) if adapt is None else adapt(fn, *args, **kwargs)
 
 
-__all__ = ["TABLE", "Function", "Ufunc", "array_function", "array_ufunc", "missing", "resolve"]
+# -- NumPy's names in the hal namespace -----------------------------------------------------
+
+# xarray calls an array's namespace (``__array_namespace__``: hal) as it calls NumPy's or
+# CuPy's, with three names beyond the standard: ``xp.transpose`` (quantile), ``xp.einsum``
+# (xarray.dot, whose "..." subscripts TABLE's einsum refuses) and ``xp.pad`` (shift, pad).
+# They are NumPy's functions, here on hal arrays through TABLE.
+
+def transpose(a, axes=None):
+    """numpy.transpose on a hal array (``hal.permute_dims``)."""
+    return np.transpose(a, axes)
+
+
+def einsum(*operands, **kwargs):
+    """numpy.einsum on hal arrays (the cases TABLE's adapter takes)."""
+    return np.einsum(*operands, **kwargs)
+
+
+def pad(array, pad_width, mode="constant", **kwargs):
+    """numpy.pad on a hal array (mode "constant")."""
+    return np.pad(array, pad_width, mode=mode, **kwargs)
+
+
+__all__ = ["TABLE", "Function", "Ufunc", "array_function", "array_ufunc", "einsum", "missing", "pad", "resolve",
+           "transpose"]

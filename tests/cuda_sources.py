@@ -421,3 +421,85 @@ extern "C" __global__ void shifted(float* y, float by, int n) {
     if (i < n) y[i] += by;
 }
 """
+
+BITS_AND_NORMALS = r"""
+// Bit intrinsics and the normal distribution function, one row of outputs per thread.
+extern "C" __global__ void bits(const unsigned int* x, const unsigned long long* w, const float* v,
+                                unsigned int* u, unsigned long long* ull, int* s, float* f, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    unsigned int a = x[i];
+    u[i * 2] = __brev(a);
+    u[i * 2 + 1] = __umulhi(a, 0x9E3779B9u);
+    ull[i * 2] = __brevll(w[i]);
+    ull[i * 2 + 1] = __umul64hi(w[i], 0x9E3779B97F4A7C15ull);
+    s[i * 3] = __ffs(a);
+    s[i * 3 + 1] = __ffsll((long long)w[i]);
+    s[i * 3 + 2] = __mulhi((int)a, -7919);
+    f[i * 3] = normcdff(v[i]);
+    f[i * 3 + 1] = rhypotf(v[i], 2.0f);
+    f[i * 3 + 2] = rcbrtf(v[i] + 4.0f);
+}
+"""
+
+RANGE_PREAMBLE = r"""
+// A ReductionKernel's preamble: a struct as its reduce_type (CuPy puts the preamble first).
+struct Range { float lo; float hi; };
+__device__ Range make_range(float lo, float hi) { Range r; r.lo = lo; r.hi = hi; return r; }
+__device__ Range join(Range a, Range b) { return make_range(fminf(a.lo, b.lo), fmaxf(a.hi, b.hi)); }
+"""
+
+TEMPLATES = r"""
+// Function templates, instantiated through RawModule(name_expressions=[...]) as in CuPy:
+// a __device__ helper template called with explicit arguments, a type and a value parameter.
+template<typename T>
+__device__ __forceinline__ T square(T v) { return v * v; }
+
+template<typename T, int THREADS>
+__global__ void sum_squares(const T* __restrict__ x, T* out, int n) {
+    __shared__ T partial[THREADS];
+    int t = threadIdx.x, i = blockIdx.x * THREADS + t;
+    partial[t] = i < n ? square<T>(x[i]) : T(0);
+    __syncthreads();
+    for (int s = THREADS / 2; s > 0; s >>= 1) {
+        if (t < s) partial[t] += partial[t + s];
+        __syncthreads();
+    }
+    if (t == 0) atomicAdd(out, partial[0]);
+}
+
+template<typename T>
+__global__ void axpy(T a, const T* x, T* y, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) y[i] = a * x[i] + y[i];
+}
+"""
+TEMPLATE_INSTANCES = ["sum_squares<float, 64>", "sum_squares<double,32>", "axpy<int>", "axpy<float>"]
+
+CONSTANTS = r"""
+// C++ constants as array sizes and values: constexpr and const integers (file scope and
+// local), const tables and scalars at file scope, a using alias; a 3-point smoothing
+// stencil through a shared tile with a halo.
+using real = float;
+constexpr int TILE = 16;
+const int HALF = TILE / 2;
+__device__ const real weights[3] = {0.25f, 0.5f, 0.25f};
+static const real SCALE = 2.0f;
+
+extern "C" __global__ void smooth(const real* x, real* y, int n) {
+    const int K = 4;
+    const unsigned STEP = K * 2u;
+    __shared__ real s[TILE + 2];
+    real ramp[K] = {0};
+    int t = threadIdx.x, i = blockIdx.x * TILE + t;
+    s[t + 1] = i < n ? x[i] : 0.0f;
+    if (t == 0) {
+        s[0] = blockIdx.x > 0 ? x[i - 1] : 0.0f;
+        s[TILE + 1] = i + TILE < n ? x[i + TILE] : 0.0f;
+    }
+    __syncthreads();
+    for (int k = 0; k < K; k++) ramp[k] = s[t + 1] * k;
+    if (i < n)
+        y[i] = SCALE * (weights[0] * s[t] + weights[1] * s[t + 1] + weights[2] * s[t + 2]) + ramp[K - 1] + STEP + HALF;
+}
+"""

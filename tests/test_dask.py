@@ -13,6 +13,7 @@ da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 import hal.dask  # noqa: E402
 from dask.array import dispatch  # noqa: E402
+from dask.sizeof import sizeof  # noqa: E402
 from helpers import assert_matches, put  # noqa: E402
 
 REAL_DEVICES = [d for d in hal.devices() if d.info.kind != "simulator"]
@@ -66,6 +67,7 @@ def test_dispatch_registrations(device):
     assert_matches(dispatch.nannumel_lookup(with_nan, axis=0), np.sum(~np.isnan(np.where(a > 1, np.nan, a)), axis=0))
     host = dispatch.to_numpy_dispatch(x)
     assert type(host) is np.ndarray and np.array_equal(host, a)
+    assert sizeof(x) == a.nbytes and sizeof(x[:, 1:3]) == a[:, 1:3].nbytes  # (distributed's memory accounting)
 
 
 def test_the_hal_array_backend(device):
@@ -120,19 +122,43 @@ def stable_numpy_argsort(monkeypatch):
 
 
 def test_percentile_merges_on_the_device(device, stable_numpy_argsort):
+    """Off the default device too: Dask's scratch arrays are made on the chunks' device."""
     rng = np.random.default_rng(2)
-    with hal.default_device(device):  # (Dask's merge makes its scratch arrays on the default device)
-        for data in (rng.standard_normal(50).astype(np.float32), rng.permutation(40).astype(np.int32)):
-            for chunks, q, method in ((7, [10, 50, 90], "linear"), (13, [0, 33.3, 100], "nearest"),
-                                      (50, 42, "midpoint"), (10, [5, 95], "lower")):
-                if data.dtype.kind == "i" and not device.info.fp64:
-                    continue  # (Dask's merge interpolates in float64)
-                actual = da.percentile(da.from_array(put(data, device), chunks=chunks), q, method=method)
-                assert isinstance(actual._meta, hal.Array)
-                expected = da.percentile(da.from_array(data, chunks=chunks), q, method=method)
-                result, expected = actual.compute(scheduler="sync"), expected.compute(scheduler="sync")
-                assert result.device == device and result.dtype == expected.dtype
-                assert np.array_equal(np.asarray(result), expected)
+    for data in (rng.standard_normal(50).astype(np.float32), rng.permutation(40).astype(np.int32)):
+        for chunks, q, method in ((7, [10, 50, 90], "linear"), (13, [0, 33.3, 100], "nearest"),
+                                  (50, 42, "midpoint"), (10, [5, 95], "lower")):
+            if data.dtype.kind == "i" and not device.info.fp64:
+                continue  # (Dask's merge interpolates in float64)
+            actual = da.percentile(da.from_array(put(data, device), chunks=chunks), q, method=method)
+            assert isinstance(actual._meta, hal.Array)
+            expected = da.percentile(da.from_array(data, chunks=chunks), q, method=method)
+            result, expected = actual.compute(scheduler="sync"), expected.compute(scheduler="sync")
+            assert result.device == device and result.dtype == expected.dtype
+            assert np.array_equal(np.asarray(result), expected)
+
+
+def test_argtopk_nanmedian_bincount_and_histogram(device):
+    """Dask's argtopk (its index chunks move to the data's device), nanmedian, bincount
+    and histogram (NumPy's functions on each chunk) equal Dask's with NumPy chunks."""
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((9, 7)).astype(np.float32)
+    a[2, 3] = a[6, :2] = np.nan
+    ints = rng.integers(0, 6, 30).astype(np.int32)
+    x, reference = da.from_array(put(a, device), chunks=4), da.from_array(a, chunks=4)
+    xi, reference_i = da.from_array(put(ints, device), chunks=8), da.from_array(ints, chunks=8)
+    for name, run in [("argtopk", lambda v, i: da.argtopk(da.nan_to_num(v[:, 1]), 3)),
+                      ("argtopk smallest", lambda v, i: da.argtopk(da.nan_to_num(v), -2, axis=0)),
+                      ("nanmedian", lambda v, i: da.nanmedian(v, axis=0)),
+                      ("bincount", lambda v, i: da.bincount(i, minlength=6)),
+                      ("histogram", lambda v, i: da.histogram(v, bins=5, range=(-2, 2))[0]),
+                      ("list index", lambda v, i: v[[8, 0, 3]])]:
+        lazy = run(x, xi)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # (NumPy's for NaN slices)
+            expected = run(reference, reference_i).compute(scheduler="sync")
+        actual = lazy.compute(scheduler="sync")
+        assert isinstance(lazy._meta, hal.Array) or name == "histogram", name  # (Dask gives it NumPy's meta)
+        assert_matches(actual, expected.astype(actual.dtype), device=device)  # (hal's indices: int64)
 
 
 def test_default_rng_under_the_hal_backend(device, monkeypatch):
@@ -187,6 +213,20 @@ def test_spread_places_chunks_across_devices(by):
                    _workload(da.from_array(a, chunks=4)).compute(), rtol=1e-3, atol=1e-3)
     for product, expected in ((x @ x.T, a @ a.T), (x.T @ x, a.T @ a), (x.T @ rows, a.T @ a)):
         assert_matches(product.compute(scheduler="sync"), expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.skipif(len(REAL_DEVICES) < 2, reason="spread needs two non-simulated devices")
+def test_percentile_and_topk_join_blocks_across_devices(stable_numpy_argsort):
+    """Their merge steps meet blocks from several devices: moved to the first one's."""
+    a = _matrix((1, 40), seed=7)[0]
+    names = [d.name for d in REAL_DEVICES[:2]]
+    x = hal.dask.spread(da.from_array(hal.asarray(a, device="cpu"), chunks=10), devices=names)
+    reference = da.from_array(a, chunks=10)
+    for name, run in [("percentile", lambda v: da.percentile(v, [10, 50, 90])), ("argtopk", lambda v: da.argtopk(v, 3)),
+                      ("argtopk smallest", lambda v: da.argtopk(v, -4)), ("topk", lambda v: da.topk(v, 3))]:
+        actual, expected = run(x).compute(scheduler="sync"), run(reference).compute(scheduler="sync")
+        assert isinstance(actual, hal.Array), name
+        assert np.array_equal(np.asarray(actual), expected), name
 
 
 def test_speed_weights_share_the_blocks():
@@ -247,3 +287,15 @@ def test_spread_on_the_cluster(client):
         drawn = da.random.default_rng(3).standard_normal((8, 8), chunks=4).compute()
     with dask.config.set({"array.backend": "numpy"}):
         assert np.array_equal(np.asarray(drawn), da.random.default_rng(3).standard_normal((8, 8), chunks=4).compute())
+
+
+@pytest.mark.parametrize("device_name", [d.name for d in REAL_DEVICES])
+def test_percentile_argtopk_and_histogram_on_the_cluster(client, device_name, stable_numpy_argsort):
+    """The merge steps run on the workers (which preloaded hal.dask) on the chunks' device."""
+    a = _matrix((40, 6), seed=6)
+    x, reference = da.from_array(hal.asarray(a, device=device_name), chunks=(10, 3)), da.from_array(a, chunks=(10, 3))
+    for run in (lambda v: da.percentile(v[:, 2], [5, 50, 95]), lambda v: da.argtopk(v[:, 4], 4),
+                lambda v: da.nanmedian(v, axis=0), lambda v: da.histogram(v, bins=4, range=(-3, 3))[0]):
+        result, expected = run(x).compute(), run(reference).compute(scheduler="sync")
+        assert isinstance(result, hal.Array) and result.device.name == device_name
+        np.testing.assert_array_equal(np.asarray(result), expected.astype(result.dtype))

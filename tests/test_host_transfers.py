@@ -70,6 +70,8 @@ def _calls(dev):
         "max": lambda: hal.max(f, axis=0), "mean": lambda: hal.mean(f), "min": lambda: hal.min(i),
         "prod": lambda: hal.prod(g), "std": lambda: hal.std(f, correction=1), "sum": lambda: hal.sum(z),
         "var": lambda: hal.var(f, axis=1),
+        "einsum": lambda: hal.einsum("ij,kj->ik", f, g), "pad": lambda: hal.pad(f, ((1, 0), (0, 2))),
+        "transpose": lambda: hal.transpose(f),  # (NumPy's names, for xarray)
         "all": lambda: hal.all(b, axis=0), "any": lambda: hal.any(i), "diff": lambda: hal.diff(f, axis=1),
         "mask_get": lambda: f[b], "mask_set": lambda: f.__setitem__(b, 0.0),
         "int_array_get": lambda: f[idx[:1], idx], "int_array_set": lambda: g.__setitem__((idx[:1], idx), 9.0),

@@ -71,7 +71,8 @@ def test_getitem_out_of_range(device, key, shape):
         hal.zeros(shape, device=device)[key] = 1.0
 
 
-@pytest.mark.parametrize("key", [1.0, True, (0, 1.5), [0, 1], "a", (Ellipsis, Ellipsis)], ids=repr)
+# (a list of integers indexes as NumPy's integer arrays: tests/test_numpy_protocols.py)
+@pytest.mark.parametrize("key", [1.0, True, (0, 1.5), [0.5, 1], "a", (Ellipsis, Ellipsis)], ids=repr)
 def test_getitem_bad_keys(device, key):
     with pytest.raises(IndexError):
         hal.zeros((3, 3), device=device)[key]

@@ -338,3 +338,143 @@ def test_quantile_methods(device):
         assert_matches(np.median(put(a[:0], device), axis=0), np.median(a[:0], axis=0), device=device)
     with pytest.raises(TypeError, match="method"):
         np.percentile(put(a, device), 50, method="weibull")
+
+
+def test_python_lists_index_as_numpy_arrays(device):
+    """``x[[2, 0]]``: a list index is host index data, as in NumPy and CuPy."""
+    a = np.arange(24, dtype=np.float32).reshape(4, 6)
+    x = put(a, device)
+    for key in ([2, 0, -1], [[1], [3]], (slice(None), [5, 1]), [True, False, False, True], (1, [0, 0, 4]), []):
+        assert_matches(x[key], a[key], device=device)
+    y, b = put(a, device), a.copy()
+    y[[0, 3]] = -1.0
+    b[[0, 3]] = -1.0
+    assert_matches(y, b, device=device)
+    with pytest.raises(IndexError, match="out of bounds"):
+        x[[0, 4]]
+    with pytest.raises(IndexError, match="integer or boolean"):
+        x[[0.5]]
+
+
+def test_nanmedian(device):
+    a = np.random.default_rng(3).standard_normal((5, 6, 4)).astype(np.float32)
+    a[0, 1, :] = np.nan  # an all-NaN slice
+    a[2, ::2, 1] = a[4, 3, 3] = np.nan
+    x = put(a, device)
+    for axis, keepdims in ((None, False), (0, False), (1, True), (-1, False), ((0, 2), False), ((1, 2), True)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # (NumPy's for the all-NaN slice)
+            expected = np.nanmedian(a, axis=axis, keepdims=keepdims)
+        assert_matches(np.nanmedian(x, axis=axis, keepdims=keepdims), expected, device=device)
+    i = np.arange(7, dtype=np.int16)[::-1]
+    if device.info.fp64:
+        assert_matches(np.nanmedian(put(i, device)), np.nanmedian(i), device=device)
+
+
+def test_bincount_and_histogram(device):
+    rng = np.random.default_rng(4)
+    ints = rng.integers(0, 9, 40).astype(np.int32)
+    values = rng.standard_normal(300).astype(np.float32)
+    values[[5, 77]] = np.nan
+    weights = rng.random(300).astype(np.float32)
+    real = np.float64 if device.info.fp64 else np.float32
+    xi, xv, xw = put(ints, device), put(values, device), put(weights, device)
+    counts = on_device_only(lambda: np.bincount(xi), size_reads=2 * int(device.family == "buffer"))  # (min, max)
+    assert_matches(counts, np.bincount(ints), device=device)
+    assert_matches(np.bincount(xi, minlength=12), np.bincount(ints, minlength=12), device=device)
+    assert_matches(np.bincount(xi, weights=xw[:40]), np.bincount(ints, weights=weights[:40]).astype(real),
+                   rtol=1e-5, device=device)
+    finite = values[~np.isnan(values)]
+    for bins, range_ in ((10, None), (7, (-1.0, 2.5)), ([-3.0, -1.0, 0.0, 0.5, 3.0], None),
+                         (np.array([-1, 0, 2]), None)):  # (edges as host data)
+        data = finite if range_ is None and isinstance(bins, int) else values
+        hist, edges = np.histogram(put(data, device), bins=bins, range=range_)
+        expected, expected_edges = np.histogram(data, bins=bins, range=range_)
+        assert_matches(hist, expected, device=device)
+        assert np.array_equal(edges, expected_edges) and edges.dtype == expected_edges.dtype
+    hist, _ = np.histogram(xv, bins=6, range=(-2, 2), weights=xw, density=True)
+    expected, _ = np.histogram(values, bins=6, range=(-2, 2), weights=weights, density=True)
+    assert_matches(hist, expected.astype(real), rtol=1e-5, device=device)
+    with pytest.raises(ValueError, match="negative"):
+        np.bincount(put(np.array([1, -1]), device))
+    with pytest.raises(TypeError, match="bins"):
+        np.histogram(xv, bins="auto")
+
+
+def test_stacking_and_splitting(device):
+    a = np.arange(24, dtype=np.float32).reshape(4, 6)
+    v = np.arange(4, dtype=np.float32)
+    x, w = put(a, device), put(v, device)
+    for actual, expected in [(np.column_stack([w, x[:, :2], w]), np.column_stack([v, a[:, :2], v])),
+                             (np.dstack([x, x]), np.dstack([a, a])), (np.dstack([w, w]), np.dstack([v, v])),
+                             (np.append(x, w), np.append(a, v)),
+                             (np.append(x, x[:1], axis=0), np.append(a, a[:1], axis=0))]:
+        assert_matches(actual, expected, device=device)
+    for split in (lambda m: np.split(m, 3, axis=1), lambda m: np.split(m, [1, -1]), lambda m: np.array_split(m, 4, 1),
+                  lambda m: np.array_split(m, [2, 9], axis=1), lambda m: np.hsplit(m, 2), lambda m: np.vsplit(m, [3])):
+        pieces, expected = split(x), split(a)
+        assert len(pieces) == len(expected)
+        for piece, part in zip(pieces, expected):
+            assert_matches(piece, part, device=device)
+    with pytest.raises(ValueError, match="equal division"):
+        np.split(x, 4, axis=1)
+    with pytest.raises(ValueError, match="vsplit"):
+        np.vsplit(w, 2)
+
+
+def test_average_cov_corrcoef_diag_and_indices(device):
+    rng = np.random.default_rng(6)
+    a = rng.standard_normal((3, 8)).astype(np.float32)
+    weights = rng.random(8).astype(np.float32)
+    x, wx = put(a, device), put(weights, device)
+    real = np.float64 if device.info.fp64 else np.float32
+    checks = [(np.average(x), np.average(a)),
+              (np.average(x, axis=1, weights=wx), np.average(a, axis=1, weights=weights)),
+              (np.average(x, axis=0, weights=x * x), np.average(a, axis=0, weights=a * a)),
+              (np.cov(x), np.cov(a).astype(real)),
+              (np.cov(x, rowvar=False, bias=True), np.cov(a, rowvar=False, bias=True).astype(real)),
+              (np.cov(x[0], x[1], ddof=0), np.cov(a[0], a[1], ddof=0).astype(real)),
+              (np.corrcoef(x), np.corrcoef(a).astype(real)),
+              (np.corrcoef(x[0], x[2]), np.corrcoef(a[0], a[2]).astype(real)),
+              (np.diag(x), np.diag(a)), (np.diag(x, 2), np.diag(a, 2)), (np.diag(x[0]), np.diag(a[0])),
+              (np.diag(x[1], -2), np.diag(a[1], -2)), (np.vdot(x, x), np.vdot(a, a)),
+              (np.argwhere(x > 0.5), np.argwhere(a > 0.5)), (np.flatnonzero(x > 0), np.flatnonzero(a > 0)),
+              (np.argwhere(x[0, 0] > 0), np.argwhere(a[0, 0] > 0))]
+    for actual, expected in checks:
+        assert_matches(actual, expected, rtol=1e-5, atol=1e-6, device=device)
+    average, scale = np.average(x, axis=1, weights=wx, returned=True)
+    assert_matches(scale, np.average(a, axis=1, weights=weights, returned=True)[1], rtol=1e-6, device=device)
+    with pytest.raises(TypeError, match="aweights"):
+        np.cov(x, aweights=wx)
+
+
+def test_nanquantile_and_nanpercentile(device):
+    """Bit for bit NumPy's: a Python q weak (positions in float64, the interpolation in
+    the array's dtype), a NumPy q's dtype joined (float64 results)."""
+    a = np.random.default_rng(3).standard_normal((5, 7, 4)).astype(np.float32)
+    a[0, 1, :] = np.nan  # an all-NaN slice
+    a[2, ::2, 1] = a[4, 3, 3] = np.nan
+    x = put(a, device)
+    fp64 = device.info.fp64
+    for q in (0.3, 0.0, 1.0, np.float32(0.4)) + (([0.1, 0.5, 0.95],) if fp64 else ()):
+        for axis, keepdims in ((None, False), (0, False), (1, True), ((0, 2), False), (-1, False)):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                expected = np.nanquantile(a, q, axis=axis, keepdims=keepdims)
+            actual = np.nanquantile(x, q, axis=axis, keepdims=keepdims)
+            assert actual.device == device and actual.dtype == expected.dtype and actual.shape == expected.shape
+            assert np.array_equal(np.asarray(actual), expected, equal_nan=True), (q, axis)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        assert_matches(np.nanpercentile(x, 40, axis=1), np.nanpercentile(a, 40, axis=1), device=device)
+    with pytest.raises(TypeError, match="method"):
+        np.nanquantile(x, 0.5, method="nearest")
+
+
+def test_quantile_of_a_python_q_rounds_as_numpys(device):
+    """NumPy rounds both interpolation weights, t and 1 - t, from float64 to the array's dtype."""
+    a = np.random.default_rng(4).standard_normal((50, 7)).astype(np.float32)
+    x = put(a, device)
+    for q in np.random.default_rng(1).random(12):
+        actual, expected = np.quantile(x, float(q), axis=0), np.quantile(a, float(q), axis=0)
+        assert actual.dtype == expected.dtype and np.array_equal(np.asarray(actual), expected), q

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import hal
+import cuda_sources as S
 from cuda_compile import compile_cuda, compilers
 
 
@@ -136,6 +137,44 @@ def test_sum_of_bytes_in_a_wider_type(device):
     np.testing.assert_array_equal(np.asarray(total(put(device, x), axis=1)), np.full(4, 255 * 300))
 
 
+PTP = hal.ReductionKernel("T x", "T y", "make_range(x, x)", "join(a, b)", "y = a.hi - a.lo",
+                          "make_range(__int_as_float(0x7f800000), __int_as_float(0xff800000))",  # (+-inf)
+                          "ptp", reduce_type="Range", preamble=S.RANGE_PREAMBLE)
+
+
+def test_struct_reduce_type_from_the_preamble(device):
+    """A reduce_type the preamble defines (CuPy declares _type_reduce after the preamble);
+    few long rows fold in one pass (hal has no dtype for a buffer of partial structs)."""
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((6, 50)).astype(np.float32)
+    np.testing.assert_array_equal(np.asarray(PTP(put(device, x), axis=1)), np.ptp(x, axis=1))
+    np.testing.assert_array_equal(np.asarray(PTP(put(device, x), axis=0, keepdims=True)), np.ptp(x, 0, keepdims=True))
+    long_rows = rng.standard_normal((2, 3000 if is_sim(device) else 100_000)).astype(np.float32)
+    np.testing.assert_array_equal(np.asarray(PTP(put(device, long_rows), axis=1)), np.ptp(long_rows, axis=1))
+
+
+SUM_AND_MEAN = hal.ReductionKernel("T x", "T s, T m", "x", "a + b", "s = a; m = a / (_in_ind.size() / _out_ind.size())",
+                                   "0", "sum_and_mean")
+
+
+def test_several_outputs_given_as_arguments(device):
+    """CuPy's call: the inputs, then (optionally) the outputs; post_map_expr writes each;
+    the first output is returned. An output named s is no kernel name of hal's."""
+    x = np.random.default_rng(10).random((5, 70)).astype(np.float32)
+    s, m = hal.empty(5, dtype=hal.float32, device=device), hal.empty(5, dtype=hal.float32, device=device)
+    assert SUM_AND_MEAN(put(device, x), s, m, axis=1) is s
+    np.testing.assert_allclose(np.asarray(s), x.sum(axis=1), rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(m), x.mean(axis=1), rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(SUM_AND_MEAN(put(device, x), axis=0)), x.sum(axis=0), rtol=1e-5)
+    y = hal.empty(5, dtype=hal.float32, device=device)
+    assert L2NORM(put(device, x), y, axis=1) is y  # (one output, positional)
+    np.testing.assert_allclose(np.asarray(y), np.sqrt((x * x).sum(axis=1)), rtol=1e-5)
+    with pytest.raises(TypeError, match="1 inputs, or 1 inputs and 2 outputs"):
+        SUM_AND_MEAN(put(device, x), s, axis=1)
+    with pytest.raises(TypeError, match="given twice"):
+        L2NORM(put(device, x), y, axis=1, out=y)
+
+
 def test_mean_through_the_indexers_sizes(device):
     mean = hal.ReductionKernel("T x", "float64 y", "x", "a + b", "y = a / (_in_ind.size() / _out_ind.size())", "0",
                                "mean_kernel")
@@ -163,5 +202,6 @@ def test_generated_sources_compile_with_nvrtc():
     from hal.cuda_kernels.reduction import _Pair
     pair = _Pair(L2NORM, f32, "T", 256, True)
     sources += [k.code for k in pair.kernels([np.zeros(1)])]
+    sources += [k.code for k in _Pair(PTP, f32, "Range", 256, True).kernels([np.zeros(1)])]
     for source in sources:
         assert compile_cuda(source, "sm_80", "nvrtc")

@@ -202,6 +202,30 @@ def test_math_functions_defines_and_casts(device):
     np.testing.assert_allclose(np.asarray(z), expected_z, rtol=1e-12, atol=1e-12)
 
 
+def test_bit_intrinsics_and_normcdf(device):
+    n = small(device, 40, 8)
+    rng = np.random.default_rng(21)
+    x = rng.integers(0, 2 ** 32, n, dtype=np.uint64).astype(np.uint32)
+    x[0] = 0  # (__ffs(0) is 0)
+    w = rng.integers(0, 2 ** 63, n, dtype=np.uint64) * np.uint64(2) + np.uint64(1) * (np.arange(n) % 2 == 0)
+    v = np.linspace(-3, 3, n).astype(np.float32)
+    u, ull = hal.empty(2 * n, dtype=hal.uint32, device=device), hal.empty(2 * n, dtype=hal.uint64, device=device)
+    s, f = hal.empty(3 * n, dtype=hal.int32, device=device), hal.empty(3 * n, dtype=hal.float32, device=device)
+    hal.RawKernel(S.BITS_AND_NORMALS, "bits")((-(-n // 32),), (32,), (put(device, x), put(device, w), put(device, v),
+                                                                      u, ull, s, f, np.int32(n)))
+    xs, ws = [int(a) for a in x], [int(a) for a in w]
+    assert np.asarray(u).tolist() == [b for a in xs for b in (int(f"{a:032b}"[::-1], 2), (a * 0x9E3779B9) >> 32)]
+    assert np.asarray(ull).tolist() == [b for a in ws for b in (int(f"{a:064b}"[::-1], 2),
+                                                                (a * 0x9E3779B97F4A7C15) >> 64)]
+    signed = [a - 2 ** 32 if a >= 2 ** 31 else a for a in xs]
+    assert np.asarray(s).tolist() == [b for a, sa, wa in zip(xs, signed, ws)
+                                      for b in ((a & -a).bit_length(), (wa & -wa).bit_length(), (sa * -7919) >> 32)]
+    from math import erfc, sqrt
+    normal = [0.5 * erfc(-float(a) / sqrt(2)) for a in v]
+    expected = np.stack([normal, 1 / np.hypot(v, 2), 1 / np.cbrt(v + 4)], axis=1).reshape(-1)
+    np.testing.assert_allclose(np.asarray(f), expected, rtol=2e-6, atol=1e-7)
+
+
 def test_shared_scalar_pointer_helpers_half_intrinsics_and_64_bit_atomics(device):
     n = small(device, 100, 40)
     x = np.random.default_rng(8).standard_normal(n).astype(np.float32)
@@ -362,6 +386,43 @@ def test_raw_module(device):
         hal.RawModule(path="kernels.cubin")
 
 
+def test_templates_through_name_expressions(device):
+    """CuPy's RawModule(code, name_expressions=[...]): each instance by its expression."""
+    module = hal.RawModule(code=S.TEMPLATES, name_expressions=S.TEMPLATE_INSTANCES)
+    n = small(device, 1000, 100)
+    x = np.random.default_rng(14).random(n)
+    for expression, dtype, threads in (("sum_squares<float, 64>", np.float32, 64), ("sum_squares<double,32>",
+                                                                                   np.float64, 32)):
+        out = hal.zeros(1, dtype=dtype, device=device)
+        module.get_function(expression)((-(-n // threads),), (threads,), (put(device, x.astype(dtype)), out,
+                                                                          np.int32(n)))
+        np.testing.assert_allclose(np.asarray(out), [(x.astype(dtype) ** 2).sum()], rtol=1e-5 if dtype == np.float32
+                                   else 1e-12)
+    i = np.arange(n, dtype=np.int32)
+    y = put(device, i.copy())
+    module.get_function("axpy<int>")((-(-n // 64),), (64,), (np.int32(3), put(device, i), y, np.int32(n)))
+    np.testing.assert_array_equal(np.asarray(y), 4 * i)
+    with pytest.raises(hal.CompileError, match="no __global__ function named 'axpy<double>'"):
+        module.get_function("axpy<double>").compile(device)  # (not among the name expressions)
+    with pytest.raises(hal.CompileError, match="names no function template"):
+        hal.RawModule(code=S.TEMPLATES, name_expressions=["saxpy<float>"]).get_function("saxpy<float>").compile(
+            device)
+    deduced = S.TEMPLATES.replace("square<T>(x[i])", "square(x[i])")
+    with pytest.raises(hal.CompileError, match=r"kernel.cu:\d+: not supported: using the template square without"):
+        hal.RawModule(code=deduced, name_expressions=["sum_squares<float, 64>"]).get_function(
+            "sum_squares<float, 64>").compile(device)
+
+
+def test_cpp_constants_as_array_sizes(device):
+    n = small(device, 40, 16)
+    x = np.random.default_rng(15).random(n).astype(np.float32)
+    y = hal.zeros(n, dtype=hal.float32, device=device)
+    hal.RawKernel(S.CONSTANTS, "smooth")((-(-n // 16),), (16,), (put(device, x), y, np.int32(n)))
+    padded = np.concatenate([[0], x, [0]]).astype(np.float32)
+    smoothed = np.float32(0.25) * padded[:-2] + np.float32(0.5) * padded[1:-1] + np.float32(0.25) * padded[2:]
+    np.testing.assert_allclose(np.asarray(y), 2 * smoothed + 3 * x + 16, rtol=1e-6)
+
+
 def test_integer_division_by_zero_does_not_trap(device):
     """x86 traps on a zero divisor, which would end Python; CUDA leaves the value undefined."""
     kernel = hal.RawKernel('extern "C" __global__ void k(int* x, int d) { int i = threadIdx.x; '
@@ -409,7 +470,10 @@ UNSUPPORTED = [
     ("__constant__ variable", 3, "__constant__ float c[4];"),
     ("unions", 3, "union P { int a; float b; } p;"),
     ("C++ references", 4, "int v = 1;\n    int& r = v;"),
+    ("volatile arrays and pointers (warp-synchronous programming)", 4,
+     "x[0] = 1;\n    volatile int* lane = x;\n    lane[threadIdx.x] += lane[threadIdx.x + 16];"),
     ("templates", 1, ""),
+    ("C++ using (namespaces)", 3, "using namespace std;"),
 ]
 
 
@@ -433,7 +497,8 @@ def test_cooperative_groups_are_refused():
 ALL_SOURCES = {name: getattr(S, name) for name in ("SGEMM", "HISTOGRAM", "SCAN", "TRANSPOSE", "SOFTMAX", "STENCIL",
                                                    "HALF_SCALE", "ATOMICS", "MATH", "RACY", "MISC", "VECTORS",
                                                    "LAYERNORM", "CONVOLVE", "COMPLEX", "ARGMAX", "LOOP_EXITS",
-                                                   "VOTES", "BY_VALUE", "MODULE")}
+                                                   "VOTES", "BY_VALUE", "MODULE", "BITS_AND_NORMALS",
+                                                   "CONSTANTS")}
 
 
 @pytest.mark.skipif(not compilers(), reason="no CUDA compiler (pip install nvidia-cuda-nvrtc-cu12)")
@@ -515,6 +580,9 @@ def test_native_path_compiles_with_nvrtc_and_launches_through_cupy(monkeypatch, 
     hal.RawKernel(S.BY_VALUE, "by_value").launch(gpu, 1, (32,), [view, view, 1.5 + 0.25j, a, 8])
     args = launches[-1][3]
     assert type(args[2]) is np.complex64 and args[2] == 1.5 + 0.25j and args[3] is a and args[4] == 8
+    module = hal.RawModule(code=S.TEMPLATES, name_expressions=S.TEMPLATE_INSTANCES)
+    module.get_function("axpy<float>").launch(gpu, 1, (32,), [np.float32(2), view, view, 8])
+    assert launches[-1][0] == "_Z4axpyIfEvT_PKS0_PS0_i"  # (NVRTC's lowered name, as CuPy looks it up)
     with pytest.raises(TypeError, match="structured scalar"):
         hal.RawKernel(S.BY_VALUE, "by_value").launch(gpu, 1, (32,), [view, view, 1.5, {"scale": [1, 1],
                                                                                           "offset": 0, "twist": 0}, 8])

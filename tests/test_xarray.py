@@ -29,3 +29,20 @@ def test_a_data_array_computes_on_the_device(device):
     assert_matches(temperature.sel(time=20).data, a[1], device=device)
     assert_matches(temperature.max("site").data, np.nanmax(a, axis=1), device=device)
     assert_matches((temperature * 2).sum().data, np.nansum(a * 2), device=device)
+
+
+def test_quantiles_shifts_and_cumulative_sums_stay_on_the_device(device):
+    """xarray calls its arrays' namespace (hal) for transpose, einsum and pad, and NumPy's
+    nanquantile, nancumsum and real through NEP 18."""
+    a = np.random.default_rng(8).standard_normal((6, 4)).astype(np.float32)
+    a[1, 2] = np.nan
+    readings = xr.DataArray(put(a, device), dims=("time", "site"))
+    reference = xr.DataArray(a, dims=("time", "site"))
+    for name, run in [("quantile", lambda d: d.quantile([0.25, 0.5], dim="time")),
+                      ("shift", lambda d: d.shift(time=1)), ("pad", lambda d: d.pad(site=(1, 2), constant_values=7)),
+                      ("cumsum", lambda d: d.cumsum("time")), ("real", lambda d: d.real)]:
+        actual, expected = run(readings).data, run(reference).data
+        assert isinstance(actual, hal.Array) and actual.device == device, name
+        if not device.info.fp64 and expected.dtype == np.float64:
+            expected = expected.astype(np.float32)  # (quantiles of a list: float64 where the device has it)
+        assert_matches(actual, expected, rtol=1e-6, atol=1e-6, device=device)

@@ -25,7 +25,8 @@ from .data import gguf_weight, positive_definite, random, special
 # selection, counters. The battery has a case for every other function.
 NOT_DEVICE_OPS = {"can_cast", "finfo", "iinfo", "isdtype", "result_type", "broadcast_shapes", "devices",
                   "device", "default_device", "get_default_device", "set_default_device", "stats",
-                  "reset_stats"}
+                  "reset_stats",
+                  "einsum", "pad", "transpose"}  # (NumPy's names for xarray: compositions of the ops below)
 # The second operand's range where the default [-5, 5] is out of an op's domain.
 SECOND_OPERAND = {"bitwise_left_shift": (0, 7), "bitwise_right_shift": (0, 7), "pow": (0, 3)}
 

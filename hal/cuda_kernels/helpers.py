@@ -173,6 +173,31 @@ INLINE u64 hal_f64_to_bits(f64 f) {
 }
 #endif
 INLINE f32 hal_saturate(f32 x) { return x != x ? 0.0f : x < 0.0f ? 0.0f : x > 1.0f ? 1.0f : x; }
+INLINE u32 hal_brev(u32 x) {
+    /* (a nibble at a time through a table: clang turns the shift-and-mask idiom into
+       llvm.bitreverse, which Oclgrind cannot run) */
+    const u8 reversed[16] = {0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15};
+    u32 r = 0;
+    for (i32 k = 0; k < 8; k++, x >>= 4) r = (r << 4) | reversed[x & 15u];
+    return r;
+}
+INLINE u64 hal_brevll(u64 x) { return ((u64)hal_brev((u32)x) << 32) | hal_brev((u32)(x >> 32)); }
+INLINE i32 hal_ffs(u32 x) { return x ? 32 - hal_clz(x & (0u - x)) : 0; }  /* (the lowest set bit, from 1) */
+INLINE i32 hal_ffsll(u64 x) { return x ? 64 - hal_clzll(x & ((u64)0 - x)) : 0; }
+INLINE u64 hal_umul64hi(u64 a, u64 b) {
+#ifdef __OPENCL_VERSION__
+    return mul_hi(a, b);
+#else
+    return (u64)(((unsigned __int128)a * b) >> 64);
+#endif
+}
+INLINE i64 hal_mul64hi(i64 a, i64 b) {
+#ifdef __OPENCL_VERSION__
+    return mul_hi(a, b);
+#else
+    return (i64)(((__int128)a * b) >> 64);
+#endif
+}
 INLINE u16 hal_to_half(f32 x) { return (u16)f32_to_half(x); }
 """
 

@@ -3,26 +3,41 @@
 CuPy's ``Function`` on the device's stream, as ``cupy.RawKernel`` launches it."""
 from __future__ import annotations
 
+import json
+
 from hal import cache
 from hal.errors import CompileError
 
 NATIVE = ("cuda", "rocm")
 
 
-def function(device, code: str, name: str, options: tuple):
-    """The loaded kernel ``name`` of ``code`` on ``device`` (a backends.cuda.CudaDevice)."""
+def function(device, code: str, name: str, options: tuple, name_expressions: tuple = ()):
+    """The loaded kernel ``name`` of ``code`` on ``device`` (a backends.cuda.CudaDevice);
+    with ``name_expressions`` (template instances), ``name`` may be one of them, found by
+    the name NVRTC lowers it to, as CuPy finds it."""
     import cupy
-    from hal.backends.cuda import build
-    full_options = (*device.options, *include_options(), *options)
-    binary = cache.cached("cuda", (code, " ".join(full_options), device.fingerprint),
-                          lambda: build(code, full_options, device.hip))
+    binary, lowered = _build(device, code, (*device.options, *include_options(), *options), name_expressions)
     with device.cupy_device:
         module = cupy.cuda.function.Module()
         module.load(binary)
         try:
-            return module, module.get_function(name)
+            return module, module.get_function(lowered.get(name, name))
         except cupy.cuda.driver.CUDADriverError as e:
             raise CompileError("NVRTC", f"no __global__ function named {name!r} ({e})", code) from None
+
+
+def _build(device, code: str, options: tuple, name_expressions: tuple) -> tuple[bytes, dict]:
+    """(the binary, each name expression's lowered name), through the kernel cache: the
+    names ride ahead of the binary, as JSON ended by a NUL byte."""
+    from hal.backends.cuda import build_module
+    key = (code, " ".join(options), device.fingerprint, "with lowered names", *name_expressions)
+    packed = cache.cached("cuda", key, lambda: _pack(*build_module(code, options, device.hip, name_expressions)))
+    names, binary = packed.split(b"\0", 1)
+    return binary, json.loads(names)
+
+
+def _pack(binary: bytes, lowered: dict) -> bytes:
+    return json.dumps(lowered).encode() + b"\0" + binary
 
 
 def launch(device, loaded, grid: tuple, block: tuple, args: list, shared_mem: int) -> None:

@@ -22,6 +22,7 @@ from hal.errors import CompileError, DeviceError
 
 from . import native
 from .ctype import NUMPY
+from .source import template_symbol
 
 
 class RawKernel:
@@ -32,7 +33,7 @@ class RawKernel:
     def __init__(self, code: str, name: str, options: tuple = (), backend: str = "nvrtc",
                  translate_cucomplex: bool = False, *, enable_cooperative_groups: bool = False,
                  jitify: bool = False, calls: dict | None = None, typedef_names: tuple = (),
-                 translations: dict | None = None):
+                 translations: dict | None = None, name_expressions: tuple = ()):
         # (backend="nvcc" and translate_cucomplex are CuPy's; hal compiles with NVRTC/hiprtc
         # on GPUs and translates complex<T> itself)
         if enable_cooperative_groups or jitify:
@@ -40,6 +41,9 @@ class RawKernel:
             raise unsupported("cooperative groups (enable_cooperative_groups=True)" if enable_cooperative_groups
                               else "jitify=True (C++ templates)", None, code)
         self.code, self.name, self.options = code, name, tuple(options)
+        # (a RawModule's template instance, by its name expression: a plain function once translated)
+        self._name_expressions = tuple(name_expressions)
+        self._function = template_symbol(name) if name in self._name_expressions else name
         self._calls, self._typedef_names = calls or {}, tuple(typedef_names)
         self._translations: dict = {} if translations is None else translations  # (a RawModule's: shared)
         self._programs: dict = {}
@@ -54,10 +58,10 @@ class RawKernel:
         if shape not in self._translations:
             from .source import parse  # (pycparser: loaded at the first translation, not with hal)
             from .translate import translate
-            self._translations[shape] = translate(parse(self.code, self._typedef_names, self.options), self.code,
-                                                  shape, self._calls)
+            tree = parse(self.code, self._typedef_names, self.options, self._name_expressions)
+            self._translations[shape] = translate(tree, self.code, shape, self._calls)
         translation = self._translations[shape]
-        if self.name not in translation.kernels:
+        if self._function not in translation.kernels:
             raise CompileError("CUDA translation", f"no __global__ function named {self.name!r} (found: "
                                f"{', '.join(sorted(translation.kernels))})", self.code)
         return translation
@@ -72,13 +76,15 @@ class RawKernel:
         key = (device.name, block if shape == "blocks" else None, shared_mem)
         if key not in self._programs:
             if device.backend_name in native.NATIVE:
-                self._programs[key] = native.function(device, self.code, self.name, self.options)
+                self._programs[key] = native.function(device, self.code, self.name, self.options,
+                                                      self._name_expressions)
                 return self._programs[key]
             translation = self.translation(shape)
             defines = {"HAL_DYN_BYTES": shared_mem}
             if shape == "blocks":
                 defines.update(HAL_BD0=block[0], HAL_BD1=block[1], HAL_BD2=block[2], HAL_NT=math.prod(block))
-            self._programs[key] = device.compile(translation.source, defines)[translation.kernels[self.name].symbol]
+            symbol = translation.kernels[self._function].symbol
+            self._programs[key] = device.compile(translation.source, defines)[symbol]
         return self._programs[key]
 
     # -- launching ------------------------------------------------------------
@@ -102,7 +108,7 @@ class RawKernel:
         if device.backend_name in native.NATIVE:
             native.launch(device, program, grid, block, self._native_arguments(device, payloads), shared_mem)
             return
-        kernel = self._translations[_shape(device)].kernels[self.name]
+        kernel = self._translations[_shape(device)].kernels[self._function]
         if len(payloads) != len(kernel.params):
             raise TypeError(f"kernel {self.name} takes {len(kernel.params)} arguments, got {len(payloads)}")
         flat = []
@@ -120,7 +126,7 @@ class RawKernel:
         """The arguments checked and converted as on translated targets where hal can read
         the kernel's parameters (a source in the translated subset); as given otherwise."""
         try:
-            params = self.translation("threads").kernels[self.name].params
+            params = self.translation("threads").kernels[self._function].params
         except CompileError:
             return payloads  # (CUDA C++ beyond the subset: NVRTC knows it, hal does not)
         if len(payloads) != len(params):
@@ -148,9 +154,11 @@ class RawModule:
     """``RawModule(code=..., options=())``: the ``__global__`` functions of one CUDA source;
     ``get_function(name)`` is a ``RawKernel`` of it. The source is parsed and translated
     once for all its functions (per shape of device) and compiled once per device and
-    block shape (the kernel cache holds the program). hal compiles from source only:
-    ``path=`` (a cubin or PTX file), ``name_expressions`` (templates) and
-    ``get_global`` (``__device__`` variables) are CompileErrors."""
+    block shape (the kernel cache holds the program). ``name_expressions``
+    (``["scale<float>", "tile<double, 32>"]``) instantiate function templates, and
+    ``get_function`` takes the same strings, as in CuPy. hal compiles from source only:
+    ``path=`` (a cubin or PTX file) and ``get_global`` (``__device__`` variables) are
+    CompileErrors."""
 
     def __init__(self, code: str | None = None, options: tuple = (), backend: str = "nvrtc",
                  translate_cucomplex: bool = False, *, enable_cooperative_groups: bool = False,
@@ -160,10 +168,9 @@ class RawModule:
             raise unsupported("a compiled module (path=: cubin, PTX)", None, "", "pass the CUDA source as code=")
         if code is None:
             raise TypeError("RawModule takes the CUDA source as code=")
-        if name_expressions:
-            raise unsupported("name_expressions (C++ templates)", None, code)
         self.code, self.options = code, tuple(options)
-        self._flags = {"enable_cooperative_groups": enable_cooperative_groups, "jitify": jitify}
+        self._flags = {"enable_cooperative_groups": enable_cooperative_groups, "jitify": jitify,
+                       "name_expressions": tuple(name_expressions or ())}
         self._translations: dict = {}
         self._kernels: dict = {}
 

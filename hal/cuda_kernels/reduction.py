@@ -29,14 +29,16 @@ _SERIAL = 32      # rows at most this long are folded by one thread
 class ReductionKernel:
     """``ReductionKernel(in_params, out_params, map_expr, reduce_expr, post_map_expr,
     identity, name='reduce_kernel', reduce_type=None, reduce_dims=True, preamble='')``;
-    call with the inputs and ``axis=None``, ``keepdims=False``, ``out=None``."""
+    call with the inputs, optionally followed by the outputs, and ``axis=None``,
+    ``keepdims=False``, ``out=None`` (the first output). ``post_map_expr`` may write
+    several outputs (``"y = a; z = a * 2"``); as CuPy's, the call returns the first."""
 
     def __init__(self, in_params: str, out_params: str, map_expr: str, reduce_expr: str, post_map_expr: str,
                  identity, name: str = "reduce_kernel", reduce_type: str | None = None, reduce_dims: bool = True,
                  preamble: str = "", options=()):
         self.in_params, self.out_params = P.parse_params(in_params), P.parse_params(out_params)
-        if len(self.out_params) != 1 or self.out_params[0].raw:
-            raise ValueError("a ReductionKernel has exactly one output parameter, and it is not raw")
+        if not self.out_params or any(p.raw for p in self.out_params):
+            raise ValueError("a ReductionKernel has one or more output parameters, none of them raw")
         if any(p.raw for p in self.in_params):
             raise ValueError("raw input parameters are not supported by hal.ReductionKernel")
         if identity is None:
@@ -51,12 +53,16 @@ class ReductionKernel:
         return f"<hal.ReductionKernel {self.name}>"
 
     def __call__(self, *args, out=None, axis=None, keepdims: bool = False):
-        if len(args) != len(self.in_params):
-            raise TypeError(f"{self.name} takes {len(self.in_params)} inputs, got {len(args)}")
-        device = _device_of(tuple(a for a in (*args, out) if a is not None))
+        nin, nout = len(self.in_params), len(self.out_params)
+        if len(args) not in (nin, nin + nout):
+            raise TypeError(f"{self.name} takes {nin} inputs, or {nin} inputs and {nout} outputs; got {len(args)}")
+        if out is not None and len(args) > nin:
+            raise TypeError(f"{self.name}: outputs given twice (as arguments and out=)")
+        args, outs = args[:nin], list(args[nin:]) or [out] + [None] * (nout - 1)
+        device = _device_of(tuple(a for a in (*args, *outs) if a is not None))
         types: dict = {}
         P.bind(self.in_params, list(args), types)
-        P.bind(self.out_params, [out], types)
+        P.bind(self.out_params, outs, types)
         arrays = [a for a in args if P.is_array(a)]
         if not arrays:
             raise ValueError(f"{self.name}: reduces arrays; no argument is one")
@@ -66,15 +72,12 @@ class ReductionKernel:
         rows, cols = math.prod(shape[d] for d in kept), math.prod(shape[d] for d in axes)
         out_shape = tuple(1 if d in axes else n for d, n in enumerate(shape)) if keepdims else \
             tuple(shape[d] for d in kept)
-        out_dtype = P.resolve(self.out_params[0], types)
-        # (CuPy's default: the output's type, a C type name or its placeholder)
-        reduce_word = self.reduce_type or self.out_params[0].placeholder or P.CUDA_TYPE[out_dtype]
-        if out is None:
-            out = hal.empty(out_shape, dtype=out_dtype, device=device)
-        elif out.shape != out_shape or out.dtype != out_dtype or not _contiguous(out):
-            raise ValueError(f"{self.name}: out must be a contiguous {out_dtype} array of shape {out_shape}")
+        # (CuPy's default: the first output's type, a C type name or its placeholder)
+        reduce_word = self.reduce_type or self.out_params[0].placeholder or P.CUDA_TYPE[
+            P.resolve(self.out_params[0], types)]
+        outs = [_output(self.name, p, o, P.resolve(p, types), out_shape, device) for p, o in zip(self.out_params, outs)]
         if rows == 0:
-            return out
+            return outs[0]
         operands = []
         for p, a in zip(self.in_params, args):
             dtype = P.resolve(p, types)
@@ -86,13 +89,14 @@ class ReductionKernel:
                 if dtype.kind == "c":
                     raise TypeError(f"argument {p.name!r}: complex scalars are not supported; pass a 0-d array")
                 operands.append(np.array(a).astype(dtype)[()])
-        self._run(device, types, reduce_word, operands, out, rows, cols)
-        return out
+        self._run(device, types, reduce_word, operands, [o._data for o in outs], rows, cols)
+        return outs[0]
 
-    def _run(self, device, types: dict, reduce_word: str, operands: list, out, rows: int, cols: int) -> None:
+    def _run(self, device, types: dict, reduce_word: str, operands: list, outs: list, rows: int, cols: int) -> None:
         block = _block(device, rows, cols, operands)
+        partial_dtype = _dtype_of(reduce_word, types)
         chunks = 1
-        if rows < _SPLIT_ROWS and cols > 16 * block and block > 1:
+        if rows < _SPLIT_ROWS and cols > 16 * block and block > 1 and partial_dtype is not None:
             chunks = -(-cols // max(16 * block, -(-cols * rows // (4 * _SPLIT_ROWS))))
         chunk = -(-cols // chunks)
         native = device.backend_name in ("cuda", "rocm")
@@ -101,13 +105,13 @@ class ReductionKernel:
             self._kernels[key] = _Pair(self, types, reduce_word, block, native)
         fold, final = self._kernels[key].kernels(operands)
         scalars = [o for o in operands if isinstance(o, np.generic)]
-        partial = (hal.empty((rows * chunks,), dtype=_dtype_of(reduce_word, types), device=device)._data
-                   if chunks > 1 else out._data)  # (unused by the fold when rows are not split)
+        partial = (hal.empty((rows * chunks,), dtype=partial_dtype, device=device)._data
+                   if chunks > 1 else outs[0])  # (unused by the fold when rows are not split)
         sizes = [np.int64(rows * cols), np.int64(rows)]
         fold.launch(device, (rows * chunks,), (block,),
-                    operands + [partial, out._data, np.int64(cols), np.int64(chunk), np.int64(chunks), *sizes])
+                    operands + [partial, *outs, np.int64(cols), np.int64(chunk), np.int64(chunks), *sizes])
         if chunks > 1:
-            final.launch(device, (rows,), (block,), [partial, *scalars, out._data, np.int64(chunks), *sizes])
+            final.launch(device, (rows,), (block,), [partial, *scalars, *outs, np.int64(chunks), *sizes])
 
 
 class _Pair:
@@ -115,23 +119,24 @@ class _Pair:
 
     def __init__(self, kernel: ReductionKernel, types: dict, reduce_word: str, block: int, native: bool):
         self.kernel, self.types = kernel, types
-        self.out = out = kernel.out_params[0]
-        self.out_type = out_type = P.CUDA_TYPE[P.resolve(out, types)]
+        # (the parameters' arrays are hal_p_NAME: no user name makes one of the kernels' own hal_ names)
+        outs = [(p.name, P.CUDA_TYPE[P.resolve(p, types)]) for p in kernel.out_params]
+        self.out_signature = "".join(f", {t}* hal_p_{name}" for name, t in outs)  # (the kernels' output parameters)
         r = "_type_reduce"
         head = (P.native_header(native, types, kernel.in_params + kernel.out_params) + P.typedefs(types)
-                + f"typedef {reduce_word} _type_reduce;\n#define HAL_BLOCK {block}\n" + kernel.preamble + "\n"
+                + kernel.preamble + f"\ntypedef {reduce_word} _type_reduce;\n#define HAL_BLOCK {block}\n"
                 + f"__device__ {r} hal_reduce({r} a, {r} b) {{ return ({kernel.reduce_expr}); }}\n"
                 + (P.NATIVE_INDEXER if native else ""))
         # _in_ind.size() and _out_ind.size(): the input's and the output's sizes
         self.indexers = "hal_ind_t _in_ind = {hal_in_size}, _out_ind = {hal_out_size};\n" if native else ""
-        self.loads = [f"const {P.CUDA_TYPE[P.resolve(p, types)]} {p.name} = hal_{p.name}[hal_c];"
+        self.loads = [f"const {P.CUDA_TYPE[P.resolve(p, types)]} {p.name} = hal_p_{p.name}[hal_c];"
                       for p in kernel.in_params]  # (each input's pointer is moved to the row first)
         fold_tree = ("hal_s[threadIdx.x] = hal_acc;\n__syncthreads();\n"
                      "for (unsigned int hal_step = HAL_BLOCK / 2; hal_step > 0; hal_step >>= 1) {\n"
                      "    if (threadIdx.x < hal_step) hal_s[threadIdx.x] = hal_reduce(hal_s[threadIdx.x], "
                      "hal_s[threadIdx.x + hal_step]);\n    __syncthreads();\n}\n")
-        post = (f"{{ {r} a = hal_s[0]; {out_type} {out.name}; {kernel.post_map_expr}; "
-                f"hal_{out.name}[hal_row] = {out.name}; }}")
+        post = (f"{{ {r} a = hal_s[0]; " + "".join(f"{t} {name}; " for name, t in outs) + f"{kernel.post_map_expr}; "
+                + "".join(f"hal_p_{name}[hal_row] = {name}; " for name, _ in outs) + "}")
         self.head, self.fold_tree, self.post = head, fold_tree, post
         self._made: dict = {}
 
@@ -151,17 +156,17 @@ class _Pair:
                 sig.append(f"{ctype} {p.name}")
                 scalar_sig.append(f"{ctype} {p.name}")
             else:
-                sig.append(f"const {ctype}* hal_{p.name}")
+                sig.append(f"const {ctype}* hal_p_{p.name}")
                 loads.append(load)
-        fold = (self.head + f'extern "C" __global__ void {k.name}({", ".join(sig)}, {r}* hal_partial, '
-                f"{self.out_type}* hal_{self.out.name}, long long hal_cols, long long hal_chunk, long long hal_chunks, "
+        fold = (self.head + f'extern "C" __global__ void {k.name}({", ".join(sig)}, {r}* hal_partial'
+                f"{self.out_signature}, long long hal_cols, long long hal_chunk, long long hal_chunks, "
                 f"long long hal_in_size, long long hal_out_size) {{\n{self.indexers}"
                 f"__shared__ {r} hal_s[HAL_BLOCK];\n"
                 f"const long long hal_g = blockIdx.x, hal_row = hal_g / hal_chunks;\n"
                 f"const long long hal_begin = (hal_g % hal_chunks) * hal_chunk;\n"
                 f"const long long hal_end = hal_begin + hal_chunk < hal_cols ? hal_begin + hal_chunk : hal_cols;\n"
                 f"{r} hal_acc = ({r})({k.identity});\n"
-                + "".join(f"hal_{p.name} += hal_row * hal_cols;\n" for p, scalar in zip(k.in_params, kinds)
+                + "".join(f"hal_p_{p.name} += hal_row * hal_cols;\n" for p, scalar in zip(k.in_params, kinds)
                           if not scalar)
                 + "for (long long hal_c = hal_begin + threadIdx.x; hal_c < hal_end; hal_c += HAL_BLOCK) {\n"
                 + "\n".join(loads) + f"\nhal_acc = hal_reduce(hal_acc, ({r})({k.map_expr}));\n}}\n"
@@ -170,7 +175,7 @@ class _Pair:
                 + f"else {self.post}\n}}\n}}\n")
         final = (self.head + f'extern "C" __global__ void {k.name}_final(const {r}* hal_partial'
                  + "".join(f", {s}" for s in scalar_sig)
-                 + f", {self.out_type}* hal_{self.out.name}, long long hal_chunks, long long hal_in_size, "
+                 + f"{self.out_signature}, long long hal_chunks, long long hal_in_size, "
                  f"long long hal_out_size) {{\n{self.indexers}"
                  f"__shared__ {r} hal_s[HAL_BLOCK];\nconst long long hal_row = blockIdx.x;\n"
                  f"{r} hal_acc = ({r})({k.identity});\n"
@@ -181,6 +186,15 @@ class _Pair:
         calls = {("_in_ind", "size"): "hal_in_size", ("_out_ind", "size"): "hal_out_size"}
         return (RawKernel(fold, k.name, k.options, typedef_names=names, calls=calls),
                 RawKernel(final, f"{k.name}_final", k.options, typedef_names=names, calls=calls))
+
+
+def _output(kernel: str, param, given, dtype, shape: tuple, device):
+    """An output: allocated, or the given array checked."""
+    if given is None:
+        return hal.empty(shape, dtype=dtype, device=device)
+    if given.shape != shape or given.dtype != dtype or not _contiguous(given):
+        raise ValueError(f"{kernel}: out must be a contiguous {dtype} array of shape {shape} ({param.name})")
+    return given
 
 
 def _block(device, rows: int, cols: int, operands: list) -> int:
@@ -196,7 +210,9 @@ def _block(device, rows: int, cols: int, operands: list) -> int:
     return min(autotune.choose(device, "reduce_rows", key)["WG"], device.info.max_work_group)
 
 
-def _dtype_of(word: str, types: dict) -> np.dtype:
+def _dtype_of(word: str, types: dict) -> np.dtype | None:
+    """The dtype of the reduce type ``word``; None for a type the preamble defines (a
+    struct: its rows are then folded in one pass, with no buffer of partial results)."""
     if word in types:
         return np.dtype(types[word])
     for dtype, ctype in P.CUDA_TYPE.items():
@@ -205,7 +221,7 @@ def _dtype_of(word: str, types: dict) -> np.dtype:
     try:
         return np.dtype(word)
     except TypeError:
-        raise TypeError(f"reduce_type {word!r} is neither a C type nor a bound type placeholder") from None
+        return None
 
 
 def _axes(axis, ndim: int) -> tuple:

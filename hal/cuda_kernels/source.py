@@ -20,8 +20,10 @@ Support"; pycparser parses C99 (ISO/IEC 9899:1999).
 """
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
+from dataclasses import dataclass
 
 from pycparser import c_ast
 from pycparser.c_lexer import CLexer
@@ -36,7 +38,7 @@ SOURCE_NAME = "kernel.cu"
 # Identifiers that start a construct hal cannot run: what the token pass rejects.
 _UNSUPPORTED_WORDS = {
     "asm": "inline assembly (asm)", "__asm__": "inline assembly (asm)", "__asm": "inline assembly (asm)",
-    "template": "C++ templates", "namespace": "C++ namespaces", "class": "C++ classes",
+    "namespace": "C++ namespaces", "class": "C++ classes",
     "texture": "textures", "surface": "surfaces",
     "cooperative_groups": "cooperative groups", "new": "C++ new", "delete": "C++ delete",
 }
@@ -55,12 +57,14 @@ def unsupported(construct: str, line, source: str, detail: str = "") -> CompileE
                         + (f" ({detail})" if detail else ""), source)
 
 
-def parse(code: str, typedef_names=(), options=()) -> c_ast.FileAST:
+def parse(code: str, typedef_names=(), options=(), name_expressions=()) -> c_ast.FileAST:
     """The pycparser tree of CUDA source ``code``. ``typedef_names`` are extra type names
     the source uses as functional casts (``T(x)``) and declares itself; of the compiler
-    ``options``, the macro definitions (``-DNAME=VALUE``) apply."""
+    ``options``, the macro definitions (``-DNAME=VALUE``) apply; ``name_expressions``
+    (``"scale<float>"``) instantiate the source's function templates (``template_symbol``
+    names each instance)."""
     expanded = _preprocess(code, [o for o in options if o.startswith("-D")])
-    tokens = _tokens(expanded, code)
+    tokens = _instantiate(_tokens(expanded, code), name_expressions, code)
     text = _relay(_rewrite(tokens, code, set(typedef_names) | _TYPEDEF_NAMES))
     try:
         return CParser().parse(text, filename=SOURCE_NAME)
@@ -127,6 +131,9 @@ def _rewrite(tokens: list, code: str, type_names: set) -> list:
             raise unsupported("dynamic parallelism (a kernel launch <<<...>>> inside a kernel)", line, code)
         if tok.type == "COLON" and nxt is not None and nxt.type == "COLON":
             raise unsupported("C++ scope resolution (::)", line, code)
+        if tok.type == "ID" and tok.value == "using":
+            i = _using(tokens, i, out, code)
+            continue
         if tok.type == "EXTERN" and nxt is not None and nxt.type == "STRING_LITERAL":
             i += 2  # extern "C": C linkage is what every target has
             if i < len(tokens) and tokens[i][0].type == "LBRACE":  # extern "C" { ... }: drop the braces
@@ -175,6 +182,185 @@ def _rewrite(tokens: list, code: str, type_names: set) -> list:
     return out
 
 
+# -- function templates: instantiated on tokens, for CuPy's RawModule(name_expressions=...)
+
+@dataclass
+class _Template:
+    name: str
+    params: list        # the parameters' names (type and non-type alike)
+    values: list        # for each, whether it is a non-type parameter (a value: substituted in parentheses)
+    declaration: list   # the tokens after template<...>, to the end of the function's body
+    line: int
+
+
+def template_symbol(expression: str) -> str:
+    """The C name of the instance ``expression`` names (``"scale<float>"`` ->
+    ``hal_tpl_scale_float``); the expression's tokens decide it, not its spacing."""
+    tokens = [t for t, _, _ in _tokens(expression, expression)]
+    return "hal_tpl_" + "_".join(_symbol_part(t.value) for t in tokens if t.value not in "<>,")
+
+
+def _symbol_part(word: str) -> str:
+    return word if word.isidentifier() or word.isalnum() else "".join(
+        c if c.isalnum() else {"*": "p", "-": "m", ".": "d"}.get(c, f"x{ord(c):x}") for c in word)
+
+
+def _instantiate(tokens: list, expressions, code: str) -> list:
+    """``tokens`` with each function template replaced by the instances ``expressions``
+    name and those their bodies (and the other code) name with explicit arguments
+    (``helper<T>(x)``), each a plain function named by ``template_symbol``. Template
+    arguments are substituted as tokens: types as written, values in parentheses."""
+    rest, templates = _templates(tokens, code)
+    if not templates:
+        return tokens
+    if not expressions:
+        first = min(t.line for t in templates.values())
+        raise unsupported("C++ templates", first, code,
+                          "instantiate them with RawModule(code=..., name_expressions=['f<float>', ...])")
+    instances: dict = {name: [] for name in templates}
+    made: set = set()
+
+    def uses(body: list) -> list:
+        out, i = [], 0
+        while i < len(body):
+            tok, file, line = body[i]
+            template = templates.get(tok.value) if tok.type == "ID" else None
+            if template is None:
+                out.append(body[i])
+                i += 1
+                continue
+            if i + 1 >= len(body) or body[i + 1][0].type != "LT":
+                raise unsupported(f"using the template {tok.value} without template arguments", line, code,
+                                  "hal deduces none: write them, as in f<float>(x)")
+            args, i = _template_arguments(body, i + 1, code)
+            out.append((_tok("ID", instance(template, args, line)), file, line))
+        return out
+
+    def instance(template: _Template, args: list, line: int) -> str:
+        if len(args) != len(template.params):
+            raise unsupported(f"{template.name} with {len(args)} template arguments", line, code,
+                              f"it takes {len(template.params)}")
+        symbol = template_symbol(f"{template.name}<{','.join(' '.join(t.value for t, _, _ in a) for a in args)}>")
+        if symbol not in made:
+            made.add(symbol)
+            instances[template.name].append(uses(_substitute(template, args, symbol)))
+        return symbol
+
+    for expression in expressions:
+        expression_tokens = _tokens(expression, code)
+        head = expression_tokens[0][0] if expression_tokens else None
+        if head is None or head.value not in templates or len(expression_tokens) < 2:
+            raise CompileError("CUDA translation", f"name expression {expression!r} names no function template of "
+                               f"the source (found: {', '.join(sorted(templates))})", code)
+        args, end = _template_arguments(expression_tokens, 1, code)
+        if end != len(expression_tokens):
+            raise CompileError("CUDA translation", f"name expression {expression!r}: text after its arguments", code)
+        instance(templates[head.value], args, templates[head.value].line)
+    pieces = []  # (the other code first: it may ask for instances too)
+    for is_template, group in itertools.groupby(rest, lambda r: isinstance(r, _Template)):
+        pieces += list(group) if is_template else [uses(list(group))]
+    return [t for piece in pieces
+            for t in (piece if isinstance(piece, list) else [t for body in instances[piece.name] for t in body])]
+
+
+def _templates(tokens: list, code: str) -> tuple[list, dict]:
+    """(the tokens with each template declaration replaced by its _Template, the templates by name)."""
+    rest, templates, i = [], {}, 0
+    while i < len(tokens):
+        tok, _, line = tokens[i]
+        if not (tok.type == "ID" and tok.value == "template"):
+            rest.append(tokens[i])
+            i += 1
+            continue
+        if i + 2 >= len(tokens) or tokens[i + 1][0].type != "LT" or tokens[i + 2][0].type == "GT":
+            raise unsupported("explicit template instantiation and specialization", line, code,
+                              "hal instantiates the templates name_expressions name")
+        params, values, i = _template_parameters(tokens, i + 2, code, line)
+        end = _declaration_end(tokens, i)
+        declaration = tokens[i:end]
+        names = [k for k in range(len(declaration) - 1)
+                 if declaration[k][0].type == "ID" and declaration[k + 1][0].type == "LPAREN"]
+        if not names or any(t.type == "STRUCT" for t, _, _ in declaration[:names[0]]):
+            raise unsupported("templates of anything but functions", line, code)
+        template = _Template(declaration[names[0]][0].value, params, values, declaration, line)
+        templates[template.name] = template
+        rest.append(template)
+        i = end
+    return rest, templates
+
+
+def _template_parameters(tokens: list, i: int, code: str, line: int) -> tuple[list, list, int]:
+    """The names in ``template<typename T, int N>`` from after ``<``; and the index after ``>``."""
+    params, values, words = [], [], []
+    while i < len(tokens):
+        tok = tokens[i][0]
+        if tok.type in ("COMMA", "GT"):
+            if len(words) < 2 or words[-1].type != "ID":
+                raise unsupported("this template parameter", line, code, "hal takes typename T, class T and int N")
+            params.append(words[-1].value)
+            values.append(words[0].value not in ("typename", "class"))
+            words = []
+            if tok.type == "GT":
+                return params, values, i + 1
+        elif tok.type == "EQUALS":
+            raise unsupported("default template arguments", line, code)
+        else:
+            words.append(tok)
+        i += 1
+    raise unsupported("an unterminated template parameter list", line, code)
+
+
+def _declaration_end(tokens: list, i: int) -> int:
+    """The index after the function declared from ``i``: after its body's closing brace, or its ``;``."""
+    depth = 0
+    while i < len(tokens):
+        kind = tokens[i][0].type
+        if kind == "SEMI" and depth == 0:
+            return i + 1
+        depth += (kind == "LBRACE") - (kind == "RBRACE")
+        if kind == "RBRACE" and depth == 0:
+            return i + 1
+        i += 1
+    return i
+
+
+def _template_arguments(tokens: list, i: int, code: str) -> tuple[list, int]:
+    """The argument token lists of ``<...>`` starting at ``tokens[i]`` (``<``), split at
+    its top-level commas (``complex<float>`` and parentheses nest); and the index after ``>``."""
+    args, current, depth = [], [], 0
+    line = tokens[i][2]
+    for k in range(i + 1, len(tokens)):
+        kind = tokens[k][0].type
+        if kind in ("GT", "COMMA") and depth == 0:
+            if not current:
+                raise unsupported("an empty template argument", line, code)
+            args.append(current)
+            current = []
+            if kind == "GT":
+                return args, k + 1
+            continue
+        depth += (kind in ("LT", "LPAREN")) - (kind in ("GT", "RPAREN"))
+        current.append(tokens[k])
+    raise unsupported("an unterminated template argument list", line, code)
+
+
+def _substitute(template: _Template, args: list, symbol: str) -> list:
+    """The template's declaration with its parameters replaced by ``args`` and its name by ``symbol``."""
+    bound = dict(zip(template.params, zip(args, template.values)))
+    out, named = [], False
+    for tok, file, line in template.declaration:
+        if tok.type == "ID" and tok.value == template.name and not named:
+            out.append((_tok("ID", symbol), file, line))
+            named = True
+        elif tok.type == "ID" and tok.value in bound:
+            arg, value = bound[tok.value]
+            out += [(_tok("LPAREN", "("), file, line)] * value + [(t, file, line) for t, _, _ in arg] \
+                + [(_tok("RPAREN", ")"), file, line)] * value
+        else:
+            out.append((tok, file, line))
+    return out
+
+
 _COMPLEX = {"float": "c64", "double": "c128"}
 
 
@@ -190,6 +376,17 @@ def _complex(tokens: list, i: int, out: list, code: str) -> int:
     word = ("hal_make_" if constructor else "hal_") + _COMPLEX[words[1]]
     out.append((_tok("ID", word), name, line))
     return i + 4
+
+
+def _using(tokens: list, i: int, out: list, code: str) -> int:
+    """C++'s alias ``using NAME = TYPE;`` as C's ``typedef TYPE NAME;``; returns the index after ``;``."""
+    file, line = tokens[i][1], tokens[i][2]
+    if i + 3 >= len(tokens) or tokens[i + 1][0].type != "ID" or tokens[i + 2][0].type != "EQUALS":
+        raise unsupported("C++ using (namespaces)", line, code, "only the alias using NAME = TYPE;")
+    end = next((k for k in range(i + 3, len(tokens)) if tokens[k][0].type == "SEMI"), len(tokens))
+    out += [(_tok("TYPEDEF", "typedef"), file, line), *tokens[i + 3:end], tokens[i + 1],
+            (_tok("SEMI", ";"), file, line)]
+    return end + 1
 
 
 def _is_launch(tokens: list, i: int) -> bool:

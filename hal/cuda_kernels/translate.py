@@ -84,6 +84,16 @@ _SIMPLE_INTRINSICS = {  # name -> (template over args a, b, result type)
     "__popcll": ("hal_popcll((u64)({a}))", INT), "__clz": ("hal_clz((u32)({a}))", INT),
     "__clzll": ("hal_clzll((u64)({a}))", INT), "__mul24": ("((i32)({a}) * (i32)({b}))", INT),
     "__umul24": ("((u32)({a}) * (u32)({b}))", CType("u32")),
+    "__brev": ("hal_brev((u32)({a}))", CType("u32")), "__brevll": ("hal_brevll((u64)({a}))", CType("u64")),
+    "__ffs": ("hal_ffs((u32)({a}))", INT), "__ffsll": ("hal_ffsll((u64)({a}))", INT),
+    "__umulhi": ("((u32)(((u64)(u32)({a}) * (u64)(u32)({b})) >> 32))", CType("u32")),
+    "__mulhi": ("((i32)(((i64)(i32)({a}) * (i64)(i32)({b})) >> 32))", INT),
+    "__umul64hi": ("hal_umul64hi((u64)({a}), (u64)({b}))", CType("u64")),
+    "__mul64hi": ("hal_mul64hi((i64)({a}), (i64)({b}))", CType("i64")),
+    # the standard normal distribution function: CUDA's definition through erfc
+    "normcdff": ("(0.5f * erfc((f32)({a}) * -0.70710678118654752f))", F32),
+    "normcdf": ("(0.5 * erfc((f64)({a}) * -0.70710678118654752440))", F64),
+    "rhypotf": ("(1.0f / hypot((f32)({a}), (f32)({b})))", F32), "rcbrtf": ("(1.0f / cbrt((f32)({a})))", F32),
     # half arithmetic: in f32, rounded once to half (exact for + - * of two halves)
     "__hadd": ("hal_to_half({a} + {b})", CType("half")), "__hsub": ("hal_to_half({a} - {b})", CType("half")),
     "__hmul": ("hal_to_half({a} * {b})", CType("half")), "__hdiv": ("hal_to_half({a} / {b})", CType("half")),
@@ -148,6 +158,7 @@ class Translation:
 class _Var:
     text: str        # how the variable is written where it is used
     type: CType
+    value: bool = False  # a named integer value (named_value), usable in constant expressions
 
 
 @dataclass
@@ -211,6 +222,11 @@ class _Translator:
                 continue  # a prototype: the definition is what is translated
             elif isinstance(ext, c_ast.Decl) and "register" in ext.storage:
                 self.constant(ext)
+            elif isinstance(ext, c_ast.Decl) and "const" in ext.quals and ext.init is not None:
+                # (const and constexpr at file scope: integers are named values, the rest constants)
+                self.scopes = [self.globals]
+                if not self.named_value(ext, self.globals):
+                    self.constant(ext)
             elif isinstance(ext, c_ast.Decl) and "_Thread_local" in ext.storage:
                 self.fail("__shared__ arrays at file scope", ext, "declare them inside the kernel")
             elif isinstance(ext, c_ast.Pragma):
@@ -224,6 +240,20 @@ class _Translator:
         text = (helpers.SOURCE + "\n".join(self.constants) + "\n" + "\n".join(self.emitted) + "\n"
                 + "\n".join(b for b, _ in bodies))
         return Translation(text, {k.name: k for _, k in bodies})
+
+    def named_value(self, decl: c_ast.Decl, scope: dict) -> bool:
+        """Whether ``decl`` is an integer ``const`` scalar whose initializer is a constant
+        expression (of literals and such names): then it is declared in ``scope`` as
+        that value, so that array sizes may name it (``__shared__ float s[TILE]``), as
+        C++ lets them and C does not."""
+        if not (isinstance(decl.type, c_ast.TypeDecl) and isinstance(decl.type.type, c_ast.IdentifierType)
+                and "const" in decl.quals and decl.init is not None and _is_constant(decl.init, self.scopes)):
+            return False
+        t = self.decl_type(decl.type, decl)
+        if not t.is_int:
+            return False
+        scope[decl.name] = _Var(f"({t.cast()}({self.expr(decl.init)[0]}))", t, value=True)
+        return True
 
     def constant(self, decl: c_ast.Decl) -> None:
         """A ``__constant__`` variable: with its initializer, a program-scope constant
@@ -272,6 +302,9 @@ class _Translator:
             if t is None:
                 self.fail(f"the type {' '.join(node.type.names)!r}", where)
             return t
+        if isinstance(node, (c_ast.PtrDecl, c_ast.ArrayDecl)) and "volatile" in getattr(node.type, "quals", ()):
+            self.fail("volatile arrays and pointers (warp-synchronous programming)", where,
+                      "hal runs no warp in lockstep: separate the steps with __syncthreads()")
         if isinstance(node, c_ast.PtrDecl):
             inner = self.decl_type(node.type, where)
             const = isinstance(node.type, c_ast.TypeDecl) and "const" in node.type.quals
@@ -379,6 +412,9 @@ class _Translator:
         """Every ``__shared__`` declaration of the kernel, declared at its top (OpenCL C
         wants LOCAL variables at kernel scope)."""
         dyn = False
+        for node in _walk(body):  # (the kernel's named integer values first: shared array sizes may use them)
+            if isinstance(node, c_ast.Decl) and node.name not in self.scopes[1]:
+                self.named_value(node, self.scopes[1])
         for node in _walk(body):
             if not (isinstance(node, c_ast.Decl) and "_Thread_local" in node.storage):
                 continue
@@ -493,6 +529,8 @@ class _Translator:
     def hoist(self, decl: c_ast.Decl):
         """A declaration whose variable may live across a barrier: an array with one
         element per thread; returns its initialization as an assignment (or None)."""
+        if self.named_value(decl, self.scopes[-1]):
+            return None  # (its uses are its value)
         t = self.decl_type(decl.type, decl)
         if isinstance(decl.init, c_ast.InitList):
             return self.hoist_init_list(decl, t)
@@ -777,6 +815,8 @@ class _Translator:
             self.fail("a __constant__ variable inside a function", d, "declare it at file scope")
         if "static" in d.storage or "extern" in d.storage:
             self.fail("static or extern local variables", d)
+        if self.named_value(d, self.scopes[-1]):
+            return ""  # (its uses are its value)
         t = self.decl_type(d.type, d)
         if t.dims and t.dims[0] == "" and isinstance(d.init, c_ast.InitList):
             t = replace(t, dims=(str(len(d.init.exprs)), *t.dims[1:]))
@@ -1140,6 +1180,18 @@ class _Translator:
 
 
 # -- tree helpers ------------------------------------------------------------------
+def _is_constant(node, scopes: list) -> bool:
+    """Whether the expression ``node`` is made of literals, operators, casts, sizeof and
+    names of integer values declared in ``scopes`` (named_value's)."""
+    for n in _walk(node):
+        if isinstance(n, (c_ast.FuncCall, c_ast.Assignment, c_ast.ArrayRef, c_ast.StructRef)) or \
+                isinstance(n, c_ast.UnaryOp) and n.op in ("++", "p++", "--", "p--", "&", "*"):
+            return False
+        if isinstance(n, c_ast.ID) and not any(n.name in scope and scope[n.name].value for scope in scopes):
+            return False
+    return True
+
+
 def _walk(node):
     yield node
     for _, child in node.children():

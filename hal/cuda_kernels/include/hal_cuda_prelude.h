@@ -15,6 +15,7 @@
 #define __noinline__
 #define __restrict__ restrict
 #define __launch_bounds__(...)
+#define constexpr const
 #define true 1
 #define false 0
 #define NULL 0
