@@ -28,7 +28,10 @@ tests/test_qdot_k.py checks the kernels against it bit for bit):
 The integers are exact in any order, so the C target's AVX2 path (ggml's byte products:
 ``maddubs`` then ``madd`` by the scales), the same instructions through clang's x86
 builtins on an x86 OpenCL (PoCL) and the portable path (one product at a time) give the
-same bits. No weight is ever decoded to floats.
+same bits. No weight is ever decoded to floats. From 16 rows of x on a CPU with AVX-512
+(the C target, PoCL), the rows sit in the lanes of vectors instead (``qdot_k_tokens``: 16
+rows per vector, each 4 bytes of a weight row broadcast once for all of them; same
+integers, same float steps per row).
 """
 from __future__ import annotations
 
@@ -43,12 +46,6 @@ from .launch import flat_group, pointer, program
 
 QK = 256
 
-# PoCL keeps loops over an array of accumulators (and the array) in memory unless told,
-# and does not inline a work-item's big helpers (Block then goes through memory)
-_OPENCL_HINTS = ("#ifdef __OPENCL_VERSION__\n#define UNROLLED _Pragma(\"unroll\")\n"
-             "#define KINLINE INLINE __attribute__((always_inline))\n"
-             "#else\n#define UNROLLED\n#define KINLINE INLINE\n#endif\n")
-
 _QUANTIZE = r"""
 /* The C target on x86 with AVX2 in intrinsics: GCC vectorizes neither the float max nor
    the rounding to bytes. */
@@ -56,8 +53,12 @@ _QUANTIZE = r"""
 #include <immintrin.h>
 #define QUANTIZE_AVX2 1
 #endif
-/* A super-block of 256 activations xb as q[256] and bsums[16]; returns d. */
-KINLINE f32 quantize_block(GLOBAL const f32 *xb, GLOBAL i8 *q, GLOBAL i16 *bsums) {
+/* One work-item per super-block of 256 activations (x contiguous, cols a multiple of 256). */
+KERNEL void quantize_q8k(GLOBAL i8 *q, GLOBAL f32 *d, GLOBAL i16 *bsums, GLOBAL const f32 *x, i64 x_off,
+                         i64 blocks) {
+    i64 b = GLOBAL_ID(0);
+    if (b >= blocks) return;
+    GLOBAL const f32 *xb = x + x_off + b * 256;
     /* the largest magnitude, then the first value that has it (two loops: PoCL vectorizes
        them, 4x faster than one loop that updates both) */
     f32 amax = 0.0f, top = 0.0f;
@@ -93,13 +94,13 @@ KINLINE f32 quantize_block(GLOBAL const f32 *xb, GLOBAL i8 *q, GLOBAL i16 *bsums
         __m256i lo = _mm256_packs_epi32(v[0], v[1]), hi = _mm256_packs_epi32(v[2], v[3]);  /* lane-interleaved */
         __m256i bytes = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(lo, hi),
                                                     _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-        _mm256_storeu_si256((__m256i *)(q + 32 * h), bytes);
+        _mm256_storeu_si256((__m256i *)(q + b * 256 + 32 * h), bytes);
         __m256i pairs = _mm256_hadd_epi32(_mm256_madd_epi16(lo, _mm256_set1_epi16(1)),
                                           _mm256_madd_epi16(hi, _mm256_set1_epi16(1)));
         __m128i sums = _mm_add_epi32(_mm256_castsi256_si128(pairs), _mm256_extracti128_si256(pairs, 1));
         sums = _mm_hadd_epi32(sums, sums);  /* the first 16's sum, the second's */
-        bsums[2 * h] = (i16)_mm_cvtsi128_si32(sums);
-        bsums[2 * h + 1] = (i16)_mm_extract_epi32(sums, 1);
+        bsums[b * 16 + 2 * h] = (i16)_mm_cvtsi128_si32(sums);
+        bsums[b * 16 + 2 * h + 1] = (i16)_mm_extract_epi32(sums, 1);
     }
 #else
     for (int g = 0; g < 16; g++) {
@@ -107,42 +108,33 @@ KINLINE f32 quantize_block(GLOBAL const f32 *xb, GLOBAL i8 *q, GLOBAL i16 *bsums
         for (int j = 16 * g; j < 16 * g + 16; j++) {
             i32 v = (i32)rint(iscale * xb[j]);
             v = v < 127 ? v : 127;
-            q[j] = (i8)v;
+            q[b * 256 + j] = (i8)v;
             sum += v;
         }
-        bsums[g] = (i16)sum;
+        bsums[b * 16 + g] = (i16)sum;
     }
 #endif
-    return amax != 0.0f ? DIV_RN(1.0f, iscale) : 0.0f;
-}
-
-/* One work-item per super-block of 256 activations (x contiguous, cols a multiple of 256). */
-KERNEL void quantize_q8k(GLOBAL i8 *q, GLOBAL f32 *d, GLOBAL i16 *bsums, GLOBAL const f32 *x, i64 x_off,
-                         i64 blocks) {
-    i64 b = GLOBAL_ID(0);
-    if (b >= blocks) return;
-    d[b] = quantize_block(x + x_off + b * 256, q + b * 256, bsums + b * 16);
+    d[b] = amax != 0.0f ? DIV_RN(1.0f, iscale) : 0.0f;
 }
 """
 
-_QUANTIZE_TOKENS = r"""
-/* The same super-blocks laid out for qdot_k_tokens: rows of x in groups of TOKENS (the last
-   padded with zeros), and for each group and super-block: lane k (bytes 4k .. 4k + 3) of
-   the TOKENS rows side by side (64 lanes), their d side by side, then for each 32 values j
-   the rows' bsums 2j, 2j + 1 as the two halves of an i32, side by side. One work-item per
-   super-block of a padded group. */
-KERNEL void quantize_q8k_tokens(GLOBAL i8 *q, GLOBAL f32 *d, GLOBAL i32 *pairs, GLOBAL const f32 *x, i64 x_off,
-                                i64 n, i64 nb) {
+# x's super-blocks laid out for qdot_k_tokens: rows of x in groups of TOKENS (the last
+# padded with zeros), and for each group and super-block, lane k (bytes 4k .. 4k + 3) of
+# the TOKENS rows side by side (64 lanes), their d side by side, then for each 32 values j
+# the rows' bsums 2j, 2j + 1 as the two halves of an i32, side by side.
+_TOKENS_LAYOUT = r"""
+/* One work-item per super-block of a padded group, from quantize_q8k's layout. */
+KERNEL void tokens_layout(GLOBAL i8 *tq, GLOBAL f32 *td, GLOBAL i32 *tpairs, GLOBAL const i8 *q, GLOBAL const f32 *d,
+                          GLOBAL const i16 *bsums, i64 n, i64 nb) {
     i64 b = GLOBAL_ID(0), t = b / nb, block = b % nb, g = t / TOKENS, tt = t % TOKENS;
     if (g * TOKENS >= n) return;
-    i8 qb[256] = {0};
-    i16 bs[16] = {0};
-    f32 scale = t < n ? quantize_block(x + x_off + b * 256, qb, bs) : 0.0f;
-    i64 at = (g * nb + block) * TOKENS;
+    i64 at = (g * nb + block) * TOKENS;  /* (b = t * nb + block: the row's super-block in q, d, bsums) */
     for (int k = 0; k < 64; k++)
-        for (int j = 0; j < 4; j++) q[(at * 64 + k * TOKENS + tt) * 4 + j] = qb[4 * k + j];
-    d[at + tt] = scale;
-    for (int j = 0; j < 8; j++) pairs[at * 8 + j * TOKENS + tt] = (i32)((u32)(u16)bs[2 * j] | ((u32)(u16)bs[2 * j + 1] << 16));
+        for (int j = 0; j < 4; j++) tq[(at * 64 + k * TOKENS + tt) * 4 + j] = t < n ? q[b * 256 + 4 * k + j] : 0;
+    td[at + tt] = t < n ? d[b] : 0.0f;
+    for (int j = 0; j < 8; j++)
+        tpairs[at * 8 + j * TOKENS + tt] = t < n ? (i32)((u32)(u16)bsums[b * 16 + 2 * j]
+                                                        | ((u32)(u16)bsums[b * 16 + 2 * j + 1] << 16)) : 0;
 }
 """
 
@@ -594,15 +586,40 @@ KERNEL void qdot_k(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 xq_off
 """
 
 
-# Many rows of x on the C target (prefill, batched decode; from 8 rows, so every row but
-# Q4_K's last n % 4 takes llama.cpp's matrix kernels' float steps): the TOKENS rows of a
-# group in the lanes of vectors of VT rows, each weight lane (4 bytes) broadcast once for
-# all of them (with AVX-512 VNNI one vpdpbusd per lane, 16 rows), and a super-block's
-# scales and float steps vector operations. Each row's integers are the ones above (exact
+# Many rows of x on a CPU (prefill, batched decode; from 8 rows, so every row but Q4_K's
+# last n % 4 takes llama.cpp's matrix kernels' float steps): the TOKENS rows of a group in
+# the lanes of vectors of VT rows, each weight lane (4 bytes) broadcast once for all of
+# them (on the C target with AVX-512 VNNI one vpdpbusd per lane and 16 rows), and a
+# super-block's scales and float steps vector operations. Each row's integers are the ones above (exact
 # in any order) and its float steps the same operations in the same order, so the bits
 # are unchanged, and no row depends on another.
 _TOKEN_LANES = r"""
-#if !SCALAR && TOKENS % 16 == 0 && defined(__AVX512BW__) && defined(__AVX512F__) && defined(__FMA__)
+#if !defined(__OPENCL_VERSION__) && !defined(__CUDACC__)
+#define C_TARGET 1
+#elif defined(__OPENCL_VERSION__) && defined(__x86_64__) && defined(__AVX512BW__) && TOKENS % 16 == 0 && !SCALAR
+#define CL_X86 16
+typedef char cl_bytes __attribute__((ext_vector_type(64)));
+typedef short cl_shorts __attribute__((ext_vector_type(32)));
+#define CL_INT int16
+#define CL_FLOAT float16
+#define CL_LOAD vload16
+#define CL_STORE vstore16
+#define CL_CONVERT convert_float16
+#define CL_MADD __builtin_ia32_pmaddwd512
+#define CL_MADDUBS __builtin_ia32_pmaddubsw512
+#elif defined(__OPENCL_VERSION__) && defined(__x86_64__) && defined(__AVX2__) && TOKENS % 8 == 0 && !SCALAR
+#define CL_X86 8
+typedef char cl_bytes __attribute__((ext_vector_type(32)));
+typedef short16 cl_shorts;
+#define CL_INT int8
+#define CL_FLOAT float8
+#define CL_LOAD vload8
+#define CL_STORE vstore8
+#define CL_CONVERT convert_float8
+#define CL_MADD __builtin_ia32_pmaddwd256
+#define CL_MADDUBS __builtin_ia32_pmaddubsw256
+#endif
+#if C_TARGET && !SCALAR && TOKENS % 16 == 0 && defined(__AVX512BW__) && defined(__FMA__)
 #define VT 16
 typedef __m512i ti32;
 typedef __m512 tf32;
@@ -626,7 +643,7 @@ typedef __m512 tf32;
 #else
 #define ti_dot4(acc, w, x) _mm512_add_epi32((acc), _mm512_madd_epi16(_mm512_maddubs_epi16((w), (x)), _mm512_set1_epi16(1)))
 #endif
-#elif !SCALAR && TOKENS % 8 == 0 && defined(__AVX2__) && defined(__FMA__)
+#elif C_TARGET && !SCALAR && TOKENS % 8 == 0 && defined(__AVX2__) && defined(__FMA__)
 #define VT 8
 typedef __m256i ti32;
 typedef __m256 tf32;
@@ -652,11 +669,36 @@ typedef __m256 tf32;
 #else  /* (weights < 64, |x| <= 127: a pair's sum fits maddubs' 16 bits) */
 #define ti_dot4(acc, w, x) _mm256_add_epi32((acc), _mm256_madd_epi16(_mm256_maddubs_epi16((w), (x)), _mm256_set1_epi16(1)))
 #endif
+#elif CL_X86
+/* OpenCL on an x86 CPU (PoCL): the same instructions through clang's builtins (no VNNI:
+   PoCL targets its CPU as Skylake-AVX512), VT rows (512 bits where the CPU has AVX-512BW) */
+#define VT CL_X86
+typedef CL_INT ti32;
+typedef CL_FLOAT tf32;
+#define ti_zero() ((ti32)(0))
+#define ti_set1(v) ((ti32)(v))
+#define ti_load(p) CL_LOAD(0, (GLOBAL const int *)(p))
+#define ti_add(a, b) ((a) + (b))
+#define ti_sub(a, b) ((a) - (b))
+#define ti_mul(a, b) ((a) * (b))
+#define ti_madd16(a, b) CL_MADD(__builtin_astype((a), cl_shorts), __builtin_astype((b), cl_shorts))
+#define ti_shl5(v) ((v) << 5)
+#define ti_float(v) CL_CONVERT(v)
+#define tf_set1(v) ((tf32)(v))
+#define tf_load(p) CL_LOAD(0, (p))
+#define tf_store(p, v) CL_STORE((v), 0, (p))
+#define tf_zero() ((tf32)(0.0f))
+#define tf_mul(a, b) ((a) * (b))
+#define tf_fma fma
+#define ti_dot4(acc, w, x) \
+    ((acc) + CL_MADD(CL_MADDUBS(__builtin_astype((w), cl_bytes), __builtin_astype((x), cl_bytes)), (cl_shorts)(1)))
 #else  /* any other target (or SCALAR): one row to a "vector", the same integers and float steps */
 #define VT 1
 typedef i32 ti32;
 typedef f32 tf32;
-INLINE i32 load_i32(GLOBAL const void *p) { i32 v; memcpy(&v, p, 4); return v; }
+INLINE i32 load_i32(GLOBAL const i8 *p) {
+    return (i32)((u32)(u8)p[0] | ((u32)(u8)p[1] << 8) | ((u32)(u8)p[2] << 16) | ((u32)(u8)p[3] << 24));
+}
 /* acc + the products of w's 4 unsigned bytes with x's 4 signed ones (vpdpbusd) */
 INLINE i32 ti_dot4(i32 acc, i32 w, i32 x) {
     for (int k = 0; k < 4; k++) acc += (i32)(u8)((u32)w >> (8 * k)) * (i32)(i8)((u32)x >> (8 * k));
@@ -668,7 +710,7 @@ INLINE i32 ti_madd16(i32 a, i32 b) {
 }
 #define ti_zero() 0
 #define ti_set1(v) ((i32)(v))
-#define ti_load(p) load_i32(p)
+#define ti_load(p) load_i32((GLOBAL const i8 *)(p))  /* (little-endian, as every target here) */
 #define ti_add(a, b) ((a) + (b))
 #define ti_sub(a, b) ((a) - (b))
 #define ti_mul(a, b) ((a) * (b))
@@ -690,6 +732,12 @@ KINLINE void unpack_quants(GLOBAL const u8 *b, u32 *q) {
     Block k;
     decode_block(b, &k);
     for (int i = 0; i < 8; i++) _mm256_storeu_si256((__m256i *)(q + 8 * i), k.q[i]);
+}
+#elif K_BUILTINS
+KINLINE void unpack_quants(GLOBAL const u8 *b, u32 *q) {
+    Block k;
+    decode_block(b, &k);
+    UNROLLED for (int i = 0; i < 8; i++) vstore8(__builtin_astype(k.q[i], uint8), 0, q + 8 * i);
 }
 #else
 KINLINE void unpack_quants(GLOBAL const u8 *b, u32 *q) {
@@ -803,7 +851,7 @@ KINLINE void tokens_result(const TAcc *a, f32 *out, i64 t, i64 n) { tf_store(out
 }
 
 _DOT_TOKENS = r"""
-/* out (n, rows) = x @ w.T, x laid out by quantize_q8k_tokens. Work-item (row, group of
+/* out (n, rows) = x @ w.T, x laid out by tokens_layout. Work-item (row, group of
    TOKENS rows of x): each super-block unpacked once for the group. */
 KERNEL void qdot_k_tokens(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 xq_off, GLOBAL const f32 *xd,
                           i64 xd_off, GLOBAL const i32 *xs, i64 xs_off, GLOBAL const u8 *w, i64 w_off, i64 rows,
@@ -831,11 +879,17 @@ KERNEL void qdot_k_tokens(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64
 _AVX2_TARGET = "!defined(__OPENCL_VERSION__) && !defined(__CUDACC__) && defined(__AVX2__) && defined(__FMA__)"
 _BUILTIN_TARGET = "defined(__OPENCL_VERSION__) && defined(__x86_64__) && defined(__AVX2__) && defined(__F16C__)"
 
+# PoCL keeps loops over an array of accumulators (and the array) in memory unless told,
+# and does not inline a work-item's big helpers (Block then goes through memory)
+_OPENCL_HINTS = ("#ifdef __OPENCL_VERSION__\n#define UNROLLED _Pragma(\"unroll\")\n"
+             "#define KINLINE INLINE __attribute__((always_inline))\n"
+             "#else\n#define UNROLLED\n#define KINLINE INLINE\n#endif\n")
+
 
 @functools.lru_cache(maxsize=None)
 def source(ggml_type: str) -> str:
     block = (f"#if {_AVX2_TARGET} && !SCALAR\n#define K_AVX2 1\n#include <immintrin.h>\n" + _K4_SCALES + _AVX2[ggml_type]
-             + f"#elif {_BUILTIN_TARGET} && !SCALAR\n" + _BUILTIN_HELPERS + _BUILTINS[ggml_type]
+             + f"#elif {_BUILTIN_TARGET} && !SCALAR\n#define K_BUILTINS 1\n" + _BUILTIN_HELPERS + _BUILTINS[ggml_type]
              + "#else\n" + _QUANT[ggml_type] + _SUB_LANES + _PORTABLE[ggml_type] + "#endif\n")
     accumulate = {"Q4_K": _Q4_K_ACCUMULATE, "Q5_K": _Q5_K_ACCUMULATE}.get(ggml_type, "")
     return _HELPERS + _OPENCL_HINTS + _SCALE_MIN + accumulate + block + _ACC[ggml_type] + _DOT
@@ -843,14 +897,8 @@ def source(ggml_type: str) -> str:
 
 @functools.lru_cache(maxsize=None)
 def tokens_source(ggml_type: str) -> str:
-    """The kernels with qdot_k_tokens as well (the C target's, for x laid out by
-    quantize_q8k_tokens)."""
+    """The kernels with qdot_k_tokens as well (for x laid out by tokens_layout)."""
     return source(ggml_type) + _SUB_BYTES[ggml_type] + _TOKEN_LANES + _TOKENS_TYPE[ggml_type] + _DOT_TOKENS
-
-
-def quantize_source(tokens: bool = False) -> str:
-    """The activations' quantization (quantize_q8k; with ``tokens``, quantize_q8k_tokens too)."""
-    return _OPENCL_HINTS + _QUANTIZE + (_QUANTIZE_TOKENS if tokens else "")
 
 
 def supports(ggml_type: str) -> bool:
@@ -860,7 +908,7 @@ def supports(ggml_type: str) -> bool:
 class Activations:
     """x (n, cols) quantized per 256: int8 ``q`` (n, cols), f32 ``d`` (n, cols / 256),
     int16 ``bsums`` (n, cols / 16) (payloads of ``device``); or with ``tokens`` for
-    ``qdot_k_tokens``: rows in groups of ``tokens`` (quantize_q8k_tokens), ``bsums`` int32
+    ``qdot_k_tokens``: rows in groups of ``tokens`` (tokens_layout), ``bsums`` int32
     pairs (padded n, cols / 32)."""
     __slots__ = ("q", "d", "bsums", "shape", "tokens")
 
@@ -870,38 +918,62 @@ class Activations:
 
 def quantize(device, x, tokens: int = 0) -> Activations:
     """``x``: a contiguous float32 (n, cols) payload, cols a multiple of 256; ``tokens``:
-    the layout (0: as x; 8 or 16: qdot_k_tokens', the C target only)."""
+    the layout (0: as x; 8 or 16: qdot_k_tokens')."""
     n, cols = x.shape
-    if tokens and (device.target != "c" or tokens not in (8, 16)):
-        raise ValueError(f"qdot_k's tokens layout takes groups of 8 or 16 rows on the C target, "
-                         f"not {tokens} on {device.name}")
-    padded = -(-n // tokens) * tokens if tokens else n
-    blocks = padded * cols // QK
+    if tokens not in (0, 8, 16):
+        raise ValueError(f"qdot_k's tokens layout takes groups of 8 or 16 rows of x, not {tokens}")
+    blocks = n * cols // QK
+    q = device.empty((n, cols), np.dtype(np.int8))
+    d = device.empty((n, cols // QK), np.dtype(np.float32))
+    bsums = device.empty((n, cols // 16), np.dtype(np.int16))
+    if blocks:
+        program(device, _QUANTIZE, "quantize_q8k")(
+            (blocks,), flat_group(device), *(pointer(device, a) for a in (q, d, bsums)), *device.kernel_args(x),
+            blocks)
+    a = Activations(q, d, bsums, (n, cols))
+    return _tokens_layout(device, a, tokens) if tokens else a
+
+
+def _tokens_layout(device, a: Activations, tokens: int) -> Activations:
+    """``a`` laid out for qdot_k_tokens: rows in groups of ``tokens``."""
+    (n, cols), padded = a.shape, -(-a.shape[0] // tokens) * tokens
     q = device.empty((padded, cols), np.dtype(np.int8))
     d = device.empty((padded, cols // QK), np.dtype(np.float32))
-    bsums = device.empty((padded, cols // 32), np.dtype(np.int32)) if tokens else \
-        device.empty((n, cols // 16), np.dtype(np.int16))
-    if blocks:
-        name, extra, defines = ("quantize_q8k_tokens", (n, cols // QK), {"TOKENS": tokens}) if tokens else \
-            ("quantize_q8k", (blocks,), {})
-        program(device, quantize_source(bool(tokens)), name, **defines)(
-            (blocks,), flat_group(device), *(pointer(device, a) for a in (q, d, bsums)), *device.kernel_args(x),
-            *extra)
-    return Activations(q, d, bsums, (n, cols), tokens)
+    pairs = device.empty((padded, cols // 32), np.dtype(np.int32))
+    if n:
+        program(device, _TOKENS_LAYOUT, "tokens_layout", TOKENS=tokens)(
+            (padded * cols // QK,), flat_group(device), *(pointer(device, v) for v in (q, d, pairs)),
+            *(pointer(device, v) for v in (a.q, a.d, a.bsums)), n, cols // QK)
+    return Activations(q, d, pairs, a.shape, tokens)
 
 
 def default_config(device, n: int) -> dict:
     """NT rows of x per work-item (a prefill shares each decoded super-block among 8: 1.1-1.3x
     faster than 4 on the C target; from 16 rows among 16: 1.05-1.1x faster than 8 on the C
-    target and PoCL, 32 no better), ROWS weight rows per work-group on buffer devices; on
-    the C target with AVX-512, from 8 rows of x TOKENS rows in a vector's lanes
-    (qdot_k_tokens: MEASURED). (``SCALAR``: 1 keeps the C target off its vector paths, for
-    tests of the portable one.)"""
+    target and PoCL, 32 no better), ROWS weight rows per work-group on buffer devices. From
+    16 rows, on a CPU whose kernels hold 16 rows to a vector (AVX-512), TOKENS: 16 rows of
+    x in a vector's lanes (qdot_k_tokens; 64 rows of Gemma's shapes: the C target with VNNI
+    Q4_K 1.6-1.85x and Q6_K 1.25-1.85x faster than tiles of 16, PoCL Q4_K 1.4-1.8x and Q6_K
+    1.1x; 8-row groups, and AVX2 without VNNI, gain little or lose). (``SCALAR``: 1 keeps
+    the C target and PoCL off their vector paths, for tests of the portable one.)"""
     group = 16 if device.info.max_work_group >= 16 else 1
     config = {"NT": 1 if n <= 2 else 8 if n < 16 else 16, "ROWS": group}
-    if device.target == "c" and device.info.vector_bits >= 512 and n >= 8:
-        config["TOKENS"] = 16 if n >= 16 else 8
+    if n >= 16 and device.info.kind == "cpu" and rows_per_vector(device) == 16:
+        config["TOKENS"] = 16
     return config
+
+
+_PROBE = "KERNEL void rows_per_vector(GLOBAL i32 *out) { out[0] = VT; }\n"
+
+
+@functools.cache
+def rows_per_vector(device) -> int:
+    """The rows of x one vector of qdot_k_tokens holds for 16-row groups on ``device``, as its
+    compiler sees the target (16: AVX-512; 8: AVX2; 1: the portable path)."""
+    out = device.empty((1,), np.dtype(np.int32))
+    program(device, tokens_source("Q4_K") + _PROBE, "rows_per_vector", NT=1, TOKENS=16, SCALAR=0, BLOCK_BYTES=144,
+            FOURS=0)((1,), None, pointer(device, out))
+    return int(device.to_host(out)[0])
 
 
 def dot_into(device, config: dict, out, a: Activations, raw, ggml_type: str):
@@ -915,13 +987,14 @@ def dot_into(device, config: dict, out, a: Activations, raw, ggml_type: str):
               "FOURS": int(n >= 4 and n % 4 == 0),
               "HAL_OMP_MIN_ITEMS": 64}  # (C target) a work-item is a whole row: threads pay from 64
     args = device.kernel_args(out, a.q, a.d, a.bsums, raw) + [rows, cols, n]
+    group = config["ROWS"]
+    padded = -(-rows // group) * group
     if a.tokens:
         program(device, tokens_source(ggml_type), "qdot_k_tokens", NT=1, TOKENS=a.tokens, **common)(
-            (rows, -(-n // a.tokens)), None, *args)
+            (padded, -(-n // a.tokens)), (group, 1), *args)
         return out
-    nt, group = config["NT"], config["ROWS"]
-    tiles = -(-n // nt)
-    program(device, source(ggml_type), "qdot_k", NT=nt, **common)((-(-rows // group) * group, tiles), (group, 1), *args)
+    tiles = -(-n // config["NT"])
+    program(device, source(ggml_type), "qdot_k", NT=config["NT"], **common)((padded, tiles), (group, 1), *args)
     return out
 
 

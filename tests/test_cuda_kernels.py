@@ -68,8 +68,10 @@ def _other_kernels():
                                                                     "HAS_MIN": int(name == "Q4_1"),
                                                                     "BLOCK_BYTES": qtype.block_bytes}
     yield "qdot-quantize_tokens", qdot.quantize_source(True), {"TOKENS": 8}
-    yield "qdot_k-quantize", qdot_k.quantize_source(), {}
-    yield "qdot_k-quantize_tokens", qdot_k.quantize_source(True), {"TOKENS": 8}
+    yield "qdot_k-quantize", qdot_k._QUANTIZE, {}
+    yield "qdot_k-tokens_layout", qdot_k._TOKENS_LAYOUT, {"TOKENS": 8}
+    yield "qdot_k-rows_per_vector", qdot_k.tokens_source("Q4_K") + qdot_k._PROBE, {"NT": 1, "TOKENS": 16,
+                                                                                   "BLOCK_BYTES": 144}
     for name in quant.INTEGER_DOT_K:
         yield f"qdot_k-{name}", qdot_k.source(name), {"NT": 4, "BLOCK_BYTES": quant.TYPES[name].block_bytes}
         yield f"qdot_k_tokens-{name}", qdot_k.tokens_source(name), {"NT": 1, "TOKENS": 8,

@@ -53,32 +53,30 @@ def test_every_tile_gives_the_same_bits(device, ggml_type):
 
 @pytest.mark.parametrize("ggml_type", TYPES)
 @pytest.mark.parametrize("n", [8, 9, 19, 32])  # Q4_K: the last n % 4 rows take the mat-vec's sums
-def test_rows_of_x_in_vector_lanes_give_the_same_bits(ggml_type, n):
-    """qdot_k_tokens (the C target: rows of x in groups of 8 or 16, the last padded), on
-    its vector path (AVX-512 for 16, AVX2 for 8) and the portable one."""
-    cpu = hal.device("cpu")
+def test_rows_of_x_in_vector_lanes_give_the_same_bits(device, ggml_type, n):
+    """qdot_k_tokens (rows of x in groups of 8 or 16, the last padded) on its vector paths
+    (the C target: AVX-512 for 16, AVX2 for 8; OpenCL on x86 through builtins) and the
+    portable one."""
     rows, cols = 13, 768
     x, raw = _problem(ggml_type, n, rows, cols, seed=n)
     expected = ggml_k.qdot(x, raw, ggml_type, rows)
+    w = device.from_host(raw)
     for tokens in (8, 16):
-        a = qdot_k.quantize(cpu, x, tokens)
+        a = qdot_k.quantize(device, device.from_host(x), tokens)
         for scalar in (0, 1):
-            out = np.empty((n, rows), np.float32)
-            qdot_k.dot_into(cpu, {"SCALAR": scalar}, out, a, raw, ggml_type)
-            np.testing.assert_array_equal(out, expected, err_msg=f"TOKENS {tokens} SCALAR {scalar}")
+            out = device.empty((n, rows), np.dtype(np.float32))
+            qdot_k.dot_into(device, {**qdot_k.default_config(device, n), "SCALAR": scalar}, out, a, w, ggml_type)
+            np.testing.assert_array_equal(device.to_host(out), expected, err_msg=f"TOKENS {tokens} SCALAR {scalar}")
 
 
 def test_rows_of_x_in_vector_lanes_refuse_what_they_cannot_do(device):
-    x = np.ones((7, 256), np.float32)
-    if device.target != "c":
-        with pytest.raises(ValueError, match="C target"):
-            qdot_k.quantize(device, device.from_host(x), 8)
-        return
+    x = device.from_host(np.ones((7, 256), np.float32))
     with pytest.raises(ValueError, match="groups of 8 or 16"):
-        qdot_k.quantize(device, device.from_host(x), 4)
-    a, raw = qdot_k.quantize(device, device.from_host(x), 8), quant.random_raw(quant.TYPES["Q6_K"], 3, 256, np.random.default_rng(0))
+        qdot_k.quantize(device, x, 4)
+    a, raw = qdot_k.quantize(device, x, 8), quant.random_raw(quant.TYPES["Q6_K"], 3, 256, np.random.default_rng(0))
     with pytest.raises(ValueError, match="8 or more rows"):
-        qdot_k.dot_into(device, {}, np.empty((7, 3), np.float32), a, raw, "Q6_K")
+        qdot_k.dot_into(device, qdot_k.default_config(device, 7), device.empty((7, 3), np.dtype(np.float32)), a,
+                        device.from_host(raw), "Q6_K")
 
 
 def test_activation_quantization_matches(device):
