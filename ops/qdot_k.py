@@ -586,13 +586,13 @@ KERNEL void qdot_k(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 xq_off
 """
 
 
-# Many rows of x on a CPU (prefill, batched decode; from 8 rows, so every row but Q4_K's
-# last n % 4 takes llama.cpp's matrix kernels' float steps): the TOKENS rows of a group in
-# the lanes of vectors of VT rows, each weight lane (4 bytes) broadcast once for all of
-# them (on the C target with AVX-512 VNNI one vpdpbusd per lane and 16 rows), and a
-# super-block's scales and float steps vector operations. Each row's integers are the ones above (exact
-# in any order) and its float steps the same operations in the same order, so the bits
-# are unchanged, and no row depends on another.
+# Many rows of x on a CPU (prefill, batched decode; 8 rows or more, so every row but
+# Q4_K's last n % 4 takes llama.cpp's matrix kernels' float steps): the TOKENS rows of a
+# group in the lanes of vectors of VT rows, each weight lane (4 bytes) broadcast once for
+# all of them (on the C target with AVX-512 VNNI one vpdpbusd per lane and 16 rows), and
+# a super-block's scales and float steps vector operations. Each row's integers are the
+# ones above (exact in any order) and its float steps the same operations in the same
+# order, so the bits are unchanged, and no row depends on another.
 _TOKEN_LANES = r"""
 #if !defined(__OPENCL_VERSION__) && !defined(__CUDACC__)
 #define C_TARGET 1
@@ -641,7 +641,8 @@ typedef __m512 tf32;
 #ifdef __AVX512VNNI__
 #define ti_dot4 _mm512_dpbusd_epi32
 #else
-#define ti_dot4(acc, w, x) _mm512_add_epi32((acc), _mm512_madd_epi16(_mm512_maddubs_epi16((w), (x)), _mm512_set1_epi16(1)))
+#define ti_dot4(acc, w, x) \
+    _mm512_add_epi32((acc), _mm512_madd_epi16(_mm512_maddubs_epi16((w), (x)), _mm512_set1_epi16(1)))
 #endif
 #elif C_TARGET && !SCALAR && TOKENS % 8 == 0 && defined(__AVX2__) && defined(__FMA__)
 #define VT 8
@@ -667,7 +668,8 @@ typedef __m256 tf32;
 #elif defined(__AVXVNNI__)
 #define ti_dot4 _mm256_dpbusd_avx_epi32
 #else  /* (weights < 64, |x| <= 127: a pair's sum fits maddubs' 16 bits) */
-#define ti_dot4(acc, w, x) _mm256_add_epi32((acc), _mm256_madd_epi16(_mm256_maddubs_epi16((w), (x)), _mm256_set1_epi16(1)))
+#define ti_dot4(acc, w, x) \
+    _mm256_add_epi32((acc), _mm256_madd_epi16(_mm256_maddubs_epi16((w), (x)), _mm256_set1_epi16(1)))
 #endif
 #elif CL_X86
 /* OpenCL on an x86 CPU (PoCL): the same instructions through clang's builtins (no VNNI:
@@ -764,11 +766,12 @@ KINLINE ti32 lanes_dot(const u32 *wq, GLOBAL const i8 *qx, int k, int count) {
 # The bytes and shifts of each type's sub-block i in super-block b (the portable QUANT's
 # arguments, as in block_dot), for qdot_k_tokens' portable unpacking.
 _SUB_BYTES = {
-    "Q4_K": "#define SUB_BYTES(i, lo, hi, s1, s2) (lo = b + 16 + 32 * ((i) / 2), hi = lo, s1 = 4 * ((i) & 1), s2 = 0)\n",
+    "Q4_K": "#define SUB_BYTES(i, lo, hi, s1, s2) (lo = b + 16 + 32 * ((i) / 2), hi = lo, s1 = 4 * ((i) & 1), "
+            "s2 = 0)\n",
     "Q5_K": "#define SUB_BYTES(i, lo, hi, s1, s2) (lo = b + 48 + 32 * ((i) / 2), hi = b + 16, s1 = 4 * ((i) & 1), "
             "s2 = (i))\n",
-    "Q6_K": "#define SUB_BYTES(i, lo, hi, s1, s2) (lo = b + 64 * ((i) / 4) + 32 * ((i) & 1), hi = b + 128 + 32 * ((i) / 4), "
-            "s1 = 4 * (((i) % 4) / 2), s2 = 2 * ((i) % 4))\n",
+    "Q6_K": "#define SUB_BYTES(i, lo, hi, s1, s2) (lo = b + 64 * ((i) / 4) + 32 * ((i) & 1), "
+            "hi = b + 128 + 32 * ((i) / 4), s1 = 4 * (((i) % 4) / 2), s2 = 2 * ((i) % 4))\n",
 }
 
 # Per type: the scales, and a super-block's product with VT rows of x (``qx``, ``dx``, ``bs``: the rows'
@@ -792,7 +795,8 @@ KINLINE void tokens_block(const Unpacked *u, GLOBAL const i8 *qx, GLOBAL const f
         ti32 s = ti_add(ti_mul(lanes_dot(u->q, qx, 16 * p, 8), ti_set1(u->sc[2 * p])),
                         ti_mul(lanes_dot(u->q, qx, 16 * p + 8, 8), ti_set1(u->sc[2 * p + 1])));
         ti32 m = ti_add(ti_madd16(ti_load(bs + 2 * p * TOKENS), ti_set1(PAIR(u->mn[2 * p], u->mn[2 * p]))),
-                        ti_madd16(ti_load(bs + (2 * p + 1) * TOKENS), ti_set1(PAIR(u->mn[2 * p + 1], u->mn[2 * p + 1]))));
+                        ti_madd16(ti_load(bs + (2 * p + 1) * TOKENS),
+                                  ti_set1(PAIR(u->mn[2 * p + 1], u->mn[2 * p + 1]))));
         a->a = tf_fma(ti_float(s), d, a->a);
         a->m = tf_fma(ti_float(m), dmin, a->m);
         isum = ti_add(isum, s);
@@ -888,7 +892,8 @@ _OPENCL_HINTS = ("#ifdef __OPENCL_VERSION__\n#define UNROLLED _Pragma(\"unroll\"
 
 @functools.lru_cache(maxsize=None)
 def source(ggml_type: str) -> str:
-    block = (f"#if {_AVX2_TARGET} && !SCALAR\n#define K_AVX2 1\n#include <immintrin.h>\n" + _K4_SCALES + _AVX2[ggml_type]
+    block = (f"#if {_AVX2_TARGET} && !SCALAR\n#define K_AVX2 1\n#include <immintrin.h>\n" + _K4_SCALES
+             + _AVX2[ggml_type]
              + f"#elif {_BUILTIN_TARGET} && !SCALAR\n#define K_BUILTINS 1\n" + _BUILTIN_HELPERS + _BUILTINS[ggml_type]
              + "#else\n" + _QUANT[ggml_type] + _SUB_LANES + _PORTABLE[ggml_type] + "#endif\n")
     accumulate = {"Q4_K": _Q4_K_ACCUMULATE, "Q5_K": _Q5_K_ACCUMULATE}.get(ggml_type, "")
