@@ -955,14 +955,15 @@ def _tokens_layout(device, a: Activations, tokens: int) -> Activations:
 def default_config(device, n: int) -> dict:
     """NT rows of x per work-item (a prefill shares each decoded super-block among 8: 1.1-1.3x
     faster than 4 on the C target; from 16 rows among 16: 1.05-1.1x faster than 8 on the C
-    target and PoCL, 32 no better), ROWS weight rows per work-group on buffer devices. From
+    target and PoCL, 32 no better; two rows, a 2-sequence decode step, among both: Gemma's
+    shapes 1.2-1.4x faster than one on the C target and PoCL), ROWS weight rows per work-group on buffer devices. From
     16 rows, on a CPU whose kernels hold 16 rows to a vector (AVX-512), TOKENS: 16 rows of
     x in a vector's lanes (qdot_k_tokens; 64 rows of Gemma's shapes: the C target with VNNI
     Q4_K 1.6-1.85x and Q6_K 1.25-1.85x faster than tiles of 16, PoCL Q4_K 1.4-1.8x and Q6_K
     1.1x; 8-row groups, and AVX2 without VNNI, gain little or lose). (``SCALAR``: 1 keeps
     the C target and PoCL off their vector paths, for tests of the portable one.)"""
     group = 16 if device.info.max_work_group >= 16 else 1
-    config = {"NT": 1 if n <= 2 else 8 if n < 16 else 16, "ROWS": group}
+    config = {"NT": n if n <= 2 else 8 if n < 16 else 16, "ROWS": group}
     if n >= 16 and device.info.kind == "cpu" and rows_per_vector(device) == 16:
         config["TOKENS"] = 16
     return config
