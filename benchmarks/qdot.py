@@ -34,8 +34,8 @@ def product(device, ggml_type: str, rows: tuple, cols: int, n: int, rng):
     x = device.from_host(rng.standard_normal((n, cols)).astype(np.float32))
     raws = [device.from_host(quant.random_raw(quant.TYPES[ggml_type], r, cols, rng)) for r in rows]
     if qdot_k.supports(ggml_type):  # one weight to a launch, x quantized per 256
-        out, a = device.empty((n, rows[0]), np.dtype(np.float32)), qdot_k.quantize(device, x)
         config = qdot_k.default_config(device, n)
+        out, a = device.empty((n, rows[0]), np.dtype(np.float32)), qdot_k.quantize(device, x, config.get("TOKENS", 0))
         return lambda: qdot_k.dot_into(device, config, out, a, raws[0], ggml_type)
     config = autotune.choose(device, f"quant_linear_q8_{ggml_type}", qdot.tuning_key(ggml_type, n, sum(rows), cols))
     flat = device.empty((n * sum(rows),), np.dtype(np.float32))

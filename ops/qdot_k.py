@@ -28,7 +28,10 @@ tests/test_qdot_k.py checks the kernels against it bit for bit):
 The integers are exact in any order, so the C target's AVX2 path (ggml's byte products:
 ``maddubs`` then ``madd`` by the scales), the same instructions through clang's x86
 builtins on an x86 OpenCL (PoCL) and the portable path (one product at a time) give the
-same bits. No weight is ever decoded to floats.
+same bits. No weight is ever decoded to floats. From 16 rows of x on a CPU with AVX-512
+(the C target, PoCL), the rows sit in the lanes of vectors instead (``qdot_k_tokens``: 16
+rows per vector, each 4 bytes of a weight row broadcast once for all of them; same
+integers, same float steps per row).
 """
 from __future__ import annotations
 
@@ -112,6 +115,26 @@ KERNEL void quantize_q8k(GLOBAL i8 *q, GLOBAL f32 *d, GLOBAL i16 *bsums, GLOBAL 
     }
 #endif
     d[b] = amax != 0.0f ? DIV_RN(1.0f, iscale) : 0.0f;
+}
+"""
+
+# x's super-blocks laid out for qdot_k_tokens: rows of x in groups of TOKENS (the last
+# padded with zeros), and for each group and super-block, lane k (bytes 4k .. 4k + 3) of
+# the TOKENS rows side by side (64 lanes), their d side by side, then for each 32 values j
+# the rows' bsums 2j, 2j + 1 as the two halves of an i32, side by side.
+_TOKENS_LAYOUT = r"""
+/* One work-item per super-block of a padded group, from quantize_q8k's layout. */
+KERNEL void tokens_layout(GLOBAL i8 *tq, GLOBAL f32 *td, GLOBAL i32 *tpairs, GLOBAL const i8 *q, GLOBAL const f32 *d,
+                          GLOBAL const i16 *bsums, i64 n, i64 nb) {
+    i64 b = GLOBAL_ID(0), t = b / nb, block = b % nb, g = t / TOKENS, tt = t % TOKENS;
+    if (g * TOKENS >= n) return;
+    i64 at = (g * nb + block) * TOKENS;  /* (b = t * nb + block: the row's super-block in q, d, bsums) */
+    for (int k = 0; k < 64; k++)
+        for (int j = 0; j < 4; j++) tq[(at * 64 + k * TOKENS + tt) * 4 + j] = t < n ? q[b * 256 + 4 * k + j] : 0;
+    td[at + tt] = t < n ? d[b] : 0.0f;
+    for (int j = 0; j < 8; j++)
+        tpairs[at * 8 + j * TOKENS + tt] = t < n ? (i32)((u32)(u16)bsums[b * 16 + 2 * j]
+                                                        | ((u32)(u16)bsums[b * 16 + 2 * j + 1] << 16)) : 0;
 }
 """
 
@@ -563,8 +586,303 @@ KERNEL void qdot_k(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 xq_off
 """
 
 
+# Many rows of x on a CPU (prefill, batched decode; 8 rows or more, so every row but
+# Q4_K's last n % 4 takes llama.cpp's matrix kernels' float steps): the TOKENS rows of a
+# group in the lanes of vectors of VT rows, each weight lane (4 bytes) broadcast once for
+# all of them (on the C target with AVX-512 VNNI one vpdpbusd per lane and 16 rows), and
+# a super-block's scales and float steps vector operations. Each row's integers are the
+# ones above (exact in any order) and its float steps the same operations in the same
+# order, so the bits are unchanged, and no row depends on another.
+_TOKEN_LANES = r"""
+#if !defined(__OPENCL_VERSION__) && !defined(__CUDACC__)
+#define C_TARGET 1
+#elif defined(__OPENCL_VERSION__) && defined(__x86_64__) && defined(__AVX512BW__) && TOKENS % 16 == 0 && !SCALAR
+#define CL_X86 16
+typedef char cl_bytes __attribute__((ext_vector_type(64)));
+typedef short cl_shorts __attribute__((ext_vector_type(32)));
+#define CL_INT int16
+#define CL_FLOAT float16
+#define CL_LOAD vload16
+#define CL_STORE vstore16
+#define CL_CONVERT convert_float16
+#define CL_MADD __builtin_ia32_pmaddwd512
+#define CL_MADDUBS __builtin_ia32_pmaddubsw512
+#elif defined(__OPENCL_VERSION__) && defined(__x86_64__) && defined(__AVX2__) && TOKENS % 8 == 0 && !SCALAR
+#define CL_X86 8
+typedef char cl_bytes __attribute__((ext_vector_type(32)));
+typedef short16 cl_shorts;
+#define CL_INT int8
+#define CL_FLOAT float8
+#define CL_LOAD vload8
+#define CL_STORE vstore8
+#define CL_CONVERT convert_float8
+#define CL_MADD __builtin_ia32_pmaddwd256
+#define CL_MADDUBS __builtin_ia32_pmaddubsw256
+#endif
+#if C_TARGET && !SCALAR && TOKENS % 16 == 0 && defined(__AVX512BW__) && defined(__FMA__)
+#define VT 16
+typedef __m512i ti32;
+typedef __m512 tf32;
+#define ti_zero _mm512_setzero_si512
+#define ti_set1 _mm512_set1_epi32
+#define ti_load(p) _mm512_loadu_si512((const void *)(p))
+#define ti_add _mm512_add_epi32
+#define ti_sub _mm512_sub_epi32
+#define ti_mul _mm512_mullo_epi32
+#define ti_madd16 _mm512_madd_epi16
+#define ti_shl5(v) _mm512_slli_epi32((v), 5)
+#define ti_float _mm512_cvtepi32_ps
+#define tf_set1 _mm512_set1_ps
+#define tf_load _mm512_loadu_ps
+#define tf_store _mm512_storeu_ps
+#define tf_zero _mm512_setzero_ps
+#define tf_mul _mm512_mul_ps
+#define tf_fma _mm512_fmadd_ps
+#ifdef __AVX512VNNI__
+#define ti_dot4 _mm512_dpbusd_epi32
+#else
+#define ti_dot4(acc, w, x) \
+    _mm512_add_epi32((acc), _mm512_madd_epi16(_mm512_maddubs_epi16((w), (x)), _mm512_set1_epi16(1)))
+#endif
+#elif C_TARGET && !SCALAR && TOKENS % 8 == 0 && defined(__AVX2__) && defined(__FMA__)
+#define VT 8
+typedef __m256i ti32;
+typedef __m256 tf32;
+#define ti_zero _mm256_setzero_si256
+#define ti_set1 _mm256_set1_epi32
+#define ti_load(p) _mm256_loadu_si256((const __m256i *)(p))
+#define ti_add _mm256_add_epi32
+#define ti_sub _mm256_sub_epi32
+#define ti_mul _mm256_mullo_epi32
+#define ti_madd16 _mm256_madd_epi16
+#define ti_shl5(v) _mm256_slli_epi32((v), 5)
+#define ti_float _mm256_cvtepi32_ps
+#define tf_set1 _mm256_set1_ps
+#define tf_load _mm256_loadu_ps
+#define tf_store _mm256_storeu_ps
+#define tf_zero _mm256_setzero_ps
+#define tf_mul _mm256_mul_ps
+#define tf_fma _mm256_fmadd_ps
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+#define ti_dot4 _mm256_dpbusd_epi32
+#elif defined(__AVXVNNI__)
+#define ti_dot4 _mm256_dpbusd_avx_epi32
+#else  /* (weights < 64, |x| <= 127: a pair's sum fits maddubs' 16 bits) */
+#define ti_dot4(acc, w, x) \
+    _mm256_add_epi32((acc), _mm256_madd_epi16(_mm256_maddubs_epi16((w), (x)), _mm256_set1_epi16(1)))
+#endif
+#elif CL_X86
+/* OpenCL on an x86 CPU (PoCL): the same instructions through clang's builtins (no VNNI:
+   PoCL targets its CPU as Skylake-AVX512), VT rows (512 bits where the CPU has AVX-512BW) */
+#define VT CL_X86
+typedef CL_INT ti32;
+typedef CL_FLOAT tf32;
+#define ti_zero() ((ti32)(0))
+#define ti_set1(v) ((ti32)(v))
+#define ti_load(p) CL_LOAD(0, (GLOBAL const int *)(p))
+#define ti_add(a, b) ((a) + (b))
+#define ti_sub(a, b) ((a) - (b))
+#define ti_mul(a, b) ((a) * (b))
+#define ti_madd16(a, b) CL_MADD(__builtin_astype((a), cl_shorts), __builtin_astype((b), cl_shorts))
+#define ti_shl5(v) ((v) << 5)
+#define ti_float(v) CL_CONVERT(v)
+#define tf_set1(v) ((tf32)(v))
+#define tf_load(p) CL_LOAD(0, (p))
+#define tf_store(p, v) CL_STORE((v), 0, (p))
+#define tf_zero() ((tf32)(0.0f))
+#define tf_mul(a, b) ((a) * (b))
+#define tf_fma fma
+#define ti_dot4(acc, w, x) \
+    ((acc) + CL_MADD(CL_MADDUBS(__builtin_astype((w), cl_bytes), __builtin_astype((x), cl_bytes)), (cl_shorts)(1)))
+#else  /* any other target (or SCALAR): one row to a "vector", the same integers and float steps */
+#define VT 1
+typedef i32 ti32;
+typedef f32 tf32;
+INLINE i32 load_i32(GLOBAL const i8 *p) {
+    return (i32)((u32)(u8)p[0] | ((u32)(u8)p[1] << 8) | ((u32)(u8)p[2] << 16) | ((u32)(u8)p[3] << 24));
+}
+/* acc + the products of w's 4 unsigned bytes with x's 4 signed ones (vpdpbusd) */
+INLINE i32 ti_dot4(i32 acc, i32 w, i32 x) {
+    for (int k = 0; k < 4; k++) acc += (i32)(u8)((u32)w >> (8 * k)) * (i32)(i8)((u32)x >> (8 * k));
+    return acc;
+}
+/* the products of the two i16 halves of a and b, summed (vpmaddwd) */
+INLINE i32 ti_madd16(i32 a, i32 b) {
+    return (i32)(i16)(u32)a * (i32)(i16)(u32)b + (i32)(i16)((u32)a >> 16) * (i32)(i16)((u32)b >> 16);
+}
+#define ti_zero() 0
+#define ti_set1(v) ((i32)(v))
+#define ti_load(p) load_i32((GLOBAL const i8 *)(p))  /* (little-endian, as every target here) */
+#define ti_add(a, b) ((a) + (b))
+#define ti_sub(a, b) ((a) - (b))
+#define ti_mul(a, b) ((a) * (b))
+#define ti_shl5(v) ((v) * 32)
+#define ti_float(v) ((f32)(v))
+#define tf_set1(v) (v)
+#define tf_load(p) (*(p))
+#define tf_store(p, v) (*(p) = (v))
+#define tf_zero() 0.0f
+#define tf_mul(a, b) ((a) * (b))
+#define tf_fma fma
+#endif
+
+/* A weight super-block unpacked once for every row of x: its 256 quants as bytes (sub-block
+   i: bytes 32i .. 32i + 31, unsigned; read as 64 lanes of 4), integer scales, mins, d, dmin. */
+typedef struct { u32 q[64]; i32 sc[16], mn[8]; f32 d, dmin; } Unpacked;
+#if K_AVX2
+KINLINE void unpack_quants(GLOBAL const u8 *b, u32 *q) {
+    Block k;
+    decode_block(b, &k);
+    for (int i = 0; i < 8; i++) _mm256_storeu_si256((__m256i *)(q + 8 * i), k.q[i]);
+}
+#elif K_BUILTINS
+KINLINE void unpack_quants(GLOBAL const u8 *b, u32 *q) {
+    Block k;
+    decode_block(b, &k);
+    UNROLLED for (int i = 0; i < 8; i++) vstore8(__builtin_astype(k.q[i], uint8), 0, q + 8 * i);
+}
+#else
+KINLINE void unpack_quants(GLOBAL const u8 *b, u32 *q) {
+    u8 *bytes = (u8 *)q;
+    for (int i = 0; i < 8; i++) {
+        GLOBAL const u8 *lo, *hi;
+        i32 s1, s2;
+        SUB_BYTES(i, lo, hi, s1, s2);
+        for (int l = 0; l < 32; l++) bytes[32 * i + l] = QUANT(lo[l], hi[l], s1, s2);
+    }
+}
+#endif
+
+/* Lanes k .. k + count - 1 of the weights times x's, per row: exact integers. */
+KINLINE ti32 lanes_dot(const u32 *wq, GLOBAL const i8 *qx, int k, int count) {
+    ti32 s = ti_zero();
+    for (int c = k; c < k + count; c++) s = ti_dot4(s, ti_set1((i32)wq[c]), ti_load(qx + c * TOKENS * 4));
+    return s;
+}
+/* a pair of i16 (lo, hi) as one i32, for ti_madd16 with a pair of bsums */
+#define PAIR(lo, hi) ((i32)((u32)(u16)(i16)(lo) | ((u32)(u16)(i16)(hi) << 16)))
+"""
+
+# The bytes and shifts of each type's sub-block i in super-block b (the portable QUANT's
+# arguments, as in block_dot), for qdot_k_tokens' portable unpacking.
+_SUB_BYTES = {
+    "Q4_K": "#define SUB_BYTES(i, lo, hi, s1, s2) (lo = b + 16 + 32 * ((i) / 2), hi = lo, s1 = 4 * ((i) & 1), "
+            "s2 = 0)\n",
+    "Q5_K": "#define SUB_BYTES(i, lo, hi, s1, s2) (lo = b + 48 + 32 * ((i) / 2), hi = b + 16, s1 = 4 * ((i) & 1), "
+            "s2 = (i))\n",
+    "Q6_K": "#define SUB_BYTES(i, lo, hi, s1, s2) (lo = b + 64 * ((i) / 4) + 32 * ((i) & 1), "
+            "hi = b + 128 + 32 * ((i) / 4), s1 = 4 * (((i) % 4) / 2), s2 = 2 * ((i) % 4))\n",
+}
+
+# Per type: the scales, and a super-block's product with VT rows of x (``qx``, ``dx``, ``bs``: the rows'
+# quants, d and bsum pairs in the tokens layout) into ``TAcc``; ``tokens_result`` the rows'
+# results (``t``: the first row's index).
+_TOKENS_TYPE = {
+    "Q4_K": r"""
+KINLINE void unpack(GLOBAL const u8 *b, Unpacked *u) {
+    unpack_quants(b, u->q);
+    for (int j = 0; j < 8; j++) scale_min6(j, b + 4, &u->sc[j], &u->mn[j]);
+    u->d = load_half(b); u->dmin = load_half(b + 2);
+}
+/* (a, m): the matrix kernel's sums, per 64 values; (na, nm): the mat-vec's, per super-block,
+   for the last n % 4 rows */
+typedef struct { tf32 a, m, na, nm; } TAcc;
+KINLINE void tokens_zero(TAcc *a) { a->a = a->m = a->na = a->nm = tf_zero(); }
+KINLINE void tokens_block(const Unpacked *u, GLOBAL const i8 *qx, GLOBAL const f32 *dx, GLOBAL const i32 *bs, TAcc *a) {
+    tf32 d = tf_mul(tf_set1(u->d), tf_load(dx)), dmin = tf_mul(tf_set1(u->dmin), tf_load(dx));
+    ti32 isum = ti_zero(), imin = ti_zero();
+    for (int p = 0; p < 4; p++) {  /* 64 values: sub-blocks 2p, 2p + 1 */
+        ti32 s = ti_add(ti_mul(lanes_dot(u->q, qx, 16 * p, 8), ti_set1(u->sc[2 * p])),
+                        ti_mul(lanes_dot(u->q, qx, 16 * p + 8, 8), ti_set1(u->sc[2 * p + 1])));
+        ti32 m = ti_add(ti_madd16(ti_load(bs + 2 * p * TOKENS), ti_set1(PAIR(u->mn[2 * p], u->mn[2 * p]))),
+                        ti_madd16(ti_load(bs + (2 * p + 1) * TOKENS),
+                                  ti_set1(PAIR(u->mn[2 * p + 1], u->mn[2 * p + 1]))));
+        a->a = tf_fma(ti_float(s), d, a->a);
+        a->m = tf_fma(ti_float(m), dmin, a->m);
+        isum = ti_add(isum, s);
+        imin = ti_add(imin, m);
+    }
+    if (!FOURS) {
+        a->na = tf_fma(ti_float(isum), d, a->na);
+        a->nm = tf_fma(ti_float(imin), dmin, a->nm);
+    }
+}
+KINLINE void tokens_result(const TAcc *a, f32 *out, i64 t, i64 n) {
+    f32 s[4][VT];
+    tf_store(s[0], a->a); tf_store(s[1], a->m); tf_store(s[2], a->na); tf_store(s[3], a->nm);
+    for (int r = 0; r < VT; r++) out[r] = WIDE(t + r, n) ? s[0][r] - s[1][r] : s[2][r] - s[3][r];
+}
+""",
+    "Q5_K": r"""
+KINLINE void unpack(GLOBAL const u8 *b, Unpacked *u) {
+    unpack_quants(b, u->q);
+    for (int j = 0; j < 8; j++) scale_min6(j, b + 4, &u->sc[j], &u->mn[j]);
+    u->d = load_half(b); u->dmin = load_half(b + 2);
+}
+typedef struct { tf32 a; } TAcc;
+KINLINE void tokens_zero(TAcc *a) { a->a = tf_zero(); }
+KINLINE void tokens_block(const Unpacked *u, GLOBAL const i8 *qx, GLOBAL const f32 *dx, GLOBAL const i32 *bs, TAcc *a) {
+    ti32 isum = ti_zero(), imin = ti_zero();
+    for (int j = 0; j < 8; j++) {
+        isum = ti_add(isum, ti_mul(lanes_dot(u->q, qx, 8 * j, 8), ti_set1(u->sc[j])));
+        imin = ti_add(imin, ti_madd16(ti_load(bs + j * TOKENS), ti_set1(PAIR(u->mn[j], u->mn[j]))));
+    }
+    tf32 block = tf_fma(tf_set1(-u->dmin), ti_float(imin), tf_mul(tf_set1(u->d), ti_float(isum)));
+    a->a = tf_fma(block, tf_load(dx), a->a);
+}
+KINLINE void tokens_result(const TAcc *a, f32 *out, i64 t, i64 n) { tf_store(out, a->a); }
+""",
+    "Q6_K": r"""
+KINLINE void unpack(GLOBAL const u8 *b, Unpacked *u) {
+    unpack_quants(b, u->q);
+    for (int j = 0; j < 16; j++) u->sc[j] = (i32)(i8)b[192 + j];
+    u->d = load_half(b + 208);
+}
+typedef struct { tf32 a; } TAcc;
+KINLINE void tokens_zero(TAcc *a) { a->a = tf_zero(); }
+KINLINE void tokens_block(const Unpacked *u, GLOBAL const i8 *qx, GLOBAL const f32 *dx, GLOBAL const i32 *bs, TAcc *a) {
+    ti32 isum = ti_zero(), offset = ti_zero();
+    for (int i = 0; i < 8; i++) {  /* sub-block i: its first 16 values scale by sc[2i], the next by sc[2i + 1] */
+        isum = ti_add(isum, ti_add(ti_mul(lanes_dot(u->q, qx, 8 * i, 4), ti_set1(u->sc[2 * i])),
+                                   ti_mul(lanes_dot(u->q, qx, 8 * i + 4, 4), ti_set1(u->sc[2 * i + 1]))));
+        offset = ti_add(offset, ti_madd16(ti_load(bs + i * TOKENS), ti_set1(PAIR(u->sc[2 * i], u->sc[2 * i + 1]))));
+    }
+    isum = ti_sub(isum, ti_shl5(offset));  /* the quants were taken unsigned: 32 * (bsums . scales) */
+    a->a = tf_fma(tf_mul(tf_set1(u->d), ti_float(isum)), tf_load(dx), a->a);
+}
+KINLINE void tokens_result(const TAcc *a, f32 *out, i64 t, i64 n) { tf_store(out, a->a); }
+""",
+}
+
+_DOT_TOKENS = r"""
+/* out (n, rows) = x @ w.T, x laid out by tokens_layout. Work-item (row, group of
+   TOKENS rows of x): each super-block unpacked once for the group. */
+KERNEL void qdot_k_tokens(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 xq_off, GLOBAL const f32 *xd,
+                          i64 xd_off, GLOBAL const i32 *xs, i64 xs_off, GLOBAL const u8 *w, i64 w_off, i64 rows,
+                          i64 cols, i64 n) {
+    i64 row = GLOBAL_ID(0), g = GLOBAL_ID(1), nb = cols / 256, t0 = g * TOKENS;
+    if (row >= rows || t0 >= n) return;
+    GLOBAL const u8 *wr = w + w_off + row * nb * BLOCK_BYTES;
+    TAcc acc[TOKENS / VT];
+    for (int h = 0; h < TOKENS / VT; h++) tokens_zero(&acc[h]);
+    for (i64 b = 0; b < nb; b++) {
+        Unpacked u;
+        unpack(wr + b * BLOCK_BYTES, &u);
+        i64 at = (g * nb + b) * TOKENS;  /* the group's super-block b */
+        for (int h = 0; h < TOKENS / VT; h++)
+            tokens_block(&u, xq + xq_off + at * 256 + h * VT * 4, xd + xd_off + at + h * VT,
+                         xs + xs_off + at * 8 + h * VT, &acc[h]);
+    }
+    f32 sums[TOKENS];
+    for (int h = 0; h < TOKENS / VT; h++) tokens_result(&acc[h], sums + h * VT, t0 + h * VT, n);
+    for (i64 t = 0; t < TOKENS && t0 + t < n; t++) out[out_off + (t0 + t) * rows + row] = sums[t];
+}
+"""
+
+
 _AVX2_TARGET = "!defined(__OPENCL_VERSION__) && !defined(__CUDACC__) && defined(__AVX2__) && defined(__FMA__)"
 _BUILTIN_TARGET = "defined(__OPENCL_VERSION__) && defined(__x86_64__) && defined(__AVX2__) && defined(__F16C__)"
+
 # PoCL keeps loops over an array of accumulators (and the array) in memory unless told,
 # and does not inline a work-item's big helpers (Block then goes through memory)
 _OPENCL_HINTS = ("#ifdef __OPENCL_VERSION__\n#define UNROLLED _Pragma(\"unroll\")\n"
@@ -574,11 +892,18 @@ _OPENCL_HINTS = ("#ifdef __OPENCL_VERSION__\n#define UNROLLED _Pragma(\"unroll\"
 
 @functools.lru_cache(maxsize=None)
 def source(ggml_type: str) -> str:
-    block = (f"#if {_AVX2_TARGET} && !SCALAR\n#include <immintrin.h>\n" + _K4_SCALES + _AVX2[ggml_type]
-             + f"#elif {_BUILTIN_TARGET} && !SCALAR\n" + _BUILTIN_HELPERS + _BUILTINS[ggml_type]
+    block = (f"#if {_AVX2_TARGET} && !SCALAR\n#define K_AVX2 1\n#include <immintrin.h>\n" + _K4_SCALES
+             + _AVX2[ggml_type]
+             + f"#elif {_BUILTIN_TARGET} && !SCALAR\n#define K_BUILTINS 1\n" + _BUILTIN_HELPERS + _BUILTINS[ggml_type]
              + "#else\n" + _QUANT[ggml_type] + _SUB_LANES + _PORTABLE[ggml_type] + "#endif\n")
     accumulate = {"Q4_K": _Q4_K_ACCUMULATE, "Q5_K": _Q5_K_ACCUMULATE}.get(ggml_type, "")
     return _HELPERS + _OPENCL_HINTS + _SCALE_MIN + accumulate + block + _ACC[ggml_type] + _DOT
+
+
+@functools.lru_cache(maxsize=None)
+def tokens_source(ggml_type: str) -> str:
+    """The kernels with qdot_k_tokens as well (for x laid out by tokens_layout)."""
+    return source(ggml_type) + _SUB_BYTES[ggml_type] + _TOKEN_LANES + _TOKENS_TYPE[ggml_type] + _DOT_TOKENS
 
 
 def supports(ggml_type: str) -> bool:
@@ -587,16 +912,21 @@ def supports(ggml_type: str) -> bool:
 
 class Activations:
     """x (n, cols) quantized per 256: int8 ``q`` (n, cols), f32 ``d`` (n, cols / 256),
-    int16 ``bsums`` (n, cols / 16) (payloads of ``device``)."""
-    __slots__ = ("q", "d", "bsums", "shape")
+    int16 ``bsums`` (n, cols / 16) (payloads of ``device``); or with ``tokens`` for
+    ``qdot_k_tokens``: rows in groups of ``tokens`` (tokens_layout), ``bsums`` int32
+    pairs (padded n, cols / 32)."""
+    __slots__ = ("q", "d", "bsums", "shape", "tokens")
 
-    def __init__(self, q, d, bsums, shape):
-        self.q, self.d, self.bsums, self.shape = q, d, bsums, shape
+    def __init__(self, q, d, bsums, shape, tokens=0):
+        self.q, self.d, self.bsums, self.shape, self.tokens = q, d, bsums, shape, tokens
 
 
-def quantize(device, x) -> Activations:
-    """``x``: a contiguous float32 (n, cols) payload, cols a multiple of 256."""
+def quantize(device, x, tokens: int = 0) -> Activations:
+    """``x``: a contiguous float32 (n, cols) payload, cols a multiple of 256; ``tokens``:
+    the layout (0: as x; 8 or 16: qdot_k_tokens')."""
     n, cols = x.shape
+    if tokens not in (0, 8, 16):
+        raise ValueError(f"qdot_k's tokens layout takes groups of 8 or 16 rows of x, not {tokens}")
     blocks = n * cols // QK
     q = device.empty((n, cols), np.dtype(np.int8))
     d = device.empty((n, cols // QK), np.dtype(np.float32))
@@ -605,16 +935,51 @@ def quantize(device, x) -> Activations:
         program(device, _QUANTIZE, "quantize_q8k")(
             (blocks,), flat_group(device), *(pointer(device, a) for a in (q, d, bsums)), *device.kernel_args(x),
             blocks)
-    return Activations(q, d, bsums, (n, cols))
+    a = Activations(q, d, bsums, (n, cols))
+    return _tokens_layout(device, a, tokens) if tokens else a
+
+
+def _tokens_layout(device, a: Activations, tokens: int) -> Activations:
+    """``a`` laid out for qdot_k_tokens: rows in groups of ``tokens``."""
+    (n, cols), padded = a.shape, -(-a.shape[0] // tokens) * tokens
+    q = device.empty((padded, cols), np.dtype(np.int8))
+    d = device.empty((padded, cols // QK), np.dtype(np.float32))
+    pairs = device.empty((padded, cols // 32), np.dtype(np.int32))
+    if n:
+        program(device, _TOKENS_LAYOUT, "tokens_layout", TOKENS=tokens)(
+            (padded * cols // QK,), flat_group(device), *(pointer(device, v) for v in (q, d, pairs)),
+            *(pointer(device, v) for v in (a.q, a.d, a.bsums)), n, cols // QK)
+    return Activations(q, d, pairs, a.shape, tokens)
 
 
 def default_config(device, n: int) -> dict:
     """NT rows of x per work-item (a prefill shares each decoded super-block among 8: 1.1-1.3x
     faster than 4 on the C target; from 16 rows among 16: 1.05-1.1x faster than 8 on the C
-    target and PoCL, 32 no better), ROWS weight rows per work-group on buffer devices.
-    (``SCALAR``: 1 keeps the C target off its AVX2 path, for tests of the portable one.)"""
+    target and PoCL, 32 no better; two rows, a 2-sequence decode step, among both: Gemma's
+    shapes 1.2-1.4x faster than one on the C target and PoCL), ROWS weight rows per work-group on buffer devices. From
+    16 rows, on a CPU whose kernels hold 16 rows to a vector (AVX-512), TOKENS: 16 rows of
+    x in a vector's lanes (qdot_k_tokens; 64 rows of Gemma's shapes: the C target with VNNI
+    Q4_K 1.6-1.85x and Q6_K 1.25-1.85x faster than tiles of 16, PoCL Q4_K 1.4-1.8x and Q6_K
+    1.1x; 8-row groups, and AVX2 without VNNI, gain little or lose). (``SCALAR``: 1 keeps
+    the C target and PoCL off their vector paths, for tests of the portable one.)"""
     group = 16 if device.info.max_work_group >= 16 else 1
-    return {"NT": 1 if n <= 2 else 8 if n < 16 else 16, "ROWS": group}
+    config = {"NT": n if n <= 2 else 8 if n < 16 else 16, "ROWS": group}
+    if n >= 16 and device.info.kind == "cpu" and rows_per_vector(device) == 16:
+        config["TOKENS"] = 16
+    return config
+
+
+_PROBE = "KERNEL void rows_per_vector(GLOBAL i32 *out) { out[0] = VT; }\n"
+
+
+@functools.cache
+def rows_per_vector(device) -> int:
+    """The rows of x one vector of qdot_k_tokens holds for 16-row groups on ``device``, as its
+    compiler sees the target (16: AVX-512; 8: AVX2; 1: the portable path)."""
+    out = device.empty((1,), np.dtype(np.int32))
+    program(device, tokens_source("Q4_K") + _PROBE, "rows_per_vector", NT=1, TOKENS=16, SCALAR=0, BLOCK_BYTES=144,
+            FOURS=0)((1,), None, pointer(device, out))
+    return int(device.to_host(out)[0])
 
 
 def dot_into(device, config: dict, out, a: Activations, raw, ggml_type: str):
@@ -622,13 +987,20 @@ def dot_into(device, config: dict, out, a: Activations, raw, ggml_type: str):
     (n, rows), cols = out.shape, a.shape[1]
     if n == 0 or rows == 0:
         return out
-    nt, group = config["NT"], config["ROWS"]
-    prog = program(device, source(ggml_type), "qdot_k", NT=nt, SCALAR=config.get("SCALAR", 0),
-                   BLOCK_BYTES=TYPES[ggml_type].block_bytes, FOURS=int(n >= 4 and n % 4 == 0),
-                   HAL_OMP_MIN_ITEMS=64)  # (C target) a work-item is a whole row: threads pay from 64
+    if a.tokens and n < 8:  # (below 8 rows llama.cpp's Q5_K and Q6_K sums are per lane: not this kernel's)
+        raise ValueError(f"qdot_k_tokens takes 8 or more rows of x, not {n}")
+    common = {"SCALAR": config.get("SCALAR", 0), "BLOCK_BYTES": TYPES[ggml_type].block_bytes,
+              "FOURS": int(n >= 4 and n % 4 == 0),
+              "HAL_OMP_MIN_ITEMS": 64}  # (C target) a work-item is a whole row: threads pay from 64
     args = device.kernel_args(out, a.q, a.d, a.bsums, raw) + [rows, cols, n]
-    tiles = -(-n // nt)
-    prog((-(-rows // group) * group, tiles), (group, 1), *args)
+    group = config["ROWS"]
+    padded = -(-rows // group) * group
+    if a.tokens:
+        program(device, tokens_source(ggml_type), "qdot_k_tokens", NT=1, TOKENS=a.tokens, **common)(
+            (padded, -(-n // a.tokens)), (group, 1), *args)
+        return out
+    tiles = -(-n // config["NT"])
+    program(device, source(ggml_type), "qdot_k", NT=config["NT"], **common)((padded, tiles), (group, 1), *args)
     return out
 
 
@@ -636,6 +1008,7 @@ def dot_into(device, config: dict, out, a: Activations, raw, ggml_type: str):
 def linear(device, x, weights) -> list:
     """x (n, cols) contiguous float32 @ w.T for each K-quant w, x quantized once per 256."""
     n = x.shape[0]
-    a, config = quantize(device, x), default_config(device, n)
+    config = default_config(device, n)
+    a = quantize(device, x, config.get("TOKENS", 0))
     return [dot_into(device, config, device.empty((n, w.shape[0]), np.dtype(np.float32)), a, w.raw, w.ggml_type)
             for w in weights]

@@ -69,8 +69,13 @@ def _other_kernels():
                                                                     "BLOCK_BYTES": qtype.block_bytes}
     yield "qdot-quantize_tokens", qdot.quantize_source(True), {"TOKENS": 8}
     yield "qdot_k-quantize", qdot_k._QUANTIZE, {}
+    yield "qdot_k-tokens_layout", qdot_k._TOKENS_LAYOUT, {"TOKENS": 8}
+    yield "qdot_k-rows_per_vector", qdot_k.tokens_source("Q4_K") + qdot_k._PROBE, {"NT": 1, "TOKENS": 16,
+                                                                                   "BLOCK_BYTES": 144}
     for name in quant.INTEGER_DOT_K:
         yield f"qdot_k-{name}", qdot_k.source(name), {"NT": 4, "BLOCK_BYTES": quant.TYPES[name].block_bytes}
+        yield f"qdot_k_tokens-{name}", qdot_k.tokens_source(name), {"NT": 1, "TOKENS": 8,
+                                                                     "BLOCK_BYTES": quant.TYPES[name].block_bytes}
     for order, lanes in summation.LANES.items():  # llama.cpp's AVX2 and AVX-512 orders
         yield f"nn-rows-{order}", nn.ROW_KERNELS, {"WG": 256, "GGML_EPR": lanes}
         yield f"nn-silu_mul-{order}", nn.SILU_MUL, {"GGML_EPR": lanes}

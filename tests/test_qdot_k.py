@@ -26,7 +26,7 @@ def _problem(ggml_type, n, rows, cols, seed=0):
 
 
 @pytest.mark.parametrize("ggml_type", TYPES)
-@pytest.mark.parametrize("n", [1, 6, 16])  # 16: every row in llama.cpp's matrix kernels (Q4_K: FOURS)
+@pytest.mark.parametrize("n", [1, 2, 6, 16])  # 2: a tile of two; 16: every row in llama.cpp's matrix kernels
 def test_linear_matches_llama_cpp_bits(device, ggml_type, n):
     rows, cols = 37, 768
     x, raw = _problem(ggml_type, n, rows, cols)
@@ -38,17 +38,46 @@ def test_linear_matches_llama_cpp_bits(device, ggml_type, n):
 @pytest.mark.parametrize("ggml_type", TYPES)
 def test_every_tile_gives_the_same_bits(device, ggml_type):
     """Rows of x per work-item and rows per group change the launch, never the arithmetic
-    (9 rows of x: the tiles default_config chooses, 1, 8 (ragged) and 16 (one ragged))."""
+    (9 rows of x: the tiles default_config chooses, 1, 2 (one ragged), 8 (ragged) and 16
+    (one ragged))."""
     n, rows, cols = 9, 21, 512
     x, raw = _problem(ggml_type, n, rows, cols, seed=1)
     expected = ggml_k.qdot(x, raw, ggml_type, rows)
     a, w = qdot_k.quantize(device, device.from_host(x)), device.from_host(raw)
     groups = (1,) if device.family == "numpy" else (1, 4, 16)
     scalar = (0, 1)  # the AVX2 path (C target; OpenCL on x86 through builtins) and the portable one
-    for config in [{"NT": nt, "ROWS": g, "SCALAR": sc} for nt in (1, 8, 16) for g in groups for sc in scalar]:
+    for config in [{"NT": nt, "ROWS": g, "SCALAR": sc} for nt in (1, 2, 8, 16) for g in groups for sc in scalar]:
         out = device.empty((n, rows), np.dtype(np.float32))
         qdot_k.dot_into(device, config, out, a, w, ggml_type)
         np.testing.assert_array_equal(device.to_host(out), expected, err_msg=str(config))
+
+
+@pytest.mark.parametrize("ggml_type", TYPES)
+@pytest.mark.parametrize("n", [8, 9, 19, 32])  # Q4_K: the last n % 4 rows take the mat-vec's sums
+def test_rows_of_x_in_vector_lanes_give_the_same_bits(device, ggml_type, n):
+    """qdot_k_tokens (rows of x in groups of 8 or 16, the last padded) on its vector paths
+    (the C target: AVX-512 for 16, AVX2 for 8; OpenCL on x86 through builtins) and the
+    portable one."""
+    rows, cols = 13, 768
+    x, raw = _problem(ggml_type, n, rows, cols, seed=n)
+    expected = ggml_k.qdot(x, raw, ggml_type, rows)
+    w = device.from_host(raw)
+    for tokens in (8, 16):
+        a = qdot_k.quantize(device, device.from_host(x), tokens)
+        for scalar in (0, 1):
+            out = device.empty((n, rows), np.dtype(np.float32))
+            qdot_k.dot_into(device, {**qdot_k.default_config(device, n), "SCALAR": scalar}, out, a, w, ggml_type)
+            np.testing.assert_array_equal(device.to_host(out), expected, err_msg=f"TOKENS {tokens} SCALAR {scalar}")
+
+
+def test_rows_of_x_in_vector_lanes_refuse_what_they_cannot_do(device):
+    x = device.from_host(np.ones((7, 256), np.float32))
+    with pytest.raises(ValueError, match="groups of 8 or 16"):
+        qdot_k.quantize(device, x, 4)
+    a, raw = qdot_k.quantize(device, x, 8), quant.random_raw(quant.TYPES["Q6_K"], 3, 256, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="8 or more rows"):
+        qdot_k.dot_into(device, qdot_k.default_config(device, 7), device.empty((7, 3), np.dtype(np.float32)), a,
+                        device.from_host(raw), "Q6_K")
 
 
 def test_activation_quantization_matches(device):
