@@ -86,6 +86,8 @@ def _worker(device_name: str, ops: str | None, small: bool, counter, results) ->
     import os
     import warnings
 
+    from hal import cache
+
     from .runner import _cases_by_op, run_case
     warnings.simplefilter("ignore", hal.HostFallbackWarning)  # (each case records its own)
     device, reference = hal.device(device_name), hal.device("cpu")
@@ -100,6 +102,7 @@ def _worker(device_name: str, ops: str | None, small: bool, counter, results) ->
         results.put(("start", pid, index, None))
         before = hal.stats()
         done = [run_case(case, device, reference) for case in by_op[names[index]]]
+        cache.flush()  # (the binaries the op's builds deferred, for the other workers and later runs)
         after = hal.stats()
         fields = [(o.status, o.path, o.detail, o.error) for o in done]
         results.put(("done", pid, index, (fields, after["cache_builds"] - before["cache_builds"],
