@@ -160,6 +160,8 @@ def flush() -> None:
 
 
 atexit.register(flush)
+# (a forked child leaves them to its parent: a driver does not survive a fork)
+os.register_at_fork(after_in_child=lambda: _pending.clear())
 
 
 def _write(name: str, make: Callable[[], bytes]) -> None:

@@ -305,3 +305,14 @@ def test_a_device_build_is_on_disk_for_the_next_process(fresh, buffer_device):
     built, _ = map(int, runs[0].stdout.split())
     assert built > 0 and len(entries(fresh)) >= built
     assert list(map(int, runs[1].stdout.split())) == [0, built]
+
+
+def test_a_forked_child_leaves_the_deferred_artifacts_to_its_parent(fresh):
+    b = Builder(b"binary")
+    cache.store_later("opencl", ("src",), b)
+    pid = os.fork()
+    if pid == 0:
+        os._exit(len(cache._pending))
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert len(cache._pending) == 1
