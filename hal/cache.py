@@ -121,7 +121,7 @@ def _entry(kind: str, key: tuple) -> str:
 
 def load(kind: str, key: tuple) -> bytes | None:
     """The artifact for (kind, key) from memory, else disk (then kept in memory), else None
-    (a miss: the caller builds it, then ``store`` or ``store_later``)."""
+    (a miss: the caller builds it, then ``store_later``; ``cached`` is both at once)."""
     name = _entry(kind, key)
     deferred = _pending.pop(name, None)
     if deferred is not None:
@@ -136,12 +136,6 @@ def load(kind: str, key: tuple) -> bytes | None:
     _stats["disk_hits"] += 1
     _memory[name] = payload
     return payload
-
-
-def store(kind: str, key: tuple, payload: bytes) -> None:
-    """Keep a built artifact in memory and on disk."""
-    _stats["builds"] += 1
-    _write(_entry(kind, key), lambda: payload)
 
 
 def store_later(kind: str, key: tuple, make: Callable[[], bytes]) -> None:
@@ -180,7 +174,8 @@ def cached(kind: str, key: tuple, build: Callable[[], bytes]) -> bytes:
     payload = load(kind, key)
     if payload is None:
         payload = build()  # may raise: then nothing is stored
-        store(kind, key, payload)
+        _stats["builds"] += 1
+        _write(_entry(kind, key), lambda: payload)
     return payload
 
 
