@@ -101,8 +101,12 @@ def _worker(device_name: str, ops: str | None, small: bool, counter, results) ->
             return
         results.put(("start", pid, index, None))
         before = hal.stats()
-        done = [run_case(case, device, reference) for case in by_op[names[index]]]
-        cache.flush()  # (the binaries the op's builds deferred, for the other workers and later runs)
+        done = []
+        for case in by_op[names[index]]:
+            done.append(run_case(case, device, reference))
+            # (the binaries the case's builds deferred, at once: the other worker may need
+            # them next, and would compile them again)
+            cache.flush()
         after = hal.stats()
         fields = [(o.status, o.path, o.detail, o.error) for o in done]
         results.put(("done", pid, index, (fields, after["cache_builds"] - before["cache_builds"],
