@@ -55,19 +55,28 @@ class OpenCLDevice(BufferDevice):
         cl.enqueue_copy(self.queue, host, handle, src_offset=byte_offset, is_blocking=True)
 
     def compile(self, source: str, defines: dict | None = None) -> "Module":
+        """A program from its binary in the kernel cache, else built from source. A new
+        build's binary is stored later (hal.cache.store_later): PoCL makes it by
+        compiling every kernel again for any work-group size, which the first use does
+        not need, and which, taken after the first launches, carries the kernels
+        compiled for their work-group sizes too."""
         defines = {**(defines or {}), **({"HAL_FP64": 1} if self.info.fp64 else {})}
         full = render(source, "opencl", defines)
-        binary = cache.cached("opencl", (full, _OPTIONS, self.fingerprint), lambda: self._build(full))
-        built = cl.Program(self.context, [self.cl_device], [binary]).build(_OPTIONS)
+        key = (full, _OPTIONS, self.fingerprint)
+        binary = cache.load("opencl", key)
+        if binary is not None:
+            built = cl.Program(self.context, [self.cl_device], [binary]).build(_OPTIONS)
+        else:
+            built = self._build(full)
+            cache.store_later("opencl", key, lambda: built.get_info(cl.program_info.BINARIES)[0])
         return Module(self, built, kernel_signatures(source))
 
-    def _build(self, full: str) -> bytes:
+    def _build(self, full: str) -> cl.Program:
         counters.count("kernel_compiles")
         try:
-            built = cl.Program(self.context, full).build(_OPTIONS)
+            return cl.Program(self.context, full).build(_OPTIONS)
         except cl.RuntimeError as e:
             raise CompileError(f"OpenCL ({self.name})", str(e), full) from None
-        return built.get_info(cl.program_info.BINARIES)[0]
 
     def synchronize(self) -> None:
         self.queue.finish()

@@ -4,7 +4,14 @@ Compiling a kernel (OpenCL, C, CUDA...) is slow, so every artifact is looked up
 first in a per-process dict, then in a directory shared by all processes, and
 only built when both miss.  The disk level is an optimisation, never a source of
 failure: a bad entry is rebuilt and an unusable directory is merely warned about.
+
+A driver whose artifact for the disk costs more than what the first use needs (PoCL
+compiles every kernel of a program again to give its binary) builds what it needs now
+(``load``, then ``store_later``) and the artifact is written at ``flush()``: when the
+same key is looked up again, when the process exits, or when a caller asks (the
+conformance workers and ``python -m hal warmup``, which exist to fill the cache).
 """
+import atexit
 import hashlib
 import logging
 import os
@@ -26,6 +33,7 @@ _TMP_PREFIX, _TMP_SUFFIX = ".hal-", ".tmp"
 
 log = logging.getLogger("hal.cache")
 _memory: dict[str, bytes] = {}
+_pending: dict[str, Callable[[], bytes]] = {}  # entry name -> what makes its artifact, at flush()
 _stats = dict.fromkeys(("memory_hits", "disk_hits", "misses", "corrupt", "builds"), 0)
 _warned: set[tuple[str, str]] = set()
 
@@ -105,25 +113,69 @@ def _store(path: pathlib.Path, payload: bytes) -> None:
         _warn_once("cannot write, using memory only:", path.parent, e)
 
 
-def cached(kind: str, key: tuple, build: Callable[[], bytes]) -> bytes:
-    """Return the artifact for (kind, key) from memory, else disk, else build() (then store it in both)."""
+def _entry(kind: str, key: tuple) -> str:
     if not _KIND.fullmatch(kind):
         raise ValueError(f"cache kind must be a plain word, got {kind!r}")  # it becomes part of a file name
-    name = f"{kind}-{_digest(kind, key)}.bin"
+    return f"{kind}-{_digest(kind, key)}.bin"
+
+
+def load(kind: str, key: tuple) -> bytes | None:
+    """The artifact for (kind, key) from memory, else disk (then kept in memory), else None
+    (a miss: the caller builds it, then ``store_later``; ``cached`` is both at once)."""
+    name = _entry(kind, key)
+    deferred = _pending.pop(name, None)
+    if deferred is not None:
+        _write(name, deferred)
     if name in _memory:
         _stats["memory_hits"] += 1
         return _memory[name]
-    path = cache_dir() / name if _disk_enabled() else None
-    payload = _load(path) if path is not None else None
-    if payload is not None:
-        _stats["disk_hits"] += 1
-    else:
+    payload = _load(cache_dir() / name) if _disk_enabled() else None
+    if payload is None:
         _stats["misses"] += 1
+        return None
+    _stats["disk_hits"] += 1
+    _memory[name] = payload
+    return payload
+
+
+def store_later(kind: str, key: tuple, make: Callable[[], bytes]) -> None:
+    """Count a build whose artifact ``make()`` gives, and store that at ``flush()``: for
+    a driver whose artifact costs a compile of its own that the first use does not need.
+    With the disk level off nothing is made (the caller keeps what it built)."""
+    _stats["builds"] += 1
+    if _disk_enabled():
+        _pending[_entry(kind, key)] = make
+
+
+def flush() -> None:
+    """Make and store every artifact ``store_later`` deferred (hal does at exit)."""
+    while _pending:
+        _write(*_pending.popitem())  # (one at a time: other threads may add meanwhile)
+
+
+atexit.register(flush)
+# (a forked child leaves them to its parent: a driver does not survive a fork)
+os.register_at_fork(after_in_child=lambda: _pending.clear())
+
+
+def _write(name: str, make: Callable[[], bytes]) -> None:
+    try:
+        payload = make()
+    except Exception as e:  # (at exit a driver may be gone: the next process builds it again)
+        _warn_once("cannot make the artifact of", name, e)
+        return
+    _memory[name] = payload
+    if _disk_enabled():
+        _store(cache_dir() / name, payload)
+
+
+def cached(kind: str, key: tuple, build: Callable[[], bytes]) -> bytes:
+    """Return the artifact for (kind, key) from memory, else disk, else build() (then store it in both)."""
+    payload = load(kind, key)
+    if payload is None:
         payload = build()  # may raise: then nothing is stored
         _stats["builds"] += 1
-        if path is not None:
-            _store(path, payload)
-    _memory[name] = payload
+        _write(_entry(kind, key), lambda: payload)
     return payload
 
 
@@ -160,8 +212,10 @@ def info() -> dict:
 
 
 def clear() -> int:
-    """Empty both levels (leftover temp files of crashed writers too); return the entries removed."""
+    """Empty both levels (leftover temp files of crashed writers too, and what ``store_later``
+    deferred); return the entries removed."""
     _memory.clear()
+    _pending.clear()
     removed = 0
     for p in _scan():
         try:

@@ -50,7 +50,9 @@ def reduction_source(in_t: str, acc_t: str, out_t: str, combine: str, init: str,
     ``combine`` is an expression of ``a`` and ``b``; ``load`` of ``v`` (an input value,
     default: a cast to the accumulator, none between equal types, which complex structs
     need); ``init`` may read ``p[begin]``."""
-    load = load or ("v" if in_t == acc_t else f"({acc_t})v")
+    # (the default spelled as ``convert`` spells it, so that a second pass over partial
+    # results and a first pass over values of the accumulator's type are one kernel)
+    load = load or ("(v)" if in_t == acc_t else f"({acc_t})v")
     store = "partial[0]" if out_t == acc_t else f"({out_t})partial[0]"
     return f"""
 INLINE {acc_t} combine({acc_t} a, {acc_t} b) {{ return {combine}; }}

@@ -19,6 +19,7 @@ import numpy as np
 
 from hal.dispatch import register
 
+from .copy import astype
 from .scan import scan_rows
 from .sorting import order_helpers, sort_rows
 from .launch import C_TYPE, program, run_elementwise
@@ -33,10 +34,6 @@ def _launch(device, source: str, name: str, n: int, *args, **defines):
     if n:
         program(device, source, name, **defines)((n,), (min(_GROUP, device.info.max_work_group),), *args)
 
-
-
-def _nonzero_expr(dtype: np.dtype) -> str:
-    return f"{C_TYPE[dtype]}_nonzero(x0)" if dtype.kind == "c" else "x0 != 0"
 
 
 def _positions(device, flags):
@@ -67,8 +64,7 @@ KERNEL void nonzero(GLOBAL i64 *out, i64 count, GLOBAL const u8 *flags, GLOBAL c
 def nonzero(device, x):
     """The coordinates of the nonzero elements of ``x`` in row-major order, as one
     (ndim, count) int64 array."""
-    flags = run_elementwise(device, _nonzero_expr(x.dtype), device.empty(x.shape, np.dtype(np.bool_)),
-                            [x], [x.dtype])
+    flags = astype(device, x, np.dtype(np.bool_))  # (the conversion's kernel, not one of its own)
     if x.size == 0:
         return device.empty((x.ndim, 0), _I64)
     flags = flags.reshaped((x.size,))

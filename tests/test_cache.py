@@ -38,6 +38,7 @@ def fresh(tmp_path, monkeypatch):
     monkeypatch.setenv("HAL_CACHE_DIR", str(d))
     monkeypatch.delenv("HAL_CACHE", raising=False)
     monkeypatch.setattr(cache, "_memory", {})
+    monkeypatch.setattr(cache, "_pending", {})
     monkeypatch.setattr(cache, "_stats", dict.fromkeys(cache._stats, 0))
     monkeypatch.setattr(cache, "_warned", set())
     return d
@@ -235,3 +236,83 @@ def test_concurrent_writers_same_key(fresh):
     b = Builder(b"never used")
     assert cache.cached("c", ("src", "shared"), b) == payload * repeat
     assert b.calls == 0 and cache.stats()["disk_hits"] == 1
+
+
+def test_a_deferred_artifact_is_made_once_at_flush(fresh):
+    """store_later counts the build now and makes the artifact only at flush() (or when
+    the key is looked up again), once."""
+    b = Builder(b"binary")
+    assert cache.load("opencl", ("src",)) is None
+    cache.store_later("opencl", ("src",), b)
+    assert b.calls == 0 and entries(fresh) == []
+    assert cache.stats()["builds"] == 1 and cache.stats()["misses"] == 1
+    cache.flush()
+    assert b.calls == 1 and len(entries(fresh)) == 1
+    cache.flush()
+    cache._memory.clear()
+    assert cache.load("opencl", ("src",)) == b"binary" and b.calls == 1
+    assert cache.stats()["disk_hits"] == 1
+
+
+def test_looking_up_a_deferred_key_makes_its_artifact(fresh):
+    b = Builder(b"binary")
+    cache.store_later("opencl", ("src",), b)
+    assert cache.load("opencl", ("src",)) == b"binary"
+    assert b.calls == 1 and len(entries(fresh)) == 1
+    assert cache.stats()["memory_hits"] == 1
+
+
+def test_nothing_deferred_is_made_without_a_disk_level_or_after_clear(fresh, monkeypatch):
+    b = Builder(b"binary")
+    cache.store_later("opencl", ("a",), b)
+    cache.clear()
+    monkeypatch.setenv("HAL_CACHE", "0")
+    cache.store_later("opencl", ("b",), b)
+    cache.flush()
+    assert b.calls == 0 and not fresh.exists()
+
+
+def test_an_artifact_that_cannot_be_made_is_warned_about_and_not_stored(fresh, caplog):
+    def gone():
+        raise RuntimeError("the driver is gone")
+
+    cache.store_later("opencl", ("src",), gone)
+    with caplog.at_level(logging.WARNING, logger="hal.cache"):
+        cache.flush()
+    assert "the driver is gone" in caplog.text
+    assert entries(fresh) == [] and cache.load("opencl", ("src",)) is None
+
+
+# A kernel built on the device, then the process exits: what its build stored (an OpenCL
+# binary is written at exit, hal.cache.store_later) is what the next process loads.
+DEVICE_CHILD = """
+import sys, numpy as np, hal
+from hal import cache
+x = hal.asarray(np.arange(5, dtype=np.float32), device=sys.argv[1])
+assert np.asarray(x * 3).tolist() == [0, 3, 6, 9, 12]
+print(cache.stats()["builds"], cache.stats()["disk_hits"])
+"""
+
+
+def test_a_device_build_is_on_disk_for_the_next_process(fresh, buffer_device):
+    env = dict(os.environ, HAL_CACHE_DIR=str(fresh),
+               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    env.pop("HAL_CACHE", None)
+    runs = [subprocess.run([sys.executable, "-c", DEVICE_CHILD, buffer_device.name], env=env, capture_output=True,
+                           text=True, timeout=300) for _ in range(2)]
+    for run in runs:
+        assert run.returncode == 0, run.stderr
+    built, _ = map(int, runs[0].stdout.split())
+    assert built > 0 and len(entries(fresh)) >= built
+    assert list(map(int, runs[1].stdout.split())) == [0, built]
+
+
+def test_a_forked_child_leaves_the_deferred_artifacts_to_its_parent(fresh):
+    b = Builder(b"binary")
+    cache.store_later("opencl", ("src",), b)
+    pid = os.fork()
+    if pid == 0:
+        os._exit(len(cache._pending))
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert len(cache._pending) == 1

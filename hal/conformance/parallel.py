@@ -86,6 +86,8 @@ def _worker(device_name: str, ops: str | None, small: bool, counter, results) ->
     import os
     import warnings
 
+    from hal import cache
+
     from .runner import _cases_by_op, run_case
     warnings.simplefilter("ignore", hal.HostFallbackWarning)  # (each case records its own)
     device, reference = hal.device(device_name), hal.device("cpu")
@@ -99,7 +101,12 @@ def _worker(device_name: str, ops: str | None, small: bool, counter, results) ->
             return
         results.put(("start", pid, index, None))
         before = hal.stats()
-        done = [run_case(case, device, reference) for case in by_op[names[index]]]
+        done = []
+        for case in by_op[names[index]]:
+            done.append(run_case(case, device, reference))
+            # (the binaries the case's builds deferred, at once: the other worker may need
+            # them next, and would compile them again)
+            cache.flush()
         after = hal.stats()
         fields = [(o.status, o.path, o.detail, o.error) for o in done]
         results.put(("done", pid, index, (fields, after["cache_builds"] - before["cache_builds"],
