@@ -8,7 +8,9 @@ blocks that hold its positions, in order, lent by the pools' ``KVBlocks`` and gi
 when it ends. Sequences whose prompts begin alike share the blocks of that beginning
 (each block counts its users), and a block given back keeps what it holds, under a key
 naming that content, until it is taken for something else, least recently used first:
-vLLM's automatic prefix caching. A decode step reads every sequence's block table on the
+vLLM's automatic prefix caching. A block another sequence filled only in part is copied
+from (its first rows), not shared, since its owner may still be writing past them. A
+decode step reads every sequence's block table on the
 device, so one captured step of B sequences serves any B sequences of the pools.
 """
 from __future__ import annotations
@@ -51,38 +53,48 @@ class KVBlocks:
     def used(self) -> int:
         return self.count - self.available
 
-    def new_cache(self, positions: int, shared: tuple = ()) -> "KVCache":
+    def new_cache(self, positions: int, shared: tuple = (), partial: tuple | None = None) -> "KVCache":
         """A cache with room for ``positions``: the blocks ``shared`` (which hold its
-        first positions, as ``find`` gave them) and new ones; OutOfBlocks when too few
-        are free (then nothing is taken)."""
+        first positions, as ``find`` gave them) and new ones; ``partial`` (block, rows):
+        the first ``rows`` rows of that block hold the positions after ``shared``'s and are
+        copied into the cache's next block. OutOfBlocks when too few are free (then
+        nothing is taken)."""
         need = -(-positions // self.block_size)
         if need > self.width:
             raise ValueError(f"{positions} positions need {need} blocks of {self.block_size}; a sequence holds "
                              f"at most {self.width}")
-        fresh = need - len(shared)
-        if fresh > self.available - sum(b in self._kept for b in shared):
+        fresh, held = need - len(shared), (*shared, *partial[:1]) if partial else shared
+        if partial and not fresh:
+            raise ValueError(f"{positions} positions leave no block after the {len(shared)} shared for a copy")
+        if fresh > self.available - sum(b in self._kept for b in held):
             raise OutOfBlocks(f"{fresh} KV blocks needed, {self.available} free")
-        for block in shared:
+        for block in held:  # (the copied block too, so that no new block is taken from it)
             self._use(block)
         blocks = list(shared) + [self._take() for _ in range(fresh)]
-        return KVCache(self, blocks, length=len(shared) * self.block_size)
+        cache = KVCache(self, blocks, length=len(shared) * self.block_size)
+        if partial:
+            source, rows = partial
+            for pool in (*self.keys, *self.values):
+                pool[blocks[len(shared)], :rows] = pool[source, :rows]
+            self._drop(source)
+            cache.length += rows
+        return cache
 
     def release(self, cache: "KVCache") -> None:
         """``cache``'s blocks go back (named ones are kept for ``find``); the cache is empty."""
         for block in cache.blocks:
-            self._users[block] -= 1
-            if self._users[block] == 0:
-                if block in self._name_of:
-                    self._kept[block] = True
-                else:
-                    heapq.heappush(self._free, block)
+            self._drop(block)
         cache.blocks, cache.length = [], 0
 
     def name(self, block: int, key) -> None:
         """``block`` holds the content ``key`` names (a prompt's first positions through
-        its end): ``find(key)`` gives it while it keeps it."""
-        if key not in self._named and block not in self._name_of:
-            self._named[key], self._name_of[block] = block, key
+        its end): ``find(key)`` gives it while it keeps it. A block named before takes the
+        new name (it holds more of its prompt now)."""
+        if key in self._named:
+            return
+        if block in self._name_of:
+            del self._named[self._name_of[block]]
+        self._named[key], self._name_of[block] = block, key
 
     def find(self, key):
         """The block holding the content ``key`` names, or None."""
@@ -91,6 +103,14 @@ class KVBlocks:
     def _use(self, block: int) -> None:
         self._kept.pop(block, None)
         self._users[block] += 1
+
+    def _drop(self, block: int) -> None:
+        self._users[block] -= 1
+        if self._users[block] == 0:
+            if block in self._name_of:
+                self._kept[block] = True
+            else:
+                heapq.heappush(self._free, block)
 
     def _take(self) -> int:
         if self._free:

@@ -53,6 +53,30 @@ def test_named_blocks_are_shared_and_kept_until_needed_oldest_first():
     assert pool.find("a") is None and pool.find("b") == 2
 
 
+def test_a_partly_filled_block_is_copied_not_shared():
+    pool = blocks()
+    source = pool.new_cache(8)
+    pool.keys[0][source.blocks[1]] = hal.asarray(np.arange(1, 9, dtype=np.uint16).reshape(4, 1, 2))
+    pool.name(source.blocks[0], "whole")
+    pool.name(source.blocks[1], "part")
+    pool.release(source)
+    copy = pool.new_cache(12, (pool.find("whole"),), (pool.find("part"), 3))
+    assert copy.length == 7 and copy.blocks[0] == 0 and copy.blocks[1] not in (0, 1)
+    np.testing.assert_array_equal(np.asarray(pool.keys[0][copy.blocks[1]])[:, 0],
+                                  [[1, 2], [3, 4], [5, 6], [0, 0]])
+    assert pool.used == 3 and pool.find("part") == 1  # the copied block is kept, not lent
+    with pytest.raises(ValueError, match="no block after"):
+        pool.new_cache(4, (0,), (1, 2))
+
+
+def test_a_block_named_again_answers_only_to_its_new_name():
+    pool = blocks()
+    cache = pool.new_cache(4)
+    pool.name(cache.blocks[0], "first rows")
+    pool.name(cache.blocks[0], "all rows")
+    assert pool.find("first rows") is None and pool.find("all rows") == cache.blocks[0]
+
+
 def test_runs_are_the_contiguous_parts_of_a_cache():
     pool = blocks()
     a = pool.new_cache(8)

@@ -8,7 +8,10 @@ digests, vLLM's prefix hashes) once the prompt is read through it, and keeps its
 values after its sequence ends until the block is needed again. A new prompt shares the
 blocks of its longest named prefix and reads only the rest: a chat template's system
 prompt, a conversation's earlier turns (vLLM's and llama-server's prefix caching, here
-with the same bits as reading the whole prompt). ``usage`` is vLLM's
+with the same bits as reading the whole prompt). A prompt's last block, read only in
+part, is named by its tokens and the block before; a prompt that leaves a block it
+shares only in part copies the rows they share: a prefix is reused to the token, not
+only to the block. ``usage`` is vLLM's
 ``kv_cache_usage_perc``: blocks in use over all blocks, 0 to 1.
 """
 from __future__ import annotations
@@ -33,6 +36,7 @@ class KVPool:
         self.max_sequences, self.context, self.block_size = max_sequences, context, block_size
         self.blocks = model.new_pool(blocks or max_sequences * width, block_size, width)
         self._lent: set = set()
+        self._parts: dict = {}  # a block's key -> {name: tokens} of the blocks read after it
         self._lock = threading.Lock()
 
     @property
@@ -49,11 +53,18 @@ class KVPool:
         so a prompt's bits stay those of reading it whole.
         """
         with self._lock:
-            shared = self._prefix(prompt)
-            while shared and _one_token_chunk(len(shared) * self.block_size, len(prompt), chunk):
-                shared.pop()
+            keys = self._prefix(prompt)
+            shared = [self.blocks.find(key) for key in keys]
+            start = len(shared) * self.block_size
+            part = self._part(keys[-1] if keys else b"", prompt[start:len(prompt) - 1])
+            while (shared or part) and _one_token_chunk(start + (part[1] if part else 0), len(prompt), chunk):
+                if part:
+                    part = (part[0], part[1] - 1) if part[1] > 1 else None
+                else:
+                    shared.pop()
+                    start -= self.block_size
             try:
-                cache = self.blocks.new_cache(min(positions, self.context), tuple(shared))
+                cache = self.blocks.new_cache(min(positions, self.context), tuple(shared), part)
             except OutOfBlocks:
                 return None
             self._lent.add(cache)
@@ -64,9 +75,15 @@ class KVPool:
         ``chunk_rows`` of them read together: the blocks they fill are named for reuse,
         but for a last row read alone (its bits are a decode step's)."""
         with self._lock:
-            full = (length - (chunk_rows == 1)) // self.block_size
-            for block, key in zip(cache.blocks[:full], self._keys(prompt, full)):
-                self.blocks.name(block, key)
+            rows, size = length - (chunk_rows == 1), self.block_size
+            keys = [b"", *self._keys(prompt, rows // size)]
+            names = keys[1:] + [(keys[-1], tuple(prompt[rows - rows % size:rows]))] * bool(rows % size)
+            for i, (block, name) in enumerate(zip(cache.blocks, names)):
+                self.blocks.name(block, name)
+                self._parts.setdefault(keys[i], {})[name] = prompt[i * size:min(rows, (i + 1) * size)]
+            if len(self._parts) > self.blocks.count:  # drop the keys whose blocks were all taken since
+                self._parts = {key: names for key, names in self._parts.items()
+                               if any(self.blocks.find(name) is not None for name in names)}
 
     def release(self, cache) -> None:
         with self._lock:
@@ -80,15 +97,26 @@ class KVPool:
             return self.blocks.used / self.blocks.count
 
     def _prefix(self, prompt: list) -> list:
-        """The named blocks holding ``prompt``'s first positions, in order, but never its
-        last token (whose logits a request needs)."""
-        blocks = []
+        """The keys of the named blocks holding ``prompt``'s first positions, in order,
+        but never its last token (whose logits a request needs)."""
+        keys = []
         for key in self._keys(prompt, (len(prompt) - 1) // self.block_size):
-            block = self.blocks.find(key)
-            if block is None:
+            if self.blocks.find(key) is None:
                 break
-            blocks.append(block)
-        return blocks
+            keys.append(key)
+        return keys
+
+    def _part(self, parent, tokens: list):
+        """(block, rows): of the blocks read after the block named ``parent``, the one
+        whose first rows hold the most of ``tokens``, and how many; None if none does."""
+        best, parts = None, self._parts.get(parent, {})
+        for name, held in list(parts.items()):
+            block, rows = self.blocks.find(name), _common(held, tokens)
+            if block is None:
+                del parts[name]
+            elif rows and (best is None or rows > best[1]):
+                best = (block, rows)
+        return best
 
     def _keys(self, prompt: list, count: int):
         """The names of ``prompt``'s first ``count`` blocks: each the digest of the one
@@ -97,6 +125,11 @@ class KVPool:
         for i in range(count):
             key = hashlib.sha256(key + np.asarray(prompt[i * size:(i + 1) * size], np.int64).tobytes()).digest()
             yield key
+
+
+def _common(a, b) -> int:
+    """How many first items ``a`` and ``b`` share."""
+    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
 
 
 def _one_token_chunk(start: int, length: int, chunk: int) -> bool:
