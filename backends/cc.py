@@ -29,6 +29,7 @@ import shlex
 import subprocess
 import sysconfig
 import tempfile
+import time
 
 import cffi
 import numpy as np
@@ -43,22 +44,43 @@ FLAGS = ("-O3", "-march=native", "-fopenmp", "-ffp-contract=off", "-fno-math-err
          "-shared", "-fPIC")
 
 
+@functools.cache
 def _choose_omp_waiting() -> None:
     """How idle OpenMP threads wait between kernels, unless the user said: a short spin
     (10k rounds) on a machine with a core to spare, sleeping when it is busier than its
     cores. A decode step launches ~300 small kernels, so the wake-up is the cost: SmolLM2
     decoded at 59 tok/s spinning vs 27 sleeping when quiet, but at 4 vs 28 with four
     busy processes on two cores (libgomp's own default spins 300k rounds: 47 quiet,
-    0.5 busy). libgomp reads the variables when the first kernel module loads."""
+    0.5 busy). libgomp reads the variables when the first kernel module loads, so this
+    runs just before, and looks at the cores now, not at the load average: that is a
+    minute's, and a process started just after a busy one (a server after a build) slept
+    for its whole life (single-stream decode 5.6 -> 20 ms a token)."""
     if "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ:
         return
-    if os.getloadavg()[0] < (os.cpu_count() or 1) - 0.5:
+    if _busy_cores() < (os.cpu_count() or 1) - 0.5:
         os.environ["GOMP_SPINCOUNT"] = "10000"
     else:
         os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 
 
-_choose_omp_waiting()
+def _busy_cores(seconds: float = 0.05) -> float:
+    """How many cores are busy over the next ``seconds`` (Linux's /proc/stat; elsewhere
+    the load average)."""
+    try:
+        first = _cpu_times()
+        time.sleep(seconds)
+        second = _cpu_times()
+    except OSError:
+        return os.getloadavg()[0]
+    total, idle = (sum(b) - sum(a) for a, b in zip((first, first[3:5]), (second, second[3:5])))
+    return (total - idle) / total * (os.cpu_count() or 1) if total else 0.0
+
+
+def _cpu_times() -> list:
+    """All cores' user, nice, system, idle, iowait, irq, softirq and steal ticks."""
+    with open("/proc/stat") as f:
+        return [int(v) for v in f.readline().split()[1:9]]
+
 
 _CTYPES = {word: c_type for word, (_, c_type) in dialect.TYPES.items()}
 
@@ -295,6 +317,7 @@ def _build(cc: list[str], modname: str, text: str, decls: str) -> bytes:
 
 def _load(modname: str, binary: bytes):
     """Load a cached extension module from a private temporary copy (gone once loaded)."""
+    _choose_omp_waiting()
     fd, path = tempfile.mkstemp(prefix=modname, suffix=".so")
     try:
         with os.fdopen(fd, "wb") as f:
