@@ -116,18 +116,20 @@ INLINE void softmax_row(GLOBAL f32 *out, GLOBAL const f32 *p, i64 cols, int half
     m = (f32)partial[0];
     BARRIER();  /* everyone has read the max before partial is reused */
     facc sum = 0;
-    for (i64 g = lid; g * GGML_EPR < cols; g += wg) {
+    for (i64 g = lid; g * GGML_EPR < cols; g += wg) {  /* out = e, read back by this item below */
         f32 e[GGML_EPR];
         for (int l = 0; l < GGML_EPR; l++) e[l] = g * GGML_EPR + l < cols ? ggml_expf(p[g * GGML_EPR + l] - m) : 0.0f;
+        for (int l = 0; l < GGML_EPR && g * GGML_EPR + l < cols; l++) out[g * GGML_EPR + l] = e[l];
         TREE(e)
         sum += (facc)e[0];
     }
     FOLD(sum, add)
     f32 scale = (f32)((facc)1 / partial[0]);
-    for (i64 c = lid; c < cols; c += wg) {
-        f32 e = ggml_expf(p[c] - m) * scale;
-        out[c] = half_out ? half_to_f32(f32_to_half(e)) : e;
-    }
+    for (i64 g = lid; g * GGML_EPR < cols; g += wg)
+        for (i64 c = g * GGML_EPR; c < g * GGML_EPR + GGML_EPR && c < cols; c++) {
+            f32 e = out[c] * scale;
+            out[c] = half_out ? half_to_f32(f32_to_half(e)) : e;
+        }
 }
 """
 
@@ -253,6 +255,20 @@ ATTENTION = _COMMON + r"""
 /* Whether query position p sees cache position t: causal, and with a sliding WINDOW
    (llama.cpp's LLAMA_SWA_TYPE_STANDARD) only the WINDOW latest positions. */
 #define SEES(p, t) ((t) <= (p) && (WINDOW == 0 || (p) - (t) < WINDOW))
+/* A cache row of DIM values as float32 into dst: float16 bits by F16C's vcvtph2ps on the
+   C target of an x86 CPU, 16 or 8 at a time (the same values: the conversion is exact;
+   compilers do not turn half_to_f32's bit steps into it), else one by one. */
+#if HALF && !defined(__OPENCL_VERSION__) && !defined(__CUDACC__) && defined(__AVX512F__) && DIM % 16 == 0
+#include <immintrin.h>
+#define KV_ROW(dst, src) for (int d = 0; d < DIM; d += 16) \
+    _mm512_storeu_ps((dst) + d, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((src) + d))))
+#elif HALF && !defined(__OPENCL_VERSION__) && !defined(__CUDACC__) && defined(__F16C__) && DIM % 8 == 0
+#include <immintrin.h>
+#define KV_ROW(dst, src) for (int d = 0; d < DIM; d += 8) \
+    _mm256_storeu_ps((dst) + d, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((src) + d))))
+#else
+#define KV_ROW(dst, src) for (int d = 0; d < DIM; d++) (dst)[d] = KV((src)[d])
+#endif
 #if HALF  /* q, K and V hold float16 bits, the probabilities float16 values */
 #define KV_T u16
 #define KV(v) half_to_f32(v)
@@ -436,7 +452,7 @@ KERNEL void attn_step_scores(GLOBAL f32 *scores, GLOBAL const f32 *q, i64 q_off,
     for (i64 t = 0; t < n_kv; t++) {
         GLOBAL const KV_T *kr = k + (ROW_AT * kv_heads + kh) * DIM;
         ROW_NEXT(1)
-        for (int d = 0; d < DIM; d++) kf[d] = KV(kr[d]);
+        KV_ROW(kf, kr);
         for (int j = 0; j < GROUP; j++) {
 #define GROUP_Q(d) qg[j][d]
 #define GROUP_K(d) kf[d]
@@ -500,7 +516,9 @@ KERNEL void attn_step_values(GLOBAL f32 *out, GLOBAL f32 *p, GLOBAL const KV_T *
         ROW_NEXT(1)
         f32 pt = pr[t];
         f32 *lane = acc[(t % GGML_STEP) / GGML_EPR][t % GGML_EPR];
-        for (int d = 0; d < DIM; d++) lane[d] = fma(pt, KV(vr[d]), lane[d]);
+        f32 vf[DIM];
+        KV_ROW(vf, vr);
+        for (int d = 0; d < DIM; d++) lane[d] = fma(pt, vf[d], lane[d]);
     }
     /* the reductions of the DIM dots side by side (d innermost: vector operations) */
     for (int l = 0; l < GGML_EPR; l++)
