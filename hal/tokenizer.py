@@ -34,6 +34,22 @@ PRE_TOKENIZERS = {
 }
 # Pre-tokenizers under which a word that is itself a token is not split into merges.
 _IGNORE_MERGES = {"llama3", "llama-bpe"}
+# Tokens that end generation by their text, as llama.cpp finds them whatever the file
+# names (its end-of-turn texts, and fill-in-the-middle's pad, repository and file separator).
+END_OF_GENERATION = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<end_of_turn>",
+                     "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "<|end_of_text|>", "<eos>",
+                     "<end_of_utterance>", "<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<|fim_repo|>", "<|repo_name|>",
+                     "<fim-repo>", "<REPO>", "<reponame>", "<|file_sep|>"}
+# Chat templates for model files that carry none, by general.architecture (llama.cpp
+# builds the same in): Gemma's turns, as Google documents them, a system prompt opening
+# the first user turn.
+BUILT_IN_TEMPLATES = {
+    "gemma3": ("{% set first = messages[0]['content'] ~ '\n\n' if messages[0]['role'] == 'system' else '' %}"
+               "{% for m in (messages[1:] if first else messages) %}"
+               "<start_of_turn>{{ 'model' if m['role'] == 'assistant' else 'user' }}\n"
+               "{{ first if loop.first else '' }}{{ m['content'] | trim }}<end_of_turn>\n"
+               "{% endfor %}{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"),
+}
 
 
 class Tokenizer:
@@ -60,9 +76,11 @@ class Tokenizer:
         # Without add_bos_token, llama.cpp adds BOS for sentencepiece and Llama 3 vocabularies.
         default_bos = kind == "llama" or metadata.get("tokenizer.ggml.pre") in _IGNORE_MERGES
         self.add_bos = metadata.get("tokenizer.ggml.add_bos_token", default_bos) and self.bos_id is not None
-        self.chat_template = metadata.get("tokenizer.chat_template")
+        self.chat_template = (metadata.get("tokenizer.chat_template")
+                              or BUILT_IN_TEMPLATES.get(metadata.get("general.architecture")))
         eot = metadata.get("tokenizer.ggml.eot_token_id")
-        self.stop_ids = {i for i in (self.eos_id, eot) if i is not None}
+        self.stop_ids = ({i for i in (self.eos_id, eot) if i is not None}
+                         | {i for i, t in enumerate(self.tokens) if t in END_OF_GENERATION})
 
     @property
     def vocab_size(self) -> int:
@@ -78,13 +96,21 @@ class Tokenizer:
 
     def chat(self, prompt: str, system: str | None = None) -> str:
         """``prompt`` as a user turn in the file's chat template, ready for the reply."""
+        return self.render_chat(([{"role": "system", "content": system}] if system else [])
+                                + [{"role": "user", "content": prompt}])
+
+    def render_chat(self, messages: list) -> str:
+        """The conversation (dicts of role and content) in the file's chat template
+        (Jinja as Hugging Face renders it), ready for the reply; sandboxed, since the
+        template comes from the model file. jinja2.TemplateError where the template
+        rejects the conversation."""
         if not self.chat_template:
-            raise GGUFError("the model has no tokenizer.chat_template; run it without --chat")
-        import jinja2
-        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
-        template = jinja2.Environment(trim_blocks=True, lstrip_blocks=True).from_string(self.chat_template)
-        return template.render(messages=messages, add_generation_prompt=True,
-                               bos_token=self._token(self.bos_id), eos_token=self._token(self.eos_id))
+            raise GGUFError("the model has no tokenizer.chat_template (and hal has none built in for it)")
+        import jinja2.sandbox
+        env = jinja2.sandbox.ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+        return env.from_string(self.chat_template).render(messages=messages, add_generation_prompt=True,
+                                                          bos_token=self._token(self.bos_id),
+                                                          eos_token=self._token(self.eos_id))
 
     def _token(self, i) -> str:
         return self.tokens[i] if i is not None else ""

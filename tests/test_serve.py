@@ -427,9 +427,20 @@ def test_metrics_have_vllm_names(server):
 
 # ---------------------------------------------------------------- the command and the page
 
+def test_model_short_names(monkeypatch):
+    """--model takes hal.models' short names (smollm2 by default), a path, and says what
+    to install for a model package that is not installed."""
+    from hal.serve.cli import model_path
+    assert model_path(None) == model_path("smollm2") == hal.models.path("smollm2")
+    assert model_path("/models/any.gguf") == "/models/any.gguf"
+    monkeypatch.setitem(hal.models.INSTALLED, "absent", ("hal_no_such_package", "a.gguf", "pip install absent"))
+    with pytest.raises(SystemExit, match="pip install absent"):
+        model_path("absent")
+
+
 def test_command_prints_url_and_stops_cleanly_on_sigterm():
     proc = subprocess.Popen([sys.executable, "-m", "hal", "serve", "--device", "cpu", "--port", "0",
-                             "--context", "256", "--max-sequences", "2"],
+                             "--model", "smollm2", "--context", "256", "--max-sequences", "2"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()

