@@ -82,10 +82,10 @@ def main():
     for device in devices:
         a, b = hal.asarray(a_np, device=device), hal.asarray(b_np, device=device)
         calls = args.calls if device.family == "numpy" else args.calls // 10
-        adds = [lambda: a + b] + ([bare_add(device, a, b)] if device.backend_name == "opencl" else [])
-        add, *bare = in_turns(adds, calls, device.synchronize)
-        rows.append((f"hal {device.name}", add, per_call_us(lambda: hal.sum(a), calls, device.synchronize),
-                     per_call_us(lambda: np.add(a, b), calls, device.synchronize)))
+        adds = [lambda: a + b, lambda: np.add(a, b)] + ([bare_add(device, a, b)] if device.backend_name == "opencl"
+                                                        else [])
+        add, np_add, *bare = in_turns(adds, calls, device.synchronize)
+        rows.append((f"hal {device.name}", add, per_call_us(lambda: hal.sum(a), calls, device.synchronize), np_add))
         if bare:
             rows.append((f"pyopencl {device.name}", bare[0], float("nan"), float("nan")))
     print(f"per-call time in microseconds ({args.clock} clock), float32[{args.n}]")
