@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 
@@ -41,7 +42,12 @@ _UNSUPPORTED_WORDS = {
     "namespace": "C++ namespaces", "class": "C++ classes",
     "texture": "textures", "surface": "surfaces",
     "cooperative_groups": "cooperative groups", "new": "C++ new", "delete": "C++ delete",
+    "cudaTextureObject_t": "textures", "cudaSurfaceObject_t": "surfaces",
+    **dict.fromkeys(("half2", "__half2"), "__half2"),
+    **dict.fromkeys(("__nv_bfloat16", "nv_bfloat16", "__nv_bfloat162", "nv_bfloat162"), "bfloat16"),
 }
+# Texture and surface functions called with template arguments (tex1Dfetch<float>(t, i)), which C cannot parse
+_TEXTURE_CALL = re.compile(r"(tex|surf)(1D|2D|3D|Cubemap)\w*$")
 _UNSUPPORTED_KEYWORDS = {"UNION": "unions", "ENUM": "enums",
                          "AUTO": "C++ auto (type deduction)"}
 _CASTS = ("static_cast", "reinterpret_cast", "const_cast")
@@ -122,6 +128,8 @@ def _rewrite(tokens: list, code: str, type_names: set) -> list:
         prev = out[-1][0] if out else None
         if tok.type == "ID" and tok.value in _UNSUPPORTED_WORDS:
             raise unsupported(_UNSUPPORTED_WORDS[tok.value], line, code)
+        if tok.type == "ID" and nxt is not None and nxt.type == "LT" and _TEXTURE_CALL.match(tok.value):
+            raise unsupported("textures" if tok.value.startswith("tex") else "surfaces", line, code)
         if tok.type in _UNSUPPORTED_KEYWORDS and name == SOURCE_NAME:  # (the prelude's vector types are structs)
             raise unsupported(_UNSUPPORTED_KEYWORDS[tok.type], line, code)
         if (tok.type == "AND" and nxt is not None and nxt.type == "ID" and prev is not None
