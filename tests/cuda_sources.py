@@ -522,3 +522,14 @@ extern "C" __global__ void wrapping(const int* x, const long long* w, int* y, lo
     z[i] = (v * 4) / 4 + (v + 1 > v);
 }
 """
+
+COMPLEX_ALIASES = r"""
+// complex<T> named by a typedef and a using alias, constructed through them: cf(re, im)
+#include <cupy/complex.cuh>
+typedef complex<float> cf;
+using cd = complex<double>;
+extern "C" __global__ void rotate(const cf* x, cd* y, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) y[i] = cd(x[i].real(), x[i].imag()) * cd(0.0, 1.0) + cd(2.0) + cd(cf(0.5f, -1.0f) * x[i]);
+}
+"""

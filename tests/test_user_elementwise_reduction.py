@@ -77,6 +77,8 @@ def test_complex_elementwise_and_reduction(device):
     gz = put(device, z)
     poly = hal.ElementwiseKernel("T x", "T y", "y = x * x + conj(x) - T(1)", "complex_poly")
     np.testing.assert_allclose(np.asarray(poly(gz)), z * z + np.conj(z) - 1, rtol=1e-6)
+    rotate = hal.ElementwiseKernel("T x, float32 s", "T y", "y = x * s + T(0, 1)", "complex_rotate")
+    np.testing.assert_allclose(np.asarray(rotate(gz, 2.0)), z * 2 + 1j, rtol=1e-6)  # (T(re, im) constructs)
     parts = hal.ElementwiseKernel("T x", "float32 y", "y = abs(x) + x.real() - imag(x)", "complex_parts")
     np.testing.assert_allclose(np.asarray(parts(gz)), np.abs(z) + z.real - z.imag, rtol=1e-6)
     total = hal.ReductionKernel("T x", "T y", "x", "a + b", "y = a", "0", "complex_sum")

@@ -152,6 +152,15 @@ def test_constant_memory_with_initializers(device):
     np.testing.assert_allclose(np.asarray(y), expected, rtol=1e-5, atol=1e-6)
 
 
+def test_complex_types_by_typedef_and_using(device):
+    """``typedef complex<float> cf`` and ``using cd = complex<double>``: cf(re, im) constructs
+    (not a cast of the comma expression (re, im))."""
+    x = (np.arange(5) - 2j).astype(np.complex64)
+    y = hal.empty(5, dtype=hal.complex128, device=device)
+    hal.RawKernel(S.COMPLEX_ALIASES, "rotate")((1,), (32,), (put(device, x), y, np.int32(5)))
+    np.testing.assert_allclose(np.asarray(y), x * 1j + 2 + np.complex64(0.5 - 1j) * x, rtol=1e-6)
+
+
 def test_structs(device):
     n = small(device, 1000, 100)
     x = np.random.default_rng(13).standard_normal(n).astype(np.float32)
@@ -517,7 +526,7 @@ ALL_SOURCES = {name: getattr(S, name) for name in ("SGEMM", "HISTOGRAM", "SCAN",
                                                    "HALF_SCALE", "ATOMICS", "MATH", "RACY", "MISC", "VECTORS",
                                                    "LAYERNORM", "CONVOLVE", "COMPLEX", "ARGMAX", "LOOP_EXITS",
                                                    "VOTES", "BY_VALUE", "MODULE", "BITS_AND_NORMALS",
-                                                   "CONSTANTS", "WRAPPING")}
+                                                   "CONSTANTS", "WRAPPING", "COMPLEX_ALIASES")}
 
 
 @pytest.mark.skipif(not compilers(), reason="no CUDA compiler (pip install nvidia-cuda-nvrtc-cu12)")
