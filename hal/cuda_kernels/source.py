@@ -164,7 +164,8 @@ def _rewrite(tokens: list, code: str, type_names: set) -> list:
                                                                                                       "ARROW")):
             out.append((_tok("STRUCT", "struct"), name, line))
         if tok.type == "ID" and tok.value == "complex":
-            if prev is not None and prev.type == "TYPEDEF" and i + 5 < len(tokens) and tokens[i + 2][0].value in _COMPLEX:
+            if (prev is not None and prev.type == "TYPEDEF" and i + 5 < len(tokens)
+                    and tokens[i + 2][0].value in _COMPLEX):
                 complex_names[tokens[i + 4][0].value] = _COMPLEX[tokens[i + 2][0].value]
             i = _complex(tokens, i, out, code)
             continue

@@ -992,7 +992,7 @@ class _Translator:
             return (f"hal_{t.base}_neg({text})" if op == "-" else text), t
         if op == "!":
             return f"(!{text})", INT
-        if op == "-" and t.scalar and _wraps(promoted(t)):
+        if op == "-" and t.scalar and _wraps(promoted(t)) and not isinstance(node.expr, c_ast.Constant):  # (-1: -1)
             return _wrapping("0", "-", text, promoted(t)), promoted(t)
         return f"({op}{text})", promoted(t) if t.scalar else t
 
