@@ -503,3 +503,33 @@ extern "C" __global__ void smooth(const real* x, real* y, int n) {
         y[i] = SCALE * (weights[0] * s[t] + weights[1] * s[t + 1] + weights[2] * s[t + 2]) + ramp[K - 1] + STEP + HALF;
 }
 """
+
+WRAPPING = r"""
+// Signed integer arithmetic that overflows: CUDA's instructions wrap (two's complement),
+// as NumPy's int32/int64 arrays do; C and OpenCL C leave it undefined and their compilers
+// fold (a * 2) / 2 to a and a + 1 > a to 1. A hash, a multiply-shift and negation too.
+extern "C" __global__ void wrapping(const int* x, const long long* w, int* y, long long* z, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    int a = x[i];
+    y[4 * i] = (a * 2) / 2;
+    y[4 * i + 1] = a + 1 > a;
+    int h = a;
+    h *= 31; h += 7; h <<= 3; h -= -2147483647 - 1;
+    y[4 * i + 2] = h;
+    y[4 * i + 3] = -a > 0;
+    long long v = w[i];
+    z[i] = (v * 4) / 4 + (v + 1 > v);
+}
+"""
+
+COMPLEX_ALIASES = r"""
+// complex<T> named by a typedef and a using alias, constructed through them: cf(re, im)
+#include <cupy/complex.cuh>
+typedef complex<float> cf;
+using cd = complex<double>;
+extern "C" __global__ void rotate(const cf* x, cd* y, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) y[i] = cd(x[i].real(), x[i].imag()) * cd(0.0, 1.0) + cd(2.0) + cd(cf(0.5f, -1.0f) * x[i]);
+}
+"""

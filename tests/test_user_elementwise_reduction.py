@@ -77,12 +77,38 @@ def test_complex_elementwise_and_reduction(device):
     gz = put(device, z)
     poly = hal.ElementwiseKernel("T x", "T y", "y = x * x + conj(x) - T(1)", "complex_poly")
     np.testing.assert_allclose(np.asarray(poly(gz)), z * z + np.conj(z) - 1, rtol=1e-6)
+    rotate = hal.ElementwiseKernel("T x, float32 s", "T y", "y = x * s + T(0, 1)", "complex_rotate")
+    np.testing.assert_allclose(np.asarray(rotate(gz, 2.0)), z * 2 + 1j, rtol=1e-6)  # (T(re, im) constructs)
     parts = hal.ElementwiseKernel("T x", "float32 y", "y = abs(x) + x.real() - imag(x)", "complex_parts")
     np.testing.assert_allclose(np.asarray(parts(gz)), np.abs(z) + z.real - z.imag, rtol=1e-6)
     total = hal.ReductionKernel("T x", "T y", "x", "a + b", "y = a", "0", "complex_sum")
     np.testing.assert_allclose(np.asarray(total(gz, axis=1)), z.sum(axis=1), rtol=1e-6)
     with pytest.raises(TypeError, match="complex scalars"):
         hal.ElementwiseKernel("T x, T y", "T z", "z = x + y", "complex_add")(gz, np.complex64(1))
+
+
+@pytest.mark.parametrize("names", [("n", "out"), ("d0", "j0"), ("x", "x_s0"), ("r", "p_y"), ("s0_x", "p_s0")])
+def test_parameter_names_never_clash_with_the_kernels_own(device, names):
+    """Strided operands whose names are those of the generated kernel's own variables,
+    or of another operand's strides: each reads its own data."""
+    a, b = names
+    k = hal.ElementwiseKernel(f"T {a}, T {b}", "T z", f"z = {a} * 2 - {b}", f"clash_{a}_{b}")
+    x = np.arange(6, dtype=np.int32).reshape(2, 3)
+    y = np.array([10, 20, 30], np.int32)
+    np.testing.assert_array_equal(np.asarray(k(put(device, x).mT, put(device, y)[:, None])), x.T * 2 - y[:, None])
+    np.testing.assert_array_equal(np.asarray(k(put(device, x), put(device, y))), x * 2 - y)
+
+
+def test_signed_overflow_wraps_in_operations_and_reductions(device):
+    """As NumPy's int32 arrays (and a GPU): (x * 2) / 2 is not folded to x."""
+    halve = hal.ElementwiseKernel("int32 x", "int32 y", "y = (x * 2) / 2 + (x + 1 > x)", "wrap_halve")
+    x = np.array([1, 2**30 + 1, 2**31 - 1, -2**31, -5], np.int32)
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(np.asarray(halve(put(device, x))), (x * np.int32(2)) // 2 + (x + np.int32(1) > x))
+        scaled = hal.ReductionKernel("int32 x", "int32 y", "(x * 65537) / 65537", "a + b", "y = a", "0", "wrap_sum")
+        rows = np.full((2, 300), 2**20 + 3, np.int32)
+        np.testing.assert_array_equal(np.asarray(scaled(put(device, rows), axis=1)),
+                                      ((rows * np.int32(65537)) // 65537).sum(axis=1, dtype=np.int32))
 
 
 def test_elementwise_errors():
@@ -95,6 +121,10 @@ def test_elementwise_errors():
         hal.ElementwiseKernel("float32 x", "int32 y", "y = x", "cast")(x, hal.ones(3, dtype=hal.float32, device="cpu"))
     with pytest.raises(ValueError, match="bad kernel parameter"):
         hal.ElementwiseKernel("float32", "float32 y", "y = 1", "bad")
+    with pytest.raises(ValueError, match=r"\['i'\]: names the kernel itself declares"):
+        hal.ElementwiseKernel("float32 i", "float32 y", "y = i", "reserved")
+    with pytest.raises(ValueError, match="names starting with hal_ are the generated kernel's own"):
+        hal.ReductionKernel("T hal_acc", "T y", "hal_acc", "a + b", "y = a", "0", "reserved")
     with pytest.raises(hal.CompileError, match="kernel.cu:.*the identifier 'w'"):
         hal.ElementwiseKernel("float32 x", "float32 y", "y = w", "undeclared")(x)
 

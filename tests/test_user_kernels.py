@@ -152,6 +152,15 @@ def test_constant_memory_with_initializers(device):
     np.testing.assert_allclose(np.asarray(y), expected, rtol=1e-5, atol=1e-6)
 
 
+def test_complex_types_by_typedef_and_using(device):
+    """``typedef complex<float> cf`` and ``using cd = complex<double>``: cf(re, im) constructs
+    (not a cast of the comma expression (re, im))."""
+    x = (np.arange(5) - 2j).astype(np.complex64)
+    y = hal.empty(5, dtype=hal.complex128, device=device)
+    hal.RawKernel(S.COMPLEX_ALIASES, "rotate")((1,), (32,), (put(device, x), y, np.int32(5)))
+    np.testing.assert_allclose(np.asarray(y), x * 1j + 2 + np.complex64(0.5 - 1j) * x, rtol=1e-6)
+
+
 def test_structs(device):
     n = small(device, 1000, 100)
     x = np.random.default_rng(13).standard_normal(n).astype(np.float32)
@@ -435,6 +444,20 @@ def test_integer_division_by_zero_does_not_trap(device):
     np.testing.assert_array_equal(np.asarray(x), [1, -1, 1, 2])
 
 
+def test_signed_overflow_wraps(device):
+    """Signed overflow wraps as on a GPU (and in NumPy): no target folds (a * 2) / 2 or a + 1 > a."""
+    x = np.array([1, 2**30 + 1, 2**31 - 1, -2**31, -7], np.int32)
+    w = np.array([3, 2**62 + 5, 2**63 - 1, -2**63, -9], np.int64)
+    y, z = hal.zeros(20, dtype=hal.int32, device=device), hal.zeros(5, dtype=hal.int64, device=device)
+    hal.RawKernel(S.WRAPPING, "wrapping")((1,), (32,), (put(device, x), put(device, w), y, z, np.int32(5)))
+    with np.errstate(over="ignore"):
+        h = ((x * np.int32(31) + np.int32(7)).astype(np.int64) << 3).astype(np.int32) - np.int32(-2**31)
+        expected = np.stack([(x * np.int32(2)) // 2, x + np.int32(1) > x, h, -x > 0], axis=1)
+        expected_z = (w * np.int64(4)) // 4 + (w + np.int64(1) > w)
+    np.testing.assert_array_equal(np.asarray(y).reshape(5, 4), expected)
+    np.testing.assert_array_equal(np.asarray(z), expected_z)
+
+
 def test_printf(device, capfd):
     kernel = hal.RawKernel(r"""
 extern "C" __global__ void hello(const float* x) {
@@ -474,10 +497,15 @@ UNSUPPORTED = [
      "x[0] = 1;\n    volatile int* lane = x;\n    lane[threadIdx.x] += lane[threadIdx.x + 16];"),
     ("templates", 1, ""),
     ("C++ using (namespaces)", 3, "using namespace std;"),
+    ("textures", 4, "float v;\n    v = tex1Dfetch<float>(t, 0);"),
+    ("textures", 3, "cudaTextureObject_t t = 0;"),
+    ("surfaces", 3, "surf2Dwrite(1.0f, s, 0, 0);"),
+    ("__half2", 3, "half2 h;"),
+    ("bfloat16", 3, "__nv_bfloat16 b;"),
 ]
 
 
-@pytest.mark.parametrize("construct, line, body", UNSUPPORTED, ids=[u[0] for u in UNSUPPORTED])
+@pytest.mark.parametrize("construct, line, body", UNSUPPORTED, ids=[f"{u[0]}-{i}" for i, u in enumerate(UNSUPPORTED)])
 def test_unsupported_constructs_name_themselves_and_their_line(construct, line, body):
     code = f'extern "C" __global__\nvoid k(int* x) {{\n    {body}\n}}\n'
     if construct == "templates":
@@ -498,7 +526,7 @@ ALL_SOURCES = {name: getattr(S, name) for name in ("SGEMM", "HISTOGRAM", "SCAN",
                                                    "HALF_SCALE", "ATOMICS", "MATH", "RACY", "MISC", "VECTORS",
                                                    "LAYERNORM", "CONVOLVE", "COMPLEX", "ARGMAX", "LOOP_EXITS",
                                                    "VOTES", "BY_VALUE", "MODULE", "BITS_AND_NORMALS",
-                                                   "CONSTANTS")}
+                                                   "CONSTANTS", "WRAPPING", "COMPLEX_ALIASES")}
 
 
 @pytest.mark.skipif(not compilers(), reason="no CUDA compiler (pip install nvidia-cuda-nvrtc-cu12)")

@@ -19,6 +19,7 @@ from . import params as P
 from .raw import RawKernel, _device_of
 
 _BLOCK = {"numpy": 128, "buffer": 256}  # threads per block: cpu (C loops), devices
+_RESERVED = {"i", "_ind"}
 
 
 class ElementwiseKernel:
@@ -36,6 +37,10 @@ class ElementwiseKernel:
         clash = {p.name for p in self.in_params} & {p.name for p in self.out_params}
         if clash:
             raise ValueError(f"parameters {sorted(clash)} are both inputs and outputs")
+        reserved = {p.name for p in self.in_params + self.out_params} & _RESERVED
+        if reserved:
+            raise ValueError(f"{sorted(reserved)}: names the kernel itself declares (the index i, the "
+                             f"indexer _ind), not parameter names")
         self.operation, self.name, self.preamble = operation, name, preamble
         self.loop_prep, self.after_loop = loop_prep, after_loop
         self.no_return, self.return_tuple, self.options = no_return, return_tuple, tuple(options)
@@ -130,18 +135,19 @@ class ElementwiseKernel:
             if mode == "k":
                 signature.append(f"{ctype} {p.name}")
                 continue
-            signature.append(f"{const}{ctype}* hal_{p.name}")
+            # (hal_p_NAME and hal_sD_NAME: no user name makes one of the others, nor hal_n, hal_dD...)
+            signature.append(f"{const}{ctype}* hal_p_{p.name}")
             if mode == "s":
-                signature += [f"long long hal_{p.name}_s{d}" for d in dims]
-                index = " + ".join(f"hal_j{d} * hal_{p.name}_s{d}" for d in dims)
+                signature += [f"long long hal_s{d}_{p.name}" for d in dims]
+                index = " + ".join(f"hal_j{d} * hal_s{d}_{p.name}" for d in dims)
             else:
                 index = "i"
             if is_out:
-                init = f" = hal_{p.name}[{index}]" if given[k - self.nin] else ""
+                init = f" = hal_p_{p.name}[{index}]" if given[k - self.nin] else ""
                 loads.append(f"{ctype} {p.name}{init};")
-                stores.append(f"hal_{p.name}[{index}] = {p.name};")
+                stores.append(f"hal_p_{p.name}[{index}] = {p.name};")
             else:
-                loads.append(f"const {ctype} {p.name} = hal_{p.name}[{index}];")
+                loads.append(f"const {ctype} {p.name} = hal_p_{p.name}[{index}];")
         signature += ["long long hal_n"] + [f"long long hal_d{d}" for d in dims]
         ind = "hal_ind_t _ind = {hal_n};\n" if native else ""
         source = (P.native_header(native, types, params) + P.typedefs(types) + self.preamble + "\n"

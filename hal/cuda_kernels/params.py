@@ -41,6 +41,8 @@ def parse_params(text: str) -> tuple[Param, ...]:
         if len(words) != 2 or not words[1].isidentifier():
             raise ValueError(f"bad kernel parameter {part!r}: expected '[raw] TYPE NAME', e.g. 'raw T x'")
         type_word, name = words
+        if name.startswith("hal_"):
+            raise ValueError(f"kernel parameter {part!r}: names starting with hal_ are the generated kernel's own")
         dtype = _DTYPE_NAMES.get(type_word)
         if dtype is None and not type_word.isidentifier():
             raise ValueError(f"bad kernel parameter type {type_word!r} in {part!r}")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 
@@ -41,7 +42,12 @@ _UNSUPPORTED_WORDS = {
     "namespace": "C++ namespaces", "class": "C++ classes",
     "texture": "textures", "surface": "surfaces",
     "cooperative_groups": "cooperative groups", "new": "C++ new", "delete": "C++ delete",
+    "cudaTextureObject_t": "textures", "cudaSurfaceObject_t": "surfaces",
+    **dict.fromkeys(("half2", "__half2"), "__half2"),
+    **dict.fromkeys(("__nv_bfloat16", "nv_bfloat16", "__nv_bfloat162", "nv_bfloat162"), "bfloat16"),
 }
+# Texture and surface functions called with template arguments (tex1Dfetch<float>(t, i)), which C cannot parse
+_TEXTURE_CALL = re.compile(r"(tex|surf)(1D|2D|3D|Cubemap)\w*$")
 _UNSUPPORTED_KEYWORDS = {"UNION": "unions", "ENUM": "enums",
                          "AUTO": "C++ auto (type deduction)"}
 _CASTS = ("static_cast", "reinterpret_cast", "const_cast")
@@ -116,12 +122,15 @@ def _rewrite(tokens: list, code: str, type_names: set) -> list:
     out, i, braces, skip_close = [], 0, 0, []
     parens, close_cast = 0, []  # (a C++ cast's argument: its closing parenthesis closes the cast too)
     struct_tags = set()  # (C++ names a struct without the word struct: C needs it)
+    complex_names = {}  # (typedef complex<float> T: T(re, im) constructs, as complex<float>(re, im) does)
     while i < len(tokens):
         tok, name, line = tokens[i]
         nxt = tokens[i + 1][0] if i + 1 < len(tokens) else None
         prev = out[-1][0] if out else None
         if tok.type == "ID" and tok.value in _UNSUPPORTED_WORDS:
             raise unsupported(_UNSUPPORTED_WORDS[tok.value], line, code)
+        if tok.type == "ID" and nxt is not None and nxt.type == "LT" and _TEXTURE_CALL.match(tok.value):
+            raise unsupported("textures" if tok.value.startswith("tex") else "surfaces", line, code)
         if tok.type in _UNSUPPORTED_KEYWORDS and name == SOURCE_NAME:  # (the prelude's vector types are structs)
             raise unsupported(_UNSUPPORTED_KEYWORDS[tok.type], line, code)
         if (tok.type == "AND" and nxt is not None and nxt.type == "ID" and prev is not None
@@ -132,7 +141,7 @@ def _rewrite(tokens: list, code: str, type_names: set) -> list:
         if tok.type == "COLON" and nxt is not None and nxt.type == "COLON":
             raise unsupported("C++ scope resolution (::)", line, code)
         if tok.type == "ID" and tok.value == "using":
-            i = _using(tokens, i, out, code)
+            tokens = _using(tokens, i, code)  # (as a typedef, which this loop then rewrites: complex<float>...)
             continue
         if tok.type == "EXTERN" and nxt is not None and nxt.type == "STRING_LITERAL":
             i += 2  # extern "C": C linkage is what every target has
@@ -155,7 +164,14 @@ def _rewrite(tokens: list, code: str, type_names: set) -> list:
                                                                                                       "ARROW")):
             out.append((_tok("STRUCT", "struct"), name, line))
         if tok.type == "ID" and tok.value == "complex":
+            if (prev is not None and prev.type == "TYPEDEF" and i + 5 < len(tokens)
+                    and tokens[i + 2][0].value in _COMPLEX):
+                complex_names[tokens[i + 4][0].value] = _COMPLEX[tokens[i + 2][0].value]
             i = _complex(tokens, i, out, code)
+            continue
+        if tok.type == "ID" and tok.value in complex_names and nxt is not None and nxt.type == "LPAREN":
+            out.append((_tok("ID", "hal_make_" + complex_names[tok.value]), name, line))
+            i += 1
             continue
         if tok.type == "ID" and tok.value in _CASTS:
             i = _cpp_cast(tokens, i, out, code)
@@ -378,15 +394,14 @@ def _complex(tokens: list, i: int, out: list, code: str) -> int:
     return i + 4
 
 
-def _using(tokens: list, i: int, out: list, code: str) -> int:
-    """C++'s alias ``using NAME = TYPE;`` as C's ``typedef TYPE NAME;``; returns the index after ``;``."""
+def _using(tokens: list, i: int, code: str) -> list:
+    """The tokens with C++'s alias ``using NAME = TYPE;`` at ``i`` as C's ``typedef TYPE NAME;``."""
     file, line = tokens[i][1], tokens[i][2]
     if i + 3 >= len(tokens) or tokens[i + 1][0].type != "ID" or tokens[i + 2][0].type != "EQUALS":
         raise unsupported("C++ using (namespaces)", line, code, "only the alias using NAME = TYPE;")
     end = next((k for k in range(i + 3, len(tokens)) if tokens[k][0].type == "SEMI"), len(tokens))
-    out += [(_tok("TYPEDEF", "typedef"), file, line), *tokens[i + 3:end], tokens[i + 1],
-            (_tok("SEMI", ";"), file, line)]
-    return end + 1
+    return [*tokens[:i], (_tok("TYPEDEF", "typedef"), file, line), *tokens[i + 3:end], tokens[i + 1],
+            (_tok("SEMI", ";"), file, line), *tokens[end + 1:]]
 
 
 def _is_launch(tokens: list, i: int) -> bool:

@@ -992,6 +992,8 @@ class _Translator:
             return (f"hal_{t.base}_neg({text})" if op == "-" else text), t
         if op == "!":
             return f"(!{text})", INT
+        if op == "-" and t.scalar and _wraps(promoted(t)) and not isinstance(node.expr, c_ast.Constant):  # (-1: -1)
+            return _wrapping("0", "-", text, promoted(t)), promoted(t)
         return f"({op}{text})", promoted(t) if t.scalar else t
 
     def e_BinaryOp(self, node):
@@ -1009,10 +1011,13 @@ class _Translator:
                 return f"({a} - {b})", CType("i64")
             return f"({a} {op} {b})", (at if not at.scalar else bt).decayed()
         if op in ("<<", ">>"):
-            return f"({a} {op} {b})", promoted(at)
+            t = promoted(at)
+            return (_wrapping(a, op, b, t, shift=True) if op == "<<" and _wraps(t) else f"({a} {op} {b})"), t
         t = arithmetic(at, bt)
         if op in ("/", "%") and t.is_int:  # (a zero divisor must not trap: helpers.py)
             return f"hal_{'div' if op == '/' else 'rem'}_{t.base}(({t.base})({a}), ({t.base})({b}))", t
+        if op in _WRAPPING and _wraps(t):
+            return _wrapping(a, op, b, t), t
         return f"({a} {op} {b})", t
 
     def complex_binary(self, node, op: str, a: str, at: CType, b: str, bt: CType):
@@ -1052,6 +1057,11 @@ class _Translator:
             if common.is_int:
                 quotient, _ = self.e_BinaryOp(c_ast.BinaryOp(node.op[0], node.lvalue, node.rvalue, coord=node.coord))
                 return f"({target} = ({t.word})({quotient}))", t
+        op = node.op[:-1]
+        if (op in _WRAPPING or op == "<<") and t.is_int and rt.is_int and not _has_side_effects(node.lvalue):
+            common = promoted(t) if op == "<<" else arithmetic(t, rt)
+            if _wraps(common):  # (target read twice: only where reading it has no side effects)
+                return f"({target} = ({t.word}){_wrapping(target, op, rhs, common, shift=op == '<<')})", t
         return f"({target} {node.op} {rhs})", t
 
     def e_Cast(self, node):
@@ -1248,6 +1258,25 @@ def _sizeof(t: CType) -> int:
     for d in t.dims:
         size *= int(d)
     return size
+
+
+# Signed + - * and << wrap, as CUDA's integer instructions do (and NumPy's arrays): computed
+# unsigned, where C and OpenCL C leave overflow undefined and compilers assume it never happens.
+_WRAPPING = {"+", "-", "*"}
+
+
+def _wraps(t: CType) -> bool:
+    return t.scalar and t.base in ("i32", "i64")
+
+
+def _wrapping(a: str, op: str, b: str, t: CType, shift: bool = False) -> str:
+    u = "u" + t.base[1:]
+    return f"(({t.base})(({u})({a}) {op} {f'({b})' if shift else f'({u})({b})'}))"
+
+
+def _has_side_effects(node) -> bool:
+    return any(isinstance(n, (c_ast.FuncCall, c_ast.Assignment)) or isinstance(n, c_ast.UnaryOp)
+               and n.op in ("++", "--", "p++", "p--") for n in _walk(node))
 
 
 def _ident(name: str) -> str:
