@@ -33,7 +33,7 @@ class RawKernel:
     def __init__(self, code: str, name: str, options: tuple = (), backend: str = "nvrtc",
                  translate_cucomplex: bool = False, *, enable_cooperative_groups: bool = False,
                  jitify: bool = False, calls: dict | None = None, typedef_names: tuple = (),
-                 translations: dict | None = None, name_expressions: tuple = ()):
+                 translations: dict | None = None, name_expressions: tuple = (), heavy_blocks: bool = False):
         # (backend="nvcc" and translate_cucomplex are CuPy's; hal compiles with NVRTC/hiprtc
         # on GPUs and translates complex<T> itself)
         if enable_cooperative_groups or jitify:
@@ -47,6 +47,7 @@ class RawKernel:
         self._calls, self._typedef_names = calls or {}, tuple(typedef_names)
         self._translations: dict = {} if translations is None else translations  # (a RawModule's: shared)
         self._programs: dict = {}
+        self._heavy_blocks = heavy_blocks  # (ReductionKernel's folds: one block a whole segment of a row)
 
     def __repr__(self):
         return f"<hal.RawKernel {self.name}>"
@@ -83,6 +84,8 @@ class RawKernel:
             defines = {"HAL_DYN_BYTES": shared_mem}
             if shape == "blocks":
                 defines.update(HAL_BD0=block[0], HAL_BD1=block[1], HAL_BD2=block[2], HAL_NT=math.prod(block))
+                if self._heavy_blocks:  # (the C target: spread over the cores however few they are)
+                    defines["HAL_OMP_MIN_ITEMS"] = 1
             symbol = translation.kernels[self._function].symbol
             self._programs[key] = device.compile(translation.source, defines)[symbol]
         return self._programs[key]

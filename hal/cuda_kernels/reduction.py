@@ -24,6 +24,7 @@ from .raw import RawKernel, _device_of
 
 _SPLIT_ROWS = 64  # fewer rows than this and long rows: fold each row in segments (as hal.sum)
 _SERIAL = 32      # rows at most this long are folded by one thread
+_THREAD_SEGMENT = 4096  # with one thread a block (the cpu), segments at least this long: each is worth a core
 
 
 class ReductionKernel:
@@ -95,9 +96,9 @@ class ReductionKernel:
     def _run(self, device, types: dict, reduce_word: str, operands: list, outs: list, rows: int, cols: int) -> None:
         block = _block(device, rows, cols, operands)
         partial_dtype = _dtype_of(reduce_word, types)
-        chunks = 1
-        if rows < _SPLIT_ROWS and cols > 16 * block and block > 1 and partial_dtype is not None:
-            chunks = -(-cols // max(16 * block, -(-cols * rows // (4 * _SPLIT_ROWS))))
+        chunks, least = 1, 16 * block if block > 1 else _THREAD_SEGMENT
+        if rows < _SPLIT_ROWS and cols > least and partial_dtype is not None:
+            chunks = -(-cols // max(least, -(-cols * rows // (4 * _SPLIT_ROWS))))
         chunk = -(-cols // chunks)
         native = device.backend_name in ("cuda", "rocm")
         key = (tuple(types.items()), reduce_word, block, native)
@@ -137,7 +138,7 @@ class _Pair:
                      "hal_s[threadIdx.x + hal_step]);\n    __syncthreads();\n}\n")
         post = (f"{{ {r} a = hal_s[0]; " + "".join(f"{t} {name}; " for name, t in outs) + f"{kernel.post_map_expr}; "
                 + "".join(f"hal_p_{name}[hal_row] = {name}; " for name, _ in outs) + "}")
-        self.head, self.fold_tree, self.post = head, fold_tree, post
+        self.head, self.fold_tree, self.post, self.block = head, fold_tree, post, block
         self._made: dict = {}
 
     def kernels(self, operands: list):
@@ -168,8 +169,7 @@ class _Pair:
                 f"{r} hal_acc = ({r})({k.identity});\n"
                 + "".join(f"hal_p_{p.name} += hal_row * hal_cols;\n" for p, scalar in zip(k.in_params, kinds)
                           if not scalar)
-                + "for (long long hal_c = hal_begin + threadIdx.x; hal_c < hal_end; hal_c += HAL_BLOCK) {\n"
-                + "\n".join(loads) + f"\nhal_acc = hal_reduce(hal_acc, ({r})({k.map_expr}));\n}}\n"
+                + self._fold_loop(loads)
                 + self.fold_tree
                 + "if (threadIdx.x == 0) {\nif (hal_chunks > 1) hal_partial[hal_g] = hal_s[0];\n"
                 + f"else {self.post}\n}}\n}}\n")
@@ -184,8 +184,24 @@ class _Pair:
                  + self.fold_tree + f"if (threadIdx.x == 0) {self.post}\n}}\n")
         names = tuple(self.types) + ("_type_reduce",)
         calls = {("_in_ind", "size"): "hal_in_size", ("_out_ind", "size"): "hal_out_size"}
-        return (RawKernel(fold, k.name, k.options, typedef_names=names, calls=calls),
+        return (RawKernel(fold, k.name, k.options, typedef_names=names, calls=calls, heavy_blocks=True),
                 RawKernel(final, f"{k.name}_final", k.options, typedef_names=names, calls=calls))
+
+
+    def _fold_loop(self, loads: list) -> str:
+        """A thread's fold of its columns into hal_acc; a block of one thread (the cpu)
+        folds its segment into 8 partial results side by side, which a CPU overlaps (a
+        reduction's order is free: CuPy's reduce_expr is associative and commutative)."""
+        r, fold = "_type_reduce", f"hal_reduce({{acc}}, (_type_reduce)({self.kernel.map_expr}))"
+        one = "\n".join(loads) + f"\nhal_acc = {fold.format(acc='hal_acc')};\n"
+        if self.block > 1:
+            return f"for (long long hal_c = hal_begin + threadIdx.x; hal_c < hal_end; hal_c += HAL_BLOCK) {{\n{one}}}\n"
+        return (f"{r} hal_lane[8];\nfor (int hal_k = 0; hal_k < 8; hal_k++) hal_lane[hal_k] = hal_acc;\n"
+                "long long hal_c8 = hal_begin;\nfor (; hal_c8 + 8 <= hal_end; hal_c8 += 8)\n"
+                "    for (int hal_k = 0; hal_k < 8; hal_k++) {\n        const long long hal_c = hal_c8 + hal_k;\n"
+                + "\n".join(loads) + f"\nhal_lane[hal_k] = {fold.format(acc='hal_lane[hal_k]')};\n    }}\n"
+                "for (int hal_k = 0; hal_k < 8; hal_k++) hal_acc = hal_reduce(hal_acc, hal_lane[hal_k]);\n"
+                f"for (long long hal_c = hal_c8; hal_c < hal_end; hal_c++) {{\n{one}}}\n")
 
 
 def _output(kernel: str, param, given, dtype, shape: tuple, device):
