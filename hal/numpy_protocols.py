@@ -18,6 +18,7 @@ mixed with hal arrays are refused the same way: move data explicitly with
 """
 from __future__ import annotations
 
+import functools
 import math
 import operator
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ class Ufunc:
     hal: str
     reduce: str | None = None      # ufunc.reduce -> this hal reduction
     accumulate: str | None = None  # ufunc.accumulate -> this hal cumulative function
+    adapt: Callable | None = None  # adapt(hal_function, *inputs): a ufunc composed of hal functions
 
 
 @dataclass(frozen=True)
@@ -702,9 +704,18 @@ def _pad(fn, array, pad_width, mode="constant", *, constant_values=0):
 
 
 def _round(fn, a, decimals=0, out=None):
-    if decimals != 0:
-        raise TypeError(f"numpy.round on hal arrays rounds to integers only (decimals=0), not decimals={decimals}")
-    return _into(fn(a), out)
+    """numpy.round as NumPy computes it (``PyArray_Round``): ``rint(a * 10**d) / 10**d``,
+    or ``rint(a / 10**-d) * 10**-d`` for negative ``decimals``, the factor a Python
+    float (weak: in ``a``'s dtype); integers are returned as they are for ``d >= 0``."""
+    decimals = operator.index(decimals)
+    if a.dtype.kind in "iub":
+        if decimals < 0:
+            raise TypeError(f"numpy.round on hal integer arrays takes decimals >= 0, not {decimals}")
+        return _into(a, out)
+    if decimals == 0:
+        return _into(fn(a), out)
+    factor = 10.0 ** abs(decimals)
+    return _into(fn(a * factor) / factor if decimals > 0 else fn(a / factor) * factor, out)
 
 
 def _concatenate(fn, arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
@@ -868,6 +879,19 @@ def _full_like(fn, a, fill_value, dtype=None, order="K", subok=True, shape=None,
     return _like(fn, a, dtype, order, subok, shape, device=device, fill_value=fill_value)
 
 
+def _size(fn, a, axis=None):
+    return a.size if axis is None else a.shape[axis]
+
+
+def _is_complex(fn, x):
+    """iscomplexobj: whether the dtype is complex (read from the array, not its data)."""
+    return x.dtype.kind == "c"
+
+
+def _is_real(fn, x):
+    return x.dtype.kind != "c"
+
+
 def _attribute(name: str):
     def adapt(fn, a):
         return getattr(a, name)
@@ -898,17 +922,103 @@ def _trace(fn, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     return _into(fn(hal.moveaxis(a, (axis1, axis2), (-2, -1)), offset=offset, dtype=dtype), out)
 
 
+def _flip_axis(axis: int, least: int):
+    """flipud (axis 0) / fliplr (axis 1), which NumPy defines on arrays of at least 1 and 2 dimensions."""
+    def adapt(fn, m):
+        if m.ndim < least:
+            raise ValueError(f"Input must be >= {least}-d.")
+        return fn(m, axis=axis)
+    return adapt
+
+
+def _rot90(fn, m, k=1, axes=(0, 1)):
+    """numpy.rot90: ``k`` quarter turns from the first of ``axes`` towards the second, as NumPy composes them of flips and a swap."""
+    first, second = (ax % m.ndim for ax in axes)
+    if len(axes) != 2 or first == second:
+        raise ValueError("len(axes) must be 2 and the axes must differ.")
+    k %= 4
+    if k == 0:
+        return m[...]
+    if k == 2:
+        return fn(m, axis=(first, second))
+    order = list(range(m.ndim))
+    order[first], order[second] = order[second], order[first]
+    return hal.permute_dims(fn(m, axis=second), tuple(order)) if k == 1 else \
+        fn(hal.permute_dims(m, tuple(order)), axis=second)
+
+
+def _atleast_3d(fn, *arys):
+    """atleast_3d, NumPy's shapes: () -> (1, 1, 1), (n,) -> (1, n, 1), (m, n) -> (m, n, 1)."""
+    shapes = {0: lambda a: (1, 1, 1), 1: lambda a: (1, a.shape[0], 1), 2: lambda a: a.shape + (1,)}
+    shaped = [fn(a, shapes[a.ndim](a)) if a.ndim < 3 else a for a in arys]
+    return shaped[0] if len(shaped) == 1 else tuple(shaped)
+
+
+def _kron(fn, a, b):
+    """numpy.kron: each element of ``a`` times all of ``b``, the axes interleaved (shapes padded with leading 1s)."""
+    ndim = max(a.ndim, b.ndim)
+    sa, sb = (1,) * (ndim - a.ndim) + a.shape, (1,) * (ndim - b.ndim) + b.shape
+    product = fn(hal.reshape(a, tuple(n for d in sa for n in (d, 1))),
+                 hal.reshape(b, tuple(n for d in sb for n in (1, d))))
+    return hal.reshape(product, tuple(p * q for p, q in zip(sa, sb)))
+
+
+def _multi_dot(fn, arrays, *, out=None):
+    """numpy.linalg.multi_dot: the products left to right (NumPy may order them otherwise: equal up to rounding)."""
+    return _into(functools.reduce(fn, arrays), out)
+
+
+def _select(fn, condlist, choicelist, default=0):
+    """numpy.select: each element from the first choice whose condition holds, else ``default``."""
+    if len(condlist) != len(choicelist):
+        raise ValueError("list of cases must be same length as list of conditions")
+    result = default
+    for condition, choice in reversed(list(zip(condlist, choicelist))):
+        result = fn(condition, choice, result)
+    return result if isinstance(result, Array) else fn(condlist[0], result, result)
+
+
+def _digitize(fn, x, bins, right=False):
+    """numpy.digitize as NumPy computes it: ``searchsorted`` on increasing bins (side
+    "right", or "left" for ``right=True``), on reversed ones counted from the end for decreasing bins. Their
+    direction is read from the host data, or as one bool from a device array."""
+    host = bins if not isinstance(bins, Array) else None
+    if host is not None:
+        steps = np.diff(np.asarray(host))
+        if not (np.all(steps >= 0) or np.all(steps <= 0)):
+            raise ValueError("bins must be monotonically increasing or decreasing")
+    bins = _on(x, bins)
+    increasing = bool(np.all(steps >= 0)) if host is not None else bins.shape[0] < 2 or bool(bins[0] <= bins[-1])
+    side = "left" if right else "right"
+    if increasing:
+        return fn(bins, x, side=side)
+    return bins.shape[0] - fn(hal.flip(bins), x, side=side)
+
+
+def _angle(fn, z, deg=False):
+    """numpy.angle: ``arctan2(imag, real)`` (of a real array 0 or pi), in degrees with ``deg``."""
+    if z.dtype.kind not in "fc":
+        z = hal.astype(z, _real(z.device))
+    angle = fn(_imaginary_part(hal.imag, z), _real_part(hal.real, z))
+    return angle * (180 / math.pi) if deg else angle
+
+
 def _einsum(fn, *operands, out=None, dtype=None, order="K", casting="safe", optimize=False):
-    """The einsum cases matmul, sum and permute_dims cover: one or two operands, explicit
-    output, no repeated subscript within an operand (no diagonals); ``dtype`` casts the
-    operands, as NumPy computes in it."""
+    """The einsum cases matmul, sum and permute_dims cover: no repeated subscript within
+    an operand (no diagonals), no "..."; without "->", NumPy's implicit output (the
+    subscripts found once, in alphabetical order); three or more operands contracted
+    pairwise, left to right (NumPy may order them otherwise: equal up to rounding).
+    ``dtype`` casts the operands, as NumPy computes in it."""
     _refuse("einsum", order=None if order == "K" else order, casting=None if casting == "safe" else casting)
     subscripts, arrays = operands[0], operands[1:]
-    if not isinstance(subscripts, str) or "->" not in subscripts or "." in subscripts:
-        raise TypeError("numpy.einsum on hal arrays takes explicit subscripts ('ij,jk->ik') without '...'")
-    inputs, output = subscripts.replace(" ", "").split("->")
+    if not isinstance(subscripts, str) or "." in subscripts:
+        raise TypeError("numpy.einsum on hal arrays takes subscripts as a string ('ij,jk->ik'), without '...'")
+    inputs, explicit, output = subscripts.replace(" ", "").partition("->")
     inputs = inputs.split(",")
-    if len(inputs) != len(arrays) or len(arrays) not in (1, 2) or any(len(set(s)) != len(s) for s in inputs):
+    if not explicit:
+        letters = "".join(inputs)
+        output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    if len(inputs) != len(arrays) or not arrays or any(len(set(s)) != len(s) for s in inputs):
         raise TypeError(f"numpy.einsum on hal arrays: {subscripts!r} is not a product matmul covers")
     if dtype is not None:
         arrays = [hal.astype(a, dtype) for a in arrays]
@@ -916,7 +1026,12 @@ def _einsum(fn, *operands, out=None, dtype=None, order="K", casting="safe", opti
         (sub,), (x,) = inputs, arrays
         x, sub = _sum_lone_axes(x, sub, output)
         return _into(hal.permute_dims(x, tuple(sub.index(c) for c in output)), out)
-    return _into(_einsum_pair(fn, inputs, output, *arrays), out)
+    x, sub = arrays[0], inputs[0]
+    for i in range(1, len(arrays)):  # (each product keeps the subscripts still wanted after it)
+        wanted = "".join(inputs[i + 1:]) + output
+        kept = output if i == len(arrays) - 1 else "".join(dict.fromkeys(c for c in sub + inputs[i] if c in wanted))
+        x, sub = _einsum_pair(fn, (sub, inputs[i]), kept, x, arrays[i]), kept
+    return _into(x, out)
 
 
 def _einsum_pair(matmul, inputs, output, a, b):
@@ -1045,6 +1160,53 @@ def _identity(fn, device, n, dtype=None):
     return fn(n, dtype=dtype, device=device)
 
 
+# -- ufuncs composed of hal functions (Ufunc.adapt) ----------------------------------------
+
+def _floating(x):
+    """An operand as NumPy's float-only loops take it: integers and bools cast to the device's real float."""
+    return hal.astype(x, _real(x.device)) if isinstance(x, Array) and x.dtype.kind in "iub" else x
+
+
+def _fabs(fn, x):
+    """numpy.fabs: the absolute value of a real float (integers as floats, as NumPy's loops take them)."""
+    if isinstance(x, Array) and x.dtype.kind == "c":
+        raise TypeError("numpy.fabs takes no complex values")
+    return fn(_floating(x))
+
+
+def _exp2(fn, x):
+    """numpy.exp2: ``2 ** x`` (2 a weak Python float: in x's float dtype)."""
+    return fn(2.0, _floating(x))
+
+
+def _scaled(factor: float):
+    """deg2rad / rad2deg (radians, degrees): ``x * factor``, as NumPy's loops compute them."""
+    def adapt(fn, x):
+        return fn(_floating(x), factor)
+    return adapt
+
+
+def _nan_ignoring(fn, a, b):
+    """numpy.fmax / fmin: maximum / minimum, but a NaN gives way to the other operand (NaN only where both are)."""
+    result = fn(a, b)
+    for nan, other in ((b, a), (a, b)):
+        if isinstance(nan, Array) and nan.dtype.kind in "fc":
+            other = hal.astype(other, result.dtype) if isinstance(other, Array) else other
+            result = hal.where(hal.isnan(nan), other, result)
+    return result
+
+
+def _matvec(fn, matrix, vector):
+    """numpy.matvec (NumPy 2.2): ``matrix @ vector`` over the last axes, broadcast over the others."""
+    return fn(matrix, hal.expand_dims(vector, axis=-1))[..., 0]
+
+
+def _vecmat(fn, vector, matrix):
+    """numpy.vecmat (NumPy 2.2): ``conj(vector) @ matrix`` over the last axes, broadcast over the others."""
+    vector = hal.conj(vector) if vector.dtype.kind == "c" else vector
+    return fn(hal.expand_dims(vector, axis=-2), matrix)[..., 0, :]
+
+
 # -- the table ----------------------------------------------------------------------------
 
 _ELEMENTWISE_SAME_NAME = (
@@ -1067,6 +1229,11 @@ TABLE: dict = {
     np.arcsinh: Ufunc("asinh"), np.arccosh: Ufunc("acosh"), np.arctanh: Ufunc("atanh"),
     np.invert: Ufunc("bitwise_invert"), np.left_shift: Ufunc("bitwise_left_shift"),
     np.right_shift: Ufunc("bitwise_right_shift"),
+    np.fabs: Ufunc("abs", adapt=_fabs), np.exp2: Ufunc("pow", adapt=_exp2),
+    **{getattr(np, name): Ufunc("multiply", adapt=_scaled(factor)) for names, factor in (
+        (("deg2rad", "radians"), math.pi / 180), (("rad2deg", "degrees"), 180 / math.pi)) for name in names},
+    np.fmax: Ufunc("maximum", adapt=_nan_ignoring), np.fmin: Ufunc("minimum", adapt=_nan_ignoring),
+    np.matvec: Ufunc("matmul", adapt=_matvec), np.vecmat: Ufunc("matmul", adapt=_vecmat),
     # creation (NEP 35 like=) and the *_like functions
     np.empty: Function("empty", _creation, True), np.zeros: Function("zeros", _creation, True),
     np.ones: Function("ones", _creation, True), np.full: Function("full", _full, True),
@@ -1081,17 +1248,20 @@ TABLE: dict = {
     np.triu: Function("triu", _triangle),
     # attributes and dtypes
     np.shape: Function("Array.shape", _attribute("shape")), np.ndim: Function("Array.ndim", _attribute("ndim")),
-    np.size: Function("Array.size", _attribute("size")), np.result_type: Function("result_type", _result_type),
+    np.size: Function("Array.size", _size),
+    np.iscomplexobj: Function("Array.dtype", _is_complex), np.isrealobj: Function("Array.dtype", _is_real), np.result_type: Function("result_type", _result_type),
     # elementwise functions that are not ufuncs
     np.real: Function("real", _real_part), np.imag: Function("imag", _imaginary_part), np.clip: Function("clip", _clip),
-    np.round: Function("round", _round), np.where: Function("where", _where),
+    np.round: Function("round", _round), np.around: Function("round", _round), np.angle: Function("atan2", _angle), np.where: Function("where", _where),
     np.nan_to_num: Function("where", _nan_to_num),
     # manipulation
     np.reshape: Function("reshape", _reshape), np.ravel: Function("reshape", _ravel),
     np.transpose: Function("permute_dims", _transpose), np.permute_dims: Function("permute_dims", _transpose),
     np.swapaxes: Function("permute_dims", _swapaxes), np.moveaxis: Function("moveaxis"),
     np.expand_dims: Function("expand_dims"), np.squeeze: Function("squeeze", _squeeze),
-    np.flip: Function("flip", _flip), np.broadcast_to: Function("broadcast_to", _broadcast_to),
+    np.flip: Function("flip", _flip), np.flipud: Function("flip", _flip_axis(0, 1)),
+    np.fliplr: Function("flip", _flip_axis(1, 2)), np.rot90: Function("flip", _rot90),
+    np.atleast_3d: Function("reshape", _atleast_3d), np.kron: Function("multiply", _kron), np.broadcast_to: Function("broadcast_to", _broadcast_to),
     np.broadcast_arrays: Function("broadcast_arrays", _broadcast_arrays), np.roll: Function("roll", _roll),
     np.tile: Function("tile", _tile), np.repeat: Function("repeat", _repeat), np.pad: Function("full", _pad),
     np.concatenate: Function("concat", _concatenate), np.concat: Function("concat", _concatenate),
@@ -1141,6 +1311,9 @@ TABLE: dict = {
     np.isin: Function("isin", _isin), np.interp: Function("searchsorted", _interp), np.take: Function("take", _take),
     np.take_along_axis: Function("take_along_axis", _take_along_axis),
     # linear algebra
+    np.select: Function("where", _select),
+    np.digitize: Function("searchsorted", _digitize, host_parameters=True),
+    np.linalg.multi_dot: Function("matmul", _multi_dot),
     np.dot: Function("matmul", _dot), np.vdot: Function("vecdot", _vdot), np.diag: Function("linalg.diagonal", _diag),
     np.tensordot: Function("tensordot", _tensordot),
     np.outer: Function("linalg.outer", _outer), np.inner: Function("tensordot", _inner),
@@ -1186,7 +1359,7 @@ def _resolve_table() -> None:
         except AttributeError:  # (a missing name is what tests see through missing())
             continue
         if isinstance(entry, Ufunc):
-            _UFUNCS[key] = (entry, fn)
+            _UFUNCS[key] = (entry, fn if entry.adapt is None else functools.partial(entry.adapt, fn))
         else:
             _FUNCTIONS[key] = (entry.adapt, fn, entry.creation, entry.host_parameters)
 
@@ -1218,8 +1391,64 @@ def ndarray_methods() -> dict:
         return call
     attributes = {"real": property(np.real, doc="numpy.real(x): x itself where it is real."),
                   "imag": property(np.imag, doc="numpy.imag(x): zeros where x is real."),
-                  "nbytes": property(lambda self: self.size * self.dtype.itemsize, doc="The bytes of the elements.")}
-    return {**{name: method(name) for name in METHODS}, **attributes}
+                  "nbytes": property(lambda self: self.size * self.dtype.itemsize, doc="The bytes of the elements."),
+                  "itemsize": property(lambda self: self.dtype.itemsize, doc="The bytes of one element.")}
+    return {**{name: method(name) for name in METHODS}, **attributes, **{f.__name__: f for f in _HOST_METHODS}}
+
+
+# ndarray's methods that hand data to Python, as float(x) does: an explicit read, of
+# one element (item, a 0-d array's format) or of the whole array (tolist)
+
+def tolist(self):
+    """ndarray.tolist: the elements as nested Python lists of Python scalars (read from the device)."""
+    return np.asarray(self).tolist()
+
+
+def item(self, *args):
+    """ndarray.item: one element as a Python scalar (only that element is read): of a
+    one-element array, at a flat index, or at one index per axis (given as a tuple or
+    as arguments)."""
+    if not args:
+        if self.size != 1:
+            raise ValueError("can only convert an array of size 1 to a Python scalar")
+        element = hal.reshape(self, ())
+    elif len(args) == 1 and isinstance(args[0], (int, np.integer)):
+        (index,) = args
+        if not -self.size <= index < self.size:
+            raise IndexError(f"index {index} is out of bounds for size {self.size}")
+        element = _flat(self)[int(index)]
+    else:
+        index = args[0] if len(args) == 1 else args
+        if len(index) != self.ndim:
+            raise ValueError("incorrect number of indices for array")
+        element = self[tuple(index)]
+    return np.asarray(element)[()].item()
+
+
+def __format__(self, spec: str) -> str:
+    """format(x, spec) of a 0-d array formats its element, as NumPy's (f"{x:.3f}")."""
+    if self.ndim == 0:
+        return format(np.asarray(self)[()], spec)
+    return object.__format__(self, spec)
+
+
+def fill(self, value) -> None:
+    """ndarray.fill: every element set to ``value``, on the device."""
+    self[...] = value
+
+
+def sort(self, axis=-1, kind=None, order=None, *, stable=None) -> None:
+    """ndarray.sort: sorted in place along ``axis`` (numpy.sort's, on the device, written back)."""
+    self[...] = np.sort(self, axis=axis, kind=kind, order=order)
+
+
+def flatten(self, order="C"):
+    """ndarray.flatten: a 1-D copy."""
+    _refuse("flatten", order=None if order == "C" else order)
+    return hal.reshape(self, (-1,), copy=True)
+
+
+_HOST_METHODS = (tolist, item, __format__, fill, sort, flatten)
 
 
 # -- NumPy index arrays ------------------------------------------------------------------
@@ -1346,6 +1575,8 @@ def array_ufunc(ufunc, method: str, inputs: tuple, kwargs: dict):
     found = _UFUNCS.get(ufunc)
     if found is None:
         return NotImplemented
+    inputs = tuple(v[()] if type(v) is np.ndarray and not v.ndim else v for v in inputs)  # (a NumPy scalar
+    # on the left of an operator reaches here as a 0-d array: a scalar, as hal takes NumPy's scalars)
     for value in inputs:
         if type(value) is not Array and not isinstance(value, _OPERANDS):
             return NotImplemented  # (a NumPy array: the caller moves it explicitly)

@@ -18,6 +18,9 @@ def test_the_table_names_only_functions_hal_has():
         assert isinstance(key, np.ufunc) == isinstance(entry, Ufunc), key
 
 
+_GUFUNCS = (np.matmul, np.vecdot, np.matvec, np.vecmat)  # (core dimensions: their own tests)
+
+
 def _ufunc_operands(ufunc, device):
     """Operands in the ufunc's domain: floats in (0.2, 0.8) (every inverse function and
     log is defined there), bools for the logical ufuncs (hal's take bools, as the standard
@@ -26,7 +29,7 @@ def _ufunc_operands(ufunc, device):
         a = np.arange(12).reshape(3, 4) % 3 == 0
         return [a, a[::-1]][:ufunc.nin]
     float_type = "d" if device.info.fp64 else "f"
-    if any(t.startswith(float_type * ufunc.nin) for t in ufunc.types) and ufunc not in (np.matmul, np.vecdot):
+    if any(t.startswith(float_type * ufunc.nin) for t in ufunc.types) and ufunc not in _GUFUNCS:
         dtype = np.dtype(float_type)
         a = np.linspace(0.2, 0.8, 12, dtype=dtype).reshape(3, 4)
         if ufunc is np.arccosh:
@@ -39,7 +42,7 @@ def _ufunc_operands(ufunc, device):
 @pytest.mark.heavy
 def test_every_ufunc_in_the_table_matches_numpy(device):
     for ufunc, entry in TABLE.items():
-        if not isinstance(ufunc, np.ufunc) or ufunc in (np.matmul, np.vecdot):
+        if not isinstance(ufunc, np.ufunc) or ufunc in _GUFUNCS:
             continue
         operands = _ufunc_operands(ufunc, device)
         expected = ufunc(*operands)
@@ -180,7 +183,9 @@ def test_what_hal_lacks_is_numpys_type_error(device):
     with pytest.raises(TypeError, match="casting"):
         np.add(x, x, casting="unsafe")
     with pytest.raises(TypeError, match="decimals"):
-        np.round(x, decimals=2)
+        np.round(hal.astype(x, hal.int32), decimals=-1)
+    with pytest.raises(TypeError):
+        np.einsum("ii->i", x)  # a diagonal: no product matmul covers
     host = np.asarray(x)  # the explicit way to the host stays
     assert type(host) is np.ndarray and host.tolist() == [[1.0, 1.0], [1.0, 1.0]]
 
@@ -478,3 +483,80 @@ def test_quantile_of_a_python_q_rounds_as_numpys(device):
     for q in np.random.default_rng(1).random(12):
         actual, expected = np.quantile(x, float(q), axis=0), np.quantile(a, float(q), axis=0)
         assert actual.dtype == expected.dtype and np.array_equal(np.asarray(actual), expected), q
+
+
+def test_reading_elements_and_in_place_methods(device):
+    """ndarray's tolist, item and a 0-d array's format read to Python explicitly (as
+    float(x) does); fill and sort write in place on the device; flatten copies."""
+    a = np.arange(12, dtype=np.float32).reshape(3, 4) / 4
+    x = put(a, device)
+    assert x.tolist() == a.tolist() and type(x.tolist()[0][0]) is float
+    assert put(a.astype(np.int32), device)[1].tolist() == a.astype(np.int32)[1].tolist()
+    assert x[:0].tolist() == [] and x[1, 2].tolist() == a[1, 2].tolist()
+    assert x[2, 1].item() == a[2, 1].item() and x.item(5) == a.item(5) and x.item(-1) == a.item(-1)
+    assert x.item((1, 3)) == x.item(1, 3) == a.item((1, 3))
+    assert type(put(a.astype(np.int64), device).item(3)) is int
+    with pytest.raises(ValueError, match="size 1"):
+        x.item()
+    with pytest.raises(IndexError):
+        x.item(12)
+    assert f"{x[1, 1]:.3f}" == f"{a[1, 1]:.3f}" and x.itemsize == 4
+    flat = x.flatten()
+    flat[0] = 99.0  # (a copy: x keeps its element)
+    assert_matches(flat[1:], a.flatten()[1:], device=device)
+    assert_matches(x, a)
+    y, b = put(a[::-1], device), a[::-1].copy()
+    y.sort(axis=0)
+    b.sort(axis=0)
+    assert_matches(y, b, device=device)
+    y.fill(-2.5)
+    assert_matches(y, np.full((3, 4), -2.5, np.float32), device=device)
+
+
+def test_ufuncs_composed_of_hal_functions(device):
+    a = np.array([[1.5, np.nan, -3.0, np.nan], [-0.5, 2.0, 0.25, 4.0]], dtype=np.float32)
+    b = np.array([[np.nan, 2.0, 1.0, np.nan], [0.0, -1.0, 0.5, 8.0]], dtype=np.float32)
+    i = np.arange(-3, 5, dtype=np.int32).reshape(2, 4)
+    x, y, xi = put(a, device), put(b, device), put(i, device)
+    real = np.float64 if device.info.fp64 else np.float32
+    for actual, expected in [(np.fmax(x, y), np.fmax(a, b)), (np.fmin(x, y), np.fmin(a, b)),
+                             (np.fmax(x, 1.0), np.fmax(a, np.float32(1.0))), (np.fabs(x), np.fabs(a)),
+                             (np.fabs(xi), np.fabs(i).astype(real)), (np.exp2(x), np.exp2(a)),
+                             (np.deg2rad(x), np.deg2rad(a)), (np.radians(x), np.radians(a)),
+                             (np.rad2deg(x), np.rad2deg(a)), (np.degrees(xi), np.degrees(i).astype(real)),
+                             (np.float32(0.5) < x, np.float32(0.5) < a), (np.float32(2) - x, np.float32(2) - a),
+                             (np.matvec(x, y[0]), np.matvec(a, b[0])), (np.vecmat(x[1], x.T), np.vecmat(a[1], a.T)),
+                             (np.fmax(x, y, out=hal.zeros_like(x), where=x > 0), np.fmax(a, b, out=np.zeros_like(a),
+                                                                                         where=a > 0))]:
+        assert_matches(actual, expected, rtol=1e-6, device=device)
+
+
+def test_rounding_flips_and_more_functions(device):
+    rng = np.random.default_rng(7)
+    a = (rng.standard_normal((3, 4)) * 50).astype(np.float32)
+    m = np.arange(24, dtype=np.int32).reshape(2, 3, 4)
+    x, xm = put(a, device), put(m, device)
+    bins = np.array([-20.0, 0.0, 5.0, 40.0], dtype=np.float32)
+    z = (a + 1j * a[::-1]).astype(np.complex64)
+    checks = [(np.round(x, 2), np.round(a, 2)), (np.around(x, -1), np.around(a, -1)), (x.round(1), a.round(1)),
+              (np.round(xm, 3), np.round(m, 3)), (np.flipud(x), np.flipud(a)), (np.fliplr(x), np.fliplr(a)),
+              (np.atleast_3d(x[0]), np.atleast_3d(a[0])), (np.atleast_3d(x), np.atleast_3d(a)),
+              (np.kron(x[:2, :2], x[1:, 2:]), np.kron(a[:2, :2], a[1:, 2:])), (np.kron(xm[0], xm[1, 0]),
+                                                                             np.kron(m[0], m[1, 0])),
+              (np.select([x > 30, x < -30], [x, -x], 0.5), np.select([a > 30, a < -30], [a, -a], 0.5)),
+              (np.angle(put(z, device), deg=True), np.angle(z, deg=True)), (np.angle(x), np.angle(a)),
+              (np.linalg.multi_dot([x, x.T, x]), np.linalg.multi_dot([a, a.T, a])),
+              (np.einsum("ij,jk", x, x.T), np.einsum("ij,jk", a, a.T)), (np.einsum("i,i", x[0], x[1]),
+                                                                         np.einsum("i,i", a[0], a[1])),
+              (np.einsum("ij,jk,kl->il", x, x.T, x), np.einsum("ij,jk,kl->il", a, a.T, a)),
+              (np.einsum("bij,jk,bk", xm, xm[0].T, xm[:, :, 0]), np.einsum("bij,jk,bk", m, m[0].T, m[:, :, 0]))]
+    checks += [(np.rot90(xm, k, axes), np.rot90(m, k, axes)) for k in (-1, 1, 2, 3, 4) for axes in ((0, 1), (2, 0))]
+    checks += [(np.digitize(x, edges, right=right), np.digitize(a, np.asarray(edges), right=right))
+               for edges in (bins, bins[::-1], put(bins, device)) for right in (False, True)]
+    for actual, expected in checks:
+        assert_matches(actual, expected, rtol=1e-5, atol=1e-3, device=device)
+    assert np.iscomplexobj(put(z, device)) and np.isrealobj(x) and np.size(xm, 1) == 3
+    with pytest.raises(ValueError, match="monotonically"):
+        np.digitize(x, [0.0, 2.0, 1.0])
+    with pytest.raises(ValueError, match="2-d"):
+        np.fliplr(x[0])
