@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import math
 import operator
+import string
 from dataclasses import dataclass
 from typing import Callable
 
@@ -1005,19 +1006,23 @@ def _angle(fn, z, deg=False):
 
 def _einsum(fn, *operands, out=None, dtype=None, order="K", casting="safe", optimize=False):
     """The einsum cases matmul, sum and permute_dims cover: no repeated subscript within
-    an operand (no diagonals), no "..."; without "->", NumPy's implicit output (the
-    subscripts found once, in alphabetical order); three or more operands contracted
+    an operand (no diagonals); "..." as letters of its own for the axes it stands for
+    (the same number in each operand); without "->", NumPy's implicit output ("..."'s
+    axes, then the subscripts found once, in alphabetical order); three or more operands contracted
     pairwise, left to right (NumPy may order them otherwise: equal up to rounding).
     ``dtype`` casts the operands, as NumPy computes in it."""
     _refuse("einsum", order=None if order == "K" else order, casting=None if casting == "safe" else casting)
     subscripts, arrays = operands[0], operands[1:]
-    if not isinstance(subscripts, str) or "." in subscripts:
-        raise TypeError("numpy.einsum on hal arrays takes subscripts as a string ('ij,jk->ik'), without '...'")
+    if not isinstance(subscripts, str):
+        raise TypeError("numpy.einsum on hal arrays takes subscripts as a string ('ij,jk->ik')")
     inputs, explicit, output = subscripts.replace(" ", "").partition("->")
     inputs = inputs.split(",")
+    ellipsis = _ellipsis_letters(inputs, arrays, subscripts)
+    inputs = [sub.replace("...", ellipsis) for sub in inputs]
     if not explicit:
         letters = "".join(inputs)
-        output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+        output = ellipsis + "".join(sorted(c for c in set(letters) if letters.count(c) == 1 and c not in ellipsis))
+    output = output.replace("...", ellipsis)
     if len(inputs) != len(arrays) or not arrays or any(len(set(s)) != len(s) for s in inputs):
         raise TypeError(f"numpy.einsum on hal arrays: {subscripts!r} is not a product matmul covers")
     if dtype is not None:
@@ -1032,6 +1037,15 @@ def _einsum(fn, *operands, out=None, dtype=None, order="K", casting="safe", opti
         kept = output if i == len(arrays) - 1 else "".join(dict.fromkeys(c for c in sub + inputs[i] if c in wanted))
         x, sub = _einsum_pair(fn, (sub, inputs[i]), kept, x, arrays[i]), kept
     return _into(x, out)
+
+
+def _ellipsis_letters(inputs, arrays, subscripts) -> str:
+    """Letters unused in ``subscripts`` for the axes "..." stands for (one count for every operand that has it)."""
+    counts = {a.ndim - len(sub.replace("...", "")) for sub, a in zip(inputs, arrays) if "..." in sub}
+    if len(counts) > 1:
+        raise TypeError("numpy.einsum on hal arrays: '...' stands for one number of axes in every operand here")
+    unused = [c for c in string.ascii_letters if c not in subscripts]
+    return "".join(unused[:counts.pop()]) if counts else ""
 
 
 def _einsum_pair(matmul, inputs, output, a, b):

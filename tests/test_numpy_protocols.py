@@ -549,7 +549,9 @@ def test_rounding_flips_and_more_functions(device):
               (np.einsum("ij,jk", x, x.T), np.einsum("ij,jk", a, a.T)), (np.einsum("i,i", x[0], x[1]),
                                                                          np.einsum("i,i", a[0], a[1])),
               (np.einsum("ij,jk,kl->il", x, x.T, x), np.einsum("ij,jk,kl->il", a, a.T, a)),
-              (np.einsum("bij,jk,bk", xm, xm[0].T, xm[:, :, 0]), np.einsum("bij,jk,bk", m, m[0].T, m[:, :, 0]))]
+              (np.einsum("bij,jk,bk", xm, xm[0].T, xm[:, :, 0]), np.einsum("bij,jk,bk", m, m[0].T, m[:, :, 0])),
+              (np.einsum("...ij,...kj->...ik", xm, xm), np.einsum("...ij,...kj->...ik", m, m)),
+              (np.einsum("...j,...j", xm, xm), np.einsum("...j,...j", m, m))]
     checks += [(np.rot90(xm, k, axes), np.rot90(m, k, axes)) for k in (-1, 1, 2, 3, 4) for axes in ((0, 1), (2, 0))]
     checks += [(np.digitize(x, edges, right=right), np.digitize(a, np.asarray(edges), right=right))
                for edges in (bins, bins[::-1], put(bins, device)) for right in (False, True)]

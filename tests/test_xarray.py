@@ -46,3 +46,13 @@ def test_quantiles_shifts_and_cumulative_sums_stay_on_the_device(device):
         if not device.info.fp64 and expected.dtype == np.float64:
             expected = expected.astype(np.float32)  # (quantiles of a list: float64 where the device has it)
         assert_matches(actual, expected, rtol=1e-6, atol=1e-6, device=device)
+
+
+def test_dot_contracts_on_the_device(device):
+    """xarray.dot calls its arrays' einsum with '...' subscripts."""
+    a = np.random.default_rng(9).standard_normal((3, 4, 5)).astype(np.float32)
+    data, reference = xr.DataArray(put(a, device), dims=("t", "s", "u")), xr.DataArray(a, dims=("t", "s", "u"))
+    for dims in ("u", ("s", "u"), None):
+        actual, expected = xr.dot(data, data, dim=dims), xr.dot(reference, reference, dim=dims)
+        assert actual.dims == expected.dims
+        assert_matches(actual.data, expected.data, rtol=1e-5, atol=1e-5, device=device)
