@@ -116,16 +116,42 @@ _REDUCING_UFUNC = {"sum": np.add, "prod": np.multiply, "max": np.maximum, "min":
 
 
 def _mean(fn, a, axis=None, dtype=None, out=None, keepdims=False, *, where=_UNSET):
-    _refuse("mean", where=where)
-    result = fn(a, axis=_axis(axis), keepdims=keepdims)
+    """numpy.mean; with ``where``, the mean of the elements it selects (NaN where it selects none)."""
+    if where is _UNSET or where is True:
+        result = fn(a, axis=_axis(axis), keepdims=keepdims)
+    else:
+        result, _ = _masked_mean(a, where, _axis(axis), keepdims)
     return _into(result if dtype is None else hal.astype(result, dtype), out)
+
+
+def _masked_mean(a: Array, where, axis, keepdims: bool):
+    """The mean over ``axis`` of the elements ``where`` selects (NumPy's ``_mean`` with
+    ``where=``: their sum over their count, in a float dtype), and that count."""
+    if not isinstance(where, Array) or where.dtype != hal.bool:
+        raise TypeError("where= must be a bool hal array on the array's device")
+    mask = hal.broadcast_to(where, a.shape)
+    real = a.dtype if a.dtype.kind in "fc" else _real(a.device)
+    count = hal.sum(mask, axis=axis, keepdims=keepdims, dtype=np.finfo(real).dtype)  # (complex: its real dtype)
+    total = hal.sum(hal.where(mask, hal.astype(a, real), 0), axis=axis, keepdims=keepdims)
+    return total / count, count
 
 
 def _spread(fn, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=_UNSET, mean=_UNSET,
             correction=_UNSET):
-    _refuse("std/var", dtype=dtype, where=where, mean=mean)
+    """numpy.std / var; with ``where``, of the elements it selects: their squared
+    deviations from their mean, summed, over their count less ``ddof``."""
+    _refuse("std/var", dtype=dtype, mean=mean)
     correction = ddof if correction is _UNSET else correction
-    return _into(fn(a, axis=_axis(axis), correction=correction, keepdims=keepdims), out)
+    if where is _UNSET or where is True:
+        return _into(fn(a, axis=_axis(axis), correction=correction, keepdims=keepdims), out)
+    centre, count = _masked_mean(a, where, _axis(axis), True)
+    deviation = hal.abs(hal.astype(a, centre.dtype) - centre)
+    squares = hal.sum(hal.where(hal.broadcast_to(where, a.shape), deviation * deviation, 0), axis=_axis(axis),
+                      keepdims=True)
+    variance = squares / hal.astype(count - correction, squares.dtype)
+    if not keepdims:
+        variance = hal.squeeze(variance, axis=tuple(range(a.ndim)) if axis is None else _axis(axis))
+    return _into(hal.sqrt(variance) if fn is hal.std else variance, out)
 
 
 def _nan_reduction(fn, a, axis=None, dtype=None, out=None, keepdims=False, initial=_UNSET, where=True):
@@ -1005,8 +1031,8 @@ def _angle(fn, z, deg=False):
 
 
 def _einsum(fn, *operands, out=None, dtype=None, order="K", casting="safe", optimize=False):
-    """The einsum cases matmul, sum and permute_dims cover: no repeated subscript within
-    an operand (no diagonals); "..." as letters of its own for the axes it stands for
+    """einsum of diagonals, sums, permutations and matmuls: a subscript repeated within
+    an operand takes that diagonal ('ii->i', 'ii'); "..." as letters of its own for the axes it stands for
     (the same number in each operand); without "->", NumPy's implicit output ("..."'s
     axes, then the subscripts found once, in alphabetical order); three or more operands contracted
     pairwise, left to right (NumPy may order them otherwise: equal up to rounding).
@@ -1023,10 +1049,11 @@ def _einsum(fn, *operands, out=None, dtype=None, order="K", casting="safe", opti
         letters = "".join(inputs)
         output = ellipsis + "".join(sorted(c for c in set(letters) if letters.count(c) == 1 and c not in ellipsis))
     output = output.replace("...", ellipsis)
-    if len(inputs) != len(arrays) or not arrays or any(len(set(s)) != len(s) for s in inputs):
-        raise TypeError(f"numpy.einsum on hal arrays: {subscripts!r} is not a product matmul covers")
+    if len(inputs) != len(arrays) or not arrays:
+        raise ValueError(f"numpy.einsum: {subscripts!r} names {len(inputs)} operands, {len(arrays)} given")
     if dtype is not None:
         arrays = [hal.astype(a, dtype) for a in arrays]
+    arrays, inputs = zip(*(_diagonals(a, sub) for a, sub in zip(arrays, inputs)))
     if len(arrays) == 1:
         (sub,), (x,) = inputs, arrays
         x, sub = _sum_lone_axes(x, sub, output)
@@ -1037,6 +1064,19 @@ def _einsum(fn, *operands, out=None, dtype=None, order="K", casting="safe", opti
         kept = output if i == len(arrays) - 1 else "".join(dict.fromkeys(c for c in sub + inputs[i] if c in wanted))
         x, sub = _einsum_pair(fn, (sub, inputs[i]), kept, x, arrays[i]), kept
     return _into(x, out)
+
+
+def _diagonals(x: Array, subscripts: str):
+    """An operand whose subscripts repeat a letter ('ii', 'bii'): each repeat's diagonal
+    taken (``linalg.diagonal`` of those two axes, moved last), its letter once, last."""
+    for letter in subscripts:
+        if subscripts.count(letter) > 1:
+            first = subscripts.index(letter)
+            second = subscripts.index(letter, first + 1)
+            x = hal.linalg.diagonal(hal.moveaxis(x, (first, second), (-2, -1)))
+            rest = "".join(c for i, c in enumerate(subscripts) if i not in (first, second))
+            return _diagonals(x, rest + letter)
+    return x, subscripts
 
 
 def _ellipsis_letters(inputs, arrays, subscripts) -> str:

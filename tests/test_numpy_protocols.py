@@ -184,8 +184,8 @@ def test_what_hal_lacks_is_numpys_type_error(device):
         np.add(x, x, casting="unsafe")
     with pytest.raises(TypeError, match="decimals"):
         np.round(hal.astype(x, hal.int32), decimals=-1)
-    with pytest.raises(TypeError):
-        np.einsum("ii->i", x)  # a diagonal: no product matmul covers
+    with pytest.raises(TypeError, match="string"):
+        np.einsum(x, [0, 1], [1])  # einsum's sublist form
     host = np.asarray(x)  # the explicit way to the host stays
     assert type(host) is np.ndarray and host.tolist() == [[1.0, 1.0], [1.0, 1.0]]
 
@@ -551,7 +551,11 @@ def test_rounding_flips_and_more_functions(device):
               (np.einsum("ij,jk,kl->il", x, x.T, x), np.einsum("ij,jk,kl->il", a, a.T, a)),
               (np.einsum("bij,jk,bk", xm, xm[0].T, xm[:, :, 0]), np.einsum("bij,jk,bk", m, m[0].T, m[:, :, 0])),
               (np.einsum("...ij,...kj->...ik", xm, xm), np.einsum("...ij,...kj->...ik", m, m)),
-              (np.einsum("...j,...j", xm, xm), np.einsum("...j,...j", m, m))]
+              (np.einsum("...j,...j", xm, xm), np.einsum("...j,...j", m, m)),
+              (np.einsum("ii", x[:, :3]), np.einsum("ii", a[:, :3])), (np.einsum("bii->bi", xm[:, :, :3]),
+                                                                       np.einsum("bii->bi", m[:, :, :3])),
+              (np.einsum("jii,ij->j", xm[:, :2, :2], xm[1, :2, :2]),
+                                                                       np.einsum("jii,ij->j", m[:, :2, :2], m[1, :2, :2]))]
     checks += [(np.rot90(xm, k, axes), np.rot90(m, k, axes)) for k in (-1, 1, 2, 3, 4) for axes in ((0, 1), (2, 0))]
     checks += [(np.digitize(x, edges, right=right), np.digitize(a, np.asarray(edges), right=right))
                for edges in (bins, bins[::-1], put(bins, device)) for right in (False, True)]
@@ -562,3 +566,24 @@ def test_rounding_flips_and_more_functions(device):
         np.digitize(x, [0.0, 2.0, 1.0])
     with pytest.raises(ValueError, match="2-d"):
         np.fliplr(x[0])
+
+
+def test_means_and_spreads_with_where(device):
+    a = np.random.default_rng(10).standard_normal((4, 6)).astype(np.float32)
+    i = (a * 10).astype(np.int32)
+    x, xi = put(a, device), put(i, device)
+    real = np.float64 if device.info.fp64 else np.float32
+    checks = [(np.mean(x, where=x > 0), np.mean(a, where=a > 0)),
+              (np.mean(x, axis=0, where=x > 0, keepdims=True), np.mean(a, axis=0, where=a > 0, keepdims=True)),
+              (np.std(x, axis=1, where=x > -0.5, ddof=1), np.std(a, axis=1, where=a > -0.5, ddof=1)),
+              (np.var(x, axis=(0, 1), where=x[0] > 0), np.var(a, axis=(0, 1), where=a[0] > 0)),
+              (x.std(where=x > 0, keepdims=True), a.std(where=a > 0, keepdims=True)),
+              (np.mean(xi, axis=1, where=xi > 0), np.mean(i, axis=1, where=i > 0).astype(real)),
+              (np.var(xi, where=xi > 0), np.var(i, where=i > 0).astype(real))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # (NumPy's, for a column where selects nothing)
+        checks.append((np.mean(x, axis=0, where=x > 1.5), np.mean(a, axis=0, where=a > 1.5)))
+    for actual, expected in checks:
+        assert_matches(actual, expected, rtol=1e-5, atol=1e-6, device=device)
+    with pytest.raises(TypeError, match="no implementation found for 'numpy.mean'"):
+        np.mean(x, where=np.ones((4, 6), bool))  # (host data: NumPy's TypeError, never a silent transfer)
