@@ -22,6 +22,7 @@ import functools
 import math
 import operator
 import string
+import types
 from dataclasses import dataclass
 from typing import Callable
 
@@ -1030,6 +1031,25 @@ def _angle(fn, z, deg=False):
     return angle * (180 / math.pi) if deg else angle
 
 
+def _sliding_window_view(fn, x, window_shape, axis=None, *, subok=False, writeable=False):
+    """numpy.lib.stride_tricks.sliding_window_view: a read-only view (no copy) of every
+    window of ``window_shape`` along ``axis`` (all axes when None), the windows' own
+    axes last, as NumPy's: each windowed axis shortened by its window less one and
+    repeated at its stride."""
+    _refuse("sliding_window_view", writeable=writeable)
+    window = (window_shape,) if isinstance(window_shape, (int, np.integer)) else tuple(window_shape)
+    axes = tuple(range(x.ndim)) if axis is None else (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if len(window) != len(axes):
+        raise ValueError("Must provide matching length window_shape and axis")
+    shape, strides = list(x.shape), x.device.element_strides(x._data)
+    for ax, w in zip(axes, window):
+        if not 0 <= w <= shape[ax]:
+            raise ValueError("window shape cannot be larger than input array shape")
+        shape[ax] -= w - 1
+    return Array._new(x.device.strided(x._data, tuple(shape) + window, tuple(strides) + tuple(
+        strides[ax] for ax in axes)), x.device)
+
+
 def _einsum(fn, *operands, out=None, dtype=None, order="K", casting="safe", optimize=False):
     """einsum of diagonals, sums, permutations and matmuls: a subscript repeated within
     an operand takes that diagonal ('ii->i', 'ii'); "..." as letters of its own for the axes it stands for
@@ -1313,6 +1333,7 @@ TABLE: dict = {
     np.transpose: Function("permute_dims", _transpose), np.permute_dims: Function("permute_dims", _transpose),
     np.swapaxes: Function("permute_dims", _swapaxes), np.moveaxis: Function("moveaxis"),
     np.expand_dims: Function("expand_dims"), np.squeeze: Function("squeeze", _squeeze),
+    np.lib.stride_tricks.sliding_window_view: Function("Array.__getitem__", _sliding_window_view),
     np.flip: Function("flip", _flip), np.flipud: Function("flip", _flip_axis(0, 1)),
     np.fliplr: Function("flip", _flip_axis(1, 2)), np.rot90: Function("flip", _rot90),
     np.atleast_3d: Function("reshape", _atleast_3d), np.kron: Function("multiply", _kron), np.broadcast_to: Function("broadcast_to", _broadcast_to),
@@ -1722,8 +1743,8 @@ def array_function(func, types: tuple, args: tuple, kwargs: dict, like: Array):
 # -- NumPy's names in the hal namespace -----------------------------------------------------
 
 # xarray calls an array's namespace (``__array_namespace__``: hal) as it calls NumPy's or
-# CuPy's, with three names beyond the standard: ``xp.transpose`` (quantile), ``xp.einsum``
-# (xarray.dot, whose "..." subscripts TABLE's einsum refuses) and ``xp.pad`` (shift, pad).
+# CuPy's, with names beyond the standard: ``xp.transpose`` (quantile), ``xp.einsum``
+# (xarray.dot), ``xp.pad`` (shift, pad) and ``xp.lib.stride_tricks.sliding_window_view`` (rolling).
 # They are NumPy's functions, here on hal arrays through TABLE.
 
 def transpose(a, axes=None):
@@ -1741,5 +1762,14 @@ def pad(array, pad_width, mode="constant", **kwargs):
     return np.pad(array, pad_width, mode=mode, **kwargs)
 
 
-__all__ = ["TABLE", "Function", "Ufunc", "array_function", "array_ufunc", "einsum", "missing", "pad", "resolve",
-           "transpose"]
+def sliding_window_view(x, window_shape, axis=None, **kwargs):
+    """numpy.lib.stride_tricks.sliding_window_view on a hal array (a view on its device)."""
+    return np.lib.stride_tricks.sliding_window_view(x, window_shape, axis, **kwargs)
+
+
+# (xarray's rolling windows call ``xp.lib.stride_tricks.sliding_window_view``)
+lib = types.SimpleNamespace(stride_tricks=types.SimpleNamespace(sliding_window_view=sliding_window_view))
+
+
+__all__ = ["TABLE", "Function", "Ufunc", "array_function", "array_ufunc", "einsum", "lib", "missing", "pad", "resolve",
+           "sliding_window_view", "transpose"]

@@ -556,6 +556,9 @@ def test_rounding_flips_and_more_functions(device):
                                                                        np.einsum("bii->bi", m[:, :, :3])),
               (np.einsum("jii,ij->j", xm[:, :2, :2], xm[1, :2, :2]),
                                                                        np.einsum("jii,ij->j", m[:, :2, :2], m[1, :2, :2]))]
+    checks += [(np.lib.stride_tricks.sliding_window_view(v, *args), np.lib.stride_tricks.sliding_window_view(w, *args))
+               for v, w in ((x, a), (xm[:, ::2].mT, m[:, ::2].swapaxes(1, 2)))
+               for args in ((2, 0), (2, -1), ((2, 2), (0, 1)), ((1, 2, 1)[:v.ndim], None))]
     checks += [(np.rot90(xm, k, axes), np.rot90(m, k, axes)) for k in (-1, 1, 2, 3, 4) for axes in ((0, 1), (2, 0))]
     checks += [(np.digitize(x, edges, right=right), np.digitize(a, np.asarray(edges), right=right))
                for edges in (bins, bins[::-1], put(bins, device)) for right in (False, True)]
