@@ -1650,10 +1650,11 @@ def array_ufunc(ufunc, method: str, inputs: tuple, kwargs: dict):
     found = _UFUNCS.get(ufunc)
     if found is None:
         return NotImplemented
-    inputs = tuple(v[()] if type(v) is np.ndarray and not v.ndim else v for v in inputs)  # (a NumPy scalar
-    # on the left of an operator reaches here as a 0-d array: a scalar, as hal takes NumPy's scalars)
     for value in inputs:
         if type(value) is not Array and not isinstance(value, _OPERANDS):
+            if type(value) is np.ndarray and not value.ndim:  # (a NumPy scalar left of an operator,
+                # np.float32(2) < x, arrives 0-d: a scalar, as hal takes NumPy's scalars)
+                return array_ufunc(ufunc, method, tuple(_unwrapped(v) for v in inputs), kwargs)
             return NotImplemented  # (a NumPy array: the caller moves it explicitly)
     out = kwargs.get("out")
     if out is not None and not all(isinstance(o, Array) for o in out):
@@ -1668,6 +1669,11 @@ def array_ufunc(ufunc, method: str, inputs: tuple, kwargs: dict):
     if method == "accumulate" and entry.accumulate:
         return _accumulate(resolve(entry.accumulate), *inputs, **kwargs)
     return NotImplemented
+
+
+def _unwrapped(value):
+    """A 0-d NumPy array as its NumPy scalar; anything else as it is."""
+    return value[()] if type(value) is np.ndarray and not value.ndim else value
 
 
 _UFUNC_DEFAULTS = {"casting": "same_kind", "order": "K", "subok": True, "signature": None}
