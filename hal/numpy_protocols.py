@@ -117,7 +117,10 @@ _REDUCING_UFUNC = {"sum": np.add, "prod": np.multiply, "max": np.maximum, "min":
 
 
 def _mean(fn, a, axis=None, dtype=None, out=None, keepdims=False, *, where=_UNSET):
-    """numpy.mean; with ``where``, the mean of the elements it selects (NaN where it selects none)."""
+    """numpy.mean (of bools: the fraction true, in float64 where the device has it, as
+    NumPy's); with ``where``, the mean of the elements it selects (NaN where it selects none)."""
+    if a.dtype == hal.bool:
+        a = hal.astype(a, _real(a.device))
     if where is _UNSET or where is True:
         result = fn(a, axis=_axis(axis), keepdims=keepdims)
     else:
@@ -451,12 +454,19 @@ def _ptp(fn, a, axis=None, out=None, keepdims=False):
 
 
 def _isclose(fn, a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
-    """NumPy's closeness, ``|a - b| <= atol + rtol * |b|``, elementwise on the device."""
-    close = fn(a - b) <= atol + rtol * fn(b)
+    """NumPy's closeness, ``|a - b| <= atol + rtol * |b|``, elementwise on the device
+    (either operand may be a Python or NumPy scalar)."""
+    close = fn(a - b) <= atol + rtol * _elementwise(fn, abs, b)
     close = hal.logical_or(close, a == b)  # (equal infinities)
     if equal_nan:
-        close = hal.logical_or(close, hal.logical_and(hal.isnan(a), hal.isnan(b)))
+        close = hal.logical_or(close, hal.logical_and(_elementwise(hal.isnan, math.isnan, a),
+                                                      _elementwise(hal.isnan, math.isnan, b)))
     return close
+
+
+def _elementwise(fn, scalar_fn, value):
+    """``fn`` of a hal array, ``scalar_fn`` of a scalar."""
+    return fn(value) if isinstance(value, Array) else scalar_fn(value)
 
 
 def _allclose(fn, a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
@@ -1140,7 +1150,17 @@ def _sum_lone_axes(x: Array, subscripts: str, elsewhere: str):
 
 
 def _qr(fn, a, mode="reduced"):
-    return fn(a, mode=mode)
+    """numpy.linalg.qr: modes "reduced" and "complete" as the standard's; "r" the reduced R alone."""
+    return fn(a, mode="reduced")[1] if mode == "r" else fn(a, mode=mode)
+
+
+def _cond(fn, x, p=None):
+    """numpy.linalg.cond for ``p`` None, 2 or -2: the ratio of the largest and smallest singular values."""
+    if p not in (None, 2, -2):
+        raise TypeError(f"numpy.linalg.cond on hal arrays takes p=None, 2 or -2, not p={p!r}")
+    s = fn(x)
+    largest, smallest = hal.max(s, axis=-1), hal.min(s, axis=-1)
+    return smallest / largest if p == -2 else largest / smallest
 
 
 def _svd(fn, a, full_matrices=True, compute_uv=True, hermitian=False):
@@ -1401,6 +1421,7 @@ TABLE: dict = {
     np.linalg.qr: Function("linalg.qr", _qr), np.linalg.svd: Function("linalg.svd", _svd),
     np.linalg.eigh: Function("linalg.eigh", _eigh), np.linalg.pinv: Function("linalg.pinv", _pinv),
     np.linalg.matrix_rank: Function("linalg.matrix_rank", _matrix_rank),
+    np.linalg.cond: Function("linalg.svdvals", _cond),
     np.linalg.norm: Function("linalg.vector_norm", _norm),
     # fft
     **{getattr(np.fft, name): Function(f"fft.{name}", _fft)
@@ -1443,9 +1464,9 @@ def _resolve_table() -> None:
 
 # The ndarray methods Dask and xarray call on their chunks (x.squeeze(0), x.astype(t),
 # x.sum(axis=...)); each is the NumPy function of that name, so TABLE decides it too.
-METHODS = ("all", "any", "argmax", "argmin", "argsort", "astype", "clip", "conj", "copy", "cumprod", "cumsum",
-           "dot", "max", "mean", "min", "nonzero", "prod", "ravel", "repeat", "reshape", "round", "squeeze", "std",
-           "sum", "swapaxes", "take", "trace", "transpose", "var")
+METHODS = ("all", "any", "argmax", "argmin", "argsort", "astype", "clip", "conj", "conjugate", "copy", "cumprod",
+           "cumsum", "dot", "max", "mean", "min", "nonzero", "prod", "ravel", "repeat", "reshape", "round", "squeeze",
+           "std", "sum", "swapaxes", "take", "trace", "transpose", "var")
 
 
 def ndarray_methods() -> dict:
@@ -1473,6 +1494,16 @@ def ndarray_methods() -> dict:
 
 # ndarray's methods that hand data to Python, as float(x) does: an explicit read, of
 # one element (item, a 0-d array's format) or of the whole array (tolist)
+
+def __str__(self) -> str:
+    """str(x): NumPy's str of the elements (read from the device, as repr reads them)."""
+    return str(np.asarray(self))
+
+
+def tobytes(self, order="C") -> bytes:
+    """ndarray.tobytes: the elements' bytes (read from the device)."""
+    return np.asarray(self).tobytes(order)
+
 
 def tolist(self):
     """ndarray.tolist: the elements as nested Python lists of Python scalars (read from the device)."""
@@ -1523,7 +1554,7 @@ def flatten(self, order="C"):
     return hal.reshape(self, (-1,), copy=True)
 
 
-_HOST_METHODS = (tolist, item, __format__, fill, sort, flatten)
+_HOST_METHODS = (__str__, tobytes, tolist, item, __format__, fill, sort, flatten)
 
 
 # -- NumPy index arrays ------------------------------------------------------------------

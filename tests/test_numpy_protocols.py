@@ -590,3 +590,28 @@ def test_means_and_spreads_with_where(device):
         assert_matches(actual, expected, rtol=1e-5, atol=1e-6, device=device)
     with pytest.raises(TypeError, match="no implementation found for 'numpy.mean'"):
         np.mean(x, where=np.ones((4, 6), bool))  # (host data: NumPy's TypeError, never a silent transfer)
+
+
+def test_numpy_scalars_as_indices_closeness_to_scalars_and_more(device):
+    """What NumPy code does with NumPy integers and scalars, bool means, and a few linalg modes."""
+    a = np.random.default_rng(11).standard_normal((4, 4)).astype(np.float32)
+    s = a @ a.T + 4 * np.eye(4, dtype=np.float32)
+    x, xs = put(a, device), put(s, device)
+    row = np.argmax(a[:, 0])  # (a NumPy integer)
+    assert_matches(x[row], a[row], device=device)
+    assert_matches(x[np.int64(1), np.int32(-1)], a[np.int64(1), np.int32(-1)])
+    checks = [(np.isclose(x, 0.0, atol=0.5), np.isclose(a, 0.0, atol=0.5)),
+              (np.isclose(0.25, x, atol=0.5), np.isclose(0.25, a, atol=0.5)),
+              (np.allclose(x * 0, 0), np.allclose(a * 0, 0)), (np.allclose(x, 1.0), np.allclose(a, 1.0)),
+              (np.mean(x > 0), np.mean(a > 0).astype(np.float64 if device.info.fp64 else np.float32)),
+              ((x > 0).mean(axis=0), (a > 0).mean(axis=0).astype(np.float64 if device.info.fp64 else np.float32)),
+              (x.conjugate(), a.conjugate())]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", hal.HostFallbackWarning)  # (decompositions on buffer devices)
+        checks += [(np.abs(np.linalg.qr(x, mode="r")), np.abs(np.linalg.qr(a, mode="r"))),
+                   (np.linalg.cond(xs), np.linalg.cond(s)), (np.linalg.cond(xs, -2), np.linalg.cond(s, -2))]
+    for actual, expected in checks:
+        assert_matches(actual, expected, rtol=1e-4, atol=1e-5, device=device)
+    assert str(x[0]) == str(a[0]) and x[1].tobytes() == a[1].tobytes()
+    with pytest.raises(TypeError, match="p=1"):
+        np.linalg.cond(xs, 1)

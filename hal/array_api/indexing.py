@@ -41,7 +41,9 @@ def normalize_key(key, shape: tuple) -> tuple:
 
 
 def _is_int(k) -> bool:
-    if isinstance(k, bool) or hasattr(k, "shape"):
+    """A Python or NumPy integer (``x[np.int64(1)]``, as NumPy and the standard's
+    ``__index__`` take it), not a bool or an array."""
+    if isinstance(k, bool) or (hasattr(k, "shape") and not isinstance(k, np.integer)):
         return False
     try:
         operator.index(k)
