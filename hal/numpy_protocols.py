@@ -1626,6 +1626,23 @@ def setitem(x: Array, key, value) -> None:
     hal.moveaxis(view, axis, 0)[index] = value
 
 
+def index_beside(x: Array, key: tuple, value=_UNSET):
+    """``x[key]`` (or ``x[key] = value``) for a key of one 1-D boolean hal array beside
+    other parts, as NumPy indexes (``x[:, mask]``; Dask's ``chunk[mask, :]``): among
+    slices, ``None`` and ``...``, its nonzero indices taken as ``getitem`` takes them;
+    beside integers, an IndexError (index in two steps)."""
+    if len(key) == 2 and key[1] is Ellipsis:  # (x[mask, ...] is x[mask])
+        key = key[0]
+    elif _one_index_among_slices(x, key) is None:
+        raise IndexError("a boolean array index goes beside slices, None and '...' only; index in two steps")
+    if value is _UNSET:
+        return x[key] if isinstance(key, Array) else getitem(x, key)
+    if isinstance(key, Array):
+        x[key] = value
+    else:
+        setitem(x, key, value)
+
+
 def _one_index_among_slices(x: Array, parts: tuple):
     """For a key of one integer (or 1-D boolean) index array among slices, ``None`` and
     ``...``: (the basic view with the array's axis whole, that axis, the integer index,

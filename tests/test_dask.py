@@ -100,6 +100,7 @@ def test_integer_array_indexing_and_arg_reductions(device):
     x, reference = da.from_array(put(a, device), chunks=3), da.from_array(a, chunks=3)
     for name, select in [("rows", lambda v: v[[5, 0, 7, 5]]), ("columns", lambda v: v[:, np.array([4, 1])]),
                          ("mask", lambda v: v[np.arange(8) % 3 == 0]),
+                         ("mask of its own", lambda v: v[v[:, 1] > 0.5]),  # (a chunk indexed [hal mask, :])
                          ("both", lambda v: v[np.array([1, 6])][:, [5, 0, 2]]),
                          ("argmax", lambda v: v.argmax(axis=0)), ("argmin", lambda v: v.argmin(axis=1)),
                          ("argmax of all", lambda v: da.argmax(da.where(da.isnan(v), 0, v))),

@@ -615,3 +615,21 @@ def test_numpy_scalars_as_indices_closeness_to_scalars_and_more(device):
     assert str(x[0]) == str(a[0]) and x[1].tobytes() == a[1].tobytes()
     with pytest.raises(TypeError, match="p=1"):
         np.linalg.cond(xs, 1)
+
+
+def test_a_boolean_hal_array_beside_slices(device):
+    """NumPy's x[:, mask] with a hal mask (Dask's chunk[mask, :] for x[x[:, 0] > 0]):
+    its nonzero indices taken on the device; beside an integer, an IndexError."""
+    a = np.arange(60, dtype=np.float32).reshape(3, 4, 5)
+    x = put(a, device)
+    rows, cols, last = np.array([False, True, True]), np.array([True, False, True, True]), a[0, 0] % 2 == 0
+    for key in [(slice(None), cols), (rows, slice(None)), (rows, Ellipsis), (Ellipsis, last), (None, rows),
+                (slice(None, None, -1), cols, slice(1, 3))]:
+        device_key = tuple(put(k, device) if isinstance(k, np.ndarray) else k for k in key)
+        assert_matches(x[device_key], a[key], device=device)
+        y, b = put(a, device), a.copy()
+        y[device_key] = -1.0
+        b[key] = -1.0
+        assert_matches(y, b, device=device)
+    with pytest.raises(IndexError, match="two steps"):
+        x[put(rows, device), 0]
