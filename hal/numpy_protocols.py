@@ -1060,6 +1060,49 @@ def _sliding_window_view(fn, x, window_shape, axis=None, *, subok=False, writeab
         strides[ax] for ax in axes)), x.device)
 
 
+def _sinc(fn, x):
+    """numpy.sinc as NumPy computes it: ``sin(y) / y`` for ``y = pi * x``, 1e-20 standing in for a zero ``x``."""
+    y = math.pi * hal.where(x == 0, 1.0e-20, _floating(x))
+    return fn(y) / y
+
+
+def _polyval(fn, p, x):
+    """numpy.polyval by Horner's rule, as NumPy's loop (``y = y * x + pv``), in the dtype
+    NumPy's arrays promote to (coefficients given as host data are a NumPy array there)."""
+    like = x if isinstance(x, Array) else p
+    coefficients = p if isinstance(p, Array) else np.asarray(p)
+    dtype = np.result_type(_flat(x).dtype if isinstance(x, Array) else np.asarray(x).dtype, coefficients.dtype)
+    dtype = dtype if dtype != np.float64 or like.device.info.fp64 else np.dtype(_real(like.device))
+    x = hal.astype(_on(like, x), dtype)
+    y = hal.zeros_like(x)
+    for i in range(coefficients.shape[0]):
+        y = fn(y * x, coefficients[i] if isinstance(coefficients, Array) else coefficients[i].item())
+    return y
+
+
+def _trapezoid(fn, y, x=None, dx=1.0, axis=-1):
+    """numpy.trapezoid as NumPy computes it: ``sum(d * (y[1:] + y[:-1]) / 2)`` along
+    ``axis``, ``d`` the spacing ``dx`` or the differences of ``x`` (1-D: along ``axis``)."""
+    axis %= y.ndim
+    before = (slice(None),) * axis
+    if x is None:
+        d = dx
+    else:
+        x = _on(y, x)
+        d = hal.diff(x, axis=-1 if x.ndim == 1 else axis)
+        if x.ndim == 1:
+            d = hal.reshape(d, (-1,) + (1,) * (y.ndim - axis - 1))
+    return fn(d * (y[before + (slice(1, None),)] + y[before + (slice(None, -1),)]) / 2.0, axis=axis)
+
+
+def _ediff1d(fn, ary, to_end=None, to_begin=None):
+    """numpy.ediff1d: the differences of the flattened array, with ``to_begin`` and ``to_end`` around them."""
+    flat = _flat(ary)
+    parts = [hal.astype(_flat(_on(ary, v)), ary.dtype) for v in (to_begin,) if v is not None]
+    parts += [flat[1:] - flat[:-1]] + [hal.astype(_flat(_on(ary, v)), ary.dtype) for v in (to_end,) if v is not None]
+    return fn(parts) if len(parts) > 1 else parts[0]
+
+
 def _einsum(fn, *operands, out=None, dtype=None, order="K", casting="safe", optimize=False):
     """einsum of diagonals, sums, permutations and matmuls: a subscript repeated within
     an operand takes that diagonal ('ii->i', 'ii'); "..." as letters of its own for the axes it stands for
@@ -1290,6 +1333,12 @@ def _nan_ignoring(fn, a, b):
     return result
 
 
+def _heaviside(fn, x1, x2):
+    """numpy.heaviside: 0 where ``x1 < 0``, ``x2`` where it is 0, 1 where it is greater, NaN where it is NaN."""
+    step = fn(x1 > 0, 1.0, fn(x1 == 0, x2, hal.zeros_like(x1)))
+    return fn(hal.isnan(x1), x1, step) if x1.dtype.kind == "f" else step
+
+
 def _matvec(fn, matrix, vector):
     """numpy.matvec (NumPy 2.2): ``matrix @ vector`` over the last axes, broadcast over the others."""
     return fn(matrix, hal.expand_dims(vector, axis=-1))[..., 0]
@@ -1326,6 +1375,7 @@ TABLE: dict = {
     np.fabs: Ufunc("abs", adapt=_fabs), np.exp2: Ufunc("pow", adapt=_exp2),
     **{getattr(np, name): Ufunc("multiply", adapt=_scaled(factor)) for names, factor in (
         (("deg2rad", "radians"), math.pi / 180), (("rad2deg", "degrees"), 180 / math.pi)) for name in names},
+    np.heaviside: Ufunc("where", adapt=_heaviside),
     np.fmax: Ufunc("maximum", adapt=_nan_ignoring), np.fmin: Ufunc("minimum", adapt=_nan_ignoring),
     np.matvec: Ufunc("matmul", adapt=_matvec), np.vecmat: Ufunc("matmul", adapt=_vecmat),
     # creation (NEP 35 like=) and the *_like functions
@@ -1406,7 +1456,9 @@ TABLE: dict = {
     np.isin: Function("isin", _isin), np.interp: Function("searchsorted", _interp), np.take: Function("take", _take),
     np.take_along_axis: Function("take_along_axis", _take_along_axis),
     # linear algebra
-    np.select: Function("where", _select),
+    np.select: Function("where", _select), np.sinc: Function("sin", _sinc),
+    np.polyval: Function("add", _polyval, host_parameters=True), np.trapezoid: Function("sum", _trapezoid),
+    np.ediff1d: Function("concat", _ediff1d),
     np.digitize: Function("searchsorted", _digitize, host_parameters=True),
     np.linalg.multi_dot: Function("matmul", _multi_dot),
     np.dot: Function("matmul", _dot), np.vdot: Function("vecdot", _vdot), np.diag: Function("linalg.diagonal", _diag),

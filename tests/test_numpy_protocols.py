@@ -633,3 +633,22 @@ def test_a_boolean_hal_array_beside_slices(device):
         assert_matches(y, b, device=device)
     with pytest.raises(IndexError, match="two steps"):
         x[put(rows, device), 0]
+
+
+def test_sinc_heaviside_polyval_trapezoid_and_ediff1d(device):
+    v = np.random.default_rng(12).standard_normal(9).astype(np.float32)
+    v[2] = 0.0
+    m = np.random.default_rng(13).standard_normal((3, 5)).astype(np.float32)
+    x, xm = put(v, device), put(m, device)
+    real = np.float64 if device.info.fp64 else np.float32
+    checks = [(np.sinc(x), np.sinc(v)), (np.heaviside(x, 0.5), np.heaviside(v, np.float32(0.5))),
+              (np.heaviside(xm, xm[0]), np.heaviside(m, m[0])),
+              (np.polyval([1.0, -2.0, 3.0], x), np.polyval([1.0, -2.0, 3.0], v).astype(real)),
+              (np.polyval(np.array([1, 2], np.float32), x), np.polyval(np.array([1, 2], np.float32), v)),
+              (np.polyval(xm[0], x), np.polyval(m[0], v)), (np.trapezoid(x), np.trapezoid(v)),
+              (np.trapezoid(xm, dx=0.5, axis=0), np.trapezoid(m, dx=0.5, axis=0)),
+              (np.trapezoid(xm, np.cumsum(np.abs(xm[0]))), np.trapezoid(m, np.cumsum(np.abs(m[0])))),
+              (np.ediff1d(xm), np.ediff1d(m)),
+              (np.ediff1d(x, to_begin=[9.0], to_end=[-1.0, -2.0]), np.ediff1d(v, to_begin=[9.0], to_end=[-1.0, -2.0]))]
+    for actual, expected in checks:
+        assert_matches(actual, expected, rtol=1e-5, atol=1e-6, device=device)
