@@ -142,12 +142,15 @@ def _masked_mean(a: Array, where, axis, keepdims: bool):
 
 def _spread(fn, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=_UNSET, mean=_UNSET,
             correction=_UNSET):
-    """numpy.std / var; with ``where``, of the elements it selects: their squared
-    deviations from their mean, summed, over their count less ``ddof``."""
+    """numpy.std / var; with ``where`` (or of complex values, which hal's std and var do
+    not take), NumPy's formula: the elements' absolute deviations from their mean,
+    squared and summed, over their count less ``ddof``."""
     _refuse("std/var", dtype=dtype, mean=mean)
     correction = ddof if correction is _UNSET else correction
     if where is _UNSET or where is True:
-        return _into(fn(a, axis=_axis(axis), correction=correction, keepdims=keepdims), out)
+        if a.dtype.kind != "c":
+            return _into(fn(a, axis=_axis(axis), correction=correction, keepdims=keepdims), out)
+        where = hal.ones_like(a, dtype=hal.bool)
     centre, count = _masked_mean(a, where, _axis(axis), True)
     deviation = hal.abs(hal.astype(a, centre.dtype) - centre)
     squares = hal.sum(hal.where(hal.broadcast_to(where, a.shape), deviation * deviation, 0), axis=_axis(axis),
@@ -836,9 +839,14 @@ def _vsplit(fn, ary, indices_or_sections):
 
 
 def _reshape(fn, a, shape=None, order="C", *, newshape=None, copy=None):
-    _refuse("reshape", order=None if order == "C" else order)
-    shape = newshape if shape is None else shape
-    return fn(a, (shape,) if isinstance(shape, int) else tuple(shape), copy=copy)
+    """numpy.reshape; ``order="F"`` reads and writes the elements first index fastest:
+    the reversed axes reshaped to the reversed shape, reversed back."""
+    _refuse("reshape", order=None if order in ("C", "F") else order)
+    shape = _shape(newshape if shape is None else shape)
+    if order == "F":
+        return hal.permute_dims(fn(hal.permute_dims(a, tuple(reversed(range(a.ndim)))), shape[::-1], copy=copy),
+                                tuple(reversed(range(len(shape)))))
+    return fn(a, shape, copy=copy)
 
 
 def _ravel(fn, a, order="C"):
@@ -881,7 +889,8 @@ def _tile(fn, A, reps):
 
 
 def _repeat(fn, a, repeats, axis=None):
-    return fn(a, repeats, axis=axis)
+    """numpy.repeat; repeats per element given as host data (a list) move to ``a``'s device."""
+    return fn(a, repeats if isinstance(repeats, (int, np.integer, Array)) else _on(a, np.asarray(repeats)), axis=axis)
 
 
 def _triangle(fn, m, k=0):
@@ -942,7 +951,7 @@ def _result_type(fn, *arrays_and_dtypes):
 
 
 def _dot(fn, a, b, out=None):
-    if a.ndim == 0 or b.ndim == 0:
+    if np.ndim(a) == 0 or np.ndim(b) == 0:  # (a scalar operand: NumPy's product)
         return _into(hal.multiply(a, b), out)
     return _into(fn(a, b), out)
 
@@ -1103,6 +1112,44 @@ def _ediff1d(fn, ary, to_end=None, to_begin=None):
     return fn(parts) if len(parts) > 1 else parts[0]
 
 
+def _compress(fn, condition, a, axis=None, out=None):
+    """numpy.compress: the slices along ``axis`` (of the flattened array for None) where ``condition`` holds."""
+    if axis is None:
+        a, axis = _flat(a), 0
+    (chosen,) = hal.nonzero(_flat(_on(a, condition)))
+    return _into(fn(a, chosen, axis=axis), out)
+
+
+def _extract(fn, condition, arr):
+    """numpy.extract: the elements of the flattened ``arr`` where the flattened ``condition`` is nonzero."""
+    condition = _flat(_on(arr, condition))
+    return _flat(arr)[fn(condition if condition.dtype == hal.bool else condition != 0)[0]]
+
+
+def _lexsort(fn, keys, axis=-1):
+    """numpy.lexsort: indices ordering by the last key, ties broken by the ones before
+    it: a stable argsort per key, the first key first."""
+    keys = list(keys) if not isinstance(keys, Array) else [keys[i] for i in range(keys.shape[0])]
+    order = fn(keys[0], axis=axis, stable=True)
+    for key in keys[1:]:
+        order = hal.take_along_axis(order, fn(hal.take_along_axis(key, order, axis=axis), axis=axis, stable=True),
+                                    axis=axis)
+    return order
+
+
+def _diagflat(fn, v, k=0):
+    return _diag(fn, _flat(v), k)
+
+
+def _rollaxis(fn, a, axis, start=0):
+    """numpy.rollaxis: ``axis`` moved to before ``start``."""
+    axis, start = axis % a.ndim, start % (a.ndim + 1) if -a.ndim <= start <= a.ndim else start
+    if not 0 <= start <= a.ndim:
+        raise np.exceptions.AxisError(f"start={start} is out of bounds for an array of dimension {a.ndim}")
+    start -= axis < start
+    return fn(a, axis, start) if axis != start else a[...]
+
+
 def _einsum(fn, *operands, out=None, dtype=None, order="K", casting="safe", optimize=False):
     """einsum of diagonals, sums, permutations and matmuls: a subscript repeated within
     an operand takes that diagonal ('ii->i', 'ii'); "..." as letters of its own for the axes it stands for
@@ -1211,8 +1258,11 @@ def _svd(fn, a, full_matrices=True, compute_uv=True, hermitian=False):
 
 
 def _eigh(fn, a, UPLO="L"):
-    _refuse("linalg.eigh", UPLO=None if UPLO == "L" else UPLO)
-    return fn(a)
+    """numpy.linalg.eigh of the Hermitian matrix ``a``'s lower triangle defines; with
+    ``UPLO="U"``, of the one its upper triangle defines: the lower of ``a``'s conjugate transpose."""
+    if UPLO not in ("L", "U"):
+        raise ValueError(f"UPLO argument must be 'L' or 'U', not {UPLO!r}")
+    return fn(a if UPLO == "L" else hal.matrix_transpose(hal.conj(a) if a.dtype.kind == "c" else a))
 
 
 def _pinv(fn, a, rcond=None, hermitian=False, *, rtol=_UNSET):
@@ -1277,8 +1327,9 @@ def _full(fn, device, shape, fill_value, dtype=None, order="C"):
 
 
 def _array(fn, device, object, dtype=None, *, copy=True, order="K", subok=False, ndmin=0):
-    _refuse("array", ndmin=ndmin)
-    return fn(object, dtype=dtype, device=device, copy=copy or None)
+    """numpy.array(..., like=x): on x's device; ``ndmin`` prepends axes of length 1."""
+    result = fn(object, dtype=dtype, device=device, copy=copy or None)
+    return hal.reshape(result, (1,) * (ndmin - result.ndim) + result.shape) if result.ndim < ndmin else result
 
 
 def _asarray(fn, device, a, dtype=None, order=None, *, copy=None):
@@ -1365,8 +1416,8 @@ TABLE: dict = {
     np.multiply: Ufunc("multiply", reduce="prod", accumulate="cumulative_prod"),
     np.maximum: Ufunc("maximum", reduce="max"),
     np.minimum: Ufunc("minimum", reduce="min"),
-    np.logical_and: Ufunc("logical_and", reduce="all"),
-    np.logical_or: Ufunc("logical_or", reduce="any"),
+    np.logical_and: Ufunc("logical_and", reduce="all", accumulate="cumulative_sum"),
+    np.logical_or: Ufunc("logical_or", reduce="any", accumulate="cumulative_sum"),
     np.power: Ufunc("pow"), np.absolute: Ufunc("abs"), np.rint: Ufunc("round"), np.conjugate: Ufunc("conj"),
     np.arcsin: Ufunc("asin"), np.arccos: Ufunc("acos"), np.arctan: Ufunc("atan"), np.arctan2: Ufunc("atan2"),
     np.arcsinh: Ufunc("asinh"), np.arccosh: Ufunc("acosh"), np.arctanh: Ufunc("atanh"),
@@ -1402,6 +1453,7 @@ TABLE: dict = {
     np.reshape: Function("reshape", _reshape), np.ravel: Function("reshape", _ravel),
     np.transpose: Function("permute_dims", _transpose), np.permute_dims: Function("permute_dims", _transpose),
     np.swapaxes: Function("permute_dims", _swapaxes), np.moveaxis: Function("moveaxis"),
+    np.rollaxis: Function("moveaxis", _rollaxis),
     np.expand_dims: Function("expand_dims"), np.squeeze: Function("squeeze", _squeeze),
     np.lib.stride_tricks.sliding_window_view: Function("Array.__getitem__", _sliding_window_view),
     np.flip: Function("flip", _flip), np.flipud: Function("flip", _flip_axis(0, 1)),
@@ -1453,6 +1505,9 @@ TABLE: dict = {
     np.count_nonzero: Function("count_nonzero", _count_nonzero), np.nonzero: Function("nonzero"),
     np.argwhere: Function("nonzero", _argwhere), np.flatnonzero: Function("nonzero", _flatnonzero),
     np.searchsorted: Function("searchsorted", _searchsorted), np.unique: Function("unique_all", _unique),
+    **{getattr(np, name): Function(name) for name in ("unique_all", "unique_counts", "unique_inverse", "unique_values")},
+    np.compress: Function("take", _compress), np.extract: Function("nonzero", _extract),
+    np.lexsort: Function("argsort", _lexsort), np.diagflat: Function("linalg.diagonal", _diagflat),
     np.isin: Function("isin", _isin), np.interp: Function("searchsorted", _interp), np.take: Function("take", _take),
     np.take_along_axis: Function("take_along_axis", _take_along_axis),
     # linear algebra
@@ -1767,7 +1822,7 @@ def array_ufunc(ufunc, method: str, inputs: tuple, kwargs: dict):
     if method == "reduce" and entry.reduce:
         return _reduce(ufunc, resolve(entry.reduce), fn, *inputs, **kwargs)
     if method == "accumulate" and entry.accumulate:
-        return _accumulate(resolve(entry.accumulate), *inputs, **kwargs)
+        return _accumulate(ufunc, resolve(entry.accumulate), *inputs, **kwargs)
     return NotImplemented
 
 
@@ -1824,7 +1879,13 @@ def _reduce(ufunc, reduction, fn, array, axis=0, dtype=None, out=None, keepdims=
     return _into(result, out)
 
 
-def _accumulate(cumulative, array, axis=0, dtype=None, out=None):
+def _accumulate(ufunc, cumulative, array, axis=0, dtype=None, out=None):
+    """ufunc.accumulate as hal's cumulative function; logical_or's and logical_and's as
+    running counts (of trues: any yet; of falses: none yet)."""
+    if ufunc in (np.logical_or, np.logical_and):
+        counted = array if ufunc is np.logical_or else hal.logical_not(array)
+        running = cumulative(hal.astype(counted, hal.int64), axis=axis)
+        return _into(running > 0 if ufunc is np.logical_or else running == 0, out)
     return _into(cumulative(array, axis=axis, dtype=dtype), out)
 
 

@@ -652,3 +652,40 @@ def test_sinc_heaviside_polyval_trapezoid_and_ediff1d(device):
               (np.ediff1d(x, to_begin=[9.0], to_end=[-1.0, -2.0]), np.ediff1d(v, to_begin=[9.0], to_end=[-1.0, -2.0]))]
     for actual, expected in checks:
         assert_matches(actual, expected, rtol=1e-5, atol=1e-6, device=device)
+
+
+def test_selection_sets_orders_and_shapes(device):
+    """compress, extract, lexsort, diagflat, rollaxis, NumPy 2's unique_* functions,
+    repeat counts as a list, reshape in Fortran order, array(ndmin=), eigh(UPLO="U"),
+    std/var of complex values and logical_or/and.accumulate, against NumPy's results."""
+    rng = np.random.default_rng(14)
+    a = rng.standard_normal((4, 5)).astype(np.float32)
+    i = rng.integers(0, 4, (3, 8)).astype(np.int32)
+    z = (a + 1j * a[::-1]).astype(np.complex64)
+    s = a[:, :4] @ a[:, :4].T + 4 * np.eye(4, dtype=np.float32)
+    x, xi, xz, xs = put(a, device), put(i, device), put(z, device), put(s, device)
+    upper = np.triu(s) - np.tril(np.full_like(s, 100.0), -1)  # (garbage below: UPLO="U" reads the upper triangle)
+    checks = [(np.compress(x[:, 0] > 0, x, axis=0), np.compress(a[:, 0] > 0, a, axis=0)),
+              (np.compress([True, False, True], x), np.compress([True, False, True], a)),
+              (np.extract(x > 0, x), np.extract(a > 0, a)), (np.extract(xi % 2, xi), np.extract(i % 2, i)),
+              (np.lexsort((xi[0], xi[1], xi[2])), np.lexsort((i[0], i[1], i[2]))),
+              (np.lexsort(xi), np.lexsort(i)),
+              (np.diagflat(x[:2, :2], 1), np.diagflat(a[:2, :2], 1)),
+              (np.rollaxis(put(a.reshape(2, 2, 5), device), 2), np.rollaxis(a.reshape(2, 2, 5), 2)),
+              (np.rollaxis(put(a.reshape(2, 2, 5), device), 0, 3), np.rollaxis(a.reshape(2, 2, 5), 0, 3)),
+              (np.unique_counts(xi).counts, np.unique_counts(i).counts),
+              (np.unique_inverse(xi).inverse_indices, np.unique_inverse(i).inverse_indices),
+              (np.sort(np.unique_values(xi)), np.sort(np.unique_values(i))),  # (NumPy's order is unspecified)
+              (np.repeat(x[0, :3], [1, 0, 2]), np.repeat(a[0, :3], [1, 0, 2])),
+              (np.reshape(x, (5, 4), order="F"), np.reshape(a, (5, 4), order="F")),
+              (np.reshape(x, 20, order="F"), np.reshape(a, 20, order="F")),
+              (np.array([1.5, 2.5], ndmin=3, like=x), np.array([1.5, 2.5], ndmin=3)),
+              (np.std(xz), np.std(z)), (np.var(xz, axis=0, ddof=1), np.var(z, axis=0, ddof=1)),
+              (np.logical_or.accumulate(x > 1, axis=0), np.logical_or.accumulate(a > 1, axis=0)),
+              (np.logical_and.accumulate(x > -1, axis=1), np.logical_and.accumulate(a > -1, axis=1))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", hal.HostFallbackWarning)  # (decompositions on buffer devices)
+        checks.append((np.linalg.eigh(put(upper, device), UPLO="U")[0], np.linalg.eigh(upper, UPLO="U")[0]))
+    for actual, expected in checks:
+        assert_matches(actual, expected.astype(actual.dtype) if expected.dtype == np.intp else expected,
+                       rtol=1e-5, atol=1e-5, device=device)  # (hal's indices: int64)
