@@ -979,7 +979,8 @@ def _flip_axis(axis: int, least: int):
 
 
 def _rot90(fn, m, k=1, axes=(0, 1)):
-    """numpy.rot90: ``k`` quarter turns from the first of ``axes`` towards the second, as NumPy composes them of flips and a swap."""
+    """numpy.rot90: ``k`` quarter turns from the first of ``axes`` towards the second, as
+    NumPy composes them of flips and a swap."""
     first, second = (ax % m.ndim for ax in axes)
     if len(axes) != 2 or first == second:
         raise ValueError("len(axes) must be 2 and the axes must differ.")
@@ -1444,10 +1445,12 @@ TABLE: dict = {
     # attributes and dtypes
     np.shape: Function("Array.shape", _attribute("shape")), np.ndim: Function("Array.ndim", _attribute("ndim")),
     np.size: Function("Array.size", _size),
-    np.iscomplexobj: Function("Array.dtype", _is_complex), np.isrealobj: Function("Array.dtype", _is_real), np.result_type: Function("result_type", _result_type),
+    np.iscomplexobj: Function("Array.dtype", _is_complex), np.isrealobj: Function("Array.dtype", _is_real),
+    np.result_type: Function("result_type", _result_type),
     # elementwise functions that are not ufuncs
     np.real: Function("real", _real_part), np.imag: Function("imag", _imaginary_part), np.clip: Function("clip", _clip),
-    np.round: Function("round", _round), np.around: Function("round", _round), np.angle: Function("atan2", _angle), np.where: Function("where", _where),
+    np.round: Function("round", _round), np.around: Function("round", _round), np.angle: Function("atan2", _angle),
+    np.where: Function("where", _where),
     np.nan_to_num: Function("where", _nan_to_num),
     # manipulation
     np.reshape: Function("reshape", _reshape), np.ravel: Function("reshape", _ravel),
@@ -1458,7 +1461,8 @@ TABLE: dict = {
     np.lib.stride_tricks.sliding_window_view: Function("Array.__getitem__", _sliding_window_view),
     np.flip: Function("flip", _flip), np.flipud: Function("flip", _flip_axis(0, 1)),
     np.fliplr: Function("flip", _flip_axis(1, 2)), np.rot90: Function("flip", _rot90),
-    np.atleast_3d: Function("reshape", _atleast_3d), np.kron: Function("multiply", _kron), np.broadcast_to: Function("broadcast_to", _broadcast_to),
+    np.atleast_3d: Function("reshape", _atleast_3d), np.kron: Function("multiply", _kron),
+    np.broadcast_to: Function("broadcast_to", _broadcast_to),
     np.broadcast_arrays: Function("broadcast_arrays", _broadcast_arrays), np.roll: Function("roll", _roll),
     np.tile: Function("tile", _tile), np.repeat: Function("repeat", _repeat), np.pad: Function("full", _pad),
     np.concatenate: Function("concat", _concatenate), np.concat: Function("concat", _concatenate),
@@ -1505,7 +1509,8 @@ TABLE: dict = {
     np.count_nonzero: Function("count_nonzero", _count_nonzero), np.nonzero: Function("nonzero"),
     np.argwhere: Function("nonzero", _argwhere), np.flatnonzero: Function("nonzero", _flatnonzero),
     np.searchsorted: Function("searchsorted", _searchsorted), np.unique: Function("unique_all", _unique),
-    **{getattr(np, name): Function(name) for name in ("unique_all", "unique_counts", "unique_inverse", "unique_values")},
+    **{getattr(np, name): Function(name) for name in (
+        "unique_all", "unique_counts", "unique_inverse", "unique_values")},
     np.compress: Function("take", _compress), np.extract: Function("nonzero", _extract),
     np.lexsort: Function("argsort", _lexsort), np.diagflat: Function("linalg.diagonal", _diagflat),
     np.isin: Function("isin", _isin), np.interp: Function("searchsorted", _interp), np.take: Function("take", _take),

@@ -554,8 +554,8 @@ def test_rounding_flips_and_more_functions(device):
               (np.einsum("...j,...j", xm, xm), np.einsum("...j,...j", m, m)),
               (np.einsum("ii", x[:, :3]), np.einsum("ii", a[:, :3])), (np.einsum("bii->bi", xm[:, :, :3]),
                                                                        np.einsum("bii->bi", m[:, :, :3])),
-              (np.einsum("jii,ij->j", xm[:, :2, :2], xm[1, :2, :2]),
-                                                                       np.einsum("jii,ij->j", m[:, :2, :2], m[1, :2, :2]))]
+              (np.einsum("jii,ij->j", xm[:, :2, :2], xm[1, :2, :2]), np.einsum("jii,ij->j", m[:, :2, :2],
+                                                                                m[1, :2, :2]))]
     checks += [(np.lib.stride_tricks.sliding_window_view(v, *args), np.lib.stride_tricks.sliding_window_view(w, *args))
                for v, w in ((x, a), (xm[:, ::2].mT, m[:, ::2].swapaxes(1, 2)))
                for args in ((2, 0), (2, -1), ((2, 2), (0, 1)), ((1, 2, 1)[:v.ndim], None))]
@@ -663,7 +663,7 @@ def test_selection_sets_orders_and_shapes(device):
     i = rng.integers(0, 4, (3, 8)).astype(np.int32)
     z = (a + 1j * a[::-1]).astype(np.complex64)
     s = a[:, :4] @ a[:, :4].T + 4 * np.eye(4, dtype=np.float32)
-    x, xi, xz, xs = put(a, device), put(i, device), put(z, device), put(s, device)
+    x, xi, xz = put(a, device), put(i, device), put(z, device)
     upper = np.triu(s) - np.tril(np.full_like(s, 100.0), -1)  # (garbage below: UPLO="U" reads the upper triangle)
     checks = [(np.compress(x[:, 0] > 0, x, axis=0), np.compress(a[:, 0] > 0, a, axis=0)),
               (np.compress([True, False, True], x), np.compress([True, False, True], a)),
@@ -681,6 +681,7 @@ def test_selection_sets_orders_and_shapes(device):
               (np.reshape(x, 20, order="F"), np.reshape(a, 20, order="F")),
               (np.array([1.5, 2.5], ndmin=3, like=x), np.array([1.5, 2.5], ndmin=3)),
               (np.std(xz), np.std(z)), (np.var(xz, axis=0, ddof=1), np.var(z, axis=0, ddof=1)),
+              (np.dot(x, np.float32(2)), np.dot(a, np.float32(2))),
               (np.logical_or.accumulate(x > 1, axis=0), np.logical_or.accumulate(a > 1, axis=0)),
               (np.logical_and.accumulate(x > -1, axis=1), np.logical_and.accumulate(a > -1, axis=1))]
     with warnings.catch_warnings():
