@@ -112,6 +112,22 @@ def test_integer_array_indexing_and_arg_reductions(device):
         assert_matches(actual, expected.astype(actual.dtype), device=device)  # (hal's indices: int64)
 
 
+def test_searchsorted_and_masked_assignment(device):
+    """da.searchsorted offsets each block's indices and writes ``out[out == -1] = 0``,
+    and ``x[x < 0] = 0`` writes through a mask: both on the chunks' device."""
+    a = np.sort(_matrix((1, 24), seed=2)[0])
+    v = _matrix((1, 10), seed=3)[0]
+    for sorted_chunks, value_chunks in ((12, 4), (5, 10)):
+        x, y = da.from_array(put(a, device), chunks=sorted_chunks), da.from_array(put(v, device), chunks=value_chunks)
+        actual = da.searchsorted(x, y).compute(scheduler="sync")
+        assert_matches(actual, np.searchsorted(a, v).astype(actual.dtype), device=device)
+    y = da.from_array(put(v, device), chunks=4)
+    y[y < 0.5] = 0.0
+    expected = v.copy()
+    expected[expected < 0.5] = 0.0
+    assert_matches(y.compute(scheduler="sync"), expected, device=device)
+
+
 @pytest.fixture
 def stable_numpy_argsort(monkeypatch):
     """Dask's percentile merge sorts the chunks' percentiles with NumPy's default
