@@ -29,7 +29,7 @@ from .counters import reset_stats, stats  # noqa: E402
 from . import fft, linalg  # noqa: E402
 from . import nn  # noqa: E402
 from .cuda_kernels import ElementwiseKernel, RawKernel, RawModule, ReductionKernel  # noqa: E402
-from .numpy_protocols import einsum, pad, transpose  # noqa: E402  (NumPy's names xarray calls on hal)
+from .numpy_protocols import einsum, lib, pad, transpose  # noqa: E402  (NumPy's names xarray calls on hal)
 
 e, pi, inf, nan = 2.718281828459045, 3.141592653589793, float("inf"), float("nan")
 newaxis = None

@@ -18,8 +18,11 @@ mixed with hal arrays are refused the same way: move data explicitly with
 """
 from __future__ import annotations
 
+import functools
 import math
 import operator
+import string
+import types
 from dataclasses import dataclass
 from typing import Callable
 
@@ -39,6 +42,7 @@ class Ufunc:
     hal: str
     reduce: str | None = None      # ufunc.reduce -> this hal reduction
     accumulate: str | None = None  # ufunc.accumulate -> this hal cumulative function
+    adapt: Callable | None = None  # adapt(hal_function, *inputs): a ufunc composed of hal functions
 
 
 @dataclass(frozen=True)
@@ -113,16 +117,48 @@ _REDUCING_UFUNC = {"sum": np.add, "prod": np.multiply, "max": np.maximum, "min":
 
 
 def _mean(fn, a, axis=None, dtype=None, out=None, keepdims=False, *, where=_UNSET):
-    _refuse("mean", where=where)
-    result = fn(a, axis=_axis(axis), keepdims=keepdims)
+    """numpy.mean (of bools: the fraction true, in float64 where the device has it, as
+    NumPy's); with ``where``, the mean of the elements it selects (NaN where it selects none)."""
+    if a.dtype == hal.bool:
+        a = hal.astype(a, _real(a.device))
+    if where is _UNSET or where is True:
+        result = fn(a, axis=_axis(axis), keepdims=keepdims)
+    else:
+        result, _ = _masked_mean(a, where, _axis(axis), keepdims)
     return _into(result if dtype is None else hal.astype(result, dtype), out)
+
+
+def _masked_mean(a: Array, where, axis, keepdims: bool):
+    """The mean over ``axis`` of the elements ``where`` selects (NumPy's ``_mean`` with
+    ``where=``: their sum over their count, in a float dtype), and that count."""
+    if not isinstance(where, Array) or where.dtype != hal.bool:
+        raise TypeError("where= must be a bool hal array on the array's device")
+    mask = hal.broadcast_to(where, a.shape)
+    real = a.dtype if a.dtype.kind in "fc" else _real(a.device)
+    count = hal.sum(mask, axis=axis, keepdims=keepdims, dtype=np.finfo(real).dtype)  # (complex: its real dtype)
+    total = hal.sum(hal.where(mask, hal.astype(a, real), 0), axis=axis, keepdims=keepdims)
+    return total / count, count
 
 
 def _spread(fn, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=_UNSET, mean=_UNSET,
             correction=_UNSET):
-    _refuse("std/var", dtype=dtype, where=where, mean=mean)
+    """numpy.std / var; with ``where`` (or of complex values, which hal's std and var do
+    not take), NumPy's formula: the elements' absolute deviations from their mean,
+    squared and summed, over their count less ``ddof``."""
+    _refuse("std/var", dtype=dtype, mean=mean)
     correction = ddof if correction is _UNSET else correction
-    return _into(fn(a, axis=_axis(axis), correction=correction, keepdims=keepdims), out)
+    if where is _UNSET or where is True:
+        if a.dtype.kind != "c":
+            return _into(fn(a, axis=_axis(axis), correction=correction, keepdims=keepdims), out)
+        where = hal.ones_like(a, dtype=hal.bool)
+    centre, count = _masked_mean(a, where, _axis(axis), True)
+    deviation = hal.abs(hal.astype(a, centre.dtype) - centre)
+    squares = hal.sum(hal.where(hal.broadcast_to(where, a.shape), deviation * deviation, 0), axis=_axis(axis),
+                      keepdims=True)
+    variance = squares / hal.astype(count - correction, squares.dtype)
+    if not keepdims:
+        variance = hal.squeeze(variance, axis=tuple(range(a.ndim)) if axis is None else _axis(axis))
+    return _into(hal.sqrt(variance) if fn is hal.std else variance, out)
 
 
 def _nan_reduction(fn, a, axis=None, dtype=None, out=None, keepdims=False, initial=_UNSET, where=True):
@@ -421,12 +457,19 @@ def _ptp(fn, a, axis=None, out=None, keepdims=False):
 
 
 def _isclose(fn, a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
-    """NumPy's closeness, ``|a - b| <= atol + rtol * |b|``, elementwise on the device."""
-    close = fn(a - b) <= atol + rtol * fn(b)
+    """NumPy's closeness, ``|a - b| <= atol + rtol * |b|``, elementwise on the device
+    (either operand may be a Python or NumPy scalar)."""
+    close = fn(a - b) <= atol + rtol * _elementwise(fn, abs, b)
     close = hal.logical_or(close, a == b)  # (equal infinities)
     if equal_nan:
-        close = hal.logical_or(close, hal.logical_and(hal.isnan(a), hal.isnan(b)))
+        close = hal.logical_or(close, hal.logical_and(_elementwise(hal.isnan, math.isnan, a),
+                                                      _elementwise(hal.isnan, math.isnan, b)))
     return close
+
+
+def _elementwise(fn, scalar_fn, value):
+    """``fn`` of a hal array, ``scalar_fn`` of a scalar."""
+    return fn(value) if isinstance(value, Array) else scalar_fn(value)
 
 
 def _allclose(fn, a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
@@ -702,9 +745,18 @@ def _pad(fn, array, pad_width, mode="constant", *, constant_values=0):
 
 
 def _round(fn, a, decimals=0, out=None):
-    if decimals != 0:
-        raise TypeError(f"numpy.round on hal arrays rounds to integers only (decimals=0), not decimals={decimals}")
-    return _into(fn(a), out)
+    """numpy.round as NumPy computes it (``PyArray_Round``): ``rint(a * 10**d) / 10**d``,
+    or ``rint(a / 10**-d) * 10**-d`` for negative ``decimals``, the factor a Python
+    float (weak: in ``a``'s dtype); integers are returned as they are for ``d >= 0``."""
+    decimals = operator.index(decimals)
+    if a.dtype.kind in "iub":
+        if decimals < 0:
+            raise TypeError(f"numpy.round on hal integer arrays takes decimals >= 0, not {decimals}")
+        return _into(a, out)
+    if decimals == 0:
+        return _into(fn(a), out)
+    factor = 10.0 ** abs(decimals)
+    return _into(fn(a * factor) / factor if decimals > 0 else fn(a / factor) * factor, out)
 
 
 def _concatenate(fn, arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
@@ -787,9 +839,14 @@ def _vsplit(fn, ary, indices_or_sections):
 
 
 def _reshape(fn, a, shape=None, order="C", *, newshape=None, copy=None):
-    _refuse("reshape", order=None if order == "C" else order)
-    shape = newshape if shape is None else shape
-    return fn(a, (shape,) if isinstance(shape, int) else tuple(shape), copy=copy)
+    """numpy.reshape; ``order="F"`` reads and writes the elements first index fastest:
+    the reversed axes reshaped to the reversed shape, reversed back."""
+    _refuse("reshape", order=None if order in ("C", "F") else order)
+    shape = _shape(newshape if shape is None else shape)
+    if order == "F":
+        return hal.permute_dims(fn(hal.permute_dims(a, tuple(reversed(range(a.ndim)))), shape[::-1], copy=copy),
+                                tuple(reversed(range(len(shape)))))
+    return fn(a, shape, copy=copy)
 
 
 def _ravel(fn, a, order="C"):
@@ -832,7 +889,8 @@ def _tile(fn, A, reps):
 
 
 def _repeat(fn, a, repeats, axis=None):
-    return fn(a, repeats, axis=axis)
+    """numpy.repeat; repeats per element given as host data (a list) move to ``a``'s device."""
+    return fn(a, repeats if isinstance(repeats, (int, np.integer, Array)) else _on(a, np.asarray(repeats)), axis=axis)
 
 
 def _triangle(fn, m, k=0):
@@ -868,6 +926,19 @@ def _full_like(fn, a, fill_value, dtype=None, order="K", subok=True, shape=None,
     return _like(fn, a, dtype, order, subok, shape, device=device, fill_value=fill_value)
 
 
+def _size(fn, a, axis=None):
+    return a.size if axis is None else a.shape[axis]
+
+
+def _is_complex(fn, x):
+    """iscomplexobj: whether the dtype is complex (read from the array, not its data)."""
+    return x.dtype.kind == "c"
+
+
+def _is_real(fn, x):
+    return x.dtype.kind != "c"
+
+
 def _attribute(name: str):
     def adapt(fn, a):
         return getattr(a, name)
@@ -880,7 +951,7 @@ def _result_type(fn, *arrays_and_dtypes):
 
 
 def _dot(fn, a, b, out=None):
-    if a.ndim == 0 or b.ndim == 0:
+    if np.ndim(a) == 0 or np.ndim(b) == 0:  # (a scalar operand: NumPy's product)
         return _into(hal.multiply(a, b), out)
     return _into(fn(a, b), out)
 
@@ -898,25 +969,244 @@ def _trace(fn, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     return _into(fn(hal.moveaxis(a, (axis1, axis2), (-2, -1)), offset=offset, dtype=dtype), out)
 
 
+def _flip_axis(axis: int, least: int):
+    """flipud (axis 0) / fliplr (axis 1), which NumPy defines on arrays of at least 1 and 2 dimensions."""
+    def adapt(fn, m):
+        if m.ndim < least:
+            raise ValueError(f"Input must be >= {least}-d.")
+        return fn(m, axis=axis)
+    return adapt
+
+
+def _rot90(fn, m, k=1, axes=(0, 1)):
+    """numpy.rot90: ``k`` quarter turns from the first of ``axes`` towards the second, as
+    NumPy composes them of flips and a swap."""
+    first, second = (ax % m.ndim for ax in axes)
+    if len(axes) != 2 or first == second:
+        raise ValueError("len(axes) must be 2 and the axes must differ.")
+    k %= 4
+    if k == 0:
+        return m[...]
+    if k == 2:
+        return fn(m, axis=(first, second))
+    order = list(range(m.ndim))
+    order[first], order[second] = order[second], order[first]
+    return hal.permute_dims(fn(m, axis=second), tuple(order)) if k == 1 else \
+        fn(hal.permute_dims(m, tuple(order)), axis=second)
+
+
+def _atleast_3d(fn, *arys):
+    """atleast_3d, NumPy's shapes: () -> (1, 1, 1), (n,) -> (1, n, 1), (m, n) -> (m, n, 1)."""
+    shapes = {0: lambda a: (1, 1, 1), 1: lambda a: (1, a.shape[0], 1), 2: lambda a: a.shape + (1,)}
+    shaped = [fn(a, shapes[a.ndim](a)) if a.ndim < 3 else a for a in arys]
+    return shaped[0] if len(shaped) == 1 else tuple(shaped)
+
+
+def _kron(fn, a, b):
+    """numpy.kron: each element of ``a`` times all of ``b``, the axes interleaved (shapes padded with leading 1s)."""
+    ndim = max(a.ndim, b.ndim)
+    sa, sb = (1,) * (ndim - a.ndim) + a.shape, (1,) * (ndim - b.ndim) + b.shape
+    product = fn(hal.reshape(a, tuple(n for d in sa for n in (d, 1))),
+                 hal.reshape(b, tuple(n for d in sb for n in (1, d))))
+    return hal.reshape(product, tuple(p * q for p, q in zip(sa, sb)))
+
+
+def _multi_dot(fn, arrays, *, out=None):
+    """numpy.linalg.multi_dot: the products left to right (NumPy may order them otherwise: equal up to rounding)."""
+    return _into(functools.reduce(fn, arrays), out)
+
+
+def _select(fn, condlist, choicelist, default=0):
+    """numpy.select: each element from the first choice whose condition holds, else ``default``."""
+    if len(condlist) != len(choicelist):
+        raise ValueError("list of cases must be same length as list of conditions")
+    result = default
+    for condition, choice in reversed(list(zip(condlist, choicelist))):
+        result = fn(condition, choice, result)
+    return result if isinstance(result, Array) else fn(condlist[0], result, result)
+
+
+def _digitize(fn, x, bins, right=False):
+    """numpy.digitize as NumPy computes it: ``searchsorted`` on increasing bins (side
+    "right", or "left" for ``right=True``), on reversed ones counted from the end for decreasing bins. Their
+    direction is read from the host data, or as one bool from a device array."""
+    host = bins if not isinstance(bins, Array) else None
+    if host is not None:
+        steps = np.diff(np.asarray(host))
+        if not (np.all(steps >= 0) or np.all(steps <= 0)):
+            raise ValueError("bins must be monotonically increasing or decreasing")
+    bins = _on(x, bins)
+    increasing = bool(np.all(steps >= 0)) if host is not None else bins.shape[0] < 2 or bool(bins[0] <= bins[-1])
+    side = "left" if right else "right"
+    if increasing:
+        return fn(bins, x, side=side)
+    return bins.shape[0] - fn(hal.flip(bins), x, side=side)
+
+
+def _angle(fn, z, deg=False):
+    """numpy.angle: ``arctan2(imag, real)`` (of a real array 0 or pi), in degrees with ``deg``."""
+    if z.dtype.kind not in "fc":
+        z = hal.astype(z, _real(z.device))
+    angle = fn(_imaginary_part(hal.imag, z), _real_part(hal.real, z))
+    return angle * (180 / math.pi) if deg else angle
+
+
+def _sliding_window_view(fn, x, window_shape, axis=None, *, subok=False, writeable=False):
+    """numpy.lib.stride_tricks.sliding_window_view: a read-only view (no copy) of every
+    window of ``window_shape`` along ``axis`` (all axes when None), the windows' own
+    axes last, as NumPy's: each windowed axis shortened by its window less one and
+    repeated at its stride."""
+    _refuse("sliding_window_view", writeable=writeable)
+    window = (window_shape,) if isinstance(window_shape, (int, np.integer)) else tuple(window_shape)
+    axes = tuple(range(x.ndim)) if axis is None else (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if len(window) != len(axes):
+        raise ValueError("Must provide matching length window_shape and axis")
+    shape, strides = list(x.shape), x.device.element_strides(x._data)
+    for ax, w in zip(axes, window):
+        if not 0 <= w <= shape[ax]:
+            raise ValueError("window shape cannot be larger than input array shape")
+        shape[ax] -= w - 1
+    return Array._new(x.device.strided(x._data, tuple(shape) + window, tuple(strides) + tuple(
+        strides[ax] for ax in axes)), x.device)
+
+
+def _sinc(fn, x):
+    """numpy.sinc as NumPy computes it: ``sin(y) / y`` for ``y = pi * x``, 1e-20 standing in for a zero ``x``."""
+    y = math.pi * hal.where(x == 0, 1.0e-20, _floating(x))
+    return fn(y) / y
+
+
+def _polyval(fn, p, x):
+    """numpy.polyval by Horner's rule, as NumPy's loop (``y = y * x + pv``), in the dtype
+    NumPy's arrays promote to (coefficients given as host data are a NumPy array there)."""
+    like = x if isinstance(x, Array) else p
+    coefficients = p if isinstance(p, Array) else np.asarray(p)
+    dtype = np.result_type(_flat(x).dtype if isinstance(x, Array) else np.asarray(x).dtype, coefficients.dtype)
+    dtype = dtype if dtype != np.float64 or like.device.info.fp64 else np.dtype(_real(like.device))
+    x = hal.astype(_on(like, x), dtype)
+    y = hal.zeros_like(x)
+    for i in range(coefficients.shape[0]):
+        y = fn(y * x, coefficients[i] if isinstance(coefficients, Array) else coefficients[i].item())
+    return y
+
+
+def _trapezoid(fn, y, x=None, dx=1.0, axis=-1):
+    """numpy.trapezoid as NumPy computes it: ``sum(d * (y[1:] + y[:-1]) / 2)`` along
+    ``axis``, ``d`` the spacing ``dx`` or the differences of ``x`` (1-D: along ``axis``)."""
+    axis %= y.ndim
+    before = (slice(None),) * axis
+    if x is None:
+        d = dx
+    else:
+        x = _on(y, x)
+        d = hal.diff(x, axis=-1 if x.ndim == 1 else axis)
+        if x.ndim == 1:
+            d = hal.reshape(d, (-1,) + (1,) * (y.ndim - axis - 1))
+    return fn(d * (y[before + (slice(1, None),)] + y[before + (slice(None, -1),)]) / 2.0, axis=axis)
+
+
+def _ediff1d(fn, ary, to_end=None, to_begin=None):
+    """numpy.ediff1d: the differences of the flattened array, with ``to_begin`` and ``to_end`` around them."""
+    flat = _flat(ary)
+    parts = [hal.astype(_flat(_on(ary, v)), ary.dtype) for v in (to_begin,) if v is not None]
+    parts += [flat[1:] - flat[:-1]] + [hal.astype(_flat(_on(ary, v)), ary.dtype) for v in (to_end,) if v is not None]
+    return fn(parts) if len(parts) > 1 else parts[0]
+
+
+def _compress(fn, condition, a, axis=None, out=None):
+    """numpy.compress: the slices along ``axis`` (of the flattened array for None) where ``condition`` holds."""
+    if axis is None:
+        a, axis = _flat(a), 0
+    (chosen,) = hal.nonzero(_flat(_on(a, condition)))
+    return _into(fn(a, chosen, axis=axis), out)
+
+
+def _extract(fn, condition, arr):
+    """numpy.extract: the elements of the flattened ``arr`` where the flattened ``condition`` is nonzero."""
+    condition = _flat(_on(arr, condition))
+    return _flat(arr)[fn(condition if condition.dtype == hal.bool else condition != 0)[0]]
+
+
+def _lexsort(fn, keys, axis=-1):
+    """numpy.lexsort: indices ordering by the last key, ties broken by the ones before
+    it: a stable argsort per key, the first key first."""
+    keys = list(keys) if not isinstance(keys, Array) else [keys[i] for i in range(keys.shape[0])]
+    order = fn(keys[0], axis=axis, stable=True)
+    for key in keys[1:]:
+        order = hal.take_along_axis(order, fn(hal.take_along_axis(key, order, axis=axis), axis=axis, stable=True),
+                                    axis=axis)
+    return order
+
+
+def _diagflat(fn, v, k=0):
+    return _diag(fn, _flat(v), k)
+
+
+def _rollaxis(fn, a, axis, start=0):
+    """numpy.rollaxis: ``axis`` moved to before ``start``."""
+    axis, start = axis % a.ndim, start % (a.ndim + 1) if -a.ndim <= start <= a.ndim else start
+    if not 0 <= start <= a.ndim:
+        raise np.exceptions.AxisError(f"start={start} is out of bounds for an array of dimension {a.ndim}")
+    start -= axis < start
+    return fn(a, axis, start) if axis != start else a[...]
+
+
 def _einsum(fn, *operands, out=None, dtype=None, order="K", casting="safe", optimize=False):
-    """The einsum cases matmul, sum and permute_dims cover: one or two operands, explicit
-    output, no repeated subscript within an operand (no diagonals); ``dtype`` casts the
-    operands, as NumPy computes in it."""
+    """einsum of diagonals, sums, permutations and matmuls: a subscript repeated within
+    an operand takes that diagonal ('ii->i', 'ii'); "..." as letters of its own for the axes it stands for
+    (the same number in each operand); without "->", NumPy's implicit output ("..."'s
+    axes, then the subscripts found once, in alphabetical order); three or more operands contracted
+    pairwise, left to right (NumPy may order them otherwise: equal up to rounding).
+    ``dtype`` casts the operands, as NumPy computes in it."""
     _refuse("einsum", order=None if order == "K" else order, casting=None if casting == "safe" else casting)
     subscripts, arrays = operands[0], operands[1:]
-    if not isinstance(subscripts, str) or "->" not in subscripts or "." in subscripts:
-        raise TypeError("numpy.einsum on hal arrays takes explicit subscripts ('ij,jk->ik') without '...'")
-    inputs, output = subscripts.replace(" ", "").split("->")
+    if not isinstance(subscripts, str):
+        raise TypeError("numpy.einsum on hal arrays takes subscripts as a string ('ij,jk->ik')")
+    inputs, explicit, output = subscripts.replace(" ", "").partition("->")
     inputs = inputs.split(",")
-    if len(inputs) != len(arrays) or len(arrays) not in (1, 2) or any(len(set(s)) != len(s) for s in inputs):
-        raise TypeError(f"numpy.einsum on hal arrays: {subscripts!r} is not a product matmul covers")
+    ellipsis = _ellipsis_letters(inputs, arrays, subscripts)
+    inputs = [sub.replace("...", ellipsis) for sub in inputs]
+    if not explicit:
+        letters = "".join(inputs)
+        output = ellipsis + "".join(sorted(c for c in set(letters) if letters.count(c) == 1 and c not in ellipsis))
+    output = output.replace("...", ellipsis)
+    if len(inputs) != len(arrays) or not arrays:
+        raise ValueError(f"numpy.einsum: {subscripts!r} names {len(inputs)} operands, {len(arrays)} given")
     if dtype is not None:
         arrays = [hal.astype(a, dtype) for a in arrays]
+    arrays, inputs = zip(*(_diagonals(a, sub) for a, sub in zip(arrays, inputs)))
     if len(arrays) == 1:
         (sub,), (x,) = inputs, arrays
         x, sub = _sum_lone_axes(x, sub, output)
         return _into(hal.permute_dims(x, tuple(sub.index(c) for c in output)), out)
-    return _into(_einsum_pair(fn, inputs, output, *arrays), out)
+    x, sub = arrays[0], inputs[0]
+    for i in range(1, len(arrays)):  # (each product keeps the subscripts still wanted after it)
+        wanted = "".join(inputs[i + 1:]) + output
+        kept = output if i == len(arrays) - 1 else "".join(dict.fromkeys(c for c in sub + inputs[i] if c in wanted))
+        x, sub = _einsum_pair(fn, (sub, inputs[i]), kept, x, arrays[i]), kept
+    return _into(x, out)
+
+
+def _diagonals(x: Array, subscripts: str):
+    """An operand whose subscripts repeat a letter ('ii', 'bii'): each repeat's diagonal
+    taken (``linalg.diagonal`` of those two axes, moved last), its letter once, last."""
+    for letter in subscripts:
+        if subscripts.count(letter) > 1:
+            first = subscripts.index(letter)
+            second = subscripts.index(letter, first + 1)
+            x = hal.linalg.diagonal(hal.moveaxis(x, (first, second), (-2, -1)))
+            rest = "".join(c for i, c in enumerate(subscripts) if i not in (first, second))
+            return _diagonals(x, rest + letter)
+    return x, subscripts
+
+
+def _ellipsis_letters(inputs, arrays, subscripts) -> str:
+    """Letters unused in ``subscripts`` for the axes "..." stands for (one count for every operand that has it)."""
+    counts = {a.ndim - len(sub.replace("...", "")) for sub, a in zip(inputs, arrays) if "..." in sub}
+    if len(counts) > 1:
+        raise TypeError("numpy.einsum on hal arrays: '...' stands for one number of axes in every operand here")
+    unused = [c for c in string.ascii_letters if c not in subscripts]
+    return "".join(unused[:counts.pop()]) if counts else ""
 
 
 def _einsum_pair(matmul, inputs, output, a, b):
@@ -951,7 +1241,17 @@ def _sum_lone_axes(x: Array, subscripts: str, elsewhere: str):
 
 
 def _qr(fn, a, mode="reduced"):
-    return fn(a, mode=mode)
+    """numpy.linalg.qr: modes "reduced" and "complete" as the standard's; "r" the reduced R alone."""
+    return fn(a, mode="reduced")[1] if mode == "r" else fn(a, mode=mode)
+
+
+def _cond(fn, x, p=None):
+    """numpy.linalg.cond for ``p`` None, 2 or -2: the ratio of the largest and smallest singular values."""
+    if p not in (None, 2, -2):
+        raise TypeError(f"numpy.linalg.cond on hal arrays takes p=None, 2 or -2, not p={p!r}")
+    s = fn(x)
+    largest, smallest = hal.max(s, axis=-1), hal.min(s, axis=-1)
+    return smallest / largest if p == -2 else largest / smallest
 
 
 def _svd(fn, a, full_matrices=True, compute_uv=True, hermitian=False):
@@ -959,8 +1259,11 @@ def _svd(fn, a, full_matrices=True, compute_uv=True, hermitian=False):
 
 
 def _eigh(fn, a, UPLO="L"):
-    _refuse("linalg.eigh", UPLO=None if UPLO == "L" else UPLO)
-    return fn(a)
+    """numpy.linalg.eigh of the Hermitian matrix ``a``'s lower triangle defines; with
+    ``UPLO="U"``, of the one its upper triangle defines: the lower of ``a``'s conjugate transpose."""
+    if UPLO not in ("L", "U"):
+        raise ValueError(f"UPLO argument must be 'L' or 'U', not {UPLO!r}")
+    return fn(a if UPLO == "L" else hal.matrix_transpose(hal.conj(a) if a.dtype.kind == "c" else a))
 
 
 def _pinv(fn, a, rcond=None, hermitian=False, *, rtol=_UNSET):
@@ -1025,8 +1328,9 @@ def _full(fn, device, shape, fill_value, dtype=None, order="C"):
 
 
 def _array(fn, device, object, dtype=None, *, copy=True, order="K", subok=False, ndmin=0):
-    _refuse("array", ndmin=ndmin)
-    return fn(object, dtype=dtype, device=device, copy=copy or None)
+    """numpy.array(..., like=x): on x's device; ``ndmin`` prepends axes of length 1."""
+    result = fn(object, dtype=dtype, device=device, copy=copy or None)
+    return hal.reshape(result, (1,) * (ndmin - result.ndim) + result.shape) if result.ndim < ndmin else result
 
 
 def _asarray(fn, device, a, dtype=None, order=None, *, copy=None):
@@ -1045,6 +1349,59 @@ def _identity(fn, device, n, dtype=None):
     return fn(n, dtype=dtype, device=device)
 
 
+# -- ufuncs composed of hal functions (Ufunc.adapt) ----------------------------------------
+
+def _floating(x):
+    """An operand as NumPy's float-only loops take it: integers and bools cast to the device's real float."""
+    return hal.astype(x, _real(x.device)) if isinstance(x, Array) and x.dtype.kind in "iub" else x
+
+
+def _fabs(fn, x):
+    """numpy.fabs: the absolute value of a real float (integers as floats, as NumPy's loops take them)."""
+    if isinstance(x, Array) and x.dtype.kind == "c":
+        raise TypeError("numpy.fabs takes no complex values")
+    return fn(_floating(x))
+
+
+def _exp2(fn, x):
+    """numpy.exp2: ``2 ** x`` (2 a weak Python float: in x's float dtype)."""
+    return fn(2.0, _floating(x))
+
+
+def _scaled(factor: float):
+    """deg2rad / rad2deg (radians, degrees): ``x * factor``, as NumPy's loops compute them."""
+    def adapt(fn, x):
+        return fn(_floating(x), factor)
+    return adapt
+
+
+def _nan_ignoring(fn, a, b):
+    """numpy.fmax / fmin: maximum / minimum, but a NaN gives way to the other operand (NaN only where both are)."""
+    result = fn(a, b)
+    for nan, other in ((b, a), (a, b)):
+        if isinstance(nan, Array) and nan.dtype.kind in "fc":
+            other = hal.astype(other, result.dtype) if isinstance(other, Array) else other
+            result = hal.where(hal.isnan(nan), other, result)
+    return result
+
+
+def _heaviside(fn, x1, x2):
+    """numpy.heaviside: 0 where ``x1 < 0``, ``x2`` where it is 0, 1 where it is greater, NaN where it is NaN."""
+    step = fn(x1 > 0, 1.0, fn(x1 == 0, x2, hal.zeros_like(x1)))
+    return fn(hal.isnan(x1), x1, step) if x1.dtype.kind == "f" else step
+
+
+def _matvec(fn, matrix, vector):
+    """numpy.matvec (NumPy 2.2): ``matrix @ vector`` over the last axes, broadcast over the others."""
+    return fn(matrix, hal.expand_dims(vector, axis=-1))[..., 0]
+
+
+def _vecmat(fn, vector, matrix):
+    """numpy.vecmat (NumPy 2.2): ``conj(vector) @ matrix`` over the last axes, broadcast over the others."""
+    vector = hal.conj(vector) if vector.dtype.kind == "c" else vector
+    return fn(hal.expand_dims(vector, axis=-2), matrix)[..., 0, :]
+
+
 # -- the table ----------------------------------------------------------------------------
 
 _ELEMENTWISE_SAME_NAME = (
@@ -1060,13 +1417,19 @@ TABLE: dict = {
     np.multiply: Ufunc("multiply", reduce="prod", accumulate="cumulative_prod"),
     np.maximum: Ufunc("maximum", reduce="max"),
     np.minimum: Ufunc("minimum", reduce="min"),
-    np.logical_and: Ufunc("logical_and", reduce="all"),
-    np.logical_or: Ufunc("logical_or", reduce="any"),
+    np.logical_and: Ufunc("logical_and", reduce="all", accumulate="cumulative_sum"),
+    np.logical_or: Ufunc("logical_or", reduce="any", accumulate="cumulative_sum"),
     np.power: Ufunc("pow"), np.absolute: Ufunc("abs"), np.rint: Ufunc("round"), np.conjugate: Ufunc("conj"),
     np.arcsin: Ufunc("asin"), np.arccos: Ufunc("acos"), np.arctan: Ufunc("atan"), np.arctan2: Ufunc("atan2"),
     np.arcsinh: Ufunc("asinh"), np.arccosh: Ufunc("acosh"), np.arctanh: Ufunc("atanh"),
     np.invert: Ufunc("bitwise_invert"), np.left_shift: Ufunc("bitwise_left_shift"),
     np.right_shift: Ufunc("bitwise_right_shift"),
+    np.fabs: Ufunc("abs", adapt=_fabs), np.exp2: Ufunc("pow", adapt=_exp2),
+    **{getattr(np, name): Ufunc("multiply", adapt=_scaled(factor)) for names, factor in (
+        (("deg2rad", "radians"), math.pi / 180), (("rad2deg", "degrees"), 180 / math.pi)) for name in names},
+    np.heaviside: Ufunc("where", adapt=_heaviside),
+    np.fmax: Ufunc("maximum", adapt=_nan_ignoring), np.fmin: Ufunc("minimum", adapt=_nan_ignoring),
+    np.matvec: Ufunc("matmul", adapt=_matvec), np.vecmat: Ufunc("matmul", adapt=_vecmat),
     # creation (NEP 35 like=) and the *_like functions
     np.empty: Function("empty", _creation, True), np.zeros: Function("zeros", _creation, True),
     np.ones: Function("ones", _creation, True), np.full: Function("full", _full, True),
@@ -1081,17 +1444,25 @@ TABLE: dict = {
     np.triu: Function("triu", _triangle),
     # attributes and dtypes
     np.shape: Function("Array.shape", _attribute("shape")), np.ndim: Function("Array.ndim", _attribute("ndim")),
-    np.size: Function("Array.size", _attribute("size")), np.result_type: Function("result_type", _result_type),
+    np.size: Function("Array.size", _size),
+    np.iscomplexobj: Function("Array.dtype", _is_complex), np.isrealobj: Function("Array.dtype", _is_real),
+    np.result_type: Function("result_type", _result_type),
     # elementwise functions that are not ufuncs
     np.real: Function("real", _real_part), np.imag: Function("imag", _imaginary_part), np.clip: Function("clip", _clip),
-    np.round: Function("round", _round), np.where: Function("where", _where),
+    np.round: Function("round", _round), np.around: Function("round", _round), np.angle: Function("atan2", _angle),
+    np.where: Function("where", _where),
     np.nan_to_num: Function("where", _nan_to_num),
     # manipulation
     np.reshape: Function("reshape", _reshape), np.ravel: Function("reshape", _ravel),
     np.transpose: Function("permute_dims", _transpose), np.permute_dims: Function("permute_dims", _transpose),
     np.swapaxes: Function("permute_dims", _swapaxes), np.moveaxis: Function("moveaxis"),
+    np.rollaxis: Function("moveaxis", _rollaxis),
     np.expand_dims: Function("expand_dims"), np.squeeze: Function("squeeze", _squeeze),
-    np.flip: Function("flip", _flip), np.broadcast_to: Function("broadcast_to", _broadcast_to),
+    np.lib.stride_tricks.sliding_window_view: Function("Array.__getitem__", _sliding_window_view),
+    np.flip: Function("flip", _flip), np.flipud: Function("flip", _flip_axis(0, 1)),
+    np.fliplr: Function("flip", _flip_axis(1, 2)), np.rot90: Function("flip", _rot90),
+    np.atleast_3d: Function("reshape", _atleast_3d), np.kron: Function("multiply", _kron),
+    np.broadcast_to: Function("broadcast_to", _broadcast_to),
     np.broadcast_arrays: Function("broadcast_arrays", _broadcast_arrays), np.roll: Function("roll", _roll),
     np.tile: Function("tile", _tile), np.repeat: Function("repeat", _repeat), np.pad: Function("full", _pad),
     np.concatenate: Function("concat", _concatenate), np.concat: Function("concat", _concatenate),
@@ -1138,9 +1509,18 @@ TABLE: dict = {
     np.count_nonzero: Function("count_nonzero", _count_nonzero), np.nonzero: Function("nonzero"),
     np.argwhere: Function("nonzero", _argwhere), np.flatnonzero: Function("nonzero", _flatnonzero),
     np.searchsorted: Function("searchsorted", _searchsorted), np.unique: Function("unique_all", _unique),
+    **{getattr(np, name): Function(name) for name in (
+        "unique_all", "unique_counts", "unique_inverse", "unique_values")},
+    np.compress: Function("take", _compress), np.extract: Function("nonzero", _extract),
+    np.lexsort: Function("argsort", _lexsort), np.diagflat: Function("linalg.diagonal", _diagflat),
     np.isin: Function("isin", _isin), np.interp: Function("searchsorted", _interp), np.take: Function("take", _take),
     np.take_along_axis: Function("take_along_axis", _take_along_axis),
     # linear algebra
+    np.select: Function("where", _select), np.sinc: Function("sin", _sinc),
+    np.polyval: Function("add", _polyval, host_parameters=True), np.trapezoid: Function("sum", _trapezoid),
+    np.ediff1d: Function("concat", _ediff1d),
+    np.digitize: Function("searchsorted", _digitize, host_parameters=True),
+    np.linalg.multi_dot: Function("matmul", _multi_dot),
     np.dot: Function("matmul", _dot), np.vdot: Function("vecdot", _vdot), np.diag: Function("linalg.diagonal", _diag),
     np.tensordot: Function("tensordot", _tensordot),
     np.outer: Function("linalg.outer", _outer), np.inner: Function("tensordot", _inner),
@@ -1153,6 +1533,7 @@ TABLE: dict = {
     np.linalg.qr: Function("linalg.qr", _qr), np.linalg.svd: Function("linalg.svd", _svd),
     np.linalg.eigh: Function("linalg.eigh", _eigh), np.linalg.pinv: Function("linalg.pinv", _pinv),
     np.linalg.matrix_rank: Function("linalg.matrix_rank", _matrix_rank),
+    np.linalg.cond: Function("linalg.svdvals", _cond),
     np.linalg.norm: Function("linalg.vector_norm", _norm),
     # fft
     **{getattr(np.fft, name): Function(f"fft.{name}", _fft)
@@ -1186,7 +1567,7 @@ def _resolve_table() -> None:
         except AttributeError:  # (a missing name is what tests see through missing())
             continue
         if isinstance(entry, Ufunc):
-            _UFUNCS[key] = (entry, fn)
+            _UFUNCS[key] = (entry, fn if entry.adapt is None else functools.partial(entry.adapt, fn))
         else:
             _FUNCTIONS[key] = (entry.adapt, fn, entry.creation, entry.host_parameters)
 
@@ -1195,9 +1576,9 @@ def _resolve_table() -> None:
 
 # The ndarray methods Dask and xarray call on their chunks (x.squeeze(0), x.astype(t),
 # x.sum(axis=...)); each is the NumPy function of that name, so TABLE decides it too.
-METHODS = ("all", "any", "argmax", "argmin", "argsort", "astype", "clip", "conj", "copy", "cumprod", "cumsum",
-           "dot", "max", "mean", "min", "nonzero", "prod", "ravel", "repeat", "reshape", "round", "squeeze", "std",
-           "sum", "swapaxes", "take", "trace", "transpose", "var")
+METHODS = ("all", "any", "argmax", "argmin", "argsort", "astype", "clip", "conj", "conjugate", "copy", "cumprod",
+           "cumsum", "dot", "max", "mean", "min", "nonzero", "prod", "ravel", "repeat", "reshape", "round", "squeeze",
+           "std", "sum", "swapaxes", "take", "trace", "transpose", "var")
 
 
 def ndarray_methods() -> dict:
@@ -1218,8 +1599,74 @@ def ndarray_methods() -> dict:
         return call
     attributes = {"real": property(np.real, doc="numpy.real(x): x itself where it is real."),
                   "imag": property(np.imag, doc="numpy.imag(x): zeros where x is real."),
-                  "nbytes": property(lambda self: self.size * self.dtype.itemsize, doc="The bytes of the elements.")}
-    return {**{name: method(name) for name in METHODS}, **attributes}
+                  "nbytes": property(lambda self: self.size * self.dtype.itemsize, doc="The bytes of the elements."),
+                  "itemsize": property(lambda self: self.dtype.itemsize, doc="The bytes of one element.")}
+    return {**{name: method(name) for name in METHODS}, **attributes, **{f.__name__: f for f in _HOST_METHODS}}
+
+
+# ndarray's methods that hand data to Python, as float(x) does: an explicit read, of
+# one element (item, a 0-d array's format) or of the whole array (tolist)
+
+def __str__(self) -> str:
+    """str(x): NumPy's str of the elements (read from the device, as repr reads them)."""
+    return str(np.asarray(self))
+
+
+def tobytes(self, order="C") -> bytes:
+    """ndarray.tobytes: the elements' bytes (read from the device)."""
+    return np.asarray(self).tobytes(order)
+
+
+def tolist(self):
+    """ndarray.tolist: the elements as nested Python lists of Python scalars (read from the device)."""
+    return np.asarray(self).tolist()
+
+
+def item(self, *args):
+    """ndarray.item: one element as a Python scalar (only that element is read): of a
+    one-element array, at a flat index, or at one index per axis (given as a tuple or
+    as arguments)."""
+    if not args:
+        if self.size != 1:
+            raise ValueError("can only convert an array of size 1 to a Python scalar")
+        element = hal.reshape(self, ())
+    elif len(args) == 1 and isinstance(args[0], (int, np.integer)):
+        (index,) = args
+        if not -self.size <= index < self.size:
+            raise IndexError(f"index {index} is out of bounds for size {self.size}")
+        element = _flat(self)[int(index)]
+    else:
+        index = args[0] if len(args) == 1 else args
+        if len(index) != self.ndim:
+            raise ValueError("incorrect number of indices for array")
+        element = self[tuple(index)]
+    return np.asarray(element)[()].item()
+
+
+def __format__(self, spec: str) -> str:
+    """format(x, spec) of a 0-d array formats its element, as NumPy's (f"{x:.3f}")."""
+    if self.ndim == 0:
+        return format(np.asarray(self)[()], spec)
+    return object.__format__(self, spec)
+
+
+def fill(self, value) -> None:
+    """ndarray.fill: every element set to ``value``, on the device."""
+    self[...] = value
+
+
+def sort(self, axis=-1, kind=None, order=None, *, stable=None) -> None:
+    """ndarray.sort: sorted in place along ``axis`` (numpy.sort's, on the device, written back)."""
+    self[...] = np.sort(self, axis=axis, kind=kind, order=order)
+
+
+def flatten(self, order="C"):
+    """ndarray.flatten: a 1-D copy."""
+    _refuse("flatten", order=None if order == "C" else order)
+    return hal.reshape(self, (-1,), copy=True)
+
+
+_HOST_METHODS = (__str__, tobytes, tolist, item, __format__, fill, sort, flatten)
 
 
 # -- NumPy index arrays ------------------------------------------------------------------
@@ -1291,6 +1738,23 @@ def setitem(x: Array, key, value) -> None:
     hal.moveaxis(view, axis, 0)[index] = value
 
 
+def index_beside(x: Array, key: tuple, value=_UNSET):
+    """``x[key]`` (or ``x[key] = value``) for a key of one 1-D boolean hal array beside
+    other parts, as NumPy indexes (``x[:, mask]``; Dask's ``chunk[mask, :]``): among
+    slices, ``None`` and ``...``, its nonzero indices taken as ``getitem`` takes them;
+    beside integers, an IndexError (index in two steps)."""
+    if len(key) == 2 and key[1] is Ellipsis:  # (x[mask, ...] is x[mask])
+        key = key[0]
+    elif _one_index_among_slices(x, key) is None:
+        raise IndexError("a boolean array index goes beside slices, None and '...' only; index in two steps")
+    if value is _UNSET:
+        return x[key] if isinstance(key, Array) else getitem(x, key)
+    if isinstance(key, Array):
+        x[key] = value
+    else:
+        setitem(x, key, value)
+
+
 def _one_index_among_slices(x: Array, parts: tuple):
     """For a key of one integer (or 1-D boolean) index array among slices, ``None`` and
     ``...``: (the basic view with the array's axis whole, that axis, the integer index,
@@ -1348,6 +1812,9 @@ def array_ufunc(ufunc, method: str, inputs: tuple, kwargs: dict):
         return NotImplemented
     for value in inputs:
         if type(value) is not Array and not isinstance(value, _OPERANDS):
+            if type(value) is np.ndarray and not value.ndim:  # (a NumPy scalar left of an operator,
+                # np.float32(2) < x, arrives 0-d: a scalar, as hal takes NumPy's scalars)
+                return array_ufunc(ufunc, method, tuple(_unwrapped(v) for v in inputs), kwargs)
             return NotImplemented  # (a NumPy array: the caller moves it explicitly)
     out = kwargs.get("out")
     if out is not None and not all(isinstance(o, Array) for o in out):
@@ -1360,8 +1827,13 @@ def array_ufunc(ufunc, method: str, inputs: tuple, kwargs: dict):
     if method == "reduce" and entry.reduce:
         return _reduce(ufunc, resolve(entry.reduce), fn, *inputs, **kwargs)
     if method == "accumulate" and entry.accumulate:
-        return _accumulate(resolve(entry.accumulate), *inputs, **kwargs)
+        return _accumulate(ufunc, resolve(entry.accumulate), *inputs, **kwargs)
     return NotImplemented
+
+
+def _unwrapped(value):
+    """A 0-d NumPy array as its NumPy scalar; anything else as it is."""
+    return value[()] if type(value) is np.ndarray and not value.ndim else value
 
 
 _UFUNC_DEFAULTS = {"casting": "same_kind", "order": "K", "subok": True, "signature": None}
@@ -1412,7 +1884,13 @@ def _reduce(ufunc, reduction, fn, array, axis=0, dtype=None, out=None, keepdims=
     return _into(result, out)
 
 
-def _accumulate(cumulative, array, axis=0, dtype=None, out=None):
+def _accumulate(ufunc, cumulative, array, axis=0, dtype=None, out=None):
+    """ufunc.accumulate as hal's cumulative function; logical_or's and logical_and's as
+    running counts (of trues: any yet; of falses: none yet)."""
+    if ufunc in (np.logical_or, np.logical_and):
+        counted = array if ufunc is np.logical_or else hal.logical_not(array)
+        running = cumulative(hal.astype(counted, hal.int64), axis=axis)
+        return _into(running > 0 if ufunc is np.logical_or else running == 0, out)
     return _into(cumulative(array, axis=axis, dtype=dtype), out)
 
 
@@ -1437,8 +1915,8 @@ def array_function(func, types: tuple, args: tuple, kwargs: dict, like: Array):
 # -- NumPy's names in the hal namespace -----------------------------------------------------
 
 # xarray calls an array's namespace (``__array_namespace__``: hal) as it calls NumPy's or
-# CuPy's, with three names beyond the standard: ``xp.transpose`` (quantile), ``xp.einsum``
-# (xarray.dot, whose "..." subscripts TABLE's einsum refuses) and ``xp.pad`` (shift, pad).
+# CuPy's, with names beyond the standard: ``xp.transpose`` (quantile), ``xp.einsum``
+# (xarray.dot), ``xp.pad`` (shift, pad) and ``xp.lib.stride_tricks.sliding_window_view`` (rolling).
 # They are NumPy's functions, here on hal arrays through TABLE.
 
 def transpose(a, axes=None):
@@ -1456,5 +1934,14 @@ def pad(array, pad_width, mode="constant", **kwargs):
     return np.pad(array, pad_width, mode=mode, **kwargs)
 
 
-__all__ = ["TABLE", "Function", "Ufunc", "array_function", "array_ufunc", "einsum", "missing", "pad", "resolve",
-           "transpose"]
+def sliding_window_view(x, window_shape, axis=None, **kwargs):
+    """numpy.lib.stride_tricks.sliding_window_view on a hal array (a view on its device)."""
+    return np.lib.stride_tricks.sliding_window_view(x, window_shape, axis, **kwargs)
+
+
+# (xarray's rolling windows call ``xp.lib.stride_tricks.sliding_window_view``)
+lib = types.SimpleNamespace(stride_tricks=types.SimpleNamespace(sliding_window_view=sliding_window_view))
+
+
+__all__ = ["TABLE", "Function", "Ufunc", "array_function", "array_ufunc", "einsum", "lib", "missing", "pad", "resolve",
+           "sliding_window_view", "transpose"]

@@ -100,6 +100,7 @@ def test_integer_array_indexing_and_arg_reductions(device):
     x, reference = da.from_array(put(a, device), chunks=3), da.from_array(a, chunks=3)
     for name, select in [("rows", lambda v: v[[5, 0, 7, 5]]), ("columns", lambda v: v[:, np.array([4, 1])]),
                          ("mask", lambda v: v[np.arange(8) % 3 == 0]),
+                         ("mask of its own", lambda v: v[v[:, 1] > 0.5]),  # (a chunk indexed [hal mask, :])
                          ("both", lambda v: v[np.array([1, 6])][:, [5, 0, 2]]),
                          ("argmax", lambda v: v.argmax(axis=0)), ("argmin", lambda v: v.argmin(axis=1)),
                          ("argmax of all", lambda v: da.argmax(da.where(da.isnan(v), 0, v))),
@@ -109,6 +110,22 @@ def test_integer_array_indexing_and_arg_reductions(device):
         assert isinstance(lazy._meta, hal.Array) or lazy.ndim == 0, name  # (Dask's 0-d metas are NumPy's)
         actual, expected = lazy.compute(scheduler="sync"), select(reference).compute(scheduler="sync")
         assert_matches(actual, expected.astype(actual.dtype), device=device)  # (hal's indices: int64)
+
+
+def test_searchsorted_and_masked_assignment(device):
+    """da.searchsorted offsets each block's indices and writes ``out[out == -1] = 0``,
+    and ``x[x < 0] = 0`` writes through a mask: both on the chunks' device."""
+    a = np.sort(_matrix((1, 24), seed=2)[0])
+    v = _matrix((1, 10), seed=3)[0]
+    for sorted_chunks, value_chunks in ((12, 4), (5, 10)):
+        x, y = da.from_array(put(a, device), chunks=sorted_chunks), da.from_array(put(v, device), chunks=value_chunks)
+        actual = da.searchsorted(x, y).compute(scheduler="sync")
+        assert_matches(actual, np.searchsorted(a, v).astype(actual.dtype), device=device)
+    y = da.from_array(put(v, device), chunks=4)
+    y[y < 0.5] = 0.0
+    expected = v.copy()
+    expected[expected < 0.5] = 0.0
+    assert_matches(y.compute(scheduler="sync"), expected, device=device)
 
 
 @pytest.fixture

@@ -18,6 +18,9 @@ def test_the_table_names_only_functions_hal_has():
         assert isinstance(key, np.ufunc) == isinstance(entry, Ufunc), key
 
 
+_GUFUNCS = (np.matmul, np.vecdot, np.matvec, np.vecmat)  # (core dimensions: their own tests)
+
+
 def _ufunc_operands(ufunc, device):
     """Operands in the ufunc's domain: floats in (0.2, 0.8) (every inverse function and
     log is defined there), bools for the logical ufuncs (hal's take bools, as the standard
@@ -26,7 +29,7 @@ def _ufunc_operands(ufunc, device):
         a = np.arange(12).reshape(3, 4) % 3 == 0
         return [a, a[::-1]][:ufunc.nin]
     float_type = "d" if device.info.fp64 else "f"
-    if any(t.startswith(float_type * ufunc.nin) for t in ufunc.types) and ufunc not in (np.matmul, np.vecdot):
+    if any(t.startswith(float_type * ufunc.nin) for t in ufunc.types) and ufunc not in _GUFUNCS:
         dtype = np.dtype(float_type)
         a = np.linspace(0.2, 0.8, 12, dtype=dtype).reshape(3, 4)
         if ufunc is np.arccosh:
@@ -39,7 +42,7 @@ def _ufunc_operands(ufunc, device):
 @pytest.mark.heavy
 def test_every_ufunc_in_the_table_matches_numpy(device):
     for ufunc, entry in TABLE.items():
-        if not isinstance(ufunc, np.ufunc) or ufunc in (np.matmul, np.vecdot):
+        if not isinstance(ufunc, np.ufunc) or ufunc in _GUFUNCS:
             continue
         operands = _ufunc_operands(ufunc, device)
         expected = ufunc(*operands)
@@ -180,7 +183,9 @@ def test_what_hal_lacks_is_numpys_type_error(device):
     with pytest.raises(TypeError, match="casting"):
         np.add(x, x, casting="unsafe")
     with pytest.raises(TypeError, match="decimals"):
-        np.round(x, decimals=2)
+        np.round(hal.astype(x, hal.int32), decimals=-1)
+    with pytest.raises(TypeError, match="string"):
+        np.einsum(x, [0, 1], [1])  # einsum's sublist form
     host = np.asarray(x)  # the explicit way to the host stays
     assert type(host) is np.ndarray and host.tolist() == [[1.0, 1.0], [1.0, 1.0]]
 
@@ -478,3 +483,210 @@ def test_quantile_of_a_python_q_rounds_as_numpys(device):
     for q in np.random.default_rng(1).random(12):
         actual, expected = np.quantile(x, float(q), axis=0), np.quantile(a, float(q), axis=0)
         assert actual.dtype == expected.dtype and np.array_equal(np.asarray(actual), expected), q
+
+
+def test_reading_elements_and_in_place_methods(device):
+    """ndarray's tolist, item and a 0-d array's format read to Python explicitly (as
+    float(x) does); fill and sort write in place on the device; flatten copies."""
+    a = np.arange(12, dtype=np.float32).reshape(3, 4) / 4
+    x = put(a, device)
+    assert x.tolist() == a.tolist() and type(x.tolist()[0][0]) is float
+    assert put(a.astype(np.int32), device)[1].tolist() == a.astype(np.int32)[1].tolist()
+    assert x[:0].tolist() == [] and x[1, 2].tolist() == a[1, 2].tolist()
+    assert x[2, 1].item() == a[2, 1].item() and x.item(5) == a.item(5) and x.item(-1) == a.item(-1)
+    assert x.item((1, 3)) == x.item(1, 3) == a.item((1, 3))
+    assert type(put(a.astype(np.int64), device).item(3)) is int
+    with pytest.raises(ValueError, match="size 1"):
+        x.item()
+    with pytest.raises(IndexError):
+        x.item(12)
+    assert f"{x[1, 1]:.3f}" == f"{a[1, 1]:.3f}" and x.itemsize == 4
+    flat = x.flatten()
+    flat[0] = 99.0  # (a copy: x keeps its element)
+    assert_matches(flat[1:], a.flatten()[1:], device=device)
+    assert_matches(x, a)
+    y, b = put(a[::-1], device), a[::-1].copy()
+    y.sort(axis=0)
+    b.sort(axis=0)
+    assert_matches(y, b, device=device)
+    y.fill(-2.5)
+    assert_matches(y, np.full((3, 4), -2.5, np.float32), device=device)
+
+
+def test_ufuncs_composed_of_hal_functions(device):
+    a = np.array([[1.5, np.nan, -3.0, np.nan], [-0.5, 2.0, 0.25, 4.0]], dtype=np.float32)
+    b = np.array([[np.nan, 2.0, 1.0, np.nan], [0.0, -1.0, 0.5, 8.0]], dtype=np.float32)
+    i = np.arange(-3, 5, dtype=np.int32).reshape(2, 4)
+    x, y, xi = put(a, device), put(b, device), put(i, device)
+    real = np.float64 if device.info.fp64 else np.float32
+    for actual, expected in [(np.fmax(x, y), np.fmax(a, b)), (np.fmin(x, y), np.fmin(a, b)),
+                             (np.fmax(x, 1.0), np.fmax(a, np.float32(1.0))), (np.fabs(x), np.fabs(a)),
+                             (np.fabs(xi), np.fabs(i).astype(real)), (np.exp2(x), np.exp2(a)),
+                             (np.deg2rad(x), np.deg2rad(a)), (np.radians(x), np.radians(a)),
+                             (np.rad2deg(x), np.rad2deg(a)), (np.degrees(xi), np.degrees(i).astype(real)),
+                             (np.float32(0.5) < x, np.float32(0.5) < a), (np.float32(2) - x, np.float32(2) - a),
+                             (np.matvec(x, y[0]), np.matvec(a, b[0])), (np.vecmat(x[1], x.T), np.vecmat(a[1], a.T)),
+                             (np.fmax(x, y, out=hal.zeros_like(x), where=x > 0), np.fmax(a, b, out=np.zeros_like(a),
+                                                                                         where=a > 0))]:
+        assert_matches(actual, expected, rtol=1e-6, device=device)
+
+
+def test_rounding_flips_and_more_functions(device):
+    rng = np.random.default_rng(7)
+    a = (rng.standard_normal((3, 4)) * 50).astype(np.float32)
+    m = np.arange(24, dtype=np.int32).reshape(2, 3, 4)
+    x, xm = put(a, device), put(m, device)
+    bins = np.array([-20.0, 0.0, 5.0, 40.0], dtype=np.float32)
+    z = (a + 1j * a[::-1]).astype(np.complex64)
+    checks = [(np.round(x, 2), np.round(a, 2)), (np.around(x, -1), np.around(a, -1)), (x.round(1), a.round(1)),
+              (np.round(xm, 3), np.round(m, 3)), (np.flipud(x), np.flipud(a)), (np.fliplr(x), np.fliplr(a)),
+              (np.atleast_3d(x[0]), np.atleast_3d(a[0])), (np.atleast_3d(x), np.atleast_3d(a)),
+              (np.kron(x[:2, :2], x[1:, 2:]), np.kron(a[:2, :2], a[1:, 2:])), (np.kron(xm[0], xm[1, 0]),
+                                                                             np.kron(m[0], m[1, 0])),
+              (np.select([x > 30, x < -30], [x, -x], 0.5), np.select([a > 30, a < -30], [a, -a], 0.5)),
+              (np.angle(put(z, device), deg=True), np.angle(z, deg=True)), (np.angle(x), np.angle(a)),
+              (np.linalg.multi_dot([x, x.T, x]), np.linalg.multi_dot([a, a.T, a])),
+              (np.einsum("ij,jk", x, x.T), np.einsum("ij,jk", a, a.T)), (np.einsum("i,i", x[0], x[1]),
+                                                                         np.einsum("i,i", a[0], a[1])),
+              (np.einsum("ij,jk,kl->il", x, x.T, x), np.einsum("ij,jk,kl->il", a, a.T, a)),
+              (np.einsum("bij,jk,bk", xm, xm[0].T, xm[:, :, 0]), np.einsum("bij,jk,bk", m, m[0].T, m[:, :, 0])),
+              (np.einsum("...ij,...kj->...ik", xm, xm), np.einsum("...ij,...kj->...ik", m, m)),
+              (np.einsum("...j,...j", xm, xm), np.einsum("...j,...j", m, m)),
+              (np.einsum("ii", x[:, :3]), np.einsum("ii", a[:, :3])), (np.einsum("bii->bi", xm[:, :, :3]),
+                                                                       np.einsum("bii->bi", m[:, :, :3])),
+              (np.einsum("jii,ij->j", xm[:, :2, :2], xm[1, :2, :2]), np.einsum("jii,ij->j", m[:, :2, :2],
+                                                                                m[1, :2, :2]))]
+    checks += [(np.lib.stride_tricks.sliding_window_view(v, *args), np.lib.stride_tricks.sliding_window_view(w, *args))
+               for v, w in ((x, a), (xm[:, ::2].mT, m[:, ::2].swapaxes(1, 2)))
+               for args in ((2, 0), (2, -1), ((2, 2), (0, 1)), ((1, 2, 1)[:v.ndim], None))]
+    checks += [(np.rot90(xm, k, axes), np.rot90(m, k, axes)) for k in (-1, 1, 2, 3, 4) for axes in ((0, 1), (2, 0))]
+    checks += [(np.digitize(x, edges, right=right), np.digitize(a, np.asarray(edges), right=right))
+               for edges in (bins, bins[::-1], put(bins, device)) for right in (False, True)]
+    for actual, expected in checks:
+        assert_matches(actual, expected, rtol=1e-5, atol=1e-3, device=device)
+    assert np.iscomplexobj(put(z, device)) and np.isrealobj(x) and np.size(xm, 1) == 3
+    with pytest.raises(ValueError, match="monotonically"):
+        np.digitize(x, [0.0, 2.0, 1.0])
+    with pytest.raises(ValueError, match="2-d"):
+        np.fliplr(x[0])
+
+
+def test_means_and_spreads_with_where(device):
+    a = np.random.default_rng(10).standard_normal((4, 6)).astype(np.float32)
+    i = (a * 10).astype(np.int32)
+    x, xi = put(a, device), put(i, device)
+    real = np.float64 if device.info.fp64 else np.float32
+    checks = [(np.mean(x, where=x > 0), np.mean(a, where=a > 0)),
+              (np.mean(x, axis=0, where=x > 0, keepdims=True), np.mean(a, axis=0, where=a > 0, keepdims=True)),
+              (np.std(x, axis=1, where=x > -0.5, ddof=1), np.std(a, axis=1, where=a > -0.5, ddof=1)),
+              (np.var(x, axis=(0, 1), where=x[0] > 0), np.var(a, axis=(0, 1), where=a[0] > 0)),
+              (x.std(where=x > 0, keepdims=True), a.std(where=a > 0, keepdims=True)),
+              (np.mean(xi, axis=1, where=xi > 0), np.mean(i, axis=1, where=i > 0).astype(real)),
+              (np.var(xi, where=xi > 0), np.var(i, where=i > 0).astype(real))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # (NumPy's, for a column where selects nothing)
+        checks.append((np.mean(x, axis=0, where=x > 1.5), np.mean(a, axis=0, where=a > 1.5)))
+    for actual, expected in checks:
+        assert_matches(actual, expected, rtol=1e-5, atol=1e-6, device=device)
+    with pytest.raises(TypeError, match="no implementation found for 'numpy.mean'"):
+        np.mean(x, where=np.ones((4, 6), bool))  # (host data: NumPy's TypeError, never a silent transfer)
+
+
+def test_numpy_scalars_as_indices_closeness_to_scalars_and_more(device):
+    """What NumPy code does with NumPy integers and scalars, bool means, and a few linalg modes."""
+    a = np.random.default_rng(11).standard_normal((4, 4)).astype(np.float32)
+    s = a @ a.T + 4 * np.eye(4, dtype=np.float32)
+    x, xs = put(a, device), put(s, device)
+    row = np.argmax(a[:, 0])  # (a NumPy integer)
+    assert_matches(x[row], a[row], device=device)
+    assert_matches(x[np.int64(1), np.int32(-1)], a[np.int64(1), np.int32(-1)])
+    checks = [(np.isclose(x, 0.0, atol=0.5), np.isclose(a, 0.0, atol=0.5)),
+              (np.isclose(0.25, x, atol=0.5), np.isclose(0.25, a, atol=0.5)),
+              (np.allclose(x * 0, 0), np.allclose(a * 0, 0)), (np.allclose(x, 1.0), np.allclose(a, 1.0)),
+              (np.mean(x > 0), np.mean(a > 0).astype(np.float64 if device.info.fp64 else np.float32)),
+              ((x > 0).mean(axis=0), (a > 0).mean(axis=0).astype(np.float64 if device.info.fp64 else np.float32)),
+              (x.conjugate(), a.conjugate())]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", hal.HostFallbackWarning)  # (decompositions on buffer devices)
+        checks += [(np.abs(np.linalg.qr(x, mode="r")), np.abs(np.linalg.qr(a, mode="r"))),
+                   (np.linalg.cond(xs), np.linalg.cond(s)), (np.linalg.cond(xs, -2), np.linalg.cond(s, -2))]
+    for actual, expected in checks:
+        assert_matches(actual, expected, rtol=1e-4, atol=1e-5, device=device)
+    assert str(x[0]) == str(a[0]) and x[1].tobytes() == a[1].tobytes()
+    with pytest.raises(TypeError, match="p=1"):
+        np.linalg.cond(xs, 1)
+
+
+def test_a_boolean_hal_array_beside_slices(device):
+    """NumPy's x[:, mask] with a hal mask (Dask's chunk[mask, :] for x[x[:, 0] > 0]):
+    its nonzero indices taken on the device; beside an integer, an IndexError."""
+    a = np.arange(60, dtype=np.float32).reshape(3, 4, 5)
+    x = put(a, device)
+    rows, cols, last = np.array([False, True, True]), np.array([True, False, True, True]), a[0, 0] % 2 == 0
+    for key in [(slice(None), cols), (rows, slice(None)), (rows, Ellipsis), (Ellipsis, last), (None, rows),
+                (slice(None, None, -1), cols, slice(1, 3))]:
+        device_key = tuple(put(k, device) if isinstance(k, np.ndarray) else k for k in key)
+        assert_matches(x[device_key], a[key], device=device)
+        y, b = put(a, device), a.copy()
+        y[device_key] = -1.0
+        b[key] = -1.0
+        assert_matches(y, b, device=device)
+    with pytest.raises(IndexError, match="two steps"):
+        x[put(rows, device), 0]
+
+
+def test_sinc_heaviside_polyval_trapezoid_and_ediff1d(device):
+    v = np.random.default_rng(12).standard_normal(9).astype(np.float32)
+    v[2] = 0.0
+    m = np.random.default_rng(13).standard_normal((3, 5)).astype(np.float32)
+    x, xm = put(v, device), put(m, device)
+    real = np.float64 if device.info.fp64 else np.float32
+    checks = [(np.sinc(x), np.sinc(v)), (np.heaviside(x, 0.5), np.heaviside(v, np.float32(0.5))),
+              (np.heaviside(xm, xm[0]), np.heaviside(m, m[0])),
+              (np.polyval([1.0, -2.0, 3.0], x), np.polyval([1.0, -2.0, 3.0], v).astype(real)),
+              (np.polyval(np.array([1, 2], np.float32), x), np.polyval(np.array([1, 2], np.float32), v)),
+              (np.polyval(xm[0], x), np.polyval(m[0], v)), (np.trapezoid(x), np.trapezoid(v)),
+              (np.trapezoid(xm, dx=0.5, axis=0), np.trapezoid(m, dx=0.5, axis=0)),
+              (np.trapezoid(xm, np.cumsum(np.abs(xm[0]))), np.trapezoid(m, np.cumsum(np.abs(m[0])))),
+              (np.ediff1d(xm), np.ediff1d(m)),
+              (np.ediff1d(x, to_begin=[9.0], to_end=[-1.0, -2.0]), np.ediff1d(v, to_begin=[9.0], to_end=[-1.0, -2.0]))]
+    for actual, expected in checks:
+        assert_matches(actual, expected, rtol=1e-5, atol=1e-6, device=device)
+
+
+def test_selection_sets_orders_and_shapes(device):
+    """compress, extract, lexsort, diagflat, rollaxis, NumPy 2's unique_* functions,
+    repeat counts as a list, reshape in Fortran order, array(ndmin=), eigh(UPLO="U"),
+    std/var of complex values and logical_or/and.accumulate, against NumPy's results."""
+    rng = np.random.default_rng(14)
+    a = rng.standard_normal((4, 5)).astype(np.float32)
+    i = rng.integers(0, 4, (3, 8)).astype(np.int32)
+    z = (a + 1j * a[::-1]).astype(np.complex64)
+    s = a[:, :4] @ a[:, :4].T + 4 * np.eye(4, dtype=np.float32)
+    x, xi, xz = put(a, device), put(i, device), put(z, device)
+    upper = np.triu(s) - np.tril(np.full_like(s, 100.0), -1)  # (garbage below: UPLO="U" reads the upper triangle)
+    checks = [(np.compress(x[:, 0] > 0, x, axis=0), np.compress(a[:, 0] > 0, a, axis=0)),
+              (np.compress([True, False, True], x), np.compress([True, False, True], a)),
+              (np.extract(x > 0, x), np.extract(a > 0, a)), (np.extract(xi % 2, xi), np.extract(i % 2, i)),
+              (np.lexsort((xi[0], xi[1], xi[2])), np.lexsort((i[0], i[1], i[2]))),
+              (np.lexsort(xi), np.lexsort(i)),
+              (np.diagflat(x[:2, :2], 1), np.diagflat(a[:2, :2], 1)),
+              (np.rollaxis(put(a.reshape(2, 2, 5), device), 2), np.rollaxis(a.reshape(2, 2, 5), 2)),
+              (np.rollaxis(put(a.reshape(2, 2, 5), device), 0, 3), np.rollaxis(a.reshape(2, 2, 5), 0, 3)),
+              (np.unique_counts(xi).counts, np.unique_counts(i).counts),
+              (np.unique_inverse(xi).inverse_indices, np.unique_inverse(i).inverse_indices),
+              (np.sort(np.unique_values(xi)), np.sort(np.unique_values(i))),  # (NumPy's order is unspecified)
+              (np.repeat(x[0, :3], [1, 0, 2]), np.repeat(a[0, :3], [1, 0, 2])),
+              (np.reshape(x, (5, 4), order="F"), np.reshape(a, (5, 4), order="F")),
+              (np.reshape(x, 20, order="F"), np.reshape(a, 20, order="F")),
+              (np.array([1.5, 2.5], ndmin=3, like=x), np.array([1.5, 2.5], ndmin=3)),
+              (np.std(xz), np.std(z)), (np.var(xz, axis=0, ddof=1), np.var(z, axis=0, ddof=1)),
+              (np.dot(x, np.float32(2)), np.dot(a, np.float32(2))),
+              (np.logical_or.accumulate(x > 1, axis=0), np.logical_or.accumulate(a > 1, axis=0)),
+              (np.logical_and.accumulate(x > -1, axis=1), np.logical_and.accumulate(a > -1, axis=1))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", hal.HostFallbackWarning)  # (decompositions on buffer devices)
+        checks.append((np.linalg.eigh(put(upper, device), UPLO="U")[0], np.linalg.eigh(upper, UPLO="U")[0]))
+    for actual, expected in checks:
+        assert_matches(actual, expected.astype(actual.dtype) if expected.dtype == np.intp else expected,
+                       rtol=1e-5, atol=1e-5, device=device)  # (hal's indices: int64)

@@ -46,3 +46,30 @@ def test_quantiles_shifts_and_cumulative_sums_stay_on_the_device(device):
         if not device.info.fp64 and expected.dtype == np.float64:
             expected = expected.astype(np.float32)  # (quantiles of a list: float64 where the device has it)
         assert_matches(actual, expected, rtol=1e-6, atol=1e-6, device=device)
+
+
+def test_dot_contracts_on_the_device(device):
+    """xarray.dot calls its arrays' einsum with '...' subscripts."""
+    a = np.random.default_rng(9).standard_normal((3, 4, 5)).astype(np.float32)
+    data, reference = xr.DataArray(put(a, device), dims=("t", "s", "u")), xr.DataArray(a, dims=("t", "s", "u"))
+    for dims in ("u", ("s", "u"), None):
+        actual, expected = xr.dot(data, data, dim=dims), xr.dot(reference, reference, dim=dims)
+        assert actual.dims == expected.dims
+        assert_matches(actual.data, expected.data, rtol=1e-5, atol=1e-5, device=device)
+
+
+def test_rolling_windows_and_filled_values_on_the_device(device):
+    """xarray's rolling windows are hal views (``xp.lib.stride_tricks.sliding_window_view``).
+    xarray makes its fill values with ``xp.asarray(0)``, on hal's default device: inside
+    ``hal.default_device(device)`` that is the data's device (as CuPy's current device)."""
+    a = np.arange(24, dtype=np.float32).reshape(4, 6)
+    a[1, 2] = np.nan
+    data, reference = xr.DataArray(put(a, device), dims=("t", "s")), xr.DataArray(a, dims=("t", "s"))
+    with hal.default_device(device):
+        for name, run in [("mean", lambda d: d.rolling(t=2).mean()), ("max", lambda d: d.rolling(t=3).max()),
+                          ("centred sum", lambda d: d.rolling(s=3, center=True, min_periods=1).sum()),
+                          ("construct", lambda d: d.rolling(s=2).construct("window")),
+                          ("where", lambda d: d.where(d > 3, 0)), ("fillna", lambda d: d.fillna(-1))]:
+            actual, expected = run(data), run(reference)
+            assert actual.dims == expected.dims, name
+            assert_matches(actual.data, expected.data, rtol=1e-6, device=device)

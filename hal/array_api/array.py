@@ -154,6 +154,8 @@ class Array:
         if numpy_protocols.holds_host_index(key):  # (NumPy index arrays: moved to the device)
             return numpy_protocols.getitem(self, key)
         kind = advanced_kind(key)
+        if kind == "beside":
+            return numpy_protocols.index_beside(self, key)
         if kind:
             from .indexing_functions import getitem_array
             return getitem_array(self, key, kind)
@@ -163,6 +165,8 @@ class Array:
         if numpy_protocols.holds_host_index(key):
             return numpy_protocols.setitem(self, key, value)
         kind = advanced_kind(key)
+        if kind == "beside":
+            return numpy_protocols.index_beside(self, key, value)
         if kind:
             from .indexing_functions import setitem_array
             return setitem_array(self, key, kind, value)

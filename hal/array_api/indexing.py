@@ -41,7 +41,9 @@ def normalize_key(key, shape: tuple) -> tuple:
 
 
 def _is_int(k) -> bool:
-    if isinstance(k, bool) or hasattr(k, "shape"):
+    """A Python or NumPy integer (``x[np.int64(1)]``, as NumPy and the standard's
+    ``__index__`` take it), not a bool or an array."""
+    if isinstance(k, bool) or (hasattr(k, "shape") and not isinstance(k, np.integer)):
         return False
     try:
         operator.index(k)
@@ -53,13 +55,16 @@ def _is_int(k) -> bool:
 # -- array indices: "Boolean Array Indexing" and "Integer Array Indexing" ----------------
 def advanced_kind(key) -> str | None:
     """"mask" for a sole boolean array index, "integer" for a tuple of integers and
-    integer arrays (at least one array), None for basic indexing."""
+    integer arrays (at least one array), "beside" for one 1-D boolean array beside other
+    parts (NumPy's ``x[:, mask]``: hal/numpy_protocols.py), None for basic indexing."""
     from .array import Array
     parts = key if isinstance(key, tuple) else (key,)
     arrays = [k for k in parts if isinstance(k, Array)]
     if not arrays:
         return None
     if any(a.dtype == np.bool_ for a in arrays):
+        if len(parts) != 1 and len(arrays) == 1 and arrays[0].ndim == 1:
+            return "beside"
         if len(parts) != 1:
             raise IndexError("a boolean array index must be the sole index (no integers, slices, "
                              "'...' or None beside it)")
