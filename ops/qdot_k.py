@@ -774,16 +774,20 @@ _SUB_BYTES = {
             "hi = b + 128 + 32 * ((i) / 4), s1 = 4 * (((i) % 4) / 2), s2 = 2 * ((i) % 4))\n",
 }
 
-# Per type: the scales, and a super-block's product with VT rows of x (``qx``, ``dx``, ``bs``: the rows'
-# quants, d and bsum pairs in the tokens layout) into ``TAcc``; ``tokens_result`` the rows'
-# results (``t``: the first row's index).
-_TOKENS_TYPE = {
-    "Q4_K": r"""
+# Q4_K's and Q5_K's super-block header: d, dmin and eight 6-bit scale/min pairs.
+_UNPACK_SCALE_MIN6 = r"""
 KINLINE void unpack(GLOBAL const u8 *b, Unpacked *u) {
     unpack_quants(b, u->q);
     for (int j = 0; j < 8; j++) scale_min6(j, b + 4, &u->sc[j], &u->mn[j]);
     u->d = load_half(b); u->dmin = load_half(b + 2);
 }
+"""
+
+# Per type: the scales, and a super-block's product with VT rows of x (``qx``, ``dx``, ``bs``: the rows'
+# quants, d and bsum pairs in the tokens layout) into ``TAcc``; ``tokens_result`` the rows'
+# results (``t``: the first row's index).
+_TOKENS_TYPE = {
+    "Q4_K": _UNPACK_SCALE_MIN6 + r"""
 /* (a, m): the matrix kernel's sums, per 64 values; (na, nm): the mat-vec's, per super-block,
    for the last n % 4 rows */
 typedef struct { tf32 a, m, na, nm; } TAcc;
@@ -813,12 +817,7 @@ KINLINE void tokens_result(const TAcc *a, f32 *out, i64 t, i64 n) {
     for (int r = 0; r < VT; r++) out[r] = WIDE(t + r, n) ? s[0][r] - s[1][r] : s[2][r] - s[3][r];
 }
 """,
-    "Q5_K": r"""
-KINLINE void unpack(GLOBAL const u8 *b, Unpacked *u) {
-    unpack_quants(b, u->q);
-    for (int j = 0; j < 8; j++) scale_min6(j, b + 4, &u->sc[j], &u->mn[j]);
-    u->d = load_half(b); u->dmin = load_half(b + 2);
-}
+    "Q5_K": _UNPACK_SCALE_MIN6 + r"""
 typedef struct { tf32 a; } TAcc;
 KINLINE void tokens_zero(TAcc *a) { a->a = tf_zero(); }
 KINLINE void tokens_block(const Unpacked *u, GLOBAL const i8 *qx, GLOBAL const f32 *dx, GLOBAL const i32 *bs, TAcc *a) {
