@@ -10,6 +10,8 @@ the ``tokenizers`` library so it splits text as llama.cpp does:
 Control and user-defined tokens (``<|im_start|>``) in the text become their ids. A BOS
 token goes first when the file's ``add_bos_token`` says so.
 """
+import functools
+
 from tokenizers import AddedToken, Regex, Tokenizer as _HFTokenizer
 from tokenizers import decoders, models, normalizers, pre_tokenizers
 
@@ -101,16 +103,19 @@ class Tokenizer:
 
     def render_chat(self, messages: list) -> str:
         """The conversation (dicts of role and content) in the file's chat template
-        (Jinja as Hugging Face renders it), ready for the reply; sandboxed, since the
-        template comes from the model file. jinja2.TemplateError where the template
-        rejects the conversation."""
+        (Jinja as Hugging Face renders it), ready for the reply. jinja2.TemplateError where
+        the template rejects the conversation."""
+        return self._chat_template.render(messages=messages, add_generation_prompt=True,
+                                          bos_token=self._token(self.bos_id), eos_token=self._token(self.eos_id))
+
+    @functools.cached_property
+    def _chat_template(self):
+        """The chat template compiled once, in Jinja's sandbox: it comes from the model file."""
         if not self.chat_template:
             raise GGUFError("the model has no tokenizer.chat_template (and hal has none built in for it)")
         import jinja2.sandbox
         env = jinja2.sandbox.ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
-        return env.from_string(self.chat_template).render(messages=messages, add_generation_prompt=True,
-                                                          bos_token=self._token(self.bos_id),
-                                                          eos_token=self._token(self.eos_id))
+        return env.from_string(self.chat_template)
 
     def _token(self, i) -> str:
         return self.tokens[i] if i is not None else ""

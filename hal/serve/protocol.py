@@ -15,6 +15,8 @@ from typing import Annotated, Literal
 import jinja2
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ..gguf import GGUFError
+
 __all__ = ["APIError", "ChatBody", "CompletionBody", "parse", "render_chat"]
 
 
@@ -149,10 +151,10 @@ def parse(body_type, data):
 
 def render_chat(tokenizer, messages: list[Message]) -> str:
     """The conversation in the model's chat template, ready for the assistant's reply."""
-    if not tokenizer.chat_template:
-        raise APIError(400, "this model has no chat template: use /v1/completions", param="messages")
     turns = [{"role": "system" if m.role == "developer" else m.role, "content": m.text()} for m in messages]
     try:
         return tokenizer.render_chat(turns)
+    except GGUFError:
+        raise APIError(400, "this model has no chat template: use /v1/completions", param="messages") from None
     except jinja2.TemplateError as e:  # templates may reject a conversation (e.g. roles out of order)
         raise APIError(400, f"the chat template rejected these messages: {e}", param="messages") from e
