@@ -53,8 +53,7 @@ class KVPool:
         so a prompt's bits stay those of reading it whole.
         """
         with self._lock:
-            keys = self._prefix(prompt)
-            shared = [self.blocks.find(key) for key in keys]
+            keys, shared = self._prefix(prompt)
             start = len(shared) * self.block_size
             part = self._part(keys[-1] if keys else b"", prompt[start:len(prompt) - 1])
             while (shared or part) and _one_token_chunk(start + (part[1] if part else 0), len(prompt), chunk):
@@ -96,15 +95,17 @@ class KVPool:
         with self._lock:
             return self.blocks.used / self.blocks.count
 
-    def _prefix(self, prompt: list) -> list:
-        """The keys of the named blocks holding ``prompt``'s first positions, in order,
+    def _prefix(self, prompt: list) -> tuple:
+        """The keys and the named blocks holding ``prompt``'s first positions, in order,
         but never its last token (whose logits a request needs)."""
-        keys = []
+        keys, blocks = [], []
         for key in self._keys(prompt, (len(prompt) - 1) // self.block_size):
-            if self.blocks.find(key) is None:
+            block = self.blocks.find(key)
+            if block is None:
                 break
             keys.append(key)
-        return keys
+            blocks.append(block)
+        return keys, blocks
 
     def _part(self, parent, tokens: list):
         """(block, rows): of the blocks read after the block named ``parent``, the one
