@@ -419,14 +419,20 @@ def attention_step(q: Array, k_cache: Array, v_cache: Array, positions: Array, s
         raise ValueError(f"attention_step: window must be >= 0 (0: none), got {window}")
     blocks = _block_tables(q, k_cache, blocks)
     if scores is not None:
-        shape = (q.shape[0], q.shape[1], blocks.shape[1] * (k_cache.shape[1] if k_cache.ndim == 4 else k_cache.shape[0]))
-        if _array(scores, "attention_step", "scores").dtype != dtypes.float32 or scores.shape != shape \
-                or not scores._device.is_contiguous(scores._data):
-            raise ValueError(f"attention_step: scores must be contiguous float32 {shape}, got {scores.dtype} "
-                             f"{scores.shape}")
-        same_device(q, scores)
+        _check_scores(q, k_cache, blocks, scores)
     return Plan.of(q._device).attention_step(_dense(q), k_cache, v_cache, positions, blocks, scale, int(window),
                                              scores)
+
+
+def _check_scores(q: Array, k_cache: Array, blocks: Array, scores) -> None:
+    """``scores``: contiguous float32 (seqs, heads, positions a block table reaches), on q's device."""
+    block_size = k_cache.shape[1] if k_cache.ndim == 4 else k_cache.shape[0]  # (one cache: one block)
+    shape = (q.shape[0], q.shape[1], blocks.shape[1] * block_size)
+    if _array(scores, "attention_step", "scores").dtype != dtypes.float32 or scores.shape != shape \
+            or not scores._device.is_contiguous(scores._data):
+        raise ValueError(f"attention_step: scores must be contiguous float32 {shape}, got {scores.dtype} "
+                         f"{scores.shape}")
+    same_device(q, scores)
 
 
 def _check_caches(name: str, q: Array, k_cache, v_cache) -> None:
