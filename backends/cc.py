@@ -72,8 +72,9 @@ def _busy_cores(seconds: float = 0.05) -> float:
         second = _cpu_times()
     except OSError:
         return os.getloadavg()[0]
-    total, idle = (sum(b) - sum(a) for a, b in zip((first, first[3:5]), (second, second[3:5])))
-    return (total - idle) / total * (os.cpu_count() or 1) if total else 0.0
+    busy = lambda ticks: sum(ticks) - ticks[3] - ticks[4]  # noqa: E731  (all but idle and iowait)
+    elapsed = sum(second) - sum(first)
+    return (busy(second) - busy(first)) / elapsed * (os.cpu_count() or 1) if elapsed else 0.0
 
 
 def _cpu_times() -> list:
