@@ -252,6 +252,9 @@ ATTENTION = _COMMON + r"""
 #ifndef WINDOW
 #define WINDOW 0
 #endif
+#ifndef VALUES  /* a decode step's program, which has no attn_values launch */
+#define VALUES 1
+#endif
 /* Whether query position p sees cache position t: causal, and with a sliding WINDOW
    (llama.cpp's LLAMA_SWA_TYPE_STANDARD) only the WINDOW latest positions. */
 #define SEES(p, t) ((t) <= (p) && (WINDOW == 0 || (p) - (t) < WINDOW))
@@ -279,23 +282,10 @@ ATTENTION = _COMMON + r"""
 #define ROUND_KV(x) (x)
 #endif
 
-/* res = sum over k < len of A(k) * B(k), in the order of ggml's f16 kernels: several
-   query rows go through tinyBLAS (GGML_EPR lanes over steps of GGML_EPR, then TREE), one
-   through ggml_vec_dot_f16 (4 x GGML_EPR lanes over steps of GGML_STEP, lanes (0 + 2) +
-   (1 + 3), VEC_REDUCE, the tail of len % GGML_STEP in facc). DOT_LANES makes n dots
-   res[p] of A with B(p, .) side by side (n independent chains of fmas for a CPU to
-   overlap), each in tinyBLAS's order. */
-#define DOT_LANES(n, len, A, B, res) { \
-    f32 dot_lane[n][GGML_EPR]; \
-    for (int p = 0; p < (n); p++) for (int l = 0; l < GGML_EPR; l++) dot_lane[p][l] = 0.0f; \
-    i64 dot_k0 = 0; \
-    for (; dot_k0 + GGML_EPR <= (len); dot_k0 += GGML_EPR) \
-        for (int p = 0; p < (n); p++) \
-            for (int l = 0; l < GGML_EPR; l++) dot_lane[p][l] = fma(A(dot_k0 + l), B(p, dot_k0 + l), dot_lane[p][l]); \
-    for (int p = 0; p < (n); p++) { \
-        for (int l = 0; dot_k0 + l < (len); l++) dot_lane[p][l] = fma(A(dot_k0 + l), B(p, dot_k0 + l), dot_lane[p][l]); \
-        TREE(dot_lane[p]) \
-        res[p] = dot_lane[p][0]; } }
+/* res = sum over k < len of A(k) * B(k) in the order of ggml_vec_dot_f16, the kernel of
+   one query row: 4 x GGML_EPR lanes over steps of GGML_STEP, lanes (0 + 2) + (1 + 3),
+   VEC_REDUCE, the tail of len % GGML_STEP in facc. (Several query rows go through
+   tinyBLAS: GGML_EPR lanes over steps of GGML_EPR, then TREE; see attn_scores_rows.) */
 #define DOT_STEPS(len, A, B, res) { \
     f32 dot_acc[4][GGML_EPR], dot_lane[GGML_EPR]; \
     i64 dot_body = (len) - (len) % GGML_STEP; \
@@ -310,62 +300,313 @@ ATTENTION = _COMMON + r"""
     for (i64 k = dot_body; k < (len); k++) dot_total += (facc)(A(k) * B(k)); \
     res = (f32)dot_total; }
 
-/* scores (seq, heads, n_kv): q . k * scale for the cache positions query i (position
-   n_past + i) sees, masked elsewhere (a masked position's probability is 0, and adds
+/* scores (1, heads, n_kv) of one query row (position n_past): q . k * scale, masked
+   where it does not see a position (a masked position's probability is 0, and adds
    nothing to the values). Head h reads kv head h / group. An item takes TILE
    consecutive positions. */
 KERNEL void attn_scores(GLOBAL f32 *scores, GLOBAL const KV_T *q, i64 q_off, GLOBAL const KV_T *k, i64 k_off,
-                        i64 seq, i64 heads, i64 group, i64 dim, i64 n_kv, i64 n_past, f32 scale) {
+                        i64 heads, i64 group, i64 dim, i64 n_kv, i64 n_past, f32 scale) {
     i64 g = GLOBAL_ID(0), tiles = (n_kv + TILE - 1) / TILE;
-    if (g >= seq * heads * tiles) return;
-    i64 t0 = g % tiles * TILE, h = (g / tiles) % heads, i = g / (tiles * heads);
-    GLOBAL const KV_T *qr = q + q_off + (i * heads + h) * dim;
-    GLOBAL const KV_T *kr[TILE];  /* past n_kv, repeat the last row (not stored) */
-    for (int p = 0; p < TILE; p++) kr[p] = k + k_off + ((t0 + p < n_kv ? t0 + p : n_kv - 1) * (heads / group) + h / group) * dim;
-    f32 dot[TILE];
-    if (t0 > n_past + i) {  /* all masked */
-        for (int p = 0; p < TILE; p++) dot[p] = 0.0f;
-    } else if (seq > 1) {
+    if (g >= heads * tiles) return;
+    i64 t0 = g % tiles * TILE, h = g / tiles;
+    GLOBAL const KV_T *qr = q + q_off + h * dim;
+    for (int p = 0; p < TILE && t0 + p < n_kv; p++) {
+        GLOBAL const KV_T *kr = k + k_off + ((t0 + p) * (heads / group) + h / group) * dim;
+        f32 dot;
 #define Q_AT(d) KV(qr[d])
-#define K_AT(p, d) KV(kr[p][d])
-        DOT_LANES(TILE, dim, Q_AT, K_AT, dot)
+#define K_AT(d) KV(kr[d])
+        DOT_STEPS(dim, Q_AT, K_AT, dot)
+        scores[h * n_kv + t0 + p] = SEES(n_past, t0 + p) ? dot * scale : MASKED;
+    }
+}
+
+/* kt (kv_heads, dim, n_pad) float32 = k (n_kv, kv_heads, dim) transposed, positions
+   n_kv .. n_pad - 1 zeros: attn_scores_rows reads positions side by side. */
+KERNEL void attn_k_transpose(GLOBAL f32 *kt, GLOBAL const KV_T *k, i64 k_off, i64 kv_heads, i64 dim, i64 n_kv,
+                             i64 n_pad) {
+    i64 g = GLOBAL_ID(0);
+    if (g >= kv_heads * dim * n_pad) return;
+    i64 t = g % n_pad, hd = g / n_pad;
+    kt[g] = t < n_kv ? KV(k[k_off + t * kv_heads * dim + hd]) : 0.0f;
+}
+
+/* vf (n_kv, kv_heads, dim) float32 = the first n_kv rows of v, once per attention (the
+   values product reads each one seq * group times). */
+KERNEL void attn_v_float(GLOBAL f32 *vf, GLOBAL const KV_T *v, i64 v_off, i64 n) {
+    i64 g = GLOBAL_ID(0);
+    if (g < n) vf[g] = KV(v[v_off + g]);
+}
+
+/* The products of several query rows, as llama.cpp's tinyBLAS sums them: GGML_EPR lanes
+   over steps of GGML_EPR, then TREE. An item makes VALUES results side by side, each
+   kept lane by lane (lane[l][j]): the same roundings, and a CPU vectorizes across the
+   results, trees included. LANE_TERM(k, j) is term k of result j. */
+#define LANES_FOLD(len, LANE_TERM, res) { \
+    f32 lane[GGML_EPR][VALUES]; \
+    for (int l = 0; l < GGML_EPR; l++) for (int j = 0; j < VALUES; j++) lane[l][j] = 0.0f; \
+    for (i64 k0 = 0; k0 < (len); k0 += GGML_EPR) \
+        for (int l = 0; l < GGML_EPR && k0 + l < (len); l++) LANE_TERM(k0 + l, lane[l]) \
+    for (int apart = GGML_EPR / 2; apart > 0; apart /= 2) \
+        for (int l = 0; l < apart; l++) for (int j = 0; j < VALUES; j++) lane[l][j] += lane[l + apart][j]; \
+    for (int j = 0; j < VALUES; j++) res[j] = lane[0][j]; }
+
+/* scores (seq, heads, n_kv) of query rows at positions n_past, n_past + 1, ...: as
+   attn_scores, an item VALUES consecutive positions of one row and head. */
+KERNEL void attn_scores_rows(GLOBAL f32 *scores, GLOBAL const KV_T *q, i64 q_off, GLOBAL const f32 *kt,
+                             i64 seq, i64 heads, i64 group, i64 dim, i64 n_kv, i64 n_pad, i64 n_past, f32 scale) {
+    i64 g = GLOBAL_ID(0), blocks = n_pad / VALUES;
+    if (g >= seq * heads * blocks) return;
+    i64 t0 = g % blocks * VALUES, h = (g / blocks) % heads, i = g / (blocks * heads);
+    GLOBAL const KV_T *qr = q + q_off + (i * heads + h) * dim;
+    GLOBAL const f32 *kh = kt + (h / group) * dim * n_pad + t0;  /* value d of position t0 + j: kh[d * n_pad + j] */
+    f32 dot[VALUES];
+    if (t0 <= n_past + i) {
+#define SCORE_TERM(d, lane) { f32 qd = KV(qr[d]); GLOBAL const f32 *kd = kh + (d) * n_pad; \
+        for (int j = 0; j < VALUES; j++) lane[j] = fma(qd, kd[j], lane[j]); }
+        LANES_FOLD(dim, SCORE_TERM, dot)
+    }
+    for (int j = 0; j < VALUES && t0 + j < n_kv; j++)
+        scores[(i * heads + h) * n_kv + t0 + j] = SEES(n_past + i, t0 + j) ? dot[j] * scale : MASKED;
+}
+
+/* out (seq, heads, dim) = probabilities (seq, heads, n_kv) @ v, an item VALUES values of
+   one query row and head: several rows in LANES_FOLD's order; one row over n_kv rounded
+   up to GGML_STEP in DOT_STEPS's (llama.cpp pads its cache view; the padding adds zeros). */
+KERNEL void attn_values(GLOBAL f32 *out, GLOBAL const f32 *p, GLOBAL const f32 *vf,
+                        i64 seq, i64 heads, i64 group, i64 dim, i64 n_kv, i64 n_past) {
+    i64 g = GLOBAL_ID(0), blocks = dim / VALUES;
+    if (g >= seq * heads * blocks) return;
+    i64 d0 = g % blocks * VALUES, h = (g / blocks) % heads, i = g / (blocks * heads);
+    i64 visible = n_past + i + 1 < n_kv ? n_past + i + 1 : n_kv, stride = heads / group * dim;
+    GLOBAL const f32 *pr = p + (i * heads + h) * n_kv;
+    GLOBAL const f32 *vr = vf + (h / group) * dim + d0;  /* position t's values at vr + t * stride */
+    GLOBAL f32 *o = out + (i * heads + h) * dim + d0;
+    if (seq > 1) {
+#define VALUE_TERM(t, lane) { f32 pt = pr[t]; GLOBAL const f32 *vt = vr + (t) * stride; \
+        for (int j = 0; j < VALUES; j++) lane[j] = fma(pt, vt[j], lane[j]); }
+        LANES_FOLD(visible, VALUE_TERM, o)
     } else {
-        for (int p = 0; p < TILE; p++) {
-#define K_ROW(d) KV(kr[p][d])
-            DOT_STEPS(dim, Q_AT, K_ROW, dot[p])
+        for (int j = 0; j < VALUES; j++) {
+#define P_PAD(t) ((t) < visible ? pr[t] : 0.0f)
+#define V_PAD(t) ((t) < visible ? vr[(t) * stride + j] : 0.0f)
+            DOT_STEPS((visible + GGML_STEP - 1) / GGML_STEP * GGML_STEP, P_PAD, V_PAD, o[j])
         }
     }
-    for (int p = 0; p < TILE && t0 + p < n_kv; p++)
-        scores[(i * heads + h) * n_kv + t0 + p] = SEES(n_past + i, t0 + p) ? dot[p] * scale : MASKED;
 }
 
-/* vt (kv_heads, dim, n_kv) float32 = v (n_kv, kv_heads, dim) transposed: the values
-   product then reads positions contiguously (llama.cpp keeps its V cache transposed). */
-KERNEL void attn_v_transpose(GLOBAL f32 *vt, GLOBAL const KV_T *v, i64 v_off, i64 kv_heads, i64 dim, i64 n_kv) {
+#ifndef NEOX
+#define NEOX 0
+#endif
+/* Where pair g of heads of HP pairs lies: values 2i and 2i + 1 of its head ("normal"
+   mode), or i and i + HP (NeoX mode: ggml's GGML_ROPE_TYPE_NEOX, Gemma, Qwen, Phi-3). */
+#define PAIR_AT(g, hp) (NEOX ? ((g) / (hp)) * 2 * (hp) + (g) % (hp) : 2 * (g))
+#define PAIR_STEP(hp) (NEOX ? (hp) : 1)
+/* Pair i (values 2i, 2i+1) of a head at position p turned: (y0, y1). A position beyond
+   the table computes its angle the same way, with the device's cos/sin. */
+INLINE void rope_pair(f32 x0, f32 x1, i64 p, i64 i, GLOBAL const f32 *table, i64 table_rows, i64 head_pairs,
+                      f32 scale, f32 *y0, f32 *y1) {
+    f32 c, sn;
+    if (p >= 0 && p < table_rows) {
+        c = table[(p * head_pairs + i) * 2];
+        sn = table[(p * head_pairs + i) * 2 + 1];
+    } else {
+        f32 angle = (f32)p;
+        for (i64 k = 0; k < i; k++) angle = angle * scale;
+        c = cos(angle);
+        sn = sin(angle);
+    }
+    *y0 = fma(x0, c, -(x1 * sn));
+    *y1 = fma(x0, sn, x1 * c);
+}
+"""
+
+ROPE = r"""
+/* table (rows, head_pairs, 2): cos and sin of p * s^i, s = theta^(-2 / dims), built on
+   the cpu with the C library's powf, cosf and sinf (llama.cpp's ggml_rope_cache_init). */
+KERNEL void rope_table(GLOBAL f32 *table, GLOBAL f32 *scale_out, i64 rows, i64 head_pairs, f32 theta) {
+    i64 p = GLOBAL_ID(0);
+    if (p >= rows) return;
+    f32 scale = pow(theta, -2.0f / (f32)(2 * head_pairs)), angle = (f32)p;
+    for (i64 i = 0; i < head_pairs; i++) {
+        table[(p * head_pairs + i) * 2] = cos(angle);
+        table[(p * head_pairs + i) * 2 + 1] = sin(angle);
+        angle = angle * scale;
+    }
+    if (p == 0) scale_out[0] = scale;
+}
+""" + _ROPE_PAIR + r"""
+/* One work-item per pair of a head of a row of x (seq, heads, dim). */
+KERNEL void rope(GLOBAL f32 *out, GLOBAL const f32 *x, i64 x_off, GLOBAL const i64 *pos, i64 pos_off,
+                 GLOBAL const f32 *table, i64 table_rows, i64 pairs, i64 heads, i64 head_pairs, f32 scale) {
     i64 g = GLOBAL_ID(0);
-    if (g >= n_kv * kv_heads * dim) return;
-    i64 t = g / (kv_heads * dim), hd = g % (kv_heads * dim);
-    vt[hd * n_kv + t] = KV(v[v_off + g]);
+    if (g >= pairs) return;
+    f32 y0, y1;
+    i64 at = PAIR_AT(g, head_pairs), step = PAIR_STEP(head_pairs);
+    rope_pair(x[x_off + at], x[x_off + at + step], pos[pos_off + g / (head_pairs * heads)], g % head_pairs,
+              table, table_rows, head_pairs, scale, &y0, &y1);
+    out[at] = y0;
+    out[at + step] = y1;
+}
+"""
+
+ATTENTION = _COMMON + r"""
+#ifndef HALF
+#define HALF 1
+#endif
+#ifndef WINDOW
+#define WINDOW 0
+#endif
+#ifndef VALUES  /* a decode step's program, which has no attn_values launch */
+#define VALUES 1
+#endif
+/* Whether query position p sees cache position t: causal, and with a sliding WINDOW
+   (llama.cpp's LLAMA_SWA_TYPE_STANDARD) only the WINDOW latest positions. */
+#define SEES(p, t) ((t) <= (p) && (WINDOW == 0 || (p) - (t) < WINDOW))
+/* A cache row of DIM values as float32 into dst: float16 bits by F16C's vcvtph2ps on the
+   C target of an x86 CPU, 16 or 8 at a time (the same values: the conversion is exact;
+   compilers do not turn half_to_f32's bit steps into it), else one by one. */
+#if HALF && !defined(__OPENCL_VERSION__) && !defined(__CUDACC__) && defined(__AVX512F__) && DIM % 16 == 0
+#include <immintrin.h>
+#define KV_ROW(dst, src) for (int d = 0; d < DIM; d += 16) \
+    _mm512_storeu_ps((dst) + d, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((src) + d))))
+#elif HALF && !defined(__OPENCL_VERSION__) && !defined(__CUDACC__) && defined(__F16C__) && DIM % 8 == 0
+#include <immintrin.h>
+#define KV_ROW(dst, src) for (int d = 0; d < DIM; d += 8) \
+    _mm256_storeu_ps((dst) + d, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((src) + d))))
+#else
+#define KV_ROW(dst, src) for (int d = 0; d < DIM; d++) (dst)[d] = KV((src)[d])
+#endif
+#if HALF  /* q, K and V hold float16 bits, the probabilities float16 values */
+#define KV_T u16
+#define KV(v) half_to_f32(v)
+#define ROUND_KV(x) f32_to_half(x)
+#else
+#define KV_T f32
+#define KV(v) (v)
+#define ROUND_KV(x) (x)
+#endif
+
+/* res = sum over k < len of A(k) * B(k) in the order of ggml_vec_dot_f16, the kernel of
+   one query row: 4 x GGML_EPR lanes over steps of GGML_STEP, lanes (0 + 2) + (1 + 3),
+   VEC_REDUCE, the tail of len % GGML_STEP in facc. (Several query rows go through
+   tinyBLAS: GGML_EPR lanes over steps of GGML_EPR, then TREE; see attn_scores_rows.) */
+#define DOT_STEPS(len, A, B, res) { \
+    f32 dot_acc[4][GGML_EPR], dot_lane[GGML_EPR]; \
+    i64 dot_body = (len) - (len) % GGML_STEP; \
+    for (int a = 0; a < 4; a++) for (int l = 0; l < GGML_EPR; l++) dot_acc[a][l] = 0.0f; \
+    for (i64 dot_k0 = 0; dot_k0 < dot_body; dot_k0 += GGML_STEP) \
+        for (int a = 0; a < 4; a++) \
+            for (int l = 0; l < GGML_EPR; l++) \
+                dot_acc[a][l] = fma(A(dot_k0 + GGML_EPR * a + l), B(dot_k0 + GGML_EPR * a + l), dot_acc[a][l]); \
+    for (int l = 0; l < GGML_EPR; l++) dot_lane[l] = (dot_acc[0][l] + dot_acc[2][l]) + (dot_acc[1][l] + dot_acc[3][l]); \
+    VEC_REDUCE(dot_lane) \
+    facc dot_total = (facc)dot_lane[0]; \
+    for (i64 k = dot_body; k < (len); k++) dot_total += (facc)(A(k) * B(k)); \
+    res = (f32)dot_total; }
+
+/* scores (1, heads, n_kv) of one query row (position n_past): q . k * scale, masked
+   where it does not see a position (a masked position's probability is 0, and adds
+   nothing to the values). Head h reads kv head h / group. An item takes TILE
+   consecutive positions. */
+KERNEL void attn_scores(GLOBAL f32 *scores, GLOBAL const KV_T *q, i64 q_off, GLOBAL const KV_T *k, i64 k_off,
+                        i64 heads, i64 group, i64 dim, i64 n_kv, i64 n_past, f32 scale) {
+    i64 g = GLOBAL_ID(0), tiles = (n_kv + TILE - 1) / TILE;
+    if (g >= heads * tiles) return;
+    i64 t0 = g % tiles * TILE, h = g / tiles;
+    GLOBAL const KV_T *qr = q + q_off + h * dim;
+    for (int p = 0; p < TILE && t0 + p < n_kv; p++) {
+        GLOBAL const KV_T *kr = k + k_off + ((t0 + p) * (heads / group) + h / group) * dim;
+        f32 dot;
+#define Q_AT(d) KV(qr[d])
+#define K_AT(d) KV(kr[d])
+        DOT_STEPS(dim, Q_AT, K_AT, dot)
+        scores[h * n_kv + t0 + p] = SEES(n_past, t0 + p) ? dot * scale : MASKED;
+    }
 }
 
-/* out (seq, heads, dim) = probabilities (seq, heads, n_kv) @ v; one query row sums over
-   n_kv rounded up to GGML_STEP (llama.cpp pads its cache view; the padding adds zeros). */
-KERNEL void attn_values(GLOBAL f32 *out, GLOBAL const f32 *p, GLOBAL const f32 *vt,
+/* kt (kv_heads, dim, n_pad) float32 = k (n_kv, kv_heads, dim) transposed, positions
+   n_kv .. n_pad - 1 zeros: attn_scores_rows reads positions side by side. */
+KERNEL void attn_k_transpose(GLOBAL f32 *kt, GLOBAL const KV_T *k, i64 k_off, i64 kv_heads, i64 dim, i64 n_kv,
+                             i64 n_pad) {
+    i64 g = GLOBAL_ID(0);
+    if (g >= kv_heads * dim * n_pad) return;
+    i64 t = g % n_pad, hd = g / n_pad;
+    kt[g] = t < n_kv ? KV(k[k_off + t * kv_heads * dim + hd]) : 0.0f;
+}
+
+/* vf (n_kv, kv_heads, dim) float32 = the first n_kv rows of v, once per attention (the
+   values product reads each one seq * group times). */
+KERNEL void attn_v_float(GLOBAL f32 *vf, GLOBAL const KV_T *v, i64 v_off, i64 n) {
+    i64 g = GLOBAL_ID(0);
+    if (g < n) vf[g] = KV(v[v_off + g]);
+}
+
+/* The products of several query rows, as llama.cpp's tinyBLAS sums them: GGML_EPR lanes
+   over steps of GGML_EPR, then TREE. An item makes VALUES results side by side, each
+   kept lane by lane (lane[l][j]): the same roundings, and a CPU vectorizes across the
+   results, trees included. LANE_TERM(k, j) is term k of result j. */
+#define LANES_FOLD(len, LANE_TERM, res) { \
+    f32 lane[GGML_EPR][VALUES]; \
+    for (int l = 0; l < GGML_EPR; l++) for (int j = 0; j < VALUES; j++) lane[l][j] = 0.0f; \
+    for (i64 k0 = 0; k0 < (len); k0 += GGML_EPR) \
+        for (int l = 0; l < GGML_EPR && k0 + l < (len); l++) LANE_TERM(k0 + l, lane[l]) \
+    for (int apart = GGML_EPR / 2; apart > 0; apart /= 2) \
+        for (int l = 0; l < apart; l++) for (int j = 0; j < VALUES; j++) lane[l][j] += lane[l + apart][j]; \
+    for (int j = 0; j < VALUES; j++) res[j] = lane[0][j]; }
+
+/* scores (seq, heads, n_kv) of query rows at positions n_past, n_past + 1, ...: as
+   attn_scores, an item VALUES consecutive positions of one row and head. */
+KERNEL void attn_scores_rows(GLOBAL f32 *scores, GLOBAL const KV_T *q, i64 q_off, GLOBAL const f32 *kt,
+                             i64 seq, i64 heads, i64 group, i64 dim, i64 n_kv, i64 n_pad, i64 n_past, f32 scale) {
+    i64 g = GLOBAL_ID(0), blocks = n_pad / VALUES;
+    if (g >= seq * heads * blocks) return;
+    i64 t0 = g % blocks * VALUES, h = (g / blocks) % heads, i = g / (blocks * heads);
+    GLOBAL const KV_T *qr = q + q_off + (i * heads + h) * dim;
+    GLOBAL const f32 *kh = kt + (h / group) * dim * n_pad + t0;  /* value d of position t0 + j: kh[d * n_pad + j] */
+    f32 dot[VALUES];
+    if (t0 <= n_past + i) {
+#define SCORE_TERM(d, lane) { f32 qd = KV(qr[d]); GLOBAL const f32 *kd = kh + (d) * n_pad; \
+        for (int j = 0; j < VALUES; j++) lane[j] = fma(qd, kd[j], lane[j]); }
+        LANES_FOLD(dim, SCORE_TERM, dot)
+    }
+    for (int j = 0; j < VALUES && t0 + j < n_kv; j++)
+        scores[(i * heads + h) * n_kv + t0 + j] = SEES(n_past + i, t0 + j) ? dot[j] * scale : MASKED;
+}
+
+/* out (seq, heads, dim) = probabilities (seq, heads, n_kv) @ v, an item VALUES values of
+   one query row and head. Several query rows sum in tinyBLAS's order (GGML_EPR lanes
+   over steps of GGML_EPR, then TREE), kept lane by lane for VALUES outputs side by side:
+   the same roundings, and a CPU vectorizes across the outputs, trees included. One query
+   row sums over n_kv rounded up to GGML_STEP in ggml_vec_dot_f16's order (llama.cpp pads
+   its cache view; the padding adds zeros). */
+KERNEL void attn_values(GLOBAL f32 *out, GLOBAL const f32 *p, GLOBAL const f32 *vf,
                         i64 seq, i64 heads, i64 group, i64 dim, i64 n_kv, i64 n_past) {
-    i64 g = GLOBAL_ID(0);
-    if (g >= seq * heads * dim) return;
-    i64 d = g % dim, h = (g / dim) % heads, i = g / (dim * heads);
-    i64 visible = n_past + i + 1 < n_kv ? n_past + i + 1 : n_kv;
+    i64 g = GLOBAL_ID(0), blocks = dim / VALUES;
+    if (g >= seq * heads * blocks) return;
+    i64 d0 = g % blocks * VALUES, h = (g / blocks) % heads, i = g / (blocks * heads);
+    i64 visible = n_past + i + 1 < n_kv ? n_past + i + 1 : n_kv, stride = heads / group * dim;
     GLOBAL const f32 *pr = p + (i * heads + h) * n_kv;
-    GLOBAL const f32 *vr = vt + ((h / group) * dim + d) * n_kv;
-#define P_AT(t) pr[t]
-#define V_AT(_, t) vr[t]
+    GLOBAL const f32 *vr = vf + (h / group) * dim + d0;  /* position t's values at vr + t * stride */
+    GLOBAL f32 *o = out + (i * heads + h) * dim + d0;
+    if (seq > 1) {
+        f32 lane[GGML_EPR][VALUES];
+        for (int l = 0; l < GGML_EPR; l++) for (int j = 0; j < VALUES; j++) lane[l][j] = 0.0f;
+        for (i64 t0 = 0; t0 < visible; t0 += GGML_EPR)
+            for (int l = 0; l < GGML_EPR && t0 + l < visible; l++) {
+                f32 pt = pr[t0 + l];
+                GLOBAL const f32 *vt = vr + (t0 + l) * stride;
+                for (int j = 0; j < VALUES; j++) lane[l][j] = fma(pt, vt[j], lane[l][j]);
+            }
+        for (int apart = GGML_EPR / 2; apart > 0; apart /= 2)
+            for (int l = 0; l < apart; l++) for (int j = 0; j < VALUES; j++) lane[l][j] += lane[l + apart][j];
+        for (int j = 0; j < VALUES; j++) o[j] = lane[0][j];
+    } else {
+        for (int j = 0; j < VALUES; j++) {
 #define P_PAD(t) ((t) < visible ? pr[t] : 0.0f)
-#define V_PAD(t) ((t) < visible ? vr[t] : 0.0f)
-    f32 acc[1];
-    if (seq > 1) DOT_LANES(1, visible, P_AT, V_AT, acc)
-    else DOT_STEPS((visible + GGML_STEP - 1) / GGML_STEP * GGML_STEP, P_PAD, V_PAD, acc[0])
-    out[g] = acc[0];
+#define V_PAD(t) ((t) < visible ? vr[(t) * stride + j] : 0.0f)
+            DOT_STEPS((visible + GGML_STEP - 1) / GGML_STEP * GGML_STEP, P_PAD, V_PAD, o[j])
+        }
+    }
 }
 """
 
@@ -696,10 +937,16 @@ def to_half(device, x):
 
 
 def _attention_tile(device) -> int:
-    """Cache positions per work-item of attn_scores: on a CPU 4, their dots side by side
-    (1.3-1.6x faster on the cpu and PoCL: one dot is a chain of dependent fmas); elsewhere
+    """Cache positions per work-item of attn_scores (one query row): on a CPU 4; elsewhere
     1, many items."""
     return 4 if device.info.kind == "cpu" else 1
+
+
+def _attention_values(device, dim: int) -> int:
+    """Results per work-item of attn_scores_rows and attn_values: on a CPU 16 (a vector
+    register of float32 with AVX-512); the product of several query rows 2-6x faster on
+    the cpu than one result per item, whose lanes end in a tree each. Elsewhere 1."""
+    return 16 if device.info.kind == "cpu" and dim % 16 == 0 else 1
 
 
 @register("nn_attention", on=("cpu", "buffer"))
@@ -711,22 +958,32 @@ def attention(device, q, k_cache, v_cache, n_past, scale, window=0):
     half = k_cache.dtype == np.uint16
     if half:
         q = device.impl("nn_to_half")(device, q)  # once, not once per cache position
-    tile = _attention_tile(device)
+    tile, values = _attention_tile(device), _attention_values(device, dim)
     defines = {"MASKED": f"{_MASKED}f", "HALF": int(half), "GGML_EPR": summation.lanes(), "TILE": tile,
-               "WINDOW": int(window)}
+               "VALUES": values, "WINDOW": int(window)}
     scores = device.empty((seq, heads, n_kv), _F32)
-    common = (seq, heads, group, dim, n_kv, n_past)
-    program(device, ATTENTION, "attn_scores", **defines)(
-        (seq * heads * -(-n_kv // tile),), flat_group(device), pointer(device, scores), *device.kernel_args(q, k_cache), *common,
-        np.float32(scale))
+    if seq == 1:
+        program(device, ATTENTION, "attn_scores", **defines)(
+            (heads * -(-n_kv // tile),), flat_group(device), pointer(device, scores),
+            *device.kernel_args(q, k_cache), heads, group, dim, n_kv, n_past, np.float32(scale))
+    else:
+        n_pad = -(-n_kv // values) * values
+        kt = device.empty((k_cache.shape[1], dim, n_pad), _F32)
+        program(device, ATTENTION, "attn_k_transpose", HAL_OMP_MIN_ITEMS=1 << 16, **defines)(  # (C target) light items
+            (kt.size,), flat_group(device), pointer(device, kt), *device.kernel_args(k_cache), k_cache.shape[1], dim,
+            n_kv, n_pad)
+        program(device, ATTENTION, "attn_scores_rows", **defines)(
+            (seq * heads * n_pad // values,), flat_group(device), pointer(device, scores),
+            *device.kernel_args(q), pointer(device, kt), seq, heads, group, dim, n_kv, n_pad, n_past,
+            np.float32(scale))
     probs = softmax(device, scores, half_out=half)
-    kv_heads = v_cache.shape[1]
-    vt = device.empty((kv_heads, dim, n_kv), _F32)
-    program(device, ATTENTION, "attn_v_transpose", HAL_OMP_MIN_ITEMS=1 << 16, **defines)(  # (C target) light items
-        (vt.size,), flat_group(device), pointer(device, vt), *device.kernel_args(v_cache), kv_heads, dim, n_kv)
+    vf = device.empty((n_kv, *v_cache.shape[1:]), _F32)
+    program(device, ATTENTION, "attn_v_float", HAL_OMP_MIN_ITEMS=1 << 16, **defines)(  # (C target) light items
+        (vf.size,), flat_group(device), pointer(device, vf), *device.kernel_args(v_cache), vf.size)
     out = device.empty(q.shape, _F32)
     program(device, ATTENTION, "attn_values", **defines)(
-        (out.size,), flat_group(device), pointer(device, out), pointer(device, probs), pointer(device, vt), *common)
+        (out.size // values,), flat_group(device), pointer(device, out), pointer(device, probs), pointer(device, vf),
+        seq, heads, group, dim, n_kv, n_past)
     return out
 
 
