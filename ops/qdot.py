@@ -483,8 +483,20 @@ static inline bytes32 nibbles(const u8 *q) {
     return _mm256_and_si256(both, _mm256_set1_epi8(15));
 }
 static inline bytes32 centered_nibbles(const u8 *q) { return _mm256_sub_epi8(nibbles(q), _mm256_set1_epi8(8)); }
-/* Q5_0/Q5_1: nibbles with 16 added in byte i where bit i of the 32 bits at h is set (each
-   byte gets its bit's byte of h, then a compare with its bit in that byte). */
+/* Q5_0/Q5_1: nibbles with 16 added in byte i where bit i of the 32 bits at h is set: with
+   AVX-512 the bits are a byte mask; else each byte gets its bit's byte of h, then a
+   compare with its bit in that byte. Q5_0 centres by taking 16 where the bit is clear. */
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+static inline __mmask32 high_bits(const u8 *h) { return (__mmask32)(load_u16(h) | (load_u16(h + 2) << 16)); }
+static inline bytes32 nibbles5(const u8 *q, const u8 *h) {
+    bytes32 v = nibbles(q);
+    return _mm256_mask_add_epi8(v, high_bits(h), v, _mm256_set1_epi8(16));
+}
+static inline bytes32 q5_0_bytes(const u8 *q, const u8 *h) {
+    bytes32 v = nibbles(q);
+    return _mm256_mask_sub_epi8(v, ~high_bits(h), v, _mm256_set1_epi8(16));
+}
+#else
 static inline bytes32 nibbles5(const u8 *q, const u8 *h) {
     __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)(load_u16(h) | (load_u16(h + 2) << 16))),
                                          _mm256_setr_epi64x(0, 0x0101010101010101LL, 0x0202020202020202LL,
@@ -493,7 +505,10 @@ static inline bytes32 nibbles5(const u8 *q, const u8 *h) {
     __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
     return _mm256_or_si256(nibbles(q), _mm256_and_si256(set, _mm256_set1_epi8(16)));
 }
-static inline bytes32 centered5(bytes32 v) { return _mm256_sub_epi8(v, _mm256_set1_epi8(16)); }
+static inline bytes32 q5_0_bytes(const u8 *q, const u8 *h) {
+    return _mm256_sub_epi8(nibbles5(q, h), _mm256_set1_epi8(16));
+}
+#endif
 /* lane j = sum of 4 products of bytes 4j..4j+3, w signed or not as SIGNED_W says. */
 static inline f32x8 lanes_fma(f32 scale, bytes32 w, bytes32 x, f32x8 acc) {
 #if SIGNED_W
@@ -531,7 +546,7 @@ INLINE bytes32 nibbles5(GLOBAL const u8 *q, GLOBAL const u8 *h) {
     uint16 hi = (((uint16)(bits >> 16) >> BIT_SHIFTS16) & (uint16)1) << (uint16)4;
     return nibbles(q) | join16(convert_char16(lo), convert_char16(hi));
 }
-INLINE bytes32 centered5(bytes32 v) { return v - (bytes32)16; }
+INLINE bytes32 q5_0_bytes(GLOBAL const u8 *q, GLOBAL const u8 *h) { return nibbles5(q, h) - (bytes32)16; }
 INLINE f32 half_bits_to_f32(u32 h) { return __builtin_ia32_vcvtph2ps((short8)((short)h, 0, 0, 0, 0, 0, 0, 0))[0]; }
 #define load_half(p) half_bits_to_f32(load_u16(p))
 /* two f16 side by side (Q4_1's scale and min) in one conversion */
@@ -577,7 +592,8 @@ INLINE bytes32 nibbles5(GLOBAL const u8 *q, GLOBAL const u8 *h) {
     v.hi |= convert_short16((((uint16)(bits >> 16) >> BIT_SHIFTS16) & (uint16)1) << (uint16)4);
     return v;
 }
-INLINE bytes32 centered5(bytes32 v) {
+INLINE bytes32 q5_0_bytes(GLOBAL const u8 *q, GLOBAL const u8 *h) {
+    bytes32 v = nibbles5(q, h);
     v.lo -= (short16)16; v.hi -= (short16)16;
     return v;
 }
@@ -603,7 +619,7 @@ _DECODE_BYTES = {
     "Q8_0": "*dw = load_half(b); return load32((GLOBAL const i8 *)(b + 2));",
     "Q4_0": "*dw = load_half(b); return centered_nibbles(b + 2);",
     "Q4_1": "load_half_pair(b, dw, mw); return nibbles(b + 4);",
-    "Q5_0": "*dw = load_half(b); return centered5(nibbles5(b + 6, b + 2));",
+    "Q5_0": "*dw = load_half(b); return q5_0_bytes(b + 6, b + 2);",
     "Q5_1": "load_half_pair(b, dw, mw); return nibbles5(b + 8, b + 4);",
 }
 
