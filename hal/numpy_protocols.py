@@ -100,11 +100,47 @@ def _on(like: Array, value):
     return value if isinstance(value, Array) else hal.asarray(value, device=like.device)
 
 
+def _promote(*operands):
+    """NumPy's result dtype of ``operands`` (NEP 50: Python scalars weak, NumPy scalars
+    not; None is left out) and the operands in it: arrays cast (an UnsupportedDTypeError
+    where the device lacks it), scalars as Python numbers of it."""
+    dtype = np.result_type(*(v.dtype if isinstance(v, Array) else v for v in operands if v is not None))
+    return dtype, [v if v is None or isinstance(v, Array) and v.dtype == dtype else hal.astype(v, dtype)
+                   if isinstance(v, Array) else dtype.type(v).item() for v in operands]
+
+
+def _float64(a):
+    """An integer or bool array as numpy.linalg takes it: in float64 (hal's error where the device lacks it)."""
+    return hal.astype(a, hal.float64) if isinstance(a, Array) and a.dtype.kind in "biu" else a
+
+
+def _inexact(adapt):
+    """numpy.linalg's solvers, decompositions and norms, of integers and bools in float64 as NumPy's."""
+    def inexact(fn, *args, **kwargs):
+        args = [_float64(a) for a in args]
+        return fn(*args, **kwargs) if adapt is None else adapt(fn, *args, **kwargs)
+    return inexact
+
+
+_OF_BOOLS = {"max": "any", "min": "all"}  # (hal's max and min take no bools; NumPy's are "or" and "and")
+
+
+def _boolean_reduction(fn, a: Array, dtype):
+    """The reduction NumPy computes for ``fn`` on ``a``: of bools, max and min as any and
+    all, and products counted in int64 (NumPy's default integer)."""
+    if a.dtype != hal.bool:
+        return fn, a
+    if fn.__name__ in _OF_BOOLS:
+        return getattr(hal, _OF_BOOLS[fn.__name__]), a
+    return fn, hal.astype(a, hal.int64) if fn is hal.prod and dtype is None else a
+
+
 def _reduction(fn, a, axis=None, dtype=None, out=None, keepdims=False, initial=_UNSET, where=True):
     """sum, prod, max, min: with ``initial`` or ``where``, the ufunc's reduce (``_reduce``)."""
     if initial is not _UNSET or where is not True:
         ufunc = _REDUCING_UFUNC[fn.__name__]
         return _reduce(ufunc, fn, resolve(TABLE[ufunc].hal), a, _axis(axis), dtype, out, keepdims, initial, where)
+    fn, a = _boolean_reduction(fn, a, dtype)
     kwargs = {"dtype": dtype} if dtype is not None else {}
     return _into(fn(a, axis=_axis(axis), keepdims=keepdims, **kwargs), out)
 
@@ -146,6 +182,7 @@ def _spread(fn, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, w
     not take), NumPy's formula: the elements' absolute deviations from their mean,
     squared and summed, over their count less ``ddof``."""
     _refuse("std/var", dtype=dtype, mean=mean)
+    a = _float64(a) if a.dtype == hal.bool else a  # (NumPy's spread of bools: in float64)
     correction = ddof if correction is _UNSET else correction
     if where is _UNSET or where is True:
         if a.dtype.kind != "c":
@@ -487,6 +524,7 @@ def _array_equal(fn, a1, a2, equal_nan=False):
 
 
 def _inner(fn, a, b):
+    _, (a, b) = _promote(a, b)
     if a.ndim == 0 or b.ndim == 0:
         return hal.multiply(a, b)
     return fn(a, b, axes=((a.ndim - 1,), (b.ndim - 1,)))
@@ -495,6 +533,7 @@ def _inner(fn, a, b):
 def _cross(fn, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     if axis is not None:
         axisa = axisb = axisc = axis
+    _, (a, b) = _promote(a, b)
     result = fn(hal.moveaxis(a, axisa, -1), hal.moveaxis(b, axisb, -1), axis=-1)
     return hal.moveaxis(result, -1, axisc)
 
@@ -675,6 +714,9 @@ def _isin(fn, element, test_elements, assume_unique=False, invert=False, *, kind
 def _where(fn, condition, x=_UNSET, y=_UNSET):
     if x is _UNSET and y is _UNSET:
         return hal.nonzero(condition)
+    dtype, (x, y) = _promote(x, y)
+    if not isinstance(x, Array) and not isinstance(y, Array):  # (two scalars: hal's where wants an array)
+        x = hal.asarray(x, dtype=dtype, device=condition.device)
     return fn(condition, x, y)
 
 
@@ -695,7 +737,8 @@ def _clip(fn, a, a_min=_UNSET, a_max=_UNSET, out=None, *, min=_UNSET, max=_UNSET
     _refuse("clip", **ufunc_kwargs)
     low = min if a_min is _UNSET else a_min
     high = max if a_max is _UNSET else a_max
-    return _into(fn(a, None if low is _UNSET else low, None if high is _UNSET else high), out)
+    _, (a, low, high) = _promote(a, *(None if v is _UNSET else v for v in (low, high)))  # (NumPy's dtype)
+    return _into(fn(a, low, high), out)
 
 
 def _nan_to_num(fn, x, copy=True, nan=0.0, posinf=None, neginf=None):
@@ -760,12 +803,14 @@ def _round(fn, a, decimals=0, out=None):
 
 
 def _concatenate(fn, arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
-    result = fn(list(arrays), axis=axis)
+    if axis is None:
+        arrays, axis = [_flat(a) for a in arrays], 0
+    result = fn(_promote(*arrays)[1], axis=axis)
     return _into(result if dtype is None else hal.astype(result, dtype), out)
 
 
 def _stack(fn, arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
-    result = fn(list(arrays), axis=axis)
+    result = fn(_promote(*arrays)[1], axis=axis)
     return _into(result if dtype is None else hal.astype(result, dtype), out)
 
 
@@ -781,14 +826,14 @@ def _hstack(fn, tup, *, dtype=None, casting="same_kind"):
 
 def _column_stack(fn, tup):
     """1-D arrays as columns beside 2-D ones, joined along axis 1."""
-    return fn([hal.reshape(a, (-1, 1)) if a.ndim < 2 else a for a in tup], axis=1)
+    return fn([hal.reshape(a, (-1, 1)) if a.ndim < 2 else a for a in _promote(*tup)[1]], axis=1)
 
 
 def _dstack(fn, tup):
     """Joined along a third axis: 1-D (n,) arrays as (1, n, 1), 2-D ones as (m, n, 1)."""
     depth = {0: (1, 1, 1), 1: (1, -1, 1)}
     return fn([hal.reshape(a, depth[a.ndim]) if a.ndim < 2 else hal.expand_dims(a, axis=2) if a.ndim == 2 else a
-               for a in tup], axis=2)
+               for a in _promote(*tup)[1]], axis=2)
 
 
 def _append(fn, arr, values, axis=None):
@@ -951,17 +996,20 @@ def _result_type(fn, *arrays_and_dtypes):
 
 
 def _dot(fn, a, b, out=None):
+    _, (a, b) = _promote(a, b)
     if np.ndim(a) == 0 or np.ndim(b) == 0:  # (a scalar operand: NumPy's product)
         return _into(hal.multiply(a, b), out)
     return _into(fn(a, b), out)
 
 
 def _tensordot(fn, a, b, axes=2):
+    _, (a, b) = _promote(a, b)
     return fn(a, b, axes=axes if isinstance(axes, int) else tuple(tuple(ax) if not isinstance(ax, int) else (ax,)
                                                                   for ax in axes))
 
 
 def _outer(fn, a, b, out=None):
+    _, (a, b) = _promote(a, b)
     return _into(fn(_flat(a), _flat(b)), out)
 
 
@@ -1004,6 +1052,7 @@ def _atleast_3d(fn, *arys):
 
 def _kron(fn, a, b):
     """numpy.kron: each element of ``a`` times all of ``b``, the axes interleaved (shapes padded with leading 1s)."""
+    _, (a, b) = _promote(a, b)
     ndim = max(a.ndim, b.ndim)
     sa, sb = (1,) * (ndim - a.ndim) + a.shape, (1,) * (ndim - b.ndim) + b.shape
     product = fn(hal.reshape(a, tuple(n for d in sa for n in (d, 1))),
@@ -1172,8 +1221,7 @@ def _einsum(fn, *operands, out=None, dtype=None, order="K", casting="safe", opti
     output = output.replace("...", ellipsis)
     if len(inputs) != len(arrays) or not arrays:
         raise ValueError(f"numpy.einsum: {subscripts!r} names {len(inputs)} operands, {len(arrays)} given")
-    if dtype is not None:
-        arrays = [hal.astype(a, dtype) for a in arrays]
+    arrays = [hal.astype(a, dtype) for a in arrays] if dtype is not None else _promote(*arrays)[1]
     arrays, inputs = zip(*(_diagonals(a, sub) for a, sub in zip(arrays, inputs)))
     if len(arrays) == 1:
         (sub,), (x,) = inputs, arrays
@@ -1527,14 +1575,15 @@ TABLE: dict = {
     np.cross: Function("linalg.cross", _cross), np.diagonal: Function("linalg.diagonal", _diagonal), np.trace: Function("linalg.trace", _trace),
     np.einsum: Function("matmul", _einsum), np.matrix_transpose: Function("matrix_transpose"),
     **{getattr(np.linalg, name): Function(f"linalg.{name}") for name in (
-        "cholesky", "cross", "det", "diagonal", "eig", "eigvals", "eigvalsh", "inv", "matmul", "matrix_norm",
-        "matrix_power", "matrix_transpose", "outer", "slogdet", "solve", "svdvals", "tensordot", "trace", "vecdot",
+        "cross", "diagonal", "matmul", "matrix_power", "matrix_transpose", "outer", "tensordot", "trace", "vecdot")},
+    **{getattr(np.linalg, name): Function(f"linalg.{name}", _inexact(None)) for name in (
+        "cholesky", "det", "eig", "eigvals", "eigvalsh", "inv", "matrix_norm", "slogdet", "solve", "svdvals",
         "vector_norm")},
-    np.linalg.qr: Function("linalg.qr", _qr), np.linalg.svd: Function("linalg.svd", _svd),
-    np.linalg.eigh: Function("linalg.eigh", _eigh), np.linalg.pinv: Function("linalg.pinv", _pinv),
-    np.linalg.matrix_rank: Function("linalg.matrix_rank", _matrix_rank),
-    np.linalg.cond: Function("linalg.svdvals", _cond),
-    np.linalg.norm: Function("linalg.vector_norm", _norm),
+    np.linalg.qr: Function("linalg.qr", _inexact(_qr)), np.linalg.svd: Function("linalg.svd", _inexact(_svd)),
+    np.linalg.eigh: Function("linalg.eigh", _inexact(_eigh)), np.linalg.pinv: Function("linalg.pinv", _inexact(_pinv)),
+    np.linalg.matrix_rank: Function("linalg.matrix_rank", _inexact(_matrix_rank)),
+    np.linalg.cond: Function("linalg.svdvals", _inexact(_cond)),
+    np.linalg.norm: Function("linalg.vector_norm", _inexact(_norm)),
     # fft
     **{getattr(np.fft, name): Function(f"fft.{name}", _fft)
        for name in ("fft", "ifft", "rfft", "irfft", "hfft", "ihfft")},
@@ -1600,8 +1649,54 @@ def ndarray_methods() -> dict:
     attributes = {"real": property(np.real, doc="numpy.real(x): x itself where it is real."),
                   "imag": property(np.imag, doc="numpy.imag(x): zeros where x is real."),
                   "nbytes": property(lambda self: self.size * self.dtype.itemsize, doc="The bytes of the elements."),
-                  "itemsize": property(lambda self: self.dtype.itemsize, doc="The bytes of one element.")}
+                  "itemsize": property(lambda self: self.dtype.itemsize, doc="The bytes of one element."),
+                  "flat": property(FlatIter, lambda self, value: FlatIter(self).__setitem__(slice(None), value),
+                                   doc="NumPy's flatiter: the elements in C order as one axis (FlatIter).")}
     return {**{name: method(name) for name in METHODS}, **attributes, **{f.__name__: f for f in _HOST_METHODS}}
+
+
+class FlatIter:
+    """``x.flat``, as NumPy's and CuPy's flatiter: ``x``'s elements in C order as one
+    axis, to index (``x.flat[3]``, ``x.flat[2:7]``, ``x.flat[[0, 5]]``), assign through
+    (``x.flat[::2] = 0``, ``x.flat = 0``), iterate and count. Reading gives hal arrays on
+    ``x``'s device (0-d for an integer index, as CuPy's; NumPy's gives a scalar), copies
+    as NumPy's are; nothing is read to the host. Kept because NumPy code (and CuPy's)
+    indexes arrays this way, and it is a reshape and an index: no op of its own."""
+    __slots__ = ("base", "_next")
+
+    def __init__(self, base: Array):
+        self.base, self._next = base, 0
+
+    def __len__(self) -> int:
+        return self.base.size
+
+    def __iter__(self):
+        return self  # (NumPy's flatiter is its own iterator)
+
+    def __next__(self) -> Array:
+        if self._next >= self.base.size:
+            raise StopIteration
+        self._next += 1
+        return self[self._next - 1]
+
+    def __getitem__(self, key) -> Array:
+        return hal.asarray(_flat(self.base)[key], copy=True)
+
+    def __setitem__(self, key, value) -> None:
+        """Written through a flat view of ``x``; where ``x`` has none (a strided view), into
+        a flat copy, which is written back."""
+        try:
+            flat = hal.reshape(self.base, (-1,), copy=False)
+        except ValueError:
+            flat = hal.reshape(self.base, (-1,), copy=True)
+            flat[key] = value
+            self.base[...] = hal.reshape(flat, self.base.shape)
+        else:
+            flat[key] = value
+
+    def copy(self) -> Array:
+        """flatiter.copy: the elements as a new 1-D array."""
+        return hal.reshape(self.base, (-1,), copy=True)
 
 
 # ndarray's methods that hand data to Python, as float(x) does: an explicit read, of
@@ -1821,7 +1916,7 @@ def array_ufunc(ufunc, method: str, inputs: tuple, kwargs: dict):
         return NotImplemented
     entry, fn = found
     if method == "__call__":
-        return fn(*inputs) if not kwargs else _call(ufunc, fn, inputs, dict(kwargs))
+        return _call(ufunc, fn, inputs, dict(kwargs))
     if method == "outer":
         return _call(ufunc, fn, _outer_operands(*inputs), dict(kwargs))
     if method == "reduce" and entry.reduce:
@@ -1840,22 +1935,76 @@ _UFUNC_DEFAULTS = {"casting": "same_kind", "order": "K", "subok": True, "signatu
 
 
 def _call(ufunc, fn, inputs, kwargs: dict):
-    """A ufunc call with NumPy's keywords: ``dtype`` (the operands are cast to it),
+    """A ufunc call with NumPy's keywords: ``dtype`` (NumPy's loop with that output dtype),
     ``where`` (elsewhere: ``out``'s elements, or zeros without ``out``) and ``out``."""
     out, where, dtype = kwargs.pop("out", None), kwargs.pop("where", True), kwargs.pop("dtype", None)
     for name, default in _UFUNC_DEFAULTS.items():
         if kwargs.get(name, default) == default:
             kwargs.pop(name, None)
     _refuse(ufunc.__name__, **kwargs)  # (whatever is left is a keyword hal cannot honour)
-    if dtype is not None:
-        inputs = [hal.astype(v, dtype) if isinstance(v, Array) else v for v in inputs]
-    result = fn(*inputs)
+    result = _numpy_typed(ufunc, fn, inputs, dtype)
     if where is True:
         return _into(result, out)
     if where is False or (isinstance(where, Array) and where.dtype != hal.bool):
         raise TypeError("where= must be a bool hal array on the operands' device")
     otherwise = out[0] if out else hal.zeros_like(result)
     return _into(hal.where(where, result, otherwise), out)
+
+
+def _numpy_typed(ufunc, fn, inputs, dtype):
+    """``fn`` of ``inputs`` in the dtypes of NumPy's loop for them (its promotion, NEP 50:
+    a Python scalar is weak, a NumPy scalar is not; ``dtype`` fixes the output's): the
+    arrays cast to the loop's input dtypes (an UnsupportedDTypeError where the device
+    lacks one), scalars as Python numbers of the loop's dtype, the result in its output dtype.
+    hal computes no float16 (it stores it): a float16 loop runs in float32 and rounds,
+    as NumPy's half loops do. hal's own functions (hal.add) keep the standard's rules."""
+    loop = _loop(ufunc, tuple(_loop_operand(v) for v in inputs), None if dtype is None else np.dtype(dtype))
+    computed = [hal.float32 if d == hal.float16 else d for d in loop[:ufunc.nin]]
+    if all(d == hal.bool for d in loop) and ufunc in _BOOLEAN_LOOPS:
+        fn = _BOOLEAN_LOOPS[ufunc]
+    operands = [(hal.astype(v, c) if v.dtype != c else v) if isinstance(v, Array) else d.type(v).item()
+                for v, d, c in zip(inputs, loop, computed)]
+    result = fn(*operands)
+    wanted = loop[ufunc.nin]
+    return result if result.dtype == wanted else hal.astype(result, wanted)
+
+
+def _loop_operand(value):
+    """An operand as ``ufunc.resolve_dtypes`` takes it: a dtype, or a Python scalar's type (weak)."""
+    if isinstance(value, Array):
+        return value.dtype
+    if type(value) in (int, float, complex):
+        return type(value)
+    return np.asarray(value).dtype  # (a NumPy scalar, a Python bool: strong)
+
+
+@functools.lru_cache(maxsize=1024)
+def _loop(ufunc, operands: tuple, dtype) -> tuple:
+    """NumPy's loop dtypes (inputs, then outputs) for operands of these dtypes; NumPy's
+    TypeError where it has none (numpy.subtract of bools)."""
+    signature = None if dtype is None else (None,) * ufunc.nin + (dtype,) * ufunc.nout
+    return ufunc.resolve_dtypes(operands + (None,) * ufunc.nout, **({"signature": signature} if signature else {}))
+
+
+def _identity_of(x):
+    return x
+
+
+def _bools_as_integers(name: str):
+    """An order comparison of bools (which hal's, as the standard's, refuses) as NumPy's: False < True."""
+    def compare(a, b):
+        return getattr(hal, name)(*(hal.astype(v, hal.uint8) if isinstance(v, Array) else v for v in (a, b)))
+    return compare
+
+
+# NumPy's bool loops hal's functions do not take: sums and maxima of bools are "or",
+# products and minima "and"; a bool is its own absolute value, floor, ceiling
+_BOOLEAN_LOOPS = {
+    **dict.fromkeys((np.add, np.maximum, np.fmax), lambda a, b: hal.logical_or(a, b)),
+    **dict.fromkeys((np.multiply, np.minimum, np.fmin), lambda a, b: hal.logical_and(a, b)),
+    **dict.fromkeys((np.absolute, np.fabs, np.floor, np.ceil, np.trunc, np.rint), _identity_of),
+    **{u: _bools_as_integers(u.__name__) for u in (np.less, np.less_equal, np.greater, np.greater_equal)},
+}
 
 
 def _outer_operands(a, b):
@@ -1875,6 +2024,12 @@ def _reduce(ufunc, reduction, fn, array, axis=0, dtype=None, out=None, keepdims=
         if fill is None:  # (max/min: initial is idempotent, so it can fill and join the result)
             raise ValueError(f"numpy.{ufunc.__name__}.reduce with where= needs initial= (it has no identity)")
         array = hal.where(where, array, fill)
+    axes = _axes_of(array, _axis(axis))
+    if initial is not _UNSET and initial is not None and not math.prod(array.shape[ax] for ax in axes):
+        # (NumPy's max/min of nothing with initial=: initial; hal's reductions refuse empty ones)
+        shape = tuple(1 if ax in axes else n for ax, n in enumerate(array.shape) if keepdims or ax not in axes)
+        return _into(hal.full(shape, initial, dtype=array.dtype if dtype is None else dtype, device=array.device), out)
+    reduction, array = _boolean_reduction(reduction, array, dtype)
     kwargs = {"dtype": dtype} if dtype is not None and reduction in (hal.sum, hal.prod) else {}
     result = reduction(array, axis=_axis(axis), keepdims=keepdims, **kwargs)
     if dtype is not None and result.dtype != np.dtype(dtype):
@@ -1882,6 +2037,12 @@ def _reduce(ufunc, reduction, fn, array, axis=0, dtype=None, out=None, keepdims=
     if initial is not _UNSET and initial is not None:
         result = fn(result, hal.asarray(initial, dtype=result.dtype, device=result.device))
     return _into(result, out)
+
+
+def _axes_of(array: Array, axis) -> tuple:
+    """The axes (non-negative) a reduction over ``axis`` (None, one, a tuple) reduces."""
+    axes = range(array.ndim) if axis is None else (axis,) if isinstance(axis, int) else axis
+    return tuple(operator.index(ax) % array.ndim for ax in axes)
 
 
 def _accumulate(ufunc, cumulative, array, axis=0, dtype=None, out=None):
