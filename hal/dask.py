@@ -59,8 +59,10 @@ def _on_device_of(first: hal.Array, arrays):
 
 
 def _concatenate(arrays, axis=0):
+    """numpy.concatenate's result (NumPy's promotion of mixed dtypes, as for NumPy
+    chunks) on the first chunk's device."""
     arrays = list(arrays)
-    return hal.concat(_on_device_of(arrays[0], arrays), axis=axis)
+    return np.concatenate(_on_device_of(arrays[0], arrays), axis=axis)
 
 
 def _tensordot(a, b, axes=2):

@@ -132,7 +132,7 @@ def _boolean_reduction(fn, a: Array, dtype):
         return fn, a
     if fn.__name__ in _OF_BOOLS:
         return getattr(hal, _OF_BOOLS[fn.__name__]), a
-    return fn, hal.astype(a, hal.int64) if fn is hal.prod and dtype is None else a
+    return fn, hal.astype(a, hal.int64) if fn is hal.prod else a
 
 
 def _reduction(fn, a, axis=None, dtype=None, out=None, keepdims=False, initial=_UNSET, where=True):
@@ -708,6 +708,8 @@ def _interp(fn, x, xp, fp, left=None, right=None, period=None):
 
 
 def _isin(fn, element, test_elements, assume_unique=False, invert=False, *, kind=None):
+    """numpy.isin; test elements given as host data (a list, a NumPy array: Dask's
+    chunks of them) move to ``element``'s device, as index data does."""
     return fn(element, _on(element, test_elements), invert=invert)
 
 
@@ -802,6 +804,11 @@ def _round(fn, a, decimals=0, out=None):
     return _into(fn(a * factor) / factor if decimals > 0 else fn(a / factor) * factor, out)
 
 
+def _fix(fn, x, out=None):
+    """numpy.fix: rounded towards zero (numpy.trunc, integers kept as they are)."""
+    return _into(np.trunc(x), out)
+
+
 def _concatenate(fn, arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
     if axis is None:
         arrays, axis = [_flat(a) for a in arrays], 0
@@ -812,6 +819,37 @@ def _concatenate(fn, arrays, axis=0, out=None, *, dtype=None, casting="same_kind
 def _stack(fn, arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
     result = fn(_promote(*arrays)[1], axis=axis)
     return _into(result if dtype is None else hal.astype(result, dtype), out)
+
+
+def _block(fn, arrays):
+    """numpy.block: nested lists joined innermost along the last axis, each level out
+    along the axis before; the arrays given leading axes of length 1 up to the depth."""
+    leaves = []
+    depth = _nesting(arrays, leaves)
+    if not leaves or not all(isinstance(a, Array) for a in leaves):
+        raise TypeError("numpy.block on hal arrays takes nested lists of hal arrays")
+    ndim = max(depth, *(a.ndim for a in leaves))
+    promoted = iter(_promote(*leaves)[1])
+
+    def join(item, level: int):
+        if isinstance(item, list):
+            return fn([join(part, level + 1) for part in item], axis=level - depth)
+        leaf = next(promoted)
+        return hal.reshape(leaf, (1,) * (ndim - leaf.ndim) + leaf.shape)
+    return join(arrays, 0) if isinstance(arrays, list) else arrays
+
+
+def _nesting(item, leaves: list) -> int:
+    """How deep ``item``'s lists nest (all branches alike, as NumPy requires); its arrays appended to ``leaves``."""
+    if not isinstance(item, list):
+        leaves.append(item)
+        return 0
+    if not item:
+        raise ValueError("numpy.block: lists cannot be empty")
+    depths = {_nesting(part, leaves) for part in item}
+    if len(depths) != 1:
+        raise ValueError("numpy.block: list depths are mismatched")
+    return depths.pop() + 1
 
 
 def _vstack(fn, tup, *, dtype=None, casting="same_kind"):
@@ -1433,6 +1471,24 @@ def _nan_ignoring(fn, a, b):
     return result
 
 
+def _fmod(fn, a, b):
+    """numpy.fmod, C's remainder (the sign of ``a``): the floored remainder (the sign of
+    ``b``) less ``b`` where the two signs differ (an integer's by zero is 0 in both)."""
+    r = fn(a, b)
+    return hal.where((r != 0) & ((r < 0) != (a < 0)), r - b, r)
+
+
+def _cbrt(fn, x):
+    """numpy.cbrt: the real cube root, ``|x| ** (1/3)`` with ``x``'s sign (exact cubes may differ in the last bit)."""
+    return hal.copysign(fn(hal.abs(x), 1.0 / 3.0), x)
+
+
+def _ldexp(fn, x1, x2):
+    """numpy.ldexp: ``x1 * 2 ** x2``, the power of two exact in ``x1``'s float dtype."""
+    exponent = hal.astype(x2, x1.dtype) if isinstance(x2, Array) else float(x2)
+    return fn(x1, hal.pow(2.0, exponent) if isinstance(exponent, Array) else 2.0 ** exponent)
+
+
 def _heaviside(fn, x1, x2):
     """numpy.heaviside: 0 where ``x1 < 0``, ``x2`` where it is 0, 1 where it is greater, NaN where it is NaN."""
     step = fn(x1 > 0, 1.0, fn(x1 == 0, x2, hal.zeros_like(x1)))
@@ -1476,6 +1532,9 @@ TABLE: dict = {
     **{getattr(np, name): Ufunc("multiply", adapt=_scaled(factor)) for names, factor in (
         (("deg2rad", "radians"), math.pi / 180), (("rad2deg", "degrees"), 180 / math.pi)) for name in names},
     np.heaviside: Ufunc("where", adapt=_heaviside),
+    np.float_power: Ufunc("pow"),  # (its NumPy loops are float64 and complex128 only)
+    np.fmod: Ufunc("remainder", adapt=_fmod), np.cbrt: Ufunc("pow", adapt=_cbrt),
+    np.ldexp: Ufunc("multiply", adapt=_ldexp),
     np.fmax: Ufunc("maximum", adapt=_nan_ignoring), np.fmin: Ufunc("minimum", adapt=_nan_ignoring),
     np.matvec: Ufunc("matmul", adapt=_matvec), np.vecmat: Ufunc("matmul", adapt=_vecmat),
     # creation (NEP 35 like=) and the *_like functions
@@ -1497,7 +1556,8 @@ TABLE: dict = {
     np.result_type: Function("result_type", _result_type),
     # elementwise functions that are not ufuncs
     np.real: Function("real", _real_part), np.imag: Function("imag", _imaginary_part), np.clip: Function("clip", _clip),
-    np.round: Function("round", _round), np.around: Function("round", _round), np.angle: Function("atan2", _angle),
+    np.round: Function("round", _round), np.fix: Function("trunc", _fix), np.around: Function("round", _round),
+    np.angle: Function("atan2", _angle),
     np.where: Function("where", _where),
     np.nan_to_num: Function("where", _nan_to_num),
     # manipulation
@@ -1514,7 +1574,7 @@ TABLE: dict = {
     np.broadcast_arrays: Function("broadcast_arrays", _broadcast_arrays), np.roll: Function("roll", _roll),
     np.tile: Function("tile", _tile), np.repeat: Function("repeat", _repeat), np.pad: Function("full", _pad),
     np.concatenate: Function("concat", _concatenate), np.concat: Function("concat", _concatenate),
-    np.stack: Function("stack", _stack), np.vstack: Function("concat", _vstack),
+    np.stack: Function("stack", _stack), np.block: Function("concat", _block), np.vstack: Function("concat", _vstack),
     np.hstack: Function("concat", _hstack), np.atleast_1d: Function("reshape", _atleast(1)),
     np.atleast_2d: Function("reshape", _atleast(2)), np.unstack: Function("unstack"),
     np.column_stack: Function("concat", _column_stack), np.dstack: Function("concat", _dstack),
@@ -1561,7 +1621,8 @@ TABLE: dict = {
         "unique_all", "unique_counts", "unique_inverse", "unique_values")},
     np.compress: Function("take", _compress), np.extract: Function("nonzero", _extract),
     np.lexsort: Function("argsort", _lexsort), np.diagflat: Function("linalg.diagonal", _diagflat),
-    np.isin: Function("isin", _isin), np.interp: Function("searchsorted", _interp), np.take: Function("take", _take),
+    np.isin: Function("isin", _isin, host_parameters=True), np.interp: Function("searchsorted", _interp),
+    np.take: Function("take", _take),
     np.take_along_axis: Function("take_along_axis", _take_along_axis),
     # linear algebra
     np.select: Function("where", _select), np.sinc: Function("sin", _sinc),
@@ -1916,7 +1977,7 @@ def array_ufunc(ufunc, method: str, inputs: tuple, kwargs: dict):
         return NotImplemented
     entry, fn = found
     if method == "__call__":
-        return _call(ufunc, fn, inputs, dict(kwargs))
+        return _numpy_typed(ufunc, fn, inputs, None) if not kwargs else _call(ufunc, fn, inputs, dict(kwargs))
     if method == "outer":
         return _call(ufunc, fn, _outer_operands(*inputs), dict(kwargs))
     if method == "reduce" and entry.reduce:
@@ -1958,20 +2019,22 @@ def _numpy_typed(ufunc, fn, inputs, dtype):
     lacks one), scalars as Python numbers of the loop's dtype, the result in its output dtype.
     hal computes no float16 (it stores it): a float16 loop runs in float32 and rounds,
     as NumPy's half loops do. hal's own functions (hal.add) keep the standard's rules."""
-    loop = _loop(ufunc, tuple(_loop_operand(v) for v in inputs), None if dtype is None else np.dtype(dtype))
-    computed = [hal.float32 if d == hal.float16 else d for d in loop[:ufunc.nin]]
-    if all(d == hal.bool for d in loop) and ufunc in _BOOLEAN_LOOPS:
-        fn = _BOOLEAN_LOOPS[ufunc]
-    operands = [(hal.astype(v, c) if v.dtype != c else v) if isinstance(v, Array) else d.type(v).item()
-                for v, d, c in zip(inputs, loop, computed)]
-    result = fn(*operands)
+    loop, computed, boolean = _loop(ufunc, tuple(map(_loop_operand, inputs)), dtype and np.dtype(dtype))
+    operands = list(inputs)
+    for i, v in enumerate(operands):  # (a plain loop: this runs on every NumPy call on hal arrays)
+        if type(v) is Array:
+            if v.dtype != computed[i]:
+                operands[i] = hal.astype(v, computed[i])
+        else:
+            operands[i] = loop[i].type(v).item()
+    result = (boolean or fn)(*operands)
     wanted = loop[ufunc.nin]
     return result if result.dtype == wanted else hal.astype(result, wanted)
 
 
 def _loop_operand(value):
     """An operand as ``ufunc.resolve_dtypes`` takes it: a dtype, or a Python scalar's type (weak)."""
-    if isinstance(value, Array):
+    if type(value) is Array:
         return value.dtype
     if type(value) in (int, float, complex):
         return type(value)
@@ -1980,10 +2043,14 @@ def _loop_operand(value):
 
 @functools.lru_cache(maxsize=1024)
 def _loop(ufunc, operands: tuple, dtype) -> tuple:
-    """NumPy's loop dtypes (inputs, then outputs) for operands of these dtypes; NumPy's
-    TypeError where it has none (numpy.subtract of bools)."""
-    signature = None if dtype is None else (None,) * ufunc.nin + (dtype,) * ufunc.nout
-    return ufunc.resolve_dtypes(operands + (None,) * ufunc.nout, **({"signature": signature} if signature else {}))
+    """NumPy's loop for operands of these dtypes (NumPy's TypeError where it has none:
+    numpy.subtract of bools): its dtypes (inputs, then outputs), the dtypes hal computes
+    the inputs in, and the hal function for a bool loop hal's counterpart lacks (or None)."""
+    signature = {} if dtype is None else {"signature": (None,) * ufunc.nin + (dtype,) * ufunc.nout}
+    loop = ufunc.resolve_dtypes(operands + (None,) * ufunc.nout, **signature)
+    computed = tuple(hal.float32 if d == hal.float16 else d for d in loop[:ufunc.nin])
+    boolean = _BOOLEAN_LOOPS.get(ufunc) if all(d == hal.bool for d in loop) else None
+    return loop, computed, boolean
 
 
 def _identity_of(x):
@@ -2018,7 +2085,12 @@ def _reduce(ufunc, reduction, fn, array, axis=0, dtype=None, out=None, keepdims=
             where=True):
     """ufunc.reduce as hal's reduction; ``where`` masks elements out with the ufunc's
     identity (max/min have none: with ``initial``), and ``initial`` joins the result,
-    as NumPy defines them."""
+    as NumPy defines them; of bools, sums and products count in int64 and the others
+    are logical, as NumPy's."""
+    if array.dtype == hal.bool:
+        if ufunc in (np.add, np.multiply) and dtype is None:
+            array = hal.astype(array, hal.int64)
+        fn = _BOOLEAN_LOOPS.get(ufunc, fn)
     if where is not True:
         fill = ufunc.identity if ufunc.identity is not None else None if initial is _UNSET else initial
         if fill is None:  # (max/min: initial is idempotent, so it can fill and join the result)
