@@ -154,9 +154,12 @@ _REDUCING_UFUNC = {"sum": np.add, "prod": np.multiply, "max": np.maximum, "min":
 
 def _mean(fn, a, axis=None, dtype=None, out=None, keepdims=False, *, where=_UNSET):
     """numpy.mean (of bools: the fraction true, in float64 where the device has it, as
-    NumPy's); with ``where``, the mean of the elements it selects (NaN where it selects none)."""
+    NumPy's); with ``where``, the mean of the elements it selects (NaN where it selects none);
+    with a float ``dtype``, computed in it, as NumPy's."""
     if a.dtype == hal.bool:
         a = hal.astype(a, _real(a.device))
+    if dtype is not None and np.dtype(dtype).kind in "fc":
+        a = hal.astype(a, dtype)
     if where is _UNSET or where is True:
         result = fn(a, axis=_axis(axis), keepdims=keepdims)
     else:
@@ -246,6 +249,7 @@ def _logical(fn, a, axis=None, out=None, keepdims=False, *, where=_UNSET):
 
 
 def _arg(fn, a, axis=None, out=None, *, keepdims=False):
+    a = hal.astype(a, hal.uint8) if a.dtype == hal.bool else a  # (NumPy's False < True; hal's take no bools)
     return _into(fn(a, axis=axis, keepdims=keepdims), out)
 
 
@@ -583,6 +587,8 @@ def _count_nonzero(fn, a, axis=None, *, keepdims=False):
 
 
 def _cumulative(fn, a, axis=None, dtype=None, out=None, *, include_initial=False):
+    if a.dtype == hal.bool and fn is hal.cumulative_prod:
+        a = hal.astype(a, hal.int64)  # (NumPy's products of bools count in int64)
     if axis is None and a.ndim != 1:
         a, axis = _flat(a), 0
     return _into(fn(a, axis=axis, dtype=dtype, include_initial=include_initial), out)
@@ -593,7 +599,16 @@ def _axis(axis):
 
 
 def _diff(fn, a, n=1, axis=-1, prepend=None, append=None):
-    return fn(a, n=n, axis=axis, prepend=prepend, append=append)
+    """numpy.diff; of bools, NumPy's: whether neighbours differ (``not_equal``), as int8
+    differences that are nonzero."""
+    if a.dtype != hal.bool:
+        return fn(a, n=n, axis=axis, prepend=prepend, append=append)
+    prepend, append = (None if v is None else hal.astype(_on(a, v), hal.int8) for v in (prepend, append))
+    differences = hal.astype(a, hal.int8)
+    for _ in range(n):  # (each step's differences as bools again, as NumPy's repeated not_equal)
+        differences = hal.astype(fn(differences, axis=axis, prepend=prepend, append=append) != 0, hal.int8)
+        prepend = append = None
+    return hal.astype(differences, hal.bool)
 
 
 def _sort(fn, a, axis=-1, kind=None, order=None, *, stable=None):
@@ -1033,6 +1048,25 @@ def _result_type(fn, *arrays_and_dtypes):
     return np.result_type(*(a.dtype if isinstance(a, Array) else a for a in arrays_and_dtypes))
 
 
+def _of_bools(adapt):
+    """A product NumPy takes of bools (dot, einsum, outer, ...), whose result is bool: "or"
+    of "and"s; hal's take no bools, so computed in int64, nonzero as True."""
+    def adapted(fn, *args, **kwargs):
+        arrays = [v for v in args if isinstance(v, Array)] + [v for a in args if isinstance(a, (list, tuple))
+                                                              for v in a if isinstance(v, Array)]
+        if not arrays or any(v.dtype != hal.bool for v in arrays):
+            return adapt(fn, *args, **kwargs)
+        counted = [_as_counts(v) for v in args]
+        return _into(adapt(fn, *counted, **{k: v for k, v in kwargs.items() if k != "out"}) != 0, kwargs.get("out"))
+    return adapted
+
+
+def _as_counts(value):
+    if isinstance(value, (list, tuple)):
+        return type(value)(_as_counts(v) for v in value)
+    return hal.astype(value, hal.int64) if isinstance(value, Array) else value
+
+
 def _dot(fn, a, b, out=None):
     _, (a, b) = _promote(a, b)
     if np.ndim(a) == 0 or np.ndim(b) == 0:  # (a scalar operand: NumPy's product)
@@ -1052,6 +1086,7 @@ def _outer(fn, a, b, out=None):
 
 
 def _trace(fn, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    a = hal.astype(a, hal.int64) if a.dtype == hal.bool and dtype is None else a  # (as sums of bools)
     return _into(fn(hal.moveaxis(a, (axis1, axis2), (-2, -1)), offset=offset, dtype=dtype), out)
 
 
@@ -1569,7 +1604,7 @@ TABLE: dict = {
     np.lib.stride_tricks.sliding_window_view: Function("Array.__getitem__", _sliding_window_view),
     np.flip: Function("flip", _flip), np.flipud: Function("flip", _flip_axis(0, 1)),
     np.fliplr: Function("flip", _flip_axis(1, 2)), np.rot90: Function("flip", _rot90),
-    np.atleast_3d: Function("reshape", _atleast_3d), np.kron: Function("multiply", _kron),
+    np.atleast_3d: Function("reshape", _atleast_3d), np.kron: Function("multiply", _of_bools(_kron)),
     np.broadcast_to: Function("broadcast_to", _broadcast_to),
     np.broadcast_arrays: Function("broadcast_arrays", _broadcast_arrays), np.roll: Function("roll", _roll),
     np.tile: Function("tile", _tile), np.repeat: Function("repeat", _repeat), np.pad: Function("full", _pad),
@@ -1630,11 +1665,14 @@ TABLE: dict = {
     np.ediff1d: Function("concat", _ediff1d),
     np.digitize: Function("searchsorted", _digitize, host_parameters=True),
     np.linalg.multi_dot: Function("matmul", _multi_dot),
-    np.dot: Function("matmul", _dot), np.vdot: Function("vecdot", _vdot), np.diag: Function("linalg.diagonal", _diag),
-    np.tensordot: Function("tensordot", _tensordot),
-    np.outer: Function("linalg.outer", _outer), np.inner: Function("tensordot", _inner),
-    np.cross: Function("linalg.cross", _cross), np.diagonal: Function("linalg.diagonal", _diagonal), np.trace: Function("linalg.trace", _trace),
-    np.einsum: Function("matmul", _einsum), np.matrix_transpose: Function("matrix_transpose"),
+    np.dot: Function("matmul", _of_bools(_dot)), np.vdot: Function("vecdot", _vdot),
+    np.diag: Function("linalg.diagonal", _diag),
+    np.tensordot: Function("tensordot", _of_bools(_tensordot)),
+    np.outer: Function("linalg.outer", _of_bools(_outer)),
+    np.inner: Function("tensordot", _of_bools(_inner)),
+    np.cross: Function("linalg.cross", _cross), np.diagonal: Function("linalg.diagonal", _diagonal),
+    np.trace: Function("linalg.trace", _trace),
+    np.einsum: Function("matmul", _of_bools(_einsum)), np.matrix_transpose: Function("matrix_transpose"),
     **{getattr(np.linalg, name): Function(f"linalg.{name}") for name in (
         "cross", "diagonal", "matmul", "matrix_power", "matrix_transpose", "outer", "tensordot", "trace", "vecdot")},
     **{getattr(np.linalg, name): Function(f"linalg.{name}", _inexact(None)) for name in (
@@ -2064,6 +2102,13 @@ def _bools_as_integers(name: str):
     return compare
 
 
+def _bool_products(name: str):
+    """matmul / vecdot of bools as NumPy's: "or" of "and"s (counted in int64, nonzero as True)."""
+    def product(a, b):
+        return getattr(hal, name)(*(hal.astype(v, hal.int64) for v in (a, b))) != 0
+    return product
+
+
 # NumPy's bool loops hal's functions do not take: sums and maxima of bools are "or",
 # products and minima "and"; a bool is its own absolute value, floor, ceiling
 _BOOLEAN_LOOPS = {
@@ -2071,6 +2116,7 @@ _BOOLEAN_LOOPS = {
     **dict.fromkeys((np.multiply, np.minimum, np.fmin), lambda a, b: hal.logical_and(a, b)),
     **dict.fromkeys((np.absolute, np.fabs, np.floor, np.ceil, np.trunc, np.rint), _identity_of),
     **{u: _bools_as_integers(u.__name__) for u in (np.less, np.less_equal, np.greater, np.greater_equal)},
+    **{u: _bool_products(u.__name__) for u in (np.matmul, np.vecdot)},
 }
 
 

@@ -760,6 +760,10 @@ def test_hal_namespace_keeps_the_standard_promotion(device):
     lambda a, b: (np.sum(a, axis=0), np.prod(a, axis=1), np.max(a, axis=0), np.min(a), np.var(a), np.std(a, axis=1)),
     lambda a, b: (np.add.reduce(a, axis=1), np.multiply.reduce(a), np.maximum.reduce(a, axis=0)),
     lambda a, b: (np.sum(a, axis=0, where=b), np.max(a, axis=0, initial=False), np.cumsum(a, axis=1), np.mean(a)),
+    lambda a, b: (np.diff(a, axis=1), np.diff(a, n=2, axis=0), np.argmax(a, axis=1), np.argmin(a),
+                  np.cumprod(a, axis=1)),
+    lambda a, b: (np.dot(a, b.T), np.matmul(a, b.T), np.outer(a[0], b[0]), np.einsum("ij,ij->i", a, b), np.trace(a),
+                  np.kron(a[:2, :2], b[:2, :2]), np.inner(a, b)),
 ])
 def test_bools_as_numpy_computes_them(device, body):
     """NumPy's sums and maxima of bools are "or", products and minima "and"; its
@@ -794,6 +798,7 @@ def test_what_numpy_refuses_of_bools_is_refused(device):
     (lambda a: (np.linalg.det(a), np.linalg.norm(a, np.inf), np.linalg.qr(a)[1] ** 2, np.linalg.cond(a)),
      (SQUARE.astype(np.float32),)),
     (lambda a: (np.max(a, axis=0, initial=-1.0), np.min(a, axis=1, initial=5.0, keepdims=True)), (np.zeros((0, 3)),)),
+    (lambda a: (np.mean(a, dtype=np.float64), np.sum(a, axis=0, dtype=np.float64)), (F32 * 1000,)),
     (lambda a: (np.mean(a), np.mean(a, axis=0), np.var(a, axis=1), np.std(a), np.mean(a, dtype=np.float32),
                 np.average(a, axis=1), np.median(a, axis=0)), (I32,)),
     (lambda a: (np.sum(a), np.sum(a, axis=1, keepdims=True), np.sum(a, dtype=np.float32), np.cumsum(a),
