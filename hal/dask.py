@@ -10,8 +10,8 @@ Importing this module registers hal.Array with Dask (https://docs.dask.org/en/st
 ``register_chunk_type`` and the dispatch functions of ``dask.array.dispatch`` (concatenate,
 tensordot, einsum, take, percentile, numel, nannumel, empty, to_numpy) and ``sizeof``; it
 wraps the steps Dask has no dispatch for: the two of ``@`` (block products, sums of
-partial products), ``da.percentile``'s graph and merge, and ``argtopk``'s first and
-combining steps.
+partial products), ``da.percentile``'s graph and merge, ``argtopk``'s first and
+combining steps, and ``da.argwhere``'s index grid.
 Everything else Dask does to a chunk goes through NumPy's protocols
 (hal/numpy_protocols.py) and so runs on the chunk's device. ``HalBackendEntrypoint`` is Dask's array backend "hal"
 (https://docs.dask.org/en/stable/how-to/selecting-the-collection-backend.html), found
@@ -59,8 +59,10 @@ def _on_device_of(first: hal.Array, arrays):
 
 
 def _concatenate(arrays, axis=0):
+    """numpy.concatenate's result (NumPy's promotion of mixed dtypes, as for NumPy
+    chunks) on the first chunk's device."""
     arrays = list(arrays)
-    return hal.concat(_on_device_of(arrays[0], arrays), axis=axis)
+    return np.concatenate(_on_device_of(arrays[0], arrays), axis=axis)
 
 
 def _tensordot(a, b, axes=2):
@@ -175,6 +177,20 @@ def _argtopk(a_plus_idx, k, axis, keepdims):
 
 
 _dask_argtopk_preprocess, _dask_argtopk = chunk.argtopk_preprocess, chunk.argtopk
+_dask_argwhere = routines.argwhere
+
+
+@functools.wraps(_dask_argwhere)
+def _argwhere(a):
+    """da.argwhere (and nonzero, flatnonzero, where of one argument, which call it) pairs
+    the chunks with an index grid of ``da.arange`` chunks, NumPy's by default; for hal
+    chunks the grid is built with the "hal" backend on their device, so the indices are
+    hal arrays there too."""
+    a = da.asarray(a)
+    if not isinstance(a._meta, hal.Array):
+        return _dask_argwhere(a)
+    with dask.config.set({"array.backend": "hal"}), hal.default_device(a._meta.device):
+        return _dask_argwhere(a)
 
 
 def _sizeof(x) -> int:
@@ -216,6 +232,7 @@ def _register() -> None:
     dask_percentile.percentile = da.percentile = _percentile_graph
     dask_percentile.merge_percentiles = _merge_percentiles
     chunk.argtopk_preprocess, chunk.argtopk = _argtopk_preprocess, _argtopk
+    routines.argwhere = da.argwhere = _argwhere
 
 
 _register()

@@ -100,11 +100,47 @@ def _on(like: Array, value):
     return value if isinstance(value, Array) else hal.asarray(value, device=like.device)
 
 
+def _promote(*operands):
+    """NumPy's result dtype of ``operands`` (NEP 50: Python scalars weak, NumPy scalars
+    not; None is left out) and the operands in it: arrays cast (an UnsupportedDTypeError
+    where the device lacks it), scalars as Python numbers of it."""
+    dtype = np.result_type(*(v.dtype if isinstance(v, Array) else v for v in operands if v is not None))
+    return dtype, [v if v is None or isinstance(v, Array) and v.dtype == dtype else hal.astype(v, dtype)
+                   if isinstance(v, Array) else dtype.type(v).item() for v in operands]
+
+
+def _float64(a):
+    """An integer or bool array as numpy.linalg takes it: in float64 (hal's error where the device lacks it)."""
+    return hal.astype(a, hal.float64) if isinstance(a, Array) and a.dtype.kind in "biu" else a
+
+
+def _inexact(adapt):
+    """numpy.linalg's solvers, decompositions and norms, of integers and bools in float64 as NumPy's."""
+    def inexact(fn, *args, **kwargs):
+        args = [_float64(a) for a in args]
+        return fn(*args, **kwargs) if adapt is None else adapt(fn, *args, **kwargs)
+    return inexact
+
+
+_OF_BOOLS = {"max": "any", "min": "all"}  # (hal's max and min take no bools; NumPy's are "or" and "and")
+
+
+def _boolean_reduction(fn, a: Array, dtype):
+    """The reduction NumPy computes for ``fn`` on ``a``: of bools, max and min as any and
+    all, and products counted in int64 (NumPy's default integer)."""
+    if a.dtype != hal.bool:
+        return fn, a
+    if fn.__name__ in _OF_BOOLS:
+        return getattr(hal, _OF_BOOLS[fn.__name__]), a
+    return fn, hal.astype(a, hal.int64) if fn is hal.prod else a
+
+
 def _reduction(fn, a, axis=None, dtype=None, out=None, keepdims=False, initial=_UNSET, where=True):
     """sum, prod, max, min: with ``initial`` or ``where``, the ufunc's reduce (``_reduce``)."""
     if initial is not _UNSET or where is not True:
         ufunc = _REDUCING_UFUNC[fn.__name__]
         return _reduce(ufunc, fn, resolve(TABLE[ufunc].hal), a, _axis(axis), dtype, out, keepdims, initial, where)
+    fn, a = _boolean_reduction(fn, a, dtype)
     kwargs = {"dtype": dtype} if dtype is not None else {}
     return _into(fn(a, axis=_axis(axis), keepdims=keepdims, **kwargs), out)
 
@@ -118,9 +154,12 @@ _REDUCING_UFUNC = {"sum": np.add, "prod": np.multiply, "max": np.maximum, "min":
 
 def _mean(fn, a, axis=None, dtype=None, out=None, keepdims=False, *, where=_UNSET):
     """numpy.mean (of bools: the fraction true, in float64 where the device has it, as
-    NumPy's); with ``where``, the mean of the elements it selects (NaN where it selects none)."""
+    NumPy's); with ``where``, the mean of the elements it selects (NaN where it selects none);
+    with a float ``dtype``, computed in it, as NumPy's."""
     if a.dtype == hal.bool:
         a = hal.astype(a, _real(a.device))
+    if dtype is not None and np.dtype(dtype).kind in "fc":
+        a = hal.astype(a, dtype)
     if where is _UNSET or where is True:
         result = fn(a, axis=_axis(axis), keepdims=keepdims)
     else:
@@ -146,6 +185,7 @@ def _spread(fn, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, w
     not take), NumPy's formula: the elements' absolute deviations from their mean,
     squared and summed, over their count less ``ddof``."""
     _refuse("std/var", dtype=dtype, mean=mean)
+    a = _float64(a) if a.dtype == hal.bool else a  # (NumPy's spread of bools: in float64)
     correction = ddof if correction is _UNSET else correction
     if where is _UNSET or where is True:
         if a.dtype.kind != "c":
@@ -209,6 +249,7 @@ def _logical(fn, a, axis=None, out=None, keepdims=False, *, where=_UNSET):
 
 
 def _arg(fn, a, axis=None, out=None, *, keepdims=False):
+    a = hal.astype(a, hal.uint8) if a.dtype == hal.bool else a  # (NumPy's False < True; hal's take no bools)
     return _into(fn(a, axis=axis, keepdims=keepdims), out)
 
 
@@ -487,6 +528,7 @@ def _array_equal(fn, a1, a2, equal_nan=False):
 
 
 def _inner(fn, a, b):
+    _, (a, b) = _promote(a, b)
     if a.ndim == 0 or b.ndim == 0:
         return hal.multiply(a, b)
     return fn(a, b, axes=((a.ndim - 1,), (b.ndim - 1,)))
@@ -495,6 +537,7 @@ def _inner(fn, a, b):
 def _cross(fn, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     if axis is not None:
         axisa = axisb = axisc = axis
+    _, (a, b) = _promote(a, b)
     result = fn(hal.moveaxis(a, axisa, -1), hal.moveaxis(b, axisb, -1), axis=-1)
     return hal.moveaxis(result, -1, axisc)
 
@@ -544,6 +587,8 @@ def _count_nonzero(fn, a, axis=None, *, keepdims=False):
 
 
 def _cumulative(fn, a, axis=None, dtype=None, out=None, *, include_initial=False):
+    if a.dtype == hal.bool and fn is hal.cumulative_prod:
+        a = hal.astype(a, hal.int64)  # (NumPy's products of bools count in int64)
     if axis is None and a.ndim != 1:
         a, axis = _flat(a), 0
     return _into(fn(a, axis=axis, dtype=dtype, include_initial=include_initial), out)
@@ -554,7 +599,16 @@ def _axis(axis):
 
 
 def _diff(fn, a, n=1, axis=-1, prepend=None, append=None):
-    return fn(a, n=n, axis=axis, prepend=prepend, append=append)
+    """numpy.diff; of bools, NumPy's: whether neighbours differ (``not_equal``), as int8
+    differences that are nonzero."""
+    if a.dtype != hal.bool:
+        return fn(a, n=n, axis=axis, prepend=prepend, append=append)
+    prepend, append = (None if v is None else hal.astype(_on(a, v), hal.int8) for v in (prepend, append))
+    differences = hal.astype(a, hal.int8)
+    for _ in range(n):  # (each step's differences as bools again, as NumPy's repeated not_equal)
+        differences = hal.astype(fn(differences, axis=axis, prepend=prepend, append=append) != 0, hal.int8)
+        prepend = append = None
+    return hal.astype(differences, hal.bool)
 
 
 def _sort(fn, a, axis=-1, kind=None, order=None, *, stable=None):
@@ -669,12 +723,17 @@ def _interp(fn, x, xp, fp, left=None, right=None, period=None):
 
 
 def _isin(fn, element, test_elements, assume_unique=False, invert=False, *, kind=None):
+    """numpy.isin; test elements given as host data (a list, a NumPy array: Dask's
+    chunks of them) move to ``element``'s device, as index data does."""
     return fn(element, _on(element, test_elements), invert=invert)
 
 
 def _where(fn, condition, x=_UNSET, y=_UNSET):
     if x is _UNSET and y is _UNSET:
         return hal.nonzero(condition)
+    dtype, (x, y) = _promote(x, y)
+    if not isinstance(x, Array) and not isinstance(y, Array):  # (two scalars: hal's where wants an array)
+        x = hal.asarray(x, dtype=dtype, device=condition.device)
     return fn(condition, x, y)
 
 
@@ -695,7 +754,8 @@ def _clip(fn, a, a_min=_UNSET, a_max=_UNSET, out=None, *, min=_UNSET, max=_UNSET
     _refuse("clip", **ufunc_kwargs)
     low = min if a_min is _UNSET else a_min
     high = max if a_max is _UNSET else a_max
-    return _into(fn(a, None if low is _UNSET else low, None if high is _UNSET else high), out)
+    _, (a, low, high) = _promote(a, *(None if v is _UNSET else v for v in (low, high)))  # (NumPy's dtype)
+    return _into(fn(a, low, high), out)
 
 
 def _nan_to_num(fn, x, copy=True, nan=0.0, posinf=None, neginf=None):
@@ -759,14 +819,52 @@ def _round(fn, a, decimals=0, out=None):
     return _into(fn(a * factor) / factor if decimals > 0 else fn(a / factor) * factor, out)
 
 
+def _fix(fn, x, out=None):
+    """numpy.fix: rounded towards zero (numpy.trunc, integers kept as they are)."""
+    return _into(np.trunc(x), out)
+
+
 def _concatenate(fn, arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
-    result = fn(list(arrays), axis=axis)
+    if axis is None:
+        arrays, axis = [_flat(a) for a in arrays], 0
+    result = fn(_promote(*arrays)[1], axis=axis)
     return _into(result if dtype is None else hal.astype(result, dtype), out)
 
 
 def _stack(fn, arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
-    result = fn(list(arrays), axis=axis)
+    result = fn(_promote(*arrays)[1], axis=axis)
     return _into(result if dtype is None else hal.astype(result, dtype), out)
+
+
+def _block(fn, arrays):
+    """numpy.block: nested lists joined innermost along the last axis, each level out
+    along the axis before; the arrays given leading axes of length 1 up to the depth."""
+    leaves = []
+    depth = _nesting(arrays, leaves)
+    if not leaves or not all(isinstance(a, Array) for a in leaves):
+        raise TypeError("numpy.block on hal arrays takes nested lists of hal arrays")
+    ndim = max(depth, *(a.ndim for a in leaves))
+    promoted = iter(_promote(*leaves)[1])
+
+    def join(item, level: int):
+        if isinstance(item, list):
+            return fn([join(part, level + 1) for part in item], axis=level - depth)
+        leaf = next(promoted)
+        return hal.reshape(leaf, (1,) * (ndim - leaf.ndim) + leaf.shape)
+    return join(arrays, 0) if isinstance(arrays, list) else arrays
+
+
+def _nesting(item, leaves: list) -> int:
+    """How deep ``item``'s lists nest (all branches alike, as NumPy requires); its arrays appended to ``leaves``."""
+    if not isinstance(item, list):
+        leaves.append(item)
+        return 0
+    if not item:
+        raise ValueError("numpy.block: lists cannot be empty")
+    depths = {_nesting(part, leaves) for part in item}
+    if len(depths) != 1:
+        raise ValueError("numpy.block: list depths are mismatched")
+    return depths.pop() + 1
 
 
 def _vstack(fn, tup, *, dtype=None, casting="same_kind"):
@@ -781,14 +879,14 @@ def _hstack(fn, tup, *, dtype=None, casting="same_kind"):
 
 def _column_stack(fn, tup):
     """1-D arrays as columns beside 2-D ones, joined along axis 1."""
-    return fn([hal.reshape(a, (-1, 1)) if a.ndim < 2 else a for a in tup], axis=1)
+    return fn([hal.reshape(a, (-1, 1)) if a.ndim < 2 else a for a in _promote(*tup)[1]], axis=1)
 
 
 def _dstack(fn, tup):
     """Joined along a third axis: 1-D (n,) arrays as (1, n, 1), 2-D ones as (m, n, 1)."""
     depth = {0: (1, 1, 1), 1: (1, -1, 1)}
     return fn([hal.reshape(a, depth[a.ndim]) if a.ndim < 2 else hal.expand_dims(a, axis=2) if a.ndim == 2 else a
-               for a in tup], axis=2)
+               for a in _promote(*tup)[1]], axis=2)
 
 
 def _append(fn, arr, values, axis=None):
@@ -950,22 +1048,45 @@ def _result_type(fn, *arrays_and_dtypes):
     return np.result_type(*(a.dtype if isinstance(a, Array) else a for a in arrays_and_dtypes))
 
 
+def _of_bools(adapt):
+    """A product NumPy takes of bools (dot, einsum, outer, ...), whose result is bool: "or"
+    of "and"s; hal's take no bools, so computed in int64, nonzero as True."""
+    def adapted(fn, *args, **kwargs):
+        arrays = [v for v in args if isinstance(v, Array)] + [v for a in args if isinstance(a, (list, tuple))
+                                                              for v in a if isinstance(v, Array)]
+        if not arrays or any(v.dtype != hal.bool for v in arrays):
+            return adapt(fn, *args, **kwargs)
+        counted = [_as_counts(v) for v in args]
+        return _into(adapt(fn, *counted, **{k: v for k, v in kwargs.items() if k != "out"}) != 0, kwargs.get("out"))
+    return adapted
+
+
+def _as_counts(value):
+    if isinstance(value, (list, tuple)):
+        return type(value)(_as_counts(v) for v in value)
+    return hal.astype(value, hal.int64) if isinstance(value, Array) else value
+
+
 def _dot(fn, a, b, out=None):
+    _, (a, b) = _promote(a, b)
     if np.ndim(a) == 0 or np.ndim(b) == 0:  # (a scalar operand: NumPy's product)
         return _into(hal.multiply(a, b), out)
     return _into(fn(a, b), out)
 
 
 def _tensordot(fn, a, b, axes=2):
+    _, (a, b) = _promote(a, b)
     return fn(a, b, axes=axes if isinstance(axes, int) else tuple(tuple(ax) if not isinstance(ax, int) else (ax,)
                                                                   for ax in axes))
 
 
 def _outer(fn, a, b, out=None):
+    _, (a, b) = _promote(a, b)
     return _into(fn(_flat(a), _flat(b)), out)
 
 
 def _trace(fn, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    a = hal.astype(a, hal.int64) if a.dtype == hal.bool and dtype is None else a  # (as sums of bools)
     return _into(fn(hal.moveaxis(a, (axis1, axis2), (-2, -1)), offset=offset, dtype=dtype), out)
 
 
@@ -1004,6 +1125,7 @@ def _atleast_3d(fn, *arys):
 
 def _kron(fn, a, b):
     """numpy.kron: each element of ``a`` times all of ``b``, the axes interleaved (shapes padded with leading 1s)."""
+    _, (a, b) = _promote(a, b)
     ndim = max(a.ndim, b.ndim)
     sa, sb = (1,) * (ndim - a.ndim) + a.shape, (1,) * (ndim - b.ndim) + b.shape
     product = fn(hal.reshape(a, tuple(n for d in sa for n in (d, 1))),
@@ -1172,8 +1294,7 @@ def _einsum(fn, *operands, out=None, dtype=None, order="K", casting="safe", opti
     output = output.replace("...", ellipsis)
     if len(inputs) != len(arrays) or not arrays:
         raise ValueError(f"numpy.einsum: {subscripts!r} names {len(inputs)} operands, {len(arrays)} given")
-    if dtype is not None:
-        arrays = [hal.astype(a, dtype) for a in arrays]
+    arrays = [hal.astype(a, dtype) for a in arrays] if dtype is not None else _promote(*arrays)[1]
     arrays, inputs = zip(*(_diagonals(a, sub) for a, sub in zip(arrays, inputs)))
     if len(arrays) == 1:
         (sub,), (x,) = inputs, arrays
@@ -1385,6 +1506,24 @@ def _nan_ignoring(fn, a, b):
     return result
 
 
+def _fmod(fn, a, b):
+    """numpy.fmod, C's remainder (the sign of ``a``): the floored remainder (the sign of
+    ``b``) less ``b`` where the two signs differ (an integer's by zero is 0 in both)."""
+    r = fn(a, b)
+    return hal.where((r != 0) & ((r < 0) != (a < 0)), r - b, r)
+
+
+def _cbrt(fn, x):
+    """numpy.cbrt: the real cube root, ``|x| ** (1/3)`` with ``x``'s sign (exact cubes may differ in the last bit)."""
+    return hal.copysign(fn(hal.abs(x), 1.0 / 3.0), x)
+
+
+def _ldexp(fn, x1, x2):
+    """numpy.ldexp: ``x1 * 2 ** x2``, the power of two exact in ``x1``'s float dtype."""
+    exponent = hal.astype(x2, x1.dtype) if isinstance(x2, Array) else float(x2)
+    return fn(x1, hal.pow(2.0, exponent) if isinstance(exponent, Array) else 2.0 ** exponent)
+
+
 def _heaviside(fn, x1, x2):
     """numpy.heaviside: 0 where ``x1 < 0``, ``x2`` where it is 0, 1 where it is greater, NaN where it is NaN."""
     step = fn(x1 > 0, 1.0, fn(x1 == 0, x2, hal.zeros_like(x1)))
@@ -1428,6 +1567,9 @@ TABLE: dict = {
     **{getattr(np, name): Ufunc("multiply", adapt=_scaled(factor)) for names, factor in (
         (("deg2rad", "radians"), math.pi / 180), (("rad2deg", "degrees"), 180 / math.pi)) for name in names},
     np.heaviside: Ufunc("where", adapt=_heaviside),
+    np.float_power: Ufunc("pow"),  # (its NumPy loops are float64 and complex128 only)
+    np.fmod: Ufunc("remainder", adapt=_fmod), np.cbrt: Ufunc("pow", adapt=_cbrt),
+    np.ldexp: Ufunc("multiply", adapt=_ldexp),
     np.fmax: Ufunc("maximum", adapt=_nan_ignoring), np.fmin: Ufunc("minimum", adapt=_nan_ignoring),
     np.matvec: Ufunc("matmul", adapt=_matvec), np.vecmat: Ufunc("matmul", adapt=_vecmat),
     # creation (NEP 35 like=) and the *_like functions
@@ -1449,7 +1591,8 @@ TABLE: dict = {
     np.result_type: Function("result_type", _result_type),
     # elementwise functions that are not ufuncs
     np.real: Function("real", _real_part), np.imag: Function("imag", _imaginary_part), np.clip: Function("clip", _clip),
-    np.round: Function("round", _round), np.around: Function("round", _round), np.angle: Function("atan2", _angle),
+    np.round: Function("round", _round), np.fix: Function("trunc", _fix), np.around: Function("round", _round),
+    np.angle: Function("atan2", _angle),
     np.where: Function("where", _where),
     np.nan_to_num: Function("where", _nan_to_num),
     # manipulation
@@ -1461,12 +1604,12 @@ TABLE: dict = {
     np.lib.stride_tricks.sliding_window_view: Function("Array.__getitem__", _sliding_window_view),
     np.flip: Function("flip", _flip), np.flipud: Function("flip", _flip_axis(0, 1)),
     np.fliplr: Function("flip", _flip_axis(1, 2)), np.rot90: Function("flip", _rot90),
-    np.atleast_3d: Function("reshape", _atleast_3d), np.kron: Function("multiply", _kron),
+    np.atleast_3d: Function("reshape", _atleast_3d), np.kron: Function("multiply", _of_bools(_kron)),
     np.broadcast_to: Function("broadcast_to", _broadcast_to),
     np.broadcast_arrays: Function("broadcast_arrays", _broadcast_arrays), np.roll: Function("roll", _roll),
     np.tile: Function("tile", _tile), np.repeat: Function("repeat", _repeat), np.pad: Function("full", _pad),
     np.concatenate: Function("concat", _concatenate), np.concat: Function("concat", _concatenate),
-    np.stack: Function("stack", _stack), np.vstack: Function("concat", _vstack),
+    np.stack: Function("stack", _stack), np.block: Function("concat", _block), np.vstack: Function("concat", _vstack),
     np.hstack: Function("concat", _hstack), np.atleast_1d: Function("reshape", _atleast(1)),
     np.atleast_2d: Function("reshape", _atleast(2)), np.unstack: Function("unstack"),
     np.column_stack: Function("concat", _column_stack), np.dstack: Function("concat", _dstack),
@@ -1513,7 +1656,8 @@ TABLE: dict = {
         "unique_all", "unique_counts", "unique_inverse", "unique_values")},
     np.compress: Function("take", _compress), np.extract: Function("nonzero", _extract),
     np.lexsort: Function("argsort", _lexsort), np.diagflat: Function("linalg.diagonal", _diagflat),
-    np.isin: Function("isin", _isin), np.interp: Function("searchsorted", _interp), np.take: Function("take", _take),
+    np.isin: Function("isin", _isin, host_parameters=True), np.interp: Function("searchsorted", _interp),
+    np.take: Function("take", _take),
     np.take_along_axis: Function("take_along_axis", _take_along_axis),
     # linear algebra
     np.select: Function("where", _select), np.sinc: Function("sin", _sinc),
@@ -1521,20 +1665,24 @@ TABLE: dict = {
     np.ediff1d: Function("concat", _ediff1d),
     np.digitize: Function("searchsorted", _digitize, host_parameters=True),
     np.linalg.multi_dot: Function("matmul", _multi_dot),
-    np.dot: Function("matmul", _dot), np.vdot: Function("vecdot", _vdot), np.diag: Function("linalg.diagonal", _diag),
-    np.tensordot: Function("tensordot", _tensordot),
-    np.outer: Function("linalg.outer", _outer), np.inner: Function("tensordot", _inner),
-    np.cross: Function("linalg.cross", _cross), np.diagonal: Function("linalg.diagonal", _diagonal), np.trace: Function("linalg.trace", _trace),
-    np.einsum: Function("matmul", _einsum), np.matrix_transpose: Function("matrix_transpose"),
+    np.dot: Function("matmul", _of_bools(_dot)), np.vdot: Function("vecdot", _vdot),
+    np.diag: Function("linalg.diagonal", _diag),
+    np.tensordot: Function("tensordot", _of_bools(_tensordot)),
+    np.outer: Function("linalg.outer", _of_bools(_outer)),
+    np.inner: Function("tensordot", _of_bools(_inner)),
+    np.cross: Function("linalg.cross", _cross), np.diagonal: Function("linalg.diagonal", _diagonal),
+    np.trace: Function("linalg.trace", _trace),
+    np.einsum: Function("matmul", _of_bools(_einsum)), np.matrix_transpose: Function("matrix_transpose"),
     **{getattr(np.linalg, name): Function(f"linalg.{name}") for name in (
-        "cholesky", "cross", "det", "diagonal", "eig", "eigvals", "eigvalsh", "inv", "matmul", "matrix_norm",
-        "matrix_power", "matrix_transpose", "outer", "slogdet", "solve", "svdvals", "tensordot", "trace", "vecdot",
+        "cross", "diagonal", "matmul", "matrix_power", "matrix_transpose", "outer", "tensordot", "trace", "vecdot")},
+    **{getattr(np.linalg, name): Function(f"linalg.{name}", _inexact(None)) for name in (
+        "cholesky", "det", "eig", "eigvals", "eigvalsh", "inv", "matrix_norm", "slogdet", "solve", "svdvals",
         "vector_norm")},
-    np.linalg.qr: Function("linalg.qr", _qr), np.linalg.svd: Function("linalg.svd", _svd),
-    np.linalg.eigh: Function("linalg.eigh", _eigh), np.linalg.pinv: Function("linalg.pinv", _pinv),
-    np.linalg.matrix_rank: Function("linalg.matrix_rank", _matrix_rank),
-    np.linalg.cond: Function("linalg.svdvals", _cond),
-    np.linalg.norm: Function("linalg.vector_norm", _norm),
+    np.linalg.qr: Function("linalg.qr", _inexact(_qr)), np.linalg.svd: Function("linalg.svd", _inexact(_svd)),
+    np.linalg.eigh: Function("linalg.eigh", _inexact(_eigh)), np.linalg.pinv: Function("linalg.pinv", _inexact(_pinv)),
+    np.linalg.matrix_rank: Function("linalg.matrix_rank", _inexact(_matrix_rank)),
+    np.linalg.cond: Function("linalg.svdvals", _inexact(_cond)),
+    np.linalg.norm: Function("linalg.vector_norm", _inexact(_norm)),
     # fft
     **{getattr(np.fft, name): Function(f"fft.{name}", _fft)
        for name in ("fft", "ifft", "rfft", "irfft", "hfft", "ihfft")},
@@ -1600,8 +1748,54 @@ def ndarray_methods() -> dict:
     attributes = {"real": property(np.real, doc="numpy.real(x): x itself where it is real."),
                   "imag": property(np.imag, doc="numpy.imag(x): zeros where x is real."),
                   "nbytes": property(lambda self: self.size * self.dtype.itemsize, doc="The bytes of the elements."),
-                  "itemsize": property(lambda self: self.dtype.itemsize, doc="The bytes of one element.")}
+                  "itemsize": property(lambda self: self.dtype.itemsize, doc="The bytes of one element."),
+                  "flat": property(FlatIter, lambda self, value: FlatIter(self).__setitem__(slice(None), value),
+                                   doc="NumPy's flatiter: the elements in C order as one axis (FlatIter).")}
     return {**{name: method(name) for name in METHODS}, **attributes, **{f.__name__: f for f in _HOST_METHODS}}
+
+
+class FlatIter:
+    """``x.flat``, as NumPy's and CuPy's flatiter: ``x``'s elements in C order as one
+    axis, to index (``x.flat[3]``, ``x.flat[2:7]``, ``x.flat[[0, 5]]``), assign through
+    (``x.flat[::2] = 0``, ``x.flat = 0``), iterate and count. Reading gives hal arrays on
+    ``x``'s device (0-d for an integer index, as CuPy's; NumPy's gives a scalar), copies
+    as NumPy's are; nothing is read to the host. Kept because NumPy code (and CuPy's)
+    indexes arrays this way, and it is a reshape and an index: no op of its own."""
+    __slots__ = ("base", "_next")
+
+    def __init__(self, base: Array):
+        self.base, self._next = base, 0
+
+    def __len__(self) -> int:
+        return self.base.size
+
+    def __iter__(self):
+        return self  # (NumPy's flatiter is its own iterator)
+
+    def __next__(self) -> Array:
+        if self._next >= self.base.size:
+            raise StopIteration
+        self._next += 1
+        return self[self._next - 1]
+
+    def __getitem__(self, key) -> Array:
+        return hal.asarray(_flat(self.base)[key], copy=True)
+
+    def __setitem__(self, key, value) -> None:
+        """Written through a flat view of ``x``; where ``x`` has none (a strided view), into
+        a flat copy, which is written back."""
+        try:
+            flat = hal.reshape(self.base, (-1,), copy=False)
+        except ValueError:
+            flat = hal.reshape(self.base, (-1,), copy=True)
+            flat[key] = value
+            self.base[...] = hal.reshape(flat, self.base.shape)
+        else:
+            flat[key] = value
+
+    def copy(self) -> Array:
+        """flatiter.copy: the elements as a new 1-D array."""
+        return hal.reshape(self.base, (-1,), copy=True)
 
 
 # ndarray's methods that hand data to Python, as float(x) does: an explicit read, of
@@ -1821,7 +2015,7 @@ def array_ufunc(ufunc, method: str, inputs: tuple, kwargs: dict):
         return NotImplemented
     entry, fn = found
     if method == "__call__":
-        return fn(*inputs) if not kwargs else _call(ufunc, fn, inputs, dict(kwargs))
+        return _numpy_typed(ufunc, fn, inputs, None) if not kwargs else _call(ufunc, fn, inputs, dict(kwargs))
     if method == "outer":
         return _call(ufunc, fn, _outer_operands(*inputs), dict(kwargs))
     if method == "reduce" and entry.reduce:
@@ -1840,22 +2034,90 @@ _UFUNC_DEFAULTS = {"casting": "same_kind", "order": "K", "subok": True, "signatu
 
 
 def _call(ufunc, fn, inputs, kwargs: dict):
-    """A ufunc call with NumPy's keywords: ``dtype`` (the operands are cast to it),
+    """A ufunc call with NumPy's keywords: ``dtype`` (NumPy's loop with that output dtype),
     ``where`` (elsewhere: ``out``'s elements, or zeros without ``out``) and ``out``."""
     out, where, dtype = kwargs.pop("out", None), kwargs.pop("where", True), kwargs.pop("dtype", None)
     for name, default in _UFUNC_DEFAULTS.items():
         if kwargs.get(name, default) == default:
             kwargs.pop(name, None)
     _refuse(ufunc.__name__, **kwargs)  # (whatever is left is a keyword hal cannot honour)
-    if dtype is not None:
-        inputs = [hal.astype(v, dtype) if isinstance(v, Array) else v for v in inputs]
-    result = fn(*inputs)
+    result = _numpy_typed(ufunc, fn, inputs, dtype)
     if where is True:
         return _into(result, out)
     if where is False or (isinstance(where, Array) and where.dtype != hal.bool):
         raise TypeError("where= must be a bool hal array on the operands' device")
     otherwise = out[0] if out else hal.zeros_like(result)
     return _into(hal.where(where, result, otherwise), out)
+
+
+def _numpy_typed(ufunc, fn, inputs, dtype):
+    """``fn`` of ``inputs`` in the dtypes of NumPy's loop for them (its promotion, NEP 50:
+    a Python scalar is weak, a NumPy scalar is not; ``dtype`` fixes the output's): the
+    arrays cast to the loop's input dtypes (an UnsupportedDTypeError where the device
+    lacks one), scalars as Python numbers of the loop's dtype, the result in its output dtype.
+    hal computes no float16 (it stores it): a float16 loop runs in float32 and rounds,
+    as NumPy's half loops do. hal's own functions (hal.add) keep the standard's rules."""
+    loop, computed, boolean = _loop(ufunc, tuple(map(_loop_operand, inputs)), dtype and np.dtype(dtype))
+    operands = list(inputs)
+    for i, v in enumerate(operands):  # (a plain loop: this runs on every NumPy call on hal arrays)
+        if type(v) is Array:
+            if v.dtype != computed[i]:
+                operands[i] = hal.astype(v, computed[i])
+        else:
+            operands[i] = loop[i].type(v).item()
+    result = (boolean or fn)(*operands)
+    wanted = loop[ufunc.nin]
+    return result if result.dtype == wanted else hal.astype(result, wanted)
+
+
+def _loop_operand(value):
+    """An operand as ``ufunc.resolve_dtypes`` takes it: a dtype, or a Python scalar's type (weak)."""
+    if type(value) is Array:
+        return value.dtype
+    if type(value) in (int, float, complex):
+        return type(value)
+    return np.asarray(value).dtype  # (a NumPy scalar, a Python bool: strong)
+
+
+@functools.lru_cache(maxsize=1024)
+def _loop(ufunc, operands: tuple, dtype) -> tuple:
+    """NumPy's loop for operands of these dtypes (NumPy's TypeError where it has none:
+    numpy.subtract of bools): its dtypes (inputs, then outputs), the dtypes hal computes
+    the inputs in, and the hal function for a bool loop hal's counterpart lacks (or None)."""
+    signature = {} if dtype is None else {"signature": (None,) * ufunc.nin + (dtype,) * ufunc.nout}
+    loop = ufunc.resolve_dtypes(operands + (None,) * ufunc.nout, **signature)
+    computed = tuple(hal.float32 if d == hal.float16 else d for d in loop[:ufunc.nin])
+    boolean = _BOOLEAN_LOOPS.get(ufunc) if all(d == hal.bool for d in loop) else None
+    return loop, computed, boolean
+
+
+def _identity_of(x):
+    return x
+
+
+def _bools_as_integers(name: str):
+    """An order comparison of bools (which hal's, as the standard's, refuses) as NumPy's: False < True."""
+    def compare(a, b):
+        return getattr(hal, name)(*(hal.astype(v, hal.uint8) if isinstance(v, Array) else v for v in (a, b)))
+    return compare
+
+
+def _bool_products(name: str):
+    """matmul / vecdot of bools as NumPy's: "or" of "and"s (counted in int64, nonzero as True)."""
+    def product(a, b):
+        return getattr(hal, name)(*(hal.astype(v, hal.int64) for v in (a, b))) != 0
+    return product
+
+
+# NumPy's bool loops hal's functions do not take: sums and maxima of bools are "or",
+# products and minima "and"; a bool is its own absolute value, floor, ceiling
+_BOOLEAN_LOOPS = {
+    **dict.fromkeys((np.add, np.maximum, np.fmax), lambda a, b: hal.logical_or(a, b)),
+    **dict.fromkeys((np.multiply, np.minimum, np.fmin), lambda a, b: hal.logical_and(a, b)),
+    **dict.fromkeys((np.absolute, np.fabs, np.floor, np.ceil, np.trunc, np.rint), _identity_of),
+    **{u: _bools_as_integers(u.__name__) for u in (np.less, np.less_equal, np.greater, np.greater_equal)},
+    **{u: _bool_products(u.__name__) for u in (np.matmul, np.vecdot)},
+}
 
 
 def _outer_operands(a, b):
@@ -1869,12 +2131,23 @@ def _reduce(ufunc, reduction, fn, array, axis=0, dtype=None, out=None, keepdims=
             where=True):
     """ufunc.reduce as hal's reduction; ``where`` masks elements out with the ufunc's
     identity (max/min have none: with ``initial``), and ``initial`` joins the result,
-    as NumPy defines them."""
+    as NumPy defines them; of bools, sums and products count in int64 and the others
+    are logical, as NumPy's."""
+    if array.dtype == hal.bool:
+        if ufunc in (np.add, np.multiply) and dtype is None:
+            array = hal.astype(array, hal.int64)
+        fn = _BOOLEAN_LOOPS.get(ufunc, fn)
     if where is not True:
         fill = ufunc.identity if ufunc.identity is not None else None if initial is _UNSET else initial
         if fill is None:  # (max/min: initial is idempotent, so it can fill and join the result)
             raise ValueError(f"numpy.{ufunc.__name__}.reduce with where= needs initial= (it has no identity)")
         array = hal.where(where, array, fill)
+    axes = _axes_of(array, _axis(axis))
+    if initial is not _UNSET and initial is not None and not math.prod(array.shape[ax] for ax in axes):
+        # (NumPy's max/min of nothing with initial=: initial; hal's reductions refuse empty ones)
+        shape = tuple(1 if ax in axes else n for ax, n in enumerate(array.shape) if keepdims or ax not in axes)
+        return _into(hal.full(shape, initial, dtype=array.dtype if dtype is None else dtype, device=array.device), out)
+    reduction, array = _boolean_reduction(reduction, array, dtype)
     kwargs = {"dtype": dtype} if dtype is not None and reduction in (hal.sum, hal.prod) else {}
     result = reduction(array, axis=_axis(axis), keepdims=keepdims, **kwargs)
     if dtype is not None and result.dtype != np.dtype(dtype):
@@ -1882,6 +2155,12 @@ def _reduce(ufunc, reduction, fn, array, axis=0, dtype=None, out=None, keepdims=
     if initial is not _UNSET and initial is not None:
         result = fn(result, hal.asarray(initial, dtype=result.dtype, device=result.device))
     return _into(result, out)
+
+
+def _axes_of(array: Array, axis) -> tuple:
+    """The axes (non-negative) a reduction over ``axis`` (None, one, a tuple) reduces."""
+    axes = range(array.ndim) if axis is None else (axis,) if isinstance(axis, int) else axis
+    return tuple(operator.index(ax) % array.ndim for ax in axes)
 
 
 def _accumulate(ufunc, cumulative, array, axis=0, dtype=None, out=None):

@@ -19,7 +19,8 @@ ALL_WITH_COMPLEX = ALL + COMPLEX
 SAMPLE_INT = [hal.int8, hal.uint16, hal.int32, hal.uint64]
 
 # Per floating dtype: (rtol, atol). Integers and bools compare exactly.
-TOLERANCE = {np.dtype(np.float32): (1e-5, 1e-6), np.dtype(np.float64): (1e-12, 1e-12)}
+TOLERANCE = {np.dtype(np.float16): (1e-3, 1e-4), np.dtype(np.float32): (1e-5, 1e-6),
+             np.dtype(np.float64): (1e-12, 1e-12)}
 TOLERANCE.update({np.dtype(np.complex64): TOLERANCE[np.dtype(np.float32)],
                   np.dtype(np.complex128): TOLERANCE[np.dtype(np.float64)]})
 

@@ -128,6 +128,32 @@ def test_searchsorted_and_masked_assignment(device):
     assert_matches(y.compute(scheduler="sync"), expected, device=device)
 
 
+def _mixed_workload(x, y):
+    """NumPy code on a float32 and an int32 Dask array, whose chunks are NumPy's or hal's:
+    mixed-dtype promotion, bools, integer means and spreads, argwhere and nonzero
+    (index grids), stacking, where, clip, floor division of negatives."""
+    return {"np.add": np.add(y, x), "int mean": y.mean(axis=0), "int std": y.std(axis=1),
+            "sum dtype": y.sum(axis=0, dtype=np.float64), "bool sum": (x > 0).sum(axis=1),
+            "bool prod": da.prod(y > -3, axis=0), "bool max": (x > 1).max(axis=0),
+            "argwhere": da.argwhere(y > 2), "nonzero": da.nonzero(y)[1], "flatnonzero": da.flatnonzero(x > 1),
+            "where of one": da.where(y < 0)[0], "where": da.where(x > 0, x, y),
+            "where of scalars": da.where(y > 0, 1, 0),
+            "cumsum of bools": da.cumsum(x > 0, axis=1), "concatenate": da.concatenate([x, y], axis=0),
+            "stack": da.stack([x, y]), "floor_divide": np.floor_divide(y, -3), "mod": np.mod(y, -4),
+            "clip": da.clip(y, -2.5, 2.5), "dot": da.dot(x, y.T), "isin": da.isin(y, [1, 2]),
+            "unique": da.unique(y), "sqrt": np.sqrt(abs(y))}
+
+
+def test_a_mixed_workload_equals_numpy_chunks(device):
+    rng = np.random.default_rng(11)
+    f, i = rng.standard_normal((12, 10)).astype(np.float32), rng.integers(-5, 6, (12, 10)).astype(np.int32)
+    on_hal = _mixed_workload(*(da.from_array(put(v, device), chunks=(5, 4)) for v in (f, i)))
+    on_numpy = _mixed_workload(*(da.from_array(v, chunks=(5, 4)) for v in (f, i)))
+    for name, lazy in on_hal.items():
+        assert_matches(lazy.compute(scheduler="sync"), on_numpy[name].compute(scheduler="sync"), rtol=1e-5,
+                       atol=1e-5, device=device)
+
+
 @pytest.fixture
 def stable_numpy_argsort(monkeypatch):
     """Dask's percentile merge sorts the chunks' percentiles with NumPy's default
@@ -284,6 +310,18 @@ def test_a_distributed_workload_equals_numpy_chunks(client, device_name):
     np.testing.assert_allclose(np.asarray(result), expected, rtol=1e-3, atol=1e-3)
     ran_on = client.run(lambda: sorted(k for k in __import__("sys").modules if k == "hal.dask"))
     assert all(mods == ["hal.dask"] for mods in ran_on.values())  # the workers preloaded hal.dask
+
+
+@pytest.mark.parametrize("device_name", [d.name for d in REAL_DEVICES])
+def test_a_mixed_workload_on_the_cluster_equals_numpy_chunks(client, device_name):
+    rng = np.random.default_rng(12)
+    f, i = rng.standard_normal((12, 10)).astype(np.float32), rng.integers(-5, 6, (12, 10)).astype(np.int32)
+    on_hal = _mixed_workload(*(da.from_array(hal.asarray(v, device=device_name), chunks=(5, 4)) for v in (f, i)))
+    on_numpy = _mixed_workload(*(da.from_array(v, chunks=(5, 4)) for v in (f, i)))
+    results = dask.compute(on_hal)[0]
+    for name, result in results.items():
+        assert result.device.name == device_name, name
+        assert_matches(result, on_numpy[name].compute(scheduler="sync"), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.skipif(len(REAL_DEVICES) < 2, reason="spread needs two non-simulated devices")

@@ -2,6 +2,7 @@
 dtype= and the reduce/accumulate/outer methods, NumPy functions (NEP 18), creation with
 like= (NEP 35), results equal to NumPy's on the array's own device, no hidden host
 transfers, and NumPy's TypeError for everything hal lacks."""
+import dataclasses
 import warnings
 
 import numpy as np
@@ -173,7 +174,7 @@ def test_results_stay_on_the_device(buffer_device):
 def test_what_hal_lacks_is_numpys_type_error(device):
     x = hal.ones((2, 2), dtype=hal.float32, device=device)
     with pytest.raises(TypeError):
-        np.cbrt(x)  # a ufunc without a counterpart
+        np.gcd(hal.astype(x, hal.int32), 2)  # a ufunc without a counterpart
     with pytest.raises(TypeError, match="no implementation found for 'numpy.convolve'"):
         np.convolve(x[0], x[1])  # a function hal lacks
     with pytest.raises(TypeError):
@@ -690,3 +691,171 @@ def test_selection_sets_orders_and_shapes(device):
     for actual, expected in checks:
         assert_matches(actual, expected.astype(actual.dtype) if expected.dtype == np.intp else expected,
                        rtol=1e-5, atol=1e-5, device=device)  # (hal's indices: int64)
+
+
+# -- NumPy's results, dtypes included: one body run on NumPy arrays and on hal arrays ------
+
+def numpy_and_hal(body, *arrays, device, rtol=None, atol=None):
+    """As CuPy's ``numpy_cupy_allclose``: ``body`` run on the NumPy ``arrays`` and on hal
+    copies of them on ``device``; each result equals NumPy's, dtype and shape included
+    (tuples and lists of results compared element by element)."""
+    expected = body(*arrays)
+    actual = body(*(put(a, device) for a in arrays))
+    _compare(actual, expected, device, rtol, atol)
+
+
+def _compare(actual, expected, device, rtol, atol):
+    if isinstance(expected, (tuple, list)):
+        assert isinstance(actual, (tuple, list)) and len(actual) == len(expected)
+        for a, e in zip(actual, expected):
+            _compare(a, e, device, rtol, atol)
+    else:
+        assert_matches(actual, expected, rtol=rtol, atol=atol, device=device)
+
+
+_RNG = np.random.default_rng(20)
+F32 = _RNG.standard_normal((4, 5)).astype(np.float32)
+F64 = _RNG.standard_normal((4, 5))
+I32 = _RNG.integers(-7, 8, (4, 5)).astype(np.int32)
+U8 = _RNG.integers(0, 200, (4, 5)).astype(np.uint8)
+B1, B2 = _RNG.random((2, 4, 5)) < 0.5
+SQUARE = _RNG.standard_normal((4, 4)) + 4 * np.eye(4)
+
+
+@pytest.mark.parametrize("body, arrays", [
+    (lambda a, b: np.add(a, b), (I32, F32)),  # (NumPy: float64; hal.add: float32)
+    (lambda a, b: np.multiply(a, b), (U8, I32)),
+    (lambda a: (np.add(a, 1.5), np.add(a, 3), np.true_divide(a, 2)), (I32,)),  # (NEP 50: weak Python scalars)
+    (lambda a: (np.add(a, 3), np.subtract(a, 1)), (U8,)),
+    (lambda a: (np.multiply(a, np.float64(2)), np.multiply(np.float64(2), a), np.float64(2) * a), (F32,)),
+    (lambda a: np.add(a, True), (I32,)),
+    (lambda a, b: (np.less(a, b), np.equal(a, b), np.maximum(a, b)), (F32, I32)),
+    (lambda a, b: (np.matmul(a, b.T), np.add.outer(a[0], b[0])), (I32, F32)),
+    (lambda a: (np.sqrt(a), np.exp2(a), np.sin(a)), (U8,)),  # (float16 loops: computed in float32, rounded)
+    (lambda a: np.add(a.astype(np.float16), np.float16(0.1)), (F32,)),
+    (lambda a: (np.sqrt(np.abs(a)), np.exp(a), np.floor(a), np.trunc(a)), (I32,)),
+    (lambda a: np.add(a, a, dtype=np.float64), (I32,)),
+    (lambda a, b: (np.power(np.abs(a), b), np.float_power(np.abs(a), 2), np.arctan2(a, b)), (F32, I32)),
+    (lambda a, b: np.logical_and(a, b), (I32, F32)),
+])
+def test_ufuncs_promote_as_numpy(device, body, arrays):
+    with np.errstate(all="ignore"):
+        numpy_and_hal(body, *arrays, device=device)
+
+
+def test_hal_namespace_keeps_the_standard_promotion(device):
+    """Only NumPy's calls follow NumPy: hal's own functions and operators keep the
+    standard's rules, which leave mixed kinds to the implementation."""
+    x, y = put(I32, device), put(F32, device)
+    assert hal.add(x, y).dtype == hal.float32 and (x + y).dtype == hal.float32
+    assert np.add(x, y).dtype == hal.float64
+    with pytest.raises(TypeError):
+        hal.add(put(B1, device), put(B2, device))
+
+
+@pytest.mark.parametrize("body", [
+    lambda a, b: (np.add(a, b), np.multiply(a, b), np.maximum(a, b), np.minimum(a, b), np.fmax(a, b)),
+    lambda a, b: (np.less(a, b), np.greater_equal(a, b), np.absolute(a), np.floor(a), np.rint(a)),
+    lambda a, b: (np.sin(a), np.add(a, 1), np.add(a, put_int(b))),
+    lambda a, b: (np.sum(a, axis=0), np.prod(a, axis=1), np.max(a, axis=0), np.min(a), np.var(a), np.std(a, axis=1)),
+    lambda a, b: (np.add.reduce(a, axis=1), np.multiply.reduce(a), np.maximum.reduce(a, axis=0)),
+    lambda a, b: (np.sum(a, axis=0, where=b), np.max(a, axis=0, initial=False), np.cumsum(a, axis=1), np.mean(a)),
+    lambda a, b: (np.diff(a, axis=1), np.diff(a, n=2, axis=0), np.argmax(a, axis=1), np.argmin(a),
+                  np.cumprod(a, axis=1)),
+    lambda a, b: (np.dot(a, b.T), np.matmul(a, b.T), np.outer(a[0], b[0]), np.einsum("ij,ij->i", a, b), np.trace(a),
+                  np.kron(a[:2, :2], b[:2, :2]), np.inner(a, b)),
+])
+def test_bools_as_numpy_computes_them(device, body):
+    """NumPy's sums and maxima of bools are "or", products and minima "and"; its
+    arithmetic reductions of bools count in int64."""
+    numpy_and_hal(body, B1, B2, device=device)
+
+
+def put_int(b):
+    """``b`` as int32 on its own side (NumPy's or hal's): the bool array beside an integer one."""
+    return b.astype(np.int32) if isinstance(b, np.ndarray) else hal.astype(b, hal.int32)
+
+
+def test_what_numpy_refuses_of_bools_is_refused(device):
+    x, y = put(B1, device), put(B2, device)
+    with pytest.raises(TypeError, match="boolean subtract"):
+        np.subtract(x, y)
+    with pytest.raises(TypeError):
+        np.negative(x)
+
+
+@pytest.mark.parametrize("body, arrays", [
+    (lambda a, b: (np.concatenate([a, b]), np.concatenate([a, b], axis=None), np.stack([a, b], axis=-1)), (I32, F32)),
+    (lambda a, b: (np.vstack([a, b]), np.hstack([a, b]), np.column_stack([a[0], b[0]]), np.dstack([a, b])), (I32, F64)),
+    (lambda a, b: (np.block([[a, b], [b, a]]), np.block([a[0], b[0]]), np.block([[a], [b]])), (F32, I32)),
+    (lambda c, a, b: (np.where(c, a, b), np.where(c, a, 0), np.where(c, 1, 0), np.where(c, 1, 2.5)), (B1, F32, I32)),
+    (lambda a: (np.clip(a, -2.5, 2.5), np.clip(a, -2, 3), np.clip(a, np.float32(0), 1), np.clip(a, None, 2)), (I32,)),
+    (lambda a, b: (np.dot(a, b.T), np.einsum("ij,kj->ik", a, b), np.tensordot(a, b, axes=([1], [1])),
+                   np.outer(a[0], b[0]), np.inner(a, b), np.kron(a[:2, :2], b[:2, :2])), (I32, F32)),
+    (lambda a: (np.linalg.inv(a), np.linalg.det(a), np.linalg.solve(a, a[0]), np.linalg.norm(a), np.linalg.norm(a[0]),
+                np.linalg.norm(a, axis=0), np.linalg.svd(a, compute_uv=False), np.linalg.eigvalsh(a + a.T),
+                np.linalg.slogdet(a)[1]), ((4 * np.eye(4) + np.arange(16).reshape(4, 4) % 3).astype(np.int32),)),
+    (lambda a: (np.linalg.det(a), np.linalg.norm(a, np.inf), np.linalg.qr(a)[1] ** 2, np.linalg.cond(a)),
+     (SQUARE.astype(np.float32),)),
+    (lambda a: (np.max(a, axis=0, initial=-1.0), np.min(a, axis=1, initial=5.0, keepdims=True)), (np.zeros((0, 3)),)),
+    (lambda a: (np.mean(a, dtype=np.float64), np.sum(a, axis=0, dtype=np.float64)), (F32 * 1000,)),
+    (lambda a: (np.mean(a), np.mean(a, axis=0), np.var(a, axis=1), np.std(a), np.mean(a, dtype=np.float32),
+                np.average(a, axis=1), np.median(a, axis=0)), (I32,)),
+    (lambda a: (np.sum(a), np.sum(a, axis=1, keepdims=True), np.sum(a, dtype=np.float32), np.cumsum(a),
+                np.cumsum(a, axis=0, dtype=np.float64), np.prod(a, axis=0), np.add.accumulate(a, axis=1)), (U8,)),
+])
+def test_functions_promote_as_numpy(device, body, arrays):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", hal.HostFallbackWarning)  # (decompositions on buffer devices)
+        numpy_and_hal(body, *arrays, device=device, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("body, arrays", [
+    (lambda a, b: (np.floor_divide(a, b), np.remainder(a, b), np.mod(a, -3), np.fmod(a, b), np.fmod(a, -3)),
+     (np.arange(-6, 6), np.array([3, -3, 2, -2, 7, -7, 1, -1, 4, -4, 5, -5]))),
+    (lambda a, b: (np.floor_divide(a, -0.7), np.remainder(a, -0.7), np.fmod(a, b), np.fmod(a, 0.3)), (F64, F64 + 3)),
+    (lambda a: (np.cbrt(a), np.ldexp(a, 3), np.ldexp(a, put_int(a > 0)), np.fix(a), np.fix(put_int(a > 0))), (F32,)),
+    (lambda a: (np.round(a, 2), np.round(a), np.around(a, -1), np.rint(a)), (F64 * 100,)),
+    (lambda a: np.round(a), (np.array([0.5, 1.5, 2.5, -0.5, -1.5]),)),
+])
+def test_integer_division_rounding_and_more(device, body, arrays):
+    with np.errstate(all="ignore"):
+        numpy_and_hal(body, *arrays, device=device, rtol=1e-6, atol=1e-6)
+
+
+def test_numpy_promotion_needs_its_dtype_on_the_device(device, monkeypatch):
+    """Where NumPy's loop computes in a dtype the device lacks (float64 without fp64),
+    hal's UnsupportedDTypeError, never a silently narrower dtype."""
+    x, y = put(I32, device), put(F32, device)
+    monkeypatch.setattr(device, "info", dataclasses.replace(device.info, fp64=False))
+    monkeypatch.setattr(device, "dtypes", tuple(d for d in device.dtypes if d != hal.float64))
+    for call in (lambda: np.add(x, y), lambda: np.sqrt(x), lambda: np.add(x, 1.5), lambda: np.linalg.inv(x[:4, :4]),
+                 lambda: np.concatenate([x, y]), lambda: np.where(x > 0, x, y)):
+        with pytest.raises(hal.UnsupportedDTypeError, match="float64"):
+            call()
+    assert_matches(np.add(y, 1.5), F32 + 1.5, device=device)  # (float32 stays float32)
+
+
+@pytest.mark.parametrize("body", [
+    lambda a: (a.flat[3], a.flat[2:7], a.flat[[0, 5]], a.flat[-1]),
+    lambda a: list(a.flat)[:6] + [a.flat[len(a.flat) - 1]],
+    lambda a: a.flat.copy(),
+    lambda a: _assigned(a, lambda f: f.__setitem__(slice(None, None, 3), -1)),
+    lambda a: _assigned(a.T, lambda f: f.__setitem__([1, 4], 9)),  # (a strided view: written back)
+    lambda a: _assigned(a[:, 1:3], lambda f: f.__setitem__(0, 5)),
+])
+def test_flat_indexes_and_assigns_as_numpy(device, body):
+    """x.flat as NumPy's (and CuPy's) flatiter; elements come as 0-d hal arrays (CuPy's
+    choice: no read to the host), which compare as NumPy's scalars."""
+    numpy_and_hal(lambda a: [v if isinstance(v, hal.Array) else np.asarray(v) for v in _listed(body(a))],
+                  I32.copy(), device=device)
+
+
+def _listed(result):
+    return list(result) if isinstance(result, (tuple, list)) else [result]
+
+
+def _assigned(a, write):
+    """``write(a.flat)``, then ``a`` and its base (whose data a view's write reaches)."""
+    write(a.flat)
+    return a
