@@ -402,8 +402,8 @@ class Llama:
         ``caches[s]``'s sequence (each cache grows by one position; the caches are of one
         pool: ``new_pool``, ``new_caches``). The products take all B rows together, so the weights are
         read once per step, not once per sequence, and each block's rope, cache writes and
-        attention are one launch for all B. Where every weight is ``row_independent``, row
-        s equals ``forward([tokens[s]], caches[s])`` bit for bit.
+        attention are one launch for all B. Where the model is ``decode_invariant``, row s
+        equals ``forward([tokens[s]], caches[s])`` bit for bit.
 
         The step is replayed where the device captured one of B sequences over this pool
         (captured once a plain step of B has compiled and tuned its kernels)."""
@@ -436,8 +436,14 @@ class Llama:
     @property
     def row_independent(self) -> bool:
         """Whether every product gives each row the same bits at any number of rows, so
-        that ``decode_batch`` is batch-invariant (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 weights: hal.nn)."""
+        that ``prefill_batch`` is batch-invariant (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 weights: hal.nn)."""
         return all(w.row_independent for w in self.weights.values() if isinstance(w, nn.QuantizedWeight))
+
+    @property
+    def decode_invariant(self) -> bool:
+        """Whether ``decode_batch`` gives each sequence the bits it gets alone (its products
+        ``alike``: the 8-bit block and K-quant types; not float weights)."""
+        return all(w.rows_alike for w in self.weights.values() if isinstance(w, nn.QuantizedWeight))
 
     def _logits(self, inputs, rows: int, pool: KVBlocks, segments, all_logits: bool = False):
         """The forward pass: logits (rows, vocab), or those of each segment's last row.
@@ -463,7 +469,8 @@ class Llama:
         if not all_logits:  # (the norm is row by row: only the rows whose logits are wanted)
             x, delta = (t if t is None else self._last_rows(t, segments) for t in (x, delta))
         k = self._plan
-        return k.linear(k.norm(x, delta, self.weights["output_norm.weight"], self.config.eps), self.output)[0]
+        return k.linear(k.norm(x, delta, self.weights["output_norm.weight"], self.config.eps), self.output,
+                        alike=segments is None)[0]
 
     def _last_rows(self, x, segments):
         """The last row of each segment of x."""
@@ -475,22 +482,24 @@ class Llama:
     def _block(self, i: int, x, delta, where: list, pool: KVBlocks, segments):
         """One transformer block of hal.nn ops (``Plan``: ``load`` checked every shape
         once), its rows as ``_logits``'. Each residual is added by the norm after it
-        (``delta``: the block's output still to add to ``x``)."""
+        (``delta``: the block's output still to add to ``x``). A decode step's products give
+        each sequence's row the bits it gets alone (``alike``)."""
         c, k, arch, w = self.config, self._plan, self.config.arch, self._blocks[i]
+        alike = segments is None
         q, key, value = k.linear(k.norm(x, delta, w["attn_norm.weight"], c.eps), w["attn_q.weight"],
-                                 w["attn_k.weight"], w["attn_v.weight"])
+                                 w["attn_k.weight"], w["attn_v.weight"], alike=alike)
         if arch.qkv_bias:
             q, key, value = (k.add_rows(t, w[f"attn_{n}.bias"]) for t, n in ((q, "q"), (key, "k"), (value, "v")))
         if arch.qk_norm:
             q, key = self._head_norm(q, w["attn_q_norm.weight"]), self._head_norm(key, w["attn_k_norm.weight"])
         attended = k.linear(self._attend(i, q, key, value, where, pool, segments),
-                            w["attn_output.weight"])[0]
+                            w["attn_output.weight"], alike=alike)[0]
         if arch.post_norms:
             attended = k.norm(attended, None, w["post_attention_norm.weight"], c.eps)
         h = k.norm(x, attended, w["ffn_norm.weight"], c.eps)
-        gate, up = k.linear(h, w["ffn_gate.weight"], w["ffn_up.weight"])
+        gate, up = k.linear(h, w["ffn_gate.weight"], w["ffn_up.weight"], alike=alike)
         out = k.linear(k.gelu_mul(gate, up) if arch.activation == "gelu" else k.silu_mul(gate, up),
-                       w["ffn_down.weight"])[0]
+                       w["ffn_down.weight"], alike=alike)[0]
         return x, k.norm(out, None, w["post_ffw_norm.weight"], c.eps) if arch.post_norms else out
 
     def _head_norm(self, x, weight):

@@ -100,6 +100,12 @@ class QuantizedWeight:
         and float paths change below and from 8 rows, and hal follows them."""
         return qdot.supports(self.ggml_type)
 
+    @property
+    def rows_alike(self) -> bool:
+        """Whether ``linear`` can give each row the bits it gets alone, at any number of
+        rows (``quantized_products``' ``alike``: the 8-bit block and K-quant products)."""
+        return qdot.supports(self.ggml_type) or qdot_k.supports(self.ggml_type)
+
     def dequantize(self) -> Array:
         """The float32 (rows, cols) matrix, computed on the device."""
         return Array._new(self.device.impl("quant_dequantize")(self.device, self), self.device)
@@ -177,19 +183,21 @@ def linear(x: Array, *weights):
     return tuple(outs) if len(outs) > 1 else outs[0]
 
 
-def quantized_products(device, x, weights) -> list:
+def quantized_products(device, x, weights, alike: bool = False) -> list:
     """The payload-level core of ``linear``: x (n, cols), a contiguous float32 payload,
     @ w.T for each QuantizedWeight, in order; the integer-dot types share one 8-bit
     quantization of x, per 32 (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0: ops/qdot.py) or per 256 (Q4_K, Q5_K,
-    Q6_K: ops/qdot_k.py)."""
+    Q6_K: ops/qdot_k.py). ``alike``: K-quant rows summed each as it alone would be (the
+    8-bit block products always are), not in llama.cpp's order for n rows."""
     kinds = {"quant_linear_q8": [], "quant_linear_q8k": [], "quant_linear": []}
+    extra = {"quant_linear_q8k": (alike,)}
     for w in weights:
         kinds["quant_linear_q8" if qdot.supports(w.ggml_type) else
               "quant_linear_q8k" if qdot_k.supports(w.ggml_type) else "quant_linear"].append(w)
     outs = {}
     for op, group in kinds.items():
         if group:
-            outs.update(zip(map(id, group), device.impl(op)(device, x, group)))
+            outs.update(zip(map(id, group), device.impl(op)(device, x, group, *extra.get(op, ()))))
     return [outs[id(w)] for w in weights]
 
 
@@ -502,9 +510,9 @@ class Plan:
     def embedding(self, w: QuantizedWeight, ids: Array) -> Array:
         return self._out(self._embedding(self.device, w, ids._data))
 
-    def linear(self, x: Array, *weights: QuantizedWeight) -> list:
+    def linear(self, x: Array, *weights: QuantizedWeight, alike: bool = False) -> list:
         """x (n, cols) @ w.T for each weight (``linear``'s core, sharing x's quantization)."""
-        return [self._out(p) for p in quantized_products(self.device, x._data, weights)]
+        return [self._out(p) for p in quantized_products(self.device, x._data, weights, alike)]
 
     def norm(self, x: Array, delta, weight: Array, eps: float) -> Array:
         """rms_norm(x), after x += delta in place where a residual ``delta`` is pending."""

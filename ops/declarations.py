@@ -78,5 +78,6 @@ declare(
     Op("quant_embedding", ("w", "ids"), "float32 rows of w at ids", "gguf.quants.dequantize rows"),
     Op("quant_linear", ("x", "weights"), "x @ w.T per weight, float32", "x @ dequantize(w).T"),
     Op("quant_linear_q8", ("x", "weights"), "x @ w.T per weight, x in 8 bits per 32", "ggml_vec_dot_q*_q8"),
-    Op("quant_linear_q8k", ("x", "weights"), "x @ w.T per weight, x in 8 bits per 256", "ggml_vec_dot_q*_K_q8_K"),
+    Op("quant_linear_q8k", ("x", "weights", "alike"), "x @ w.T per weight, x in 8 bits per 256; alike: each "
+       "row as it alone", "ggml_vec_dot_q*_K_q8_K"),
 )

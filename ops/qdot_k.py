@@ -140,6 +140,9 @@ KERNEL void tokens_layout(GLOBAL i8 *tq, GLOBAL f32 *td, GLOBAL i32 *tpairs, GLO
 
 # ggml's get_scale_min_k4 in integers: the 6-bit scale and min of sub-block j.
 _SCALE_MIN = r"""
+#ifndef ALIKE  /* 1: every row in the order of one row alone (no WIDE rows) */
+#define ALIKE 0
+#endif
 KINLINE void scale_min6(i32 j, GLOBAL const u8 *q, i32 *sc, i32 *mn) {
     if (j < 4) { *sc = q[j] & 63; *mn = q[j + 4] & 63; }
     else { *sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4); *mn = (q[j + 4] >> 4) | ((q[j] >> 6) << 4); }
@@ -169,7 +172,7 @@ INLINE void k4_scales(const u8 *b, f32 *d, f32 *dmin, __m256i *sc, __m256i *mins
 # fma(fma(-dmin_w, imin, d_w * isum), d_x, acc). (``flane``: the lanes as floats, which the
 # vector paths convert in one instruction; ``isum``: their exact integer sum.)
 _Q5_K_ACCUMULATE = r"""
-#define WIDE(t, n) ((n) >= 8)
+#define WIDE(t, n) (!ALIKE && (n) >= 8)
 typedef struct { f32 a[8], m; } Acc;
 KINLINE void q5_accumulate(const f32 *flane, i32 isum, i32 imin, f32 d, f32 dmin, f32 dx, i32 wide, Acc *a) {
     if (wide) {
@@ -191,7 +194,7 @@ _Q4_K_ACCUMULATE = r"""
 #ifndef FOURS
 #define FOURS 0
 #endif
-#define WIDE(t, n) (FOURS || (t) < (n) - (n) % 4)
+#define WIDE(t, n) (!ALIKE && (FOURS || (t) < (n) - (n) % 4))
 typedef struct { f32 a, m; } Acc;
 KINLINE void accumulate(const f32 *fsum, const f32 *fmin, i32 isum, i32 imin, f32 d, f32 dmin, i32 wide, Acc *a) {
     if (wide) {
@@ -324,7 +327,7 @@ KINLINE f32 acc_result(const Acc *a, i32 wide) {
 KINLINE void acc_zero(Acc *a) { for (int j = 0; j < 8; j++) a->a[j] = 0.0f; }
 /* llama.cpp multiplies 8 or more rows of x by a Q6_K weight in its "tiled" kernels: one
    float sum per row, fma(d_w * isum, d_x, acc) per super-block */
-#define WIDE(t, n) ((n) >= 8)
+#define WIDE(t, n) (!ALIKE && (n) >= 8)
 #define A(k) a->a[k]
 KINLINE f32 acc_result(const Acc *a, i32 wide) {
     return wide ? A(0) : ((A(0) + A(4)) + (A(2) + A(6))) + ((A(1) + A(5)) + (A(3) + A(7)));
@@ -951,7 +954,7 @@ def _tokens_layout(device, a: Activations, tokens: int) -> Activations:
     return Activations(q, d, pairs, a.shape, tokens)
 
 
-def default_config(device, n: int) -> dict:
+def default_config(device, n: int, alike: bool = False) -> dict:
     """NT rows of x per work-item (a prefill shares each decoded super-block among 8: 1.1-1.3x
     faster than 4 on the C target; from 16 rows among 16: 1.05-1.1x faster than 8 on the C
     target and PoCL, 32 no better; two rows, a 2-sequence decode step, among both: Gemma's
@@ -960,10 +963,11 @@ def default_config(device, n: int) -> dict:
     x in a vector's lanes (qdot_k_tokens; 64 rows of Gemma's shapes: the C target with VNNI
     Q4_K 1.6-1.85x and Q6_K 1.25-1.85x faster than tiles of 16, PoCL Q4_K 1.4-1.8x and Q6_K
     1.1x; 8-row groups, and AVX2 without VNNI, gain little or lose). (``SCALAR``: 1 keeps
-    the C target and PoCL off their vector paths, for tests of the portable one.)"""
+    the C target and PoCL off their vector paths, for tests of the portable one.) ``alike``
+    (ALIKE): every row summed as one row alone is, in llama.cpp's mat-vec order."""
     group = 16 if device.info.max_work_group >= 16 else 1
-    config = {"NT": n if n <= 2 else 8 if n < 16 else 16, "ROWS": group}
-    if n >= 16 and device.info.kind == "cpu" and rows_per_vector(device) == 16:
+    config = {"NT": n if n <= 2 else 8 if n < 16 else 16, "ROWS": group, "ALIKE": int(alike)}
+    if n >= 16 and not alike and device.info.kind == "cpu" and rows_per_vector(device) == 16:
         config["TOKENS"] = 16
     return config
 
@@ -988,8 +992,9 @@ def dot_into(device, config: dict, out, a: Activations, raw, ggml_type: str):
         return out
     if a.tokens and n < 8:  # (below 8 rows llama.cpp's Q5_K and Q6_K sums are per lane: not this kernel's)
         raise ValueError(f"qdot_k_tokens takes 8 or more rows of x, not {n}")
-    common = {"SCALAR": config.get("SCALAR", 0), "BLOCK_BYTES": TYPES[ggml_type].block_bytes,
-              "FOURS": int(n >= 4 and n % 4 == 0),
+    alike = config.get("ALIKE", 0)
+    common = {"SCALAR": config.get("SCALAR", 0), "BLOCK_BYTES": TYPES[ggml_type].block_bytes, "ALIKE": alike,
+              "FOURS": int(not alike and n >= 4 and n % 4 == 0),
               "HAL_OMP_MIN_ITEMS": 64}  # (C target) a work-item is a whole row: threads pay from 64
     args = device.kernel_args(out, a.q, a.d, a.bsums, raw) + [rows, cols, n]
     group = config["ROWS"]
@@ -1004,10 +1009,12 @@ def dot_into(device, config: dict, out, a: Activations, raw, ggml_type: str):
 
 
 @register("quant_linear_q8k", on=("cpu", "buffer"))
-def linear(device, x, weights) -> list:
-    """x (n, cols) contiguous float32 @ w.T for each K-quant w, x quantized once per 256."""
+def linear(device, x, weights, alike) -> list:
+    """x (n, cols) contiguous float32 @ w.T for each K-quant w, x quantized once per 256.
+    ``alike``: each row's bits as it alone would get (llama.cpp's order changes with the
+    number of rows), so that a batched decode step gives each sequence its own tokens."""
     n = x.shape[0]
-    config = default_config(device, n)
+    config = default_config(device, n, alike)
     a = quantize(device, x, config.get("TOKENS", 0))
     return [dot_into(device, config, device.empty((n, w.shape[0]), np.dtype(np.float32)), a, w.raw, w.ggml_type)
             for w in weights]

@@ -238,7 +238,7 @@ def test_batched_step_equals_single_sequence_steps(server):
     alone, bit for bit, at different positions."""
     _, state = server
     model = state.model
-    assert model.row_independent and state.engine.batched  # Q4_1 and Q8_0: the engine batches SmolLM2
+    assert model.row_independent and state.engine.decode_together  # Q4_1 and Q8_0: the engine batches SmolLM2
     prompts = [model.tokenizer.encode(p) for p in PROMPTS[:4]]
     alone, together = [model.new_cache(64) for _ in prompts], model.new_caches(len(prompts), 64)
     tokens = []

@@ -20,8 +20,10 @@ every running sequence by one token per step.
   (``KVPool``); a batched step reads the block tables on the device, so it is replayed
   from one captured step of B sequences, whichever sequences they are.
   Its rows have the same bits as the single-sequence path of ``hal.llama`` where the
-  model is ``row_independent``, so a request's tokens equal ``Llama.generate``'s,
-  alone or not (other models decode their sequences one by one).
+  model is ``decode_invariant`` (its K-quant products sum each row as it alone would be
+  summed), so a request's tokens equal ``Llama.generate``'s, alone or not (models with
+  float weights decode their sequences one by one; prompts are read together only where
+  the model is ``row_independent``).
 - A device error fails only the requests of the step it happened in.
 
 The design follows vLLM's scheduler (waiting queue, running set, chunked prefill:
@@ -123,9 +125,12 @@ class Engine:
                              f"{prefill_chunk}, {prefill_per_step}, {max_waiting}")
         self.model, self.metrics = model, metrics
         self.pool = KVPool(model, max_sequences, context, kv_blocks)
-        self.batched = model.row_independent
-        if not self.batched:
-            log.warning("this model's products depend on how many rows they take (K-quants, float weights): "
+        # A request's tokens are what it gets alone: sequences decode together where each
+        # row's products are computed alike at any batch size, and prompts are read together
+        # where they are computed alike at any number of rows (not K-quants' llama.cpp order).
+        self.decode_together, self.prefill_together = model.decode_invariant, model.row_independent
+        if not self.decode_together:
+            log.warning("this model's products depend on how many rows they take (float weights): "
                         "its sequences decode one by one, to keep each request's tokens what it gets alone")
         self.context, self.max_waiting = self.pool.context, max_waiting
         self.prefill_chunk, self.prefill_per_step = prefill_chunk, prefill_per_step
@@ -242,7 +247,7 @@ class Engine:
         """One token for every decoding sequence, then prefill chunks up to the budget."""
         prefilling = [r for r in self.running if r.prefilled < len(r.prompt_ids)]
         decoding = [r for r in self.running if r.prefilled == len(r.prompt_ids)]
-        for group in [decoding] if self.batched and decoding else [[r] for r in decoding]:
+        for group in [decoding] if self.decode_together and decoding else [[r] for r in decoding]:
             self._decode_together(group)
         budget, chunks = self.prefill_per_step, []
         for request in prefilling:
@@ -254,7 +259,7 @@ class Engine:
             budget -= len(chunks[-1])
         # one pass for the chunks of two tokens or more (a one-token chunk is a decode step's row,
         # of other bits: read alone, as by Llama.forward)
-        together = [self.batched and len(ids) > 1 for ids in chunks]
+        together = [self.prefill_together and len(ids) > 1 for ids in chunks]
         if any(together):
             self._prefill(*zip(*[(r, ids) for r, ids, t in zip(prefilling, chunks, together) if t]))
         for request, ids, t in zip(prefilling, chunks, together):
