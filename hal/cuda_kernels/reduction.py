@@ -109,7 +109,7 @@ class ReductionKernel:
         partial = (hal.empty((rows * chunks,), dtype=partial_dtype, device=device)._data
                    if chunks > 1 else outs[0])  # (unused by the fold when rows are not split)
         sizes = [np.int64(rows * cols), np.int64(rows)]
-        fold.launch(device, (rows * chunks,), (block,),
+        fold.launch(device, (rows, chunks), (block,),
                     operands + [partial, *outs, np.int64(cols), np.int64(chunk), np.int64(chunks), *sizes])
         if chunks > 1:
             final.launch(device, (rows,), (block,), [partial, *scalars, *outs, np.int64(chunks), *sizes])
@@ -163,15 +163,16 @@ class _Pair:
                 f"{self.out_signature}, long long hal_cols, long long hal_chunk, long long hal_chunks, "
                 f"long long hal_in_size, long long hal_out_size) {{\n{self.indexers}"
                 f"__shared__ {r} hal_s[HAL_BLOCK];\n"
-                f"const long long hal_g = blockIdx.x, hal_row = hal_g / hal_chunks;\n"
-                f"const long long hal_begin = (hal_g % hal_chunks) * hal_chunk;\n"
+                # (rows along x, a row's segments along y: no division, which PoCL runs ~7% slower)
+                f"const long long hal_row = blockIdx.x, hal_begin = blockIdx.y * hal_chunk;\n"
                 f"const long long hal_end = hal_begin + hal_chunk < hal_cols ? hal_begin + hal_chunk : hal_cols;\n"
                 f"{r} hal_acc = ({r})({k.identity});\n"
                 + "".join(f"hal_p_{p.name} += hal_row * hal_cols;\n" for p, scalar in zip(k.in_params, kinds)
                           if not scalar)
                 + self._fold_loop(loads)
                 + self.fold_tree
-                + "if (threadIdx.x == 0) {\nif (hal_chunks > 1) hal_partial[hal_g] = hal_s[0];\n"
+                + "if (threadIdx.x == 0) {\n"
+                + "if (hal_chunks > 1) hal_partial[hal_row * hal_chunks + blockIdx.y] = hal_s[0];\n"
                 + f"else {self.post}\n}}\n}}\n")
         final = (self.head + f'extern "C" __global__ void {k.name}_final(const {r}* hal_partial'
                  + "".join(f", {s}" for s in scalar_sig)
