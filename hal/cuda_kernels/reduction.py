@@ -150,7 +150,8 @@ class _Pair:
 
     def _make(self, kinds: tuple):
         k, r = self.kernel, "_type_reduce"
-        sig, scalar_sig, loads = [], [], []
+        # (_J: CuPy's index of the value within its row of reduced axes, which map_expr may read)
+        sig, scalar_sig, loads = [], [], ["const long long _J = hal_c;"]
         for p, is_scalar, load in zip(k.in_params, kinds, self.loads):
             ctype = P.CUDA_TYPE[P.resolve(p, self.types)]
             if is_scalar:

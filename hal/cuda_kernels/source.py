@@ -163,16 +163,21 @@ def _rewrite(tokens: list, code: str, type_names: set) -> list:
         elif tok.type == "ID" and tok.value in struct_tags and not (prev is not None and prev.type in ("PERIOD",
                                                                                                       "ARROW")):
             out.append((_tok("STRUCT", "struct"), name, line))
+        in_body = braces > len(skip_close)  # (inside a function: extern "C" { } is no scope)
         if tok.type == "ID" and tok.value == "complex":
             if (prev is not None and prev.type == "TYPEDEF" and i + 5 < len(tokens)
                     and tokens[i + 2][0].value in _COMPLEX):
                 complex_names[tokens[i + 4][0].value] = _COMPLEX[tokens[i + 2][0].value]
-            i = _complex(tokens, i, out, code)
+            start, i = i, _complex(tokens, i, out, code)
+            if in_body:
+                tokens = _direct_initialization(tokens, start, i)
             continue
         if tok.type == "ID" and tok.value in complex_names and nxt is not None and nxt.type == "LPAREN":
             out.append((_tok("ID", "hal_make_" + complex_names[tok.value]), name, line))
             i += 1
             continue
+        if tok.type == "ID" and tok.value in complex_names and in_body:
+            tokens = _direct_initialization(tokens, i, i + 1)
         if tok.type == "ID" and tok.value in _CASTS:
             i = _cpp_cast(tokens, i, out, code)
             close_cast.append(parens)
@@ -392,6 +397,16 @@ def _complex(tokens: list, i: int, out: list, code: str) -> int:
     word = ("hal_make_" if constructor else "hal_") + _COMPLEX[words[1]]
     out.append((_tok("ID", word), name, line))
     return i + 4
+
+
+def _direct_initialization(tokens: list, start: int, end: int) -> list:
+    """The tokens with C++'s direct initialization ``TYPE NAME(ARGS)`` (the type at
+    tokens[start:end], in a function body: ``complex<float> z(re, im);``) as
+    ``TYPE NAME = TYPE(ARGS)``, which the rest of the pass makes a constructor call."""
+    if end + 1 >= len(tokens) or tokens[end][0].type != "ID" or tokens[end + 1][0].type != "LPAREN":
+        return tokens
+    file, line = tokens[end][1], tokens[end][2]
+    return [*tokens[:end + 1], (_tok("EQUALS", "="), file, line), *tokens[start:end], *tokens[end + 1:]]
 
 
 def _using(tokens: list, i: int, code: str) -> list:
