@@ -123,6 +123,7 @@ def _rewrite(tokens: list, code: str, type_names: set) -> list:
     parens, close_cast = 0, []  # (a C++ cast's argument: its closing parenthesis closes the cast too)
     struct_tags = set()  # (C++ names a struct without the word struct: C needs it)
     complex_names = {}  # (typedef complex<float> T: T(re, im) constructs, as complex<float>(re, im) does)
+    declared = None  # (in a declaration of complex values: its type's tokens and parenthesis depth)
     while i < len(tokens):
         tok, name, line = tokens[i]
         nxt = tokens[i + 1][0] if i + 1 < len(tokens) else None
@@ -169,15 +170,21 @@ def _rewrite(tokens: list, code: str, type_names: set) -> list:
                     and tokens[i + 2][0].value in _COMPLEX):
                 complex_names[tokens[i + 4][0].value] = _COMPLEX[tokens[i + 2][0].value]
             start, i = i, _complex(tokens, i, out, code)
-            if in_body:
-                tokens = _direct_initialization(tokens, start, i)
+            if in_body and i < len(tokens) and tokens[i][0].type == "ID":
+                declared = (tokens[start:i], parens)
+                tokens = _direct_initialization(tokens, declared[0], i)
             continue
         if tok.type == "ID" and tok.value in complex_names and nxt is not None and nxt.type == "LPAREN":
             out.append((_tok("ID", "hal_make_" + complex_names[tok.value]), name, line))
             i += 1
             continue
-        if tok.type == "ID" and tok.value in complex_names and in_body:
-            tokens = _direct_initialization(tokens, i, i + 1)
+        if tok.type == "ID" and tok.value in complex_names and in_body and nxt is not None and nxt.type == "ID":
+            declared = ([tokens[i]], parens)
+            tokens = _direct_initialization(tokens, declared[0], i + 1)
+        if tok.type == "COMMA" and declared and declared[1] == parens:  # (the declaration's next declarator)
+            tokens = _direct_initialization(tokens, declared[0], i + 1)
+        if tok.type == "SEMI":
+            declared = None
         if tok.type == "ID" and tok.value in _CASTS:
             i = _cpp_cast(tokens, i, out, code)
             close_cast.append(parens)
@@ -399,14 +406,15 @@ def _complex(tokens: list, i: int, out: list, code: str) -> int:
     return i + 4
 
 
-def _direct_initialization(tokens: list, start: int, end: int) -> list:
-    """The tokens with C++'s direct initialization ``TYPE NAME(ARGS)`` (the type at
-    tokens[start:end], in a function body: ``complex<float> z(re, im);``) as
-    ``TYPE NAME = TYPE(ARGS)``, which the rest of the pass makes a constructor call."""
+def _direct_initialization(tokens: list, type_tokens: list, end: int) -> list:
+    """The tokens with C++'s direct initialization of the declarator at ``end`` (``NAME(ARGS)``,
+    in a function body: ``complex<float> z(re, im);``) as ``NAME = TYPE(ARGS)``, which the
+    rest of the pass makes a constructor call; unchanged if no ``NAME(`` is there."""
     if end + 1 >= len(tokens) or tokens[end][0].type != "ID" or tokens[end + 1][0].type != "LPAREN":
         return tokens
     file, line = tokens[end][1], tokens[end][2]
-    return [*tokens[:end + 1], (_tok("EQUALS", "="), file, line), *tokens[start:end], *tokens[end + 1:]]
+    typed = [(tok, file, line) for tok, _, _ in type_tokens]
+    return [*tokens[:end + 1], (_tok("EQUALS", "="), file, line), *typed, *tokens[end + 1:]]
 
 
 def _using(tokens: list, i: int, code: str) -> list:

@@ -67,6 +67,7 @@ _UNSUPPORTED_CALLS = (
                                                                        "(dynamic parallelism)"),
     ("malloc", "device malloc"), ("free", "device free"), ("clock", "clock()"), ("__nanosleep", "__nanosleep"),
 )
+_CACHE_LOADS = {"__ldg", "__ldca", "__ldcg", "__ldcs", "__ldlu", "__ldcv"}  # (CUDA's loads with cache hints)
 _VOTES = {"__syncthreads_count": 0, "__syncthreads_and": 1, "__syncthreads_or": 2}  # (hal_vote's kind)
 _SIMPLE_INTRINSICS = {  # name -> (template over args a, b, result type)
     "__fdividef": ("((f32)({a}) / (f32)({b}))", F32), "__fdiv_rn": ("DIV_RN((f32)({a}), (f32)({b}))", F32),
@@ -319,7 +320,7 @@ class _Translator:
             inner = self.decl_type(node.type, where)
             const = isinstance(node.type, c_ast.TypeDecl) and "const" in node.type.quals
             if inner.dims:
-                self.fail("pointers to arrays", where)
+                self.fail("pointers to arrays", where, "take a flat pointer and index it a[r * COLS + c]")
             return replace(inner, ptr=inner.ptr + 1, const=const or inner.const)
         if isinstance(node, c_ast.ArrayDecl):
             inner = self.decl_type(node.type, where)
@@ -1122,11 +1123,14 @@ class _Translator:
             return f"hal_vote(({self.value(exprs[0])[0]}) != 0, hal_votes, {_VOTES[name]})", INT
         if name in ("__threadfence", "__threadfence_block", "__threadfence_system"):
             return "HAL_THREADFENCE()", CType("void")
-        if name in _ATOMICS:
-            return self.atomic(_ATOMICS[name], node, exprs)
+        # (a block's or the system's scope: hal's device-wide atomics are atomic in both, as
+        # no host or other device touches the memory while a kernel runs)
+        scoped = name.removesuffix("_block").removesuffix("_system")
+        if scoped in _ATOMICS:
+            return self.atomic(_ATOMICS[scoped], node, exprs)
         if name == "printf":
             return self.printf(node, exprs)
-        if name == "__ldg":
+        if name in _CACHE_LOADS:  # (cache hints: a plain load)
             text, t = self.expr(exprs[0])
             return f"(*{text})", t.decayed().element()
         args = [self.value(e) for e in exprs]
