@@ -241,9 +241,9 @@ def _instantiate(tokens: list, expressions, code: str) -> list:
     rest, templates = _templates(tokens, code)
     if not templates:
         return tokens
-    if not expressions:
-        first = min(t.line for t in templates.values())
-        raise unsupported("C++ templates", first, code,
+    kernels = [t for t in templates.values() if any(tok.value == "_Noreturn" for tok, _, _ in t.declaration)]
+    if kernels and not expressions:  # (helpers need none: the code's explicit uses make their instances)
+        raise unsupported("C++ templates", kernels[0].line, code,
                           "instantiate them with RawModule(code=..., name_expressions=['f<float>', ...])")
     instances: dict = {name: [] for name in templates}
     made: set = set()
