@@ -213,6 +213,35 @@ def test_mean_through_the_indexers_sizes(device):
     np.testing.assert_allclose(float(np.asarray(mean(put(device, x)))), x.mean(), rtol=1e-12)
 
 
+ARGMAX = hal.ReductionKernel("T x", "int64 idx", "pick(x, _J)", "better(a, b)", "idx = a.index",
+                             "pick(-__int_as_float(0x7f800000), -1)",  # (-inf: NVRTC has no INFINITY without headers)
+                             "argmax_kernel", reduce_type="Best", preamble=r"""
+struct Best { double value; long long index; };
+__device__ Best pick(double value, long long index) { Best b; b.value = value; b.index = index; return b; }
+__device__ Best better(Best a, Best b) {  // (the first of equal maxima, as NumPy's argmax; -1: the identity)
+    return (b.value > a.value || (b.value == a.value && b.index >= 0 && b.index < a.index)) ? b : a;
+}""")
+
+
+def test_argmax_through_the_index_within_the_reduced_axes(device):
+    """CuPy's _J: the value's index within its row of reduced axes (C order over them)."""
+    rng = np.random.default_rng(11)
+    x = rng.integers(0, 5, (6, 3, 40)).astype(np.float32)  # (ties: the first maximum wins)
+    np.testing.assert_array_equal(np.asarray(ARGMAX(put(device, x), axis=2)), np.argmax(x, axis=2))
+    flat = x.transpose(1, 0, 2).reshape(3, -1)
+    np.testing.assert_array_equal(np.asarray(ARGMAX(put(device, x), axis=(0, 2))), np.argmax(flat, axis=1))
+    long_row = rng.standard_normal(3000 if is_sim(device) else 100_000).astype(np.float32)
+    assert int(np.asarray(ARGMAX(put(device, long_row)))) == np.argmax(long_row)
+
+
+def test_template_helpers_in_the_preamble(device):
+    softplus = hal.ElementwiseKernel("T x", "T y", "y = softplus<T>(x)", "softplus_kernel", preamble=r"""
+template <typename T> __device__ T softplus(T v) { return v > T(20) ? v : log1p(exp(v)); }""")
+    x = np.linspace(-5, 30, 20)
+    np.testing.assert_allclose(np.asarray(softplus(put(device, x))), np.where(x > 20, x, np.log1p(np.exp(x))),
+                               rtol=1e-12)
+
+
 def test_reduction_errors():
     x = hal.ones((2, 3), dtype=hal.float32, device="cpu")
     with pytest.raises(np.exceptions.AxisError):
@@ -233,5 +262,6 @@ def test_generated_sources_compile_with_nvrtc():
     pair = _Pair(L2NORM, f32, "T", 256, True)
     sources += [k.code for k in pair.kernels([np.zeros(1)])]
     sources += [k.code for k in _Pair(PTP, f32, "Range", 256, True).kernels([np.zeros(1)])]
+    sources += [k.code for k in _Pair(ARGMAX, f32, "Best", 256, True).kernels([np.zeros(1)])]
     for source in sources:
         assert compile_cuda(source, "sm_80", "nvrtc")

@@ -483,6 +483,64 @@ def test_arguments_are_checked(device):
         hal.RawKernel(S.SGEMM, "gemm")((1,), (16, 16), (c, c, c, np.int32(2), np.int32(2), np.int32(2)))
 
 
+def test_grid_stride_loops_size_t_restrict_and_2d_grid(device):
+    n = small(device, 5000, 300)
+    rng = np.random.default_rng(21)
+    x, y = rng.standard_normal(n).astype(np.float32), rng.standard_normal(n).astype(np.float32)
+    out = put(device, y.copy())  # (the cpu's asarray shares y's memory)
+    # (fewer threads than values: each thread strides over several)
+    hal.RawKernel(S.GRID_STRIDE, "saxpy")((3,), (64,), (put(device, x), out, np.float32(2.5), np.uint64(n)))
+    np.testing.assert_allclose(np.asarray(out), np.float32(2.5) * x + y, rtol=1e-6, atol=1e-6)
+    m = rng.standard_normal((11, 37))
+    scaled = hal.zeros((11, 37), dtype=hal.float64, device=device)
+    hal.RawKernel(S.GRID_STRIDE, "scale_rows")((2, 4), (32,), (put(device, m), scaled, np.uint32(11), np.uint32(37)))
+    np.testing.assert_allclose(np.asarray(scaled), m * 10 / np.arange(1, 12)[:, None], rtol=1e-12)
+
+
+def test_atomics_built_on_compare_and_swap_and_scoped_atomics(device):
+    n = small(device, 1000, 200)
+    x = np.random.default_rng(22).integers(-500, 500, n).astype(np.float32)
+    top, total = put(device, np.full(1, -np.inf, np.float32)), hal.zeros(1, dtype=hal.float64, device=device)
+    count = hal.zeros(1, dtype=hal.int32, device=device)
+    hal.RawKernel(S.CAS_ATOMICS, "cas_atomics")((-(-n // 64),), (64,), (put(device, x), top, total, count, np.int32(n)))
+    assert np.asarray(top)[0] == x.max() and np.asarray(total)[0] == x.sum() and np.asarray(count)[0] == n
+
+
+def test_sincos_and_conversion_intrinsics(device):
+    x = np.linspace(-2, 2, 40).astype(np.float32)
+    u = np.arange(40, dtype=np.uint32) * 100_000_007
+    y, z = hal.empty(120, dtype=hal.float64, device=device), hal.empty(40, dtype=hal.int64, device=device)
+    hal.RawKernel(S.CONVERSIONS, "conversions")((1,), (64,), (put(device, x), put(device, u), y, z, np.int32(40)))
+    got = np.asarray(y).reshape(40, 3)
+    np.testing.assert_allclose(got[:, 0], np.arange(40) + np.sin(x) * np.cos(x), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(got[:, 1], u.astype(np.float32).astype(np.float64) + u)
+    np.testing.assert_array_equal(got[:, 2], np.full(40, 2 / 8 - 3))
+    np.testing.assert_array_equal(np.asarray(z), np.rint(x.astype(np.float64) * 100).astype(np.int64))
+
+
+def test_complex_direct_initialization(device):
+    z = (np.arange(6) + 0.5j).astype(np.complex64)
+    re = np.linspace(-1, 1, 6)
+    w = hal.empty(6, dtype=hal.complex128, device=device)
+    hal.RawKernel(S.COMPLEX_DIRECT, "direct")((1,), (32,), (put(device, z), put(device, re), w, np.int32(6)))
+    np.testing.assert_allclose(np.asarray(w), (re + 1j) * 2 + z * 1j, rtol=1e-6)
+
+
+def test_template_helpers_need_no_name_expressions(device):
+    """A __device__ template called with its arguments written instantiates itself; a call
+    that leaves them to deduction is refused at its line."""
+    code = r"""
+template <typename T> __device__ T twice(T v) { return v + v; }
+extern "C" __global__ void k(float* x) {
+    x[threadIdx.x] = twice<float>(x[threadIdx.x]);
+}"""
+    x = put(device, np.arange(4, dtype=np.float32))
+    hal.RawKernel(code, "k")((1,), (4,), (x,))
+    np.testing.assert_array_equal(np.asarray(x), np.arange(4) * 2)
+    with pytest.raises(hal.CompileError, match="kernel.cu:4: not supported: using the template twice without"):
+        hal.RawKernel(code.replace("twice<float>(", "twice("), "k").compile(device)
+
+
 UNSUPPORTED = [
     ("warp shuffles", 4, "int v = x[0];\n    v += __shfl_down_sync(0xffffffff, v, 16);"),
     ("warp votes", 4, "int v = x[0];\n    v += __ballot_sync(0xffffffff, v > 0);"),
@@ -514,6 +572,13 @@ def test_unsupported_constructs_name_themselves_and_their_line(construct, line, 
         hal.RawKernel(code, "k").compile("cpu")
 
 
+def test_pointer_to_array_parameters_are_refused_with_a_hint():
+    code = 'extern "C" __global__ void k(const float* s,\n                              float (*rows)[16]) {\n}\n'
+    with pytest.raises(hal.CompileError, match=r"kernel.cu:2: not supported: pointers to arrays \(take a flat "
+                                               r"pointer and index it a\[r \* COLS \+ c\]\)"):
+        hal.RawKernel(code, "k").compile("cpu")
+
+
 def test_cooperative_groups_are_refused():
     code = '#include <cooperative_groups.h>\nextern "C" __global__ void k(int* x) { x[0] = 1; }\n'
     with pytest.raises(hal.CompileError, match="(?s)kernel.cu:1:.*cooperative groups are not supported"):
@@ -526,7 +591,8 @@ ALL_SOURCES = {name: getattr(S, name) for name in ("SGEMM", "HISTOGRAM", "SCAN",
                                                    "HALF_SCALE", "ATOMICS", "MATH", "RACY", "MISC", "VECTORS",
                                                    "LAYERNORM", "CONVOLVE", "COMPLEX", "ARGMAX", "LOOP_EXITS",
                                                    "VOTES", "BY_VALUE", "MODULE", "BITS_AND_NORMALS",
-                                                   "CONSTANTS", "WRAPPING", "COMPLEX_ALIASES")}
+                                                   "CONSTANTS", "WRAPPING", "COMPLEX_ALIASES", "GRID_STRIDE",
+                                                   "CAS_ATOMICS", "CONVERSIONS", "COMPLEX_DIRECT")}
 
 
 @pytest.mark.skipif(not compilers(), reason="no CUDA compiler (pip install nvidia-cuda-nvrtc-cu12)")

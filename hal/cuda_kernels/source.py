@@ -200,7 +200,8 @@ def _rewrite(tokens: list, code: str, type_names: set) -> list:
                 continue
         is_type = tok.type in _TYPE_KEYWORDS or (tok.type == "ID" and tok.value in type_names)
         if is_type and nxt is not None and nxt.type == "LPAREN" and not (prev and prev.type in ("SIZEOF", "LPAREN")
-                                                                         or prev and prev.type in _TYPE_KEYWORDS):
+                                                                         or prev and prev.type in _TYPE_KEYWORDS
+                                                                         or _array_pointer(tokens, i + 1)):
             # a functional cast float(x): C's (float)(x)
             out += [(_tok("LPAREN", "("), name, line), tokens[i], (_tok("RPAREN", ")"), name, line)]
             i += 1
@@ -404,6 +405,13 @@ def _complex(tokens: list, i: int, out: list, code: str) -> int:
     word = ("hal_make_" if constructor else "hal_") + _COMPLEX[words[1]]
     out.append((_tok("ID", word), name, line))
     return i + 4
+
+
+def _array_pointer(tokens: list, i: int) -> bool:
+    """Whether the tokens from ``i`` are the declarator of a pointer to an array, ``(*NAME)[``
+    (not a functional cast: the translator names what it does not support)."""
+    kinds = [t.type for t, _, _ in tokens[i:i + 5]]
+    return kinds == ["LPAREN", "TIMES", "ID", "RPAREN", "LBRACKET"]
 
 
 def _direct_initialization(tokens: list, type_tokens: list, end: int) -> list:
