@@ -572,11 +572,31 @@ def test_unsupported_constructs_name_themselves_and_their_line(construct, line, 
         hal.RawKernel(code, "k").compile("cpu")
 
 
-def test_pointer_to_array_parameters_are_refused_with_a_hint():
+def test_refused_declarations_name_themselves_with_a_hint():
     code = 'extern "C" __global__ void k(const float* s,\n                              float (*rows)[16]) {\n}\n'
     with pytest.raises(hal.CompileError, match=r"kernel.cu:2: not supported: pointers to arrays \(take a flat "
                                                r"pointer and index it a\[r \* COLS \+ c\]\)"):
         hal.RawKernel(code, "k").compile("cpu")
+    code = ("__device__ float first(float v) {\n    __shared__ float s[64];\n    s[threadIdx.x] = v;\n"
+            "    __syncthreads();\n    return s[0];\n}\n"
+            'extern "C" __global__ void k(float* x) { x[threadIdx.x] = first(x[threadIdx.x]); }\n')
+    with pytest.raises(hal.CompileError, match=r"kernel.cu:2: not supported: __shared__ variables in __device__ "
+                                               r"functions \(declare it in the kernel and pass a pointer\)"):
+        hal.RawKernel(code, "k").compile("cpu")
+
+
+def test_math_constants_and_limits(device):
+    code = r"""
+#include <math_constants.h>
+#include <climits>
+extern "C" __global__ void k(double* y, long long* z) {
+    y[0] = CUDART_PI_F; y[1] = CUDART_PI; y[2] = CUDART_SQRT_HALF; y[3] = M_LN2; y[4] = CUDART_INF;
+    z[0] = SHRT_MIN; z[1] = LLONG_MIN; z[2] = (long long)(ULLONG_MAX >> 2); z[3] = UCHAR_MAX;
+}"""
+    y, z = hal.empty(5, dtype=hal.float64, device=device), hal.empty(4, dtype=hal.int64, device=device)
+    hal.RawKernel(code, "k")((1,), (1,), (y, z))
+    np.testing.assert_array_equal(np.asarray(y), [np.float32(np.pi), np.pi, np.sqrt(0.5), np.log(2), np.inf])
+    np.testing.assert_array_equal(np.asarray(z), [-2**15, -2**63, 2**62 - 1, 255])
 
 
 def test_cooperative_groups_are_refused():

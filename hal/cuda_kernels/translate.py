@@ -228,6 +228,11 @@ class _Translator:
                 if "_Noreturn" in ext.decl.funcspec:
                     kernels.append(ext)
                 else:
+                    shared = next((n for n in _walk(ext.body) if isinstance(n, c_ast.Decl)
+                                   and "_Thread_local" in n.storage), None)
+                    if shared is not None:  # (named here: a use of it would otherwise be the first error)
+                        self.fail("__shared__ variables in __device__ functions", shared,
+                                  "declare it in the kernel and pass a pointer")
                     self.functions[ext.decl.name] = _Function(ext)
             elif isinstance(ext, c_ast.Decl) and isinstance(ext.type, c_ast.FuncDecl):
                 continue  # a prototype: the definition is what is translated
@@ -740,9 +745,7 @@ class _Translator:
             finally:
                 self.scopes.pop()
         if isinstance(s, c_ast.Decl):
-            if "_Thread_local" in s.storage:
-                if self.in_helper:
-                    self.fail("__shared__ variables in __device__ functions", s)
+            if "_Thread_local" in s.storage:  # (declared by the kernel's prologue; helpers have none)
                 return ";"
             return self.declaration(s)
         if _is_barrier(s):
