@@ -572,6 +572,28 @@ def test_unsupported_constructs_name_themselves_and_their_line(construct, line, 
         hal.RawKernel(code, "k").compile("cpu")
 
 
+def test_static_assert_nullptr_and_void_casts(device):
+    code = r"""
+#include <cassert>
+__device__ const float* pick(const float* p, int i) { return i < 0 ? nullptr : p + i; }
+extern "C" __global__ void k(const float* x, float* y, int n) {
+    static_assert(sizeof(float) == 4, "4-byte floats");
+    (void)n;
+    const float* p = pick(x, (int)threadIdx.x - 1);
+    y[threadIdx.x] = p == nullptr ? -1.0f : *p;
+}"""
+    y = hal.empty(4, dtype=hal.float32, device=device)
+    hal.RawKernel(code, "k")((1,), (4,), (put(device, np.arange(4, dtype=np.float32) + 10), y, np.int32(4)))
+    np.testing.assert_array_equal(np.asarray(y), [-1, 10, 11, 12])
+
+
+def test_overloaded_functions_are_refused():
+    code = ("__device__ float sq(float x) { return x * x; }\n__device__ double sq(double x) { return x * x; }\n"
+            'extern "C" __global__ void k(float* y) { y[0] = sq(y[0]); }\n')
+    with pytest.raises(hal.CompileError, match=r"kernel.cu:2: not supported: C\+\+ function overloading"):
+        hal.RawKernel(code, "k").compile("cpu")
+
+
 def test_refused_declarations_name_themselves_with_a_hint():
     code = 'extern "C" __global__ void k(const float* s,\n                              float (*rows)[16]) {\n}\n'
     with pytest.raises(hal.CompileError, match=r"kernel.cu:2: not supported: pointers to arrays \(take a flat "

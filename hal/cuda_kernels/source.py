@@ -141,6 +141,9 @@ def _rewrite(tokens: list, code: str, type_names: set) -> list:
             raise unsupported("dynamic parallelism (a kernel launch <<<...>>> inside a kernel)", line, code)
         if tok.type == "COLON" and nxt is not None and nxt.type == "COLON":
             raise unsupported("C++ scope resolution (::)", line, code)
+        if tok.type == "ID" and tok.value == "static_assert":  # (a check at compile time: nothing runs)
+            i = next((k for k in range(i, len(tokens)) if tokens[k][0].type == "SEMI"), len(tokens)) + 1
+            continue
         if tok.type == "ID" and tok.value == "using":
             tokens = _using(tokens, i, code)  # (as a typedef, which this loop then rewrites: complex<float>...)
             continue

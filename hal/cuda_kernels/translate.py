@@ -228,12 +228,7 @@ class _Translator:
                 if "_Noreturn" in ext.decl.funcspec:
                     kernels.append(ext)
                 else:
-                    shared = next((n for n in _walk(ext.body) if isinstance(n, c_ast.Decl)
-                                   and "_Thread_local" in n.storage), None)
-                    if shared is not None:  # (named here: a use of it would otherwise be the first error)
-                        self.fail("__shared__ variables in __device__ functions", shared,
-                                  "declare it in the kernel and pass a pointer")
-                    self.functions[ext.decl.name] = _Function(ext)
+                    self.helper(ext)
             elif isinstance(ext, c_ast.Decl) and isinstance(ext.type, c_ast.FuncDecl):
                 continue  # a prototype: the definition is what is translated
             elif isinstance(ext, c_ast.Decl) and "register" in ext.storage:
@@ -256,6 +251,17 @@ class _Translator:
         text = (helpers.SOURCE + "\n".join(self.constants) + "\n" + "\n".join(self.emitted) + "\n"
                 + "\n".join(b for b, _ in bodies))
         return Translation(text, {k.name: k for _, k in bodies})
+
+    def helper(self, fn: c_ast.FuncDef) -> None:
+        """Take the __device__ function ``fn``, refusing what its body or name cannot be."""
+        shared = next((n for n in _walk(fn.body) if isinstance(n, c_ast.Decl) and "_Thread_local" in n.storage), None)
+        if shared is not None:  # (named here: a use of it would otherwise be the first error)
+            self.fail("__shared__ variables in __device__ functions", shared,
+                      "declare it in the kernel and pass a pointer")
+        if fn.decl.name in self.functions:  # (C++ overloads: C would keep one and call it for every argument type)
+            self.fail(f"C++ function overloading (a second function named {fn.decl.name})", fn,
+                      "give each overload its own name")
+        self.functions[fn.decl.name] = _Function(fn)
 
     def named_value(self, decl: c_ast.Decl, scope: dict) -> bool:
         """Whether ``decl`` is an integer ``const`` scalar whose initializer is a constant
@@ -862,12 +868,25 @@ class _Translator:
         key = tuple(spaces)
         if key not in fn.specialized:
             fn.specialized[key] = self.emit_helper(fn, params, key)
-        ret = self.decl_type(fn.node.decl.type.type, fn.node)
+        ret = self.returned(fn, key)
         converted = [text if pt.ptr else self.convert_text(text, at, pt)
                      for (_, pt), (text, at) in zip(params, args)]
         if self.shape == "blocks":
             converted += ["hal_tx", "hal_ty", "hal_tz", "hal_gid", "hal_grid"]
         return f"{fn.specialized[key]}({', '.join(converted)})", ret
+
+    def returned(self, fn: _Function, spaces: tuple) -> CType:
+        """What ``fn`` returns when its pointer parameters point into ``spaces``: a pointer
+        points where they do (OpenCL 1.2 has no generic pointers to return)."""
+        ret = self.decl_type(fn.node.decl.type.type, fn.node)
+        if not ret.ptr:
+            return ret
+        pointed = {s for s in spaces if s is not None}
+        if len(pointed) != 1:
+            self.fail(f"{fn.node.decl.name} returning a pointer", fn.node,
+                      "hal returns pointers into the memory its pointer parameters point to, all of one kind")
+        space = pointed.pop()
+        return replace(ret, space=None if space == "PRIVATE" else space)
 
     def emit_helper(self, fn: _Function, params: list, spaces: tuple) -> str:
         suffix = "".join({"LOCAL": "_l", "PRIVATE": "_p", "HAL_CONSTANT": "_c"}.get(s, "_g") for s in spaces)
@@ -876,7 +895,7 @@ class _Translator:
         fn.specialized[spaces] = name  # (recursion is not supported, but must not loop)
         saved = (self.scopes, self.in_helper, self.return_type, self.region_label, self.enclosing)
         self.scopes, self.in_helper, self.region_label, self.enclosing = [self.globals, {}], True, None, []
-        self.return_type = self.decl_type(fn.node.decl.type.type, fn.node)
+        self.return_type = self.returned(fn, spaces)
         try:
             signature = []
             for (pname, pt), space in zip(params, spaces):

@@ -19,6 +19,7 @@
 #define true 1
 #define false 0
 #define NULL 0
+#define nullptr 0
 typedef unsigned char bool;
 typedef unsigned short half;
 typedef unsigned short __half;
