@@ -235,11 +235,13 @@ def test_argmax_through_the_index_within_the_reduced_axes(device):
 
 
 def test_template_helpers_in_the_preamble(device):
-    softplus = hal.ElementwiseKernel("T x", "T y", "y = softplus<T>(x)", "softplus_kernel", preamble=r"""
-template <typename T> __device__ T softplus(T v) { return v > T(20) ? v : log1p(exp(v)); }""")
+    """Called with the template argument written or deduced (from x, as in C++)."""
+    preamble = "template <typename T> __device__ T softplus(T v) { return v > T(20) ? v : log1p(exp(v)); }"
     x = np.linspace(-5, 30, 20)
-    np.testing.assert_allclose(np.asarray(softplus(put(device, x))), np.where(x > 20, x, np.log1p(np.exp(x))),
-                               rtol=1e-12)
+    for operation in ("y = softplus<T>(x)", "y = softplus(x)"):
+        softplus = hal.ElementwiseKernel("T x", "T y", operation, "softplus_kernel", preamble=preamble)
+        np.testing.assert_allclose(np.asarray(softplus(put(device, x))), np.where(x > 20, x, np.log1p(np.exp(x))),
+                                   rtol=1e-12)
 
 
 def test_reduction_errors():

@@ -416,10 +416,11 @@ def test_templates_through_name_expressions(device):
     with pytest.raises(hal.CompileError, match="names no function template"):
         hal.RawModule(code=S.TEMPLATES, name_expressions=["saxpy<float>"]).get_function("saxpy<float>").compile(
             device)
-    deduced = S.TEMPLATES.replace("square<T>(x[i])", "square(x[i])")
-    with pytest.raises(hal.CompileError, match=r"kernel.cu:\d+: not supported: using the template square without"):
-        hal.RawModule(code=deduced, name_expressions=["sum_squares<float, 64>"]).get_function(
-            "sum_squares<float, 64>").compile(device)
+    deduced = S.TEMPLATES.replace("square<T>(x[i])", "square(x[i])")  # (T deduced from x[i])
+    out = hal.zeros(1, dtype=hal.float64, device=device)
+    hal.RawModule(code=deduced, name_expressions=["sum_squares<double, 32>"]).get_function(
+        "sum_squares<double, 32>")((-(-n // 32),), (32,), (put(device, x), out, np.int32(n)))
+    np.testing.assert_allclose(np.asarray(out), [(x ** 2).sum()], rtol=1e-12)
 
 
 def test_cpp_constants_as_array_sizes(device):
@@ -527,18 +528,29 @@ def test_complex_direct_initialization(device):
 
 
 def test_template_helpers_need_no_name_expressions(device):
-    """A __device__ template called with its arguments written instantiates itself; a call
-    that leaves them to deduction is refused at its line."""
+    """A __device__ template instantiates itself where it is called: with its arguments
+    written, or deduced from the call's (T, T* and const T* parameters; the arguments must
+    agree, as in C++); what cannot be deduced is refused at the call's line."""
     code = r"""
 template <typename T> __device__ T twice(T v) { return v + v; }
-extern "C" __global__ void k(float* x) {
-    x[threadIdx.x] = twice<float>(x[threadIdx.x]);
+template <typename T> __device__ void put_max(T* out, const T* a, T b) { *out = *a > b ? *a : b; }
+template <int N> __device__ float scaled(float v) { return v * N; }
+extern "C" __global__ void k(float* x, double* y, int* z) {
+    x[threadIdx.x] = twice<float>(x[threadIdx.x]) + twice(1.0f);
+    y[threadIdx.x] = twice(y[threadIdx.x]);
+    put_max(z + threadIdx.x, z + threadIdx.x, 2);
 }"""
-    x = put(device, np.arange(4, dtype=np.float32))
-    hal.RawKernel(code, "k")((1,), (4,), (x,))
-    np.testing.assert_array_equal(np.asarray(x), np.arange(4) * 2)
-    with pytest.raises(hal.CompileError, match="kernel.cu:4: not supported: using the template twice without"):
-        hal.RawKernel(code.replace("twice<float>(", "twice("), "k").compile(device)
+    x, y = put(device, np.arange(4, dtype=np.float32)), put(device, np.arange(4, dtype=np.float64))
+    z = put(device, np.arange(4, dtype=np.int32))
+    hal.RawKernel(code, "k")((1,), (4,), (x, y, z))
+    np.testing.assert_array_equal(np.asarray(x), np.arange(4) * 2 + 2)
+    np.testing.assert_array_equal(np.asarray(y), np.arange(4) * 2)
+    np.testing.assert_array_equal(np.asarray(z), [2, 2, 2, 3])
+    with pytest.raises(hal.CompileError, match=r"kernel.cu:8: not supported: deducing the template parameter of "
+                                               r"put_max from arguments of types i32 and f64"):
+        hal.RawKernel(code.replace("threadIdx.x, 2)", "threadIdx.x, 2.0)"), "k").compile(device)
+    with pytest.raises(hal.CompileError, match="kernel.cu:7: not supported: using the template scaled without"):
+        hal.RawKernel(code.replace("twice(y[threadIdx.x])", "scaled(1.0f)"), "k").compile(device)
 
 
 UNSUPPORTED = [

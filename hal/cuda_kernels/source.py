@@ -35,6 +35,9 @@ from hal.errors import CompileError
 INCLUDE_DIR = os.path.join(os.path.dirname(__file__), "include")
 PRELUDE = os.path.join(INCLUDE_DIR, "hal_cuda_prelude.h")
 SOURCE_NAME = "kernel.cu"
+# The type parameters of a template helper called without template arguments: typedefs the
+# translator binds to the types the arguments have, per call (GENERIC_PREFIX + f + "__" + T)
+GENERIC_PREFIX = "hal_tp_"
 
 # Identifiers that start a construct hal cannot run: what the token pass rejects.
 _UNSUPPORTED_WORDS = {
@@ -201,10 +204,11 @@ def _rewrite(tokens: list, code: str, type_names: set) -> list:
                 out += [tokens[i], (_tok("RPAREN", ")"), name, line)]
                 i += 1
                 continue
-        is_type = tok.type in _TYPE_KEYWORDS or (tok.type == "ID" and tok.value in type_names)
-        if is_type and nxt is not None and nxt.type == "LPAREN" and not (prev and prev.type in ("SIZEOF", "LPAREN")
+        is_type = tok.type in _TYPE_KEYWORDS or (tok.type == "ID" and (tok.value in type_names
+                                                                      or tok.value.startswith(GENERIC_PREFIX)))
+        if is_type and nxt is not None and nxt.type == "LPAREN" and not (prev and prev.type == "SIZEOF"
                                                                          or prev and prev.type in _TYPE_KEYWORDS
-                                                                         or _array_pointer(tokens, i + 1)):
+                                                                         or _pointer_declarator(tokens, i + 1)):
             # a functional cast float(x): C's (float)(x)
             out += [(_tok("LPAREN", "("), name, line), tokens[i], (_tok("RPAREN", ")"), name, line)]
             i += 1
@@ -262,11 +266,30 @@ def _instantiate(tokens: list, expressions, code: str) -> list:
                 i += 1
                 continue
             if i + 1 >= len(body) or body[i + 1][0].type != "LT":
-                raise unsupported(f"using the template {tok.value} without template arguments", line, code,
-                                  "hal deduces none: write them, as in f<float>(x)")
+                if not _deducible(template):
+                    raise unsupported(f"using the template {tok.value} without template arguments", line, code,
+                                      "hal deduces the types of __device__ functions' parameters only: "
+                                      "write them, as in f<float>(x)")
+                generic(template)
+                out.append(body[i])
+                i += 1
+                continue
             args, i = _template_arguments(body, i + 1, code)
             out.append((_tok("ID", instance(template, args, line)), file, line))
         return out
+
+    def generic(template: _Template) -> None:
+        """The template as one function under its own name, each type parameter a
+        placeholder type (GENERIC_PREFIX) that the translator binds per call."""
+        if template.name in made:
+            return
+        made.add(template.name)
+        file, line = template.declaration[0][1], template.line
+        names = [f"{GENERIC_PREFIX}{template.name}__{p}" for p in template.params]
+        typedefs = [(_tok(kind, word), file, line) for name in names
+                    for kind, word in (("TYPEDEF", "typedef"), ("CHAR", "char"), ("ID", name), ("SEMI", ";"))]
+        instances[template.name].append(typedefs + uses(_substitute(template, [[(_tok("ID", n), file, line)]
+                                                                                for n in names], template.name)))
 
     def instance(template: _Template, args: list, line: int) -> str:
         if len(args) != len(template.params):
@@ -293,6 +316,22 @@ def _instantiate(tokens: list, expressions, code: str) -> list:
         pieces += list(group) if is_template else [uses(list(group))]
     return [t for piece in pieces
             for t in (piece if isinstance(piece, list) else [t for body in instances[piece.name] for t in body])]
+
+
+def _deducible(template: _Template) -> bool:
+    """Whether calls may leave ``template``'s arguments to deduction: a __device__ function
+    whose template parameters are all types, each naming a parameter's type."""
+    declaration = [t for t, _, _ in template.declaration]
+    if any(t.value == "_Noreturn" for t in declaration) or any(template.values):
+        return False
+    start = next(k for k, t in enumerate(declaration) if t.type == "ID" and t.value == template.name)
+    depth, k = 0, start + 1
+    for k in range(start + 1, len(declaration)):
+        depth += {"LPAREN": 1, "RPAREN": -1}.get(declaration[k].type, 0)
+        if depth == 0:
+            break
+    named = {t.value for t in declaration[start + 1:k] if t.type == "ID"}
+    return all(p in named for p in template.params)
 
 
 def _templates(tokens: list, code: str) -> tuple[list, dict]:
@@ -410,11 +449,12 @@ def _complex(tokens: list, i: int, out: list, code: str) -> int:
     return i + 4
 
 
-def _array_pointer(tokens: list, i: int) -> bool:
-    """Whether the tokens from ``i`` are the declarator of a pointer to an array, ``(*NAME)[``
-    (not a functional cast: the translator names what it does not support)."""
-    kinds = [t.type for t, _, _ in tokens[i:i + 5]]
-    return kinds == ["LPAREN", "TIMES", "ID", "RPAREN", "LBRACKET"]
+def _pointer_declarator(tokens: list, i: int) -> bool:
+    """Whether the tokens from ``i`` open a declarator ``(*``: a pointer to an array or a
+    function, named or not (``float (*a)[16]``, ``(float (*)[16])p``), not a functional cast
+    (the translator names what it does not support)."""
+    kinds = [t.type for t, _, _ in tokens[i:i + 2]]
+    return kinds == ["LPAREN", "TIMES"]
 
 
 def _direct_initialization(tokens: list, type_tokens: list, end: int) -> list:

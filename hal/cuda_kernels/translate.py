@@ -35,7 +35,7 @@ from pycparser import c_ast
 
 from . import helpers
 from .ctype import COMPLEX, F32, F64, INT, SIZES, VECTORS, CType, arithmetic, base_of, promoted
-from .source import is_prelude, unsupported
+from .source import GENERIC_PREFIX, is_prelude, unsupported
 
 SHAPES = ("threads", "blocks")
 
@@ -175,7 +175,8 @@ class _Var:
 @dataclass
 class _Function:
     node: c_ast.FuncDef
-    specialized: dict = field(default_factory=dict)   # spaces key -> emitted name
+    specialized: dict = field(default_factory=dict)   # (types bound, spaces) key -> emitted name
+    generic: tuple = ()  # the placeholder types (source.GENERIC_PREFIX) a call binds
 
 
 def translate(ast: c_ast.FileAST, code: str, shape: str, calls: dict | None = None) -> Translation:
@@ -221,7 +222,8 @@ class _Translator:
             if is_prelude(ext):
                 continue  # (its typedefs name types ctype.py knows)
             if isinstance(ext, c_ast.Typedef):
-                self.aliases[ext.name] = self.decl_type(ext.type, ext)
+                if not ext.name.startswith(GENERIC_PREFIX):  # (placeholders: bound per call)
+                    self.aliases[ext.name] = self.decl_type(ext.type, ext)
             elif isinstance(ext, c_ast.Decl) and isinstance(ext.type, c_ast.Struct) and ext.name is None:
                 self.struct(ext.type, ext)
             elif isinstance(ext, c_ast.FuncDef):
@@ -261,7 +263,9 @@ class _Translator:
         if fn.decl.name in self.functions:  # (C++ overloads: C would keep one and call it for every argument type)
             self.fail(f"C++ function overloading (a second function named {fn.decl.name})", fn,
                       "give each overload its own name")
-        self.functions[fn.decl.name] = _Function(fn)
+        placeholders = {name for n in _walk(fn.decl) if isinstance(n, c_ast.IdentifierType)
+                        for name in n.names if name.startswith(GENERIC_PREFIX)}
+        self.functions[fn.decl.name] = _Function(fn, generic=tuple(sorted(placeholders)))
 
     def named_value(self, decl: c_ast.Decl, scope: dict) -> bool:
         """Whether ``decl`` is an integer ``const`` scalar whose initializer is a constant
@@ -859,21 +863,68 @@ class _Translator:
     # -- helper functions ---------------------------------------------------------
     def helper_call(self, name: str, node: c_ast.FuncCall, args: list) -> tuple[str, CType]:
         fn = self.functions[name]
-        params = self.params(fn.node.decl.type, fn.node)
-        if len(params) != len(args):
-            self.fail(f"calling {name} with {len(args)} arguments", node, f"it takes {len(params)}")
-        spaces = []
-        for (pname, pt), (text, at) in zip(params, args):
-            spaces.append((at.decayed().space or "PRIVATE") if pt.ptr else None)
-        key = tuple(spaces)
-        if key not in fn.specialized:
-            fn.specialized[key] = self.emit_helper(fn, params, key)
-        ret = self.returned(fn, key)
-        converted = [text if pt.ptr else self.convert_text(text, at, pt)
-                     for (_, pt), (text, at) in zip(params, args)]
+        declared = [p for p in (fn.node.decl.type.args.params if fn.node.decl.type.args else [])
+                    if not (isinstance(p, c_ast.Typename) and _is_void(p))]
+        if len(declared) != len(args):
+            self.fail(f"calling {name} with {len(args)} arguments", node, f"it takes {len(declared)}")
+        bound = self.deduce(fn, declared, args, node)
+        with self.binding(bound):
+            params = self.params(fn.node.decl.type, fn.node)
+            spaces = tuple((at.decayed().space or "PRIVATE") if pt.ptr else None
+                           for (_, pt), (_, at) in zip(params, args))
+            key = (tuple(t.base for t in bound.values()), spaces)
+            if key not in fn.specialized:
+                fn.specialized[key] = self.emit_helper(fn, params, spaces, key[0])
+            ret = self.returned(fn, spaces)
+            converted = [text if pt.ptr else self.convert_text(text, at, pt)
+                         for (_, pt), (text, at) in zip(params, args)]
         if self.shape == "blocks":
             converted += ["hal_tx", "hal_ty", "hal_tz", "hal_gid", "hal_grid"]
         return f"{fn.specialized[key]}({', '.join(converted)})", ret
+
+    def deduce(self, fn: _Function, declared: list, args: list, node) -> dict:
+        """The types a call's arguments give a template helper's placeholders: a parameter
+        declared T, T* or const T* takes T from its argument (C++'s deduction, without
+        conversions: the arguments must agree)."""
+        bound: dict = {}
+        for p, (_, at) in zip(declared, args):
+            t, depth = p.type, 0
+            while isinstance(t, (c_ast.PtrDecl, c_ast.ArrayDecl)):
+                t, depth = t.type, depth + 1
+            names = t.type.names if isinstance(t, c_ast.TypeDecl) and isinstance(t.type, c_ast.IdentifierType) else []
+            if len(names) != 1 or names[0] not in fn.generic:
+                continue
+            value = at.decayed()
+            for _ in range(depth):
+                if not value.ptr:
+                    self.fail(f"passing a value to the pointer parameter {p.name} of {fn.node.decl.name}", node)
+                value = value.element().decayed()
+            if not value.scalar:
+                self.fail(f"deducing the template parameter of {fn.node.decl.name} as a pointer or array type",
+                          node, "write it, as in f<float>(x)")
+            value = CType(value.base)
+            if bound.setdefault(names[0], value) != value:
+                self.fail(f"deducing the template parameter of {fn.node.decl.name} from arguments of types "
+                          f"{bound[names[0]].base} and {value.base}", node, "write it, as in f<float>(x)")
+        missing = [g for g in fn.generic if g not in bound]
+        if missing:
+            self.fail(f"deducing {missing[0].rsplit('__', 1)[1]} of {fn.node.decl.name}", node,
+                      "write the template arguments, as in f<float>(x)")
+        return bound
+
+    @contextlib.contextmanager
+    def binding(self, bound: dict):
+        """The placeholders of a template helper as the types a call gives them."""
+        saved = {name: self.aliases.get(name) for name in bound}
+        self.aliases.update(bound)
+        try:
+            yield
+        finally:
+            for name, t in saved.items():
+                if t is None:
+                    self.aliases.pop(name, None)
+                else:
+                    self.aliases[name] = t
 
     def returned(self, fn: _Function, spaces: tuple) -> CType:
         """What ``fn`` returns when its pointer parameters point into ``spaces``: a pointer
@@ -888,11 +939,12 @@ class _Translator:
         space = pointed.pop()
         return replace(ret, space=None if space == "PRIVATE" else space)
 
-    def emit_helper(self, fn: _Function, params: list, spaces: tuple) -> str:
+    def emit_helper(self, fn: _Function, params: list, spaces: tuple, types: tuple = ()) -> str:
         suffix = "".join({"LOCAL": "_l", "PRIVATE": "_p", "HAL_CONSTANT": "_c"}.get(s, "_g") for s in spaces)
         # (prefixed: a helper may be called like an OpenCL builtin, clamp or dot)
-        name = f"hal_f_{fn.node.decl.name}" + (suffix if any(s not in (None, "GLOBAL") for s in spaces) else "")
-        fn.specialized[spaces] = name  # (recursion is not supported, but must not loop)
+        name = f"hal_f_{fn.node.decl.name}" + "".join(f"_{t}" for t in types) + (
+            suffix if any(s not in (None, "GLOBAL") for s in spaces) else "")
+        fn.specialized[(types, spaces)] = name  # (recursion is not supported, but must not loop)
         saved = (self.scopes, self.in_helper, self.return_type, self.region_label, self.enclosing)
         self.scopes, self.in_helper, self.region_label, self.enclosing = [self.globals, {}], True, None, []
         self.return_type = self.returned(fn, spaces)
