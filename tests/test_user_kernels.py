@@ -553,6 +553,34 @@ extern "C" __global__ void k(float* x, double* y, int* z) {
         hal.RawKernel(code.replace("twice(y[threadIdx.x])", "scaled(1.0f)"), "k").compile(device)
 
 
+def test_deduced_template_helper_that_synchronizes(device):
+    """On the cpu a helper calling __syncthreads() is inlined into the kernel's thread
+    loops: its deduced types hold there too."""
+    code = r"""
+template <typename T> __device__ T block_sum(T* s, T v) {
+    s[threadIdx.x] = v;
+    __syncthreads();
+    for (int k = blockDim.x / 2; k > 0; k >>= 1) {
+        if (threadIdx.x < k) s[threadIdx.x] += s[threadIdx.x + k];
+        __syncthreads();
+    }
+    T total = s[0];
+    __syncthreads();
+    return total;
+}
+extern "C" __global__ void k(const double* x, const int* y, double* out) {
+    __shared__ double s[64];
+    __shared__ int t[64];
+    double a = block_sum(s, x[threadIdx.x]);
+    int b = block_sum(t, y[threadIdx.x]);
+    if (threadIdx.x == 0) out[0] = a + b;
+}"""
+    x, y = np.linspace(0, 1, 64), np.arange(64, dtype=np.int32)
+    out = hal.zeros(1, dtype=hal.float64, device=device)
+    hal.RawKernel(code, "k")((1,), (64,), (put(device, x), put(device, y), out))
+    np.testing.assert_allclose(np.asarray(out), [x.sum() + y.sum()], rtol=1e-12)
+
+
 UNSUPPORTED = [
     ("warp shuffles", 4, "int v = x[0];\n    v += __shfl_down_sync(0xffffffff, v, 16);"),
     ("warp votes", 4, "int v = x[0];\n    v += __ballot_sync(0xffffffff, v > 0);"),

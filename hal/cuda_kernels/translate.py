@@ -587,11 +587,13 @@ class _Translator:
         final = items.pop() if items and isinstance(items[-1], c_ast.Return) else None
         if any(isinstance(n, c_ast.Return) for item in items for n in _walk(item)):
             self.fail(f"a return before the end of {call.name.name}(), which calls __syncthreads()", call)
+        args = [self.expr(e) for e in (call.args.exprs if call.args is not None else [])]
+        with self.binding(self.deduce(fn, args, call)):
+            return self.inlined(fn, call, args, items, final, target)
+
+    def inlined(self, fn: _Function, call: c_ast.FuncCall, args: list, items: list, final, target) -> str:
+        """inline's body, its template parameters bound."""
         params = self.params(fn.node.decl.type, fn.node)
-        exprs = call.args.exprs if call.args is not None else []
-        if len(exprs) != len(params):
-            self.fail(f"calling {call.name.name} with {len(exprs)} arguments", call, f"it takes {len(params)}")
-        args = [self.expr(e) for e in exprs]
         self.inlining.append(call.name.name)
         saved = self.return_type
         self.return_type = self.decl_type(fn.node.decl.type.type, fn.node)
@@ -624,7 +626,9 @@ class _Translator:
                 _replace_child(node, name, c_ast.ID(result, coord=child.coord))
             elif self.barrier_call(child) is not None:
                 fn = self.functions[child.name.name]
-                ret = self.decl_type(fn.node.decl.type.type, fn.node)
+                with self.binding(self.deduce(fn, [self.expr(e) for e in child.args.exprs] if child.args else [],
+                                              child)):
+                    ret = self.decl_type(fn.node.decl.type.type, fn.node)
                 if ret.base == "void":
                     self.fail(f"the value of {child.name.name}(), which returns void", child)
                 temp = f"hal_ret{len(self.hoisted)}"
@@ -863,11 +867,7 @@ class _Translator:
     # -- helper functions ---------------------------------------------------------
     def helper_call(self, name: str, node: c_ast.FuncCall, args: list) -> tuple[str, CType]:
         fn = self.functions[name]
-        declared = [p for p in (fn.node.decl.type.args.params if fn.node.decl.type.args else [])
-                    if not (isinstance(p, c_ast.Typename) and _is_void(p))]
-        if len(declared) != len(args):
-            self.fail(f"calling {name} with {len(args)} arguments", node, f"it takes {len(declared)}")
-        bound = self.deduce(fn, declared, args, node)
+        bound = self.deduce(fn, args, node)
         with self.binding(bound):
             params = self.params(fn.node.decl.type, fn.node)
             spaces = tuple((at.decayed().space or "PRIVATE") if pt.ptr else None
@@ -882,10 +882,14 @@ class _Translator:
             converted += ["hal_tx", "hal_ty", "hal_tz", "hal_gid", "hal_grid"]
         return f"{fn.specialized[key]}({', '.join(converted)})", ret
 
-    def deduce(self, fn: _Function, declared: list, args: list, node) -> dict:
+    def deduce(self, fn: _Function, args: list, node) -> dict:
         """The types a call's arguments give a template helper's placeholders: a parameter
         declared T, T* or const T* takes T from its argument (C++'s deduction, without
         conversions: the arguments must agree)."""
+        declared = [p for p in (fn.node.decl.type.args.params if fn.node.decl.type.args else [])
+                    if not (isinstance(p, c_ast.Typename) and _is_void(p))]
+        if len(declared) != len(args):
+            self.fail(f"calling {fn.node.decl.name} with {len(args)} arguments", node, f"it takes {len(declared)}")
         bound: dict = {}
         for p, (_, at) in zip(declared, args):
             t, depth = p.type, 0
