@@ -627,6 +627,18 @@ extern "C" __global__ void k(const float* x, float* y, int n) {
     np.testing.assert_array_equal(np.asarray(y), [-1, 10, 11, 12])
 
 
+def test_default_arguments(device):
+    code = r"""
+__device__ float affine(float x, float a = 2.0f, int b = (1 + 2));
+__device__ float affine(float x, float a, int b) { return a * x + b; }
+extern "C" __global__ void k(float* y) {
+    y[threadIdx.x] = affine(y[threadIdx.x]) + affine(1.0f, 3.0f) + affine(affine(1.0f), 0.0f, 0);
+}"""
+    y = put(device, np.arange(4, dtype=np.float32))
+    hal.RawKernel(code, "k")((1,), (4,), (y,))
+    np.testing.assert_array_equal(np.asarray(y), (2 * np.arange(4) + 3) + 6 + 0)
+
+
 def test_overloaded_functions_are_refused():
     code = ("__device__ float sq(float x) { return x * x; }\n__device__ double sq(double x) { return x * x; }\n"
             'extern "C" __global__ void k(float* y) { y[0] = sq(y[0]); }\n')

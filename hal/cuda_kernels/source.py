@@ -73,7 +73,7 @@ def parse(code: str, typedef_names=(), options=(), name_expressions=()) -> c_ast
     (``"scale<float>"``) instantiate the source's function templates (``template_symbol``
     names each instance)."""
     expanded = _preprocess(code, [o for o in options if o.startswith("-D")])
-    tokens = _instantiate(_tokens(expanded, code), name_expressions, code)
+    tokens = _default_arguments(_instantiate(_tokens(expanded, code), name_expressions, code))
     text = _relay(_rewrite(tokens, code, set(typedef_names) | _TYPEDEF_NAMES))
     try:
         return CParser().parse(text, filename=SOURCE_NAME)
@@ -85,6 +85,81 @@ def parse(code: str, typedef_names=(), options=(), name_expressions=()) -> c_ast
 def is_prelude(node: c_ast.Node) -> bool:
     """Whether ``node`` comes from the prelude header rather than the user's source."""
     return node.coord is not None and os.path.basename(str(node.coord.file)) == os.path.basename(PRELUDE)
+
+
+def _closing(tokens: list, i: int) -> int:
+    """The index of the parenthesis closing the one at ``i``."""
+    depth = 0
+    for k in range(i, len(tokens)):
+        depth += {"LPAREN": 1, "RPAREN": -1}.get(tokens[k][0].type, 0)
+        if depth == 0:
+            return k
+    return len(tokens) - 1
+
+
+def _arguments(tokens: list, i: int, end: int) -> list:
+    """The comma-separated token runs between the parentheses at ``i`` and ``end``."""
+    runs, run, depth = [], [], 0
+    for k in range(i + 1, end):
+        t = tokens[k][0].type
+        depth += {"LPAREN": 1, "LBRACKET": 1, "LBRACE": 1, "RPAREN": -1, "RBRACKET": -1, "RBRACE": -1}.get(t, 0)
+        if t == "COMMA" and depth == 0:
+            runs.append(run)
+            run = []
+        else:
+            run.append(tokens[k])
+    return runs + [run] if run or runs else []
+
+
+def _default_arguments(tokens: list) -> list:
+    """C++'s default arguments (``float scale(float x, float a = 2.0f)``): taken out of the
+    functions' declarations and written into the calls that leave them out."""
+    defaults, out, i = {}, [], 0  # (function name -> (its parameter count, {index: default tokens}))
+    while i < len(tokens):
+        tok = tokens[i][0]
+        prev = out[-1][0] if out else None
+        if (tok.type == "ID" and i + 1 < len(tokens) and tokens[i + 1][0].type == "LPAREN" and prev is not None
+                and (prev.type in _TYPE_KEYWORDS or prev.type in ("VOID", "ID", "TIMES", "_BOOL"))):
+            end = _closing(tokens, i + 1)
+            params = _arguments(tokens, i + 1, end)
+            given = {k: p[[t.type for t, _, _ in p].index("EQUALS") + 1:] for k, p in enumerate(params)
+                     if any(t.type == "EQUALS" for t, _, _ in p)}
+            if given and end + 1 < len(tokens) and tokens[end + 1][0].type in ("LBRACE", "SEMI"):
+                defaults[tok.value] = (len(params), given)
+                out += tokens[i:i + 2]
+                for k, p in enumerate(params):
+                    kept = p[:[t.type for t, _, _ in p].index("EQUALS")] if k in given else p
+                    out += ([(_tok("COMMA", ","), *tokens[i][1:])] if k else []) + kept
+                out.append(tokens[end])
+                i = end + 1
+                continue
+        out.append(tokens[i])
+        i += 1
+    return _fill_defaults(out, defaults) if defaults else out
+
+
+def _fill_defaults(tokens: list, defaults: dict) -> list:
+    """The calls of functions with default arguments, the arguments left out written in."""
+    out, i = [], 0
+    while i < len(tokens):
+        tok, file, line = tokens[i]
+        if tok.type == "ID" and tok.value in defaults and i + 1 < len(tokens) and tokens[i + 1][0].type == "LPAREN":
+            end = _closing(tokens, i + 1)
+            count, given = defaults[tok.value]
+            args = _arguments(tokens, i + 1, end)
+            missing = [k for k in range(len(args), count) if k in given]
+            inner = _fill_defaults(tokens[i + 2:end], defaults)
+            out += tokens[i:i + 2] + inner
+            for k in missing:
+                out += ([(_tok("COMMA", ","), file, line)] if args or k > missing[0] else []) + \
+                    [(_tok("LPAREN", "("), file, line)] + [(t, file, line) for t, _, _ in given[k]] + \
+                    [(_tok("RPAREN", ")"), file, line)]
+            out.append(tokens[end])
+            i = end + 1
+            continue
+        out.append(tokens[i])
+        i += 1
+    return out
 
 
 def _preprocess(code: str, defines: list) -> str:
