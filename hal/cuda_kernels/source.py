@@ -396,16 +396,11 @@ def _instantiate(tokens: list, expressions, code: str) -> list:
 def _deducible(template: _Template) -> bool:
     """Whether calls may leave ``template``'s arguments to deduction: a __device__ function
     whose template parameters are all types, each naming a parameter's type."""
-    declaration = [t for t, _, _ in template.declaration]
-    if any(t.value == "_Noreturn" for t in declaration) or any(template.values):
+    declaration = template.declaration
+    if any(t.value == "_Noreturn" for t, _, _ in declaration) or any(template.values):
         return False
-    start = next(k for k, t in enumerate(declaration) if t.type == "ID" and t.value == template.name)
-    depth, k = 0, start + 1
-    for k in range(start + 1, len(declaration)):
-        depth += {"LPAREN": 1, "RPAREN": -1}.get(declaration[k].type, 0)
-        if depth == 0:
-            break
-    named = {t.value for t in declaration[start + 1:k] if t.type == "ID"}
+    start = next(k for k, (t, _, _) in enumerate(declaration) if t.type == "ID" and t.value == template.name)
+    named = {t.value for t, _, _ in declaration[start + 1:_closing(declaration, start + 1)] if t.type == "ID"}
     return all(p in named for p in template.params)
 
 

@@ -892,11 +892,8 @@ class _Translator:
             self.fail(f"calling {fn.node.decl.name} with {len(args)} arguments", node, f"it takes {len(declared)}")
         bound: dict = {}
         for p, (_, at) in zip(declared, args):
-            t, depth = p.type, 0
-            while isinstance(t, (c_ast.PtrDecl, c_ast.ArrayDecl)):
-                t, depth = t.type, depth + 1
-            names = t.type.names if isinstance(t, c_ast.TypeDecl) and isinstance(t.type, c_ast.IdentifierType) else []
-            if len(names) != 1 or names[0] not in fn.generic:
+            placeholder, depth = _declared_as(p)
+            if placeholder not in fn.generic:
                 continue
             value = at.decayed()
             for _ in range(depth):
@@ -907,9 +904,9 @@ class _Translator:
                 self.fail(f"deducing the template parameter of {fn.node.decl.name} as a pointer or array type",
                           node, "write it, as in f<float>(x)")
             value = CType(value.base)
-            if bound.setdefault(names[0], value) != value:
+            if bound.setdefault(placeholder, value) != value:
                 self.fail(f"deducing the template parameter of {fn.node.decl.name} from arguments of types "
-                          f"{bound[names[0]].base} and {value.base}", node, "write it, as in f<float>(x)")
+                          f"{bound[placeholder].base} and {value.base}", node, "write it, as in f<float>(x)")
         missing = [g for g in fn.generic if g not in bound]
         if missing:
             self.fail(f"deducing {missing[0].rsplit('__', 1)[1]} of {fn.node.decl.name}", node,
@@ -1282,6 +1279,17 @@ class _Translator:
 
 
 # -- tree helpers ------------------------------------------------------------------
+def _declared_as(param) -> tuple[str | None, int]:
+    """(the one type name a parameter's declaration names, how many pointer or array levels
+    wrap it): ("T", 1) for ``const T* p``; (None, 0) for a type of several words."""
+    t, depth = param.type, 0
+    while isinstance(t, (c_ast.PtrDecl, c_ast.ArrayDecl)):
+        t, depth = t.type, depth + 1
+    if isinstance(t, c_ast.TypeDecl) and isinstance(t.type, c_ast.IdentifierType) and len(t.type.names) == 1:
+        return t.type.names[0], depth
+    return None, 0
+
+
 def _is_constant(node, scopes: list) -> bool:
     """Whether the expression ``node`` is made of literals, operators, casts, sizeof and
     names of integer values declared in ``scopes`` (named_value's)."""
