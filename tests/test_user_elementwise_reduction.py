@@ -127,6 +127,11 @@ def test_elementwise_errors():
         hal.ReductionKernel("T hal_acc", "T y", "hal_acc", "a + b", "y = a", "0", "reserved")
     with pytest.raises(hal.CompileError, match="kernel.cu:.*the identifier 'w'"):
         hal.ElementwiseKernel("float32 x", "float32 y", "y = w", "undeclared")(x)
+    m, y = hal.ones((3, 2), dtype=hal.float32, device="cpu"), hal.empty(3, dtype=hal.float32, device="cpu")
+    with pytest.raises(hal.CompileError, match=r"kernel.cu:\d+: not supported: method calls \(of CuPy's CArray"):
+        hal.ElementwiseKernel("raw T m", "T y", "y = m[i * m.shape()[1]]", "carray_shape")(m, y)
+    with pytest.raises(hal.CompileError, match=r"kernel.cu:\d+: not supported: an index of type i64\[\]"):
+        hal.ElementwiseKernel("raw T m", "T y", "ptrdiff_t idx[] = {i, 0}; y = m[idx]", "index_array")(m, y)
 
 
 def test_l2norm_over_axes(device):

@@ -1048,6 +1048,9 @@ class _Translator:
         index, it = self.value(node.subscript)
         if bt.scalar:
             self.fail("indexing a non-pointer", node)
+        if not it.is_int:
+            self.fail(f"an index of type {it.base}{'*' * it.ptr}{'[]' * len(it.dims)}", node,
+                      "indices are integers (a raw parameter is indexed by its flat index, not CuPy's index arrays)")
         return f"{base}[{index}]", bt.element()
 
     def e_UnaryOp(self, node):
@@ -1175,7 +1178,8 @@ class _Translator:
                 text, t = self.expr(node.name.name)
                 if t.complex:
                     return f"({text}).{node.name.field.name[:2]}", CType(COMPLEX[t.base])
-            self.fail("method calls", node)
+            self.fail("method calls", node, "of CuPy's CArray, a raw parameter is a pointer (its size: pass it "
+                      "as a scalar); _ind.size() is the ElementwiseKernel's size")
         if not isinstance(node.name, c_ast.ID):
             self.fail("calls through function pointers", node)
         name = node.name.name
