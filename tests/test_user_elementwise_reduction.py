@@ -111,6 +111,18 @@ def test_signed_overflow_wraps_in_operations_and_reductions(device):
                                       ((rows * np.int32(65537)) // 65537).sum(axis=1, dtype=np.int32))
 
 
+def test_continue_ends_the_operation_and_return_is_refused(device):
+    """CuPy runs the operation in a loop over i: continue ends it for this element (the
+    outputs assigned so far are written). hal stores the outputs after the operation, so
+    a return, which would skip that, is refused."""
+    x = np.linspace(-2, 2, 9).astype(np.float32)
+    relu2 = hal.ElementwiseKernel("T x", "T y", "if (x < 0) { y = 0; continue; }\ny = x * 2;  // doubled", "relu2")
+    np.testing.assert_array_equal(np.asarray(relu2(put(device, x))), np.where(x < 0, 0, 2 * x))
+    early = hal.ElementwiseKernel("T x", "T y", "y = 0;\nif (x < 0) return;\ny = x * 2;", "early")
+    with pytest.raises(hal.CompileError, match=r"kernel.cu:2: not supported: return in an ElementwiseKernel's"):
+        early(put(device, x))
+
+
 def test_elementwise_errors():
     x = hal.ones(3, dtype=hal.float32, device="cpu")
     with pytest.raises(TypeError, match="takes 2 inputs"):

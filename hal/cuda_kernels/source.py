@@ -82,6 +82,12 @@ def parse(code: str, typedef_names=(), options=(), name_expressions=()) -> c_ast
                            f"listed in README, 'CUDA kernels on every device')", code) from None
 
 
+def user_tokens(code: str) -> list:
+    """(token, line) of ``code``'s own tokens, preprocessed (the prelude's left out): for
+    checks on a fragment such as an ElementwiseKernel's operation."""
+    return [(tok, line) for tok, file, line in _tokens(_preprocess(code, []), code) if file == SOURCE_NAME]
+
+
 def is_prelude(node: c_ast.Node) -> bool:
     """Whether ``node`` comes from the prelude header rather than the user's source."""
     return node.coord is not None and os.path.basename(str(node.coord.file)) == os.path.basename(PRELUDE)
