@@ -533,3 +533,93 @@ extern "C" __global__ void rotate(const cf* x, cd* y, int n) {
     if (i < n) y[i] = cd(x[i].real(), x[i].imag()) * cd(0.0, 1.0) + cd(2.0) + cd(cf(0.5f, -1.0f) * x[i]);
 }
 """
+
+GRID_STRIDE = r"""
+// Grid-stride loops over size_t indices, const __restrict__ pointers, __ldg and a
+// cache-hint load, #pragma unroll, and a 2-D grid whose rows are blockIdx.y.
+extern "C" __global__ void saxpy(const float* __restrict__ const x, float* __restrict__ y, const float a,
+                                 const size_t n) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)blockDim.x * gridDim.x)
+        y[i] = a * __ldg(&x[i]) + __ldcs(y + i);
+}
+
+extern "C" __global__ void scale_rows(const double* m, double* out, unsigned int rows, unsigned int cols) {
+    unsigned int col = blockIdx.x * blockDim.x + threadIdx.x;
+    for (unsigned int row = blockIdx.y; row < rows; row += gridDim.y) {
+        if (col >= cols) continue;
+        double acc = 0.0;
+        #pragma unroll 4
+        for (int k = 0; k < 4; k++) acc += m[row * cols + col] * (k + 1);
+        out[row * cols + col] = acc / (row + 1);
+    }
+}
+"""
+
+CAS_ATOMICS = r"""
+// Atomics built on atomicCAS as CUDA code writes them (a float maximum through the bits,
+// double addition as before sm_60), and the block- and system-scoped atomicAdd.
+__device__ float atomicMaxFloat(float* address, float val) {
+    int* address_as_int = (int*)address;
+    int old = *address_as_int, assumed;
+    do {
+        assumed = old;
+        old = atomicCAS(address_as_int, assumed, __float_as_int(fmaxf(val, __int_as_float(assumed))));
+    } while (assumed != old);
+    return __int_as_float(old);
+}
+
+__device__ double atomicAddDouble(double* address, double val) {
+    unsigned long long int* address_as_ull = (unsigned long long int*)address;
+    unsigned long long int old = *address_as_ull, assumed;
+    do {
+        assumed = old;
+        old = atomicCAS(address_as_ull, assumed, __double_as_longlong(val + __longlong_as_double(assumed)));
+    } while (assumed != old);
+    return __longlong_as_double(old);
+}
+
+extern "C" __global__ void cas_atomics(const float* x, float* max_out, double* sum_out, int* count, int n) {
+    __shared__ int block_count;
+    if (threadIdx.x == 0) block_count = 0;
+    __syncthreads();
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) {
+        atomicMaxFloat(max_out, x[i]);
+        atomicAddDouble(sum_out, (double)x[i]);
+        atomicAdd_block(&block_count, 1);
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) atomicAdd_system(count, block_count);
+}
+"""
+
+CONVERSIONS = r"""
+// __sincosf and the conversion and rounding intrinsics of double and unsigned values.
+extern "C" __global__ void conversions(const float* x, const unsigned int* u, double* y, long long* z, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) {
+        float s, c;
+        __sincosf(x[i], &s, &c);
+        y[3 * i] = __dadd_rn(__int2double_rn(i), __dmul_rn((double)s, (double)c));
+        y[3 * i + 1] = __uint2float_rn(u[i]) + __uint2double_rn(u[i]);
+        y[3 * i + 2] = __fma_rn(__dsqrt_rn(4.0), __drcp_rn(8.0), __ll2double_rn(-3));
+        z[i] = __double2ll_rn(x[i] * 100.0);
+    }
+}
+"""
+
+COMPLEX_DIRECT = r"""
+// complex values declared by C++ direct initialization, several to a declaration and
+// through a typedef; a __device__ helper returning one.
+#include <cupy/complex.cuh>
+typedef complex<double> cd;
+__device__ complex<float> rot90(complex<float> z) { complex<float> j(0.0f, 1.0f); return z * j; }
+extern "C" __global__ void direct(const complex<float>* z, const double* re, cd* w, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) {
+        complex<float> r(rot90(z[i]));
+        cd a(re[i], 1.0), b(2.0);
+        w[i] = a * b + cd(r.real(), r.imag());
+    }
+}
+"""

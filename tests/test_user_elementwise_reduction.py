@@ -111,6 +111,18 @@ def test_signed_overflow_wraps_in_operations_and_reductions(device):
                                       ((rows * np.int32(65537)) // 65537).sum(axis=1, dtype=np.int32))
 
 
+def test_continue_ends_the_operation_and_return_is_refused(device):
+    """CuPy runs the operation in a loop over i: continue ends it for this element (the
+    outputs assigned so far are written). hal stores the outputs after the operation, so
+    a return, which would skip that, is refused."""
+    x = np.linspace(-2, 2, 9).astype(np.float32)
+    relu2 = hal.ElementwiseKernel("T x", "T y", "if (x < 0) { y = 0; continue; }\ny = x * 2;  // doubled", "relu2")
+    np.testing.assert_array_equal(np.asarray(relu2(put(device, x))), np.where(x < 0, 0, 2 * x))
+    early = hal.ElementwiseKernel("T x", "T y", "y = 0;\nif (x < 0) return;\ny = x * 2;", "early")
+    with pytest.raises(hal.CompileError, match=r"kernel.cu:2: not supported: return in an ElementwiseKernel's"):
+        early(put(device, x))
+
+
 def test_elementwise_errors():
     x = hal.ones(3, dtype=hal.float32, device="cpu")
     with pytest.raises(TypeError, match="takes 2 inputs"):
@@ -127,6 +139,11 @@ def test_elementwise_errors():
         hal.ReductionKernel("T hal_acc", "T y", "hal_acc", "a + b", "y = a", "0", "reserved")
     with pytest.raises(hal.CompileError, match="kernel.cu:.*the identifier 'w'"):
         hal.ElementwiseKernel("float32 x", "float32 y", "y = w", "undeclared")(x)
+    m, y = hal.ones((3, 2), dtype=hal.float32, device="cpu"), hal.empty(3, dtype=hal.float32, device="cpu")
+    with pytest.raises(hal.CompileError, match=r"kernel.cu:\d+: not supported: method calls \(of CuPy's CArray"):
+        hal.ElementwiseKernel("raw T m", "T y", "y = m[i * m.shape()[1]]", "carray_shape")(m, y)
+    with pytest.raises(hal.CompileError, match=r"kernel.cu:\d+: not supported: an index of type i64\[\]"):
+        hal.ElementwiseKernel("raw T m", "T y", "ptrdiff_t idx[] = {i, 0}; y = m[idx]", "index_array")(m, y)
 
 
 def test_l2norm_over_axes(device):
@@ -213,6 +230,37 @@ def test_mean_through_the_indexers_sizes(device):
     np.testing.assert_allclose(float(np.asarray(mean(put(device, x)))), x.mean(), rtol=1e-12)
 
 
+ARGMAX = hal.ReductionKernel("T x", "int64 idx", "pick(x, _J)", "better(a, b)", "idx = a.index",
+                             "pick(-__int_as_float(0x7f800000), -1)",  # (-inf: NVRTC has no INFINITY without headers)
+                             "argmax_kernel", reduce_type="Best", preamble=r"""
+struct Best { double value; long long index; };
+__device__ Best pick(double value, long long index) { Best b; b.value = value; b.index = index; return b; }
+__device__ Best better(Best a, Best b) {  // (the first of equal maxima, as NumPy's argmax; -1: the identity)
+    return (b.value > a.value || (b.value == a.value && b.index >= 0 && b.index < a.index)) ? b : a;
+}""")
+
+
+def test_argmax_through_the_index_within_the_reduced_axes(device):
+    """CuPy's _J: the value's index within its row of reduced axes (C order over them)."""
+    rng = np.random.default_rng(11)
+    x = rng.integers(0, 5, (6, 3, 40)).astype(np.float32)  # (ties: the first maximum wins)
+    np.testing.assert_array_equal(np.asarray(ARGMAX(put(device, x), axis=2)), np.argmax(x, axis=2))
+    flat = x.transpose(1, 0, 2).reshape(3, -1)
+    np.testing.assert_array_equal(np.asarray(ARGMAX(put(device, x), axis=(0, 2))), np.argmax(flat, axis=1))
+    long_row = rng.standard_normal(3000 if is_sim(device) else 100_000).astype(np.float32)
+    assert int(np.asarray(ARGMAX(put(device, long_row)))) == np.argmax(long_row)
+
+
+def test_template_helpers_in_the_preamble(device):
+    """Called with the template argument written or deduced (from x, as in C++)."""
+    preamble = "template <typename T> __device__ T softplus(T v) { return v > T(20) ? v : log1p(exp(v)); }"
+    x = np.linspace(-5, 30, 20)
+    for operation in ("y = softplus<T>(x)", "y = softplus(x)"):
+        softplus = hal.ElementwiseKernel("T x", "T y", operation, "softplus_kernel", preamble=preamble)
+        np.testing.assert_allclose(np.asarray(softplus(put(device, x))), np.where(x > 20, x, np.log1p(np.exp(x))),
+                                   rtol=1e-12)
+
+
 def test_reduction_errors():
     x = hal.ones((2, 3), dtype=hal.float32, device="cpu")
     with pytest.raises(np.exceptions.AxisError):
@@ -233,5 +281,6 @@ def test_generated_sources_compile_with_nvrtc():
     pair = _Pair(L2NORM, f32, "T", 256, True)
     sources += [k.code for k in pair.kernels([np.zeros(1)])]
     sources += [k.code for k in _Pair(PTP, f32, "Range", 256, True).kernels([np.zeros(1)])]
+    sources += [k.code for k in _Pair(ARGMAX, f32, "Best", 256, True).kernels([np.zeros(1)])]
     for source in sources:
         assert compile_cuda(source, "sm_80", "nvrtc")

@@ -416,10 +416,11 @@ def test_templates_through_name_expressions(device):
     with pytest.raises(hal.CompileError, match="names no function template"):
         hal.RawModule(code=S.TEMPLATES, name_expressions=["saxpy<float>"]).get_function("saxpy<float>").compile(
             device)
-    deduced = S.TEMPLATES.replace("square<T>(x[i])", "square(x[i])")
-    with pytest.raises(hal.CompileError, match=r"kernel.cu:\d+: not supported: using the template square without"):
-        hal.RawModule(code=deduced, name_expressions=["sum_squares<float, 64>"]).get_function(
-            "sum_squares<float, 64>").compile(device)
+    deduced = S.TEMPLATES.replace("square<T>(x[i])", "square(x[i])")  # (T deduced from x[i])
+    out = hal.zeros(1, dtype=hal.float64, device=device)
+    hal.RawModule(code=deduced, name_expressions=["sum_squares<double, 32>"]).get_function(
+        "sum_squares<double, 32>")((-(-n // 32),), (32,), (put(device, x), out, np.int32(n)))
+    np.testing.assert_allclose(np.asarray(out), [(x ** 2).sum()], rtol=1e-12)
 
 
 def test_cpp_constants_as_array_sizes(device):
@@ -483,6 +484,103 @@ def test_arguments_are_checked(device):
         hal.RawKernel(S.SGEMM, "gemm")((1,), (16, 16), (c, c, c, np.int32(2), np.int32(2), np.int32(2)))
 
 
+def test_grid_stride_loops_size_t_restrict_and_2d_grid(device):
+    n = small(device, 5000, 300)
+    rng = np.random.default_rng(21)
+    x, y = rng.standard_normal(n).astype(np.float32), rng.standard_normal(n).astype(np.float32)
+    out = put(device, y.copy())  # (the cpu's asarray shares y's memory)
+    # (fewer threads than values: each thread strides over several)
+    hal.RawKernel(S.GRID_STRIDE, "saxpy")((3,), (64,), (put(device, x), out, np.float32(2.5), np.uint64(n)))
+    np.testing.assert_allclose(np.asarray(out), np.float32(2.5) * x + y, rtol=1e-6, atol=1e-6)
+    m = rng.standard_normal((11, 37))
+    scaled = hal.zeros((11, 37), dtype=hal.float64, device=device)
+    hal.RawKernel(S.GRID_STRIDE, "scale_rows")((2, 4), (32,), (put(device, m), scaled, np.uint32(11), np.uint32(37)))
+    np.testing.assert_allclose(np.asarray(scaled), m * 10 / np.arange(1, 12)[:, None], rtol=1e-12)
+
+
+def test_atomics_built_on_compare_and_swap_and_scoped_atomics(device):
+    n = small(device, 1000, 200)
+    x = np.random.default_rng(22).integers(-500, 500, n).astype(np.float32)
+    top, total = put(device, np.full(1, -np.inf, np.float32)), hal.zeros(1, dtype=hal.float64, device=device)
+    count = hal.zeros(1, dtype=hal.int32, device=device)
+    hal.RawKernel(S.CAS_ATOMICS, "cas_atomics")((-(-n // 64),), (64,), (put(device, x), top, total, count, np.int32(n)))
+    assert np.asarray(top)[0] == x.max() and np.asarray(total)[0] == x.sum() and np.asarray(count)[0] == n
+
+
+def test_sincos_and_conversion_intrinsics(device):
+    x = np.linspace(-2, 2, 40).astype(np.float32)
+    u = np.arange(40, dtype=np.uint32) * 100_000_007
+    y, z = hal.empty(120, dtype=hal.float64, device=device), hal.empty(40, dtype=hal.int64, device=device)
+    hal.RawKernel(S.CONVERSIONS, "conversions")((1,), (64,), (put(device, x), put(device, u), y, z, np.int32(40)))
+    got = np.asarray(y).reshape(40, 3)
+    np.testing.assert_allclose(got[:, 0], np.arange(40) + np.sin(x) * np.cos(x), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(got[:, 1], u.astype(np.float32).astype(np.float64) + u)
+    np.testing.assert_array_equal(got[:, 2], np.full(40, 2 / 8 - 3))
+    np.testing.assert_array_equal(np.asarray(z), np.rint(x.astype(np.float64) * 100).astype(np.int64))
+
+
+def test_complex_direct_initialization(device):
+    z = (np.arange(6) + 0.5j).astype(np.complex64)
+    re = np.linspace(-1, 1, 6)
+    w = hal.empty(6, dtype=hal.complex128, device=device)
+    hal.RawKernel(S.COMPLEX_DIRECT, "direct")((1,), (32,), (put(device, z), put(device, re), w, np.int32(6)))
+    np.testing.assert_allclose(np.asarray(w), (re + 1j) * 2 + z * 1j, rtol=1e-6)
+
+
+def test_template_helpers_need_no_name_expressions(device):
+    """A __device__ template instantiates itself where it is called: with its arguments
+    written, or deduced from the call's (T, T* and const T* parameters; the arguments must
+    agree, as in C++); what cannot be deduced is refused at the call's line."""
+    code = r"""
+template <typename T> __device__ T twice(T v) { return v + v; }
+template <typename T> __device__ void put_max(T* out, const T* a, T b) { *out = *a > b ? *a : b; }
+template <int N> __device__ float scaled(float v) { return v * N; }
+extern "C" __global__ void k(float* x, double* y, int* z) {
+    x[threadIdx.x] = twice<float>(x[threadIdx.x]) + twice(1.0f);
+    y[threadIdx.x] = twice(y[threadIdx.x]);
+    put_max(z + threadIdx.x, z + threadIdx.x, 2);
+}"""
+    x, y = put(device, np.arange(4, dtype=np.float32)), put(device, np.arange(4, dtype=np.float64))
+    z = put(device, np.arange(4, dtype=np.int32))
+    hal.RawKernel(code, "k")((1,), (4,), (x, y, z))
+    np.testing.assert_array_equal(np.asarray(x), np.arange(4) * 2 + 2)
+    np.testing.assert_array_equal(np.asarray(y), np.arange(4) * 2)
+    np.testing.assert_array_equal(np.asarray(z), [2, 2, 2, 3])
+    with pytest.raises(hal.CompileError, match=r"kernel.cu:8: not supported: deducing the template parameter of "
+                                               r"put_max from arguments of types i32 and f64"):
+        hal.RawKernel(code.replace("threadIdx.x, 2)", "threadIdx.x, 2.0)"), "k").compile(device)
+    with pytest.raises(hal.CompileError, match="kernel.cu:7: not supported: using the template scaled without"):
+        hal.RawKernel(code.replace("twice(y[threadIdx.x])", "scaled(1.0f)"), "k").compile(device)
+
+
+def test_deduced_template_helper_that_synchronizes(device):
+    """On the cpu a helper calling __syncthreads() is inlined into the kernel's thread
+    loops: its deduced types hold there too."""
+    code = r"""
+template <typename T> __device__ T block_sum(T* s, T v) {
+    s[threadIdx.x] = v;
+    __syncthreads();
+    for (int k = blockDim.x / 2; k > 0; k >>= 1) {
+        if (threadIdx.x < k) s[threadIdx.x] += s[threadIdx.x + k];
+        __syncthreads();
+    }
+    T total = s[0];
+    __syncthreads();
+    return total;
+}
+extern "C" __global__ void k(const double* x, const int* y, double* out) {
+    __shared__ double s[64];
+    __shared__ int t[64];
+    double a = block_sum(s, x[threadIdx.x]);
+    int b = block_sum(t, y[threadIdx.x]);
+    if (threadIdx.x == 0) out[0] = a + b;
+}"""
+    x, y = np.linspace(0, 1, 64), np.arange(64, dtype=np.int32)
+    out = hal.zeros(1, dtype=hal.float64, device=device)
+    hal.RawKernel(code, "k")((1,), (64,), (put(device, x), put(device, y), out))
+    np.testing.assert_allclose(np.asarray(out), [x.sum() + y.sum()], rtol=1e-12)
+
+
 UNSUPPORTED = [
     ("warp shuffles", 4, "int v = x[0];\n    v += __shfl_down_sync(0xffffffff, v, 16);"),
     ("warp votes", 4, "int v = x[0];\n    v += __ballot_sync(0xffffffff, v > 0);"),
@@ -514,6 +612,67 @@ def test_unsupported_constructs_name_themselves_and_their_line(construct, line, 
         hal.RawKernel(code, "k").compile("cpu")
 
 
+def test_static_assert_nullptr_and_void_casts(device):
+    code = r"""
+#include <cassert>
+__device__ const float* pick(const float* p, int i) { return i < 0 ? nullptr : p + i; }
+extern "C" __global__ void k(const float* x, float* y, int n) {
+    static_assert(sizeof(float) == 4, "4-byte floats");
+    (void)n;
+    const float* p = pick(x, (int)threadIdx.x - 1);
+    y[threadIdx.x] = p == nullptr ? -1.0f : *p;
+}"""
+    y = hal.empty(4, dtype=hal.float32, device=device)
+    hal.RawKernel(code, "k")((1,), (4,), (put(device, np.arange(4, dtype=np.float32) + 10), y, np.int32(4)))
+    np.testing.assert_array_equal(np.asarray(y), [-1, 10, 11, 12])
+
+
+def test_default_arguments(device):
+    code = r"""
+__device__ float affine(float x, float a = 2.0f, int b = (1 + 2));
+__device__ float affine(float x, float a, int b) { return a * x + b; }
+extern "C" __global__ void k(float* y) {
+    y[threadIdx.x] = affine(y[threadIdx.x]) + affine(1.0f, 3.0f) + affine(affine(1.0f), 0.0f, 0);
+}"""
+    y = put(device, np.arange(4, dtype=np.float32))
+    hal.RawKernel(code, "k")((1,), (4,), (y,))
+    np.testing.assert_array_equal(np.asarray(y), (2 * np.arange(4) + 3) + 6 + 0)
+
+
+def test_overloaded_functions_are_refused():
+    code = ("__device__ float sq(float x) { return x * x; }\n__device__ double sq(double x) { return x * x; }\n"
+            'extern "C" __global__ void k(float* y) { y[0] = sq(y[0]); }\n')
+    with pytest.raises(hal.CompileError, match=r"kernel.cu:2: not supported: C\+\+ function overloading"):
+        hal.RawKernel(code, "k").compile("cpu")
+
+
+def test_refused_declarations_name_themselves_with_a_hint():
+    code = 'extern "C" __global__ void k(const float* s,\n                              float (*rows)[16]) {\n}\n'
+    with pytest.raises(hal.CompileError, match=r"kernel.cu:2: not supported: pointers to arrays \(take a flat "
+                                               r"pointer and index it a\[r \* COLS \+ c\]\)"):
+        hal.RawKernel(code, "k").compile("cpu")
+    code = ("__device__ float first(float v) {\n    __shared__ float s[64];\n    s[threadIdx.x] = v;\n"
+            "    __syncthreads();\n    return s[0];\n}\n"
+            'extern "C" __global__ void k(float* x) { x[threadIdx.x] = first(x[threadIdx.x]); }\n')
+    with pytest.raises(hal.CompileError, match=r"kernel.cu:2: not supported: __shared__ variables in __device__ "
+                                               r"functions \(declare it in the kernel and pass a pointer\)"):
+        hal.RawKernel(code, "k").compile("cpu")
+
+
+def test_math_constants_and_limits(device):
+    code = r"""
+#include <math_constants.h>
+#include <climits>
+extern "C" __global__ void k(double* y, long long* z) {
+    y[0] = CUDART_PI_F; y[1] = CUDART_PI; y[2] = CUDART_SQRT_HALF; y[3] = M_LN2; y[4] = CUDART_INF;
+    z[0] = SHRT_MIN; z[1] = LLONG_MIN; z[2] = (long long)(ULLONG_MAX >> 2); z[3] = UCHAR_MAX;
+}"""
+    y, z = hal.empty(5, dtype=hal.float64, device=device), hal.empty(4, dtype=hal.int64, device=device)
+    hal.RawKernel(code, "k")((1,), (1,), (y, z))
+    np.testing.assert_array_equal(np.asarray(y), [np.float32(np.pi), np.pi, np.sqrt(0.5), np.log(2), np.inf])
+    np.testing.assert_array_equal(np.asarray(z), [-2**15, -2**63, 2**62 - 1, 255])
+
+
 def test_cooperative_groups_are_refused():
     code = '#include <cooperative_groups.h>\nextern "C" __global__ void k(int* x) { x[0] = 1; }\n'
     with pytest.raises(hal.CompileError, match="(?s)kernel.cu:1:.*cooperative groups are not supported"):
@@ -526,7 +685,8 @@ ALL_SOURCES = {name: getattr(S, name) for name in ("SGEMM", "HISTOGRAM", "SCAN",
                                                    "HALF_SCALE", "ATOMICS", "MATH", "RACY", "MISC", "VECTORS",
                                                    "LAYERNORM", "CONVOLVE", "COMPLEX", "ARGMAX", "LOOP_EXITS",
                                                    "VOTES", "BY_VALUE", "MODULE", "BITS_AND_NORMALS",
-                                                   "CONSTANTS", "WRAPPING", "COMPLEX_ALIASES")}
+                                                   "CONSTANTS", "WRAPPING", "COMPLEX_ALIASES", "GRID_STRIDE",
+                                                   "CAS_ATOMICS", "CONVERSIONS", "COMPLEX_DIRECT")}
 
 
 @pytest.mark.skipif(not compilers(), reason="no CUDA compiler (pip install nvidia-cuda-nvrtc-cu12)")

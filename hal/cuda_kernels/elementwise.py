@@ -118,6 +118,7 @@ class ElementwiseKernel:
 
     def _kernel(self, types: dict, layout: list, ndim: int, given: tuple, native: bool) -> RawKernel:
         """The CUDA source for one binding of types and layout of the operands."""
+        _check_operation(self.operation)
         signature, loads, stores = [], [], []
         dims = range(ndim)
         unravel = []
@@ -155,10 +156,22 @@ class ElementwiseKernel:
                   + f'extern "C" __global__ void {self.name}({", ".join(signature)}) {{\n'
                   + ind + self.loop_prep + "\n"
                   + "const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n"
-                  + "if (i < hal_n) {\n" + "\n".join(unravel + loads) + "\n{\n" + self.operation + ";\n}\n"
+                  # (in a do-while: continue skips the rest of the operation, as in CuPy's loop over i)
+                  + "if (i < hal_n) {\n" + "\n".join(unravel + loads) + "\ndo {\n" + self.operation
+                  + ";\n} while (0);\n"
                   + "\n".join(stores) + "\n}\n" + self.after_loop + "\n}\n")
         return RawKernel(source, self.name, self.options, calls={("_ind", "size"): "hal_n"},
                          typedef_names=tuple(types))
+
+
+def _check_operation(operation: str) -> None:
+    """A ``return`` in the operation would skip the stores of the outputs, which hal writes
+    after it (CuPy's outputs are references, written as they are assigned)."""
+    from .source import unsupported, user_tokens  # (pycparser: loaded with the first kernel, not with hal)
+    for tok, line in user_tokens(operation):
+        if tok.type == "RETURN":
+            raise unsupported("return in an ElementwiseKernel's operation", line, operation,
+                              "hal stores the outputs after the operation: continue ends it early")
 
 
 def _prepare(p: P.Param, value, types: dict, device):

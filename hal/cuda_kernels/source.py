@@ -35,6 +35,9 @@ from hal.errors import CompileError
 INCLUDE_DIR = os.path.join(os.path.dirname(__file__), "include")
 PRELUDE = os.path.join(INCLUDE_DIR, "hal_cuda_prelude.h")
 SOURCE_NAME = "kernel.cu"
+# The type parameters of a template helper called without template arguments: typedefs the
+# translator binds to the types the arguments have, per call (GENERIC_PREFIX + f + "__" + T)
+GENERIC_PREFIX = "hal_tp_"
 
 # Identifiers that start a construct hal cannot run: what the token pass rejects.
 _UNSUPPORTED_WORDS = {
@@ -70,7 +73,7 @@ def parse(code: str, typedef_names=(), options=(), name_expressions=()) -> c_ast
     (``"scale<float>"``) instantiate the source's function templates (``template_symbol``
     names each instance)."""
     expanded = _preprocess(code, [o for o in options if o.startswith("-D")])
-    tokens = _instantiate(_tokens(expanded, code), name_expressions, code)
+    tokens = _default_arguments(_instantiate(_tokens(expanded, code), name_expressions, code))
     text = _relay(_rewrite(tokens, code, set(typedef_names) | _TYPEDEF_NAMES))
     try:
         return CParser().parse(text, filename=SOURCE_NAME)
@@ -79,9 +82,90 @@ def parse(code: str, typedef_names=(), options=(), name_expressions=()) -> c_ast
                            f"listed in README, 'CUDA kernels on every device')", code) from None
 
 
+def user_tokens(code: str) -> list:
+    """(token, line) of ``code``'s own tokens, preprocessed (the prelude's left out): for
+    checks on a fragment such as an ElementwiseKernel's operation."""
+    return [(tok, line) for tok, file, line in _tokens(_preprocess(code, []), code) if file == SOURCE_NAME]
+
+
 def is_prelude(node: c_ast.Node) -> bool:
     """Whether ``node`` comes from the prelude header rather than the user's source."""
     return node.coord is not None and os.path.basename(str(node.coord.file)) == os.path.basename(PRELUDE)
+
+
+def _closing(tokens: list, i: int) -> int:
+    """The index of the parenthesis closing the one at ``i``."""
+    depth = 0
+    for k in range(i, len(tokens)):
+        depth += {"LPAREN": 1, "RPAREN": -1}.get(tokens[k][0].type, 0)
+        if depth == 0:
+            return k
+    return len(tokens) - 1
+
+
+def _arguments(tokens: list, i: int, end: int) -> list:
+    """The comma-separated token runs between the parentheses at ``i`` and ``end``."""
+    runs, run, depth = [], [], 0
+    for k in range(i + 1, end):
+        t = tokens[k][0].type
+        depth += {"LPAREN": 1, "LBRACKET": 1, "LBRACE": 1, "RPAREN": -1, "RBRACKET": -1, "RBRACE": -1}.get(t, 0)
+        if t == "COMMA" and depth == 0:
+            runs.append(run)
+            run = []
+        else:
+            run.append(tokens[k])
+    return runs + [run] if run or runs else []
+
+
+def _default_arguments(tokens: list) -> list:
+    """C++'s default arguments (``float scale(float x, float a = 2.0f)``): taken out of the
+    functions' declarations and written into the calls that leave them out."""
+    defaults, out, i = {}, [], 0  # (function name -> (its parameter count, {index: default tokens}))
+    while i < len(tokens):
+        tok = tokens[i][0]
+        prev = out[-1][0] if out else None
+        if (tok.type == "ID" and i + 1 < len(tokens) and tokens[i + 1][0].type == "LPAREN" and prev is not None
+                and (prev.type in _TYPE_KEYWORDS or prev.type in ("VOID", "ID", "TIMES", "_BOOL"))):
+            end = _closing(tokens, i + 1)
+            params = _arguments(tokens, i + 1, end)
+            given = {k: p[[t.type for t, _, _ in p].index("EQUALS") + 1:] for k, p in enumerate(params)
+                     if any(t.type == "EQUALS" for t, _, _ in p)}
+            if given and end + 1 < len(tokens) and tokens[end + 1][0].type in ("LBRACE", "SEMI"):
+                defaults[tok.value] = (len(params), given)
+                out += tokens[i:i + 2]
+                for k, p in enumerate(params):
+                    kept = p[:[t.type for t, _, _ in p].index("EQUALS")] if k in given else p
+                    out += ([(_tok("COMMA", ","), *tokens[i][1:])] if k else []) + kept
+                out.append(tokens[end])
+                i = end + 1
+                continue
+        out.append(tokens[i])
+        i += 1
+    return _fill_defaults(out, defaults) if defaults else out
+
+
+def _fill_defaults(tokens: list, defaults: dict) -> list:
+    """The calls of functions with default arguments, the arguments left out written in."""
+    out, i = [], 0
+    while i < len(tokens):
+        tok, file, line = tokens[i]
+        if tok.type == "ID" and tok.value in defaults and i + 1 < len(tokens) and tokens[i + 1][0].type == "LPAREN":
+            end = _closing(tokens, i + 1)
+            count, given = defaults[tok.value]
+            args = _arguments(tokens, i + 1, end)
+            missing = [k for k in range(len(args), count) if k in given]
+            inner = _fill_defaults(tokens[i + 2:end], defaults)
+            out += tokens[i:i + 2] + inner
+            for k in missing:
+                out += ([(_tok("COMMA", ","), file, line)] if args or k > missing[0] else []) + \
+                    [(_tok("LPAREN", "("), file, line)] + [(t, file, line) for t, _, _ in given[k]] + \
+                    [(_tok("RPAREN", ")"), file, line)]
+            out.append(tokens[end])
+            i = end + 1
+            continue
+        out.append(tokens[i])
+        i += 1
+    return out
 
 
 def _preprocess(code: str, defines: list) -> str:
@@ -123,6 +207,7 @@ def _rewrite(tokens: list, code: str, type_names: set) -> list:
     parens, close_cast = 0, []  # (a C++ cast's argument: its closing parenthesis closes the cast too)
     struct_tags = set()  # (C++ names a struct without the word struct: C needs it)
     complex_names = {}  # (typedef complex<float> T: T(re, im) constructs, as complex<float>(re, im) does)
+    declared = None  # (in a declaration of complex values: its type's tokens and parenthesis depth)
     while i < len(tokens):
         tok, name, line = tokens[i]
         nxt = tokens[i + 1][0] if i + 1 < len(tokens) else None
@@ -140,6 +225,9 @@ def _rewrite(tokens: list, code: str, type_names: set) -> list:
             raise unsupported("dynamic parallelism (a kernel launch <<<...>>> inside a kernel)", line, code)
         if tok.type == "COLON" and nxt is not None and nxt.type == "COLON":
             raise unsupported("C++ scope resolution (::)", line, code)
+        if tok.type == "ID" and tok.value == "static_assert":  # (a check at compile time: nothing runs)
+            i = next((k for k in range(i, len(tokens)) if tokens[k][0].type == "SEMI"), len(tokens)) + 1
+            continue
         if tok.type == "ID" and tok.value == "using":
             tokens = _using(tokens, i, code)  # (as a typedef, which this loop then rewrites: complex<float>...)
             continue
@@ -163,16 +251,27 @@ def _rewrite(tokens: list, code: str, type_names: set) -> list:
         elif tok.type == "ID" and tok.value in struct_tags and not (prev is not None and prev.type in ("PERIOD",
                                                                                                       "ARROW")):
             out.append((_tok("STRUCT", "struct"), name, line))
+        in_body = braces > len(skip_close)  # (inside a function: extern "C" { } is no scope)
         if tok.type == "ID" and tok.value == "complex":
             if (prev is not None and prev.type == "TYPEDEF" and i + 5 < len(tokens)
                     and tokens[i + 2][0].value in _COMPLEX):
                 complex_names[tokens[i + 4][0].value] = _COMPLEX[tokens[i + 2][0].value]
-            i = _complex(tokens, i, out, code)
+            start, i = i, _complex(tokens, i, out, code)
+            if in_body and i < len(tokens) and tokens[i][0].type == "ID":
+                declared = (tokens[start:i], parens)
+                tokens = _direct_initialization(tokens, declared[0], i)
             continue
         if tok.type == "ID" and tok.value in complex_names and nxt is not None and nxt.type == "LPAREN":
             out.append((_tok("ID", "hal_make_" + complex_names[tok.value]), name, line))
             i += 1
             continue
+        if tok.type == "ID" and tok.value in complex_names and in_body and nxt is not None and nxt.type == "ID":
+            declared = ([tokens[i]], parens)
+            tokens = _direct_initialization(tokens, declared[0], i + 1)
+        if tok.type == "COMMA" and declared and declared[1] == parens:  # (the declaration's next declarator)
+            tokens = _direct_initialization(tokens, declared[0], i + 1)
+        if tok.type == "SEMI":
+            declared = None
         if tok.type == "ID" and tok.value in _CASTS:
             i = _cpp_cast(tokens, i, out, code)
             close_cast.append(parens)
@@ -186,9 +285,11 @@ def _rewrite(tokens: list, code: str, type_names: set) -> list:
                 out += [tokens[i], (_tok("RPAREN", ")"), name, line)]
                 i += 1
                 continue
-        is_type = tok.type in _TYPE_KEYWORDS or (tok.type == "ID" and tok.value in type_names)
-        if is_type and nxt is not None and nxt.type == "LPAREN" and not (prev and prev.type in ("SIZEOF", "LPAREN")
-                                                                         or prev and prev.type in _TYPE_KEYWORDS):
+        is_type = tok.type in _TYPE_KEYWORDS or (tok.type == "ID" and (tok.value in type_names
+                                                                      or tok.value.startswith(GENERIC_PREFIX)))
+        if is_type and nxt is not None and nxt.type == "LPAREN" and not (prev and prev.type == "SIZEOF"
+                                                                         or prev and prev.type in _TYPE_KEYWORDS
+                                                                         or _pointer_declarator(tokens, i + 1)):
             # a functional cast float(x): C's (float)(x)
             out += [(_tok("LPAREN", "("), name, line), tokens[i], (_tok("RPAREN", ")"), name, line)]
             i += 1
@@ -229,9 +330,9 @@ def _instantiate(tokens: list, expressions, code: str) -> list:
     rest, templates = _templates(tokens, code)
     if not templates:
         return tokens
-    if not expressions:
-        first = min(t.line for t in templates.values())
-        raise unsupported("C++ templates", first, code,
+    kernels = [t for t in templates.values() if any(tok.value == "_Noreturn" for tok, _, _ in t.declaration)]
+    if kernels and not expressions:  # (helpers need none: the code's explicit uses make their instances)
+        raise unsupported("C++ templates", kernels[0].line, code,
                           "instantiate them with RawModule(code=..., name_expressions=['f<float>', ...])")
     instances: dict = {name: [] for name in templates}
     made: set = set()
@@ -246,11 +347,30 @@ def _instantiate(tokens: list, expressions, code: str) -> list:
                 i += 1
                 continue
             if i + 1 >= len(body) or body[i + 1][0].type != "LT":
-                raise unsupported(f"using the template {tok.value} without template arguments", line, code,
-                                  "hal deduces none: write them, as in f<float>(x)")
+                if not _deducible(template):
+                    raise unsupported(f"using the template {tok.value} without template arguments", line, code,
+                                      "hal deduces the types of __device__ functions' parameters only: "
+                                      "write them, as in f<float>(x)")
+                generic(template)
+                out.append(body[i])
+                i += 1
+                continue
             args, i = _template_arguments(body, i + 1, code)
             out.append((_tok("ID", instance(template, args, line)), file, line))
         return out
+
+    def generic(template: _Template) -> None:
+        """The template as one function under its own name, each type parameter a
+        placeholder type (GENERIC_PREFIX) that the translator binds per call."""
+        if template.name in made:
+            return
+        made.add(template.name)
+        file, line = template.declaration[0][1], template.line
+        names = [f"{GENERIC_PREFIX}{template.name}__{p}" for p in template.params]
+        typedefs = [(_tok(kind, word), file, line) for name in names
+                    for kind, word in (("TYPEDEF", "typedef"), ("CHAR", "char"), ("ID", name), ("SEMI", ";"))]
+        instances[template.name].append(typedefs + uses(_substitute(template, [[(_tok("ID", n), file, line)]
+                                                                                for n in names], template.name)))
 
     def instance(template: _Template, args: list, line: int) -> str:
         if len(args) != len(template.params):
@@ -277,6 +397,17 @@ def _instantiate(tokens: list, expressions, code: str) -> list:
         pieces += list(group) if is_template else [uses(list(group))]
     return [t for piece in pieces
             for t in (piece if isinstance(piece, list) else [t for body in instances[piece.name] for t in body])]
+
+
+def _deducible(template: _Template) -> bool:
+    """Whether calls may leave ``template``'s arguments to deduction: a __device__ function
+    whose template parameters are all types, each naming a parameter's type."""
+    declaration = template.declaration
+    if any(t.value == "_Noreturn" for t, _, _ in declaration) or any(template.values):
+        return False
+    start = next(k for k, (t, _, _) in enumerate(declaration) if t.type == "ID" and t.value == template.name)
+    named = {t.value for t, _, _ in declaration[start + 1:_closing(declaration, start + 1)] if t.type == "ID"}
+    return all(p in named for p in template.params)
 
 
 def _templates(tokens: list, code: str) -> tuple[list, dict]:
@@ -392,6 +523,25 @@ def _complex(tokens: list, i: int, out: list, code: str) -> int:
     word = ("hal_make_" if constructor else "hal_") + _COMPLEX[words[1]]
     out.append((_tok("ID", word), name, line))
     return i + 4
+
+
+def _pointer_declarator(tokens: list, i: int) -> bool:
+    """Whether the tokens from ``i`` open a declarator ``(*``: a pointer to an array or a
+    function, named or not (``float (*a)[16]``, ``(float (*)[16])p``), not a functional cast
+    (the translator names what it does not support)."""
+    kinds = [t.type for t, _, _ in tokens[i:i + 2]]
+    return kinds == ["LPAREN", "TIMES"]
+
+
+def _direct_initialization(tokens: list, type_tokens: list, end: int) -> list:
+    """The tokens with C++'s direct initialization of the declarator at ``end`` (``NAME(ARGS)``,
+    in a function body: ``complex<float> z(re, im);``) as ``NAME = TYPE(ARGS)``, which the
+    rest of the pass makes a constructor call; unchanged if no ``NAME(`` is there."""
+    if end + 1 >= len(tokens) or tokens[end][0].type != "ID" or tokens[end + 1][0].type != "LPAREN":
+        return tokens
+    file, line = tokens[end][1], tokens[end][2]
+    typed = [(tok, file, line) for tok, _, _ in type_tokens]
+    return [*tokens[:end + 1], (_tok("EQUALS", "="), file, line), *typed, *tokens[end + 1:]]
 
 
 def _using(tokens: list, i: int, code: str) -> list:

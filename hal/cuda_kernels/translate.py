@@ -35,7 +35,7 @@ from pycparser import c_ast
 
 from . import helpers
 from .ctype import COMPLEX, F32, F64, INT, SIZES, VECTORS, CType, arithmetic, base_of, promoted
-from .source import is_prelude, unsupported
+from .source import GENERIC_PREFIX, is_prelude, unsupported
 
 SHAPES = ("threads", "blocks")
 
@@ -67,6 +67,7 @@ _UNSUPPORTED_CALLS = (
                                                                        "(dynamic parallelism)"),
     ("malloc", "device malloc"), ("free", "device free"), ("clock", "clock()"), ("__nanosleep", "__nanosleep"),
 )
+_CACHE_LOADS = {"__ldg", "__ldca", "__ldcg", "__ldcs", "__ldlu", "__ldcv"}  # (CUDA's loads with cache hints)
 _VOTES = {"__syncthreads_count": 0, "__syncthreads_and": 1, "__syncthreads_or": 2}  # (hal_vote's kind)
 _SIMPLE_INTRINSICS = {  # name -> (template over args a, b, result type)
     "__fdividef": ("((f32)({a}) / (f32)({b}))", F32), "__fdiv_rn": ("DIV_RN((f32)({a}), (f32)({b}))", F32),
@@ -110,11 +111,21 @@ _SIMPLE_INTRINSICS = {  # name -> (template over args a, b, result type)
     "lrintf": ("((i64)rint((f32)({a})))", CType("i64")), "llrintf": ("((i64)rint((f32)({a})))", CType("i64")),
     "lroundf": ("((i64)round((f32)({a})))", CType("i64")), "llroundf": ("((i64)round((f32)({a})))", CType("i64")),
     "sincosf": ("((*({b}) = sin((f32)({a}))), (*({c}) = cos((f32)({a}))))", CType("void")),
+    "__sincosf": ("((*({b}) = sin((f32)({a}))), (*({c}) = cos((f32)({a}))))", CType("void")),
     "sincos": ("((*({b}) = sin((f64)({a}))), (*({c}) = cos((f64)({a}))))", CType("void")),
     "__ll2float_rn": ("((f32)({a}))", F32), "__double2float_rn": ("((f32)({a}))", F32),
     "__float2ll_rn": ("((i64)rint((f32)({a})))", CType("i64")),
     "__double2int_rn": ("((i32)rint((f64)({a})))", INT), "__longlong_as_double": ("hal_f64_from_bits((u64)({a}))", F64),
     "__double_as_longlong": ("((i64)hal_f64_to_bits((f64)({a})))", CType("i64")),
+    "__int2double_rn": ("((f64)(i32)({a}))", F64), "__uint2double_rn": ("((f64)(u32)({a}))", F64),
+    "__uint2float_rn": ("((f32)(u32)({a}))", F32), "__ll2double_rn": ("((f64)(i64)({a}))", F64),
+    "__double2ll_rn": ("((i64)rint((f64)({a})))", CType("i64")), "__double2int_rz": ("((i32)(f64)({a}))", INT),
+    "__double2uint_rn": ("((u32)rint((f64)({a})))", CType("u32")),
+    "__float2uint_rz": ("((u32)(f32)({a}))", CType("u32")),
+    "__dadd_rn": ("((f64)({a}) + (f64)({b}))", F64), "__dsub_rn": ("((f64)({a}) - (f64)({b}))", F64),
+    "__dmul_rn": ("((f64)({a}) * (f64)({b}))", F64), "__ddiv_rn": ("((f64)({a}) / (f64)({b}))", F64),
+    "__dsqrt_rn": ("sqrt((f64)({a}))", F64), "__drcp_rn": ("(1.0 / (f64)({a}))", F64),
+    "__fma_rn": ("fma((f64)({a}), (f64)({b}), (f64)({c}))", F64),
 }
 _MIN_MAX = {"min": "min", "max": "max", "umin": "min", "umax": "max", "llmin": "min",
             "llmax": "max", "ullmin": "min", "ullmax": "max"}
@@ -164,7 +175,8 @@ class _Var:
 @dataclass
 class _Function:
     node: c_ast.FuncDef
-    specialized: dict = field(default_factory=dict)   # spaces key -> emitted name
+    specialized: dict = field(default_factory=dict)   # (types bound, spaces) key -> emitted name
+    generic: tuple = ()  # the placeholder types (source.GENERIC_PREFIX) a call binds
 
 
 def translate(ast: c_ast.FileAST, code: str, shape: str, calls: dict | None = None) -> Translation:
@@ -210,14 +222,15 @@ class _Translator:
             if is_prelude(ext):
                 continue  # (its typedefs name types ctype.py knows)
             if isinstance(ext, c_ast.Typedef):
-                self.aliases[ext.name] = self.decl_type(ext.type, ext)
+                if not ext.name.startswith(GENERIC_PREFIX):  # (placeholders: bound per call)
+                    self.aliases[ext.name] = self.decl_type(ext.type, ext)
             elif isinstance(ext, c_ast.Decl) and isinstance(ext.type, c_ast.Struct) and ext.name is None:
                 self.struct(ext.type, ext)
             elif isinstance(ext, c_ast.FuncDef):
                 if "_Noreturn" in ext.decl.funcspec:
                     kernels.append(ext)
                 else:
-                    self.functions[ext.decl.name] = _Function(ext)
+                    self.helper(ext)
             elif isinstance(ext, c_ast.Decl) and isinstance(ext.type, c_ast.FuncDecl):
                 continue  # a prototype: the definition is what is translated
             elif isinstance(ext, c_ast.Decl) and "register" in ext.storage:
@@ -240,6 +253,19 @@ class _Translator:
         text = (helpers.SOURCE + "\n".join(self.constants) + "\n" + "\n".join(self.emitted) + "\n"
                 + "\n".join(b for b, _ in bodies))
         return Translation(text, {k.name: k for _, k in bodies})
+
+    def helper(self, fn: c_ast.FuncDef) -> None:
+        """Take the __device__ function ``fn``, refusing what its body or name cannot be."""
+        shared = next((n for n in _walk(fn.body) if isinstance(n, c_ast.Decl) and "_Thread_local" in n.storage), None)
+        if shared is not None:  # (named here: a use of it would otherwise be the first error)
+            self.fail("__shared__ variables in __device__ functions", shared,
+                      "declare it in the kernel and pass a pointer")
+        if fn.decl.name in self.functions:  # (C++ overloads: C would keep one and call it for every argument type)
+            self.fail(f"C++ function overloading (a second function named {fn.decl.name})", fn,
+                      "give each overload its own name")
+        placeholders = {name for n in _walk(fn.decl) if isinstance(n, c_ast.IdentifierType)
+                        for name in n.names if name.startswith(GENERIC_PREFIX)}
+        self.functions[fn.decl.name] = _Function(fn, generic=tuple(sorted(placeholders)))
 
     def named_value(self, decl: c_ast.Decl, scope: dict) -> bool:
         """Whether ``decl`` is an integer ``const`` scalar whose initializer is a constant
@@ -309,7 +335,7 @@ class _Translator:
             inner = self.decl_type(node.type, where)
             const = isinstance(node.type, c_ast.TypeDecl) and "const" in node.type.quals
             if inner.dims:
-                self.fail("pointers to arrays", where)
+                self.fail("pointers to arrays", where, "take a flat pointer and index it a[r * COLS + c]")
             return replace(inner, ptr=inner.ptr + 1, const=const or inner.const)
         if isinstance(node, c_ast.ArrayDecl):
             inner = self.decl_type(node.type, where)
@@ -561,11 +587,13 @@ class _Translator:
         final = items.pop() if items and isinstance(items[-1], c_ast.Return) else None
         if any(isinstance(n, c_ast.Return) for item in items for n in _walk(item)):
             self.fail(f"a return before the end of {call.name.name}(), which calls __syncthreads()", call)
+        args = [self.expr(e) for e in (call.args.exprs if call.args is not None else [])]
+        with self.binding(self.deduce(fn, args, call)):
+            return self.inlined(fn, call, args, items, final, target)
+
+    def inlined(self, fn: _Function, call: c_ast.FuncCall, args: list, items: list, final, target) -> str:
+        """inline's body, its template parameters bound."""
         params = self.params(fn.node.decl.type, fn.node)
-        exprs = call.args.exprs if call.args is not None else []
-        if len(exprs) != len(params):
-            self.fail(f"calling {call.name.name} with {len(exprs)} arguments", call, f"it takes {len(params)}")
-        args = [self.expr(e) for e in exprs]
         self.inlining.append(call.name.name)
         saved = self.return_type
         self.return_type = self.decl_type(fn.node.decl.type.type, fn.node)
@@ -598,7 +626,9 @@ class _Translator:
                 _replace_child(node, name, c_ast.ID(result, coord=child.coord))
             elif self.barrier_call(child) is not None:
                 fn = self.functions[child.name.name]
-                ret = self.decl_type(fn.node.decl.type.type, fn.node)
+                with self.binding(self.deduce(fn, [self.expr(e) for e in child.args.exprs] if child.args else [],
+                                              child)):
+                    ret = self.decl_type(fn.node.decl.type.type, fn.node)
                 if ret.base == "void":
                     self.fail(f"the value of {child.name.name}(), which returns void", child)
                 temp = f"hal_ret{len(self.hoisted)}"
@@ -729,9 +759,7 @@ class _Translator:
             finally:
                 self.scopes.pop()
         if isinstance(s, c_ast.Decl):
-            if "_Thread_local" in s.storage:
-                if self.in_helper:
-                    self.fail("__shared__ variables in __device__ functions", s)
+            if "_Thread_local" in s.storage:  # (declared by the kernel's prologue; helpers have none)
                 return ";"
             return self.declaration(s)
         if _is_barrier(s):
@@ -839,30 +867,88 @@ class _Translator:
     # -- helper functions ---------------------------------------------------------
     def helper_call(self, name: str, node: c_ast.FuncCall, args: list) -> tuple[str, CType]:
         fn = self.functions[name]
-        params = self.params(fn.node.decl.type, fn.node)
-        if len(params) != len(args):
-            self.fail(f"calling {name} with {len(args)} arguments", node, f"it takes {len(params)}")
-        spaces = []
-        for (pname, pt), (text, at) in zip(params, args):
-            spaces.append((at.decayed().space or "PRIVATE") if pt.ptr else None)
-        key = tuple(spaces)
-        if key not in fn.specialized:
-            fn.specialized[key] = self.emit_helper(fn, params, key)
-        ret = self.decl_type(fn.node.decl.type.type, fn.node)
-        converted = [text if pt.ptr else self.convert_text(text, at, pt)
-                     for (_, pt), (text, at) in zip(params, args)]
+        bound = self.deduce(fn, args, node)
+        with self.binding(bound):
+            params = self.params(fn.node.decl.type, fn.node)
+            spaces = tuple((at.decayed().space or "PRIVATE") if pt.ptr else None
+                           for (_, pt), (_, at) in zip(params, args))
+            key = (tuple(t.base for t in bound.values()), spaces)
+            if key not in fn.specialized:
+                fn.specialized[key] = self.emit_helper(fn, params, spaces, key[0])
+            ret = self.returned(fn, spaces)
+            converted = [text if pt.ptr else self.convert_text(text, at, pt)
+                         for (_, pt), (text, at) in zip(params, args)]
         if self.shape == "blocks":
             converted += ["hal_tx", "hal_ty", "hal_tz", "hal_gid", "hal_grid"]
         return f"{fn.specialized[key]}({', '.join(converted)})", ret
 
-    def emit_helper(self, fn: _Function, params: list, spaces: tuple) -> str:
+    def deduce(self, fn: _Function, args: list, node) -> dict:
+        """The types a call's arguments give a template helper's placeholders: a parameter
+        declared T, T* or const T* takes T from its argument (C++'s deduction, without
+        conversions: the arguments must agree)."""
+        declared = [p for p in (fn.node.decl.type.args.params if fn.node.decl.type.args else [])
+                    if not (isinstance(p, c_ast.Typename) and _is_void(p))]
+        if len(declared) != len(args):
+            self.fail(f"calling {fn.node.decl.name} with {len(args)} arguments", node, f"it takes {len(declared)}")
+        bound: dict = {}
+        for p, (_, at) in zip(declared, args):
+            placeholder, depth = _declared_as(p)
+            if placeholder not in fn.generic:
+                continue
+            value = at.decayed()
+            for _ in range(depth):
+                if not value.ptr:
+                    self.fail(f"passing a value to the pointer parameter {p.name} of {fn.node.decl.name}", node)
+                value = value.element().decayed()
+            if not value.scalar:
+                self.fail(f"deducing the template parameter of {fn.node.decl.name} as a pointer or array type",
+                          node, "write it, as in f<float>(x)")
+            value = CType(value.base)
+            if bound.setdefault(placeholder, value) != value:
+                self.fail(f"deducing the template parameter of {fn.node.decl.name} from arguments of types "
+                          f"{bound[placeholder].base} and {value.base}", node, "write it, as in f<float>(x)")
+        missing = [g for g in fn.generic if g not in bound]
+        if missing:
+            self.fail(f"deducing {missing[0].rsplit('__', 1)[1]} of {fn.node.decl.name}", node,
+                      "write the template arguments, as in f<float>(x)")
+        return bound
+
+    @contextlib.contextmanager
+    def binding(self, bound: dict):
+        """The placeholders of a template helper as the types a call gives them."""
+        saved = {name: self.aliases.get(name) for name in bound}
+        self.aliases.update(bound)
+        try:
+            yield
+        finally:
+            for name, t in saved.items():
+                if t is None:
+                    self.aliases.pop(name, None)
+                else:
+                    self.aliases[name] = t
+
+    def returned(self, fn: _Function, spaces: tuple) -> CType:
+        """What ``fn`` returns when its pointer parameters point into ``spaces``: a pointer
+        points where they do (OpenCL 1.2 has no generic pointers to return)."""
+        ret = self.decl_type(fn.node.decl.type.type, fn.node)
+        if not ret.ptr:
+            return ret
+        pointed = {s for s in spaces if s is not None}
+        if len(pointed) != 1:
+            self.fail(f"{fn.node.decl.name} returning a pointer", fn.node,
+                      "hal returns pointers into the memory its pointer parameters point to, all of one kind")
+        space = pointed.pop()
+        return replace(ret, space=None if space == "PRIVATE" else space)
+
+    def emit_helper(self, fn: _Function, params: list, spaces: tuple, types: tuple = ()) -> str:
         suffix = "".join({"LOCAL": "_l", "PRIVATE": "_p", "HAL_CONSTANT": "_c"}.get(s, "_g") for s in spaces)
         # (prefixed: a helper may be called like an OpenCL builtin, clamp or dot)
-        name = f"hal_f_{fn.node.decl.name}" + (suffix if any(s not in (None, "GLOBAL") for s in spaces) else "")
-        fn.specialized[spaces] = name  # (recursion is not supported, but must not loop)
+        name = f"hal_f_{fn.node.decl.name}" + "".join(f"_{t}" for t in types) + (
+            suffix if any(s not in (None, "GLOBAL") for s in spaces) else "")
+        fn.specialized[(types, spaces)] = name  # (recursion is not supported, but must not loop)
         saved = (self.scopes, self.in_helper, self.return_type, self.region_label, self.enclosing)
         self.scopes, self.in_helper, self.region_label, self.enclosing = [self.globals, {}], True, None, []
-        self.return_type = self.decl_type(fn.node.decl.type.type, fn.node)
+        self.return_type = self.returned(fn, spaces)
         try:
             signature = []
             for (pname, pt), space in zip(params, spaces):
@@ -962,6 +1048,9 @@ class _Translator:
         index, it = self.value(node.subscript)
         if bt.scalar:
             self.fail("indexing a non-pointer", node)
+        if not it.is_int:
+            self.fail(f"an index of type {it.base}{'*' * it.ptr}{'[]' * len(it.dims)}", node,
+                      "indices are integers (a raw parameter is indexed by its flat index, not CuPy's index arrays)")
         return f"{base}[{index}]", bt.element()
 
     def e_UnaryOp(self, node):
@@ -1089,7 +1178,8 @@ class _Translator:
                 text, t = self.expr(node.name.name)
                 if t.complex:
                     return f"({text}).{node.name.field.name[:2]}", CType(COMPLEX[t.base])
-            self.fail("method calls", node)
+            self.fail("method calls", node, "of CuPy's CArray, a raw parameter is a pointer (its size: pass it "
+                      "as a scalar); _ind.size() is the ElementwiseKernel's size")
         if not isinstance(node.name, c_ast.ID):
             self.fail("calls through function pointers", node)
         name = node.name.name
@@ -1112,11 +1202,14 @@ class _Translator:
             return f"hal_vote(({self.value(exprs[0])[0]}) != 0, hal_votes, {_VOTES[name]})", INT
         if name in ("__threadfence", "__threadfence_block", "__threadfence_system"):
             return "HAL_THREADFENCE()", CType("void")
-        if name in _ATOMICS:
-            return self.atomic(_ATOMICS[name], node, exprs)
+        # (a block's or the system's scope: hal's device-wide atomics are atomic in both, as
+        # no host or other device touches the memory while a kernel runs)
+        scoped = name.removesuffix("_block").removesuffix("_system")
+        if scoped in _ATOMICS:
+            return self.atomic(_ATOMICS[scoped], node, exprs)
         if name == "printf":
             return self.printf(node, exprs)
-        if name == "__ldg":
+        if name in _CACHE_LOADS:  # (cache hints: a plain load)
             text, t = self.expr(exprs[0])
             return f"(*{text})", t.decayed().element()
         args = [self.value(e) for e in exprs]
@@ -1190,6 +1283,17 @@ class _Translator:
 
 
 # -- tree helpers ------------------------------------------------------------------
+def _declared_as(param) -> tuple[str | None, int]:
+    """(the one type name a parameter's declaration names, how many pointer or array levels
+    wrap it): ("T", 1) for ``const T* p``; (None, 0) for a type of several words."""
+    t, depth = param.type, 0
+    while isinstance(t, (c_ast.PtrDecl, c_ast.ArrayDecl)):
+        t, depth = t.type, depth + 1
+    if isinstance(t, c_ast.TypeDecl) and isinstance(t.type, c_ast.IdentifierType) and len(t.type.names) == 1:
+        return t.type.names[0], depth
+    return None, 0
+
+
 def _is_constant(node, scopes: list) -> bool:
     """Whether the expression ``node`` is made of literals, operators, casts, sizeof and
     names of integer values declared in ``scopes`` (named_value's)."""
