@@ -29,7 +29,6 @@ import shlex
 import subprocess
 import sysconfig
 import tempfile
-import time
 
 import cffi
 import numpy as np
@@ -46,41 +45,16 @@ FLAGS = ("-O3", "-march=native", "-fopenmp", "-ffp-contract=off", "-fno-math-err
 
 @functools.cache
 def _choose_omp_waiting() -> None:
-    """How idle OpenMP threads wait between kernels, unless the user said: a short spin
-    (10k rounds) on a machine with a core to spare, sleeping when it is busier than its
-    cores. A decode step launches ~300 small kernels, so the wake-up is the cost: SmolLM2
-    decoded at 59 tok/s spinning vs 27 sleeping when quiet, but at 4 vs 28 with four
-    busy processes on two cores (libgomp's own default spins 300k rounds: 47 quiet,
-    0.5 busy). libgomp reads the variables when the first kernel module loads, so this
-    runs just before, and looks at the cores now, not at the load average: that is a
-    minute's, and a process started just after a busy one (a server after a build) slept
-    for its whole life (single-stream decode 5.6 -> 20 ms a token)."""
-    if "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ:
-        return
-    if _busy_cores() < (os.cpu_count() or 1) - 0.5:
-        os.environ["GOMP_SPINCOUNT"] = "10000"
-    else:
-        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
-
-
-def _busy_cores(seconds: float = 0.05) -> float:
-    """How many cores are busy over the next ``seconds`` (Linux's /proc/stat; elsewhere
-    the load average)."""
-    try:
-        first = _cpu_times()
-        time.sleep(seconds)
-        second = _cpu_times()
-    except OSError:
-        return os.getloadavg()[0]
-    busy = lambda ticks: sum(ticks) - ticks[3] - ticks[4]  # noqa: E731  (all but idle and iowait)
-    elapsed = sum(second) - sum(first)
-    return (busy(second) - busy(first)) / elapsed * (os.cpu_count() or 1) if elapsed else 0.0
-
-
-def _cpu_times() -> list:
-    """All cores' user, nice, system, idle, iowait, irq, softirq and steal ticks."""
-    with open("/proc/stat") as f:
-        return [int(v) for v in f.readline().split()[1:9]]
+    """How idle OpenMP threads wait between kernels, unless the user said: a spin of 1000
+    rounds, then sleep. A decode step launches ~300 small kernels, so the wake-up is the
+    cost, and a process cannot change its choice later (libgomp reads the variables when
+    the first kernel module loads). SmolLM2's decode on 2 cores (tok/s; quiet, one busy
+    loop beside it, two): 1000 rounds 172-180, 53-59, 49-56; 10000 rounds 175, -, 16;
+    sleeping (OMP_WAIT_POLICY=PASSIVE) 52, -, 31; 300 rounds 58 quiet (the gap between two
+    kernels outlasts the spin). Choosing by how busy the cores were at start-up left a
+    process that started beside a busy one sleeping for its whole life."""
+    if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+        os.environ["GOMP_SPINCOUNT"] = "1000"
 
 
 _CTYPES = {word: c_type for word, (_, c_type) in dialect.TYPES.items()}
