@@ -13,7 +13,7 @@ import operator
 import numpy as np
 
 from . import dtypes
-from .array_api.array import Array
+from .array_api.array import Array, checked
 from .array_api.creation import _device, _dtype, arange
 from .array_api.elementwise import multiply
 from .array_api.manipulation import roll
@@ -27,9 +27,7 @@ _NORMS = ("backward", "ortho", "forward")
 
 
 def _check(x, op: str, kind: str, norm: str) -> None:
-    if not isinstance(x, Array):
-        raise TypeError(f"{op} expects a hal array, got {type(x).__name__}")
-    dtypes.check_kind(x.dtype, kind, op)
+    checked(x, op, kind)
     if norm not in _NORMS:
         raise ValueError(f"{op}: norm is one of {', '.join(_NORMS)}, not {norm!r}")
 
@@ -103,8 +101,7 @@ def rfftfreq(n: int, /, *, d: float = 1.0, dtype=None, device=None) -> Array:
 
 
 def _shift(x: Array, axes, sign: int) -> Array:
-    if not isinstance(x, Array):
-        raise TypeError(f"fftshift expects a hal array, got {type(x).__name__}")
+    checked(x, "fftshift")
     axes = tuple(range(x.ndim)) if axes is None else (axes,) if isinstance(axes, int) else tuple(axes)
     axes = tuple(normalize_axis(a, x.ndim) for a in axes)
     if not axes:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .indexing import advanced_kind, normalize_key
+from .. import dtypes
 from ..errors import DeviceError
 
 _DLPACK_CPU = 1
@@ -180,6 +181,16 @@ class Array:
         if self._device.overlaps(value, target):  # read before write
             value = self._device.copy(value)
         self._device.impl("assign")(self._device, target, value)
+
+
+def checked(x, name: str, kind: str | None = None) -> Array:
+    """``x`` where it is a hal array (else the TypeError naming ``name``) whose dtype is
+    of ``kind`` (a hal.dtypes.KINDS name), where one is given."""
+    if not isinstance(x, Array):
+        raise TypeError(f"{name} expects a hal array, got {type(x).__name__}")
+    if kind is not None:
+        dtypes.check_kind(x.dtype, kind, name)
+    return x
 
 
 def same_device(*arrays: Array):

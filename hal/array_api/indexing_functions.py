@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from .. import dtypes
-from .array import Array, same_device
+from .array import Array, checked, same_device
 from .data_type import astype
 from .indexing import check_mask, integer_key
 from .manipulation import broadcast_to, reshape
@@ -17,9 +17,7 @@ __all__ = ["nonzero", "take", "take_along_axis"]
 def nonzero(x: Array, /) -> tuple:
     """The int64 indices of the nonzero (true) elements of ``x``, one array per
     dimension, in row-major order ("Searching Functions"). A 0-d ``x`` is a ValueError."""
-    if not isinstance(x, Array):
-        raise TypeError(f"nonzero expects a hal array, got {type(x).__name__}")
-    if x.ndim == 0:
+    if checked(x, "nonzero").ndim == 0:
         raise ValueError("nonzero of a 0-d array is not defined; use nonzero(reshape(x, (1,)))")
     coords = Array._new(x._device.impl("nonzero")(x._device, x._data), x._device)
     return tuple(coords[d] for d in range(x.ndim))
