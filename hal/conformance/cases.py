@@ -19,7 +19,7 @@ import hal
 from hal.array_api import elementwise as _elementwise
 from hal.ops import quant
 
-from .data import gguf_weight, positive_definite, random, special
+from .data import positive_definite, random, special
 
 # Namespace functions that do not compute on a device's arrays: dtype queries, device
 # selection, counters. The battery has a case for every other function.
@@ -429,7 +429,7 @@ def neural(g: Grid) -> list[Case]:
         if g.small and name not in ("Q8_0", "Q4_K"):
             continue
         cols_q = qtype.qk if qtype.qk > 1 else 32
-        raw = gguf_weight(qtype, rows, cols_q)
+        raw = quant.random_raw(qtype, rows, cols_q, np.random.default_rng(0))
         weight = lambda d, raw=raw, name=name, cols_q=cols_q: hal.nn.QuantizedWeight.from_raw(raw, name, (rows, cols_q), device=d)
         cases += [Case("nn.linear", f"{name} weight, 1 and 5 rows", (random((5, cols_q), hal.float32),),
                        lambda d, x, weight=weight: (hal.nn.linear(x[:1], weight(d)), hal.nn.linear(x, weight(d)))),
