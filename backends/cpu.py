@@ -10,6 +10,7 @@ import time
 import numpy as np
 
 from hal.program import capture
+from hal.summation import cpu_field
 from hal.device import Device, DeviceInfo, Timing
 from hal.errors import OutOfMemoryError
 
@@ -104,28 +105,16 @@ class CPUDevice(Device):
         timing.seconds = time.perf_counter() - start
 
 
-def _cpuinfo(field: str) -> str:
-    """The first ``field`` line of /proc/cpuinfo ("" where there is none)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.split(":", 1)[0].strip() == field:
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return ""
-
-
 def _vector_bits(flags: set) -> int:
     """The widest integer SIMD the C target's kernels (-march=native) get."""
     return 512 if "avx512bw" in flags else 256 if "avx2" in flags else 128
 
 
 def discover() -> list[Device]:
-    name = _cpuinfo("model name") or platform.processor() or platform.machine()
+    name = cpu_field("model name") or platform.processor() or platform.machine()
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     info = DeviceInfo(description=f"{name} ({os.cpu_count()} threads)", vendor=platform.machine(),
                       driver=f"numpy {np.__version__}", kind="cpu", memory=memory, fp64=True,
                       fp16=True, max_work_group=1, local_memory=0,
-                      vector_bits=_vector_bits(set(_cpuinfo("flags").split())))
+                      vector_bits=_vector_bits(set(cpu_field("flags").split())))
     return [CPUDevice("cpu", None, info, fingerprint=f"cpu|{name}|{platform.machine()}|numpy {np.__version__}")]
