@@ -208,21 +208,7 @@ def matmul_cpu(device, a, b):
     """NumPy's BLAS: the only candidate on the cpu (``CPU_SPACE``), so nothing is looked
     up per call (a small product costs what NumPy's does). float16 is tuned as on the
     other devices (``CPU_HALF_GEMM``): NumPy's own float16 matmul is a slow loop."""
-    if a.dtype is F16:
-        return _half_matmul_cpu(device, a, b)
-    return np.matmul(a, b)
-
-
-def _half_matmul_cpu(device, a, b):
-    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    (m, k), n = a.shape[-2:], b.shape[-1]
-    a, b = (np.broadcast_to(x, batch + x.shape[-2:]).reshape((math.prod(batch),) + x.shape[-2:]) for x in (a, b))
-    out = np.empty((math.prod(batch), m, n), F16)
-    if out.size and k == 0:
-        out.fill(0)
-    elif out.size:
-        _product(device, out, a, b)
-    return out.reshape(batch + (m, n))
+    return matmul(device, a, b) if a.dtype is F16 else np.matmul(a, b)
 
 
 def reference(a, b):
@@ -237,18 +223,19 @@ def reference(a, b):
 
 @register("matmul", on=("buffer",))
 def matmul(device, a, b):
-    """``a`` (..., M, K) @ ``b`` (..., K, N), both at least 2-D, batch dims broadcast."""
+    """``a`` (..., M, K) @ ``b`` (..., K, N), both at least 2-D, batch dims broadcast
+    (payloads of any device: also the cpu's float16)."""
     if a.dtype.kind == "c":
         return _complex_matmul(device, a, b)
     batch = broadcast_shapes(a.shape[:-2], b.shape[:-2])
     (m, k), n = a.shape[-2:], b.shape[-1]
+    if k == 0:  # (float16: zero words)
+        return device.impl("full")(device, batch + (m, n), a.dtype, 0)
     a, b = (_batched(device, x, batch) for x in (a, b))
     out = device.empty((math.prod(batch), m, n), a.dtype)
-    if out.size and k == 0:
-        run_elementwise(device, "x0", out, [0], [a.dtype])  # (float16: zero words)
-    elif out.size:
+    if out.size:
         _product(device, out, a, b)
-    return out.reshaped(batch + (m, n))
+    return device.reshape(out, batch + (m, n))
 
 
 _plans: dict = {}
@@ -555,12 +542,11 @@ GEMV = autotune.declare(autotune.Tunable(
 def _batched(device, x, batch):
     """``x`` as a 3-D (prod(batch), rows, cols) view, copying only when the batch
     dimensions cannot be flattened."""
-    x = x.broadcast(batch + x.shape[-2:])
-    if len(batch) == 1:
-        return x
-    if len(batch) == 0:
-        return x.view((1,) + x.shape, (0,) + x.strides, x.offset)
-    return device.contiguous(x).reshaped((math.prod(batch),) + x.shape[-2:])
+    x = device.broadcast(x, batch + x.shape[-2:])
+    shape = (math.prod(batch),) + x.shape[-2:]
+    # (a view where a unit batch dimension comes or goes)
+    view = device.reshape(x, shape) if len(batch) < 2 else None
+    return device.reshape(device.contiguous(x), shape) if view is None else view
 
 
 def _parts(x):
