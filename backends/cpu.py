@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import operator
 import os
 import platform
 import time
@@ -53,11 +54,8 @@ class CPUDevice(Device):
             return None
         return view
 
-    def permute(self, payload: np.ndarray, axes: tuple) -> np.ndarray:
-        return np.transpose(payload, axes)
-
-    def broadcast(self, payload: np.ndarray, shape: tuple) -> np.ndarray:
-        return np.broadcast_to(payload, shape)
+    permute = staticmethod(np.transpose)
+    broadcast = staticmethod(np.broadcast_to)
 
     def strided(self, payload: np.ndarray, shape: tuple, strides: tuple) -> np.ndarray:
         return np.lib.stride_tricks.as_strided(payload, shape, tuple(s * payload.itemsize for s in strides),
@@ -69,8 +67,7 @@ class CPUDevice(Device):
     def element_strides(self, payload: np.ndarray) -> tuple:
         return tuple(s // payload.itemsize for s in payload.strides)
 
-    def is_contiguous(self, payload: np.ndarray) -> bool:
-        return payload.flags.c_contiguous
+    is_contiguous = staticmethod(operator.attrgetter("flags.c_contiguous"))
 
     def overlaps(self, value, target: np.ndarray) -> bool:
         return False  # NumPy's assignment reads overlapping operands before it writes
