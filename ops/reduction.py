@@ -148,13 +148,9 @@ def _arg_cpu(name: str):
 
 # ---------------------------------------------------------------- buffer devices
 
-def _fold_kind(name: str, dtype: np.dtype) -> str:
-    return _BOOL_AS.get(name, name) if dtype == np.bool_ else name
-
-
 def _kernel(name: str):
     def impl(device, x, axes, keepdims, dtype):
-        kind = _fold_kind(name, dtype)
+        kind = _BOOL_AS.get(name, name) if dtype == np.bool_ else name
         if dtype.kind == "c" and name == "sum":
             return _complex_sum(device, x, axes, keepdims, dtype)
         _, combine, identity = REDUCTIONS[kind]

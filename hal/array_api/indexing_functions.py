@@ -180,7 +180,7 @@ def _scatter_rows(target: Array, rows: int, rest: tuple, index: Array, value) ->
     """Write ``value`` (broadcast to ``index.shape + rest``) into rows ``index`` of
     ``target`` seen as ``(rows,) + rest``, in place."""
     device, inner, m = target._device, math.prod(rest), index.size
-    view = _view3(target, rows, inner)
+    view = device.reshape(target._data, (1, rows, inner))  # sharing target's memory, or None
     if view is None:  # no such view of this layout: scatter into a copy, then write it back
         staged = astype(target, target.dtype, copy=True)
         _scatter_rows(staged, rows, rest, index, value)
@@ -190,8 +190,3 @@ def _scatter_rows(target: Array, rows: int, rest: tuple, index: Array, value) ->
     if isinstance(value, Array):
         value = reshape(broadcast_to(value, index.shape + rest), (1, m, inner))._data
     device.impl("scatter")(device, view, idx._data, value)
-
-
-def _view3(x: Array, rows: int, inner: int):
-    """``x``'s payload as a (1, rows, inner) view sharing its memory, or None."""
-    return x._device.reshape(x._data, (1, rows, inner))

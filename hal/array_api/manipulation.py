@@ -10,6 +10,7 @@ import operator
 
 from .. import dtypes, shapes
 from .array import Array, checked, same_device
+from .data_type import astype
 from ..shapes import normalize_axis
 
 __all__ = ["broadcast_arrays", "broadcast_shapes", "broadcast_to", "concat", "expand_dims", "flip", "moveaxis",
@@ -166,15 +167,10 @@ def concat(arrays, /, *, axis: int | None = 0) -> Array:
     start = 0
     for a in arrays:
         if a.size:
-            out[(slice(None),) * axis + (slice(start, start + a.shape[axis]),)] = _as(a, dtype)
+            at = (slice(None),) * axis + (slice(start, start + a.shape[axis]),)
+            out[at] = astype(a, dtype, copy=False)
         start += a.shape[axis]
     return out
-
-
-def _as(x: Array, dtype) -> Array:
-    if x.dtype == dtype:
-        return x
-    return Array._new(x._device.impl("astype")(x._device, x._data, dtype), x._device)
 
 
 def stack(arrays, /, *, axis: int = 0) -> Array:
@@ -252,15 +248,11 @@ def repeat(x: Array, repeats, /, *, axis: int | None = None) -> Array:
             raise ValueError(f"repeat: counts of shape {repeats.shape} do not broadcast to ({n},)")
         if repeats.shape[0] == 1 and n != 1:
             repeats = broadcast_to(repeats, (n,))
-        return _repeat_counts(x, repeats, axis)
+        device = x._device
+        return Array._new(device.impl("repeat")(device, x._data, repeats._data, axis), device)
     repeats = operator.index(repeats)
     if repeats < 0:
         raise ValueError(f"repeat: counts must be non-negative, got {repeats}")
     spread = expand_dims(x, axis=axis + 1)
     wide = broadcast_to(spread, spread.shape[:axis + 1] + (repeats,) + spread.shape[axis + 2:])
     return reshape(wide, x.shape[:axis] + (n * repeats,) + x.shape[axis + 1:], copy=True)
-
-
-def _repeat_counts(x: Array, repeats: Array, axis: int) -> Array:
-    device = x._device
-    return Array._new(device.impl("repeat")(device, x._data, repeats._data, axis), device)
