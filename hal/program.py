@@ -82,14 +82,9 @@ class Program:
         raise NotImplementedError
 
 
-def recording():
-    """The graph this thread's launches are being recorded into, else None."""
-    return _recording.graph
-
-
 @contextmanager
 def capture(graph):
-    if recording() is not None:
+    if _recording.graph is not None:
         raise RuntimeError("capture() does not nest")
     _recording.graph = graph
     try:
