@@ -19,6 +19,7 @@ here moves array data through the host; ``sample`` reads back the chosen id only
 """
 from __future__ import annotations
 
+import functools
 import math
 import operator
 
@@ -485,16 +486,11 @@ class Plan:
         self._attention_step, self._silu_mul = impl("nn_attention_step"), impl("nn_silu_mul")
         self._gelu_mul, self._scale, self._add_rows = impl("nn_gelu_mul"), impl("nn_scale"), impl("nn_add_rows")
 
-    _of: dict = {}  # device -> its Plan
-
     @classmethod
+    @functools.cache
     def of(cls, device) -> "Plan":
         """The Plan of ``device`` (one each: a Plan holds only resolved implementations)."""
-        try:
-            return cls._of[device]
-        except KeyError:
-            plan = cls._of[device] = cls(device)
-            return plan
+        return cls(device)
 
     def _out(self, payload) -> Array:
         return Array._new(payload, self.device)
