@@ -684,9 +684,8 @@ def silu_mul(device, gate, up):
     return per_element(device, kernel, gate.shape, *device.kernel_args(gate, up))
 
 
-@register("nn_to_half", on=("cpu",))
-def to_half_cpu(device, x):
-    return x.astype(np.float16).view(np.uint16)  # NumPy rounds to nearest even, as f32_to_half
+register("nn_to_half", on=("cpu",))(  # NumPy rounds to nearest even, as f32_to_half
+    lambda device, x: x.astype(np.float16).view(np.uint16))
 
 
 @register("nn_to_half", on=("buffer",))

@@ -133,9 +133,8 @@ def _cpu(name: str):
     return impl
 
 
-@register("count_nonzero", on=("cpu",))
-def count_nonzero_cpu(device, x, axes, keepdims):
-    return np.asarray(np.count_nonzero(x, axis=axes, keepdims=keepdims), np.int64)
+register("count_nonzero", on=("cpu",))(lambda device, x, axes, keepdims: np.asarray(
+    np.count_nonzero(x, axis=axes, keepdims=keepdims), np.int64))
 
 
 def _arg_cpu(name: str):

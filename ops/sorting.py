@@ -230,11 +230,6 @@ def searchsorted(device, x1, x2, side, sorter):
     return _search(device, "search", out, x1, sorter, x2, int(side == "right"))
 
 
-@register("searchsorted", on=("cpu",))
-def searchsorted_cpu(device, x1, x2, side, sorter):
-    return np.asarray(np.searchsorted(x1, x2, side=side, sorter=sorter), np.int64)
-
-
 @register("isin", on=("buffer",))
 def isin(device, x1, x2, invert):
     """Membership of each element of ``x1`` in ``x2`` (one dtype): binary search in a
@@ -246,6 +241,8 @@ def isin(device, x1, x2, invert):
     return _search(device, "member", out, keys, None, x1, int(invert))
 
 
-@register("isin", on=("cpu",))
-def isin_cpu(device, x1, x2, invert):
-    return np.isin(x1, x2, invert=invert)
+for _op, _numpy in {  # the cpu's: NumPy
+        "searchsorted": lambda device, x1, x2, side, sorter: np.asarray(
+            np.searchsorted(x1, x2, side=side, sorter=sorter), np.int64),
+        "isin": lambda device, x1, x2, invert: np.isin(x1, x2, invert=invert)}.items():
+    register(_op, on=("cpu",))(_numpy)
