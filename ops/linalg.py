@@ -233,19 +233,13 @@ def matmul(device, a, b):
         return device.impl("full")(device, batch + (m, n), a.dtype, 0)
     a, b = (_batched(device, x, batch) for x in (a, b))
     out = device.empty((math.prod(batch), m, n), a.dtype)
-    if out.size:
-        _product(device, out, a, b)
+    if out.size:  # as configured for this device, dtype and shape bucket
+        op, config = _plan(device, a, b)
+        (gemv_into if op == "gemv" else gemm_into)(device, config, out, a, b)
     return device.reshape(out, batch + (m, n))
 
 
 _plans: dict = {}
-
-
-def _product(device, out, a, b):
-    """``out`` (B, M, N) = ``a`` (B, M, K) @ ``b`` (B, K, N) with the configuration
-    chosen for this device, dtype and shape bucket."""
-    op, config = _plan(device, a, b)
-    (gemv_into if op == "gemv" else gemm_into)(device, config, out, a, b)
 
 
 def _plan(device, a, b):
@@ -271,16 +265,13 @@ def _config(device, dtype, nbatch, m, n, k, a_k_stride, b_k_stride):
     from rows of ``a``, or one output row from a ``b`` stored transposed) are gemv."""
     if k > 1 and ((n == 1 and a_k_stride == 1) or (m == 1 and b_k_stride == 1 and n > 1)):
         rows = m if n == 1 else n
-        return "gemv", autotune.choose(device, "gemv", _gemv_key(dtype, nbatch, rows, k))
-    return "gemm", autotune.choose(device, "gemm", _gemm_key(dtype, nbatch, m, n, k))
+        return "gemv", autotune.choose(device, "gemv", _key(dtype, nbatch, rows, k))
+    return "gemm", autotune.choose(device, "gemm", _key(dtype, nbatch, m, n, k))
 
 
-def _gemm_key(dtype, nbatch, m, n, k):
-    return (np.dtype(dtype).name, tuple(autotune.bucket(d) for d in (nbatch, m, n, k)))
-
-
-def _gemv_key(dtype, nbatch, rows, k):
-    return (np.dtype(dtype).name, tuple(autotune.bucket(d) for d in (nbatch, rows, k)))
+def _key(dtype, *sizes):
+    """The tuning key of a GEMM (nbatch, m, n, k) or a mat-vec (nbatch, rows, k)."""
+    return (np.dtype(dtype).name, tuple(autotune.bucket(d) for d in sizes))
 
 
 def gemm_into(device, config, out, a, b):
@@ -523,11 +514,11 @@ def _gemm_presets(device):
     the 576 x 1536 MLP and the 576 x 49152 vocabulary projection) and attention-like batches."""
     shapes = [(1, n, n, n) for n in (256, 512, 1024, 2048)]
     shapes += [(1, 1, 1536, 576), (1, 64, 1536, 576), (1, 1, 49152, 576), (8, 128, 128, 64)]
-    return [_gemm_key(dtype, *s) for dtype in (np.float32, F16) for s in shapes]
+    return [_key(dtype, *s) for dtype in (np.float32, F16) for s in shapes]
 
 
 def _gemv_presets(device):
-    return [_gemv_key(dtype, *s) for dtype in (np.float32, F16) for s in ((1, 1536, 576), (1, 576, 1536), (1, 49152, 576))]
+    return [_key(dtype, *s) for dtype in (np.float32, F16) for s in ((1, 1536, 576), (1, 576, 1536), (1, 49152, 576))]
 
 
 GEMM = autotune.declare(autotune.Tunable(
