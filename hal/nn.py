@@ -137,13 +137,18 @@ def _dense(x: Array) -> Array:
     return x if x._device.is_contiguous(x._data) else Array._new(_contiguous(x), x._device)
 
 
-def _same_device(name: str, x: Array, w) -> None:
+def _weight(name: str, x: Array, w, convert=_float32):
+    """``w``, a QuantizedWeight or a 2-D array (``convert``ed), on x's device."""
     if isinstance(w, QuantizedWeight):
         if w.device != x._device:
             raise DeviceError(f"{name}: the input is on {x._device} and the weight on {w.device}; "
                               f"move one of them")
-    else:
-        same_device(x, w)
+        return w
+    w = convert(w, name, "w")
+    if w.ndim != 2:
+        raise ValueError(f"{name}: w must be 2-D (rows, cols), got shape {w.shape}")
+    same_device(x, w)
+    return w
 
 
 # ---------------------------------------------------------------- ops
@@ -197,11 +202,7 @@ def quantized_products(device, x, weights) -> list:
 def _check_weights(x: Array, weights) -> list:
     checked = []
     for w in weights:
-        if not isinstance(w, QuantizedWeight):
-            w = _float32(w, "linear", "w")
-            if w.ndim != 2:
-                raise ValueError(f"linear: w must be 2-D (rows, cols), got shape {w.shape}")
-        _same_device("linear", x, w)
+        w = _weight("linear", x, w)
         if x.ndim == 0 or x.shape[-1] != w.shape[1]:
             raise ValueError(f"linear: x of shape {x.shape} does not end in the weight's {w.shape[1]} columns")
         checked.append(w)
@@ -215,11 +216,7 @@ def embedding(w, ids) -> Array:
     ids = _array(ids, "embedding", "ids")
     if ids.dtype not in dtypes.INTEGER:
         raise TypeError(f"embedding: ids must be an integer array, got {ids.dtype}")
-    if not isinstance(w, QuantizedWeight):
-        w = _array(w, "embedding", "w")
-        if w.ndim != 2:
-            raise ValueError(f"embedding: w must be 2-D (rows, cols), got shape {w.shape}")
-    _same_device("embedding", ids, w)
+    w = _weight("embedding", ids, w, _array)
     rows, cols = w.shape
     flat = reshape(ids, (ids.size,))
     device = ids._device
