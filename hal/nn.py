@@ -469,31 +469,45 @@ def _block_tables(q: Array, k_cache: Array, blocks) -> Array:
     same_device(q, blocks)
     return _dense(blocks)
 
+
+def _through(op: str):
+    """A Plan method: the implementation of ``op`` on its declared parameters
+    (ops/declarations.py), each Array among them passed as its payload."""
+    def method(self, *args) -> Array:
+        payloads = [a._data if type(a) is Array else a for a in args]
+        return self._out(self.device.impl(op)(self.device, *payloads))
+    method.__name__ = op
+    return method
+
+
 class Plan:
     """hal.nn's ops on one device for a model whose shapes were checked once (hal.llama
-    checks every tensor when it loads): Arrays in and out, each op a resolved
+    checks every tensor when it loads): Arrays in and out, each op its device's
     implementation with no per-call checks; the same arithmetic as the checked functions.
     Operands are float32 and contiguous where the checked function would make them so."""
 
     def __init__(self, device):
-        self.device, impl = device, device.impl
-        self._embedding, self._rms_norm, self._add_rms_norm = (impl("quant_embedding"), impl("nn_rms_norm"),
-                                                               impl("nn_add_rms_norm"))
-        self._rope_store, self._attention = impl("nn_rope_store"), impl("nn_attention")
-        self._attention_step, self._silu_mul = impl("nn_attention_step"), impl("nn_silu_mul")
-        self._gelu_mul, self._scale, self._add_rows = impl("nn_gelu_mul"), impl("nn_scale"), impl("nn_add_rows")
+        self.device = device
 
     @classmethod
     @functools.cache
     def of(cls, device) -> "Plan":
-        """The Plan of ``device`` (one each: a Plan holds only resolved implementations)."""
+        """The Plan of ``device`` (one each: a Plan holds only its device)."""
         return cls(device)
 
     def _out(self, payload) -> Array:
         return Array._new(payload, self.device)
 
-    def embedding(self, w: QuantizedWeight, ids: Array) -> Array:
-        return self._out(self._embedding(self.device, w, ids._data))
+    embedding = _through("quant_embedding")  # (w, ids)
+    rope_store = _through("nn_rope_store")  # (q, k, v, k/v caches, positions, rows, theta, neox)
+    attention = _through("nn_attention")  # (q, k/v caches, n_past, scale, window)
+    attention_step = _through("nn_attention_step")  # (q, k/v caches, positions, blocks, scale, ...)
+    silu_mul = _through("nn_silu_mul")  # (gate, up)
+    gelu_mul = _through("nn_gelu_mul")  # (gate, up)
+    scale = _through("nn_scale")  # (x, factor)
+    add_rows = _through("nn_add_rows")  # (x, bias)
+    _rms_norm = _through("nn_rms_norm")  # (x, weight, eps)
+    _add_rms_norm = _through("nn_add_rms_norm")  # (x, delta, weight, eps)
 
     def linear(self, x: Array, *weights: QuantizedWeight) -> list:
         """x (n, cols) @ w.T for each weight (``linear``'s core, sharing x's quantization)."""
@@ -502,34 +516,8 @@ class Plan:
     def norm(self, x: Array, delta, weight: Array, eps: float) -> Array:
         """rms_norm(x), after x += delta in place where a residual ``delta`` is pending."""
         if delta is None:
-            return self._out(self._rms_norm(self.device, x._data, weight._data, eps))
-        return self._out(self._add_rms_norm(self.device, x._data, delta._data, weight._data, eps))
-
-    def rope_store(self, q, k, v, k_cache, v_cache, positions, rows, theta: float, neox: bool = False) -> Array:
-        return self._out(self._rope_store(self.device, q._data, k._data, v._data, k_cache._data, v_cache._data,
-                                          positions._data, rows._data, theta, neox))
-
-    def attention(self, q, k_cache, v_cache, n_past: int, scale: float, window: int = 0) -> Array:
-        return self._out(self._attention(self.device, q._data, k_cache._data, v_cache._data, n_past, scale,
-                                         window))
-
-    def attention_step(self, q, k_cache, v_cache, positions, blocks, scale: float, window: int = 0,
-                       scores=None) -> Array:
-        return self._out(self._attention_step(self.device, q._data, k_cache._data, v_cache._data,
-                                              positions._data, blocks._data, scale, window,
-                                              None if scores is None else scores._data))
-
-    def silu_mul(self, gate: Array, up: Array) -> Array:
-        return self._out(self._silu_mul(self.device, gate._data, up._data))
-
-    def gelu_mul(self, gate: Array, up: Array) -> Array:
-        return self._out(self._gelu_mul(self.device, gate._data, up._data))
-
-    def scale(self, x: Array, factor: float) -> Array:
-        return self._out(self._scale(self.device, x._data, factor))
-
-    def add_rows(self, x: Array, bias: Array) -> Array:
-        return self._out(self._add_rows(self.device, x._data, bias._data))
+            return self._rms_norm(x, weight, eps)
+        return self._add_rms_norm(x, delta, weight, eps)
 
     def reshape(self, x: Array, shape: tuple) -> Array:
         return self._out(self.device.reshape(x._data, shape))
