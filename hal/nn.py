@@ -122,9 +122,7 @@ def _float32(x: Array, name: str, what: str = "x") -> Array:
     _array(x, name, what)
     if x.dtype not in dtypes.REAL_FLOATING:
         raise TypeError(f"{name}: {what} must be a real floating array, got {x.dtype}")
-    if x.dtype != dtypes.float32:
-        x = astype(x, dtypes.float32)
-    return x
+    return x if x.dtype == dtypes.float32 else astype(x, dtypes.float32)
 
 
 def _contiguous(x: Array):
@@ -217,14 +215,11 @@ def embedding(w, ids) -> Array:
     if ids.dtype not in dtypes.INTEGER:
         raise TypeError(f"embedding: ids must be an integer array, got {ids.dtype}")
     w = _weight("embedding", ids, w, _array)
-    rows, cols = w.shape
-    flat = reshape(ids, (ids.size,))
-    device = ids._device
+    device, flat, shape = ids._device, reshape(ids, (ids.size,)), ids.shape + (w.shape[1],)
     if not isinstance(w, QuantizedWeight):
-        return reshape(_float32(take(w, flat, axis=0), "embedding", "w"), ids.shape + (cols,))
-    flat = astype(flat, dtypes.int64, copy=False)
-    out = device.impl("quant_embedding")(device, w, _contiguous(flat))
-    return reshape(Array._new(out, device), ids.shape + (cols,))
+        return reshape(_float32(take(w, flat, axis=0), "embedding", "w"), shape)
+    out = device.impl("quant_embedding")(device, w, _contiguous(astype(flat, dtypes.int64, copy=False)))
+    return reshape(Array._new(out, device), shape)
 
 
 def rms_norm(x: Array, weight: Array, eps: float = 1e-5) -> Array:
@@ -337,8 +332,7 @@ def attention(q: Array, k_cache: Array, v_cache: Array, n_past: int, scale: floa
     k_cache, v_cache = _cache(k_cache, "k_cache"), _cache(v_cache, "v_cache")
     if k_cache.dtype != v_cache.dtype:
         raise TypeError(f"attention: k_cache is {k_cache.dtype} and v_cache {v_cache.dtype}; use one storage")
-    same_device(q, k_cache)
-    same_device(q, v_cache)
+    same_device(q, k_cache, v_cache)
     n_past = operator.index(n_past)
     if q.ndim != 3 or k_cache.ndim != 3 or k_cache.shape != v_cache.shape:
         raise ValueError(f"attention: q (seq, heads, dim) and equal k/v caches (capacity, kv_heads, dim) "
