@@ -65,17 +65,13 @@ BLOCK_SOURCE = MAC_SOURCE + """
 /* Packed panels hold T (decoded once by the pack kernel), unpacked operands S. */
 #if PACK & 2
 #define SA T
-#define LDA(v) (v)
 #else
 #define SA S
-#define LDA(v) LD(v)
 #endif
 #if PACK & 1
 #define SB T
-#define LDB(v) (v)
 #else
 #define SB S
-#define LDB(v) LD(v)
 #endif
 KERNEL void gemm_block(GLOBAL S *c, i64 c_off, GLOBAL const SA *a, i64 a_off, i64 sab, i64 sam, i64 sak,
                        GLOBAL const SB *b, i64 b_off, i64 sbb, i64 sbk, i64 M, i64 N, i64 K) {
@@ -88,14 +84,14 @@ KERNEL void gemm_block(GLOBAL S *c, i64 c_off, GLOBAL const SA *a, i64 a_off, i6
 #define A_AT(i, k) a[(k) * RM + (i)]
 #else
     a += a_off + batch * sab + row0 * sam;
-#define A_AT(i, k) LDA(a[(i) * sam + (k) * sak])
+#define A_AT(i, k) LD(a[(i) * sam + (k) * sak])
 #endif
 #if PACK & 1
     b += b_off + batch * sbb + (col0 / RN) * K * RN;
 #define B_AT(k, j) b[(k) * RN + (j)]
 #else
     b += b_off + batch * sbb + col0;
-#define B_AT(k, j) LDB(b[(k) * sbk + (j)])
+#define B_AT(k, j) LD(b[(k) * sbk + (j)])
 #endif
     c += c_off + (batch * M + row0) * N + col0;
     i64 rows = M - row0 < RM ? M - row0 : RM, cols = N - col0 < RN ? N - col0 : RN;
