@@ -251,9 +251,8 @@ def tune(device, op: str, key: tuple, budget: float = DEFAULT_BUDGET, progress: 
     if incumbent is not None and best is not incumbent:
         best = _confirm(device, tunable, best, incumbent, bench_out, bench_dev)
     _stats["tuned"] += 1
-    flops, nbytes = tunable.work(key)
-    default_s = next((m.seconds for m in results if m.config == default and m.status == "ok"), math.nan)
-    result = Result(op, key, best.config, best.seconds, default_s, flops, nbytes, results)
+    default_s = incumbent.seconds if incumbent is not None else math.nan
+    result = Result(op, key, best.config, best.seconds, default_s, *tunable.work(key), results)
     if store:
         _store(device, tunable, key, result)
         forget()
