@@ -218,8 +218,8 @@ def embedding(w, ids) -> Array:
     device, flat, shape = ids._device, reshape(ids, (ids.size,)), ids.shape + (w.shape[1],)
     if not isinstance(w, QuantizedWeight):
         return reshape(_float32(take(w, flat, axis=0), "embedding", "w"), shape)
-    out = device.impl("quant_embedding")(device, w, _contiguous(astype(flat, dtypes.int64, copy=False)))
-    return reshape(Array._new(out, device), shape)
+    ids64 = _dense(astype(flat, dtypes.int64, copy=False))
+    return reshape(Plan.of(device).embedding(w, ids64), shape)
 
 
 def rms_norm(x: Array, weight: Array, eps: float = 1e-5) -> Array:
@@ -230,8 +230,7 @@ def rms_norm(x: Array, weight: Array, eps: float = 1e-5) -> Array:
         raise ValueError(f"rms_norm: weight of shape {weight.shape} does not match x's last axis ({x.shape})")
     if x.size == 0:
         return x
-    out = x._device.impl("nn_rms_norm")(x._device, _contiguous(x), _contiguous(weight), float(eps))
-    return Array._new(out, x._device)
+    return Plan.of(x._device).norm(_dense(x), None, _dense(weight), float(eps))
 
 
 def rope(x: Array, positions, theta: float = 10000.0, *, neox: bool = False) -> Array:
@@ -282,19 +281,18 @@ def gelu_mul(gate: Array, up: Array) -> Array:
 
 
 def _gated(name: str, gate: Array, up: Array) -> Array:
-    """The op ``nn_<name>`` of gate and up: float32 arrays of one shape on one device."""
+    """Plan's ``name`` (the op nn_<name>) of gate and up: float32, one shape, one device."""
     gate, up = _float32(gate, name, "gate"), _float32(up, name, "up")
     same_device(gate, up)
     if gate.shape != up.shape:
         raise ValueError(f"{name}: gate {gate.shape} and up {up.shape} differ in shape")
-    out = gate._device.impl(f"nn_{name}")(gate._device, _contiguous(gate), _contiguous(up))
-    return Array._new(out, gate._device)
+    return getattr(Plan.of(gate._device), name)(_dense(gate), _dense(up))
 
 
 def scale(x: Array, factor: float) -> Array:
     """``x * factor`` in float32 (factor rounded to float32 first), as ``ggml_scale``."""
     x = _float32(x, "scale")
-    return Array._new(x._device.impl("nn_scale")(x._device, _contiguous(x), float(factor)), x._device)
+    return Plan.of(x._device).scale(_dense(x), float(factor))
 
 
 def add_rows(x: Array, bias: Array) -> Array:
@@ -303,7 +301,7 @@ def add_rows(x: Array, bias: Array) -> Array:
     same_device(x, bias)
     if x.ndim == 0 or bias.shape != x.shape[-1:]:
         raise ValueError(f"add_rows: bias of shape {bias.shape} does not match x's last axis ({x.shape})")
-    return Array._new(x._device.impl("nn_add_rows")(x._device, _contiguous(x), _contiguous(bias)), x._device)
+    return Plan.of(x._device).add_rows(_dense(x), _dense(bias))
 
 
 def to_half(x: Array) -> Array:
@@ -350,9 +348,8 @@ def attention(q: Array, k_cache: Array, v_cache: Array, n_past: int, scale: floa
     if q.size == 0:
         return q
     n_kv = n_past + seq
-    out = q._device.impl("nn_attention")(q._device, _contiguous(q), _contiguous(k_cache[:n_kv]),
-                                         _contiguous(v_cache[:n_kv]), n_past, scale, window)
-    return Array._new(out, q._device)
+    return Plan.of(q._device).attention(_dense(q), _dense(k_cache[:n_kv]), _dense(v_cache[:n_kv]),
+                                        n_past, scale, window)
 
 
 def add_rms_norm(x: Array, delta: Array, weight: Array, eps: float = 1e-5) -> Array:
