@@ -174,14 +174,10 @@ def get_default_device() -> Device:
     dev = _default.get()
     if dev is None:
         env = os.environ.get("HAL_DEVICE")
-        dev = device(env) if env else _best()
+        gpu = None if env else next((d for d in devices() if d.info.kind == "gpu"), None)
+        dev = device(env) if env else gpu or device("cpu")
         _default.set(dev)
     return dev
-
-
-def _best() -> Device:
-    gpus = [d for d in devices() if d.info.kind == "gpu"]
-    return gpus[0] if gpus else device("cpu")
 
 
 def set_default_device(spec) -> None:
