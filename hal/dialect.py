@@ -194,14 +194,9 @@ def render(source: str, target: str, defines: dict | None = None) -> str:
     the kernel source."""
     if target not in PRELUDES:
         raise ValueError(f"unknown kernel target {target!r}; expected one of {TARGETS}")
-    consts = "".join(f"#define {k} {_literal(v)}\n" for k, v in sorted((defines or {}).items()))
+    consts = "".join(f"#define {k} {int(v) if isinstance(v, bool) else v}\n"  # (True as 1)
+                     for k, v in sorted((defines or {}).items()))
     return consts + PRELUDES[target] + source
-
-
-def _literal(value) -> str:
-    if isinstance(value, bool):
-        return str(int(value))
-    return str(value)
 
 
 _KERNEL_RE = re.compile(r"KERNEL\s+void\s+(\w+)\s*\(([^)]*)\)", re.S)
