@@ -229,11 +229,7 @@ def _phase(n: int) -> str:
 
 def default_config(device, key) -> dict:
     _, (n, _rows, _cols) = key
-    table = CPU_LIKE if device.info.kind == "cpu" else GPU_LIKE
-    return _fit(device, dict(table[_phase(n)]))
-
-
-def _fit(device, p: dict) -> dict:
+    p = dict((CPU_LIKE if device.info.kind == "cpu" else GPU_LIKE)[_phase(n)])
     while p["WG"] * p["ROWS"] > device.info.max_work_group and p["ROWS"] > 1:
         p["ROWS"] //= 2
     return p
