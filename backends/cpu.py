@@ -102,16 +102,12 @@ class CPUDevice(Device):
         timing.seconds = time.perf_counter() - start
 
 
-def _vector_bits(flags: set) -> int:
-    """The widest integer SIMD the C target's kernels (-march=native) get."""
-    return 512 if "avx512bw" in flags else 256 if "avx2" in flags else 128
-
-
 def discover() -> list[Device]:
     name = cpu_field("model name") or platform.processor() or platform.machine()
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    flags = cpu_field("flags").split()
     info = DeviceInfo(description=f"{name} ({os.cpu_count()} threads)", vendor=platform.machine(),
                       driver=f"numpy {np.__version__}", kind="cpu", memory=memory, fp64=True,
                       fp16=True, max_work_group=1, local_memory=0,
-                      vector_bits=_vector_bits(set(cpu_field("flags").split())))
+                      vector_bits=512 if "avx512bw" in flags else 256 if "avx2" in flags else 128)
     return [CPUDevice("cpu", None, info, fingerprint=f"cpu|{name}|{platform.machine()}|numpy {np.__version__}")]
