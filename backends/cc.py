@@ -35,6 +35,7 @@ import numpy as np
 from cffi.recompiler import make_c_source
 
 from hal import cache, counters, dialect, program
+from hal.summation import cpu_field
 from hal.errors import CompileError
 
 # -ffp-contract=off: no fused multiply-adds, so results match NumPy and the other targets;
@@ -318,12 +319,6 @@ def _compiler_version(cc: tuple[str, ...]) -> str:
 @functools.lru_cache(maxsize=None)
 def _cpu_identity() -> str:
     """-march=native ties a binary to the CPU: its model and a hash of its feature flags."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            info = f.read()
-    except OSError:
-        return f"{platform.machine()} {platform.processor()}"
-    model = re.search(r"^model name\s*:\s*(.*)$", info, re.M)
-    flags = re.search(r"^(?:flags|Features)\s*:\s*(.*)$", info, re.M)
-    return (f"{platform.machine()} {model[1] if model else ''} "
-            f"{hashlib.sha256((flags[1] if flags else '').encode()).hexdigest()[:16]}")
+    flags = cpu_field("flags") or cpu_field("Features")  # (x86, ARM)
+    return (f"{platform.machine()} {cpu_field('model name') or platform.processor()} "
+            f"{hashlib.sha256(flags.encode()).hexdigest()[:16]}")

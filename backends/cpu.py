@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import operator
 import os
 import platform
 import time
@@ -10,6 +11,7 @@ import time
 import numpy as np
 
 from hal.program import capture
+from hal.summation import cpu_field
 from hal.device import Device, DeviceInfo, Timing
 from hal.errors import OutOfMemoryError
 
@@ -52,11 +54,8 @@ class CPUDevice(Device):
             return None
         return view
 
-    def permute(self, payload: np.ndarray, axes: tuple) -> np.ndarray:
-        return np.transpose(payload, axes)
-
-    def broadcast(self, payload: np.ndarray, shape: tuple) -> np.ndarray:
-        return np.broadcast_to(payload, shape)
+    permute = staticmethod(np.transpose)
+    broadcast = staticmethod(np.broadcast_to)
 
     def strided(self, payload: np.ndarray, shape: tuple, strides: tuple) -> np.ndarray:
         return np.lib.stride_tricks.as_strided(payload, shape, tuple(s * payload.itemsize for s in strides),
@@ -68,8 +67,7 @@ class CPUDevice(Device):
     def element_strides(self, payload: np.ndarray) -> tuple:
         return tuple(s // payload.itemsize for s in payload.strides)
 
-    def is_contiguous(self, payload: np.ndarray) -> bool:
-        return payload.flags.c_contiguous
+    is_contiguous = staticmethod(operator.attrgetter("flags.c_contiguous"))
 
     def overlaps(self, value, target: np.ndarray) -> bool:
         return False  # NumPy's assignment reads overlapping operands before it writes
@@ -104,28 +102,12 @@ class CPUDevice(Device):
         timing.seconds = time.perf_counter() - start
 
 
-def _cpuinfo(field: str) -> str:
-    """The first ``field`` line of /proc/cpuinfo ("" where there is none)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.split(":", 1)[0].strip() == field:
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return ""
-
-
-def _vector_bits(flags: set) -> int:
-    """The widest integer SIMD the C target's kernels (-march=native) get."""
-    return 512 if "avx512bw" in flags else 256 if "avx2" in flags else 128
-
-
 def discover() -> list[Device]:
-    name = _cpuinfo("model name") or platform.processor() or platform.machine()
+    name = cpu_field("model name") or platform.processor() or platform.machine()
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    flags = cpu_field("flags").split()
     info = DeviceInfo(description=f"{name} ({os.cpu_count()} threads)", vendor=platform.machine(),
                       driver=f"numpy {np.__version__}", kind="cpu", memory=memory, fp64=True,
                       fp16=True, max_work_group=1, local_memory=0,
-                      vector_bits=_vector_bits(set(_cpuinfo("flags").split())))
+                      vector_bits=512 if "avx512bw" in flags else 256 if "avx2" in flags else 128)
     return [CPUDevice("cpu", None, info, fingerprint=f"cpu|{name}|{platform.machine()}|numpy {np.__version__}")]

@@ -60,14 +60,17 @@ class CudaDevice(BufferDevice):
             (handle + byte_offset).copy_to_host_async(host.ctypes.data, host.nbytes, self.stream)
             self.stream.synchronize()
 
-    def compile(self, source: str, defines: dict | None = None) -> "Module":
+    def compile(self, source: str, defines: dict | None = None) -> program.Module:
         full = render(source, "cuda", {**(defines or {}), "HAL_FP64": 1})
         binary = cache.cached("cuda", (full, " ".join(self.options), self.fingerprint),
                               lambda: build(full, self.options, self.hip))
         with self.cupy_device:
             module = cupy.cuda.function.Module()
             module.load(binary)
-        return Module(self, module, kernel_signatures(source))
+
+        def make(name, params):
+            return Program(self, module.get_function(name), name, params)
+        return program.Module(make, kernel_signatures(source))
 
     def capture(self):
         return program.capture(Graph(self))
@@ -131,16 +134,6 @@ def build_module(full: str, options: tuple[str, ...], hip: bool = False,
         return (nvrtc.getCUBIN(prog) if cubin else nvrtc.getPTX(prog)), lowered
     finally:
         nvrtc.destroyProgram(prog)
-
-
-class Module:
-    """A loaded module: ``module[name]`` is a launchable kernel."""
-
-    def __init__(self, device: CudaDevice, module, signatures: dict):
-        self.device, self.module, self.signatures = device, module, signatures
-
-    def __getitem__(self, name: str) -> "Program":
-        return Program(self.device, self.module.get_function(name), name, self.signatures[name])
 
 
 class Program(program.Program):

@@ -54,7 +54,7 @@ class OpenCLDevice(BufferDevice):
     def copyout(self, host: np.ndarray, handle: cl.Buffer, byte_offset: int) -> None:
         cl.enqueue_copy(self.queue, host, handle, src_offset=byte_offset, is_blocking=True)
 
-    def compile(self, source: str, defines: dict | None = None) -> "Module":
+    def compile(self, source: str, defines: dict | None = None) -> program.Module:
         """A program from its binary in the kernel cache, else built from source. A new
         build's binary is stored later (hal.cache.store_later): PoCL makes it by
         compiling every kernel again for any work-group size, which the first use does
@@ -69,7 +69,8 @@ class OpenCLDevice(BufferDevice):
         else:
             built = self._build(full)
             cache.store_later("opencl", key, lambda: built.get_info(cl.program_info.BINARIES)[0])
-        return Module(self, built, kernel_signatures(source))
+        return program.Module(lambda name, params: Program(self, getattr(built, name), params),
+                              kernel_signatures(source))
 
     def _build(self, full: str) -> cl.Program:
         counters.count("kernel_compiles")
@@ -96,16 +97,6 @@ class OpenCLDevice(BufferDevice):
 
 
 _OPTIONS = "-cl-std=CL1.2"
-
-
-class Module:
-    """A built program: ``module[name]`` is a launchable kernel."""
-
-    def __init__(self, device: OpenCLDevice, built: cl.Program, signatures: dict):
-        self.device, self.built, self.signatures = device, built, signatures
-
-    def __getitem__(self, name: str) -> "Program":
-        return Program(self.device, getattr(self.built, name), self.signatures[name])
 
 
 class Program(program.Program):

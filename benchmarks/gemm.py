@@ -72,7 +72,7 @@ def tune_mode(mode: str) -> None:
 def ensure_tuned(device, m, k, n, budget: float, retune: bool, dtype) -> dict:
     """The stored configuration of the (op, bucket) this shape runs as; tuned if missing."""
     op, _ = linalg._config(device, np.dtype(dtype), 1, m, n, k, 1, n)
-    key = linalg._gemm_key(dtype, 1, m, n, k) if op == "gemm" else linalg._gemv_key(dtype, 1, n, k)
+    key = linalg._key(dtype, 1, m, n, k) if op == "gemm" else linalg._key(dtype, 1, n, k)
     stored = autotune.lookup(device, op, key)
     if stored is None or retune:
         stored = autotune.tune(device, op, key, budget=budget, progress=True).config

@@ -65,14 +65,9 @@ def cache_report(clear: bool) -> str:
             f"entries: {i['entries']}, size: {_size(i['bytes'])}")
 
 
-def _rate(tunable, result) -> str:
-    if tunable.bound == "memory":
-        return f"{result.bytes / result.seconds / 1e9:.1f} GB/s"
-    return f"{result.flops / result.seconds / 1e9:.1f} GFLOP/s"
-
-
-def _config_text(config: dict) -> str:
-    return " ".join(f"{k}={v}" for k, v in config.items())
+def _work(tunable) -> tuple:
+    """What a tunable's throughput counts: (the Result's field, its unit per second)."""
+    return ("bytes", "GB/s") if tunable.bound == "memory" else ("flops", "GFLOP/s")
 
 
 def tune(device, ops: list[str] | None, budget: float, plot: str | None) -> str:
@@ -85,12 +80,14 @@ def tune(device, ops: list[str] | None, budget: float, plot: str | None) -> str:
     head = ("op", "dtype", "shape bucket", "best config", "time", "throughput", "vs default")
     rows, results = [head], []
     for name in ops or sorted(known):
-        tunable = known[name]
-        for key in tunable.presets(device):
+        work, unit = _work(known[name])
+        for key in known[name].presets(device):
             r = autotune.tune(device, name, key, budget=budget, progress=True)
             results.append(r)
-            rows.append((name, key[0], "x".join(map(str, key[1])), _config_text(r.config),
-                         f"{r.seconds * 1e3:.3f} ms", _rate(tunable, r), f"{r.speedup:.2f}x"))
+            config = " ".join(f"{k}={v}" for k, v in r.config.items())
+            rate = f"{getattr(r, work) / r.seconds / 1e9:.1f} {unit}"
+            rows.append((name, key[0], "x".join(map(str, key[1])), config,
+                         f"{r.seconds * 1e3:.3f} ms", rate, f"{r.speedup:.2f}x"))
     if plot:
         plot_candidates(device, results, plot)
     return "\n".join([f"tuned on {device.name} ({device.info.description}), "
@@ -108,7 +105,7 @@ def plot_candidates(device, results, path: str) -> None:
     for ax, op in zip(axes[:, 0], ops):
         tunable = autotune.tunables()[op]
         mine = [r for r in results if r.op == op]
-        work = "bytes" if tunable.bound == "memory" else "flops"
+        work, unit = _work(tunable)
         for x, r in enumerate(mine):
             default = tunable.default(device, r.key)
             for m in r.candidates:
@@ -119,7 +116,7 @@ def plot_candidates(device, results, path: str) -> None:
                         ax.plot(x, rate, "o", mfc="none", mec="tab:blue", ms=10)
             ax.plot(x, getattr(r, work) / r.seconds / 1e9, "*", color="tab:red", ms=12)
         ax.set_xticks(range(len(mine)), [f"{r.key[0]}\n{'x'.join(map(str, r.key[1]))}" for r in mine], fontsize=7)
-        ax.set_ylabel("GB/s" if work == "bytes" else "GFLOP/s")
+        ax.set_ylabel(unit)
         ax.set_title(f"{op} on {device.name}: candidates (dots), default (circle), chosen (star)")
     fig.tight_layout()
     fig.savefig(path, dpi=100)

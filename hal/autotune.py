@@ -234,7 +234,10 @@ def tune(device, op: str, key: tuple, budget: float = DEFAULT_BUDGET, progress: 
     default = tunable.default(device, key)
     candidates = [default] + [c for c in tunable.space(device, key) if c != default]
     started, best, results = time.perf_counter(), None, []
-    for config in _progress(candidates, f"{op} {_bucket_text(key)}", progress):
+    if progress:
+        from tqdm import tqdm
+        candidates = tqdm(candidates, desc=f"{op} {_bucket_text(key)}", unit="cfg", leave=False)
+    for config in candidates:
         if best is not None and time.perf_counter() - started > budget:
             results.append(Measurement(config, "skipped", detail="time budget spent"))
             continue
@@ -251,9 +254,8 @@ def tune(device, op: str, key: tuple, budget: float = DEFAULT_BUDGET, progress: 
     if incumbent is not None and best is not incumbent:
         best = _confirm(device, tunable, best, incumbent, bench_out, bench_dev)
     _stats["tuned"] += 1
-    flops, nbytes = tunable.work(key)
-    default_s = next((m.seconds for m in results if m.config == default and m.status == "ok"), math.nan)
-    result = Result(op, key, best.config, best.seconds, default_s, flops, nbytes, results)
+    default_s = incumbent.seconds if incumbent is not None else math.nan
+    result = Result(op, key, best.config, best.seconds, default_s, *tunable.work(key), results)
     if store:
         _store(device, tunable, key, result)
         forget()
@@ -361,13 +363,6 @@ def measure(device, fn, repeats: int = 7, min_sample: float = 2e-3) -> list[floa
 def _beats(challenger: Measurement, incumbent: Measurement) -> bool:
     """Faster beyond the noise: the challenger's slow end below the incumbent's fast end."""
     return challenger.seconds + challenger.noise < incumbent.seconds - incumbent.noise
-
-
-def _progress(items, label: str, enabled: bool):
-    if not enabled:
-        return items
-    from tqdm import tqdm
-    return tqdm(items, desc=label, unit="cfg", leave=False)
 
 
 # --- the database -----------------------------------------------------------------------

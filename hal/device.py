@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import math
+import operator
 import os
 from dataclasses import dataclass
 
@@ -173,14 +174,10 @@ def get_default_device() -> Device:
     dev = _default.get()
     if dev is None:
         env = os.environ.get("HAL_DEVICE")
-        dev = device(env) if env else _best()
+        gpu = None if env else next((d for d in devices() if d.info.kind == "gpu"), None)
+        dev = device(env) if env else gpu or device("cpu")
         _default.set(dev)
     return dev
-
-
-def _best() -> Device:
-    gpus = [d for d in devices() if d.info.kind == "gpu"]
-    return gpus[0] if gpus else device("cpu")
 
 
 def set_default_device(spec) -> None:
@@ -238,30 +235,17 @@ class BufferDevice(Device):
             counters.count("bytes_to_host", host.nbytes)
         return host
 
-    # -- the payload protocol (see Device) on Strided views
-    def view(self, payload: Strided, key: tuple) -> Strided:
-        return payload.getitem(key)
-
-    def reshape(self, payload: Strided, shape: tuple) -> Strided | None:
-        return payload.reshaped(shape)
-
-    def permute(self, payload: Strided, axes: tuple) -> Strided:
-        return payload.permute(axes)
-
-    def broadcast(self, payload: Strided, shape: tuple) -> Strided:
-        return payload.broadcast(shape)
+    # -- the payload protocol (see Device) on Strided views: mostly Strided's own methods
+    view = staticmethod(Strided.getitem)
+    reshape = staticmethod(Strided.reshaped)
+    permute = staticmethod(Strided.permute)
+    broadcast = staticmethod(Strided.broadcast)
+    components = staticmethod(Strided.components)
+    element_strides = staticmethod(operator.attrgetter("strides"))
+    is_contiguous = staticmethod(operator.attrgetter("contiguous"))
 
     def strided(self, payload: Strided, shape: tuple, strides: tuple) -> Strided:
         return Strided(payload.buf, tuple(shape), payload.dtype, tuple(strides), payload.offset, writable=False)
-
-    def components(self, payload: Strided) -> Strided:
-        return payload.components()
-
-    def element_strides(self, payload: Strided) -> tuple:
-        return payload.strides
-
-    def is_contiguous(self, payload: Strided) -> bool:
-        return payload.contiguous
 
     def overlaps(self, value, target: Strided) -> bool:
         return getattr(value, "buf", None) is target.buf

@@ -45,20 +45,34 @@ TYPES = {word: (np.dtype(dtype), c_type) for word, dtype, c_type in (
     ("i64", "int64", "int64_t"), ("u64", "uint64", "uint64_t"), ("f32", "float32", "float"),
     ("f64", "float64", "double"))}
 
-_OPENCL = r"""
-#define KERNEL __kernel
-#define GLOBAL __global
-#define LOCAL __local
-#define LOCAL_PTR __local
-#define RESTRICT restrict
-#define INLINE inline
-#define GLOBAL_ID(d) ((i64)get_global_id(d))
-#define LOCAL_ID(d) ((i64)get_local_id(d))
-#define GROUP_ID(d) ((i64)get_group_id(d))
-#define LOCAL_SIZE(d) ((i64)get_local_size(d))
-#define NUM_GROUPS(d) ((i64)get_num_groups(d))
-#define BARRIER() barrier(CLK_LOCAL_MEM_FENCE)
-#define ATOMIC_ADD_I32(p, v) atomic_add((p), (v))
+# The portable words as each target defines them, in the order of TARGETS.
+_WORDS = {
+    "KERNEL": ("__kernel", 'extern "C" __global__', "static inline"),
+    "GLOBAL": ("__global", "", ""),
+    "LOCAL": ("__local", "__shared__", ""),
+    "LOCAL_PTR": ("__local", "", ""),
+    "RESTRICT": ("restrict", "__restrict__", "restrict"),
+    "INLINE": ("inline", "__device__ inline", "static inline"),
+    "GLOBAL_ID(d)": ("((i64)get_global_id(d))", "(GROUP_ID(d) * LOCAL_SIZE(d) + LOCAL_ID(d))",
+                     "((i64)hal_gid[d])"),
+    "LOCAL_ID(d)": ("((i64)get_local_id(d))", "hal_dim(threadIdx, d)", "((i64)0)"),
+    "GROUP_ID(d)": ("((i64)get_group_id(d))", "hal_dim(blockIdx, d)", "((i64)hal_gid[d])"),
+    "LOCAL_SIZE(d)": ("((i64)get_local_size(d))", "hal_dim(blockDim, d)", "((i64)1)"),
+    "NUM_GROUPS(d)": ("((i64)get_num_groups(d))", "hal_dim(gridDim, d)", "((i64)hal_grid[d])"),
+    "BARRIER()": ("barrier(CLK_LOCAL_MEM_FENCE)", "__syncthreads()", ""),
+    "ATOMIC_ADD_I32(p, v)": ("atomic_add((p), (v))", "atomicAdd((p), (v))",
+                             "__atomic_fetch_add((p), (v), __ATOMIC_RELAXED)"),
+}
+
+
+def _words(target: str) -> str:
+    """The ``#define`` lines of the portable words as ``target`` spells them."""
+    column = TARGETS.index(target)
+    return "".join(f"#define {word} {forms[column]}".rstrip() + "\n"
+                   for word, forms in _WORDS.items())
+
+
+_OPENCL = _words("opencl") + r"""
 #pragma OPENCL FP_CONTRACT OFF
 typedef char i8; typedef uchar u8; typedef short i16; typedef ushort u16;
 typedef int i32; typedef uint u32; typedef long i64; typedef ulong u64;
@@ -84,25 +98,12 @@ INLINE u32 f32_to_bits(f32 f) { return as_uint(f); }
 
 # CUDA's math headers already overload the float versions (exp(float), rint(float), ...);
 # defining one again is ambiguous under nvcc.
-_CUDA = r"""
-#define KERNEL extern "C" __global__
-#define GLOBAL
-#define LOCAL __shared__
-#define LOCAL_PTR
-#define RESTRICT __restrict__
-#define INLINE __device__ inline
+_CUDA = _words("cuda") + r"""
 typedef signed char i8; typedef unsigned char u8; typedef short i16; typedef unsigned short u16;
 typedef int i32; typedef unsigned int u32; typedef long long i64; typedef unsigned long long u64;
 typedef float f32; typedef double f64;
 __device__ inline i64 hal_dim(const dim3 &v, int d) { return d == 0 ? v.x : d == 1 ? v.y : v.z; }
 __device__ inline i64 hal_dim(const uint3 &v, int d) { return d == 0 ? v.x : d == 1 ? v.y : v.z; }
-#define LOCAL_ID(d) hal_dim(threadIdx, d)
-#define GROUP_ID(d) hal_dim(blockIdx, d)
-#define LOCAL_SIZE(d) hal_dim(blockDim, d)
-#define NUM_GROUPS(d) hal_dim(gridDim, d)
-#define GLOBAL_ID(d) (GROUP_ID(d) * LOCAL_SIZE(d) + LOCAL_ID(d))
-#define BARRIER() __syncthreads()
-#define ATOMIC_ADD_I32(p, v) atomicAdd((p), (v))
 __device__ inline f32 f32_from_bits(u32 u) { return __uint_as_float(u); }
 __device__ inline u32 f32_to_bits(f32 f) { return __float_as_uint(f); }
 #define DIV_RN(a, b) __fdiv_rn((a), (b))
@@ -116,19 +117,7 @@ __device__ inline u32 f32_to_bits(f32 f) { return __float_as_uint(f); }
 _C = r"""
 #include <stdint.h>
 #include <tgmath.h>
-#define KERNEL static inline
-#define GLOBAL
-#define LOCAL
-#define LOCAL_PTR
-#define RESTRICT restrict
-#define INLINE static inline
-#define GLOBAL_ID(d) ((i64)hal_gid[d])
-#define GROUP_ID(d) ((i64)hal_gid[d])
-#define LOCAL_ID(d) ((i64)0)
-#define LOCAL_SIZE(d) ((i64)1)
-#define NUM_GROUPS(d) ((i64)hal_grid[d])
-#define BARRIER()
-#define ATOMIC_ADD_I32(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
+""" + _words("c") + r"""
 typedef int8_t i8; typedef uint8_t u8; typedef int16_t i16; typedef uint16_t u16;
 typedef int32_t i32; typedef uint32_t u32; typedef int64_t i64; typedef uint64_t u64;
 typedef float f32; typedef double f64;
@@ -205,14 +194,9 @@ def render(source: str, target: str, defines: dict | None = None) -> str:
     the kernel source."""
     if target not in PRELUDES:
         raise ValueError(f"unknown kernel target {target!r}; expected one of {TARGETS}")
-    consts = "".join(f"#define {k} {_literal(v)}\n" for k, v in sorted((defines or {}).items()))
+    consts = "".join(f"#define {k} {int(v) if isinstance(v, bool) else v}\n"  # (True as 1)
+                     for k, v in sorted((defines or {}).items()))
     return consts + PRELUDES[target] + source
-
-
-def _literal(value) -> str:
-    if isinstance(value, bool):
-        return str(int(value))
-    return str(value)
 
 
 _KERNEL_RE = re.compile(r"KERNEL\s+void\s+(\w+)\s*\(([^)]*)\)", re.S)

@@ -13,7 +13,7 @@ import operator
 import numpy as np
 
 from . import dtypes
-from .array_api.array import Array
+from .array_api.array import Array, checked
 from .array_api.creation import _device, _dtype, arange
 from .array_api.elementwise import multiply
 from .array_api.manipulation import roll
@@ -27,31 +27,24 @@ _NORMS = ("backward", "ortho", "forward")
 
 
 def _check(x, op: str, kind: str, norm: str) -> None:
-    if not isinstance(x, Array):
-        raise TypeError(f"{op} expects a hal array, got {type(x).__name__}")
-    dtypes.check_kind(x.dtype, kind, op)
+    checked(x, op, kind)
     if norm not in _NORMS:
         raise ValueError(f"{op}: norm is one of {', '.join(_NORMS)}, not {norm!r}")
 
 
-def _one_axis(name: str, kind: str, doc: str):
+def _transform(name: str, kind: str, doc: str):
+    """numpy.fft's ``name`` on hal arrays: over one axis, or over several (fftn, ifftn,
+    rfftn, irfftn: the names ending in n)."""
     numpy_fn = getattr(np.fft, name)
 
-    def fn(x: Array, /, *, n: int | None = None, axis: int = -1, norm: str = "backward") -> Array:
+    def one(x: Array, /, *, n: int | None = None, axis: int = -1, norm: str = "backward") -> Array:
         _check(x, name, kind, norm)
         normalize_axis(axis, x.ndim)
         if n is not None and operator.index(n) < 1:
             raise ValueError(f"{name}: n must be at least 1, got {n}")
         return on_host(f"fft.{name}", numpy_fn, x, n=n, axis=axis, norm=norm)
-    fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = f'"{name}" (array API 2025.12): {doc}; host on buffer devices.'
-    return fn
 
-
-def _n_axes(name: str, kind: str, doc: str):
-    numpy_fn = getattr(np.fft, name)
-
-    def fn(x: Array, /, *, s=None, axes=None, norm: str = "backward") -> Array:
+    def many(x: Array, /, *, s=None, axes=None, norm: str = "backward") -> Array:
         _check(x, name, kind, norm)
         if axes is not None:
             axes = tuple(normalize_axis(a, x.ndim) for a in axes)
@@ -60,21 +53,23 @@ def _n_axes(name: str, kind: str, doc: str):
                 raise ValueError(f"{name}: with s, give axes too, one per entry of s")
             s = tuple(x.shape[a] if n == -1 else n for a, n in zip(axes, s))
         return on_host(f"fft.{name}", numpy_fn, x, s=s, axes=axes, norm=norm)
+    fn = many if name.endswith("n") else one
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f'"{name}" (array API 2025.12): {doc}; host on buffer devices.'
     return fn
 
 
-fft = _one_axis("fft", "complex floating", "the 1-D discrete Fourier transform")
-ifft = _one_axis("ifft", "complex floating", "the 1-D inverse discrete Fourier transform")
-rfft = _one_axis("rfft", "real floating", "the 1-D transform of a real signal (n//2 + 1 outputs)")
-irfft = _one_axis("irfft", "complex floating", "the inverse of rfft, a real signal of n samples")
-hfft = _one_axis("hfft", "complex floating", "the transform of a Hermitian-symmetric signal (real output)")
-ihfft = _one_axis("ihfft", "real floating", "the inverse of hfft")
-fftn = _n_axes("fftn", "complex floating", "the n-D discrete Fourier transform")
-ifftn = _n_axes("ifftn", "complex floating", "the n-D inverse discrete Fourier transform")
-rfftn = _n_axes("rfftn", "real floating", "the n-D transform of a real signal")
-irfftn = _n_axes("irfftn", "complex floating", "the inverse of rfftn")
+fft = _transform("fft", "complex floating", "the 1-D discrete Fourier transform")
+ifft = _transform("ifft", "complex floating", "the 1-D inverse discrete Fourier transform")
+rfft = _transform("rfft", "real floating", "the 1-D transform of a real signal (n//2 + 1 outputs)")
+irfft = _transform("irfft", "complex floating", "the inverse of rfft, a real signal of n samples")
+hfft = _transform("hfft", "complex floating",
+                  "the transform of a Hermitian-symmetric signal (real output)")
+ihfft = _transform("ihfft", "real floating", "the inverse of hfft")
+fftn = _transform("fftn", "complex floating", "the n-D discrete Fourier transform")
+ifftn = _transform("ifftn", "complex floating", "the n-D inverse discrete Fourier transform")
+rfftn = _transform("rfftn", "real floating", "the n-D transform of a real signal")
+irfftn = _transform("irfftn", "complex floating", "the inverse of rfftn")
 
 
 def _freq_args(name: str, n, dtype, device) -> tuple:
@@ -103,8 +98,7 @@ def rfftfreq(n: int, /, *, d: float = 1.0, dtype=None, device=None) -> Array:
 
 
 def _shift(x: Array, axes, sign: int) -> Array:
-    if not isinstance(x, Array):
-        raise TypeError(f"fftshift expects a hal array, got {type(x).__name__}")
+    checked(x, "fftshift")
     axes = tuple(range(x.ndim)) if axes is None else (axes,) if isinstance(axes, int) else tuple(axes)
     axes = tuple(normalize_axis(a, x.ndim) for a in axes)
     if not axes:

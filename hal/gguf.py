@@ -114,12 +114,9 @@ def _check_tensor_info(field, start_offs: int, file_size: int) -> None:
                         f"is not a whole number of {block}-value blocks")
     end = start_offs + offset + n // block * block_bytes
     if end > file_size:
-        raise GGUFError(f"tensor '{name}' ({ggml_type.name}, {_shape(dims)}) ends at byte {end} "
+        shape = "x".join(str(int(d)) for d in reversed(dims))
+        raise GGUFError(f"tensor '{name}' ({ggml_type.name}, {shape}) ends at byte {end} "
                         f"but the file has {file_size} bytes: the file is truncated")
-
-
-def _shape(dims) -> str:
-    return "x".join(str(int(d)) for d in reversed(dims))
 
 
 def read(path) -> GGUFFile:

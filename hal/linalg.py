@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import dtypes
-from .array_api.array import Array, same_device
+from .array_api.array import Array, checked, same_device
 from .array_api.creation import asarray, eye
 from .array_api.data_type import astype
 from .array_api.elementwise import abs, multiply, not_equal, pow, sqrt, subtract
@@ -79,10 +79,7 @@ def _back(result, device):
 
 
 def _matrices(x, op: str, *, square: bool = False, kind: str = "floating") -> None:
-    if not isinstance(x, Array):
-        raise TypeError(f"{op} expects a hal array, got {type(x).__name__}")
-    dtypes.check_kind(x.dtype, kind, op)
-    if x.ndim < 2:
+    if checked(x, op, kind).ndim < 2:
         raise ValueError(f"{op} needs a stack of matrices (..., M, N), got shape {x.shape}")
     if square and x.shape[-1] != x.shape[-2]:
         raise ValueError(f"{op} needs square matrices, got shape {x.shape}")
@@ -170,9 +167,7 @@ def solve(x1: Array, x2: Array, /) -> Array:
     """"solve": x with x1 @ x = x2 (``x2`` 1-D is one vector; batches broadcast); host
     on buffer devices."""
     _matrices(x1, "solve", square=True)
-    if not isinstance(x2, Array):
-        raise TypeError(f"solve expects a hal array, got {type(x2).__name__}")
-    dtype = dtypes.result_type(x1.dtype, x2.dtype)
+    dtype = dtypes.result_type(x1.dtype, checked(x2, "solve").dtype)
     dtypes.check_kind(dtype, "floating", "solve")
     rows = x2.shape[-1] if x2.ndim == 1 else x2.shape[-2] if x2.ndim >= 2 else None
     if rows != x1.shape[-1]:
@@ -273,10 +268,7 @@ def matrix_power(x: Array, n: int, /) -> Array:
 def vector_norm(x: Array, /, *, axis=None, keepdims: bool = False, ord=2) -> Array:
     """"vector_norm": the ``ord`` norm over ``axis`` (every axis if None), as
     reductions of ``abs(x)`` on the device; a real dtype of x's precision."""
-    if not isinstance(x, Array):
-        raise TypeError(f"vector_norm expects a hal array, got {type(x).__name__}")
-    dtypes.check_kind(x.dtype, "floating", "vector_norm")
-    a = abs(x)
+    a = abs(checked(x, "vector_norm", "floating"))
     if ord == math.inf:
         return max(a, axis=axis, keepdims=keepdims)
     if ord == -math.inf:

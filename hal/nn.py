@@ -19,6 +19,7 @@ here moves array data through the host; ``sample`` reads back the chosen id only
 """
 from __future__ import annotations
 
+import functools
 import math
 import operator
 
@@ -127,9 +128,7 @@ def _float32(x: Array, name: str, what: str = "x") -> Array:
     _array(x, name, what)
     if x.dtype not in dtypes.REAL_FLOATING:
         raise TypeError(f"{name}: {what} must be a real floating array, got {x.dtype}")
-    if x.dtype != dtypes.float32:
-        x = astype(x, dtypes.float32)
-    return x
+    return x if x.dtype == dtypes.float32 else astype(x, dtypes.float32)
 
 
 def _contiguous(x: Array):
@@ -142,13 +141,18 @@ def _dense(x: Array) -> Array:
     return x if x._device.is_contiguous(x._data) else Array._new(_contiguous(x), x._device)
 
 
-def _same_device(name: str, x: Array, w) -> None:
+def _weight(name: str, x: Array, w, convert=_float32):
+    """``w``, a QuantizedWeight or a 2-D array (``convert``ed), on x's device."""
     if isinstance(w, QuantizedWeight):
         if w.device != x._device:
             raise DeviceError(f"{name}: the input is on {x._device} and the weight on {w.device}; "
                               f"move one of them")
-    else:
-        same_device(x, w)
+        return w
+    w = convert(w, name, "w")
+    if w.ndim != 2:
+        raise ValueError(f"{name}: w must be 2-D (rows, cols), got shape {w.shape}")
+    same_device(x, w)
+    return w
 
 
 # ---------------------------------------------------------------- ops
@@ -204,11 +208,7 @@ def quantized_products(device, x, weights, alike: bool = False) -> list:
 def _check_weights(x: Array, weights) -> list:
     checked = []
     for w in weights:
-        if not isinstance(w, QuantizedWeight):
-            w = _float32(w, "linear", "w")
-            if w.ndim != 2:
-                raise ValueError(f"linear: w must be 2-D (rows, cols), got shape {w.shape}")
-        _same_device("linear", x, w)
+        w = _weight("linear", x, w)
         if x.ndim == 0 or x.shape[-1] != w.shape[1]:
             raise ValueError(f"linear: x of shape {x.shape} does not end in the weight's {w.shape[1]} columns")
         checked.append(w)
@@ -222,19 +222,12 @@ def embedding(w, ids) -> Array:
     ids = _array(ids, "embedding", "ids")
     if ids.dtype not in dtypes.INTEGER:
         raise TypeError(f"embedding: ids must be an integer array, got {ids.dtype}")
+    w = _weight("embedding", ids, w, _array)
+    device, flat, shape = ids._device, reshape(ids, (ids.size,)), ids.shape + (w.shape[1],)
     if not isinstance(w, QuantizedWeight):
-        w = _array(w, "embedding", "w")
-        if w.ndim != 2:
-            raise ValueError(f"embedding: w must be 2-D (rows, cols), got shape {w.shape}")
-    _same_device("embedding", ids, w)
-    rows, cols = w.shape
-    flat = reshape(ids, (ids.size,))
-    device = ids._device
-    if not isinstance(w, QuantizedWeight):
-        return reshape(_float32(take(w, flat, axis=0), "embedding", "w"), ids.shape + (cols,))
-    flat = astype(flat, dtypes.int64, copy=False)
-    out = device.impl("quant_embedding")(device, w, _contiguous(flat))
-    return reshape(Array._new(out, device), ids.shape + (cols,))
+        return reshape(_float32(take(w, flat, axis=0), "embedding", "w"), shape)
+    ids64 = _dense(astype(flat, dtypes.int64, copy=False))
+    return reshape(Plan.of(device).embedding(w, ids64), shape)
 
 
 def rms_norm(x: Array, weight: Array, eps: float = 1e-5) -> Array:
@@ -245,8 +238,7 @@ def rms_norm(x: Array, weight: Array, eps: float = 1e-5) -> Array:
         raise ValueError(f"rms_norm: weight of shape {weight.shape} does not match x's last axis ({x.shape})")
     if x.size == 0:
         return x
-    out = x._device.impl("nn_rms_norm")(x._device, _contiguous(x), _contiguous(weight), float(eps))
-    return Array._new(out, x._device)
+    return Plan.of(x._device).norm(_dense(x), None, _dense(weight), float(eps))
 
 
 def rope(x: Array, positions, theta: float = 10000.0, *, neox: bool = False) -> Array:
@@ -297,19 +289,18 @@ def gelu_mul(gate: Array, up: Array) -> Array:
 
 
 def _gated(name: str, gate: Array, up: Array) -> Array:
-    """The op ``nn_<name>`` of gate and up: float32 arrays of one shape on one device."""
+    """Plan's ``name`` (the op nn_<name>) of gate and up: float32, one shape, one device."""
     gate, up = _float32(gate, name, "gate"), _float32(up, name, "up")
     same_device(gate, up)
     if gate.shape != up.shape:
         raise ValueError(f"{name}: gate {gate.shape} and up {up.shape} differ in shape")
-    out = gate._device.impl(f"nn_{name}")(gate._device, _contiguous(gate), _contiguous(up))
-    return Array._new(out, gate._device)
+    return getattr(Plan.of(gate._device), name)(_dense(gate), _dense(up))
 
 
 def scale(x: Array, factor: float) -> Array:
     """``x * factor`` in float32 (factor rounded to float32 first), as ``ggml_scale``."""
     x = _float32(x, "scale")
-    return Array._new(x._device.impl("nn_scale")(x._device, _contiguous(x), float(factor)), x._device)
+    return Plan.of(x._device).scale(_dense(x), float(factor))
 
 
 def add_rows(x: Array, bias: Array) -> Array:
@@ -318,7 +309,7 @@ def add_rows(x: Array, bias: Array) -> Array:
     same_device(x, bias)
     if x.ndim == 0 or bias.shape != x.shape[-1:]:
         raise ValueError(f"add_rows: bias of shape {bias.shape} does not match x's last axis ({x.shape})")
-    return Array._new(x._device.impl("nn_add_rows")(x._device, _contiguous(x), _contiguous(bias)), x._device)
+    return Plan.of(x._device).add_rows(_dense(x), _dense(bias))
 
 
 def to_half(x: Array) -> Array:
@@ -347,8 +338,7 @@ def attention(q: Array, k_cache: Array, v_cache: Array, n_past: int, scale: floa
     k_cache, v_cache = _cache(k_cache, "k_cache"), _cache(v_cache, "v_cache")
     if k_cache.dtype != v_cache.dtype:
         raise TypeError(f"attention: k_cache is {k_cache.dtype} and v_cache {v_cache.dtype}; use one storage")
-    same_device(q, k_cache)
-    same_device(q, v_cache)
+    same_device(q, k_cache, v_cache)
     n_past = operator.index(n_past)
     if q.ndim != 3 or k_cache.ndim != 3 or k_cache.shape != v_cache.shape:
         raise ValueError(f"attention: q (seq, heads, dim) and equal k/v caches (capacity, kv_heads, dim) "
@@ -366,9 +356,8 @@ def attention(q: Array, k_cache: Array, v_cache: Array, n_past: int, scale: floa
     if q.size == 0:
         return q
     n_kv = n_past + seq
-    out = q._device.impl("nn_attention")(q._device, _contiguous(q), _contiguous(k_cache[:n_kv]),
-                                         _contiguous(v_cache[:n_kv]), n_past, scale, window)
-    return Array._new(out, q._device)
+    return Plan.of(q._device).attention(_dense(q), _dense(k_cache[:n_kv]), _dense(v_cache[:n_kv]),
+                                        n_past, scale, window)
 
 
 def add_rms_norm(x: Array, delta: Array, weight: Array, eps: float = 1e-5) -> Array:
@@ -479,36 +468,45 @@ def _block_tables(q: Array, k_cache: Array, blocks) -> Array:
     same_device(q, blocks)
     return _dense(blocks)
 
+
+def _through(op: str):
+    """A Plan method: the implementation of ``op`` on its declared parameters
+    (ops/declarations.py), each Array among them passed as its payload."""
+    def method(self, *args) -> Array:
+        payloads = [a._data if type(a) is Array else a for a in args]
+        return self._out(self.device.impl(op)(self.device, *payloads))
+    method.__name__ = op
+    return method
+
+
 class Plan:
     """hal.nn's ops on one device for a model whose shapes were checked once (hal.llama
-    checks every tensor when it loads): Arrays in and out, each op a resolved
+    checks every tensor when it loads): Arrays in and out, each op its device's
     implementation with no per-call checks; the same arithmetic as the checked functions.
     Operands are float32 and contiguous where the checked function would make them so."""
 
     def __init__(self, device):
-        self.device, impl = device, device.impl
-        self._embedding, self._rms_norm, self._add_rms_norm = (impl("quant_embedding"), impl("nn_rms_norm"),
-                                                               impl("nn_add_rms_norm"))
-        self._rope_store, self._attention = impl("nn_rope_store"), impl("nn_attention")
-        self._attention_step, self._silu_mul = impl("nn_attention_step"), impl("nn_silu_mul")
-        self._gelu_mul, self._scale, self._add_rows = impl("nn_gelu_mul"), impl("nn_scale"), impl("nn_add_rows")
-
-    _of: dict = {}  # device -> its Plan
+        self.device = device
 
     @classmethod
+    @functools.cache
     def of(cls, device) -> "Plan":
-        """The Plan of ``device`` (one each: a Plan holds only resolved implementations)."""
-        try:
-            return cls._of[device]
-        except KeyError:
-            plan = cls._of[device] = cls(device)
-            return plan
+        """The Plan of ``device`` (one each: a Plan holds only its device)."""
+        return cls(device)
 
     def _out(self, payload) -> Array:
         return Array._new(payload, self.device)
 
-    def embedding(self, w: QuantizedWeight, ids: Array) -> Array:
-        return self._out(self._embedding(self.device, w, ids._data))
+    embedding = _through("quant_embedding")  # (w, ids)
+    rope_store = _through("nn_rope_store")  # (q, k, v, k/v caches, positions, rows, theta, neox)
+    attention = _through("nn_attention")  # (q, k/v caches, n_past, scale, window)
+    attention_step = _through("nn_attention_step")  # (q, k/v caches, positions, blocks, scale, ...)
+    silu_mul = _through("nn_silu_mul")  # (gate, up)
+    gelu_mul = _through("nn_gelu_mul")  # (gate, up)
+    scale = _through("nn_scale")  # (x, factor)
+    add_rows = _through("nn_add_rows")  # (x, bias)
+    _rms_norm = _through("nn_rms_norm")  # (x, weight, eps)
+    _add_rms_norm = _through("nn_add_rms_norm")  # (x, delta, weight, eps)
 
     def linear(self, x: Array, *weights: QuantizedWeight, alike: bool = False) -> list:
         """x (n, cols) @ w.T for each weight (``linear``'s core, sharing x's quantization)."""
@@ -517,34 +515,8 @@ class Plan:
     def norm(self, x: Array, delta, weight: Array, eps: float) -> Array:
         """rms_norm(x), after x += delta in place where a residual ``delta`` is pending."""
         if delta is None:
-            return self._out(self._rms_norm(self.device, x._data, weight._data, eps))
-        return self._out(self._add_rms_norm(self.device, x._data, delta._data, weight._data, eps))
-
-    def rope_store(self, q, k, v, k_cache, v_cache, positions, rows, theta: float, neox: bool = False) -> Array:
-        return self._out(self._rope_store(self.device, q._data, k._data, v._data, k_cache._data, v_cache._data,
-                                          positions._data, rows._data, theta, neox))
-
-    def attention(self, q, k_cache, v_cache, n_past: int, scale: float, window: int = 0) -> Array:
-        return self._out(self._attention(self.device, q._data, k_cache._data, v_cache._data, n_past, scale,
-                                         window))
-
-    def attention_step(self, q, k_cache, v_cache, positions, blocks, scale: float, window: int = 0,
-                       scores=None) -> Array:
-        return self._out(self._attention_step(self.device, q._data, k_cache._data, v_cache._data,
-                                              positions._data, blocks._data, scale, window,
-                                              None if scores is None else scores._data))
-
-    def silu_mul(self, gate: Array, up: Array) -> Array:
-        return self._out(self._silu_mul(self.device, gate._data, up._data))
-
-    def gelu_mul(self, gate: Array, up: Array) -> Array:
-        return self._out(self._gelu_mul(self.device, gate._data, up._data))
-
-    def scale(self, x: Array, factor: float) -> Array:
-        return self._out(self._scale(self.device, x._data, factor))
-
-    def add_rows(self, x: Array, bias: Array) -> Array:
-        return self._out(self._add_rows(self.device, x._data, bias._data))
+            return self._rms_norm(x, weight, eps)
+        return self._add_rms_norm(x, delta, weight, eps)
 
     def reshape(self, x: Array, shape: tuple) -> Array:
         return self._out(self.device.reshape(x._data, shape))

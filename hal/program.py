@@ -82,14 +82,20 @@ class Program:
         raise NotImplementedError
 
 
-def recording():
-    """The graph this thread's launches are being recorded into, else None."""
-    return _recording.graph
+class Module:
+    """A compiled source of a driver: ``module[name]`` is its kernel ``name``, the Program
+    ``make(name, params)`` gives for the kernel's parameters (hal.dialect.kernel_signatures)."""
+
+    def __init__(self, make, signatures: dict):
+        self.make, self.signatures = make, signatures
+
+    def __getitem__(self, name: str) -> Program:
+        return self.make(name, self.signatures[name])
 
 
 @contextmanager
 def capture(graph):
-    if recording() is not None:
+    if _recording.graph is not None:
         raise RuntimeError("capture() does not nest")
     _recording.graph = graph
     try:

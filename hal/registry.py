@@ -8,6 +8,7 @@ with the reason instead of failing the import.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 from importlib.metadata import entry_points
@@ -19,7 +20,6 @@ _BUILTIN = {"cpu": "hal.backends.cpu", "opencl": "hal.backends.opencl", "cuda": 
 _sources: dict[str, object] = dict(_BUILTIN)   # name -> module path or backend object
 _devices: dict[str, list] = {}                 # name -> discovered devices
 _unavailable: dict[str, str] = {}              # name -> why it did not load
-_entry_points_read = False
 
 
 class BackendUnavailable(RuntimeError):
@@ -33,12 +33,10 @@ def register(name: str, backend) -> None:
     _unavailable.pop(name, None)
 
 
+@functools.cache  # (once a process)
 def _read_entry_points() -> None:
-    global _entry_points_read
-    if not _entry_points_read:
-        _entry_points_read = True
-        for ep in entry_points(group="hal.backends"):
-            _sources.setdefault(ep.name, ep.value)
+    for ep in entry_points(group="hal.backends"):
+        _sources.setdefault(ep.name, ep.value)
 
 
 def names() -> list[str]:

@@ -19,7 +19,6 @@ ARM builds (NEON: 4 lanes) sum in yet other orders, which hal does not reproduce
 from __future__ import annotations
 
 import os
-import re
 
 ORDERS = ("avx2", "avx512")
 LANES = {"avx2": 8, "avx512": 16}  # ggml's GGML_F32_EPR in each build
@@ -28,15 +27,23 @@ VARIABLE = "HAL_SUMMATION"
 _current: list = []  # the order in use, once chosen
 
 
+def cpu_field(field: str, cpuinfo: str = "/proc/cpuinfo") -> str:
+    """The first ``field`` line of the host's /proc/cpuinfo ("" where there is none, or
+    where the file cannot be read)."""
+    try:
+        with open(cpuinfo) as f:
+            for line in f:
+                if line.split(":", 1)[0].strip() == field:
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
 def host_order(cpuinfo: str = "/proc/cpuinfo") -> str:
     """The order of the llama.cpp build this host's CPU gets: "avx512" where its flags
     include avx512f, else "avx2" (also where the flags cannot be read)."""
-    try:
-        with open(cpuinfo) as f:
-            flags = re.search(r"^flags\s*:\s*(.*)$", f.read(), re.M)
-    except OSError:
-        return "avx2"
-    return "avx512" if flags and "avx512f" in flags[1].split() else "avx2"
+    return "avx512" if "avx512f" in cpu_field("flags", cpuinfo).split() else "avx2"
 
 
 def _parse(value: str) -> str:

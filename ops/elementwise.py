@@ -475,9 +475,8 @@ for _op in OPS.values():
     register(_op.name, on=("buffer",))(_kernel(_op))
 
 
-@register("where", on=("cpu",))
-def where_cpu(device, dtype, shape, condition, x1, x2):
-    return np.where(condition, np.asarray(x1, dtype), np.asarray(x2, dtype))
+register("where", on=("cpu",))(lambda device, dtype, shape, condition, x1, x2: np.where(
+    condition, np.asarray(x1, dtype), np.asarray(x2, dtype)))
 
 
 @register("where", on=("buffer",))

@@ -65,17 +65,13 @@ BLOCK_SOURCE = MAC_SOURCE + """
 /* Packed panels hold T (decoded once by the pack kernel), unpacked operands S. */
 #if PACK & 2
 #define SA T
-#define LDA(v) (v)
 #else
 #define SA S
-#define LDA(v) LD(v)
 #endif
 #if PACK & 1
 #define SB T
-#define LDB(v) (v)
 #else
 #define SB S
-#define LDB(v) LD(v)
 #endif
 KERNEL void gemm_block(GLOBAL S *c, i64 c_off, GLOBAL const SA *a, i64 a_off, i64 sab, i64 sam, i64 sak,
                        GLOBAL const SB *b, i64 b_off, i64 sbb, i64 sbk, i64 M, i64 N, i64 K) {
@@ -88,14 +84,14 @@ KERNEL void gemm_block(GLOBAL S *c, i64 c_off, GLOBAL const SA *a, i64 a_off, i6
 #define A_AT(i, k) a[(k) * RM + (i)]
 #else
     a += a_off + batch * sab + row0 * sam;
-#define A_AT(i, k) LDA(a[(i) * sam + (k) * sak])
+#define A_AT(i, k) LD(a[(i) * sam + (k) * sak])
 #endif
 #if PACK & 1
     b += b_off + batch * sbb + (col0 / RN) * K * RN;
 #define B_AT(k, j) b[(k) * RN + (j)]
 #else
     b += b_off + batch * sbb + col0;
-#define B_AT(k, j) LDB(b[(k) * sbk + (j)])
+#define B_AT(k, j) LD(b[(k) * sbk + (j)])
 #endif
     c += c_off + (batch * M + row0) * N + col0;
     i64 rows = M - row0 < RM ? M - row0 : RM, cols = N - col0 < RN ? N - col0 : RN;
@@ -208,21 +204,7 @@ def matmul_cpu(device, a, b):
     """NumPy's BLAS: the only candidate on the cpu (``CPU_SPACE``), so nothing is looked
     up per call (a small product costs what NumPy's does). float16 is tuned as on the
     other devices (``CPU_HALF_GEMM``): NumPy's own float16 matmul is a slow loop."""
-    if a.dtype is F16:
-        return _half_matmul_cpu(device, a, b)
-    return np.matmul(a, b)
-
-
-def _half_matmul_cpu(device, a, b):
-    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    (m, k), n = a.shape[-2:], b.shape[-1]
-    a, b = (np.broadcast_to(x, batch + x.shape[-2:]).reshape((math.prod(batch),) + x.shape[-2:]) for x in (a, b))
-    out = np.empty((math.prod(batch), m, n), F16)
-    if out.size and k == 0:
-        out.fill(0)
-    elif out.size:
-        _product(device, out, a, b)
-    return out.reshape(batch + (m, n))
+    return matmul(device, a, b) if a.dtype is F16 else np.matmul(a, b)
 
 
 def reference(a, b):
@@ -237,28 +219,23 @@ def reference(a, b):
 
 @register("matmul", on=("buffer",))
 def matmul(device, a, b):
-    """``a`` (..., M, K) @ ``b`` (..., K, N), both at least 2-D, batch dims broadcast."""
+    """``a`` (..., M, K) @ ``b`` (..., K, N), both at least 2-D, batch dims broadcast
+    (payloads of any device: also the cpu's float16)."""
     if a.dtype.kind == "c":
         return _complex_matmul(device, a, b)
     batch = broadcast_shapes(a.shape[:-2], b.shape[:-2])
     (m, k), n = a.shape[-2:], b.shape[-1]
+    if k == 0:  # (float16: zero words)
+        return device.impl("full")(device, batch + (m, n), a.dtype, 0)
     a, b = (_batched(device, x, batch) for x in (a, b))
     out = device.empty((math.prod(batch), m, n), a.dtype)
-    if out.size and k == 0:
-        run_elementwise(device, "x0", out, [0], [a.dtype])  # (float16: zero words)
-    elif out.size:
-        _product(device, out, a, b)
-    return out.reshaped(batch + (m, n))
+    if out.size:  # as configured for this device, dtype and shape bucket
+        op, config = _plan(device, a, b)
+        (gemv_into if op == "gemv" else gemm_into)(device, config, out, a, b)
+    return device.reshape(out, batch + (m, n))
 
 
 _plans: dict = {}
-
-
-def _product(device, out, a, b):
-    """``out`` (B, M, N) = ``a`` (B, M, K) @ ``b`` (B, K, N) with the configuration
-    chosen for this device, dtype and shape bucket."""
-    op, config = _plan(device, a, b)
-    (gemv_into if op == "gemv" else gemm_into)(device, config, out, a, b)
 
 
 def _plan(device, a, b):
@@ -284,16 +261,13 @@ def _config(device, dtype, nbatch, m, n, k, a_k_stride, b_k_stride):
     from rows of ``a``, or one output row from a ``b`` stored transposed) are gemv."""
     if k > 1 and ((n == 1 and a_k_stride == 1) or (m == 1 and b_k_stride == 1 and n > 1)):
         rows = m if n == 1 else n
-        return "gemv", autotune.choose(device, "gemv", _gemv_key(dtype, nbatch, rows, k))
-    return "gemm", autotune.choose(device, "gemm", _gemm_key(dtype, nbatch, m, n, k))
+        return "gemv", autotune.choose(device, "gemv", _key(dtype, nbatch, rows, k))
+    return "gemm", autotune.choose(device, "gemm", _key(dtype, nbatch, m, n, k))
 
 
-def _gemm_key(dtype, nbatch, m, n, k):
-    return (np.dtype(dtype).name, tuple(autotune.bucket(d) for d in (nbatch, m, n, k)))
-
-
-def _gemv_key(dtype, nbatch, rows, k):
-    return (np.dtype(dtype).name, tuple(autotune.bucket(d) for d in (nbatch, rows, k)))
+def _key(dtype, *sizes):
+    """The tuning key of a GEMM (nbatch, m, n, k) or a mat-vec (nbatch, rows, k)."""
+    return (np.dtype(dtype).name, tuple(autotune.bucket(d) for d in sizes))
 
 
 def gemm_into(device, config, out, a, b):
@@ -536,11 +510,11 @@ def _gemm_presets(device):
     the 576 x 1536 MLP and the 576 x 49152 vocabulary projection) and attention-like batches."""
     shapes = [(1, n, n, n) for n in (256, 512, 1024, 2048)]
     shapes += [(1, 1, 1536, 576), (1, 64, 1536, 576), (1, 1, 49152, 576), (8, 128, 128, 64)]
-    return [_gemm_key(dtype, *s) for dtype in (np.float32, F16) for s in shapes]
+    return [_key(dtype, *s) for dtype in (np.float32, F16) for s in shapes]
 
 
 def _gemv_presets(device):
-    return [_gemv_key(dtype, *s) for dtype in (np.float32, F16) for s in ((1, 1536, 576), (1, 576, 1536), (1, 49152, 576))]
+    return [_key(dtype, *s) for dtype in (np.float32, F16) for s in ((1, 1536, 576), (1, 576, 1536), (1, 49152, 576))]
 
 
 GEMM = autotune.declare(autotune.Tunable(
@@ -555,12 +529,11 @@ GEMV = autotune.declare(autotune.Tunable(
 def _batched(device, x, batch):
     """``x`` as a 3-D (prod(batch), rows, cols) view, copying only when the batch
     dimensions cannot be flattened."""
-    x = x.broadcast(batch + x.shape[-2:])
-    if len(batch) == 1:
-        return x
-    if len(batch) == 0:
-        return x.view((1,) + x.shape, (0,) + x.strides, x.offset)
-    return device.contiguous(x).reshaped((math.prod(batch),) + x.shape[-2:])
+    x = device.broadcast(x, batch + x.shape[-2:])
+    shape = (math.prod(batch),) + x.shape[-2:]
+    # (a view where a unit batch dimension comes or goes)
+    view = device.reshape(x, shape) if len(batch) < 2 else None
+    return device.reshape(device.contiguous(x), shape) if view is None else view
 
 
 def _parts(x):

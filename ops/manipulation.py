@@ -10,9 +10,7 @@ import numpy as np
 from hal.dispatch import register
 
 from .scan import scan_rows
-from .launch import C_TYPE, program
-
-_GROUP = 256
+from .launch import C_TYPE, flat_group, program
 
 REPEAT = """
 KERNEL void repeat(GLOBAL T *out, GLOBAL const T *x, i64 x_off, GLOBAL const C *counts, i64 c_off, i64 c_stride,
@@ -49,7 +47,6 @@ def repeat(device, x, counts, axis):
     if items and total:
         x = device.contiguous(x)
         prog = program(device, REPEAT, "repeat", T=C_TYPE[x.dtype], C=C_TYPE[counts.dtype])
-        group = min(_GROUP, device.info.max_work_group)
-        prog((items,), (group,), out.buf, x.buf, x.offset, counts.buf, counts.offset, counts.strides[0],
-             ends.buf, n, inner, total, items)
+        prog((items,), flat_group(device, 256), out.buf, x.buf, x.offset, counts.buf, counts.offset,
+             counts.strides[0], ends.buf, n, inner, total, items)
     return out

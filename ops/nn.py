@@ -710,28 +710,14 @@ def silu_mul(device, gate, up):
     return per_element(device, kernel, gate.shape, *device.kernel_args(gate, up))
 
 
-@register("nn_to_half", on=("cpu",))
-def to_half_cpu(device, x):
-    return x.astype(np.float16).view(np.uint16)  # NumPy rounds to nearest even, as f32_to_half
+register("nn_to_half", on=("cpu",))(  # NumPy rounds to nearest even, as f32_to_half
+    lambda device, x: x.astype(np.float16).view(np.uint16))
 
 
 @register("nn_to_half", on=("buffer",))
 def to_half(device, x):
     out = device.empty(x.shape, np.dtype(np.uint16))
     return run_elementwise(device, "f32_to_half(x0)", out, [x], [_F32])
-
-
-def _attention_tile(device) -> int:
-    """Cache positions per work-item of attn_scores (one query row): on a CPU 4; elsewhere
-    1, many items."""
-    return 4 if device.info.kind == "cpu" else 1
-
-
-def _attention_values(device, dim: int) -> int:
-    """Results per work-item of attn_scores_rows and attn_values: on a CPU 16 (a vector
-    register of float32 with AVX-512); the product of several query rows 2-6x faster on
-    the cpu than one result per item, whose lanes end in a tree each. Elsewhere 1."""
-    return 16 if device.info.kind == "cpu" and dim % 16 == 0 else 1
 
 
 @register("nn_attention", on=("cpu", "buffer"))
@@ -743,7 +729,12 @@ def attention(device, q, k_cache, v_cache, n_past, scale, window=0):
     half = k_cache.dtype == np.uint16
     if half:
         q = device.impl("nn_to_half")(device, q)  # once, not once per cache position
-    tile, values = _attention_tile(device), _attention_values(device, dim)
+    # Per work-item: TILE cache positions of attn_scores (one query row), VALUES results of
+    # attn_scores_rows and attn_values; on a CPU 4 and 16 (a float32 vector register with
+    # AVX-512: several query rows' products 2-6x faster on the cpu than one result an item,
+    # whose lanes end in a tree each), elsewhere 1 and 1, many items.
+    cpu = device.info.kind == "cpu"
+    tile, values = (4 if cpu else 1), (16 if cpu and dim % 16 == 0 else 1)
     defines = {"MASKED": f"{_MASKED}f", "HALF": int(half), "GGML_EPR": summation.lanes(), "TILE": tile,
                "VALUES": values, "WINDOW": int(window)}
     scores = device.empty((seq, heads, n_kv), _F32)

@@ -229,11 +229,7 @@ def _phase(n: int) -> str:
 
 def default_config(device, key) -> dict:
     _, (n, _rows, _cols) = key
-    table = CPU_LIKE if device.info.kind == "cpu" else GPU_LIKE
-    return _fit(device, dict(table[_phase(n)]))
-
-
-def _fit(device, p: dict) -> dict:
+    p = dict((CPU_LIKE if device.info.kind == "cpu" else GPU_LIKE)[_phase(n)])
     while p["WG"] * p["ROWS"] > device.info.max_work_group and p["ROWS"] > 1:
         p["ROWS"] //= 2
     return p
@@ -253,7 +249,7 @@ def tuning_key(name: str, n: int, rows: int, cols: int) -> tuple:
 
 # ---------------------------------------------------------------- ops
 
-def _dequantize_rows(device, ggml_type: str, raw, shape: tuple, ids=None, nrows=None):
+def _dequantize_rows(device, ggml_type: str, raw, shape: tuple, ids=None):
     """The rows of the (rows, cols) weight ``raw`` at ``ids`` (a contiguous int64
     payload, or None for every row) as a new float32 (nrows, cols) payload."""
     qtype = TYPES[ggml_type]
@@ -300,7 +296,9 @@ def linear_cpu(device, x, weights) -> list:
 def _linear_cpu(device, x, w):
     n, (rows, cols) = x.shape[0], w.shape
     if n < _CPU_BLAS_ROWS:  # (all kernels: a decode step must be capturable, hal.llama)
-        return _linear_kernel(device, x, w, {"WG": 1, "ROWS": 1, "NT": 1 if n == 1 else 4, "LANES": 32})
+        config = {"WG": 1, "ROWS": 1, "NT": 1 if n == 1 else 4, "LANES": 32}
+        out = device.empty((n, rows), np.dtype(np.float32))
+        return linear_into(device, config, out, x, w.raw, w.ggml_type)
     out = np.empty((n, rows), np.float32)
     stride = row_bytes(TYPES[w.ggml_type], cols)
     for r0 in range(0, rows, _CPU_TILE_ROWS):
@@ -320,11 +318,6 @@ def _linear(device, x, w):
     config = autotune.choose(device, f"quant_linear_{w.ggml_type}", tuning_key(w.ggml_type, n, rows, cols))
     out = device.empty((n, rows), np.dtype(np.float32))
     return linear_into(device, config, out, x, w.raw, w.ggml_type)
-
-
-def _linear_kernel(device, x, w, p: dict):
-    out = device.empty((x.shape[0], w.shape[0]), np.dtype(np.float32))
-    return linear_into(device, p, out, x, w.raw, w.ggml_type)
 
 
 def linear_into(device, p: dict, out, x, raw, ggml_type: str):

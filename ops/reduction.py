@@ -133,9 +133,8 @@ def _cpu(name: str):
     return impl
 
 
-@register("count_nonzero", on=("cpu",))
-def count_nonzero_cpu(device, x, axes, keepdims):
-    return np.asarray(np.count_nonzero(x, axis=axes, keepdims=keepdims), np.int64)
+register("count_nonzero", on=("cpu",))(lambda device, x, axes, keepdims: np.asarray(
+    np.count_nonzero(x, axis=axes, keepdims=keepdims), np.int64))
 
 
 def _arg_cpu(name: str):
@@ -148,13 +147,9 @@ def _arg_cpu(name: str):
 
 # ---------------------------------------------------------------- buffer devices
 
-def _fold_kind(name: str, dtype: np.dtype) -> str:
-    return _BOOL_AS.get(name, name) if dtype == np.bool_ else name
-
-
 def _kernel(name: str):
     def impl(device, x, axes, keepdims, dtype):
-        kind = _fold_kind(name, dtype)
+        kind = _BOOL_AS.get(name, name) if dtype == np.bool_ else name
         if dtype.kind == "c" and name == "sum":
             return _complex_sum(device, x, axes, keepdims, dtype)
         _, combine, identity = REDUCTIONS[kind]

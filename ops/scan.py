@@ -21,12 +21,11 @@ from hal.memory import Strided
 
 from .copy import copy
 from .reduction import fill_identity
-from .launch import C_TYPE, convert, program
+from .launch import C_TYPE, convert, flat_group, program
 
 _WG = 256        # work-items per group scanning a long row
 _ITEMS = 8       # values each work-item folds serially in a long row
 _SHORT = 256     # rows at most this long are scanned serially, one work-item per row
-_ADD_GROUP = 256
 
 
 def _combine_and_identity(op: str, dtype: np.dtype) -> tuple[str, str]:
@@ -120,9 +119,9 @@ def scan_rows_into(device, x: Strided, out: Strided, op: str = "sum", exclusive:
         return
     offsets = scan_rows(device, totals, out.dtype, op, exclusive=True)
     n = rows * cols
-    group = min(_ADD_GROUP, device.info.max_work_group)
     program(device, source, "add_back", WG=full)(
-        (n,), (group,), out.buf, out.offset, out.strides[0], offsets.buf, nblocks, block, cols, n)
+        (n,), flat_group(device, 256), out.buf, out.offset, out.strides[0], offsets.buf, nblocks,
+        block, cols, n)
 
 
 # ---------------------------------------------------------------- cumulative_sum, cumulative_prod

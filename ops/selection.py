@@ -22,9 +22,8 @@ from hal.dispatch import register
 from .copy import astype
 from .scan import scan_rows
 from .sorting import order_helpers, sort_rows
-from .launch import C_TYPE, program, run_elementwise
+from .launch import C_TYPE, flat_group, program, run_elementwise
 
-_GROUP = 256
 _I64 = np.dtype(np.int64)
 # Gathers and scatters only move values: one kernel per element size serves every dtype.
 _STORAGE = {1: "u8", 2: "u16", 4: "u32", 8: "u64", 16: "c128"}
@@ -32,8 +31,7 @@ _STORAGE = {1: "u8", 2: "u16", 4: "u32", 8: "u64", 16: "c128"}
 
 def _launch(device, source: str, name: str, n: int, *args, **defines):
     if n:
-        program(device, source, name, **defines)((n,), (min(_GROUP, device.info.max_work_group),), *args)
-
+        program(device, source, name, **defines)((n,), flat_group(device, 256), *args)
 
 
 def _positions(device, flags):

@@ -18,7 +18,7 @@ from hal.dispatch import register
 from hal.memory import contiguous_strides
 
 from .copy import full
-from .launch import C_TYPE, convert, program, real_dtype
+from .launch import C_TYPE, convert, flat_group, program, real_dtype
 
 _GROUP = 256
 
@@ -209,7 +209,6 @@ KERNEL void member(GLOBAL u8 *out, GLOBAL const {t} *a, i64 a_off, i64 n,
 """
 
 
-
 def _search(device, kernel: str, out, a, sorter, v, last):
     a, v = device.contiguous(a), device.contiguous(v)
     if sorter is not None:
@@ -217,9 +216,9 @@ def _search(device, kernel: str, out, a, sorter, v, last):
     m = v.size
     if m:
         s_buf, s_off = (sorter.buf, sorter.offset) if sorter is not None else (a.buf, -1)
-        group = min(_GROUP, device.info.max_work_group)
         program(device, search_source(a.dtype), kernel)(
-            (m,), (group,), out.buf, a.buf, a.offset, a.size, s_buf, s_off, v.buf, v.offset, m, last)
+            (m,), flat_group(device, _GROUP), out.buf, a.buf, a.offset, a.size, s_buf, s_off, v.buf,
+            v.offset, m, last)
     return out
 
 
@@ -228,11 +227,6 @@ def searchsorted(device, x1, x2, side, sorter):
     """Insertion indices of ``x2`` (same dtype as the 1-D ``x1``) into sorted ``x1``."""
     out = device.empty(x2.shape, np.dtype(np.int64))
     return _search(device, "search", out, x1, sorter, x2, int(side == "right"))
-
-
-@register("searchsorted", on=("cpu",))
-def searchsorted_cpu(device, x1, x2, side, sorter):
-    return np.asarray(np.searchsorted(x1, x2, side=side, sorter=sorter), np.int64)
 
 
 @register("isin", on=("buffer",))
@@ -246,6 +240,8 @@ def isin(device, x1, x2, invert):
     return _search(device, "member", out, keys, None, x1, int(invert))
 
 
-@register("isin", on=("cpu",))
-def isin_cpu(device, x1, x2, invert):
-    return np.isin(x1, x2, invert=invert)
+for _op, _numpy in {  # the cpu's: NumPy
+        "searchsorted": lambda device, x1, x2, side, sorter: np.asarray(
+            np.searchsorted(x1, x2, side=side, sorter=sorter), np.int64),
+        "isin": lambda device, x1, x2, invert: np.isin(x1, x2, invert=invert)}.items():
+    register(_op, on=("cpu",))(_numpy)

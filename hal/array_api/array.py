@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .indexing import advanced_kind, normalize_key
+from .. import dtypes
 from ..errors import DeviceError
 
 _DLPACK_CPU = 1
@@ -122,18 +123,6 @@ class Array:
             raise TypeError(f"only 0-d arrays convert to Python {kind.__name__}; this one has shape {self.shape}")
         return kind(self._device.to_host(self._data)[()])
 
-    def __bool__(self):
-        return self._scalar(bool)
-
-    def __int__(self):
-        return self._scalar(int)
-
-    def __float__(self):
-        return self._scalar(float)
-
-    def __complex__(self):
-        return self._scalar(complex)
-
     def __index__(self):
         if self.dtype.kind not in "iu":
             raise TypeError(f"only integer arrays can be used as an index, not {self.dtype}")
@@ -182,6 +171,16 @@ class Array:
         self._device.impl("assign")(self._device, target, value)
 
 
+def checked(x, name: str, kind: str | None = None) -> Array:
+    """``x`` where it is a hal array (else the TypeError naming ``name``) whose dtype is
+    of ``kind`` (a hal.dtypes.KINDS name), where one is given."""
+    if not isinstance(x, Array):
+        raise TypeError(f"{name} expects a hal array, got {type(x).__name__}")
+    if kind is not None:
+        dtypes.check_kind(x.dtype, kind, name)
+    return x
+
+
 def same_device(*arrays: Array):
     """The one device of ``arrays``; DeviceError if they live on different devices."""
     device = arrays[0]._device
@@ -221,6 +220,8 @@ def _operators():
                      "gt": ew.greater, "ge": ew.greater_equal, "neg": ew.negative, "pos": ew.positive,
                      "abs": ew.abs, "invert": ew.bitwise_invert}.items():
         setattr(Array, f"__{name}__", fn)
+    for kind in (bool, int, float, complex):  # __bool__, ...: a 0-d array's value
+        setattr(Array, f"__{kind.__name__}__", lambda self, kind=kind: self._scalar(kind))
     for name, method in numpy_protocols.ndarray_methods().items():  # (Dask and xarray call them)
         setattr(Array, name, method)
 

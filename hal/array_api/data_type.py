@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import dtypes
-from .array import Array
+from .array import Array, checked
 from .creation import scalar_operand
 from ..device import device as as_device
 from ..device import get_default_device
@@ -19,8 +19,7 @@ def astype(x: Array, dtype, /, *, copy: bool = True, device=None) -> Array:
     conversions, except that complex to real is a TypeError (the standard asks for an
     explicit ``real(x)`` or ``imag(x)``). ``copy=False`` returns ``x`` itself when
     nothing changes."""
-    if not isinstance(x, Array):
-        raise TypeError(f"astype expects a hal array, got {type(x).__name__}")
+    checked(x, "astype")
     dtype = dtypes.as_storage_dtype(dtype)
     if dtypes.float16 in (dtype, x.dtype):
         return _astype_float16(x, dtype, copy, device)

@@ -15,7 +15,7 @@ import numpy as np
 from hal.ops.elementwise import OPS, Elementwise
 
 from .. import dtypes
-from .array import Array, same_device
+from .array import Array, checked, same_device
 from .creation import scalar_operand
 from ..shapes import broadcast_shapes
 
@@ -31,10 +31,7 @@ def _result(op: Elementwise, compute, device):
 
 def _unary(op: Elementwise):
     def fn(x: Array, /) -> Array:
-        if not isinstance(x, Array):
-            raise TypeError(f"{op.name} expects a hal array, got {type(x).__name__}")
-        device, data = x._device, x._data
-        dtypes.check_kind(data.dtype, op.kind, op.name)
+        device, data = checked(x, op.name, op.kind)._device, x._data
         compute, out = _result(op, data.dtype, device)
         return Array._new(device.impl(op.name)(device, compute, out, data)(data), device)
     return fn
@@ -91,10 +88,7 @@ def clip(x: Array, /, min=None, max=None) -> Array:
     or Python scalars, broadcast with ``x``; the result keeps ``x``'s dtype (bounds do
     not take part in promotion), and NaN in ``x`` or a bound gives NaN. An integer
     array's scalar bounds clamp to the integers the dtype admits."""
-    if not isinstance(x, Array):
-        raise TypeError(f"clip expects a hal array, got {type(x).__name__}")
-    device, dtype = x._device, x.dtype
-    dtypes.check_kind(dtype, "real numeric", "clip")
+    device, dtype = checked(x, "clip", "real numeric")._device, x.dtype
     operands = (x._data, *[_bound(x, b, lower) for b, lower in ((min, True), (max, False))])
     run = device.impl("clip")(device, dtype, dtype, *operands)
     return Array._new(run(*operands), device)

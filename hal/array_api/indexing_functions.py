@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from .. import dtypes
-from .array import Array, same_device
+from .array import Array, checked, same_device
 from .data_type import astype
 from .indexing import check_mask, integer_key
 from .manipulation import broadcast_to, reshape
@@ -17,9 +17,7 @@ __all__ = ["nonzero", "take", "take_along_axis"]
 def nonzero(x: Array, /) -> tuple:
     """The int64 indices of the nonzero (true) elements of ``x``, one array per
     dimension, in row-major order ("Searching Functions"). A 0-d ``x`` is a ValueError."""
-    if not isinstance(x, Array):
-        raise TypeError(f"nonzero expects a hal array, got {type(x).__name__}")
-    if x.ndim == 0:
+    if checked(x, "nonzero").ndim == 0:
         raise ValueError("nonzero of a 0-d array is not defined; use nonzero(reshape(x, (1,)))")
     coords = Array._new(x._device.impl("nonzero")(x._device, x._data), x._device)
     return tuple(coords[d] for d in range(x.ndim))
@@ -182,7 +180,7 @@ def _scatter_rows(target: Array, rows: int, rest: tuple, index: Array, value) ->
     """Write ``value`` (broadcast to ``index.shape + rest``) into rows ``index`` of
     ``target`` seen as ``(rows,) + rest``, in place."""
     device, inner, m = target._device, math.prod(rest), index.size
-    view = _view3(target, rows, inner)
+    view = device.reshape(target._data, (1, rows, inner))  # sharing target's memory, or None
     if view is None:  # no such view of this layout: scatter into a copy, then write it back
         staged = astype(target, target.dtype, copy=True)
         _scatter_rows(staged, rows, rest, index, value)
@@ -192,8 +190,3 @@ def _scatter_rows(target: Array, rows: int, rest: tuple, index: Array, value) ->
     if isinstance(value, Array):
         value = reshape(broadcast_to(value, index.shape + rest), (1, m, inner))._data
     device.impl("scatter")(device, view, idx._data, value)
-
-
-def _view3(x: Array, rows: int, inner: int):
-    """``x``'s payload as a (1, rows, inner) view sharing its memory, or None."""
-    return x._device.reshape(x._data, (1, rows, inner))

@@ -8,7 +8,7 @@ import operator
 
 from .. import dtypes
 from .array import Array, same_device
-from .manipulation import broadcast_to, matrix_transpose, permute_dims, reshape
+from .manipulation import broadcast_to, matrix_transpose, moveaxis, permute_dims, reshape
 from ..shapes import broadcast_shapes, normalize_axis
 
 __all__ = ["matmul", "matrix_transpose", "tensordot", "vecdot"]
@@ -119,7 +119,7 @@ def vecdot(x1: Array, x2: Array, /, *, axis: int = -1) -> Array:
     if ndim == 0 or not -ndim <= axis < 0 and not 0 <= axis < ndim:
         raise ValueError(f"vecdot: axis {axis} is out of range for shapes {x1.shape} and {x2.shape}")
     axis = axis - ndim if axis >= 0 else axis
-    a, b = (_to_last(x, x.ndim + axis) for x in (x1, x2))
+    a, b = (moveaxis(x, axis, -1) for x in (x1, x2))
     if a.shape[-1] != b.shape[-1]:
         raise ValueError(f"vecdot: shapes {x1.shape} and {x2.shape} differ along axis {axis}")
     batch = broadcast_shapes(a.shape[:-1], b.shape[:-1])
@@ -128,7 +128,3 @@ def vecdot(x1: Array, x2: Array, /, *, axis: int = -1) -> Array:
         from .elementwise import conj
         a = conj(a)
     return matmul(a[..., None, :], b[..., :, None])[..., 0, 0]
-
-
-def _to_last(x: Array, axis: int) -> Array:
-    return permute_dims(x, tuple(a for a in range(x.ndim) if a != axis) + (axis,))

@@ -8,19 +8,13 @@ import itertools
 import math
 import operator
 
-import numpy as np
-
 from .. import dtypes, shapes
-from .array import Array, same_device
+from .array import Array, checked, same_device
+from .data_type import astype
 from ..shapes import normalize_axis
 
 __all__ = ["broadcast_arrays", "broadcast_shapes", "broadcast_to", "concat", "expand_dims", "flip", "moveaxis",
            "permute_dims", "repeat", "reshape", "roll", "squeeze", "stack", "tile", "unstack"]
-
-
-def _check(x, name: str) -> None:
-    if not isinstance(x, Array):
-        raise TypeError(f"{name} expects a hal array, got {type(x).__name__}")
 
 
 def _axes(axis, ndim: int) -> tuple:
@@ -34,7 +28,7 @@ def _axes(axis, ndim: int) -> tuple:
 
 def reshape(x: Array, /, shape, *, copy: bool | None = None) -> Array:
     """"reshape": a view where the strides allow, else a copy (ValueError with copy=False)."""
-    _check(x, "reshape")
+    checked(x, "reshape")
     shape = _infer(tuple(operator.index(n) for n in shape), x.size, x.shape)
     device = x._device
     data = None if copy else device.reshape(x._data, shape)
@@ -60,7 +54,7 @@ def _infer(shape: tuple, size: int, old: tuple) -> tuple:
 
 def permute_dims(x: Array, /, axes: tuple) -> Array:
     """"permute_dims" (negative axes allowed since 2025.12): a view."""
-    _check(x, "permute_dims")
+    checked(x, "permute_dims")
     axes = tuple(normalize_axis(a, x.ndim) for a in axes)
     if sorted(axes) != list(range(x.ndim)):
         raise ValueError(f"axes {axes} are not a permutation of the {x.ndim} dimensions")
@@ -70,7 +64,7 @@ def permute_dims(x: Array, /, axes: tuple) -> Array:
 def matrix_transpose(x: Array, /) -> Array:
     """"matrix_transpose" (a linear algebra function; here because ``x.mT`` uses it):
     a view swapping the last two axes."""
-    _check(x, "matrix_transpose")
+    checked(x, "matrix_transpose")
     if x.ndim < 2:
         raise ValueError(f"matrix_transpose needs at least 2 dimensions, got shape {x.shape}")
     return permute_dims(x, tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2))
@@ -78,7 +72,7 @@ def matrix_transpose(x: Array, /) -> Array:
 
 def moveaxis(x: Array, source, destination, /) -> Array:
     """"moveaxis": the permutation that puts each ``source`` axis at its ``destination``."""
-    _check(x, "moveaxis")
+    checked(x, "moveaxis")
     source, destination = _axes(source, x.ndim), _axes(destination, x.ndim)
     if len(source) != len(destination):
         raise ValueError(f"moveaxis: {len(source)} source axes but {len(destination)} destinations")
@@ -90,7 +84,7 @@ def moveaxis(x: Array, source, destination, /) -> Array:
 def expand_dims(x: Array, /, axis=0) -> Array:
     """"expand_dims": size-1 axes at the positions ``axis`` (an int or, since 2025.12, a
     tuple) of the result; a view."""
-    _check(x, "expand_dims")
+    checked(x, "expand_dims")
     ndim = x.ndim + (1 if isinstance(axis, int) else len(axis))
     new = set(_axes(axis, ndim))
     return x[tuple(None if d in new else slice(None) for d in range(ndim))]
@@ -98,7 +92,7 @@ def expand_dims(x: Array, /, axis=0) -> Array:
 
 def squeeze(x: Array, /, axis) -> Array:
     """"squeeze": drop the size-1 axes ``axis`` (ValueError for a larger one); a view."""
-    _check(x, "squeeze")
+    checked(x, "squeeze")
     axes = set(_axes(axis, x.ndim))
     if any(x.shape[a] != 1 for a in axes):
         raise ValueError(f"cannot squeeze axes {sorted(axes)} of shape {x.shape}: only size-1 axes go")
@@ -107,14 +101,14 @@ def squeeze(x: Array, /, axis) -> Array:
 
 def flip(x: Array, /, *, axis=None) -> Array:
     """"flip": a view with negated strides along ``axis`` (every axis if None)."""
-    _check(x, "flip")
+    checked(x, "flip")
     axes = set(range(x.ndim) if axis is None else _axes(axis, x.ndim))
     return x[tuple(slice(None, None, -1) if a in axes else slice(None) for a in range(x.ndim))]
 
 
 def unstack(x: Array, /, *, axis: int = 0) -> tuple:
     """"unstack": the views ``x[..., i, ...]`` along ``axis``."""
-    _check(x, "unstack")
+    checked(x, "unstack")
     if x.ndim == 0:
         raise ValueError("unstack needs an array of at least 1 dimension")
     axis = normalize_axis(axis, x.ndim)
@@ -129,7 +123,7 @@ def broadcast_shapes(*shapes_) -> tuple:
 
 def broadcast_to(x: Array, /, shape) -> Array:
     """"broadcast_to": a read-only view (its elements share memory, as NumPy's)."""
-    _check(x, "broadcast_to")
+    checked(x, "broadcast_to")
     shape = tuple(shape)
     if shapes.broadcast_shapes(x.shape, shape) != shape:
         raise ValueError(f"cannot broadcast shape {x.shape} to {shape}")
@@ -150,7 +144,7 @@ def concat(arrays, /, *, axis: int | None = 0) -> Array:
     if not arrays:
         raise ValueError("concat needs at least one array")
     for a in arrays:
-        _check(a, "concat")
+        checked(a, "concat")
     device = same_device(*arrays)
     if axis is None:
         arrays, axis = [reshape(a, (-1,)) for a in arrays], 0
@@ -173,22 +167,17 @@ def concat(arrays, /, *, axis: int | None = 0) -> Array:
     start = 0
     for a in arrays:
         if a.size:
-            out[(slice(None),) * axis + (slice(start, start + a.shape[axis]),)] = _as(a, dtype)
+            at = (slice(None),) * axis + (slice(start, start + a.shape[axis]),)
+            out[at] = astype(a, dtype, copy=False)
         start += a.shape[axis]
     return out
-
-
-def _as(x: Array, dtype) -> Array:
-    if x.dtype == dtype:
-        return x
-    return Array._new(x._device.impl("astype")(x._device, x._data, dtype), x._device)
 
 
 def stack(arrays, /, *, axis: int = 0) -> Array:
     """"stack": join arrays of one shape along a new axis."""
     arrays = list(arrays)
     for a in arrays:
-        _check(a, "stack")
+        checked(a, "stack")
     if not arrays or len({a.shape for a in arrays}) != 1:
         raise ValueError(f"stack needs arrays of one shape, got {[a.shape for a in arrays]}")
     axis = normalize_axis(axis, arrays[0].ndim + 1)
@@ -199,7 +188,7 @@ def roll(x: Array, /, shift, *, axis=None) -> Array:
     """"roll": along each axis, the last ``shift`` elements move to the front
     (``axis=None``: over the flattened array). On buffer devices each block of the
     result is one slice copy from ``x``: two blocks per rolled axis."""
-    _check(x, "roll")
+    checked(x, "roll")
     if axis is None:
         if not isinstance(shift, int):
             raise ValueError("roll with axis=None takes one integer shift")
@@ -230,7 +219,7 @@ def _roll_blocks(n: int, shift: int) -> list:
 def tile(x: Array, repetitions, /) -> Array:
     """"tile": a broadcast view with a repetition axis before each axis, copied into
     the tiled shape."""
-    _check(x, "tile")
+    checked(x, "tile")
     reps = tuple(operator.index(r) for r in repetitions)
     if any(r < 0 for r in reps):
         raise ValueError(f"tile: repetitions must be non-negative, got {reps}")
@@ -246,7 +235,7 @@ def repeat(x: Array, repeats, /, *, axis: int | None = None) -> Array:
     """"repeat": each element ``repeats`` times along ``axis`` (flattened if None). An
     int is a broadcast view copied; an integer array of counts runs as a kernel, and
     its total (the output size, one integer) is all that is read back."""
-    _check(x, "repeat")
+    checked(x, "repeat")
     if axis is None:
         x, axis = reshape(x, (-1,)), 0
     axis = normalize_axis(axis, x.ndim)
@@ -259,15 +248,11 @@ def repeat(x: Array, repeats, /, *, axis: int | None = None) -> Array:
             raise ValueError(f"repeat: counts of shape {repeats.shape} do not broadcast to ({n},)")
         if repeats.shape[0] == 1 and n != 1:
             repeats = broadcast_to(repeats, (n,))
-        return _repeat_counts(x, repeats, axis)
+        device = x._device
+        return Array._new(device.impl("repeat")(device, x._data, repeats._data, axis), device)
     repeats = operator.index(repeats)
     if repeats < 0:
         raise ValueError(f"repeat: counts must be non-negative, got {repeats}")
     spread = expand_dims(x, axis=axis + 1)
     wide = broadcast_to(spread, spread.shape[:axis + 1] + (repeats,) + spread.shape[axis + 2:])
     return reshape(wide, x.shape[:axis] + (n * repeats,) + x.shape[axis + 1:], copy=True)
-
-
-def _repeat_counts(x: Array, repeats: Array, axis: int) -> Array:
-    device = x._device
-    return Array._new(device.impl("repeat")(device, x._data, repeats._data, axis), device)

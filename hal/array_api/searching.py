@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import operator
 
-from .. import dtypes
-from .array import Array
+from .array import Array, checked
 from ..shapes import normalize_axes, normalize_axis
 
 __all__ = ["argmax", "argmin", "count_nonzero"]
 
 
 def _arg(name: str, x: Array, axis, keepdims: bool) -> Array:
-    if not isinstance(x, Array):
-        raise TypeError(f"{name} expects a hal array, got {type(x).__name__}")
-    dtypes.check_kind(x.dtype, "real numeric", name)
+    checked(x, name, "real numeric")
     if axis is not None:
         axis = normalize_axis(operator.index(axis), x.ndim)
     if x.size == 0 if axis is None else x.shape[axis] == 0:
@@ -39,8 +36,6 @@ def argmin(x: Array, /, *, axis=None, keepdims: bool = False) -> Array:
 def count_nonzero(x: Array, /, *, axis=None, keepdims: bool = False) -> Array:
     """"count_nonzero" (2025.12): how many elements along ``axis`` are nonzero (True,
     NaN count), as the default index dtype."""
-    if not isinstance(x, Array):
-        raise TypeError(f"count_nonzero expects a hal array, got {type(x).__name__}")
-    dtypes.check_kind(x.dtype, "any", "count_nonzero")
+    checked(x, "count_nonzero", "any")
     axes = normalize_axes(axis, x.ndim)
     return Array._new(x._device.impl("count_nonzero")(x._device, x._data, axes, bool(keepdims)), x._device)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from .. import dtypes
-from .array import Array, same_device
+from .array import Array, checked, same_device
 from .creation import asarray, scalar_operand
 from .data_type import astype
 from .manipulation import reshape
@@ -32,9 +32,7 @@ class UniqueInverseResult(NamedTuple):
 
 
 def _unique(name: str, x: Array) -> tuple:
-    if not isinstance(x, Array):
-        raise TypeError(f"{name} expects a hal array, got {type(x).__name__}")
-    dtypes.check_kind(x.dtype, "any", name)
+    checked(x, name, "any")
     values, first, inverse, counts = x._device.impl("unique")(x._device, x._data)
     values, first, inverse, counts = (Array._new(a, x._device) for a in (values, first, inverse, counts))
     return values, first, reshape(inverse, x.shape), counts

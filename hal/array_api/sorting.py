@@ -3,7 +3,7 @@ searchsorted, which shares their kernels."""
 from __future__ import annotations
 
 from .. import dtypes
-from .array import Array, same_device
+from .array import Array, checked, same_device
 from .creation import asarray, scalar_operand
 from .data_type import astype
 from ..shapes import normalize_axis
@@ -14,9 +14,7 @@ _SORTABLE = (dtypes.bool,) + dtypes.REAL
 
 
 def _check(name: str, x, axis: int):
-    if not isinstance(x, Array):
-        raise TypeError(f"{name} expects a hal array, got {type(x).__name__}")
-    if x.dtype not in _SORTABLE:
+    if checked(x, name).dtype not in _SORTABLE:
         raise TypeError(f"{name} requires real-valued (or bool) dtypes, got {x.dtype}: "
                         f"complex numbers have no order")
     if x.ndim == 0:
@@ -42,9 +40,7 @@ def searchsorted(x1: Array, x2, /, *, side: str = "left", sorter: Array | None =
     """Indices at which to insert ``x2`` (an array or a Python scalar) into the sorted
     1-D ``x1`` to keep it sorted ("Searching Functions"); int64, ``x2``'s shape. With
     ``sorter``, ``x1[sorter]`` is the sorted array."""
-    if not isinstance(x1, Array):
-        raise TypeError(f"searchsorted expects a hal array x1, got {type(x1).__name__}")
-    if x1.ndim != 1:
+    if checked(x1, "searchsorted").ndim != 1:
         raise ValueError(f"searchsorted needs a 1-D x1, got shape {x1.shape}")
     if side not in ("left", "right"):
         raise ValueError(f"side is 'left' or 'right', not {side!r}")

@@ -6,7 +6,7 @@ import math
 import operator
 
 from .. import dtypes
-from .array import Array
+from .array import Array, checked
 from .data_type import astype
 from .elementwise import sqrt
 from ..shapes import normalize_axes, normalize_axis
@@ -27,14 +27,8 @@ def _accumulator(x: Array, dtype):
     return x.dtype
 
 
-def _check_array(x, name: str) -> None:
-    if not isinstance(x, Array):
-        raise TypeError(f"{name} expects a hal array, got {type(x).__name__}")
-
-
 def _reduce(name: str, x: Array, axis, keepdims: bool, dtype) -> Array:
-    _check_array(x, name)
-    dtypes.check_kind(x.dtype, "any", name)  # (float16 is storage-only)
+    checked(x, name, "any")  # (float16 is storage-only)
     axes = normalize_axes(axis, x.ndim)
     if name in ("max", "min") and any(x.shape[a] == 0 for a in axes):
         raise ValueError(f"{name} of an empty selection has no identity; it is undefined")
@@ -44,29 +38,25 @@ def _reduce(name: str, x: Array, axis, keepdims: bool, dtype) -> Array:
 
 def sum(x: Array, /, *, axis=None, dtype=None, keepdims: bool = False) -> Array:
     """"sum" (2025.12): the empty sum is 0; ``dtype`` per the standard's accumulation rule."""
-    _check_array(x, "sum")
-    dtypes.check_kind(x.dtype, "any", "sum")  # bool too: summing a mask counts it
+    checked(x, "sum", "any")  # bool too: summing a mask counts it
     return _reduce("sum", x, axis, keepdims, _accumulator(x, dtype))
 
 
 def prod(x: Array, /, *, axis=None, dtype=None, keepdims: bool = False) -> Array:
     """"prod" (2025.12): the empty product is 1; ``dtype`` as for sum."""
-    _check_array(x, "prod")
-    dtypes.check_kind(x.dtype, "numeric", "prod")  # unlike sum, no meaning for a mask
+    checked(x, "prod", "numeric")  # unlike sum, no meaning for a mask
     return _reduce("prod", x, axis, keepdims, _accumulator(x, dtype))
 
 
 def max(x: Array, /, *, axis=None, keepdims: bool = False) -> Array:
     """"max" (2025.12): NaN propagates; an empty selection is a ValueError."""
-    _check_array(x, "max")
-    dtypes.check_kind(x.dtype, "real numeric", "max")
+    checked(x, "max", "real numeric")
     return _reduce("max", x, axis, keepdims, x.dtype)
 
 
 def min(x: Array, /, *, axis=None, keepdims: bool = False) -> Array:
     """"min" (2025.12): NaN propagates; an empty selection is a ValueError."""
-    _check_array(x, "min")
-    dtypes.check_kind(x.dtype, "real numeric", "min")
+    checked(x, "min", "real numeric")
     return _reduce("min", x, axis, keepdims, x.dtype)
 
 
@@ -78,8 +68,7 @@ def _float_dtype(x: Array):
 def mean(x: Array, /, *, axis=None, keepdims: bool = False) -> Array:
     """"mean" (2025.12): accumulated in the result's floating dtype (integers take the
     device's default float); NaN (NaN + NaN j) over an empty selection."""
-    _check_array(x, "mean")
-    dtypes.check_kind(x.dtype, "numeric", "mean")
+    checked(x, "mean", "numeric")
     count = math.prod(x.shape[a] for a in normalize_axes(axis, x.ndim))
     total = _reduce("sum", x, axis, keepdims, _float_dtype(x))
     return total / count if count else total * float("nan")
@@ -88,8 +77,7 @@ def mean(x: Array, /, *, axis=None, keepdims: bool = False) -> Array:
 def _variance(name: str, x: Array, axis, correction, keepdims: bool) -> Array:
     """The mean squared deviation from the mean, divided by ``M - correction``; composed
     of device ops (mean, subtract, multiply, sum), so no data leaves the device."""
-    _check_array(x, name)
-    dtypes.check_kind(x.dtype, "real numeric", name)
+    checked(x, name, "real numeric")
     if not isinstance(correction, (int, float)) or isinstance(correction, bool):
         raise TypeError(f"{name}: correction is an int or a float, not {type(correction).__name__}")
     axes = normalize_axes(axis, x.ndim)
@@ -112,8 +100,7 @@ def std(x: Array, /, *, axis=None, correction=0.0, keepdims: bool = False) -> Ar
 
 
 def _cumulative(name: str, x: Array, axis, dtype, include_initial: bool) -> Array:
-    _check_array(x, name)
-    dtypes.check_kind(x.dtype, "any" if name == "cumulative_sum" else "numeric", name)
+    checked(x, name, "any" if name == "cumulative_sum" else "numeric")
     if x.ndim == 0:
         raise ValueError(f"{name} needs an array of at least one dimension")
     if axis is None:

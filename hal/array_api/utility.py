@@ -4,7 +4,7 @@ from __future__ import annotations
 import operator
 
 from .. import dtypes
-from .array import Array
+from .array import Array, checked
 from .elementwise import subtract
 from .manipulation import concat
 from .statistical import _reduce
@@ -28,9 +28,7 @@ def any(x: Array, /, *, axis=None, keepdims: bool = False) -> Array:
 def diff(x: Array, /, *, axis: int = -1, n: int = 1, prepend=None, append=None) -> Array:
     """"diff" (2025.12): the ``n``-th forward difference ``out[i] = x[i+1] - x[i]``
     along ``axis``, of ``prepend``, ``x`` and ``append`` joined along it."""
-    if not isinstance(x, Array):
-        raise TypeError(f"diff expects a hal array, got {type(x).__name__}")
-    dtypes.check_kind(x.dtype, "numeric", "diff")
+    checked(x, "diff", "numeric")
     axis = normalize_axis(operator.index(axis), x.ndim)
     n = operator.index(n)
     if n < 0:

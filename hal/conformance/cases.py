@@ -19,7 +19,7 @@ import hal
 from hal.array_api import elementwise as _elementwise
 from hal.ops import quant
 
-from .data import gguf_weight, positive_definite, random, special
+from .data import positive_definite, random, special
 
 # Namespace functions that do not compute on a device's arrays: dtype queries, device
 # selection, counters. The battery has a case for every other function.
@@ -53,10 +53,6 @@ class Grid:
         self.small = small
 
 
-def _name(dtype) -> str:
-    return np.dtype(dtype).name
-
-
 def elementwise(g: Grid) -> list[Case]:
     cases = []
     for name, spec in _elementwise.OPS.items():
@@ -66,20 +62,20 @@ def elementwise(g: Grid) -> list[Case]:
         operands = lambda shape, dt, seed=0: (random(shape, dt, seed),) + (
             (random(shape, dt, seed + 1, low, high),) if spec.nin == 2 else ())
         for dt in g.dtypes:
-            cases.append(Case(name, f"{_name(dt)} ({g.n},)", operands((g.n,), dt), call))
+            cases.append(Case(name, f"{dt.name} ({g.n},)", operands((g.n,), dt), call))
         for dt in g.floats:
-            cases.append(Case(name, f"{_name(dt)} special values", _special_operands(dt, spec.nin), call))
+            cases.append(Case(name, f"{dt.name} special values", _special_operands(dt, spec.nin), call))
         for dt in g.shape_dtypes:
-            cases.append(Case(name, f"{_name(dt)} 0-d", operands((), dt), call))
-            cases.append(Case(name, f"{_name(dt)} empty", operands((0, 3), dt), call))
+            cases.append(Case(name, f"{dt.name} 0-d", operands((), dt), call))
+            cases.append(Case(name, f"{dt.name} empty", operands((0, 3), dt), call))
             strided = (lambda d, x, fn=fn: fn(x[:, ::-2])) if spec.nin == 1 else \
                 (lambda d, x, y, fn=fn: fn(x[::2, 1:], y.mT[1:, :3]))
             shape = (5, 7) if spec.nin == 1 else (6, 4)
-            cases.append(Case(name, f"{_name(dt)} non-contiguous", operands(shape, dt), strided))
+            cases.append(Case(name, f"{dt.name} non-contiguous", operands(shape, dt), strided))
             if spec.nin == 2:
                 x, y = random((3, 1), dt), random((1, 4), dt, 1, low, high)
-                cases.append(Case(name, f"{_name(dt)} broadcast (3,1)x(1,4)", (x, y), call))
-                cases.append(Case(name, f"{_name(dt)} with a Python scalar", (x,),
+                cases.append(Case(name, f"{dt.name} broadcast (3,1)x(1,4)", (x, y), call))
+                cases.append(Case(name, f"{dt.name} with a Python scalar", (x,),
                                   lambda d, x, fn=fn: fn(x, 2)))
         if spec.nin == 2:
             mixed = (random((g.n,), hal.int16), random((g.n,), hal.float32, 1, low, high))
@@ -110,14 +106,14 @@ def _where_clip(g: Grid) -> list[Case]:
     cases = []
     for dt in g.dtypes:
         c, x, y = random((g.n,), hal.bool), random((g.n,), dt, 1), random((g.n,), dt, 2)
-        cases.append(Case("where", f"{_name(dt)} ({g.n},)", (c, x, y), lambda d, c, x, y: hal.where(c, x, y)))
-        cases.append(Case("clip", f"{_name(dt)} ({g.n},)", (x,), lambda d, x: hal.clip(x, -2, 3)))
-        cases.append(Case("clip", f"{_name(dt)} array bounds", (x, y),
+        cases.append(Case("where", f"{dt.name} ({g.n},)", (c, x, y), lambda d, c, x, y: hal.where(c, x, y)))
+        cases.append(Case("clip", f"{dt.name} ({g.n},)", (x,), lambda d, x: hal.clip(x, -2, 3)))
+        cases.append(Case("clip", f"{dt.name} array bounds", (x, y),
                           lambda d, x, y: hal.clip(x, min=y, max=y + 2)))
     for dt in g.shape_dtypes:
         c, x = random((4, 1), hal.bool), random((1, 5), dt)
-        cases.append(Case("where", f"{_name(dt)} broadcast, scalar", (c, x), lambda d, c, x: hal.where(c, x, 0)))
-        cases.append(Case("clip", f"{_name(dt)} non-contiguous, empty", (random((6, 0), dt), random((6, 5), dt)),
+        cases.append(Case("where", f"{dt.name} broadcast, scalar", (c, x), lambda d, c, x: hal.where(c, x, 0)))
+        cases.append(Case("clip", f"{dt.name} non-contiguous, empty", (random((6, 0), dt), random((6, 5), dt)),
                           lambda d, e, x: (hal.clip(e, 0, 1), hal.clip(x.mT[::2], max=0))))
     return cases
 
@@ -134,7 +130,7 @@ def creation(g: Grid) -> list[Case]:
              Case("meshgrid", "xy and ij", (random((3,), hal.float32), random((4,), hal.float32, 1)),
                   lambda d, x, y: (*hal.meshgrid(x, y), *hal.meshgrid(x, y, indexing="ij")))]
     for dt in g.dtypes:
-        label = f"{_name(dt)} (2,{g.n})"
+        label = f"{dt.name} (2,{g.n})"
         x = random((2, g.n), dt)
         cases += [Case("empty", label, (), lambda d, dt=dt: hal.empty((2, 3), dtype=dt, device=d), values=False),
                   Case("empty_like", label, (x,), lambda d, x: hal.empty_like(x), values=False),
@@ -149,9 +145,9 @@ def creation(g: Grid) -> list[Case]:
                   Case("asarray", label, (x,), lambda d, x: (hal.asarray(x, copy=True), hal.asarray(x[:, ::3]))),
                   Case("from_dlpack", label, (x,), lambda d, x: hal.from_dlpack(x))]
     for dt in g.shape_dtypes:
-        cases += [Case("full", f"{_name(dt)} 0-d and empty", (), lambda d, dt=dt: (
+        cases += [Case("full", f"{dt.name} 0-d and empty", (), lambda d, dt=dt: (
                       hal.full((), 3, dtype=dt, device=d), hal.full((0, 4), 3, dtype=dt, device=d))),
-                  Case("tril", f"{_name(dt)} batched, non-contiguous", (random((2, 5, 4), dt),),
+                  Case("tril", f"{dt.name} batched, non-contiguous", (random((2, 5, 4), dt),),
                        lambda d, x: hal.tril(x.mT, k=-1)),
                   Case("asarray", "from Python lists", (), lambda d: (
                       hal.asarray([[1, 2], [3, 4]], device=d), hal.asarray([1.5, -2.0], device=d),
@@ -166,16 +162,16 @@ def conversion(g: Grid) -> list[Case]:
         for dst in g.dtypes:
             # A negative float has no unsigned value: C leaves the conversion undefined.
             values = np.abs(x) if src.kind in "fc" and dst.kind == "u" else x
-            cases.append(Case("astype", f"{_name(src)} -> {_name(dst)}", (values,),
+            cases.append(Case("astype", f"{src.name} -> {dst.name}", (values,),
                               lambda d, x, dst=dst: hal.astype(x, dst)))
     for dt in g.floats:
-        cases.append(Case("astype", f"{_name(dt)} special -> bool", (special(dt),), lambda d, x: hal.astype(x, hal.bool)))
+        cases.append(Case("astype", f"{dt.name} special -> bool", (special(dt),), lambda d, x: hal.astype(x, hal.bool)))
     for dt in g.shape_dtypes:
-        cases.append(Case("astype", f"{_name(dt)} non-contiguous, 0-d", (random((4, 6), dt),),
+        cases.append(Case("astype", f"{dt.name} non-contiguous, 0-d", (random((4, 6), dt),),
                           lambda d, x: (hal.astype(x[::2, ::-3], hal.int8), hal.astype(x[0, 0], hal.float32))))
     for name in ("real", "imag", "conj"):  # also in elementwise; here: views of complex arrays
         for dt in (c for c in g.dtypes if c.kind == "c"):
-            cases.append(Case(name, f"{_name(dt)} non-contiguous", (random((5, 6), dt),),
+            cases.append(Case(name, f"{dt.name} non-contiguous", (random((5, 6), dt),),
                               lambda d, x, fn=getattr(hal, name): fn(x.mT[::2])))
     return cases
 
@@ -191,37 +187,37 @@ def statistics(g: Grid) -> list[Case]:
             x = random((4, 5 if name == "prod" else g.n), dt, 0, low, high)
             axes = (lambda d, x, fn=fn, kw=kw: (fn(x, axis=0, **kw), fn(x, axis=1, **kw)) + (
                 () if name in ("argmax", "argmin") else (fn(x, axis=None, keepdims=True, **kw),)))
-            cases.append(Case(name, f"{_name(dt)} (4,{x.shape[1]}) per axis", (x,), axes))
+            cases.append(Case(name, f"{dt.name} (4,{x.shape[1]}) per axis", (x,), axes))
             if name not in ("argmax", "argmin"):
-                cases.append(Case(name, f"{_name(dt)} whole", (x,), lambda d, x, fn=fn, kw=kw: fn(x, **kw)))
+                cases.append(Case(name, f"{dt.name} whole", (x,), lambda d, x, fn=fn, kw=kw: fn(x, **kw)))
         for dt in g.floats:
-            cases.append(Case(name, f"{_name(dt)} special values", (special(dt),), lambda d, x, fn=fn, kw=kw: fn(x, **kw)))
+            cases.append(Case(name, f"{dt.name} special values", (special(dt),), lambda d, x, fn=fn, kw=kw: fn(x, **kw)))
         for dt in g.shape_dtypes:
             x = random((3, 4, 6), dt, 0, low, high)
-            cases.append(Case(name, f"{_name(dt)} non-contiguous, two axes", (x,),
+            cases.append(Case(name, f"{dt.name} non-contiguous, two axes", (x,),
                               lambda d, x, fn=fn, kw=kw: fn(x.mT[:, ::2], axis=(0, 2) if name not in (
                                   "argmax", "argmin") else 1, **kw)))
-            cases.append(Case(name, f"{_name(dt)} 0-d", (random((), dt),), lambda d, x, fn=fn, kw=kw: fn(x, **kw)))
-            cases.append(Case(name, f"{_name(dt)} empty", (random((0, 3), dt),),
+            cases.append(Case(name, f"{dt.name} 0-d", (random((), dt),), lambda d, x, fn=fn, kw=kw: fn(x, **kw)))
+            cases.append(Case(name, f"{dt.name} empty", (random((0, 3), dt),),
                               lambda d, x, fn=fn, kw=kw: fn(x, axis=0, **kw)))
             if not g.small:
                 big = random((3, 1000 + 7), dt, 0, low, high)
-                cases.append(Case(name, f"{_name(dt)} long rows", (big,), lambda d, x, fn=fn, kw=kw: fn(x, axis=-1, **kw)))
+                cases.append(Case(name, f"{dt.name} long rows", (big,), lambda d, x, fn=fn, kw=kw: fn(x, axis=-1, **kw)))
     for name in ("cumulative_sum", "cumulative_prod"):
         fn = getattr(hal, name)
         low, high = (-2, 2) if name == "cumulative_prod" else (-5, 5)
         for dt in g.dtypes:
             x = random((3, 6 if name == "cumulative_prod" else g.n), dt, 0, low, high)
-            cases.append(Case(name, f"{_name(dt)} both axes, include_initial", (x,), lambda d, x, fn=fn: (
+            cases.append(Case(name, f"{dt.name} both axes, include_initial", (x,), lambda d, x, fn=fn: (
                 fn(x, axis=1), fn(x, axis=0, include_initial=True))))
         for dt in g.shape_dtypes:
-            cases.append(Case(name, f"{_name(dt)} 1-d non-contiguous, empty", (random((14,), dt, 0, low, high),),
+            cases.append(Case(name, f"{dt.name} 1-d non-contiguous, empty", (random((14,), dt, 0, low, high),),
                               lambda d, x, fn=fn: (fn(x[::-2]), fn(x[:0]))))
             if not g.small:
-                cases.append(Case(name, f"{_name(dt)} long", (random((3000,), dt, 0, -1, 1),), lambda d, x, fn=fn: fn(x)))
+                cases.append(Case(name, f"{dt.name} long", (random((3000,), dt, 0, -1, 1),), lambda d, x, fn=fn: fn(x)))
     for dt in g.dtypes:
         x = random((3, g.n), dt)
-        cases.append(Case("diff", f"{_name(dt)} n=1,2", (x,), lambda d, x: (hal.diff(x), hal.diff(x, axis=0, n=2))))
+        cases.append(Case("diff", f"{dt.name} n=1,2", (x,), lambda d, x: (hal.diff(x), hal.diff(x, axis=0, n=2))))
     return cases
 
 
@@ -229,7 +225,7 @@ def searching(g: Grid) -> list[Case]:
     cases = []
     for dt in g.dtypes:
         x = random((3, g.n), dt)
-        label = f"{_name(dt)} (3,{g.n})"
+        label = f"{dt.name} (3,{g.n})"
         cases += [Case("sort", label, (x,), lambda d, x: (hal.sort(x), hal.sort(x, axis=0, descending=True))),
                   Case("argsort", label, (x,), lambda d, x: (hal.argsort(x), hal.argsort(x, axis=0, descending=True))),
                   Case("nonzero", label, (x,), lambda d, x: hal.nonzero(x)),
@@ -248,16 +244,16 @@ def searching(g: Grid) -> list[Case]:
         x = special(dt)
         # Where NaNs go among unique values is unspecified; hal and NumPy agree for reals.
         for name in ("sort", "argsort", "nonzero") + (("unique_values",) if dt.kind == "f" else ()):
-            cases.append(Case(name, f"{_name(dt)} special values", (x,), lambda d, x, fn=getattr(hal, name): fn(x)))
+            cases.append(Case(name, f"{dt.name} special values", (x,), lambda d, x, fn=getattr(hal, name): fn(x)))
     for dt in g.shape_dtypes:
         x = random((4, 6), dt)
         for name in ("sort", "argsort", "unique_values", "nonzero", "unique_counts"):
             fn = getattr(hal, name)
-            cases.append(Case(name, f"{_name(dt)} non-contiguous, empty", (x,),
+            cases.append(Case(name, f"{dt.name} non-contiguous, empty", (x,),
                               lambda d, x, fn=fn: (fn(x.mT[::2]), fn(x[:0]))))
         if not g.small:
             long = random((2, 3000 + 5), dt)
-            cases.append(Case("sort", f"{_name(dt)} long rows", (long,), lambda d, x: (hal.sort(x), hal.argsort(x, stable=True))))
+            cases.append(Case("sort", f"{dt.name} long rows", (long,), lambda d, x: (hal.sort(x), hal.argsort(x, stable=True))))
     return cases
 
 
@@ -265,7 +261,7 @@ def manipulation(g: Grid) -> list[Case]:
     cases = []
     for dt in g.dtypes:
         x, y = random((2, 3, g.n), dt), random((2, 3, g.n), dt, 1)
-        label = f"{_name(dt)} (2,3,{g.n})"
+        label = f"{dt.name} (2,3,{g.n})"
         cases += [Case("concat", label, (x, y), lambda d, x, y: (hal.concat([x, y], axis=1), hal.concat([x, y], axis=None))),
                   Case("stack", label, (x, y), lambda d, x, y: (hal.stack([x, y]), hal.stack([x, y], axis=-1))),
                   Case("expand_dims", label, (x,), lambda d, x: hal.expand_dims(x, axis=(0, -1))),
@@ -290,7 +286,7 @@ def manipulation(g: Grid) -> list[Case]:
                            "repeat": lambda d, x: hal.repeat(x.mT, hal.asarray([1, 0, 2, 1, 0, 3], device=d), axis=0),
                            "tile": lambda d, x: (hal.tile(x.mT, (2,)), hal.tile(x[0, 0], (3,))),
                            "stack": lambda d, x: hal.stack([x[0, 0], x[1, 1]])}.items():
-            cases.append(Case(name, f"{_name(dt)} non-contiguous, 0-d/empty", (x,), call))
+            cases.append(Case(name, f"{dt.name} non-contiguous, 0-d/empty", (x,), call))
     return cases
 
 
@@ -298,7 +294,7 @@ def linear_algebra(g: Grid) -> list[Case]:
     cases = []
     for dt in g.dtypes:
         a, b, v = random((5, g.n), dt), random((g.n, 3), dt, 1), random((g.n,), dt, 2)
-        label = f"{_name(dt)} ({5},{g.n})@({g.n},3)"
+        label = f"{dt.name} ({5},{g.n})@({g.n},3)"
         cases += [Case("matmul", label, (a, b, v), lambda d, a, b, v: (a @ b, hal.matmul(a, v), hal.matmul(v, b))),
                   Case("tensordot", label, (a, b), lambda d, a, b: (hal.tensordot(a, b, axes=1),
                                                                     hal.tensordot(a, a, axes=([1], [1])))),
@@ -306,7 +302,7 @@ def linear_algebra(g: Grid) -> list[Case]:
                   Case("linalg.outer", label, (v,), lambda d, v: hal.linalg.outer(v, v[::-1])),
                   Case("linalg.trace", label, (a,), lambda d, a: (hal.linalg.trace(a), hal.linalg.trace(a, offset=2))),
                   Case("linalg.diagonal", label, (a,), lambda d, a: (hal.linalg.diagonal(a), hal.linalg.diagonal(a, offset=-1))),
-                  Case("linalg.cross", f"{_name(dt)} (4,3)", (random((4, 3), dt), random((4, 3), dt, 1)),
+                  Case("linalg.cross", f"{dt.name} (4,3)", (random((4, 3), dt), random((4, 3), dt, 1)),
                        lambda d, x, y: hal.linalg.cross(x, y)),
                   Case("linalg.vector_norm", label, (a,), lambda d, a: (
                       hal.linalg.vector_norm(a), hal.linalg.vector_norm(a, axis=1, ord=1),
@@ -317,17 +313,17 @@ def linear_algebra(g: Grid) -> list[Case]:
                   Case("linalg.matrix_transpose", label, (a,), lambda d, a: hal.linalg.matrix_transpose(a))]
     for dt in g.shape_dtypes:
         a, b = random((2, 1, 6, 5), dt), random((3, 5, 4), dt, 1)
-        cases += [Case("matmul", f"{_name(dt)} batched broadcast, non-contiguous, empty", (a, b), lambda d, a, b: (
+        cases += [Case("matmul", f"{dt.name} batched broadcast, non-contiguous, empty", (a, b), lambda d, a, b: (
                       a @ b, a.mT[..., ::2, :] @ b.mT[..., ::2], a[..., :0] @ b[:, :0], a[0, 0, :, 0] @ b[0, :, 0])),
-                  Case("vecdot", f"{_name(dt)} broadcast", (a, b), lambda d, a, b: hal.vecdot(a[..., :4], b.mT))]
+                  Case("vecdot", f"{dt.name} broadcast", (a, b), lambda d, a, b: hal.vecdot(a[..., :4], b.mT))]
     if not g.small:
         for dt in g.shape_dtypes:
-            cases.append(Case("matmul", f"{_name(dt)} (67,129)@(129,70)", (random((67, 129), dt), random((129, 70), dt, 1)),
+            cases.append(Case("matmul", f"{dt.name} (67,129)@(129,70)", (random((67, 129), dt), random((129, 70), dt, 1)),
                               lambda d, a, b: a @ b))
     square = [dt for dt in g.dtypes if dt.kind in "fc"]
     for dt in square:
         a, spd = random((4, 4), dt), positive_definite(4, dt)
-        label = f"{_name(dt)} 4x4"
+        label = f"{dt.name} 4x4"
         cases += [Case("linalg.matrix_norm", label, (a,), lambda d, a: tuple(
                       hal.linalg.matrix_norm(a, ord=o) for o in ("fro", 1, -1, hal.inf, -hal.inf, 2, -2, "nuc"))),
                   Case("linalg.matrix_power", label, (spd,), lambda d, a: (
@@ -338,7 +334,7 @@ def linear_algebra(g: Grid) -> list[Case]:
             cases.append(Case(f"linalg.{name}", label, (spd,), lambda d, a, fn=fn: _fields(fn(a))))
         cases.append(Case("linalg.solve", label, (spd, random((4, 2), dt)), lambda d, a, b: hal.linalg.solve(a, b)))
     for dt in [d for d in g.dtypes if d.kind in "iu"][:1]:
-        cases.append(Case("linalg.matrix_power", f"{_name(dt)} 3x3", (random((3, 3), dt, 0, -2, 2),),
+        cases.append(Case("linalg.matrix_power", f"{dt.name} 3x3", (random((3, 3), dt, 0, -2, 2),),
                           lambda d, a: hal.linalg.matrix_power(a, 3)))
     return cases
 
@@ -353,7 +349,7 @@ def fourier(g: Grid) -> list[Case]:
              Case("fft.rfftfreq", "n=8, 9", (), lambda d: (hal.fft.rfftfreq(8, device=d), hal.fft.rfftfreq(9, d=0.5, device=d)))]
     for dt in [d for d in g.dtypes if d.kind in "fc"]:
         x = random((3, 8), dt)
-        label = f"{_name(dt)} (3,8)"
+        label = f"{dt.name} (3,8)"
         cases += [Case("fft.fftshift", label, (x,), lambda d, x: (hal.fft.fftshift(x), hal.fft.fftshift(x[:, :7], axes=1))),
                   Case("fft.ifftshift", label, (x,), lambda d, x: (hal.fft.ifftshift(x), hal.fft.ifftshift(x[:, :7], axes=1)))]
         complex_only = dt.kind == "c"
@@ -369,7 +365,7 @@ def indexing(g: Grid) -> list[Case]:
     cases = []
     for dt in g.dtypes:
         x, m, v = random((4, g.n), dt), random((4, g.n), hal.bool, 1), random((g.n,), dt, 2)
-        label = f"{_name(dt)} (4,{g.n})"
+        label = f"{dt.name} (4,{g.n})"
         cases += [Case("getitem", label, (x,), lambda d, x: (x[1], x[::-2, 3:], x[..., None, -1], x[-1, -1], x[2:2])),
                   Case("getitem mask", label, (x, m), lambda d, x, m: (x[m], x[m[:, 0]], x[0][m[0]])),
                   Case("getitem int array", label, (x,), lambda d, x: (
@@ -429,7 +425,7 @@ def neural(g: Grid) -> list[Case]:
         if g.small and name not in ("Q8_0", "Q4_K"):
             continue
         cols_q = qtype.qk if qtype.qk > 1 else 32
-        raw = gguf_weight(qtype, rows, cols_q)
+        raw = quant.random_raw(qtype, rows, cols_q, np.random.default_rng(0))
         weight = lambda d, raw=raw, name=name, cols_q=cols_q: hal.nn.QuantizedWeight.from_raw(raw, name, (rows, cols_q), device=d)
         cases += [Case("nn.linear", f"{name} weight, 1 and 5 rows", (random((5, cols_q), hal.float32),),
                        lambda d, x, weight=weight: (hal.nn.linear(x[:1], weight(d)), hal.nn.linear(x, weight(d)))),

@@ -1,6 +1,6 @@
 """Test data for the battery: random values per dtype (small enough that the products,
-cubes and short sums the cases compute stay in range for every integer dtype), the
-special floating values, and random GGUF weight blocks."""
+cubes and short sums the cases compute stay in range for every integer dtype) and the
+special floating values (random GGUF weight blocks are ops.quant.random_raw's)."""
 from __future__ import annotations
 
 import numpy as np
@@ -39,19 +39,3 @@ def positive_definite(n: int, dtype, seed: int = 0) -> np.ndarray:
     a = random((n, n), dtype, seed)
     return (a @ a.conj().T + n * np.eye(n)).astype(dtype)
 
-
-def gguf_weight(ggml_type, rows: int, cols: int, seed: int = 0) -> np.ndarray:
-    """The raw bytes (uint8) of a (rows, cols) weight of ``ggml_type`` (an ops.quant
-    QuantType): random quants with small finite f16 scales, or float values."""
-    rng = np.random.default_rng(seed)
-    if ggml_type.name in ("F32", "F16"):
-        dtype = np.float32 if ggml_type.name == "F32" else np.float16
-        return rng.standard_normal((rows, cols)).astype(dtype).view(np.uint8)
-    if ggml_type.name == "BF16":
-        bits = rng.standard_normal((rows, cols)).astype(np.float32).view(np.uint32) >> 16
-        return bits.astype(np.uint16).view(np.uint8)
-    blocks = rng.integers(0, 256, (rows * cols // ggml_type.qk, ggml_type.block_bytes), dtype=np.uint8)
-    for offset in ggml_type.scales:
-        scale = (rng.random(len(blocks)) * 0.02 + 0.001).astype(np.float16)
-        blocks[:, offset:offset + 2] = scale.view(np.uint8).reshape(-1, 2)
-    return blocks.reshape(-1)
