@@ -2057,6 +2057,8 @@ def _numpy_typed(ufunc, fn, inputs, dtype):
     lacks one), scalars as Python numbers of the loop's dtype, the result in its output dtype.
     hal computes no float16 (it stores it): a float16 loop runs in float32 and rounds,
     as NumPy's half loops do. hal's own functions (hal.add) keep the standard's rules."""
+    if dtype is None and type(inputs[0]) is Array and _as_is(ufunc, inputs):
+        return fn(*inputs)
     loop, computed, boolean = _loop(ufunc, tuple(map(_loop_operand, inputs)), dtype and np.dtype(dtype))
     operands = list(inputs)
     for i, v in enumerate(operands):  # (a plain loop: this runs on every NumPy call on hal arrays)
@@ -2068,6 +2070,24 @@ def _numpy_typed(ufunc, fn, inputs, dtype):
     result = (boolean or fn)(*operands)
     wanted = loop[ufunc.nin]
     return result if result.dtype == wanted else hal.astype(result, wanted)
+
+
+_AS_IS: dict = {}  # (ufunc, dtype) -> whether NumPy's loop for arrays of that dtype is all that dtype
+
+
+def _as_is(ufunc, inputs) -> bool:
+    """Whether ``inputs`` are hal arrays of one dtype whose NumPy loop computes and returns
+    that dtype, so hal's function runs them as they are (the common call, kept short: the
+    full promotion costs ~2 us a call)."""
+    first = inputs[0].dtype
+    for v in inputs[1:]:
+        if type(v) is not Array or v.dtype is not first:
+            return False
+    found = _AS_IS.get((ufunc, first))
+    if found is None:
+        loop, _, boolean = _loop(ufunc, (first,) * ufunc.nin, None)
+        found = _AS_IS[(ufunc, first)] = boolean is None and all(d == first for d in loop)
+    return found
 
 
 def _loop_operand(value):
