@@ -350,13 +350,17 @@ KERNEL void attn_v_float(GLOBAL f32 *vf, GLOBAL const KV_T *v, i64 v_off, i64 n)
         for (int l = 0; l < apart; l++) for (int j = 0; j < VALUES; j++) lane[l][j] += lane[l + apart][j]; \
     for (int j = 0; j < VALUES; j++) res[j] = lane[0][j]; }
 
+/* Query row r of seq in an order that pairs short rows with long ones (0, seq - 1, 1,
+   seq - 2, ...): a causal row's work grows with it, and a CPU's threads take runs of items. */
+#define BALANCED_ROW(r, seq) ((r) % 2 ? (seq) - 1 - (r) / 2 : (r) / 2)
+
 /* scores (seq, heads, n_kv) of query rows at positions n_past, n_past + 1, ...: as
    attn_scores, an item VALUES consecutive positions of one row and head. */
 KERNEL void attn_scores_rows(GLOBAL f32 *scores, GLOBAL const KV_T *q, i64 q_off, GLOBAL const f32 *kt,
                              i64 seq, i64 heads, i64 group, i64 dim, i64 n_kv, i64 n_pad, i64 n_past, f32 scale) {
     i64 g = GLOBAL_ID(0), blocks = n_pad / VALUES;
     if (g >= seq * heads * blocks) return;
-    i64 t0 = g % blocks * VALUES, h = (g / blocks) % heads, i = g / (blocks * heads);
+    i64 t0 = g % blocks * VALUES, h = (g / blocks) % heads, i = BALANCED_ROW(g / (blocks * heads), seq);
     GLOBAL const KV_T *qr = q + q_off + (i * heads + h) * dim;
     GLOBAL const f32 *kh = kt + (h / group) * dim * n_pad + t0;  /* value d of position t0 + j: kh[d * n_pad + j] */
     f32 dot[VALUES];
@@ -376,7 +380,7 @@ KERNEL void attn_values(GLOBAL f32 *out, GLOBAL const f32 *p, GLOBAL const f32 *
                         i64 seq, i64 heads, i64 group, i64 dim, i64 n_kv, i64 n_past) {
     i64 g = GLOBAL_ID(0), blocks = dim / VALUES;
     if (g >= seq * heads * blocks) return;
-    i64 d0 = g % blocks * VALUES, h = (g / blocks) % heads, i = g / (blocks * heads);
+    i64 d0 = g % blocks * VALUES, h = (g / blocks) % heads, i = BALANCED_ROW(g / (blocks * heads), seq);
     i64 visible = n_past + i + 1 < n_kv ? n_past + i + 1 : n_kv, stride = heads / group * dim;
     GLOBAL const f32 *pr = p + (i * heads + h) * n_kv;
     GLOBAL const f32 *vr = vf + (h / group) * dim + d0;  /* position t's values at vr + t * stride */
@@ -736,7 +740,8 @@ def attention(device, q, k_cache, v_cache, n_past, scale, window=0):
     cpu = device.info.kind == "cpu"
     tile, values = (4 if cpu else 1), (16 if cpu and dim % 16 == 0 else 1)
     defines = {"MASKED": f"{_MASKED}f", "HALF": int(half), "GGML_EPR": summation.lanes(), "TILE": tile,
-               "VALUES": values, "WINDOW": int(window)}
+               "VALUES": values, "WINDOW": int(window), "HAL_OMP_MIN_ITEMS": 64}  # (C target) heavy items
+    light = {**defines, "HAL_OMP_MIN_ITEMS": 1 << 16}  # (the conversions: threads pay from 64k items)
     scores = device.empty((seq, heads, n_kv), _F32)
     if seq == 1:
         program(device, ATTENTION, "attn_scores", **defines)(
@@ -745,7 +750,7 @@ def attention(device, q, k_cache, v_cache, n_past, scale, window=0):
     else:
         n_pad = -(-n_kv // values) * values
         kt = device.empty((k_cache.shape[1], dim, n_pad), _F32)
-        program(device, ATTENTION, "attn_k_transpose", HAL_OMP_MIN_ITEMS=1 << 16, **defines)(  # (C target) light items
+        program(device, ATTENTION, "attn_k_transpose", **light)(
             (kt.size,), flat_group(device), pointer(device, kt), *device.kernel_args(k_cache), k_cache.shape[1], dim,
             n_kv, n_pad)
         program(device, ATTENTION, "attn_scores_rows", **defines)(
@@ -754,7 +759,7 @@ def attention(device, q, k_cache, v_cache, n_past, scale, window=0):
             np.float32(scale))
     probs = softmax(device, scores, half_out=half)
     vf = device.empty((n_kv, *v_cache.shape[1:]), _F32)
-    program(device, ATTENTION, "attn_v_float", HAL_OMP_MIN_ITEMS=1 << 16, **defines)(  # (C target) light items
+    program(device, ATTENTION, "attn_v_float", **light)(
         (vf.size,), flat_group(device), pointer(device, vf), *device.kernel_args(v_cache), vf.size)
     out = device.empty(q.shape, _F32)
     program(device, ATTENTION, "attn_values", **defines)(
