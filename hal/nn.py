@@ -194,14 +194,14 @@ def quantized_products(device, x, weights, alike: bool = False) -> list:
     Q6_K: ops/qdot_k.py). ``alike``: K-quant rows summed each as it alone would be (the
     8-bit block products always are), not in llama.cpp's order for n rows."""
     kinds = {"quant_linear_q8": [], "quant_linear_q8k": [], "quant_linear": []}
-    extra = {"quant_linear_q8k": (alike,)}
     for w in weights:
         kinds["quant_linear_q8" if qdot.supports(w.ggml_type) else
               "quant_linear_q8k" if qdot_k.supports(w.ggml_type) else "quant_linear"].append(w)
     outs = {}
     for op, group in kinds.items():
         if group:
-            outs.update(zip(map(id, group), device.impl(op)(device, x, group, *extra.get(op, ()))))
+            args = (alike,) if op == "quant_linear_q8k" else ()  # (the one op whose order depends on n)
+            outs.update(zip(map(id, group), device.impl(op)(device, x, group, *args)))
     return [outs[id(w)] for w in weights]
 
 

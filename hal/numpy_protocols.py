@@ -2078,7 +2078,7 @@ _AS_IS: dict = {}  # (ufunc, dtype) -> whether NumPy's loop for arrays of that d
 def _as_is(ufunc, inputs) -> bool:
     """Whether ``inputs`` are hal arrays of one dtype whose NumPy loop computes and returns
     that dtype, so hal's function runs them as they are (the common call, kept short: the
-    full promotion costs ~2 us a call)."""
+    full promotion added ~0.6 us to np.add on the cpu)."""
     first = inputs[0].dtype
     for v in inputs[1:]:
         if type(v) is not Array or v.dtype is not first:
