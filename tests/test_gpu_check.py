@@ -33,3 +33,15 @@ def test_without_a_gpu_it_stops_after_the_devices_step_and_says_why(tmp_path):
 def test_without_an_outdir_it_prints_its_usage():
     r = _check()
     assert r.returncode == 64 and "usage:" in r.stderr
+
+
+def test_a_steps_list_runs_only_those_steps_after_devices(tmp_path):
+    # On the cpu (a dry run of the script itself), as a session splitting the check over two calls does.
+    out = tmp_path / "report"
+    r = _check(out, HAL_GPU_CHECK_DEVICE="cpu", HAL_GPU_CHECK_STEPS="bench-gemm")
+    assert r.returncode == 0, r.stderr + (out / "report.md").read_text()
+    report = (out / "report.md").read_text()
+    assert "| devices | ok |" in report and "| bench-gemm | ok |" in report
+    for left_out in ("conformance", "llama", "llama-cpp", "bench-llama", "tests"):
+        assert f"| {left_out} | skipped (not in HAL_GPU_CHECK_STEPS) |" in report
+    assert sorted(p.name for p in out.iterdir()) == ["bench-gemm.log", "devices.log", "report.md"]

@@ -20,7 +20,9 @@
 # HAL_GPU_CHECK_SKIP_INSTALL=1 skips the pip step (hal and its extras already installed:
 # tests/test_gpu_check.py uses it); HAL_GPU_CHECK_BUDGET, the total seconds;
 # HAL_GPU_CHECK_DEVICE (default cuda:0), the device every step runs on (another GPU, or
-# cpu for a dry run of the script itself).
+# cpu for a dry run of the script itself); HAL_GPU_CHECK_STEPS, the steps to run (names
+# from the list above, space-separated; default all of them): devices always runs, since
+# it decides whether there is a GPU, and each step left out gets a "skipped" line.
 #
 # Exit status: 0 when every step passed, 1 when one failed, 2 when no GPU was found.
 set -u
@@ -70,6 +72,11 @@ figures() {
 step() {
     local name=$1 cap=$2
     shift 2
+    if [ -n "${HAL_GPU_CHECK_STEPS:-}" ] && [ "$name" != devices ] && \
+        ! printf ' %s ' $HAL_GPU_CHECK_STEPS | grep -q " $name "; then
+        echo "| $name | skipped (not in HAL_GPU_CHECK_STEPS) | 0 | |" >> "$REPORT"
+        return 0
+    fi
     local left=$((BUDGET - (SECONDS - START)))
     local limit=$((cap < left ? cap : left))
     local log="$OUT/$name.log"
