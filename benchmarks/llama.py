@@ -9,8 +9,9 @@ embedding one row) times passes per second: for decode the memory-bandwidth figu
 that bounds a token's time; for prefill it shows how far a batch of tokens amortizes
 the weights. Each figure is the best of --repeats runs after a warm-up run. The ratios
 are against llama.cpp in the same run; the roofline is the decode speed memory allows:
-the measured read bandwidth (2 threads summing a 512 MiB array) over the weight bytes
-one token reads.
+the measured read bandwidth of the device's memory (for devices on the host's cores,
+every core summing a 512 MiB array in a C kernel; for a GPU, hal.sum over one in its
+own memory) over the weight bytes one token reads.
 """
 import argparse
 import os
@@ -64,9 +65,31 @@ def measure_llama_cpp(path: str, prompt: list, n: int, repeats: int):
     return min(prefill[1:]), min(decode[1:])
 
 
-def read_bandwidth(nbytes: int = 512 << 20) -> float:
-    """Bytes per second the cpu's C kernels read: a 2-D sum over a large array with
-    OpenMP (the best of 5)."""
+def read_bandwidth(device, nbytes: int = 512 << 20) -> float:
+    """Bytes per second a device reads from its memory (the best of 5)."""
+    if device.info.kind != "cpu":
+        x = hal.ones((nbytes // 4,), dtype=hal.float32, device=device)
+        return nbytes / best_time(lambda: float(hal.sum(x)))
+    return host_read_bandwidth(nbytes)
+
+
+def memory_of(device) -> str:
+    return "the host's cores" if device.info.kind == "cpu" else device.name
+
+
+def best_time(run, repeats: int = 5) -> float:
+    run()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def host_read_bandwidth(nbytes: int) -> float:
+    """Bytes per second the host's cores read: the cpu device's C kernel summing rows of
+    a large array with OpenMP."""
     from hal.ops.launch import program
     cpu = hal.device("cpu")
     rows = nbytes // 4 // 4096
@@ -83,12 +106,7 @@ KERNEL void row_sums(GLOBAL f32 *out, GLOBAL const f32 *x, i64 cols) {
     out[r] = s;
 }"""
     run = program(cpu, source, "row_sums", HAL_OMP_MIN_ITEMS=1)
-    best = float("inf")
-    for _ in range(5):
-        start = time.perf_counter()
-        run((rows,), None, out, x, 4096)
-        best = min(best, time.perf_counter() - start)
-    return x.nbytes / best
+    return x.nbytes / best_time(lambda: run((rows,), None, out, x, 4096))
 
 
 def main():
@@ -106,19 +124,27 @@ def main():
     for device in devices:
         model = Llama.load(file, device)
         prompt = prompt_ids(model, args.prompt_tokens)
-        rows.append((f"hal {device.name}", *measure_hal(model, prompt, args.decode_tokens, args.repeats)))
+        rows.append((f"hal {device.name}", device, *measure_hal(model, prompt, args.decode_tokens, args.repeats)))
     peer = measure_llama_cpp(path, prompt, args.decode_tokens, args.repeats)
     if peer is not None:
-        rows.append(("llama.cpp (cpu)", *peer))
+        rows.append(("llama.cpp (cpu)", hal.device("cpu"), *peer))
     gb = model.bytes_per_token / 1e9
-    bandwidth = read_bandwidth()
     print(f"{os.path.basename(path)}: {model.bytes_per_token / 1e6:.1f} MB of weights per forward pass, "
           f"prompt {len(prompt)} tokens, {args.decode_tokens} decoded")
-    print(f"roofline: {bandwidth / 1e9:.1f} GB/s read by the cpu -> at most {bandwidth / 1e9 / gb:.0f} decode tok/s")
-    print(f"{'':18} {'prefill tok/s':>14} {'decode tok/s':>13} {'decode GB/s':>12} {'x llama.cpp':>24}")
-    for name, prefill_s, decode_s in rows:
+    bandwidths = {}  # one roofline per memory: cpu and PoCL share the host's
+    for _, device, _, _ in rows:
+        memory = memory_of(device)
+        if memory not in bandwidths:
+            bandwidths[memory] = read_bandwidth(device)
+            print(f"roofline: {bandwidths[memory] / 1e9:.1f} GB/s read by {memory} "
+                  f"-> at most {bandwidths[memory] / 1e9 / gb:.0f} decode tok/s")
+    print(f"{'':18} {'prefill tok/s':>14} {'decode tok/s':>13} {'decode GB/s':>12} {'% roofline':>11} "
+          f"{'x llama.cpp':>24}")
+    for name, device, prefill_s, decode_s in rows:
+        memory = memory_of(device)
         ratio = "" if peer is None else f"prefill {peer[0] / prefill_s:.2f} decode {peer[1] / decode_s:.2f}"
-        print(f"{name:18} {len(prompt) / prefill_s:14.1f} {1 / decode_s:13.1f} {gb / decode_s:12.2f} {ratio:>24}")
+        print(f"{name:18} {len(prompt) / prefill_s:14.1f} {1 / decode_s:13.1f} {gb / decode_s:12.2f} "
+              f"{100 * gb * 1e9 / decode_s / bandwidths[memory]:11.0f} {ratio:>24}")
 
 
 if __name__ == "__main__":
