@@ -11,7 +11,7 @@ setup(
               "hal.serve"],
     package_dir={"hal": "hal", "hal.backends": "backends", "hal.ops": "ops"},
     # (the CUDA headers hal.RawKernel's front end reads instead of the toolkit's; the chat page)
-    package_data={"hal.cuda_kernels": ["include/*"], "hal.serve": ["static/*.html"]},
+    package_data={"hal.cuda_kernels": ["include/*", "nvrtc_include/*"], "hal.serve": ["static/*.html"]},
     # pycparser parses the CUDA C of hal.RawKernel (3.0: its standalone lexer)
     install_requires=["numpy>=2.0", "cffi>=1.16", "platformdirs>=3", "tqdm>=4.60", "pycparser>=3.0"],
     extras_require={

@@ -100,11 +100,15 @@ class CudaDevice(BufferDevice):
 def target(props: dict, hip: bool) -> tuple[str, tuple[str, ...]]:
     """The architecture to compile for and the full compiler options. A GPU newer than
     NVRTC knows gets PTX for the newest virtual architecture NVRTC has, which the driver
-    compiles when it loads the module."""
+    compiles when it loads the module. A GPU older than NVRTC knows cannot run what it
+    builds (CUDA 13's NVRTC has no sm_70): BackendUnavailable, saying so."""
     if hip:
         arch = props["gcnArchName"].decode()
         return arch, (*_HIPRTC_OPTIONS, f"--offload-arch={arch}")
     cc, known = props["major"] * 10 + props["minor"], nvrtc.getSupportedArchs()
+    if cc < min(known):
+        raise BackendUnavailable(f"NVRTC {'.'.join(map(str, nvrtc.getVersion()))} compiles for sm_{min(known)} "
+                                 f"and newer, not for this GPU's sm_{cc}: install a CuPy of an older CUDA")
     arch = f"sm_{cc}" if cc in known else f"compute_{max(known)}"
     return arch, (*_NVRTC_OPTIONS, f"--gpu-architecture={arch}")
 

@@ -41,7 +41,7 @@ def test_unavailable_backend_says_why():
     assert f"cuda: unavailable ({registry.unavailable()['cuda']})" in devices_table().splitlines()
 
 
-@pytest.mark.parametrize("cc", [(7, 0), (8, 0), (9, 0)])
+@pytest.mark.parametrize("cc", [(7, 5), (8, 0), (9, 0)])  # (sm_75: the oldest CUDA 12's and 13's NVRTC both know)
 def test_real_kernels_compile_with_the_backend_options(cc):
     cuda = _cuda()
     arch, options = cuda.target(_props(*cc), hip=False)
@@ -50,6 +50,12 @@ def test_real_kernels_compile_with_the_backend_options(cc):
                             (reduction.reduction_source("f32", "f32", "f32", "a + b", "(f32)0"), {"WG": 128})):
         cubin = cuda.build(render(source, "cuda", defines), options)
         assert cubin[:4] == b"\x7fELF"  # a cubin: ptxas has checked the code too
+
+
+def test_a_gpu_older_than_nvrtc_knows_is_unavailable_and_says_why():
+    cuda = _cuda()
+    with pytest.raises(registry.BackendUnavailable, match=r"compiles for sm_\d+ and newer, not for this GPU's sm_30"):
+        cuda.target(_props(3, 0), hip=False)
 
 
 def test_a_gpu_newer_than_nvrtc_gets_ptx_for_the_newest_architecture():
@@ -144,7 +150,7 @@ def test_launch_shape_rounds_the_grid_up_to_whole_blocks(global_size, local_size
 @needs_gpu
 @pytest.mark.parametrize("device", GPUS, ids=str)
 def test_kernels_run_and_match_numpy(device):
-    x = np.linspace(-3, 3, 4099, dtype=np.float32).reshape(17, 241)
+    x = np.linspace(-3, 3, 17 * 241, dtype=np.float32).reshape(17, 241)
     a = hal.asarray(x, device=device)
     np.testing.assert_allclose(np.asarray(hal.sum(hal.exp(a) * a, axis=1)), (np.exp(x) * x).sum(axis=1), rtol=1e-5)
     np.testing.assert_array_equal(np.asarray(hal.sort(a, axis=1)), np.sort(x, axis=1))

@@ -20,6 +20,9 @@ from test_llama import needs_smollm2, smollm2_path
 # it is told it runs no cluster of machines (read when ray is imported)
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
+for _module in ("starlette", "prometheus_client", "pydantic", "jinja2"):  # (what hal.serve.distributed imports)
+    pytest.importorskip(_module, reason="hal.serve.distributed needs the distributed extra: "
+                        "pip install 'hal[distributed]'")
 from hal.serve import distributed  # noqa: E402
 
 

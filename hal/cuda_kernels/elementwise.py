@@ -127,7 +127,7 @@ class ElementwiseKernel:
                                                  for d in reversed(dims)]
         params = self.in_params + self.out_params
         for k, (p, mode) in enumerate(zip(params, layout)):
-            ctype = P.CUDA_TYPE[P.resolve(p, types)]
+            ctype = P.ctype(P.resolve(p, types), native)
             is_out = k >= self.nin
             const = "" if is_out else "const "
             if mode == "r":
@@ -151,16 +151,16 @@ class ElementwiseKernel:
                 loads.append(f"const {ctype} {p.name} = hal_p_{p.name}[{index}];")
         signature += ["long long hal_n"] + [f"long long hal_d{d}" for d in dims]
         ind = "hal_ind_t _ind = {hal_n};\n" if native else ""
-        source = (P.native_header(native, types, params) + P.typedefs(types) + self.preamble + "\n"
+        source = (P.native_header(native, types, params) + P.typedefs(types, native) + self.preamble + "\n"
                   + (P.NATIVE_INDEXER if native else "")
-                  + f'extern "C" __global__ void {self.name}({", ".join(signature)}) {{\n'
+                  + f'extern "C" __global__ void {P.symbol(self.name)}({", ".join(signature)}) {{\n'
                   + ind + self.loop_prep + "\n"
                   + "const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n"
                   # (in a do-while: continue skips the rest of the operation, as in CuPy's loop over i)
                   + "if (i < hal_n) {\n" + "\n".join(unravel + loads) + "\ndo {\n" + self.operation
                   + ";\n} while (0);\n"
                   + "\n".join(stores) + "\n}\n" + self.after_loop + "\n}\n")
-        return RawKernel(source, self.name, self.options, calls={("_ind", "size"): "hal_n"},
+        return RawKernel(source, P.symbol(self.name), self.options, calls={("_ind", "size"): "hal_n"},
                          typedef_names=tuple(types))
 
 

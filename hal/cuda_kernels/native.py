@@ -16,7 +16,7 @@ def function(device, code: str, name: str, options: tuple, name_expressions: tup
     with ``name_expressions`` (template instances), ``name`` may be one of them, found by
     the name NVRTC lowers it to, as CuPy finds it."""
     import cupy
-    binary, lowered = _build(device, code, (*device.options, *include_options(), *options), name_expressions)
+    binary, lowered = _build(device, code, (*device.options, *include_options(device.hip), *options), name_expressions)
     with device.cupy_device:
         module = cupy.cuda.function.Module()
         module.load(binary)
@@ -49,10 +49,11 @@ def launch(device, loaded, grid: tuple, block: tuple, args: list, shared_mem: in
         fn(grid, block, packed, shared_mem=shared_mem, stream=device.stream)
 
 
-def include_options() -> tuple:
+def include_options(hip: bool = False) -> tuple:
     """The header folders cupy.RawKernel compiles with: CuPy's own (cupy/complex.cuh and
     the CCCL it includes) and the CUDA toolkit's (cuda_fp16.h...) where one is installed,
-    as a toolkit or as NVIDIA's wheels."""
+    as a toolkit or as NVIDIA's wheels; for NVRTC, which has no C/C++ standard library
+    (hiprtc has), last, hal's <climits>, <cassert>... that include libcudacxx's."""
     import os
 
     import cupy
@@ -66,4 +67,5 @@ def include_options() -> tuple:
         folders += [os.path.join(root, "cuda_runtime", "include") for root in nvidia.__path__]
     except ImportError:
         pass
+    folders += [] if hip else [os.path.join(os.path.dirname(__file__), "nvrtc_include")]
     return tuple(f"-I{f}" for f in folders if os.path.isdir(f))

@@ -91,17 +91,37 @@ def resolve(param: Param, types: dict) -> np.dtype:
     return types[param.placeholder]
 
 
-def typedefs(types: dict) -> str:
+def symbol(name: str) -> str:
+    """The ``__global__`` name of a kernel hal generates for a user's ``name``: prefixed,
+    since CUDA's headers declare math functions (sincos, sin...) under extern "C", which
+    a kernel of the same name would clash with; the user-facing name stays ``name``."""
+    return f"hal_kernel_{name}"
+
+
+def ctype(dtype, native: bool) -> str:
+    """The C type a generated kernel declares for ``dtype`` (``native``: for NVRTC/hiprtc)."""
+    return native_word(CUDA_TYPE[np.dtype(dtype)], native)
+
+
+def native_word(word: str, native: bool) -> str:
+    """``word`` as NVRTC/hiprtc compile it: half is CuPy's float16 class (cupy/float16.cuh),
+    as in CuPy's own kernels, whose arithmetic is float's, so ``x * 2 + 1`` compiles
+    (cuda_fp16.h's half makes half * int ambiguous) and rounds once, on assignment, as
+    the translated targets do."""
+    return "float16" if native and word == "half" else word
+
+
+def typedefs(types: dict, native: bool) -> str:
     """``typedef float T;`` for every bound placeholder."""
-    return "".join(f"typedef {CUDA_TYPE[np.dtype(t)]} {name};\n" for name, t in sorted(types.items()))
+    return "".join(f"typedef {ctype(t, native)} {name};\n" for name, t in sorted(types.items()))
 
 
 def native_header(native: bool, types: dict, params: tuple) -> str:
-    """What a generated source includes: cuda_fp16.h where it uses half (a toolkit header,
-    for NVRTC only: other sources must compile without a toolkit), cupy/complex.cuh where
-    it uses complex numbers."""
+    """What a generated source includes: cupy/float16.cuh where it uses half (it includes
+    cuda_fp16.h, a toolkit header, so for NVRTC only: other sources must compile without a
+    toolkit), cupy/complex.cuh where it uses complex numbers."""
     dtypes = [np.dtype(t) for t in types.values()] + [p.dtype for p in params if p.dtype is not None]
-    half = "#include <cuda_fp16.h>\n" if native and np.dtype(np.float16) in dtypes else ""
+    half = "#include <cupy/float16.cuh>\n" if native and np.dtype(np.float16) in dtypes else ""
     return half + ("#include <cupy/complex.cuh>\n" if any(d.kind == "c" for d in dtypes) else "")
 
 

@@ -11,6 +11,7 @@ threads are loops, and per dynamic shared memory size.
 """
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 
@@ -125,26 +126,29 @@ class RawKernel:
             program(tuple(g * b for g, b in zip(grid[:dims], block)), block[:dims], *flat)
 
 
+    @functools.cached_property
+    def _native_params(self) -> list | None:
+        """The kernel's parameters as hal's front end reads them; None for CUDA C++ beyond
+        the translated subset (NVRTC knows it, hal does not). Read once: a source the
+        front end refuses (every ElementwiseKernel's for NVRTC) was parsed again at each
+        launch, ~40 ms."""
+        try:
+            return self.translation("threads").kernels[self._function].params
+        except CompileError:
+            return None
+
     def _native_arguments(self, device, payloads: list) -> list:
         """The arguments checked and converted as on translated targets where hal can read
         the kernel's parameters (a source in the translated subset); as given otherwise."""
-        try:
-            params = self.translation("threads").kernels[self._function].params
-        except CompileError:
-            return payloads  # (CUDA C++ beyond the subset: NVRTC knows it, hal does not)
+        params = self._native_params
+        if params is None:
+            return payloads
         if len(payloads) != len(params):
             raise TypeError(f"kernel {self.name} takes {len(params)} arguments, got {len(payloads)}")
         out = []
         for param, value in zip(params, payloads):
-            if param.fields:  # (a complex or struct by value: NVRTC's kernel takes it whole, as CuPy passes it)
-                _argument(self.name, param, value, device)
-                if param.type.complex:  # (CuPy would pass a Python complex as complex128)
-                    out.append({"c64": np.complex64, "c128": np.complex128}[param.type.base](value))
-                elif isinstance(value, np.void):
-                    out.append(value)
-                else:
-                    raise TypeError(f"kernel {self.name}: on {device.name} argument {param.name!r} takes the struct "
-                                    f"as a NumPy structured scalar (np.void), as CuPy does")
+            if param.fields:  # (a complex or struct by value: NVRTC's kernel takes it whole, in C's layout)
+                out.append(_c_struct(_argument(self.name, param, value, device), param))
             elif param.pointer or param.type.base == "half":
                 _argument(self.name, param, value, device)  # (checks it)
                 out.append(value if param.pointer else np.float16(value))
@@ -213,6 +217,17 @@ def _argument(kernel: str, param, value, device) -> list:
     if param.type.base == "half":
         return [np.float16(value).view(np.uint16)]
     return [NUMPY[param.type.base](value)]
+
+
+def _c_struct(scalars: list, param) -> np.void:
+    """A complex or struct's scalars (``_argument``'s) as the bytes of the C value NVRTC's
+    kernel takes, each at its C offset: a structured scalar of any NumPy layout, or a
+    dict, passes as the same struct (CuPy would pass a structured scalar's own bytes, and
+    a Python complex as complex128 whatever the parameter)."""
+    data = np.zeros(param.nbytes, np.uint8)
+    for scalar, offset in zip(scalars, param.offsets):
+        data[offset:offset + scalar.itemsize] = np.frombuffer(scalar.tobytes(), np.uint8)
+    return data.view(np.dtype((np.void, param.nbytes)))[0]
 
 
 def _part(kernel: str, param, value, keys: tuple):

@@ -123,19 +123,19 @@ class _Pair:
     """The fold kernel and the kernel finishing split rows, for one binding of types."""
 
     def __init__(self, kernel: ReductionKernel, types: dict, reduce_word: str, block: int, native: bool):
-        self.kernel, self.types = kernel, types
+        self.kernel, self.types, self.native = kernel, types, native
         # (the parameters' arrays are hal_p_NAME: no user name makes one of the kernels' own hal_ names)
-        outs = [(p.name, P.CUDA_TYPE[P.resolve(p, types)]) for p in kernel.out_params]
+        outs = [(p.name, P.ctype(P.resolve(p, types), native)) for p in kernel.out_params]
         self.out_signature = "".join(f", {t}* hal_p_{name}" for name, t in outs)  # (the kernels' output parameters)
         r = "_type_reduce"
-        head = (P.native_header(native, types, kernel.in_params + kernel.out_params) + P.typedefs(types)
-                + kernel.preamble + f"\ntypedef {reduce_word} _type_reduce;\n#define HAL_BLOCK {block}\n"
+        head = (P.native_header(native, types, kernel.in_params + kernel.out_params) + P.typedefs(types, native)
+                + kernel.preamble + f"\ntypedef {P.native_word(reduce_word, native)} _type_reduce;\n#define HAL_BLOCK {block}\n"
                 + f"#define HAL_LANES {_LANES}\n"
                 + f"__device__ {r} hal_reduce({r} a, {r} b) {{ return ({kernel.reduce_expr}); }}\n"
                 + (P.NATIVE_INDEXER if native else ""))
         # _in_ind.size() and _out_ind.size(): the input's and the output's sizes
         self.indexers = "hal_ind_t _in_ind = {hal_in_size}, _out_ind = {hal_out_size};\n" if native else ""
-        self.loads = [f"const {P.CUDA_TYPE[P.resolve(p, types)]} {p.name} = hal_p_{p.name}[hal_c];"
+        self.loads = [f"const {P.ctype(P.resolve(p, types), native)} {p.name} = hal_p_{p.name}[hal_c];"
                       for p in kernel.in_params]  # (each input's pointer is moved to the row first)
         fold_tree = ("hal_s[threadIdx.x] = hal_acc;\n__syncthreads();\n"
                      "for (unsigned int hal_step = HAL_BLOCK / 2; hal_step > 0; hal_step >>= 1) {\n"
@@ -158,14 +158,14 @@ class _Pair:
         # (_J: CuPy's index of the value within its row of reduced axes, which map_expr may read)
         sig, scalar_sig, loads = [], [], ["const long long _J = hal_c;"]
         for p, is_scalar, load in zip(k.in_params, kinds, self.loads):
-            ctype = P.CUDA_TYPE[P.resolve(p, self.types)]
+            ctype = P.ctype(P.resolve(p, self.types), self.native)
             if is_scalar:
                 sig.append(f"{ctype} {p.name}")
                 scalar_sig.append(f"{ctype} {p.name}")
             else:
                 sig.append(f"const {ctype}* hal_p_{p.name}")
                 loads.append(load)
-        fold = (self.head + f'extern "C" __global__ void {k.name}({", ".join(sig)}, {r}* hal_partial'
+        fold = (self.head + f'extern "C" __global__ void {P.symbol(k.name)}({", ".join(sig)}, {r}* hal_partial'
                 f"{self.out_signature}, long long hal_cols, long long hal_chunk, long long hal_chunks, "
                 f"long long hal_in_size, long long hal_out_size) {{\n{self.indexers}"
                 f"__shared__ {r} hal_s[HAL_BLOCK];\n"
@@ -180,7 +180,7 @@ class _Pair:
                 + "if (threadIdx.x == 0) {\n"
                 + "if (hal_chunks > 1) hal_partial[hal_row * hal_chunks + blockIdx.y] = hal_s[0];\n"
                 + f"else {self.post}\n}}\n}}\n")
-        final = (self.head + f'extern "C" __global__ void {k.name}_final(const {r}* hal_partial'
+        final = (self.head + f'extern "C" __global__ void {P.symbol(k.name)}_final(const {r}* hal_partial'
                  + "".join(f", {s}" for s in scalar_sig)
                  + f"{self.out_signature}, long long hal_chunks, long long hal_in_size, "
                  f"long long hal_out_size) {{\n{self.indexers}"
@@ -191,8 +191,8 @@ class _Pair:
                  + self.fold_tree + f"if (threadIdx.x == 0) {self.post}\n}}\n")
         names = tuple(self.types) + ("_type_reduce",)
         calls = {("_in_ind", "size"): "hal_in_size", ("_out_ind", "size"): "hal_out_size"}
-        return (RawKernel(fold, k.name, k.options, typedef_names=names, calls=calls, heavy_blocks=True),
-                RawKernel(final, f"{k.name}_final", k.options, typedef_names=names, calls=calls))
+        return (RawKernel(fold, P.symbol(k.name), k.options, typedef_names=names, calls=calls, heavy_blocks=True),
+                RawKernel(final, f"{P.symbol(k.name)}_final", k.options, typedef_names=names, calls=calls))
 
 
     def _fold_loop(self, loads: list) -> str:

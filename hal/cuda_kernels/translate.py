@@ -140,10 +140,13 @@ _COMPLEX_FUNCS = {"real": "real", "imag": "real", "abs": "real", "norm": "real",
 class Param:
     """A kernel parameter as the launcher passes it. A complex or struct by value is passed
     as its scalars: ``fields`` lists, for each, the keys from the value to it (field
-    names, array indices, "real"/"imag") and its dialect type."""
+    names, array indices, "real"/"imag") and its dialect type; ``offsets`` where each
+    lies in the C value of ``nbytes`` bytes that NVRTC's kernel takes instead."""
     name: str
     type: CType
     fields: tuple = ()
+    offsets: tuple = ()
+    nbytes: int = 0
 
     @property
     def pointer(self) -> bool:
@@ -381,7 +384,9 @@ class _Translator:
                 for k, (_, path, part) in enumerate(scalars):
                     signature.append(part.declarator(f"hal_v_{emitted}_{k}"))
                     prologue.append(f"{path} = hal_v_{emitted}_{k};")
-                self.kernel.params.append(Param(name, t, tuple((keys, part.base) for keys, _, part in scalars)))
+                offsets, nbytes, _ = self.c_layout(t)
+                self.kernel.params.append(Param(name, t, tuple((keys, part.base) for keys, _, part in scalars),
+                                                tuple(offsets), nbytes))
                 self.declare(name, _Var(emitted, t))
                 continue
             else:
@@ -418,6 +423,28 @@ class _Translator:
         if t.base == "half" or t.vector:
             self.fail(f"a {t.base} in a struct parameter", where, "pass it as float or through an array")
         return [(keys, path, t)]
+
+    def c_layout(self, t: CType) -> tuple[list[int], int, int]:
+        """The byte offsets of the scalars ``scalars`` lists for ``t`` as C lays them out
+        (NVRTC's kernel reads them there), and ``t``'s size and alignment. CuPy's
+        complex<T> is aligned to its size (__align__(2 * sizeof(T))), which NumPy's
+        complex64 in a dtype of align=True is not: hal places the fields itself."""
+        if t.dims:
+            offsets, size, align = self.c_layout(replace(t, dims=t.dims[1:]))
+            n = int(t.dims[0])
+            return [k * size + o for k in range(n) for o in offsets], n * size, align
+        if t.complex:
+            part = SIZES[COMPLEX[t.base]]
+            return [0, part], 2 * part, 2 * part
+        if t.base in self.fields:
+            offsets, end, align = [], 0, 1
+            for field_type in self.fields[t.base].values():
+                inner, size, field_align = self.c_layout(field_type)
+                end = -(-end // field_align) * field_align
+                offsets += [end + o for o in inner]
+                end, align = end + size, max(align, field_align)
+            return offsets, -(-end // align) * align, align
+        return [0], SIZES[t.base], SIZES[t.base]
 
     def params(self, func: c_ast.FuncDecl, where) -> list[tuple[str, CType]]:
         out = []
