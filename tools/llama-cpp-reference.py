@@ -9,7 +9,10 @@ info says ``AVX512 = 1``, else AVX2.
 Needs llama-cpp-python, built for either (the default native build crashes on AMX units):
     CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=ON" \
         pip install llama-cpp-python                    # the AVX-512 build
-    python tools/llama-cpp-reference.py [--model gemma3] [--out FILE]
+    python tools/llama-cpp-reference.py [--model gemma3] [--out FILE] [--prompts FILE]
+--prompts records your own prompts instead (a text file, one a line; a line starting
+"chat: " is a user turn): a held-out check of a machine, with
+``tools/llama-cpp-compare.py --data FILE``.
 The AVX2 build runs on any x86-64 machine: build llama.cpp's shared libraries from the
 same source without AVX-512 and point llama-cpp-python at them:
     cmake -B build-avx2 -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF \
@@ -72,12 +75,19 @@ def greedy(llm, ids: list, n: int = N) -> dict:
     return {"ids": ids, "tokens": tokens, "first_top": first, "last_top": last}
 
 
-def prompts(model: str, path: str) -> list:
+def prompts(model: str, path: str, given: list = PROMPTS) -> list:
     """The prompts as text: chat turns in the model's template (plain text for a base
     model without one, such as Gemma 3 270M)."""
     tokenizer = Tokenizer(hal.gguf.read(path).metadata)
     chat = (lambda text: tokenizer.chat(text, SYSTEM.get(model))) if tokenizer.chat_template else (lambda text: text)
-    return [chat(p[1]) if isinstance(p, tuple) else p for p in PROMPTS]
+    return [chat(p[1]) if isinstance(p, tuple) else p for p in given]
+
+
+def read_prompts(path: str) -> list:
+    """A prompts file's lines, "chat: " lines as user turns; blank lines are skipped."""
+    with open(path) as f:
+        lines = [line.rstrip("\n") for line in f if line.strip()]
+    return [(CHAT, line[len("chat: "):]) if line.startswith("chat: ") else line for line in lines]
 
 
 def main():
@@ -86,7 +96,10 @@ def main():
     p.add_argument("--long", action="store_true", help="record only the long prompt (default out: "
                                                        "tests/data/llama_cpp_<model>_long_<order>.json)")
     p.add_argument("--out", help="default: tests/data/llama_cpp_<model>_<order>.json")
+    p.add_argument("--prompts", help="a text file of your own prompts, one a line (then --out is needed)")
     args = p.parse_args()
+    if args.prompts and not args.out:
+        p.error("--prompts needs --out: the recordings in tests/data are of the built-in prompts")
     system_info = llama_cpp.llama_print_system_info().decode()
     order = build_order(system_info)
     path = hal.models.path(args.model)
@@ -94,7 +107,8 @@ def main():
     n, n_ctx = (LONG_N, LONG_CTX) if args.long else (N, N_CTX)
     llm = llama_cpp.Llama(path, n_ctx=n_ctx, n_threads=2, verbose=False)
     runs = []
-    for prompt in [LONG] if args.long else prompts(args.model, path):
+    given = read_prompts(args.prompts) if args.prompts else PROMPTS
+    for prompt in [LONG] if args.long else prompts(args.model, path, given):
         runs.append({"prompt": prompt, **greedy(llm, llm.tokenize(prompt.encode(), add_bos=True, special=True), n)})
         print(len(runs), repr(prompt), len(runs[-1]["tokens"]), file=sys.stderr)
     with open(out, "w") as f:
