@@ -58,9 +58,17 @@ INLINE f32 ggml_expf(f32 x) {
     f32 b = fma(-n, 1.42860677e-06f, fma(-n, 0.693145752f, x)), u = b * b;
     f32 j = fma(fma(fma(0.00824739039f, b, 0.0418997668f), u, fma(0.166683957f, b, 0.499991268f)), u,
                 fma(0.999999404f, b, 1.0f));
-    if (fabs(n) > 192.0f) return n > 0.0f ? f32_from_bits(0x7F800000u) : 0.0f;
-    if (n < -126.0f || n > 127.0f) return ldexp(j, (i32)n);
-    return j * f32_from_bits((u32)((i32)n + 127) << 23);  /* 2^n is a normal float: one exact rounding */
+    /* j * 2^n in one rounding, as _mm512_scalef_ps: 2^n itself where it is a normal float,
+       else j * 2^(n + k) (exact) times 2^-k, k = 126 below and -127 above. Bit masks, not
+       branches (a call to ldexp kept silu_mul and softmax scalar); the same bits as the
+       branches and ldexp for every float (checked exhaustively). */
+    f32 clamped = n < -192.0f ? -192.0f : n;
+    clamped = clamped > 192.0f ? 192.0f : clamped;
+    u32 low = 0u - (u32)(n < -126.0f), high = 0u - (u32)(n > 127.0f), up = 0u - (u32)(n > 0.0f),
+        huge = 0u - (u32)(fabs(n) > 192.0f);
+    i32 k = (i32)(low & 126u) - (i32)(high & 127u);
+    f32 r = (j * f32_from_bits((u32)((i32)clamped + k + 127) << 23)) * f32_from_bits((u32)(127 - k) << 23);
+    return f32_from_bits((f32_to_bits(r) & ~huge) | (huge & up & 0x7F800000u));
 }
 #else
 INLINE f32 ggml_expf(f32 x) {
