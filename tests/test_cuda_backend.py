@@ -117,11 +117,12 @@ def test_arguments_are_packed_with_the_declared_types():
 
 
 def test_a_captured_launch_replays_with_its_packed_arguments():
-    """hal.program.capture on CUDA without a GPU: a fake kernel function sees the recorded call
-    again at each replay, on the device's stream."""
+    """hal.program.capture without a GPU: a fake kernel function sees the recorded call again
+    at each replay, on the device's stream (ROCm's replay, kernel by kernel; CUDA's captures
+    a CUDA graph, which test_capture checks where a GPU is found)."""
     cuda = _cuda()
     calls = []
-    device = SimpleNamespace(cupy_device=contextlib.nullcontext(), stream="stream")
+    device = SimpleNamespace(cupy_device=contextlib.nullcontext(), stream="stream", hip=True)
     params = kernel_signatures("KERNEL void k(GLOBAL f32 *out, i64 n) {}")["k"]
     kernel = cuda.Program(device, lambda grid, block, args, stream: calls.append((grid, block, args, stream)),
                           "k", params)
