@@ -68,7 +68,8 @@ def test_two_node_cluster_serves_and_moves_sequences_through_the_object_store():
         c = openai.OpenAI(base_url=url + "/v1", api_key="none", max_retries=0, timeout=120)
         assert [m.id for m in c.models.list()] == ["SmolLM2"]
 
-        model, n = Llama.load(smollm2_path(), "cpu"), 64  # (streams long enough to be running when drained)
+        model, n = Llama.load(smollm2_path(), "cpu"), 160  # (streams long enough to be running when drained
+        # or failed: with 64, a fast cpu finished its streams before the injected fault came)
 
         def streams(prompts, while_running):
             """Stream ``prompts`` at once; ``while_running()`` once each has a token."""
