@@ -128,23 +128,19 @@ def main():
     peer = measure_llama_cpp(path, prompt, args.decode_tokens, args.repeats)
     if peer is not None:
         rows.append(("llama.cpp (cpu)", hal.device("cpu"), *peer))
+    memories = {memory_of(device): device for _, device, _, _ in rows}  # cpu, PoCL and llama.cpp share the host's
     gb = model.bytes_per_token / 1e9
     print(f"{os.path.basename(path)}: {model.bytes_per_token / 1e6:.1f} MB of weights per forward pass, "
           f"prompt {len(prompt)} tokens, {args.decode_tokens} decoded")
-    bandwidths = {}  # one roofline per memory: cpu and PoCL share the host's
-    for _, device, _, _ in rows:
-        memory = memory_of(device)
-        if memory not in bandwidths:
-            bandwidths[memory] = read_bandwidth(device)
-            print(f"roofline: {bandwidths[memory] / 1e9:.1f} GB/s read by {memory} "
-                  f"-> at most {bandwidths[memory] / 1e9 / gb:.0f} decode tok/s")
+    bandwidths = {memory: read_bandwidth(device) for memory, device in memories.items()}
+    for memory, bandwidth in bandwidths.items():
+        print(f"roofline: {bandwidth / 1e9:.1f} GB/s read by {memory} -> at most {bandwidth / 1e9 / gb:.0f} decode tok/s")
     print(f"{'':18} {'prefill tok/s':>14} {'decode tok/s':>13} {'decode GB/s':>12} {'% roofline':>11} "
           f"{'x llama.cpp':>24}")
     for name, device, prefill_s, decode_s in rows:
-        memory = memory_of(device)
         ratio = "" if peer is None else f"prefill {peer[0] / prefill_s:.2f} decode {peer[1] / decode_s:.2f}"
         print(f"{name:18} {len(prompt) / prefill_s:14.1f} {1 / decode_s:13.1f} {gb / decode_s:12.2f} "
-              f"{100 * gb * 1e9 / decode_s / bandwidths[memory]:11.0f} {ratio:>24}")
+              f"{100 * gb * 1e9 / decode_s / bandwidths[memory_of(device)]:11.0f} {ratio:>24}")
 
 
 if __name__ == "__main__":

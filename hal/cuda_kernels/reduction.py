@@ -165,7 +165,8 @@ class _Pair:
             else:
                 sig.append(f"const {ctype}* hal_p_{p.name}")
                 loads.append(load)
-        fold = (self.head + f'extern "C" __global__ void {P.symbol(k.name)}({", ".join(sig)}, {r}* hal_partial'
+        name = P.symbol(k.name)
+        fold = (self.head + f'extern "C" __global__ void {name}({", ".join(sig)}, {r}* hal_partial'
                 f"{self.out_signature}, long long hal_cols, long long hal_chunk, long long hal_chunks, "
                 f"long long hal_in_size, long long hal_out_size) {{\n{self.indexers}"
                 f"__shared__ {r} hal_s[HAL_BLOCK];\n"
@@ -180,7 +181,7 @@ class _Pair:
                 + "if (threadIdx.x == 0) {\n"
                 + "if (hal_chunks > 1) hal_partial[hal_row * hal_chunks + blockIdx.y] = hal_s[0];\n"
                 + f"else {self.post}\n}}\n}}\n")
-        final = (self.head + f'extern "C" __global__ void {P.symbol(k.name)}_final(const {r}* hal_partial'
+        final = (self.head + f'extern "C" __global__ void {name}_final(const {r}* hal_partial'
                  + "".join(f", {s}" for s in scalar_sig)
                  + f"{self.out_signature}, long long hal_chunks, long long hal_in_size, "
                  f"long long hal_out_size) {{\n{self.indexers}"
@@ -191,8 +192,8 @@ class _Pair:
                  + self.fold_tree + f"if (threadIdx.x == 0) {self.post}\n}}\n")
         names = tuple(self.types) + ("_type_reduce",)
         calls = {("_in_ind", "size"): "hal_in_size", ("_out_ind", "size"): "hal_out_size"}
-        return (RawKernel(fold, P.symbol(k.name), k.options, typedef_names=names, calls=calls, heavy_blocks=True),
-                RawKernel(final, f"{P.symbol(k.name)}_final", k.options, typedef_names=names, calls=calls))
+        return (RawKernel(fold, name, k.options, typedef_names=names, calls=calls, heavy_blocks=True),
+                RawKernel(final, f"{name}_final", k.options, typedef_names=names, calls=calls))
 
 
     def _fold_loop(self, loads: list) -> str:
