@@ -442,8 +442,34 @@ KERNEL void rope_store(GLOBAL f32 *q_out, GLOBAL const f32 *q, i64 q_off, GLOBAL
                        GLOBAL const i64 *pos, i64 pos_off, GLOBAL const i64 *dest, i64 dest_off,
                        GLOBAL const f32 *table, i64 table_rows, f32 scale,
                        i64 seq, i64 heads, i64 kv_heads, i64 cache_rows) {
-    i64 g = GLOBAL_ID(0), q_pairs = seq * heads * (DIM / 2);
     f32 y0, y1;
+#if ROPE_ROWS  /* (the C target) an item per head row, its pairs in a loop: the index
+                  arithmetic (five 64-bit divisions a pair) once a row */
+    i64 r = GLOBAL_ID(0), step = PAIR_STEP(DIM / 2);
+    if (r < seq * heads) {
+        i64 p = pos[pos_off + r / heads];
+        for (i64 i = 0; i < DIM / 2; i++) {
+            i64 at = r * DIM + (NEOX ? i : 2 * i);
+            rope_pair(q[q_off + at], q[q_off + at + step], p, i, table, table_rows, DIM / 2, scale, &y0, &y1);
+            q_out[at] = y0;
+            q_out[at + step] = y1;
+        }
+        return;
+    }
+    r -= seq * heads;
+    if (r >= seq * kv_heads) return;
+    i64 s = r / kv_heads, dest_row = dest[dest_off + s], p = pos[pos_off + s];
+    if (dest_row < 0 || dest_row >= cache_rows) return;
+    for (i64 i = 0; i < DIM / 2; i++) {
+        i64 e = r * DIM + (NEOX ? i : 2 * i), at = dest_row * kv_heads * DIM + e - s * kv_heads * DIM;
+        rope_pair(k[k_off + e], k[k_off + e + step], p, i, table, table_rows, DIM / 2, scale, &y0, &y1);
+        k_cache[at] = f32_to_half(y0);
+        k_cache[at + step] = f32_to_half(y1);
+        v_cache[at] = f32_to_half(v[v_off + e]);
+        v_cache[at + step] = f32_to_half(v[v_off + e + step]);
+    }
+#else
+    i64 g = GLOBAL_ID(0), q_pairs = seq * heads * (DIM / 2);
     if (g < q_pairs) {
         i64 at = PAIR_AT(g, DIM / 2);
         rope_pair(q[q_off + at], q[q_off + at + PAIR_STEP(DIM / 2)], pos[pos_off + g / (heads * (DIM / 2))],
@@ -464,6 +490,7 @@ KERNEL void rope_store(GLOBAL f32 *q_out, GLOBAL const f32 *q, i64 q_off, GLOBAL
     k_cache[at + step] = f32_to_half(y1);
     v_cache[at] = f32_to_half(v[v_off + e]);
     v_cache[at + step] = f32_to_half(v[v_off + e + step]);
+#endif
 }
 
 /* Sequence s's positions to attend: pos[s] + 1, held to its block table; none where a
@@ -826,8 +853,10 @@ def rope_store(device, q, k, v, k_cache, v_cache, positions, rows, theta, neox=F
     q_out = device.empty(q.shape, _F32)
     if seq:
         table, table_rows, scale = rope_table(device, theta, dim)
-        program(device, ATTENTION_STEP, "rope_store", **_step_defines(device, dim, neox=neox))(
-            (seq * (heads + kv_heads) * (dim // 2),), flat_group(device), pointer(device, q_out),
+        by_row = device.target == "c"
+        defines = _step_defines(device, dim, neox=neox)
+        program(device, ATTENTION_STEP, "rope_store", ROPE_ROWS=int(by_row), **defines)(
+            (seq * (heads + kv_heads) * (1 if by_row else dim // 2),), flat_group(device), pointer(device, q_out),
             *device.kernel_args(q, k, v), *(pointer(device, c) for c in (k_cache, v_cache)),
             *device.kernel_args(positions, rows), pointer(device, table), table_rows, scale, seq, heads, kv_heads,
             n_blocks * block_size)
