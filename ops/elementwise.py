@@ -462,19 +462,25 @@ def _specialize(name: str, compute: np.dtype) -> tuple[str, tuple, str]:
 def siblings(values: tuple, layout: tuple, dtypes: tuple) -> tuple:
     """What a device that batches its builds (ops/launch.py's ``elementwise_program``)
     builds with a kernel whose inputs have the value types ``values`` and are laid out
-    as ``layout`` (operands, out_strided, ndim): where the values are of one dtype, every
-    op over that layout and, over contiguous arrays and scalars of that dtype, every op
-    of one and two inputs, and one input's conversions to each of the device's
-    ``dtypes``; each as ``elementwise_source``'s (expr, out_t, operands, out_strided,
-    ndim, helpers, expr_t)."""
-    compute = values[0] if values else None
-    if compute not in ALL or any(t != compute for t in values):
+    as ``layout`` (operands, out_strided, ndim), each as ``elementwise_source``'s (expr,
+    out_t, operands, out_strided, ndim, helpers, expr_t). Where the values are of one
+    dtype: every op over that layout, over contiguous arrays and scalars of that dtype
+    and, for a strided layout, over strided ones of its ndim; and one input's
+    conversions to each of the device's ``dtypes``. Into a strided output (a copy into a
+    view: setitem, concat), only the conversions: ops write new arrays."""
+    if not values or values[0] not in ALL or any(t != values[0] for t in values):
         return ()
-    array, scalar = ("c", compute, compute), ("k", compute, compute)
-    layouts = dict.fromkeys([layout] + [(operands, False, 0) for operands in (
-        (array,), (array, array), (array, scalar), (scalar, array))])
+    compute, (_, out_strided, ndim) = values[0], layout
+    array, scalar, strided = (("c", compute, compute), ("k", compute, compute), ("s", compute, compute))
+    if out_strided:
+        layouts, of_ops = [layout], []
+    else:
+        layouts = of_ops = list(dict.fromkeys([layout] + [(operands, False, 0) for operands in (
+            (array,), (array, array), (array, scalar), (scalar, array))] + [(operands, False, ndim) for operands in (
+                (strided,), (strided, array), (array, strided), (strided, strided), (strided, scalar),
+                (scalar, strided)) if ndim]))
     ops = tuple((expr, op.out_dtype(compute), *layout, helpers, None)
-                for layout in layouts for op in OPS.values()
+                for layout in of_ops for op in OPS.values()
                 if op.nin == len(layout[0]) and compute in KINDS[op.kind] and op.expression(compute) is not None
                 for expr, _, helpers in [_specialize(op.name, compute)])
     return ops + tuple(("x0", dtype, *layout, "", compute) for layout in layouts if len(layout[0]) == 1

@@ -166,4 +166,6 @@ def test_every_dtype_s_batch_compiles(caplog):
         for dtype in dev.dtypes:
             elementwise_program(dev, "x0", dtype, (("c", dtype, dtype),), False, 0)
             elementwise_program(dev, "x0", dtype, (("s", dtype, dtype), ("c", dtype, dtype)), False, 2)
+            elementwise_program(dev, "x0", dtype, (("c", dtype, dtype),), True, 3)
+        elementwise_program(dev, "i % 2", np.dtype(np.int64), (), False, 0)  # (no inputs: no siblings)
     assert not [key for key in dev.programs if key[0] == "ew batch failed"] and not caplog.text
