@@ -32,8 +32,8 @@ class OpenCLDevice(BufferDevice):
         # (tests/test_faults.py, 8 threads: wrong results and crashes without it).
         self.launch_lock = threading.Lock()
         self.max_alloc = cl_device.max_mem_alloc_size
-        # PoCL's build of a program is mostly clang parsing its OpenCL header (~0.2 s, 36
-        # kernels ~0.27 s), and it generates each kernel's code at its first launch: so a
+        # PoCL's build of a program is mostly clang parsing its OpenCL header (~0.2 s; 100
+        # kernels ~0.25 s), and it generates each kernel's code at its first launch: so a
         # kernel's build may as well bring its siblings (ops/launch.py).
         self.batch_builds = cl_device.platform.name == "Portable Computing Language"
         super().__init__("opencl", index, info, fingerprint)

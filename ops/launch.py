@@ -18,6 +18,8 @@ from hal.errors import CompileError
 from hal.memory import Strided, contiguous_strides
 from hal.shapes import broadcast_shapes
 
+_log = logging.getLogger("hal.launch")
+
 # The type word of each dtype: the dialect's scalars, bool as u8, the complex structs,
 # float16 as its bits (u16: moved, never computed on).
 C_TYPE = {dtype: word for word, (dtype, _) in TYPES.items()} | {
@@ -173,10 +175,10 @@ def elementwise_program(device, expr: str, out_t, operands: tuple, out_strided: 
 
 def _build_together(device, layout: tuple, kernels: list) -> None:
     """Build in one program each of ``kernels`` (``elementwise_source``'s arguments) that
-    is not built yet, each left for ``program`` to find. A batch that fails
-    to compile is logged and not tried again for this ``layout``: ``program`` then builds
-    each kernel alone, so a bad sibling neither breaks the kernel asked for nor stands
-    in for that kernel's own error."""
+    is not built yet, each left for ``program`` to find. A batch that fails to compile
+    is logged and not tried again for this ``layout``: ``program`` then builds each
+    kernel alone, so a bad sibling neither breaks the kernel asked for nor stands in
+    for that kernel's own error."""
     if ("ew batch failed", layout) in device.programs:
         return
     alone = {}  # each kernel's source alone -> (its helpers, its source in the batch)
@@ -199,10 +201,8 @@ def _build_together(device, layout: tuple, kernels: list) -> None:
 
 
 def _built(device, source: str) -> bool:
+    """Whether the elementwise kernel of ``source`` is built, alone or in a batch."""
     return (source, "ew") in device.programs or ("in a batch", (source, "ew")) in device.programs
-
-
-_log = logging.getLogger("hal.launch")
 
 
 # Work-items per group of an elementwise launch. Fixed rather than left to the driver:
