@@ -32,6 +32,10 @@ class OpenCLDevice(BufferDevice):
         # (tests/test_faults.py, 8 threads: wrong results and crashes without it).
         self.launch_lock = threading.Lock()
         self.max_alloc = cl_device.max_mem_alloc_size
+        # PoCL's build of a program is mostly clang parsing its OpenCL header (~0.2 s; 100
+        # kernels ~0.25 s), and it generates each kernel's code at its first launch: so a
+        # kernel's build may as well bring its siblings (ops/launch.py).
+        self.batch_builds = cl_device.platform.name == "Portable Computing Language"
         super().__init__("opencl", index, info, fingerprint)
 
     def alloc(self, nbytes: int) -> cl.Buffer:
@@ -54,21 +58,25 @@ class OpenCLDevice(BufferDevice):
     def copyout(self, host: np.ndarray, handle: cl.Buffer, byte_offset: int) -> None:
         cl.enqueue_copy(self.queue, host, handle, src_offset=byte_offset, is_blocking=True)
 
-    def compile(self, source: str, defines: dict | None = None) -> program.Module:
+    def compile(self, source: str, defines: dict | None = None, batch: bool = False) -> program.Module:
         """A program from its binary in the kernel cache, else built from source. A new
         build's binary is stored later (hal.cache.store_later): PoCL makes it by
         compiling every kernel again for any work-group size, which the first use does
         not need, and which, taken after the first launches, carries the kernels
-        compiled for their work-group sizes too."""
+        compiled for their work-group sizes too. A ``batch`` (PoCL's, see
+        ``batch_builds``) stays out of hal's cache: its binary would compile every
+        kernel (~0.05 s each, mostly never run), and PoCL's own cache keeps the build
+        and the kernels that ran (a rebuild in the next process: ~0.05 s)."""
         defines = {**(defines or {}), **({"HAL_FP64": 1} if self.info.fp64 else {})}
         full = render(source, "opencl", defines)
         key = (full, _OPTIONS, self.fingerprint)
-        binary = cache.load("opencl", key)
+        binary = None if batch else cache.load("opencl", key)
         if binary is not None:
             built = cl.Program(self.context, [self.cl_device], [binary]).build(_OPTIONS)
         else:
             built = self._build(full)
-            cache.store_later("opencl", key, lambda: built.get_info(cl.program_info.BINARIES)[0])
+            if not batch:
+                cache.store_later("opencl", key, lambda: built.get_info(cl.program_info.BINARIES)[0])
         return program.Module(lambda name, params: Program(self, getattr(built, name), params),
                               kernel_signatures(source))
 

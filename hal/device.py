@@ -55,6 +55,10 @@ class Device:
     - ``synchronize()``, ``timer()`` (a context manager measuring device time)
     - optionally ``capture()``: a context manager recording the kernel launches made in
       it into a graph whose ``replay()`` runs them again (None where a backend cannot)
+    - optionally ``batch_builds``: True where a program of many kernels builds in about
+      the time of one and each kernel costs only at its first launch; ops/launch.py then
+      builds a kernel with its likely siblings, through ``compile(source, defines,
+      batch=True)`` (a program most of whose kernels may never run)
 
     and the payload protocol, the one way code above the drivers touches an array's
     data (a payload: a NumPy array on the cpu, a ``Strided`` view elsewhere):
@@ -69,6 +73,7 @@ class Device:
     family = "numpy"
     target: str
     capture = None
+    batch_builds = False
 
     def __init__(self, backend_name: str, index: int | None, info: DeviceInfo, fingerprint: str):
         self.backend_name, self.index, self.info = backend_name, index, info

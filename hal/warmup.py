@@ -25,7 +25,7 @@ DECODE_STEPS = 2
 class Warmup:
     device: str
     workload: str
-    compiled: int  # kernels built in this process (cache misses on both levels)
+    compiled: int  # programs built in this process (cache misses on both levels; a batch, one)
     from_disk: int  # kernels an earlier process had already put in the disk cache
     seconds: float
 
@@ -36,7 +36,7 @@ class Warmup:
 
 def warmup(device, model: str | None = None, jobs: int = 1) -> Warmup:
     """Run the workload on ``device`` and count the kernels it compiled (hal.stats()'s
-    cache counters, taken before and after); the conformance battery in ``jobs`` worker
+    counters, taken before and after); the conformance battery in ``jobs`` worker
     processes (hal/conformance/parallel.py), whose counts are added to this process's."""
     before = hal.stats()
     start = time.perf_counter()
@@ -49,7 +49,7 @@ def warmup(device, model: str | None = None, jobs: int = 1) -> Warmup:
     cache.flush()  # (what the builds deferred, written now: filling the cache is the point)
     seconds = time.perf_counter() - start
     after = hal.stats()
-    return Warmup(device.name, workload, after["cache_builds"] - before["cache_builds"],
+    return Warmup(device.name, workload, after["kernel_compiles"] - before["kernel_compiles"],
                   after["cache_disk_hits"] - before["cache_disk_hits"], seconds)
 
 

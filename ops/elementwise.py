@@ -20,6 +20,7 @@ from numpy._core._ufunc_config import _extobj_contextvar as _ERRSTATE
 from numpy._core._ufunc_config import _make_extobj
 
 from hal.dispatch import Op, declare, register
+from hal.dtypes import ALL, KINDS
 
 from .launch import C_TYPE, elementwise, real_dtype
 
@@ -455,6 +456,35 @@ def _specialize(name: str, compute: np.dtype) -> tuple[str, tuple, str]:
             .replace("BITS", str(compute.itemsize * 8)))
     helpers = complex_math(t) if compute.kind == "c" else op.helpers.format(T=t) if "{T}" in template else ""
     return expr, (compute,) * op.nin, helpers
+
+
+@lru_cache(maxsize=None)
+def siblings(values: tuple, layout: tuple, dtypes: tuple) -> tuple:
+    """What a device that batches its builds (ops/launch.py's ``elementwise_program``)
+    builds with a kernel whose inputs have the value types ``values`` and are laid out
+    as ``layout`` (operands, out_strided, ndim), each as ``elementwise_source``'s (expr,
+    out_t, operands, out_strided, ndim, helpers, expr_t). Where the values are of one
+    dtype: every op over that layout, over contiguous arrays and scalars of that dtype
+    and, for a strided layout, over strided ones of its ndim; and one input's
+    conversions to each of the device's ``dtypes``. Into a strided output (a copy into a
+    view: setitem, concat), only the conversions: ops write new arrays."""
+    if not values or values[0] not in ALL or any(t != values[0] for t in values):
+        return ()
+    compute, (_, out_strided, ndim) = values[0], layout
+    array, scalar, strided = (("c", compute, compute), ("k", compute, compute), ("s", compute, compute))
+    if out_strided:
+        layouts, of_ops = [layout], []
+    else:
+        layouts = of_ops = list(dict.fromkeys([layout] + [(operands, False, 0) for operands in (
+            (array,), (array, array), (array, scalar), (scalar, array))] + [(operands, False, ndim) for operands in (
+                (strided,), (strided, array), (array, strided), (strided, strided), (strided, scalar),
+                (scalar, strided)) if ndim]))
+    ops = tuple((expr, op.out_dtype(compute), *layout, helpers, None)
+                for layout in of_ops for op in OPS.values()
+                if op.nin == len(layout[0]) and compute in KINDS[op.kind] and op.expression(compute) is not None
+                for expr, _, helpers in [_specialize(op.name, compute)])
+    return ops + tuple(("x0", dtype, *layout, "", compute) for layout in layouts if len(layout[0]) == 1
+                       for dtype in dtypes if dtype in ALL)
 
 
 def _kernel(op: Elementwise):

@@ -7,14 +7,18 @@ costs a dict lookup for the source, one for the compiled program, and the launch
 """
 from __future__ import annotations
 
+import logging
 import math
 from functools import lru_cache
 
 import numpy as np
 
 from hal.dialect import TYPES
+from hal.errors import CompileError
 from hal.memory import Strided, contiguous_strides
 from hal.shapes import broadcast_shapes
+
+_log = logging.getLogger("hal.launch")
 
 # The type word of each dtype: the dialect's scalars, bool as u8, the complex structs,
 # float16 as its bits (u16: moved, never computed on).
@@ -53,12 +57,14 @@ def convert(expr: str, src: np.dtype, dst: np.dtype) -> str:
 
 def program(device, source: str, name: str, **defines):
     """The compiled kernel ``name`` of ``source`` with ``defines`` on ``device``
-    (memoized per device)."""
+    (memoized per device), from the program it was built in with others if it was
+    (``elementwise_program``)."""
     key = (source, name, *defines.items())
     try:
         return device.programs[key]
     except KeyError:
-        prog = device.programs[key] = device.compile(source, defines)[name]
+        module, name_there = device.programs.pop(("in a batch", key), None) or (device.compile(source, defines), name)
+        prog = device.programs[key] = module[name_there]
         return prog
 
 
@@ -100,8 +106,8 @@ def _dtype(t) -> np.dtype:
 
 @lru_cache(maxsize=None)
 def elementwise_source(expr: str, out_t, operands: tuple, out_strided: bool, ndim: int,
-                       helpers: str = "", expr_t=None) -> str:
-    """A kernel ``ew`` computing ``out[i] = expr`` over ``n`` elements.
+                       helpers: str = "", expr_t=None, name: str = "ew") -> str:
+    """A kernel ``name`` computing ``out[i] = expr`` over ``n`` elements.
 
     Types are dtypes or C type words. ``operands`` holds one (mode, storage type, value
     type) per input: mode "c" is a contiguous array of the output's shape (read at
@@ -142,12 +148,61 @@ def elementwise_source(expr: str, out_t, operands: tuple, out_strided: bool, ndi
     out_index = " + ".join(["out_off"] + [f"j{d} * os{d}" for d in dims]) if out_strided else "out_off + i"
     body = "\n    ".join(unravel + loads + [f"out[{out_index}] = {convert(expr, expr_dtype, out_dtype)};"])
     return f"""{helpers}
-KERNEL void ew({", ".join(params)}) {{
+KERNEL void {name}({", ".join(params)}) {{
     i64 i = GLOBAL_ID(0);
     if (i >= n) return;
     {body}
 }}
 """
+
+
+def elementwise_program(device, expr: str, out_t, operands: tuple, out_strided: bool, ndim: int,
+                        helpers: str = "", expr_t=None):
+    """The compiled kernel of ``elementwise_source(...)`` (memoized per device). Where a
+    program's build is mostly a fixed cost (``device.batch_builds``), a miss builds it
+    in one program with its likely siblings not built yet (ops/elementwise.py's
+    ``siblings``: ~100 kernels build in ~1.1x the time of one): a later call of one of
+    them then costs only its first launch, not a build."""
+    layout = (operands, out_strided, ndim)
+    source = elementwise_source(expr, out_t, *layout, helpers, expr_t)
+    if device.batch_builds and not _built(device, source):
+        from .elementwise import siblings  # (that module builds on this one)
+        kernels = [(expr, out_t, *layout, helpers, expr_t),
+                   *siblings(tuple(_dtype(v) for _, _, v in operands), layout, device.dtypes)]
+        _build_together(device, layout, kernels)
+    return program(device, source, "ew")
+
+
+def _build_together(device, layout: tuple, kernels: list) -> None:
+    """Build in one program each of ``kernels`` (``elementwise_source``'s arguments) that
+    is not built yet, each left for ``program`` to find. A batch that fails to compile
+    is logged and not tried again for this ``layout``: ``program`` then builds each
+    kernel alone, so a bad sibling neither breaks the kernel asked for nor stands in
+    for that kernel's own error."""
+    if ("ew batch failed", layout) in device.programs:
+        return
+    alone = {}  # each kernel's source alone -> (its helpers, its source in the batch)
+    for expr, out_t, operands, out_strided, ndim, helpers, expr_t in kernels:
+        source = elementwise_source(expr, out_t, operands, out_strided, ndim, helpers, expr_t)
+        if not _built(device, source) and source not in alone:
+            alone[source] = helpers, elementwise_source(expr, out_t, operands, out_strided, ndim, "", expr_t,
+                                                        f"ew{len(alone)}")
+    if len(alone) < 2:
+        return
+    batch = "".join(dict.fromkeys(helpers for helpers, _ in alone.values())) + "".join(k for _, k in alone.values())
+    try:
+        module = device.compile(batch, {}, batch=True)
+    except CompileError as e:
+        _log.warning("a batched build failed; its kernels are built alone:\n%s", e.log.strip())
+        device.programs["ew batch failed", layout] = True
+        return
+    for j, source in enumerate(alone):  # (each made at its first use: pyopencl takes ~2 ms a kernel)
+        device.programs["in a batch", (source, "ew")] = module, f"ew{j}"
+
+
+def _built(device, source: str) -> bool:
+    """Whether the elementwise kernel of ``source`` is built, alone or in a batch."""
+    return (source, "ew") in device.programs or ("in a batch", (source, "ew")) in device.programs
 
 
 # Work-items per group of an elementwise launch. Fixed rather than left to the driver:
@@ -184,8 +239,8 @@ def run_elementwise(device, expr: str, out: Strided, inputs: list, value_types: 
             args += [x.buf, x.offset, *x_strides]
             strided = True
     head = [out.buf, out.offset, *out_strides] if out_strides != flat else [out.buf, out.offset]
-    kernel = program(device, elementwise_source(expr, out.dtype, tuple(operands), out_strides != flat,
-                                                len(shape) if strided else 0, helpers, expr_type), "ew")
+    kernel = elementwise_program(device, expr, out.dtype, tuple(operands), out_strides != flat,
+                                 len(shape) if strided else 0, helpers, expr_type)
     kernel((n,), (min(_EW_GROUP, device.info.max_work_group),), *head, *args, n, *(shape if strided else ()))
     return out
 
@@ -234,7 +289,7 @@ def _prepare(device, expr, value_types, helpers, out_dtype, inputs):
         return lambda *inputs: run_elementwise(device, expr, device.empty(shape, out_dtype), inputs, value_types,
                                                helpers)
     operands = tuple(("c", x.dtype, vt) if type(x) is Strided else ("k", vt, vt) for x, vt in zip(inputs, value_types))
-    kernel = program(device, elementwise_source(expr, out_dtype, operands, False, 0, helpers), "ew")
+    kernel = elementwise_program(device, expr, out_dtype, operands, False, 0, helpers)
     group = min(_EW_GROUP, device.info.max_work_group)
     grid = (-(-n // group) * group,), (group,)
     # (a driver's kernel may be any launchable callable, the contract; hal's Programs prepare)

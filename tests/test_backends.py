@@ -138,7 +138,10 @@ def test_second_process_loads_opencl_kernels_from_disk(tmp_path):
     import json
     first, second = (json.loads(r.splitlines()[-1]) for r in runs)
     assert first["kernel_compiles"] > 0
-    assert second["kernel_compiles"] == 0 and second["cache_disk_hits"] == first["kernel_compiles"]
+    # What hal's cache stored is loaded; a batched build (PoCL's, ops/launch.py) is left to
+    # the driver's own cache, so the next process builds it again (from there, ~0.05 s).
+    assert second["cache_disk_hits"] == first["cache_builds"] > 0
+    assert second["kernel_compiles"] == first["kernel_compiles"] - first["cache_builds"]
 
 
 def test_pool_reuses_freed_buffers():

@@ -2,13 +2,18 @@
 elementwise kernel is generated per number of dimensions after ``collapse`` merges the
 dimensions every operand strides through alike, so one kernel serves every shape that
 collapses alike; and the conformance kit runs its battery in worker processes, with the
-same outcomes as in one (a worker that crashes fails only the op it was running)."""
+same outcomes as in one (a worker that crashes fails only the op it was running); and
+where a program's build is mostly a fixed cost (PoCL), an elementwise kernel is built in
+one program with its siblings."""
+import logging
+
 import numpy as np
 import pytest
 
 import hal
 from hal.conformance import run
-from hal.ops.launch import collapse
+from hal.ops import elementwise
+from hal.ops.launch import collapse, elementwise_program, run_elementwise
 
 
 @pytest.mark.parametrize("shape, strides, want", [
@@ -96,3 +101,71 @@ def test_a_worker_that_crashed_fails_the_op_it_was_running_and_only_that():
     assert list(outcomes) == [0] and running == {12: 1}
     assert [o.status for o in outcomes[0]] == ["fail"] * len(by_op[names[0]])
     assert "died (exit code -11)" in outcomes[0][0].detail
+
+
+def _fresh_opencl(batch: bool):
+    """A new instance of the first OpenCL device that is not a simulator: nothing built
+    on it yet (hal's kernel cache aside), building in batches or not."""
+    pytest.importorskip("pyopencl")
+    from hal.backends import opencl
+    found = [d for d in opencl.discover() if d.info.kind != "simulator"]
+    if not found:
+        pytest.skip("no OpenCL device")
+    found[0].batch_builds = batch
+    return found[0]
+
+
+def _many_ops(dev):
+    """Kernels of a StandardScaler fit's kinds on ``dev``: float64 binary ops on arrays and
+    with scalars, comparisons, a cast, a math function, a strided copy."""
+    rng = np.random.default_rng(0)
+    a = hal.asarray(rng.standard_normal((40, 7)), device=dev)
+    b = hal.asarray(rng.standard_normal((40, 7)), device=dev)
+    i = hal.asarray(rng.integers(-5, 5, (40, 7)), device=dev)
+    outs = [a + b, a - b, a * b, a / b, a == b, a <= b, a * 3.0, 2.0 - a, a == 0.5, a ** 2.0,
+            hal.sqrt(hal.abs(a)), hal.astype(i, hal.float64), hal.asarray(a.T, copy=True), hal.where(a < b, a, b)]
+    return [np.asarray(x) for x in outs]
+
+
+def test_a_batched_build_brings_the_siblings_and_the_same_results():
+    batched, alone = _fresh_opencl(True), _fresh_opencl(False)
+    before = hal.stats()["kernel_compiles"]
+    got = _many_ops(batched)
+    built = hal.stats()["kernel_compiles"] - before
+    want = _many_ops(alone)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+        assert g.dtype == w.dtype
+    # float64 and int64 families, the strided copy's layout, where (mixed value types)
+    assert built <= 4 < len(got)
+
+
+def test_a_batch_that_fails_to_compile_leaves_each_kernel_to_build_alone(monkeypatch, caplog):
+    dev = _fresh_opencl(True)
+    f32 = np.dtype(np.float32)
+    bad = ("not_declared_anywhere(x0)", f32, (("c", f32, f32),), False, 0, "", None)
+    monkeypatch.setattr(elementwise, "siblings", lambda values, layout, dtypes: (bad,))
+    x = hal.asarray(np.arange(5, dtype=np.float32), device=dev)
+    with caplog.at_level(logging.WARNING, logger="hal.launch"):
+        assert np.asarray(hal.negative(x)).tolist() == [0, -1, -2, -3, -4]
+        assert np.asarray(hal.square(x)).tolist() == [0, 1, 4, 9, 16]
+    # one failed batch, not tried again for that layout; each kernel built alone
+    assert caplog.text.count("not_declared_anywhere") == 1
+    assert {p.name for key, p in dev.programs.items() if key[1:] == ("ew",)} == {"ew"}
+    # A kernel that cannot compile (in a batch that fails too: another layout) reports
+    # its own error, not a sibling's or the batch's.
+    with pytest.raises(hal.CompileError) as error:
+        run_elementwise(dev, "also_undeclared(x0)", dev.empty((5,), f32), [1.5], [f32])
+    assert "also_undeclared" in error.value.log and "not_declared_anywhere" not in error.value.source
+
+
+def test_every_dtype_s_batch_compiles(caplog):
+    """A failing batch costs a build more and its siblings a build each: none may fail."""
+    dev = _fresh_opencl(True)
+    with caplog.at_level(logging.WARNING, logger="hal.launch"):
+        for dtype in dev.dtypes:
+            elementwise_program(dev, "x0", dtype, (("c", dtype, dtype),), False, 0)
+            elementwise_program(dev, "x0", dtype, (("s", dtype, dtype), ("c", dtype, dtype)), False, 2)
+            elementwise_program(dev, "x0", dtype, (("c", dtype, dtype),), True, 3)
+        elementwise_program(dev, "i % 2", np.dtype(np.int64), (), False, 0)  # (no inputs: no siblings)
+    assert not [key for key in dev.programs if key[0] == "ew batch failed"] and not caplog.text

@@ -75,10 +75,10 @@ def _fail_dead(workers, running, outcomes, names, by_op, Outcome) -> None:
 
 
 def _count_worker_compiles(builds: int, disk_hits: int) -> None:
-    """The workers' kernel cache counters, added to this process's (hal.stats()), so that
-    a caller counting compiles (python -m hal warmup) sees them."""
-    from hal import cache
-    cache._stats["builds"] += builds
+    """The workers' builds and kernel cache hits, added to this process's (hal.stats()),
+    so that a caller counting compiles (python -m hal warmup) sees them."""
+    from hal import cache, counters
+    counters.count("kernel_compiles", builds)
     cache._stats["disk_hits"] += disk_hits
 
 
@@ -109,5 +109,5 @@ def _worker(device_name: str, ops: str | None, small: bool, counter, results) ->
             cache.flush()
         after = hal.stats()
         fields = [(o.status, o.path, o.detail, o.error) for o in done]
-        results.put(("done", pid, index, (fields, after["cache_builds"] - before["cache_builds"],
+        results.put(("done", pid, index, (fields, after["kernel_compiles"] - before["kernel_compiles"],
                                           after["cache_disk_hits"] - before["cache_disk_hits"])))
