@@ -195,9 +195,6 @@ _PICK = r"""
 """
 
 _DOT = r"""
-#ifndef TILES_FIRST
-#define TILES_FIRST 0
-#endif
 /* out (n, rows) = x @ w.T from x's blocks (q, d, s). Work-item (rows, tile) ((tile, rows)
    with TILES_FIRST): RPI weight
    rows against NT consecutive rows of x, each block decoded once for all NT (and on the

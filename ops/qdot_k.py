@@ -558,9 +558,6 @@ KINLINE void block_dot(const Block *k, GLOBAL const i8 *qx, f32 dx, GLOBAL const
 }
 
 _DOT = r"""
-#ifndef TILES_FIRST
-#define TILES_FIRST 0
-#endif
 /* PoCL keeps a loop with a variable count (and its accumulators) in memory: there a fixed
    count, a short tile repeating its last row; the C target is 1.1-1.3x faster without */
 #ifdef __OPENCL_VERSION__
@@ -568,13 +565,12 @@ _DOT = r"""
 #else
 #define TILE_ROWS nt
 #endif
-/* out (n, rows) = x @ w.T from x's super-blocks (q, d, bsums). Work-item (row, tile) ((tile,
-   row) with TILES_FIRST): one weight row against NT consecutive rows of x, each super-block
-   decoded once for all NT. */
+/* out (n, rows) = x @ w.T from x's super-blocks (q, d, bsums). Work-item (row, tile): one
+   weight row against NT consecutive rows of x, each super-block decoded once for all NT. */
 KERNEL void qdot_k(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 xq_off, GLOBAL const f32 *xd,
                    i64 xd_off, GLOBAL const i16 *xs, i64 xs_off, GLOBAL const u8 *w, i64 w_off, i64 rows,
                    i64 cols, i64 n) {
-    i64 row = GLOBAL_ID(TILES_FIRST), t0 = GLOBAL_ID(1 - TILES_FIRST) * NT, nb = cols / 256;
+    i64 row = GLOBAL_ID(0), t0 = GLOBAL_ID(1) * NT, nb = cols / 256;
     if (row >= rows || t0 >= n) return;
     i64 nt = n - t0 < NT ? n - t0 : NT;
     Acc acc[NT];
@@ -862,11 +858,11 @@ KINLINE void tokens_result(const TAcc *a, f32 *out, i64 t, i64 n) { tf_store(out
 
 _DOT_TOKENS = r"""
 /* out (n, rows) = x @ w.T, x laid out by tokens_layout. Work-item (row, group of
-   TOKENS rows of x) (swapped with TILES_FIRST): each super-block unpacked once for the group. */
+   TOKENS rows of x): each super-block unpacked once for the group. */
 KERNEL void qdot_k_tokens(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 xq_off, GLOBAL const f32 *xd,
                           i64 xd_off, GLOBAL const i32 *xs, i64 xs_off, GLOBAL const u8 *w, i64 w_off, i64 rows,
                           i64 cols, i64 n) {
-    i64 row = GLOBAL_ID(TILES_FIRST), g = GLOBAL_ID(1 - TILES_FIRST), nb = cols / 256, t0 = g * TOKENS;
+    i64 row = GLOBAL_ID(0), g = GLOBAL_ID(1), nb = cols / 256, t0 = g * TOKENS;
     if (row >= rows || t0 >= n) return;
     GLOBAL const u8 *wr = w + w_off + row * nb * BLOCK_BYTES;
     TAcc acc[TOKENS / VT];
@@ -966,15 +962,12 @@ def default_config(device, n: int, alike: bool = False) -> dict:
     16 rows, on a CPU whose kernels hold 16 rows to a vector (AVX-512), TOKENS: 16 rows of
     x in a vector's lanes (qdot_k_tokens; 64 rows of Gemma's shapes: the C target with VNNI
     Q4_K 1.6-1.85x and Q6_K 1.25-1.85x faster than tiles of 16, PoCL Q4_K 1.4-1.8x and Q6_K
-    1.1x; 8-row groups gain little or lose); with AVX2 (8 rows to a vector) on the C target
-    too (AMD EPYC, Zen 3, 64 rows of Gemma's shapes: Q4_K 1.3-1.4x, Q6_K 1.2-1.3x; PoCL
-    there not measured). (``SCALAR``: 1 keeps
+    1.1x; 8-row groups, and AVX2 without VNNI, gain little or lose). (``SCALAR``: 1 keeps
     the C target and PoCL off their vector paths, for tests of the portable one.) ``alike``
     (ALIKE): every row summed as one row alone is, in llama.cpp's mat-vec order."""
     group = 16 if device.info.max_work_group >= 16 else 1
     config = {"NT": n if n <= 2 else 8 if n < 16 else 16, "ROWS": group, "ALIKE": int(alike)}
-    if n >= 16 and not alike and device.info.kind == "cpu" and (
-            rows_per_vector(device) == 16 or device.target == "c" and rows_per_vector(device) == 8):
+    if n >= 16 and not alike and device.info.kind == "cpu" and rows_per_vector(device) == 16:
         config["TOKENS"] = 16
     return config
 
@@ -1002,20 +995,16 @@ def dot_into(device, config: dict, out, a: Activations, raw, ggml_type: str):
     alike = config.get("ALIKE", 0)
     common = {"SCALAR": config.get("SCALAR", 0), "BLOCK_BYTES": TYPES[ggml_type].block_bytes, "ALIKE": alike,
               "FOURS": int(not alike and n >= 4 and n % 4 == 0),
-              "HAL_OMP_MIN_ITEMS": 64,  # (C target) a work-item is a whole row: threads pay from 64
-              # (the C target walks a grid row-major: a weight row's tiles of x run one after
-              # another, so the row is read from memory once, not once per tile)
-              "TILES_FIRST": int(device.target == "c")}
+              "HAL_OMP_MIN_ITEMS": 64}  # (C target) a work-item is a whole row: threads pay from 64
     args = device.kernel_args(out, a.q, a.d, a.bsums, raw) + [rows, cols, n]
     group = config["ROWS"]
     padded = -(-rows // group) * group
-    tiles = -(-n // (a.tokens or config["NT"]))
-    grid, local = ((tiles, padded), None) if common["TILES_FIRST"] else ((padded, tiles), (group, 1))
     if a.tokens:
         program(device, tokens_source(ggml_type), "qdot_k_tokens", NT=1, TOKENS=a.tokens, **common)(
-            grid, local, *args)
-    else:
-        program(device, source(ggml_type), "qdot_k", NT=config["NT"], **common)(grid, local, *args)
+            (padded, -(-n // a.tokens)), (group, 1), *args)
+        return out
+    tiles = -(-n // config["NT"])
+    program(device, source(ggml_type), "qdot_k", NT=config["NT"], **common)((padded, tiles), (group, 1), *args)
     return out
 
 
