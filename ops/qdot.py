@@ -195,15 +195,14 @@ _PICK = r"""
 """
 
 _DOT = r"""
-/* out (n, rows) = x @ w.T from x's blocks (q, d, s). Work-item (rows, tile) ((tile, rows)
-   with TILES_FIRST): RPI weight
+/* out (n, rows) = x @ w.T from x's blocks (q, d, s). Work-item (rows, tile): RPI weight
    rows against NT consecutive rows of x, each block decoded once for all NT (and on the
    vector path each block of x loaded once for all RPI). */
 KERNEL void qdot(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 xq_off, GLOBAL const f32 *xd,
                  i64 xd_off, GLOBAL const f32 *xs, i64 xs_off, GLOBAL const u8 *w0, i64 w0_off,
                  GLOBAL const u8 *w1, i64 w1_off, GLOBAL const u8 *w2, i64 w2_off, i64 rows0, i64 rows1,
                  i64 rows2, i64 cols, i64 n) {
-    i64 item = GLOBAL_ID(TILES_FIRST), t0 = GLOBAL_ID(1 - TILES_FIRST) * NT, nb = cols / 32;
+    i64 item = GLOBAL_ID(0), t0 = GLOBAL_ID(1) * NT, nb = cols / 32;
     PICK_WEIGHT(item, RPI);
     i64 row0 = item * RPI;
     if (row0 >= rows || t0 >= n) return;
@@ -363,13 +362,13 @@ typedef __m256 tokens_f32;
 #define tokens_dot(w, x) _mm256_madd_epi16(_mm256_maddubs_epi16((w), (x)), _mm256_set1_epi16(1))
 #endif
 
-/* out (n, rows) = x @ w.T, x laid out by quantize_q8_tokens. Work-item (group of TOKENS
-   rows of x, row). */
+/* out (n, rows) = x @ w.T, x laid out by quantize_q8_tokens. Work-item (row, group of
+   TOKENS rows of x). */
 KERNEL void qdot_tokens(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 xq_off, GLOBAL const f32 *xd,
                         i64 xd_off, GLOBAL const f32 *xs, i64 xs_off, GLOBAL const u8 *w0, i64 w0_off,
                         GLOBAL const u8 *w1, i64 w1_off, GLOBAL const u8 *w2, i64 w2_off, i64 rows0, i64 rows1,
                         i64 rows2, i64 cols, i64 n) {
-    i64 g = GLOBAL_ID(0), row = GLOBAL_ID(1), nb = cols / 32, t0 = g * TOKENS;
+    i64 row = GLOBAL_ID(0), g = GLOBAL_ID(1), nb = cols / 32, t0 = g * TOKENS;
     PICK_WEIGHT(row, 1);
     if (row >= rows || t0 >= n) return;
     GLOBAL const u8 *wr = w + w_off + row * nb * BLOCK_BYTES;
@@ -704,21 +703,16 @@ def dots_into(device, config: dict, out, a: Activations, raws: list, rows: list,
                    HAS_MIN=int(ggml_type in WITH_MIN), SIGNED_W=int(ggml_type not in WITH_MIN),
                    BLOCK_BYTES=TYPES[ggml_type].block_bytes,
                    HAL_OMP_MIN_ITEMS=64,  # (C target) a work-item is a whole row: threads pay from 64
-                   TILES_FIRST=int(device.target == "c"),
                    **({"TOKENS": a.tokens} if a.tokens else {}))
     unused = 3 - len(raws)  # no rows: the kernel never reads them
     args = device.kernel_args(out, a.q, a.d, a.s, *raws, *[raws[0]] * unused) + [*rows, *[0] * unused]
-    # (the C target walks a grid row-major: a weight row's tiles of x, or groups, run one
-    # after another, so the row is read from memory once, not once per tile)
     if a.tokens:
-        prog((-(-n // a.tokens), sum(rows)), None, *args, cols, n)
+        prog((sum(rows), -(-n // a.tokens)), None, *args, cols, n)
         return out
     items, tiles = sum(-(-r // rpi) for r in rows), -(-n // nt)
     padded = -(-items // group) * group
     if lanes:
         prog((8, padded, tiles), (8, group, 1), *args, cols, n)
-    elif device.target == "c":
-        prog((tiles, padded), None, *args, cols, n)
     else:
         prog((padded, tiles), (group, 1), *args, cols, n)
     return out
@@ -801,14 +795,14 @@ def _default_c(vector_bits: int, n: int, nt: int, ggml_type: str) -> dict:
     """The C target: with AVX-512, from 6 rows of x (bucket 8) the rows in a vector's lanes
     (qdot_tokens: 16-row groups 1.2-2x faster than tiles of 4; 8-row groups for 6-11 rows;
     slower below that, where padding is most of the work; Xeon, VNNI, one thread). With
-    AVX2 only, 8-row groups from 16 rows (AMD EPYC, Zen 3: Q4_1 1.2x faster than tiles,
-    Q5_0 and Q8_0 0.95-1.1x at 64 rows, and 16 rows of SmolLM2's 49152 x 576 Q8_0 output
-    1.1-1.3x faster than tiles of 4; weights of any sign since |w| is taken once per block).
+    AVX2 only, 8-row groups from 16 rows (Q4_1 1.2x faster than tiles; signed weights,
+    their |w| taken once per block, as fast as tiles: an AMD EPYC, Zen 3, quiet, Q5_0 at 64
+    rows 1.01-1.06x, 16 rows of SmolLM2's 49152 x 576 Q8_0 output 0.95-1.0x: one path).
     Else two Q4_1 rows per item (5-10% faster; two Q8_0 rows are 3x slower for one row of
     x, 10-15% faster for tiles of 4)."""
     if vector_bits >= 512 and n >= 8:
         return {"NT": 1, "ROWS": 1, "LANES": 0, "TOKENS": 16 if n >= 16 else 8}
-    if vector_bits >= 256 and n >= 16:
+    if vector_bits >= 256 and n >= 16:  # (any weight: |w| is taken once per block)
         return {"NT": 1, "ROWS": 1, "LANES": 0, "TOKENS": 8}
     nt = 2 if n == 2 else nt  # (two rows of x: tiles of 2 are 15% faster than 1 or 4)
     return {"NT": nt, "ROWS": 1, "LANES": 0, "RPI": 2 if ggml_type == "Q4_1" or nt > 1 else 1}
