@@ -1,5 +1,6 @@
 """Defaults chosen per instruction set at run time (issue 17, "tuned without asking"):
-the PoCL GEMM's register block follows the host's vector registers."""
+the PoCL GEMM's register block and the cpu's float16 products follow the host's vector
+registers."""
 import pytest
 
 import hal
@@ -19,3 +20,21 @@ def test_the_gemm_default_block_follows_the_hosts_vector_registers(monkeypatch, 
     config = linalg._gemm_default(dev, ("float32", (1, 1024, 1024, 1024)))
     assert (config["RM"], config["RN"]) == block
     assert autotune.verify(dev, "gemm", ("float32", (1, 64, 64, 64)), config) == ""
+
+
+@pytest.mark.parametrize("order, gemm_kind, gemv_lanes", [("avx512", "block", 32), ("avx2", "library", 8)])
+def test_the_cpus_float16_defaults_follow_the_hosts_vector_registers(monkeypatch, order, gemm_kind, gemv_lanes):
+    """On the cpu, a float16 product of a few hundred rows runs the C target's 6 x 32 block
+    with AVX-512, and BLAS on the decoded halves with AVX2 (whose 16 registers the block
+    overflows); a float16 mat-vec decodes x 32 lanes at a time with AVX-512, 8 with AVX2.
+    Each default computes the product (verified as the tuner verifies a candidate)."""
+    import hal.summation
+    from hal.ops import linalg
+    cpu = hal.device("cpu")
+    monkeypatch.setattr(hal.summation, "host_order", lambda: order)
+    gemm = linalg._gemm_default(cpu, ("float16", (1, 256, 256, 256)))
+    gemv = linalg._gemv_default(cpu, ("float16", (1, 2048, 512)))
+    assert gemm["kind"] == gemm_kind and gemv["KV"] == gemv_lanes
+    assert linalg._gemm_default(cpu, ("float16", (1, 1, 2048, 512)))["kind"] == "block"  # (one row: never BLAS)
+    assert autotune.verify(cpu, "gemm", ("float16", (1, 64, 64, 64)), gemm) == ""
+    assert autotune.verify(cpu, "gemv", ("float16", (1, 256, 64)), gemv) == ""
