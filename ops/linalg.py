@@ -434,7 +434,7 @@ def _gemm_default(device, key):
     where unpacked each work-item decodes its scalar loads of ``a`` in the inner loop
     (on PoCL at n=1024: 87 GFLOP/s packed, 55 with ``b`` alone packed, 45 unpacked)."""
     if _blas(device):
-        return _cpu_half_default(key) if key[0] == "float16" else {"kind": "library"}
+        return _cpu_half_default(device, key) if key[0] == "float16" else {"kind": "library"}
     if device.info.kind in ("gpu", "accelerator") and _fits(device, 64):
         return {"kind": "tiled", "TS": 16, "WPT": 2}
     m = key[1][1]
@@ -445,14 +445,14 @@ def _gemm_default(device, key):
     return _fit_group(device, {"kind": "block", "RM": rm, "RN": rn, "WX": 1, "WY": 8, "PACK": pack})
 
 
-def _cpu_half_default(key):
-    """With AVX-512, BLAS from ``HALF_REUSE_FOR_BLAS``; with AVX2 (16 vector registers, which
-    the 6 x 32 block overflows) BLAS for every product of two rows or more: on an AMD EPYC
-    (Zen 3) 2.6-5.7x faster than the best block at 256^3, 64x2048x512, 8x128x128x64 and
-    576x1536x576 (``python benchmarks/tuning_gain.py --device cpu``: 2.4-7.9x over 6 x 32)."""
-    from hal.summation import host_order
+def _cpu_half_default(device, key):
+    """With AVX-512 (the cpu's ``vector_bits``), BLAS from ``HALF_REUSE_FOR_BLAS``; with AVX2
+    (16 vector registers, which the 6 x 32 block overflows) BLAS for every product of two
+    rows or more: on an AMD EPYC (Zen 3) 2.6-5.7x faster than the best block at 256^3,
+    64x2048x512, 8x128x128x64 and 576x1536x576 (``python benchmarks/tuning_gain.py
+    --device cpu``: 2.4-7.9x over 6 x 32)."""
     _, m, n, k = key[1]
-    if m > 1 and host_order() != "avx512" or m * n * k >= HALF_REUSE_FOR_BLAS * (m * k + k * n + m * n):
+    if m > 1 and device.info.vector_bits < 512 or m * n * k >= HALF_REUSE_FOR_BLAS * (m * k + k * n + m * n):
         return {"kind": "library"}
     return {"kind": "block", "RM": 1, "RN": 64, "WX": 1, "WY": 1, "PACK": 0} if m == 1 else \
         {"kind": "block", "RM": 6, "RN": 32, "WX": 1, "WY": 1, "PACK": 0}
@@ -479,13 +479,12 @@ def _gemv_space(device, key):
 
 def _gemv_default(device, key):
     """float16 rows in fours (each x lane decoded once serves four rows): on the C target
-    with 32 lanes where the host has AVX-512 (15-22 GB/s of weights vs 4 with 2 x 8), 8
+    with 32 lanes where the cpu has AVX-512 (15-22 GB/s of weights vs 4 with 2 x 8), 8
     with AVX2 (an AMD EPYC: 1.05-1.26x faster than 32); on PoCL with 8 (11 vs 7)."""
-    from hal.summation import host_order
     half = key[0] == "float16"
     if _blas(device):
-        return {"kind": "rows", "RM": 4, "KV": 32 if host_order() == "avx512" else 8, "WX": 1} if half else \
-            {"kind": "library"}
+        lanes = 32 if device.info.vector_bits >= 512 else 8
+        return {"kind": "rows", "RM": 4, "KV": lanes, "WX": 1} if half else {"kind": "library"}
     return {"kind": "rows", "RM": 4 if half else 2, "KV": 8, "WX": 16 if _fits(device, 16) else 1}
 
 
