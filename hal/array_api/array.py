@@ -13,6 +13,7 @@ from .. import dtypes
 from ..errors import DeviceError
 
 _DLPACK_CPU = 1
+_allocate = object.__new__
 
 
 class Array:
@@ -22,9 +23,9 @@ class Array:
     def __init__(self, *args, **kwargs):
         raise TypeError("create arrays with hal.asarray, hal.zeros and the other creation functions")
 
-    @classmethod
-    def _new(cls, data, device) -> "Array":
-        obj = object.__new__(cls)
+    @staticmethod
+    def _new(data, device) -> "Array":  # (static: a classmethod's binding costs 0.1 us a result)
+        obj = _allocate(Array)
         obj._data, obj._device = data, device
         return obj
 
