@@ -604,3 +604,33 @@ def test_runs_kept_per_operand_layout(device):
         x + x[:2, :2]  # (a shape that does not broadcast is refused every time, none kept)
     with pytest.raises(ValueError):
         x + x[:2, :2]
+
+
+def test_floating_point_errors_are_results_not_warnings_in_any_thread():
+    """On the cpu, overflow, division by zero and invalid operations give inf and NaN
+    without a warning (the standard defines the results), in the calling thread and in
+    two others at once (NumPy's loops run in an error state of hal's own, one per
+    thread), and the caller's own NumPy error state is left as it was."""
+    device = "cpu"
+    import threading
+    import warnings
+    big = hal.asarray(np.full(4, 3e38, np.float32), device=device)
+    zero = hal.zeros(4, dtype=hal.float32, device=device)
+    results = {}
+
+    def run(name):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            results[name] = [np.asarray(x) for x in (big + big, big / zero, zero / zero, hal.exp(big))]
+    with np.errstate(all="raise"):
+        run("main")
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        with pytest.raises(FloatingPointError):
+            np.float32(3e38) * np.float32(10)
+    for got in results.values():
+        np.testing.assert_array_equal(np.stack(got), np.stack([[np.inf] * 4, [np.inf] * 4, [np.nan] * 4, [np.inf] * 4]))
+    assert len(results) == 3
