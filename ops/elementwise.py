@@ -470,18 +470,28 @@ def _specialize(name: str, compute: np.dtype) -> tuple[str, tuple, str]:
     return expr, (compute,) * op.nin, helpers
 
 
+# The ops array code uses most (a scikit-learn fit uses little else): the ones a build
+# brings as siblings. The first use of any other op brings all the others.
+COMMON = {"abs", "add", "divide", "equal", "exp", "greater", "greater_equal", "isfinite", "isinf", "isnan",
+          "less", "less_equal", "log", "logical_and", "logical_not", "logical_or", "maximum", "minimum",
+          "multiply", "negative", "not_equal", "pow", "sqrt", "square", "subtract"}
+
+
 @lru_cache(maxsize=None)
-def siblings(values: tuple, layout: tuple, dtypes: tuple) -> tuple:
+def siblings(expr: str, values: tuple, layout: tuple, dtypes: tuple) -> tuple:
     """What a device that batches its builds (ops/launch.py's ``elementwise_program``)
-    builds with a kernel whose inputs have the value types ``values`` and are laid out
-    as ``layout`` (operands, out_strided, ndim), each as ``elementwise_source``'s (expr,
-    out_t, operands, out_strided, ndim, helpers, expr_t). Where the values are of one
-    dtype: every op over that layout, over contiguous arrays and scalars of that dtype
-    and, for a strided layout, over strided ones of its ndim; and one input's
-    conversions to each of the device's ``dtypes``. Into a strided output (a copy into a
-    view: setitem, concat), only the conversions: ops write new arrays."""
+    builds with the kernel of ``expr`` whose inputs have the value types ``values`` and
+    are laid out as ``layout`` (operands, out_strided, ndim), each as
+    ``elementwise_source``'s (expr, out_t, operands, out_strided, ndim, helpers, expr_t).
+    Where the values are of one dtype: the ``COMMON`` ops (every op, where ``expr`` is
+    another's) over that layout, over contiguous arrays and scalars of that dtype and,
+    for a strided layout, over strided ones of its ndim; and one input's conversions to
+    each of the device's ``dtypes``. Into a strided output (a copy into a view:
+    setitem, concat), only the conversions: ops write new arrays."""
     if not values or values[0] not in ALL or any(t != values[0] for t in values):
         return ()
+    rare = any(_specialize(name, values[0])[0] == expr for name, op in OPS.items() if name not in COMMON
+               and values[0] in KINDS[op.kind] and op.expression(values[0]) is not None)
     compute, (_, out_strided, ndim) = values[0], layout
     array, scalar, strided = (("c", compute, compute), ("k", compute, compute), ("s", compute, compute))
     if out_strided:
@@ -492,7 +502,7 @@ def siblings(values: tuple, layout: tuple, dtypes: tuple) -> tuple:
                 (strided,), (strided, array), (array, strided), (strided, strided), (strided, scalar),
                 (scalar, strided)) if ndim]))
     ops = tuple((expr, op.out_dtype(compute), *layout, helpers, None)
-                for layout in of_ops for op in OPS.values()
+                for layout in of_ops for op in OPS.values() if rare or op.name in COMMON
                 if op.nin == len(layout[0]) and compute in KINDS[op.kind] and op.expression(compute) is not None
                 for expr, _, helpers in [_specialize(op.name, compute)])
     return ops + tuple(("x0", dtype, *layout, "", compute) for layout in layouts if len(layout[0]) == 1

@@ -63,9 +63,17 @@ def program(device, source: str, name: str, **defines):
     try:
         return device.programs[key]
     except KeyError:
-        module, name_there = device.programs.pop(("in a batch", key), None) or (device.compile(source, defines), name)
+        module, name_there = device.programs.pop(("in a batch", key), None) or (_module(device, source, defines), name)
         prog = device.programs[key] = module[name_there]
         return prog
+
+
+def _module(device, source: str, defines: dict):
+    """``source`` built once per device, whichever of its kernels is asked for first."""
+    key = ("module", source, *defines.items())
+    if key not in device.programs:
+        device.programs[key] = device.compile(source, defines)
+    return device.programs[key]
 
 
 def pointer(device, payload):
@@ -168,7 +176,7 @@ def elementwise_program(device, expr: str, out_t, operands: tuple, out_strided: 
     if device.batch_builds and not _built(device, source):
         from .elementwise import siblings  # (that module builds on this one)
         kernels = [(expr, out_t, *layout, helpers, expr_t),
-                   *siblings(tuple(_dtype(v) for _, _, v in operands), layout, device.dtypes)]
+                   *siblings(expr, tuple(_dtype(v) for _, _, v in operands), layout, device.dtypes)]
         _build_together(device, layout, kernels)
     return program(device, source, "ew")
 

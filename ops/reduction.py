@@ -9,6 +9,7 @@ Complex sums reduce the ``components()`` view (real kernels, no copy); complex
 products combine with the ``c64_mul``/``c128_mul`` helpers."""
 from __future__ import annotations
 
+import logging
 import math
 from functools import lru_cache
 
@@ -16,9 +17,12 @@ import numpy as np
 
 from hal import autotune
 from hal.dispatch import register
+from hal.errors import CompileError
 from hal.memory import Strided
 
 from .launch import C_TYPE, convert, program, run_elementwise
+
+_log = logging.getLogger("hal.reduction")
 
 # name -> (the NumPy ufunc whose reduce is the reference, combine expression, identity)
 REDUCTIONS = {
@@ -252,17 +256,52 @@ def _reduce_rows(device, combine, identity, load, x, rows, cols, out, full=None)
 
 
 def _launch(device, combine, identity, load, x, rows, cols, chunk, chunks, out, full):
-    acc = C_TYPE[out.dtype]
-    if identity is None:
-        init = "load(p[begin])"
-    elif out.dtype.kind == "c":
-        init = f"{acc}_make({identity}, 0)"
-    else:
-        init = f"({acc}){identity}"
-    source = reduction_source(C_TYPE[x.dtype], acc, acc, combine, init, load)
+    source = _source(combine, identity, load, x.dtype, out.dtype)
+    if device.batch_builds and (source, "reduce", ("WG", full)) not in device.programs:
+        _build_common(device, full)
     wg = _group_size(device, chunk, full)
     program(device, source, "reduce", WG=full)((rows * chunks * wg,), (wg,), out.buf, out.offset,
                                              x.buf, x.offset, cols, chunk, chunks)
+
+
+def _source(combine, identity, load, in_dtype, out_dtype) -> str:
+    acc = C_TYPE[out_dtype]
+    if identity is None:
+        init = "load(p[begin])"
+    elif out_dtype.kind == "c":
+        init = f"{acc}_make({identity}, 0)"
+    else:
+        init = f"({acc}){identity}"
+    return reduction_source(C_TYPE[in_dtype], acc, acc, combine, init, load)
+
+
+def _build_common(device, full: int) -> None:
+    """On a device whose builds are mostly a fixed cost (``device.batch_builds``), the
+    reductions that array code uses most, built in one program with ``WG=full`` before
+    the first of them runs: each of sum, prod, max and min over each floating dtype,
+    float32 summed in float64, and bool's all and any (a scikit-learn fit uses six of
+    them: one build instead of six). Each kernel is renamed, and its ``combine`` and
+    ``load`` by macros, so its text is otherwise the one it has alone."""
+    if ("reductions built", full) in device.programs:
+        return
+    device.programs["reductions built", full] = True
+    floats = [d for d in map(np.dtype, ("float32", "float64")) if d in device.dtypes]
+    common = [(name, d, d) for d in floats for name in ("sum", "prod", "max", "min")]
+    common += [("sum", floats[0], floats[1])] if len(floats) == 2 else []
+    common += [(name, np.dtype(np.bool_), np.dtype(np.bool_)) for name in ("all", "any")]
+    sources = [_source(REDUCTIONS[name][1], REDUCTIONS[name][2], convert("v", i, o), i, o)
+               for name, i, o in common]
+    sources = [s for s in dict.fromkeys(sources) if (s, "reduce", ("WG", full)) not in device.programs]
+    renamed = "".join(f"#define combine combine{j}\n#define load load{j}\n"
+                      f"{s.replace('void reduce(', f'void reduce{j}(')}#undef combine\n#undef load\n"
+                      for j, s in enumerate(sources))
+    try:
+        module = device.compile(renamed, {"WG": full}, batch=True)
+    except CompileError as e:  # (each then builds alone, with its own error if it has one)
+        _log.warning("a batched build failed; its kernels are built alone:\n%s", e.log.strip())
+        return
+    for j, source in enumerate(sources):
+        device.programs["in a batch", (source, "reduce", ("WG", full))] = module, f"reduce{j}"
 
 
 def _arg_kernel(name: str):

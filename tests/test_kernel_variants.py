@@ -12,6 +12,7 @@ import pytest
 
 import hal
 from hal.conformance import run
+from hal.dtypes import KINDS
 from hal.ops import elementwise
 from hal.ops.launch import collapse, elementwise_program, run_elementwise
 
@@ -144,7 +145,7 @@ def test_a_batch_that_fails_to_compile_leaves_each_kernel_to_build_alone(monkeyp
     dev = _fresh_opencl(True)
     f32 = np.dtype(np.float32)
     bad = ("not_declared_anywhere(x0)", f32, (("c", f32, f32),), False, 0, "", None)
-    monkeypatch.setattr(elementwise, "siblings", lambda values, layout, dtypes: (bad,))
+    monkeypatch.setattr(elementwise, "siblings", lambda expr, values, layout, dtypes: (bad,))
     x = hal.asarray(np.arange(5, dtype=np.float32), device=dev)
     with caplog.at_level(logging.WARNING, logger="hal.launch"):
         assert np.asarray(hal.negative(x)).tolist() == [0, -1, -2, -3, -4]
@@ -167,5 +168,36 @@ def test_every_dtype_s_batch_compiles(caplog):
             elementwise_program(dev, "x0", dtype, (("c", dtype, dtype),), False, 0)
             elementwise_program(dev, "x0", dtype, (("s", dtype, dtype), ("c", dtype, dtype)), False, 2)
             elementwise_program(dev, "x0", dtype, (("c", dtype, dtype),), True, 3)
+            rare = next(op for op in elementwise.OPS.values() if op.name not in elementwise.COMMON and
+                        op.nin == 1 and dtype in KINDS[op.kind] and op.expression(dtype) is not None)
+            expr, _, helpers = elementwise._specialize(rare.name, dtype)  # (brings every op)
+            elementwise_program(dev, expr, rare.out_dtype(dtype), (("c", dtype, dtype),), False, 0, helpers)
         elementwise_program(dev, "i % 2", np.dtype(np.int64), (), False, 0)  # (no inputs: no siblings)
     assert not [key for key in dev.programs if key[0] == "ew batch failed"] and not caplog.text
+
+
+def test_the_common_reductions_build_together_and_a_source_builds_once(monkeypatch):
+    """On a device that batches its builds, the first reduction builds the common ones
+    in one program (sums, products, max and min of each float dtype, float32 summed in
+    float64, bool's all and any), and gather and scatter, one source, build once."""
+    dev, builds = _fresh_opencl(True), []
+    compile = dev.compile
+    monkeypatch.setattr(dev, "compile", lambda source, *args, **kw: builds.append(source) or compile(source, *args, **kw))
+    rng = np.random.default_rng(0)
+    x32 = hal.asarray(rng.standard_normal((40, 50)).astype(np.float32), device=dev)
+    x64, b = hal.astype(x32, hal.float64), x32 > 0
+    before = len(builds)
+    got = [f(x, axis=1) for x in (x32, x64) for f in (hal.sum, hal.prod, hal.max, hal.min)]
+    got += [hal.sum(x32, axis=1, dtype=hal.float64), hal.all(b, axis=1), hal.any(b, axis=1)]
+    assert len(builds) - before == 1
+    x_np, b_np = np.asarray(x32), np.asarray(b)
+    want = [f(x, axis=1) for x in (x_np, x_np.astype(np.float64)) for f in (np.sum, np.prod, np.max, np.min)]
+    want += [x_np.sum(axis=1, dtype=np.float64), b_np.all(axis=1), b_np.any(axis=1)]
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(np.asarray(g), w, rtol=1e-5)
+    m, idx = hal.asarray(np.arange(8.0).reshape(2, 4), device=dev), np.array([[3, 1], [0, 2]])
+    taken = hal.take_along_axis(m, hal.asarray(idx, device=dev), axis=1)  # (gather)
+    m[hal.asarray(np.array([1, 0]), device=dev)] = hal.ones((2, 4), dtype=hal.float64, device=dev)  # (scatter)
+    assert sum("KERNEL void scatter" in source for source in builds) == 1
+    assert np.asarray(taken).tolist() == np.take_along_axis(np.arange(8.0).reshape(2, 4), idx, 1).tolist()
+    assert np.asarray(m).tolist() == np.ones((2, 4)).tolist()
