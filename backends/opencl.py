@@ -31,6 +31,10 @@ class OpenCLDevice(BufferDevice):
         # threads launching the same kernel must not interleave setting them
         # (tests/test_faults.py, 8 threads: wrong results and crashes without it).
         self.launch_lock = threading.Lock()
+        # Oclgrind runs a queue's kernels in the thread that waits on it, and only one
+        # at a time: so there, waits (copies, finish) take the same lock (two threads'
+        # first reads failed an assertion inside Oclgrind and aborted the process).
+        self.wait_lock = self.launch_lock if info.kind == "simulator" else contextlib.nullcontext()
         self.max_alloc = cl_device.max_mem_alloc_size
         # PoCL's build of a program is mostly clang parsing its OpenCL header (~0.2 s; 100
         # kernels ~0.25 s), and it generates each kernel's code at its first launch: so a
@@ -53,10 +57,12 @@ class OpenCLDevice(BufferDevice):
         handle.release()
 
     def copyin(self, handle: cl.Buffer, byte_offset: int, host: np.ndarray) -> None:
-        cl.enqueue_copy(self.queue, handle, host, dst_offset=byte_offset, is_blocking=True)
+        with self.wait_lock:
+            cl.enqueue_copy(self.queue, handle, host, dst_offset=byte_offset, is_blocking=True)
 
     def copyout(self, host: np.ndarray, handle: cl.Buffer, byte_offset: int) -> None:
-        cl.enqueue_copy(self.queue, host, handle, src_offset=byte_offset, is_blocking=True)
+        with self.wait_lock:
+            cl.enqueue_copy(self.queue, host, handle, src_offset=byte_offset, is_blocking=True)
 
     def compile(self, source: str, defines: dict | None = None, batch: bool = False) -> program.Module:
         """A program from its binary in the kernel cache, else built from source. A new
@@ -88,7 +94,8 @@ class OpenCLDevice(BufferDevice):
             raise CompileError(f"OpenCL ({self.name})", str(e), full) from None
 
     def synchronize(self) -> None:
-        self.queue.finish()
+        with self.wait_lock:
+            self.queue.finish()
 
     def capture(self):
         return program.capture(Graph(self))
@@ -100,7 +107,8 @@ class OpenCLDevice(BufferDevice):
         start = cl.enqueue_marker(self.queue)
         yield timing
         end = cl.enqueue_marker(self.queue)
-        end.wait()
+        with self.wait_lock:
+            end.wait()
         timing.seconds = (end.profile.end - start.profile.start) * 1e-9
 
 
