@@ -168,49 +168,47 @@ def elementwise_program(device, expr: str, out_t, operands: tuple, out_strided: 
                         helpers: str = "", expr_t=None):
     """The compiled kernel of ``elementwise_source(...)`` (memoized per device). Where a
     program's build is mostly a fixed cost (``device.batch_builds``), a miss builds it
-    in one program with its likely siblings not built yet (ops/elementwise.py's
-    ``siblings``: ~100 kernels build in ~1.1x the time of one): a later call of one of
-    them then costs only its first launch, not a build."""
+    in one program with its likely siblings (ops/elementwise.py's ``siblings``: ~100
+    kernels build in ~1.1x the time of one): a later call of one of them then costs
+    only its first launch, not a build."""
     layout = (operands, out_strided, ndim)
     source = elementwise_source(expr, out_t, *layout, helpers, expr_t)
-    if device.batch_builds and not _built(device, source):
+    if device.batch_builds and not built(device, (source, "ew")):
         from .elementwise import siblings  # (that module builds on this one)
         kernels = [(expr, out_t, *layout, helpers, expr_t),
                    *siblings(expr, tuple(_dtype(v) for _, _, v in operands), layout, device.dtypes)]
-        _build_together(device, layout, kernels)
+        build_together(device, ("ew", layout), {}, [
+            ((elementwise_source(*k), "ew"), lambda name, k=k: elementwise_source(*k[:5], "", k[6], name))
+            for k in dict.fromkeys(kernels)], "".join(dict.fromkeys(k[5] for k in kernels)))
     return program(device, source, "ew")
 
 
-def _build_together(device, layout: tuple, kernels: list) -> None:
-    """Build in one program each of ``kernels`` (``elementwise_source``'s arguments) that
-    is not built yet, each left for ``program`` to find. A batch that fails to compile
-    is logged and not tried again for this ``layout``: ``program`` then builds each
-    kernel alone, so a bad sibling neither breaks the kernel asked for nor stands in
-    for that kernel's own error."""
-    if ("ew batch failed", layout) in device.programs:
+def build_together(device, batch: tuple, defines: dict, kernels: list, shared: str = "") -> None:
+    """Build in one program those of ``kernels`` not built yet: each a pair (its key for
+    ``program``: (source, name, *defines), a function giving its text under another
+    name), after the ``shared`` helpers; each is left for ``program`` to find. A
+    ``batch`` that fails to compile is logged and not tried again: ``program`` then
+    builds each kernel alone, so a bad sibling neither breaks the kernel asked for nor
+    stands in for that kernel's own error."""
+    if ("batch failed", batch) in device.programs:
         return
-    alone = {}  # each kernel's source alone -> (its helpers, its source in the batch)
-    for expr, out_t, operands, out_strided, ndim, helpers, expr_t in kernels:
-        source = elementwise_source(expr, out_t, operands, out_strided, ndim, helpers, expr_t)
-        if not _built(device, source) and source not in alone:
-            alone[source] = helpers, elementwise_source(expr, out_t, operands, out_strided, ndim, "", expr_t,
-                                                        f"ew{len(alone)}")
-    if len(alone) < 2:
+    todo = {key: text for key, text in kernels if not built(device, key)}
+    if len(todo) < 2:
         return
-    batch = "".join(dict.fromkeys(helpers for helpers, _ in alone.values())) + "".join(k for _, k in alone.values())
     try:
-        module = device.compile(batch, {}, batch=True)
+        module = device.compile(shared + "".join(text(f"k{j}") for j, text in enumerate(todo.values())),
+                                defines, batch=True)
     except CompileError as e:
         _log.warning("a batched build failed; its kernels are built alone:\n%s", e.log.strip())
-        device.programs["ew batch failed", layout] = True
+        device.programs["batch failed", batch] = True
         return
-    for j, source in enumerate(alone):  # (each made at its first use: pyopencl takes ~2 ms a kernel)
-        device.programs["in a batch", (source, "ew")] = module, f"ew{j}"
+    for j, key in enumerate(todo):  # (each made at its first use: pyopencl takes ~2 ms a kernel)
+        device.programs["in a batch", key] = module, f"k{j}"
 
 
-def _built(device, source: str) -> bool:
-    """Whether the elementwise kernel of ``source`` is built, alone or in a batch."""
-    return (source, "ew") in device.programs or ("in a batch", (source, "ew")) in device.programs
+def built(device, key: tuple) -> bool:
+    """Whether the kernel of ``key`` (``program``'s) is built, alone or in a batch."""
+    return key in device.programs or ("in a batch", key) in device.programs
 
 
 # Work-items per group of an elementwise launch. Fixed rather than left to the driver:

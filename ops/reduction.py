@@ -9,7 +9,6 @@ Complex sums reduce the ``components()`` view (real kernels, no copy); complex
 products combine with the ``c64_mul``/``c128_mul`` helpers."""
 from __future__ import annotations
 
-import logging
 import math
 from functools import lru_cache
 
@@ -17,12 +16,9 @@ import numpy as np
 
 from hal import autotune
 from hal.dispatch import register
-from hal.errors import CompileError
 from hal.memory import Strided
 
-from .launch import C_TYPE, convert, program, run_elementwise
-
-_log = logging.getLogger("hal.reduction")
+from .launch import C_TYPE, build_together, convert, program, run_elementwise
 
 # name -> (the NumPy ufunc whose reduce is the reference, combine expression, identity)
 REDUCTIONS = {
@@ -257,7 +253,7 @@ def _reduce_rows(device, combine, identity, load, x, rows, cols, out, full=None)
 
 def _launch(device, combine, identity, load, x, rows, cols, chunk, chunks, out, full):
     source = _source(combine, identity, load, x.dtype, out.dtype)
-    if device.batch_builds and (source, "reduce", ("WG", full)) not in device.programs:
+    if device.batch_builds:
         _build_common(device, full)
     wg = _group_size(device, chunk, full)
     program(device, source, "reduce", WG=full)((rows * chunks * wg,), (wg,), out.buf, out.offset,
@@ -289,19 +285,10 @@ def _build_common(device, full: int) -> None:
     common = [(name, d, d) for d in floats for name in ("sum", "prod", "max", "min")]
     common += [("sum", floats[0], floats[1])] if len(floats) == 2 else []
     common += [(name, np.dtype(np.bool_), np.dtype(np.bool_)) for name in ("all", "any")]
-    sources = [_source(REDUCTIONS[name][1], REDUCTIONS[name][2], convert("v", i, o), i, o)
-               for name, i, o in common]
-    sources = [s for s in dict.fromkeys(sources) if (s, "reduce", ("WG", full)) not in device.programs]
-    renamed = "".join(f"#define combine combine{j}\n#define load load{j}\n"
-                      f"{s.replace('void reduce(', f'void reduce{j}(')}#undef combine\n#undef load\n"
-                      for j, s in enumerate(sources))
-    try:
-        module = device.compile(renamed, {"WG": full}, batch=True)
-    except CompileError as e:  # (each then builds alone, with its own error if it has one)
-        _log.warning("a batched build failed; its kernels are built alone:\n%s", e.log.strip())
-        return
-    for j, source in enumerate(sources):
-        device.programs["in a batch", (source, "reduce", ("WG", full))] = module, f"reduce{j}"
+    sources = dict.fromkeys(_source(*REDUCTIONS[name][1:], convert("v", i, o), i, o) for name, i, o in common)
+    build_together(device, ("reduce", full), {"WG": full}, [(
+        (s, "reduce", ("WG", full)), lambda name, s=s: f"#define combine {name}_combine\n#define load {name}_load\n"
+        f"{s.replace('void reduce(', f'void {name}(')}#undef combine\n#undef load\n") for s in sources])
 
 
 def _arg_kernel(name: str):
