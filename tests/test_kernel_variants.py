@@ -141,6 +141,22 @@ def test_a_batched_build_brings_the_siblings_and_the_same_results():
     assert built <= 4 < len(got)
 
 
+def test_a_rarer_op_brings_every_op_it_was_not_built_with():
+    """The common ops come first; the first use of another (here sin) builds the rest,
+    so that a third (cos, then tanh) over the same operands costs no build."""
+    dev = _fresh_opencl(True)
+    a = hal.asarray(np.linspace(-1, 1, 9), device=dev)
+    np.asarray(a + a)
+    before = hal.stats()["kernel_compiles"]
+    outs = [np.asarray(hal.sin(a))]
+    assert hal.stats()["kernel_compiles"] - before == 1
+    outs += [np.asarray(hal.cos(a)), np.asarray(hal.tanh(a)), np.asarray(hal.exp(a))]
+    assert hal.stats()["kernel_compiles"] - before == 1
+    x = np.linspace(-1, 1, 9)
+    for got, want in zip(outs, (np.sin(x), np.cos(x), np.tanh(x), np.exp(x))):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
 def test_a_batch_that_fails_to_compile_leaves_each_kernel_to_build_alone(monkeypatch, caplog):
     dev = _fresh_opencl(True)
     f32 = np.dtype(np.float32)
