@@ -478,6 +478,16 @@ COMMON = {"abs", "add", "divide", "equal", "exp", "greater", "greater_equal", "i
 
 
 @lru_cache(maxsize=None)
+def first_siblings(dtypes: tuple) -> tuple:
+    """What a device's first batched build brings beside its kernel's ``siblings``: the
+    ``COMMON`` ops over contiguous arrays and scalars of float32, float64, int64 and
+    bool, and their casts (a scikit-learn fit on float32 data uses all four: four
+    builds, now one)."""
+    return tuple(k for d in map(np.dtype, ("float32", "float64", "int64", "bool")) if d in dtypes
+                 for k in siblings("", (d,), ((("c", d, d),), False, 0), dtypes))
+
+
+@lru_cache(maxsize=None)
 def siblings(expr: str, values: tuple, layout: tuple, dtypes: tuple) -> tuple:
     """What a device that batches its builds (ops/launch.py's ``elementwise_program``)
     builds with the kernel of ``expr`` whose inputs have the value types ``values`` and

@@ -174,9 +174,12 @@ def elementwise_program(device, expr: str, out_t, operands: tuple, out_strided: 
     layout = (operands, out_strided, ndim)
     source = elementwise_source(expr, out_t, *layout, helpers, expr_t)
     if device.batch_builds and not built(device, (source, "ew")):
-        from .elementwise import siblings  # (that module builds on this one)
+        from .elementwise import first_siblings, siblings  # (that module builds on this one)
         kernels = [(expr, out_t, *layout, helpers, expr_t),
                    *siblings(expr, tuple(_dtype(v) for _, _, v in operands), layout, device.dtypes)]
+        if not device.programs.get(("first batch",)):
+            device.programs["first batch",] = True
+            kernels += first_siblings(device.dtypes)
         build_together(device, ("ew", layout), {}, [
             ((elementwise_source(*k), "ew"), lambda name, k=k: elementwise_source(*k[:5], "", k[6], name))
             for k in dict.fromkeys(kernels)], "".join(dict.fromkeys(k[5] for k in kernels)))
