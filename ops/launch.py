@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from functools import lru_cache
 
 import numpy as np
@@ -114,8 +115,8 @@ def _dtype(t) -> np.dtype:
 
 @lru_cache(maxsize=None)
 def elementwise_source(expr: str, out_t, operands: tuple, out_strided: bool, ndim: int,
-                       helpers: str = "", expr_t=None, name: str = "ew") -> str:
-    """A kernel ``name`` computing ``out[i] = expr`` over ``n`` elements.
+                       helpers: str = "", expr_t=None) -> str:
+    """A kernel ``ew`` computing ``out[i] = expr`` over ``n`` elements.
 
     Types are dtypes or C type words. ``operands`` holds one (mode, storage type, value
     type) per input: mode "c" is a contiguous array of the output's shape (read at
@@ -156,7 +157,7 @@ def elementwise_source(expr: str, out_t, operands: tuple, out_strided: bool, ndi
     out_index = " + ".join(["out_off"] + [f"j{d} * os{d}" for d in dims]) if out_strided else "out_off + i"
     body = "\n    ".join(unravel + loads + [f"out[{out_index}] = {convert(expr, expr_dtype, out_dtype)};"])
     return f"""{helpers}
-KERNEL void {name}({", ".join(params)}) {{
+KERNEL void ew({", ".join(params)}) {{
     i64 i = GLOBAL_ID(0);
     if (i >= n) return;
     {body}
@@ -180,33 +181,48 @@ def elementwise_program(device, expr: str, out_t, operands: tuple, out_strided: 
         if not device.programs.get(("first batch",)):
             device.programs["first batch",] = True
             kernels += first_siblings(device.dtypes)
-        build_together(device, ("ew", layout), {}, [
-            ((elementwise_source(*k), "ew"), lambda name, k=k: elementwise_source(*k[:5], "", k[6], name))
-            for k in dict.fromkeys(kernels)], "".join(dict.fromkeys(k[5] for k in kernels)))
+        build_together(device, ("ew", layout), [(elementwise_source(*k), elementwise_source(*k[:5], "", k[6]), {})
+                                                 for k in kernels], "".join(dict.fromkeys(k[5] for k in kernels)))
     return program(device, source, "ew")
 
 
-def build_together(device, batch: tuple, defines: dict, kernels: list, shared: str = "") -> None:
-    """Build in one program those of ``kernels`` not built yet: each a pair (its key for
-    ``program``: (source, name, *defines), a function giving its text under another
-    name), after the ``shared`` helpers; each is left for ``program`` to find. A
-    ``batch`` that fails to compile is logged and not tried again: ``program`` then
-    builds each kernel alone, so a bad sibling neither breaks the kernel asked for nor
-    stands in for that kernel's own error."""
+def build_together(device, batch: tuple, kernels: list, shared: str = "") -> None:
+    """Build in one program the sources of ``kernels`` none of whose kernels is built
+    yet: each a triple (the source ``program`` is asked for; its text here, the same but
+    for helpers in ``shared`` or renamed by ``apart``; its defines), after the ``shared``
+    helpers, with every source's defines. Its kernels are renamed apart here, each left
+    for ``program`` to find. A ``batch`` that fails to compile is logged and not tried
+    again: ``program`` then builds each source alone, so a bad sibling neither breaks
+    the kernel asked for nor stands in for that kernel's own error."""
     if ("batch failed", batch) in device.programs:
         return
-    todo = {key: text for key, text in kernels if not built(device, key)}
+    todo = {}  # source -> (its text, its defines, its kernels' names)
+    for source, text, defines in kernels:
+        names = _KERNEL.findall(text)
+        if source not in todo and not any(built(device, (source, name, *defines.items())) for name in names):
+            todo[source] = text, defines, names
     if len(todo) < 2:
         return
     try:
-        module = device.compile(shared + "".join(text(f"k{j}") for j, text in enumerate(todo.values())),
-                                defines, batch=True)
+        module = device.compile(shared + "".join(_KERNEL.sub(rf"KERNEL void \1_{j}(", text)
+                                                 for j, (text, _, _) in enumerate(todo.values())),
+                                {k: v for _, defines, _ in todo.values() for k, v in defines.items()}, batch=True)
     except CompileError as e:
         _log.warning("a batched build failed; its kernels are built alone:\n%s", e.log.strip())
         device.programs["batch failed", batch] = True
         return
-    for j, key in enumerate(todo):  # (each made at its first use: pyopencl takes ~2 ms a kernel)
-        device.programs["in a batch", key] = module, f"k{j}"
+    for j, (source, (_, defines, names)) in enumerate(todo.items()):
+        for name in names:  # (each made at its first use: pyopencl takes ~2 ms a kernel)
+            device.programs["in a batch", (source, name, *defines.items())] = module, f"{name}_{j}"
+
+
+_KERNEL = re.compile(r"KERNEL void (\w+)\(")
+
+
+def apart(text: str, helpers: tuple, tag: int) -> str:
+    """``text`` with its ``helpers`` (INLINE functions) renamed by macros with ``tag``:
+    the same text in a batch beside others that define helpers of those names."""
+    return "".join(f"#define {h} {h}_{tag}\n" for h in helpers) + text + "".join(f"#undef {h}\n" for h in helpers)
 
 
 def built(device, key: tuple) -> bool:

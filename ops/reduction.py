@@ -18,7 +18,7 @@ from hal import autotune
 from hal.dispatch import register
 from hal.memory import Strided
 
-from .launch import C_TYPE, build_together, convert, program, run_elementwise
+from .launch import C_TYPE, apart, build_together, convert, program, run_elementwise
 
 # name -> (the NumPy ufunc whose reduce is the reference, combine expression, identity)
 REDUCTIONS = {
@@ -276,8 +276,7 @@ def _build_common(device, full: int) -> None:
     reductions that array code uses most, built in one program with ``WG=full`` before
     the first of them runs: each of sum, prod, max and min over each floating dtype,
     float32 summed in float64, and bool's all and any (a scikit-learn fit uses six of
-    them: one build instead of six). Each kernel is renamed, and its ``combine`` and
-    ``load`` by macros, so its text is otherwise the one it has alone."""
+    them: one build instead of six)."""
     if ("reductions built", full) in device.programs:
         return
     device.programs["reductions built", full] = True
@@ -286,9 +285,8 @@ def _build_common(device, full: int) -> None:
     common += [("sum", floats[0], floats[1])] if len(floats) == 2 else []
     common += [(name, np.dtype(np.bool_), np.dtype(np.bool_)) for name in ("all", "any")]
     sources = dict.fromkeys(_source(*REDUCTIONS[name][1:], convert("v", i, o), i, o) for name, i, o in common)
-    build_together(device, ("reduce", full), {"WG": full}, [(
-        (s, "reduce", ("WG", full)), lambda name, s=s: f"#define combine {name}_combine\n#define load {name}_load\n"
-        f"{s.replace('void reduce(', f'void {name}(')}#undef combine\n#undef load\n") for s in sources])
+    build_together(device, ("reduce", full), [(s, apart(s, ("combine", "load"), j), {"WG": full})
+                                              for j, s in enumerate(sources)])
 
 
 def _arg_kernel(name: str):

@@ -97,6 +97,11 @@ def scan_rows(device, x: Strided, out_dtype, op: str = "sum", exclusive: bool = 
     return out
 
 
+def local_size(device) -> int:
+    """``WG``, the local array's size in every launch of a scan (so one build serves all)."""
+    return min(_WG, device.info.max_work_group)
+
+
 def scan_rows_into(device, x: Strided, out: Strided, op: str = "sum", exclusive: bool = False) -> None:
     """``scan_rows`` writing into ``out``, a (rows, cols) view whose columns are
     contiguous (any row stride): how cumulative_sum leaves room for include_initial."""
@@ -105,7 +110,7 @@ def scan_rows_into(device, x: Strided, out: Strided, op: str = "sum", exclusive:
     rows, cols = x.shape
     if rows == 0 or cols == 0:
         return
-    full = min(_WG, device.info.max_work_group)  # the local array's size in every launch: one build
+    full = local_size(device)
     wg = 1 if cols <= _SHORT else full
     items = cols if cols <= _SHORT else _ITEMS if wg > 1 else _SHORT
     block = wg * items

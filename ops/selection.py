@@ -20,9 +20,9 @@ import numpy as np
 from hal.dispatch import register
 
 from .copy import astype
-from .scan import scan_rows
+from .scan import local_size, scan_rows, scan_source
 from .sorting import order_helpers, sort_rows
-from .launch import C_TYPE, flat_group, program, run_elementwise
+from .launch import C_TYPE, apart, build_together, flat_group, program, run_elementwise
 
 _I64 = np.dtype(np.int64)
 # Gathers and scatters only move values: one kernel per element size serves every dtype.
@@ -66,11 +66,25 @@ def nonzero(device, x):
     if x.size == 0:
         return device.empty((x.ndim, 0), _I64)
     flags = flags.reshaped((x.size,))
+    if device.batch_builds:
+        _build_masking(device, x.ndim)
     pos, count = _positions(device, flags)
     out = device.empty((x.ndim, count), _I64)
     _launch(device, nonzero_source(x.ndim), "nonzero", x.size if count else 0,
             out.buf, count, flags.buf, pos.buf, x.size, *x.shape)
     return out
+
+
+def _build_masking(device, ndim: int) -> None:
+    """On a device whose builds are mostly a fixed cost (``device.batch_builds``), what
+    a boolean mask's first use builds, in one program: the scan of its flags, the
+    coordinates of its ``ndim``, and the gathers and scatters of 4- and 8-byte values
+    (a scikit-learn fit built three programs for them, now one)."""
+    scan = scan_source(np.dtype(np.bool_), _I64, "sum")
+    gathers = [gather_source(t) for t in ("u32", "u64")]
+    build_together(device, ("masking", ndim), [
+        (scan, apart(scan, ("combine",), 0), {"WG": local_size(device)}), (nonzero_source(ndim), nonzero_source(ndim), {}),
+        *[(g, apart(g, ("source",), j), {}) for j, g in enumerate(gathers, 1)]])
 
 
 for _op, _numpy in {  # the cpu's: NumPy (integer-array indexing is optional: where a backend has

@@ -195,7 +195,8 @@ def test_every_dtype_s_batch_compiles(caplog):
 def test_the_common_reductions_build_together_and_a_source_builds_once(monkeypatch):
     """On a device that batches its builds, the first reduction builds the common ones
     in one program (sums, products, max and min of each float dtype, float32 summed in
-    float64, bool's all and any), and gather and scatter, one source, build once."""
+    float64, bool's all and any), a mask's first use what it needs in one program, and
+    gather and scatter, one source, build once."""
     dev, builds = _fresh_opencl(True), []
     compile = dev.compile
     monkeypatch.setattr(dev, "compile", lambda source, *args, **kw: builds.append(source) or compile(source, *args, **kw))
@@ -211,9 +212,13 @@ def test_the_common_reductions_build_together_and_a_source_builds_once(monkeypat
     want += [x_np.sum(axis=1, dtype=np.float64), b_np.all(axis=1), b_np.any(axis=1)]
     for g, w in zip(got, want):
         np.testing.assert_allclose(np.asarray(g), w, rtol=1e-5)
-    m, idx = hal.asarray(np.arange(8.0).reshape(2, 4), device=dev), np.array([[3, 1], [0, 2]])
-    taken = hal.take_along_axis(m, hal.asarray(idx, device=dev), axis=1)  # (gather)
-    m[hal.asarray(np.array([1, 0]), device=dev)] = hal.ones((2, 4), dtype=hal.float64, device=dev)  # (scatter)
-    assert sum("KERNEL void scatter" in source for source in builds) == 1
-    assert np.asarray(taken).tolist() == np.take_along_axis(np.arange(8.0).reshape(2, 4), idx, 1).tolist()
+    picked = x32[x32 > 0.5]  # (a mask: its scan, coordinates and gather in one build)
+    np.testing.assert_array_equal(np.asarray(picked), x_np[x_np > 0.5])
+    masking = [source for source in builds if "KERNEL void nonzero" in source]
+    assert len(masking) == 1 and "KERNEL void scan_blocks" in masking[0] and "KERNEL void gather" in masking[0]
+    m, idx = hal.asarray(np.arange(8, dtype=np.int16).reshape(2, 4), device=dev), np.array([[3, 1], [0, 2]])
+    taken = hal.take_along_axis(m, hal.asarray(idx, device=dev), axis=1)  # (2-byte values: not in that build)
+    m[hal.asarray(np.array([1, 0]), device=dev)] = hal.ones((2, 4), dtype=hal.int16, device=dev)  # (scatter)
+    assert sum("KERNEL void scatter(GLOBAL u16" in source for source in builds) == 1
+    assert np.asarray(taken).tolist() == np.take_along_axis(np.arange(8).reshape(2, 4), idx, 1).tolist()
     assert np.asarray(m).tolist() == np.ones((2, 4)).tolist()
