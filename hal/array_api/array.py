@@ -192,7 +192,6 @@ def same_device(*arrays: Array):
     return device
 
 
-
 def _inplace(fn):
     def method(self, other):
         result = fn(self, other)
