@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import dtypes
 from .array import Array, checked, same_device
-from .creation import asarray, scalar_operand
+from .creation import asarray, common_dtype
 from .data_type import astype
 from ..shapes import normalize_axis
 
@@ -46,18 +46,13 @@ def searchsorted(x1: Array, x2, /, *, side: str = "left", sorter: Array | None =
         raise ValueError(f"side is 'left' or 'right', not {side!r}")
     if x1.dtype not in dtypes.REAL:
         raise TypeError(f"searchsorted requires real-valued dtypes, got {x1.dtype}")
-    device = x1._device
-    if isinstance(x2, Array):
-        same_device(x1, x2)
-        dtype = dtypes.result_type(x1.dtype, x2.dtype)
-    else:
-        dtype = scalar_operand(x2, x1.dtype, device)
-        x2 = asarray(x2, dtype=dtype, device=device)
+    device, dtype = common_dtype("searchsorted", x1, x2)
     if sorter is not None:
         same_device(x1, sorter)
         if sorter.dtype not in dtypes.INTEGER or sorter.shape != x1.shape:
             raise ValueError(f"sorter must be an integer array of x1's shape {x1.shape}, "
                              f"got {sorter.dtype} {sorter.shape}")
         sorter = astype(sorter, dtypes.int64, copy=False)._data
-    x1, x2 = astype(x1, dtype, copy=False), astype(x2, dtype, copy=False)
+    x1, x2 = astype(x1, dtype, copy=False), (astype(x2, dtype, copy=False) if isinstance(x2, Array)
+                                             else asarray(x2, dtype=dtype, device=device))
     return Array._new(device.impl("searchsorted")(device, x1._data, x2._data, side, sorter), device)
