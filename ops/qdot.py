@@ -685,11 +685,6 @@ def quantize(device, x, tokens: int = 0) -> Activations:
     return Activations(q, d, s, (n, cols), tokens)
 
 
-def dot_into(device, config: dict, out, a: Activations, raw, ggml_type: str):
-    """out (n, rows) = the quantized activations ``a`` @ w.T for the weight bytes ``raw``."""
-    return dots_into(device, config, out, a, [raw], [out.shape[1]], ggml_type)
-
-
 def dots_into(device, config: dict, out, a: Activations, raws: list, rows: list, ggml_type: str):
     """The products of ``a`` with up to three weights (bytes ``raws[i]`` of ``rows[i]``
     rows) in one launch into ``out``, contiguous, which holds them one after another
@@ -816,8 +811,9 @@ def _declare(ggml_type: str) -> None:
         n, rows = (n + (n > 1), rows + 3) if ragged else (n, rows)
         return rng.standard_normal((n, cols)).astype(np.float32), random_raw(qtype, rows, cols, rng)
 
-    def run(device, config, out, x, raw):
-        return dot_into(device, config, out, quantize(device, x, config.get("TOKENS", 0)), raw, ggml_type)
+    def run(device, config, out, x, raw):  # out (n, rows) = x @ w.T for the weight bytes raw
+        a = quantize(device, x, config.get("TOKENS", 0))
+        return dots_into(device, config, out, a, [raw], [out.shape[1]], ggml_type)
 
     def reference(x, raw):
         """The same computation on the cpu's C kernels (the tuner checks bit equality
@@ -825,7 +821,7 @@ def _declare(ggml_type: str) -> None:
         cpu = cpu_device()
         rows = raw.size // row_bytes(qtype, x.shape[1])
         out = np.empty((x.shape[0], rows), np.float32)
-        return dot_into(cpu, {"NT": 1, "ROWS": 1, "LANES": 0}, out, quantize(cpu, x), raw, ggml_type)
+        return dots_into(cpu, {"NT": 1, "ROWS": 1, "LANES": 0}, out, quantize(cpu, x), [raw], [rows], ggml_type)
 
     def work(key):
         _, (n, rows, cols) = key
