@@ -13,27 +13,26 @@ __all__ = ["argsort", "searchsorted", "sort"]
 _SORTABLE = (dtypes.bool,) + dtypes.REAL
 
 
-def _check(name: str, x, axis: int):
+def _sort(name: str, x, axis: int, descending: bool, stable: bool) -> Array:
     if checked(x, name).dtype not in _SORTABLE:
         raise TypeError(f"{name} requires real-valued (or bool) dtypes, got {x.dtype}: "
                         f"complex numbers have no order")
     if x.ndim == 0:
         raise ValueError(f"{name} needs at least one dimension; got a 0-d array")
-    return normalize_axis(axis, x.ndim)
+    axis = normalize_axis(axis, x.ndim)
+    return Array._new(x._device.impl(name)(x._device, x._data, axis, descending, stable), x._device)
 
 
 def sort(x: Array, /, *, axis: int = -1, descending: bool = False, stable: bool = True) -> Array:
     """A sorted copy of ``x`` along ``axis`` (NaNs last, first when ``descending``).
     hal's sorts are always stable."""
-    axis = _check("sort", x, axis)
-    return Array._new(x._device.impl("sort")(x._device, x._data, axis, descending, stable), x._device)
+    return _sort("sort", x, axis, descending, stable)
 
 
 def argsort(x: Array, /, *, axis: int = -1, descending: bool = False, stable: bool = True) -> Array:
     """The int64 indices that sort ``x`` along ``axis``; equal values keep their
     original order, ascending or descending."""
-    axis = _check("argsort", x, axis)
-    return Array._new(x._device.impl("argsort")(x._device, x._data, axis, descending, stable), x._device)
+    return _sort("argsort", x, axis, descending, stable)
 
 
 def searchsorted(x1: Array, x2, /, *, side: str = "left", sorter: Array | None = None) -> Array:
