@@ -229,16 +229,14 @@ class SplitLlama(Llama):
         one captured on each device that can capture (the rest run plain each step)."""
         capture = b in self._warm and all(stage.device.capture is not None for stage in self._stages)
         self._warm.add(b)
+        if not capture:
+            return self._logits(host, b, pool, None, all_logits=True)
         boundary, captured = (), []
         for stage in self._stages:
             inputs = [hal.asarray(h, device=stage.device) for h in (host, *boundary)]
-            if capture:
-                with stage.device.capture() as graph:
-                    outputs = self._run_stage(stage, inputs, b, pool, None, True)
-                captured.append(_StageStep(graph, stage.model._plan, inputs, outputs))
-            else:
+            with stage.device.capture() as graph:
                 outputs = self._run_stage(stage, inputs, b, pool, None, True)
+            captured.append(_StageStep(graph, stage.model._plan, inputs, outputs))
             boundary = [np.asarray(a) for a in outputs]
-        if capture:
-            pool.steps[b] = captured
-        return self._plan.copy(outputs[0]) if capture else outputs[0]
+        pool.steps[b] = captured
+        return self._plan.copy(outputs[0])
