@@ -252,24 +252,17 @@ def linspace(start, stop, /, num: int, *, dtype=None, device=None, endpoint: boo
     dtype = _dtype(dtype, device, default_complex(device) if is_complex else "float")
     if dtype.kind not in "fc" or (is_complex and dtype.kind != "c"):
         raise TypeError(f"linspace of {type(start).__name__} and {type(stop).__name__} cannot return {dtype}")
-    if dtype.kind == "c":  # real and imaginary parts are two real linspaces
+    if dtype.kind == "c":  # real and imaginary parts are two real linspaces, written into its components
         start, stop, real = complex(start), complex(stop), np.finfo(dtype).dtype
-        parts = [linspace(getattr(start, p), getattr(stop, p), num, dtype=real, device=device, endpoint=endpoint)
-                 for p in ("real", "imag")]
-        return _from_parts(*parts, dtype)
+        out = empty((num,), dtype=dtype, device=device)
+        parts = Array._new(device.components(out._data), device)
+        parts[..., 0], parts[..., 1] = (linspace(getattr(start, p), getattr(stop, p), num, dtype=real, device=device,
+                                                 endpoint=endpoint) for p in ("real", "imag"))
+        return out
     step = (stop - start) / max(num - 1 if endpoint else num, 1)
     out = Array._new(device.impl("arange")(device, num, start, step, dtype), device)
     if endpoint and num > 1:
         out[-1] = float(stop)
-    return out
-
-
-def _from_parts(real: Array, imag: Array, dtype) -> Array:
-    """The complex array ``real + i imag``, each part written into its components."""
-    device = real.device
-    out = empty(real.shape, dtype=dtype, device=device)
-    parts = Array._new(device.components(out._data), device)
-    parts[..., 0], parts[..., 1] = real, imag
     return out
 
 
