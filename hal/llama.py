@@ -222,19 +222,21 @@ def _sliding_windows(file: gguf.GGUFFile, arch: Architecture, n_layers: int) -> 
 
 @dataclass
 class DecodeStep:
-    """A decode step of ``rows`` sequences captured on its device (``Device.capture``):
-    the recorded launches read the token ids, positions, cache rows to write and block
-    tables from ``inputs`` and write ``logits``, so a step is one small store and a
-    replay, for any sequences of the pools it was captured on."""
+    """A decode step of ``rows`` sequences captured on its device (``Device.capture``),
+    or one device's part of it (hal.placement): the recorded launches read the token ids,
+    positions, cache rows to write and block tables (and on a split model's later devices
+    the incoming x and delta) from ``inputs`` and write ``outputs``, so a step is a few
+    small stores and a replay, for any sequences of the pools it was captured on."""
     graph: object
     plan: nn.Plan
-    inputs: hal.Array  # int64 (rows * (3 + width),): step_inputs'
-    logits: hal.Array  # (rows, vocab)
+    inputs: list    # arrays the graph reads: int64 (rows * (3 + width),), step_inputs'; then x, delta
+    outputs: tuple  # (logits (rows, vocab),), or (x, delta) for the next device; replays overwrite them
 
-    def __call__(self, host: np.ndarray) -> hal.Array:
-        self.plan.write(self.inputs, host)
+    def __call__(self, host_inputs: list) -> tuple:
+        for array, host in zip(self.inputs, host_inputs):
+            self.plan.write(array, host)
         self.graph.replay()
-        return self.plan.copy(self.logits)  # the next replay overwrites them
+        return self.outputs
 
 
 @dataclass
@@ -410,7 +412,7 @@ class Llama:
         b, pool, host = len(tokens), caches[0].pool, step_inputs(tokens, caches)
         step = pool.steps.get(b)
         if step is not None:
-            logits = step(host)
+            logits = self._plan.copy(step([host])[0])
         else:
             inputs = hal.asarray(host, device=self.device)
             if self.device.capture is None or b not in self._warm:
@@ -419,7 +421,7 @@ class Llama:
             else:
                 with self.device.capture() as graph:
                     logits = self._logits(inputs, b, pool, None, all_logits=True)
-                pool.steps[b] = DecodeStep(graph, self._plan, inputs, logits)
+                pool.steps[b] = DecodeStep(graph, self._plan, [inputs], (logits,))
                 logits = self._plan.copy(logits)
         for cache in caches:
             cache.length += 1

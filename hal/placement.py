@@ -30,7 +30,7 @@ import hal
 from hal import gguf, nn
 
 from .kvcache import KVBlocks
-from .llama import Config, Llama, read_weights, step_inputs
+from .llama import Config, DecodeStep, Llama, read_weights, step_inputs
 
 
 @dataclass(frozen=True)
@@ -148,22 +148,6 @@ class _Stage:
     model: Llama
 
 
-@dataclass
-class _StageStep:
-    """One device's part of a decode step, captured: its inputs (``step_inputs``'; the
-    incoming x and delta but on the first device) are written, then it replays."""
-    graph: object
-    plan: nn.Plan
-    inputs: list     # [step inputs, x, delta] arrays the graph reads
-    outputs: tuple   # (x, delta), or (logits,) on the last device
-
-    def __call__(self, host_inputs: list) -> tuple:
-        for array, host in zip(self.inputs, host_inputs):
-            self.plan.write(array, host)
-        self.graph.replay()
-        return self.outputs
-
-
 class SplitLlama(Llama):
     """A ``hal.llama.Llama`` whose layers live on several devices (``Placement``).
     ``device`` is the last device, where the logits come out."""
@@ -236,7 +220,7 @@ class SplitLlama(Llama):
             inputs = [hal.asarray(h, device=stage.device) for h in (host, *boundary)]
             with stage.device.capture() as graph:
                 outputs = self._run_stage(stage, inputs, b, pool, None, True)
-            captured.append(_StageStep(graph, stage.model._plan, inputs, outputs))
+            captured.append(DecodeStep(graph, stage.model._plan, inputs, outputs))
             boundary = [np.asarray(a) for a in outputs]
         pool.steps[b] = captured
         return self._plan.copy(outputs[0])
