@@ -21,6 +21,7 @@ Integer products are also what makes the CPU fast: no float dequantization of we
 from __future__ import annotations
 
 import functools
+import itertools
 
 import numpy as np
 
@@ -726,11 +727,8 @@ def _launches(weights) -> list:
 
 def _split(device, flat, n: int, rows: list) -> list:
     """``flat`` (n * sum(rows),) as its (n, rows[i]) parts, views one after another."""
-    parts, start = [], 0
-    for r in rows:
-        parts.append(device.reshape(device.view(flat, (slice(start, start + n * r),)), (n, r)))
-        start += n * r
-    return parts
+    starts = itertools.accumulate((n * r for r in rows), initial=0)
+    return [device.reshape(device.view(flat, (slice(s, s + n * r),)), (n, r)) for s, r in zip(starts, rows)]
 
 
 def tuning_key(ggml_type: str, n: int, rows: int, cols: int) -> tuple:
