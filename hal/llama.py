@@ -410,22 +410,27 @@ class Llama:
         The step is replayed where the device captured one of B sequences over this pool
         (captured once a plain step of B has compiled and tuned its kernels)."""
         b, pool, host = len(tokens), caches[0].pool, step_inputs(tokens, caches)
-        step = pool.steps.get(b)
-        if step is not None:
-            logits = self._plan.copy(step([host])[0])
-        else:
-            inputs = hal.asarray(host, device=self.device)
-            if self.device.capture is None or b not in self._warm:
-                self._warm.add(b)
-                logits = self._logits(inputs, b, pool, None, all_logits=True)
-            else:
-                with self.device.capture() as graph:
-                    logits = self._logits(inputs, b, pool, None, all_logits=True)
-                pool.steps[b] = DecodeStep(graph, self._plan, [inputs], (logits,))
-                logits = self._plan.copy(logits)
+        steps = pool.steps.get(b)  # (the next replay overwrites a replay's logits: they are copied)
+        logits = self._plain_or_capture(b, host, pool) if steps is None else self._plan.copy(self._replay(steps, host))
         for cache in caches:
             cache.length += 1
         return logits
+
+    def _replay(self, step: DecodeStep, host: np.ndarray) -> hal.Array:
+        """The logits of a replay of the captured ``step`` for the step inputs ``host``."""
+        return step([host])[0]
+
+    def _plain_or_capture(self, b: int, host: np.ndarray, pool: KVBlocks) -> hal.Array:
+        """A plain step of b sequences the first time (its kernels compile and tune), then
+        one captured where the device can capture."""
+        inputs = hal.asarray(host, device=self.device)
+        if self.device.capture is None or b not in self._warm:
+            self._warm.add(b)
+            return self._logits(inputs, b, pool, None, all_logits=True)
+        with self.device.capture() as graph:
+            logits = self._logits(inputs, b, pool, None, all_logits=True)
+        pool.steps[b] = DecodeStep(graph, self._plan, [inputs], (logits,))
+        return self._plan.copy(logits)
 
     def _split(self, inputs: hal.Array, rows: int) -> tuple:
         """The token ids, positions and cache rows to write in ``inputs`` (``rows`` each,

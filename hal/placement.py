@@ -30,7 +30,7 @@ import hal
 from hal import gguf, nn
 
 from .kvcache import KVBlocks
-from .llama import Config, DecodeStep, Llama, read_weights, step_inputs
+from .llama import Config, DecodeStep, Llama, read_weights
 
 
 @dataclass(frozen=True)
@@ -191,22 +191,14 @@ class SplitLlama(Llama):
             x, delta = model._block(i, x, delta, where, pool, segments)
         return (model._head(x, delta, segments, all_logits),) if stage is self._stages[-1] else (x, delta)
 
-    def decode_batch(self, tokens: list, caches: list) -> hal.Array:
-        """As ``Llama.decode_batch``: one captured step per device once the plain step of
-        this batch size has run, the boundary arrays copied between the replays."""
-        b, pool, host = len(tokens), caches[0].pool, step_inputs(tokens, caches)
-        captured = pool.steps.get(b)
-        if captured is None:
-            logits = self._plain_or_capture(b, host, pool)
-        else:
-            boundary = ()
-            for step in captured:
-                outputs = step([host, *boundary])
-                boundary = [np.asarray(a) for a in outputs]
-            logits = self._plan.copy(outputs[0])  # the next replay overwrites them
-        for cache in caches:
-            cache.length += 1
-        return logits
+    def _replay(self, steps: list, host: np.ndarray) -> hal.Array:
+        """``Llama.decode_batch``'s replay: one captured step per device, the boundary
+        arrays copied between the replays."""
+        boundary = ()
+        for step in steps:
+            outputs = step([host, *boundary])
+            boundary = [np.asarray(a) for a in outputs]
+        return outputs[0]
 
     def _plain_or_capture(self, b: int, host: np.ndarray, pool: KVBlocks) -> hal.Array:
         """A plain step of b sequences the first time (its kernels compile and tune), then
