@@ -67,10 +67,8 @@ class CudaDevice(BufferDevice):
         with self.cupy_device:
             module = cupy.cuda.function.Module()
             module.load(binary)
-
-        def make(name, params):
-            return Program(self, module.get_function(name), name, params)
-        return program.Module(make, kernel_signatures(source))
+        return program.Module(lambda name, params: Program(self, module.get_function(name), name, params),
+                              kernel_signatures(source))
 
     def capture(self):
         return program.capture(Graph(self))

@@ -227,8 +227,7 @@ def tune(device, op: str, key: tuple, budget: float = DEFAULT_BUDGET, progress: 
     bench_in = tunable.problem(key, False, rng)
     want = np.asarray(tunable.reference(*check_in))
     bench_shape = np.asarray(tunable.reference(*bench_in)).shape
-    check_dev = [device.from_host(np.ascontiguousarray(x)) for x in check_in]
-    bench_dev = [device.from_host(np.ascontiguousarray(x)) for x in bench_in]
+    check_dev, bench_dev = ([device.from_host(np.ascontiguousarray(x)) for x in xs] for xs in (check_in, bench_in))
     bench_out = device.from_host(np.zeros(bench_shape, want.dtype))
 
     default = tunable.default(device, key)

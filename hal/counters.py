@@ -19,5 +19,4 @@ def stats() -> dict:
 
 
 def reset_stats() -> None:
-    for name in counters:
-        counters[name] = 0
+    counters.update(dict.fromkeys(counters, 0))

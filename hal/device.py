@@ -231,8 +231,7 @@ class BufferDevice(Device):
     def to_host(self, payload: Strided) -> np.ndarray:
         if self._fault is not None:
             self._transfer_fault()
-        if not payload.contiguous:
-            payload = self.impl("copy")(self, payload)
+        payload = self.contiguous(payload)
         host = np.empty(payload.shape, payload.dtype)
         if host.size:
             self.copyout(host, payload.buf.handle, payload.offset * payload.dtype.itemsize)

@@ -101,8 +101,6 @@ def _shift(x: Array, axes, sign: int) -> Array:
     checked(x, "fftshift")
     axes = tuple(range(x.ndim)) if axes is None else (axes,) if isinstance(axes, int) else tuple(axes)
     axes = tuple(normalize_axis(a, x.ndim) for a in axes)
-    if not axes:
-        return roll(x, (), axis=())
     return roll(x, tuple(sign * (x.shape[a] // 2) for a in axes), axis=axes)
 
 

@@ -13,8 +13,7 @@ from gguf import GGML_QUANT_SIZES, GGMLQuantizationType, GGUFReader, GGUFValueTy
 import hal
 
 # The tensor types hal.nn computes with (quantized ones stay quantized on the device).
-SUPPORTED_TYPES = frozenset(getattr(GGMLQuantizationType, name) for name in
-                            ("F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q6_K", "Q4_K", "Q5_K"))
+SUPPORTED_TYPES = frozenset(getattr(GGMLQuantizationType, name) for name in hal.nn.GGML_TYPES)
 
 
 class GGUFError(ValueError):

@@ -222,19 +222,21 @@ def _sliding_windows(file: gguf.GGUFFile, arch: Architecture, n_layers: int) -> 
 
 @dataclass
 class DecodeStep:
-    """A decode step of ``rows`` sequences captured on its device (``Device.capture``):
-    the recorded launches read the token ids, positions, cache rows to write and block
-    tables from ``inputs`` and write ``logits``, so a step is one small store and a
-    replay, for any sequences of the pools it was captured on."""
+    """A decode step of ``rows`` sequences captured on its device (``Device.capture``),
+    or one device's part of it (hal.placement): the recorded launches read the token ids,
+    positions, cache rows to write and block tables (and on a split model's later devices
+    the incoming x and delta) from ``inputs`` and write ``outputs``, so a step is a few
+    small stores and a replay, for any sequences of the pools it was captured on."""
     graph: object
     plan: nn.Plan
-    inputs: hal.Array  # int64 (rows * (3 + width),): step_inputs'
-    logits: hal.Array  # (rows, vocab)
+    inputs: list    # arrays the graph reads: int64 (rows * (3 + width),), step_inputs'; then x, delta
+    outputs: tuple  # (logits (rows, vocab),), or (x, delta) for the next device; replays overwrite them
 
-    def __call__(self, host: np.ndarray) -> hal.Array:
-        self.plan.write(self.inputs, host)
+    def __call__(self, host_inputs: list) -> tuple:
+        for array, host in zip(self.inputs, host_inputs):
+            self.plan.write(array, host)
         self.graph.replay()
-        return self.plan.copy(self.logits)  # the next replay overwrites them
+        return self.outputs
 
 
 @dataclass
@@ -408,22 +410,27 @@ class Llama:
         The step is replayed where the device captured one of B sequences over this pool
         (captured once a plain step of B has compiled and tuned its kernels)."""
         b, pool, host = len(tokens), caches[0].pool, step_inputs(tokens, caches)
-        step = pool.steps.get(b)
-        if step is not None:
-            logits = step(host)
-        else:
-            inputs = hal.asarray(host, device=self.device)
-            if self.device.capture is None or b not in self._warm:
-                self._warm.add(b)
-                logits = self._logits(inputs, b, pool, None, all_logits=True)
-            else:
-                with self.device.capture() as graph:
-                    logits = self._logits(inputs, b, pool, None, all_logits=True)
-                pool.steps[b] = DecodeStep(graph, self._plan, inputs, logits)
-                logits = self._plan.copy(logits)
+        steps = pool.steps.get(b)  # (the next replay overwrites a replay's logits: they are copied)
+        logits = self._plain_or_capture(b, host, pool) if steps is None else self._plan.copy(self._replay(steps, host))
         for cache in caches:
             cache.length += 1
         return logits
+
+    def _replay(self, step: DecodeStep, host: np.ndarray) -> hal.Array:
+        """The logits of a replay of the captured ``step`` for the step inputs ``host``."""
+        return step([host])[0]
+
+    def _plain_or_capture(self, b: int, host: np.ndarray, pool: KVBlocks) -> hal.Array:
+        """A plain step of b sequences the first time (its kernels compile and tune), then
+        one captured where the device can capture."""
+        inputs = hal.asarray(host, device=self.device)
+        if self.device.capture is None or b not in self._warm:
+            self._warm.add(b)
+            return self._logits(inputs, b, pool, None, all_logits=True)
+        with self.device.capture() as graph:
+            logits = self._logits(inputs, b, pool, None, all_logits=True)
+        pool.steps[b] = DecodeStep(graph, self._plan, [inputs], (logits,))
+        return self._plan.copy(logits)
 
     def _split(self, inputs: hal.Array, rows: int) -> tuple:
         """The token ids, positions and cache rows to write in ``inputs`` (``rows`` each,

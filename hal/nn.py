@@ -57,7 +57,7 @@ def _type_name(ggml_type) -> str:
     return name.upper()
 
 
-GGML_TYPES = ("F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q6_K", "Q4_K", "Q5_K")
+GGML_TYPES = tuple(quant.TYPES)  # (ops/quant.py's table: a decode and a product for each)
 
 
 class QuantizedWeight:

@@ -30,7 +30,7 @@ import hal
 from hal import gguf, nn
 
 from .kvcache import KVBlocks
-from .llama import Config, Llama, read_weights, step_inputs
+from .llama import Config, DecodeStep, Llama, read_weights
 
 
 @dataclass(frozen=True)
@@ -148,22 +148,6 @@ class _Stage:
     model: Llama
 
 
-@dataclass
-class _StageStep:
-    """One device's part of a decode step, captured: its inputs (``step_inputs``'; the
-    incoming x and delta but on the first device) are written, then it replays."""
-    graph: object
-    plan: nn.Plan
-    inputs: list     # [step inputs, x, delta] arrays the graph reads
-    outputs: tuple   # (x, delta), or (logits,) on the last device
-
-    def __call__(self, host_inputs: list) -> tuple:
-        for array, host in zip(self.inputs, host_inputs):
-            self.plan.write(array, host)
-        self.graph.replay()
-        return self.outputs
-
-
 class SplitLlama(Llama):
     """A ``hal.llama.Llama`` whose layers live on several devices (``Placement``).
     ``device`` is the last device, where the logits come out."""
@@ -207,38 +191,28 @@ class SplitLlama(Llama):
             x, delta = model._block(i, x, delta, where, pool, segments)
         return (model._head(x, delta, segments, all_logits),) if stage is self._stages[-1] else (x, delta)
 
-    def decode_batch(self, tokens: list, caches: list) -> hal.Array:
-        """As ``Llama.decode_batch``: one captured step per device once the plain step of
-        this batch size has run, the boundary arrays copied between the replays."""
-        b, pool, host = len(tokens), caches[0].pool, step_inputs(tokens, caches)
-        captured = pool.steps.get(b)
-        if captured is None:
-            logits = self._plain_or_capture(b, host, pool)
-        else:
-            boundary = ()
-            for step in captured:
-                outputs = step([host, *boundary])
-                boundary = [np.asarray(a) for a in outputs]
-            logits = self._plan.copy(outputs[0])  # the next replay overwrites them
-        for cache in caches:
-            cache.length += 1
-        return logits
+    def _replay(self, steps: list, host: np.ndarray) -> hal.Array:
+        """``Llama.decode_batch``'s replay: one captured step per device, the boundary
+        arrays copied between the replays."""
+        boundary = ()
+        for step in steps:
+            outputs = step([host, *boundary])
+            boundary = [np.asarray(a) for a in outputs]
+        return outputs[0]
 
     def _plain_or_capture(self, b: int, host: np.ndarray, pool: KVBlocks) -> hal.Array:
         """A plain step of b sequences the first time (its kernels compile and tune), then
         one captured on each device that can capture (the rest run plain each step)."""
         capture = b in self._warm and all(stage.device.capture is not None for stage in self._stages)
         self._warm.add(b)
+        if not capture:
+            return self._logits(host, b, pool, None, all_logits=True)
         boundary, captured = (), []
         for stage in self._stages:
             inputs = [hal.asarray(h, device=stage.device) for h in (host, *boundary)]
-            if capture:
-                with stage.device.capture() as graph:
-                    outputs = self._run_stage(stage, inputs, b, pool, None, True)
-                captured.append(_StageStep(graph, stage.model._plan, inputs, outputs))
-            else:
+            with stage.device.capture() as graph:
                 outputs = self._run_stage(stage, inputs, b, pool, None, True)
+            captured.append(DecodeStep(graph, stage.model._plan, inputs, outputs))
             boundary = [np.asarray(a) for a in outputs]
-        if capture:
-            pool.steps[b] = captured
-        return self._plan.copy(outputs[0]) if capture else outputs[0]
+        pool.steps[b] = captured
+        return self._plan.copy(outputs[0])

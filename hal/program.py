@@ -22,7 +22,6 @@ from contextlib import contextmanager
 from hal import counters
 
 
-
 class _Recording(threading.local):
     graph = None  # where this thread's launches go, if anywhere
 

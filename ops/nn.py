@@ -23,6 +23,8 @@ Sums that llama.cpp makes in f64 are f64 here wherever the device has it.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from hal import autotune, summation
@@ -733,20 +735,15 @@ autotune.declare(autotune.Tunable(
 
 # ---------------------------------------------------------------- rope
 
-_rope_tables: dict = {}  # (device name, theta, head_dim) -> (table payload, its rows, scale)
-
-
+@functools.cache  # (devices are equal by name)
 def rope_table(device, theta: float, head_dim: int):
     """cos/sin of the first positions for (theta, head_dim), built once on the cpu (with
-    the C library's cosf and sinf, as llama.cpp) and kept on ``device``."""
-    key = (device.name, float(theta), head_dim)
-    if key not in _rope_tables:
-        cpu = cpu_device()
-        rows, pairs = _ROPE_TABLE_ROWS, head_dim // 2
-        table, scale = np.empty((rows, pairs, 2), np.float32), np.empty(1, np.float32)
-        program(cpu, ROPE, "rope_table")((rows,), None, table, scale, rows, pairs, np.float32(theta))
-        _rope_tables[key] = (device.from_host(table), rows, scale[0])
-    return _rope_tables[key]
+    the C library's cosf and sinf, as llama.cpp) and kept on ``device``: (table payload,
+    its rows, scale)."""
+    rows, pairs = _ROPE_TABLE_ROWS, head_dim // 2
+    table, scale = np.empty((rows, pairs, 2), np.float32), np.empty(1, np.float32)
+    program(cpu_device(), ROPE, "rope_table")((rows,), None, table, scale, rows, pairs, np.float32(theta))
+    return device.from_host(table), rows, scale[0]
 
 
 @register("nn_rope", on=("cpu", "buffer"))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 
 import numpy as np
 
@@ -59,13 +60,10 @@ def gelu_table() -> np.ndarray:
     return gelu.astype(np.float16).astype(f32)
 
 
-_tables: dict = {}  # device name -> the GELU table on it
-
-
+@functools.cache  # (devices are equal by name)
 def _table(device):
-    if device.name not in _tables:
-        _tables[device.name] = device.from_host(gelu_table())
-    return _tables[device.name]
+    """The GELU table on ``device``."""
+    return device.from_host(gelu_table())
 
 
 @register("nn_gelu_mul", on=("cpu", "buffer"))

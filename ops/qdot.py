@@ -21,6 +21,7 @@ Integer products are also what makes the CPU fast: no float dequantization of we
 from __future__ import annotations
 
 import functools
+import itertools
 
 import numpy as np
 
@@ -685,11 +686,6 @@ def quantize(device, x, tokens: int = 0) -> Activations:
     return Activations(q, d, s, (n, cols), tokens)
 
 
-def dot_into(device, config: dict, out, a: Activations, raw, ggml_type: str):
-    """out (n, rows) = the quantized activations ``a`` @ w.T for the weight bytes ``raw``."""
-    return dots_into(device, config, out, a, [raw], [out.shape[1]], ggml_type)
-
-
 def dots_into(device, config: dict, out, a: Activations, raws: list, rows: list, ggml_type: str):
     """The products of ``a`` with up to three weights (bytes ``raws[i]`` of ``rows[i]``
     rows) in one launch into ``out``, contiguous, which holds them one after another
@@ -731,11 +727,8 @@ def _launches(weights) -> list:
 
 def _split(device, flat, n: int, rows: list) -> list:
     """``flat`` (n * sum(rows),) as its (n, rows[i]) parts, views one after another."""
-    parts, start = [], 0
-    for r in rows:
-        parts.append(device.reshape(device.view(flat, (slice(start, start + n * r),)), (n, r)))
-        start += n * r
-    return parts
+    starts = itertools.accumulate((n * r for r in rows), initial=0)
+    return [device.reshape(device.view(flat, (slice(s, s + n * r),)), (n, r)) for s, r in zip(starts, rows)]
 
 
 def tuning_key(ggml_type: str, n: int, rows: int, cols: int) -> tuple:
@@ -816,8 +809,9 @@ def _declare(ggml_type: str) -> None:
         n, rows = (n + (n > 1), rows + 3) if ragged else (n, rows)
         return rng.standard_normal((n, cols)).astype(np.float32), random_raw(qtype, rows, cols, rng)
 
-    def run(device, config, out, x, raw):
-        return dot_into(device, config, out, quantize(device, x, config.get("TOKENS", 0)), raw, ggml_type)
+    def run(device, config, out, x, raw):  # out (n, rows) = x @ w.T for the weight bytes raw
+        a = quantize(device, x, config.get("TOKENS", 0))
+        return dots_into(device, config, out, a, [raw], [out.shape[1]], ggml_type)
 
     def reference(x, raw):
         """The same computation on the cpu's C kernels (the tuner checks bit equality
@@ -825,7 +819,7 @@ def _declare(ggml_type: str) -> None:
         cpu = cpu_device()
         rows = raw.size // row_bytes(qtype, x.shape[1])
         out = np.empty((x.shape[0], rows), np.float32)
-        return dot_into(cpu, {"NT": 1, "ROWS": 1, "LANES": 0}, out, quantize(cpu, x), raw, ggml_type)
+        return dots_into(cpu, {"NT": 1, "ROWS": 1, "LANES": 0}, out, quantize(cpu, x), [raw], [rows], ggml_type)
 
     def work(key):
         _, (n, rows, cols) = key

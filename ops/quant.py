@@ -310,14 +310,12 @@ def _linear_cpu(device, x, w):
 
 @register("quant_linear", on=("buffer",))
 def linear(device, x, weights) -> list:
-    return [_linear(device, x, w) for w in weights]
-
-
-def _linear(device, x, w):
-    (rows, cols), n = w.shape, x.shape[0]
-    config = autotune.choose(device, f"quant_linear_{w.ggml_type}", tuning_key(w.ggml_type, n, rows, cols))
-    out = device.empty((n, rows), np.dtype(np.float32))
-    return linear_into(device, config, out, x, w.raw, w.ggml_type)
+    n, outs = x.shape[0], []
+    for w in weights:
+        config = autotune.choose(device, f"quant_linear_{w.ggml_type}", tuning_key(w.ggml_type, n, *w.shape))
+        out = device.empty((n, w.shape[0]), np.dtype(np.float32))
+        outs.append(linear_into(device, config, out, x, w.raw, w.ggml_type))
+    return outs
 
 
 def linear_into(device, p: dict, out, x, raw, ggml_type: str):

@@ -253,7 +253,6 @@ def unique_cpu(device, x):
     return s[starts], perm[starts].astype(np.int64), inverse, counts
 
 
-
 @register("flat_index", on=("buffer",))
 def flat_index(device, shape, parts, sizes):
     """The row-major position of each index tuple among dimensions of ``sizes``:

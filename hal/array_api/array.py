@@ -74,11 +74,10 @@ class Array:
     def __reduce_ex__(self, protocol):
         return serialization.reduce(self, protocol)
 
-    def __deepcopy__(self, memo):
+    def __deepcopy__(self, memo=None):
         return serialization.device_copy(self)
 
-    def __copy__(self):
-        return serialization.device_copy(self)
+    __copy__ = __deepcopy__  # (a copy of an array is a new array on its device either way)
 
     def __array_namespace__(self, *, api_version: str | None = None):
         import hal
@@ -190,7 +189,6 @@ def same_device(*arrays: Array):
             raise DeviceError(f"arrays are on different devices ({device} and {a._device}); "
                               f"move one with x.to_device(...)")
     return device
-
 
 
 def _inplace(fn):

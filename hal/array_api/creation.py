@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from .. import dtypes
-from .array import Array
+from .array import Array, same_device
 from ..device import Device, get_default_device
 from ..device import device as as_device
 from ..errors import DeviceError
@@ -81,6 +81,22 @@ def scalar_operand(value, dtype, device: Device):
     if kind == "c" and dtype.kind == "f":
         return dtypes.complex64 if dtype == dtypes.float32 else dtypes.complex128
     return dtype
+
+
+def common_dtype(name: str, x1, x2, *others: Array, kind: str | None = None) -> tuple:
+    """(device, dtype) of ``x1`` and ``x2``, arrays (of dtypes of ``kind``) or Python
+    scalars, one at least an array, on one device with ``others``: the arrays' promoted
+    dtype, or a scalar's with the array (``scalar_operand``)."""
+    arrays = [a for a in (x1, x2) if isinstance(a, Array)]
+    if not arrays:
+        raise TypeError(f"{name}: x1 or x2 must be a hal array")
+    device = same_device(*others, *arrays)
+    if kind is not None:
+        for a in arrays:
+            dtypes.check_kind(a.dtype, kind, name)
+    if len(arrays) == 2:
+        return device, dtypes.result_type(x1.dtype, x2.dtype)
+    return device, scalar_operand(x2 if arrays[0] is x1 else x1, arrays[0].dtype, device)
 
 
 def operand(value, dtype, device: Device):
@@ -236,24 +252,17 @@ def linspace(start, stop, /, num: int, *, dtype=None, device=None, endpoint: boo
     dtype = _dtype(dtype, device, default_complex(device) if is_complex else "float")
     if dtype.kind not in "fc" or (is_complex and dtype.kind != "c"):
         raise TypeError(f"linspace of {type(start).__name__} and {type(stop).__name__} cannot return {dtype}")
-    if dtype.kind == "c":  # real and imaginary parts are two real linspaces
+    if dtype.kind == "c":  # real and imaginary parts are two real linspaces, written into its components
         start, stop, real = complex(start), complex(stop), np.finfo(dtype).dtype
-        parts = [linspace(getattr(start, p), getattr(stop, p), num, dtype=real, device=device, endpoint=endpoint)
-                 for p in ("real", "imag")]
-        return _from_parts(*parts, dtype)
+        out = empty((num,), dtype=dtype, device=device)
+        parts = Array._new(device.components(out._data), device)
+        parts[..., 0], parts[..., 1] = (linspace(getattr(start, p), getattr(stop, p), num, dtype=real, device=device,
+                                                 endpoint=endpoint) for p in ("real", "imag"))
+        return out
     step = (stop - start) / max(num - 1 if endpoint else num, 1)
     out = Array._new(device.impl("arange")(device, num, start, step, dtype), device)
     if endpoint and num > 1:
         out[-1] = float(stop)
-    return out
-
-
-def _from_parts(real: Array, imag: Array, dtype) -> Array:
-    """The complex array ``real + i imag``, each part written into its components."""
-    device = real.device
-    out = empty(real.shape, dtype=dtype, device=device)
-    parts = Array._new(device.components(out._data), device)
-    parts[..., 0], parts[..., 1] = real, imag
     return out
 
 

@@ -1,6 +1,7 @@
 """Data type functions ("Data Type Functions", array API 2025.12)."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,9 +66,7 @@ def result_type(*arrays_and_dtypes):
              if not isinstance(a, (bool, int, float, complex))]
     if not types:
         raise TypeError("result_type needs at least one array or dtype")
-    out = types[0]
-    for t in types[1:]:
-        out = dtypes.result_type(out, t)
+    out = functools.reduce(dtypes.result_type, types)
     device = arrays[0]._device if arrays else get_default_device()
     for s in scalars:
         out = scalar_operand(s, out, device)

@@ -16,7 +16,7 @@ from hal.ops.elementwise import OPS, Elementwise
 
 from .. import dtypes
 from .array import Array, checked, same_device
-from .creation import scalar_operand
+from .creation import common_dtype, scalar_operand
 from ..shapes import broadcast_shapes
 
 __all__ = list(OPS) + ["where"]
@@ -121,15 +121,8 @@ def where(condition: Array, x1, x2, /) -> Array:
     "Searching Functions"); ``x1`` or ``x2`` may be Python scalars."""
     if not isinstance(condition, Array) or condition.dtype != dtypes.bool:
         raise TypeError("where: condition must be a bool hal array")
-    arrays = [v for v in (x1, x2) if isinstance(v, Array)]
-    device = same_device(condition, *arrays)
-    if len(arrays) == 2:
-        dtype = dtypes.result_type(x1.dtype, x2.dtype)
-    elif arrays:
-        dtype = scalar_operand(x2 if arrays[0] is x1 else x1, arrays[0].dtype, device)
-    else:
-        raise TypeError("where: x1 or x2 must be a hal array")
+    device, dtype = common_dtype("where", x1, x2, condition)
     values = [v._data if isinstance(v, Array) else v for v in (x1, x2)]
-    shape = broadcast_shapes(condition.shape, *(v.shape for v in arrays))
+    shape = broadcast_shapes(condition.shape, *(v.shape for v in (x1, x2) if isinstance(v, Array)))
     return Array._new(device.impl("where")(device, dtype, shape, condition._data, *values), device)
 

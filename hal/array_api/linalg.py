@@ -28,22 +28,18 @@ def _operands(name: str, x1, x2, storage: bool = False):
         try:
             dtype = dtypes.result_type(*pair)
         except TypeError:
-            if storage and dtypes.float16 in pair:
-                return device, _storage_dtype(name, *pair)
-            raise
+            if not storage or dtypes.float16 not in pair:
+                raise
+            if pair[0] != pair[1]:
+                raise TypeError(f"{name}: float16 is a storage-only dtype in hal and multiplies only float16, "
+                                f"not {pair[0]} with {pair[1]}; convert one with astype first")
+            return device, pair[0]
         dtypes.check_kind(dtype, "numeric", name)
         _NUMERIC_RESULT[pair] = dtype
     return device, dtype
 
 
 _NUMERIC_RESULT: dict = {}  # (dtype, dtype) -> their promoted numeric dtype, once checked
-
-
-def _storage_dtype(name: str, a, b):
-    if a != b:
-        raise TypeError(f"{name}: float16 is a storage-only dtype in hal and multiplies only float16, "
-                        f"not {a} with {b}; convert one with astype first")
-    return a
 
 
 def _cast(data, device, dtype):

@@ -4,6 +4,7 @@ permutations, flips, broadcasts, squeezes and unstacks are views where the data 
 the device (copy / assign kernels), and repeat with an array of counts is a kernel."""
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import operator
@@ -127,8 +128,7 @@ def broadcast_to(x: Array, /, shape) -> Array:
     shape = tuple(shape)
     if shapes.broadcast_shapes(x.shape, shape) != shape:
         raise ValueError(f"cannot broadcast shape {x.shape} to {shape}")
-    data = x._device.broadcast(x._data, shape)
-    return Array._new(data, x._device)
+    return Array._new(x._device.broadcast(x._data, shape), x._device)
 
 
 def broadcast_arrays(*arrays: Array) -> tuple:
@@ -155,9 +155,7 @@ def concat(arrays, /, *, axis: int | None = 0) -> Array:
     rest = {a.shape[:axis] + a.shape[axis + 1:] for a in arrays}
     if len(rest) > 1:
         raise ValueError(f"concat along axis {axis}: shapes {[a.shape for a in arrays]} differ elsewhere")
-    dtype = arrays[0].dtype
-    for a in arrays[1:]:
-        dtype = dtypes.result_type(dtype, a.dtype)
+    dtype = functools.reduce(dtypes.result_type, (a.dtype for a in arrays))
     native = device.library("concat")  # NumPy's on the cpu: it keeps the inputs' memory order
     if native is not None:
         return Array._new(native(device, [a._data for a in arrays], axis, dtype), device)

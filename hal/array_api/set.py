@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .. import dtypes
-from .array import Array, checked, same_device
-from .creation import asarray, scalar_operand
+from .array import Array, checked
+from .creation import asarray, common_dtype
 from .data_type import astype
 from .manipulation import reshape
 
@@ -59,16 +58,7 @@ def unique_values(x: Array, /) -> Array:
 def isin(x1, x2, /, *, invert: bool = False) -> Array:
     """Whether each element of ``x1`` equals some element of ``x2`` (bool, ``x1``'s
     shape; 0-d if ``x1`` is a Python scalar). Either may be a Python int."""
-    arrays = [a for a in (x1, x2) if isinstance(a, Array)]
-    if not arrays:
-        raise TypeError("isin: x1 or x2 must be a hal array")
-    device = same_device(*arrays)
-    for a in arrays:
-        dtypes.check_kind(a.dtype, "any", "isin")
-    if len(arrays) == 2:
-        dtype = dtypes.result_type(x1.dtype, x2.dtype)
-    else:
-        dtype = scalar_operand(x2 if arrays[0] is x1 else x1, arrays[0].dtype, device)
+    device, dtype = common_dtype("isin", x1, x2, kind="any")
     x1, x2 = (astype(a, dtype, copy=False) if isinstance(a, Array) else asarray(a, dtype=dtype, device=device)
               for a in (x1, x2))
     return Array._new(device.impl("isin")(device, x1._data, x2._data, bool(invert)), device)

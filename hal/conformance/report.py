@@ -16,11 +16,9 @@ def rows(device_name: str, reports) -> list[dict]:
 
 
 def summary(reports) -> dict:
-    ops = len(reports)
     coverage = [r.coverage for r in reports]
-    return {"ops": ops, "pass": sum(r.status == "pass" for r in reports),
-            "fail": sum(r.status == "fail" for r in reports),
-            "unsupported": sum(r.status == "unsupported" for r in reports),
+    return {"ops": len(reports), **{status: sum(r.status == status for r in reports)
+                                    for status in ("pass", "fail", "unsupported")},
             "native": sum(c.startswith("native") for c in coverage),
             "host fallback": sum(c.startswith("host") for c in coverage),
             "missing": sum(c == "missing" for c in coverage),
