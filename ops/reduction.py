@@ -18,7 +18,7 @@ from hal import autotune
 from hal.dispatch import register
 from hal.memory import Strided
 
-from .launch import C_TYPE, apart, build_together, convert, program, run_elementwise
+from .launch import C_TYPE, apart, build_together, built, convert, program, run_elementwise
 
 # name -> (the NumPy ufunc whose reduce is the reference, combine expression, identity)
 REDUCTIONS = {
@@ -253,7 +253,7 @@ def _reduce_rows(device, combine, identity, load, x, rows, cols, out, full=None)
 
 def _launch(device, combine, identity, load, x, rows, cols, chunk, chunks, out, full):
     source = _source(combine, identity, load, x.dtype, out.dtype)
-    if device.batch_builds:
+    if device.batch_builds and not built(device, (source, "reduce", ("WG", full))):
         _build_common(device, full)
     wg = _group_size(device, chunk, full)
     program(device, source, "reduce", WG=full)((rows * chunks * wg,), (wg,), out.buf, out.offset,
@@ -277,16 +277,13 @@ def _build_common(device, full: int) -> None:
     the first of them runs: each of sum, prod, max and min over each floating dtype,
     float32 summed in float64, and bool's all and any (a scikit-learn fit uses six of
     them: one build instead of six)."""
-    if ("reductions built", full) in device.programs:
-        return
-    device.programs["reductions built", full] = True
     floats = [d for d in map(np.dtype, ("float32", "float64")) if d in device.dtypes]
     common = [(name, d, d) for d in floats for name in ("sum", "prod", "max", "min")]
     common += [("sum", floats[0], floats[1])] if len(floats) == 2 else []
     common += [(name, np.dtype(np.bool_), np.dtype(np.bool_)) for name in ("all", "any")]
     sources = dict.fromkeys(_source(*REDUCTIONS[name][1:], convert("v", i, o), i, o) for name, i, o in common)
     build_together(device, ("reduce", full), [(s, apart(s, ("combine", "load"), j), {"WG": full})
-                                              for j, s in enumerate(sources)])
+                                              for j, s in enumerate(sources)], once=True)
 
 
 def _arg_kernel(name: str):

@@ -22,7 +22,7 @@ from hal.dispatch import register
 from .copy import astype
 from .scan import local_size, scan_rows, scan_source
 from .sorting import order_helpers, sort_rows
-from .launch import C_TYPE, apart, build_together, flat_group, program, run_elementwise
+from .launch import C_TYPE, apart, build_together, built, flat_group, program, run_elementwise
 
 _I64 = np.dtype(np.int64)
 # Gathers and scatters only move values: one kernel per element size serves every dtype.
@@ -66,7 +66,7 @@ def nonzero(device, x):
     if x.size == 0:
         return device.empty((x.ndim, 0), _I64)
     flags = flags.reshaped((x.size,))
-    if device.batch_builds:
+    if device.batch_builds and not built(device, (nonzero_source(x.ndim), "nonzero")):
         _build_masking(device, x.ndim)
     pos, count = _positions(device, flags)
     out = device.empty((x.ndim, count), _I64)
@@ -83,8 +83,9 @@ def _build_masking(device, ndim: int) -> None:
     scan = scan_source(np.dtype(np.bool_), _I64, "sum")
     gathers = [gather_source(t) for t in ("u32", "u64")]
     build_together(device, ("masking", ndim), [
-        (scan, apart(scan, ("combine",), 0), {"WG": local_size(device)}), (nonzero_source(ndim), nonzero_source(ndim), {}),
-        *[(g, apart(g, ("source",), j), {}) for j, g in enumerate(gathers, 1)]])
+        (scan, apart(scan, ("combine",), 0), {"WG": local_size(device)}),
+        (nonzero_source(ndim), nonzero_source(ndim), {}),
+        *[(g, apart(g, ("source",), j), {}) for j, g in enumerate(gathers, 1)]], once=True)
 
 
 for _op, _numpy in {  # the cpu's: NumPy (integer-array indexing is optional: where a backend has
