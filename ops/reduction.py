@@ -252,7 +252,7 @@ def _reduce_rows(device, combine, identity, load, x, rows, cols, out, full=None)
 
 
 def _launch(device, combine, identity, load, x, rows, cols, chunk, chunks, out, full):
-    source = _source(combine, identity, load, x.dtype, out.dtype)
+    source = _fold_text(combine, identity, load, x.dtype, out.dtype)
     if device.batch_builds and not built(device, (source, "reduce", ("WG", full))):
         _build_common(device, full)
     wg = _group_size(device, chunk, full)
@@ -260,7 +260,7 @@ def _launch(device, combine, identity, load, x, rows, cols, chunk, chunks, out, 
                                              x.buf, x.offset, cols, chunk, chunks)
 
 
-def _source(combine, identity, load, in_dtype, out_dtype) -> str:
+def _fold_text(combine, identity, load, in_dtype, out_dtype) -> str:
     acc = C_TYPE[out_dtype]
     if identity is None:
         init = "load(p[begin])"
@@ -281,7 +281,7 @@ def _build_common(device, full: int) -> None:
     common = [(name, d, d) for d in floats for name in ("sum", "prod", "max", "min")]
     common += [("sum", floats[0], floats[1])] if len(floats) == 2 else []
     common += [(name, np.dtype(np.bool_), np.dtype(np.bool_)) for name in ("all", "any")]
-    sources = dict.fromkeys(_source(*REDUCTIONS[name][1:], convert("v", i, o), i, o) for name, i, o in common)
+    sources = dict.fromkeys(_fold_text(*REDUCTIONS[name][1:], convert("v", i, o), i, o) for name, i, o in common)
     build_together(device, ("reduce", full), [(s, apart(s, ("combine", "load"), j), {"WG": full})
                                               for j, s in enumerate(sources)], once=True)
 
