@@ -481,10 +481,12 @@ COMMON = {"abs", "add", "divide", "equal", "exp", "greater", "greater_equal", "i
 def first_siblings(dtypes: tuple) -> tuple:
     """What a device's first batched build brings beside its kernel's ``siblings``: the
     ``COMMON`` ops over contiguous arrays and scalars of float32, float64, int64 and
-    bool, and their casts (a scikit-learn fit on float32 data uses all four: four
-    builds, now one)."""
-    return tuple(k for d in map(np.dtype, ("float32", "float64", "int64", "bool")) if d in dtypes
-                 for k in siblings("", (d,), ((("c", d, d),), False, 0), dtypes))
+    bool, their casts, and ``where`` over them (a scikit-learn fit on float32 data uses
+    all four dtypes: five builds, now one)."""
+    common, b = [d for d in map(np.dtype, ("float32", "float64", "int64", "bool")) if d in dtypes], np.dtype(np.bool_)
+    return (tuple(k for d in common for k in siblings("", (d,), ((("c", d, d),), False, 0), dtypes))
+            + tuple(("x0 ? x1 : x2", d, (("c", b, b), x1, x2), False, 0, "", None) for d in common
+                    for x1 in (("c", d, d), ("k", d, d)) for x2 in (("c", d, d), ("k", d, d))))
 
 
 @lru_cache(maxsize=None)
