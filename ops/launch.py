@@ -178,7 +178,7 @@ def elementwise_program(device, expr: str, out_t, operands: tuple, out_strided: 
         from .elementwise import first_siblings, siblings  # (that module builds on this one)
         kernels = [(expr, out_t, *layout, helpers, expr_t),
                    *siblings(expr, tuple(_dtype(v) for _, _, v in operands), layout, device.dtypes)]
-        if not device.programs.get(("first batch",)):
+        if ("first batch",) not in device.programs:
             device.programs["first batch",] = True
             kernels += first_siblings(device.dtypes)
         build_together(device, ("ew", layout), [(elementwise_source(*k), elementwise_source(*k[:5], "", k[6]), {})
@@ -186,19 +186,17 @@ def elementwise_program(device, expr: str, out_t, operands: tuple, out_strided: 
     return program(device, source, "ew")
 
 
-def build_together(device, batch: tuple, kernels: list, shared: str = "", once: bool = False) -> None:
+def build_together(device, batch: tuple, kernels: list, shared: str = "") -> None:
     """Build in one program the sources of ``kernels`` none of whose kernels is built
     yet: each a triple (the source ``program`` is asked for; its text here, the same but
     for helpers in ``shared`` or renamed by ``apart``; its defines), after the ``shared``
     helpers, with every source's defines. Its kernels are renamed apart here, each left
     for ``program`` to find. A ``batch`` that fails to compile is logged and not tried
     again: ``program`` then builds each source alone, so a bad sibling neither breaks
-    the kernel asked for nor stands in for that kernel's own error. A batch built
-    ``once`` is not looked at again (for a caller that asks on every use)."""
-    if ("batch failed", batch) in device.programs or ("batch built", batch) in device.programs:
+    the kernel asked for nor stands in for that kernel's own error. (Callers ask only
+    when the kernel they need is not built: once built, a batch has nothing to build.)"""
+    if ("batch failed", batch) in device.programs:
         return
-    if once:
-        device.programs["batch built", batch] = True
     todo = {}  # source -> (its text, its defines, its kernels' names)
     for source, text, defines in kernels:
         names = _KERNEL.findall(text)

@@ -283,7 +283,7 @@ def _build_common(device, full: int) -> None:
     common += [(name, np.dtype(np.bool_), np.dtype(np.bool_)) for name in ("all", "any")]
     sources = dict.fromkeys(_fold_text(*REDUCTIONS[name][1:], convert("v", i, o), i, o) for name, i, o in common)
     build_together(device, ("reduce", full), [(s, apart(s, ("combine", "load"), j), {"WG": full})
-                                              for j, s in enumerate(sources)], once=True)
+                                              for j, s in enumerate(sources)])
 
 
 def _arg_kernel(name: str):

@@ -85,7 +85,7 @@ def _build_masking(device, ndim: int) -> None:
     build_together(device, ("masking", ndim), [
         (scan, apart(scan, ("combine",), 0), {"WG": local_size(device)}),
         (nonzero_source(ndim), nonzero_source(ndim), {}),
-        *[(g, apart(g, ("source",), j), {}) for j, g in enumerate(gathers, 1)]], once=True)
+        *[(g, apart(g, ("source",), j), {}) for j, g in enumerate(gathers, 1)]])
 
 
 for _op, _numpy in {  # the cpu's: NumPy (integer-array indexing is optional: where a backend has
