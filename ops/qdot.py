@@ -363,95 +363,124 @@ typedef __m256 tokens_f32;
 #define tokens_dot(w, x) _mm256_madd_epi16(_mm256_maddubs_epi16((w), (x)), _mm256_set1_epi16(1))
 #endif
 
-/* out (n, rows) = x @ w.T, x laid out by quantize_q8_tokens. Work-item (row, group of
-   TOKENS rows of x). */
+/* out (n, rows) = x @ w.T, x laid out by quantize_q8_tokens. Work-item (GROUPS groups of
+   TOKENS rows of x, weight row): the row's blocks are unpacked once, CHUNK at a time, for
+   all its groups, and each lane is then broadcast from that copy (a load). Unpacked
+   block by block between the products, each broadcast read a store just made, and each
+   group unpacked the row again: SmolLM2's products of 16 and 64 rows ran 1.1-1.3x slower
+   (an AVX2 EPYC, Zen 3, one thread). */
+#define CHUNK 128
 KERNEL void qdot_tokens(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 xq_off, GLOBAL const f32 *xd,
                         i64 xd_off, GLOBAL const f32 *xs, i64 xs_off, GLOBAL const u8 *w0, i64 w0_off,
                         GLOBAL const u8 *w1, i64 w1_off, GLOBAL const u8 *w2, i64 w2_off, i64 rows0, i64 rows1,
                         i64 rows2, i64 cols, i64 n) {
-    i64 row = GLOBAL_ID(0), g = GLOBAL_ID(1), nb = cols / 32, t0 = g * TOKENS;
+    i64 row = GLOBAL_ID(1), nb = cols / 32, groups = (n + TOKENS - 1) / TOKENS, g0 = GLOBAL_ID(0) * GROUPS;
     PICK_WEIGHT(row, 1);
-    if (row >= rows || t0 >= n) return;
+    if (row >= rows || g0 >= groups) return;
+    i64 g_end = groups - g0 < GROUPS ? groups : g0 + GROUPS;
     GLOBAL const u8 *wr = w + w_off + row * nb * BLOCK_BYTES;
-    GLOBAL const i8 *qx = xq + xq_off + t0 * cols;
-    GLOBAL const f32 *dx = xd + xd_off + t0 * nb, *sx = xs + xs_off + t0 * nb;
-    f32 sums[TOKENS];
 #ifdef TOKEN_VEC
     /* acc's 8 vectors stay in registers only if gcc unrolls the lane loops before it
        splits arrays (else acc lives on the stack: a store and a load per lane per block,
        1.4x slower on an AVX2 EPYC) */
-    tokens_f32 acc[8], mins = tokens_zero();
-    _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) acc[j] = tokens_zero();
-    for (i64 b = 0; b < nb; b++) {
-        f32 dw, mw = 0.0f;
-        union { bytes32 v; i32 lane[8]; } wb, side;  /* the weights, and what a lane's product takes beside them */
-        wb.v = decode_bytes(wr + b * BLOCK_BYTES, &dw, &mw);
-#if X_BIASED  /* each lane's 128 * (sum of its 4 weights), taken off as the product starts */
-        side.v = _mm256_sub_epi32(_mm256_setzero_si256(),
-                                  _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(-128), wb.v));
-#elif SIGNED_W  /* |w| for the whole block at once, not lane by lane */
-        side.v = _mm256_sign_epi8(wb.v, wb.v);
-#endif
-        /* the lanes are broadcast from memory (a load each), not from a register (a
-           shuffle each, all on one port: the loop's bottleneck, 2x slower) */
-        __asm__("" : "+m"(wb), "+m"(side));
-        tokens_f32 scale = tokens_mul(tokens_set1(dw), tokens_load(dx + b * TOKENS));
-        _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {
-            tokens_i32 wj = tokens_set1_i32(wb.lane[j]), xj = tokens_load_i32(qx + (b * 8 + j) * 4 * TOKENS);
-#if X_BIASED
-            tokens_i32 lanes = tokens_biased_dot(tokens_set1_i32(side.lane[j]), xj, wj);
-#elif SIGNED_W
-            tokens_i32 lanes = tokens_dot(tokens_set1_i32(side.lane[j]), tokens_sign_x(xj, wj));
-#else
-            tokens_i32 lanes = tokens_dot(wj, xj);
-#endif
-            acc[j] = tokens_fma(scale, tokens_float(lanes), acc[j]);
-        }
-#if HAS_MIN
-        mins = tokens_add(mins, tokens_mul(tokens_set1(mw), tokens_load(sx + b * TOKENS)));
-#endif
+    tokens_f32 accs[GROUPS][8], mins[GROUPS];
+    /* a chunk of the row: each block's lanes, what a lane's product takes beside them, scales */
+    union { bytes32 v; i32 lane[8]; } wb[CHUNK], side[CHUNK];
+    f32 dw[CHUNK], mw[CHUNK];
+    for (i64 g = g0; g < g_end; g++) {
+        mins[g - g0] = tokens_zero();
+        _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) accs[g - g0][j] = tokens_zero();
     }
-    tokens_f32 sum = tokens_add(tokens_add(tokens_add(acc[0], acc[4]), tokens_add(acc[2], acc[6])),
-                                tokens_add(tokens_add(acc[1], acc[5]), tokens_add(acc[3], acc[7])));
-#if HAS_MIN
-    sum = tokens_add(sum, mins);
+    for (i64 c0 = 0; c0 < nb; c0 += CHUNK) {
+        i64 cn = nb - c0 < CHUNK ? nb - c0 : CHUNK;
+        for (i64 k = 0; k < cn; k++) {
+            mw[k] = 0.0f;
+            wb[k].v = decode_bytes(wr + (c0 + k) * BLOCK_BYTES, &dw[k], &mw[k]);
+#if X_BIASED  /* each lane's 128 * (sum of its 4 weights), taken off as the product starts */
+            side[k].v = _mm256_sub_epi32(_mm256_setzero_si256(),
+                                         _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(-128), wb[k].v));
+#elif SIGNED_W  /* |w| for the whole block at once, not lane by lane */
+            side[k].v = _mm256_sign_epi8(wb[k].v, wb[k].v);
 #endif
-    tokens_store(sums, sum);
+        }
+        for (i64 g = g0; g < g_end; g++) {
+            GLOBAL const i8 *qx = xq + xq_off + g * TOKENS * cols;
+            GLOBAL const f32 *dx = xd + xd_off + g * TOKENS * nb, *sx = xs + xs_off + g * TOKENS * nb;
+            tokens_f32 acc[8], m = mins[g - g0];
+            _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) acc[j] = accs[g - g0][j];
+            for (i64 k = 0; k < cn; k++) {
+                i64 b = c0 + k;
+                tokens_f32 scale = tokens_mul(tokens_set1(dw[k]), tokens_load(dx + b * TOKENS));
+                _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {
+                    tokens_i32 wj = tokens_set1_i32(wb[k].lane[j]), xj = tokens_load_i32(qx + (b * 8 + j) * 4 * TOKENS);
+#if X_BIASED
+                    tokens_i32 lanes = tokens_biased_dot(tokens_set1_i32(side[k].lane[j]), xj, wj);
+#elif SIGNED_W
+                    tokens_i32 lanes = tokens_dot(tokens_set1_i32(side[k].lane[j]), tokens_sign_x(xj, wj));
+#else
+                    tokens_i32 lanes = tokens_dot(wj, xj);
+#endif
+                    acc[j] = tokens_fma(scale, tokens_float(lanes), acc[j]);
+                }
+#if HAS_MIN
+                m = tokens_add(m, tokens_mul(tokens_set1(mw[k]), tokens_load(sx + b * TOKENS)));
+#endif
+            }
+            mins[g - g0] = m;
+            _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) accs[g - g0][j] = acc[j];
+        }
+    }
+    for (i64 g = g0; g < g_end; g++) {
+        tokens_f32 *acc = accs[g - g0];
+        f32 sums[TOKENS];
+        tokens_f32 sum = tokens_add(tokens_add(tokens_add(acc[0], acc[4]), tokens_add(acc[2], acc[6])),
+                                    tokens_add(tokens_add(acc[1], acc[5]), tokens_add(acc[3], acc[7])));
+#if HAS_MIN
+        sum = tokens_add(sum, mins[g - g0]);
+#endif
+        tokens_store(sums, sum);
+        for (i64 t = 0; t < TOKENS && g * TOKENS + t < n; t++) out[out_off + (g * TOKENS + t) * rows + row] = sums[t];
+    }
 #else  /* any other C target (or width): the same arithmetic, row by row */
 #if X_BIASED
 #error "x stored biased for a vector path this target does not take"
 #endif
-    f32 acc[TOKENS][8], mins[TOKENS];
-    for (int t = 0; t < TOKENS; t++) {
-        mins[t] = 0.0f;
-        for (int j = 0; j < 8; j++) acc[t][j] = 0.0f;
-    }
-    for (i64 b = 0; b < nb; b++) {
-        i32 qw[32];
-        f32 dw, mw = 0.0f;
-        decode_int(wr + b * BLOCK_BYTES, qw, &dw, &mw);
+    for (i64 g = g0; g < g_end; g++) {
+        i64 t0 = g * TOKENS;
+        GLOBAL const i8 *qx = xq + xq_off + t0 * cols;
+        GLOBAL const f32 *dx = xd + xd_off + t0 * nb, *sx = xs + xs_off + t0 * nb;
+        f32 acc[TOKENS][8], mins[TOKENS];
         for (int t = 0; t < TOKENS; t++) {
-            f32 dd = dw * dx[b * TOKENS + t];
-            for (int j = 0; j < 8; j++) {
-                GLOBAL const i8 *q = qx + ((b * 8 + j) * TOKENS + t) * 4;
-                i32 lane = qw[4 * j] * q[0] + qw[4 * j + 1] * q[1] + qw[4 * j + 2] * q[2] + qw[4 * j + 3] * q[3];
-                acc[t][j] = fma(dd, (f32)lane, acc[t][j]);
-            }
-#if HAS_MIN
-            mins[t] += mw * sx[b * TOKENS + t];
-#endif
+            mins[t] = 0.0f;
+            for (int j = 0; j < 8; j++) acc[t][j] = 0.0f;
         }
-    }
-    for (int t = 0; t < TOKENS; t++) {
+        for (i64 b = 0; b < nb; b++) {
+            i32 qw[32];
+            f32 dw, mw = 0.0f;
+            decode_int(wr + b * BLOCK_BYTES, qw, &dw, &mw);
+            for (int t = 0; t < TOKENS; t++) {
+                f32 dd = dw * dx[b * TOKENS + t];
+                for (int j = 0; j < 8; j++) {
+                    GLOBAL const i8 *q = qx + ((b * 8 + j) * TOKENS + t) * 4;
+                    i32 lane = qw[4 * j] * q[0] + qw[4 * j + 1] * q[1] + qw[4 * j + 2] * q[2] + qw[4 * j + 3] * q[3];
+                    acc[t][j] = fma(dd, (f32)lane, acc[t][j]);
+                }
+#if HAS_MIN
+                mins[t] += mw * sx[b * TOKENS + t];
+#endif
+            }
+        }
+        for (i64 t = 0; t < TOKENS && t0 + t < n; t++) {
 #define A(k) acc[t][k]
-        sums[t] = ((A(0) + A(4)) + (A(2) + A(6))) + ((A(1) + A(5)) + (A(3) + A(7)));
+            f32 sum = ((A(0) + A(4)) + (A(2) + A(6))) + ((A(1) + A(5)) + (A(3) + A(7)));
 #undef A
 #if HAS_MIN
-        sums[t] += mins[t];
+            sum += mins[t];
 #endif
+            out[out_off + (t0 + t) * rows + row] = sum;
+        }
     }
 #endif
-    for (i64 t = 0; t < TOKENS && t0 + t < n; t++) out[out_off + (t0 + t) * rows + row] = sums[t];
 }
 """
 
@@ -686,6 +715,10 @@ def quantize(device, x, tokens: int = 0) -> Activations:
     return Activations(q, d, s, (n, cols), tokens)
 
 
+# qdot_tokens: groups of x's rows per work-item, which share one unpacking of a weight row
+_GROUPS = 4
+
+
 def dots_into(device, config: dict, out, a: Activations, raws: list, rows: list, ggml_type: str):
     """The products of ``a`` with up to three weights (bytes ``raws[i]`` of ``rows[i]``
     rows) in one launch into ``out``, contiguous, which holds them one after another
@@ -699,11 +732,11 @@ def dots_into(device, config: dict, out, a: Activations, raws: list, rows: list,
                    HAS_MIN=int(ggml_type in WITH_MIN), SIGNED_W=int(ggml_type not in WITH_MIN),
                    BLOCK_BYTES=TYPES[ggml_type].block_bytes,
                    HAL_OMP_MIN_ITEMS=64,  # (C target) a work-item is a whole row: threads pay from 64
-                   **({"TOKENS": a.tokens} if a.tokens else {}))
+                   **({"TOKENS": a.tokens, "GROUPS": _GROUPS} if a.tokens else {}))
     unused = 3 - len(raws)  # no rows: the kernel never reads them
     args = device.kernel_args(out, a.q, a.d, a.s, *raws, *[raws[0]] * unused) + [*rows, *[0] * unused]
     if a.tokens:
-        prog((sum(rows), -(-n // a.tokens)), None, *args, cols, n)
+        prog((-(-n // (a.tokens * _GROUPS)), sum(rows)), None, *args, cols, n)
         return out
     items, tiles = sum(-(-r // rpi) for r in rows), -(-n // nt)
     padded = -(-items // group) * group
@@ -788,14 +821,13 @@ def _default_c(vector_bits: int, n: int, nt: int, ggml_type: str) -> dict:
     """The C target: with AVX-512, from 6 rows of x (bucket 8) the rows in a vector's lanes
     (qdot_tokens: 16-row groups 1.2-2x faster than tiles of 4; 8-row groups for 6-11 rows;
     slower below that, where padding is most of the work; Xeon, VNNI, one thread). With
-    AVX2 only, 8-row groups from 16 rows (Q4_1 1.2x faster than tiles; signed weights,
-    their |w| taken once per block, as fast as tiles: an AMD EPYC, Zen 3, quiet, Q5_0 at 64
-    rows 1.01-1.06x, 16 rows of SmolLM2's 49152 x 576 Q8_0 output 0.95-1.0x: one path).
-    Else two Q4_1 rows per item (5-10% faster; two Q8_0 rows are 3x slower for one row of
-    x, 10-15% faster for tiles of 4)."""
+    AVX2 only, 8-row groups from 6 rows too, since each weight row is unpacked once for
+    its groups (an AMD EPYC, Zen 3, one thread, SmolLM2's shapes: 8 rows 1.3-1.45x faster
+    than tiles of 4, 6 rows ~1.3x, 4 rows 0.9x). Else two Q4_1 rows per item (5-10% faster;
+    two Q8_0 rows are 3x slower for one row of x, 10-15% faster for tiles of 4)."""
     if vector_bits >= 512 and n >= 8:
         return {"NT": 1, "ROWS": 1, "LANES": 0, "TOKENS": 16 if n >= 16 else 8}
-    if vector_bits >= 256 and n >= 16:  # (any weight: |w| is taken once per block)
+    if vector_bits >= 256 and n >= 8:  # (any weight: |w| is taken once per block)
         return {"NT": 1, "ROWS": 1, "LANES": 0, "TOKENS": 8}
     nt = 2 if n == 2 else nt  # (two rows of x: tiles of 2 are 15% faster than 1 or 4)
     return {"NT": nt, "ROWS": 1, "LANES": 0, "RPI": 2 if ggml_type == "Q4_1" or nt > 1 else 1}
@@ -826,7 +858,7 @@ def _declare(ggml_type: str) -> None:
         return 2 * n * rows * cols, rows * row_bytes(qtype, cols) + n * (cols + 4 * rows)
 
     autotune.declare(autotune.Tunable(
-        op=f"quant_linear_q8_{ggml_type}", version=4, space=_space, default=_default, run=run,
+        op=f"quant_linear_q8_{ggml_type}", version=5, space=_space, default=_default, run=run,
         reference=reference, problem=problem, work=work,
         presets=lambda device: [tuning_key(ggml_type, n, rows, cols) for n in (1, 64)  # SmolLM2's launches
                                 for rows, cols in ((960, 576), (3072, 576), (576, 1536))]))

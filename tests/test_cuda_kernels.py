@@ -64,7 +64,7 @@ def _other_kernels():
         if qdot.supports(name):
             yield f"qdot-{name}", qdot.source(name), {"NT": 4, "ROWS": 16, "RPI": 2, "HAS_MIN": int(name == "Q4_1"),
                                                        "BLOCK_BYTES": qtype.block_bytes}
-            yield f"qdot_tokens-{name}", qdot.source(name, True), {"TOKENS": 8, "NT": 1, "ROWS": 1, "RPI": 1,
+            yield f"qdot_tokens-{name}", qdot.source(name, True), {"TOKENS": 8, "GROUPS": 8, "NT": 1, "ROWS": 1, "RPI": 1,
                                                                     "HAS_MIN": int(name == "Q4_1"),
                                                                     "BLOCK_BYTES": qtype.block_bytes}
     yield "qdot-quantize_tokens", qdot.quantize_source(True), {"TOKENS": 8}
