@@ -275,21 +275,8 @@ class HalBackendEntrypoint(ArrayBackendEntrypoint):
     def default_bit_generator(self):
         return hal.random.PCG64
 
-    @staticmethod
-    def ones(*args, **kwargs):
-        return _with_hal_meta("ones", *args, **kwargs)
-
-    @staticmethod
-    def zeros(*args, **kwargs):
-        return _with_hal_meta("zeros", *args, **kwargs)
-
-    @staticmethod
-    def empty(*args, **kwargs):
-        return _with_hal_meta("empty", *args, **kwargs)
-
-    @staticmethod
-    def full(*args, **kwargs):
-        return _with_hal_meta("full", *args, **kwargs)
+    ones, zeros, empty, full = (staticmethod(functools.partial(_with_hal_meta, name))
+                                for name in ("ones", "zeros", "empty", "full"))
 
     @staticmethod
     def arange(*args, like=None, **kwargs):
