@@ -190,9 +190,6 @@ class Replicas:
         cache is free there)."""
         if not resume(target.engine, request, state):
             return target.engine.between_steps(lambda e: self._resume(target, request, state))
-        self._arrived(target)
-
-    def _arrived(self, target: Replica) -> None:
         with self._lock:
             target.incoming -= 1
 
