@@ -134,13 +134,10 @@ def _empty(shape, dtype=float):
 _dask_percentile, _dask_merge_percentiles = dask_percentile.percentile, dask_percentile.merge_percentiles
 
 
-def _default_device_of(array):
-    return hal.default_device(array.device) if isinstance(array, hal.Array) else contextlib.nullcontext()
-
-
 @functools.wraps(_dask_percentile)
 def _percentile_graph(a, *args, **kwargs):
-    with _default_device_of(getattr(a, "_meta", None)):
+    meta = getattr(a, "_meta", None)
+    with hal.default_device(meta.device) if isinstance(meta, hal.Array) else contextlib.nullcontext():
         return _dask_percentile(a, *args, **kwargs)
 
 
@@ -275,21 +272,8 @@ class HalBackendEntrypoint(ArrayBackendEntrypoint):
     def default_bit_generator(self):
         return hal.random.PCG64
 
-    @staticmethod
-    def ones(*args, **kwargs):
-        return _with_hal_meta("ones", *args, **kwargs)
-
-    @staticmethod
-    def zeros(*args, **kwargs):
-        return _with_hal_meta("zeros", *args, **kwargs)
-
-    @staticmethod
-    def empty(*args, **kwargs):
-        return _with_hal_meta("empty", *args, **kwargs)
-
-    @staticmethod
-    def full(*args, **kwargs):
-        return _with_hal_meta("full", *args, **kwargs)
+    ones, zeros, empty, full = (staticmethod(functools.partial(_with_hal_meta, name))
+                                for name in ("ones", "zeros", "empty", "full"))
 
     @staticmethod
     def arange(*args, like=None, **kwargs):

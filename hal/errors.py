@@ -29,8 +29,8 @@ class CompileError(RuntimeError):
 
     def __init__(self, target: str, log: str, source: str):
         self.target, self.log, self.source = target, log, source
-        super().__init__(f"{target} kernel failed to compile:\n{log.strip()}\n"
-                         f"--- source ---\n{_numbered(source)}")
+        numbered = "\n".join(f"{i:4d} | {line}" for i, line in enumerate(source.splitlines(), 1))
+        super().__init__(f"{target} kernel failed to compile:\n{log.strip()}\n--- source ---\n{numbered}")
 
 
 class HostFallbackWarning(UserWarning):
@@ -50,7 +50,3 @@ def warn_host_fallback(op: str, device) -> None:
     warnings.warn(f"{op} has no kernel on {device.name}: it runs on the host (NumPy), "
                   f"with its operands and result copied between host and device",
                   HostFallbackWarning, stacklevel=4)
-
-
-def _numbered(source: str) -> str:
-    return "\n".join(f"{i:4d} | {line}" for i, line in enumerate(source.splitlines(), 1))

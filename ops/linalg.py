@@ -520,17 +520,15 @@ def _gemm_presets(device):
     return [_key(dtype, *s) for dtype in (np.float32, F16) for s in shapes]
 
 
-def _gemv_presets(device):
-    return [_key(dtype, *s) for dtype in (np.float32, F16) for s in ((1, 1536, 576), (1, 576, 1536), (1, 49152, 576))]
-
-
 GEMM = autotune.declare(autotune.Tunable(
     op="gemm", version=3, space=_gemm_space, default=_gemm_default, run=gemm_into, reference=reference,
     problem=_gemm_problem, work=_gemm_work, presets=_gemm_presets))
 GEMV = autotune.declare(autotune.Tunable(
     op="gemv", space=_gemv_space, default=_gemv_default, run=gemv_into, reference=reference,
     problem=lambda key, ragged, rng: _gemm_problem(_as_gemm(key), ragged, rng),
-    work=lambda key: _gemm_work(_as_gemm(key)), presets=_gemv_presets, bound="memory"))
+    work=lambda key: _gemm_work(_as_gemm(key)), bound="memory",
+    presets=lambda device: [_key(dtype, *s) for dtype in (np.float32, F16)
+                            for s in ((1, 1536, 576), (1, 576, 1536), (1, 49152, 576))]))
 
 
 def _batched(device, x, batch):

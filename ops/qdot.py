@@ -28,7 +28,7 @@ import numpy as np
 from hal import autotune
 from hal.dispatch import register
 
-from .quant import INTEGER_DOT, TYPES, _HELPERS, random_raw, row_bytes
+from .quant import INTEGER_DOT, TYPES, _HELPERS, linear_problem, row_bytes
 from .launch import cpu_device, flat_group, pointer, program
 
 QK = 32
@@ -836,11 +836,6 @@ def _default_c(vector_bits: int, n: int, nt: int, ggml_type: str) -> dict:
 def _declare(ggml_type: str) -> None:
     qtype = TYPES[ggml_type]
 
-    def problem(key, ragged, rng):
-        _, (n, rows, cols) = key
-        n, rows = (n + (n > 1), rows + 3) if ragged else (n, rows)
-        return rng.standard_normal((n, cols)).astype(np.float32), random_raw(qtype, rows, cols, rng)
-
     def run(device, config, out, x, raw):  # out (n, rows) = x @ w.T for the weight bytes raw
         a = quantize(device, x, config.get("TOKENS", 0))
         return dots_into(device, config, out, a, [raw], [out.shape[1]], ggml_type)
@@ -859,7 +854,7 @@ def _declare(ggml_type: str) -> None:
 
     autotune.declare(autotune.Tunable(
         op=f"quant_linear_q8_{ggml_type}", version=5, space=_space, default=_default, run=run,
-        reference=reference, problem=problem, work=work,
+        reference=reference, problem=functools.partial(linear_problem, qtype), work=work,
         presets=lambda device: [tuning_key(ggml_type, n, rows, cols) for n in (1, 64)  # SmolLM2's launches
                                 for rows, cols in ((960, 576), (3072, 576), (576, 1536))]))
 

@@ -14,6 +14,7 @@ group), on OpenCL the mat-vec folds a row with a work-group. Layouts follow ggml
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -351,12 +352,14 @@ def random_raw(qtype: QuantType, rows: int, cols: int, rng) -> np.ndarray:
     return blocks.reshape(-1)
 
 
-def _declare(qtype: QuantType) -> None:
-    def problem(key, ragged, rng):
-        _, (n, rows, cols) = key
-        n, rows = (n + (n > 1), rows + 3) if ragged else (n, rows)
-        return rng.standard_normal((n, cols)).astype(np.float32), random_raw(qtype, rows, cols, rng)
+def linear_problem(qtype: QuantType, key, ragged, rng) -> tuple:
+    """A tuning problem of a quant_linear key (ops/qdot.py's too): x and the weight bytes."""
+    _, (n, rows, cols) = key
+    n, rows = (n + (n > 1), rows + 3) if ragged else (n, rows)
+    return rng.standard_normal((n, cols)).astype(np.float32), random_raw(qtype, rows, cols, rng)
 
+
+def _declare(qtype: QuantType) -> None:
     def reference(x, raw):
         cpu = cpu_device()
         rows = raw.size // row_bytes(qtype, x.shape[1])
@@ -370,7 +373,7 @@ def _declare(qtype: QuantType) -> None:
     autotune.declare(autotune.Tunable(
         op=f"quant_linear_{qtype.name}", version=1, space=config_space, default=default_config,
         run=lambda device, config, out, x, raw: linear_into(device, config, out, x, raw, qtype.name),
-        reference=reference, problem=problem, work=work,
+        reference=reference, problem=functools.partial(linear_problem, qtype), work=work,
         # SmolLM2-135M's projections, decode and a 64-token prefill (none where the device
         # has a quant_linear of its own, as the cpu: fixed configurations)
         presets=lambda device: [] if device.library("quant_linear") else [

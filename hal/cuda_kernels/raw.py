@@ -18,7 +18,7 @@ import numbers
 import numpy as np
 
 from hal.array_api.array import Array
-from hal.device import get_default_device
+from hal.device import device as as_device, get_default_device
 from hal.errors import CompileError, DeviceError
 
 from . import native
@@ -71,7 +71,7 @@ class RawKernel:
     def compile(self, device=None, block=(1, 1, 1), shared_mem: int = 0) -> None:
         """Compile for ``device`` (default: the default device) now rather than at the
         first launch; raises hal.CompileError."""
-        self._program(_as_device(device), _dim3(block, "block"), shared_mem)
+        self._program(get_default_device() if device is None else as_device(device), _dim3(block, "block"), shared_mem)
 
     def _program(self, device, block: tuple, shared_mem: int):
         shape = _shape(device)
@@ -261,11 +261,6 @@ def _device_of(args: tuple):
     if len(devices) > 1:
         raise DeviceError(f"kernel arguments are on several devices: {', '.join(sorted(map(str, devices)))}")
     return devices.pop() if devices else get_default_device()
-
-
-def _as_device(spec):
-    from hal.device import device
-    return get_default_device() if spec is None else device(spec)
 
 
 def _dim3(value, what: str) -> tuple:

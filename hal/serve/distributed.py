@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import concurrent.futures
 import json
 import logging
 import sys
@@ -144,16 +143,7 @@ class DeviceEngine:
     async def drain(self) -> int:
         """Move every running and waiting sequence out (each stream ends with "moved");
         the number moved."""
-        done = concurrent.futures.Future()
-
-        def evacuate(engine):
-            try:
-                done.set_result(self._evacuate(engine))
-            except Exception as e:  # (a bug: the drain fails rather than wait forever)
-                done.set_exception(e)
-                raise
-        self.engine.between_steps(evacuate)
-        return await asyncio.wrap_future(done)
+        return await asyncio.wrap_future(self.engine.call_between_steps(self._evacuate))
 
     def _evacuate(self, engine, requests=None) -> int:
         """On the engine thread: ``requests`` (default: every running and waiting one)

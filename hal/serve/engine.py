@@ -32,6 +32,7 @@ https://docs.vllm.ai/en/latest/design/arch_overview.html) on a smaller scale.
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import logging
 import threading
 import time
@@ -173,6 +174,20 @@ class Engine:
         with self._wake:
             self._calls.append(fn)
             self._wake.notify()
+
+    def call_between_steps(self, fn) -> concurrent.futures.Future:
+        """``between_steps``, with a future of what ``fn(engine)`` returns; should it
+        raise (a bug), the future fails too, rather than leave its caller waiting forever."""
+        done = concurrent.futures.Future()
+
+        def call(engine):
+            try:
+                done.set_result(fn(engine))
+            except Exception as e:
+                done.set_exception(e)
+                raise
+        self.between_steps(call)
+        return done
 
     def wake(self) -> None:
         """Let the engine see a cancellation now, even while it is idle."""

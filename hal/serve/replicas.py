@@ -124,37 +124,21 @@ class Replicas:
             if not any(r is not source for r in self._routable()):
                 raise ValueError(f"no other replica to move {name}'s sequences to")
             source.routable = False
-        done = concurrent.futures.Future()
-
-        def evacuate(engine):
-            try:
-                done.set_result(self._evacuate(source, readable=True))
-            except Exception as e:  # (a bug: the route answers 500 rather than wait forever)
-                done.set_exception(e)
-                raise
-        source.engine.between_steps(evacuate)
-        return done
+        return source.engine.call_between_steps(lambda engine: self._evacuate(source, readable=True))
 
     def rebalance(self) -> concurrent.futures.Future:
         """Move running sequences from the replica that runs the most to the others until
         it runs at most one more than the least busy; the future's result is {"moved": n}."""
-        done = concurrent.futures.Future()
         with self._lock:
             ranked = sorted(self._routable(), key=lambda r: len(r.engine.running))
         surplus = (len(ranked[-1].engine.running) - len(ranked[0].engine.running)) // 2 if len(ranked) > 1 else 0
         if surplus <= 0:
+            done = concurrent.futures.Future()
             done.set_result({"moved": 0})
             return done
         busiest = ranked[-1]
-
-        def move(engine):
-            try:
-                done.set_result(self._evacuate(busiest, readable=True, requests=engine.running[-surplus:]))
-            except Exception as e:
-                done.set_exception(e)
-                raise
-        busiest.engine.between_steps(move)
-        return done
+        return busiest.engine.call_between_steps(
+            lambda engine: self._evacuate(busiest, readable=True, requests=engine.running[-surplus:]))
 
     def undrain(self, name: str) -> None:
         """Route to a drained replica again (not to a failed one: its device raised)."""
@@ -206,9 +190,6 @@ class Replicas:
         cache is free there)."""
         if not resume(target.engine, request, state):
             return target.engine.between_steps(lambda e: self._resume(target, request, state))
-        self._arrived(target)
-
-    def _arrived(self, target: Replica) -> None:
         with self._lock:
             target.incoming -= 1
 
