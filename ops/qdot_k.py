@@ -962,13 +962,18 @@ def default_config(device, n: int, alike: bool = False) -> dict:
     16 rows, on a CPU whose kernels hold 16 rows to a vector (AVX-512), TOKENS: 16 rows of
     x in a vector's lanes (qdot_k_tokens; 64 rows of Gemma's shapes: the C target with VNNI
     Q4_K 1.6-1.85x and Q6_K 1.25-1.85x faster than tiles of 16, PoCL Q4_K 1.4-1.8x and Q6_K
-    1.1x; 8-row groups, and AVX2 without VNNI, gain little or lose). (``SCALAR``: 1 keeps
+    1.1x; 8-row groups gain little there). With AVX2 only, the C target from 8 rows too: 16-row
+    groups from 12 rows, 8-row groups below (an AMD EPYC, Zen 3, one thread, Gemma's shapes:
+    1.2-1.5x faster than tiles at 16 and 64 rows, 1.25-1.3x at 8, 1.1-1.2x at 12; measured
+    on an Intel host's AVX2 path they had gained little). (``SCALAR``: 1 keeps
     the C target and PoCL off their vector paths, for tests of the portable one.) ``alike``
     (ALIKE): every row summed as one row alone is, in llama.cpp's mat-vec order."""
     group = 16 if device.info.max_work_group >= 16 else 1
     config = {"NT": n if n <= 2 else 8 if n < 16 else 16, "ROWS": group, "ALIKE": int(alike)}
     if n >= 16 and not alike and device.info.kind == "cpu" and rows_per_vector(device) == 16:
         config["TOKENS"] = 16
+    elif n >= 8 and not alike and device.target == "c" and rows_per_vector(device) == 8:
+        config["TOKENS"] = 16 if n >= 12 else 8
     return config
 
 
