@@ -765,7 +765,9 @@ def _split(device, flat, n: int, rows: list) -> list:
 
 
 def tuning_key(ggml_type: str, n: int, rows: int, cols: int) -> tuple:
-    return (f"q8,{ggml_type}", (autotune.bucket(n), autotune.bucket(rows), autotune.bucket(cols)))
+    """Up to 8 rows of x each their own key: there each row more or less changes the
+    padding of every layout (5 rows are two tiles of 4, or one 8-row group)."""
+    return (f"q8,{ggml_type}", (n if n <= 8 else autotune.bucket(n), autotune.bucket(rows), autotune.bucket(cols)))
 
 
 @register("quant_linear_q8", on=("cpu", "buffer"))
@@ -821,13 +823,14 @@ def _default_c(vector_bits: int, n: int, nt: int, ggml_type: str) -> dict:
     """The C target: with AVX-512, from 6 rows of x (bucket 8) the rows in a vector's lanes
     (qdot_tokens: 16-row groups 1.2-2x faster than tiles of 4; 8-row groups for 6-11 rows;
     slower below that, where padding is most of the work; Xeon, VNNI, one thread). With
-    AVX2 only, 8-row groups from 6 rows too, since each weight row is unpacked once for
-    its groups (an AMD EPYC, Zen 3, one thread, SmolLM2's shapes: 8 rows 1.3-1.45x faster
-    than tiles of 4, 6 rows ~1.3x, 4 rows 0.9x). Else two Q4_1 rows per item (5-10% faster;
+    AVX2 only, 8-row groups from 5 rows, since each weight row is unpacked once for its
+    groups (an AMD EPYC, Zen 3, one thread, SmolLM2's shapes: 8 rows 1.3-1.45x faster than
+    tiles of 4, 6 rows ~1.3x, 4 rows 0.9x; a decode step of 5 sequences 17.8 ms against
+    27 as two tiles of 4). Else two Q4_1 rows per item (5-10% faster;
     two Q8_0 rows are 3x slower for one row of x, 10-15% faster for tiles of 4)."""
-    if vector_bits >= 512 and n >= 8:
+    if vector_bits >= 512 and n >= 6:
         return {"NT": 1, "ROWS": 1, "LANES": 0, "TOKENS": 16 if n >= 16 else 8}
-    if vector_bits >= 256 and n >= 8:  # (any weight: |w| is taken once per block)
+    if vector_bits >= 256 and n >= 5:  # (any weight: |w| is taken once per block)
         return {"NT": 1, "ROWS": 1, "LANES": 0, "TOKENS": 8}
     nt = 2 if n == 2 else nt  # (two rows of x: tiles of 2 are 15% faster than 1 or 4)
     return {"NT": nt, "ROWS": 1, "LANES": 0, "RPI": 2 if ggml_type == "Q4_1" or nt > 1 else 1}
