@@ -365,7 +365,8 @@ typedef __m256 tokens_f32;
 
 /* out (n, rows) = x @ w.T, x laid out by quantize_q8_tokens. Work-item (GROUPS groups of
    TOKENS rows of x, weight row): the row's blocks are unpacked once, CHUNK at a time, for
-   all its groups, and each lane is then broadcast from that copy (a load). Unpacked
+   all its groups, and each lane is then broadcast from that copy (a load; a shuffle from
+   a register each took one port, the loop's bottleneck, 2x slower). Unpacked
    block by block between the products, each broadcast read a store just made, and each
    group unpacked the row again: SmolLM2's products of 16 and 64 rows ran 1.1-1.3x slower
    (an AVX2 EPYC, Zen 3, one thread). */
