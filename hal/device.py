@@ -173,6 +173,11 @@ def device(spec) -> Device:
 _default: contextvars.ContextVar = contextvars.ContextVar("hal_default_device", default=None)
 
 
+def device_or_default(spec) -> Device:
+    """``device(spec)``, or the default device for None (the array API's ``device=None``)."""
+    return get_default_device() if spec is None else device(spec)
+
+
 def get_default_device() -> Device:
     """``with hal.default_device(...)`` or ``hal.set_default_device``, else ``HAL_DEVICE``,
     else the best device found: a GPU, else the cpu."""

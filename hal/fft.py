@@ -14,9 +14,10 @@ import numpy as np
 
 from . import dtypes
 from .array_api.array import Array, checked
-from .array_api.creation import _device, _dtype, arange
+from .array_api.creation import _dtype, arange
 from .array_api.elementwise import multiply
 from .array_api.manipulation import roll
+from .device import device_or_default
 from .linalg import on_host
 from .shapes import normalize_axis
 
@@ -77,7 +78,7 @@ def _freq_args(name: str, n, dtype, device) -> tuple:
     n = operator.index(n)
     if n < 1:
         raise ValueError(f"{name}: n must be at least 1, got {n}")
-    device = _device(device)
+    device = device_or_default(device)
     dtype = _dtype(dtype, device, "float")
     dtypes.check_kind(dtype, "real floating", "fftfreq")
     return n, dtype, device

@@ -37,8 +37,7 @@ from .array_api.searching import argmax
 from .array_api.sorting import argsort
 from .array_api.statistical import cumulative_sum
 from .array_api.statistical import sum as total
-from .device import device as as_device
-from .device import get_default_device
+from .device import device_or_default
 from .shapes import normalize_axis
 from .errors import DeviceError
 from .ops import qdot, qdot_k, quant
@@ -85,7 +84,7 @@ class QuantizedWeight:
         if data.size != expected:
             raise ValueError(f"{name} weight of shape ({rows}, {cols}) takes {expected} bytes "
                              f"({cols // qtype.qk} blocks of {qtype.block_bytes} bytes per row), got {data.size}")
-        dev = get_default_device() if device is None else as_device(device)
+        dev = device_or_default(device)
         obj = object.__new__(cls)
         obj.raw, obj.shape, obj.ggml_type, obj.device = dev.from_host(data), (rows, cols), name, dev
         return obj

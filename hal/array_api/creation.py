@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import dtypes
 from .array import Array, same_device
-from ..device import Device, get_default_device
+from ..device import Device, device_or_default
 from ..device import device as as_device
 from ..errors import DeviceError
 
@@ -17,10 +17,6 @@ __all__ = ["arange", "asarray", "empty", "empty_like", "eye", "from_dlpack", "fu
            "meshgrid", "ones", "ones_like", "tril", "triu", "zeros", "zeros_like"]
 
 _PY_KIND = {builtins.bool: "b", int: "i", float: "f", complex: "c"}
-
-
-def _device(device) -> Device:
-    return get_default_device() if device is None else as_device(device)
 
 
 def _dtype(dtype, device: Device, default=None, storage: bool = False):
@@ -138,7 +134,7 @@ def asarray(obj, /, *, dtype=None, device=None, copy=None) -> Array:
         if copy and out is obj:
             return Array._new(target.copy(obj._data), target)
         return out
-    device = _device(device)
+    device = device_or_default(device)
     host = _to_numpy(obj, dtype, device, copy)
     device.check_dtype(host.dtype)
     data = device.from_host(host)
@@ -189,12 +185,12 @@ def _check_default_int(obj) -> None:
 
 
 def empty(shape, *, dtype=None, device=None) -> Array:
-    device = _device(device)
+    device = device_or_default(device)
     return Array._new(device.empty(_shape(shape), _dtype(dtype, device, "float", storage=True)), device)
 
 
 def full(shape, fill_value, *, dtype=None, device=None) -> Array:
-    device = _device(device)
+    device = device_or_default(device)
     dtype = _dtype(dtype, device, scalar_dtype(fill_value, device), storage=True)
     if dtype == dtypes.float16:
         if _scalar_kind(fill_value) not in "bif":
@@ -205,11 +201,11 @@ def full(shape, fill_value, *, dtype=None, device=None) -> Array:
 
 
 def zeros(shape, *, dtype=None, device=None) -> Array:
-    return full(shape, 0, dtype=dtype or _dtype(None, _device(device), "float"), device=device)
+    return full(shape, 0, dtype=dtype or _dtype(None, device_or_default(device), "float"), device=device)
 
 
 def ones(shape, *, dtype=None, device=None) -> Array:
-    return full(shape, 1, dtype=dtype or _dtype(None, _device(device), "float"), device=device)
+    return full(shape, 1, dtype=dtype or _dtype(None, device_or_default(device), "float"), device=device)
 
 
 def empty_like(x: Array, /, *, dtype=None, device=None) -> Array:
@@ -235,7 +231,7 @@ def arange(start, /, stop=None, step=1, *, dtype=None, device=None) -> Array:
         start, stop = 0, start
     if step == 0:
         raise ValueError("arange: step must not be zero")
-    device = _device(device)
+    device = device_or_default(device)
     is_int = all(isinstance(v, int) for v in (start, stop, step))
     dtype = _dtype(dtype, device, dtypes.int64 if is_int else "float")
     n = max(0, math.ceil((stop - start) / step)) if not is_int else max(0, -(-(stop - start) // step))
@@ -247,7 +243,7 @@ def linspace(start, stop, /, num: int, *, dtype=None, device=None, endpoint: boo
     the device as ``start + i * step``; complex endpoints give the default complex."""
     if num < 0:
         raise ValueError(f"linspace: num must be non-negative, got {num}")
-    device = _device(device)
+    device = device_or_default(device)
     is_complex = isinstance(start, complex) or isinstance(stop, complex)
     dtype = _dtype(dtype, device, default_complex(device) if is_complex else "float")
     if dtype.kind not in "fc" or (is_complex and dtype.kind != "c"):
@@ -267,7 +263,7 @@ def linspace(start, stop, /, num: int, *, dtype=None, device=None, endpoint: boo
 
 
 def eye(n_rows: int, n_cols: int | None = None, /, *, k: int = 0, dtype=None, device=None) -> Array:
-    device = _device(device)
+    device = device_or_default(device)
     n_cols = n_rows if n_cols is None else n_cols
     dtype = _dtype(dtype, device, "float")
     return Array._new(device.impl("eye")(device, n_rows, n_cols, k, dtype), device)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from .. import dtypes
 from .creation import default_complex
-from ..device import device as as_device
-from ..device import devices, get_default_device
+from ..device import device_or_default, devices, get_default_device
 
 __all__ = ["__array_namespace_info__"]
 
@@ -24,14 +23,14 @@ class Info:
         return tuple(devices())
 
     def default_dtypes(self, *, device=None) -> dict:
-        dev = get_default_device() if device is None else as_device(device)
+        dev = device_or_default(device)
         return {"real floating": dev.default_float, "complex floating": default_complex(dev),
                 "integral": dtypes.int64, "indexing": dtypes.int64}
 
     def dtypes(self, *, device=None, kind=None) -> dict:
         """The dtypes ``device`` (default: the default device) supports, by canonical
         name, optionally only those of ``kind`` (a kind name or a tuple of them)."""
-        dev = get_default_device() if device is None else as_device(device)
+        dev = device_or_default(device)
         kinds = (kind,) if isinstance(kind, str) else kind
         if kinds is not None and (unknown := [k for k in kinds if k not in dtypes.KINDS]):
             raise ValueError(f"unknown dtype kind {unknown[0]!r}; kinds are {', '.join(dtypes.KINDS)}")

@@ -18,7 +18,7 @@ import numbers
 import numpy as np
 
 from hal.array_api.array import Array
-from hal.device import device as as_device, get_default_device
+from hal.device import device_or_default, get_default_device
 from hal.errors import CompileError, DeviceError
 
 from . import native
@@ -71,7 +71,7 @@ class RawKernel:
     def compile(self, device=None, block=(1, 1, 1), shared_mem: int = 0) -> None:
         """Compile for ``device`` (default: the default device) now rather than at the
         first launch; raises hal.CompileError."""
-        self._program(get_default_device() if device is None else as_device(device), _dim3(block, "block"), shared_mem)
+        self._program(device_or_default(device), _dim3(block, "block"), shared_mem)
 
     def _program(self, device, block: tuple, shared_mem: int):
         shape = _shape(device)
