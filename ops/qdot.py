@@ -579,18 +579,20 @@ INLINE bytes32 centered_nibbles(GLOBAL const u8 *q) { return nibbles(q) - (bytes
 INLINE bytes32 high_bits(GLOBAL const u8 *h) {  /* -1 in byte i where bit i is set, else 0 */
     return __builtin_ia32_cvtmask2b256(load_u16(h) | (load_u16(h + 2) << 16));
 }
+#else
+/* (each byte gets its bit's byte of h, then a compare with its bit: a shuffle and two
+   operations, where shifting 32 lanes by their index took 4x as many) */
+INLINE bytes32 high_bits(GLOBAL const u8 *h) {
+    char4 b = as_char4((uint)(load_u16(h) | (load_u16(h + 2) << 16)));
+    bytes32 spread = __builtin_shufflevector(b, b, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                             2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    bytes32 bit = join16((char16)(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128),
+                         (char16)(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128));
+    return (spread & bit) == bit;
+}
+#endif
 INLINE bytes32 nibbles5(GLOBAL const u8 *q, GLOBAL const u8 *h) { return nibbles(q) | (high_bits(h) & (bytes32)16); }
 INLINE bytes32 q5_0_bytes(GLOBAL const u8 *q, GLOBAL const u8 *h) { return nibbles(q) - (~high_bits(h) & (bytes32)16); }
-#else
-#define BIT_SHIFTS16 (uint16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
-INLINE bytes32 nibbles5(GLOBAL const u8 *q, GLOBAL const u8 *h) {
-    u32 bits = load_u16(h) | (load_u16(h + 2) << 16);
-    uint16 lo = (((uint16)(bits) >> BIT_SHIFTS16) & (uint16)1) << (uint16)4;
-    uint16 hi = (((uint16)(bits >> 16) >> BIT_SHIFTS16) & (uint16)1) << (uint16)4;
-    return nibbles(q) | join16(convert_char16(lo), convert_char16(hi));
-}
-INLINE bytes32 q5_0_bytes(GLOBAL const u8 *q, GLOBAL const u8 *h) { return nibbles5(q, h) - (bytes32)16; }
-#endif
 INLINE f32 half_bits_to_f32(u32 h) { return __builtin_ia32_vcvtph2ps((short8)((short)h, 0, 0, 0, 0, 0, 0, 0))[0]; }
 #define load_half(p) half_bits_to_f32(load_u16(p))
 /* two f16 side by side (Q4_1's scale and min) in one conversion */
