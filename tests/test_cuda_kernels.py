@@ -83,6 +83,7 @@ def _other_kernels():
         yield f"nn-attention_step-{order}", nn.ATTENTION_STEP, {"MASKED": "-3e+38f", "DIM": 64, "BY_HEAD": 0, "TILE": 1,
                                                                 "GGML_EPR": lanes}
     yield "nn-rope", nn.ROPE, {}
+    yield "nn-to_half", nn.TO_HALF, {}
     yield "nn_families", nn_families.KERNELS, {}
     for src, dst, op in (("int32", "int64", "sum"), ("complex64", "complex64", "prod"), ("bool", "int64", "sum")):
         yield f"scan-{src}-{op}", scan.scan_source(np.dtype(src), np.dtype(dst), op), {"WG": 256}
