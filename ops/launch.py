@@ -94,10 +94,10 @@ def flat_group(device, size: int = 64) -> tuple:
     return (min(size, device.info.max_work_group),)
 
 
-def per_element(device, kernel, shape: tuple, *args):
-    """A new float32 array of ``shape`` written by ``kernel(out, *args, n)``, one work-item
-    per element (none where it is empty)."""
-    out = device.empty(shape, np.dtype(np.float32))
+def per_element(device, kernel, shape: tuple, *args, dtype=np.float32):
+    """A new array of ``shape`` (float32 unless ``dtype``) written by ``kernel(out, *args,
+    n)``, one work-item per element (none where it is empty)."""
+    out = device.empty(shape, np.dtype(dtype))
     if out.size:
         kernel((out.size,), flat_group(device), pointer(device, out), *args, out.size)
     return out

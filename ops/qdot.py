@@ -811,16 +811,16 @@ def _space(device, key) -> list:
 def _default(device, key) -> dict:
     """A CPU (the C target, PoCL): a row per work-item, its blocks as vectors (on PoCL
     6-12x faster than scalar lanes, which were 1.5x faster than a row's lanes on 8
-    items), 16 rows per group; a GPU: the 8 lanes of a row on 8 work-items, which read
-    neighbouring bytes (not measured here: no GPU)."""
-    _, (n, _rows, _cols) = key
-    nt = 1 if n <= 2 else 4
+    items), 16 rows per group, tiles of 4 rows of x (of 8 for Q5_0 from 8 rows: 1.1-1.2x
+    faster on PoCL, AVX2 EPYC; Q4_0, Q4_1, Q5_1, Q8_0 gained nothing); a GPU: the 8 lanes
+    of a row on 8 work-items, which read neighbouring bytes (not measured here: no GPU)."""
+    name, (n, _rows, _cols) = key
+    ggml_type, nt = name.split(",")[1], 1 if n <= 2 else 4
     if device.target == "c":
-        return _default_c(device.info.vector_bits, n, nt, key[0].split(",")[1])
+        return _default_c(device.info.vector_bits, n, nt, ggml_type)
     lanes = int(device.info.kind != "cpu")
     vec = int(not lanes and device.backend_name == "opencl")
-    if vec and n >= 8 and key[0] == "q8,Q5_0":
-        nt = 8  # (PoCL, AVX2 EPYC: 1.1-1.2x faster than 4 rows; Q4_0, Q4_1, Q5_1, Q8_0 gain nothing)
+    nt = 8 if vec and n >= 8 and ggml_type == "Q5_0" else nt
     return {"NT": nt, "ROWS": 16 if device.info.max_work_group >= 128 else 1, "LANES": lanes, "VEC": vec}
 
 
