@@ -286,9 +286,10 @@ ATTENTION = _COMMON + r"""
 /* Whether query position p sees cache position t: causal, and with a sliding WINDOW
    (llama.cpp's LLAMA_SWA_TYPE_STANDARD) only the WINDOW latest positions. */
 #define SEES(p, t) ((t) <= (p) && (WINDOW == 0 || (p) - (t) < WINDOW))
-/* A cache row of DIM values as float32 into dst: float16 bits by F16C's vcvtph2ps on the
-   C target of an x86 CPU, 16 or 8 at a time (the same values: the conversion is exact;
-   compilers do not turn half_to_f32's bit steps into it), else one by one. */
+/* A cache row of DIM values as float32 into dst: float16 bits by F16C's vcvtph2ps on an
+   x86 CPU (the C target's intrinsics, PoCL's clang builtin), 16 or 8 at a time (the same
+   values: the conversion is exact; compilers do not turn half_to_f32's bit steps into
+   it), else one by one. */
 #if HALF && !defined(__OPENCL_VERSION__) && !defined(__CUDACC__) && defined(__AVX512F__) && DIM % 16 == 0
 #include <immintrin.h>
 #define KV_ROW(dst, src) for (int d = 0; d < DIM; d += 16) \
@@ -297,6 +298,9 @@ ATTENTION = _COMMON + r"""
 #include <immintrin.h>
 #define KV_ROW(dst, src) for (int d = 0; d < DIM; d += 8) \
     _mm256_storeu_ps((dst) + d, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((src) + d))))
+#elif HALF && defined(__OPENCL_VERSION__) && defined(__x86_64__) && defined(__F16C__) && DIM % 8 == 0
+#define KV_ROW(dst, src) for (int d = 0; d < DIM; d += 8) \
+    vstore8(__builtin_ia32_vcvtph2ps256(as_short8(vload8(0, (src) + d))), 0, (dst) + d)
 #else
 #define KV_ROW(dst, src) for (int d = 0; d < DIM; d++) (dst)[d] = KV((src)[d])
 #endif

@@ -37,6 +37,7 @@ _BOOL_AS = {"sum": "any", "prod": "all"}
 _WG = 256          # work-items folding one row on a device with work-groups
 _SPLIT_ROWS = 64   # fewer output rows than this and long rows: fold in two passes
 _SERIAL = 32       # rows at most this long are folded by one work-item
+_SERIAL_CHUNK = 4096  # a first pass's chunk where one work-item folds each
 
 
 @lru_cache(maxsize=None)
@@ -228,10 +229,12 @@ def _group_size(device, cols, full=None):
 
 
 def _chunking(device, rows, cols, full=None):
-    """(chunk, chunks) of a first pass over long rows of few outputs, or None."""
+    """(chunk, chunks) of a first pass over long rows of few outputs, or None. (Groups of
+    one item fold a chunk of at least _SERIAL_CHUNK values each.)"""
     wg = _group_size(device, cols, full)
-    if rows < _SPLIT_ROWS and cols > 16 * wg and wg > 1:
-        chunk = max(16 * wg, -(-cols * rows // (4 * _SPLIT_ROWS)))
+    least = 16 * wg if wg > 1 else _SERIAL_CHUNK
+    if rows < _SPLIT_ROWS and cols > least:
+        chunk = max(least, -(-cols * rows // (4 * _SPLIT_ROWS)))
         return chunk, -(-cols // chunk)
     return None
 
@@ -294,22 +297,26 @@ def _arg_kernel(name: str):
         out = device.empty(out_shape, np.dtype(np.int64))
         if rows:
             source = arg_reduction_source(C_TYPE[x.dtype], _better(name, x.dtype))
-            values, indices, split = moved, None, _chunking(device, rows, cols)
+            # (a CPU device: one item per group, no barriers; the order of a (value,
+            # index) fold does not change its result)
+            full = 1 if device.info.kind == "cpu" else None
+            values, indices, split = moved, None, _chunking(device, rows, cols, full)
             if split:
                 chunk, chunks = split
-                values, indices = _arg_launch(device, source, moved, None, rows, cols, chunk, chunks)
+                values, indices = _arg_launch(device, source, moved, None, rows, cols, chunk, chunks, full)
                 cols = chunks
-            _arg_launch(device, source, values, indices, rows, cols, cols, 1, out)
+            _arg_launch(device, source, values, indices, rows, cols, cols, 1, full, out)
         return _keep_dims(out, x.ndim, axes) if keepdims else out
     return impl
 
 
-def _arg_launch(device, source, x, indices, rows, cols, chunk, chunks, out_i=None):
-    """One (value, index) pass; returns the values and indices it wrote."""
+def _arg_launch(device, source, x, indices, rows, cols, chunk, chunks, full, out_i=None):
+    """One (value, index) pass in groups of ``full`` items (None: the default); returns
+    the values and indices it wrote."""
     out_v = device.empty((rows, chunks), x.dtype)
     if out_i is None:
         out_i = device.empty((rows, chunks), np.dtype(np.int64))
-    wg = _group_size(device, chunk)
+    wg = _group_size(device, chunk, full)
     program(device, source, "argreduce", WG=_full_group(device))(
         (rows * chunks * wg,), (wg,), out_v.buf, out_i.buf, x.buf, x.offset,
         (x if indices is None else indices).buf, int(indices is not None), cols, chunk, chunks)
