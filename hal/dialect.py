@@ -142,7 +142,21 @@ INLINE f32 half_to_f32(u32 h) {
     f32 scaled = f32_from_bits(sign | bits) * 5.192296858534828e+33f;
     return (h & 0x7C00u) == 0x7C00u ? f32_from_bits(sign | bits | 0x7F800000u) : scaled;
 }
-/* f32 to the nearest f16 (ties to even), as F16C's vcvtps2ph and NumPy's astype. */
+/* f32 to the nearest f16 (ties to even), as F16C's vcvtps2ph and NumPy's astype: on an
+   x86 CPU that instruction (C target, PoCL; 3-5x faster than the steps below, and a NaN
+   made their one quiet NaN), elsewhere those steps. */
+#if defined(__F16C__) && !defined(__CUDACC__) && (!defined(__OPENCL_VERSION__) || defined(__x86_64__))
+#ifdef __OPENCL_VERSION__
+#define HAL_CVTPS2PH(f) ((u32)(u16)__builtin_ia32_vcvtps2ph((float4)((f), 0.0f, 0.0f, 0.0f), 0)[0])
+#else
+typedef float hal_v4sf __attribute__((vector_size(16)));
+#define HAL_CVTPS2PH(f) ((u32)(u16)__builtin_ia32_vcvtps2ph((hal_v4sf){(f), 0.0f, 0.0f, 0.0f}, 0)[0])
+#endif
+INLINE u32 f32_to_half(f32 f) {
+    u32 h = HAL_CVTPS2PH(f);
+    return (h & 0x7FFFu) > 0x7C00u ? (h & 0x8000u) | 0x7E00u : h;
+}
+#else
 INLINE u32 f32_to_half(f32 f) {
     u32 x = f32_to_bits(f), sign = (x >> 16) & 0x8000u;
     x &= 0x7FFFFFFFu;
@@ -152,6 +166,7 @@ INLINE u32 f32_to_half(f32 f) {
         return sign | (u32)rint(f32_from_bits(x) * 16777216.0f);  /* exact scaling by 2^24 */
     return sign | ((x - 0x38000000u + 0x0FFFu + ((x >> 13) & 1u)) >> 13);
 }
+#endif
 """
 
 # Complex arithmetic by the textbook formulas, one IEEE operation at a time (the array

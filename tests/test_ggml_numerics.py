@@ -53,7 +53,12 @@ def test_silu_mul(device, lanes):
 
 
 def test_to_half(device):
-    x = _x((1000,), scale=100.0)
+    """Rounding to float16 as NumPy's astype (ties to even, overflow to infinity,
+    subnormals, the one quiet NaN), whichever way a device converts (F16C or steps)."""
+    special = np.array([0.0, -0.0, 2.0 ** -25, 2.0 ** -24, 3 * 2.0 ** -26, 2.0 ** -14 - 2.0 ** -25, 1 + 2.0 ** -11,
+                        1 + 3 * 2.0 ** -11, 65504, 65519.996, 65520, -65520, 1e10, np.inf, -np.inf, np.nan, -np.nan,
+                        1e-45], np.float32)
+    x = np.concatenate([_x((1000,), scale=100.0), special])
     np.testing.assert_array_equal(np.asarray(hal.nn.to_half(put(x, device))), x.astype(np.float16).view(np.uint16))
 
 
