@@ -143,8 +143,9 @@ INLINE f32 half_to_f32(u32 h) {
     return (h & 0x7C00u) == 0x7C00u ? f32_from_bits(sign | bits | 0x7F800000u) : scaled;
 }
 /* f32 to the nearest f16 (ties to even), as F16C's vcvtps2ph and NumPy's astype: on an
-   x86 CPU that instruction (C target, PoCL; 3-5x faster than the steps below, and a NaN
-   made their one quiet NaN), elsewhere those steps. */
+   x86 CPU that instruction (C target, PoCL; Gemma's gelu_mul and to_half 1.15-1.35x
+   faster than with the steps below; a NaN is made their one quiet NaN), elsewhere those
+   steps. */
 #if defined(__F16C__) && !defined(__CUDACC__) && (!defined(__OPENCL_VERSION__) || defined(__x86_64__))
 #ifdef __OPENCL_VERSION__
 #define HAL_CVTPS2PH(f) ((u32)(u16)__builtin_ia32_vcvtps2ph((float4)((f), 0.0f, 0.0f, 0.0f), 0)[0])

@@ -297,8 +297,8 @@ def _arg_kernel(name: str):
         out = device.empty(out_shape, np.dtype(np.int64))
         if rows:
             source = arg_reduction_source(C_TYPE[x.dtype], _better(name, x.dtype))
-            # (a CPU device: one item per group, no barriers; the order of a (value,
-            # index) fold does not change its result)
+            # A CPU device: one item per group, no barriers (PoCL, 262,144 values: 0.75
+            # -> 0.35 ms). The order of a (value, index) fold does not change its result.
             full = 1 if device.info.kind == "cpu" else None
             values, indices, split = moved, None, _chunking(device, rows, cols, full)
             if split:
