@@ -892,7 +892,7 @@ def attention_step(device, q, k_cache, v_cache, positions, blocks, scale, window
     out = device.empty(q.shape, _F32)
     where = device.kernel_args(positions, blocks)
     common = (seqs, heads, heads // kv_heads, width, block_size, n_blocks)
-    by_head = defines["BY_HEAD"]  # (one item per head: groups of one, so that heads spread over cores)
+    by_head = defines["BY_HEAD"]  # (groups of one item, so that heads and runs spread over cores)
     program(device, ATTENTION_STEP, "attn_step_scores", **defines)(
         (seqs * kv_heads * _STEP_PARTS if by_head else seqs * heads * 64,), flat_group(device, 1 if by_head else 64),
         pointer(device, scores),
