@@ -2,15 +2,15 @@
 
 A source is rendered for the "c" target; every kernel gets two hidden leading parameters
 (its work-item id and the grid, read by the prelude's GLOBAL_ID/NUM_GROUPS) and a
-generated launcher ``hal_launch_NAME(g0, g1, g2, args...)`` that runs the 3-D grid over
-OpenMP threads, each work-group one work-item (LOCAL_SIZE == 1, BARRIER() a no-op), so a
+generated launcher ``hal_launch_NAME(g0, g1, g2, args...)`` that runs the 3-D grid on the
+process's thread pool (``_POOL``), each work-group one work-item (LOCAL_SIZE == 1, BARRIER() a no-op), so a
 kernel written for any work-group size stays correct.
 
 The whole is built with the system compiler (``$CC``, else ``cc``) into a cffi extension
 module (API mode: its calls cost ~0.2 us against ~0.45 us through ``ffi.dlopen``). cffi
 writes the wrapper C; we run the compiler ourselves so that its log can be captured, and
 store the shared object's bytes in the kernel cache, so another process loads it without
-compiling. OpenMP uses OMP_NUM_THREADS if set, else its default.
+compiling. The pool has OMP_NUM_THREADS threads if set, else one per core.
 
 A ``Graph`` (hal/program.py) replays recorded launches in one C call: every kernel also
 gets a thunk ``hal_thunk_NAME(grid, slots)`` that reads its arguments from 64-bit slots,
@@ -40,33 +40,18 @@ from hal.errors import CompileError
 
 # -ffp-contract=off: no fused multiply-adds, so results match NumPy and the other targets;
 # -fno-math-errno: kernels never read errno, and without it sqrt() is a call, not an instruction.
-FLAGS = ("-O3", "-march=native", "-fopenmp", "-ffp-contract=off", "-fno-math-errno",
+FLAGS = ("-O3", "-march=native", "-pthread", "-ffp-contract=off", "-fno-math-errno",
          "-shared", "-fPIC")
-
-
-@functools.cache
-def _choose_omp_waiting() -> None:
-    """How idle OpenMP threads wait between kernels, unless the user said: a spin of 1000
-    rounds, then sleep. A decode step launches ~300 small kernels, so the wake-up is the
-    cost, and a process cannot change its choice later (libgomp reads the variables when
-    the first kernel module loads). SmolLM2's decode on 2 cores (tok/s; quiet, one busy
-    loop beside it, two): 1000 rounds 172-180, 53-59, 49-56; 10000 rounds 175, -, 16;
-    sleeping (OMP_WAIT_POLICY=PASSIVE) 52, -, 31; 300 rounds 58 quiet (the gap between two
-    kernels outlasts the spin). Choosing by how busy the cores were at start-up left a
-    process that started beside a busy one sleeping for its whole life."""
-    if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
-        os.environ["GOMP_SPINCOUNT"] = "1000"
 
 
 _CTYPES = {word: c_type for word, (_, c_type) in dialect.TYPES.items()}
 
 # The grid is walked row-major (i2, i1, i0) and split into one contiguous range per thread,
-# which leaves the innermost i0 loop plain so the compiler vectorizes it; `omp parallel for
-# collapse(3)` recomputes (i0, i1, i2) by division for every item and measured 2-4x slower.
-# A parallel region costs ~1 us (~0.4 us even when an if() clause turns it off), so grids
-# below HAL_OMP_MIN_ITEMS work-items (a define overrides it per source) skip OpenMP.
+# which leaves the innermost i0 loop plain so the compiler vectorizes it (a split that
+# recomputes (i0, i1, i2) by division for every item measured 2-4x slower). Grids below
+# HAL_THREADS_MIN_ITEMS work-items (a define overrides it per source) run on the calling
+# thread alone: handing a range to the pool costs ~1 us.
 _LAUNCHERS_PRELUDE = """
-#include <omp.h>
 #include <string.h>
 typedef void (*hal_thunk)(const int64_t *grid, const uint64_t *slots);
 void hal_replay(int64_t n, const uint64_t *thunks, const int64_t *grids, const uint64_t *slots,
@@ -75,8 +60,11 @@ void hal_replay(int64_t n, const uint64_t *thunks, const int64_t *grids, const u
 }
 static float hal_slot_f32(uint64_t w) { uint32_t b = (uint32_t)w; float f; memcpy(&f, &b, 4); return f; }
 static double hal_slot_f64(uint64_t w) { double f; memcpy(&f, &w, 8); return f; }
-#ifndef HAL_OMP_MIN_ITEMS
-#define HAL_OMP_MIN_ITEMS 4096
+typedef void (*hal_range_fn)(const void *args, int64_t begin, int64_t end);
+static void (*hal_parallel)(hal_range_fn, const void *, int64_t);  /* the process's pool (_POOL) */
+void hal_use_pool(uint64_t parallel) { hal_parallel = (void (*)(hal_range_fn, const void *, int64_t))(uintptr_t)parallel; }
+#ifndef HAL_THREADS_MIN_ITEMS
+#define HAL_THREADS_MIN_ITEMS 4096
 #endif
 #define HAL_GRID_LOOP(call, begin, end) \\
     for (i64 hal_r = (begin) / hal_g0; hal_r * hal_g0 < (end); hal_r++) { \\
@@ -90,28 +78,182 @@ static double hal_slot_f64(uint64_t w) { double f; memcpy(&f, &w, 8); return f; 
     }
 """
 
-# Local names start with hal_ so that they cannot shadow a kernel's name.
+# Local names start with hal_ so that they cannot shadow a kernel's name. A launch packs
+# its arguments in a struct for the pool's threads; each range unpacks them into locals
+# (so the compiler keeps them in registers, whatever the kernel stores).
 _LAUNCHER = """
+struct hal_args_{name} {{ i64 g0, g1, g2; {fields} }};
+static void hal_range_{name}(const void *hal_p, int64_t hal_begin, int64_t hal_end) {{
+    const struct hal_args_{name} *hal_x = hal_p;
+    const i64 hal_g0 = hal_x->g0, hal_g1 = hal_x->g1, hal_g2 = hal_x->g2;
+    const i64 hal_size[3] = {{hal_g0, hal_g1, hal_g2}};
+    {unpack}
+    HAL_GRID_LOOP({call}, hal_begin, hal_end)
+}}
 {decl} {{
-    const i64 hal_size[3] = {{hal_g0, hal_g1, hal_g2}}, hal_total = hal_g0 * hal_g1 * hal_g2;
+    const i64 hal_total = hal_g0 * hal_g1 * hal_g2;
     if (hal_g0 <= 0 || hal_g1 <= 0 || hal_g2 <= 0) return;
-    if (hal_total < HAL_OMP_MIN_ITEMS) {{
-        HAL_GRID_LOOP({call}, 0, hal_total)
-        return;
-    }}
-    #pragma omp parallel
-    {{
-        const i64 hal_t = omp_get_thread_num(), hal_nt = omp_get_num_threads();
-        HAL_GRID_LOOP({call}, hal_total * hal_t / hal_nt, hal_total * (hal_t + 1) / hal_nt)
-    }}
+    const struct hal_args_{name} hal_x = {{hal_g0, hal_g1, hal_g2{values}}};
+    if (hal_total < HAL_THREADS_MIN_ITEMS || !hal_parallel) hal_range_{name}(&hal_x, 0, hal_total);
+    else hal_parallel(hal_range_{name}, &hal_x, hal_total);
 }}
 """
+
+# The threads that run the kernels: one pool per process, shared by every module
+# (hal_use_pool). A launch splits its grid into parts that its threads take in turn (the
+# caller too), so a thread that shares its core with another process does fewer. Between
+# launches the workers spin for SPIN_US, then sleep until the next: a model's forward pass
+# launches a kernel every few microseconds from Python, and threads that slept between
+# them (OpenMP's, spinning a fixed ~1000 rounds first) made 64-token prefills on 2 cores
+# 1.2-1.5x slower. One launch at a time: a thread that launches meanwhile runs its grid alone.
+_POOL = r"""
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+#if defined(__x86_64__) || defined(__i386__)
+#define RELAX() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define RELAX() __asm__ __volatile__("yield")
+#else
+#define RELAX() ((void)0)
+#endif
+#define PARTS_PER_THREAD 8
+/* A spinning worker that sees a launch this late was off its core: another process
+   wants it. Then it sleeps between launches for SHARED_NS, as the scheduler favours a
+   thread that wakes from sleep over one that spins (a spinning pool beside two busy
+   processes: prefill 0.7x a sleeping one's). */
+#define LATE_NS 100000
+#define SHARED_NS 50000000
+typedef void (*range_fn)(const void *args, int64_t begin, int64_t end);
+static pthread_mutex_t busy = PTHREAD_MUTEX_INITIALIZER, sleep_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wake = PTHREAD_COND_INITIALIZER, done = PTHREAD_COND_INITIALIZER;
+static _Atomic uint64_t job;  /* bumped for each launch the workers share */
+static _Atomic int pending, sleepers, caller_sleeps;
+static _Atomic int64_t next_part;
+static range_fn job_fn;
+static const void *job_args;
+static int64_t job_total, job_parts, spin_ns;
+static _Atomic int64_t job_published;  /* now_ns() of the launch */
+static int threads = 1, wanted = 1;
+static uint64_t started_at;  /* job when the workers were made */
+static int started, threads_made_once;  /* started: 0 in a fork's child too (its parent's workers are not there) */
+
+static int64_t now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* Take the launch's next part until none is left: a thread that shares its core with
+   another process does fewer (halves, one a thread, took 2-3x longer beside one busy process). */
+static void run_parts(void) {
+    for (int64_t part; (part = atomic_fetch_add_explicit(&next_part, 1, memory_order_relaxed)) < job_parts;)
+        job_fn(job_args, job_total * part / job_parts, job_total * (part + 1) / job_parts);
+}
+
+static void *worker(void *arg) {
+    (void)arg;
+    uint64_t seen = started_at;  /* (not job: the first launch may have bumped it already) */
+    int64_t sleep_until = 0;  /* sleep at once until then: the core is shared (see LATE_NS) */
+    int64_t gap = 0, last = 0;  /* between the last two launches: spin only where they come closer */
+    for (;;) {
+        int64_t since = now_ns(), spin = since < sleep_until || gap > spin_ns ? 0 : spin_ns;
+        int spinning = 1;
+        for (unsigned spins = 1; atomic_load_explicit(&job, memory_order_acquire) == seen; spins++) {
+            RELAX();
+            if (spins % 256 == 0 && now_ns() - since > spin) {
+                pthread_mutex_lock(&sleep_lock);
+                atomic_fetch_add(&sleepers, 1);  /* (seq_cst, as the launch's bump of job) */
+                while (atomic_load(&job) == seen) pthread_cond_wait(&wake, &sleep_lock);
+                atomic_fetch_sub(&sleepers, 1);
+                pthread_mutex_unlock(&sleep_lock);
+                spinning = 0;
+                break;
+            }
+        }
+        seen = atomic_load(&job);
+        int64_t published = atomic_load(&job_published);
+        gap = published - last, last = published;
+        if (spinning && now_ns() - published > LATE_NS) sleep_until = now_ns() + SHARED_NS;
+        run_parts();
+        if (atomic_fetch_sub(&pending, 1) == 1 && atomic_load(&caller_sleeps)) {
+            pthread_mutex_lock(&sleep_lock);
+            pthread_cond_signal(&done);
+            pthread_mutex_unlock(&sleep_lock);
+        }
+    }
+    return NULL;
+}
+
+static void forked(void) { started = 0; }
+
+static void start(void) {
+    if (!threads_made_once++) pthread_atfork(NULL, NULL, forked);
+    started = 1;
+    threads = 1;
+    started_at = atomic_load(&job);
+    /* a fork's child: its parent's workers (which may have held the lock) are not here */
+    pthread_mutex_init(&sleep_lock, NULL);
+    pthread_cond_init(&wake, NULL);
+    pthread_cond_init(&done, NULL);
+    atomic_store(&sleepers, 0);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    for (int i = 1; i < wanted; i++) {
+        pthread_t t;
+        if (pthread_create(&t, &attr, worker, NULL) != 0) break;
+        threads++;
+    }
+    pthread_attr_destroy(&attr);
+}
+
+void hal_pool_configure(int count, int64_t spin) { wanted = count > 0 ? count : 1; spin_ns = spin; }
+
+void hal_parallel(range_fn fn, const void *args, int64_t total) {
+    if (wanted <= 1 || pthread_mutex_trylock(&busy) != 0) {
+        fn(args, 0, total);
+        return;
+    }
+    if (!started) start();
+    job_fn = fn, job_args = args, job_total = total;
+    job_parts = total < PARTS_PER_THREAD * threads ? total : PARTS_PER_THREAD * threads;
+    atomic_store(&next_part, 0);
+    atomic_store(&pending, threads - 1);
+    atomic_store_explicit(&job_published, now_ns(), memory_order_relaxed);
+    atomic_fetch_add(&job, 1);
+    if (atomic_load(&sleepers) > 0) {
+        pthread_mutex_lock(&sleep_lock);
+        pthread_cond_broadcast(&wake);
+        pthread_mutex_unlock(&sleep_lock);
+    }
+    run_parts();
+    /* the workers' parts: spin as they do, then sleep (a worker may need this core) */
+    int64_t since = now_ns();
+    for (unsigned spins = 1; atomic_load_explicit(&pending, memory_order_acquire) > 0; spins++) {
+        RELAX();
+        if (spins % 256 == 0 && now_ns() - since > spin_ns) {
+            pthread_mutex_lock(&sleep_lock);
+            atomic_store(&caller_sleeps, 1);
+            while (atomic_load(&pending) > 0) pthread_cond_wait(&done, &sleep_lock);
+            atomic_store(&caller_sleeps, 0);
+            pthread_mutex_unlock(&sleep_lock);
+        }
+    }
+    pthread_mutex_unlock(&busy);
+}
+"""
+_POOL_DECLS = ("void hal_pool_configure(int count, int64_t spin);\n"
+               "void hal_parallel(void *fn, const void *args, int64_t total);")
+SPIN_US = 200  # how long idle workers spin before they sleep, unless HAL_SPIN_US says
+
 
 # How a thunk reads a parameter of each C type from its 64-bit slot.
 _FROM_SLOT = {"void *": "(void *)(uintptr_t){}", "float": "hal_slot_f32({})", "double": "hal_slot_f64({})",
               **{t: f"({t})(int64_t){{}}" for t in _CTYPES.values() if t[0] in "iu"}}
 _REPLAY_DECL = ("void hal_replay(int64_t n, const uint64_t *thunks, const int64_t *grids, "
-                "const uint64_t *slots, const int64_t *first_slot);")
+                "const uint64_t *slots, const int64_t *first_slot);\nvoid hal_use_pool(uint64_t parallel);")
 
 _ndarray = np.ndarray
 _FFI = cffi.FFI()
@@ -189,6 +331,7 @@ class CModule:
     def __init__(self, module, kernels: dict[str, tuple]):
         self._module = module  # keeps the shared object loaded
         ffi, lib = module.ffi, module.lib
+        lib.hal_use_pool(_pool())
         self.kernels = {name: CProgram(name, params, getattr(lib, f"hal_launch_{name}"),
                                        int(ffi.cast("uintptr_t", ffi.addressof(lib, f"hal_thunk_{name}"))),
                                        lib.hal_replay, ffi, ctypes)
@@ -241,7 +384,10 @@ def compile_c(source: str, defines: dict | None = None) -> CModule:
         decl = f"void hal_launch_{name}(int64_t hal_g0, int64_t hal_g1, int64_t hal_g2" + "".join(
             f", {t} hal_a{i}" for i, t in enumerate(ctypes)) + ")"
         call = f"{name}(hal_id, hal_size" + "".join(f", hal_a{i}" for i in range(len(ctypes))) + ")"
-        text += _LAUNCHER.format(decl=decl, call=call)
+        text += _LAUNCHER.format(name=name, decl=decl, call=call,
+                                 fields=" ".join(f"{t} a{i};" for i, t in enumerate(ctypes)),
+                                 unpack=" ".join(f"{t} const hal_a{i} = hal_x->a{i};" for i, t in enumerate(ctypes)),
+                                 values="".join(f", hal_a{i}" for i in range(len(ctypes))))
         thunk = f"void hal_thunk_{name}(const int64_t *hal_g, const uint64_t *hal_s)"
         text += f"{thunk} {{ hal_launch_{name}(hal_g[0], hal_g[1], hal_g[2]" + "".join(
             ", " + _FROM_SLOT[t].format(f"hal_s[{i}]") for i, t in enumerate(ctypes)) + "); }\n"
@@ -255,6 +401,28 @@ def compile_c(source: str, defines: dict | None = None) -> CModule:
         binary = cache.cached("c", key, lambda: _build(cc, modname, text, "\n".join(decls + [_REPLAY_DECL])))
         _loaded[modname] = CModule(_load(modname, binary), kernels)
     return _loaded[modname]
+
+
+@functools.cache
+def _pool() -> int:
+    """The address of the process's ``hal_parallel`` (built once, through the kernel cache;
+    its module stays loaded as ``_pool.module``), its threads OMP_NUM_THREADS if set (the variable
+    users know for this), else one per core this process may run on."""
+    cc = shlex.split(os.environ.get("CC", "cc"))
+    key = (_POOL, " ".join(cc + list(FLAGS)), _compiler_version(tuple(cc)), _cpu_identity(),
+           sysconfig.get_config_var("EXT_SUFFIX") or "", cffi.__version__)
+    modname = "_hal_pool_" + hashlib.sha256("\0".join(key).encode()).hexdigest()[:24]
+    module = _load(modname, cache.cached("c", key, lambda: _build(cc, modname, _POOL, _POOL_DECLS)))
+    _pool.module = module
+    module.lib.hal_pool_configure(_thread_count(), int(float(os.environ.get("HAL_SPIN_US", SPIN_US)) * 1000))
+    return int(module.ffi.cast("uintptr_t", module.ffi.addressof(module.lib, "hal_parallel")))
+
+
+def _thread_count() -> int:
+    given = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    if given.isdigit() and int(given) > 0:
+        return int(given)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _ctype(kernel: str, word: str, source: str, defines: dict | None) -> str:
@@ -293,7 +461,6 @@ def _build(cc: list[str], modname: str, text: str, decls: str) -> bytes:
 
 def _load(modname: str, binary: bytes):
     """Load a cached extension module from a private temporary copy (gone once loaded)."""
-    _choose_omp_waiting()
     fd, path = tempfile.mkstemp(prefix=modname, suffix=".so")
     try:
         with os.fdopen(fd, "wb") as f:

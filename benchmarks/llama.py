@@ -89,7 +89,7 @@ def best_time(run, repeats: int = 5) -> float:
 
 def host_read_bandwidth(nbytes: int) -> float:
     """Bytes per second the host's cores read: the cpu device's C kernel summing rows of
-    a large array with OpenMP."""
+    a large array on its threads."""
     from hal.ops.launch import program
     cpu = hal.device("cpu")
     rows = nbytes // 4 // 4096

@@ -111,7 +111,7 @@ __device__ inline u32 f32_to_bits(f32 f) { return __float_as_uint(f); }
 #define ROUNDED(x) (x)
 """
 
-# The C target runs each work-group of size 1 as one iteration of an OpenMP loop over
+# The C target runs each work-group of size 1 as one iteration of a loop over
 # the grid (see backends/cc.py): a barrier is then a no-op and LOCAL memory is private,
 # so kernels written for any work-group size stay correct.
 _C = r"""

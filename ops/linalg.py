@@ -370,7 +370,7 @@ CPU_SPACE = [{"kind": "library"}]
 """On the cpu float32 and float64 stay with BLAS (float16: see ``CPU_HALF_GEMM``). The C target's kernels (``gemm_into`` runs them
 there, the tests verify them) were candidates, but on this shared 2-core machine every
 tuning run measured OpenBLAS 3-100x slower than it runs alone (its threads and the
-kernels' OpenMP threads hand the cores back and forth), so the choice flipped from run
+kernels' threads hand the cores back and forth), so the choice flipped from run
 to run, while in quiet measurements BLAS wins at every size tried."""
 
 

@@ -643,7 +643,7 @@ def _row_launch(device, config, name, rows, *args, **defines):
     """(C target: an item is a whole row, so threads pay from 16 rows, not from the
     default 4,096 items: a prefill's 576 softmax rows of 64 ran on one thread.)"""
     wg = config["WG"]
-    program(device, ROW_KERNELS, name, WG=wg, GGML_EPR=summation.lanes(), HAL_OMP_MIN_ITEMS=16,
+    program(device, ROW_KERNELS, name, WG=wg, GGML_EPR=summation.lanes(), HAL_THREADS_MIN_ITEMS=16,
             **defines)((rows * wg,), (wg,), *args)
 
 
@@ -810,8 +810,8 @@ def attention(device, q, k_cache, v_cache, n_past, scale, window=0):
     cpu = device.info.kind == "cpu"
     tile, values = (4 if cpu else 1), (16 if cpu and dim % 16 == 0 else 1)
     defines = {"MASKED": f"{_MASKED}f", "HALF": int(half), "GGML_EPR": summation.lanes(), "TILE": tile,
-               "VALUES": values, "WINDOW": int(window), "HAL_OMP_MIN_ITEMS": 64}  # (C target) heavy items
-    light = {**defines, "HAL_OMP_MIN_ITEMS": 1 << 16}  # (the conversions: threads pay from 64k items)
+               "VALUES": values, "WINDOW": int(window), "HAL_THREADS_MIN_ITEMS": 64}  # (C target) heavy items
+    light = {**defines, "HAL_THREADS_MIN_ITEMS": 1 << 16}  # (the conversions: threads pay from 64k items)
     scores = device.empty((seq, heads, n_kv), _F32)
     if seq == 1:
         program(device, ATTENTION, "attn_scores", **defines)(
@@ -847,7 +847,7 @@ def _step_defines(device, dim: int, window: int = 0, neox: bool = False, group: 
     # BY_HEAD: on CPU devices (C target, PoCL) attn_step_scores one kv head's GROUP heads
     # over a run of the positions per work-item, attn_step_values one head.
     return {"DIM": dim, "MASKED": f"{_MASKED}f", "HALF": 1, "BY_HEAD": int(device.info.kind == "cpu"),
-            "HAL_OMP_MIN_ITEMS": 1, "GGML_EPR": summation.lanes(), "TILE": 1, "WINDOW": int(window),
+            "HAL_THREADS_MIN_ITEMS": 1, "GGML_EPR": summation.lanes(), "TILE": 1, "WINDOW": int(window),
             "NEOX": int(neox), "GROUP": group, "STEP_PARTS": _STEP_PARTS}
 
 

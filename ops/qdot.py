@@ -734,7 +734,7 @@ def dots_into(device, config: dict, out, a: Activations, raws: list, rows: list,
     prog = program(device, source(ggml_type, bool(a.tokens)), kernel, NT=nt, ROWS=group, RPI=rpi, VEC=config.get("VEC", 0),
                    HAS_MIN=int(ggml_type in WITH_MIN), SIGNED_W=int(ggml_type not in WITH_MIN),
                    BLOCK_BYTES=TYPES[ggml_type].block_bytes,
-                   HAL_OMP_MIN_ITEMS=64,  # (C target) a work-item is a whole row: threads pay from 64
+                   HAL_THREADS_MIN_ITEMS=64,  # (C target) a work-item is a whole row: threads pay from 64
                    **({"TOKENS": a.tokens, "GROUPS": _GROUPS} if a.tokens else {}))
     unused = 3 - len(raws)  # no rows: the kernel never reads them
     args = device.kernel_args(out, a.q, a.d, a.s, *raws, *[raws[0]] * unused) + [*rows, *[0] * unused]

@@ -1000,7 +1000,7 @@ def dot_into(device, config: dict, out, a: Activations, raw, ggml_type: str):
     alike = config.get("ALIKE", 0)
     common = {"SCALAR": config.get("SCALAR", 0), "BLOCK_BYTES": TYPES[ggml_type].block_bytes, "ALIKE": alike,
               "FOURS": int(not alike and n >= 4 and n % 4 == 0),
-              "HAL_OMP_MIN_ITEMS": 64}  # (C target) a work-item is a whole row: threads pay from 64
+              "HAL_THREADS_MIN_ITEMS": 64}  # (C target) a work-item is a whole row: threads pay from 64
     args = device.kernel_args(out, a.q, a.d, a.bsums, raw) + [rows, cols, n]
     group = config["ROWS"]
     padded = -(-rows // group) * group

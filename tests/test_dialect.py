@@ -226,13 +226,63 @@ def test_row_sum_with_local_memory_and_barriers(t, acc, dtype, rows, cols):
         np.testing.assert_array_equal(out, x.sum(axis=1, dtype=np.int64))
 
 
-@pytest.mark.parametrize("min_items", [1, 1 << 40])  # OpenMP threads, and the calling thread only
+@pytest.mark.parametrize("min_items", [1, 1 << 40])  # the thread pool, and the calling thread only
 @pytest.mark.parametrize("shape", [(1,), (7, 9, 11), (4099,), (50, 61, 7), (1, 3, 5000), (5000, 1, 3)])
 def test_grid_covers_every_item_once(min_items, shape):
     out = np.full(int(np.prod(shape)), -1, np.int64)
-    cc.compile_c(IOTA3, {"HAL_OMP_MIN_ITEMS": min_items})["iota3"](shape, None, out)
-    g = np.indices((*shape, 1, 1)[:3][::-1]).reshape(3, -1)  # (i2, i1, i0), i0 fastest
-    np.testing.assert_array_equal(out, g[2] + 1000 * g[1] + 1000000 * g[0])
+    cc.compile_c(IOTA3, {"HAL_THREADS_MIN_ITEMS": min_items})["iota3"](shape, None, out)
+    np.testing.assert_array_equal(out, _iota3_expected(shape))
+
+
+def _iota3_expected(shape) -> np.ndarray:
+    g = np.indices((*shape, 1, 1)[:3][::-1]).reshape(3, -1)
+    return g[2] + 1000 * g[1] + 1000000 * g[0]
+
+
+def test_launches_from_several_threads_at_once():
+    """The pool runs one launch at a time; a thread launching meanwhile runs its grid
+    itself: every launch still covers its grid, whoever runs it."""
+    import threading
+    kernel, shape = cc.compile_c(IOTA3, {"HAL_THREADS_MIN_ITEMS": 1})["iota3"], (5000, 3, 2)
+    failures = []
+
+    def launch_many():
+        for _ in range(200):
+            out = np.full(int(np.prod(shape)), -1, np.int64)
+            kernel(shape, None, out)
+            if not np.array_equal(out, _iota3_expected(shape)):
+                failures.append(out)
+    threads = [threading.Thread(target=launch_many) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads) and not failures
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX")
+def test_a_forked_child_runs_kernels_on_threads_of_its_own():
+    """The parent's pool threads are not in a fork's child (a Dask or multiprocessing
+    worker): its first launch starts new ones instead of waiting for the parent's."""
+    kernel, shape = cc.compile_c(IOTA3, {"HAL_THREADS_MIN_ITEMS": 1})["iota3"], (100000,)
+    out = np.full(shape, -1, np.int64)
+    kernel(shape, None, out)  # the parent's pool is running
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report whether its launch covered the grid, then leave at once
+        child_out = np.full(shape, -1, np.int64)
+        kernel(shape, None, child_out)
+        os.write(write, b"1" if np.array_equal(child_out, _iota3_expected(shape)) else b"0")
+        os._exit(0)
+    os.close(write)
+    try:
+        import select
+        ready, _, _ = select.select([read], [], [], 60)
+        assert ready, "the forked child's launch did not finish in 60 s"
+        assert os.read(read, 1) == b"1"
+    finally:
+        os.close(read)
+        os.waitpid(pid, 0)
 
 
 @pytest.mark.parametrize("t, dtype, rtol", [("f32", np.float32, 1e-6), ("f64", np.float64, 1e-14)])
@@ -316,8 +366,9 @@ def test_second_process_loads_from_the_disk_cache(kernel_cache):
                            capture_output=True, text=True, timeout=120) for mode in ("build", "load")]
     for run in runs:
         assert run.returncode == 0, run.stderr
-    assert runs[0].stdout.split() == ["1", "0"]  # built once...
-    assert runs[1].stdout.split() == ["0", "1"]  # ...then loaded from disk
+    # (two objects each: the kernel's and the thread pool's, cc._pool)
+    assert runs[0].stdout.split() == ["2", "0"]  # built once...
+    assert runs[1].stdout.split() == ["0", "2"]  # ...then loaded from disk
     assert list(kernel_cache.glob("c-*.bin"))
 
 

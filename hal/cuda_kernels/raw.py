@@ -86,7 +86,7 @@ class RawKernel:
             if shape == "blocks":
                 defines.update(HAL_BD0=block[0], HAL_BD1=block[1], HAL_BD2=block[2], HAL_NT=math.prod(block))
                 if self._heavy_blocks:  # (the C target: spread over the cores however few they are)
-                    defines["HAL_OMP_MIN_ITEMS"] = 1
+                    defines["HAL_THREADS_MIN_ITEMS"] = 1
             symbol = translation.kernels[self._function].symbol
             self._programs[key] = device.compile(translation.source, defines)[symbol]
         return self._programs[key]
