@@ -156,9 +156,8 @@ static void *worker(void *arg) {
     (void)arg;
     uint64_t seen = started_at;  /* (not job: the first launch may have bumped it already) */
     int64_t sleep_until = 0;  /* sleep at once until then: the core is shared (see LATE_NS) */
-    int64_t gap = 0, last = 0;  /* between the last two launches: spin only where they come closer */
     for (;;) {
-        int64_t since = now_ns(), spin = since < sleep_until || gap > spin_ns ? 0 : spin_ns;
+        int64_t since = now_ns(), spin = since < sleep_until ? 0 : spin_ns;
         int spinning = 1;
         for (unsigned spins = 1; atomic_load_explicit(&job, memory_order_acquire) == seen; spins++) {
             RELAX();
@@ -173,9 +172,7 @@ static void *worker(void *arg) {
             }
         }
         seen = atomic_load(&job);
-        int64_t published = atomic_load(&job_published);
-        gap = published - last, last = published;
-        if (spinning && now_ns() - published > LATE_NS) sleep_until = now_ns() + SHARED_NS;
+        if (spinning && now_ns() - job_published > LATE_NS) sleep_until = now_ns() + SHARED_NS;
         run_parts();
         if (atomic_fetch_sub(&pending, 1) == 1 && atomic_load(&caller_sleeps)) {
             pthread_mutex_lock(&sleep_lock);
