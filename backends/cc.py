@@ -3,8 +3,8 @@
 A source is rendered for the "c" target; every kernel gets two hidden leading parameters
 (its work-item id and the grid, read by the prelude's GLOBAL_ID/NUM_GROUPS) and a
 generated launcher ``hal_launch_NAME(g0, g1, g2, args...)`` that runs the 3-D grid on the
-process's thread pool (``_POOL``), each work-group one work-item (LOCAL_SIZE == 1, BARRIER() a no-op), so a
-kernel written for any work-group size stays correct.
+process's thread pool (threads.py), each work-group one work-item (LOCAL_SIZE == 1,
+BARRIER() a no-op), so a kernel written for any work-group size stays correct.
 
 The whole is built with the system compiler (``$CC``, else ``cc``) into a cffi extension
 module (API mode: its calls cost ~0.2 us against ~0.45 us through ``ffi.dlopen``). cffi
@@ -35,6 +35,7 @@ import numpy as np
 from cffi.recompiler import make_c_source
 
 from hal import cache, counters, dialect, program
+from hal.backends import threads
 from hal.summation import cpu_field
 from hal.errors import CompileError
 
@@ -61,7 +62,7 @@ void hal_replay(int64_t n, const uint64_t *thunks, const int64_t *grids, const u
 static float hal_slot_f32(uint64_t w) { uint32_t b = (uint32_t)w; float f; memcpy(&f, &b, 4); return f; }
 static double hal_slot_f64(uint64_t w) { double f; memcpy(&f, &w, 8); return f; }
 typedef void (*hal_range_fn)(const void *args, int64_t begin, int64_t end);
-static void (*hal_parallel)(hal_range_fn, const void *, int64_t);  /* the process's pool (_POOL) */
+static void (*hal_parallel)(hal_range_fn, const void *, int64_t);  /* the process's pool (threads.py) */
 void hal_use_pool(uint64_t parallel) { hal_parallel = (void (*)(hal_range_fn, const void *, int64_t))(uintptr_t)parallel; }
 #ifndef HAL_THREADS_MIN_ITEMS
 #define HAL_THREADS_MIN_ITEMS 4096
@@ -99,151 +100,6 @@ static void hal_range_{name}(const void *hal_p, int64_t hal_begin, int64_t hal_e
 }}
 """
 
-# The threads that run the kernels: one pool per process, shared by every module
-# (hal_use_pool). A launch splits its grid into parts that its threads take in turn (the
-# caller too), so a thread that shares its core with another process does fewer. Between
-# launches the workers spin for SPIN_US, then sleep until the next: a model's forward pass
-# launches a kernel every few microseconds from Python, and threads that slept between
-# them (OpenMP's, spinning a fixed ~1000 rounds first) made 64-token prefills on 2 cores
-# 1.2-1.5x slower. One launch at a time: a thread that launches meanwhile runs its grid alone.
-_POOL = r"""
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stdint.h>
-#include <time.h>
-#if defined(__x86_64__) || defined(__i386__)
-#define RELAX() __builtin_ia32_pause()
-#elif defined(__aarch64__)
-#define RELAX() __asm__ __volatile__("yield")
-#else
-#define RELAX() ((void)0)
-#endif
-#define PARTS_PER_THREAD 8
-/* A spinning worker that sees a launch this late was off its core: another process
-   wants it. Then it sleeps between launches for SHARED_NS, as the scheduler favours a
-   thread that wakes from sleep over one that spins (a spinning pool beside two busy
-   processes: prefill 0.7x a sleeping one's). */
-#define LATE_NS 100000
-#define SHARED_NS 50000000
-typedef void (*range_fn)(const void *args, int64_t begin, int64_t end);
-static pthread_mutex_t busy = PTHREAD_MUTEX_INITIALIZER, sleep_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t wake = PTHREAD_COND_INITIALIZER, done = PTHREAD_COND_INITIALIZER;
-static _Atomic uint64_t job;  /* bumped for each launch the workers share */
-static _Atomic int pending, sleepers, caller_sleeps;
-static _Atomic int64_t next_part;
-static range_fn job_fn;
-static const void *job_args;
-static int64_t job_total, job_parts, spin_ns;
-static _Atomic int64_t job_published;  /* now_ns() of the launch */
-static int threads = 1, wanted = 1;
-static uint64_t started_at;  /* job when the workers were made */
-static int started, threads_made_once;  /* started: 0 in a fork's child too (its parent's workers are not there) */
-
-static int64_t now_ns(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
-/* Take the launch's next part until none is left: a thread that shares its core with
-   another process does fewer (halves, one a thread, took 2-3x longer beside one busy process). */
-static void run_parts(void) {
-    for (int64_t part; (part = atomic_fetch_add_explicit(&next_part, 1, memory_order_relaxed)) < job_parts;)
-        job_fn(job_args, job_total * part / job_parts, job_total * (part + 1) / job_parts);
-}
-
-static void *worker(void *arg) {
-    (void)arg;
-    uint64_t seen = started_at;  /* (not job: the first launch may have bumped it already) */
-    int64_t sleep_until = 0;  /* sleep at once until then: the core is shared (see LATE_NS) */
-    for (;;) {
-        int64_t since = now_ns(), spin = since < sleep_until ? 0 : spin_ns;
-        int spinning = 1;
-        for (unsigned spins = 1; atomic_load_explicit(&job, memory_order_acquire) == seen; spins++) {
-            RELAX();
-            if (spins % 256 == 0 && now_ns() - since > spin) {
-                pthread_mutex_lock(&sleep_lock);
-                atomic_fetch_add(&sleepers, 1);  /* (seq_cst, as the launch's bump of job) */
-                while (atomic_load(&job) == seen) pthread_cond_wait(&wake, &sleep_lock);
-                atomic_fetch_sub(&sleepers, 1);
-                pthread_mutex_unlock(&sleep_lock);
-                spinning = 0;
-                break;
-            }
-        }
-        seen = atomic_load(&job);
-        if (spinning && now_ns() - job_published > LATE_NS) sleep_until = now_ns() + SHARED_NS;
-        run_parts();
-        if (atomic_fetch_sub(&pending, 1) == 1 && atomic_load(&caller_sleeps)) {
-            pthread_mutex_lock(&sleep_lock);
-            pthread_cond_signal(&done);
-            pthread_mutex_unlock(&sleep_lock);
-        }
-    }
-    return NULL;
-}
-
-static void forked(void) { started = 0; }
-
-static void start(void) {
-    if (!threads_made_once++) pthread_atfork(NULL, NULL, forked);
-    started = 1;
-    threads = 1;
-    started_at = atomic_load(&job);
-    /* a fork's child: its parent's workers (which may have held the lock) are not here */
-    pthread_mutex_init(&sleep_lock, NULL);
-    pthread_cond_init(&wake, NULL);
-    pthread_cond_init(&done, NULL);
-    atomic_store(&sleepers, 0);
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    for (int i = 1; i < wanted; i++) {
-        pthread_t t;
-        if (pthread_create(&t, &attr, worker, NULL) != 0) break;
-        threads++;
-    }
-    pthread_attr_destroy(&attr);
-}
-
-void hal_pool_configure(int count, int64_t spin) { wanted = count > 0 ? count : 1; spin_ns = spin; }
-
-void hal_parallel(range_fn fn, const void *args, int64_t total) {
-    if (wanted <= 1 || pthread_mutex_trylock(&busy) != 0) {
-        fn(args, 0, total);
-        return;
-    }
-    if (!started) start();
-    job_fn = fn, job_args = args, job_total = total;
-    job_parts = total < PARTS_PER_THREAD * threads ? total : PARTS_PER_THREAD * threads;
-    atomic_store(&next_part, 0);
-    atomic_store(&pending, threads - 1);
-    atomic_store_explicit(&job_published, now_ns(), memory_order_relaxed);
-    atomic_fetch_add(&job, 1);
-    if (atomic_load(&sleepers) > 0) {
-        pthread_mutex_lock(&sleep_lock);
-        pthread_cond_broadcast(&wake);
-        pthread_mutex_unlock(&sleep_lock);
-    }
-    run_parts();
-    /* the workers' parts: spin as they do, then sleep (a worker may need this core) */
-    int64_t since = now_ns();
-    for (unsigned spins = 1; atomic_load_explicit(&pending, memory_order_acquire) > 0; spins++) {
-        RELAX();
-        if (spins % 256 == 0 && now_ns() - since > spin_ns) {
-            pthread_mutex_lock(&sleep_lock);
-            atomic_store(&caller_sleeps, 1);
-            while (atomic_load(&pending) > 0) pthread_cond_wait(&done, &sleep_lock);
-            atomic_store(&caller_sleeps, 0);
-            pthread_mutex_unlock(&sleep_lock);
-        }
-    }
-    pthread_mutex_unlock(&busy);
-}
-"""
-_POOL_DECLS = ("void hal_pool_configure(int count, int64_t spin);\n"
-               "void hal_parallel(void *fn, const void *args, int64_t total);")
-SPIN_US = 200  # how long idle workers spin before they sleep, unless HAL_SPIN_US says
 
 
 # How a thunk reads a parameter of each C type from its 64-bit slot.
@@ -328,7 +184,7 @@ class CModule:
     def __init__(self, module, kernels: dict[str, tuple]):
         self._module = module  # keeps the shared object loaded
         ffi, lib = module.ffi, module.lib
-        lib.hal_use_pool(_pool())
+        lib.hal_use_pool(_pool_address())
         self.kernels = {name: CProgram(name, params, getattr(lib, f"hal_launch_{name}"),
                                        int(ffi.cast("uintptr_t", ffi.addressof(lib, f"hal_thunk_{name}"))),
                                        lib.hal_replay, ffi, ctypes)
@@ -401,25 +257,21 @@ def compile_c(source: str, defines: dict | None = None) -> CModule:
 
 
 @functools.cache
-def _pool() -> int:
-    """The address of the process's ``hal_parallel`` (built once, through the kernel cache;
-    its module stays loaded as ``_pool.module``), its threads OMP_NUM_THREADS if set (the variable
-    users know for this), else one per core this process may run on."""
+def _pool():
+    """The process's thread pool (backends/threads.py), built once through the kernel
+    cache; the cache of this function keeps its module loaded."""
     cc = shlex.split(os.environ.get("CC", "cc"))
-    key = (_POOL, " ".join(cc + list(FLAGS)), _compiler_version(tuple(cc)), _cpu_identity(),
+    key = (threads.SOURCE, " ".join(cc + list(FLAGS)), _compiler_version(tuple(cc)), _cpu_identity(),
            sysconfig.get_config_var("EXT_SUFFIX") or "", cffi.__version__)
     modname = "_hal_pool_" + hashlib.sha256("\0".join(key).encode()).hexdigest()[:24]
-    module = _load(modname, cache.cached("c", key, lambda: _build(cc, modname, _POOL, _POOL_DECLS)))
-    _pool.module = module
-    module.lib.hal_pool_configure(_thread_count(), int(float(os.environ.get("HAL_SPIN_US", SPIN_US)) * 1000))
-    return int(module.ffi.cast("uintptr_t", module.ffi.addressof(module.lib, "hal_parallel")))
+    module = _load(modname, cache.cached("c", key, lambda: _build(cc, modname, threads.SOURCE, threads.DECLS)))
+    threads.configure(module.lib)
+    return module
 
 
-def _thread_count() -> int:
-    given = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
-    if given.isdigit() and int(given) > 0:
-        return int(given)
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+def _pool_address() -> int:
+    pool = _pool()
+    return int(pool.ffi.cast("uintptr_t", pool.ffi.addressof(pool.lib, "hal_parallel")))
 
 
 def _ctype(kernel: str, word: str, source: str, defines: dict | None) -> str:
