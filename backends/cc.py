@@ -95,12 +95,10 @@ static void hal_range_{name}(const void *hal_p, int64_t hal_begin, int64_t hal_e
     const i64 hal_total = hal_g0 * hal_g1 * hal_g2;
     if (hal_g0 <= 0 || hal_g1 <= 0 || hal_g2 <= 0) return;
     const struct hal_args_{name} hal_x = {{hal_g0, hal_g1, hal_g2{values}}};
-    if (hal_total < HAL_THREADS_MIN_ITEMS || !hal_parallel) hal_range_{name}(&hal_x, 0, hal_total);
+    if (hal_total < HAL_THREADS_MIN_ITEMS) hal_range_{name}(&hal_x, 0, hal_total);
     else hal_parallel(hal_range_{name}, &hal_x, hal_total);
 }}
 """
-
-
 
 # How a thunk reads a parameter of each C type from its 64-bit slot.
 _FROM_SLOT = {"void *": "(void *)(uintptr_t){}", "float": "hal_slot_f32({})", "double": "hal_slot_f64({})",
@@ -246,25 +244,27 @@ def compile_c(source: str, defines: dict | None = None) -> CModule:
             ", " + _FROM_SLOT[t].format(f"hal_s[{i}]") for i, t in enumerate(ctypes)) + "); }\n"
         kernels[name] = params, ctypes
         decls += [decl + ";", thunk + ";"]
+    modname, build = _module("_hal_c_", text, "\n".join(decls + [_REPLAY_DECL]))
+    if modname not in _loaded:
+        _loaded[modname] = CModule(build(), kernels)
+    return _loaded[modname]
+
+
+def _module(prefix: str, text: str, decls: str) -> tuple:
+    """(the extension's name, a function that loads it from the kernel cache, compiling
+    it there first if need be) for C ``text`` with the cffi declarations ``decls``."""
     cc = shlex.split(os.environ.get("CC", "cc"))
     key = (text, " ".join(cc + list(FLAGS)), _compiler_version(tuple(cc)), _cpu_identity(),
            sysconfig.get_config_var("EXT_SUFFIX") or "", cffi.__version__)
-    modname = "_hal_c_" + hashlib.sha256("\0".join(key).encode()).hexdigest()[:24]
-    if modname not in _loaded:
-        binary = cache.cached("c", key, lambda: _build(cc, modname, text, "\n".join(decls + [_REPLAY_DECL])))
-        _loaded[modname] = CModule(_load(modname, binary), kernels)
-    return _loaded[modname]
+    modname = prefix + hashlib.sha256("\0".join(key).encode()).hexdigest()[:24]
+    return modname, lambda: _load(modname, cache.cached("c", key, lambda: _build(cc, modname, text, decls)))
 
 
 @functools.cache
 def _pool():
     """The process's thread pool (backends/threads.py), built once through the kernel
     cache; the cache of this function keeps its module loaded."""
-    cc = shlex.split(os.environ.get("CC", "cc"))
-    key = (threads.SOURCE, " ".join(cc + list(FLAGS)), _compiler_version(tuple(cc)), _cpu_identity(),
-           sysconfig.get_config_var("EXT_SUFFIX") or "", cffi.__version__)
-    modname = "_hal_pool_" + hashlib.sha256("\0".join(key).encode()).hexdigest()[:24]
-    module = _load(modname, cache.cached("c", key, lambda: _build(cc, modname, threads.SOURCE, threads.DECLS)))
+    module = _module("_hal_pool_", threads.SOURCE, threads.DECLS)[1]()
     threads.configure(module.lib)
     return module
 

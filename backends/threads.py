@@ -44,7 +44,7 @@ static int64_t job_total, job_parts, spin_ns;
 static _Atomic int64_t job_published;  /* now_ns() of the launch */
 static int threads = 1, wanted = 1;
 static uint64_t started_at;  /* job when the workers were made */
-static int started, threads_made_once;  /* started: 0 in a fork's child too (its parent's workers are not there) */
+static int started;  /* 0 in a fork's child too: its parent's workers are not there */
 
 static int64_t now_ns(void) {
     struct timespec t;
@@ -93,7 +93,6 @@ static void *worker(void *arg) {
 static void forked(void) { started = 0; }
 
 static void start(void) {
-    if (!threads_made_once++) pthread_atfork(NULL, NULL, forked);
     started = 1;
     threads = 1;
     started_at = atomic_load(&job);
@@ -113,7 +112,11 @@ static void start(void) {
     pthread_attr_destroy(&attr);
 }
 
-void hal_pool_configure(int count, int64_t spin) { wanted = count > 0 ? count : 1; spin_ns = spin; }
+void hal_pool_configure(int count, int64_t spin) {  /* once, as the module loads */
+    wanted = count > 0 ? count : 1;
+    spin_ns = spin;
+    pthread_atfork(NULL, NULL, forked);
+}
 
 void hal_parallel(range_fn fn, const void *args, int64_t total) {
     if (wanted <= 1 || pthread_mutex_trylock(&busy) != 0) {
