@@ -317,6 +317,24 @@ ATTENTION = _COMMON + r"""
 #define ROUND_KV(x) (x)
 #endif
 
+/* lane[0] = the sum of DOT_STEPS's 4 x GGML_EPR accumulators: (0 + 2) + (1 + 3), then
+   VEC_REDUCE. The C target with AVX2 spells it in intrinsics, the same additions (the
+   halves added, two hadds: GGML_F32x8_REDUCE): gcc turned the array form into ~30
+   scalar adds and shuffles per dot, 3x the dot's own 8 FMAs. */
+#if !defined(__OPENCL_VERSION__) && !defined(__CUDACC__) && defined(__AVX2__) && GGML_EPR == 8
+#include <immintrin.h>
+#define DOT_LANES_SUM(acc, lane) { \
+    __m256 lanes8 = _mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(acc[0]), _mm256_loadu_ps(acc[2])), \
+                                  _mm256_add_ps(_mm256_loadu_ps(acc[1]), _mm256_loadu_ps(acc[3]))); \
+    __m128 lanes4 = _mm_add_ps(_mm256_castps256_ps128(lanes8), _mm256_extractf128_ps(lanes8, 1)); \
+    lanes4 = _mm_hadd_ps(lanes4, lanes4); \
+    lane[0] = _mm_cvtss_f32(_mm_hadd_ps(lanes4, lanes4)); }
+#else
+#define DOT_LANES_SUM(acc, lane) \
+    for (int l = 0; l < GGML_EPR; l++) lane[l] = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]); \
+    VEC_REDUCE(lane)
+#endif
+
 /* res = sum over k < len of A(k) * B(k) in the order of ggml_vec_dot_f16, the kernel of
    one query row: 4 x GGML_EPR lanes over steps of GGML_STEP, lanes (0 + 2) + (1 + 3),
    VEC_REDUCE, the tail of len % GGML_STEP in facc. (Several query rows go through
@@ -329,8 +347,7 @@ ATTENTION = _COMMON + r"""
         for (int a = 0; a < 4; a++) \
             for (int l = 0; l < GGML_EPR; l++) \
                 dot_acc[a][l] = fma(A(dot_k0 + GGML_EPR * a + l), B(dot_k0 + GGML_EPR * a + l), dot_acc[a][l]); \
-    for (int l = 0; l < GGML_EPR; l++) dot_lane[l] = (dot_acc[0][l] + dot_acc[2][l]) + (dot_acc[1][l] + dot_acc[3][l]); \
-    VEC_REDUCE(dot_lane) \
+    DOT_LANES_SUM(dot_acc, dot_lane) \
     facc dot_total = (facc)dot_lane[0]; \
     for (i64 k = dot_body; k < (len); k++) dot_total += (facc)(A(k) * B(k)); \
     res = (f32)dot_total; }
