@@ -307,6 +307,26 @@ ATTENTION = _COMMON + r"""
 #else
 #define KV_ROW(dst, src) for (int d = 0; d < DIM; d++) (dst)[d] = KV((src)[d])
 #endif
+/* A query row of DIM float32 values rounded to float16 values, as KV(ROUND_KV(x)) one by
+   one: on an x86 CPU with F16C 8 at a time (vcvtps2ph, a NaN made f32_to_half's quiet
+   NaN, vcvtph2ps: the same bits). One by one it cost a decode step's scores more than
+   their dots below 100 positions. */
+#if HALF && !defined(__OPENCL_VERSION__) && !defined(__CUDACC__) && defined(__F16C__) && defined(__AVX2__) && \
+    DIM % 8 == 0
+#define Q_ROW(dst, src) for (int d = 0; d < DIM; d += 8) { \
+    __m128i q_h = _mm256_cvtps_ph(_mm256_loadu_ps((src) + d), _MM_FROUND_TO_NEAREST_INT); \
+    __m128i q_nan = _mm_cmpgt_epi16(_mm_and_si128(q_h, _mm_set1_epi16(0x7FFF)), _mm_set1_epi16(0x7C00)); \
+    q_h = _mm_blendv_epi8(q_h, _mm_or_si128(_mm_and_si128(q_h, _mm_set1_epi16((short)0x8000)), \
+                                            _mm_set1_epi16(0x7E00)), q_nan); \
+    _mm256_storeu_ps((dst) + d, _mm256_cvtph_ps(q_h)); }
+#elif HALF && defined(__OPENCL_VERSION__) && defined(__x86_64__) && defined(__F16C__) && DIM % 8 == 0
+#define Q_ROW(dst, src) for (int d = 0; d < DIM; d += 8) { \
+    short8 q_h = as_short8(__builtin_ia32_vcvtps2ph256(vload8(0, (src) + d), 0)); \
+    q_h = select(q_h, (q_h & (short)0x8000) | (short)0x7E00, (q_h & (short)0x7FFF) > (short)0x7C00); \
+    vstore8(__builtin_ia32_vcvtph2ps256(q_h), 0, (dst) + d); }
+#else
+#define Q_ROW(dst, src) for (int d = 0; d < DIM; d++) (dst)[d] = KV(ROUND_KV((src)[d]))
+#endif
 #if HALF  /* q, K and V hold float16 bits, the probabilities float16 values */
 #define KV_T u16
 #define KV(v) half_to_f32(v)
@@ -351,6 +371,48 @@ ATTENTION = _COMMON + r"""
     facc dot_total = (facc)dot_lane[0]; \
     for (i64 k = dot_body; k < (len); k++) dot_total += (facc)(A(k) * B(k)); \
     res = (f32)dot_total; }
+
+/* res = DOT_STEPS(len, a[k], b[k]) for float32 rows a and b. In OpenCL each of the 4
+   accumulators is one vector, since PoCL's compiler kept the array form's accumulators on
+   the stack (a store and a load around every FMA: a decode step's scores 2.5x the C
+   target's); the same operations lane for lane. */
+#if defined(__OPENCL_VERSION__) && (GGML_EPR == 8 || GGML_EPR == 16)
+#define DOT_ROW(len, a, b, res) { \
+    floatE row_acc0 = 0.0f, row_acc1 = 0.0f, row_acc2 = 0.0f, row_acc3 = 0.0f; \
+    i64 row_body = (len) - (len) % GGML_STEP; \
+    for (i64 k0 = 0; k0 < row_body; k0 += GGML_STEP) { \
+        row_acc0 = fma(vloadE(0, (a) + k0), vloadE(0, (b) + k0), row_acc0); \
+        row_acc1 = fma(vloadE(0, (a) + k0 + GGML_EPR), vloadE(0, (b) + k0 + GGML_EPR), row_acc1); \
+        row_acc2 = fma(vloadE(0, (a) + k0 + 2 * GGML_EPR), vloadE(0, (b) + k0 + 2 * GGML_EPR), row_acc2); \
+        row_acc3 = fma(vloadE(0, (a) + k0 + 3 * GGML_EPR), vloadE(0, (b) + k0 + 3 * GGML_EPR), row_acc3); \
+    } \
+    facc row_total = (facc)ROW_REDUCE((row_acc0 + row_acc2) + (row_acc1 + row_acc3)); \
+    for (i64 k = row_body; k < (len); k++) row_total += (facc)((a)[k] * (b)[k]); \
+    res = (f32)row_total; }
+#if GGML_EPR == 16  /* VEC_REDUCE: the tree, halves apart */
+#define floatE float16
+#define vloadE vload16
+#define ROW_REDUCE(v) row_reduce16(v)
+static inline f32 row_reduce16(float16 v) {
+    float8 h8 = v.lo + v.hi;
+    float4 h4 = h8.lo + h8.hi;
+    float2 h2 = h4.lo + h4.hi;
+    return h2.s0 + h2.s1;
+}
+#else  /* VEC_REDUCE: the halves added, then (0 + 1) + (2 + 3) */
+#define floatE float8
+#define vloadE vload8
+#define ROW_REDUCE(v) row_reduce8(v)
+static inline f32 row_reduce8(float8 v) {
+    float4 h4 = v.lo + v.hi;
+    return (h4.s0 + h4.s1) + (h4.s2 + h4.s3);
+}
+#endif
+#else
+#define ROW_A(k) row_a[k]
+#define ROW_B(k) row_b[k]
+#define DOT_ROW(len, a, b, res) { const f32 *row_a = (a), *row_b = (b); DOT_STEPS(len, ROW_A, ROW_B, res) }
+#endif
 
 /* scores (1, heads, n_kv) of one query row (position n_past): q . k * scale, masked
    where it does not see a position (a masked position's probability is 0, and adds
@@ -559,18 +621,15 @@ KERNEL void attn_step_scores(GLOBAL f32 *scores, GLOBAL const f32 *q, i64 q_off,
     i64 run = (n_kv + STEP_PARTS - 1) / STEP_PARTS, t0 = part * run, t1 = t0 + run < n_kv ? t0 + run : n_kv;
     if (t0 >= t1) return;
     f32 qg[GROUP][DIM], kf[DIM];
-    for (int j = 0; j < GROUP; j++)
-        for (int d = 0; d < DIM; d++) qg[j][d] = KV(ROUND_KV(q[q_off + (h0 + j) * DIM + d]));
+    for (int j = 0; j < GROUP; j++) Q_ROW(qg[j], q + q_off + (h0 + j) * DIM);
     ROW_WALK(STEP_TABLE(s), t0)
     for (i64 t = t0; t < t1; t++) {
         GLOBAL const KV_T *kr = k + (ROW_AT * kv_heads + kh) * DIM;
         ROW_NEXT(1)
         KV_ROW(kf, kr);
         for (int j = 0; j < GROUP; j++) {
-#define GROUP_Q(d) qg[j][d]
-#define GROUP_K(d) kf[d]
             f32 dot;
-            DOT_STEPS(DIM, GROUP_Q, GROUP_K, dot)
+            DOT_ROW(DIM, qg[j], kf, dot)
             scores[(h0 + j) * STEP_CAPACITY + t] = SEES(n_kv - 1, t) ? dot * scale : MASKED;
         }
     }

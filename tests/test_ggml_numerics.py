@@ -114,6 +114,28 @@ def test_attention_step_of_several_sequences_is_attention_of_each_over_its_block
     np.testing.assert_array_equal(out[3], 0)
 
 
+def test_attention_step_rounds_the_query_to_float16_as_ggml(device, lanes):
+    """A step's query rows go through float16 as ggml_vec_dot_f16 takes them (ties to
+    even, subnormals, the largest finite half) on every device, whichever way it converts
+    (F16C eight at a time or one by one); a NaN or an overflow makes its head's output NaN."""
+    heads, kv_heads, dim, n_past = 6, 2, 64, 40
+    q = _x((1, heads, dim), seed=5)
+    q[0, 1, :10] = [1 + 2.0 ** -11, 1 + 3 * 2.0 ** -11, -(1 + 2.0 ** -11), 2.0 ** -25, 3 * 2.0 ** -26,
+                    2.0 ** -14 - 2.0 ** -25, 2.0 ** -24, 65519.996, -65504, 1e-45]
+    q[0, 2, 5] = np.nan
+    q[0, 3, 9] = 1e6  # rounds to infinity
+    k16, v16 = (_x((n_past + 1, kv_heads, dim), seed=s).astype(np.float16) for s in (3, 4))
+    out = device.to_host(device.impl("nn_attention_step")(
+        device, put(q, device)._data, put(k16.view(np.uint16), device)._data, put(v16.view(np.uint16), device)._data,
+        put(np.array([n_past]), device)._data, put(np.array([[0]]), device)._data, 0.125))
+    with np.errstate(over="ignore", invalid="ignore"):
+        want = ggml.attention(q, k16, v16, n_past, 0.125, lanes)
+    finite = ~np.isnan(want)
+    assert not finite[0, 2:4].any() and finite[0, [0, 1, 4, 5]].all()
+    np.testing.assert_array_equal(np.isnan(out), ~finite)
+    bits_equal(out[finite], want[finite])
+
+
 def test_rope_store_turns_q_and_stores_k_and_v_in_float16_at_the_rows(device):
     """Row s goes to the pools' row rows[s] (of blocks one after another), turned for
     positions[s]; a row outside the pools is not stored."""
