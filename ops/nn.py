@@ -123,6 +123,27 @@ INLINE f32 ggml_expf(f32 x) {
 INLINE facc add(facc a, facc b) { return a + b; }
 INLINE facc larger(facc a, facc b) { return a > b ? a : b; }
 
+/* dst[0 .. 7] = src[0 .. 7] rounded to float16 values, as half_to_f32(f32_to_half(x))
+   one by one: on an x86 CPU with F16C 8 at a time (vcvtps2ph, a NaN made f32_to_half's
+   quiet NaN, vcvtph2ps: the same bits). One by one, the rounding of a decode step's query
+   and probabilities cost more than their dots below 100 positions. */
+#if !defined(__OPENCL_VERSION__) && !defined(__CUDACC__) && defined(__F16C__) && defined(__AVX2__)
+#include <immintrin.h>
+#define ROUND_HALF8(dst, src) { \
+    __m128i r8_h = _mm256_cvtps_ph(_mm256_loadu_ps(src), _MM_FROUND_TO_NEAREST_INT); \
+    __m128i r8_nan = _mm_cmpgt_epi16(_mm_and_si128(r8_h, _mm_set1_epi16(0x7FFF)), _mm_set1_epi16(0x7C00)); \
+    r8_h = _mm_blendv_epi8(r8_h, _mm_or_si128(_mm_and_si128(r8_h, _mm_set1_epi16((short)0x8000)), \
+                                              _mm_set1_epi16(0x7E00)), r8_nan); \
+    _mm256_storeu_ps(dst, _mm256_cvtph_ps(r8_h)); }
+#elif defined(__OPENCL_VERSION__) && defined(__x86_64__) && defined(__F16C__)
+#define ROUND_HALF8(dst, src) { \
+    short8 r8_h = as_short8(__builtin_ia32_vcvtps2ph256(vload8(0, src), 0)); \
+    r8_h = select(r8_h, (r8_h & (short)0x8000) | (short)0x7E00, (r8_h & (short)0x7FFF) > (short)0x7C00); \
+    vstore8(__builtin_ia32_vcvtph2ps256(r8_h), 0, dst); }
+#else
+#define ROUND_HALF8(dst, src) for (int r8 = 0; r8 < 8; r8++) (dst)[r8] = half_to_f32(f32_to_half((src)[r8]));
+#endif
+
 /* softmax of a row p of cols into out, folded by a work-group of wg items (lid this
    one's): out = e * (1 / sum(e)), e = exp(x - max); the sum over groups of GGML_EPR
    (each folded as a tree) in facc; half_out rounds to float16 values. */
@@ -156,11 +177,18 @@ INLINE void softmax_row(GLOBAL f32 *out, GLOBAL const f32 *p, i64 cols, int half
     }
     FOLD(sum, add)
     f32 scale = (f32)((facc)1 / partial[0]);
-    for (i64 g = lid; g * GGML_EPR < cols; g += wg)
-        for (i64 c = g * GGML_EPR; c < g * GGML_EPR + GGML_EPR && c < cols; c++) {
-            f32 e = out[c] * scale;
-            out[c] = half_out ? half_to_f32(f32_to_half(e)) : e;
-        }
+    for (i64 g = lid; g * GGML_EPR < cols; g += wg) {
+        i64 c0 = g * GGML_EPR;
+        if (half_out && c0 + GGML_EPR <= cols) {  /* a whole group: rounded 8 at a time */
+            f32 e[GGML_EPR];
+            for (int l = 0; l < GGML_EPR; l++) e[l] = out[c0 + l] * scale;
+            for (int l = 0; l < GGML_EPR; l += 8) ROUND_HALF8(out + c0 + l, e + l)
+        } else
+            for (i64 c = c0; c < c0 + GGML_EPR && c < cols; c++) {
+                f32 e = out[c] * scale;
+                out[c] = half_out ? half_to_f32(f32_to_half(e)) : e;
+            }
+    }
 }
 """
 
@@ -307,23 +335,9 @@ ATTENTION = _COMMON + r"""
 #else
 #define KV_ROW(dst, src) for (int d = 0; d < DIM; d++) (dst)[d] = KV((src)[d])
 #endif
-/* A query row of DIM float32 values rounded to float16 values, as KV(ROUND_KV(x)) one by
-   one: on an x86 CPU with F16C 8 at a time (vcvtps2ph, a NaN made f32_to_half's quiet
-   NaN, vcvtph2ps: the same bits). One by one it cost a decode step's scores more than
-   their dots below 100 positions. */
-#if HALF && !defined(__OPENCL_VERSION__) && !defined(__CUDACC__) && defined(__F16C__) && defined(__AVX2__) && \
-    DIM % 8 == 0
-#define Q_ROW(dst, src) for (int d = 0; d < DIM; d += 8) { \
-    __m128i q_h = _mm256_cvtps_ph(_mm256_loadu_ps((src) + d), _MM_FROUND_TO_NEAREST_INT); \
-    __m128i q_nan = _mm_cmpgt_epi16(_mm_and_si128(q_h, _mm_set1_epi16(0x7FFF)), _mm_set1_epi16(0x7C00)); \
-    q_h = _mm_blendv_epi8(q_h, _mm_or_si128(_mm_and_si128(q_h, _mm_set1_epi16((short)0x8000)), \
-                                            _mm_set1_epi16(0x7E00)), q_nan); \
-    _mm256_storeu_ps((dst) + d, _mm256_cvtph_ps(q_h)); }
-#elif HALF && defined(__OPENCL_VERSION__) && defined(__x86_64__) && defined(__F16C__) && DIM % 8 == 0
-#define Q_ROW(dst, src) for (int d = 0; d < DIM; d += 8) { \
-    short8 q_h = as_short8(__builtin_ia32_vcvtps2ph256(vload8(0, (src) + d), 0)); \
-    q_h = select(q_h, (q_h & (short)0x8000) | (short)0x7E00, (q_h & (short)0x7FFF) > (short)0x7C00); \
-    vstore8(__builtin_ia32_vcvtph2ps256(q_h), 0, (dst) + d); }
+/* A query row of DIM float32 values rounded to float16 values, KV(ROUND_KV(x)) each. */
+#if HALF && DIM % 8 == 0
+#define Q_ROW(dst, src) for (int d = 0; d < DIM; d += 8) ROUND_HALF8((dst) + d, (src) + d)
 #else
 #define Q_ROW(dst, src) for (int d = 0; d < DIM; d++) (dst)[d] = KV(ROUND_KV((src)[d]))
 #endif
