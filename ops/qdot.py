@@ -364,8 +364,10 @@ typedef __m256 tokens_f32;
 #endif
 
 /* out (n, rows) = x @ w.T, x laid out by quantize_q8_tokens. Work-item (GROUPS groups of
-   TOKENS rows of x, weight row): the row's blocks are unpacked once, CHUNK at a time, for
-   all its groups, and each lane is then broadcast from that copy (a load; a shuffle from
+   TOKENS rows of x, RPI weight rows): each row's products kept until the item's last row,
+   then stored RPI neighbours at a time (stored one by one, 16 to 16 rows of out a weight
+   row, they took 12% of a product of 16 rows). Each weight row's blocks are unpacked once,
+   CHUNK at a time, for all its groups, and each lane is then broadcast from that copy (a load; a shuffle from
    a register each took one port, the loop's bottleneck, 2x slower). Unpacked
    block by block between the products, each broadcast read a store just made, and each
    group unpacked the row again: SmolLM2's products of 16 and 64 rows ran 1.1-1.3x slower
@@ -375,10 +377,15 @@ KERNEL void qdot_tokens(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 x
                         i64 xd_off, GLOBAL const f32 *xs, i64 xs_off, GLOBAL const u8 *w0, i64 w0_off,
                         GLOBAL const u8 *w1, i64 w1_off, GLOBAL const u8 *w2, i64 w2_off, i64 rows0, i64 rows1,
                         i64 rows2, i64 cols, i64 n) {
-    i64 row = GLOBAL_ID(1), nb = cols / 32, groups = (n + TOKENS - 1) / TOKENS, g0 = GLOBAL_ID(0) * GROUPS;
-    PICK_WEIGHT(row, 1);
-    if (row >= rows || g0 >= groups) return;
+    i64 item = GLOBAL_ID(1), nb = cols / 32, groups = (n + TOKENS - 1) / TOKENS, g0 = GLOBAL_ID(0) * GROUPS;
+    PICK_WEIGHT(item, RPI);
+    i64 row0 = item * RPI, row_end = row0 + RPI < rows ? row0 + RPI : rows;
+    if (row0 >= rows || g0 >= groups) return;
     i64 g_end = groups - g0 < GROUPS ? groups : g0 + GROUPS;
+#ifdef TOKEN_VEC
+    f32 res[GROUPS][TOKENS][RPI];  /* the item's products, stored to out RPI at a time at the end */
+#endif
+    for (i64 row = row0; row < row_end; row++) {
     GLOBAL const u8 *wr = w + w_off + row * nb * BLOCK_BYTES;
 #ifdef TOKEN_VEC
     /* acc's 8 vectors stay in registers only if gcc unrolls the lane loops before it
@@ -440,7 +447,7 @@ KERNEL void qdot_tokens(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 x
         sum = tokens_add(sum, mins[g - g0]);
 #endif
         tokens_store(sums, sum);
-        for (i64 t = 0; t < TOKENS && g * TOKENS + t < n; t++) out[out_off + (g * TOKENS + t) * rows + row] = sums[t];
+        for (int t = 0; t < TOKENS; t++) res[g - g0][t][row - row0] = sums[t];
     }
 #else  /* any other C target (or width): the same arithmetic, row by row */
 #if X_BIASED
@@ -481,6 +488,12 @@ KERNEL void qdot_tokens(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 x
             out[out_off + (t0 + t) * rows + row] = sum;
         }
     }
+#endif
+    }
+#ifdef TOKEN_VEC
+    for (i64 g = g0; g < g_end; g++)  /* each row of out gets RPI neighbours at once */
+        for (i64 t = 0; t < TOKENS && g * TOKENS + t < n; t++)
+            for (i64 r = 0; r < row_end - row0; r++) out[out_off + (g * TOKENS + t) * rows + row0 + r] = res[g - g0][t][r];
 #endif
 }
 """
@@ -734,12 +747,12 @@ def dots_into(device, config: dict, out, a: Activations, raws: list, rows: list,
     prog = program(device, source(ggml_type, bool(a.tokens)), kernel, NT=nt, ROWS=group, RPI=rpi, VEC=config.get("VEC", 0),
                    HAS_MIN=int(ggml_type in WITH_MIN), SIGNED_W=int(ggml_type not in WITH_MIN),
                    BLOCK_BYTES=TYPES[ggml_type].block_bytes,
-                   HAL_THREADS_MIN_ITEMS=64,  # (C target) a work-item is a whole row: threads pay from 64
+                   HAL_THREADS_MIN_ITEMS=-(-64 // rpi),  # (C target) an item is RPI whole rows: threads pay from 64
                    **({"TOKENS": a.tokens, "GROUPS": _GROUPS} if a.tokens else {}))
     unused = 3 - len(raws)  # no rows: the kernel never reads them
     args = device.kernel_args(out, a.q, a.d, a.s, *raws, *[raws[0]] * unused) + [*rows, *[0] * unused]
     if a.tokens:
-        prog((-(-n // (a.tokens * _GROUPS)), sum(rows)), None, *args, cols, n)
+        prog((-(-n // (a.tokens * _GROUPS)), sum(-(-r // rpi) for r in rows)), None, *args, cols, n)
         return out
     items, tiles = sum(-(-r // rpi) for r in rows), -(-n // nt)
     padded = -(-items // group) * group
@@ -801,7 +814,8 @@ def _space(device, key) -> list:
     if device.target == "c":  # RPI: weight rows per work-item (the C target's vector path shares x);
         # TOKENS: rows of x in the lanes of a vector (qdot_tokens)
         return ([{"NT": nt, "ROWS": 1, "LANES": 0, "RPI": rpi} for nt in tiles for rpi in (1, 2)]
-                + [{"NT": 1, "ROWS": 1, "LANES": 0, "TOKENS": t} for t in (8, 16) if n > 2])
+                + [{"NT": 1, "ROWS": 1, "LANES": 0, "TOKENS": t, "RPI": rpi} for t in (8, 16) for rpi in (1, 8)
+                   if n > 2])
     limit = device.info.max_work_group
     kinds = ((0, 0), (0, 1), (1, 0)) if device.backend_name == "opencl" else ((0, 0), (1, 0))
     return [{"NT": nt, "ROWS": g, "LANES": lanes, "VEC": vec} for nt in tiles for lanes, vec in kinds
@@ -831,12 +845,14 @@ def _default_c(vector_bits: int, n: int, nt: int, ggml_type: str) -> dict:
     AVX2 only, 8-row groups from 5 rows, since each weight row is unpacked once for its
     groups (an AMD EPYC, Zen 3, one thread, SmolLM2's shapes: 8 rows 1.3-1.45x faster than
     tiles of 4, 6 rows ~1.3x, 4 rows 0.9x; a decode step of 5 sequences 17.8 ms against
-    27 as two tiles of 4). Else two Q4_1 rows per item (5-10% faster;
+    27 as two tiles of 4). There 8 weight rows per item (RPI), whose products are stored
+    8 at a time: one thread, 16 rows of x, 3072 x 576 Q4_1 1.2-1.28x faster, 2048 x 640
+    Q5_0 1.1x (64 rows 1.2-1.37x), 576 x 1536 Q4_1 1.03x. Else two Q4_1 rows per item (5-10% faster;
     two Q8_0 rows are 3x slower for one row of x, 10-15% faster for tiles of 4)."""
     if vector_bits >= 512 and n >= 6:
-        return {"NT": 1, "ROWS": 1, "LANES": 0, "TOKENS": 16 if n >= 16 else 8}
+        return {"NT": 1, "ROWS": 1, "LANES": 0, "TOKENS": 16 if n >= 16 else 8, "RPI": 8}
     if vector_bits >= 256 and n >= 5:  # (any weight: |w| is taken once per block)
-        return {"NT": 1, "ROWS": 1, "LANES": 0, "TOKENS": 8}
+        return {"NT": 1, "ROWS": 1, "LANES": 0, "TOKENS": 8, "RPI": 8}
     nt = 2 if n == 2 else nt  # (two rows of x: tiles of 2 are 15% faster than 1 or 4)
     return {"NT": nt, "ROWS": 1, "LANES": 0, "RPI": 2 if ggml_type == "Q4_1" or nt > 1 else 1}
 
@@ -861,7 +877,7 @@ def _declare(ggml_type: str) -> None:
         return 2 * n * rows * cols, rows * row_bytes(qtype, cols) + n * (cols + 4 * rows)
 
     autotune.declare(autotune.Tunable(
-        op=f"quant_linear_q8_{ggml_type}", version=5, space=_space, default=_default, run=run,
+        op=f"quant_linear_q8_{ggml_type}", version=6, space=_space, default=_default, run=run,
         reference=reference, problem=functools.partial(linear_problem, qtype), work=work,
         presets=lambda device: [tuning_key(ggml_type, n, rows, cols) for n in (1, 64)  # SmolLM2's launches
                                 for rows, cols in ((960, 576), (3072, 576), (576, 1536))]))
