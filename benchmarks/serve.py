@@ -157,7 +157,8 @@ def measure(server: Server, clients: list, tokens: int, rounds: int) -> dict:
         for n in clients:
             taken[n].append(asyncio.run(round_of(server.url, n, tokens, f"Round {r} of {n}")))
     return {n: {"tok_s": float(np.median([t["tok_s"] for t in ts])),
-                **{f"{name}{q}": _pct([x for t in ts for x in t[name]], q) for name in ("ttft", "itl") for q in (50, 99)}}
+                **{f"{name}{q}": _pct([x for t in ts for x in t[name]], q)
+                   for name in ("ttft", "itl") for q in (50, 99)}}
             for n, ts in taken.items()}
 
 

@@ -407,7 +407,7 @@ ATTENTION = _COMMON + r"""
 #define floatE float16
 #define vloadE vload16
 #define ROW_REDUCE(v) row_reduce16(v)
-static inline f32 row_reduce16(float16 v) {
+INLINE f32 row_reduce16(float16 v) {
     float8 h8 = v.lo + v.hi;
     float4 h4 = h8.lo + h8.hi;
     float2 h2 = h4.lo + h4.hi;
@@ -417,7 +417,7 @@ static inline f32 row_reduce16(float16 v) {
 #define floatE float8
 #define vloadE vload8
 #define ROW_REDUCE(v) row_reduce8(v)
-static inline f32 row_reduce8(float8 v) {
+INLINE f32 row_reduce8(float8 v) {
     float4 h4 = v.lo + v.hi;
     return (h4.s0 + h4.s1) + (h4.s2 + h4.s3);
 }

@@ -367,11 +367,11 @@ typedef __m256 tokens_f32;
    TOKENS rows of x, RPI weight rows): each row's products kept until the item's last row,
    then stored RPI neighbours at a time (stored one by one, 16 to 16 rows of out a weight
    row, they took 12% of a product of 16 rows). Each weight row's blocks are unpacked once,
-   CHUNK at a time, for all its groups, and each lane is then broadcast from that copy (a load; a shuffle from
-   a register each took one port, the loop's bottleneck, 2x slower). Unpacked
-   block by block between the products, each broadcast read a store just made, and each
-   group unpacked the row again: SmolLM2's products of 16 and 64 rows ran 1.1-1.3x slower
-   (an AVX2 EPYC, Zen 3, one thread). */
+   CHUNK at a time, for all its groups, and each lane is then broadcast from that copy (a
+   load; a shuffle from a register each took one port, the loop's bottleneck, 2x slower).
+   Unpacked block by block between the products, each broadcast read a store just made,
+   and each group unpacked the row again: SmolLM2's products of 16 and 64 rows ran
+   1.1-1.3x slower (an AVX2 EPYC, Zen 3, one thread). */
 #define CHUNK 128
 KERNEL void qdot_tokens(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 xq_off, GLOBAL const f32 *xd,
                         i64 xd_off, GLOBAL const f32 *xs, i64 xs_off, GLOBAL const u8 *w0, i64 w0_off,
@@ -386,114 +386,118 @@ KERNEL void qdot_tokens(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 x
     f32 res[GROUPS][TOKENS][RPI];  /* the item's products, stored to out RPI at a time at the end */
 #endif
     for (i64 row = row0; row < row_end; row++) {
-    GLOBAL const u8 *wr = w + w_off + row * nb * BLOCK_BYTES;
+        GLOBAL const u8 *wr = w + w_off + row * nb * BLOCK_BYTES;
 #ifdef TOKEN_VEC
-    /* acc's 8 vectors stay in registers only if gcc unrolls the lane loops before it
-       splits arrays (else acc lives on the stack: a store and a load per lane per block,
-       1.4x slower on an AVX2 EPYC) */
-    tokens_f32 accs[GROUPS][8], mins[GROUPS];
-    /* a chunk of the row: each block's lanes, what a lane's product takes beside them, scales */
-    union { bytes32 v; i32 lane[8]; } wb[CHUNK], side[CHUNK];
-    f32 dw[CHUNK], mw[CHUNK];
-    for (i64 g = g0; g < g_end; g++) {
-        mins[g - g0] = tokens_zero();
-        _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) accs[g - g0][j] = tokens_zero();
-    }
-    for (i64 c0 = 0; c0 < nb; c0 += CHUNK) {
-        i64 cn = nb - c0 < CHUNK ? nb - c0 : CHUNK;
-        for (i64 k = 0; k < cn; k++) {
-            mw[k] = 0.0f;
-            wb[k].v = decode_bytes(wr + (c0 + k) * BLOCK_BYTES, &dw[k], &mw[k]);
-#if X_BIASED  /* each lane's 128 * (sum of its 4 weights), taken off as the product starts */
-            side[k].v = _mm256_sub_epi32(_mm256_setzero_si256(),
-                                         _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(-128), wb[k].v));
-#elif SIGNED_W  /* |w| for the whole block at once, not lane by lane */
-            side[k].v = _mm256_sign_epi8(wb[k].v, wb[k].v);
-#endif
-        }
+        /* acc's 8 vectors stay in registers only if gcc unrolls the lane loops before it
+           splits arrays (else acc lives on the stack: a store and a load per lane per block,
+           1.4x slower on an AVX2 EPYC) */
+        tokens_f32 accs[GROUPS][8], mins[GROUPS];
+        /* a chunk of the row: each block's lanes, what a lane's product takes beside them, scales */
+        union { bytes32 v; i32 lane[8]; } wb[CHUNK], side[CHUNK];
+        f32 dw[CHUNK], mw[CHUNK];
         for (i64 g = g0; g < g_end; g++) {
-            GLOBAL const i8 *qx = xq + xq_off + g * TOKENS * cols;
-            GLOBAL const f32 *dx = xd + xd_off + g * TOKENS * nb, *sx = xs + xs_off + g * TOKENS * nb;
-            tokens_f32 acc[8], m = mins[g - g0];
-            _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) acc[j] = accs[g - g0][j];
+            mins[g - g0] = tokens_zero();
+            _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) accs[g - g0][j] = tokens_zero();
+        }
+        for (i64 c0 = 0; c0 < nb; c0 += CHUNK) {
+            i64 cn = nb - c0 < CHUNK ? nb - c0 : CHUNK;
             for (i64 k = 0; k < cn; k++) {
-                i64 b = c0 + k;
-                tokens_f32 scale = tokens_mul(tokens_set1(dw[k]), tokens_load(dx + b * TOKENS));
-                _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {
-                    tokens_i32 wj = tokens_set1_i32(wb[k].lane[j]), xj = tokens_load_i32(qx + (b * 8 + j) * 4 * TOKENS);
-#if X_BIASED
-                    tokens_i32 lanes = tokens_biased_dot(tokens_set1_i32(side[k].lane[j]), xj, wj);
-#elif SIGNED_W
-                    tokens_i32 lanes = tokens_dot(tokens_set1_i32(side[k].lane[j]), tokens_sign_x(xj, wj));
-#else
-                    tokens_i32 lanes = tokens_dot(wj, xj);
-#endif
-                    acc[j] = tokens_fma(scale, tokens_float(lanes), acc[j]);
-                }
-#if HAS_MIN
-                m = tokens_add(m, tokens_mul(tokens_set1(mw[k]), tokens_load(sx + b * TOKENS)));
+                mw[k] = 0.0f;
+                wb[k].v = decode_bytes(wr + (c0 + k) * BLOCK_BYTES, &dw[k], &mw[k]);
+#if X_BIASED  /* each lane's 128 * (sum of its 4 weights), taken off as the product starts */
+                side[k].v = _mm256_sub_epi32(_mm256_setzero_si256(),
+                                             _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(-128),
+                                                                 wb[k].v));
+#elif SIGNED_W  /* |w| for the whole block at once, not lane by lane */
+                side[k].v = _mm256_sign_epi8(wb[k].v, wb[k].v);
 #endif
             }
-            mins[g - g0] = m;
-            _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) accs[g - g0][j] = acc[j];
-        }
-    }
-    for (i64 g = g0; g < g_end; g++) {
-        tokens_f32 *acc = accs[g - g0];
-        f32 sums[TOKENS];
-        tokens_f32 sum = tokens_add(tokens_add(tokens_add(acc[0], acc[4]), tokens_add(acc[2], acc[6])),
-                                    tokens_add(tokens_add(acc[1], acc[5]), tokens_add(acc[3], acc[7])));
-#if HAS_MIN
-        sum = tokens_add(sum, mins[g - g0]);
+            for (i64 g = g0; g < g_end; g++) {
+                GLOBAL const i8 *qx = xq + xq_off + g * TOKENS * cols;
+                GLOBAL const f32 *dx = xd + xd_off + g * TOKENS * nb, *sx = xs + xs_off + g * TOKENS * nb;
+                tokens_f32 acc[8], m = mins[g - g0];
+                _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) acc[j] = accs[g - g0][j];
+                for (i64 k = 0; k < cn; k++) {
+                    i64 b = c0 + k;
+                    tokens_f32 scale = tokens_mul(tokens_set1(dw[k]), tokens_load(dx + b * TOKENS));
+                    _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {
+                        tokens_i32 wj = tokens_set1_i32(wb[k].lane[j]),
+                                   xj = tokens_load_i32(qx + (b * 8 + j) * 4 * TOKENS);
+#if X_BIASED
+                        tokens_i32 lanes = tokens_biased_dot(tokens_set1_i32(side[k].lane[j]), xj, wj);
+#elif SIGNED_W
+                        tokens_i32 lanes = tokens_dot(tokens_set1_i32(side[k].lane[j]), tokens_sign_x(xj, wj));
+#else
+                        tokens_i32 lanes = tokens_dot(wj, xj);
 #endif
-        tokens_store(sums, sum);
-        for (int t = 0; t < TOKENS; t++) res[g - g0][t][row - row0] = sums[t];
-    }
+                        acc[j] = tokens_fma(scale, tokens_float(lanes), acc[j]);
+                    }
+#if HAS_MIN
+                    m = tokens_add(m, tokens_mul(tokens_set1(mw[k]), tokens_load(sx + b * TOKENS)));
+#endif
+                }
+                mins[g - g0] = m;
+                _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) accs[g - g0][j] = acc[j];
+            }
+        }
+        for (i64 g = g0; g < g_end; g++) {
+            tokens_f32 *acc = accs[g - g0];
+            f32 sums[TOKENS];
+            tokens_f32 sum = tokens_add(tokens_add(tokens_add(acc[0], acc[4]), tokens_add(acc[2], acc[6])),
+                                        tokens_add(tokens_add(acc[1], acc[5]), tokens_add(acc[3], acc[7])));
+#if HAS_MIN
+            sum = tokens_add(sum, mins[g - g0]);
+#endif
+            tokens_store(sums, sum);
+            for (int t = 0; t < TOKENS; t++) res[g - g0][t][row - row0] = sums[t];
+        }
 #else  /* any other C target (or width): the same arithmetic, row by row */
 #if X_BIASED
 #error "x stored biased for a vector path this target does not take"
 #endif
-    for (i64 g = g0; g < g_end; g++) {
-        i64 t0 = g * TOKENS;
-        GLOBAL const i8 *qx = xq + xq_off + t0 * cols;
-        GLOBAL const f32 *dx = xd + xd_off + t0 * nb, *sx = xs + xs_off + t0 * nb;
-        f32 acc[TOKENS][8], mins[TOKENS];
-        for (int t = 0; t < TOKENS; t++) {
-            mins[t] = 0.0f;
-            for (int j = 0; j < 8; j++) acc[t][j] = 0.0f;
-        }
-        for (i64 b = 0; b < nb; b++) {
-            i32 qw[32];
-            f32 dw, mw = 0.0f;
-            decode_int(wr + b * BLOCK_BYTES, qw, &dw, &mw);
+        for (i64 g = g0; g < g_end; g++) {
+            i64 t0 = g * TOKENS;
+            GLOBAL const i8 *qx = xq + xq_off + t0 * cols;
+            GLOBAL const f32 *dx = xd + xd_off + t0 * nb, *sx = xs + xs_off + t0 * nb;
+            f32 acc[TOKENS][8], mins[TOKENS];
             for (int t = 0; t < TOKENS; t++) {
-                f32 dd = dw * dx[b * TOKENS + t];
-                for (int j = 0; j < 8; j++) {
-                    GLOBAL const i8 *q = qx + ((b * 8 + j) * TOKENS + t) * 4;
-                    i32 lane = qw[4 * j] * q[0] + qw[4 * j + 1] * q[1] + qw[4 * j + 2] * q[2] + qw[4 * j + 3] * q[3];
-                    acc[t][j] = fma(dd, (f32)lane, acc[t][j]);
-                }
-#if HAS_MIN
-                mins[t] += mw * sx[b * TOKENS + t];
-#endif
+                mins[t] = 0.0f;
+                for (int j = 0; j < 8; j++) acc[t][j] = 0.0f;
             }
-        }
-        for (i64 t = 0; t < TOKENS && t0 + t < n; t++) {
+            for (i64 b = 0; b < nb; b++) {
+                i32 qw[32];
+                f32 dw, mw = 0.0f;
+                decode_int(wr + b * BLOCK_BYTES, qw, &dw, &mw);
+                for (int t = 0; t < TOKENS; t++) {
+                    f32 dd = dw * dx[b * TOKENS + t];
+                    for (int j = 0; j < 8; j++) {
+                        GLOBAL const i8 *q = qx + ((b * 8 + j) * TOKENS + t) * 4;
+                        i32 lane = qw[4 * j] * q[0] + qw[4 * j + 1] * q[1] + qw[4 * j + 2] * q[2]
+                                   + qw[4 * j + 3] * q[3];
+                        acc[t][j] = fma(dd, (f32)lane, acc[t][j]);
+                    }
+#if HAS_MIN
+                    mins[t] += mw * sx[b * TOKENS + t];
+#endif
+                }
+            }
+            for (i64 t = 0; t < TOKENS && t0 + t < n; t++) {
 #define A(k) acc[t][k]
-            f32 sum = ((A(0) + A(4)) + (A(2) + A(6))) + ((A(1) + A(5)) + (A(3) + A(7)));
+                f32 sum = ((A(0) + A(4)) + (A(2) + A(6))) + ((A(1) + A(5)) + (A(3) + A(7)));
 #undef A
 #if HAS_MIN
-            sum += mins[t];
+                sum += mins[t];
 #endif
-            out[out_off + (t0 + t) * rows + row] = sum;
+                out[out_off + (t0 + t) * rows + row] = sum;
+            }
         }
-    }
 #endif
     }
 #ifdef TOKEN_VEC
     for (i64 g = g0; g < g_end; g++)  /* each row of out gets RPI neighbours at once */
         for (i64 t = 0; t < TOKENS && g * TOKENS + t < n; t++)
-            for (i64 r = 0; r < row_end - row0; r++) out[out_off + (g * TOKENS + t) * rows + row0 + r] = res[g - g0][t][r];
+            for (i64 r = 0; r < row_end - row0; r++)
+                out[out_off + (g * TOKENS + t) * rows + row0 + r] = res[g - g0][t][r];
 #endif
 }
 """
