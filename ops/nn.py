@@ -391,6 +391,23 @@ ATTENTION = _COMMON + r"""
    the stack (a store and a load around every FMA: a decode step's scores 2.5x the C
    target's); the same operations lane for lane. */
 #if defined(__OPENCL_VERSION__) && (GGML_EPR == 8 || GGML_EPR == 16)
+#if GGML_EPR == 16
+#define floatE float16
+#define vloadE vload16
+INLINE f32 row_reduce(float16 v) {  /* VEC_REDUCE: the tree, halves apart */
+    float8 h8 = v.lo + v.hi;
+    float4 h4 = h8.lo + h8.hi;
+    float2 h2 = h4.lo + h4.hi;
+    return h2.s0 + h2.s1;
+}
+#else
+#define floatE float8
+#define vloadE vload8
+INLINE f32 row_reduce(float8 v) {  /* VEC_REDUCE: the halves added, then (0 + 1) + (2 + 3) */
+    float4 h4 = v.lo + v.hi;
+    return (h4.s0 + h4.s1) + (h4.s2 + h4.s3);
+}
+#endif
 #define DOT_ROW(len, a, b, res) { \
     floatE row_acc0 = 0.0f, row_acc1 = 0.0f, row_acc2 = 0.0f, row_acc3 = 0.0f; \
     i64 row_body = (len) - (len) % GGML_STEP; \
@@ -400,28 +417,9 @@ ATTENTION = _COMMON + r"""
         row_acc2 = fma(vloadE(0, (a) + k0 + 2 * GGML_EPR), vloadE(0, (b) + k0 + 2 * GGML_EPR), row_acc2); \
         row_acc3 = fma(vloadE(0, (a) + k0 + 3 * GGML_EPR), vloadE(0, (b) + k0 + 3 * GGML_EPR), row_acc3); \
     } \
-    facc row_total = (facc)ROW_REDUCE((row_acc0 + row_acc2) + (row_acc1 + row_acc3)); \
+    facc row_total = (facc)row_reduce((row_acc0 + row_acc2) + (row_acc1 + row_acc3)); \
     for (i64 k = row_body; k < (len); k++) row_total += (facc)((a)[k] * (b)[k]); \
     res = (f32)row_total; }
-#if GGML_EPR == 16  /* VEC_REDUCE: the tree, halves apart */
-#define floatE float16
-#define vloadE vload16
-#define ROW_REDUCE(v) row_reduce16(v)
-INLINE f32 row_reduce16(float16 v) {
-    float8 h8 = v.lo + v.hi;
-    float4 h4 = h8.lo + h8.hi;
-    float2 h2 = h4.lo + h4.hi;
-    return h2.s0 + h2.s1;
-}
-#else  /* VEC_REDUCE: the halves added, then (0 + 1) + (2 + 3) */
-#define floatE float8
-#define vloadE vload8
-#define ROW_REDUCE(v) row_reduce8(v)
-INLINE f32 row_reduce8(float8 v) {
-    float4 h4 = v.lo + v.hi;
-    return (h4.s0 + h4.s1) + (h4.s2 + h4.s3);
-}
-#endif
 #else
 #define ROW_A(k) row_a[k]
 #define ROW_B(k) row_b[k]

@@ -755,10 +755,11 @@ def dots_into(device, config: dict, out, a: Activations, raws: list, rows: list,
                    **({"TOKENS": a.tokens, "GROUPS": _GROUPS} if a.tokens else {}))
     unused = 3 - len(raws)  # no rows: the kernel never reads them
     args = device.kernel_args(out, a.q, a.d, a.s, *raws, *[raws[0]] * unused) + [*rows, *[0] * unused]
+    items = sum(-(-r // rpi) for r in rows)  # (work-items of RPI rows, each weight's own)
     if a.tokens:
-        prog((-(-n // (a.tokens * _GROUPS)), sum(-(-r // rpi) for r in rows)), None, *args, cols, n)
+        prog((-(-n // (a.tokens * _GROUPS)), items), None, *args, cols, n)
         return out
-    items, tiles = sum(-(-r // rpi) for r in rows), -(-n // nt)
+    tiles = -(-n // nt)
     padded = -(-items // group) * group
     if lanes:
         prog((8, padded, tiles), (8, group, 1), *args, cols, n)
