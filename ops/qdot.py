@@ -104,6 +104,13 @@ _BIASED = r"""
 #else
 #define X_BIASED 0
 #endif
+/* With AVX2 and groups of 4 rows, qdot_tokens takes two lanes of the 4 rows a vector:
+   lanes j and j + 1 of a row side by side (8 bytes), the 4 rows one after another. */
+#if !defined(__OPENCL_VERSION__) && !defined(__CUDACC__) && defined(__AVX2__) && defined(__FMA__) && TOKENS == 4
+#define X_PAIRS 1
+#else
+#define X_PAIRS 0
+#endif
 """
 
 _QUANTIZE_TOKENS = _BIASED + r"""
@@ -120,7 +127,10 @@ KERNEL void quantize_q8_tokens(GLOBAL i8 *q, GLOBAL f32 *d, GLOBAL f32 *s, GLOBA
     f32 scale = t < n ? quantize_block(x + x_off + b * 32, qb, &sum) : 0.0f;
     i64 at = (g * nb + block) * TOKENS;
     for (int j = 0; j < 8; j++)
-        for (int k = 0; k < 4; k++) q[(at * 8 + j * TOKENS + tt) * 4 + k] = (i8)(qb[4 * j + k] ^ (X_BIASED << 7));
+        for (int k = 0; k < 4; k++) {
+            i64 slot = X_PAIRS ? j / 2 * 2 * TOKENS + tt * 2 + j % 2 : j * TOKENS + tt;
+            q[(at * 8 + slot) * 4 + k] = (i8)(qb[4 * j + k] ^ (X_BIASED << 7));
+        }
     d[at + tt] = half_to_f32(f32_to_half(scale));
     s[at + tt] = half_to_f32(f32_to_half(scale * (f32)sum));
 }
@@ -344,7 +354,10 @@ typedef __m512 tokens_f32;
 #define tokens_sign_x(x, w) _mm512_mask_sub_epi8((x), _mm512_movepi8_mask(w), _mm512_setzero_si512(), (x))
 #define tokens_biased_dot _mm512_dpbusd_epi32
 #define tokens_dot(w, x) _mm512_madd_epi16(_mm512_maddubs_epi16((w), (x)), _mm512_set1_epi16(1))
-#elif !defined(__OPENCL_VERSION__) && !defined(__CUDACC__) && defined(HAL_VEC) && TOKENS == 8
+#define TOKEN_LANES 8
+#define tokens_w(u, j) _mm512_set1_epi32((u).lane[j])
+#define tokens_load_d tokens_load
+#elif !defined(__OPENCL_VERSION__) && !defined(__CUDACC__) && defined(HAL_VEC) && (TOKENS == 8 || X_PAIRS)
 #define TOKEN_VEC 1
 typedef __m256i tokens_i32;
 typedef __m256 tokens_f32;
@@ -361,6 +374,16 @@ typedef __m256 tokens_f32;
 #define tokens_sign_x(x, w) _mm256_sign_epi8((x), (w))
 #define tokens_biased_dot _mm256_dpbusd_epi32
 #define tokens_dot(w, x) _mm256_madd_epi16(_mm256_maddubs_epi16((w), (x)), _mm256_set1_epi16(1))
+#if X_PAIRS  /* a vector: lanes j and j + 1 (a pair) of the 4 rows; each row's d and s twice */
+#define TOKEN_LANES 4
+#define tokens_w(u, j) _mm256_set1_epi64x((u).pair[j])
+#define tokens_load_d(p) _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(p)), \
+                                                  _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3))
+#else
+#define TOKEN_LANES 8
+#define tokens_w(u, j) _mm256_set1_epi32((u).lane[j])
+#define tokens_load_d tokens_load
+#endif
 #endif
 
 /* out (n, rows) = x @ w.T, x laid out by quantize_q8_tokens. Work-item (GROUPS groups of
@@ -391,13 +414,13 @@ KERNEL void qdot_tokens(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 x
         /* acc's 8 vectors stay in registers only if gcc unrolls the lane loops before it
            splits arrays (else acc lives on the stack: a store and a load per lane per block,
            1.4x slower on an AVX2 EPYC) */
-        tokens_f32 accs[GROUPS][8], mins[GROUPS];
+        tokens_f32 accs[GROUPS][TOKEN_LANES], mins[GROUPS];
         /* a chunk of the row: each block's lanes, what a lane's product takes beside them, scales */
-        union { bytes32 v; i32 lane[8]; } wb[CHUNK], side[CHUNK];
+        union { bytes32 v; i32 lane[8]; i64 pair[4]; } wb[CHUNK], side[CHUNK];
         f32 dw[CHUNK], mw[CHUNK];
         for (i64 g = g0; g < g_end; g++) {
             mins[g - g0] = tokens_zero();
-            _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) accs[g - g0][j] = tokens_zero();
+            _Pragma("GCC unroll 8") for (int j = 0; j < TOKEN_LANES; j++) accs[g - g0][j] = tokens_zero();
         }
         for (i64 c0 = 0; c0 < nb; c0 += CHUNK) {
             i64 cn = nb - c0 < CHUNK ? nb - c0 : CHUNK;
@@ -415,33 +438,34 @@ KERNEL void qdot_tokens(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 x
             for (i64 g = g0; g < g_end; g++) {
                 GLOBAL const i8 *qx = xq + xq_off + g * TOKENS * cols;
                 GLOBAL const f32 *dx = xd + xd_off + g * TOKENS * nb, *sx = xs + xs_off + g * TOKENS * nb;
-                tokens_f32 acc[8], m = mins[g - g0];
-                _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) acc[j] = accs[g - g0][j];
+                tokens_f32 acc[TOKEN_LANES], m = mins[g - g0];
+                _Pragma("GCC unroll 8") for (int j = 0; j < TOKEN_LANES; j++) acc[j] = accs[g - g0][j];
                 for (i64 k = 0; k < cn; k++) {
                     i64 b = c0 + k;
-                    tokens_f32 scale = tokens_mul(tokens_set1(dw[k]), tokens_load(dx + b * TOKENS));
-                    _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {
-                        tokens_i32 wj = tokens_set1_i32(wb[k].lane[j]),
-                                   xj = tokens_load_i32(qx + (b * 8 + j) * 4 * TOKENS);
+                    tokens_f32 scale = tokens_mul(tokens_set1(dw[k]), tokens_load_d(dx + b * TOKENS));
+                    _Pragma("GCC unroll 8") for (int j = 0; j < TOKEN_LANES; j++) {
+                        tokens_i32 wj = tokens_w(wb[k], j),
+                                   xj = tokens_load_i32(qx + (b * 8 + j * (8 / TOKEN_LANES)) * 4 * TOKENS);
 #if X_BIASED
-                        tokens_i32 lanes = tokens_biased_dot(tokens_set1_i32(side[k].lane[j]), xj, wj);
+                        tokens_i32 lanes = tokens_biased_dot(tokens_w(side[k], j), xj, wj);
 #elif SIGNED_W
-                        tokens_i32 lanes = tokens_dot(tokens_set1_i32(side[k].lane[j]), tokens_sign_x(xj, wj));
+                        tokens_i32 lanes = tokens_dot(tokens_w(side[k], j), tokens_sign_x(xj, wj));
 #else
                         tokens_i32 lanes = tokens_dot(wj, xj);
 #endif
                         acc[j] = tokens_fma(scale, tokens_float(lanes), acc[j]);
                     }
 #if HAS_MIN
-                    m = tokens_add(m, tokens_mul(tokens_set1(mw[k]), tokens_load(sx + b * TOKENS)));
+                    m = tokens_add(m, tokens_mul(tokens_set1(mw[k]), tokens_load_d(sx + b * TOKENS)));
 #endif
                 }
                 mins[g - g0] = m;
-                _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) accs[g - g0][j] = acc[j];
+                _Pragma("GCC unroll 8") for (int j = 0; j < TOKEN_LANES; j++) accs[g - g0][j] = acc[j];
             }
         }
         for (i64 g = g0; g < g_end; g++) {
             tokens_f32 *acc = accs[g - g0];
+#if TOKEN_LANES == 8
             f32 sums[TOKENS];
             tokens_f32 sum = tokens_add(tokens_add(tokens_add(acc[0], acc[4]), tokens_add(acc[2], acc[6])),
                                         tokens_add(tokens_add(acc[1], acc[5]), tokens_add(acc[3], acc[7])));
@@ -450,6 +474,14 @@ KERNEL void qdot_tokens(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 x
 #endif
             tokens_store(sums, sum);
             for (int t = 0; t < TOKENS; t++) res[g - g0][t][row - row0] = sums[t];
+#else  /* pairs: (lanes 0 + 4, 1 + 5), (2 + 6, 3 + 7), then each row's two halves, in that order */
+            f32 halves[2 * TOKENS], m[2 * TOKENS];
+            tokens_store(halves, tokens_add(tokens_add(acc[0], acc[2]), tokens_add(acc[1], acc[3])));
+            tokens_store(m, mins[g - g0]);
+            for (int t = 0; t < TOKENS; t++)
+                res[g - g0][t][row - row0] = HAS_MIN ? (halves[2 * t] + halves[2 * t + 1]) + m[2 * t]
+                                                     : halves[2 * t] + halves[2 * t + 1];
+#endif
         }
 #else  /* any other C target (or width): the same arithmetic, row by row */
 #if X_BIASED
@@ -819,7 +851,7 @@ def _space(device, key) -> list:
     if device.target == "c":  # RPI: weight rows per work-item (the C target's vector path shares x);
         # TOKENS: rows of x in the lanes of a vector (qdot_tokens)
         return ([{"NT": nt, "ROWS": 1, "LANES": 0, "RPI": rpi} for nt in tiles for rpi in (1, 2)]
-                + [{"NT": 1, "ROWS": 1, "LANES": 0, "TOKENS": t, "RPI": rpi} for t in (8, 16) for rpi in (1, 8)
+                + [{"NT": 1, "ROWS": 1, "LANES": 0, "TOKENS": t, "RPI": rpi} for t in (4, 8, 16) for rpi in (1, 8)
                    if n > 2])
     limit = device.info.max_work_group
     kinds = ((0, 0), (0, 1), (1, 0)) if device.backend_name == "opencl" else ((0, 0), (1, 0))
@@ -853,11 +885,16 @@ def _default_c(vector_bits: int, n: int, nt: int, ggml_type: str) -> dict:
     27 as two tiles of 4). There 8 weight rows per item (RPI), whose products are stored
     8 at a time: one thread, 16 rows of x, 3072 x 576 Q4_1 1.2-1.28x faster, 2048 x 640
     Q5_0 1.1x (64 rows 1.2-1.37x), 576 x 1536 Q4_1 1.03x. Else two Q4_1 rows per item (5-10% faster;
-    two Q8_0 rows are 3x slower for one row of x, 10-15% faster for tiles of 4)."""
+    two Q8_0 rows are 3x slower for one row of x, 10-15% faster for tiles of 4). With
+    AVX2 only, 3 or 4 rows take groups of 4 in pairs of lanes (X_PAIRS): SmolLM2's decode
+    steps of 3 and 4 sequences 1.18-1.21x faster than in tiles of 4, Q4_1 and Q8_0 alike
+    (the EPYC, two threads); 2 rows 1.3x slower (half of each vector padding)."""
     if vector_bits >= 512 and n >= 6:
         return {"NT": 1, "ROWS": 1, "LANES": 0, "TOKENS": 16 if n >= 16 else 8, "RPI": 8}
     if vector_bits >= 256 and n >= 5:  # (any weight: |w| is taken once per block)
         return {"NT": 1, "ROWS": 1, "LANES": 0, "TOKENS": 8, "RPI": 8}
+    if vector_bits == 256 and n >= 3:
+        return {"NT": 1, "ROWS": 1, "LANES": 0, "TOKENS": 4, "RPI": 8}
     nt = 2 if n == 2 else nt  # (two rows of x: tiles of 2 are 15% faster than 1 or 4)
     return {"NT": nt, "ROWS": 1, "LANES": 0, "RPI": 2 if ggml_type == "Q4_1" or nt > 1 else 1}
 

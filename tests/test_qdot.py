@@ -20,7 +20,7 @@ def _problem(ggml_type, n, rows, cols, seed=0):
 
 
 @pytest.mark.parametrize("ggml_type", TYPES)
-@pytest.mark.parametrize("n", [1, 2, 5, 16])
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 16])
 def test_linear_matches_llama_cpp_bits(device, ggml_type, n):
     rows, cols = 37, 96
     x, raw = _problem(ggml_type, n, rows, cols)
@@ -48,7 +48,7 @@ def test_every_configuration_gives_the_same_bits(device, ggml_type):
 
 
 @pytest.mark.parametrize("ggml_type", ["Q4_1", "Q5_0", "Q8_0"])
-@pytest.mark.parametrize("tokens", [8, 16])
+@pytest.mark.parametrize("tokens", [4, 8, 16])
 @pytest.mark.parametrize("rpi", [1, 8])
 def test_rows_of_x_in_vector_lanes_across_work_items_and_chunks(ggml_type, tokens, rpi):
     """qdot_tokens (the C target): more groups of x's rows than one work-item takes, the
