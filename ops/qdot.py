@@ -104,13 +104,12 @@ _BIASED = r"""
 #else
 #define X_BIASED 0
 #endif
-/* With AVX2 and groups of 4 rows, qdot_tokens takes two lanes of the 4 rows a vector:
-   lanes j and j + 1 of a row side by side (8 bytes), the 4 rows one after another. */
-#if !defined(__OPENCL_VERSION__) && !defined(__CUDACC__) && defined(__AVX2__) && defined(__FMA__) && TOKENS == 4
-#define X_PAIRS 1
-#else
-#define X_PAIRS 0
-#endif
+/* Where a group's rows are too few to fill a vector lane by lane (4 rows, 8 lanes), a
+   vector takes LANE_UNIT weight lanes of every row of the group: a row's lanes j .. j +
+   LANE_UNIT - 1 side by side (4-byte slots), the rows one after another; from 8 rows,
+   lane j of each row. */
+#define LANE_UNIT (TOKENS >= 8 ? 1 : 8 / TOKENS)
+#define X_SLOT(j, t) ((j) / LANE_UNIT * LANE_UNIT * TOKENS + (t) * LANE_UNIT + (j) % LANE_UNIT)
 """
 
 _QUANTIZE_TOKENS = _BIASED + r"""
@@ -127,10 +126,7 @@ KERNEL void quantize_q8_tokens(GLOBAL i8 *q, GLOBAL f32 *d, GLOBAL f32 *s, GLOBA
     f32 scale = t < n ? quantize_block(x + x_off + b * 32, qb, &sum) : 0.0f;
     i64 at = (g * nb + block) * TOKENS;
     for (int j = 0; j < 8; j++)
-        for (int k = 0; k < 4; k++) {
-            i64 slot = X_PAIRS ? j / 2 * 2 * TOKENS + tt * 2 + j % 2 : j * TOKENS + tt;
-            q[(at * 8 + slot) * 4 + k] = (i8)(qb[4 * j + k] ^ (X_BIASED << 7));
-        }
+        for (int k = 0; k < 4; k++) q[(at * 8 + X_SLOT(j, tt)) * 4 + k] = (i8)(qb[4 * j + k] ^ (X_BIASED << 7));
     d[at + tt] = half_to_f32(f32_to_half(scale));
     s[at + tt] = half_to_f32(f32_to_half(scale * (f32)sum));
 }
@@ -335,7 +331,7 @@ KERNEL void qdot_lanes(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 xq
 # a block's scale, min and sums are vector operations. Each row's arithmetic is still the
 # one above, operation for operation (so the bits are), and no row depends on another.
 _TOKENS = r"""
-#if !defined(__OPENCL_VERSION__) && !defined(__CUDACC__) && defined(HAL_VEC) && TOKENS == 16 && \
+#if !defined(__OPENCL_VERSION__) && !defined(__CUDACC__) && defined(HAL_VEC) && !SCALAR && TOKENS == 16 && \
     defined(__AVX512BW__)
 #define TOKEN_VEC 1
 typedef __m512i tokens_i32;
@@ -357,7 +353,8 @@ typedef __m512 tokens_f32;
 #define TOKEN_LANES 8
 #define tokens_w(u, j) _mm512_set1_epi32((u).lane[j])
 #define tokens_load_d tokens_load
-#elif !defined(__OPENCL_VERSION__) && !defined(__CUDACC__) && defined(HAL_VEC) && (TOKENS == 8 || X_PAIRS)
+#elif !defined(__OPENCL_VERSION__) && !defined(__CUDACC__) && defined(HAL_VEC) && !SCALAR && \
+    (TOKENS == 8 || TOKENS == 4)
 #define TOKEN_VEC 1
 typedef __m256i tokens_i32;
 typedef __m256 tokens_f32;
@@ -374,7 +371,7 @@ typedef __m256 tokens_f32;
 #define tokens_sign_x(x, w) _mm256_sign_epi8((x), (w))
 #define tokens_biased_dot _mm256_dpbusd_epi32
 #define tokens_dot(w, x) _mm256_madd_epi16(_mm256_maddubs_epi16((w), (x)), _mm256_set1_epi16(1))
-#if X_PAIRS  /* a vector: lanes j and j + 1 (a pair) of the 4 rows; each row's d and s twice */
+#if LANE_UNIT == 2  /* a vector: lanes 2j and 2j + 1 of 4 rows; each row's d and s twice */
 #define TOKEN_LANES 4
 #define tokens_w(u, j) _mm256_set1_epi64x((u).pair[j])
 #define tokens_load_d(p) _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(p)), \
@@ -445,7 +442,7 @@ KERNEL void qdot_tokens(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 x
                     tokens_f32 scale = tokens_mul(tokens_set1(dw[k]), tokens_load_d(dx + b * TOKENS));
                     _Pragma("GCC unroll 8") for (int j = 0; j < TOKEN_LANES; j++) {
                         tokens_i32 wj = tokens_w(wb[k], j),
-                                   xj = tokens_load_i32(qx + (b * 8 + j * (8 / TOKEN_LANES)) * 4 * TOKENS);
+                                   xj = tokens_load_i32(qx + (b * 8 + j * LANE_UNIT) * 4 * TOKENS);
 #if X_BIASED
                         tokens_i32 lanes = tokens_biased_dot(tokens_w(side[k], j), xj, wj);
 #elif SIGNED_W
@@ -474,8 +471,8 @@ KERNEL void qdot_tokens(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 x
 #endif
             tokens_store(sums, sum);
             for (int t = 0; t < TOKENS; t++) res[g - g0][t][row - row0] = sums[t];
-#else  /* pairs: (lanes 0 + 4, 1 + 5), (2 + 6, 3 + 7), then each row's two halves, in that order */
-            f32 halves[2 * TOKENS], m[2 * TOKENS];
+#else  /* pairs: the same sums, a row's (0 + 4) + (2 + 6) and (1 + 5) + (3 + 7) side by side */
+            f32 halves[8], m[8];
             tokens_store(halves, tokens_add(tokens_add(acc[0], acc[2]), tokens_add(acc[1], acc[3])));
             tokens_store(m, mins[g - g0]);
             for (int t = 0; t < TOKENS; t++)
@@ -483,7 +480,7 @@ KERNEL void qdot_tokens(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 x
                                                      : halves[2 * t] + halves[2 * t + 1];
 #endif
         }
-#else  /* any other C target (or width): the same arithmetic, row by row */
+#else  /* any other C target (or width, or SCALAR): the same arithmetic, row by row */
 #if X_BIASED
 #error "x stored biased for a vector path this target does not take"
 #endif
@@ -503,7 +500,7 @@ KERNEL void qdot_tokens(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 x
                 for (int t = 0; t < TOKENS; t++) {
                     f32 dd = dw * dx[b * TOKENS + t];
                     for (int j = 0; j < 8; j++) {
-                        GLOBAL const i8 *q = qx + ((b * 8 + j) * TOKENS + t) * 4;
+                        GLOBAL const i8 *q = qx + (b * 8 * TOKENS + X_SLOT(j, t)) * 4;
                         i32 lane = qw[4 * j] * q[0] + qw[4 * j + 1] * q[1] + qw[4 * j + 2] * q[2]
                                    + qw[4 * j + 3] * q[3];
                         acc[t][j] = fma(dd, (f32)lane, acc[t][j]);
@@ -781,6 +778,7 @@ def dots_into(device, config: dict, out, a: Activations, raws: list, rows: list,
     nt, group, lanes, rpi = config["NT"], config["ROWS"], config.get("LANES", 0), config.get("RPI", 1)
     kernel = "qdot_tokens" if a.tokens else "qdot_lanes" if lanes else "qdot"
     prog = program(device, source(ggml_type, bool(a.tokens)), kernel, NT=nt, ROWS=group, RPI=rpi, VEC=config.get("VEC", 0),
+                   SCALAR=config.get("SCALAR", 0),
                    HAS_MIN=int(ggml_type in WITH_MIN), SIGNED_W=int(ggml_type not in WITH_MIN),
                    BLOCK_BYTES=TYPES[ggml_type].block_bytes,
                    HAL_THREADS_MIN_ITEMS=-(-64 // rpi),  # (C target) an item is RPI whole rows: threads pay from 64
@@ -886,9 +884,10 @@ def _default_c(vector_bits: int, n: int, nt: int, ggml_type: str) -> dict:
     8 at a time: one thread, 16 rows of x, 3072 x 576 Q4_1 1.2-1.28x faster, 2048 x 640
     Q5_0 1.1x (64 rows 1.2-1.37x), 576 x 1536 Q4_1 1.03x. Else two Q4_1 rows per item (5-10% faster;
     two Q8_0 rows are 3x slower for one row of x, 10-15% faster for tiles of 4). With
-    AVX2 only, 3 or 4 rows take groups of 4 in pairs of lanes (X_PAIRS): SmolLM2's decode
-    steps of 3 and 4 sequences 1.18-1.21x faster than in tiles of 4, Q4_1 and Q8_0 alike
-    (the EPYC, two threads); 2 rows 1.3x slower (half of each vector padding)."""
+    AVX2 only, 3 or 4 rows take groups of 4, two lanes of each a vector (LANE_UNIT):
+    SmolLM2's decode steps of 3 and 4 sequences 1.18-1.21x faster than in tiles of 4,
+    Q4_1 and Q8_0 alike (the EPYC, two threads); 2 rows 1.3x slower that way (half of
+    each vector padding), and 0.7-0.85x in groups of 2, four lanes a vector."""
     if vector_bits >= 512 and n >= 6:
         return {"NT": 1, "ROWS": 1, "LANES": 0, "TOKENS": 16 if n >= 16 else 8, "RPI": 8}
     if vector_bits >= 256 and n >= 5:  # (any weight: |w| is taken once per block)

@@ -48,19 +48,21 @@ def test_every_configuration_gives_the_same_bits(device, ggml_type):
 
 
 @pytest.mark.parametrize("ggml_type", ["Q4_1", "Q5_0", "Q8_0"])
-@pytest.mark.parametrize("tokens", [4, 8, 16])
+@pytest.mark.parametrize("tokens,scalar", [(4, 0), (4, 1), (8, 0), (16, 0)])
 @pytest.mark.parametrize("rpi", [1, 8])
-def test_rows_of_x_in_vector_lanes_across_work_items_and_chunks(ggml_type, tokens, rpi):
+def test_rows_of_x_in_vector_lanes_across_work_items_and_chunks(ggml_type, tokens, scalar, rpi):
     """qdot_tokens (the C target): more groups of x's rows than one work-item takes, the
     last group short, and a weight row longer than one unpacked chunk, with three weights
-    of ragged row counts in one launch (fewer rows than an item of RPI takes)."""
+    of ragged row counts in one launch (fewer rows than an item of RPI takes). SCALAR:
+    the portable loop of C targets without AVX2, on groups of 4 (two lanes of each row
+    side by side; from 8 rows, with AVX-512 VNNI, x is stored for the vector path only)."""
     cpu = hal.device("cpu")
     n, rows, cols = 2 * qdot._GROUPS * tokens + 3, (5, 3, 4), 32 * 131
     x, raw = _problem(ggml_type, n, sum(rows), cols, seed=2)
     parts = np.split(raw, np.cumsum(rows)[:-1] * (raw.size // sum(rows)))
     flat = cpu.empty((n * sum(rows),), np.dtype(np.float32))
     a = qdot.quantize(cpu, cpu.from_host(x), tokens)
-    qdot.dots_into(cpu, {"NT": 1, "ROWS": 1, "LANES": 0, "TOKENS": tokens, "RPI": rpi}, flat, a,
+    qdot.dots_into(cpu, {"NT": 1, "ROWS": 1, "LANES": 0, "TOKENS": tokens, "RPI": rpi, "SCALAR": scalar}, flat, a,
                    [cpu.from_host(part) for part in parts], list(rows), ggml_type)
     for out, part, r in zip(qdot._split(cpu, flat, n, list(rows)), parts, rows):
         np.testing.assert_array_equal(cpu.to_host(out), ggml.qdot(x, part, ggml_type, r))
