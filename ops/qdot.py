@@ -967,7 +967,7 @@ def _declare(ggml_type: str) -> None:
         return 2 * n * rows * cols, rows * row_bytes(qtype, cols) + n * (cols + 4 * rows)
 
     autotune.declare(autotune.Tunable(
-        op=f"quant_linear_q8_{ggml_type}", version=6, space=_space, default=_default, run=run,
+        op=f"quant_linear_q8_{ggml_type}", version=7, space=_space, default=_default, run=run,
         reference=reference, problem=functools.partial(linear_problem, qtype), work=work,
         presets=lambda device: [tuning_key(ggml_type, n, rows, cols) for n in (1, 64)  # SmolLM2's launches
                                 for rows, cols in ((960, 576), (3072, 576), (576, 1536))]))
