@@ -287,11 +287,21 @@ def _one_pool(caches: list, what: str) -> KVBlocks:
     return pool
 
 
+def _token_ids(ids, what: str) -> None:
+    """Refuse what is not one or more integer token ids (a float id would be truncated
+    silently); ids out of the vocabulary are the embedding's IndexError."""
+    if len(ids) == 0:
+        raise ValueError(f"{what}: no token ids to read")
+    if not all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in ids):
+        raise TypeError(f"{what}: token ids must be integers, got {sorted({type(i).__name__ for i in ids})}")
+
+
 def step_inputs(tokens: list, caches: list) -> np.ndarray:
     """A decode step's inputs, checked: the sequences' token ids, positions, the rows of
     the pools their keys and values go to, and their block tables, one after another
     (int64)."""
     _one_pool(caches, "decode_batch")
+    _token_ids(tokens, "decode_batch")
     if any(cache.length >= cache.capacity for cache in caches):
         raise ValueError("a KV cache of the batch is full")
     rows = [cache.rows(cache.length, cache.length + 1) for cache in caches]
@@ -365,6 +375,7 @@ class Llama:
     def forward(self, ids, cache: KVCache, *, all_logits: bool = False):
         """Logits (vocab,) after the tokens ``ids`` (or (len(ids), vocab) with
         ``all_logits``), which follow the ``cache.length`` tokens already in ``cache``."""
+        _token_ids(ids, "forward")
         c, n_past, seq = self.config, cache.length, len(ids)
         if n_past + seq > cache.capacity:
             raise ValueError(f"{n_past} cached + {seq} new tokens exceed the KV cache's {cache.capacity}")
@@ -381,6 +392,8 @@ class Llama:
         over its own cache as ``forward`` does, so where the model is
         ``row_independent`` row s equals ``forward(chunks[s], caches[s])`` bit for bit."""
         _one_pool(caches, "prefill_batch")
+        for ids in chunks:
+            _token_ids(ids, "prefill_batch")
         if any(len(ids) < 2 for ids in chunks):
             raise ValueError("prefill_batch reads chunks of two tokens or more (one token is a decode step)")
         if any(cache.length + len(ids) > cache.capacity for ids, cache in zip(chunks, caches)):

@@ -207,6 +207,17 @@ def test_streaming_and_limits(tiny_path):
     assert result.prefill_tok_s > 0 and result.decode_tok_s > 0
     with pytest.raises(ValueError, match="exceed the KV cache"):
         model.forward([3, 4, 5], model.new_cache(2))
+    cache = model.new_cache(8)
+    with pytest.raises(ValueError, match="no token ids"):
+        model.forward([], cache)
+    for ids in ([1.5], [3, 4.0], [True]):  # one id read as a decode step, more as a prefill
+        with pytest.raises(TypeError, match="integers"):
+            model.forward(ids, cache)
+    with pytest.raises(IndexError, match="ids must be in"):
+        model.forward([3, model.config.vocab_size], cache)
+    assert cache.length == 0
+    model.forward(np.array([3, 4]), cache)  # NumPy's integers are ids too
+    assert cache.length == 2
     with pytest.raises(ValueError, match="context"):
         model.new_cache(10_000)
 
