@@ -281,6 +281,8 @@ def read_weights(source, device_of, progress=None) -> tuple:
 
 
 def _one_pool(caches: list, what: str) -> KVBlocks:
+    if not caches:
+        raise ValueError(f"{what} needs one or more sequences, got none")
     pool = caches[0].pool
     if any(cache.pool is not pool for cache in caches) or len({id(cache) for cache in caches}) != len(caches):
         raise ValueError(f"{what} needs distinct caches of one pool (Llama.new_pool)")

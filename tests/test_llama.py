@@ -218,6 +218,9 @@ def test_streaming_and_limits(tiny_path):
     assert cache.length == 0
     model.forward(np.array([3, 4]), cache)  # NumPy's integers are ids too
     assert cache.length == 2
+    for batched in (model.decode_batch, model.prefill_batch):
+        with pytest.raises(ValueError, match="one or more sequences"):
+            batched([], [])
     with pytest.raises(ValueError, match="context"):
         model.new_cache(10_000)
 
