@@ -280,9 +280,11 @@ def read_weights(source, device_of, progress=None) -> tuple:
     return file, config, tokenizer, weights
 
 
-def _one_pool(caches: list, what: str) -> KVBlocks:
-    if not caches:
-        raise ValueError(f"{what} needs one or more sequences, got none")
+def _one_pool(caches: list, what: str, inputs: list) -> KVBlocks:
+    """The one pool of ``caches``, one for each of ``inputs`` (a sequence's tokens)."""
+    if not caches or len(inputs) != len(caches):
+        raise ValueError(f"{what} needs one or more sequences, as many inputs as caches: got "
+                         f"{len(inputs)} and {len(caches)}")
     pool = caches[0].pool
     if any(cache.pool is not pool for cache in caches) or len({id(cache) for cache in caches}) != len(caches):
         raise ValueError(f"{what} needs distinct caches of one pool (Llama.new_pool)")
@@ -302,7 +304,7 @@ def step_inputs(tokens: list, caches: list) -> np.ndarray:
     """A decode step's inputs, checked: the sequences' token ids, positions, the rows of
     the pools their keys and values go to, and their block tables, one after another
     (int64)."""
-    _one_pool(caches, "decode_batch")
+    _one_pool(caches, "decode_batch", tokens)
     _token_ids(tokens, "decode_batch")
     if any(cache.length >= cache.capacity for cache in caches):
         raise ValueError("a KV cache of the batch is full")
@@ -393,7 +395,7 @@ class Llama:
         one pool). The products take every chunk's rows at once; each sequence attends
         over its own cache as ``forward`` does, so where the model is
         ``row_independent`` row s equals ``forward(chunks[s], caches[s])`` bit for bit."""
-        _one_pool(caches, "prefill_batch")
+        _one_pool(caches, "prefill_batch", chunks)
         for ids in chunks:
             _token_ids(ids, "prefill_batch")
         if any(len(ids) < 2 for ids in chunks):
@@ -424,7 +426,8 @@ class Llama:
 
         The step is replayed where the device captured one of B sequences over this pool
         (captured once a plain step of B has compiled and tuned its kernels)."""
-        b, pool, host = len(tokens), caches[0].pool, step_inputs(tokens, caches)
+        host = step_inputs(tokens, caches)
+        b, pool = len(tokens), caches[0].pool
         steps = pool.steps.get(b)  # (the next replay overwrites a replay's logits: they are copied)
         logits = self._plain_or_capture(b, host, pool) if steps is None else self._plan.copy(self._replay(steps, host))
         for cache in caches:

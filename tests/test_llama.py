@@ -218,9 +218,11 @@ def test_streaming_and_limits(tiny_path):
     assert cache.length == 0
     model.forward(np.array([3, 4]), cache)  # NumPy's integers are ids too
     assert cache.length == 2
-    for batched in (model.decode_batch, model.prefill_batch):
-        with pytest.raises(ValueError, match="one or more sequences"):
-            batched([], [])
+    caches = model.new_caches(2, 8)
+    for batched, one in ((model.decode_batch, 3), (model.prefill_batch, [3, 4])):
+        for inputs, held in (([], []), ([one], caches)):
+            with pytest.raises(ValueError, match="as many inputs as caches"):
+                batched(inputs, held)
     with pytest.raises(ValueError, match="context"):
         model.new_cache(10_000)
 
