@@ -327,10 +327,11 @@ KERNEL void qdot_lanes(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 xq
 }
 """
 
-# Many rows of x on the C target (prefill, batched decode): the TOKENS rows of a group in
-# the lanes of one vector, so that each weight lane is broadcast once for all of them and
-# a block's scale, min and sums are vector operations. Each row's arithmetic is still the
-# one above, operation for operation (so the bits are), and no row depends on another.
+# Many rows of x on a CPU (the C target; PoCL on x86) in prefill and batched decode: the
+# TOKENS rows of a group in the lanes of one vector (4 rows: two lanes of each, LANE_UNIT),
+# so that each weight lane is broadcast once for all of them and a block's scale, min and
+# sums are vector operations. Each row's arithmetic is still the one above, operation for
+# operation (so the bits are), and no row depends on another.
 _TOKENS = r"""
 #if !defined(__OPENCL_VERSION__) && !defined(__CUDACC__) && defined(HAL_VEC) && !SCALAR && TOKENS == 16 && \
     defined(__AVX512BW__)
@@ -749,7 +750,7 @@ _DECODE_BYTES = {
 @functools.lru_cache(maxsize=None)
 def source(ggml_type: str, tokens: bool = False) -> str:
     """The kernels for weights of ``ggml_type``; with ``tokens``, qdot_tokens as well (the
-    C target's, for x laid out by quantize_q8_tokens)."""
+    C target's and PoCL's, for x laid out by quantize_q8_tokens)."""
     decode = f"INLINE void decode_int(GLOBAL const u8 *b, i32 *qw, f32 *dw, f32 *mw) {{{_DECODE[ggml_type]}\n}}\n"
     decode_bytes = f"INLINE bytes32 decode_bytes(GLOBAL const u8 *b, f32 *dw, f32 *mw) {{ {_DECODE_BYTES[ggml_type]} }}"
     lane = (f"INLINE void decode_lane(GLOBAL const u8 *b, i32 j, i32 *q, f32 *dw, f32 *mw) "
@@ -822,7 +823,8 @@ def dots_into(device, config: dict, out, a: Activations, raws: list, rows: list,
         if device.target == "c":
             prog((groups, items), None, *args, cols, n)
         else:  # (PoCL left to pick work-groups ran SmolLM2's 576-row launches on one thread)
-            prog((groups, -(-items // _ITEMS_PER_GROUP) * _ITEMS_PER_GROUP), (1, _ITEMS_PER_GROUP), *args, cols, n)
+            per_group = min(_ITEMS_PER_GROUP, device.info.max_work_group)
+            prog((groups, -(-items // per_group) * per_group), (1, per_group), *args, cols, n)
         return out
     tiles = -(-n // nt)
     padded = -(-items // group) * group
