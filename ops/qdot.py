@@ -937,13 +937,15 @@ def _default_c(vector_bits: int, n: int, nt: int, ggml_type: str) -> dict:
     two Q8_0 rows are 3x slower for one row of x, 10-15% faster for tiles of 4). With
     AVX2 only, 3 or 4 rows take groups of 4, two lanes of each a vector (LANE_UNIT):
     SmolLM2's decode steps of 3 and 4 sequences 1.18-1.21x faster than in tiles of 4,
-    Q4_1 and Q8_0 alike (the EPYC, two threads); 2 rows 1.3x slower that way (half of
-    each vector padding), and 0.7-0.85x in groups of 2, four lanes a vector."""
+    Q4_1 and Q8_0 alike (the EPYC, two threads), Q5_1 products 1.1-1.25x, where Q4_0
+    (0.96-1.34x) and Q5_0 (0.82-1.02x, its fifth bits the larger part of an unpacking)
+    gain nothing sure and keep tiles; 2 rows 1.3x slower that way (half of each vector
+    padding), and 0.7-0.85x in groups of 2, four lanes a vector."""
     if vector_bits >= 512 and n >= 6:
         return {"NT": 1, "ROWS": 1, "LANES": 0, "TOKENS": 16 if n >= 16 else 8, "RPI": 8}
     if vector_bits >= 256 and n >= 5:  # (any weight: |w| is taken once per block)
         return {"NT": 1, "ROWS": 1, "LANES": 0, "TOKENS": 8, "RPI": 8}
-    if vector_bits == 256 and n >= 3:
+    if vector_bits == 256 and n >= 3 and ggml_type in ("Q4_1", "Q5_1", "Q8_0"):
         return {"NT": 1, "ROWS": 1, "LANES": 0, "TOKENS": 4, "RPI": 8}
     nt = 2 if n == 2 else nt  # (two rows of x: tiles of 2 are 15% faster than 1 or 4)
     return {"NT": nt, "ROWS": 1, "LANES": 0, "RPI": 2 if ggml_type == "Q4_1" or nt > 1 else 1}
