@@ -319,6 +319,7 @@ KERNEL void qdot_lanes(GLOBAL f32 *out, i64 out_off, GLOBAL const i8 *xq, i64 xq
         for (i64 t = 0; t < nt; t++) {
 #define A(k) part[r][t][k]
             f32 sum = ((A(0) + A(4)) + (A(2) + A(6))) + ((A(1) + A(5)) + (A(3) + A(7)));
+#undef A
 #if HAS_MIN
             sum += mins[t];
 #endif
@@ -353,9 +354,6 @@ typedef __m512 tokens_f32;
 #define tokens_biased_dot _mm512_dpbusd_epi32
 #define tokens_dot(w, x) _mm512_madd_epi16(_mm512_maddubs_epi16((w), (x)), _mm512_set1_epi16(1))
 #define tokens_abs_bytes(v) _mm256_sign_epi8((v), (v))
-#define TOKEN_LANES 8
-#define tokens_w(u, j) _mm512_set1_epi32((u).lane[j])
-#define tokens_load_d tokens_load
 #elif !defined(__OPENCL_VERSION__) && !defined(__CUDACC__) && defined(HAL_VEC) && !SCALAR && \
     (TOKENS == 8 || TOKENS == 4)
 #define TOKEN_VEC 1
@@ -376,20 +374,16 @@ typedef __m256 tokens_f32;
 #define tokens_dot(w, x) _mm256_madd_epi16(_mm256_maddubs_epi16((w), (x)), _mm256_set1_epi16(1))
 #define tokens_abs_bytes(v) _mm256_sign_epi8((v), (v))
 #if LANE_UNIT == 2  /* a vector: lanes 2j and 2j + 1 of 4 rows; each row's d and s twice */
-#define TOKEN_LANES 4
 #define tokens_w(u, j) _mm256_set1_epi64x((u).pair[j])
 #define tokens_load_d(p) _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(p)), \
                                                   _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3))
-#else
-#define TOKEN_LANES 8
-#define tokens_w(u, j) _mm256_set1_epi32((u).lane[j])
-#define tokens_load_d tokens_load
 #endif
 #elif defined(__OPENCL_VERSION__) && defined(HAL_VEC) && defined(__x86_64__) && !SCALAR && (TOKENS == 8 || TOKENS == 4)
 /* PoCL on x86: the same instructions through clang's builtins */
 #define TOKEN_VEC 1
 typedef int8 tokens_i32;
 typedef float8 tokens_f32;
+#define tokens_set1_i32(v) ((int8)(v))
 #define tokens_load_i32(p) vload8(0, (GLOBAL const int *)(p))
 #define tokens_set1(v) ((float8)(v))
 #define tokens_load(p) vload8(0, (p))
@@ -404,12 +398,14 @@ typedef float8 tokens_f32;
 #define tokens_dot(w, x) __builtin_ia32_pmaddwd256(__builtin_ia32_pmaddubsw256(as_bytes32(w), as_bytes32(x)), (short16)(1))
 #define tokens_abs_bytes(v) __builtin_ia32_psignb256((v), (v))
 #if LANE_UNIT == 2
-#define TOKEN_LANES 4
 #define tokens_w(u, j) as_int8((long4)((u).pair[j]))
 INLINE float8 tokens_load_d(GLOBAL const f32 *p) { float4 v = vload4(0, p); return v.s00112233; }
-#else
-#define TOKEN_LANES 8
-#define tokens_w(u, j) ((int8)((u).lane[j]))
+#endif
+#endif
+#ifdef TOKEN_VEC
+#define TOKEN_LANES (8 / LANE_UNIT)  /* vectors a block of a group takes */
+#if LANE_UNIT == 1  /* a vector: lane j of each row; each row's d and s once */
+#define tokens_w(u, j) tokens_set1_i32((u).lane[j])
 #define tokens_load_d tokens_load
 #endif
 #endif
@@ -810,11 +806,10 @@ def dots_into(device, config: dict, out, a: Activations, raws: list, rows: list,
     nt, group, lanes, rpi = config["NT"], config["ROWS"], config.get("LANES", 0), config.get("RPI", 1)
     kernel = "qdot_tokens" if a.tokens else "qdot_lanes" if lanes else "qdot"
     prog = program(device, source(ggml_type, bool(a.tokens)), kernel, NT=nt, ROWS=group, RPI=rpi, VEC=config.get("VEC", 0),
-                   SCALAR=config.get("SCALAR", 0),
                    HAS_MIN=int(ggml_type in WITH_MIN), SIGNED_W=int(ggml_type not in WITH_MIN),
                    BLOCK_BYTES=TYPES[ggml_type].block_bytes,
                    HAL_THREADS_MIN_ITEMS=-(-64 // rpi),  # (C target) an item is RPI whole rows: threads pay from 64
-                   **({"TOKENS": a.tokens, "GROUPS": _GROUPS} if a.tokens else {}))
+                   **({"TOKENS": a.tokens, "GROUPS": _GROUPS, "SCALAR": config.get("SCALAR", 0)} if a.tokens else {}))
     unused = 3 - len(raws)  # no rows: the kernel never reads them
     args = device.kernel_args(out, a.q, a.d, a.s, *raws, *[raws[0]] * unused) + [*rows, *[0] * unused]
     items = sum(-(-r // rpi) for r in rows)  # (work-items of RPI rows, each weight's own)
